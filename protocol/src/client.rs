@@ -1,0 +1,85 @@
+//! Messages from clients (booth, clerk, supervisor) to the server.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::DecodeError;
+use crate::ids::{CallId, OfferId, ServiceCode, TicketId};
+use crate::types::{AwayReason, ClerkTargetState, Priority, SdpKind};
+use crate::MAX_MESSAGE_BYTES;
+
+/// A message a client sends. The role allowed to send each one is noted; others get `forbidden`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    /// First message on every connection (all roles). `token` comes from `POST /api/login`.
+    Hello { protocol_version: u32, token: String },
+    /// Keep-alive (all roles); answered by `pong`.
+    Ping {
+        #[serde(default)]
+        seq: u64,
+    },
+    /// Booth: take a ticket for a service item.
+    RequestService {
+        service: ServiceCode,
+        #[serde(default)]
+        priority: Priority,
+    },
+    /// Booth: leave the queue (or end the request before a clerk answers).
+    CancelTicket { ticket: TicketId },
+    /// Clerk: go available, or away with a reason.
+    SetState {
+        state: ClerkTargetState,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<AwayReason>,
+    },
+    /// Clerk: take the offered ticket.
+    AcceptOffer { offer: OfferId },
+    /// Clerk: refuse the offered ticket; it goes to the next clerk and keeps its place.
+    DeclineOffer { offer: OfferId },
+    /// Clerk: wrap-up is done, back to available.
+    EndWrapUp {},
+    /// Either party of a call: a session description for the other party.
+    Sdp { call: CallId, kind: SdpKind, sdp: String },
+    /// Either party of a call: a trickled ICE candidate for the other party.
+    IceCandidate {
+        call: CallId,
+        candidate: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sdp_mid: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sdp_mline_index: Option<u16>,
+    },
+    /// Either party of a call: end it.
+    HangUp { call: CallId },
+}
+
+impl ClientMessage {
+    /// Decodes one text frame, refusing oversized frames before parsing them.
+    pub fn decode(text: &str) -> Result<Self, DecodeError> {
+        if text.len() > MAX_MESSAGE_BYTES {
+            return Err(DecodeError::TooLarge { size: text.len(), limit: MAX_MESSAGE_BYTES });
+        }
+        Ok(serde_json::from_str(text)?)
+    }
+
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).expect("protocol messages always serialize: no maps with non-string keys")
+    }
+
+    /// The `type` tag, for logs and error replies.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientMessage::Hello { .. } => "hello",
+            ClientMessage::Ping { .. } => "ping",
+            ClientMessage::RequestService { .. } => "request_service",
+            ClientMessage::CancelTicket { .. } => "cancel_ticket",
+            ClientMessage::SetState { .. } => "set_state",
+            ClientMessage::AcceptOffer { .. } => "accept_offer",
+            ClientMessage::DeclineOffer { .. } => "decline_offer",
+            ClientMessage::EndWrapUp {} => "end_wrap_up",
+            ClientMessage::Sdp { .. } => "sdp",
+            ClientMessage::IceCandidate { .. } => "ice_candidate",
+            ClientMessage::HangUp { .. } => "hang_up",
+        }
+    }
+}

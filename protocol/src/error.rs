@@ -1,0 +1,78 @@
+//! Error codes sent to clients, with bilingual human messages, and decode errors.
+
+use serde::{Deserialize, Serialize};
+
+/// Why a request was refused. Sent inside `ServerMessage::Error`; the request changed nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame was not valid JSON or not a known message.
+    BadMessage,
+    /// The frame was larger than [`crate::MAX_MESSAGE_BYTES`].
+    MessageTooLarge,
+    /// `hello` carried another protocol version.
+    UnsupportedVersion,
+    /// A message other than `hello` arrived before authentication.
+    NotAuthenticated,
+    /// The token is malformed, forged or expired.
+    InvalidToken,
+    /// The account may not send this message (wrong role, not a party of the call, …).
+    Forbidden,
+    /// Login failed: unknown account or wrong secret.
+    BadCredentials,
+    /// The service item does not exist.
+    UnknownService,
+    /// The booth already has an open ticket.
+    TicketAlreadyOpen,
+    /// The ticket, offer or call does not exist or is not yours.
+    NotFound,
+    /// The request does not fit the current state (e.g. accepting an expired offer).
+    WrongState,
+    /// A field is out of range (e.g. an SDP body that is not SDP).
+    InvalidField,
+    /// The server is shutting down.
+    ShuttingDown,
+    /// A bug on the server side; the request changed nothing.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The standard Simplified Chinese and English texts for this code.
+    pub fn messages(self) -> (&'static str, &'static str) {
+        use ErrorCode::*;
+        match self {
+            BadMessage => ("消息格式不正确", "The message is malformed or of an unknown type"),
+            MessageTooLarge => ("消息过大", "The message is too large"),
+            UnsupportedVersion => ("客户端版本不兼容，请更新", "Unsupported protocol version; please update the client"),
+            NotAuthenticated => ("请先登录", "Please authenticate first (send hello)"),
+            InvalidToken => ("登录已失效，请重新登录", "The token is invalid or expired; please sign in again"),
+            Forbidden => ("无权执行此操作", "You are not allowed to do this"),
+            BadCredentials => ("账号或密码错误", "Unknown account or wrong secret"),
+            UnknownService => ("没有这个服务事项", "Unknown service item"),
+            TicketAlreadyOpen => ("您已在排队中", "This booth already has an open ticket"),
+            NotFound => ("未找到对应的记录", "No such ticket, offer or call for you"),
+            WrongState => ("当前状态下不能执行此操作", "Not possible in the current state"),
+            InvalidField => ("内容不符合要求", "A field has an invalid value"),
+            ShuttingDown => ("系统维护中，请稍后再试", "The server is shutting down; please retry shortly"),
+            Internal => ("系统内部错误，请稍后再试", "Internal error; please retry"),
+        }
+    }
+}
+
+/// Why an incoming frame could not be decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("message of {size} bytes exceeds the limit of {limit} bytes")]
+    TooLarge { size: usize, limit: usize },
+    #[error("malformed message: {0}")]
+    Malformed(#[from] serde_json::Error),
+}
+
+impl DecodeError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            DecodeError::TooLarge { .. } => ErrorCode::MessageTooLarge,
+            DecodeError::Malformed(_) => ErrorCode::BadMessage,
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! Bodies of the REST endpoints (`/api/login`, `/api/catalog`, `/api/queues`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{BoothId, RegionId, ServiceCode};
+use crate::types::{QueueLoadRow, RegionLevel, Role};
+
+/// `POST /api/login` request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub role: Role,
+    pub id: String,
+    pub secret: String,
+}
+
+/// `POST /api/login` response: a signed token to present in `hello`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginResponse {
+    pub token: String,
+    pub role: Role,
+    pub id: String,
+    pub display_name: String,
+    pub expires_at_unix: u64,
+}
+
+/// `GET /api/catalog`: what booths show and clients script against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Catalog {
+    pub regions: Vec<CatalogRegion>,
+    pub services: Vec<CatalogService>,
+    pub booths: Vec<CatalogBooth>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CatalogRegion {
+    pub id: RegionId,
+    pub name: String,
+    pub level: RegionLevel,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<RegionId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CatalogService {
+    pub code: ServiceCode,
+    pub name: String,
+    pub name_en: String,
+    pub category: String,
+    pub levels: Vec<RegionLevel>,
+    pub target_answer_secs: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CatalogBooth {
+    pub id: BoothId,
+    pub name: String,
+    pub region: RegionId,
+    pub kind: String,
+}
+
+/// `GET /api/queues` response (supervisor token).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueSnapshot {
+    pub rows: Vec<QueueLoadRow>,
+}
+
+/// Body of every REST error response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiErrorBody {
+    pub code: crate::ErrorCode,
+    pub message_zh: String,
+    pub message_en: String,
+}

@@ -1,0 +1,129 @@
+//! Messages from the server to clients.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ErrorCode;
+use crate::ids::{BoothId, CallId, OfferId, RegionId, ServiceCode, TicketId};
+use crate::types::{
+    AwayReason, CallEndReason, ClerkState, IceServer, OfferRevokeReason, Peer, Priority, QueueLoadRow, Role,
+    SdpKind, TicketEndReason, TicketState,
+};
+
+/// A message the server sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// Reply to a valid `hello`.
+    Welcome {
+        protocol_version: u32,
+        role: Role,
+        id: String,
+        display_name: String,
+        /// Send a `ping` at least this often; after three intervals of silence the server closes.
+        heartbeat_interval_ms: u64,
+    },
+    Pong { seq: u64 },
+    /// A request was refused; nothing changed.
+    Error {
+        code: ErrorCode,
+        message_zh: String,
+        message_en: String,
+        /// The `type` of the refused message, when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        in_reply_to: Option<String>,
+    },
+    /// Booth: the live state of its ticket; sent on every change of position or estimate.
+    TicketStatus {
+        ticket: TicketId,
+        service: ServiceCode,
+        state: TicketState,
+        /// 1 = next. Present while waiting.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        position: Option<u32>,
+        /// Present while waiting and a clerk for the service is signed in.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        estimated_wait_secs: Option<u32>,
+        waited_secs: u32,
+    },
+    /// Booth: the ticket ended.
+    TicketClosed {
+        ticket: TicketId,
+        reason: TicketEndReason,
+        message_zh: String,
+        message_en: String,
+    },
+    /// Clerk: its own state changed.
+    ClerkState {
+        state: ClerkState,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<AwayReason>,
+    },
+    /// Clerk: a ticket is offered; accept or decline before it expires.
+    Offer {
+        offer: OfferId,
+        ticket: TicketId,
+        service: ServiceCode,
+        service_name: String,
+        booth: BoothId,
+        booth_region: RegionId,
+        booth_region_name: String,
+        priority: Priority,
+        waited_secs: u32,
+        expires_in_ms: u64,
+    },
+    /// Clerk: the offer is gone.
+    OfferRevoked { offer: OfferId, reason: OfferRevokeReason },
+    /// Both parties: the call is set up; the initiator sends the SDP offer.
+    CallStarted {
+        call: CallId,
+        ticket: TicketId,
+        service: ServiceCode,
+        peer: Peer,
+        ice_servers: Vec<IceServer>,
+        initiator: bool,
+    },
+    /// Relayed from the other party of the call.
+    Sdp { call: CallId, kind: SdpKind, sdp: String },
+    /// Relayed from the other party of the call.
+    IceCandidate {
+        call: CallId,
+        candidate: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sdp_mid: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sdp_mline_index: Option<u16>,
+    },
+    /// Both parties: the call is over.
+    CallEnded { call: CallId, ticket: TicketId, reason: CallEndReason },
+    /// Supervisor: the load of every queue in scope. Sent on connect and about once a second.
+    QueueLoad { rows: Vec<QueueLoadRow> },
+    /// All roles: the server is going down; reconnect after `retry_after_ms`.
+    ServerShutdown { retry_after_ms: u64, message_zh: String, message_en: String },
+}
+
+impl ServerMessage {
+    /// An error reply with the standard texts for `code`.
+    pub fn error(code: ErrorCode, in_reply_to: Option<&str>) -> Self {
+        let (zh, en) = code.messages();
+        ServerMessage::Error {
+            code,
+            message_zh: zh.to_owned(),
+            message_en: en.to_owned(),
+            in_reply_to: in_reply_to.map(str::to_owned),
+        }
+    }
+
+    /// A closed-ticket message with the standard texts for `reason`.
+    pub fn ticket_closed(ticket: TicketId, reason: TicketEndReason) -> Self {
+        let (zh, en) = reason.messages();
+        ServerMessage::TicketClosed { ticket, reason, message_zh: zh.to_owned(), message_en: en.to_owned() }
+    }
+
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).expect("protocol messages always serialize: no maps with non-string keys")
+    }
+
+    pub fn decode(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+}

@@ -1,0 +1,195 @@
+//! Value types shared by client and server messages.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{RegionId, ServiceCode};
+
+/// Who is connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Booth,
+    Clerk,
+    Supervisor,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Booth => "booth",
+            Role::Clerk => "clerk",
+            Role::Supervisor => "supervisor",
+        }
+    }
+}
+
+/// Priority class of a ticket; higher classes are served first, then the earliest ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    #[default]
+    Normal,
+    /// Elderly or disabled citizen (适老 / 助残).
+    Elderly,
+    /// The citizen booked this slot in advance (预约).
+    Appointment,
+}
+
+/// Administrative level of a region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegionLevel {
+    Province,
+    City,
+    County,
+    Town,
+    Village,
+}
+
+/// A clerk's state as the server sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClerkState {
+    Offline,
+    Available,
+    Offered,
+    InCall,
+    WrapUp,
+    Away,
+}
+
+/// Why a clerk is away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AwayReason {
+    /// Just signed in, not yet available.
+    SignedIn,
+    Break,
+    Meal,
+    Meeting,
+    Training,
+    /// Back-office work (后台办件).
+    Paperwork,
+    /// Two offers in a row went unanswered.
+    MissedOffers,
+    /// A supervisor set this state.
+    Supervisor,
+}
+
+/// What a clerk may ask to become.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClerkTargetState {
+    Available,
+    Away,
+}
+
+/// Where a live ticket is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketState {
+    Waiting,
+    /// A clerk is being asked; the citizen keeps their place if the clerk declines.
+    Offered,
+    Connected,
+}
+
+/// How a ticket ended. Every ticket ends exactly once with one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketEndReason {
+    Served,
+    Cancelled,
+    BoothLost,
+    /// Never terminal on the wire for the citizen: the ticket was re-queued (kept for logs).
+    ClerkLostRequeued,
+    NoClerk,
+    Expired,
+    ServerShutdown,
+}
+
+impl TicketEndReason {
+    /// Chinese and English texts for the booth screen.
+    pub fn messages(self) -> (&'static str, &'static str) {
+        use TicketEndReason::*;
+        match self {
+            Served => ("办理结束，感谢您的使用", "Service finished. Thank you."),
+            Cancelled => ("您已取消排队", "You cancelled the request."),
+            BoothLost => ("终端连接中断时间过长，排队已取消", "The booth was offline too long; the ticket was closed."),
+            ClerkLostRequeued => ("工作人员连接中断，您已回到队首", "The clerk was disconnected; you are back at the head of the queue."),
+            NoClerk => ("当前没有可办理该事项的工作人员，请稍后再来或预约", "No clerk for this service is signed in now; please come back later or book an appointment."),
+            Expired => ("等待时间过长，排队已结束，请重新取号", "The wait exceeded the limit; please take a new ticket."),
+            ServerShutdown => ("系统维护，排队已结束，请稍后重新取号", "The system is restarting for maintenance; please take a new ticket shortly."),
+        }
+    }
+}
+
+/// Why a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallEndReason {
+    HungUpByBooth,
+    HungUpByClerk,
+    /// The booth stayed disconnected past the grace period.
+    BoothLost,
+    /// The clerk disconnected; the citizen goes back to the head of the queue.
+    ClerkLost,
+    ServerShutdown,
+}
+
+/// Why an offer was withdrawn from a clerk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OfferRevokeReason {
+    Timeout,
+    CancelledByCitizen,
+    BoothLost,
+    Expired,
+    ServerShutdown,
+}
+
+/// Session description kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SdpKind {
+    Offer,
+    Answer,
+}
+
+/// One STUN or TURN server, in the shape of the browser's `RTCIceServer`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+/// The other party of a call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Peer {
+    pub role: Role,
+    pub id: String,
+    pub display_name: String,
+}
+
+/// Load of one queue: one service item at one hall (region).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueLoadRow {
+    pub region: RegionId,
+    pub region_name: String,
+    pub service: ServiceCode,
+    pub service_name: String,
+    /// Tickets whose home queue is this hall.
+    pub waiting: u32,
+    /// Longest current wait among them, in seconds.
+    pub longest_wait_secs: u32,
+    /// Signed-in clerks of this hall with the skill, in any state but offline.
+    pub clerks_eligible: u32,
+    pub clerks_available: u32,
+    pub clerks_offered: u32,
+    pub clerks_in_call: u32,
+    pub clerks_wrap_up: u32,
+    pub clerks_away: u32,
+}

@@ -1,0 +1,649 @@
+//! The engine: state, the `handle_input` / `poll_action` / `poll_timeout` surface, and the
+//! handling of every input and timer. Matching itself lives in `matching.rs`.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::directory::{BoothIdx, ClerkIdx, Directory, RegionIdx, ServiceIdx};
+use crate::fxhash::FxMap;
+use crate::matching::{Indexes, QueueKey};
+use crate::model::*;
+use crate::timers::{Timer, Timers};
+
+/// Timeouts and limits. Per-service thresholds live in the directory's `Service`.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// How long a clerk has to accept an offer.
+    pub offer_timeout: Duration,
+    /// Missed (timed-out) offers in a row after which a clerk goes away(missed_offers).
+    pub max_missed_offers: u32,
+    /// How long a disconnected booth keeps its ticket.
+    pub booth_grace: Duration,
+    /// Wrap-up ends by itself after this long.
+    pub wrap_up_max: Duration,
+    /// A ticket still waiting after this long is closed as expired.
+    pub max_wait: Duration,
+    /// A waiting ticket whose whole pool has nobody signed in is closed as no_clerk after this.
+    pub no_clerk_grace: Duration,
+    /// The first ticket number (lets several engines number apart).
+    pub first_ticket: u64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            offer_timeout: Duration::from_secs(20),
+            max_missed_offers: 2,
+            booth_grace: Duration::from_secs(30),
+            wrap_up_max: Duration::from_secs(120),
+            max_wait: Duration::from_secs(30 * 60),
+            no_clerk_grace: Duration::from_secs(60),
+            first_ticket: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Waiting,
+    Offered { offer: OfferId, clerk: ClerkIdx },
+    Connected { call: CallId, clerk: ClerkIdx },
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct TicketRec {
+    pub booth: BoothIdx,
+    pub service: ServiceIdx,
+    pub priority: Priority,
+    pub key: QueueKey,
+    pub enqueued_at: Instant,
+    pub steps: Arc<[Vec<RegionIdx>]>,
+    /// Index of the widest step reached; the pool is steps `0..=step`.
+    pub step: usize,
+    pub phase: Phase,
+    /// Clerks who declined or missed this ticket; it is not offered to them again.
+    pub excluded: Vec<ClerkIdx>,
+    pub expiry_epoch: u64,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ClerkRec {
+    pub state: ClerkState,
+    pub since: Instant,
+    /// Tie-breaker among clerks idle since the same instant: earlier first.
+    pub idle_seq: u64,
+    pub missed: u32,
+    pub epoch: u64,
+    /// The service and talk time of the call being wrapped up, for the handling-time average.
+    pub wrapping: Option<(ServiceIdx, Duration)>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BoothRec {
+    pub ticket: Option<TicketId>,
+    pub connected: bool,
+    pub epoch: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OfferRec {
+    pub ticket: TicketId,
+    pub clerk: ClerkIdx,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CallRec {
+    pub ticket: TicketId,
+    pub booth: BoothIdx,
+    pub clerk: ClerkIdx,
+    pub started_at: Instant,
+}
+
+/// The sans-IO routing engine. See the crate documentation.
+pub struct Engine {
+    pub(crate) dir: Arc<Directory>,
+    pub(crate) cfg: EngineConfig,
+    pub(crate) tickets: FxMap<TicketId, TicketRec>,
+    /// Open tickets per service, in ticket order (for sign-out checks and status updates).
+    pub(crate) open_by_service: FxMap<ServiceIdx, BTreeSet<TicketId>>,
+    pub(crate) clerks: Vec<ClerkRec>,
+    pub(crate) booths: Vec<BoothRec>,
+    pub(crate) offers: FxMap<OfferId, OfferRec>,
+    pub(crate) calls: FxMap<CallId, CallRec>,
+    pub(crate) idx: Indexes,
+    steps_cache: FxMap<(RegionIdx, ServiceIdx), Arc<[Vec<RegionIdx>]>>,
+    pub(crate) timers: Timers,
+    actions: VecDeque<Action>,
+    /// Exponentially weighted average handling time (talk + wrap-up) per service, in seconds.
+    pub(crate) aht_secs: Vec<f64>,
+    next_ticket: u64,
+    next_offer: u64,
+    next_call: u64,
+    next_order: i64,
+    next_head_order: i64,
+    next_idle_seq: u64,
+    last_now: Option<Instant>,
+    shut_down: bool,
+}
+
+impl Engine {
+    pub fn new(dir: Arc<Directory>, cfg: EngineConfig, now: Instant) -> Self {
+        let clerks = (0..dir.clerks.len())
+            .map(|_| ClerkRec { state: ClerkState::Offline, since: now, idle_seq: 0, missed: 0, epoch: 0, wrapping: None })
+            .collect();
+        let aht_secs = dir.services.iter().map(|s| s.expected_handle.as_secs_f64().max(1.0)).collect();
+        Self {
+            booths: vec![BoothRec::default(); dir.booths.len()],
+            clerks,
+            aht_secs,
+            next_ticket: cfg.first_ticket,
+            dir,
+            cfg,
+            tickets: FxMap::default(),
+            open_by_service: FxMap::default(),
+            offers: FxMap::default(),
+            calls: FxMap::default(),
+            idx: Indexes::default(),
+            steps_cache: FxMap::default(),
+            timers: Timers::default(),
+            actions: VecDeque::new(),
+            next_offer: 1,
+            next_call: 1,
+            next_order: 0,
+            next_head_order: -1,
+            next_idle_seq: 0,
+            last_now: Some(now),
+            shut_down: false,
+        }
+    }
+
+    pub fn directory(&self) -> &Arc<Directory> {
+        &self.dir
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    /// Applies one input. On `Err` nothing changed and no action was queued.
+    pub fn handle_input(&mut self, input: Input, now: Instant) -> Result<(), Reject> {
+        let now = self.clamp_time(now);
+        if self.shut_down {
+            return Err(Reject::ShutDown);
+        }
+        // Deadlines that passed before this input are applied first, so the input sees them.
+        self.handle_timeout(now);
+        match input {
+            Input::ClerkSignIn { clerk } => self.clerk_sign_in(clerk, now),
+            Input::ClerkSignOut { clerk } => self.clerk_sign_out(clerk, now),
+            Input::ClerkSetAvailable { clerk } => self.clerk_set_available(clerk, now),
+            Input::ClerkSetAway { clerk, reason } => self.clerk_set_away(clerk, reason, now),
+            Input::EndWrapUp { clerk } => self.end_wrap_up(clerk, now),
+            Input::AcceptOffer { clerk, offer } => self.accept_offer(clerk, offer, now),
+            Input::DeclineOffer { clerk, offer } => self.decline_offer(clerk, offer, now),
+            Input::BoothConnected { booth } => self.booth_connected(booth),
+            Input::BoothDisconnected { booth } => self.booth_disconnected(booth, now),
+            Input::RequestService { booth, service, priority } => self.request_service(booth, service, priority, now),
+            Input::CancelTicket { booth, ticket } => self.cancel_ticket(booth, ticket, now),
+            Input::HangUp { call, by } => self.hang_up(call, by, now),
+            Input::Shutdown => {
+                self.shutdown();
+                Ok(())
+            }
+        }
+    }
+
+    /// Next queued action, in the order the engine decided them.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// When `handle_timeout` should next be called (may be early; never late).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next_deadline()
+    }
+
+    /// Fires every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let now = self.clamp_time(now);
+        while let Some(timer) = self.timers.pop_due(now) {
+            self.fire(timer, now);
+        }
+    }
+
+    /// Time never runs backwards inside the engine: an earlier `now` is taken as the last one.
+    fn clamp_time(&mut self, now: Instant) -> Instant {
+        let now = match self.last_now {
+            Some(last) if last > now => last,
+            _ => now,
+        };
+        self.last_now = Some(now);
+        now
+    }
+
+    pub(crate) fn emit(&mut self, action: Action) {
+        self.actions.push_back(action);
+    }
+
+    fn clerk_checked(&self, clerk: ClerkIdx) -> Result<(), Reject> {
+        if (clerk.0 as usize) < self.clerks.len() {
+            Ok(())
+        } else {
+            Err(Reject::UnknownClerk)
+        }
+    }
+
+    fn booth_checked(&self, booth: BoothIdx) -> Result<(), Reject> {
+        if (booth.0 as usize) < self.booths.len() {
+            Ok(())
+        } else {
+            Err(Reject::UnknownBooth)
+        }
+    }
+
+    // ---- clerks -------------------------------------------------------------------------
+
+    fn clerk_sign_in(&mut self, clerk: ClerkIdx, now: Instant) -> Result<(), Reject> {
+        self.clerk_checked(clerk)?;
+        if self.clerks[clerk.0 as usize].state != ClerkState::Offline {
+            return Ok(()); // A second console of the same clerk changes nothing.
+        }
+        self.set_clerk_state(clerk, ClerkState::Away(AwayReason::SignedIn), now);
+        Ok(())
+    }
+
+    fn clerk_sign_out(&mut self, clerk: ClerkIdx, now: Instant) -> Result<(), Reject> {
+        self.clerk_checked(clerk)?;
+        match self.clerks[clerk.0 as usize].state {
+            ClerkState::Offline => return Ok(()),
+            ClerkState::Offered => {
+                let offer = self.offer_of_clerk(clerk).expect("an offered clerk has exactly one offer");
+                let rec = self.offers.remove(&offer).expect("offer_of_clerk returned a live offer");
+                self.emit(Action::OfferRevoked { offer, ticket: rec.ticket, clerk, reason: OfferRevokeReason::ClerkLost });
+                self.set_clerk_state(clerk, ClerkState::Offline, now);
+                self.return_to_waiting(rec.ticket, false, now);
+            }
+            ClerkState::InCall => {
+                let call = self.call_of_clerk(clerk).expect("an in-call clerk has exactly one call");
+                let rec = self.calls.remove(&call).expect("call_of_clerk returned a live call");
+                self.emit(Action::CallEnded {
+                    call,
+                    ticket: rec.ticket,
+                    booth: rec.booth,
+                    clerk,
+                    reason: CallEndReason::ClerkLost,
+                });
+                self.set_clerk_state(clerk, ClerkState::Offline, now);
+                self.return_to_waiting(rec.ticket, true, now);
+            }
+            _ => {
+                self.finish_wrap_up_average(clerk, now);
+                self.set_clerk_state(clerk, ClerkState::Offline, now);
+            }
+        }
+        self.after_sign_out(clerk, now);
+        Ok(())
+    }
+
+    fn clerk_set_available(&mut self, clerk: ClerkIdx, now: Instant) -> Result<(), Reject> {
+        self.clerk_checked(clerk)?;
+        match self.clerks[clerk.0 as usize].state {
+            ClerkState::Available => Ok(()),
+            ClerkState::Away(_) | ClerkState::WrapUp => {
+                self.finish_wrap_up_average(clerk, now);
+                self.clerks[clerk.0 as usize].missed = 0;
+                self.set_clerk_state(clerk, ClerkState::Available, now);
+                self.try_match_clerk(clerk, now);
+                Ok(())
+            }
+            ClerkState::Offline | ClerkState::Offered | ClerkState::InCall => Err(Reject::WrongState),
+        }
+    }
+
+    fn clerk_set_away(&mut self, clerk: ClerkIdx, reason: AwayReason, now: Instant) -> Result<(), Reject> {
+        self.clerk_checked(clerk)?;
+        match self.clerks[clerk.0 as usize].state {
+            ClerkState::Available | ClerkState::Away(_) | ClerkState::WrapUp => {
+                self.finish_wrap_up_average(clerk, now);
+                self.set_clerk_state(clerk, ClerkState::Away(reason), now);
+                Ok(())
+            }
+            ClerkState::Offline | ClerkState::Offered | ClerkState::InCall => Err(Reject::WrongState),
+        }
+    }
+
+    fn end_wrap_up(&mut self, clerk: ClerkIdx, now: Instant) -> Result<(), Reject> {
+        self.clerk_checked(clerk)?;
+        if self.clerks[clerk.0 as usize].state != ClerkState::WrapUp {
+            return Err(Reject::WrongState);
+        }
+        self.clerk_set_available(clerk, now)
+    }
+
+    /// Folds the finished call's talk + wrap-up time into the service's handling-time average.
+    fn finish_wrap_up_average(&mut self, clerk: ClerkIdx, now: Instant) {
+        let rec = &mut self.clerks[clerk.0 as usize];
+        if rec.state != ClerkState::WrapUp {
+            return;
+        }
+        if let Some((service, talk)) = rec.wrapping.take() {
+            let handled = (talk + now.saturating_duration_since(rec.since)).as_secs_f64();
+            let avg = &mut self.aht_secs[service.0 as usize];
+            *avg = 0.8 * *avg + 0.2 * handled.max(1.0);
+        }
+    }
+
+    fn accept_offer(&mut self, clerk: ClerkIdx, offer: OfferId, now: Instant) -> Result<(), Reject> {
+        self.clerk_checked(clerk)?;
+        match self.offers.get(&offer) {
+            Some(rec) if rec.clerk == clerk => {}
+            _ => return Err(Reject::NoSuchOffer),
+        }
+        let rec = self.offers.remove(&offer).expect("checked just above");
+        let call = CallId(self.next_call);
+        self.next_call += 1;
+        let t = self.tickets.get_mut(&rec.ticket).expect("an offer always points at an open ticket");
+        t.phase = Phase::Connected { call, clerk };
+        let (booth, service) = (t.booth, t.service);
+        self.calls.insert(call, CallRec { ticket: rec.ticket, booth, clerk, started_at: now });
+        self.clerks[clerk.0 as usize].missed = 0;
+        self.set_clerk_state(clerk, ClerkState::InCall, now);
+        self.emit(Action::CallStarted { call, ticket: rec.ticket, booth, clerk, service });
+        Ok(())
+    }
+
+    fn decline_offer(&mut self, clerk: ClerkIdx, offer: OfferId, now: Instant) -> Result<(), Reject> {
+        self.clerk_checked(clerk)?;
+        match self.offers.get(&offer) {
+            Some(rec) if rec.clerk == clerk => {}
+            _ => return Err(Reject::NoSuchOffer),
+        }
+        let rec = self.offers.remove(&offer).expect("checked just above");
+        self.tickets.get_mut(&rec.ticket).expect("an offer points at an open ticket").excluded.push(clerk);
+        self.set_clerk_state(clerk, ClerkState::Available, now);
+        self.return_to_waiting(rec.ticket, false, now);
+        self.try_match_clerk(clerk, now);
+        Ok(())
+    }
+
+    // ---- booths and tickets -------------------------------------------------------------
+
+    fn booth_connected(&mut self, booth: BoothIdx) -> Result<(), Reject> {
+        self.booth_checked(booth)?;
+        let b = &mut self.booths[booth.0 as usize];
+        b.connected = true;
+        b.epoch += 1; // Invalidates a pending grace timer.
+        Ok(())
+    }
+
+    fn booth_disconnected(&mut self, booth: BoothIdx, now: Instant) -> Result<(), Reject> {
+        self.booth_checked(booth)?;
+        let grace = self.cfg.booth_grace;
+        let b = &mut self.booths[booth.0 as usize];
+        b.connected = false;
+        b.epoch += 1;
+        if b.ticket.is_some() {
+            let epoch = b.epoch;
+            self.timers.schedule(now + grace, Timer::BoothGrace { booth, epoch });
+        }
+        Ok(())
+    }
+
+    fn request_service(
+        &mut self,
+        booth: BoothIdx,
+        service: ServiceIdx,
+        priority: Priority,
+        now: Instant,
+    ) -> Result<(), Reject> {
+        self.booth_checked(booth)?;
+        if service.0 as usize >= self.dir.services.len() {
+            return Err(Reject::UnknownService);
+        }
+        let b = &self.booths[booth.0 as usize];
+        if b.ticket.is_some() {
+            return Err(Reject::TicketAlreadyOpen);
+        }
+        if !b.connected {
+            return Err(Reject::WrongState);
+        }
+        let region = self.dir.booth(booth).region;
+        let steps = self.steps_for(region, service);
+        if steps.is_empty() {
+            return Err(Reject::ServiceNotOffered);
+        }
+        let ticket = TicketId(self.next_ticket);
+        self.next_ticket += 1;
+        let key = QueueKey::new(priority, self.next_order);
+        self.next_order += 1;
+        self.tickets.insert(
+            ticket,
+            TicketRec {
+                booth,
+                service,
+                priority,
+                key,
+                enqueued_at: now,
+                steps,
+                step: 0,
+                phase: Phase::Waiting,
+                excluded: Vec::new(),
+                expiry_epoch: 0,
+            },
+        );
+        self.open_by_service.entry(service).or_default().insert(ticket);
+        self.booths[booth.0 as usize].ticket = Some(ticket);
+        self.emit(Action::TicketOpened { ticket, booth, service, priority });
+        self.timers.schedule(now + self.cfg.max_wait, Timer::TicketExpiry { ticket, epoch: 0 });
+        self.idx.insert_waiting(&self.tickets[&ticket], ticket, 0..1);
+        self.skip_empty_steps(ticket, now);
+        if !self.pool_has_signed_in(ticket) {
+            // Nobody anywhere can serve it: say so now rather than let the citizen wait.
+            self.close_ticket(ticket, TicketEndReason::NoClerk);
+            return Ok(());
+        }
+        self.schedule_widen(ticket);
+        self.emit(Action::QueueChanged { service });
+        self.try_match_ticket(ticket, now);
+        Ok(())
+    }
+
+    fn cancel_ticket(&mut self, booth: BoothIdx, ticket: TicketId, now: Instant) -> Result<(), Reject> {
+        self.booth_checked(booth)?;
+        let phase = match self.tickets.get(&ticket) {
+            Some(t) if t.booth == booth => t.phase,
+            _ => return Err(Reject::NoSuchTicket),
+        };
+        match phase {
+            Phase::Waiting => {}
+            Phase::Offered { offer, clerk } => {
+                self.offers.remove(&offer);
+                self.emit(Action::OfferRevoked { offer, ticket, clerk, reason: OfferRevokeReason::CancelledByCitizen });
+                self.set_clerk_state(clerk, ClerkState::Available, now);
+            }
+            // A connected citizen ends the call with hang_up, which records it as served.
+            Phase::Connected { .. } => return Err(Reject::WrongState),
+        }
+        self.close_ticket(ticket, TicketEndReason::Cancelled);
+        if let Phase::Offered { clerk, .. } = phase {
+            self.try_match_clerk(clerk, now);
+        }
+        Ok(())
+    }
+
+    fn hang_up(&mut self, call: CallId, by: Party, now: Instant) -> Result<(), Reject> {
+        let rec = match self.calls.get(&call) {
+            Some(rec) if by == Party::Booth(rec.booth) || by == Party::Clerk(rec.clerk) => *rec,
+            _ => return Err(Reject::NoSuchCall),
+        };
+        let reason = match by {
+            Party::Booth(_) => CallEndReason::HungUpByBooth,
+            Party::Clerk(_) => CallEndReason::HungUpByClerk,
+        };
+        self.end_call(call, rec, reason, now);
+        self.close_ticket(rec.ticket, TicketEndReason::Served);
+        Ok(())
+    }
+
+    /// Ends a call whose ticket will be closed by the caller; the clerk goes to wrap-up.
+    fn end_call(&mut self, call: CallId, rec: CallRec, reason: CallEndReason, now: Instant) {
+        self.calls.remove(&call);
+        let service = self.tickets[&rec.ticket].service;
+        self.emit(Action::CallEnded { call, ticket: rec.ticket, booth: rec.booth, clerk: rec.clerk, reason });
+        let talk = now.saturating_duration_since(rec.started_at);
+        self.set_clerk_state(rec.clerk, ClerkState::WrapUp, now);
+        let c = &mut self.clerks[rec.clerk.0 as usize];
+        c.wrapping = Some((service, talk));
+        let epoch = c.epoch;
+        self.timers.schedule(now + self.cfg.wrap_up_max, Timer::WrapUpEnd { clerk: rec.clerk, epoch });
+    }
+
+    /// Removes an open ticket for good and tells the booth why.
+    pub(crate) fn close_ticket(&mut self, ticket: TicketId, reason: TicketEndReason) {
+        let t = self.tickets.remove(&ticket).expect("close_ticket is only called for open tickets");
+        if t.phase == Phase::Waiting {
+            self.idx.remove_waiting(&t, ticket, 0..t.step + 1);
+        }
+        if let Some(set) = self.open_by_service.get_mut(&t.service) {
+            set.remove(&ticket);
+        }
+        self.booths[t.booth.0 as usize].ticket = None;
+        self.emit(Action::TicketClosed { ticket, booth: t.booth, service: t.service, reason });
+        self.emit(Action::QueueChanged { service: t.service });
+    }
+
+    fn shutdown(&mut self) {
+        let mut open: Vec<TicketId> = self.tickets.keys().copied().collect();
+        open.sort();
+        for ticket in open {
+            match self.tickets[&ticket].phase {
+                Phase::Waiting => {}
+                Phase::Offered { offer, clerk } => {
+                    self.offers.remove(&offer);
+                    self.emit(Action::OfferRevoked { offer, ticket, clerk, reason: OfferRevokeReason::ServerShutdown });
+                }
+                Phase::Connected { call, clerk } => {
+                    let booth = self.tickets[&ticket].booth;
+                    self.calls.remove(&call);
+                    self.emit(Action::CallEnded { call, ticket, booth, clerk, reason: CallEndReason::ServerShutdown });
+                }
+            }
+            self.close_ticket(ticket, TicketEndReason::ServerShutdown);
+        }
+        self.timers.clear();
+        self.shut_down = true;
+    }
+
+    // ---- timers -------------------------------------------------------------------------
+
+    fn fire(&mut self, timer: Timer, now: Instant) {
+        match timer {
+            Timer::Widen { ticket, to_step } => {
+                if self.tickets.get(&ticket).is_some_and(|t| t.step + 1 == to_step) {
+                    self.widen(ticket, WidenCause::Threshold, now);
+                    self.skip_empty_steps(ticket, now);
+                    self.schedule_widen(ticket);
+                    self.try_match_ticket(ticket, now);
+                }
+            }
+            Timer::OfferExpiry { offer } => {
+                if let Some(rec) = self.offers.remove(&offer) {
+                    self.offer_timed_out(offer, rec, now);
+                }
+            }
+            Timer::BoothGrace { booth, epoch } => {
+                let b = &self.booths[booth.0 as usize];
+                if b.connected || b.epoch != epoch {
+                    return;
+                }
+                if let Some(ticket) = b.ticket {
+                    self.booth_lost(ticket, now);
+                }
+            }
+            Timer::WrapUpEnd { clerk, epoch } => {
+                let c = &self.clerks[clerk.0 as usize];
+                if c.state == ClerkState::WrapUp && c.epoch == epoch {
+                    self.clerk_set_available(clerk, now).expect("a clerk in wrap-up may always become available");
+                }
+            }
+            Timer::TicketExpiry { ticket, epoch } => {
+                if self.tickets.get(&ticket).is_some_and(|t| t.phase == Phase::Waiting && t.expiry_epoch == epoch) {
+                    self.close_ticket(ticket, TicketEndReason::Expired);
+                }
+            }
+            Timer::NoClerk { ticket } => {
+                if self.tickets.get(&ticket).is_some_and(|t| t.phase == Phase::Waiting)
+                    && !self.pool_has_signed_in(ticket)
+                {
+                    self.close_ticket(ticket, TicketEndReason::NoClerk);
+                }
+            }
+        }
+    }
+
+    fn offer_timed_out(&mut self, offer: OfferId, rec: OfferRec, now: Instant) {
+        let clerk = rec.clerk;
+        self.emit(Action::OfferRevoked { offer, ticket: rec.ticket, clerk, reason: OfferRevokeReason::Timeout });
+        self.tickets.get_mut(&rec.ticket).expect("an offer points at an open ticket").excluded.push(clerk);
+        let c = &mut self.clerks[clerk.0 as usize];
+        c.missed += 1;
+        let next = if c.missed >= self.cfg.max_missed_offers {
+            ClerkState::Away(AwayReason::MissedOffers)
+        } else {
+            ClerkState::Available
+        };
+        self.set_clerk_state(clerk, next, now);
+        self.return_to_waiting(rec.ticket, false, now);
+        self.try_match_clerk(clerk, now);
+    }
+
+    fn booth_lost(&mut self, ticket: TicketId, now: Instant) {
+        match self.tickets[&ticket].phase {
+            Phase::Waiting => {}
+            Phase::Offered { offer, clerk } => {
+                self.offers.remove(&offer);
+                self.emit(Action::OfferRevoked { offer, ticket, clerk, reason: OfferRevokeReason::BoothLost });
+                self.set_clerk_state(clerk, ClerkState::Available, now);
+                self.close_ticket(ticket, TicketEndReason::BoothLost);
+                self.try_match_clerk(clerk, now);
+                return;
+            }
+            Phase::Connected { call, .. } => {
+                let rec = self.calls[&call];
+                self.end_call(call, rec, CallEndReason::BoothLost, now);
+            }
+        }
+        self.close_ticket(ticket, TicketEndReason::BoothLost);
+    }
+
+    pub(crate) fn offer_of_clerk(&self, clerk: ClerkIdx) -> Option<OfferId> {
+        self.offers.iter().find(|(_, r)| r.clerk == clerk).map(|(id, _)| *id)
+    }
+
+    pub(crate) fn call_of_clerk(&self, clerk: ClerkIdx) -> Option<CallId> {
+        self.calls.iter().find(|(_, r)| r.clerk == clerk).map(|(id, _)| *id)
+    }
+
+    fn steps_for(&mut self, region: RegionIdx, service: ServiceIdx) -> Arc<[Vec<RegionIdx>]> {
+        let dir = &self.dir;
+        self.steps_cache.entry((region, service)).or_insert_with(|| dir.widening_steps(region, service).into()).clone()
+    }
+
+    pub(crate) fn next_offer_id(&mut self) -> OfferId {
+        let id = OfferId(self.next_offer);
+        self.next_offer += 1;
+        id
+    }
+
+    pub(crate) fn next_head_order(&mut self) -> i64 {
+        let order = self.next_head_order;
+        self.next_head_order -= 1;
+        order
+    }
+
+    pub(crate) fn next_idle_seq(&mut self) -> u64 {
+        self.next_idle_seq += 1;
+        self.next_idle_seq
+    }
+}

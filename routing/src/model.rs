@@ -1,0 +1,167 @@
+//! The engine's vocabulary: inputs it accepts, actions it emits, states, reasons and rejections.
+//!
+//! These are plain Rust types, not wire types: the server converts them to and from `protocol`.
+
+use crate::directory::{BoothIdx, ClerkIdx, ServiceIdx};
+
+/// A queue ticket, numbered from 1 in order of arrival.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TicketId(pub u64);
+/// One offer of one ticket to one clerk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OfferId(pub u64);
+/// One call between a booth and a clerk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallId(pub u64);
+
+/// Priority class; a higher class is always served first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum Priority {
+    #[default]
+    Normal,
+    /// Elderly or disabled citizen.
+    Elderly,
+    /// Booked appointment.
+    Appointment,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClerkState {
+    Offline,
+    Available,
+    Offered,
+    InCall,
+    WrapUp,
+    Away(AwayReason),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AwayReason {
+    SignedIn,
+    Break,
+    Meal,
+    Meeting,
+    Training,
+    Paperwork,
+    MissedOffers,
+    Supervisor,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TicketState {
+    Waiting,
+    Offered,
+    Connected,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TicketEndReason {
+    Served,
+    Cancelled,
+    BoothLost,
+    NoClerk,
+    Expired,
+    ServerShutdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallEndReason {
+    HungUpByBooth,
+    HungUpByClerk,
+    BoothLost,
+    /// The clerk disconnected; the ticket was re-queued at the head (`clerk_lost_requeued`).
+    ClerkLost,
+    ServerShutdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OfferRevokeReason {
+    Timeout,
+    CancelledByCitizen,
+    BoothLost,
+    Expired,
+    /// The clerk disconnected while the offer was out.
+    ClerkLost,
+    ServerShutdown,
+}
+
+/// Who did something to a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Party {
+    Booth(BoothIdx),
+    Clerk(ClerkIdx),
+}
+
+/// Why a ticket's pool widened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WidenCause {
+    /// Its waited time reached the service's threshold for this step.
+    Threshold,
+    /// Nobody with the skill was signed in at the previous step.
+    EmptyStep,
+}
+
+/// Everything that can happen to the engine. The current time travels beside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A clerk's console connected: offline → away(signed_in).
+    ClerkSignIn { clerk: ClerkIdx },
+    /// A clerk's console is gone. An offer goes back; a call ends and its ticket goes to the head.
+    ClerkSignOut { clerk: ClerkIdx },
+    ClerkSetAvailable { clerk: ClerkIdx },
+    ClerkSetAway { clerk: ClerkIdx, reason: AwayReason },
+    EndWrapUp { clerk: ClerkIdx },
+    AcceptOffer { clerk: ClerkIdx, offer: OfferId },
+    DeclineOffer { clerk: ClerkIdx, offer: OfferId },
+    /// The booth's connection is up (first time or after a drop: ends its grace period).
+    BoothConnected { booth: BoothIdx },
+    /// The booth's connection dropped: its ticket is held for the grace period.
+    BoothDisconnected { booth: BoothIdx },
+    RequestService { booth: BoothIdx, service: ServiceIdx, priority: Priority },
+    CancelTicket { booth: BoothIdx, ticket: TicketId },
+    HangUp { call: CallId, by: Party },
+    /// Close everything with `server_shutdown`.
+    Shutdown,
+}
+
+/// What the engine asks its driver to do or tell. Drained with `poll_action`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    TicketOpened { ticket: TicketId, booth: BoothIdx, service: ServiceIdx, priority: Priority },
+    /// Positions or estimates of this service's waiting tickets may have changed.
+    QueueChanged { service: ServiceIdx },
+    TicketWidened { ticket: TicketId, step: usize, cause: WidenCause },
+    OfferMade { offer: OfferId, ticket: TicketId, clerk: ClerkIdx, booth: BoothIdx, service: ServiceIdx },
+    OfferRevoked { offer: OfferId, ticket: TicketId, clerk: ClerkIdx, reason: OfferRevokeReason },
+    /// The ticket returned to waiting after an offer or call that did not complete.
+    TicketRequeued { ticket: TicketId, booth: BoothIdx, at_head: bool },
+    CallStarted { call: CallId, ticket: TicketId, booth: BoothIdx, clerk: ClerkIdx, service: ServiceIdx },
+    CallEnded { call: CallId, ticket: TicketId, booth: BoothIdx, clerk: ClerkIdx, reason: CallEndReason },
+    TicketClosed { ticket: TicketId, booth: BoothIdx, service: ServiceIdx, reason: TicketEndReason },
+    ClerkStateChanged { clerk: ClerkIdx, state: ClerkState },
+}
+
+/// Why an input was refused. A refused input changes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Reject {
+    #[error("unknown booth")]
+    UnknownBooth,
+    #[error("unknown clerk")]
+    UnknownClerk,
+    #[error("unknown service item")]
+    UnknownService,
+    #[error("no hall may serve this service item for this booth")]
+    ServiceNotOffered,
+    #[error("the booth already has an open ticket")]
+    TicketAlreadyOpen,
+    #[error("no such ticket for this booth")]
+    NoSuchTicket,
+    #[error("no such offer for this clerk")]
+    NoSuchOffer,
+    #[error("no such call for this party")]
+    NoSuchCall,
+    #[error("not possible in the current state")]
+    WrongState,
+    #[error("the engine is shut down")]
+    ShutDown,
+}

@@ -1,0 +1,208 @@
+//! Read-only views for the driver: a ticket's position and estimated wait, calls, clerk states,
+//! and the per-(hall, service) load snapshot for supervisors.
+//!
+//! Position and estimate (documented in ARCHITECTURE.md):
+//! - position = 1 + the number of waiting tickets ahead of this one (higher class, or same class
+//!   and earlier) among those eligible for its home hall (the first step of its pool);
+//! - estimate = 0 when a clerk in the pool is available; otherwise position × AHT ÷ n, where n is
+//!   the number of clerks in the pool taking calls (available, offered, in call, wrap-up) and AHT
+//!   is the service's moving average of talk + wrap-up time (starting at its expected value);
+//!   unknown when n = 0.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use crate::directory::{BoothIdx, ClerkIdx, RegionIdx, ServiceIdx};
+use crate::engine::{Engine, Phase};
+use crate::matching::Indexes;
+use crate::model::*;
+
+/// A ticket as the booth sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketView {
+    pub ticket: TicketId,
+    pub booth: BoothIdx,
+    pub service: ServiceIdx,
+    pub priority: Priority,
+    pub state: TicketState,
+    /// 1 = next; `None` unless waiting.
+    pub position: Option<u32>,
+    pub estimated_wait: Option<Duration>,
+    pub waited: Duration,
+    /// Widest step reached (0 = home hall).
+    pub step: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallView {
+    pub call: CallId,
+    pub ticket: TicketId,
+    pub booth: BoothIdx,
+    pub clerk: ClerkIdx,
+    pub service: ServiceIdx,
+}
+
+/// Load of one (hall, service) queue.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadRow {
+    pub hall: Option<RegionIdx>,
+    pub service: Option<ServiceIdx>,
+    /// Open, not yet connected tickets whose home hall this is.
+    pub waiting: u32,
+    pub longest_wait: Duration,
+    /// Of those, how many have widened beyond the home hall.
+    pub overflowing: u32,
+    pub clerks_signed_in: u32,
+    pub available: u32,
+    pub offered: u32,
+    pub in_call: u32,
+    pub wrap_up: u32,
+    pub away: u32,
+}
+
+impl Engine {
+    pub fn ticket_view(&self, ticket: TicketId, now: Instant) -> Option<TicketView> {
+        let t = self.tickets.get(&ticket)?;
+        let state = match t.phase {
+            Phase::Waiting => TicketState::Waiting,
+            Phase::Offered { .. } => TicketState::Offered,
+            Phase::Connected { .. } => TicketState::Connected,
+        };
+        let (position, estimated_wait) = if t.phase == Phase::Waiting {
+            let home = t.steps[0][0];
+            let ahead = self
+                .idx
+                .waiting
+                .get(&(t.service, home))
+                .map(|set| set.range(..(t.key, ticket)).count())
+                .unwrap_or(0);
+            let position = ahead as u32 + 1;
+            (Some(position), self.estimate(ticket, position))
+        } else {
+            (None, None)
+        };
+        Some(TicketView {
+            ticket,
+            booth: t.booth,
+            service: t.service,
+            priority: t.priority,
+            state,
+            position,
+            estimated_wait,
+            waited: now.saturating_duration_since(t.enqueued_at),
+            step: t.step,
+        })
+    }
+
+    fn estimate(&self, ticket: TicketId, position: u32) -> Option<Duration> {
+        let t = &self.tickets[&ticket];
+        let mut working = 0;
+        let mut available = 0;
+        for hall in t.steps[..=t.step].iter().flatten() {
+            working += Indexes::count(&self.idx.working, (t.service, *hall));
+            available += self.idx.available.get(&(t.service, *hall)).map_or(0, |s| s.len());
+        }
+        if available > 0 {
+            return Some(Duration::ZERO);
+        }
+        if working == 0 {
+            return None;
+        }
+        let aht = self.aht_secs[t.service.0 as usize];
+        Some(Duration::from_secs_f64(position as f64 * aht / working as f64))
+    }
+
+    /// Open tickets of a service, in ticket order.
+    pub fn open_tickets(&self, service: ServiceIdx) -> impl Iterator<Item = TicketId> + '_ {
+        self.open_by_service.get(&service).into_iter().flatten().copied()
+    }
+
+    pub fn booth_ticket(&self, booth: BoothIdx) -> Option<TicketId> {
+        self.booths.get(booth.0 as usize)?.ticket
+    }
+
+    pub fn is_booth_connected(&self, booth: BoothIdx) -> bool {
+        self.booths.get(booth.0 as usize).is_some_and(|b| b.connected)
+    }
+
+    pub fn clerk_state(&self, clerk: ClerkIdx) -> ClerkState {
+        self.clerks[clerk.0 as usize].state
+    }
+
+    /// When the clerk entered its current state.
+    pub fn clerk_state_since(&self, clerk: ClerkIdx) -> Instant {
+        self.clerks[clerk.0 as usize].since
+    }
+
+    pub fn call(&self, call: CallId) -> Option<CallView> {
+        let c = self.calls.get(&call)?;
+        let service = self.tickets[&c.ticket].service;
+        Some(CallView { call, ticket: c.ticket, booth: c.booth, clerk: c.clerk, service })
+    }
+
+    /// The booth's live call, if any.
+    pub fn call_of_booth(&self, booth: BoothIdx) -> Option<CallView> {
+        let ticket = self.booth_ticket(booth)?;
+        match self.tickets[&ticket].phase {
+            Phase::Connected { call, .. } => self.call(call),
+            _ => None,
+        }
+    }
+
+    /// The clerk's outstanding offer: (offer, ticket).
+    pub fn offer_of(&self, clerk: ClerkIdx) -> Option<(OfferId, TicketId)> {
+        let offer = self.offer_of_clerk(clerk)?;
+        Some((offer, self.offers[&offer].ticket))
+    }
+
+    pub fn call_of(&self, clerk: ClerkIdx) -> Option<CallView> {
+        self.call(self.call_of_clerk(clerk)?)
+    }
+
+    pub fn open_ticket_count(&self) -> usize {
+        self.tickets.len()
+    }
+
+    /// Load per (hall, service), for every pair that has open tickets or signed-in clerks.
+    /// Sorted by hall then service index.
+    pub fn load_snapshot(&self, now: Instant) -> Vec<LoadRow> {
+        let mut rows: BTreeMap<(RegionIdx, ServiceIdx), LoadRow> = BTreeMap::new();
+        fn row(rows: &mut BTreeMap<(RegionIdx, ServiceIdx), LoadRow>, hall: RegionIdx, service: ServiceIdx) -> &mut LoadRow {
+            rows.entry((hall, service)).or_insert_with(|| LoadRow {
+                hall: Some(hall),
+                service: Some(service),
+                ..LoadRow::default()
+            })
+        }
+        for t in self.tickets.values() {
+            if matches!(t.phase, Phase::Connected { .. }) {
+                continue;
+            }
+            let r = row(&mut rows, t.steps[0][0], t.service);
+            r.waiting += 1;
+            r.longest_wait = r.longest_wait.max(now.saturating_duration_since(t.enqueued_at));
+            if t.step > 0 {
+                r.overflowing += 1;
+            }
+        }
+        for (i, c) in self.clerks.iter().enumerate() {
+            if c.state == ClerkState::Offline {
+                continue;
+            }
+            let info = self.dir.clerk(ClerkIdx(i as u32));
+            for s in &info.skills {
+                let r = row(&mut rows, info.hall, *s);
+                r.clerks_signed_in += 1;
+                match c.state {
+                    ClerkState::Available => r.available += 1,
+                    ClerkState::Offered => r.offered += 1,
+                    ClerkState::InCall => r.in_call += 1,
+                    ClerkState::WrapUp => r.wrap_up += 1,
+                    ClerkState::Away(_) => r.away += 1,
+                    ClerkState::Offline => {}
+                }
+            }
+        }
+        rows.into_values().collect()
+    }
+}

@@ -1,0 +1,420 @@
+//! Scenario tests in virtual time: one per routing rule, asserting the exact actions.
+
+mod common;
+
+use std::time::Duration;
+
+use common::Harness;
+use xiaowu_routing::*;
+
+#[test]
+fn local_county_clerk_is_preferred_over_idler_city_clerk() {
+    let mut h = Harness::new();
+    h.available("clerk-dongying-1"); // idle longer, but one step further away
+    h.secs(5);
+    h.available("clerk-hekou-1");
+    h.drain();
+    let ticket = h.request("booth-gudao-1", "teacher-cert", Priority::Normal);
+    let (booth, service, clerk) = (h.booth("booth-gudao-1"), h.service("teacher-cert"), h.clerk("clerk-hekou-1"));
+    assert_eq!(
+        h.drain_core(),
+        vec![
+            Action::TicketOpened { ticket, booth, service, priority: Priority::Normal },
+            Action::OfferMade { offer: OfferId(1), ticket, clerk, booth, service },
+        ]
+    );
+}
+
+#[test]
+fn pool_widens_to_city_after_threshold_and_keeps_place() {
+    let mut h = Harness::new();
+    h.sign_in_away("clerk-hekou-1"); // signed in, so the county step is not empty
+    h.available("clerk-dongying-1");
+    let ticket = h.request("booth-gudao-1", "teacher-cert", Priority::Normal);
+    h.drain();
+    h.secs(29);
+    assert_eq!(h.drain(), vec![], "nothing may happen before the 30 s threshold");
+    h.secs(1);
+    let actions = h.drain();
+    assert_eq!(actions[0], Action::TicketWidened { ticket, step: 1, cause: WidenCause::Threshold });
+    let (_, offered, clerk) = Harness::offer_in(&actions);
+    assert_eq!((offered, clerk), (ticket, h.clerk("clerk-dongying-1")));
+}
+
+#[test]
+fn empty_county_step_is_skipped_at_once() {
+    let mut h = Harness::new();
+    h.available("clerk-dongying-1");
+    h.drain();
+    let ticket = h.request("booth-gudao-1", "teacher-cert", Priority::Normal);
+    let actions = h.drain();
+    assert!(actions.contains(&Action::TicketWidened { ticket, step: 1, cause: WidenCause::EmptyStep }));
+    assert_eq!(Harness::offer_in(&actions).2, h.clerk("clerk-dongying-1"));
+}
+
+#[test]
+fn partner_city_is_the_last_step() {
+    let mut h = Harness::new();
+    h.sign_in_away("clerk-hekou-1");
+    h.sign_in_away("clerk-dongying-1");
+    h.sign_in_away("clerk-sd-1");
+    h.available("clerk-binzhou-1");
+    let ticket = h.request("booth-gudao-1", "teacher-cert", Priority::Normal);
+    h.drain();
+    h.secs(179);
+    let widened: Vec<_> = h.drain().into_iter().filter(|a| matches!(a, Action::TicketWidened { .. })).collect();
+    assert_eq!(
+        widened,
+        vec![
+            Action::TicketWidened { ticket, step: 1, cause: WidenCause::Threshold },
+            Action::TicketWidened { ticket, step: 2, cause: WidenCause::Threshold },
+        ]
+    );
+    h.secs(1);
+    let actions = h.drain();
+    assert_eq!(actions[0], Action::TicketWidened { ticket, step: 3, cause: WidenCause::Threshold });
+    assert_eq!(Harness::offer_in(&actions).2, h.clerk("clerk-binzhou-1"));
+}
+
+#[test]
+fn higher_priority_class_jumps_the_queue_then_age_orders() {
+    let mut h = Harness::new();
+    h.sign_in_away("clerk-hekou-1");
+    let a = h.request("booth-gudao-1", "teacher-cert", Priority::Normal);
+    h.secs(1);
+    let b = h.request("booth-gudao-2", "teacher-cert", Priority::Elderly);
+    h.secs(1);
+    let c = h.request("booth-gudao-3", "teacher-cert", Priority::Elderly);
+    h.drain();
+    let clerk = h.clerk("clerk-hekou-1");
+    let order: Vec<_> = [a, b, c].iter().map(|t| h.engine.ticket_view(*t, h.now).unwrap().position.unwrap()).collect();
+    assert_eq!(order, vec![3, 1, 2]);
+    h.input(Input::ClerkSetAvailable { clerk }).unwrap();
+    let (offer, ticket, _) = Harness::offer_in(&h.drain());
+    assert_eq!(ticket, b, "the earliest elderly ticket goes first");
+    h.input(Input::AcceptOffer { clerk, offer }).unwrap();
+    let call = h.engine.call_of(clerk).unwrap().call;
+    h.input(Input::HangUp { call, by: Party::Clerk(clerk) }).unwrap();
+    h.input(Input::EndWrapUp { clerk }).unwrap();
+    assert_eq!(Harness::offer_in(&h.drain()).1, c);
+}
+
+#[test]
+fn multi_skill_clerk_takes_longest_waiting_across_services() {
+    let mut h = Harness::new();
+    h.sign_in_away("clerk-hekou-2");
+    let teacher = h.request("booth-gudao-1", "teacher-cert", Priority::Normal);
+    h.secs(1);
+    let business = h.request("booth-gudao-2", "business-reg", Priority::Normal);
+    h.drain();
+    let clerk = h.clerk("clerk-hekou-2");
+    h.input(Input::ClerkSetAvailable { clerk }).unwrap();
+    assert_eq!(Harness::offer_in(&h.drain()).1, teacher);
+    let _ = business;
+}
+
+#[test]
+fn idle_longest_clerk_gets_the_ticket() {
+    let mut h = Harness::new();
+    h.available("clerk-hekou-2");
+    h.secs(3);
+    h.available("clerk-hekou-1");
+    h.drain();
+    h.request("booth-gudao-1", "teacher-cert", Priority::Normal);
+    assert_eq!(Harness::offer_in(&h.drain()).2, h.clerk("clerk-hekou-2"));
+}
+
+#[test]
+fn decline_reoffers_to_next_clerk_and_keeps_place() {
+    let mut h = Harness::new();
+    h.available("clerk-hekou-1");
+    h.secs(1);
+    h.available("clerk-hekou-2");
+    h.sign_in_away("clerk-dongying-1");
+    let first = h.request("booth-gudao-1", "teacher-cert", Priority::Normal);
+    let (offer, _, c1) = Harness::offer_in(&h.drain());
+    assert_eq!(c1, h.clerk("clerk-hekou-1"));
+    // hekou-2 takes a second ticket, then the first is declined: it must go to hekou-2 next,
+    // ahead of a third ticket that came later.
+    let (second, third) = {
+        let s = h.request("booth-gudao-2", "teacher-cert", Priority::Normal);
+        let (o2, _, c2) = Harness::offer_in(&h.drain());
+        h.input(Input::AcceptOffer { clerk: c2, offer: o2 }).unwrap();
+        let t = h.request("booth-gudao-3", "teacher-cert", Priority::Normal);
+        (s, t)
+    };
+    h.drain();
+    h.input(Input::DeclineOffer { clerk: c1, offer }).unwrap();
+    let actions = h.drain();
+    assert!(actions.iter().all(|a| !matches!(a, Action::OfferMade { ticket, .. } if *ticket == first)));
+    // hekou-1 declined `first`, so it gets `third` instead; `first` waits at position 1.
+    assert_eq!(Harness::offer_in(&actions).1, third);
+    assert_eq!(h.engine.ticket_view(first, h.now).unwrap().position, Some(1));
+    let c2 = h.clerk("clerk-hekou-2");
+    let call = h.engine.call_of(c2).unwrap().call;
+    assert_eq!(h.engine.call(call).unwrap().ticket, second);
+    h.input(Input::HangUp { call, by: Party::Booth(h.booth("booth-gudao-2")) }).unwrap();
+    h.input(Input::EndWrapUp { clerk: c2 }).unwrap();
+    assert_eq!(Harness::offer_in(&h.drain()).1, first, "the declined ticket kept its place");
+}
+
+#[test]
+fn offer_timeout_reoffers_and_two_misses_put_clerk_away() {
+    let mut h = Harness::new();
+    h.available("clerk-hekou-1");
+    let clerk = h.clerk("clerk-hekou-1");
+    let a = h.request("booth-gudao-1", "teacher-cert", Priority::Normal);
+    let (offer_a, _, _) = Harness::offer_in(&h.drain());
+    let b = h.request("booth-gudao-2", "teacher-cert", Priority::Normal);
+    h.drain();
+    h.secs(19);
+    assert_eq!(h.drain(), vec![]);
+    h.secs(1);
+    let actions = h.drain_core();
+    assert_eq!(
+        actions,
+        vec![
+            Action::OfferRevoked { offer: offer_a, ticket: a, clerk, reason: OfferRevokeReason::Timeout },
+            Action::TicketRequeued { ticket: a, booth: h.booth("booth-gudao-1"), at_head: false },
+            Action::OfferMade {
+                offer: OfferId(2),
+                ticket: b,
+                clerk,
+                booth: h.booth("booth-gudao-2"),
+                service: h.service("teacher-cert")
+            },
+        ]
+    );
+    h.secs(20);
+    let actions = h.drain();
+    assert!(actions.contains(&Action::ClerkStateChanged { clerk, state: ClerkState::Away(AwayReason::MissedOffers) }));
+    assert_eq!(h.engine.clerk_state(clerk), ClerkState::Away(AwayReason::MissedOffers));
+}
+
+#[test]
+fn booth_resumes_within_grace_and_is_lost_after_it() {
+    let mut h = Harness::new();
+    h.sign_in_away("clerk-hekou-1");
+    let booth = h.booth("booth-gudao-1");
+    let ticket = h.request("booth-gudao-1", "teacher-cert", Priority::Normal);
+    h.input(Input::BoothDisconnected { booth }).unwrap();
+    h.secs(25);
+    h.input(Input::BoothConnected { booth }).unwrap();
+    h.secs(25);
+    assert!(h.engine.ticket_view(ticket, h.now).is_some(), "resumed within grace: still queued");
+    assert_eq!(h.engine.ticket_view(ticket, h.now).unwrap().position, Some(1));
+    h.drain();
+    h.input(Input::BoothDisconnected { booth }).unwrap();
+    h.secs(29);
+    assert!(h.drain_core().is_empty());
+    h.secs(1);
+    assert_eq!(
+        h.drain_core(),
+        vec![Action::TicketClosed { ticket, booth, service: h.service("teacher-cert"), reason: TicketEndReason::BoothLost }]
+    );
+}
+
+#[test]
+fn booth_lost_during_call_frees_the_clerk_into_wrap_up() {
+    let mut h = Harness::new();
+    h.available("clerk-hekou-1");
+    let clerk = h.clerk("clerk-hekou-1");
+    let booth = h.booth("booth-gudao-1");
+    h.request("booth-gudao-1", "teacher-cert", Priority::Normal);
+    let (offer, _, _) = Harness::offer_in(&h.drain());
+    h.input(Input::AcceptOffer { clerk, offer }).unwrap();
+    h.input(Input::BoothDisconnected { booth }).unwrap();
+    h.secs(30);
+    let reasons: Vec<_> = h
+        .drain()
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::CallEnded { reason, .. } => Some(format!("call:{reason:?}")),
+            Action::TicketClosed { reason, .. } => Some(format!("ticket:{reason:?}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasons, vec!["call:BoothLost", "ticket:BoothLost"]);
+    assert_eq!(h.engine.clerk_state(clerk), ClerkState::WrapUp);
+}
+
+#[test]
+fn clerk_lost_mid_call_requeues_ticket_at_head() {
+    let mut h = Harness::new();
+    h.available("clerk-hekou-1");
+    h.sign_in_away("clerk-hekou-2");
+    let c1 = h.clerk("clerk-hekou-1");
+    let first = h.request("booth-gudao-1", "teacher-cert", Priority::Normal);
+    let (offer, _, _) = Harness::offer_in(&h.drain());
+    h.input(Input::AcceptOffer { clerk: c1, offer }).unwrap();
+    let call = h.engine.call_of(c1).unwrap().call;
+    let _older_waiting = h.request("booth-gudao-2", "teacher-cert", Priority::Normal);
+    h.drain();
+    h.input(Input::ClerkSignOut { clerk: c1 }).unwrap();
+    let booth = h.booth("booth-gudao-1");
+    assert_eq!(
+        h.drain_core(),
+        vec![
+            Action::CallEnded { call, ticket: first, booth, clerk: c1, reason: CallEndReason::ClerkLost },
+            Action::TicketRequeued { ticket: first, booth, at_head: true },
+        ]
+    );
+    assert_eq!(h.engine.ticket_view(first, h.now).unwrap().position, Some(1));
+    assert_eq!(h.engine.clerk_state(c1), ClerkState::Offline);
+    h.input(Input::ClerkSetAvailable { clerk: h.clerk("clerk-hekou-2") }).unwrap();
+    assert_eq!(Harness::offer_in(&h.drain()).1, first);
+}
+
+#[test]
+fn no_clerk_signed_in_anywhere_closes_at_once() {
+    let mut h = Harness::new();
+    let (booth, service) = (h.booth("booth-gudao-1"), h.service("business-reg"));
+    h.input(Input::BoothConnected { booth }).unwrap();
+    h.input(Input::RequestService { booth, service, priority: Priority::Normal }).unwrap();
+    let ticket = TicketId(1);
+    let closed = h.drain_core().pop().unwrap();
+    assert_eq!(
+        closed,
+        Action::TicketClosed {
+            ticket,
+            booth: h.booth("booth-gudao-1"),
+            service: h.service("business-reg"),
+            reason: TicketEndReason::NoClerk
+        }
+    );
+    assert_eq!(h.engine.booth_ticket(h.booth("booth-gudao-1")), None);
+}
+
+#[test]
+fn last_clerk_signing_out_closes_waiting_tickets_after_grace() {
+    let mut h = Harness::new();
+    h.sign_in_away("clerk-hekou-2");
+    let ticket = h.request("booth-gudao-1", "business-reg", Priority::Normal);
+    h.input(Input::ClerkSignOut { clerk: h.clerk("clerk-hekou-2") }).unwrap();
+    h.drain();
+    h.secs(59);
+    assert!(h.engine.ticket_view(ticket, h.now).is_some());
+    h.secs(1);
+    assert!(h.drain_core().iter().any(
+        |a| matches!(a, Action::TicketClosed { ticket: t, reason: TicketEndReason::NoClerk, .. } if *t == ticket)
+    ));
+}
+
+#[test]
+fn wrap_up_ends_by_itself_after_the_maximum() {
+    let mut h = Harness::new();
+    h.available("clerk-hekou-1");
+    let clerk = h.clerk("clerk-hekou-1");
+    h.request("booth-gudao-1", "teacher-cert", Priority::Normal);
+    let (offer, _, _) = Harness::offer_in(&h.drain());
+    h.input(Input::AcceptOffer { clerk, offer }).unwrap();
+    let call = h.engine.call_of(clerk).unwrap().call;
+    h.input(Input::HangUp { call, by: Party::Clerk(clerk) }).unwrap();
+    assert_eq!(h.engine.clerk_state(clerk), ClerkState::WrapUp);
+    h.secs(119);
+    assert_eq!(h.engine.clerk_state(clerk), ClerkState::WrapUp);
+    h.secs(1);
+    assert_eq!(h.engine.clerk_state(clerk), ClerkState::Available);
+}
+
+#[test]
+fn cancel_while_offered_revokes_offer_and_frees_clerk() {
+    let mut h = Harness::new();
+    h.available("clerk-hekou-1");
+    let clerk = h.clerk("clerk-hekou-1");
+    let booth = h.booth("booth-gudao-1");
+    let ticket = h.request("booth-gudao-1", "teacher-cert", Priority::Normal);
+    let (offer, _, _) = Harness::offer_in(&h.drain());
+    h.input(Input::CancelTicket { booth, ticket }).unwrap();
+    assert_eq!(
+        h.drain_core(),
+        vec![
+            Action::OfferRevoked { offer, ticket, clerk, reason: OfferRevokeReason::CancelledByCitizen },
+            Action::TicketClosed { ticket, booth, service: h.service("teacher-cert"), reason: TicketEndReason::Cancelled },
+        ]
+    );
+    assert_eq!(h.engine.clerk_state(clerk), ClerkState::Available);
+    assert_eq!(h.input(Input::AcceptOffer { clerk, offer }), Err(Reject::NoSuchOffer));
+}
+
+#[test]
+fn refused_inputs_change_nothing() {
+    let mut h = Harness::new();
+    h.available("clerk-hekou-1");
+    h.sign_in_away("clerk-hekou-2");
+    let ticket = h.request("booth-gudao-1", "teacher-cert", Priority::Normal);
+    let (offer, _, _) = Harness::offer_in(&h.drain());
+    let intruder = h.clerk("clerk-hekou-2");
+    assert_eq!(h.input(Input::AcceptOffer { clerk: intruder, offer }), Err(Reject::NoSuchOffer));
+    assert_eq!(h.input(Input::CancelTicket { booth: h.booth("booth-gudao-2"), ticket }), Err(Reject::NoSuchTicket));
+    let booth = h.booth("booth-gudao-1");
+    let service = h.service("teacher-cert");
+    assert_eq!(
+        h.input(Input::RequestService { booth, service, priority: Priority::Normal }),
+        Err(Reject::TicketAlreadyOpen)
+    );
+    assert_eq!(h.input(Input::HangUp { call: CallId(99), by: Party::Booth(booth) }), Err(Reject::NoSuchCall));
+    assert_eq!(h.input(Input::EndWrapUp { clerk: intruder }), Err(Reject::WrongState));
+    assert_eq!(h.drain(), vec![], "a refused input queues no action");
+    assert_eq!(h.engine.ticket_view(ticket, h.now).unwrap().state, TicketState::Offered);
+}
+
+#[test]
+fn estimate_uses_position_clerks_and_average_handling_time() {
+    let mut h = Harness::new();
+    h.available("clerk-hekou-1");
+    h.available("clerk-hekou-2");
+    let c1 = h.clerk("clerk-hekou-1");
+    let c2 = h.clerk("clerk-hekou-2");
+    for (booth, clerk) in [("booth-gudao-1", c1), ("booth-gudao-2", c2)] {
+        h.request(booth, "teacher-cert", Priority::Normal);
+        let (offer, _, c) = Harness::offer_in(&h.drain());
+        assert_eq!(c, clerk);
+        h.input(Input::AcceptOffer { clerk, offer }).unwrap();
+    }
+    let ticket = h.request("booth-gudao-3", "teacher-cert", Priority::Normal);
+    let view = h.engine.ticket_view(ticket, h.now).unwrap();
+    assert_eq!(view.position, Some(1));
+    // 1 × 300 s ÷ 2 working clerks.
+    assert_eq!(view.estimated_wait, Some(Duration::from_secs(150)));
+}
+
+#[test]
+fn load_snapshot_counts_waiting_and_clerk_states() {
+    let mut h = Harness::new();
+    h.sign_in_away("clerk-hekou-1");
+    h.available("clerk-hekou-2");
+    h.request("booth-gudao-1", "teacher-cert", Priority::Normal); // offered to hekou-2
+    h.request("booth-gudao-2", "teacher-cert", Priority::Normal); // waits
+    h.secs(10);
+    let hekou = h.dir.region_idx("hekou");
+    let teacher = h.service("teacher-cert");
+    let row = h
+        .engine
+        .load_snapshot(h.now)
+        .into_iter()
+        .find(|r| r.hall == hekou && r.service == Some(teacher))
+        .unwrap();
+    assert_eq!((row.waiting, row.clerks_signed_in, row.offered, row.away), (2, 2, 1, 1));
+    assert_eq!(row.longest_wait, Duration::from_secs(10));
+}
+
+#[test]
+fn shutdown_closes_everything_with_a_reason() {
+    let mut h = Harness::new();
+    h.available("clerk-hekou-1");
+    let a = h.request("booth-gudao-1", "teacher-cert", Priority::Normal);
+    let b = h.request("booth-gudao-2", "teacher-cert", Priority::Normal);
+    h.drain();
+    h.input(Input::Shutdown).unwrap();
+    let closed: Vec<_> = h
+        .drain()
+        .into_iter()
+        .filter_map(|x| match x {
+            Action::TicketClosed { ticket, reason: TicketEndReason::ServerShutdown, .. } => Some(ticket),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(closed, vec![a, b]);
+    assert_eq!(h.input(Input::Shutdown), Err(Reject::ShutDown));
+}
