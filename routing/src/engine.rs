@@ -125,6 +125,8 @@ pub struct Engine {
     next_idle_seq: u64,
     last_now: Option<Instant>,
     shut_down: bool,
+    /// Violations found by the opt-in audit (`enable_audit`); `None` when off.
+    pub(crate) audit: Option<Vec<String>>,
 }
 
 impl Engine {
@@ -155,6 +157,7 @@ impl Engine {
             next_idle_seq: 0,
             last_now: Some(now),
             shut_down: false,
+            audit: None,
         }
     }
 
@@ -360,6 +363,7 @@ impl Engine {
             _ => return Err(Reject::NoSuchOffer),
         }
         let rec = self.offers.remove(&offer).expect("checked just above");
+        self.emit(Action::OfferRevoked { offer, ticket: rec.ticket, clerk, reason: OfferRevokeReason::Declined });
         self.tickets.get_mut(&rec.ticket).expect("an offer points at an open ticket").excluded.push(clerk);
         self.set_clerk_state(clerk, ClerkState::Available, now);
         self.return_to_waiting(rec.ticket, false, now);

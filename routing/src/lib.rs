@@ -13,6 +13,7 @@
 //!   its skills; a ticket goes to the eligible available clerk idle longest at the nearest step;
 //! - one offer to one clerk at a time, with a timeout; two missed offers put the clerk away.
 
+mod audit;
 mod directory;
 mod engine;
 mod fxhash;

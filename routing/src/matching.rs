@@ -173,6 +173,7 @@ impl Engine {
     }
 
     fn make_offer(&mut self, ticket: TicketId, clerk: ClerkIdx, now: Instant) {
+        self.audit_offer(ticket, clerk);
         let offer = self.next_offer_id();
         let t = self.tickets.get_mut(&ticket).expect("matching only picks open tickets");
         t.phase = Phase::Offered { offer, clerk };
@@ -209,7 +210,8 @@ impl Engine {
     }
 
     /// Moves the ticket's pool one step wider.
-    pub(crate) fn widen(&mut self, ticket: TicketId, cause: WidenCause, _now: Instant) {
+    pub(crate) fn widen(&mut self, ticket: TicketId, cause: WidenCause, now: Instant) {
+        self.audit_widen(ticket, cause, now);
         let t = self.tickets.get_mut(&ticket).expect("only open tickets widen");
         t.step += 1;
         let step = t.step;

@@ -77,6 +77,8 @@ pub enum CallEndReason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OfferRevokeReason {
     Timeout,
+    /// The clerk declined it.
+    Declined,
     CancelledByCitizen,
     BoothLost,
     Expired,

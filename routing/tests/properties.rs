@@ -1,0 +1,191 @@
+//! Property tests over random event sequences: the routing invariants hold whatever happens.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use common::Harness;
+use proptest::prelude::*;
+use xiaowu_routing::*;
+
+#[derive(Debug, Clone)]
+enum Op {
+    SignIn(u32),
+    SignOut(u32),
+    Available(u32),
+    Away(u32),
+    EndWrapUp(u32),
+    Accept(u32),
+    Decline(u32),
+    BoothUp(u32),
+    BoothDown(u32),
+    Request(u32, u32, Priority),
+    Cancel(u32),
+    HangUpByBooth(u32),
+    HangUpByClerk(u32),
+    Advance(u64),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let clerk = 0u32..6;
+    let booth = 0u32..5;
+    let priority = prop_oneof![Just(Priority::Normal), Just(Priority::Elderly), Just(Priority::Appointment)];
+    prop_oneof![
+        2 => clerk.clone().prop_map(Op::SignIn),
+        1 => clerk.clone().prop_map(Op::SignOut),
+        3 => clerk.clone().prop_map(Op::Available),
+        2 => clerk.clone().prop_map(Op::Away),
+        2 => clerk.clone().prop_map(Op::EndWrapUp),
+        3 => clerk.clone().prop_map(Op::Accept),
+        2 => clerk.clone().prop_map(Op::Decline),
+        2 => booth.clone().prop_map(Op::BoothUp),
+        1 => booth.clone().prop_map(Op::BoothDown),
+        4 => (booth.clone(), 0u32..2, priority).prop_map(|(b, s, p)| Op::Request(b, s, p)),
+        1 => booth.clone().prop_map(Op::Cancel),
+        2 => booth.prop_map(Op::HangUpByBooth),
+        2 => clerk.prop_map(Op::HangUpByClerk),
+        3 => (0u64..45).prop_map(Op::Advance),
+    ]
+}
+
+/// What the actions say, tracked independently of the engine.
+#[derive(Default)]
+struct Ledger {
+    open: BTreeSet<TicketId>,
+    closed: BTreeMap<TicketId, TicketEndReason>,
+    offer_by_clerk: BTreeMap<ClerkIdx, OfferId>,
+    offer_by_ticket: BTreeMap<TicketId, OfferId>,
+    offers: BTreeMap<OfferId, (TicketId, ClerkIdx)>,
+    call_by_clerk: BTreeMap<ClerkIdx, CallId>,
+    connected: BTreeSet<TicketId>,
+}
+
+impl Ledger {
+    fn apply(&mut self, action: &Action) -> Result<(), String> {
+        match *action {
+            Action::TicketOpened { ticket, .. } => {
+                if !self.open.insert(ticket) || self.closed.contains_key(&ticket) {
+                    return Err(format!("{ticket:?} opened twice"));
+                }
+            }
+            Action::TicketClosed { ticket, reason, .. } => {
+                if !self.open.remove(&ticket) {
+                    return Err(format!("{ticket:?} closed but not open"));
+                }
+                if self.closed.insert(ticket, reason).is_some() {
+                    return Err(format!("{ticket:?} closed twice"));
+                }
+                if self.offer_by_ticket.contains_key(&ticket) {
+                    return Err(format!("{ticket:?} closed with an offer out"));
+                }
+                self.connected.remove(&ticket);
+            }
+            Action::OfferMade { offer, ticket, clerk, .. } => {
+                if self.offer_by_clerk.contains_key(&clerk) || self.call_by_clerk.contains_key(&clerk) {
+                    return Err(format!("{clerk:?} offered {ticket:?} while holding an offer or call"));
+                }
+                if self.offer_by_ticket.contains_key(&ticket) || self.connected.contains(&ticket) {
+                    return Err(format!("{ticket:?} offered to a second clerk"));
+                }
+                if !self.open.contains(&ticket) {
+                    return Err(format!("{ticket:?} offered but not open"));
+                }
+                self.offer_by_clerk.insert(clerk, offer);
+                self.offer_by_ticket.insert(ticket, offer);
+                self.offers.insert(offer, (ticket, clerk));
+            }
+            Action::OfferRevoked { offer, .. } => self.end_offer(offer)?,
+            Action::CallStarted { call, ticket, clerk, .. } => {
+                let offer = self.offer_by_ticket.get(&ticket).copied().ok_or("call without offer")?;
+                self.end_offer(offer)?;
+                if self.call_by_clerk.insert(clerk, call).is_some() {
+                    return Err(format!("{clerk:?} in two calls"));
+                }
+                self.connected.insert(ticket);
+            }
+            Action::CallEnded { clerk, ticket, .. } => {
+                self.call_by_clerk.remove(&clerk).ok_or("call ended twice")?;
+                self.connected.remove(&ticket);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn end_offer(&mut self, offer: OfferId) -> Result<(), String> {
+        let (ticket, clerk) = self.offers.remove(&offer).ok_or(format!("{offer:?} ended twice"))?;
+        self.offer_by_clerk.remove(&clerk);
+        self.offer_by_ticket.remove(&ticket);
+        Ok(())
+    }
+}
+
+fn run(ops: &[Op]) -> Result<(), TestCaseError> {
+    let mut h = Harness::with_config(EngineConfig::default());
+    h.engine.enable_audit();
+    let mut ledger = Ledger::default();
+    for op in ops {
+        let c = |i: u32| ClerkIdx(i);
+        let b = |i: u32| BoothIdx(i);
+        let input = match *op {
+            Op::SignIn(i) => Some(Input::ClerkSignIn { clerk: c(i) }),
+            Op::SignOut(i) => Some(Input::ClerkSignOut { clerk: c(i) }),
+            Op::Available(i) => Some(Input::ClerkSetAvailable { clerk: c(i) }),
+            Op::Away(i) => Some(Input::ClerkSetAway { clerk: c(i), reason: AwayReason::Break }),
+            Op::EndWrapUp(i) => Some(Input::EndWrapUp { clerk: c(i) }),
+            Op::Accept(i) => {
+                let offer = h.engine.offer_of(c(i)).map_or(OfferId(u64::MAX), |(o, _)| o);
+                Some(Input::AcceptOffer { clerk: c(i), offer })
+            }
+            Op::Decline(i) => {
+                let offer = h.engine.offer_of(c(i)).map_or(OfferId(u64::MAX), |(o, _)| o);
+                Some(Input::DeclineOffer { clerk: c(i), offer })
+            }
+            Op::BoothUp(i) => Some(Input::BoothConnected { booth: b(i) }),
+            Op::BoothDown(i) => Some(Input::BoothDisconnected { booth: b(i) }),
+            Op::Request(i, s, p) => Some(Input::RequestService { booth: b(i), service: ServiceIdx(s), priority: p }),
+            Op::Cancel(i) => {
+                let ticket = h.engine.booth_ticket(b(i)).unwrap_or(TicketId(u64::MAX));
+                Some(Input::CancelTicket { booth: b(i), ticket })
+            }
+            Op::HangUpByBooth(i) => {
+                h.engine.call_of_booth(b(i)).map(|v| Input::HangUp { call: v.call, by: Party::Booth(b(i)) })
+            }
+            Op::HangUpByClerk(i) => h.engine.call_of(c(i)).map(|v| Input::HangUp { call: v.call, by: Party::Clerk(c(i)) }),
+            Op::Advance(s) => {
+                h.advance(Duration::from_secs(s));
+                None
+            }
+        };
+        if let Some(input) = input {
+            let refused = h.input(input.clone()).is_err();
+            if refused {
+                prop_assert!(h.engine.poll_action().is_none(), "refused {input:?} still queued an action");
+            }
+        }
+        for action in h.drain() {
+            ledger.apply(&action).map_err(TestCaseError::fail)?;
+        }
+        h.engine.check_invariants().map_err(|e| TestCaseError::fail(format!("after {op:?}: {e}")))?;
+        prop_assert!(h.engine.audit_violations().is_empty(), "{:?}", h.engine.audit_violations());
+        // Every open ticket the engine knows is open in the ledger and vice versa.
+        prop_assert_eq!(h.engine.open_ticket_count(), ledger.open.len());
+    }
+    h.input(Input::Shutdown).unwrap();
+    for action in h.drain() {
+        ledger.apply(&action).map_err(TestCaseError::fail)?;
+    }
+    prop_assert!(ledger.open.is_empty(), "tickets left open after shutdown: {:?}", ledger.open);
+    prop_assert!(ledger.offers.is_empty() && ledger.call_by_clerk.is_empty());
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn invariants_hold_over_random_event_sequences(ops in prop::collection::vec(op(), 1..120)) {
+        run(&ops)?;
+    }
+}
