@@ -6,7 +6,7 @@ use crate::error::ErrorCode;
 use crate::ids::{BoothId, CallId, OfferId, RegionId, ServiceCode, TicketId};
 use crate::types::{
     AwayReason, CallEndReason, ClerkState, IceServer, OfferRevokeReason, Peer, Priority, QueueLoadRow, Role,
-    SdpKind, TicketEndReason, TicketState,
+    SdpKind, TicketEndReason, TicketNotice, TicketState,
 };
 
 /// A message the server sends.
@@ -44,6 +44,9 @@ pub enum ServerMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         estimated_wait_secs: Option<u32>,
         waited_secs: u32,
+        /// Set once, on the status that follows a re-queue or a resume.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        notice: Option<TicketNotice>,
     },
     /// Booth: the ticket ended.
     TicketClosed {

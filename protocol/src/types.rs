@@ -101,8 +101,6 @@ pub enum TicketEndReason {
     Served,
     Cancelled,
     BoothLost,
-    /// Never terminal on the wire for the citizen: the ticket was re-queued (kept for logs).
-    ClerkLostRequeued,
     NoClerk,
     Expired,
     ServerShutdown,
@@ -116,10 +114,30 @@ impl TicketEndReason {
             Served => ("办理结束，感谢您的使用", "Service finished. Thank you."),
             Cancelled => ("您已取消排队", "You cancelled the request."),
             BoothLost => ("终端连接中断时间过长，排队已取消", "The booth was offline too long; the ticket was closed."),
-            ClerkLostRequeued => ("工作人员连接中断，您已回到队首", "The clerk was disconnected; you are back at the head of the queue."),
             NoClerk => ("当前没有可办理该事项的工作人员，请稍后再来或预约", "No clerk for this service is signed in now; please come back later or book an appointment."),
             Expired => ("等待时间过长，排队已结束，请重新取号", "The wait exceeded the limit; please take a new ticket."),
             ServerShutdown => ("系统维护，排队已结束，请稍后重新取号", "The system is restarting for maintenance; please take a new ticket shortly."),
+        }
+    }
+}
+
+/// Something the booth should tell the citizen about a still-open ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketNotice {
+    /// The clerk's connection was lost mid-call; the ticket is back at the head of its queue.
+    ClerkLostRequeued,
+    /// The booth reconnected within the grace period; the ticket kept its place.
+    Resumed,
+}
+
+impl TicketNotice {
+    pub fn messages(self) -> (&'static str, &'static str) {
+        match self {
+            TicketNotice::ClerkLostRequeued => {
+                ("工作人员连接中断，您已回到队首，请稍候", "The clerk was disconnected; you are back at the head of the queue.")
+            }
+            TicketNotice::Resumed => ("网络已恢复，您的排队位置已保留", "Reconnected; your place in the queue was kept."),
         }
     }
 }
@@ -142,9 +160,13 @@ pub enum CallEndReason {
 #[serde(rename_all = "snake_case")]
 pub enum OfferRevokeReason {
     Timeout,
+    /// The clerk declined (confirmation to that clerk).
+    Declined,
     CancelledByCitizen,
     BoothLost,
     Expired,
+    /// The clerk's console disconnected while the offer was out.
+    ClerkLost,
     ServerShutdown,
 }
 
@@ -192,4 +214,6 @@ pub struct QueueLoadRow {
     pub clerks_in_call: u32,
     pub clerks_wrap_up: u32,
     pub clerks_away: u32,
+    /// Waiting tickets of this hall already offered to wider steps.
+    pub overflowing: u32,
 }

@@ -1,1 +1,110 @@
-//! placeholder
+//! Xiaowu signaling server: the axum + WebSocket I/O shell around the routing engine.
+//!
+//! - `config`: TOML (or the embedded demo) → validated settings and the routing directory;
+//! - `auth`: hashed secrets and signed tokens;
+//! - `driver`: the one task that owns the engine and routes its actions;
+//! - `ws` / `http`: thin adapters from the wire to driver commands;
+//! - `relay`: checks on SDP / ICE relayed between the two parties of a call.
+//!
+//! [`router`] builds the app without a socket (for tests); [`start`] binds and serves it.
+
+pub mod auth;
+pub mod config;
+pub mod convert;
+pub mod driver;
+pub mod http;
+pub mod relay;
+pub mod state;
+pub mod telemetry;
+pub mod ws;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::config::Settings;
+use crate::driver::{Command, Driver};
+use crate::state::Shared;
+
+pub type AppState = Arc<Shared>;
+
+/// Builds the shared state and spawns the driver task.
+pub fn spawn_driver(settings: Settings) -> AppState {
+    let directory = Arc::new(settings.directory.clone());
+    let engine_cfg = settings.engine.clone();
+    let (tx, rx) = mpsc::channel(1024);
+    let shared = Arc::new(Shared::new(settings, directory.clone(), tx));
+    let engine = routing::Engine::new(directory, engine_cfg, tokio::time::Instant::now().into_std());
+    tokio::spawn(Driver::new(shared.clone(), engine).run(rx));
+    shared
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(http::index))
+        .route("/healthz", get(http::healthz))
+        .route("/api/login", post(http::login))
+        .route("/api/catalog", get(http::catalog))
+        .route("/api/queues", get(http::queues))
+        .route("/ws/{role}", get(ws::upgrade))
+        .with_state(state)
+}
+
+/// A server running in this process.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    state: AppState,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl RunningServer {
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Graceful shutdown: tickets are closed with `server_shutdown`, every client is told and
+    /// disconnected, then the HTTP server stops.
+    pub async fn shutdown(mut self) {
+        shutdown_driver(&self.state).await;
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = self.task.await;
+    }
+
+    /// Waits until the server stops by itself (it only does when the driver stops).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+async fn shutdown_driver(state: &AppState) {
+    let (reply, done) = oneshot::channel();
+    if state.commands.send(Command::Shutdown { reply }).await.is_ok() {
+        let _ = done.await;
+    }
+}
+
+/// Binds `listen` (port 0 picks a free port) and serves until [`RunningServer::shutdown`].
+pub async fn start(settings: Settings, listen: &str) -> std::io::Result<RunningServer> {
+    let listener = TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let state = spawn_driver(settings);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let app = router(state.clone());
+    let task = tokio::spawn(async move {
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = stopped.await;
+        });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "server error");
+        }
+    });
+    Ok(RunningServer { addr, state, stop: Some(stop), task })
+}

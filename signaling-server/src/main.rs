@@ -1,1 +1,89 @@
-fn main(){}
+//! `signaling-server`: runs the Xiaowu signaling server (single node, embedded demo by default).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use signaling_server::auth::SecretHash;
+use signaling_server::config::Settings;
+
+#[derive(Parser)]
+#[command(version, about = "Xiaowu signaling server (政务晓屋 信令服务)")]
+struct Cli {
+    /// Address to listen on (overrides the config's server.listen).
+    #[arg(long, env = "XIAOWU_LISTEN")]
+    listen: Option<String>,
+    /// Configuration file (TOML). Without it the embedded demo configuration is used.
+    #[arg(long, env = "XIAOWU_CONFIG")]
+    config: Option<PathBuf>,
+    /// Token signing key (overrides server.token_secret).
+    #[arg(long, env = "XIAOWU_TOKEN_SECRET", hide_env_values = true)]
+    token_secret: Option<String>,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Prints the stored form of a secret, for the `secret_hash` fields of a config.
+    HashSecret { secret: String },
+    /// Loads and validates the configuration, then exits.
+    CheckConfig,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Some(Cmd::HashSecret { secret }) = &cli.command {
+        println!("{}", SecretHash::create(secret, 100_000));
+        return Ok(());
+    }
+    signaling_server::telemetry::init();
+    let mut settings = match &cli.config {
+        Some(path) => Settings::load(path)?,
+        None => Settings::demo(),
+    };
+    if let Some(Cmd::CheckConfig) = cli.command {
+        println!("{}: ok", settings.source);
+        return Ok(());
+    }
+    if let Some(key) = cli.token_secret {
+        settings.file.server.token_secret = Some(key);
+    }
+    let listen = cli.listen.unwrap_or_else(|| settings.file.server.listen.clone());
+    let demo = cli.config.is_none();
+    let server = signaling_server::start(settings, &listen).await.with_context(|| format!("binding {listen}"))?;
+    let base = format!("http://{}", server.addr);
+    println!("Xiaowu signaling server listening on {base}");
+    println!("  API index:        {base}/");
+    println!("  catalog:          {base}/api/catalog");
+    println!("  booth socket:     ws://{}/ws/booth", server.addr);
+    println!("  clerk socket:     ws://{}/ws/clerk", server.addr);
+    println!("  supervisor socket ws://{}/ws/supervisor", server.addr);
+    if demo {
+        println!("  demo accounts (secret `demo`): booth booth-gudao-1, clerks clerk-hekou-1 / clerk-dongying-1,");
+        println!("  supervisor sup-dongying; service teacher-cert (教师资格认定确认)");
+    }
+    shutdown_signal().await;
+    tracing::info!("shutdown requested");
+    server.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,568 @@
+//! The driver: the one task that owns the routing engine. Connections send it [`Command`]s; it
+//! turns them into engine inputs, drains the engine's actions and routes each to the right
+//! connection. Time comes from tokio's clock, so paused-time tests stay consistent.
+//!
+//! Per loop turn, in fixed priority order: a command, else a due engine timer, else the
+//! periodic tick (supervisor load feed). After each, every queued action is routed.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::{ClientMessage, ErrorCode, Peer, QueueLoadRow, Role, ServerMessage, TicketNotice};
+use routing::{Action, BoothIdx, ClerkIdx, Engine, Input, Party, RegionIdx, ServiceIdx, TicketId};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, info, warn};
+
+use crate::convert::*;
+use crate::relay::{self, RelayError};
+use crate::state::Shared;
+
+pub type ConnId = u64;
+
+/// Who is on a connection, resolved from a verified token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Principal {
+    Booth(BoothIdx),
+    Clerk(ClerkIdx),
+    /// Index into the configured supervisors.
+    Supervisor(usize),
+}
+
+/// What the driver asks a connection's writer to do.
+#[derive(Debug)]
+pub enum Outbound {
+    Msg(ServerMessage),
+    Close { reason: &'static str },
+}
+
+pub enum Command {
+    Connect { conn: ConnId, who: Principal, tx: mpsc::Sender<Outbound> },
+    Disconnect { conn: ConnId },
+    Message { conn: ConnId, msg: ClientMessage },
+    Snapshot { scope: RegionIdx, reply: oneshot::Sender<Vec<QueueLoadRow>> },
+    Shutdown { reply: oneshot::Sender<()> },
+}
+
+struct Conn {
+    who: Principal,
+    tx: mpsc::Sender<Outbound>,
+}
+
+/// What the booth was last told, to send a status only when something changed.
+#[derive(PartialEq, Eq, Clone, Copy)]
+struct SentStatus {
+    state: protocol::TicketState,
+    position: Option<u32>,
+    estimate: Option<u32>,
+}
+
+pub struct Driver {
+    engine: Engine,
+    shared: Arc<Shared>,
+    conns: HashMap<ConnId, Conn>,
+    booth_conn: HashMap<BoothIdx, ConnId>,
+    clerk_conn: HashMap<ClerkIdx, ConnId>,
+    last_status: HashMap<TicketId, SentStatus>,
+    dirty_services: BTreeSet<ServiceIdx>,
+    load_dirty: bool,
+    ticks: u64,
+}
+
+fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+impl Driver {
+    pub fn new(shared: Arc<Shared>, engine: Engine) -> Self {
+        Self {
+            engine,
+            shared,
+            conns: HashMap::new(),
+            booth_conn: HashMap::new(),
+            clerk_conn: HashMap::new(),
+            last_status: HashMap::new(),
+            dirty_services: BTreeSet::new(),
+            load_dirty: true,
+            ticks: 0,
+        }
+    }
+
+    pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let deadline = self.engine.poll_timeout().map(tokio::time::Instant::from_std);
+            tokio::select! {
+                biased;
+                cmd = commands.recv() => match cmd {
+                    Some(Command::Shutdown { reply }) => {
+                        self.shutdown();
+                        let _ = reply.send(());
+                        break;
+                    }
+                    Some(cmd) => self.on_command(cmd),
+                    None => break,
+                },
+                _ = sleep_until(deadline) => self.engine.handle_timeout(now()),
+                _ = tick.tick() => self.on_tick(),
+            }
+            self.flush();
+        }
+        info!("driver stopped");
+    }
+
+    fn on_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Connect { conn, who, tx } => self.connect(conn, who, tx),
+            Command::Disconnect { conn } => self.disconnect(conn),
+            Command::Message { conn, msg } => self.on_message(conn, msg),
+            Command::Snapshot { scope, reply } => {
+                let _ = reply.send(self.load_rows(scope));
+            }
+            Command::Shutdown { .. } => unreachable!("handled in run"),
+        }
+    }
+
+    // ---- connections --------------------------------------------------------------------
+
+    fn connect(&mut self, conn: ConnId, who: Principal, tx: mpsc::Sender<Outbound>) {
+        let dir = self.shared.directory.clone();
+        let (role, id, name) = match who {
+            Principal::Booth(b) => (Role::Booth, dir.booth(b).id.clone(), dir.booth(b).name.clone()),
+            Principal::Clerk(c) => (Role::Clerk, dir.clerk(c).id.clone(), dir.clerk(c).name.clone()),
+            Principal::Supervisor(s) => {
+                let sup = &self.shared.supervisors[s];
+                (Role::Supervisor, sup.id.clone(), sup.name.clone())
+            }
+        };
+        self.conns.insert(conn, Conn { who, tx });
+        self.send(
+            conn,
+            ServerMessage::Welcome {
+                protocol_version: protocol::PROTOCOL_VERSION,
+                role,
+                id: id.clone(),
+                display_name: name,
+                heartbeat_interval_ms: self.shared.heartbeat_interval.as_millis() as u64,
+            },
+        );
+        info!(conn, role = role.as_str(), id = %id, "connected");
+        match who {
+            Principal::Booth(booth) => {
+                if let Some(old) = self.booth_conn.insert(booth, conn) {
+                    self.replace(old);
+                }
+                self.lifecycle(Input::BoothConnected { booth });
+                if let Some(ticket) = self.engine.booth_ticket(booth) {
+                    self.last_status.remove(&ticket);
+                    self.push_status(ticket, Some(TicketNotice::Resumed));
+                    if let Some(call) = self.engine.call_of_booth(booth) {
+                        self.send_call_started(call, false, true);
+                    }
+                }
+            }
+            Principal::Clerk(clerk) => {
+                if let Some(old) = self.clerk_conn.insert(clerk, conn) {
+                    self.replace(old);
+                }
+                self.lifecycle(Input::ClerkSignIn { clerk });
+                self.send_clerk_state(clerk);
+                if let Some((offer, ticket)) = self.engine.offer_of(clerk) {
+                    self.send_offer(offer, ticket, clerk);
+                }
+                if let Some(call) = self.engine.call_of(clerk) {
+                    self.send_call_started(call, true, false);
+                }
+            }
+            Principal::Supervisor(s) => {
+                let scope = self.shared.supervisors[s].scope;
+                let rows = self.load_rows(scope);
+                self.send(conn, ServerMessage::QueueLoad { rows });
+            }
+        }
+    }
+
+    /// A newer connection of the same account took over: close the old one without signing out.
+    fn replace(&mut self, old: ConnId) {
+        if let Some(c) = self.conns.remove(&old) {
+            let _ = c.tx.try_send(Outbound::Close { reason: "replaced by a newer connection" });
+            info!(conn = old, "connection replaced");
+        }
+    }
+
+    fn disconnect(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.remove(&conn) else { return };
+        info!(conn, "disconnected");
+        match c.who {
+            Principal::Booth(booth) if self.booth_conn.get(&booth) == Some(&conn) => {
+                self.booth_conn.remove(&booth);
+                self.lifecycle(Input::BoothDisconnected { booth });
+            }
+            Principal::Clerk(clerk) if self.clerk_conn.get(&clerk) == Some(&conn) => {
+                self.clerk_conn.remove(&clerk);
+                self.lifecycle(Input::ClerkSignOut { clerk });
+            }
+            _ => {}
+        }
+    }
+
+    fn send(&mut self, conn: ConnId, msg: ServerMessage) {
+        let Some(c) = self.conns.get(&conn) else { return };
+        if let Err(e) = c.tx.try_send(Outbound::Msg(msg)) {
+            // A client that cannot keep up is disconnected rather than allowed to grow memory.
+            warn!(conn, error = %e, "outbound queue full or closed; dropping connection");
+            self.disconnect(conn);
+        }
+    }
+
+    fn send_to_booth(&mut self, booth: BoothIdx, msg: ServerMessage) {
+        if let Some(conn) = self.booth_conn.get(&booth).copied() {
+            self.send(conn, msg);
+        }
+    }
+
+    fn send_to_clerk(&mut self, clerk: ClerkIdx, msg: ServerMessage) {
+        if let Some(conn) = self.clerk_conn.get(&clerk).copied() {
+            self.send(conn, msg);
+        }
+    }
+
+    fn reply_error(&mut self, conn: ConnId, code: ErrorCode, msg: &ClientMessage) {
+        debug!(conn, ?code, kind = msg.kind(), "request refused");
+        self.send(conn, ServerMessage::error(code, Some(msg.kind())));
+    }
+
+    /// Connection lifecycle inputs name accounts from verified tokens, so they only fail once
+    /// the engine is shut down; that is logged, not answered.
+    fn lifecycle(&mut self, input: Input) {
+        if let Err(e) = self.input(input) {
+            debug!(error = %e, "lifecycle input refused");
+        }
+    }
+
+    fn input(&mut self, input: Input) -> Result<(), routing::Reject> {
+        self.engine.handle_input(input, now())
+    }
+
+    // ---- messages -----------------------------------------------------------------------
+
+    fn on_message(&mut self, conn: ConnId, msg: ClientMessage) {
+        let Some(who) = self.conns.get(&conn).map(|c| c.who) else { return };
+        let result = match (who, &msg) {
+            (Principal::Booth(booth), ClientMessage::RequestService { service, priority }) => {
+                match self.shared.directory.service_idx(service.as_str()) {
+                    Some(service) => self
+                        .input(Input::RequestService { booth, service, priority: priority_in(*priority) })
+                        .map_err(reject_code),
+                    None => Err(ErrorCode::UnknownService),
+                }
+            }
+            (Principal::Booth(booth), ClientMessage::CancelTicket { ticket }) => {
+                self.input(Input::CancelTicket { booth, ticket: TicketId(ticket.0) }).map_err(reject_code)
+            }
+            (Principal::Clerk(clerk), ClientMessage::SetState { state, reason }) => match state {
+                protocol::ClerkTargetState::Available => {
+                    self.input(Input::ClerkSetAvailable { clerk }).map_err(reject_code)
+                }
+                protocol::ClerkTargetState::Away => {
+                    let reason = away_in(reason.unwrap_or(protocol::AwayReason::Break));
+                    self.input(Input::ClerkSetAway { clerk, reason }).map_err(reject_code)
+                }
+            },
+            (Principal::Clerk(clerk), ClientMessage::AcceptOffer { offer }) => {
+                self.input(Input::AcceptOffer { clerk, offer: routing::OfferId(offer.0) }).map_err(reject_code)
+            }
+            (Principal::Clerk(clerk), ClientMessage::DeclineOffer { offer }) => {
+                self.input(Input::DeclineOffer { clerk, offer: routing::OfferId(offer.0) }).map_err(reject_code)
+            }
+            (Principal::Clerk(clerk), ClientMessage::EndWrapUp {}) => {
+                self.input(Input::EndWrapUp { clerk }).map_err(reject_code)
+            }
+            (Principal::Booth(_) | Principal::Clerk(_), ClientMessage::HangUp { call }) => {
+                let by = party(who).expect("matched booth or clerk");
+                self.input(Input::HangUp { call: routing::CallId(call.0), by }).map_err(reject_code)
+            }
+            (Principal::Booth(_) | Principal::Clerk(_), ClientMessage::Sdp { .. } | ClientMessage::IceCandidate { .. }) => {
+                self.relay(who, &msg)
+            }
+            _ => Err(ErrorCode::Forbidden),
+        };
+        if let Err(code) = result {
+            self.reply_error(conn, code, &msg);
+        }
+    }
+
+    /// Relays SDP and ICE between the two parties of a live call, and only between them.
+    fn relay(&mut self, who: Principal, msg: &ClientMessage) -> Result<(), ErrorCode> {
+        let call = relay::call_of(msg).expect("only sdp and ice_candidate are relayed");
+        let view = self.engine.call(routing::CallId(call.0)).ok_or(ErrorCode::NotFound)?;
+        let target = match who {
+            Principal::Booth(b) if b == view.booth => Principal::Clerk(view.clerk),
+            Principal::Clerk(c) if c == view.clerk => Principal::Booth(view.booth),
+            _ => {
+                warn!(call = call.0, "signaling from a non-party refused");
+                return Err(ErrorCode::Forbidden);
+            }
+        };
+        let out = relay::validate(msg).map_err(|e: RelayError| {
+            debug!(call = call.0, error = %e, "relay payload refused");
+            ErrorCode::InvalidField
+        })?;
+        match target {
+            Principal::Booth(b) => self.send_to_booth(b, out),
+            Principal::Clerk(c) => self.send_to_clerk(c, out),
+            Principal::Supervisor(_) => unreachable!("calls are between a booth and a clerk"),
+        }
+        Ok(())
+    }
+
+    // ---- actions ------------------------------------------------------------------------
+
+    fn flush(&mut self) {
+        while let Some(action) = self.engine.poll_action() {
+            self.route(action);
+        }
+        for service in std::mem::take(&mut self.dirty_services) {
+            let tickets: Vec<TicketId> = self.engine.open_tickets(service).collect();
+            for ticket in tickets {
+                self.push_status(ticket, None);
+            }
+        }
+    }
+
+    fn route(&mut self, action: Action) {
+        let dir = self.shared.directory.clone();
+        match action {
+            Action::TicketOpened { ticket, booth, service, priority } => {
+                info!(ticket = ticket.0, booth = %dir.booth(booth).id, service = %dir.service(service).code,
+                      ?priority, "ticket opened");
+                self.push_status(ticket, None);
+            }
+            Action::QueueChanged { service } => {
+                self.dirty_services.insert(service);
+                self.load_dirty = true;
+            }
+            Action::TicketWidened { ticket, step, cause } => {
+                info!(ticket = ticket.0, step, ?cause, "ticket pool widened");
+            }
+            Action::OfferMade { offer, ticket, clerk, .. } => {
+                info!(ticket = ticket.0, offer = offer.0, clerk = %dir.clerk(clerk).id, "offer made");
+                self.send_offer(offer, ticket, clerk);
+                self.push_status(ticket, None);
+            }
+            Action::OfferRevoked { offer, ticket, clerk, reason } => {
+                info!(ticket = ticket.0, offer = offer.0, clerk = %dir.clerk(clerk).id, ?reason, "offer revoked");
+                let msg = ServerMessage::OfferRevoked { offer: protocol::OfferId(offer.0), reason: revoke_out(reason) };
+                self.send_to_clerk(clerk, msg);
+            }
+            Action::TicketRequeued { ticket, at_head, .. } => {
+                info!(ticket = ticket.0, at_head, "ticket re-queued");
+                let notice = at_head.then_some(TicketNotice::ClerkLostRequeued);
+                self.last_status.remove(&ticket);
+                self.push_status(ticket, notice);
+            }
+            Action::CallStarted { call, ticket, booth, clerk, .. } => {
+                info!(ticket = ticket.0, call = call.0, booth = %dir.booth(booth).id, clerk = %dir.clerk(clerk).id,
+                      "call started");
+                let view = self.engine.call(call).expect("the call just started");
+                self.send_call_started(view, true, true);
+                self.push_status(ticket, None);
+            }
+            Action::CallEnded { call, ticket, booth, clerk, reason } => {
+                info!(ticket = ticket.0, call = call.0, ?reason, "call ended");
+                let msg = ServerMessage::CallEnded {
+                    call: protocol::CallId(call.0),
+                    ticket: protocol::TicketId(ticket.0),
+                    reason: call_end_out(reason),
+                };
+                self.send_to_booth(booth, msg.clone());
+                self.send_to_clerk(clerk, msg);
+            }
+            Action::TicketClosed { ticket, booth, reason, .. } => {
+                info!(ticket = ticket.0, booth = %dir.booth(booth).id, ?reason, "ticket closed");
+                self.last_status.remove(&ticket);
+                self.send_to_booth(booth, ServerMessage::ticket_closed(protocol::TicketId(ticket.0), ticket_end_out(reason)));
+            }
+            Action::ClerkStateChanged { clerk, state } => {
+                debug!(clerk = %dir.clerk(clerk).id, ?state, "clerk state");
+                self.load_dirty = true;
+                self.send_clerk_state(clerk);
+            }
+        }
+    }
+
+    /// Sends the booth its ticket's status if it changed since the last one (or a notice is due).
+    fn push_status(&mut self, ticket: TicketId, notice: Option<TicketNotice>) {
+        let Some(view) = self.engine.ticket_view(ticket, now()) else { return };
+        let sent = SentStatus {
+            state: ticket_state_out(view.state),
+            position: view.position,
+            estimate: view.estimated_wait.map(|d| d.as_secs() as u32),
+        };
+        if notice.is_none() && self.last_status.get(&ticket) == Some(&sent) {
+            return;
+        }
+        self.last_status.insert(ticket, sent);
+        let msg = ServerMessage::TicketStatus {
+            ticket: protocol::TicketId(ticket.0),
+            service: protocol::ServiceCode::new(self.shared.directory.service(view.service).code.clone()),
+            state: sent.state,
+            position: sent.position,
+            estimated_wait_secs: sent.estimate,
+            waited_secs: view.waited.as_secs() as u32,
+            notice,
+        };
+        self.send_to_booth(view.booth, msg);
+    }
+
+    fn send_clerk_state(&mut self, clerk: ClerkIdx) {
+        let (state, reason) = clerk_state_out(self.engine.clerk_state(clerk));
+        self.send_to_clerk(clerk, ServerMessage::ClerkState { state, reason });
+    }
+
+    fn send_offer(&mut self, offer: routing::OfferId, ticket: TicketId, clerk: ClerkIdx) {
+        let Some(view) = self.engine.ticket_view(ticket, now()) else { return };
+        let dir = self.shared.directory.clone();
+        let booth = dir.booth(view.booth);
+        let service = dir.service(view.service);
+        let msg = ServerMessage::Offer {
+            offer: protocol::OfferId(offer.0),
+            ticket: protocol::TicketId(ticket.0),
+            service: protocol::ServiceCode::new(service.code.clone()),
+            service_name: service.name.clone(),
+            booth: protocol::BoothId::new(booth.id.clone()),
+            booth_region: protocol::RegionId::new(dir.region(booth.region).id.clone()),
+            booth_region_name: region_path(&dir, booth.region),
+            priority: priority_out(view.priority),
+            waited_secs: view.waited.as_secs() as u32,
+            expires_in_ms: self.engine.config().offer_timeout.as_millis() as u64,
+        };
+        self.send_to_clerk(clerk, msg);
+    }
+
+    fn send_call_started(&mut self, call: routing::CallView, to_clerk: bool, to_booth: bool) {
+        let dir = self.shared.directory.clone();
+        let (booth, clerk) = (dir.booth(call.booth), dir.clerk(call.clerk));
+        let ice_servers = self.shared.ice_servers.clone();
+        let make = |peer: Peer, initiator: bool| ServerMessage::CallStarted {
+            call: protocol::CallId(call.call.0),
+            ticket: protocol::TicketId(call.ticket.0),
+            service: protocol::ServiceCode::new(dir.service(call.service).code.clone()),
+            peer,
+            ice_servers: ice_servers.clone(),
+            initiator,
+        };
+        // The clerk's side makes the SDP offer: its console is the better-connected peer.
+        if to_clerk {
+            let peer = Peer { role: Role::Booth, id: booth.id.clone(), display_name: booth.name.clone() };
+            self.send_to_clerk(call.clerk, make(peer, true));
+        }
+        if to_booth {
+            let peer = Peer { role: Role::Clerk, id: clerk.id.clone(), display_name: clerk.name.clone() };
+            self.send_to_booth(call.booth, make(peer, false));
+        }
+    }
+
+    // ---- supervisors and shutdown -------------------------------------------------------
+
+    fn on_tick(&mut self) {
+        self.ticks += 1;
+        // Longest-wait figures age every second; send at least every 5 s, at once after changes.
+        if !(self.load_dirty || self.ticks.is_multiple_of(5)) {
+            return;
+        }
+        self.load_dirty = false;
+        let sups: Vec<(ConnId, RegionIdx)> = self
+            .conns
+            .iter()
+            .filter_map(|(id, c)| match c.who {
+                Principal::Supervisor(s) => Some((*id, self.shared.supervisors[s].scope)),
+                _ => None,
+            })
+            .collect();
+        for (conn, scope) in sups {
+            let rows = self.load_rows(scope);
+            self.send(conn, ServerMessage::QueueLoad { rows });
+        }
+    }
+
+    fn load_rows(&self, scope: RegionIdx) -> Vec<QueueLoadRow> {
+        let dir = &self.shared.directory;
+        self.engine
+            .load_snapshot(now())
+            .into_iter()
+            .filter_map(|row| {
+                let (hall, service) = (row.hall?, row.service?);
+                if !dir.is_within(hall, scope) {
+                    return None;
+                }
+                Some(QueueLoadRow {
+                    region: protocol::RegionId::new(dir.region(hall).id.clone()),
+                    region_name: dir.region(hall).name.clone(),
+                    service: protocol::ServiceCode::new(dir.service(service).code.clone()),
+                    service_name: dir.service(service).name.clone(),
+                    waiting: row.waiting,
+                    longest_wait_secs: row.longest_wait.as_secs() as u32,
+                    clerks_eligible: row.clerks_signed_in,
+                    clerks_available: row.available,
+                    clerks_offered: row.offered,
+                    clerks_in_call: row.in_call,
+                    clerks_wrap_up: row.wrap_up,
+                    clerks_away: row.away,
+                    overflowing: row.overflowing,
+                })
+            })
+            .collect()
+    }
+
+    /// Tells every waiting citizen and every clerk, then closes all connections.
+    fn shutdown(&mut self) {
+        info!(open_tickets = self.engine.open_ticket_count(), "shutting down: closing tickets with a reason");
+        let _ = self.input(Input::Shutdown);
+        while let Some(action) = self.engine.poll_action() {
+            self.route(action);
+        }
+        let ids: Vec<ConnId> = self.conns.keys().copied().collect();
+        for conn in ids {
+            self.send(
+                conn,
+                ServerMessage::ServerShutdown {
+                    retry_after_ms: 5_000,
+                    message_zh: "系统维护中，请稍后重新连接".into(),
+                    message_en: "The server is restarting; please reconnect shortly.".into(),
+                },
+            );
+            if let Some(c) = self.conns.get(&conn) {
+                let _ = c.tx.try_send(Outbound::Close { reason: "server shutting down" });
+            }
+        }
+        self.conns.clear();
+    }
+}
+
+fn party(who: Principal) -> Option<Party> {
+    match who {
+        Principal::Booth(b) => Some(Party::Booth(b)),
+        Principal::Clerk(c) => Some(Party::Clerk(c)),
+        Principal::Supervisor(_) => None,
+    }
+}
+
+/// "东营市 河口区 孤岛镇": the region and its ancestors below the province, top down.
+fn region_path(dir: &routing::Directory, r: RegionIdx) -> String {
+    let mut names: Vec<&str> = dir
+        .ancestry(r)
+        .filter(|a| dir.region(*a).level != routing::Level::Province)
+        .map(|a| dir.region(a).name.as_str())
+        .collect();
+    names.reverse();
+    names.join(" ")
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,103 @@
+//! REST endpoints: login, catalog, queue snapshot, health. Handlers only translate; errors go
+//! out as one JSON shape (`ApiErrorBody`) that never exposes internals.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use protocol::rest::{ApiErrorBody, Catalog, LoginRequest, LoginResponse, QueueSnapshot};
+use protocol::{ErrorCode, Role};
+use tokio::sync::oneshot;
+
+use crate::auth::{unix_now, Claims, SecretHash};
+use crate::driver::Command;
+use crate::AppState;
+
+/// An error answer: a status and a protocol error code with its standard texts.
+#[derive(Debug)]
+pub struct ApiError(pub StatusCode, pub ErrorCode);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (zh, en) = self.1.messages();
+        let body = ApiErrorBody { code: self.1, message_zh: zh.into(), message_en: en.into() };
+        (self.0, Json(body)).into_response()
+    }
+}
+
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok", "protocol_version": protocol::PROTOCOL_VERSION }))
+}
+
+pub async fn catalog(State(state): State<AppState>) -> Json<Catalog> {
+    Json(state.catalog.clone())
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    body: Result<Json<LoginRequest>, JsonRejection>,
+) -> Result<Json<LoginResponse>, ApiError> {
+    let Json(req) = body.map_err(|_| ApiError(StatusCode::BAD_REQUEST, ErrorCode::BadMessage))?;
+    if req.secret.len() > 256 || req.id.len() > 128 {
+        return Err(ApiError(StatusCode::BAD_REQUEST, ErrorCode::InvalidField));
+    }
+    let dir = &state.directory;
+    let (hash, name) = match req.role {
+        Role::Booth => dir.booth_idx(&req.id).map(|i| (&state.booth_secrets[i.0 as usize], dir.booth(i).name.clone())),
+        Role::Clerk => dir.clerk_idx(&req.id).map(|i| (&state.clerk_secrets[i.0 as usize], dir.clerk(i).name.clone())),
+        Role::Supervisor => {
+            state.supervisor_idx(&req.id).map(|i| (&state.supervisor_secrets[i], state.supervisors[i].name.clone()))
+        }
+    }
+    .map(|(h, n)| (Some(h.clone()), n))
+    .unwrap_or((None, String::new()));
+    let secret = req.secret.clone();
+    // Hash even for unknown accounts so that timing does not reveal which ids exist.
+    let ok = tokio::task::spawn_blocking(move || match hash {
+        Some(h) => h.verify(&secret),
+        None => {
+            let dummy = SecretHash::parse("pbkdf2-sha256$10000$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+                .expect("the dummy hash is well formed");
+            let _ = dummy.verify(&secret);
+            false
+        }
+    })
+    .await
+    .map_err(|_| ApiError(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal))?;
+    if !ok {
+        tracing::info!(role = req.role.as_str(), "login refused");
+        return Err(ApiError(StatusCode::UNAUTHORIZED, ErrorCode::BadCredentials));
+    }
+    let exp = unix_now() + state.token_ttl.as_secs();
+    let token = state.signer.issue(&Claims { role: req.role, id: req.id.clone(), exp });
+    tracing::info!(role = req.role.as_str(), id = %req.id, "login");
+    Ok(Json(LoginResponse { token, role: req.role, id: req.id, display_name: name, expires_at_unix: exp }))
+}
+
+pub async fn queues(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<QueueSnapshot>, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(ApiError(StatusCode::UNAUTHORIZED, ErrorCode::NotAuthenticated))?;
+    let claims = state
+        .signer
+        .verify(token, unix_now())
+        .map_err(|_| ApiError(StatusCode::UNAUTHORIZED, ErrorCode::InvalidToken))?;
+    let sup = match claims.role {
+        Role::Supervisor => state.supervisor_idx(&claims.id),
+        _ => None,
+    }
+    .ok_or(ApiError(StatusCode::FORBIDDEN, ErrorCode::Forbidden))?;
+    let (reply, rx) = oneshot::channel();
+    let scope = state.supervisors[sup].scope;
+    let unavailable = || ApiError(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::ShuttingDown);
+    state.commands.send(Command::Snapshot { scope, reply }).await.map_err(|_| unavailable())?;
+    let rows = rx.await.map_err(|_| unavailable())?;
+    Ok(Json(QueueSnapshot { rows }))
+}
+
+pub async fn index() -> Html<&'static str> {
+    Html(include_str!("index.html"))
+}

@@ -1,0 +1,116 @@
+//! State shared by every handler: the directory, accounts, token signer, catalog and the
+//! channel to the driver. Immutable after start-up except the connection counter.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::rest::{Catalog, CatalogBooth, CatalogRegion, CatalogService};
+use protocol::{BoothId, IceServer, RegionId, ServiceCode};
+use routing::{Directory, RegionIdx};
+use tokio::sync::mpsc;
+
+use crate::auth::{SecretHash, TokenSigner};
+use crate::config::Settings;
+use crate::convert::level_out;
+use crate::driver::Command;
+
+#[derive(Debug, Clone)]
+pub struct SupervisorInfo {
+    pub id: String,
+    pub name: String,
+    pub scope: RegionIdx,
+}
+
+pub struct Shared {
+    pub directory: Arc<Directory>,
+    pub catalog: Catalog,
+    pub signer: TokenSigner,
+    pub token_ttl: Duration,
+    pub heartbeat_interval: Duration,
+    pub heartbeat_timeout: Duration,
+    pub booth_secrets: Vec<SecretHash>,
+    pub clerk_secrets: Vec<SecretHash>,
+    pub supervisors: Vec<SupervisorInfo>,
+    pub supervisor_secrets: Vec<SecretHash>,
+    pub ice_servers: Vec<IceServer>,
+    pub commands: mpsc::Sender<Command>,
+    next_conn: AtomicU64,
+}
+
+impl Shared {
+    pub fn new(settings: Settings, directory: Arc<Directory>, commands: mpsc::Sender<Command>) -> Self {
+        let f = &settings.file;
+        let catalog = Catalog {
+            regions: f
+                .regions
+                .iter()
+                .map(|r| CatalogRegion {
+                    id: RegionId::new(r.id.clone()),
+                    name: r.name.clone(),
+                    level: r.level,
+                    parent: r.parent.clone().map(RegionId::new),
+                })
+                .collect(),
+            services: f
+                .services
+                .iter()
+                .zip(&directory.services)
+                .map(|(s, d)| CatalogService {
+                    code: ServiceCode::new(s.code.clone()),
+                    name: s.name.clone(),
+                    name_en: s.name_en.clone(),
+                    category: s.category.clone(),
+                    levels: d.levels.iter().map(|l| level_out(*l)).collect(),
+                    target_answer_secs: s.target_answer_secs,
+                })
+                .collect(),
+            booths: f
+                .booths
+                .iter()
+                .map(|b| CatalogBooth {
+                    id: BoothId::new(b.id.clone()),
+                    name: b.name.clone(),
+                    region: RegionId::new(b.region.clone()),
+                    kind: b.kind.as_str().to_owned(),
+                })
+                .collect(),
+        };
+        let supervisors = f
+            .supervisors
+            .iter()
+            .map(|s| SupervisorInfo {
+                id: s.id.clone(),
+                name: s.name.clone(),
+                scope: directory.region_idx(&s.scope).expect("validated when the config was loaded"),
+            })
+            .collect();
+        let signer = match &f.server.token_secret {
+            Some(key) => TokenSigner::new(key.as_bytes()),
+            None => TokenSigner::random(),
+        };
+        Self {
+            catalog,
+            signer,
+            token_ttl: Duration::from_secs(f.server.token_ttl_secs),
+            heartbeat_interval: Duration::from_secs(f.server.heartbeat_interval_secs),
+            heartbeat_timeout: Duration::from_secs(f.server.heartbeat_timeout_secs),
+            ice_servers: f.ice_servers.clone(),
+            booth_secrets: settings.booth_secrets,
+            clerk_secrets: settings.clerk_secrets,
+            supervisors,
+            supervisor_secrets: settings.supervisor_secrets,
+            directory,
+            commands,
+            next_conn: AtomicU64::new(1),
+        }
+    }
+
+    pub fn next_conn_id(&self) -> u64 {
+        self.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn supervisor_idx(&self, id: &str) -> Option<usize> {
+        self.supervisors.iter().position(|s| s.id == id)
+    }
+}
