@@ -166,8 +166,12 @@ impl Driver {
                 if let Some(old) = self.clerk_conn.insert(clerk, conn) {
                     self.replace(old);
                 }
+                let returning = self.engine.clerk_state(clerk) != routing::ClerkState::Offline;
                 self.lifecycle(Input::ClerkSignIn { clerk });
-                self.send_clerk_state(clerk);
+                if returning {
+                    // A first sign-in announces its state through the engine's action.
+                    self.send_clerk_state(clerk);
+                }
                 if let Some((offer, ticket)) = self.engine.offer_of(clerk) {
                     self.send_offer(offer, ticket, clerk);
                 }

@@ -1,0 +1,147 @@
+//! Client side of the Xiaowu protocol, shared by `booth-client`, `agent-console` and the tests:
+//! log in over REST, open the role's WebSocket, say `hello`, keep the connection alive with
+//! pings, and expose plain `send` / `recv` of protocol messages.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use protocol::rest::{LoginRequest, LoginResponse};
+use protocol::{ClientMessage, Role, ServerMessage, PROTOCOL_VERSION};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("login failed: {0}")]
+    Login(String),
+    #[error("WebSocket: {0}")]
+    WebSocket(#[from] tokio_tungstenite::tungstenite::Error),
+    #[error("the server refused hello: {0:?}")]
+    Refused(ServerMessage),
+    #[error("the connection closed")]
+    Closed,
+    #[error("timed out waiting for {0}")]
+    Timeout(&'static str),
+    #[error("bad server URL `{0}`: expected http://host:port")]
+    BadUrl(String),
+}
+
+/// Logs in and returns the token. `server` is the base URL, e.g. `http://127.0.0.1:8080`.
+pub async fn login(server: &str, role: Role, id: &str, secret: &str) -> Result<LoginResponse, SessionError> {
+    let url = format!("{}/api/login", server.trim_end_matches('/'));
+    let body = LoginRequest { role, id: id.to_owned(), secret: secret.to_owned() };
+    tokio::task::spawn_blocking(move || {
+        let mut resp = ureq::post(&url).send_json(&body).map_err(|e| SessionError::Login(e.to_string()))?;
+        resp.body_mut().read_json::<LoginResponse>().map_err(|e| SessionError::Login(e.to_string()))
+    })
+    .await
+    .map_err(|e| SessionError::Login(e.to_string()))?
+}
+
+/// `http://host:port` → `ws://host:port/ws/<role>`.
+pub fn ws_url(server: &str, role: Role) -> Result<String, SessionError> {
+    let base = server.trim_end_matches('/');
+    let rest = base
+        .strip_prefix("http://")
+        .map(|r| format!("ws://{r}"))
+        .or_else(|| base.strip_prefix("https://").map(|r| format!("wss://{r}")))
+        .ok_or_else(|| SessionError::BadUrl(server.to_owned()))?;
+    Ok(format!("{rest}/ws/{}", role.as_str()))
+}
+
+/// An authenticated connection.
+pub struct Session {
+    /// The server's `welcome`.
+    pub welcome: ServerMessage,
+    tx: mpsc::Sender<ClientMessage>,
+    rx: mpsc::Receiver<ServerMessage>,
+    task: JoinHandle<()>,
+}
+
+impl Session {
+    /// Opens the role's socket and authenticates with `token`.
+    pub async fn connect(server: &str, role: Role, token: &str) -> Result<Self, SessionError> {
+        let (mut ws, _) = tokio_tungstenite::connect_async(ws_url(server, role)?).await?;
+        let hello = ClientMessage::Hello { protocol_version: PROTOCOL_VERSION, token: token.to_owned() };
+        ws.send(Message::text(hello.encode())).await?;
+        let welcome = loop {
+            let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
+                .await
+                .map_err(|_| SessionError::Timeout("welcome"))?
+                .ok_or(SessionError::Closed)??;
+            if let Message::Text(t) = frame {
+                let msg = ServerMessage::decode(&t).map_err(|_| SessionError::Closed)?;
+                match msg {
+                    ServerMessage::Welcome { .. } => break msg,
+                    other => return Err(SessionError::Refused(other)),
+                }
+            }
+        };
+        let ServerMessage::Welcome { heartbeat_interval_ms, .. } = welcome else { unreachable!("matched above") };
+        let (out_tx, out_rx) = mpsc::channel(256);
+        let (in_tx, in_rx) = mpsc::channel(1024);
+        let task = tokio::spawn(pump(ws, out_rx, in_tx, Duration::from_millis(heartbeat_interval_ms.max(100))));
+        Ok(Self { welcome, tx: out_tx, rx: in_rx, task })
+    }
+
+    /// Logs in and connects in one step.
+    pub async fn login_and_connect(server: &str, role: Role, id: &str, secret: &str) -> Result<Self, SessionError> {
+        let login = login(server, role, id, secret).await?;
+        Self::connect(server, role, &login.token).await
+    }
+
+    pub async fn send(&self, msg: ClientMessage) -> Result<(), SessionError> {
+        self.tx.send(msg).await.map_err(|_| SessionError::Closed)
+    }
+
+    /// Next message from the server (`pong`s are swallowed); `None` once the connection is gone.
+    pub async fn recv(&mut self) -> Option<ServerMessage> {
+        self.rx.recv().await
+    }
+
+    /// Like `recv` with a time limit.
+    pub async fn recv_timeout(&mut self, limit: Duration) -> Result<ServerMessage, SessionError> {
+        tokio::time::timeout(limit, self.rx.recv()).await.map_err(|_| SessionError::Timeout("a message"))?.ok_or(SessionError::Closed)
+    }
+
+    /// Drops the connection at once, without a goodbye (as a network failure would).
+    pub fn abort(self) {
+        self.task.abort();
+    }
+
+    /// Closes the connection cleanly.
+    pub async fn close(self) {
+        drop(self.tx);
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.task).await;
+    }
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn pump(mut ws: Ws, mut out: mpsc::Receiver<ClientMessage>, inbox: mpsc::Sender<ServerMessage>, beat: Duration) {
+    let mut ping = tokio::time::interval(beat);
+    ping.tick().await;
+    let mut seq = 0;
+    loop {
+        tokio::select! {
+            msg = out.recv() => match msg {
+                Some(m) => if ws.send(Message::text(m.encode())).await.is_err() { return },
+                None => { let _ = ws.close(None).await; return }
+            },
+            frame = ws.next() => match frame {
+                Some(Ok(Message::Text(t))) => match ServerMessage::decode(&t) {
+                    Ok(ServerMessage::Pong { .. }) => {}
+                    Ok(m) => if inbox.send(m).await.is_err() { return },
+                    Err(e) => tracing::warn!(error = %e, "undecodable server message"),
+                },
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+            _ = ping.tick() => {
+                seq += 1;
+                if ws.send(Message::text(ClientMessage::Ping { seq }.encode())).await.is_err() { return }
+            }
+        }
+    }
+}
