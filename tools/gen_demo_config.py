@@ -120,7 +120,7 @@ for hall, count in halls:
     for i in range(1, count + 1):
         width = {"county": 7, "city": 10, "province": 3}[level]
         skills = [pool[(n * 3 + k) % len(pool)] for k in range(width)]
-        if i == 1 and "teacher-cert" in pool and "teacher-cert" not in skills:
+        if i <= 2 and "teacher-cert" in pool and "teacher-cert" not in skills:
             skills[0] = "teacher-cert"
         skills = sorted(set(skills), key=codes.index)
         name = SURNAMES[n % len(SURNAMES)] + GIVEN[(n * 7) % len(GIVEN)]

@@ -1,1 +1,135 @@
-//! placeholder
+//! Helpers for the end-to-end tests: start the real server on port 0 with the demo directory and
+//! test timings, connect real sessions, and wait for specific messages.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use protocol::{ClientMessage, Role, ServerMessage, PROTOCOL_VERSION};
+use session::Session;
+use signaling_server::config::Settings;
+use signaling_server::RunningServer;
+use tokio_tungstenite::tungstenite::Message;
+
+pub use signaling_server;
+
+/// How long a test waits for an expected message before failing (a hang guard, not a timing check).
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// The demo configuration with every timer set through `tune`.
+pub fn settings(tune: impl FnOnce(&mut Settings)) -> Settings {
+    let mut s = Settings::demo();
+    tune(&mut s);
+    s
+}
+
+/// Sets every service's widening thresholds.
+pub fn widen_after(s: &mut Settings, secs: &[f64]) {
+    for service in &mut s.directory.services {
+        service.widen_after = secs.iter().map(|x| Duration::from_secs_f64(*x)).collect();
+    }
+}
+
+pub async fn start(settings: Settings) -> RunningServer {
+    signaling_server::telemetry::init();
+    signaling_server::start(settings, "127.0.0.1:0").await.expect("binding a free loopback port")
+}
+
+pub fn base_url(server: &RunningServer) -> String {
+    format!("http://{}", server.addr)
+}
+
+/// Logs in with the demo secret and connects.
+pub async fn connect(server: &RunningServer, role: Role, id: &str) -> Session {
+    Session::login_and_connect(&base_url(server), role, id, "demo").await.expect("demo account connects")
+}
+
+pub async fn token(server: &RunningServer, role: Role, id: &str) -> String {
+    session::login(&base_url(server), role, id, "demo").await.expect("demo login").token
+}
+
+/// Waits for the first message that `pick` maps to `Some`, skipping others.
+pub async fn expect<T>(s: &mut Session, what: &str, mut pick: impl FnMut(&ServerMessage) -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match s.recv_timeout(left).await {
+            Ok(msg) => {
+                if let Some(v) = pick(&msg) {
+                    return v;
+                }
+            }
+            Err(e) => panic!("waiting for {what}: {e}"),
+        }
+    }
+}
+
+/// Asserts that nothing matching `pick` arrives within `window`.
+pub async fn expect_none(s: &mut Session, what: &str, window: Duration, mut pick: impl FnMut(&ServerMessage) -> bool) {
+    let deadline = tokio::time::Instant::now() + window;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        if let Ok(msg) = s.recv_timeout(left).await {
+            assert!(!pick(&msg), "unexpected {what}: {msg:?}");
+        }
+    }
+}
+
+/// A raw WebSocket, for sending frames the typed session never would.
+pub struct RawSocket {
+    ws: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+}
+
+impl RawSocket {
+    pub async fn open(server: &RunningServer, role: Role) -> Self {
+        let url = format!("ws://{}/ws/{}", server.addr, role.as_str());
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket opens");
+        Self { ws }
+    }
+
+    /// Opens and authenticates; returns after `welcome`.
+    pub async fn authenticated(server: &RunningServer, role: Role, id: &str) -> Self {
+        let token = token(server, role, id).await;
+        let mut raw = Self::open(server, role).await;
+        raw.send(&ClientMessage::Hello { protocol_version: PROTOCOL_VERSION, token }).await;
+        let welcome = raw.recv().await.expect("welcome");
+        assert!(matches!(welcome, ServerMessage::Welcome { .. }), "{welcome:?}");
+        raw
+    }
+
+    pub async fn send(&mut self, msg: &ClientMessage) {
+        self.send_text(&msg.encode()).await;
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.ws.send(Message::text(text)).await.expect("frame sent");
+    }
+
+    pub async fn send_binary(&mut self, bytes: Vec<u8>) {
+        self.ws.send(Message::binary(bytes)).await.expect("frame sent");
+    }
+
+    /// Next server message; `None` when the socket closed (or nothing came within `WAIT`).
+    pub async fn recv(&mut self) -> Option<ServerMessage> {
+        loop {
+            let frame = tokio::time::timeout(WAIT, self.ws.next()).await.ok()??.ok()?;
+            match frame {
+                Message::Text(t) => return Some(ServerMessage::decode(&t).expect("server sends protocol messages")),
+                Message::Close(_) => return None,
+                _ => continue,
+            }
+        }
+    }
+
+    /// Next message that is not a clerk state or ticket status (those come unasked).
+    pub async fn recv_reply(&mut self) -> Option<ServerMessage> {
+        loop {
+            match self.recv().await? {
+                ServerMessage::ClerkState { .. } | ServerMessage::TicketStatus { .. } => continue,
+                other => return Some(other),
+            }
+        }
+    }
+}
