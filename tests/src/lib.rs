@@ -30,7 +30,7 @@ pub fn widen_after(s: &mut Settings, secs: &[f64]) {
 }
 
 pub async fn start(settings: Settings) -> RunningServer {
-    signaling_server::telemetry::init();
+    signaling_server::telemetry::init_with_default("warn");
     signaling_server::start(settings, "127.0.0.1:0").await.expect("binding a free loopback port")
 }
 
