@@ -1,0 +1,235 @@
+//! Golden JSON for every message: the exact wire form, both ways. docs/protocol.md shows the same.
+
+use xiaowu_protocol as protocol;
+use protocol::rest::*;
+use protocol::*;
+use serde_json::{json, Value};
+
+fn client(msg: ClientMessage, expected: Value) {
+    let encoded: Value = serde_json::from_str(&msg.encode()).unwrap();
+    assert_eq!(encoded, expected, "encoding of {msg:?}");
+    assert_eq!(ClientMessage::decode(&expected.to_string()).unwrap(), msg, "decoding of {expected}");
+}
+
+fn server(msg: ServerMessage, expected: Value) {
+    let encoded: Value = serde_json::from_str(&msg.encode()).unwrap();
+    assert_eq!(encoded, expected, "encoding of {msg:?}");
+    assert_eq!(ServerMessage::decode(&expected.to_string()).unwrap(), msg, "decoding of {expected}");
+}
+
+#[test]
+fn client_messages() {
+    client(
+        ClientMessage::Hello { protocol_version: 1, token: "eyJy.sig".into() },
+        json!({"type": "hello", "protocol_version": 1, "token": "eyJy.sig"}),
+    );
+    client(ClientMessage::Ping { seq: 3 }, json!({"type": "ping", "seq": 3}));
+    client(
+        ClientMessage::RequestService { service: "teacher-cert".into(), priority: Priority::Elderly },
+        json!({"type": "request_service", "service": "teacher-cert", "priority": "elderly"}),
+    );
+    client(ClientMessage::CancelTicket { ticket: TicketId(12) }, json!({"type": "cancel_ticket", "ticket": 12}));
+    client(
+        ClientMessage::SetState { state: ClerkTargetState::Away, reason: Some(AwayReason::Meal) },
+        json!({"type": "set_state", "state": "away", "reason": "meal"}),
+    );
+    client(
+        ClientMessage::SetState { state: ClerkTargetState::Available, reason: None },
+        json!({"type": "set_state", "state": "available"}),
+    );
+    client(ClientMessage::AcceptOffer { offer: OfferId(5) }, json!({"type": "accept_offer", "offer": 5}));
+    client(ClientMessage::DeclineOffer { offer: OfferId(5) }, json!({"type": "decline_offer", "offer": 5}));
+    client(ClientMessage::EndWrapUp {}, json!({"type": "end_wrap_up"}));
+    client(
+        ClientMessage::Sdp { call: CallId(2), kind: SdpKind::Offer, sdp: "v=0\r\n".into() },
+        json!({"type": "sdp", "call": 2, "kind": "offer", "sdp": "v=0\r\n"}),
+    );
+    client(
+        ClientMessage::IceCandidate {
+            call: CallId(2),
+            candidate: "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host".into(),
+            sdp_mid: Some("0".into()),
+            sdp_mline_index: Some(0),
+        },
+        json!({"type": "ice_candidate", "call": 2, "candidate": "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host",
+               "sdp_mid": "0", "sdp_mline_index": 0}),
+    );
+    client(ClientMessage::HangUp { call: CallId(2) }, json!({"type": "hang_up", "call": 2}));
+}
+
+#[test]
+fn request_service_priority_defaults_to_normal() {
+    let msg = ClientMessage::decode(r#"{"type":"request_service","service":"teacher-cert"}"#).unwrap();
+    assert_eq!(msg, ClientMessage::RequestService { service: "teacher-cert".into(), priority: Priority::Normal });
+}
+
+#[test]
+fn server_messages() {
+    server(
+        ServerMessage::Welcome {
+            protocol_version: 1,
+            role: Role::Booth,
+            id: "booth-gudao-1".into(),
+            display_name: "孤岛镇便民服务中心 1号晓屋".into(),
+            heartbeat_interval_ms: 10000,
+        },
+        json!({"type": "welcome", "protocol_version": 1, "role": "booth", "id": "booth-gudao-1",
+               "display_name": "孤岛镇便民服务中心 1号晓屋", "heartbeat_interval_ms": 10000}),
+    );
+    server(ServerMessage::Pong { seq: 3 }, json!({"type": "pong", "seq": 3}));
+    server(
+        ServerMessage::error(ErrorCode::Forbidden, Some("accept_offer")),
+        json!({"type": "error", "code": "forbidden", "message_zh": "无权执行此操作",
+               "message_en": "You are not allowed to do this", "in_reply_to": "accept_offer"}),
+    );
+    server(
+        ServerMessage::TicketStatus {
+            ticket: TicketId(12),
+            service: "teacher-cert".into(),
+            state: TicketState::Waiting,
+            position: Some(2),
+            estimated_wait_secs: Some(300),
+            waited_secs: 41,
+            notice: None,
+        },
+        json!({"type": "ticket_status", "ticket": 12, "service": "teacher-cert", "state": "waiting", "position": 2,
+               "estimated_wait_secs": 300, "waited_secs": 41}),
+    );
+    server(
+        ServerMessage::TicketStatus {
+            ticket: TicketId(12),
+            service: "teacher-cert".into(),
+            state: TicketState::Waiting,
+            position: Some(1),
+            estimated_wait_secs: Some(0),
+            waited_secs: 200,
+            notice: Some(TicketNotice::ClerkLostRequeued),
+        },
+        json!({"type": "ticket_status", "ticket": 12, "service": "teacher-cert", "state": "waiting", "position": 1,
+               "estimated_wait_secs": 0, "waited_secs": 200, "notice": "clerk_lost_requeued"}),
+    );
+    server(
+        ServerMessage::ticket_closed(TicketId(12), TicketEndReason::NoClerk),
+        json!({"type": "ticket_closed", "ticket": 12, "reason": "no_clerk",
+               "message_zh": "当前没有可办理该事项的工作人员，请稍后再来或预约",
+               "message_en": "No clerk for this service is signed in now; please come back later or book an appointment."}),
+    );
+    server(
+        ServerMessage::ClerkState { state: ClerkState::Away, reason: Some(AwayReason::MissedOffers) },
+        json!({"type": "clerk_state", "state": "away", "reason": "missed_offers"}),
+    );
+    server(
+        ServerMessage::Offer {
+            offer: OfferId(5),
+            ticket: TicketId(12),
+            service: "teacher-cert".into(),
+            service_name: "教师资格认定确认".into(),
+            booth: "booth-gudao-1".into(),
+            booth_region: "gudao".into(),
+            booth_region_name: "东营市 河口区 孤岛镇".into(),
+            priority: Priority::Normal,
+            waited_secs: 41,
+            expires_in_ms: 20000,
+        },
+        json!({"type": "offer", "offer": 5, "ticket": 12, "service": "teacher-cert", "service_name": "教师资格认定确认",
+               "booth": "booth-gudao-1", "booth_region": "gudao", "booth_region_name": "东营市 河口区 孤岛镇",
+               "priority": "normal", "waited_secs": 41, "expires_in_ms": 20000}),
+    );
+    server(
+        ServerMessage::OfferRevoked { offer: OfferId(5), reason: OfferRevokeReason::Timeout },
+        json!({"type": "offer_revoked", "offer": 5, "reason": "timeout"}),
+    );
+    server(
+        ServerMessage::CallStarted {
+            call: CallId(2),
+            ticket: TicketId(12),
+            service: "teacher-cert".into(),
+            peer: Peer { role: Role::Clerk, id: "clerk-hekou-1".into(), display_name: "王伟".into() },
+            ice_servers: vec![IceServer {
+                urls: vec!["turn:127.0.0.1:3478?transport=udp".into()],
+                username: Some("1767225600:booth-gudao-1".into()),
+                credential: Some("c2VjcmV0".into()),
+            }],
+            initiator: false,
+        },
+        json!({"type": "call_started", "call": 2, "ticket": 12, "service": "teacher-cert",
+               "peer": {"role": "clerk", "id": "clerk-hekou-1", "display_name": "王伟"},
+               "ice_servers": [{"urls": ["turn:127.0.0.1:3478?transport=udp"], "username": "1767225600:booth-gudao-1",
+                                "credential": "c2VjcmV0"}],
+               "initiator": false}),
+    );
+    server(
+        ServerMessage::Sdp { call: CallId(2), kind: SdpKind::Answer, sdp: "v=0\r\n".into() },
+        json!({"type": "sdp", "call": 2, "kind": "answer", "sdp": "v=0\r\n"}),
+    );
+    server(
+        ServerMessage::IceCandidate { call: CallId(2), candidate: "".into(), sdp_mid: None, sdp_mline_index: None },
+        json!({"type": "ice_candidate", "call": 2, "candidate": ""}),
+    );
+    server(
+        ServerMessage::CallEnded { call: CallId(2), ticket: TicketId(12), reason: CallEndReason::ClerkLost },
+        json!({"type": "call_ended", "call": 2, "ticket": 12, "reason": "clerk_lost"}),
+    );
+    server(
+        ServerMessage::QueueLoad {
+            rows: vec![QueueLoadRow {
+                region: "hekou".into(),
+                region_name: "河口区".into(),
+                service: "teacher-cert".into(),
+                service_name: "教师资格认定确认".into(),
+                waiting: 3,
+                longest_wait_secs: 95,
+                clerks_eligible: 2,
+                clerks_available: 0,
+                clerks_offered: 0,
+                clerks_in_call: 1,
+                clerks_wrap_up: 0,
+                clerks_away: 1,
+                overflowing: 1,
+            }],
+        },
+        json!({"type": "queue_load", "rows": [{"region": "hekou", "region_name": "河口区", "service": "teacher-cert",
+               "service_name": "教师资格认定确认", "waiting": 3, "longest_wait_secs": 95, "clerks_eligible": 2,
+               "clerks_available": 0, "clerks_offered": 0, "clerks_in_call": 1, "clerks_wrap_up": 0, "clerks_away": 1,
+               "overflowing": 1}]}),
+    );
+    server(
+        ServerMessage::ServerShutdown { retry_after_ms: 5000, message_zh: "系统维护中，请稍后重新连接".into(), message_en: "The server is restarting; please reconnect shortly.".into() },
+        json!({"type": "server_shutdown", "retry_after_ms": 5000, "message_zh": "系统维护中，请稍后重新连接",
+               "message_en": "The server is restarting; please reconnect shortly."}),
+    );
+}
+
+#[test]
+fn rest_bodies() {
+    let req: LoginRequest = serde_json::from_value(json!({"role": "clerk", "id": "clerk-hekou-1", "secret": "demo"})).unwrap();
+    assert_eq!(req, LoginRequest { role: Role::Clerk, id: "clerk-hekou-1".into(), secret: "demo".into() });
+    let resp = LoginResponse {
+        token: "t".into(),
+        role: Role::Clerk,
+        id: "clerk-hekou-1".into(),
+        display_name: "王伟".into(),
+        expires_at_unix: 1767225600,
+    };
+    assert_eq!(
+        serde_json::to_value(&resp).unwrap(),
+        json!({"token": "t", "role": "clerk", "id": "clerk-hekou-1", "display_name": "王伟", "expires_at_unix": 1767225600})
+    );
+}
+
+#[test]
+fn unknown_and_malformed_messages_are_rejected() {
+    for bad in [
+        r#"{"type":"launch_rockets"}"#,
+        r#"{"type":"accept_offer","offer":"five"}"#,
+        r#"{"offer":5}"#,
+        r#"[1,2,3]"#,
+        "not json",
+        r#"{"type":"request_service","service":"teacher-cert","priority":"vip"}"#,
+    ] {
+        let err = ClientMessage::decode(bad).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::BadMessage, "{bad}");
+    }
+    let huge = format!(r#"{{"type":"ping","pad":"{}"}}"#, "x".repeat(MAX_MESSAGE_BYTES));
+    assert_eq!(ClientMessage::decode(&huge).unwrap_err().code(), ErrorCode::MessageTooLarge);
+}
