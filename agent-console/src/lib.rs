@@ -133,11 +133,12 @@ pub async fn run(args: &AgentArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
                 s.outcome = "done".into();
                 break;
             }
-            ServerMessage::ClerkState { state: protocol::ClerkState::Away, reason, .. } => {
-                if reason == Some(protocol::AwayReason::MissedOffers) && args.calls > 0 && s.calls >= args.calls {
-                    s.outcome = "done".into();
-                    break;
-                }
+            ServerMessage::ClerkState {
+                state: protocol::ClerkState::Away,
+                reason: Some(protocol::AwayReason::MissedOffers),
+            } if args.calls > 0 && s.calls >= args.calls => {
+                s.outcome = "done".into();
+                break;
             }
             ServerMessage::Error { code, message_en, .. } => {
                 tracing::warn!(?code, message_en, "server refused a request");

@@ -76,7 +76,10 @@ pub async fn run(args: &BoothArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(args.timeout);
     session
-        .send(ClientMessage::RequestService { service: ServiceCode::new(&*args.service), priority: args.priority.into() })
+        .send(ClientMessage::RequestService {
+            service: ServiceCode::new(&*args.service),
+            priority: args.priority.into(),
+        })
         .await?;
     let mut summary = BoothSummary {
         kind: "summary",

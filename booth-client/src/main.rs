@@ -24,7 +24,10 @@ async fn main() -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {
-        println!("outcome: {} (ticket {:?}, clerk {:?}, waited {} ms)", summary.outcome, summary.ticket, summary.clerk, summary.waited_ms);
+        println!(
+            "outcome: {} (ticket {:?}, clerk {:?}, waited {} ms)",
+            summary.outcome, summary.ticket, summary.clerk, summary.waited_ms
+        );
     }
     if summary.outcome == "error" {
         std::process::exit(1);

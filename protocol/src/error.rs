@@ -43,7 +43,9 @@ impl ErrorCode {
         match self {
             BadMessage => ("消息格式不正确", "The message is malformed or of an unknown type"),
             MessageTooLarge => ("消息过大", "The message is too large"),
-            UnsupportedVersion => ("客户端版本不兼容，请更新", "Unsupported protocol version; please update the client"),
+            UnsupportedVersion => {
+                ("客户端版本不兼容，请更新", "Unsupported protocol version; please update the client")
+            }
             NotAuthenticated => ("请先登录", "Please authenticate first (send hello)"),
             InvalidToken => ("登录已失效，请重新登录", "The token is invalid or expired; please sign in again"),
             Forbidden => ("无权执行此操作", "You are not allowed to do this"),

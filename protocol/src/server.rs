@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::ErrorCode;
 use crate::ids::{BoothId, CallId, OfferId, RegionId, ServiceCode, TicketId};
 use crate::types::{
-    AwayReason, CallEndReason, ClerkState, IceServer, OfferRevokeReason, Peer, Priority, QueueLoadRow, Role,
-    SdpKind, TicketEndReason, TicketNotice, TicketState,
+    AwayReason, CallEndReason, ClerkState, IceServer, OfferRevokeReason, Peer, Priority, QueueLoadRow, Role, SdpKind,
+    TicketEndReason, TicketNotice, TicketState,
 };
 
 /// A message the server sends.
@@ -22,7 +22,9 @@ pub enum ServerMessage {
         /// Send a `ping` at least this often; after three intervals of silence the server closes.
         heartbeat_interval_ms: u64,
     },
-    Pong { seq: u64 },
+    Pong {
+        seq: u64,
+    },
     /// A request was refused; nothing changed.
     Error {
         code: ErrorCode,
@@ -75,7 +77,10 @@ pub enum ServerMessage {
         expires_in_ms: u64,
     },
     /// Clerk: the offer is gone.
-    OfferRevoked { offer: OfferId, reason: OfferRevokeReason },
+    OfferRevoked {
+        offer: OfferId,
+        reason: OfferRevokeReason,
+    },
     /// Both parties: the call is set up; the initiator sends the SDP offer.
     CallStarted {
         call: CallId,
@@ -86,7 +91,11 @@ pub enum ServerMessage {
         initiator: bool,
     },
     /// Relayed from the other party of the call.
-    Sdp { call: CallId, kind: SdpKind, sdp: String },
+    Sdp {
+        call: CallId,
+        kind: SdpKind,
+        sdp: String,
+    },
     /// Relayed from the other party of the call.
     IceCandidate {
         call: CallId,
@@ -97,11 +106,21 @@ pub enum ServerMessage {
         sdp_mline_index: Option<u16>,
     },
     /// Both parties: the call is over.
-    CallEnded { call: CallId, ticket: TicketId, reason: CallEndReason },
+    CallEnded {
+        call: CallId,
+        ticket: TicketId,
+        reason: CallEndReason,
+    },
     /// Supervisor: the load of every queue in scope. Sent on connect and about once a second.
-    QueueLoad { rows: Vec<QueueLoadRow> },
+    QueueLoad {
+        rows: Vec<QueueLoadRow>,
+    },
     /// All roles: the server is going down; reconnect after `retry_after_ms`.
-    ServerShutdown { retry_after_ms: u64, message_zh: String, message_en: String },
+    ServerShutdown {
+        retry_after_ms: u64,
+        message_zh: String,
+        message_en: String,
+    },
 }
 
 impl ServerMessage {

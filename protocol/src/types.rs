@@ -114,9 +114,17 @@ impl TicketEndReason {
             Served => ("办理结束，感谢您的使用", "Service finished. Thank you."),
             Cancelled => ("您已取消排队", "You cancelled the request."),
             BoothLost => ("终端连接中断时间过长，排队已取消", "The booth was offline too long; the ticket was closed."),
-            NoClerk => ("当前没有可办理该事项的工作人员，请稍后再来或预约", "No clerk for this service is signed in now; please come back later or book an appointment."),
-            Expired => ("等待时间过长，排队已结束，请重新取号", "The wait exceeded the limit; please take a new ticket."),
-            ServerShutdown => ("系统维护，排队已结束，请稍后重新取号", "The system is restarting for maintenance; please take a new ticket shortly."),
+            NoClerk => (
+                "当前没有可办理该事项的工作人员，请稍后再来或预约",
+                "No clerk for this service is signed in now; please come back later or book an appointment.",
+            ),
+            Expired => {
+                ("等待时间过长，排队已结束，请重新取号", "The wait exceeded the limit; please take a new ticket.")
+            }
+            ServerShutdown => (
+                "系统维护，排队已结束，请稍后重新取号",
+                "The system is restarting for maintenance; please take a new ticket shortly.",
+            ),
         }
     }
 }
@@ -134,10 +142,13 @@ pub enum TicketNotice {
 impl TicketNotice {
     pub fn messages(self) -> (&'static str, &'static str) {
         match self {
-            TicketNotice::ClerkLostRequeued => {
-                ("工作人员连接中断，您已回到队首，请稍候", "The clerk was disconnected; you are back at the head of the queue.")
+            TicketNotice::ClerkLostRequeued => (
+                "工作人员连接中断，您已回到队首，请稍候",
+                "The clerk was disconnected; you are back at the head of the queue.",
+            ),
+            TicketNotice::Resumed => {
+                ("网络已恢复，您的排队位置已保留", "Reconnected; your place in the queue was kept.")
             }
-            TicketNotice::Resumed => ("网络已恢复，您的排队位置已保留", "Reconnected; your place in the queue was kept."),
         }
     }
 }

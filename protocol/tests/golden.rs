@@ -1,9 +1,9 @@
 //! Golden JSON for every message: the exact wire form, both ways. docs/protocol.md shows the same.
 
-use xiaowu_protocol as protocol;
 use protocol::rest::*;
 use protocol::*;
 use serde_json::{json, Value};
+use xiaowu_protocol as protocol;
 
 fn client(msg: ClientMessage, expected: Value) {
     let encoded: Value = serde_json::from_str(&msg.encode()).unwrap();
@@ -194,7 +194,11 @@ fn server_messages() {
                "overflowing": 1}]}),
     );
     server(
-        ServerMessage::ServerShutdown { retry_after_ms: 5000, message_zh: "系统维护中，请稍后重新连接".into(), message_en: "The server is restarting; please reconnect shortly.".into() },
+        ServerMessage::ServerShutdown {
+            retry_after_ms: 5000,
+            message_zh: "系统维护中，请稍后重新连接".into(),
+            message_en: "The server is restarting; please reconnect shortly.".into(),
+        },
         json!({"type": "server_shutdown", "retry_after_ms": 5000, "message_zh": "系统维护中，请稍后重新连接",
                "message_en": "The server is restarting; please reconnect shortly."}),
     );
@@ -202,7 +206,8 @@ fn server_messages() {
 
 #[test]
 fn rest_bodies() {
-    let req: LoginRequest = serde_json::from_value(json!({"role": "clerk", "id": "clerk-hekou-1", "secret": "demo"})).unwrap();
+    let req: LoginRequest =
+        serde_json::from_value(json!({"role": "clerk", "id": "clerk-hekou-1", "secret": "demo"})).unwrap();
     assert_eq!(req, LoginRequest { role: Role::Clerk, id: "clerk-hekou-1".into(), secret: "demo".into() });
     let resp = LoginResponse {
         token: "t".into(),

@@ -1,1 +1,220 @@
-fn main(){}
+//! Engine throughput and latency at scale: 10,000 waiting tickets, 2,000 clerks (all busy),
+//! 200 regions, 50 service items. Each measured cycle is four inputs — a clerk hangs up, ends
+//! wrap-up (and is matched at once with the best waiting ticket), accepts the offer, and the
+//! freed booth asks again — with virtual time advancing 1 ms per input so that widenings and
+//! expiries fire along the way. Reports events/s and p50/p99/max per `handle_input` (including
+//! draining its actions).
+//!
+//! Run: `cargo bench -p xiaowu-routing --bench engine` (add `-- --events N` to change the count).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use xiaowu_routing::*;
+
+const CITIES: usize = 9;
+const COUNTIES_PER_CITY: usize = 5;
+const REGIONS: usize = 200;
+const SERVICES: usize = 50;
+const CLERKS: usize = 2_000;
+const WAITING: usize = 10_000;
+const SKILLS_PER_CLERK: usize = 5;
+
+/// Deterministic xorshift, so every run measures the same event sequence.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+fn directory(rng: &mut Rng) -> (Directory, usize) {
+    let mut b = DirectoryBuilder::default();
+    b.region("p", "province", Level::Province, None, &[]);
+    let mut halls = vec![];
+    let mut towns = vec![];
+    for c in 0..CITIES {
+        let city = format!("c{c}");
+        let partner = format!("c{}", (c + 1) % CITIES);
+        b.region(&city, &city, Level::City, Some("p"), &[partner.as_str()]);
+        halls.push(city.clone());
+        for k in 0..COUNTIES_PER_CITY {
+            let county = format!("c{c}k{k}");
+            b.region(&county, &county, Level::County, Some(&city), &[]);
+            halls.push(county);
+        }
+    }
+    let regions_so_far = 1 + CITIES * (1 + COUNTIES_PER_CITY);
+    for t in 0..REGIONS - regions_so_far {
+        let county = format!("c{}k{}", t % CITIES, (t / CITIES) % COUNTIES_PER_CITY);
+        let town = format!("t{t}");
+        b.region(&town, &town, Level::Town, Some(&county), &[]);
+        towns.push(town);
+    }
+    for s in 0..SERVICES {
+        b.service(Service {
+            code: format!("s{s}"),
+            name: format!("service {s}"),
+            levels: vec![Level::County, Level::City, Level::Province],
+            widen_after: vec![Duration::from_secs(30), Duration::from_secs(90), Duration::from_secs(180)],
+            target_answer: Duration::from_secs(60),
+            expected_handle: Duration::from_secs(300),
+        });
+    }
+    let booths = CLERKS + WAITING;
+    for i in 0..booths {
+        b.booth(&format!("b{i}"), "booth", &towns[i % towns.len()]);
+    }
+    for i in 0..CLERKS {
+        let skills: Vec<String> = (0..SKILLS_PER_CLERK).map(|_| format!("s{}", rng.below(SERVICES))).collect();
+        let skills: Vec<&str> = skills.iter().map(String::as_str).collect();
+        b.clerk(&format!("k{i}"), "clerk", &halls[i % halls.len()], &skills);
+    }
+    (b.build().expect("bench directory is valid"), booths)
+}
+
+struct Bench {
+    engine: Engine,
+    now: Instant,
+    call_of: HashMap<ClerkIdx, CallId>,
+    offer_of: HashMap<ClerkIdx, OfferId>,
+    samples: Vec<Duration>,
+}
+
+impl Bench {
+    fn step(&mut self, input: Input, measure: bool) -> Result<(), Reject> {
+        self.now += Duration::from_millis(1);
+        let t = Instant::now();
+        let r = self.engine.handle_input(input, self.now);
+        while let Some(a) = self.engine.poll_action() {
+            match a {
+                Action::OfferMade { offer, clerk, .. } => {
+                    self.offer_of.insert(clerk, offer);
+                }
+                Action::CallStarted { call, clerk, .. } => {
+                    self.offer_of.remove(&clerk);
+                    self.call_of.insert(clerk, call);
+                }
+                Action::CallEnded { clerk, .. } => {
+                    self.call_of.remove(&clerk);
+                }
+                Action::OfferRevoked { clerk, .. } => {
+                    self.offer_of.remove(&clerk);
+                }
+                _ => {}
+            }
+        }
+        if measure {
+            self.samples.push(t.elapsed());
+        }
+        r
+    }
+}
+
+impl Bench {
+    /// Every outstanding offer is accepted (each a measured input); returns how many.
+    fn accept_all(&mut self) -> usize {
+        let offers: Vec<(ClerkIdx, OfferId)> = self.offer_of.iter().map(|(c, o)| (*c, *o)).collect();
+        for (clerk, offer) in &offers {
+            self.step(Input::AcceptOffer { clerk: *clerk, offer: *offer }, true).expect("a tracked offer is live");
+        }
+        offers.len()
+    }
+}
+
+fn main() {
+    let events: usize =
+        std::env::args().skip_while(|a| a != "--events").nth(1).and_then(|n| n.parse().ok()).unwrap_or(400_000);
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let (dir, booths) = directory(&mut rng);
+    let dir = Arc::new(dir);
+    let t0 = Instant::now();
+    let cfg = EngineConfig { max_wait: Duration::from_secs(24 * 3600), ..EngineConfig::default() };
+    let mut b = Bench {
+        engine: Engine::new(dir.clone(), cfg, t0),
+        now: t0,
+        call_of: HashMap::new(),
+        offer_of: HashMap::new(),
+        samples: Vec::with_capacity(events),
+    };
+    // Set-up: every clerk signs in and goes available; the first tickets put every clerk in a
+    // call, the rest wait.
+    for c in 0..CLERKS as u32 {
+        b.step(Input::ClerkSignIn { clerk: ClerkIdx(c) }, false).unwrap();
+        b.step(Input::ClerkSetAvailable { clerk: ClerkIdx(c) }, false).unwrap();
+    }
+    let skill_of = |rng: &mut Rng, _booth: usize| ServiceIdx(rng.below(SERVICES) as u32);
+    for i in 0..booths {
+        let booth = BoothIdx(i as u32);
+        b.step(Input::BoothConnected { booth }, false).unwrap();
+        let service = skill_of(&mut rng, i);
+        let _ = b.step(Input::RequestService { booth, service, priority: Priority::Normal }, false);
+        let offers: Vec<(ClerkIdx, OfferId)> = b.offer_of.iter().map(|(c, o)| (*c, *o)).collect();
+        for (clerk, offer) in offers {
+            b.step(Input::AcceptOffer { clerk, offer }, false).expect("a tracked offer is live");
+        }
+    }
+    let waiting = b.engine.open_ticket_count() - b.call_of.len();
+    println!(
+        "set-up: {} regions, {} services, {} clerks ({} in calls), {} open tickets ({} waiting)",
+        dir.regions.len(),
+        dir.services.len(),
+        dir.clerks.len(),
+        b.call_of.len(),
+        b.engine.open_ticket_count(),
+        waiting
+    );
+
+    // Measured steady state.
+    let started = Instant::now();
+    let mut refused = 0usize;
+    let mut calls = 0usize;
+    while b.samples.len() < events {
+        let busy: Vec<ClerkIdx> =
+            if b.call_of.is_empty() { vec![] } else { b.call_of.keys().copied().take(64).collect() };
+        let Some(&clerk) = busy.get(rng.below(busy.len().max(1))) else {
+            break;
+        };
+        let call = b.call_of[&clerk];
+        let booth = b.engine.call(call).expect("tracked call is live").booth;
+        b.step(Input::HangUp { call, by: Party::Clerk(clerk) }, true).unwrap();
+        b.step(Input::EndWrapUp { clerk }, true).unwrap();
+        calls += b.accept_all();
+        let service = skill_of(&mut rng, booth.0 as usize);
+        if b.step(Input::RequestService { booth, service, priority: Priority::Normal }, true).is_err() {
+            refused += 1;
+        }
+        calls += b.accept_all();
+    }
+    let wall = started.elapsed();
+    let mut s = b.samples.clone();
+    s.sort();
+    let pct = |p: f64| s[((s.len() as f64 * p) as usize).min(s.len() - 1)];
+    let busy_time: Duration = s.iter().sum();
+    println!(
+        "measured: {} inputs ({} calls answered, {} requests refused), open tickets at end {}",
+        s.len(),
+        calls,
+        refused,
+        b.engine.open_ticket_count()
+    );
+    println!(
+        "throughput: {:.0} events/s inside handle_input ({:.0} events/s wall, bookkeeping included)",
+        s.len() as f64 / busy_time.as_secs_f64(),
+        s.len() as f64 / wall.as_secs_f64()
+    );
+    println!(
+        "latency per handle_input: p50 {:.2} µs, p99 {:.2} µs, p99.9 {:.2} µs, max {:.2} µs",
+        pct(0.50).as_secs_f64() * 1e6,
+        pct(0.99).as_secs_f64() * 1e6,
+        pct(0.999).as_secs_f64() * 1e6,
+        s[s.len() - 1].as_secs_f64() * 1e6
+    );
+}

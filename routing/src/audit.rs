@@ -57,9 +57,9 @@ impl Engine {
                 let due = t.enqueued_at + th[t.step.min(th.len() - 1)];
                 now >= due
             }
-            WidenCause::EmptyStep => !t.steps[t.step].iter().any(|h| {
-                self.idx.signed_in.get(&(t.service, *h)).copied().unwrap_or(0) > 0
-            }),
+            WidenCause::EmptyStep => {
+                !t.steps[t.step].iter().any(|h| self.idx.signed_in.get(&(t.service, *h)).copied().unwrap_or(0) > 0)
+            }
         };
         if !ok {
             let msg = format!("{ticket:?} widened from step {} by {cause:?} too early", t.step);

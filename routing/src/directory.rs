@@ -83,10 +83,13 @@ pub enum DirectoryError {
     BadService { id: String, problem: String },
 }
 
+/// A region as given to the builder: id, name, level, parent id, partner ids.
+type RegionSpec = (String, String, Level, Option<String>, Vec<String>);
+
 /// Collects string-keyed entries and resolves them into an indexed [`Directory`].
 #[derive(Debug, Default)]
 pub struct DirectoryBuilder {
-    regions: Vec<(String, String, Level, Option<String>, Vec<String>)>,
+    regions: Vec<RegionSpec>,
     services: Vec<Service>,
     booths: Vec<(String, String, String)>,
     clerks: Vec<(String, String, String, Vec<String>)>,

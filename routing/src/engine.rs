@@ -132,7 +132,14 @@ pub struct Engine {
 impl Engine {
     pub fn new(dir: Arc<Directory>, cfg: EngineConfig, now: Instant) -> Self {
         let clerks = (0..dir.clerks.len())
-            .map(|_| ClerkRec { state: ClerkState::Offline, since: now, idle_seq: 0, missed: 0, epoch: 0, wrapping: None })
+            .map(|_| ClerkRec {
+                state: ClerkState::Offline,
+                since: now,
+                idle_seq: 0,
+                missed: 0,
+                epoch: 0,
+                wrapping: None,
+            })
             .collect();
         let aht_secs = dir.services.iter().map(|s| s.expected_handle.as_secs_f64().max(1.0)).collect();
         Self {
@@ -263,7 +270,12 @@ impl Engine {
             ClerkState::Offered => {
                 let offer = self.offer_of_clerk(clerk).expect("an offered clerk has exactly one offer");
                 let rec = self.offers.remove(&offer).expect("offer_of_clerk returned a live offer");
-                self.emit(Action::OfferRevoked { offer, ticket: rec.ticket, clerk, reason: OfferRevokeReason::ClerkLost });
+                self.emit(Action::OfferRevoked {
+                    offer,
+                    ticket: rec.ticket,
+                    clerk,
+                    reason: OfferRevokeReason::ClerkLost,
+                });
                 self.set_clerk_state(clerk, ClerkState::Offline, now);
                 self.return_to_waiting(rec.ticket, false, now);
             }

@@ -130,14 +130,18 @@ impl Engine {
 
     /// Offers a waiting ticket to the available clerk idle longest at the nearest step of its pool.
     pub(crate) fn try_match_ticket(&mut self, ticket: TicketId, now: Instant) {
-        let Some(t) = self.tickets.get(&ticket) else { return };
+        let Some(t) = self.tickets.get(&ticket) else {
+            return;
+        };
         if t.phase != Phase::Waiting {
             return;
         }
         for step in &t.steps[..=t.step] {
             let mut best: Option<(Instant, u64, ClerkIdx)> = None;
             for hall in step {
-                let Some(set) = self.idx.available.get(&(t.service, *hall)) else { continue };
+                let Some(set) = self.idx.available.get(&(t.service, *hall)) else {
+                    continue;
+                };
                 if let Some(c) = set.iter().find(|(_, _, c)| !t.excluded.contains(c)) {
                     if best.is_none_or(|b| *c < b) {
                         best = Some(*c);
@@ -159,7 +163,9 @@ impl Engine {
         let info = self.dir.clerk(clerk);
         let mut best: Option<(QueueKey, TicketId)> = None;
         for s in &info.skills {
-            let Some(set) = self.idx.waiting.get(&(*s, info.hall)) else { continue };
+            let Some(set) = self.idx.waiting.get(&(*s, info.hall)) else {
+                continue;
+            };
             let found = set.iter().find(|(_, id)| !self.tickets[id].excluded.contains(&clerk));
             if let Some(entry) = found {
                 if best.is_none_or(|b| *entry < b) {

@@ -107,21 +107,52 @@ pub enum WidenCause {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
     /// A clerk's console connected: offline → away(signed_in).
-    ClerkSignIn { clerk: ClerkIdx },
+    ClerkSignIn {
+        clerk: ClerkIdx,
+    },
     /// A clerk's console is gone. An offer goes back; a call ends and its ticket goes to the head.
-    ClerkSignOut { clerk: ClerkIdx },
-    ClerkSetAvailable { clerk: ClerkIdx },
-    ClerkSetAway { clerk: ClerkIdx, reason: AwayReason },
-    EndWrapUp { clerk: ClerkIdx },
-    AcceptOffer { clerk: ClerkIdx, offer: OfferId },
-    DeclineOffer { clerk: ClerkIdx, offer: OfferId },
+    ClerkSignOut {
+        clerk: ClerkIdx,
+    },
+    ClerkSetAvailable {
+        clerk: ClerkIdx,
+    },
+    ClerkSetAway {
+        clerk: ClerkIdx,
+        reason: AwayReason,
+    },
+    EndWrapUp {
+        clerk: ClerkIdx,
+    },
+    AcceptOffer {
+        clerk: ClerkIdx,
+        offer: OfferId,
+    },
+    DeclineOffer {
+        clerk: ClerkIdx,
+        offer: OfferId,
+    },
     /// The booth's connection is up (first time or after a drop: ends its grace period).
-    BoothConnected { booth: BoothIdx },
+    BoothConnected {
+        booth: BoothIdx,
+    },
     /// The booth's connection dropped: its ticket is held for the grace period.
-    BoothDisconnected { booth: BoothIdx },
-    RequestService { booth: BoothIdx, service: ServiceIdx, priority: Priority },
-    CancelTicket { booth: BoothIdx, ticket: TicketId },
-    HangUp { call: CallId, by: Party },
+    BoothDisconnected {
+        booth: BoothIdx,
+    },
+    RequestService {
+        booth: BoothIdx,
+        service: ServiceIdx,
+        priority: Priority,
+    },
+    CancelTicket {
+        booth: BoothIdx,
+        ticket: TicketId,
+    },
+    HangUp {
+        call: CallId,
+        by: Party,
+    },
     /// Close everything with `server_shutdown`.
     Shutdown,
 }
@@ -129,18 +160,64 @@ pub enum Input {
 /// What the engine asks its driver to do or tell. Drained with `poll_action`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    TicketOpened { ticket: TicketId, booth: BoothIdx, service: ServiceIdx, priority: Priority },
+    TicketOpened {
+        ticket: TicketId,
+        booth: BoothIdx,
+        service: ServiceIdx,
+        priority: Priority,
+    },
     /// Positions or estimates of this service's waiting tickets may have changed.
-    QueueChanged { service: ServiceIdx },
-    TicketWidened { ticket: TicketId, step: usize, cause: WidenCause },
-    OfferMade { offer: OfferId, ticket: TicketId, clerk: ClerkIdx, booth: BoothIdx, service: ServiceIdx },
-    OfferRevoked { offer: OfferId, ticket: TicketId, clerk: ClerkIdx, reason: OfferRevokeReason },
+    QueueChanged {
+        service: ServiceIdx,
+    },
+    TicketWidened {
+        ticket: TicketId,
+        step: usize,
+        cause: WidenCause,
+    },
+    OfferMade {
+        offer: OfferId,
+        ticket: TicketId,
+        clerk: ClerkIdx,
+        booth: BoothIdx,
+        service: ServiceIdx,
+    },
+    OfferRevoked {
+        offer: OfferId,
+        ticket: TicketId,
+        clerk: ClerkIdx,
+        reason: OfferRevokeReason,
+    },
     /// The ticket returned to waiting after an offer or call that did not complete.
-    TicketRequeued { ticket: TicketId, booth: BoothIdx, at_head: bool },
-    CallStarted { call: CallId, ticket: TicketId, booth: BoothIdx, clerk: ClerkIdx, service: ServiceIdx },
-    CallEnded { call: CallId, ticket: TicketId, booth: BoothIdx, clerk: ClerkIdx, reason: CallEndReason },
-    TicketClosed { ticket: TicketId, booth: BoothIdx, service: ServiceIdx, reason: TicketEndReason },
-    ClerkStateChanged { clerk: ClerkIdx, state: ClerkState },
+    TicketRequeued {
+        ticket: TicketId,
+        booth: BoothIdx,
+        at_head: bool,
+    },
+    CallStarted {
+        call: CallId,
+        ticket: TicketId,
+        booth: BoothIdx,
+        clerk: ClerkIdx,
+        service: ServiceIdx,
+    },
+    CallEnded {
+        call: CallId,
+        ticket: TicketId,
+        booth: BoothIdx,
+        clerk: ClerkIdx,
+        reason: CallEndReason,
+    },
+    TicketClosed {
+        ticket: TicketId,
+        booth: BoothIdx,
+        service: ServiceIdx,
+        reason: TicketEndReason,
+    },
+    ClerkStateChanged {
+        clerk: ClerkIdx,
+        state: ClerkState,
+    },
 }
 
 /// Why an input was refused. A refused input changes nothing.

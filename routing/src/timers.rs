@@ -14,15 +14,31 @@ use crate::model::{OfferId, TicketId};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Timer {
     /// Widen the ticket's pool to `to_step` (if it is still at `to_step - 1`).
-    Widen { ticket: TicketId, to_step: usize },
-    OfferExpiry { offer: OfferId },
+    Widen {
+        ticket: TicketId,
+        to_step: usize,
+    },
+    OfferExpiry {
+        offer: OfferId,
+    },
     /// The booth has been gone since the disconnect that set `epoch`.
-    BoothGrace { booth: BoothIdx, epoch: u64 },
+    BoothGrace {
+        booth: BoothIdx,
+        epoch: u64,
+    },
     /// Wrap-up started at `epoch` reached its maximum.
-    WrapUpEnd { clerk: ClerkIdx, epoch: u64 },
-    TicketExpiry { ticket: TicketId, epoch: u64 },
+    WrapUpEnd {
+        clerk: ClerkIdx,
+        epoch: u64,
+    },
+    TicketExpiry {
+        ticket: TicketId,
+        epoch: u64,
+    },
     /// Nobody who could serve the ticket has been signed in for the grace period.
-    NoClerk { ticket: TicketId },
+    NoClerk {
+        ticket: TicketId,
+    },
 }
 
 #[derive(Debug, Default)]

@@ -70,12 +70,8 @@ impl Engine {
         };
         let (position, estimated_wait) = if t.phase == Phase::Waiting {
             let home = t.steps[0][0];
-            let ahead = self
-                .idx
-                .waiting
-                .get(&(t.service, home))
-                .map(|set| set.range(..(t.key, ticket)).count())
-                .unwrap_or(0);
+            let ahead =
+                self.idx.waiting.get(&(t.service, home)).map(|set| set.range(..(t.key, ticket)).count()).unwrap_or(0);
             let position = ahead as u32 + 1;
             (Some(position), self.estimate(ticket, position))
         } else {
@@ -167,7 +163,11 @@ impl Engine {
     /// Sorted by hall then service index.
     pub fn load_snapshot(&self, now: Instant) -> Vec<LoadRow> {
         let mut rows: BTreeMap<(RegionIdx, ServiceIdx), LoadRow> = BTreeMap::new();
-        fn row(rows: &mut BTreeMap<(RegionIdx, ServiceIdx), LoadRow>, hall: RegionIdx, service: ServiceIdx) -> &mut LoadRow {
+        fn row(
+            rows: &mut BTreeMap<(RegionIdx, ServiceIdx), LoadRow>,
+            hall: RegionIdx,
+            service: ServiceIdx,
+        ) -> &mut LoadRow {
             rows.entry((hall, service)).or_insert_with(|| LoadRow {
                 hall: Some(hall),
                 service: Some(service),

@@ -64,10 +64,8 @@ struct Ledger {
 impl Ledger {
     fn apply(&mut self, action: &Action) -> Result<(), String> {
         match *action {
-            Action::TicketOpened { ticket, .. } => {
-                if !self.open.insert(ticket) || self.closed.contains_key(&ticket) {
-                    return Err(format!("{ticket:?} opened twice"));
-                }
+            Action::TicketOpened { ticket, .. } if !self.open.insert(ticket) || self.closed.contains_key(&ticket) => {
+                return Err(format!("{ticket:?} opened twice"));
             }
             Action::TicketClosed { ticket, reason, .. } => {
                 if !self.open.remove(&ticket) {
@@ -152,7 +150,9 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
             Op::HangUpByBooth(i) => {
                 h.engine.call_of_booth(b(i)).map(|v| Input::HangUp { call: v.call, by: Party::Booth(b(i)) })
             }
-            Op::HangUpByClerk(i) => h.engine.call_of(c(i)).map(|v| Input::HangUp { call: v.call, by: Party::Clerk(c(i)) }),
+            Op::HangUpByClerk(i) => {
+                h.engine.call_of(c(i)).map(|v| Input::HangUp { call: v.call, by: Party::Clerk(c(i)) })
+            }
             Op::Advance(s) => {
                 h.advance(Duration::from_secs(s));
                 None

@@ -210,7 +210,12 @@ fn booth_resumes_within_grace_and_is_lost_after_it() {
     h.secs(1);
     assert_eq!(
         h.drain_core(),
-        vec![Action::TicketClosed { ticket, booth, service: h.service("teacher-cert"), reason: TicketEndReason::BoothLost }]
+        vec![Action::TicketClosed {
+            ticket,
+            booth,
+            service: h.service("teacher-cert"),
+            reason: TicketEndReason::BoothLost
+        }]
     );
 }
 
@@ -330,7 +335,12 @@ fn cancel_while_offered_revokes_offer_and_frees_clerk() {
         h.drain_core(),
         vec![
             Action::OfferRevoked { offer, ticket, clerk, reason: OfferRevokeReason::CancelledByCitizen },
-            Action::TicketClosed { ticket, booth, service: h.service("teacher-cert"), reason: TicketEndReason::Cancelled },
+            Action::TicketClosed {
+                ticket,
+                booth,
+                service: h.service("teacher-cert"),
+                reason: TicketEndReason::Cancelled
+            },
         ]
     );
     assert_eq!(h.engine.clerk_state(clerk), ClerkState::Available);
@@ -389,12 +399,8 @@ fn load_snapshot_counts_waiting_and_clerk_states() {
     h.secs(10);
     let hekou = h.dir.region_idx("hekou");
     let teacher = h.service("teacher-cert");
-    let row = h
-        .engine
-        .load_snapshot(h.now)
-        .into_iter()
-        .find(|r| r.hall == hekou && r.service == Some(teacher))
-        .unwrap();
+    let row =
+        h.engine.load_snapshot(h.now).into_iter().find(|r| r.hall == hekou && r.service == Some(teacher)).unwrap();
     assert_eq!((row.waiting, row.clerks_signed_in, row.offered, row.away), (2, 2, 1, 1));
     assert_eq!(row.longest_wait, Duration::from_secs(10));
 }

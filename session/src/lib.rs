@@ -18,7 +18,7 @@ pub enum SessionError {
     #[error("WebSocket: {0}")]
     WebSocket(#[from] tokio_tungstenite::tungstenite::Error),
     #[error("the server refused hello: {0:?}")]
-    Refused(ServerMessage),
+    Refused(Box<ServerMessage>),
     #[error("the connection closed")]
     Closed,
     #[error("timed out waiting for {0}")]
@@ -74,7 +74,7 @@ impl Session {
                 let msg = ServerMessage::decode(&t).map_err(|_| SessionError::Closed)?;
                 match msg {
                     ServerMessage::Welcome { .. } => break msg,
-                    other => return Err(SessionError::Refused(other)),
+                    other => return Err(SessionError::Refused(Box::new(other))),
                 }
             }
         };
@@ -102,7 +102,10 @@ impl Session {
 
     /// Like `recv` with a time limit.
     pub async fn recv_timeout(&mut self, limit: Duration) -> Result<ServerMessage, SessionError> {
-        tokio::time::timeout(limit, self.rx.recv()).await.map_err(|_| SessionError::Timeout("a message"))?.ok_or(SessionError::Closed)
+        tokio::time::timeout(limit, self.rx.recv())
+            .await
+            .map_err(|_| SessionError::Timeout("a message"))?
+            .ok_or(SessionError::Closed)
     }
 
     /// Drops the connection at once, without a goodbye (as a network failure would).

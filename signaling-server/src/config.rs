@@ -198,8 +198,11 @@ impl Settings {
 
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError { file: name.clone(), entry: "(file)".into(), problem: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: name.clone(),
+            entry: "(file)".into(),
+            problem: e.to_string(),
+        })?;
         Self::parse(&text, &name)
     }
 
@@ -229,11 +232,8 @@ impl Settings {
             no_clerk_grace: secs("no_clerk_grace_secs", r.no_clerk_grace_secs)?,
             first_ticket: 1,
         };
-        let default_widen = r
-            .widen_after_secs
-            .iter()
-            .map(|v| secs("widen_after_secs", *v))
-            .collect::<Result<Vec<_>, _>>()?;
+        let default_widen =
+            r.widen_after_secs.iter().map(|v| secs("widen_after_secs", *v)).collect::<Result<Vec<_>, _>>()?;
 
         let mut b = DirectoryBuilder::default();
         for reg in &file.regions {
@@ -288,11 +288,15 @@ impl Settings {
                 })
                 .collect::<Result<Vec<_>, _>>()
         };
-        let booth_secrets = hashes("booths", file.booths.iter().map(|x| (x.id.as_str(), x.secret_hash.as_str())).collect())?;
-        let clerk_secrets = hashes("clerks", file.clerks.iter().map(|x| (x.id.as_str(), x.secret_hash.as_str())).collect())?;
+        let booth_secrets =
+            hashes("booths", file.booths.iter().map(|x| (x.id.as_str(), x.secret_hash.as_str())).collect())?;
+        let clerk_secrets =
+            hashes("clerks", file.clerks.iter().map(|x| (x.id.as_str(), x.secret_hash.as_str())).collect())?;
         let supervisor_secrets =
             hashes("supervisors", file.supervisors.iter().map(|x| (x.id.as_str(), x.secret_hash.as_str())).collect())?;
-        if file.server.heartbeat_interval_secs == 0 || file.server.heartbeat_timeout_secs <= file.server.heartbeat_interval_secs {
+        if file.server.heartbeat_interval_secs == 0
+            || file.server.heartbeat_timeout_secs <= file.server.heartbeat_interval_secs
+        {
             return Err(err("server".into(), "heartbeat_timeout_secs must exceed heartbeat_interval_secs > 0".into()));
         }
         Ok(Self { source: name.to_owned(), file, directory, engine, booth_secrets, clerk_secrets, supervisor_secrets })
@@ -312,7 +316,9 @@ fn level(l: RegionLevel) -> Level {
 /// Maps a directory error to the config entry it came from.
 fn directory_error(file: &FileConfig, e: DirectoryError, name: &str) -> ConfigError {
     let (section, id) = match &e {
-        DirectoryError::Duplicate { kind, id } | DirectoryError::UnknownReference { kind, id, .. } => (*kind, id.clone()),
+        DirectoryError::Duplicate { kind, id } | DirectoryError::UnknownReference { kind, id, .. } => {
+            (*kind, id.clone())
+        }
         DirectoryError::BadRegion { id, .. } => ("region", id.clone()),
         DirectoryError::BadService { id, .. } => ("service", id.clone()),
     };

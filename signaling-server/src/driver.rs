@@ -196,7 +196,9 @@ impl Driver {
     }
 
     fn disconnect(&mut self, conn: ConnId) {
-        let Some(c) = self.conns.remove(&conn) else { return };
+        let Some(c) = self.conns.remove(&conn) else {
+            return;
+        };
         info!(conn, "disconnected");
         match c.who {
             Principal::Booth(booth) if self.booth_conn.get(&booth) == Some(&conn) => {
@@ -212,7 +214,9 @@ impl Driver {
     }
 
     fn send(&mut self, conn: ConnId, msg: ServerMessage) {
-        let Some(c) = self.conns.get(&conn) else { return };
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
         if let Err(e) = c.tx.try_send(Outbound::Msg(msg)) {
             // A client that cannot keep up is disconnected rather than allowed to grow memory.
             warn!(conn, error = %e, "outbound queue full or closed; dropping connection");
@@ -252,7 +256,9 @@ impl Driver {
     // ---- messages -----------------------------------------------------------------------
 
     fn on_message(&mut self, conn: ConnId, msg: ClientMessage) {
-        let Some(who) = self.conns.get(&conn).map(|c| c.who) else { return };
+        let Some(who) = self.conns.get(&conn).map(|c| c.who) else {
+            return;
+        };
         let result = match (who, &msg) {
             (Principal::Booth(booth), ClientMessage::RequestService { service, priority }) => {
                 match self.shared.directory.service_idx(service.as_str()) {
@@ -287,9 +293,10 @@ impl Driver {
                 let by = party(who).expect("matched booth or clerk");
                 self.input(Input::HangUp { call: routing::CallId(call.0), by }).map_err(reject_code)
             }
-            (Principal::Booth(_) | Principal::Clerk(_), ClientMessage::Sdp { .. } | ClientMessage::IceCandidate { .. }) => {
-                self.relay(who, &msg)
-            }
+            (
+                Principal::Booth(_) | Principal::Clerk(_),
+                ClientMessage::Sdp { .. } | ClientMessage::IceCandidate { .. },
+            ) => self.relay(who, &msg),
             _ => Err(ErrorCode::Forbidden),
         };
         if let Err(code) = result {
@@ -386,7 +393,10 @@ impl Driver {
             Action::TicketClosed { ticket, booth, reason, .. } => {
                 info!(ticket = ticket.0, booth = %dir.booth(booth).id, ?reason, "ticket closed");
                 self.last_status.remove(&ticket);
-                self.send_to_booth(booth, ServerMessage::ticket_closed(protocol::TicketId(ticket.0), ticket_end_out(reason)));
+                self.send_to_booth(
+                    booth,
+                    ServerMessage::ticket_closed(protocol::TicketId(ticket.0), ticket_end_out(reason)),
+                );
             }
             Action::ClerkStateChanged { clerk, state } => {
                 debug!(clerk = %dir.clerk(clerk).id, ?state, "clerk state");
@@ -398,7 +408,9 @@ impl Driver {
 
     /// Sends the booth its ticket's status if it changed since the last one (or a notice is due).
     fn push_status(&mut self, ticket: TicketId, notice: Option<TicketNotice>) {
-        let Some(view) = self.engine.ticket_view(ticket, now()) else { return };
+        let Some(view) = self.engine.ticket_view(ticket, now()) else {
+            return;
+        };
         let sent = SentStatus {
             state: ticket_state_out(view.state),
             position: view.position,
@@ -426,7 +438,9 @@ impl Driver {
     }
 
     fn send_offer(&mut self, offer: routing::OfferId, ticket: TicketId, clerk: ClerkIdx) {
-        let Some(view) = self.engine.ticket_view(ticket, now()) else { return };
+        let Some(view) = self.engine.ticket_view(ticket, now()) else {
+            return;
+        };
         let dir = self.shared.directory.clone();
         let booth = dir.booth(view.booth);
         let service = dir.service(view.service);

@@ -57,8 +57,10 @@ pub async fn login(
     let ok = tokio::task::spawn_blocking(move || match hash {
         Some(h) => h.verify(&secret),
         None => {
-            let dummy = SecretHash::parse("pbkdf2-sha256$10000$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
-                .expect("the dummy hash is well formed");
+            let dummy = SecretHash::parse(
+                "pbkdf2-sha256$10000$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            )
+            .expect("the dummy hash is well formed");
             let _ = dummy.verify(&secret);
             false
         }

@@ -57,7 +57,12 @@ mod tests {
     use super::*;
 
     fn cand(c: &str) -> ClientMessage {
-        ClientMessage::IceCandidate { call: CallId(1), candidate: c.into(), sdp_mid: Some("0".into()), sdp_mline_index: Some(0) }
+        ClientMessage::IceCandidate {
+            call: CallId(1),
+            candidate: c.into(),
+            sdp_mid: Some("0".into()),
+            sdp_mline_index: Some(0),
+        }
     }
 
     #[test]

@@ -26,7 +26,9 @@ fn demo_has_the_promised_size_and_fixed_ids() {
         assert_eq!(d.region(c.hall).name, hall);
         assert!(c.skills.contains(&d.service_idx("teacher-cert").unwrap()));
     }
-    for name in ["企业设立登记", "个体工商户设立登记", "食品经营许可", "出生一件事", "社保卡申领", "不动产登记", "公积金提取"] {
+    for name in
+        ["企业设立登记", "个体工商户设立登记", "食品经营许可", "出生一件事", "社保卡申领", "不动产登记", "公积金提取"]
+    {
         assert!(f.services.iter().any(|x| x.name == name), "missing {name}");
     }
 }

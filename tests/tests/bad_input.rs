@@ -1,7 +1,9 @@
 //! End-to-end bad input: malformed and oversized frames, wrong roles, forged tokens, version
 //! mismatches and signaling from non-parties get clear errors and change nothing.
 
-use protocol::{CallId, ClientMessage, ErrorCode, OfferId, Priority, Role, SdpKind, ServerMessage, ServiceCode, PROTOCOL_VERSION};
+use protocol::{
+    CallId, ClientMessage, ErrorCode, OfferId, Priority, Role, SdpKind, ServerMessage, ServiceCode, PROTOCOL_VERSION,
+};
 use xiaowu_tests::*;
 
 fn error_code(msg: Option<ServerMessage>) -> ErrorCode {
@@ -30,7 +32,12 @@ async fn malformed_messages_get_errors_and_the_session_goes_on() {
     // Wrong role: a booth may not accept offers or change clerk state.
     booth.send(&ClientMessage::AcceptOffer { offer: OfferId(1) }).await;
     assert_eq!(error_code(booth.recv_reply().await), ErrorCode::Forbidden);
-    booth.send(&ClientMessage::RequestService { service: ServiceCode::new("no-such-service"), priority: Priority::Normal }).await;
+    booth
+        .send(&ClientMessage::RequestService {
+            service: ServiceCode::new("no-such-service"),
+            priority: Priority::Normal,
+        })
+        .await;
     assert_eq!(error_code(booth.recv_reply().await), ErrorCode::UnknownService);
     booth.send(&ClientMessage::Hello { protocol_version: PROTOCOL_VERSION, token: "x".into() }).await;
     assert_eq!(error_code(booth.recv_reply().await), ErrorCode::WrongState);
@@ -38,7 +45,9 @@ async fn malformed_messages_get_errors_and_the_session_goes_on() {
     // Still usable: the engine was untouched and the next request is served normally.
     booth.send(&ClientMessage::Ping { seq: 7 }).await;
     assert_eq!(booth.recv_reply().await, Some(ServerMessage::Pong { seq: 7 }));
-    booth.send(&ClientMessage::RequestService { service: ServiceCode::new("teacher-cert"), priority: Priority::Normal }).await;
+    booth
+        .send(&ClientMessage::RequestService { service: ServiceCode::new("teacher-cert"), priority: Priority::Normal })
+        .await;
     match booth.recv().await {
         Some(ServerMessage::TicketStatus { ticket, position: Some(1), .. }) => assert_eq!(ticket.0, 1),
         other => panic!("expected the first ticket, got {other:?}"),
@@ -80,7 +89,9 @@ async fn signaling_is_relayed_only_between_the_parties_of_a_call() {
     let mut clerk = RawSocket::authenticated(&server, Role::Clerk, "clerk-hekou-1").await;
     let mut booth = RawSocket::authenticated(&server, Role::Booth, "booth-gudao-1").await;
     clerk.send(&ClientMessage::SetState { state: protocol::ClerkTargetState::Available, reason: None }).await;
-    booth.send(&ClientMessage::RequestService { service: ServiceCode::new("teacher-cert"), priority: Priority::Normal }).await;
+    booth
+        .send(&ClientMessage::RequestService { service: ServiceCode::new("teacher-cert"), priority: Priority::Normal })
+        .await;
     let offer = match clerk.recv_reply().await {
         Some(ServerMessage::Offer { offer, .. }) => offer,
         other => panic!("expected an offer, got {other:?}"),
@@ -92,7 +103,8 @@ async fn signaling_is_relayed_only_between_the_parties_of_a_call() {
     };
     assert!(matches!(booth.recv_reply().await, Some(ServerMessage::CallStarted { .. })));
 
-    let sdp = |call| ClientMessage::Sdp { call, kind: SdpKind::Offer, sdp: "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n".into() };
+    let sdp =
+        |call| ClientMessage::Sdp { call, kind: SdpKind::Offer, sdp: "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n".into() };
     // An outsider clerk and an outsider booth are refused.
     let mut other_clerk = RawSocket::authenticated(&server, Role::Clerk, "clerk-hekou-2").await;
     other_clerk.send(&sdp(call)).await;
@@ -106,7 +118,12 @@ async fn signaling_is_relayed_only_between_the_parties_of_a_call() {
     clerk.send(&ClientMessage::Sdp { call, kind: SdpKind::Offer, sdp: "hello".into() }).await;
     assert_eq!(error_code(clerk.recv_reply().await), ErrorCode::InvalidField);
     clerk
-        .send(&ClientMessage::IceCandidate { call, candidate: "candidate:garbage".into(), sdp_mid: None, sdp_mline_index: None })
+        .send(&ClientMessage::IceCandidate {
+            call,
+            candidate: "candidate:garbage".into(),
+            sdp_mid: None,
+            sdp_mline_index: None,
+        })
         .await;
     assert_eq!(error_code(clerk.recv_reply().await), ErrorCode::InvalidField);
 
@@ -117,7 +134,14 @@ async fn signaling_is_relayed_only_between_the_parties_of_a_call() {
         other => panic!("expected the relayed offer, got {other:?}"),
     }
     let cand = "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host";
-    booth.send(&ClientMessage::IceCandidate { call, candidate: cand.into(), sdp_mid: Some("0".into()), sdp_mline_index: Some(0) }).await;
+    booth
+        .send(&ClientMessage::IceCandidate {
+            call,
+            candidate: cand.into(),
+            sdp_mid: Some("0".into()),
+            sdp_mline_index: Some(0),
+        })
+        .await;
     match clerk.recv_reply().await {
         Some(ServerMessage::IceCandidate { candidate, .. }) => assert_eq!(candidate, cand),
         other => panic!("expected the relayed candidate, got {other:?}"),
@@ -130,7 +154,9 @@ async fn queue_snapshot_needs_a_supervisor_token() {
     let server = start(settings(|_| {})).await;
     let _clerk = RawSocket::authenticated(&server, Role::Clerk, "clerk-hekou-1").await;
     let mut booth = RawSocket::authenticated(&server, Role::Booth, "booth-gudao-1").await;
-    booth.send(&ClientMessage::RequestService { service: ServiceCode::new("teacher-cert"), priority: Priority::Normal }).await;
+    booth
+        .send(&ClientMessage::RequestService { service: ServiceCode::new("teacher-cert"), priority: Priority::Normal })
+        .await;
     assert!(matches!(booth.recv().await, Some(ServerMessage::TicketStatus { .. })));
     let url = format!("{}/api/queues", base_url(&server));
     let get = |token: Option<String>| {
@@ -151,7 +177,8 @@ async fn queue_snapshot_needs_a_supervisor_token() {
     let (status, body) = get(Some(token(&server, Role::Supervisor, "sup-dongying").await)).await.unwrap();
     assert_eq!(status, 200);
     let snapshot: protocol::rest::QueueSnapshot = serde_json::from_str(&body).unwrap();
-    let row = snapshot.rows.iter().find(|r| r.region.as_str() == "hekou" && r.service.as_str() == "teacher-cert").unwrap();
+    let row =
+        snapshot.rows.iter().find(|r| r.region.as_str() == "hekou" && r.service.as_str() == "teacher-cert").unwrap();
     assert_eq!((row.waiting, row.clerks_eligible, row.clerks_away), (1, 1, 1));
     // A supervisor of another city does not see 河口区.
     let (_, body) = get(Some(token(&server, Role::Supervisor, "sup-binzhou").await)).await.unwrap();

@@ -21,7 +21,10 @@ async fn go_available(clerk: &mut Session) {
 }
 
 /// Connects booth and clerk and puts them in a call; returns (booth, clerk, call, ticket).
-async fn in_call(server: &signaling_server::RunningServer, booth_id: &str) -> (Session, Session, protocol::CallId, protocol::TicketId) {
+async fn in_call(
+    server: &signaling_server::RunningServer,
+    booth_id: &str,
+) -> (Session, Session, protocol::CallId, protocol::TicketId) {
     let mut clerk = connect(server, Role::Clerk, "clerk-hekou-1").await;
     go_available(&mut clerk).await;
     let mut booth = connect(server, Role::Booth, booth_id).await;
@@ -37,7 +40,10 @@ async fn in_call(server: &signaling_server::RunningServer, booth_id: &str) -> (S
         _ => None,
     })
     .await;
-    expect(&mut clerk, "clerk call started", |m| matches!(m, ServerMessage::CallStarted { initiator: true, .. }).then_some(())).await;
+    expect(&mut clerk, "clerk call started", |m| {
+        matches!(m, ServerMessage::CallStarted { initiator: true, .. }).then_some(())
+    })
+    .await;
     (booth, clerk, call, ticket)
 }
 
@@ -73,7 +79,9 @@ async fn booth_gone_past_grace_is_closed_as_booth_lost() {
     request(&booth).await;
     expect(&mut booth, "ticket", |m| matches!(m, ServerMessage::TicketStatus { .. }).then_some(())).await;
     expect(&mut sup, "one waiting", |m| match m {
-        ServerMessage::QueueLoad { rows } => rows.iter().any(|r| r.region.as_str() == "hekou" && r.waiting == 1).then_some(()),
+        ServerMessage::QueueLoad { rows } => {
+            rows.iter().any(|r| r.region.as_str() == "hekou" && r.waiting == 1).then_some(())
+        }
         _ => None,
     })
     .await;
@@ -104,7 +112,10 @@ async fn clerk_lost_mid_call_puts_the_citizen_back_at_the_head() {
     // A second citizen starts waiting while the first is in the call.
     let mut second = connect(&server, Role::Booth, "booth-gudao-2").await;
     request(&second).await;
-    expect(&mut second, "second waiting", |m| matches!(m, ServerMessage::TicketStatus { position: Some(1), .. }).then_some(())).await;
+    expect(&mut second, "second waiting", |m| {
+        matches!(m, ServerMessage::TicketStatus { position: Some(1), .. }).then_some(())
+    })
+    .await;
 
     clerk.abort();
     let reason = expect(&mut booth, "call ended", |m| match m {
@@ -114,12 +125,17 @@ async fn clerk_lost_mid_call_puts_the_citizen_back_at_the_head() {
     .await;
     assert_eq!(reason, CallEndReason::ClerkLost);
     let (state, position, notice) = expect(&mut booth, "re-queued status", |m| match m {
-        ServerMessage::TicketStatus { ticket: t, state, position, notice, .. } if *t == ticket => Some((*state, *position, *notice)),
+        ServerMessage::TicketStatus { ticket: t, state, position, notice, .. } if *t == ticket => {
+            Some((*state, *position, *notice))
+        }
         _ => None,
     })
     .await;
     assert_eq!((state, position, notice), (TicketState::Waiting, Some(1), Some(TicketNotice::ClerkLostRequeued)));
-    expect(&mut second, "second pushed back", |m| matches!(m, ServerMessage::TicketStatus { position: Some(2), .. }).then_some(())).await;
+    expect(&mut second, "second pushed back", |m| {
+        matches!(m, ServerMessage::TicketStatus { position: Some(2), .. }).then_some(())
+    })
+    .await;
 
     // The next clerk to become available gets the re-queued citizen first.
     let mut next = connect(&server, Role::Clerk, "clerk-hekou-2").await;
@@ -152,9 +168,15 @@ async fn hang_up_ends_the_call_on_both_sides_and_wrap_up_frees_the_clerk() {
     })
     .await;
     assert_eq!(closed, TicketEndReason::Served);
-    expect(&mut clerk, "wrap-up", |m| matches!(m, ServerMessage::ClerkState { state: protocol::ClerkState::WrapUp, .. }).then_some(())).await;
+    expect(&mut clerk, "wrap-up", |m| {
+        matches!(m, ServerMessage::ClerkState { state: protocol::ClerkState::WrapUp, .. }).then_some(())
+    })
+    .await;
     clerk.send(ClientMessage::EndWrapUp {}).await.unwrap();
-    expect(&mut clerk, "available", |m| matches!(m, ServerMessage::ClerkState { state: protocol::ClerkState::Available, .. }).then_some(())).await;
+    expect(&mut clerk, "available", |m| {
+        matches!(m, ServerMessage::ClerkState { state: protocol::ClerkState::Available, .. }).then_some(())
+    })
+    .await;
     server.shutdown().await;
 }
 

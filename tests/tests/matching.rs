@@ -45,7 +45,9 @@ async fn local_match_with_the_real_clients() {
     // Let the clerk become available first; the booth's summary then names who served it.
     let mut sup = connect(&server, Role::Supervisor, "sup-dongying").await;
     expect(&mut sup, "hekou clerk available", |m| match m {
-        ServerMessage::QueueLoad { rows } => rows.iter().any(|r| r.region.as_str() == "hekou" && r.clerks_available > 0).then_some(()),
+        ServerMessage::QueueLoad { rows } => {
+            rows.iter().any(|r| r.region.as_str() == "hekou" && r.clerks_available > 0).then_some(())
+        }
         _ => None,
     })
     .await;
@@ -134,14 +136,23 @@ async fn declined_and_timed_out_offers_go_to_the_next_clerk() {
     let server = start(settings(|s| s.engine.offer_timeout = Duration::from_millis(800))).await;
     let mut c1 = connect(&server, Role::Clerk, "clerk-hekou-1").await;
     c1.send(ClientMessage::SetState { state: ClerkTargetState::Available, reason: None }).await.unwrap();
-    expect(&mut c1, "available", |m| matches!(m, ServerMessage::ClerkState { state: protocol::ClerkState::Available, .. }).then_some(())).await;
+    expect(&mut c1, "available", |m| {
+        matches!(m, ServerMessage::ClerkState { state: protocol::ClerkState::Available, .. }).then_some(())
+    })
+    .await;
     let mut c2 = connect(&server, Role::Clerk, "clerk-hekou-2").await;
     c2.send(ClientMessage::SetState { state: ClerkTargetState::Available, reason: None }).await.unwrap();
-    expect(&mut c2, "available", |m| matches!(m, ServerMessage::ClerkState { state: protocol::ClerkState::Available, .. }).then_some(())).await;
+    expect(&mut c2, "available", |m| {
+        matches!(m, ServerMessage::ClerkState { state: protocol::ClerkState::Available, .. }).then_some(())
+    })
+    .await;
 
     // Decline: the idle-longest clerk (c1) is asked first, declines, and c2 is asked next.
     let mut booth = connect(&server, Role::Booth, "booth-gudao-1").await;
-    booth.send(ClientMessage::RequestService { service: ServiceCode::new("teacher-cert"), priority: Priority::Normal }).await.unwrap();
+    booth
+        .send(ClientMessage::RequestService { service: ServiceCode::new("teacher-cert"), priority: Priority::Normal })
+        .await
+        .unwrap();
     let (offer, ticket) = expect(&mut c1, "offer to c1", |m| match m {
         ServerMessage::Offer { offer, ticket, .. } => Some((*offer, *ticket)),
         _ => None,
@@ -163,7 +174,8 @@ async fn declined_and_timed_out_offers_go_to_the_next_clerk() {
     .await;
     assert_eq!(reason, protocol::OfferRevokeReason::Timeout);
     expect(&mut booth, "back to waiting at position 1", |m| {
-        matches!(m, ServerMessage::TicketStatus { state: protocol::TicketState::Waiting, position: Some(1), .. }).then_some(())
+        matches!(m, ServerMessage::TicketStatus { state: protocol::TicketState::Waiting, position: Some(1), .. })
+            .then_some(())
     })
     .await;
     server.shutdown().await;

@@ -102,7 +102,10 @@ impl Harness {
         self.drain()
             .into_iter()
             .filter(|a| {
-                !matches!(a, Action::QueueChanged { .. } | Action::ClerkStateChanged { .. } | Action::TicketWidened { .. })
+                !matches!(
+                    a,
+                    Action::QueueChanged { .. } | Action::ClerkStateChanged { .. } | Action::TicketWidened { .. }
+                )
             })
             .collect()
     }

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs the whole Xiaowu test suite on a fresh machine: installs what the tests need, builds once,
+# lints, and runs every test (unit, scenario, property, end-to-end against the real server).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+command -v cargo >/dev/null || { echo "cargo (Rust ≥ 1.88) is required" >&2; exit 1; }
+# Two cores: one build job at a time keeps memory and time predictable.
+export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
+export RUST_BACKTRACE=1
+
+echo "== format check"
+cargo fmt --all -- --check
+echo "== clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== tests"
+cargo test --workspace --quiet 2>&1 | tee target/test-output.txt
+# Print one overall line that CI can read, summed over every test binary.
+awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed\n", p, f; exit (f > 0) }' target/test-output.txt
