@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo >/dev/null || { echo "cargo (Rust ≥ 1.88) is required: https://rustup.rs" >&2; exit 1; }
-exec cargo run --quiet --release -p signaling-server -- "$@"
+exec cargo run --quiet -p signaling-server -- "$@"

@@ -14,7 +14,7 @@ struct Cli {
     #[arg(long, env = "XIAOWU_LISTEN")]
     listen: Option<String>,
     /// Configuration file (TOML). Without it the embedded demo configuration is used.
-    #[arg(long, env = "XIAOWU_CONFIG")]
+    #[arg(long, env = "XIAOWU_CONFIG", global = true)]
     config: Option<PathBuf>,
     /// Token signing key (overrides server.token_secret).
     #[arg(long, env = "XIAOWU_TOKEN_SECRET", hide_env_values = true)]
