@@ -32,8 +32,14 @@ enum Cmd {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+async fn main() {
+    if let Err(e) = run(Cli::parse()).await {
+        eprintln!("error: {e:#}");
+        std::process::exit(2);
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(Cmd::HashSecret { secret }) = &cli.command {
         println!("{}", SecretHash::create(secret, 100_000));
         return Ok(());
