@@ -1,0 +1,58 @@
+//! Counters of received media, shared between the track readers and the client.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+#[derive(Debug, Default)]
+pub struct Counters {
+    video_packets: AtomicU64,
+    audio_packets: AtomicU64,
+    /// Video frames, counted by the RTP marker bit (last packet of a frame).
+    video_frames: AtomicU64,
+    bytes: AtomicU64,
+    chat_received: AtomicU64,
+    first_video: OnceLock<Instant>,
+}
+
+/// A copy of the counters at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CountersSnapshot {
+    pub video_packets: u64,
+    pub audio_packets: u64,
+    pub video_frames: u64,
+    pub bytes: u64,
+    pub chat_received: u64,
+    pub first_video: Option<Instant>,
+}
+
+impl Counters {
+    pub fn video_packet(&self, bytes: usize, marker: bool) {
+        self.first_video.get_or_init(Instant::now);
+        self.video_packets.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+        if marker {
+            self.video_frames.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn audio_packet(&self, bytes: usize) {
+        self.audio_packets.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    pub fn chat(&self) {
+        self.chat_received.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> CountersSnapshot {
+        CountersSnapshot {
+            video_packets: self.video_packets.load(Ordering::Relaxed),
+            audio_packets: self.audio_packets.load(Ordering::Relaxed),
+            video_frames: self.video_frames.load(Ordering::Relaxed),
+            bytes: self.bytes.load(Ordering::Relaxed),
+            chat_received: self.chat_received.load(Ordering::Relaxed),
+            first_video: self.first_video.get().copied(),
+        }
+    }
+}
