@@ -1,9 +1,12 @@
 //! Headless clerk console: signs in, goes available, accepts (or declines) offers, holds each
-//! call, hangs up, ends wrap-up, and reports a summary. Used from the command line
+//! call with real media (webrtc-rs; the clerk's side makes the SDP offer and restarts ICE when
+//! the path is lost), hangs up, ends wrap-up, and reports a summary. Used from the command line
 //! (`agent-console`) and in-process by tests.
 
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use media::{CallLink, CallReport, PeerConfig, PeerEvent};
 use protocol::{CallId, ClerkTargetState, ClientMessage, Role, ServerMessage};
 use serde::Serialize;
 use session::{Session, SessionError};
@@ -26,17 +29,51 @@ pub struct AgentArgs {
     /// Stop after this many calls (0: run until --timeout).
     #[arg(long, default_value_t = 1)]
     pub calls: u32,
-    /// Hang up this many seconds after a call starts (default: wait for the booth).
+    /// Hang up this many seconds after the media connects (default: wait for the booth).
     #[arg(long)]
     pub hold: Option<f64>,
     /// Seconds of wrap-up before going available again.
     #[arg(long, default_value_t = 0.0)]
     pub wrap_up: f64,
+    /// Send this chat message once a call's media is up.
+    #[arg(long)]
+    pub say: Option<String>,
+    /// Signaling only: do not set up WebRTC.
+    #[arg(long)]
+    pub no_media: bool,
+    /// Use only TURN relay candidates.
+    #[arg(long)]
+    pub relay_only: bool,
+    /// Local address for media sockets.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind_ip: IpAddr,
     /// Give up after this many seconds in total.
     #[arg(long, default_value_t = 600.0)]
     pub timeout: f64,
     #[arg(long)]
     pub json: bool,
+}
+
+impl AgentArgs {
+    /// Defaults for scripted use: auto-accept, one call, media on, 60 s limit.
+    pub fn new(server: &str, clerk: &str) -> Self {
+        Self {
+            server: server.into(),
+            clerk: clerk.into(),
+            secret: "demo".into(),
+            auto_accept: true,
+            ignore_offers: false,
+            calls: 1,
+            hold: None,
+            wrap_up: 0.0,
+            say: None,
+            no_media: false,
+            relay_only: false,
+            bind_ip: IpAddr::from([127, 0, 0, 1]),
+            timeout: 60.0,
+            json: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -54,12 +91,38 @@ pub struct AgentSummary {
     pub offers_declined: u32,
     /// Going available → first offer.
     pub waited_ms: u64,
+    /// Of the last call:
+    pub video_packets_received: u64,
+    pub audio_packets_received: u64,
+    pub frames_received: u64,
+    /// Accept sent → first remote video packet.
+    pub setup_ms: Option<u64>,
+    pub chat_received: u64,
+    /// Every call's media report, in order.
+    pub media: Vec<CallReport>,
     pub error: Option<String>,
+}
+
+impl AgentSummary {
+    fn record(&mut self, r: CallReport) {
+        self.video_packets_received = r.video_packets_received;
+        self.audio_packets_received = r.audio_packets_received;
+        self.frames_received = r.frames_received;
+        self.setup_ms = r.setup_ms;
+        self.chat_received = r.chat_received;
+        self.media.push(r);
+    }
 }
 
 enum Timer {
     HangUp(CallId),
     EndWrapUp,
+}
+
+enum Step {
+    Server(Result<ServerMessage, SessionError>),
+    Peer(PeerEvent),
+    Timer,
 }
 
 pub async fn run(args: &AgentArgs, mut emit: impl FnMut(&ServerMessage)) -> Result<AgentSummary, SessionError> {
@@ -78,14 +141,29 @@ pub async fn run(args: &AgentArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
         offers_received: 0,
         offers_declined: 0,
         waited_ms: 0,
+        video_packets_received: 0,
+        audio_packets_received: 0,
+        frames_received: 0,
+        setup_ms: None,
+        chat_received: 0,
+        media: vec![],
         error: None,
     };
+    let peer_config = PeerConfig { relay_only: args.relay_only, bind_ip: args.bind_ip, ..PeerConfig::default() };
+    let mut link: Option<CallLink> = None;
+    let mut accepted_at = Instant::now();
     let mut timer: Option<(Instant, Timer)> = None;
     loop {
         let wake = timer.as_ref().map_or(deadline, |(at, _)| (*at).min(deadline));
-        let msg = match session.recv_timeout(wake.saturating_duration_since(Instant::now())).await {
-            Ok(m) => m,
-            Err(SessionError::Timeout(_)) => {
+        let step = tokio::select! {
+            msg = session.recv_timeout(wake.saturating_duration_since(Instant::now())) => match msg {
+                Err(SessionError::Timeout(_)) => Step::Timer,
+                other => Step::Server(other),
+            },
+            ev = async { match link.as_mut() { Some(l) => l.next_event().await, None => std::future::pending().await } } => Step::Peer(ev),
+        };
+        let msg = match step {
+            Step::Timer => {
                 if Instant::now() >= deadline {
                     break;
                 }
@@ -96,35 +174,89 @@ pub async fn run(args: &AgentArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
                 }
                 continue;
             }
-            Err(e) => {
+            Step::Peer(ev) => {
+                if let Some(l) = link.as_mut() {
+                    if let (PeerEvent::Connected, Some(hold), None) = (&ev, args.hold, &timer) {
+                        timer = Some((Instant::now() + Duration::from_secs_f64(hold), Timer::HangUp(l.call)));
+                    }
+                    match l.on_event(&ev).await {
+                        Ok(out) => {
+                            for m in out {
+                                session.send(m).await?;
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "media event handling failed"),
+                    }
+                }
+                continue;
+            }
+            Step::Server(Err(e)) => {
                 s.outcome = "error".into();
                 s.error = Some(e.to_string());
                 break;
             }
+            Step::Server(Ok(m)) => m,
         };
         emit(&msg);
-        match msg {
+        match &msg {
             ServerMessage::Offer { offer, .. } => {
                 s.offers_received += 1;
                 if s.offers_received == 1 {
                     s.waited_ms = started.elapsed().as_millis() as u64;
                 }
                 if args.auto_accept {
-                    session.send(ClientMessage::AcceptOffer { offer }).await?;
+                    accepted_at = Instant::now();
+                    session.send(ClientMessage::AcceptOffer { offer: *offer }).await?;
                 } else if !args.ignore_offers {
                     s.offers_declined += 1;
-                    session.send(ClientMessage::DeclineOffer { offer }).await?;
+                    session.send(ClientMessage::DeclineOffer { offer: *offer }).await?;
                 }
             }
-            ServerMessage::CallStarted { call, ticket, .. } => {
-                s.ticket = Some(ticket.0);
-                s.tickets.push(ticket.0);
-                if let Some(hold) = args.hold {
-                    timer = Some((Instant::now() + Duration::from_secs_f64(hold), Timer::HangUp(call)));
+            ServerMessage::CallStarted { call, ticket, ice_servers, initiator, .. } => {
+                let resumed = link.as_ref().is_some_and(|l| l.call == *call);
+                if !resumed {
+                    s.ticket = Some(ticket.0);
+                    s.tickets.push(ticket.0);
+                }
+                if !args.no_media && !resumed {
+                    let started =
+                        CallLink::start(*call, *initiator, ice_servers, &peer_config, accepted_at, args.say.clone())
+                            .await;
+                    let (l, out) = match started {
+                        Ok(x) => x,
+                        Err(e) => {
+                            s.outcome = "error".into();
+                            s.error = Some(format!("media set-up failed: {e}"));
+                            break;
+                        }
+                    };
+                    for m in out {
+                        session.send(m).await?;
+                    }
+                    link = Some(l);
+                } else if args.no_media {
+                    if let Some(hold) = args.hold {
+                        timer = Some((Instant::now() + Duration::from_secs_f64(hold), Timer::HangUp(*call)));
+                    }
+                }
+            }
+            ServerMessage::Sdp { .. } | ServerMessage::IceCandidate { .. } => {
+                if let Some(l) = link.as_mut() {
+                    match l.on_signal(&msg).await {
+                        Ok(out) => {
+                            for m in out {
+                                session.send(m).await?;
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "signaling from the booth could not be applied"),
+                    }
                 }
             }
             ServerMessage::CallEnded { .. } => {
                 s.calls += 1;
+                if let Some(l) = link.take() {
+                    s.record(l.close().await);
+                }
                 timer = Some((Instant::now() + Duration::from_secs_f64(args.wrap_up), Timer::EndWrapUp));
             }
             ServerMessage::ClerkState { state: protocol::ClerkState::Available, .. }
@@ -145,6 +277,9 @@ pub async fn run(args: &AgentArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
             }
             _ => {}
         }
+    }
+    if let Some(l) = link.take() {
+        s.record(l.close().await);
     }
     session.close().await;
     Ok(s)

@@ -1,8 +1,11 @@
 //! Headless booth client: takes a ticket for a service item, follows the queue, joins the call
-//! and reports a summary. Used from the command line (`booth-client`) and in-process by tests.
+//! with real media (webrtc-rs: VP8 + Opus from the bundled samples, chat on a data channel), and
+//! reports a summary. Used from the command line (`booth-client`) and in-process by tests.
 
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use media::{CallLink, CallReport, PeerConfig};
 use protocol::{CallId, ClientMessage, Priority, Role, ServerMessage, ServiceCode, TicketId};
 use serde::Serialize;
 use session::{Session, SessionError};
@@ -21,18 +24,51 @@ pub struct BoothArgs {
     pub secret: String,
     #[arg(long, value_enum, default_value = "normal")]
     pub priority: PriorityArg,
-    /// Hang up this many seconds after the call starts (default: wait for the clerk to end it).
+    /// Hang up this many seconds after the media connects (default: wait for the clerk).
     #[arg(long)]
     pub hold: Option<f64>,
     /// Cancel the ticket after waiting this many seconds without a call.
     #[arg(long)]
     pub cancel_after: Option<f64>,
+    /// Send this chat message once the call's media is up.
+    #[arg(long)]
+    pub say: Option<String>,
+    /// Signaling only: do not set up WebRTC.
+    #[arg(long)]
+    pub no_media: bool,
+    /// Use only TURN relay candidates.
+    #[arg(long)]
+    pub relay_only: bool,
+    /// Local address for media sockets.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind_ip: IpAddr,
     /// Give up after this many seconds in total.
     #[arg(long, default_value_t = 600.0)]
     pub timeout: f64,
     /// Print one JSON object per line (server messages, then a summary).
     #[arg(long)]
     pub json: bool,
+}
+
+impl BoothArgs {
+    /// Defaults for scripted use: normal priority, media on, 60 s limit.
+    pub fn new(server: &str, booth: &str, service: &str) -> Self {
+        Self {
+            server: server.into(),
+            booth: booth.into(),
+            service: service.into(),
+            secret: "demo".into(),
+            priority: PriorityArg::Normal,
+            hold: None,
+            cancel_after: None,
+            say: None,
+            no_media: false,
+            relay_only: false,
+            bind_ip: IpAddr::from([127, 0, 0, 1]),
+            timeout: 60.0,
+            json: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -66,7 +102,31 @@ pub struct BoothSummary {
     pub call: Option<u64>,
     /// First position reported for the ticket.
     pub first_position: Option<u32>,
+    pub video_packets_received: u64,
+    pub audio_packets_received: u64,
+    pub frames_received: u64,
+    /// `call_started` received → first remote video packet.
+    pub setup_ms: Option<u64>,
+    pub chat_received: u64,
+    pub media: Option<CallReport>,
     pub error: Option<String>,
+}
+
+impl BoothSummary {
+    fn record(&mut self, r: CallReport) {
+        self.video_packets_received = r.video_packets_received;
+        self.audio_packets_received = r.audio_packets_received;
+        self.frames_received = r.frames_received;
+        self.setup_ms = r.setup_ms;
+        self.chat_received = r.chat_received;
+        self.media = Some(r);
+    }
+}
+
+enum Step {
+    Server(Result<ServerMessage, SessionError>),
+    Peer(media::PeerEvent),
+    Timer,
 }
 
 /// Runs one booth visit; `emit` receives every server message as it arrives.
@@ -81,7 +141,7 @@ pub async fn run(args: &BoothArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
             priority: args.priority.into(),
         })
         .await?;
-    let mut summary = BoothSummary {
+    let mut s = BoothSummary {
         kind: "summary",
         outcome: "timeout".into(),
         ticket: None,
@@ -89,22 +149,35 @@ pub async fn run(args: &BoothArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
         waited_ms: 0,
         call: None,
         first_position: None,
+        video_packets_received: 0,
+        audio_packets_received: 0,
+        frames_received: 0,
+        setup_ms: None,
+        chat_received: 0,
+        media: None,
         error: None,
     };
+    let peer_config = PeerConfig { relay_only: args.relay_only, bind_ip: args.bind_ip, ..PeerConfig::default() };
+    let mut link: Option<CallLink> = None;
     let mut hang_up_at: Option<(Instant, CallId)> = None;
-    let cancel_at = args.cancel_after.map(|s| started + Duration::from_secs_f64(s));
+    let cancel_at = args.cancel_after.map(|secs| started + Duration::from_secs_f64(secs));
     loop {
-        let now = Instant::now();
         let mut wake = deadline;
         if let Some((at, _)) = hang_up_at {
             wake = wake.min(at);
         }
-        if let (Some(at), None) = (cancel_at, summary.call) {
+        if let (Some(at), None) = (cancel_at, s.call) {
             wake = wake.min(at);
         }
-        let msg = match session.recv_timeout(wake.saturating_duration_since(now)).await {
-            Ok(m) => m,
-            Err(SessionError::Timeout(_)) => {
+        let step = tokio::select! {
+            msg = session.recv_timeout(wake.saturating_duration_since(Instant::now())) => match msg {
+                Err(SessionError::Timeout(_)) => Step::Timer,
+                other => Step::Server(other),
+            },
+            ev = async { match link.as_mut() { Some(l) => l.next_event().await, None => std::future::pending().await } } => Step::Peer(ev),
+        };
+        let msg = match step {
+            Step::Timer => {
                 let now = Instant::now();
                 if now >= deadline {
                     break;
@@ -115,56 +188,114 @@ pub async fn run(args: &BoothArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
                         hang_up_at = None;
                     }
                 }
-                if let (Some(at), None, Some(t)) = (cancel_at, summary.call, summary.ticket) {
+                if let (Some(at), None, Some(t)) = (cancel_at, s.call, s.ticket) {
                     if now >= at {
                         session.send(ClientMessage::CancelTicket { ticket: TicketId(t) }).await?;
                     }
                 }
                 continue;
             }
-            Err(e) => {
-                summary.outcome = "error".into();
-                summary.error = Some(e.to_string());
+            Step::Peer(ev) => {
+                if let Some(l) = link.as_mut() {
+                    if ev == media::PeerEvent::Connected {
+                        if let (Some(hold), None) = (args.hold, hang_up_at) {
+                            hang_up_at = Some((Instant::now() + Duration::from_secs_f64(hold), l.call));
+                        }
+                    }
+                    match l.on_event(&ev).await {
+                        Ok(out) => {
+                            for m in out {
+                                session.send(m).await?;
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "media event handling failed"),
+                    }
+                }
+                continue;
+            }
+            Step::Server(Err(e)) => {
+                s.outcome = "error".into();
+                s.error = Some(e.to_string());
                 break;
             }
+            Step::Server(Ok(m)) => m,
         };
         emit(&msg);
         match &msg {
             ServerMessage::TicketStatus { ticket, position, .. } => {
-                summary.ticket = Some(ticket.0);
-                if summary.first_position.is_none() {
-                    summary.first_position = *position;
+                s.ticket = Some(ticket.0);
+                if s.first_position.is_none() {
+                    s.first_position = *position;
                 }
             }
-            ServerMessage::CallStarted { call, ticket, peer, .. } => {
-                summary.ticket = Some(ticket.0);
-                summary.call = Some(call.0);
-                summary.clerk = Some(peer.id.clone());
-                summary.waited_ms = started.elapsed().as_millis() as u64;
-                if let Some(hold) = args.hold {
-                    hang_up_at = Some((Instant::now() + Duration::from_secs_f64(hold), *call));
+            ServerMessage::CallStarted { call, ticket, peer, ice_servers, initiator, .. } => {
+                s.ticket = Some(ticket.0);
+                s.call = Some(call.0);
+                s.clerk = Some(peer.id.clone());
+                s.waited_ms = started.elapsed().as_millis() as u64;
+                let resumed = link.as_ref().is_some_and(|l| l.call == *call);
+                if !args.no_media && !resumed {
+                    let started =
+                        CallLink::start(*call, *initiator, ice_servers, &peer_config, Instant::now(), args.say.clone())
+                            .await;
+                    let (l, out) = match started {
+                        Ok(x) => x,
+                        Err(e) => {
+                            s.outcome = "error".into();
+                            s.error = Some(format!("media set-up failed: {e}"));
+                            break;
+                        }
+                    };
+                    for m in out {
+                        session.send(m).await?;
+                    }
+                    link = Some(l);
+                } else if args.no_media && hang_up_at.is_none() {
+                    if let Some(hold) = args.hold {
+                        hang_up_at = Some((Instant::now() + Duration::from_secs_f64(hold), *call));
+                    }
                 }
+            }
+            ServerMessage::Sdp { .. } | ServerMessage::IceCandidate { .. } => {
+                if let Some(l) = link.as_mut() {
+                    match l.on_signal(&msg).await {
+                        Ok(out) => {
+                            for m in out {
+                                session.send(m).await?;
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "signaling from the clerk could not be applied"),
+                    }
+                }
+            }
+            ServerMessage::CallEnded { .. } => {
+                if let Some(l) = link.take() {
+                    s.record(l.close().await);
+                }
+                hang_up_at = None;
             }
             ServerMessage::TicketClosed { ticket, reason, .. } => {
-                summary.ticket = Some(ticket.0);
-                if summary.call.is_none() {
-                    summary.waited_ms = started.elapsed().as_millis() as u64;
+                s.ticket = Some(ticket.0);
+                if s.call.is_none() {
+                    s.waited_ms = started.elapsed().as_millis() as u64;
                 }
-                summary.outcome = serde_json::to_value(reason)
+                s.outcome = serde_json::to_value(reason)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_owned))
                     .unwrap_or_else(|| "closed".into());
                 break;
             }
             ServerMessage::Error { code, message_en, .. } => {
-                summary.outcome = "error".into();
-                summary.error = Some(format!("{code:?}: {message_en}"));
+                s.outcome = "error".into();
+                s.error = Some(format!("{code:?}: {message_en}"));
                 break;
             }
-            ServerMessage::ServerShutdown { .. } => {}
             _ => {}
         }
     }
+    if let Some(l) = link.take() {
+        s.record(l.close().await);
+    }
     session.close().await;
-    Ok(summary)
+    Ok(s)
 }

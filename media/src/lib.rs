@@ -6,17 +6,20 @@
 //! - [`sender`]: sends VP8 video and Opus audio from the bundled sample files, looping;
 //! - [`counters`]: what arrives — packets, frames, bytes per kind — and when the first video packet
 //!   came;
+//! - [`link`]: a [`CallLink`] maps the protocol's signaling messages onto a peer (both clients);
 //! - [`stats`]: RTT, packets lost and bitrate from the connection's stats report.
 //!
 //! The settings follow `shared/NOTES-webrtc.md`: mDNS off, loopback candidates allowed, a short
 //! ICE check interval and no wait before accepting peer-reflexive pairs.
 
 pub mod counters;
+pub mod link;
 pub mod peer;
 pub mod sender;
 pub mod stats;
 
 pub use counters::{Counters, CountersSnapshot};
+pub use link::{CallLink, CallReport};
 pub use peer::{CallPeer, PeerConfig, PeerEvent};
 pub use stats::CallStats;
 

@@ -52,7 +52,11 @@ impl Default for PeerConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub enum PeerEvent {
     /// A local candidate to relay to the other party (`candidate` empty: gathering is done).
-    LocalCandidate { candidate: String, sdp_mid: Option<String>, sdp_mline_index: Option<u16> },
+    LocalCandidate {
+        candidate: String,
+        sdp_mid: Option<String>,
+        sdp_mline_index: Option<u16>,
+    },
     IceState(String),
     Connected,
     /// ICE lost the path (disconnected or failed): the initiator should restart ICE.
@@ -391,7 +395,6 @@ impl CallPeer {
             tracing::debug!(error = %e, "closing the peer connection");
         }
     }
-
 }
 
 /// The payload type negotiated for the track's codec, looked up by codec name (not "first"; see
@@ -402,11 +405,17 @@ async fn payload_type(sender: &Arc<dyn RtpSender>, kind: RtpCodecKind) -> Option
         _ => MIME_TYPE_OPUS,
     };
     let params = sender.get_parameters().await.ok()?;
-    params.rtp_parameters.codecs.iter().find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(want)).map(|c| c.payload_type)
+    params
+        .rtp_parameters
+        .codecs
+        .iter()
+        .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(want))
+        .map(|c| c.payload_type)
 }
 
 /// SSRCs need only be unique within the call; derive them from the clock and the track.
 fn rand_ssrc(salt: u32) -> u32 {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(7);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(7);
     nanos.wrapping_mul(2_654_435_761).wrapping_add(salt.wrapping_mul(40_503)) | 1
 }

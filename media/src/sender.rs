@@ -33,8 +33,9 @@ pub async fn send_video(
     loop {
         let (mut ivf, header) =
             IVFReader::new(Cursor::new(TEST_PATTERN_IVF)).map_err(|e| MediaError::Sample(e.to_string()))?;
-        let frame_time =
-            Duration::from_millis((1000 * header.timebase_numerator as u64) / header.timebase_denominator.max(1) as u64);
+        let frame_time = Duration::from_millis(
+            (1000 * header.timebase_numerator as u64) / header.timebase_denominator.max(1) as u64,
+        );
         let mut ticker = tokio::time::interval(frame_time);
         while let Ok((frame, _)) = ivf.parse_next_frame() {
             tokio::select! {
@@ -63,7 +64,8 @@ pub async fn send_audio(
     let ssrc = *track.ssrcs().await.first().ok_or(MediaError::Negotiation("audio track has no SSRC"))?;
     let mut sent = 0u64;
     loop {
-        let (mut ogg, _) = OggReader::new(Cursor::new(TONE_OGG), true).map_err(|e| MediaError::Sample(e.to_string()))?;
+        let (mut ogg, _) =
+            OggReader::new(Cursor::new(TONE_OGG), true).map_err(|e| MediaError::Sample(e.to_string()))?;
         let mut ticker = tokio::time::interval(Duration::from_millis(20));
         let mut last_granule = 0u64;
         while let Ok((page, header)) = ogg.parse_next_page() {

@@ -40,8 +40,12 @@ async fn media_and_chat_flow_both_ways() {
             booth.send_chat("好的").await.unwrap();
             said = true;
         }
-        if c.video_frames > 30 && b.video_frames > 30 && c.audio_packets > 50 && b.audio_packets > 50
-            && !clerk_chats.is_empty() && !booth_chats.is_empty()
+        if c.video_frames > 30
+            && b.video_frames > 30
+            && c.audio_packets > 50
+            && b.audio_packets > 50
+            && !clerk_chats.is_empty()
+            && !booth_chats.is_empty()
         {
             break;
         }

@@ -401,7 +401,10 @@ impl Driver {
             Action::ClerkStateChanged { clerk, state } => {
                 debug!(clerk = %dir.clerk(clerk).id, ?state, "clerk state");
                 self.load_dirty = true;
-                self.send_clerk_state(clerk);
+                // The state this action carries, not the engine's current one: an available clerk
+                // may already hold the next offer, and the console must see both steps.
+                let (state, reason) = clerk_state_out(state);
+                self.send_to_clerk(clerk, ServerMessage::ClerkState { state, reason });
             }
         }
     }

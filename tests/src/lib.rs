@@ -133,3 +133,20 @@ impl RawSocket {
         }
     }
 }
+
+/// The demo configuration plus `n` extra booths in 孤岛镇 (`booth-extra-0`…) and `n` extra
+/// `teacher-cert` clerks in the 河口区 hall (`clerk-extra-0`…), all with the secret `demo`.
+pub fn settings_with_extra(n: usize) -> Settings {
+    let demo = signaling_server::config::DEMO_CONFIG;
+    let hash_line = demo.lines().find(|l| l.starts_with("secret_hash = ")).expect("the demo has hashed secrets");
+    let mut text = demo.to_owned();
+    for i in 0..n {
+        text.push_str(&format!(
+            "\n[[booths]]\nid = \"booth-extra-{i}\"\nname = \"孤岛镇测试晓屋{i}\"\nregion = \"gudao\"\nkind = \"town_centre\"\n{hash_line}\n"
+        ));
+        text.push_str(&format!(
+            "\n[[clerks]]\nid = \"clerk-extra-{i}\"\nname = \"测试{i}\"\nhall = \"hekou\"\nskills = [\"teacher-cert\"]\n{hash_line}\n"
+        ));
+    }
+    Settings::parse(&text, "<demo + extra accounts>").expect("the extended demo config is valid")
+}

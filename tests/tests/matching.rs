@@ -6,32 +6,11 @@ use protocol::{ClerkTargetState, ClientMessage, Priority, Role, ServerMessage, S
 use xiaowu_tests::*;
 
 fn booth_args(server: &str, booth: &str, timeout: f64) -> booth_client::BoothArgs {
-    booth_client::BoothArgs {
-        server: server.into(),
-        booth: booth.into(),
-        service: "teacher-cert".into(),
-        secret: "demo".into(),
-        priority: booth_client::PriorityArg::Normal,
-        hold: None,
-        cancel_after: None,
-        timeout,
-        json: true,
-    }
+    booth_client::BoothArgs { timeout, ..booth_client::BoothArgs::new(server, booth, "teacher-cert") }
 }
 
 fn agent_args(server: &str, clerk: &str) -> agent_console::AgentArgs {
-    agent_console::AgentArgs {
-        server: server.into(),
-        clerk: clerk.into(),
-        secret: "demo".into(),
-        auto_accept: true,
-        ignore_offers: false,
-        calls: 1,
-        hold: Some(0.3),
-        wrap_up: 0.0,
-        timeout: 20.0,
-        json: true,
-    }
+    agent_console::AgentArgs { hold: Some(0.3), timeout: 20.0, ..agent_console::AgentArgs::new(server, clerk) }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,148 @@
+//! A call as a client sees it: the protocol's signaling messages in, a [`CallPeer`] driven by
+//! them, and the messages to send back out. Shared by `booth-client` and `agent-console`.
+//!
+//! The initiator (clerk) offers; on a lost path it restarts ICE with a new offer. The other side
+//! answers every offer it gets, so a restart needs nothing special there.
+
+use std::time::Instant;
+
+use protocol::{CallId, ClientMessage, IceServer, SdpKind, ServerMessage};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use crate::peer::{CallPeer, PeerConfig, PeerEvent};
+use crate::stats::CallStats;
+use crate::MediaError;
+
+/// What a finished (or ongoing) call received.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct CallReport {
+    pub call: u64,
+    pub video_packets_received: u64,
+    pub audio_packets_received: u64,
+    pub frames_received: u64,
+    pub bytes_received: u64,
+    /// From `t0` (the clerk's accept, or the booth's `call_started`) to the first remote video packet.
+    pub setup_ms: Option<u64>,
+    pub chat_received: u64,
+    pub ice_restarts: u32,
+    pub stats: Option<CallStats>,
+}
+
+pub struct CallLink {
+    pub call: CallId,
+    initiator: bool,
+    peer: CallPeer,
+    events: UnboundedReceiver<PeerEvent>,
+    t0: Instant,
+    say: Option<String>,
+    ice_restarts: u32,
+    restarting: bool,
+}
+
+impl CallLink {
+    /// Builds the peer for `call_started`; returns the link and, for the initiator, the offer.
+    pub async fn start(
+        call: CallId,
+        initiator: bool,
+        ice_servers: &[IceServer],
+        base: &PeerConfig,
+        t0: Instant,
+        say: Option<String>,
+    ) -> Result<(Self, Vec<ClientMessage>), MediaError> {
+        let config = PeerConfig { ice_servers: ice_servers.to_vec(), ..base.clone() };
+        let (peer, events) = CallPeer::new(&config).await?;
+        let mut out = vec![];
+        if initiator {
+            let sdp = peer.create_offer().await?;
+            out.push(ClientMessage::Sdp { call, kind: SdpKind::Offer, sdp });
+            peer.start_media();
+        }
+        let link = Self { call, initiator, peer, events, t0, say, ice_restarts: 0, restarting: false };
+        Ok((link, out))
+    }
+
+    /// Handles a relayed `sdp` or `ice_candidate` for this call.
+    pub async fn on_signal(&mut self, msg: &ServerMessage) -> Result<Vec<ClientMessage>, MediaError> {
+        match msg {
+            ServerMessage::Sdp { call, kind: SdpKind::Offer, sdp } if *call == self.call && !self.initiator => {
+                let first = self.peer.counters().snapshot().video_packets == 0 && self.ice_restarts == 0;
+                let answer = self.peer.answer(sdp).await?;
+                if first {
+                    self.peer.start_media();
+                }
+                Ok(vec![ClientMessage::Sdp { call: self.call, kind: SdpKind::Answer, sdp: answer }])
+            }
+            ServerMessage::Sdp { call, kind: SdpKind::Answer, sdp } if *call == self.call && self.initiator => {
+                self.peer.accept_answer(sdp).await?;
+                self.restarting = false;
+                Ok(vec![])
+            }
+            ServerMessage::IceCandidate { call, candidate, sdp_mid, sdp_mline_index } if *call == self.call => {
+                self.peer.add_remote_candidate(candidate.clone(), sdp_mid.clone(), *sdp_mline_index).await?;
+                Ok(vec![])
+            }
+            _ => Ok(vec![]),
+        }
+    }
+
+    /// Next peer event (pending forever once the peer is gone, so it can sit in a `select!`).
+    pub async fn next_event(&mut self) -> PeerEvent {
+        match self.events.recv().await {
+            Some(ev) => ev,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Turns a peer event into messages to send (candidates; a restart offer after a lost path).
+    pub async fn on_event(&mut self, event: &PeerEvent) -> Result<Vec<ClientMessage>, MediaError> {
+        match event {
+            PeerEvent::LocalCandidate { candidate, sdp_mid, sdp_mline_index } => {
+                Ok(vec![ClientMessage::IceCandidate {
+                    call: self.call,
+                    candidate: candidate.clone(),
+                    sdp_mid: sdp_mid.clone(),
+                    sdp_mline_index: *sdp_mline_index,
+                }])
+            }
+            PeerEvent::Connected => {
+                if let Some(text) = self.say.take() {
+                    self.peer.send_chat(&text).await?;
+                }
+                Ok(vec![])
+            }
+            PeerEvent::PathLost if self.initiator && !self.restarting => {
+                self.restarting = true;
+                self.ice_restarts += 1;
+                tracing::info!(call = self.call.0, "media path lost: restarting ICE");
+                let sdp = self.peer.restart_ice().await?;
+                Ok(vec![ClientMessage::Sdp { call: self.call, kind: SdpKind::Offer, sdp }])
+            }
+            _ => Ok(vec![]),
+        }
+    }
+
+    pub async fn send_chat(&self, text: &str) -> Result<(), MediaError> {
+        self.peer.send_chat(text).await
+    }
+
+    pub async fn report(&self) -> CallReport {
+        let c = self.peer.counters().snapshot();
+        CallReport {
+            call: self.call.0,
+            video_packets_received: c.video_packets,
+            audio_packets_received: c.audio_packets,
+            frames_received: c.video_frames,
+            bytes_received: c.bytes,
+            setup_ms: c.first_video.map(|at| at.saturating_duration_since(self.t0).as_millis() as u64),
+            chat_received: c.chat_received,
+            ice_restarts: self.ice_restarts,
+            stats: Some(self.peer.stats().await),
+        }
+    }
+
+    pub async fn close(self) -> CallReport {
+        let report = self.report().await;
+        self.peer.close().await;
+        report
+    }
+}

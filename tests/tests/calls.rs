@@ -1,0 +1,111 @@
+//! End-to-end calls with real media: the real server, the real booth-client and agent-console,
+//! webrtc-rs on both sides over loopback.
+
+use protocol::{Role, ServerMessage};
+use xiaowu_tests::*;
+
+fn booth(url: &str, id: &str) -> booth_client::BoothArgs {
+    booth_client::BoothArgs::new(url, id, "teacher-cert")
+}
+
+fn clerk(url: &str, id: &str) -> agent_console::AgentArgs {
+    agent_console::AgentArgs::new(url, id)
+}
+
+async fn clerk_available(server: &signaling_server::RunningServer, hall: &str, n: u32) {
+    let mut sup = connect(server, Role::Supervisor, "sup-shandong").await;
+    expect(&mut sup, "clerks available", |m| match m {
+        ServerMessage::QueueLoad { rows } => rows
+            .iter()
+            .any(|r| r.region.as_str() == hall && r.service.as_str() == "teacher-cert" && r.clerks_available >= n)
+            .then_some(()),
+        _ => None,
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_carries_video_audio_and_chat_both_ways_and_clerk_hangs_up() {
+    let server = start(settings(|_| {})).await;
+    let url = base_url(&server);
+    let agent = tokio::spawn({
+        let args = agent_console::AgentArgs {
+            hold: Some(2.5),
+            say: Some("请出示身份证正面".into()),
+            ..clerk(&url, "clerk-hekou-1")
+        };
+        async move { agent_console::run(&args, |_| {}).await }
+    });
+    clerk_available(&server, "hekou", 1).await;
+    let args = booth_client::BoothArgs { say: Some("好的，马上".into()), ..booth(&url, "booth-gudao-1") };
+    let b = booth_client::run(&args, |_| {}).await.unwrap();
+    let a = agent.await.unwrap().unwrap();
+    assert_eq!(b.outcome, "served", "{b:?}");
+    assert_eq!(a.outcome, "done", "{a:?}");
+    // 2.5 s of a 15 fps stream and 50 audio packets a second, received on each side.
+    for (who, video, frames, audio, chat) in [
+        ("booth", b.video_packets_received, b.frames_received, b.audio_packets_received, b.chat_received),
+        ("clerk", a.video_packets_received, a.frames_received, a.audio_packets_received, a.chat_received),
+    ] {
+        assert!(frames >= 25 && video >= frames, "{who}: {frames} frames, {video} video packets");
+        assert!(audio >= 80, "{who}: {audio} audio packets");
+        assert_eq!(chat, 1, "{who}: chat messages received");
+    }
+    assert!(a.setup_ms.is_some() && b.setup_ms.is_some());
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn booth_hang_up_ends_the_call_for_both_and_frees_the_clerk() {
+    let server = start(settings(|_| {})).await;
+    let url = base_url(&server);
+    let agent = tokio::spawn({
+        let args = clerk(&url, "clerk-hekou-1"); // waits for the booth to hang up
+        async move { agent_console::run(&args, |_| {}).await }
+    });
+    clerk_available(&server, "hekou", 1).await;
+    let args = booth_client::BoothArgs { hold: Some(1.0), ..booth(&url, "booth-gudao-1") };
+    let b = booth_client::run(&args, |_| {}).await.unwrap();
+    assert_eq!(b.outcome, "served");
+    assert!(b.frames_received > 0 && b.audio_packets_received > 0, "{b:?}");
+    // The agent finishes its one call only once wrap-up has taken it back to available.
+    let a = agent.await.unwrap().unwrap();
+    assert_eq!((a.outcome.as_str(), a.calls), ("done", 1));
+    assert!(a.frames_received > 0 && a.audio_packets_received > 0, "{a:?}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_calls_in_parallel_all_complete_with_media_both_ways() {
+    const N: usize = 20;
+    // 20 extra booths in 孤岛镇 and 20 extra clerks in the 河口区 hall: every clerk may take every
+    // booth, so the 20 calls run at the same time.
+    let server = start(settings_with_extra(N)).await;
+    let url = base_url(&server);
+    let mut agents = vec![];
+    for i in 0..N {
+        let args =
+            agent_console::AgentArgs { hold: Some(3.0), timeout: 60.0, ..clerk(&url, &format!("clerk-extra-{i}")) };
+        agents.push(tokio::spawn(async move { agent_console::run(&args, |_| {}).await }));
+    }
+    clerk_available(&server, "hekou", N as u32).await;
+    let mut visits = vec![];
+    for i in 0..N {
+        let args = booth_client::BoothArgs { timeout: 60.0, ..booth(&url, &format!("booth-extra-{i}")) };
+        visits.push(tokio::spawn(async move { booth_client::run(&args, |_| {}).await }));
+    }
+    let mut clerks_seen = std::collections::BTreeSet::new();
+    for v in visits {
+        let b = v.await.unwrap().unwrap();
+        assert_eq!(b.outcome, "served", "{b:?}");
+        assert!(b.frames_received > 0 && b.audio_packets_received > 0, "booth received no media: {b:?}");
+        clerks_seen.insert(b.clerk.clone().unwrap());
+    }
+    assert_eq!(clerks_seen.len(), N, "each booth had its own clerk: the calls overlapped");
+    for a in agents {
+        let a = a.await.unwrap().unwrap();
+        assert_eq!((a.outcome.as_str(), a.calls), ("done", 1), "{a:?}");
+        assert!(a.frames_received > 0 && a.audio_packets_received > 0, "clerk received no media: {a:?}");
+    }
+    server.shutdown().await;
+}
