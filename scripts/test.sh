@@ -9,6 +9,16 @@ command -v cargo >/dev/null || { echo "cargo (Rust ≥ 1.88) is required" >&2; e
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 export RUST_BACKTRACE=1
 
+# System packages the end-to-end tests use (Debian): coturn for the TURN relay test.
+need_pkgs=()
+command -v turnserver >/dev/null || need_pkgs+=(coturn)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  echo "== installing ${need_pkgs[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+fi
+
 echo "== format check"
 cargo fmt --all -- --check
 echo "== clippy (warnings are errors)"

@@ -24,6 +24,8 @@ pub struct FileConfig {
     pub routing: RoutingSection,
     #[serde(default)]
     pub ice_servers: Vec<IceServer>,
+    /// Per-call TURN credentials (coturn `use-auth-secret`); none when absent.
+    pub turn: Option<crate::turn::TurnConfig>,
     pub regions: Vec<RegionEntry>,
     pub services: Vec<ServiceEntry>,
     #[serde(default)]

@@ -465,23 +465,33 @@ impl Driver {
     fn send_call_started(&mut self, call: routing::CallView, to_clerk: bool, to_booth: bool) {
         let dir = self.shared.directory.clone();
         let (booth, clerk) = (dir.booth(call.booth), dir.clerk(call.clerk));
-        let ice_servers = self.shared.ice_servers.clone();
-        let make = |peer: Peer, initiator: bool| ServerMessage::CallStarted {
+        // Static STUN/TURN entries, plus TURN credentials minted for this party of this call.
+        let shared = self.shared.clone();
+        let ice_for = |user: &str| {
+            let mut servers = shared.ice_servers.clone();
+            if let Some(turn) = &shared.turn {
+                servers.push(turn.mint(user, crate::auth::unix_now()));
+            }
+            servers
+        };
+        let make = |peer: Peer, initiator: bool, ice_servers: Vec<protocol::IceServer>| ServerMessage::CallStarted {
             call: protocol::CallId(call.call.0),
             ticket: protocol::TicketId(call.ticket.0),
             service: protocol::ServiceCode::new(dir.service(call.service).code.clone()),
             peer,
-            ice_servers: ice_servers.clone(),
+            ice_servers,
             initiator,
         };
         // The clerk's side makes the SDP offer: its console is the better-connected peer.
         if to_clerk {
             let peer = Peer { role: Role::Booth, id: booth.id.clone(), display_name: booth.name.clone() };
-            self.send_to_clerk(call.clerk, make(peer, true));
+            let msg = make(peer, true, ice_for(&clerk.id));
+            self.send_to_clerk(call.clerk, msg);
         }
         if to_booth {
             let peer = Peer { role: Role::Clerk, id: clerk.id.clone(), display_name: clerk.name.clone() };
-            self.send_to_booth(call.booth, make(peer, false));
+            let msg = make(peer, false, ice_for(&booth.id));
+            self.send_to_booth(call.booth, msg);
         }
     }
 

@@ -16,6 +16,7 @@ pub mod http;
 pub mod relay;
 pub mod state;
 pub mod telemetry;
+pub mod turn;
 pub mod ws;
 
 use std::net::SocketAddr;

@@ -34,6 +34,7 @@ pub struct Shared {
     pub supervisors: Vec<SupervisorInfo>,
     pub supervisor_secrets: Vec<SecretHash>,
     pub ice_servers: Vec<IceServer>,
+    pub turn: Option<crate::turn::TurnConfig>,
     pub commands: mpsc::Sender<Command>,
     next_conn: AtomicU64,
 }
@@ -96,6 +97,7 @@ impl Shared {
             heartbeat_interval: Duration::from_secs(f.server.heartbeat_interval_secs),
             heartbeat_timeout: Duration::from_secs(f.server.heartbeat_timeout_secs),
             ice_servers: f.ice_servers.clone(),
+            turn: f.turn.clone(),
             booth_secrets: settings.booth_secrets,
             clerk_secrets: settings.clerk_secrets,
             supervisors,

@@ -150,3 +150,77 @@ pub fn settings_with_extra(n: usize) -> Settings {
     }
     Settings::parse(&text, "<demo + extra accounts>").expect("the extended demo config is valid")
 }
+
+/// A real coturn (`turnserver` from Debian's `coturn`) on loopback with `use-auth-secret`,
+/// killed when dropped. `scripts/test.sh` installs the package when it is missing.
+pub struct Coturn {
+    pub port: u16,
+    pub secret: String,
+    child: std::process::Child,
+    log: std::path::PathBuf,
+}
+
+impl Coturn {
+    pub fn start() -> Self {
+        let port =
+            std::net::UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr()).expect("a free UDP port").port();
+        let secret = format!("xiaowu-test-{port}");
+        let log = std::env::temp_dir().join(format!("xiaowu-coturn-{port}.log"));
+        let child = std::process::Command::new("turnserver")
+            .args([
+                "-n",
+                "--listening-ip=127.0.0.1",
+                "--relay-ip=127.0.0.1",
+                &format!("--listening-port={port}"),
+                "--min-port=40000",
+                "--max-port=45000",
+                "--use-auth-secret",
+                &format!("--static-auth-secret={secret}"),
+                "--realm=xiaowu.test",
+                "--no-tls",
+                "--no-dtls",
+                "--no-cli",
+                "--allow-loopback-peers",
+                "--fingerprint",
+                "--simple-log",
+                "--verbose",
+                &format!("--log-file={}", log.display()),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("turnserver runs (Debian package coturn; scripts/test.sh installs it)");
+        // coturn is ready once it answers a STUN binding request on its port.
+        let probe = std::net::UdpSocket::bind("127.0.0.1:0").expect("probe socket");
+        probe.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout settable");
+        let binding = [0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+        for _ in 0..50 {
+            let _ = probe.send_to(&binding, ("127.0.0.1", port));
+            let mut buf = [0u8; 512];
+            if probe.recv_from(&mut buf).is_ok() {
+                return Self { port, secret, child, log };
+            }
+        }
+        panic!("coturn did not answer on 127.0.0.1:{port}");
+    }
+
+    pub fn config(&self) -> signaling_server::turn::TurnConfig {
+        signaling_server::turn::TurnConfig {
+            urls: vec![format!("turn:127.0.0.1:{}?transport=udp", self.port)],
+            secret: self.secret.clone(),
+            ttl_secs: 600,
+        }
+    }
+
+    /// coturn's log so far (to check that allocations were made).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Coturn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
