@@ -225,9 +225,12 @@ pub async fn run(args: &AgentArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
                     let (l, out) = match started {
                         Ok(x) => x,
                         Err(e) => {
-                            s.outcome = "error".into();
-                            s.error = Some(format!("media set-up failed: {e}"));
-                            break;
+                            // Tell the server at once: it ends the call and puts the citizen back
+                            // at the head of the queue.
+                            tracing::warn!(error = %e, "media set-up failed");
+                            let state = protocol::MediaState::Failed;
+                            session.send(ClientMessage::MediaState { call: *call, state }).await?;
+                            continue;
                         }
                     };
                     for m in out {

@@ -241,9 +241,12 @@ pub async fn run(args: &BoothArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
                     let (l, out) = match started {
                         Ok(x) => x,
                         Err(e) => {
-                            s.outcome = "error".into();
-                            s.error = Some(format!("media set-up failed: {e}"));
-                            break;
+                            // Tell the server at once: it ends the call and puts the citizen back
+                            // at the head of the queue.
+                            tracing::warn!(error = %e, "media set-up failed");
+                            let state = protocol::MediaState::Failed;
+                            session.send(ClientMessage::MediaState { call: *call, state }).await?;
+                            continue;
                         }
                     };
                     for m in out {
@@ -285,10 +288,14 @@ pub async fn run(args: &BoothArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
                     .unwrap_or_else(|| "closed".into());
                 break;
             }
-            ServerMessage::Error { code, message_en, .. } => {
-                s.outcome = "error".into();
-                s.error = Some(format!("{code:?}: {message_en}"));
-                break;
+            // Only a refused request ends the visit; other refusals are logged and the call goes on.
+            ServerMessage::Error { code, message_en, in_reply_to, .. } => {
+                if in_reply_to.as_deref() == Some("request_service") {
+                    s.outcome = "error".into();
+                    s.error = Some(format!("{code:?}: {message_en}"));
+                    break;
+                }
+                tracing::warn!(?code, message_en, ?in_reply_to, "server refused a message");
             }
             _ => {}
         }

@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use protocol::{CallId, ClientMessage, IceServer, SdpKind, ServerMessage};
+use protocol::{CallId, ClientMessage, IceServer, MediaState, SdpKind, ServerMessage};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::peer::{CallPeer, PeerConfig, PeerEvent};
@@ -108,8 +108,9 @@ impl CallLink {
                 if let Some(text) = self.say.take() {
                     self.peer.send_chat(&text).await?;
                 }
-                Ok(vec![])
+                Ok(vec![ClientMessage::MediaState { call: self.call, state: MediaState::Connected }])
             }
+            PeerEvent::Failed => Ok(vec![ClientMessage::MediaState { call: self.call, state: MediaState::Failed }]),
             PeerEvent::PathLost if self.initiator && !self.restarting => {
                 self.restarting = true;
                 self.ice_restarts += 1;

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::DecodeError;
 use crate::ids::{CallId, OfferId, ServiceCode, TicketId};
-use crate::types::{AwayReason, ClerkTargetState, Priority, SdpKind};
+use crate::types::{AwayReason, ClerkTargetState, MediaState, Priority, SdpKind};
 use crate::MAX_MESSAGE_BYTES;
 
 /// A message a client sends. The role allowed to send each one is noted; others get `forbidden`.
@@ -51,6 +51,8 @@ pub enum ClientMessage {
     },
     /// Either party of a call: end it.
     HangUp { call: CallId },
+    /// Either party of a call: its media path is up, or failed for good.
+    MediaState { call: CallId, state: MediaState },
 }
 
 impl ClientMessage {
@@ -80,6 +82,7 @@ impl ClientMessage {
             ClientMessage::Sdp { .. } => "sdp",
             ClientMessage::IceCandidate { .. } => "ice_candidate",
             ClientMessage::HangUp { .. } => "hang_up",
+            ClientMessage::MediaState { .. } => "media_state",
         }
     }
 }

@@ -137,6 +137,8 @@ pub enum TicketNotice {
     ClerkLostRequeued,
     /// The booth reconnected within the grace period; the ticket kept its place.
     Resumed,
+    /// The call's media could not be connected; the ticket is back at the head of the queue.
+    MediaFailedRequeued,
 }
 
 impl TicketNotice {
@@ -149,6 +151,10 @@ impl TicketNotice {
             TicketNotice::Resumed => {
                 ("网络已恢复，您的排队位置已保留", "Reconnected; your place in the queue was kept.")
             }
+            TicketNotice::MediaFailedRequeued => (
+                "视频连接未能建立，您已回到队首，请稍候",
+                "The video connection could not be set up; you are back at the head of the queue.",
+            ),
         }
     }
 }
@@ -163,7 +169,17 @@ pub enum CallEndReason {
     BoothLost,
     /// The clerk disconnected; the citizen goes back to the head of the queue.
     ClerkLost,
+    /// The media never connected (or failed for good); the citizen goes back to the head.
+    MediaFailed,
     ServerShutdown,
+}
+
+/// A party's report on its media path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaState {
+    Connected,
+    Failed,
 }
 
 /// Why an offer was withdrawn from a clerk.

@@ -55,6 +55,10 @@ fn client_messages() {
                "sdp_mid": "0", "sdp_mline_index": 0}),
     );
     client(ClientMessage::HangUp { call: CallId(2) }, json!({"type": "hang_up", "call": 2}));
+    client(
+        ClientMessage::MediaState { call: CallId(2), state: MediaState::Connected },
+        json!({"type": "media_state", "call": 2, "state": "connected"}),
+    );
 }
 
 #[test]
@@ -169,6 +173,10 @@ fn server_messages() {
     server(
         ServerMessage::CallEnded { call: CallId(2), ticket: TicketId(12), reason: CallEndReason::ClerkLost },
         json!({"type": "call_ended", "call": 2, "ticket": 12, "reason": "clerk_lost"}),
+    );
+    server(
+        ServerMessage::CallEnded { call: CallId(2), ticket: TicketId(12), reason: CallEndReason::MediaFailed },
+        json!({"type": "call_ended", "call": 2, "ticket": 12, "reason": "media_failed"}),
     );
     server(
         ServerMessage::QueueLoad {

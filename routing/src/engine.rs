@@ -26,6 +26,8 @@ pub struct EngineConfig {
     pub max_wait: Duration,
     /// A waiting ticket whose whole pool has nobody signed in is closed as no_clerk after this.
     pub no_clerk_grace: Duration,
+    /// A call whose media is not up on both sides by then ends as media_failed.
+    pub media_timeout: Duration,
     /// The first ticket number (lets several engines number apart).
     pub first_ticket: u64,
 }
@@ -39,6 +41,7 @@ impl Default for EngineConfig {
             wrap_up_max: Duration::from_secs(120),
             max_wait: Duration::from_secs(30 * 60),
             no_clerk_grace: Duration::from_secs(60),
+            media_timeout: Duration::from_secs(15),
             first_ticket: 1,
         }
     }
@@ -98,6 +101,8 @@ pub(crate) struct CallRec {
     pub booth: BoothIdx,
     pub clerk: ClerkIdx,
     pub started_at: Instant,
+    pub booth_media: bool,
+    pub clerk_media: bool,
 }
 
 /// The sans-IO routing engine. See the crate documentation.
@@ -197,6 +202,12 @@ impl Engine {
             Input::RequestService { booth, service, priority } => self.request_service(booth, service, priority, now),
             Input::CancelTicket { booth, ticket } => self.cancel_ticket(booth, ticket, now),
             Input::HangUp { call, by } => self.hang_up(call, by, now),
+            Input::MediaConnected { call, by } => self.media_connected(call, by),
+            Input::MediaFailed { call, by } => {
+                self.call_party(call, by)?;
+                self.media_failed(call, now);
+                Ok(())
+            }
             Input::Shutdown => {
                 self.shutdown();
                 Ok(())
@@ -277,7 +288,7 @@ impl Engine {
                     reason: OfferRevokeReason::ClerkLost,
                 });
                 self.set_clerk_state(clerk, ClerkState::Offline, now);
-                self.return_to_waiting(rec.ticket, false, now);
+                self.return_to_waiting(rec.ticket, RequeueCause::OfferNotTaken, now);
             }
             ClerkState::InCall => {
                 let call = self.call_of_clerk(clerk).expect("an in-call clerk has exactly one call");
@@ -290,7 +301,7 @@ impl Engine {
                     reason: CallEndReason::ClerkLost,
                 });
                 self.set_clerk_state(clerk, ClerkState::Offline, now);
-                self.return_to_waiting(rec.ticket, true, now);
+                self.return_to_waiting(rec.ticket, RequeueCause::ClerkLost, now);
             }
             _ => {
                 self.finish_wrap_up_average(clerk, now);
@@ -361,7 +372,11 @@ impl Engine {
         let t = self.tickets.get_mut(&rec.ticket).expect("an offer always points at an open ticket");
         t.phase = Phase::Connected { call, clerk };
         let (booth, service) = (t.booth, t.service);
-        self.calls.insert(call, CallRec { ticket: rec.ticket, booth, clerk, started_at: now });
+        self.calls.insert(
+            call,
+            CallRec { ticket: rec.ticket, booth, clerk, started_at: now, booth_media: false, clerk_media: false },
+        );
+        self.timers.schedule(now + self.cfg.media_timeout, Timer::MediaTimeout { call });
         self.clerks[clerk.0 as usize].missed = 0;
         self.set_clerk_state(clerk, ClerkState::InCall, now);
         self.emit(Action::CallStarted { call, ticket: rec.ticket, booth, clerk, service });
@@ -378,7 +393,7 @@ impl Engine {
         self.emit(Action::OfferRevoked { offer, ticket: rec.ticket, clerk, reason: OfferRevokeReason::Declined });
         self.tickets.get_mut(&rec.ticket).expect("an offer points at an open ticket").excluded.push(clerk);
         self.set_clerk_state(clerk, ClerkState::Available, now);
-        self.return_to_waiting(rec.ticket, false, now);
+        self.return_to_waiting(rec.ticket, RequeueCause::OfferNotTaken, now);
         self.try_match_clerk(clerk, now);
         Ok(())
     }
@@ -488,11 +503,43 @@ impl Engine {
         Ok(())
     }
 
+    /// The call, if `by` is one of its two parties.
+    fn call_party(&self, call: CallId, by: Party) -> Result<CallRec, Reject> {
+        match self.calls.get(&call) {
+            Some(rec) if by == Party::Booth(rec.booth) || by == Party::Clerk(rec.clerk) => Ok(*rec),
+            _ => Err(Reject::NoSuchCall),
+        }
+    }
+
+    fn media_connected(&mut self, call: CallId, by: Party) -> Result<(), Reject> {
+        self.call_party(call, by)?;
+        let rec = self.calls.get_mut(&call).expect("checked by call_party");
+        match by {
+            Party::Booth(_) => rec.booth_media = true,
+            Party::Clerk(_) => rec.clerk_media = true,
+        }
+        Ok(())
+    }
+
+    /// Ends a call whose media did not work: nobody was served, so the clerk goes straight back
+    /// to available (and is not offered this ticket again) and the ticket returns to the head.
+    fn media_failed(&mut self, call: CallId, now: Instant) {
+        let rec = self.calls.remove(&call).expect("media_failed is only called for live calls");
+        self.emit(Action::CallEnded {
+            call,
+            ticket: rec.ticket,
+            booth: rec.booth,
+            clerk: rec.clerk,
+            reason: CallEndReason::MediaFailed,
+        });
+        self.tickets.get_mut(&rec.ticket).expect("a call points at an open ticket").excluded.push(rec.clerk);
+        self.set_clerk_state(rec.clerk, ClerkState::Available, now);
+        self.return_to_waiting(rec.ticket, RequeueCause::MediaFailed, now);
+        self.try_match_clerk(rec.clerk, now);
+    }
+
     fn hang_up(&mut self, call: CallId, by: Party, now: Instant) -> Result<(), Reject> {
-        let rec = match self.calls.get(&call) {
-            Some(rec) if by == Party::Booth(rec.booth) || by == Party::Clerk(rec.clerk) => *rec,
-            _ => return Err(Reject::NoSuchCall),
-        };
+        let rec = self.call_party(call, by)?;
         let reason = match by {
             Party::Booth(_) => CallEndReason::HungUpByBooth,
             Party::Clerk(_) => CallEndReason::HungUpByClerk,
@@ -588,6 +635,11 @@ impl Engine {
                     self.close_ticket(ticket, TicketEndReason::Expired);
                 }
             }
+            Timer::MediaTimeout { call } => {
+                if self.calls.get(&call).is_some_and(|c| !(c.booth_media && c.clerk_media)) {
+                    self.media_failed(call, now);
+                }
+            }
             Timer::NoClerk { ticket } => {
                 if self.tickets.get(&ticket).is_some_and(|t| t.phase == Phase::Waiting)
                     && !self.pool_has_signed_in(ticket)
@@ -610,7 +662,7 @@ impl Engine {
             ClerkState::Available
         };
         self.set_clerk_state(clerk, next, now);
-        self.return_to_waiting(rec.ticket, false, now);
+        self.return_to_waiting(rec.ticket, RequeueCause::OfferNotTaken, now);
         self.try_match_clerk(clerk, now);
     }
 

@@ -29,6 +29,6 @@ pub use directory::{
 pub use engine::{Engine, EngineConfig};
 pub use model::{
     Action, AwayReason, CallEndReason, CallId, ClerkState, Input, OfferId, OfferRevokeReason, Party, Priority, Reject,
-    TicketEndReason, TicketId, TicketState, WidenCause,
+    RequeueCause, TicketEndReason, TicketId, TicketState, WidenCause,
 };
 pub use views::{CallView, LoadRow, TicketView};

@@ -193,8 +193,8 @@ impl Engine {
     }
 
     /// Puts an offered or connected ticket back to waiting, in its place or at the head.
-    pub(crate) fn return_to_waiting(&mut self, ticket: TicketId, at_head: bool, now: Instant) {
-        let head = if at_head { Some(self.next_head_order()) } else { None };
+    pub(crate) fn return_to_waiting(&mut self, ticket: TicketId, cause: RequeueCause, now: Instant) {
+        let head = if cause.at_head() { Some(self.next_head_order()) } else { None };
         let t = self.tickets.get_mut(&ticket).expect("only open tickets return to waiting");
         t.phase = Phase::Waiting;
         if let Some(order) = head {
@@ -206,7 +206,7 @@ impl Engine {
         }
         let (booth, service, step) = (t.booth, t.service, t.step);
         self.idx.insert_waiting(&self.tickets[&ticket], ticket, 0..step + 1);
-        self.emit(Action::TicketRequeued { ticket, booth, at_head });
+        self.emit(Action::TicketRequeued { ticket, booth, cause });
         self.emit(Action::QueueChanged { service });
         self.skip_empty_steps(ticket, now);
         if !self.pool_has_signed_in(ticket) {

@@ -71,7 +71,26 @@ pub enum CallEndReason {
     BoothLost,
     /// The clerk disconnected; the ticket was re-queued at the head (`clerk_lost_requeued`).
     ClerkLost,
+    /// The media path never came up (or failed for good); the ticket was re-queued at the head.
+    MediaFailed,
     ServerShutdown,
+}
+
+/// Why a ticket went back to waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RequeueCause {
+    /// An offer was declined, timed out or its clerk left: the ticket keeps its place.
+    OfferNotTaken,
+    /// The clerk disconnected mid-call: back to the head.
+    ClerkLost,
+    /// The call's media never connected: back to the head.
+    MediaFailed,
+}
+
+impl RequeueCause {
+    pub fn at_head(self) -> bool {
+        !matches!(self, RequeueCause::OfferNotTaken)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -153,6 +172,16 @@ pub enum Input {
         call: CallId,
         by: Party,
     },
+    /// A party's media is up. The call must be up on both sides before its media timeout.
+    MediaConnected {
+        call: CallId,
+        by: Party,
+    },
+    /// A party's media failed for good: the call ends and the ticket goes back to the head.
+    MediaFailed {
+        call: CallId,
+        by: Party,
+    },
     /// Close everything with `server_shutdown`.
     Shutdown,
 }
@@ -192,7 +221,7 @@ pub enum Action {
     TicketRequeued {
         ticket: TicketId,
         booth: BoothIdx,
-        at_head: bool,
+        cause: RequeueCause,
     },
     CallStarted {
         call: CallId,

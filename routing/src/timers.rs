@@ -9,7 +9,7 @@ use std::collections::BinaryHeap;
 use std::time::Instant;
 
 use crate::directory::{BoothIdx, ClerkIdx};
-use crate::model::{OfferId, TicketId};
+use crate::model::{CallId, OfferId, TicketId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Timer {
@@ -34,6 +34,10 @@ pub(crate) enum Timer {
     TicketExpiry {
         ticket: TicketId,
         epoch: u64,
+    },
+    /// The call's media must be up on both sides by now.
+    MediaTimeout {
+        call: CallId,
     },
     /// Nobody who could serve the ticket has been signed in for the grace period.
     NoClerk {

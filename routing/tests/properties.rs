@@ -24,6 +24,8 @@ enum Op {
     Cancel(u32),
     HangUpByBooth(u32),
     HangUpByClerk(u32),
+    MediaUp(u32, bool),
+    MediaFail(u32),
     Advance(u64),
 }
 
@@ -44,7 +46,9 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (booth.clone(), 0u32..2, priority).prop_map(|(b, s, p)| Op::Request(b, s, p)),
         1 => booth.clone().prop_map(Op::Cancel),
         2 => booth.prop_map(Op::HangUpByBooth),
-        2 => clerk.prop_map(Op::HangUpByClerk),
+        2 => clerk.clone().prop_map(Op::HangUpByClerk),
+        2 => (clerk.clone(), any::<bool>()).prop_map(|(c, b)| Op::MediaUp(c, b)),
+        1 => clerk.clone().prop_map(Op::MediaFail),
         3 => (0u64..45).prop_map(Op::Advance),
     ]
 }
@@ -152,6 +156,13 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
             }
             Op::HangUpByClerk(i) => {
                 h.engine.call_of(c(i)).map(|v| Input::HangUp { call: v.call, by: Party::Clerk(c(i)) })
+            }
+            Op::MediaUp(i, by_booth) => h.engine.call_of(c(i)).map(|v| Input::MediaConnected {
+                call: v.call,
+                by: if by_booth { Party::Booth(v.booth) } else { Party::Clerk(c(i)) },
+            }),
+            Op::MediaFail(i) => {
+                h.engine.call_of(c(i)).map(|v| Input::MediaFailed { call: v.call, by: Party::Clerk(c(i)) })
             }
             Op::Advance(s) => {
                 h.advance(Duration::from_secs(s));

@@ -175,7 +175,7 @@ fn offer_timeout_reoffers_and_two_misses_put_clerk_away() {
         actions,
         vec![
             Action::OfferRevoked { offer: offer_a, ticket: a, clerk, reason: OfferRevokeReason::Timeout },
-            Action::TicketRequeued { ticket: a, booth: h.booth("booth-gudao-1"), at_head: false },
+            Action::TicketRequeued { ticket: a, booth: h.booth("booth-gudao-1"), cause: RequeueCause::OfferNotTaken },
             Action::OfferMade {
                 offer: OfferId(2),
                 ticket: b,
@@ -228,6 +228,9 @@ fn booth_lost_during_call_frees_the_clerk_into_wrap_up() {
     h.request("booth-gudao-1", "teacher-cert", Priority::Normal);
     let (offer, _, _) = Harness::offer_in(&h.drain());
     h.input(Input::AcceptOffer { clerk, offer }).unwrap();
+    let call = h.engine.call_of(clerk).unwrap().call;
+    h.input(Input::MediaConnected { call, by: Party::Booth(booth) }).unwrap();
+    h.input(Input::MediaConnected { call, by: Party::Clerk(clerk) }).unwrap();
     h.input(Input::BoothDisconnected { booth }).unwrap();
     h.secs(30);
     let reasons: Vec<_> = h
@@ -261,7 +264,7 @@ fn clerk_lost_mid_call_requeues_ticket_at_head() {
         h.drain_core(),
         vec![
             Action::CallEnded { call, ticket: first, booth, clerk: c1, reason: CallEndReason::ClerkLost },
-            Action::TicketRequeued { ticket: first, booth, at_head: true },
+            Action::TicketRequeued { ticket: first, booth, cause: RequeueCause::ClerkLost },
         ]
     );
     assert_eq!(h.engine.ticket_view(first, h.now).unwrap().position, Some(1));
@@ -423,4 +426,68 @@ fn shutdown_closes_everything_with_a_reason() {
         .collect();
     assert_eq!(closed, vec![a, b]);
     assert_eq!(h.input(Input::Shutdown), Err(Reject::ShutDown));
+}
+
+/// Puts booth-gudao-1 in a call with clerk-hekou-1; returns (call, ticket).
+fn in_call(h: &mut Harness) -> (CallId, TicketId) {
+    h.available("clerk-hekou-1");
+    let clerk = h.clerk("clerk-hekou-1");
+    let ticket = h.request("booth-gudao-1", "teacher-cert", Priority::Normal);
+    let (offer, _, _) = Harness::offer_in(&h.drain());
+    h.input(Input::AcceptOffer { clerk, offer }).unwrap();
+    h.drain();
+    (h.engine.call_of(clerk).unwrap().call, ticket)
+}
+
+#[test]
+fn call_whose_media_never_connects_ends_and_requeues_at_head() {
+    let mut h = Harness::new();
+    let (call, ticket) = in_call(&mut h);
+    let (booth, clerk) = (h.booth("booth-gudao-1"), h.clerk("clerk-hekou-1"));
+    // Only the booth's side came up.
+    h.input(Input::MediaConnected { call, by: Party::Booth(booth) }).unwrap();
+    h.secs(14);
+    assert!(h.drain_core().is_empty());
+    h.secs(1);
+    assert_eq!(
+        h.drain_core(),
+        vec![
+            Action::CallEnded { call, ticket, booth, clerk, reason: CallEndReason::MediaFailed },
+            Action::TicketRequeued { ticket, booth, cause: RequeueCause::MediaFailed },
+        ]
+    );
+    // Nobody was served: the clerk is available at once (not in wrap-up), and is not offered the
+    // same citizen again; the citizen is first in line for the next clerk.
+    assert_eq!(h.engine.clerk_state(clerk), ClerkState::Available);
+    assert_eq!(h.engine.ticket_view(ticket, h.now).unwrap().position, Some(1));
+    h.available("clerk-hekou-2");
+    assert_eq!(Harness::offer_in(&h.drain()).1, ticket);
+}
+
+#[test]
+fn media_up_on_both_sides_keeps_the_call() {
+    let mut h = Harness::new();
+    let (call, _) = in_call(&mut h);
+    let (booth, clerk) = (h.booth("booth-gudao-1"), h.clerk("clerk-hekou-1"));
+    h.input(Input::MediaConnected { call, by: Party::Booth(booth) }).unwrap();
+    h.input(Input::MediaConnected { call, by: Party::Clerk(clerk) }).unwrap();
+    h.secs(60);
+    assert!(h.drain_core().is_empty());
+    assert_eq!(h.engine.clerk_state(clerk), ClerkState::InCall);
+}
+
+#[test]
+fn reported_media_failure_ends_the_call_at_once_and_only_from_a_party() {
+    let mut h = Harness::new();
+    let (call, ticket) = in_call(&mut h);
+    let outsider = h.booth("booth-gudao-2");
+    assert_eq!(h.input(Input::MediaFailed { call, by: Party::Booth(outsider) }), Err(Reject::NoSuchCall));
+    let clerk = h.clerk("clerk-hekou-1");
+    h.input(Input::MediaFailed { call, by: Party::Clerk(clerk) }).unwrap();
+    let actions = h.drain_core();
+    assert!(actions.contains(&Action::TicketRequeued {
+        ticket,
+        booth: h.booth("booth-gudao-1"),
+        cause: RequeueCause::MediaFailed
+    }));
 }

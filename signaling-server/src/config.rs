@@ -68,6 +68,8 @@ pub struct RoutingSection {
     pub wrap_up_max_secs: f64,
     pub max_wait_secs: f64,
     pub no_clerk_grace_secs: f64,
+    /// A call whose media is not up on both sides by then ends as media_failed (re-queued at head).
+    pub media_timeout_secs: f64,
     /// Default widening thresholds (waited seconds for step 1, 2, 3…).
     pub widen_after_secs: Vec<f64>,
 }
@@ -81,6 +83,7 @@ impl Default for RoutingSection {
             wrap_up_max_secs: 120.0,
             max_wait_secs: 1800.0,
             no_clerk_grace_secs: 60.0,
+            media_timeout_secs: 15.0,
             widen_after_secs: vec![30.0, 90.0, 180.0],
         }
     }
@@ -232,6 +235,7 @@ impl Settings {
             wrap_up_max: secs("wrap_up_max_secs", r.wrap_up_max_secs)?,
             max_wait: secs("max_wait_secs", r.max_wait_secs)?,
             no_clerk_grace: secs("no_clerk_grace_secs", r.no_clerk_grace_secs)?,
+            media_timeout: secs("media_timeout_secs", r.media_timeout_secs)?,
             first_ticket: 1,
         };
         let default_widen =

@@ -293,6 +293,15 @@ impl Driver {
                 let by = party(who).expect("matched booth or clerk");
                 self.input(Input::HangUp { call: routing::CallId(call.0), by }).map_err(reject_code)
             }
+            (Principal::Booth(_) | Principal::Clerk(_), ClientMessage::MediaState { call, state }) => {
+                let by = party(who).expect("matched booth or clerk");
+                let call = routing::CallId(call.0);
+                let input = match state {
+                    protocol::MediaState::Connected => Input::MediaConnected { call, by },
+                    protocol::MediaState::Failed => Input::MediaFailed { call, by },
+                };
+                self.input(input).map_err(reject_code)
+            }
             (
                 Principal::Booth(_) | Principal::Clerk(_),
                 ClientMessage::Sdp { .. } | ClientMessage::IceCandidate { .. },
@@ -367,9 +376,13 @@ impl Driver {
                 let msg = ServerMessage::OfferRevoked { offer: protocol::OfferId(offer.0), reason: revoke_out(reason) };
                 self.send_to_clerk(clerk, msg);
             }
-            Action::TicketRequeued { ticket, at_head, .. } => {
-                info!(ticket = ticket.0, at_head, "ticket re-queued");
-                let notice = at_head.then_some(TicketNotice::ClerkLostRequeued);
+            Action::TicketRequeued { ticket, cause, .. } => {
+                info!(ticket = ticket.0, ?cause, "ticket re-queued");
+                let notice = match cause {
+                    routing::RequeueCause::OfferNotTaken => None,
+                    routing::RequeueCause::ClerkLost => Some(TicketNotice::ClerkLostRequeued),
+                    routing::RequeueCause::MediaFailed => Some(TicketNotice::MediaFailedRequeued),
+                };
                 self.last_status.remove(&ticket);
                 self.push_status(ticket, notice);
             }

@@ -166,7 +166,7 @@ impl Coturn {
             std::net::UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr()).expect("a free UDP port").port();
         let secret = format!("xiaowu-test-{port}");
         let log = std::env::temp_dir().join(format!("xiaowu-coturn-{port}.log"));
-        let child = std::process::Command::new("turnserver")
+        let mut child = std::process::Command::new("turnserver")
             .args([
                 "-n",
                 "--listening-ip=127.0.0.1",
@@ -201,6 +201,8 @@ impl Coturn {
                 return Self { port, secret, child, log };
             }
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("coturn did not answer on 127.0.0.1:{port}");
     }
 

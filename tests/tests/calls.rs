@@ -109,3 +109,67 @@ async fn twenty_calls_in_parallel_all_complete_with_media_both_ways() {
     }
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_whose_media_never_connects_ends_in_bounded_time_and_requeues_at_head() {
+    // A TURN server that does not exist: a relay-only peer gathers nothing and never connects,
+    // without failing outright, so only the server's media timeout can end the call.
+    let dead_turn = signaling_server::turn::TurnConfig {
+        urls: vec!["turn:127.0.0.1:9?transport=udp".into()],
+        secret: "x".into(),
+        ttl_secs: 60,
+    };
+    let server = start(settings(|s| {
+        s.engine.media_timeout = std::time::Duration::from_secs(2);
+        s.file.turn = Some(dead_turn);
+    }))
+    .await;
+    let url = base_url(&server);
+    let agent = tokio::spawn({
+        let args = agent_console::AgentArgs { timeout: 20.0, ..clerk(&url, "clerk-hekou-1") };
+        async move {
+            let mut seen = vec![];
+            let s = agent_console::run(&args, |m| seen.push(m.clone())).await;
+            (s, seen)
+        }
+    });
+    clerk_available(&server, "hekou", 1).await;
+    let args = booth_client::BoothArgs { relay_only: true, timeout: 6.0, ..booth(&url, "booth-gudao-1") };
+    let mut seen = vec![];
+    let started = std::time::Instant::now();
+    let b = booth_client::run(&args, |m| seen.push((started.elapsed(), m.clone()))).await.unwrap();
+    assert_eq!(b.frames_received, 0, "{b:?}");
+    let ended = seen
+        .iter()
+        .find_map(|(at, m)| match m {
+            ServerMessage::CallEnded { reason, .. } => Some((*at, *reason)),
+            _ => None,
+        })
+        .expect("the call was ended");
+    assert_eq!(ended.1, protocol::CallEndReason::MediaFailed);
+    assert!(ended.0 < std::time::Duration::from_secs(5), "ended only after {:?}", ended.0);
+    let requeued = seen.iter().find_map(|(_, m)| match m {
+        ServerMessage::TicketStatus { notice: Some(n), position, state, .. } => Some((*n, *position, *state)),
+        _ => None,
+    });
+    assert_eq!(
+        requeued,
+        Some((protocol::TicketNotice::MediaFailedRequeued, Some(1), protocol::TicketState::Waiting)),
+        "{seen:?}"
+    );
+    // The clerk was told too, and went straight back to available (nobody was served).
+    let (_, clerk_seen) = agent.await.unwrap();
+    assert!(clerk_seen
+        .iter()
+        .any(|m| matches!(m, ServerMessage::CallEnded { reason: protocol::CallEndReason::MediaFailed, .. })));
+    let after_end: Vec<_> = clerk_seen
+        .iter()
+        .skip_while(|m| !matches!(m, ServerMessage::CallEnded { .. }))
+        .filter_map(|m| match m {
+            ServerMessage::ClerkState { state, .. } => Some(*state),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(after_end.first(), Some(&protocol::ClerkState::Available), "{clerk_seen:?}");
+    server.shutdown().await;
+}
