@@ -45,6 +45,10 @@ pub struct BoothArgs {
     /// Give up after this many seconds in total.
     #[arg(long, default_value_t = 600.0)]
     pub timeout: f64,
+    /// For tests: cut the signaling connection abruptly once, this many seconds after the media
+    /// connects, and reconnect (the call must go on).
+    #[arg(long, hide = true)]
+    pub drop_signaling_after: Option<f64>,
     /// Print one JSON object per line (server messages, then a summary).
     #[arg(long)]
     pub json: bool,
@@ -66,7 +70,25 @@ impl BoothArgs {
             relay_only: false,
             bind_ip: IpAddr::from([127, 0, 0, 1]),
             timeout: 60.0,
+            drop_signaling_after: None,
             json: true,
+        }
+    }
+}
+
+/// How long the booth keeps trying to get its signaling connection back (the server's default
+/// grace period is 30 s; within it the ticket and the call are kept).
+const RECONNECT_FOR: Duration = Duration::from_secs(25);
+
+/// Reconnects after the signaling connection was lost, retrying every half second.
+async fn reconnect(args: &BoothArgs) -> Result<Session, SessionError> {
+    let give_up = Instant::now() + RECONNECT_FOR;
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        match Session::login_and_connect(&args.server, Role::Booth, &args.booth, &args.secret).await {
+            Ok(s) => return Ok(s),
+            Err(e) if Instant::now() >= give_up => return Err(e),
+            Err(e) => tracing::info!(error = %e, "reconnecting"),
         }
     }
 }
@@ -161,8 +183,21 @@ pub async fn run(args: &BoothArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
     let mut link: Option<CallLink> = None;
     let mut hang_up_at: Option<(Instant, CallId)> = None;
     let cancel_at = args.cancel_after.map(|secs| started + Duration::from_secs_f64(secs));
+    let mut drop_at: Option<Instant> = None;
+    let mut drop_done = false;
     loop {
+        if drop_at.is_some_and(|at| Instant::now() >= at) {
+            drop_at = None;
+            tracing::info!("test switch: cutting the signaling connection");
+            session.abort();
+            session = reconnect(args).await?;
+            emit(&session.welcome);
+            continue;
+        }
         let mut wake = deadline;
+        if let Some(at) = drop_at {
+            wake = wake.min(at);
+        }
         if let Some((at, _)) = hang_up_at {
             wake = wake.min(at);
         }
@@ -201,6 +236,10 @@ pub async fn run(args: &BoothArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
                         if let (Some(hold), None) = (args.hold, hang_up_at) {
                             hang_up_at = Some((Instant::now() + Duration::from_secs_f64(hold), l.call));
                         }
+                        if let (Some(after), false) = (args.drop_signaling_after, drop_done) {
+                            drop_done = true;
+                            drop_at = Some(Instant::now() + Duration::from_secs_f64(after));
+                        }
                     }
                     match l.on_event(&ev).await {
                         Ok(out) => {
@@ -211,6 +250,14 @@ pub async fn run(args: &BoothArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
                         Err(e) => tracing::warn!(error = %e, "media event handling failed"),
                     }
                 }
+                continue;
+            }
+            Step::Server(Err(SessionError::Closed)) if s.ticket.is_some() => {
+                // The network dropped: the server keeps the ticket (and the call) for the grace
+                // period, so get the connection back and carry on.
+                tracing::info!("signaling connection lost; reconnecting");
+                session = reconnect(args).await?;
+                emit(&session.welcome);
                 continue;
             }
             Step::Server(Err(e)) => {

@@ -173,3 +173,47 @@ async fn call_whose_media_never_connects_ends_in_bounded_time_and_requeues_at_he
     assert_eq!(after_end.first(), Some(&protocol::ClerkState::Available), "{clerk_seen:?}");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn booth_signaling_drop_within_grace_keeps_the_call_going() {
+    let server = start(settings(|_| {})).await;
+    let url = base_url(&server);
+    let agent = tokio::spawn({
+        let args = clerk(&url, "clerk-hekou-1"); // waits for the booth to hang up
+        async move {
+            let mut seen = vec![];
+            let s = agent_console::run(&args, |m| seen.push(m.clone())).await;
+            (s, seen)
+        }
+    });
+    clerk_available(&server, "hekou", 1).await;
+    // The booth's WebSocket is cut 1 s into the call (no close frame: as a network failure would)
+    // and comes back; the booth hangs up 4 s after the media connected.
+    let args =
+        booth_client::BoothArgs { hold: Some(4.0), drop_signaling_after: Some(1.0), ..booth(&url, "booth-gudao-1") };
+    let mut seen = vec![];
+    let b = booth_client::run(&args, |m| seen.push(m.clone())).await.unwrap();
+    assert_eq!(b.outcome, "served", "{b:?}");
+    let welcomes = seen.iter().filter(|m| matches!(m, ServerMessage::Welcome { .. })).count();
+    assert_eq!(welcomes, 2, "the booth reconnected once");
+    assert!(
+        seen.iter()
+            .any(|m| matches!(m, ServerMessage::TicketStatus { notice: Some(protocol::TicketNotice::Resumed), .. })),
+        "the server told the booth its ticket was resumed"
+    );
+    // The media kept flowing through the drop: about 4 s at 15 fps.
+    assert!(b.frames_received >= 45, "{b:?}");
+    let (a, clerk_seen) = agent.await.unwrap();
+    let a = a.unwrap();
+    assert_eq!((a.outcome.as_str(), a.calls), ("done", 1));
+    assert!(a.frames_received >= 45, "{a:?}");
+    let reasons: Vec<_> = clerk_seen
+        .iter()
+        .filter_map(|m| match m {
+            ServerMessage::CallEnded { reason, .. } => Some(*reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasons, vec![protocol::CallEndReason::HungUpByBooth], "one call, ended by the booth, not lost");
+    server.shutdown().await;
+}
