@@ -25,6 +25,8 @@ pub struct CallReport {
     pub setup_ms: Option<u64>,
     pub chat_received: u64,
     pub ice_restarts: u32,
+    /// Video frames received since the last ICE restart began (None: no restart).
+    pub frames_after_restart: Option<u64>,
     pub stats: Option<CallStats>,
 }
 
@@ -37,6 +39,8 @@ pub struct CallLink {
     say: Option<String>,
     ice_restarts: u32,
     restarting: bool,
+    answered: bool,
+    frames_at_restart: Option<u64>,
 }
 
 impl CallLink {
@@ -57,7 +61,18 @@ impl CallLink {
             out.push(ClientMessage::Sdp { call, kind: SdpKind::Offer, sdp });
             peer.start_media();
         }
-        let link = Self { call, initiator, peer, events, t0, say, ice_restarts: 0, restarting: false };
+        let link = Self {
+            call,
+            initiator,
+            peer,
+            events,
+            t0,
+            say,
+            ice_restarts: 0,
+            restarting: false,
+            answered: false,
+            frames_at_restart: None,
+        };
         Ok((link, out))
     }
 
@@ -65,9 +80,14 @@ impl CallLink {
     pub async fn on_signal(&mut self, msg: &ServerMessage) -> Result<Vec<ClientMessage>, MediaError> {
         match msg {
             ServerMessage::Sdp { call, kind: SdpKind::Offer, sdp } if *call == self.call && !self.initiator => {
-                let first = self.peer.counters().snapshot().video_packets == 0 && self.ice_restarts == 0;
+                if self.answered {
+                    // A second offer on the same call is the clerk's ICE restart.
+                    self.ice_restarts += 1;
+                    self.frames_at_restart = Some(self.peer.counters().snapshot().video_frames);
+                }
                 let answer = self.peer.answer(sdp).await?;
-                if first {
+                if !self.answered {
+                    self.answered = true;
                     self.peer.start_media();
                 }
                 Ok(vec![ClientMessage::Sdp { call: self.call, kind: SdpKind::Answer, sdp: answer }])
@@ -114,6 +134,7 @@ impl CallLink {
             PeerEvent::PathLost if self.initiator && !self.restarting => {
                 self.restarting = true;
                 self.ice_restarts += 1;
+                self.frames_at_restart = Some(self.peer.counters().snapshot().video_frames);
                 tracing::info!(call = self.call.0, "media path lost: restarting ICE");
                 let sdp = self.peer.restart_ice().await?;
                 Ok(vec![ClientMessage::Sdp { call: self.call, kind: SdpKind::Offer, sdp }])
@@ -137,6 +158,7 @@ impl CallLink {
             setup_ms: c.first_video.map(|at| at.saturating_duration_since(self.t0).as_millis() as u64),
             chat_received: c.chat_received,
             ice_restarts: self.ice_restarts,
+            frames_after_restart: self.frames_at_restart.map(|at| c.video_frames.saturating_sub(at)),
             stats: Some(self.peer.stats().await),
         }
     }

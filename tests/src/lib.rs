@@ -214,6 +214,21 @@ impl Coturn {
         }
     }
 
+    /// Freezes the relay (SIGSTOP): every relayed packet stops, as on a broken network path.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets the relay run again (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = std::process::Command::new("kill").args([sig, &self.child.id().to_string()]).status();
+        assert!(ok.is_ok_and(|s| s.success()), "kill {sig} coturn");
+    }
+
     /// coturn's log so far (to check that allocations were made).
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

@@ -61,3 +61,46 @@ async fn relay_only_call_through_coturn_with_minted_credentials() {
     assert!(log.contains("CREATE_PERMISSION processed, success"), "no TURN permission:\n{log}");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_path_broken_for_seconds_recovers_with_an_ice_restart() {
+    let turn = Coturn::start();
+    let server = start(settings(|s| s.file.turn = Some(turn.config()))).await;
+    let url = base_url(&server);
+    let agent = tokio::spawn({
+        let args =
+            agent_console::AgentArgs { relay_only: true, ..agent_console::AgentArgs::new(&url, "clerk-hekou-1") };
+        async move { agent_console::run(&args, |_| {}).await }
+    });
+    let mut sup = connect(&server, Role::Supervisor, "sup-dongying").await;
+    expect(&mut sup, "clerk available", |m| match m {
+        ServerMessage::QueueLoad { rows } => {
+            rows.iter().any(|r| r.region.as_str() == "hekou" && r.clerks_available > 0).then_some(())
+        }
+        _ => None,
+    })
+    .await;
+    let booth = tokio::spawn({
+        let args = booth_client::BoothArgs {
+            relay_only: true,
+            hold: Some(14.0),
+            ..booth_client::BoothArgs::new(&url, "booth-gudao-1", "teacher-cert")
+        };
+        async move { booth_client::run(&args, |_| {}).await }
+    });
+    // Let the media flow, then freeze the relay for 4 s: every packet of the call is lost.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    turn.pause();
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    turn.resume();
+    let b = booth.await.unwrap().unwrap();
+    let a = agent.await.unwrap().unwrap();
+    assert_eq!(b.outcome, "served", "{b:?}");
+    let (am, bm) = (a.media.last().cloned().unwrap(), b.media.clone().unwrap());
+    assert!(am.ice_restarts >= 1, "the clerk restarted ICE: {am:?}");
+    assert!(bm.ice_restarts >= 1, "the booth answered the restart: {bm:?}");
+    // After the restart the media came back on both sides (several seconds at 15 fps).
+    assert!(am.frames_after_restart.unwrap_or(0) >= 30, "clerk after restart: {am:?}");
+    assert!(bm.frames_after_restart.unwrap_or(0) >= 30, "booth after restart: {bm:?}");
+    server.shutdown().await;
+}
