@@ -1,10 +1,13 @@
 //! A call as a client sees it: the protocol's signaling messages in, a [`CallPeer`] driven by
 //! them, and the messages to send back out. Shared by `booth-client` and `agent-console`.
 //!
-//! The initiator (clerk) offers; on a lost path it restarts ICE with a new offer. The other side
-//! answers every offer it gets, so a restart needs nothing special there.
+//! The initiator (clerk) offers; on a lost path it restarts ICE with a new offer, and again every
+//! [`RESTART_RETRY`] until the path is back (a restart begun while the network is still down
+//! gathers nothing), giving up after [`MAX_RESTARTS`]. The other side answers every offer it gets.
+//! Before the call ever connected a failure is reported at once (`media_state: failed`); after,
+//! only the initiator declares it.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use protocol::{CallId, ClientMessage, IceServer, MediaState, SdpKind, ServerMessage};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -12,6 +15,11 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use crate::peer::{CallPeer, PeerConfig, PeerEvent};
 use crate::stats::CallStats;
 use crate::MediaError;
+
+/// How long a restart may take before the initiator tries again.
+pub const RESTART_RETRY: Duration = Duration::from_secs(5);
+/// Restarts in a row without the path coming back, after which the call is reported failed.
+pub const MAX_RESTARTS: u32 = 6;
 
 /// What a finished (or ongoing) call received.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
@@ -38,7 +46,13 @@ pub struct CallLink {
     t0: Instant,
     say: Option<String>,
     ice_restarts: u32,
-    restarting: bool,
+    /// Restarts since the path was last up.
+    failed_restarts: u32,
+    /// When to try another restart if the path is still down.
+    retry_at: Option<Instant>,
+    connected: bool,
+    connected_once: bool,
+    reported_failed: bool,
     answered: bool,
     frames_at_restart: Option<u64>,
 }
@@ -69,7 +83,11 @@ impl CallLink {
             t0,
             say,
             ice_restarts: 0,
-            restarting: false,
+            failed_restarts: 0,
+            retry_at: None,
+            connected: false,
+            connected_once: false,
+            reported_failed: false,
             answered: false,
             frames_at_restart: None,
         };
@@ -94,7 +112,6 @@ impl CallLink {
             }
             ServerMessage::Sdp { call, kind: SdpKind::Answer, sdp } if *call == self.call && self.initiator => {
                 self.peer.accept_answer(sdp).await?;
-                self.restarting = false;
                 Ok(vec![])
             }
             ServerMessage::IceCandidate { call, candidate, sdp_mid, sdp_mline_index } if *call == self.call => {
@@ -106,11 +123,32 @@ impl CallLink {
     }
 
     /// Next peer event (pending forever once the peer is gone, so it can sit in a `select!`).
+    /// When a restart is overdue this yields a `PathLost` of its own, so the retry happens.
     pub async fn next_event(&mut self) -> PeerEvent {
-        match self.events.recv().await {
-            Some(ev) => ev,
-            None => std::future::pending().await,
+        let retry = self.retry_at;
+        tokio::select! {
+            ev = self.events.recv() => match ev {
+                Some(ev) => ev,
+                None => std::future::pending().await,
+            },
+            _ = async {
+                match retry {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                self.retry_at = None;
+                PeerEvent::PathLost
+            }
         }
+    }
+
+    fn failed(&mut self) -> Vec<ClientMessage> {
+        if std::mem::replace(&mut self.reported_failed, true) {
+            return vec![];
+        }
+        tracing::warn!(call = self.call.0, "media failed");
+        vec![ClientMessage::MediaState { call: self.call, state: MediaState::Failed }]
     }
 
     /// Turns a peer event into messages to send (candidates; a restart offer after a lost path).
@@ -125,17 +163,31 @@ impl CallLink {
                 }])
             }
             PeerEvent::Connected => {
+                self.connected = true;
+                self.failed_restarts = 0;
+                self.retry_at = None;
+                if std::mem::replace(&mut self.connected_once, true) {
+                    return Ok(vec![]); // back after a restart
+                }
                 if let Some(text) = self.say.take() {
                     self.peer.send_chat(&text).await?;
                 }
                 Ok(vec![ClientMessage::MediaState { call: self.call, state: MediaState::Connected }])
             }
-            PeerEvent::Failed => Ok(vec![ClientMessage::MediaState { call: self.call, state: MediaState::Failed }]),
-            PeerEvent::PathLost if self.initiator && !self.restarting => {
-                self.restarting = true;
+            PeerEvent::Failed if !self.connected_once => Ok(self.failed()),
+            PeerEvent::PathLost | PeerEvent::Failed if self.initiator && self.connected_once => {
+                self.connected = false;
+                if self.retry_at.is_some_and(|at| Instant::now() < at) {
+                    return Ok(vec![]); // a restart is under way
+                }
+                if self.failed_restarts >= MAX_RESTARTS {
+                    return Ok(self.failed());
+                }
+                self.failed_restarts += 1;
                 self.ice_restarts += 1;
                 self.frames_at_restart = Some(self.peer.counters().snapshot().video_frames);
-                tracing::info!(call = self.call.0, "media path lost: restarting ICE");
+                self.retry_at = Some(Instant::now() + RESTART_RETRY);
+                tracing::info!(call = self.call.0, attempt = self.failed_restarts, "media path lost: restarting ICE");
                 let sdp = self.peer.restart_ice().await?;
                 Ok(vec![ClientMessage::Sdp { call: self.call, kind: SdpKind::Offer, sdp }])
             }
