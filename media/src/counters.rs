@@ -13,6 +13,7 @@ pub struct Counters {
     bytes: AtomicU64,
     chat_received: AtomicU64,
     first_video: OnceLock<Instant>,
+    first_frame: OnceLock<Instant>,
 }
 
 /// A copy of the counters at one moment.
@@ -24,6 +25,8 @@ pub struct CountersSnapshot {
     pub bytes: u64,
     pub chat_received: u64,
     pub first_video: Option<Instant>,
+    /// When the first complete video frame (its marker packet) arrived.
+    pub first_frame: Option<Instant>,
 }
 
 impl Counters {
@@ -32,6 +35,7 @@ impl Counters {
         self.video_packets.fetch_add(1, Ordering::Relaxed);
         self.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
         if marker {
+            self.first_frame.get_or_init(Instant::now);
             self.video_frames.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -53,6 +57,7 @@ impl Counters {
             bytes: self.bytes.load(Ordering::Relaxed),
             chat_received: self.chat_received.load(Ordering::Relaxed),
             first_video: self.first_video.get().copied(),
+            first_frame: self.first_frame.get().copied(),
         }
     }
 }

@@ -31,6 +31,8 @@ pub struct CallReport {
     pub bytes_received: u64,
     /// From `t0` (the clerk's accept, or the booth's `call_started`) to the first remote video packet.
     pub setup_ms: Option<u64>,
+    /// From `t0` to the first complete remote video frame.
+    pub first_frame_ms: Option<u64>,
     pub chat_received: u64,
     pub ice_restarts: u32,
     /// Video frames received since the last ICE restart began (None: no restart).
@@ -208,6 +210,7 @@ impl CallLink {
             frames_received: c.video_frames,
             bytes_received: c.bytes,
             setup_ms: c.first_video.map(|at| at.saturating_duration_since(self.t0).as_millis() as u64),
+            first_frame_ms: c.first_frame.map(|at| at.saturating_duration_since(self.t0).as_millis() as u64),
             chat_received: c.chat_received,
             ice_restarts: self.ice_restarts,
             frames_after_restart: self.frames_at_restart.map(|at| c.video_frames.saturating_sub(at)),

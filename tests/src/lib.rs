@@ -30,7 +30,8 @@ pub fn widen_after(s: &mut Settings, secs: &[f64]) {
 }
 
 pub async fn start(settings: Settings) -> RunningServer {
-    signaling_server::telemetry::init_with_default("warn");
+    // webrtc-rs warns about normal ICE progress; keep test output to our own warnings.
+    signaling_server::telemetry::init_with_default("warn,rtc=error,rtc_ice=error,rtc_dtls=error,webrtc=error");
     signaling_server::start(settings, "127.0.0.1:0").await.expect("binding a free loopback port")
 }
 
@@ -137,6 +138,11 @@ impl RawSocket {
 /// The demo configuration plus `n` extra booths in 孤岛镇 (`booth-extra-0`…) and `n` extra
 /// `teacher-cert` clerks in the 河口区 hall (`clerk-extra-0`…), all with the secret `demo`.
 pub fn settings_with_extra(n: usize) -> Settings {
+    Settings::parse(&config_with_extra(n), "<demo + extra accounts>").expect("the extended demo config is valid")
+}
+
+/// The TOML text behind [`settings_with_extra`] (for a server started as a separate process).
+pub fn config_with_extra(n: usize) -> String {
     let demo = signaling_server::config::DEMO_CONFIG;
     let hash_line = demo.lines().find(|l| l.starts_with("secret_hash = ")).expect("the demo has hashed secrets");
     let mut text = demo.to_owned();
@@ -148,7 +154,7 @@ pub fn settings_with_extra(n: usize) -> Settings {
             "\n[[clerks]]\nid = \"clerk-extra-{i}\"\nname = \"测试{i}\"\nhall = \"hekou\"\nskills = [\"teacher-cert\"]\n{hash_line}\n"
         ));
     }
-    Settings::parse(&text, "<demo + extra accounts>").expect("the extended demo config is valid")
+    text
 }
 
 /// A real coturn (`turnserver` from Debian's `coturn`) on loopback with `use-auth-secret`,

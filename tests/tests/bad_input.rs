@@ -127,7 +127,12 @@ async fn signaling_is_relayed_only_between_the_parties_of_a_call() {
         .await;
     assert_eq!(error_code(clerk.recv_reply().await), ErrorCode::InvalidField);
 
-    // The parties' own signaling goes through, to the other party only.
+    let huge = ClientMessage::Sdp { call, kind: SdpKind::Offer, sdp: format!("v=0\r\n{}", "a=x\r\n".repeat(12_000)) };
+    assert!(huge.encode().len() > 64 * 1024);
+    clerk.send(&huge).await;
+    assert_eq!(error_code(clerk.recv_reply().await), ErrorCode::MessageTooLarge);
+
+    // After all that, the parties' own signaling still goes through, to the other party only.
     clerk.send(&sdp(call)).await;
     match booth.recv_reply().await {
         Some(ServerMessage::Sdp { call: c, kind: SdpKind::Offer, .. }) => assert_eq!(c, call),

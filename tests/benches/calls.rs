@@ -1,0 +1,197 @@
+//! Call benchmarks (issue 3).
+//!
+//! 1. Setup time over 30 calls, one after another, in-process: the real server, agent-console and
+//!    booth-client libraries, webrtc-rs on loopback. For each call: clerk accept → first remote video
+//!    packet / first complete frame at the clerk, and booth `call_started` → the same at the booth.
+//! 2. Resources with 20 concurrent calls: the release binaries as separate processes (one server,
+//!    20 agent-console, 20 booth-client), sampling CPU time and RSS from /proc during the calls.
+//!
+//! Run: `cargo build --release --bins && cargo bench -p xiaowu-tests --bench calls`
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use xiaowu_tests::*;
+
+fn pct(sorted: &[u64], p: f64) -> u64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn summarize(name: &str, mut v: Vec<u64>) {
+    v.sort();
+    println!(
+        "  {name:<44} n={:>2}  p50 {:>4} ms  p95 {:>4} ms  min {:>4} ms  max {:>4} ms",
+        v.len(),
+        pct(&v, 0.5),
+        pct(&v, 0.95),
+        v[0],
+        v[v.len() - 1]
+    );
+}
+
+async fn setup_times() {
+    const CALLS: u32 = 30;
+    let server = start(settings(|_| {})).await;
+    let url = base_url(&server);
+    let agent = tokio::spawn({
+        let args = agent_console::AgentArgs {
+            calls: CALLS,
+            hold: Some(0.3),
+            timeout: 300.0,
+            ..agent_console::AgentArgs::new(&url, "clerk-hekou-1")
+        };
+        async move { agent_console::run(&args, |_| {}).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut booth_first_packet = vec![];
+    let mut booth_first_frame = vec![];
+    for _ in 0..CALLS {
+        let args = booth_client::BoothArgs {
+            timeout: 60.0,
+            ..booth_client::BoothArgs::new(&url, "booth-gudao-1", "teacher-cert")
+        };
+        let b = booth_client::run(&args, |_| {}).await.expect("booth visit");
+        assert_eq!(b.outcome, "served");
+        let m = b.media.expect("media report");
+        booth_first_packet.push(m.setup_ms.expect("booth received video"));
+        booth_first_frame.push(m.first_frame_ms.expect("booth received a frame"));
+    }
+    let a = agent.await.unwrap().expect("agent");
+    assert_eq!(a.calls, CALLS);
+    let clerk_first_packet: Vec<u64> = a.media.iter().map(|m| m.setup_ms.expect("clerk received video")).collect();
+    let clerk_first_frame: Vec<u64> =
+        a.media.iter().map(|m| m.first_frame_ms.expect("clerk received a frame")).collect();
+    println!("call setup, {CALLS} calls one after another (loopback, host candidates):");
+    summarize("clerk: accept → first remote video packet", clerk_first_packet);
+    summarize("clerk: accept → first complete remote frame", clerk_first_frame);
+    summarize("booth: call_started → first video packet", booth_first_packet);
+    summarize("booth: call_started → first complete frame", booth_first_frame);
+    server.shutdown().await;
+}
+
+/// CPU ticks (user + system) and current / peak RSS in KiB of a process.
+fn sample(pid: u32) -> Option<(u64, u64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib =
+        |key: &str| status.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok());
+    Some((ticks, kib("VmRSS:")?, kib("VmHWM:")?))
+}
+
+struct Procs(Vec<Child>);
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn concurrent_resources() {
+    const N: usize = 20;
+    let bin = |name: &str| -> PathBuf {
+        let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release").join(name);
+        assert!(p.exists(), "{} missing: run `cargo build --release --bins` first", p.display());
+        p
+    };
+    let dir = std::env::temp_dir().join(format!("xiaowu-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("config.toml");
+    std::fs::write(&config, config_with_extra(N)).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}");
+    let quiet = || Stdio::null();
+    let mut procs = Procs(vec![]);
+    procs.0.push(
+        Command::new(bin("signaling-server"))
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--config", config.to_str().unwrap()])
+            .env("RUST_LOG", "warn")
+            .stdout(quiet())
+            .stderr(quiet())
+            .spawn()
+            .unwrap(),
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let hold = "12";
+    for i in 0..N {
+        procs.0.push(
+            Command::new(bin("agent-console"))
+                .args([
+                    "--server",
+                    &url,
+                    "--clerk",
+                    &format!("clerk-extra-{i}"),
+                    "--secret",
+                    "demo",
+                    "--auto-accept",
+                    "--hold",
+                    hold,
+                    "--timeout",
+                    "60",
+                ])
+                .stdout(quiet())
+                .stderr(quiet())
+                .spawn()
+                .unwrap(),
+        );
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    for i in 0..N {
+        procs.0.push(
+            Command::new(bin("booth-client"))
+                .args([
+                    "--server",
+                    &url,
+                    "--booth",
+                    &format!("booth-extra-{i}"),
+                    "--service",
+                    "teacher-cert",
+                    "--secret",
+                    "demo",
+                    "--timeout",
+                    "60",
+                    "--json",
+                ])
+                .stdout(if i == 0 { Stdio::piped() } else { quiet() })
+                .stderr(quiet())
+                .spawn()
+                .unwrap(),
+        );
+    }
+    let server_pid = procs.0[0].id();
+    let booth_pid = procs.0[1 + N].id();
+    let agent_pid = procs.0[1].id();
+    // Measure over 8 s in the middle of the 12 s calls.
+    std::thread::sleep(Duration::from_secs(3));
+    let t0 = Instant::now();
+    let s0: Vec<_> = [server_pid, booth_pid, agent_pid].iter().map(|p| sample(*p).expect("process alive")).collect();
+    std::thread::sleep(Duration::from_secs(8));
+    let secs = t0.elapsed().as_secs_f64();
+    let s1: Vec<_> = [server_pid, booth_pid, agent_pid].iter().map(|p| sample(*p).expect("process alive")).collect();
+    let hz = 100.0; // USER_HZ on Linux
+    println!("resources with {N} concurrent calls (release binaries, 2 cores, measured over {secs:.1} s mid-call):");
+    for (i, name) in ["signaling-server", "one booth-client", "one agent-console"].iter().enumerate() {
+        let cpu = (s1[i].0 - s0[i].0) as f64 / hz / secs * 100.0;
+        println!(
+            "  {name:<18} CPU {cpu:5.1} % of one core   RSS {:>6.1} MiB (peak {:.1} MiB)",
+            s1[i].1 as f64 / 1024.0,
+            s1[i].2 as f64 / 1024.0
+        );
+    }
+    // The first booth's summary proves the calls really carried media.
+    let booth = procs.0.remove(1 + N);
+    let out = booth.wait_with_output().unwrap();
+    let last = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().to_owned();
+    println!("  first booth's summary: {}", &last[..last.len().min(220)]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(setup_times());
+    concurrent_resources();
+}
