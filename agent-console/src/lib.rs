@@ -47,11 +47,37 @@ pub struct AgentArgs {
     /// Local address for media sockets.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind_ip: IpAddr,
+    /// Ask the booth for this document once the media connects (id_front, id_back, hukou_cover,
+    /// hukou_self, diploma, other).
+    #[arg(long)]
+    pub request_doc: Option<String>,
+    /// Download every received document (and its thumbnail) into this folder.
+    #[arg(long)]
+    pub save_docs: Option<std::path::PathBuf>,
+    /// Reject the first document received (asking for a re-shoot) and accept the rest.
+    #[arg(long)]
+    pub reject_first: bool,
     /// Give up after this many seconds in total.
     #[arg(long, default_value_t = 600.0)]
     pub timeout: f64,
     #[arg(long)]
     pub json: bool,
+}
+
+/// A document the console received.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ReceivedDocument {
+    pub document: String,
+    pub doc_type: String,
+    pub width: u32,
+    pub height: u32,
+    pub sha256_result: String,
+    /// The downloaded bytes hash to `sha256_result`.
+    pub verified: bool,
+    pub path: Option<std::path::PathBuf>,
+    pub accepted: bool,
+    /// `document_ready` arrived this long after the request was sent (None: not requested).
+    pub since_request_ms: Option<u64>,
 }
 
 impl AgentArgs {
@@ -70,6 +96,9 @@ impl AgentArgs {
             no_media: false,
             relay_only: false,
             bind_ip: IpAddr::from([127, 0, 0, 1]),
+            request_doc: None,
+            save_docs: None,
+            reject_first: false,
             timeout: 60.0,
             json: true,
         }
@@ -100,6 +129,7 @@ pub struct AgentSummary {
     pub chat_received: u64,
     /// Every call's media report, in order.
     pub media: Vec<CallReport>,
+    pub documents: Vec<ReceivedDocument>,
     pub error: Option<String>,
 }
 
@@ -147,8 +177,13 @@ pub async fn run(args: &AgentArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
         setup_ms: None,
         chat_received: 0,
         media: vec![],
+        documents: vec![],
         error: None,
     };
+    if let Some(dir) = &args.save_docs {
+        std::fs::create_dir_all(dir).map_err(|e| SessionError::Login(format!("creating {}: {e}", dir.display())))?;
+    }
+    let mut requested_at: Option<Instant> = None;
     let peer_config = PeerConfig { relay_only: args.relay_only, bind_ip: args.bind_ip, ..PeerConfig::default() };
     let mut link: Option<CallLink> = None;
     let mut accepted_at = Instant::now();
@@ -178,6 +213,12 @@ pub async fn run(args: &AgentArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
                 if let Some(l) = link.as_mut() {
                     if let (PeerEvent::Connected, Some(hold), None) = (&ev, args.hold, &timer) {
                         timer = Some((Instant::now() + Duration::from_secs_f64(hold), Timer::HangUp(l.call)));
+                    }
+                    if let (PeerEvent::Connected, Some(t), None) = (&ev, &args.request_doc, requested_at) {
+                        let doc_type = protocol::DocType::parse(t)
+                            .ok_or_else(|| SessionError::Login(format!("unknown document type `{t}`")))?;
+                        requested_at = Some(Instant::now());
+                        session.send(ClientMessage::RequestDocument { call: l.call, doc_type }).await?;
                     }
                     match l.on_event(&ev).await {
                         Ok(out) => {
@@ -255,8 +296,47 @@ pub async fn run(args: &AgentArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
                     }
                 }
             }
+            ServerMessage::DocumentReady { document, doc_type, width, height, sha256_result, url, .. } => {
+                let since_request_ms = requested_at.map(|t| t.elapsed().as_millis() as u64);
+                let full =
+                    session::get_bytes(format!("{}{url}", args.server.trim_end_matches('/')), session.token.clone())
+                        .await?;
+                let verified = full.status == 200 && media::document::sha256_hex(&full.body) == *sha256_result;
+                let mut path = None;
+                if let (Some(dir), true) = (&args.save_docs, verified) {
+                    let p = dir.join(format!("{document}.jpg"));
+                    std::fs::write(&p, &full.body)
+                        .map_err(|e| SessionError::Login(format!("saving {}: {e}", p.display())))?;
+                    let thumb = session::get_bytes(
+                        format!("{}{url}/thumbnail", args.server.trim_end_matches('/')),
+                        session.token.clone(),
+                    )
+                    .await?;
+                    let tp = dir.join(format!("{document}.thumb.jpg"));
+                    std::fs::write(&tp, &thumb.body)
+                        .map_err(|e| SessionError::Login(format!("saving {}: {e}", tp.display())))?;
+                    path = Some(p);
+                }
+                let accepted = verified && !(args.reject_first && s.documents.is_empty());
+                let reason = (!accepted).then(|| {
+                    if verified { "照片不清晰，请重新拍摄" } else { "照片无法打开，请重新拍摄" }.to_owned()
+                });
+                session.send(ClientMessage::ReviewDocument { document: document.clone(), accepted, reason }).await?;
+                s.documents.push(ReceivedDocument {
+                    document: document.to_string(),
+                    doc_type: doc_type.as_str().to_owned(),
+                    width: *width,
+                    height: *height,
+                    sha256_result: sha256_result.clone(),
+                    verified,
+                    path,
+                    accepted,
+                    since_request_ms,
+                });
+            }
             ServerMessage::CallEnded { .. } => {
                 s.calls += 1;
+                requested_at = None;
                 if let Some(l) = link.take() {
                     s.record(l.close().await);
                 }

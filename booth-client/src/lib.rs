@@ -42,6 +42,13 @@ pub struct BoothArgs {
     /// Local address for media sockets.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind_ip: IpAddr,
+    /// Photo (JPEG or PNG) to send when the clerk asks for a document; sent again if rejected.
+    #[arg(long)]
+    pub photo: Option<std::path::PathBuf>,
+    /// Send the photo as this document type right after the media connects, without waiting for
+    /// a request (id_front, id_back, hukou_cover, hukou_self, diploma, other).
+    #[arg(long)]
+    pub doc_type: Option<String>,
     /// Give up after this many seconds in total.
     #[arg(long, default_value_t = 600.0)]
     pub timeout: f64,
@@ -69,6 +76,8 @@ impl BoothArgs {
             no_media: false,
             relay_only: false,
             bind_ip: IpAddr::from([127, 0, 0, 1]),
+            photo: None,
+            doc_type: None,
             timeout: 60.0,
             drop_signaling_after: None,
             json: true,
@@ -131,7 +140,52 @@ pub struct BoothSummary {
     pub setup_ms: Option<u64>,
     pub chat_received: u64,
     pub media: Option<CallReport>,
+    /// Every upload attempt, in order.
+    pub uploads: Vec<UploadResult>,
+    pub documents_accepted: u32,
+    pub documents_rejected: u32,
     pub error: Option<String>,
+}
+
+/// One document upload and the server's answer.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UploadResult {
+    pub doc_type: String,
+    pub status: u16,
+    pub document: Option<String>,
+    pub sha256_original: Option<String>,
+    pub sha256_result: Option<String>,
+    /// The error code when refused.
+    pub error: Option<String>,
+    pub message_zh: Option<String>,
+    pub elapsed_ms: u64,
+}
+
+/// Uploads a photo for a live call (`POST /api/calls/{call}/documents`).
+pub async fn upload_document(
+    server: &str,
+    token: &str,
+    call: u64,
+    doc_type: &str,
+    photo: Vec<u8>,
+) -> Result<UploadResult, SessionError> {
+    let started = Instant::now();
+    let url = format!("{}/api/calls/{call}/documents?doc_type={doc_type}", server.trim_end_matches('/'));
+    let content_type = if photo.starts_with(&[0x89, b'P']) { "image/png" } else { "image/jpeg" };
+    let reply = session::post_bytes(url, token.to_owned(), content_type, photo).await?;
+    let json: serde_json::Value = serde_json::from_slice(&reply.body).unwrap_or_default();
+    let field = |k: &str| json.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+    let ok = reply.status == 200;
+    Ok(UploadResult {
+        doc_type: doc_type.to_owned(),
+        status: reply.status,
+        document: if ok { field("document") } else { None },
+        sha256_original: field("sha256_original"),
+        sha256_result: field("sha256_result"),
+        error: if ok { None } else { field("code") },
+        message_zh: field("message_zh"),
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    })
 }
 
 impl BoothSummary {
@@ -177,8 +231,16 @@ pub async fn run(args: &BoothArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
         setup_ms: None,
         chat_received: 0,
         media: None,
+        uploads: vec![],
+        documents_accepted: 0,
+        documents_rejected: 0,
         error: None,
     };
+    let photo = match &args.photo {
+        Some(p) => Some(std::fs::read(p).map_err(|e| SessionError::Login(format!("reading {}: {e}", p.display())))?),
+        None => None,
+    };
+    let mut pending_upload: Option<(u64, String)> = None;
     let peer_config = PeerConfig { relay_only: args.relay_only, bind_ip: args.bind_ip, ..PeerConfig::default() };
     let mut link: Option<CallLink> = None;
     let mut hang_up_at: Option<(Instant, CallId)> = None;
@@ -186,6 +248,10 @@ pub async fn run(args: &BoothArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
     let mut drop_at: Option<Instant> = None;
     let mut drop_done = false;
     loop {
+        if let (Some((call, doc_type)), Some(bytes)) = (pending_upload.take(), photo.as_ref()) {
+            let r = send_photo(args, &session.token, bytes, call, &doc_type).await;
+            s.uploads.push(r);
+        }
         if drop_at.is_some_and(|at| Instant::now() >= at) {
             drop_at = None;
             tracing::info!("test switch: cutting the signaling connection");
@@ -235,6 +301,11 @@ pub async fn run(args: &BoothArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
                     if ev == media::PeerEvent::Connected {
                         if let (Some(hold), None) = (args.hold, hang_up_at) {
                             hang_up_at = Some((Instant::now() + Duration::from_secs_f64(hold), l.call));
+                        }
+                        if let (Some(t), Some(_)) = (&args.doc_type, &photo) {
+                            if s.uploads.is_empty() {
+                                pending_upload = Some((l.call.0, t.clone()));
+                            }
                         }
                         if let (Some(after), false) = (args.drop_signaling_after, drop_done) {
                             drop_done = true;
@@ -324,6 +395,20 @@ pub async fn run(args: &BoothArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
                 }
                 hang_up_at = None;
             }
+            ServerMessage::DocumentRequested { call, doc_type, .. } if photo.is_some() => {
+                pending_upload = Some((call.0, doc_type.as_str().to_owned()));
+            }
+            ServerMessage::DocumentReviewed { call, doc_type, accepted, .. } => {
+                if *accepted {
+                    s.documents_accepted += 1;
+                } else {
+                    // The clerk wants it again: take it again (here: send the same file again).
+                    s.documents_rejected += 1;
+                    if photo.is_some() {
+                        pending_upload = Some((call.0, doc_type.as_str().to_owned()));
+                    }
+                }
+            }
             ServerMessage::TicketClosed { ticket, reason, .. } => {
                 s.ticket = Some(ticket.0);
                 if s.call.is_none() {
@@ -352,4 +437,21 @@ pub async fn run(args: &BoothArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
     }
     session.close().await;
     Ok(s)
+}
+
+/// Sends the photo for a pending document request.
+async fn send_photo(args: &BoothArgs, token: &str, photo: &[u8], call: u64, doc_type: &str) -> UploadResult {
+    match upload_document(&args.server, token, call, doc_type, photo.to_vec()).await {
+        Ok(r) => r,
+        Err(e) => UploadResult {
+            doc_type: doc_type.to_owned(),
+            status: 0,
+            document: None,
+            sha256_original: None,
+            sha256_result: None,
+            error: Some(e.to_string()),
+            message_zh: None,
+            elapsed_ms: 0,
+        },
+    }
 }

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::DecodeError;
-use crate::ids::{CallId, OfferId, ServiceCode, TicketId};
-use crate::types::{AwayReason, ClerkTargetState, MediaState, Priority, SdpKind};
+use crate::ids::{CallId, DocumentId, OfferId, ServiceCode, TicketId};
+use crate::types::{AwayReason, ClerkTargetState, DocType, MediaState, Priority, SdpKind};
 use crate::MAX_MESSAGE_BYTES;
 
 /// A message a client sends. The role allowed to send each one is noted; others get `forbidden`.
@@ -53,6 +53,15 @@ pub enum ClientMessage {
     HangUp { call: CallId },
     /// Either party of a call: its media path is up, or failed for good.
     MediaState { call: CallId, state: MediaState },
+    /// Clerk in a call: ask the booth to photograph a document.
+    RequestDocument { call: CallId, doc_type: DocType },
+    /// Clerk in a call: accept a received document, or reject it with a reason (the booth re-shoots).
+    ReviewDocument {
+        document: DocumentId,
+        accepted: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
 }
 
 impl ClientMessage {
@@ -83,6 +92,8 @@ impl ClientMessage {
             ClientMessage::IceCandidate { .. } => "ice_candidate",
             ClientMessage::HangUp { .. } => "hang_up",
             ClientMessage::MediaState { .. } => "media_state",
+            ClientMessage::RequestDocument { .. } => "request_document",
+            ClientMessage::ReviewDocument { .. } => "review_document",
         }
     }
 }

@@ -32,6 +32,22 @@ pub enum ErrorCode {
     InvalidField,
     /// The server is shutting down.
     ShuttingDown,
+    /// Document uploads: the photo is empty.
+    EmptyFile,
+    /// The upload is larger than 20 MiB.
+    FileTooLarge,
+    /// Not a JPEG or PNG (HEIC, AVIF, GIF, text, …).
+    UnsupportedFormat,
+    /// The JPEG is cut off.
+    TruncatedImage,
+    /// More than 12,000 px a side or 50 megapixels.
+    ImageTooLarge,
+    /// The image data is damaged.
+    DamagedImage,
+    /// The upload is not for a live call of this booth.
+    NotInCall,
+    /// The document link has expired.
+    Expired,
     /// A bug on the server side; the request changed nothing.
     Internal,
 }
@@ -56,6 +72,17 @@ impl ErrorCode {
             WrongState => ("当前状态下不能执行此操作", "Not possible in the current state"),
             InvalidField => ("内容不符合要求", "A field has an invalid value"),
             ShuttingDown => ("系统维护中，请稍后再试", "The server is shutting down; please retry shortly"),
+            EmptyFile => ("照片为空，请重新拍摄", "The photo is empty; please take it again."),
+            FileTooLarge => ("照片文件过大（最大 20 MB）", "The photo file is too large (20 MB at most)."),
+            UnsupportedFormat => ("只支持 JPEG 或 PNG 照片", "Only JPEG or PNG photos are accepted."),
+            TruncatedImage => ("照片不完整，请重新拍摄", "The photo is incomplete; please take it again."),
+            ImageTooLarge => (
+                "照片尺寸过大（每边最多 12000 像素，共 5000 万像素）",
+                "The photo is too large (12,000 px a side, 50 MP at most).",
+            ),
+            DamagedImage => ("照片已损坏，请重新拍摄", "The photo is damaged; please take it again."),
+            NotInCall => ("当前没有进行中的视频办理，无法上传", "There is no live call of yours to upload to."),
+            Expired => ("链接已过期", "The link has expired."),
             Internal => ("系统内部错误，请稍后再试", "Internal error; please retry"),
         }
     }

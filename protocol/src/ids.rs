@@ -68,6 +68,10 @@ string_id!(
     /// A region (province, city, county, town or village), e.g. `hekou`.
     RegionId
 );
+string_id!(
+    /// A stored document photo: 128 random bits in hex, so links cannot be guessed.
+    DocumentId
+);
 number_id!(
     /// A queue ticket (取号). Also the number shown to the citizen.
     TicketId

@@ -15,7 +15,7 @@ pub mod types;
 
 pub use client::ClientMessage;
 pub use error::{DecodeError, ErrorCode};
-pub use ids::{BoothId, CallId, ClerkId, OfferId, RegionId, ServiceCode, TicketId};
+pub use ids::{BoothId, CallId, ClerkId, DocumentId, OfferId, RegionId, ServiceCode, TicketId};
 pub use server::ServerMessage;
 pub use types::*;
 

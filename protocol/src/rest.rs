@@ -64,6 +64,18 @@ pub struct QueueSnapshot {
     pub rows: Vec<QueueLoadRow>,
 }
 
+/// `POST /api/calls/{call}/documents?doc_type=…` response: the photo is stored (durably) and the
+/// clerk has been told.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentUploaded {
+    pub document: crate::DocumentId,
+    pub doc_type: crate::DocType,
+    pub width: u32,
+    pub height: u32,
+    pub sha256_original: String,
+    pub sha256_result: String,
+}
+
 /// Body of every REST error response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiErrorBody {

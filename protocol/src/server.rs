@@ -3,10 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::ErrorCode;
-use crate::ids::{BoothId, CallId, OfferId, RegionId, ServiceCode, TicketId};
+use crate::ids::{BoothId, CallId, DocumentId, OfferId, RegionId, ServiceCode, TicketId};
 use crate::types::{
-    AwayReason, CallEndReason, ClerkState, IceServer, OfferRevokeReason, Peer, Priority, QueueLoadRow, Role, SdpKind,
-    TicketEndReason, TicketNotice, TicketState,
+    AwayReason, CallEndReason, ClerkState, DocType, IceServer, OfferRevokeReason, Peer, Priority, QueueLoadRow, Role,
+    SdpKind, TicketEndReason, TicketNotice, TicketState,
 };
 
 /// A message the server sends.
@@ -110,6 +110,37 @@ pub enum ServerMessage {
         call: CallId,
         ticket: TicketId,
         reason: CallEndReason,
+    },
+    /// Booth in a call: the clerk asks for a document photo.
+    DocumentRequested {
+        call: CallId,
+        doc_type: DocType,
+        name_zh: String,
+        name_en: String,
+    },
+    /// Clerk in a call: a document photo arrived (processed, watermarked). The links need the
+    /// clerk's token and expire at `expires_at_unix`.
+    DocumentReady {
+        call: CallId,
+        document: DocumentId,
+        doc_type: DocType,
+        width: u32,
+        height: u32,
+        bytes: u64,
+        sha256_original: String,
+        sha256_result: String,
+        url: String,
+        thumbnail_url: String,
+        expires_at_unix: u64,
+    },
+    /// Booth in a call: the clerk's verdict on a document; when rejected, take it again.
+    DocumentReviewed {
+        call: CallId,
+        document: DocumentId,
+        doc_type: DocType,
+        accepted: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     /// Supervisor: the load of every queue in scope. Sent on connect and about once a second.
     QueueLoad {

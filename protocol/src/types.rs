@@ -174,6 +174,55 @@ pub enum CallEndReason {
     ServerShutdown,
 }
 
+/// Kinds of document a clerk can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocType {
+    /// 身份证正面
+    IdFront,
+    /// 身份证反面
+    IdBack,
+    /// 户口本首页
+    HukouCover,
+    /// 户口本本人页
+    HukouSelf,
+    /// 毕业证书
+    Diploma,
+    /// 其他
+    Other,
+}
+
+impl DocType {
+    /// Chinese and English names for screens.
+    pub fn names(self) -> (&'static str, &'static str) {
+        match self {
+            DocType::IdFront => ("身份证正面", "ID card, front"),
+            DocType::IdBack => ("身份证反面", "ID card, back"),
+            DocType::HukouCover => ("户口本首页", "Household register, cover page"),
+            DocType::HukouSelf => ("户口本本人页", "Household register, own page"),
+            DocType::Diploma => ("毕业证书", "Diploma"),
+            DocType::Other => ("其他材料", "Other document"),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocType::IdFront => "id_front",
+            DocType::IdBack => "id_back",
+            DocType::HukouCover => "hukou_cover",
+            DocType::HukouSelf => "hukou_self",
+            DocType::Diploma => "diploma",
+            DocType::Other => "other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [DocType::IdFront, DocType::IdBack, DocType::HukouCover, DocType::HukouSelf, DocType::Diploma, DocType::Other]
+            .into_iter()
+            .find(|d| d.as_str() == s)
+    }
+}
+
 /// A party's report on its media path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -39,6 +39,64 @@ pub async fn login(server: &str, role: Role, id: &str, secret: &str) -> Result<L
     .map_err(|e| SessionError::Login(e.to_string()))?
 }
 
+/// A REST answer: status and body.
+pub struct Reply {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// `POST` raw bytes with the session's token (used for document uploads).
+pub async fn post_bytes(
+    url: String,
+    token: String,
+    content_type: &'static str,
+    body: Vec<u8>,
+) -> Result<Reply, SessionError> {
+    tokio::task::spawn_blocking(move || {
+        let mut resp = ureq::post(&url)
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .header("Authorization", &format!("Bearer {token}"))
+            .header("Content-Type", content_type)
+            .send(&body[..])
+            .map_err(|e| SessionError::Login(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024 * 1024)
+            .read_to_vec()
+            .map_err(|e| SessionError::Login(e.to_string()))?;
+        Ok(Reply { status, body })
+    })
+    .await
+    .map_err(|e| SessionError::Login(e.to_string()))?
+}
+
+/// `GET` with the session's token (used for document downloads).
+pub async fn get_bytes(url: String, token: String) -> Result<Reply, SessionError> {
+    tokio::task::spawn_blocking(move || {
+        let mut resp = ureq::get(&url)
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .header("Authorization", &format!("Bearer {token}"))
+            .call()
+            .map_err(|e| SessionError::Login(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024 * 1024)
+            .read_to_vec()
+            .map_err(|e| SessionError::Login(e.to_string()))?;
+        Ok(Reply { status, body })
+    })
+    .await
+    .map_err(|e| SessionError::Login(e.to_string()))?
+}
+
 /// `http://host:port` → `ws://host:port/ws/<role>`.
 pub fn ws_url(server: &str, role: Role) -> Result<String, SessionError> {
     let base = server.trim_end_matches('/');
@@ -54,6 +112,8 @@ pub fn ws_url(server: &str, role: Role) -> Result<String, SessionError> {
 pub struct Session {
     /// The server's `welcome`.
     pub welcome: ServerMessage,
+    /// The bearer token this session authenticated with (also for REST calls).
+    pub token: String,
     tx: mpsc::Sender<ClientMessage>,
     rx: mpsc::Receiver<ServerMessage>,
     task: JoinHandle<()>,
@@ -82,7 +142,7 @@ impl Session {
         let (out_tx, out_rx) = mpsc::channel(256);
         let (in_tx, in_rx) = mpsc::channel(1024);
         let task = tokio::spawn(pump(ws, out_rx, in_tx, Duration::from_millis(heartbeat_interval_ms.max(100))));
-        Ok(Self { welcome, tx: out_tx, rx: in_rx, task })
+        Ok(Self { welcome, token: token.to_owned(), tx: out_tx, rx: in_rx, task })
     }
 
     /// Logs in and connects in one step.

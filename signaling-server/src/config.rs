@@ -26,6 +26,9 @@ pub struct FileConfig {
     pub ice_servers: Vec<IceServer>,
     /// Per-call TURN credentials (coturn `use-auth-secret`); none when absent.
     pub turn: Option<crate::turn::TurnConfig>,
+    /// Where document photos are stored, and for how long.
+    #[serde(default)]
+    pub documents: crate::documents::DocumentsConfig,
     pub regions: Vec<RegionEntry>,
     pub services: Vec<ServiceEntry>,
     #[serde(default)]

@@ -36,12 +36,44 @@ pub enum Outbound {
     Close { reason: &'static str },
 }
 
+/// The parties and service of a live call, for the document endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallInfo {
+    pub booth: BoothIdx,
+    pub clerk: ClerkIdx,
+    pub service: ServiceIdx,
+    pub ticket: u64,
+}
+
 pub enum Command {
-    Connect { conn: ConnId, who: Principal, tx: mpsc::Sender<Outbound> },
-    Disconnect { conn: ConnId },
-    Message { conn: ConnId, msg: ClientMessage },
-    Snapshot { scope: RegionIdx, reply: oneshot::Sender<Vec<QueueLoadRow>> },
-    Shutdown { reply: oneshot::Sender<()> },
+    /// The live call's parties, or `None` when no such call is live.
+    CallInfo {
+        call: u64,
+        reply: oneshot::Sender<Option<CallInfo>>,
+    },
+    /// A document of a live call was stored: tell the clerk.
+    DocumentStored {
+        meta: crate::documents::DocMeta,
+    },
+    Connect {
+        conn: ConnId,
+        who: Principal,
+        tx: mpsc::Sender<Outbound>,
+    },
+    Disconnect {
+        conn: ConnId,
+    },
+    Message {
+        conn: ConnId,
+        msg: ClientMessage,
+    },
+    Snapshot {
+        scope: RegionIdx,
+        reply: oneshot::Sender<Vec<QueueLoadRow>>,
+    },
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 struct Conn {
@@ -117,6 +149,16 @@ impl Driver {
             Command::Connect { conn, who, tx } => self.connect(conn, who, tx),
             Command::Disconnect { conn } => self.disconnect(conn),
             Command::Message { conn, msg } => self.on_message(conn, msg),
+            Command::CallInfo { call, reply } => {
+                let info = self.engine.call(routing::CallId(call)).map(|v| CallInfo {
+                    booth: v.booth,
+                    clerk: v.clerk,
+                    service: v.service,
+                    ticket: v.ticket.0,
+                });
+                let _ = reply.send(info);
+            }
+            Command::DocumentStored { meta } => self.document_stored(meta),
             Command::Snapshot { scope, reply } => {
                 let _ = reply.send(self.load_rows(scope));
             }
@@ -302,6 +344,12 @@ impl Driver {
                 };
                 self.input(input).map_err(reject_code)
             }
+            (Principal::Clerk(clerk), ClientMessage::RequestDocument { call, doc_type }) => {
+                self.request_document(clerk, *call, *doc_type)
+            }
+            (Principal::Clerk(clerk), ClientMessage::ReviewDocument { document, accepted, reason }) => {
+                self.review_document(clerk, document, *accepted, reason.clone())
+            }
             (
                 Principal::Booth(_) | Principal::Clerk(_),
                 ClientMessage::Sdp { .. } | ClientMessage::IceCandidate { .. },
@@ -335,6 +383,82 @@ impl Driver {
             Principal::Supervisor(_) => unreachable!("calls are between a booth and a clerk"),
         }
         Ok(())
+    }
+
+    // ---- documents ----------------------------------------------------------------------
+
+    /// The clerk's live call, or the error to answer with.
+    fn clerk_call(&self, clerk: ClerkIdx, call: protocol::CallId) -> Result<routing::CallView, ErrorCode> {
+        match self.engine.call(routing::CallId(call.0)) {
+            Some(v) if v.clerk == clerk => Ok(v),
+            Some(_) => Err(ErrorCode::Forbidden),
+            None => Err(ErrorCode::NotFound),
+        }
+    }
+
+    fn request_document(
+        &mut self,
+        clerk: ClerkIdx,
+        call: protocol::CallId,
+        doc_type: protocol::DocType,
+    ) -> Result<(), ErrorCode> {
+        let view = self.clerk_call(clerk, call)?;
+        let (zh, en) = doc_type.names();
+        info!(call = call.0, doc_type = doc_type.as_str(), "document requested");
+        let msg = ServerMessage::DocumentRequested { call, doc_type, name_zh: zh.into(), name_en: en.into() };
+        self.send_to_booth(view.booth, msg);
+        Ok(())
+    }
+
+    fn review_document(
+        &mut self,
+        clerk: ClerkIdx,
+        document: &protocol::DocumentId,
+        accepted: bool,
+        reason: Option<String>,
+    ) -> Result<(), ErrorCode> {
+        let meta = self.shared.docs.get(document.as_str()).ok_or(ErrorCode::NotFound)?;
+        let view = self.clerk_call(clerk, protocol::CallId(meta.call))?;
+        if reason.as_ref().is_some_and(|r| r.chars().count() > 200) {
+            return Err(ErrorCode::InvalidField);
+        }
+        info!(call = meta.call, document = %meta.id, accepted, "document reviewed");
+        let review = crate::documents::Review { accepted, reason: reason.clone(), at_unix: crate::auth::unix_now() };
+        let docs = self.shared.docs.clone();
+        let id = meta.id.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = docs.set_review(&id, review) {
+                tracing::error!(error = %e, "recording a document review failed");
+            }
+        });
+        let msg = ServerMessage::DocumentReviewed {
+            call: protocol::CallId(meta.call),
+            document: document.clone(),
+            doc_type: meta.doc_type,
+            accepted,
+            reason,
+        };
+        self.send_to_booth(view.booth, msg);
+        Ok(())
+    }
+
+    fn document_stored(&mut self, meta: crate::documents::DocMeta) {
+        let Some(view) = self.engine.call(routing::CallId(meta.call)) else { return };
+        let url = format!("/api/documents/{}", meta.id);
+        let msg = ServerMessage::DocumentReady {
+            call: protocol::CallId(meta.call),
+            document: protocol::DocumentId::new(meta.id.clone()),
+            doc_type: meta.doc_type,
+            width: meta.width,
+            height: meta.height,
+            bytes: meta.bytes,
+            sha256_original: meta.sha256_original.clone(),
+            sha256_result: meta.sha256_result.clone(),
+            thumbnail_url: format!("{url}/thumbnail"),
+            url,
+            expires_at_unix: meta.created_unix + self.shared.docs.config.link_ttl_secs,
+        };
+        self.send_to_clerk(view.clerk, msg);
     }
 
     // ---- actions ------------------------------------------------------------------------

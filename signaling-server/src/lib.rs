@@ -11,8 +11,10 @@
 pub mod auth;
 pub mod config;
 pub mod convert;
+pub mod documents;
 pub mod driver;
 pub mod http;
+pub mod http_docs;
 pub mod relay;
 pub mod state;
 pub mod telemetry;
@@ -34,15 +36,29 @@ use crate::state::Shared;
 
 pub type AppState = Arc<Shared>;
 
-/// Builds the shared state and spawns the driver task.
-pub fn spawn_driver(settings: Settings) -> AppState {
+/// Builds the shared state and spawns the driver task and the retention purger.
+pub fn spawn_driver(settings: Settings) -> std::io::Result<AppState> {
     let directory = Arc::new(settings.directory.clone());
     let engine_cfg = settings.engine.clone();
     let (tx, rx) = mpsc::channel(1024);
-    let shared = Arc::new(Shared::new(settings, directory.clone(), tx));
+    let shared = Arc::new(Shared::new(settings, directory.clone(), tx)?);
     let engine = routing::Engine::new(directory, engine_cfg, tokio::time::Instant::now().into_std());
     tokio::spawn(Driver::new(shared.clone(), engine).run(rx));
-    shared
+    tokio::spawn(purge_documents(shared.docs.clone()));
+    Ok(shared)
+}
+
+/// Deletes documents past retention once at start and then every hour.
+async fn purge_documents(docs: Arc<documents::DocStore>) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        let docs = docs.clone();
+        let result = tokio::task::spawn_blocking(move || docs.purge(auth::unix_now())).await;
+        if let Ok(Err(e)) = result {
+            tracing::error!(error = %e, "document purge failed");
+        }
+    }
 }
 
 pub fn router(state: AppState) -> Router {
@@ -53,6 +69,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/catalog", get(http::catalog))
         .route("/api/queues", get(http::queues))
         .route("/ws/{role}", get(ws::upgrade))
+        .route("/api/calls/{call}/documents", post(http_docs::upload).layer(axum::extract::DefaultBodyLimit::disable()))
+        .route("/api/documents/{id}", get(http_docs::download))
+        .route("/api/documents/{id}/thumbnail", get(http_docs::thumbnail))
         .with_state(state)
 }
 
@@ -96,7 +115,7 @@ async fn shutdown_driver(state: &AppState) {
 pub async fn start(settings: Settings, listen: &str) -> std::io::Result<RunningServer> {
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
-    let state = spawn_driver(settings);
+    let state = spawn_driver(settings)?;
     let (stop, stopped) = oneshot::channel::<()>();
     let app = router(state.clone());
     let task = tokio::spawn(async move {

@@ -35,12 +35,21 @@ pub struct Shared {
     pub supervisor_secrets: Vec<SecretHash>,
     pub ice_servers: Vec<IceServer>,
     pub turn: Option<crate::turn::TurnConfig>,
+    pub docs: Arc<crate::documents::DocStore>,
+    /// Bounds how many photos are processed at once (the pipeline's blocking pool).
+    pub doc_pool: tokio::sync::Semaphore,
     pub commands: mpsc::Sender<Command>,
     next_conn: AtomicU64,
 }
 
 impl Shared {
-    pub fn new(settings: Settings, directory: Arc<Directory>, commands: mpsc::Sender<Command>) -> Self {
+    pub fn new(
+        settings: Settings,
+        directory: Arc<Directory>,
+        commands: mpsc::Sender<Command>,
+    ) -> std::io::Result<Self> {
+        let docs = Arc::new(crate::documents::DocStore::open(settings.file.documents.clone())?);
+        let doc_pool = tokio::sync::Semaphore::new(settings.file.documents.max_parallel.max(1));
         let f = &settings.file;
         let catalog = Catalog {
             regions: f
@@ -90,7 +99,9 @@ impl Shared {
             Some(key) => TokenSigner::new(key.as_bytes()),
             None => TokenSigner::random(),
         };
-        Self {
+        Ok(Self {
+            docs,
+            doc_pool,
             catalog,
             signer,
             token_ttl: Duration::from_secs(f.server.token_ttl_secs),
@@ -105,7 +116,7 @@ impl Shared {
             directory,
             commands,
             next_conn: AtomicU64::new(1),
-        }
+        })
     }
 
     pub fn next_conn_id(&self) -> u64 {
