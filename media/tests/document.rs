@@ -80,37 +80,6 @@ fn small_png_with_alpha_is_accepted_and_flattened() {
     assert_eq!((out.width, out.height), (300, 200));
 }
 
-/// A real PNG whose IHDR claims `w`×`h` (CRC fixed), with the tiny original image data.
-fn png_claiming(w: u32, h: u32) -> Vec<u8> {
-    let mut png = vec![];
-    image::GrayImage::new(8, 8).write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
-    png[16..20].copy_from_slice(&w.to_be_bytes());
-    png[20..24].copy_from_slice(&h.to_be_bytes());
-    let crc = crc32(&png[12..29]);
-    png[29..33].copy_from_slice(&crc.to_be_bytes());
-    png
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in data {
-        crc ^= b as u32;
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
-}
-
-/// A real JPEG whose SOF0 claims `w`×`h`.
-fn jpeg_claiming(w: u16, h: u16) -> Vec<u8> {
-    let mut j = samples::jpeg(16, 16);
-    let sof = j.windows(2).position(|m| m == [0xFF, 0xC0]).expect("baseline SOF0");
-    j[sof + 5..sof + 7].copy_from_slice(&h.to_be_bytes());
-    j[sof + 7..sof + 9].copy_from_slice(&w.to_be_bytes());
-    j
-}
-
 fn peak_rss_mib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let kib: u64 =
@@ -130,11 +99,15 @@ fn bad_inputs_are_refused_quickly_and_in_bounded_memory() {
         ("text file named .jpg", b"this is not a photo\n".to_vec(), DocError::Unsupported("unknown")),
         ("empty file", vec![], DocError::Empty),
         ("truncated JPEG", real[..real.len() / 2].to_vec(), DocError::Truncated),
-        ("60000×60000 JPEG header", jpeg_claiming(60000, 60000), DocError::Dimensions { width: 60000, height: 60000 }),
-        ("PNG claiming 50000×50000", png_claiming(50000, 50000), DocError::Dimensions { width: 0, height: 0 }),
+        (
+            "60000×60000 JPEG header",
+            samples::jpeg_claiming(60000, 60000),
+            DocError::Dimensions { width: 60000, height: 60000 },
+        ),
+        ("PNG claiming 50000×50000", samples::png_claiming(50000, 50000), DocError::Dimensions { width: 0, height: 0 }),
         (
             "PNG claiming 11000×11000 (121 MP)",
-            png_claiming(11000, 11000),
+            samples::png_claiming(11000, 11000),
             DocError::Dimensions { width: 11000, height: 11000 },
         ),
         (

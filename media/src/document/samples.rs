@@ -87,3 +87,34 @@ pub fn camera_photo(w: u32, h: u32, orientation: u16, gps: bool) -> Vec<u8> {
     out.extend_from_slice(&plain[2..]);
     out
 }
+
+/// A real PNG whose IHDR claims `w`×`h` (CRC fixed), with the tiny original image data.
+pub fn png_claiming(w: u32, h: u32) -> Vec<u8> {
+    let mut png = vec![];
+    image::GrayImage::new(8, 8).write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+    png[16..20].copy_from_slice(&w.to_be_bytes());
+    png[20..24].copy_from_slice(&h.to_be_bytes());
+    let crc = crc32(&png[12..29]);
+    png[29..33].copy_from_slice(&crc.to_be_bytes());
+    png
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in data {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+/// A real JPEG whose SOF0 claims `w`×`h`.
+pub fn jpeg_claiming(w: u16, h: u16) -> Vec<u8> {
+    let mut j = jpeg(16, 16);
+    let sof = j.windows(2).position(|m| m == [0xFF, 0xC0]).expect("baseline SOF0");
+    j[sof + 5..sof + 7].copy_from_slice(&h.to_be_bytes());
+    j[sof + 7..sof + 9].copy_from_slice(&w.to_be_bytes());
+    j
+}
