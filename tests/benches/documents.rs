@@ -1,0 +1,126 @@
+//! Document pipeline benchmarks (issue 4), side by side in one run.
+//!
+//! 1. A 12 MP (4000×3000, EXIF orientation 6) and a 2 MP (1632×1224, orientation 6) photo-like
+//!    JPEG, each processed 15 times by: our pipeline (read file → upright, stripped, ≤ 2048 px,
+//!    q85 4:2:0 JPEG + 320 px thumbnail + watermark + two SHA-256), `vipsthumbnail` (2048 px, q85,
+//!    auto-rotate, strip) and ImageMagick `convert -auto-orient -strip -resize 2048x2048> -quality
+//!    85`, interleaved so that all three see the same machine state. Wall time; the external tools'
+//!    figures include starting their process, as a server calling them would pay.
+//! 2. Upload → clerk notified, end to end for a 12 MP photo: HTTP upload to the real server until the
+//!    clerk's WebSocket receives `document_ready` (10 uploads).
+//!
+//! Run: `apt-get install -y libvips-tools imagemagick && cargo bench -p xiaowu-tests --bench documents`
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use media::document::{process, samples, PipelineLimits, Watermark};
+use protocol::{ClerkTargetState, ClientMessage, Priority, Role, ServerMessage, ServiceCode};
+use xiaowu_tests::*;
+
+const RUNS: usize = 15;
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+fn run_tool(cmd: &mut Command) -> f64 {
+    let t = Instant::now();
+    let out = cmd.output().expect("tool runs");
+    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+fn compare(label: &str, w: u32, h: u32) {
+    let dir = std::env::temp_dir().join(format!("xiaowu-docbench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join(format!("{label}.jpg"));
+    std::fs::write(&input, samples::camera_photo(w, h, 6, true)).unwrap();
+    let size = std::fs::metadata(&input).unwrap().len();
+    let wm = Watermark::for_service("教师资格认定确认", "2026-11-22");
+    let limits = PipelineLimits::default();
+    let (mut ours, mut vips, mut magick) = (vec![], vec![], vec![]);
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        let bytes = std::fs::read(&input).unwrap();
+        let out = process(&bytes, &wm, &limits).unwrap();
+        std::fs::write(dir.join("ours.jpg"), &out.jpeg).unwrap();
+        ours.push(t.elapsed().as_secs_f64() * 1000.0);
+        vips.push(run_tool(
+            Command::new("vipsthumbnail")
+                .arg(&input)
+                .args(["--size", "2048x2048", "-o"])
+                .arg(format!("{}[Q=85,strip]", dir.join("vips.jpg").display())),
+        ));
+        magick.push(run_tool(
+            Command::new("/usr/bin/convert")
+                .arg(&input)
+                .args(["-auto-orient", "-strip", "-resize", "2048x2048>", "-quality", "85"])
+                .arg(dir.join("magick.jpg")),
+        ));
+    }
+    let (o, v, m) = (median(&mut ours), median(&mut vips), median(&mut magick));
+    println!("{label} ({w}×{h}, EXIF orientation 6, {:.1} MB), median of {RUNS}:", size as f64 / 1e6);
+    println!("  xiaowu pipeline   {o:7.1} ms   (ratio to vips {:.2}×, to ImageMagick {:.2}×)", o / v, o / m);
+    println!("  vipsthumbnail     {v:7.1} ms");
+    println!("  ImageMagick       {m:7.1} ms");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+async fn upload_to_notified() {
+    let server = start(settings(|s| s.engine.media_timeout = Duration::from_secs(600))).await;
+    let url = base_url(&server);
+    let mut clerk = connect(&server, Role::Clerk, "clerk-hekou-1").await;
+    clerk.send(ClientMessage::SetState { state: ClerkTargetState::Available, reason: None }).await.unwrap();
+    let mut booth = connect(&server, Role::Booth, "booth-gudao-1").await;
+    booth
+        .send(ClientMessage::RequestService { service: ServiceCode::new("teacher-cert"), priority: Priority::Normal })
+        .await
+        .unwrap();
+    let offer = expect(&mut clerk, "offer", |m| match m {
+        ServerMessage::Offer { offer, .. } => Some(*offer),
+        _ => None,
+    })
+    .await;
+    clerk.send(ClientMessage::AcceptOffer { offer }).await.unwrap();
+    let call = expect(&mut booth, "call", |m| match m {
+        ServerMessage::CallStarted { call, .. } => Some(call.0),
+        _ => None,
+    })
+    .await;
+    let photo = samples::camera_photo(4000, 3000, 6, true);
+    let mut times = vec![];
+    for _ in 0..10 {
+        let t = Instant::now();
+        let r = booth_client::upload_document(&url, &booth.token, call, "id_front", photo.clone()).await.unwrap();
+        assert_eq!(r.status, 200);
+        expect(&mut clerk, "document ready", |m| matches!(m, ServerMessage::DocumentReady { .. }).then_some(())).await;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let p95 = {
+        let mut v = times.clone();
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v[v.len() - 1]
+    };
+    println!(
+        "upload → clerk notified (12 MP, {:.1} MB, loopback HTTP + pipeline + fsync + WebSocket), 10 uploads: median {:.0} ms, max {:.0} ms",
+        photo.len() as f64 / 1e6,
+        median(&mut times),
+        p95
+    );
+    server.shutdown().await;
+}
+
+fn main() {
+    for tool in ["vipsthumbnail", "/usr/bin/convert"] {
+        if Command::new(tool).arg("--version").output().is_err() {
+            eprintln!("{tool} missing: apt-get install -y libvips-tools imagemagick");
+            std::process::exit(1);
+        }
+    }
+    compare("12 MP", 4000, 3000);
+    compare("2 MP", 1632, 1224);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(upload_to_notified());
+}
