@@ -64,7 +64,9 @@ async fn bad_uploads_get_clear_errors_and_change_nothing() {
     heic.extend_from_slice(&[0; 64]);
     let mut avif = b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf".to_vec();
     avif.extend_from_slice(&[0; 64]);
-    let cases: Vec<(&str, &str, u64, Vec<u8>, u16, &str)> = vec![
+    // (case, uploader's token, call, body, expected status, expected code)
+    type Case<'a> = (&'a str, &'a str, u64, Vec<u8>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         ("text file named .jpg", &booth.token, call, b"not a photo at all\n".to_vec(), 415, "unsupported_format"),
         ("empty file", &booth.token, call, vec![], 400, "empty_file"),
         ("truncated JPEG", &booth.token, call, real[..real.len() / 2].to_vec(), 422, "truncated_image"),
