@@ -12,6 +12,8 @@ export RUST_BACKTRACE=1
 # System packages the end-to-end tests use (Debian): coturn for the TURN relay test.
 need_pkgs=()
 command -v turnserver >/dev/null || need_pkgs+=(coturn)
+[ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
+command -v node >/dev/null || need_pkgs+=(nodejs npm)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "== installing ${need_pkgs[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -25,5 +27,10 @@ echo "== clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== tests"
 cargo test --workspace --quiet 2>&1 | tee target/test-output.txt
-# Print one overall line that CI can read, summed over every test binary.
-awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed\n", p, f; exit (f > 0) }' target/test-output.txt
+echo "== browser tests (headless Chromium, playwright-core)"
+cargo build --workspace --bins --quiet
+(cd tests/browser && npm ci --no-audit --no-fund --silent)
+(cd tests/browser && node --test --test-reporter=tap) 2>&1 | tee target/browser-output.txt
+# Print one overall line that CI can read, summed over every test binary and the browser tests.
+awk '/^test result:/ { p += $4; f += $6 } /^# pass / { p += $3 } /^# fail / { f += $3 }
+     END { printf "%d passed, %d failed\n", p, f; exit (f > 0) }' target/test-output.txt target/browser-output.txt

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::DecodeError;
 use crate::ids::{CallId, DocumentId, OfferId, ServiceCode, TicketId};
-use crate::types::{AwayReason, ClerkTargetState, DocType, MediaState, Priority, SdpKind};
+use crate::types::{AwayReason, ClerkTargetState, DocType, MediaState, Priority, Rating, SdpKind};
 use crate::MAX_MESSAGE_BYTES;
 
 /// A message a client sends. The role allowed to send each one is noted; others get `forbidden`.
@@ -53,6 +53,8 @@ pub enum ClientMessage {
     HangUp { call: CallId },
     /// Either party of a call: its media path is up, or failed for good.
     MediaState { call: CallId, state: MediaState },
+    /// Booth: rate a served ticket, once (好差评, 一事一评). Answered by `rating_recorded`.
+    RateService { ticket: TicketId, rating: Rating },
     /// Clerk in a call: ask the booth to photograph a document.
     RequestDocument { call: CallId, doc_type: DocType },
     /// Clerk in a call: accept a received document, or reject it with a reason (the booth re-shoots).
@@ -92,6 +94,7 @@ impl ClientMessage {
             ClientMessage::IceCandidate { .. } => "ice_candidate",
             ClientMessage::HangUp { .. } => "hang_up",
             ClientMessage::MediaState { .. } => "media_state",
+            ClientMessage::RateService { .. } => "rate_service",
             ClientMessage::RequestDocument { .. } => "request_document",
             ClientMessage::ReviewDocument { .. } => "review_document",
         }

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::ErrorCode;
 use crate::ids::{BoothId, CallId, DocumentId, OfferId, RegionId, ServiceCode, TicketId};
 use crate::types::{
-    AwayReason, CallEndReason, ClerkState, DocType, IceServer, OfferRevokeReason, Peer, Priority, QueueLoadRow, Role,
-    SdpKind, TicketEndReason, TicketNotice, TicketState,
+    AwayReason, CallEndReason, ClerkState, DocType, IceServer, OfferRevokeReason, Peer, Priority, QueueLoadRow, Rating,
+    Role, SdpKind, TicketEndReason, TicketNotice, TicketState,
 };
 
 /// A message the server sends.
@@ -110,6 +110,11 @@ pub enum ServerMessage {
         call: CallId,
         ticket: TicketId,
         reason: CallEndReason,
+    },
+    /// Booth: its rating of a served ticket was recorded.
+    RatingRecorded {
+        ticket: TicketId,
+        rating: Rating,
     },
     /// Booth in a call: the clerk asks for a document photo.
     DocumentRequested {

@@ -223,6 +223,22 @@ impl DocType {
     }
 }
 
+/// The 5-level 好差评 rating, one per served ticket (一事一评).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rating {
+    /// 非常满意
+    VerySatisfied,
+    /// 满意
+    Satisfied,
+    /// 基本满意
+    Acceptable,
+    /// 不满意
+    Dissatisfied,
+    /// 非常不满意
+    VeryDissatisfied,
+}
+
 /// A party's report on its media path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

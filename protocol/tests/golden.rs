@@ -1,6 +1,7 @@
 //! Golden JSON for every message: the exact wire form, both ways. docs/protocol.md shows the same.
 
 use protocol::rest::*;
+use protocol::DocumentId;
 use protocol::*;
 use serde_json::{json, Value};
 use xiaowu_protocol as protocol;
@@ -40,6 +41,22 @@ fn client_messages() {
     client(ClientMessage::AcceptOffer { offer: OfferId(5) }, json!({"type": "accept_offer", "offer": 5}));
     client(ClientMessage::DeclineOffer { offer: OfferId(5) }, json!({"type": "decline_offer", "offer": 5}));
     client(ClientMessage::EndWrapUp {}, json!({"type": "end_wrap_up"}));
+    client(
+        ClientMessage::RateService { ticket: TicketId(12), rating: Rating::VerySatisfied },
+        json!({"type": "rate_service", "ticket": 12, "rating": "very_satisfied"}),
+    );
+    client(
+        ClientMessage::RequestDocument { call: CallId(2), doc_type: DocType::HukouSelf },
+        json!({"type": "request_document", "call": 2, "doc_type": "hukou_self"}),
+    );
+    client(
+        ClientMessage::ReviewDocument {
+            document: DocumentId::new("ab12"),
+            accepted: false,
+            reason: Some("不清晰".into()),
+        },
+        json!({"type": "review_document", "document": "ab12", "accepted": false, "reason": "不清晰"}),
+    );
     client(
         ClientMessage::Sdp { call: CallId(2), kind: SdpKind::Offer, sdp: "v=0\r\n".into() },
         json!({"type": "sdp", "call": 2, "kind": "offer", "sdp": "v=0\r\n"}),

@@ -97,6 +97,8 @@ pub struct Driver {
     clerk_conn: HashMap<ClerkIdx, ConnId>,
     last_status: HashMap<TicketId, SentStatus>,
     dirty_services: BTreeSet<ServiceIdx>,
+    /// Each booth's last served ticket, which it may rate once.
+    rateable: HashMap<BoothIdx, TicketId>,
     load_dirty: bool,
     ticks: u64,
 }
@@ -115,6 +117,7 @@ impl Driver {
             clerk_conn: HashMap::new(),
             last_status: HashMap::new(),
             dirty_services: BTreeSet::new(),
+            rateable: HashMap::new(),
             load_dirty: true,
             ticks: 0,
         }
@@ -344,6 +347,16 @@ impl Driver {
                 };
                 self.input(input).map_err(reject_code)
             }
+            (Principal::Booth(booth), ClientMessage::RateService { ticket, rating }) => {
+                if self.rateable.get(&booth) == Some(&TicketId(ticket.0)) {
+                    self.rateable.remove(&booth);
+                    info!(ticket = ticket.0, ?rating, "service rated");
+                    self.send_to_booth(booth, ServerMessage::RatingRecorded { ticket: *ticket, rating: *rating });
+                    Ok(())
+                } else {
+                    Err(ErrorCode::NotFound)
+                }
+            }
             (Principal::Clerk(clerk), ClientMessage::RequestDocument { call, doc_type }) => {
                 self.request_document(clerk, *call, *doc_type)
             }
@@ -528,6 +541,9 @@ impl Driver {
                 self.send_to_clerk(clerk, msg);
             }
             Action::TicketClosed { ticket, booth, reason, .. } => {
+                if reason == routing::TicketEndReason::Served {
+                    self.rateable.insert(booth, ticket);
+                }
                 info!(ticket = ticket.0, booth = %dir.booth(booth).id, ?reason, "ticket closed");
                 self.last_status.remove(&ticket);
                 self.send_to_booth(

@@ -103,3 +103,30 @@ pub async fn queues(State(state): State<AppState>, headers: HeaderMap) -> Result
 pub async fn index() -> Html<&'static str> {
     Html(include_str!("index.html"))
 }
+
+/// The browser pages and their assets, embedded in the binary (no CDN, works offline).
+pub mod pages {
+    use axum::extract::Path;
+    use axum::http::{header, StatusCode};
+    use axum::response::{Html, IntoResponse, Response};
+
+    pub async fn booth() -> Html<&'static str> {
+        Html(include_str!("../web/booth.html"))
+    }
+    pub async fn clerk() -> Html<&'static str> {
+        Html(include_str!("../web/clerk.html"))
+    }
+    pub async fn supervisor() -> Html<&'static str> {
+        Html(include_str!("../web/supervisor.html"))
+    }
+    pub async fn asset(Path(name): Path<String>) -> Response {
+        let (body, kind) = match name.as_str() {
+            "common.js" => (include_str!("../web/common.js"), "text/javascript; charset=utf-8"),
+            "booth.js" => (include_str!("../web/booth.js"), "text/javascript; charset=utf-8"),
+            "clerk.js" => (include_str!("../web/clerk.js"), "text/javascript; charset=utf-8"),
+            "style.css" => (include_str!("../web/style.css"), "text/css; charset=utf-8"),
+            _ => return StatusCode::NOT_FOUND.into_response(),
+        };
+        ([(header::CONTENT_TYPE, kind)], body).into_response()
+    }
+}

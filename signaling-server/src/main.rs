@@ -61,6 +61,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let server = signaling_server::start(settings, &listen).await.with_context(|| format!("binding {listen}"))?;
     let base = format!("http://{}", server.addr);
     println!("Xiaowu signaling server listening on {base}");
+    println!("  booth kiosk page:     {base}/booth?booth=booth-gudao-1&secret=demo");
+    println!("  clerk console page:   {base}/clerk?clerk=clerk-hekou-1&secret=demo");
+    println!("  supervisor dashboard: {base}/supervisor?id=sup-dongying&secret=demo");
     println!("  API index:        {base}/");
     println!("  catalog:          {base}/api/catalog");
     println!("  booth socket:     ws://{}/ws/booth", server.addr);

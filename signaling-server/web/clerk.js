@@ -1,0 +1,113 @@
+// Clerk console: state switch, offers with a countdown, the call with the citizen's video, document
+// requests and review (zoom, rotate, accept/reject), chat, hang-up and wrap-up.
+"use strict";
+const C = { call: null, offer: null, stream: null, token: null, docs: [], current: null, zoom: 1, angle: 0 };
+const STATES = { offline: "离线 Offline", available: "空闲 Available", offered: "来电 Offered", in_call: "通话中 In call", wrap_up: "整理 Wrap-up", away: "暂离 Away" };
+
+function onMessage(m) {
+  switch (m.type) {
+    case "clerk_state":
+      XW.el("state").textContent = `${STATES[m.state]}${m.reason ? ` (${m.reason})` : ""}`;
+      if (m.state === "available" || m.state === "away") XW.show("idle");
+      if (m.state === "wrap_up") XW.show("wrapup");
+      break;
+    case "offer": showOffer(m); break;
+    case "offer_revoked": clearInterval(C.timer); XW.show("idle"); break;
+    case "call_started": startCall(m); break;
+    case "sdp": case "ice_candidate": if (C.call) C.call.onSignal(m); break;
+    case "document_ready": docReady(m); break;
+    case "call_ended": if (C.call) { C.call.close(); C.call = null; } break;
+  }
+}
+
+function showOffer(m) {
+  C.offer = m.offer;
+  XW.el("offer-service").textContent = m.service_name;
+  const prio = { normal: "普通", elderly: "老年人/残疾人优先", appointment: "预约" }[m.priority];
+  XW.el("offer-detail").textContent = `${m.booth_region_name} · ${prio} · 已等待 ${XW.fmtSecs(m.waited_secs)}`;
+  let left = Math.round(m.expires_in_ms / 1000);
+  XW.el("offer-countdown").textContent = left;
+  clearInterval(C.timer);
+  C.timer = setInterval(() => { left -= 1; XW.el("offer-countdown").textContent = Math.max(left, 0); }, 1000);
+  XW.show("offer");
+}
+
+async function startCall(m) {
+  clearInterval(C.timer);
+  if (C.call && C.call.call === m.call) return;
+  XW.show("call");
+  C.stream = C.stream || await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
+  XW.el("local").srcObject = C.stream;
+  C.call = new XW.Call(C.session, m, C.stream, {
+    onRemoteStream: (s) => { XW.el("remote").srcObject = s; },
+    onChat: (t) => addChat("群众", t),
+  });
+  window.xwCall = C.call;
+  XW.el("thumbs").innerHTML = ""; XW.el("viewer").hidden = true; XW.el("chat").innerHTML = "";
+}
+
+function addChat(who, t) { const p = document.createElement("p"); p.textContent = `${who}：${t}`; XW.el("chat").appendChild(p); }
+
+async function fetchImage(url) {
+  const r = await fetch(url, { headers: { Authorization: `Bearer ${C.token}` } });
+  if (!r.ok) throw new Error(`${r.status}`);
+  return URL.createObjectURL(await r.blob());
+}
+
+async function docReady(m) {
+  const img = document.createElement("img");
+  img.alt = `材料缩略图 ${m.doc_type} · Document thumbnail`;
+  img.dataset.document = m.document;
+  img.src = await fetchImage(m.thumbnail_url);
+  img.tabIndex = 0;
+  img.onclick = img.onkeydown = async (e) => {
+    if (e.type === "keydown" && e.key !== "Enter") return;
+    C.current = m; C.zoom = 1; C.angle = 0; applyView();
+    XW.el("full").src = await fetchImage(m.url);
+    XW.el("viewer").hidden = false;
+  };
+  XW.el("thumbs").appendChild(img);
+  C.docs.push(m);
+  img.click();
+}
+
+function applyView() { XW.el("full").style.transform = `scale(${C.zoom}) rotate(${C.angle}deg)`; }
+
+function review(accepted) {
+  if (!C.current) return;
+  const reason = accepted ? undefined : XW.el("reject-reason").value;
+  C.session.send({ type: "review_document", document: C.current.document, accepted, reason });
+  XW.el("viewer").hidden = true;
+}
+
+async function signIn(id, secret) {
+  try {
+    const login = await XW.login("clerk", id, secret);
+    C.token = login.token;
+    XW.el("title").textContent = `坐席工作台 · ${login.display_name}`;
+    C.session = new XW.Session("clerk", C.token, onMessage);
+    window.xwClerk = C;
+    XW.show("idle");
+  } catch (e) {
+    XW.el("signin-error").textContent = `${(e.body && e.body.message_zh) || "登录失败"} · ${e.message}`;
+  }
+}
+
+XW.el("signin-form").onsubmit = (e) => { e.preventDefault(); signIn(XW.el("clerk-id").value, XW.el("clerk-secret").value); };
+XW.el("go-available").onclick = () => C.session && C.session.send({ type: "set_state", state: "available" });
+XW.el("go-away").onclick = () => C.session && C.session.send({ type: "set_state", state: "away", reason: XW.el("away-reason").value });
+XW.el("accept").onclick = () => C.session.send({ type: "accept_offer", offer: C.offer });
+XW.el("decline").onclick = () => C.session.send({ type: "decline_offer", offer: C.offer });
+XW.el("request-doc").onclick = () => C.call && C.session.send({ type: "request_document", call: C.call.call, doc_type: XW.el("doc-type").value });
+XW.el("zoom-in").onclick = () => { C.zoom *= 1.25; applyView(); };
+XW.el("zoom-out").onclick = () => { C.zoom /= 1.25; applyView(); };
+XW.el("rotate").onclick = () => { C.angle = (C.angle + 90) % 360; applyView(); };
+XW.el("doc-accept").onclick = () => review(true);
+XW.el("doc-reject").onclick = () => review(false);
+XW.el("chat-send").onclick = () => { const t = XW.el("chat-input").value.trim(); if (t && C.call && C.call.say(t)) { addChat("我", t); XW.el("chat-input").value = ""; } };
+XW.el("hangup").onclick = () => C.call && C.session.send({ type: "hang_up", call: C.call.call });
+XW.el("end-wrapup").onclick = () => C.session.send({ type: "end_wrap_up" });
+XW.el("clerk-id").value = XW.params.get("clerk") || "";
+XW.el("clerk-secret").value = XW.params.get("secret") || "";
+XW.show("signin");
+if (XW.params.get("clerk") && XW.params.get("secret")) signIn(XW.params.get("clerk"), XW.params.get("secret"));

@@ -1,0 +1,123 @@
+// Xiaowu pages: shared client code — login, the role's WebSocket (hello, ping, reconnect) and the
+// WebRTC side of a call (trickle ICE through the server's relay, candidates buffered until the
+// remote description is set, a `chat` data channel). No framework, no build step.
+"use strict";
+
+const XW = {};
+
+XW.params = new URLSearchParams(location.search);
+
+XW.login = async function (role, id, secret) {
+  const r = await fetch("/api/login", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ role, id, secret }),
+  });
+  const body = await r.json();
+  if (!r.ok) throw Object.assign(new Error(body.message_en || "login failed"), { body });
+  return body;
+};
+
+// A WebSocket session that says hello, pings, and reconnects (the booth keeps its place for 30 s).
+XW.Session = class {
+  constructor(role, token, onMessage, onStatus) {
+    this.role = role; this.token = token; this.onMessage = onMessage; this.onStatus = onStatus || (() => {});
+    this.closed = false; this.retry = 0; this.queue = [];
+    this.open();
+  }
+  open() {
+    const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/${this.role}`);
+    this.ws = ws;
+    // The handler is attached before anything is awaited, so no early message is lost.
+    ws.onmessage = (e) => {
+      const msg = JSON.parse(e.data);
+      if (msg.type === "welcome") {
+        this.retry = 0;
+        this.onStatus("online");
+        clearInterval(this.pinger);
+        this.pinger = setInterval(() => this.send({ type: "ping", seq: Date.now() }), msg.heartbeat_interval_ms);
+        for (const m of this.queue.splice(0)) this.send(m);
+      }
+      if (msg.type !== "pong") this.onMessage(msg);
+    };
+    ws.onopen = () => ws.send(JSON.stringify({ type: "hello", protocol_version: 1, token: this.token }));
+    ws.onclose = () => {
+      clearInterval(this.pinger);
+      if (this.closed) return;
+      this.onStatus("reconnecting");
+      this.retry = Math.min(this.retry + 1, 6);
+      setTimeout(() => this.open(), 300 * this.retry);
+    };
+  }
+  send(msg) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
+    else this.queue.push(msg);
+  }
+  close() { this.closed = true; if (this.ws) this.ws.close(); }
+};
+
+// One side of a call. `initiator` (the clerk) offers and opens the chat channel.
+XW.Call = class {
+  constructor(session, started, localStream, handlers) {
+    this.session = session; this.call = started.call; this.initiator = started.initiator;
+    this.h = handlers; this.pending = []; this.remoteSet = false;
+    const pc = new RTCPeerConnection({ iceServers: started.ice_servers });
+    this.pc = pc;
+    for (const t of localStream.getTracks()) pc.addTrack(t, localStream);
+    pc.onicecandidate = (e) => {
+      const c = e.candidate;
+      session.send({ type: "ice_candidate", call: this.call, candidate: c ? c.candidate : "",
+        sdp_mid: c ? c.sdpMid : undefined, sdp_mline_index: c ? c.sdpMLineIndex : undefined });
+    };
+    pc.ontrack = (e) => this.h.onRemoteStream(e.streams[0]);
+    pc.onconnectionstatechange = () => {
+      if (pc.connectionState === "connected" && !this.reported) {
+        this.reported = true;
+        session.send({ type: "media_state", call: this.call, state: "connected" });
+      }
+      if (pc.connectionState === "failed") session.send({ type: "media_state", call: this.call, state: "failed" });
+    };
+    pc.ondatachannel = (e) => this.useChannel(e.channel);
+    if (this.initiator) {
+      this.useChannel(pc.createDataChannel("chat"));
+      this.offer();
+    }
+  }
+  useChannel(ch) { this.chat = ch; ch.onmessage = (e) => this.h.onChat(String(e.data)); }
+  async offer(iceRestart) {
+    const offer = await this.pc.createOffer({ iceRestart: !!iceRestart });
+    await this.pc.setLocalDescription(offer);
+    this.session.send({ type: "sdp", call: this.call, kind: "offer", sdp: offer.sdp });
+  }
+  async onSignal(msg) {
+    if (msg.call !== this.call) return;
+    if (msg.type === "sdp") {
+      await this.pc.setRemoteDescription({ type: msg.kind, sdp: msg.sdp });
+      this.remoteSet = true;
+      for (const c of this.pending.splice(0)) await this.pc.addIceCandidate(c).catch(() => {});
+      if (msg.kind === "offer") {
+        const answer = await this.pc.createAnswer();
+        await this.pc.setLocalDescription(answer);
+        this.session.send({ type: "sdp", call: this.call, kind: "answer", sdp: answer.sdp });
+      }
+    } else if (msg.type === "ice_candidate" && msg.candidate) {
+      const c = { candidate: msg.candidate, sdpMid: msg.sdp_mid, sdpMLineIndex: msg.sdp_mline_index };
+      if (this.remoteSet) await this.pc.addIceCandidate(c).catch(() => {});
+      else this.pending.push(c);
+    }
+  }
+  say(text) { if (this.chat && this.chat.readyState === "open") { this.chat.send(text); return true; } return false; }
+  async framesDecoded() {
+    let n = 0;
+    (await this.pc.getStats()).forEach((r) => { if (r.type === "inbound-rtp" && r.kind === "video") n += r.framesDecoded || 0; });
+    return n;
+  }
+  close() { try { this.pc.close(); } catch (_) {} }
+};
+
+XW.el = (id) => document.getElementById(id);
+XW.show = (id) => {
+  for (const s of document.querySelectorAll("[data-screen]")) s.hidden = s.id !== id;
+};
+XW.fmtSecs = (s) => (s >= 60 ? `${Math.floor(s / 60)}分${s % 60}秒` : `${s}秒`);
+window.XW = XW;
