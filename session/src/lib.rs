@@ -53,7 +53,7 @@ pub async fn post_bytes(
     body: Vec<u8>,
 ) -> Result<Reply, SessionError> {
     tokio::task::spawn_blocking(move || {
-        let mut resp = ureq::post(&url)
+        let resp = ureq::post(&url)
             .config()
             .http_status_as_error(false)
             .build()
@@ -61,14 +61,7 @@ pub async fn post_bytes(
             .header("Content-Type", content_type)
             .send(&body[..])
             .map_err(|e| SessionError::Login(e.to_string()))?;
-        let status = resp.status().as_u16();
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(64 * 1024 * 1024)
-            .read_to_vec()
-            .map_err(|e| SessionError::Login(e.to_string()))?;
-        Ok(Reply { status, body })
+        read_reply(resp)
     })
     .await
     .map_err(|e| SessionError::Login(e.to_string()))?
@@ -77,24 +70,29 @@ pub async fn post_bytes(
 /// `GET` with the session's token (used for document downloads).
 pub async fn get_bytes(url: String, token: String) -> Result<Reply, SessionError> {
     tokio::task::spawn_blocking(move || {
-        let mut resp = ureq::get(&url)
+        let resp = ureq::get(&url)
             .config()
             .http_status_as_error(false)
             .build()
             .header("Authorization", &format!("Bearer {token}"))
             .call()
             .map_err(|e| SessionError::Login(e.to_string()))?;
-        let status = resp.status().as_u16();
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(64 * 1024 * 1024)
-            .read_to_vec()
-            .map_err(|e| SessionError::Login(e.to_string()))?;
-        Ok(Reply { status, body })
+        read_reply(resp)
     })
     .await
     .map_err(|e| SessionError::Login(e.to_string()))?
+}
+
+/// Status and body (at most 64 MiB) of an answer.
+fn read_reply(mut resp: ureq::http::Response<ureq::Body>) -> Result<Reply, SessionError> {
+    let status = resp.status().as_u16();
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024 * 1024)
+        .read_to_vec()
+        .map_err(|e| SessionError::Login(e.to_string()))?;
+    Ok(Reply { status, body })
 }
 
 /// `http://host:port` → `ws://host:port/ws/<role>`.

@@ -3,7 +3,7 @@
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use protocol::rest::{ApiErrorBody, Catalog, LoginRequest, LoginResponse, QueueSnapshot};
@@ -78,20 +78,10 @@ pub async fn login(
 }
 
 pub async fn queues(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<QueueSnapshot>, ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(ApiError(StatusCode::UNAUTHORIZED, ErrorCode::NotAuthenticated))?;
-    let claims = state
-        .signer
-        .verify(token, unix_now())
-        .map_err(|_| ApiError(StatusCode::UNAUTHORIZED, ErrorCode::InvalidToken))?;
-    let sup = match claims.role {
-        Role::Supervisor => state.supervisor_idx(&claims.id),
-        _ => None,
-    }
-    .ok_or(ApiError(StatusCode::FORBIDDEN, ErrorCode::Forbidden))?;
+    let (who, _) = crate::http_docs::caller(&state, &headers)?;
+    let crate::driver::Principal::Supervisor(sup) = who else {
+        return Err(ApiError(StatusCode::FORBIDDEN, ErrorCode::Forbidden));
+    };
     let (reply, rx) = oneshot::channel();
     let scope = state.supervisors[sup].scope;
     let unavailable = || ApiError(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::ShuttingDown);

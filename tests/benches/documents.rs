@@ -15,7 +15,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use media::document::{process, samples, PipelineLimits, Watermark};
-use protocol::{ClerkTargetState, ClientMessage, Priority, Role, ServerMessage, ServiceCode};
+use protocol::ServerMessage;
 use xiaowu_tests::*;
 
 const RUNS: usize = 15;
@@ -71,24 +71,7 @@ fn compare(label: &str, w: u32, h: u32) {
 async fn upload_to_notified() {
     let server = start(settings(|s| s.engine.media_timeout = Duration::from_secs(600))).await;
     let url = base_url(&server);
-    let mut clerk = connect(&server, Role::Clerk, "clerk-hekou-1").await;
-    clerk.send(ClientMessage::SetState { state: ClerkTargetState::Available, reason: None }).await.unwrap();
-    let mut booth = connect(&server, Role::Booth, "booth-gudao-1").await;
-    booth
-        .send(ClientMessage::RequestService { service: ServiceCode::new("teacher-cert"), priority: Priority::Normal })
-        .await
-        .unwrap();
-    let offer = expect(&mut clerk, "offer", |m| match m {
-        ServerMessage::Offer { offer, .. } => Some(*offer),
-        _ => None,
-    })
-    .await;
-    clerk.send(ClientMessage::AcceptOffer { offer }).await.unwrap();
-    let call = expect(&mut booth, "call", |m| match m {
-        ServerMessage::CallStarted { call, .. } => Some(call.0),
-        _ => None,
-    })
-    .await;
+    let (booth, mut clerk, call) = live_call(&server).await;
     let photo = samples::camera_photo(4000, 3000, 6, true);
     let mut times = vec![];
     for _ in 0..10 {

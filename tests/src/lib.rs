@@ -70,6 +70,40 @@ pub async fn expect<T>(s: &mut Session, what: &str, mut pick: impl FnMut(&Server
     }
 }
 
+/// Waits until the supervisor feed shows at least `n` available `teacher-cert` clerks in `hall`.
+pub async fn clerks_available(server: &RunningServer, hall: &str, n: u32) {
+    let mut sup = connect(server, Role::Supervisor, "sup-shandong").await;
+    expect(&mut sup, "clerks available", |m| match m {
+        ServerMessage::QueueLoad { rows } => rows
+            .iter()
+            .any(|r| r.region.as_str() == hall && r.service.as_str() == "teacher-cert" && r.clerks_available >= n)
+            .then_some(()),
+        _ => None,
+    })
+    .await;
+}
+
+/// clerk-hekou-1 and booth-gudao-1 in a call (signaling only): returns (booth, clerk, call).
+pub async fn live_call(server: &RunningServer) -> (Session, Session, u64) {
+    let mut clerk = connect(server, Role::Clerk, "clerk-hekou-1").await;
+    clerk.send(ClientMessage::SetState { state: protocol::ClerkTargetState::Available, reason: None }).await.unwrap();
+    let mut booth = connect(server, Role::Booth, "booth-gudao-1").await;
+    let service = protocol::ServiceCode::new("teacher-cert");
+    booth.send(ClientMessage::RequestService { service, priority: protocol::Priority::Normal }).await.unwrap();
+    let offer = expect(&mut clerk, "offer", |m| match m {
+        ServerMessage::Offer { offer, .. } => Some(*offer),
+        _ => None,
+    })
+    .await;
+    clerk.send(ClientMessage::AcceptOffer { offer }).await.unwrap();
+    let call = expect(&mut booth, "call", |m| match m {
+        ServerMessage::CallStarted { call, .. } => Some(call.0),
+        _ => None,
+    })
+    .await;
+    (booth, clerk, call)
+}
+
 /// Asserts that nothing matching `pick` arrives within `window`.
 pub async fn expect_none(s: &mut Session, what: &str, window: Duration, mut pick: impl FnMut(&ServerMessage) -> bool) {
     let deadline = tokio::time::Instant::now() + window;

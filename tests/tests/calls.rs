@@ -1,7 +1,7 @@
 //! End-to-end calls with real media: the real server, the real booth-client and agent-console,
 //! webrtc-rs on both sides over loopback.
 
-use protocol::{Role, ServerMessage};
+use protocol::ServerMessage;
 use xiaowu_tests::*;
 
 fn booth(url: &str, id: &str) -> booth_client::BoothArgs {
@@ -10,18 +10,6 @@ fn booth(url: &str, id: &str) -> booth_client::BoothArgs {
 
 fn clerk(url: &str, id: &str) -> agent_console::AgentArgs {
     agent_console::AgentArgs::new(url, id)
-}
-
-async fn clerk_available(server: &signaling_server::RunningServer, hall: &str, n: u32) {
-    let mut sup = connect(server, Role::Supervisor, "sup-shandong").await;
-    expect(&mut sup, "clerks available", |m| match m {
-        ServerMessage::QueueLoad { rows } => rows
-            .iter()
-            .any(|r| r.region.as_str() == hall && r.service.as_str() == "teacher-cert" && r.clerks_available >= n)
-            .then_some(()),
-        _ => None,
-    })
-    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -36,7 +24,7 @@ async fn call_carries_video_audio_and_chat_both_ways_and_clerk_hangs_up() {
         };
         async move { agent_console::run(&args, |_| {}).await }
     });
-    clerk_available(&server, "hekou", 1).await;
+    clerks_available(&server, "hekou", 1).await;
     let args = booth_client::BoothArgs { say: Some("好的，马上".into()), ..booth(&url, "booth-gudao-1") };
     let b = booth_client::run(&args, |_| {}).await.unwrap();
     let a = agent.await.unwrap().unwrap();
@@ -63,7 +51,7 @@ async fn booth_hang_up_ends_the_call_for_both_and_frees_the_clerk() {
         let args = clerk(&url, "clerk-hekou-1"); // waits for the booth to hang up
         async move { agent_console::run(&args, |_| {}).await }
     });
-    clerk_available(&server, "hekou", 1).await;
+    clerks_available(&server, "hekou", 1).await;
     let args = booth_client::BoothArgs { hold: Some(1.0), ..booth(&url, "booth-gudao-1") };
     let b = booth_client::run(&args, |_| {}).await.unwrap();
     assert_eq!(b.outcome, "served");
@@ -88,7 +76,7 @@ async fn twenty_calls_in_parallel_all_complete_with_media_both_ways() {
             agent_console::AgentArgs { hold: Some(3.0), timeout: 60.0, ..clerk(&url, &format!("clerk-extra-{i}")) };
         agents.push(tokio::spawn(async move { agent_console::run(&args, |_| {}).await }));
     }
-    clerk_available(&server, "hekou", N as u32).await;
+    clerks_available(&server, "hekou", N as u32).await;
     let mut visits = vec![];
     for i in 0..N {
         let args = booth_client::BoothArgs { timeout: 60.0, ..booth(&url, &format!("booth-extra-{i}")) };
@@ -133,7 +121,7 @@ async fn call_whose_media_never_connects_ends_in_bounded_time_and_requeues_at_he
             (s, seen)
         }
     });
-    clerk_available(&server, "hekou", 1).await;
+    clerks_available(&server, "hekou", 1).await;
     let args = booth_client::BoothArgs { relay_only: true, timeout: 6.0, ..booth(&url, "booth-gudao-1") };
     let mut seen = vec![];
     let started = std::time::Instant::now();
@@ -186,7 +174,7 @@ async fn booth_signaling_drop_within_grace_keeps_the_call_going() {
             (s, seen)
         }
     });
-    clerk_available(&server, "hekou", 1).await;
+    clerks_available(&server, "hekou", 1).await;
     // The booth's WebSocket is cut 1 s into the call (no close frame: as a network failure would)
     // and comes back; the booth hangs up 4 s after the media connected.
     let args =

@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use media::document::samples;
-use protocol::{ClerkTargetState, ClientMessage, Priority, Role, ServerMessage, ServiceCode};
+use protocol::{Role, ServerMessage};
 use xiaowu_tests::*;
 
 fn peak_rss_mib() -> u64 {
@@ -39,24 +39,7 @@ fn huge_upload(addr: std::net::SocketAddr, call: u64, token: &str) -> (u16, Stri
 async fn bad_uploads_get_clear_errors_and_change_nothing() {
     let server = start(settings(|s| s.engine.media_timeout = Duration::from_secs(600))).await;
     let url = base_url(&server);
-    let mut clerk = connect(&server, Role::Clerk, "clerk-hekou-1").await;
-    clerk.send(ClientMessage::SetState { state: ClerkTargetState::Available, reason: None }).await.unwrap();
-    let mut booth = connect(&server, Role::Booth, "booth-gudao-1").await;
-    booth
-        .send(ClientMessage::RequestService { service: ServiceCode::new("teacher-cert"), priority: Priority::Normal })
-        .await
-        .unwrap();
-    let offer = expect(&mut clerk, "offer", |m| match m {
-        ServerMessage::Offer { offer, .. } => Some(*offer),
-        _ => None,
-    })
-    .await;
-    clerk.send(ClientMessage::AcceptOffer { offer }).await.unwrap();
-    let call = expect(&mut booth, "call", |m| match m {
-        ServerMessage::CallStarted { call, .. } => Some(call.0),
-        _ => None,
-    })
-    .await;
+    let (booth, mut clerk, call) = live_call(&server).await;
     let other_booth = connect(&server, Role::Booth, "booth-gudao-2").await;
 
     let real = samples::jpeg(640, 480);
