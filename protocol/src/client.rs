@@ -53,6 +53,8 @@ pub enum ClientMessage {
     HangUp { call: CallId },
     /// Either party of a call: its media path is up, or failed for good.
     MediaState { call: CallId, state: MediaState },
+    /// Supervisor: set a clerk of their scope available or away (recorded with who and why).
+    ForceClerkState { clerk: String, state: ClerkTargetState, why: String },
     /// Booth: rate a served ticket, once (好差评, 一事一评). Answered by `rating_recorded`.
     RateService { ticket: TicketId, rating: Rating },
     /// Clerk in a call: ask the booth to photograph a document.
@@ -95,6 +97,7 @@ impl ClientMessage {
             ClientMessage::HangUp { .. } => "hang_up",
             ClientMessage::MediaState { .. } => "media_state",
             ClientMessage::RateService { .. } => "rate_service",
+            ClientMessage::ForceClerkState { .. } => "force_clerk_state",
             ClientMessage::RequestDocument { .. } => "request_document",
             ClientMessage::ReviewDocument { .. } => "review_document",
         }

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::ErrorCode;
 use crate::ids::{BoothId, CallId, DocumentId, OfferId, RegionId, ServiceCode, TicketId};
 use crate::types::{
-    AwayReason, CallEndReason, ClerkState, DocType, IceServer, OfferRevokeReason, Peer, Priority, QueueLoadRow, Rating,
-    Role, SdpKind, TicketEndReason, TicketNotice, TicketState,
+    AwayReason, CallEndReason, ClerkRow, ClerkState, DocType, IceServer, OfferRevokeReason, Peer, Priority,
+    QueueLoadRow, Rating, Role, SdpKind, TicketEndReason, TicketNotice, TicketState,
 };
 
 /// A message the server sends.
@@ -150,6 +150,11 @@ pub enum ServerMessage {
     /// Supervisor: the load of every queue in scope. Sent on connect and about once a second.
     QueueLoad {
         rows: Vec<QueueLoadRow>,
+    },
+    /// Supervisor: every clerk of the scope who is signed in, with state and time in state.
+    /// Sent with `queue_load`.
+    ClerkList {
+        clerks: Vec<ClerkRow>,
     },
     /// All roles: the server is going down; reconnect after `retry_after_ms`.
     ServerShutdown {

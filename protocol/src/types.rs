@@ -288,6 +288,19 @@ pub struct Peer {
     pub display_name: String,
 }
 
+/// A clerk as the supervisor sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClerkRow {
+    pub clerk: String,
+    pub name: String,
+    pub hall: RegionId,
+    pub hall_name: String,
+    pub state: ClerkState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<AwayReason>,
+    pub secs_in_state: u32,
+}
+
 /// Load of one queue: one service item at one hall (region).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueueLoadRow {

@@ -42,6 +42,14 @@ fn client_messages() {
     client(ClientMessage::DeclineOffer { offer: OfferId(5) }, json!({"type": "decline_offer", "offer": 5}));
     client(ClientMessage::EndWrapUp {}, json!({"type": "end_wrap_up"}));
     client(
+        ClientMessage::ForceClerkState {
+            clerk: "clerk-hekou-2".into(),
+            state: ClerkTargetState::Away,
+            why: "培训".into(),
+        },
+        json!({"type": "force_clerk_state", "clerk": "clerk-hekou-2", "state": "away", "why": "培训"}),
+    );
+    client(
         ClientMessage::RateService { ticket: TicketId(12), rating: Rating::VerySatisfied },
         json!({"type": "rate_service", "ticket": 12, "rating": "very_satisfied"}),
     );
@@ -217,6 +225,21 @@ fn server_messages() {
                "service_name": "教师资格认定确认", "waiting": 3, "longest_wait_secs": 95, "clerks_eligible": 2,
                "clerks_available": 0, "clerks_offered": 0, "clerks_in_call": 1, "clerks_wrap_up": 0, "clerks_away": 1,
                "overflowing": 1}]}),
+    );
+    server(
+        ServerMessage::ClerkList {
+            clerks: vec![ClerkRow {
+                clerk: "clerk-hekou-1".into(),
+                name: "王伟".into(),
+                hall: "hekou".into(),
+                hall_name: "河口区".into(),
+                state: ClerkState::Away,
+                reason: Some(AwayReason::Supervisor),
+                secs_in_state: 12,
+            }],
+        },
+        json!({"type": "clerk_list", "clerks": [{"clerk": "clerk-hekou-1", "name": "王伟", "hall": "hekou",
+               "hall_name": "河口区", "state": "away", "reason": "supervisor", "secs_in_state": 12}]}),
     );
     server(
         ServerMessage::ServerShutdown {

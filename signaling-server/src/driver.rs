@@ -228,6 +228,8 @@ impl Driver {
                 let scope = self.shared.supervisors[s].scope;
                 let rows = self.load_rows(scope);
                 self.send(conn, ServerMessage::QueueLoad { rows });
+                let clerks = self.clerk_rows(scope);
+                self.send(conn, ServerMessage::ClerkList { clerks });
             }
         }
     }
@@ -347,6 +349,9 @@ impl Driver {
                 };
                 self.input(input).map_err(reject_code)
             }
+            (Principal::Supervisor(sup), ClientMessage::ForceClerkState { clerk, state, why }) => {
+                self.force_clerk_state(sup, clerk, *state, why)
+            }
             (Principal::Booth(booth), ClientMessage::RateService { ticket, rating }) => {
                 if self.rateable.get(&booth) == Some(&TicketId(ticket.0)) {
                     self.rateable.remove(&booth);
@@ -396,6 +401,59 @@ impl Driver {
             Principal::Supervisor(_) => unreachable!("calls are between a booth and a clerk"),
         }
         Ok(())
+    }
+
+    /// A supervisor sets a clerk of their scope available or away(supervisor); who and why are
+    /// written to the log (the reason is free text from staff, not citizens' data).
+    fn force_clerk_state(
+        &mut self,
+        sup: usize,
+        clerk: &str,
+        state: protocol::ClerkTargetState,
+        why: &str,
+    ) -> Result<(), ErrorCode> {
+        let dir = self.shared.directory.clone();
+        let supervisor = self.shared.supervisors[sup].clone();
+        let idx = dir.clerk_idx(clerk).ok_or(ErrorCode::NotFound)?;
+        if !dir.is_within(dir.clerk(idx).hall, supervisor.scope) {
+            return Err(ErrorCode::Forbidden);
+        }
+        if why.trim().is_empty() || why.chars().count() > 200 {
+            return Err(ErrorCode::InvalidField);
+        }
+        let input = match state {
+            protocol::ClerkTargetState::Available => Input::ClerkSetAvailable { clerk: idx },
+            protocol::ClerkTargetState::Away => {
+                Input::ClerkSetAway { clerk: idx, reason: routing::AwayReason::Supervisor }
+            }
+        };
+        self.input(input).map_err(reject_code)?;
+        info!(supervisor = %supervisor.id, clerk, ?state, why, "clerk state forced by supervisor");
+        self.load_dirty = true;
+        Ok(())
+    }
+
+    fn clerk_rows(&self, scope: RegionIdx) -> Vec<protocol::ClerkRow> {
+        let dir = &self.shared.directory;
+        let now = now();
+        (0..dir.clerks.len() as u32)
+            .map(ClerkIdx)
+            .filter(|c| dir.is_within(dir.clerk(*c).hall, scope))
+            .filter(|c| self.engine.clerk_state(*c) != routing::ClerkState::Offline)
+            .map(|c| {
+                let info = dir.clerk(c);
+                let (state, reason) = clerk_state_out(self.engine.clerk_state(c));
+                protocol::ClerkRow {
+                    clerk: info.id.clone(),
+                    name: info.name.clone(),
+                    hall: protocol::RegionId::new(dir.region(info.hall).id.clone()),
+                    hall_name: dir.region(info.hall).name.clone(),
+                    state,
+                    reason,
+                    secs_in_state: now.saturating_duration_since(self.engine.clerk_state_since(c)).as_secs() as u32,
+                }
+            })
+            .collect()
     }
 
     // ---- documents ----------------------------------------------------------------------
@@ -668,6 +726,8 @@ impl Driver {
         for (conn, scope) in sups {
             let rows = self.load_rows(scope);
             self.send(conn, ServerMessage::QueueLoad { rows });
+            let clerks = self.clerk_rows(scope);
+            self.send(conn, ServerMessage::ClerkList { clerks });
         }
     }
 

@@ -100,10 +100,13 @@ test("supervisor dashboard: the waiting count rises when a booth queues and fall
   await booth.waitForSelector("#queue:not([hidden])");
   await booth.screenshot({ path: join(shots, "booth-queue.png") });
   await sup.screenshot({ path: join(shots, "supervisor.png") });
-  await clerk.click("#go-available");
+  // The supervisor forces the clerk back to available from the clerk list; the offer follows.
+  await sup.waitForSelector('tr[data-clerk="clerk-hekou-1"] button[data-force="available"]');
+  await sup.click('tr[data-clerk="clerk-hekou-1"] button[data-force="available"]');
   await clerk.waitForSelector("#offer:not([hidden])");
   await clerk.click("#accept");
   await waitFor(async () => (await waiting()) === 0, "served");
+  await sup.waitForFunction(() => document.querySelector('tr[data-clerk="clerk-hekou-1"] .state').textContent.includes("In call"));
   await clerk.click("#hangup");
   for (const p of [sup, clerk, booth]) await p.context().close();
 });

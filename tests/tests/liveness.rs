@@ -197,3 +197,56 @@ async fn graceful_shutdown_tells_waiting_citizens() {
     expect(&mut booth, "shutdown notice", |m| matches!(m, ServerMessage::ServerShutdown { .. }).then_some(())).await;
     stop.await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn supervisor_sees_clerks_and_forces_a_state_within_scope_only() {
+    let server = start(settings(|_| {})).await;
+    let mut clerk = connect(&server, Role::Clerk, "clerk-hekou-1").await;
+    go_available(&mut clerk).await;
+    let mut sup = connect(&server, Role::Supervisor, "sup-dongying").await;
+    expect(&mut sup, "the clerk listed as available", |m| match m {
+        ServerMessage::ClerkList { clerks } => clerks
+            .iter()
+            .any(|c| c.clerk == "clerk-hekou-1" && c.state == protocol::ClerkState::Available)
+            .then_some(()),
+        _ => None,
+    })
+    .await;
+    // A supervisor of another city may not touch a 河口区 clerk.
+    let mut other = connect(&server, Role::Supervisor, "sup-binzhou").await;
+    let away = protocol::ClerkTargetState::Away;
+    other
+        .send(ClientMessage::ForceClerkState { clerk: "clerk-hekou-1".into(), state: away, why: "调度".into() })
+        .await
+        .unwrap();
+    let code = expect(&mut other, "refusal", |m| match m {
+        ServerMessage::Error { code, .. } => Some(*code),
+        _ => None,
+    })
+    .await;
+    assert_eq!(code, protocol::ErrorCode::Forbidden);
+    // The city's supervisor may, with a reason; the clerk sees away(supervisor).
+    sup.send(ClientMessage::ForceClerkState { clerk: "clerk-hekou-1".into(), state: away, why: "培训".into() })
+        .await
+        .unwrap();
+    // (Skipping the away(signed_in) and available states from before.)
+    expect(&mut clerk, "forced away(supervisor)", |m| {
+        matches!(
+            m,
+            ServerMessage::ClerkState {
+                state: protocol::ClerkState::Away,
+                reason: Some(protocol::AwayReason::Supervisor)
+            }
+        )
+        .then_some(())
+    })
+    .await;
+    expect(&mut sup, "the clerk listed as away", |m| match m {
+        ServerMessage::ClerkList { clerks } => {
+            clerks.iter().any(|c| c.clerk == "clerk-hekou-1" && c.state == protocol::ClerkState::Away).then_some(())
+        }
+        _ => None,
+    })
+    .await;
+    server.shutdown().await;
+}
