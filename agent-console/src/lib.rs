@@ -221,11 +221,7 @@ pub async fn run(args: &AgentArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
                         session.send(ClientMessage::RequestDocument { call: l.call, doc_type }).await?;
                     }
                     match l.on_event(&ev).await {
-                        Ok(out) => {
-                            for m in out {
-                                session.send(m).await?;
-                            }
-                        }
+                        Ok(out) => session.send_all(out).await?,
                         Err(e) => tracing::warn!(error = %e, "media event handling failed"),
                     }
                 }
@@ -274,9 +270,7 @@ pub async fn run(args: &AgentArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
                             continue;
                         }
                     };
-                    for m in out {
-                        session.send(m).await?;
-                    }
+                    session.send_all(out).await?;
                     link = Some(l);
                 } else if args.no_media {
                     if let Some(hold) = args.hold {
@@ -287,11 +281,7 @@ pub async fn run(args: &AgentArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
             ServerMessage::Sdp { .. } | ServerMessage::IceCandidate { .. } => {
                 if let Some(l) = link.as_mut() {
                     match l.on_signal(&msg).await {
-                        Ok(out) => {
-                            for m in out {
-                                session.send(m).await?;
-                            }
-                        }
+                        Ok(out) => session.send_all(out).await?,
                         Err(e) => tracing::warn!(error = %e, "signaling from the booth could not be applied"),
                     }
                 }

@@ -313,11 +313,7 @@ pub async fn run(args: &BoothArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
                         }
                     }
                     match l.on_event(&ev).await {
-                        Ok(out) => {
-                            for m in out {
-                                session.send(m).await?;
-                            }
-                        }
+                        Ok(out) => session.send_all(out).await?,
                         Err(e) => tracing::warn!(error = %e, "media event handling failed"),
                     }
                 }
@@ -367,9 +363,7 @@ pub async fn run(args: &BoothArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
                             continue;
                         }
                     };
-                    for m in out {
-                        session.send(m).await?;
-                    }
+                    session.send_all(out).await?;
                     link = Some(l);
                 } else if args.no_media && hang_up_at.is_none() {
                     if let Some(hold) = args.hold {
@@ -380,11 +374,7 @@ pub async fn run(args: &BoothArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
             ServerMessage::Sdp { .. } | ServerMessage::IceCandidate { .. } => {
                 if let Some(l) = link.as_mut() {
                     match l.on_signal(&msg).await {
-                        Ok(out) => {
-                            for m in out {
-                                session.send(m).await?;
-                            }
-                        }
+                        Ok(out) => session.send_all(out).await?,
                         Err(e) => tracing::warn!(error = %e, "signaling from the clerk could not be applied"),
                     }
                 }

@@ -153,6 +153,14 @@ impl Session {
         self.tx.send(msg).await.map_err(|_| SessionError::Closed)
     }
 
+    /// Sends several messages in order.
+    pub async fn send_all(&self, msgs: Vec<ClientMessage>) -> Result<(), SessionError> {
+        for m in msgs {
+            self.send(m).await?;
+        }
+        Ok(())
+    }
+
     /// Next message from the server (`pong`s are swallowed); `None` once the connection is gone.
     pub async fn recv(&mut self) -> Option<ServerMessage> {
         self.rx.recv().await
