@@ -35,6 +35,10 @@ pub struct AgentArgs {
     /// Seconds of wrap-up before going available again.
     #[arg(long, default_value_t = 0.0)]
     pub wrap_up: f64,
+    /// The outcome recorded for each call at the end of wrap-up (completed, accepted,
+    /// missing_documents, needs_visit, referred, consultation, not_eligible).
+    #[arg(long, default_value = "completed", value_parser = parse_outcome)]
+    pub outcome: protocol::CaseOutcome,
     /// Send this chat message once a call's media is up.
     #[arg(long)]
     pub say: Option<String>,
@@ -92,6 +96,7 @@ impl AgentArgs {
             calls: 1,
             hold: None,
             wrap_up: 0.0,
+            outcome: protocol::CaseOutcome::Completed,
             say: None,
             no_media: false,
             relay_only: false,
@@ -103,6 +108,10 @@ impl AgentArgs {
             json: true,
         }
     }
+}
+
+fn parse_outcome(s: &str) -> Result<protocol::CaseOutcome, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|_| format!("unknown outcome `{s}`"))
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -130,6 +139,8 @@ pub struct AgentSummary {
     /// Every call's media report, in order.
     pub media: Vec<CallReport>,
     pub documents: Vec<ReceivedDocument>,
+    /// Calls whose case record the server confirmed (`case_recorded`).
+    pub cases_recorded: Vec<u64>,
     pub error: Option<String>,
 }
 
@@ -178,6 +189,7 @@ pub async fn run(args: &AgentArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
         chat_received: 0,
         media: vec![],
         documents: vec![],
+        cases_recorded: vec![],
         error: None,
     };
     if let Some(dir) = &args.save_docs {
@@ -204,7 +216,10 @@ pub async fn run(args: &AgentArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
                 }
                 match timer.take() {
                     Some((_, Timer::HangUp(call))) => session.send(ClientMessage::HangUp { call }).await?,
-                    Some((_, Timer::EndWrapUp)) => session.send(ClientMessage::EndWrapUp {}).await?,
+                    Some((_, Timer::EndWrapUp)) => {
+                        let end = ClientMessage::EndWrapUp { outcome: Some(args.outcome), note: None };
+                        session.send(end).await?
+                    }
                     None => {}
                 }
                 continue;
@@ -345,6 +360,7 @@ pub async fn run(args: &AgentArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
                 s.outcome = "done".into();
                 break;
             }
+            ServerMessage::CaseRecorded { call, .. } => s.cases_recorded.push(call.0),
             ServerMessage::Error { code, message_en, .. } => {
                 tracing::warn!(?code, message_en, "server refused a request");
             }

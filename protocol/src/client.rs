@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::DecodeError;
 use crate::ids::{CallId, DocumentId, OfferId, ServiceCode, TicketId};
-use crate::types::{AwayReason, ClerkTargetState, DocType, MediaState, Priority, Rating, SdpKind};
+use crate::types::{AwayReason, CaseOutcome, ClerkTargetState, DocType, MediaState, Priority, Rating, SdpKind};
 use crate::MAX_MESSAGE_BYTES;
 
 /// A message a client sends. The role allowed to send each one is noted; others get `forbidden`.
@@ -36,8 +36,15 @@ pub enum ClientMessage {
     AcceptOffer { offer: OfferId },
     /// Clerk: refuse the offered ticket; it goes to the next clerk and keeps its place.
     DeclineOffer { offer: OfferId },
-    /// Clerk: wrap-up is done, back to available.
-    EndWrapUp {},
+    /// Clerk: wrap-up is done, back to available. The outcome and note are kept with the case
+    /// (办件记录); without an outcome the case is recorded as `not_recorded`.
+    EndWrapUp {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        outcome: Option<CaseOutcome>,
+        /// Free text, at most [`crate::MAX_CASE_NOTE_CHARS`] characters.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
     /// Either party of a call: a session description for the other party.
     Sdp { call: CallId, kind: SdpKind, sdp: String },
     /// Either party of a call: a trickled ICE candidate for the other party.
@@ -91,7 +98,7 @@ impl ClientMessage {
             ClientMessage::SetState { .. } => "set_state",
             ClientMessage::AcceptOffer { .. } => "accept_offer",
             ClientMessage::DeclineOffer { .. } => "decline_offer",
-            ClientMessage::EndWrapUp {} => "end_wrap_up",
+            ClientMessage::EndWrapUp { .. } => "end_wrap_up",
             ClientMessage::Sdp { .. } => "sdp",
             ClientMessage::IceCandidate { .. } => "ice_candidate",
             ClientMessage::HangUp { .. } => "hang_up",

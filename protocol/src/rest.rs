@@ -1,9 +1,9 @@
-//! Bodies of the REST endpoints (`/api/login`, `/api/catalog`, `/api/queues`).
+//! Bodies of the REST endpoints (`/api/login`, `/api/catalog`, `/api/queues`, `/api/cases`, documents).
 
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{BoothId, RegionId, ServiceCode};
-use crate::types::{QueueLoadRow, RegionLevel, Role};
+use crate::types::{CallEndReason, CaseOutcome, QueueLoadRow, Rating, RegionLevel, Role};
 
 /// `POST /api/login` request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,4 +82,33 @@ pub struct ApiErrorBody {
     pub code: crate::ErrorCode,
     pub message_zh: String,
     pub message_en: String,
+}
+
+/// A handled call's case record (办件记录), written when the clerk's wrap-up ends. Ids only: no
+/// citizen data beyond what the clerk wrote in the note.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseRecord {
+    pub call: u64,
+    pub ticket: u64,
+    pub service: String,
+    pub booth: String,
+    pub booth_region: String,
+    pub clerk: String,
+    pub hall: String,
+    pub call_end: CallEndReason,
+    pub ended_unix: u64,
+    pub outcome: CaseOutcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    pub recorded_unix: u64,
+    /// The citizen's rating of the ticket, when one was given (only in `GET /api/cases`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating: Option<Rating>,
+}
+
+/// `GET /api/cases?limit=N`: the newest case records the caller may see (a clerk: their own; a
+/// supervisor: those whose hall or booth is in scope), newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseList {
+    pub cases: Vec<CaseRecord>,
 }

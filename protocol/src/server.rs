@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::ErrorCode;
 use crate::ids::{BoothId, CallId, DocumentId, OfferId, RegionId, ServiceCode, TicketId};
 use crate::types::{
-    AwayReason, CallEndReason, ClerkRow, ClerkState, DocType, IceServer, OfferRevokeReason, Peer, Priority,
-    QueueLoadRow, Rating, Role, SdpKind, TicketEndReason, TicketNotice, TicketState,
+    AwayReason, CallEndReason, CaseOutcome, ClerkRow, ClerkState, DocType, IceServer, OfferRevokeReason, Peer,
+    Priority, QueueLoadRow, Rating, Role, SdpKind, TicketEndReason, TicketNotice, TicketState, WaitingPoint,
 };
 
 /// A message the server sends.
@@ -116,6 +116,12 @@ pub enum ServerMessage {
         ticket: TicketId,
         rating: Rating,
     },
+    /// Clerk: the case of the call just wrapped up was stored durably (办件记录).
+    CaseRecorded {
+        call: CallId,
+        ticket: TicketId,
+        outcome: CaseOutcome,
+    },
     /// Booth in a call: the clerk asks for a document photo.
     DocumentRequested {
         call: CallId,
@@ -155,6 +161,12 @@ pub enum ServerMessage {
     /// Sent with `queue_load`.
     ClerkList {
         clerks: Vec<ClerkRow>,
+    },
+    /// Supervisor: waiting tickets in scope over the last hour, oldest first, sampled every
+    /// `interval_secs`. Sent once on connect; `queue_load` continues it live.
+    QueueHistory {
+        interval_secs: u32,
+        points: Vec<WaitingPoint>,
     },
     /// All roles: the server is going down; reconnect after `retry_after_ms`.
     ServerShutdown {

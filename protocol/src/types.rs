@@ -239,6 +239,52 @@ pub enum Rating {
     VeryDissatisfied,
 }
 
+/// The clerk's outcome for a handled request (办理结果), recorded with the case at wrap-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseOutcome {
+    /// 已办结: the matter was completed in the call.
+    Completed,
+    /// 已受理: accepted; the result follows later.
+    Accepted,
+    /// 材料不全: documents missing; the citizen comes back with them.
+    MissingDocuments,
+    /// 需到现场: the matter needs a visit to the hall.
+    NeedsVisit,
+    /// 转办: handed to another department.
+    Referred,
+    /// 咨询: a question answered, nothing to process.
+    Consultation,
+    /// 不予受理: not eligible.
+    NotEligible,
+    /// 未记录: wrap-up ended (time limit, supervisor, disconnect) before the clerk chose one.
+    NotRecorded,
+}
+
+impl CaseOutcome {
+    pub const ALL: [CaseOutcome; 8] = [
+        CaseOutcome::Completed,
+        CaseOutcome::Accepted,
+        CaseOutcome::MissingDocuments,
+        CaseOutcome::NeedsVisit,
+        CaseOutcome::Referred,
+        CaseOutcome::Consultation,
+        CaseOutcome::NotEligible,
+        CaseOutcome::NotRecorded,
+    ];
+}
+
+/// Longest wrap-up note, in characters.
+pub const MAX_CASE_NOTE_CHARS: usize = 500;
+
+/// Waiting tickets in a supervisor's scope at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitingPoint {
+    /// Seconds since the Unix epoch.
+    pub at: u64,
+    pub waiting: u32,
+}
+
 /// A party's report on its media path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

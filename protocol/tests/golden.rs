@@ -40,7 +40,11 @@ fn client_messages() {
     );
     client(ClientMessage::AcceptOffer { offer: OfferId(5) }, json!({"type": "accept_offer", "offer": 5}));
     client(ClientMessage::DeclineOffer { offer: OfferId(5) }, json!({"type": "decline_offer", "offer": 5}));
-    client(ClientMessage::EndWrapUp {}, json!({"type": "end_wrap_up"}));
+    client(ClientMessage::EndWrapUp { outcome: None, note: None }, json!({"type": "end_wrap_up"}));
+    client(
+        ClientMessage::EndWrapUp { outcome: Some(CaseOutcome::MissingDocuments), note: Some("缺户口本".into()) },
+        json!({"type": "end_wrap_up", "outcome": "missing_documents", "note": "缺户口本"}),
+    );
     client(
         ClientMessage::ForceClerkState {
             clerk: "clerk-hekou-2".into(),
@@ -240,6 +244,21 @@ fn server_messages() {
         },
         json!({"type": "clerk_list", "clerks": [{"clerk": "clerk-hekou-1", "name": "王伟", "hall": "hekou",
                "hall_name": "河口区", "state": "away", "reason": "supervisor", "secs_in_state": 12}]}),
+    );
+    server(
+        ServerMessage::CaseRecorded { call: CallId(2), ticket: TicketId(12), outcome: CaseOutcome::Completed },
+        json!({"type": "case_recorded", "call": 2, "ticket": 12, "outcome": "completed"}),
+    );
+    server(
+        ServerMessage::QueueHistory {
+            interval_secs: 10,
+            points: vec![
+                WaitingPoint { at: 1_795_000_000, waiting: 3 },
+                WaitingPoint { at: 1_795_000_010, waiting: 4 },
+            ],
+        },
+        json!({"type": "queue_history", "interval_secs": 10,
+               "points": [{"at": 1_795_000_000u64, "waiting": 3}, {"at": 1_795_000_010u64, "waiting": 4}]}),
     );
     server(
         ServerMessage::ServerShutdown {

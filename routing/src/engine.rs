@@ -293,11 +293,13 @@ impl Engine {
             ClerkState::InCall => {
                 let call = self.call_of_clerk(clerk).expect("an in-call clerk has exactly one call");
                 let rec = self.calls.remove(&call).expect("call_of_clerk returned a live call");
+                let service = self.tickets[&rec.ticket].service;
                 self.emit(Action::CallEnded {
                     call,
                     ticket: rec.ticket,
                     booth: rec.booth,
                     clerk,
+                    service,
                     reason: CallEndReason::ClerkLost,
                 });
                 self.set_clerk_state(clerk, ClerkState::Offline, now);
@@ -525,11 +527,13 @@ impl Engine {
     /// to available (and is not offered this ticket again) and the ticket returns to the head.
     fn media_failed(&mut self, call: CallId, now: Instant) {
         let rec = self.calls.remove(&call).expect("media_failed is only called for live calls");
+        let service = self.tickets[&rec.ticket].service;
         self.emit(Action::CallEnded {
             call,
             ticket: rec.ticket,
             booth: rec.booth,
             clerk: rec.clerk,
+            service,
             reason: CallEndReason::MediaFailed,
         });
         self.tickets.get_mut(&rec.ticket).expect("a call points at an open ticket").excluded.push(rec.clerk);
@@ -553,7 +557,7 @@ impl Engine {
     fn end_call(&mut self, call: CallId, rec: CallRec, reason: CallEndReason, now: Instant) {
         self.calls.remove(&call);
         let service = self.tickets[&rec.ticket].service;
-        self.emit(Action::CallEnded { call, ticket: rec.ticket, booth: rec.booth, clerk: rec.clerk, reason });
+        self.emit(Action::CallEnded { call, ticket: rec.ticket, booth: rec.booth, clerk: rec.clerk, service, reason });
         let talk = now.saturating_duration_since(rec.started_at);
         self.set_clerk_state(rec.clerk, ClerkState::WrapUp, now);
         let c = &mut self.clerks[rec.clerk.0 as usize];
@@ -587,9 +591,10 @@ impl Engine {
                     self.emit(Action::OfferRevoked { offer, ticket, clerk, reason: OfferRevokeReason::ServerShutdown });
                 }
                 Phase::Connected { call, clerk } => {
-                    let booth = self.tickets[&ticket].booth;
+                    let (booth, service) = (self.tickets[&ticket].booth, self.tickets[&ticket].service);
                     self.calls.remove(&call);
-                    self.emit(Action::CallEnded { call, ticket, booth, clerk, reason: CallEndReason::ServerShutdown });
+                    let reason = CallEndReason::ServerShutdown;
+                    self.emit(Action::CallEnded { call, ticket, booth, clerk, service, reason });
                 }
             }
             self.close_ticket(ticket, TicketEndReason::ServerShutdown);

@@ -235,6 +235,7 @@ pub enum Action {
         ticket: TicketId,
         booth: BoothIdx,
         clerk: ClerkIdx,
+        service: ServiceIdx,
         reason: CallEndReason,
     },
     TicketClosed {

@@ -260,10 +260,11 @@ fn clerk_lost_mid_call_requeues_ticket_at_head() {
     h.drain();
     h.input(Input::ClerkSignOut { clerk: c1 }).unwrap();
     let booth = h.booth("booth-gudao-1");
+    let service = h.service("teacher-cert");
     assert_eq!(
         h.drain_core(),
         vec![
-            Action::CallEnded { call, ticket: first, booth, clerk: c1, reason: CallEndReason::ClerkLost },
+            Action::CallEnded { call, ticket: first, booth, clerk: c1, service, reason: CallEndReason::ClerkLost },
             Action::TicketRequeued { ticket: first, booth, cause: RequeueCause::ClerkLost },
         ]
     );
@@ -444,6 +445,7 @@ fn call_whose_media_never_connects_ends_and_requeues_at_head() {
     let mut h = Harness::new();
     let (call, ticket) = in_call(&mut h);
     let (booth, clerk) = (h.booth("booth-gudao-1"), h.clerk("clerk-hekou-1"));
+    let service = h.service("teacher-cert");
     // Only the booth's side came up.
     h.input(Input::MediaConnected { call, by: Party::Booth(booth) }).unwrap();
     h.secs(14);
@@ -452,7 +454,7 @@ fn call_whose_media_never_connects_ends_and_requeues_at_head() {
     assert_eq!(
         h.drain_core(),
         vec![
-            Action::CallEnded { call, ticket, booth, clerk, reason: CallEndReason::MediaFailed },
+            Action::CallEnded { call, ticket, booth, clerk, service, reason: CallEndReason::MediaFailed },
             Action::TicketRequeued { ticket, booth, cause: RequeueCause::MediaFailed },
         ]
     );

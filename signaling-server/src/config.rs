@@ -48,6 +48,8 @@ pub struct ServerSection {
     pub token_ttl_secs: u64,
     /// Key for signing tokens; a random one per start when absent (tokens then die with the process).
     pub token_secret: Option<String>,
+    /// How often the supervisors' waiting chart takes a sample (an hour of them is kept).
+    pub history_sample_secs: u64,
 }
 
 impl Default for ServerSection {
@@ -58,6 +60,7 @@ impl Default for ServerSection {
             heartbeat_timeout_secs: 30,
             token_ttl_secs: 12 * 3600,
             token_secret: None,
+            history_sample_secs: 10,
         }
     }
 }
@@ -307,6 +310,9 @@ impl Settings {
             || file.server.heartbeat_timeout_secs <= file.server.heartbeat_interval_secs
         {
             return Err(err("server".into(), "heartbeat_timeout_secs must exceed heartbeat_interval_secs > 0".into()));
+        }
+        if !(1..=600).contains(&file.server.history_sample_secs) {
+            return Err(err("server".into(), "history_sample_secs must be between 1 and 600".into()));
         }
         Ok(Self { source: name.to_owned(), file, directory, engine, booth_secrets, clerk_secrets, supervisor_secrets })
     }

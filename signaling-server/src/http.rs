@@ -2,7 +2,7 @@
 //! out as one JSON shape (`ApiErrorBody`) that never exposes internals.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
@@ -11,7 +11,7 @@ use protocol::{ErrorCode, Role};
 use tokio::sync::oneshot;
 
 use crate::auth::{unix_now, Claims, SecretHash};
-use crate::driver::Command;
+use crate::driver::{Command, Principal};
 use crate::AppState;
 
 /// An error answer: a status and a protocol error code with its standard texts.
@@ -79,7 +79,7 @@ pub async fn login(
 
 pub async fn queues(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<QueueSnapshot>, ApiError> {
     let (who, _) = crate::http_docs::caller(&state, &headers)?;
-    let crate::driver::Principal::Supervisor(sup) = who else {
+    let Principal::Supervisor(sup) = who else {
         return Err(ApiError(StatusCode::FORBIDDEN, ErrorCode::Forbidden));
     };
     let (reply, rx) = oneshot::channel();
@@ -88,6 +88,48 @@ pub async fn queues(State(state): State<AppState>, headers: HeaderMap) -> Result
     state.commands.send(Command::Snapshot { scope, reply }).await.map_err(|_| unavailable())?;
     let rows = rx.await.map_err(|_| unavailable())?;
     Ok(Json(QueueSnapshot { rows }))
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct CasesQuery {
+    #[serde(default = "default_case_limit")]
+    limit: usize,
+}
+
+fn default_case_limit() -> usize {
+    50
+}
+
+/// `GET /api/cases?limit=N` (at most 500): a clerk's own case records, or those of a supervisor's
+/// scope (the clerk's hall or the booth's region within it), newest first, with ratings.
+pub async fn cases(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<CasesQuery>,
+) -> Result<Json<protocol::rest::CaseList>, ApiError> {
+    let (who, _) = crate::http_docs::caller(&state, &headers)?;
+    let limit = q.limit.clamp(1, 500);
+    let keep: Box<dyn Fn(&protocol::rest::CaseRecord) -> bool + Send> = match who {
+        Principal::Clerk(c) => {
+            let id = state.directory.clerk(c).id.clone();
+            Box::new(move |r| r.clerk == id)
+        }
+        Principal::Supervisor(s) => {
+            let (dir, scope) = (state.directory.clone(), state.supervisors[s].scope);
+            let within = move |region: &str| dir.region_idx(region).is_some_and(|r| dir.is_within(r, scope));
+            Box::new(move |r| within(&r.hall) || within(&r.booth_region))
+        }
+        Principal::Booth(_) => return Err(ApiError(StatusCode::FORBIDDEN, ErrorCode::Forbidden)),
+    };
+    let log = state.cases.clone();
+    let cases = tokio::task::spawn_blocking(move || log.recent_cases(limit, keep))
+        .await
+        .map_err(|_| ApiError(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal))?
+        .map_err(|e| {
+            tracing::error!(error = %e, "reading the case log failed");
+            ApiError(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal)
+        })?;
+    Ok(Json(protocol::rest::CaseList { cases }))
 }
 
 pub async fn index() -> Html<&'static str> {

@@ -4,15 +4,19 @@
 //! - `auth`: hashed secrets and signed tokens;
 //! - `driver`: the one task that owns the engine and routes its actions;
 //! - `ws` / `http`: thin adapters from the wire to driver commands;
-//! - `relay`: checks on SDP / ICE relayed between the two parties of a call.
+//! - `relay`: checks on SDP / ICE relayed between the two parties of a call;
+//! - `documents` / `cases`: durable document photos, case records and ratings;
+//! - `history`: the last hour of waiting counts for the supervisors' chart.
 //!
 //! [`router`] builds the app without a socket (for tests); [`start`] binds and serves it.
 
 pub mod auth;
+pub mod cases;
 pub mod config;
 pub mod convert;
 pub mod documents;
 pub mod driver;
+pub mod history;
 pub mod http;
 pub mod http_docs;
 pub mod relay;
@@ -72,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/login", post(http::login))
         .route("/api/catalog", get(http::catalog))
         .route("/api/queues", get(http::queues))
+        .route("/api/cases", get(http::cases))
         .route("/ws/{role}", get(ws::upgrade))
         .route("/api/calls/{call}/documents", post(http_docs::upload).layer(axum::extract::DefaultBodyLimit::disable()))
         .route("/api/documents/{id}", get(http_docs::download))

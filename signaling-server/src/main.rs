@@ -19,6 +19,9 @@ struct Cli {
     /// Token signing key (overrides server.token_secret).
     #[arg(long, env = "XIAOWU_TOKEN_SECRET", hide_env_values = true)]
     token_secret: Option<String>,
+    /// Seconds between samples of the supervisors' waiting chart (overrides server.history_sample_secs).
+    #[arg(long, env = "XIAOWU_HISTORY_SAMPLE_SECS", value_parser = clap::value_parser!(u64).range(1..=600))]
+    history_sample_secs: Option<u64>,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -55,6 +58,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     if let Some(key) = cli.token_secret {
         settings.file.server.token_secret = Some(key);
+    }
+    if let Some(secs) = cli.history_sample_secs {
+        settings.file.server.history_sample_secs = secs;
     }
     let listen = cli.listen.unwrap_or_else(|| settings.file.server.listen.clone());
     let demo = cli.config.is_none();

@@ -29,6 +29,7 @@ pub struct Shared {
     pub token_ttl: Duration,
     pub heartbeat_interval: Duration,
     pub heartbeat_timeout: Duration,
+    pub history_sample_secs: u64,
     pub booth_secrets: Vec<SecretHash>,
     pub clerk_secrets: Vec<SecretHash>,
     pub supervisors: Vec<SupervisorInfo>,
@@ -36,6 +37,8 @@ pub struct Shared {
     pub ice_servers: Vec<IceServer>,
     pub turn: Option<crate::turn::TurnConfig>,
     pub docs: Arc<crate::documents::DocStore>,
+    /// Case records and ratings (`cases.jsonl` in the data directory).
+    pub cases: Arc<crate::cases::CaseLog>,
     /// Bounds how many photos are processed at once (the pipeline's blocking pool).
     pub doc_pool: tokio::sync::Semaphore,
     pub commands: mpsc::Sender<Command>,
@@ -49,6 +52,7 @@ impl Shared {
         commands: mpsc::Sender<Command>,
     ) -> std::io::Result<Self> {
         let docs = Arc::new(crate::documents::DocStore::open(settings.file.documents.clone())?);
+        let cases = Arc::new(crate::cases::CaseLog::open(&settings.file.documents.data_dir)?);
         let doc_pool = tokio::sync::Semaphore::new(settings.file.documents.max_parallel.max(1));
         let f = &settings.file;
         let catalog = Catalog {
@@ -101,12 +105,14 @@ impl Shared {
         };
         Ok(Self {
             docs,
+            cases,
             doc_pool,
             catalog,
             signer,
             token_ttl: Duration::from_secs(f.server.token_ttl_secs),
             heartbeat_interval: Duration::from_secs(f.server.heartbeat_interval_secs),
             heartbeat_timeout: Duration::from_secs(f.server.heartbeat_timeout_secs),
+            history_sample_secs: f.server.history_sample_secs,
             ice_servers: f.ice_servers.clone(),
             turn: f.turn.clone(),
             booth_secrets: settings.booth_secrets,

@@ -182,7 +182,7 @@ async function main() {
 }
 
 XW.el("elderly").onclick = (e) => { const on = document.body.classList.toggle("elderly"); e.target.setAttribute("aria-pressed", on); XW.el("priority").checked = on; };
-XW.el("lang").onclick = (e) => { S.english = !S.english; e.target.textContent = S.english ? "中文" : "English"; document.documentElement.lang = S.english ? "en" : "zh-CN"; renderServices(); };
+XW.el("lang").onclick = (e) => { S.english = !S.english; e.target.textContent = S.english ? "中文" : "English"; e.target.lang = S.english ? "zh-CN" : "en"; document.documentElement.lang = S.english ? "en" : "zh-CN"; renderServices(); };
 XW.el("cancel").onclick = () => S.ticket && S.session.send({ type: "cancel_ticket", ticket: S.ticket });
 XW.el("hangup").onclick = () => S.call && S.session.send({ type: "hang_up", call: S.call.call });
 XW.el("snap").onclick = snapshot; XW.el("retake").onclick = retake; XW.el("send").onclick = sendPhoto;

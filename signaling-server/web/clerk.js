@@ -2,6 +2,8 @@
 // requests and review (zoom, rotate, accept/reject), chat, hang-up and wrap-up.
 "use strict";
 const C = { call: null, offer: null, stream: null, token: null, docs: [], current: null, zoom: 1, angle: 0 };
+const OUTCOMES = { completed: "已办结 Completed", accepted: "已受理 Accepted", missing_documents: "材料不全 Missing documents", needs_visit: "需到现场 Needs a visit", referred: "转办 Referred", consultation: "咨询 Consultation", not_eligible: "不予受理 Not eligible", not_recorded: "未记录 Not recorded" };
+const RATINGS = { very_satisfied: "非常满意", satisfied: "满意", acceptable: "基本满意", dissatisfied: "不满意", very_dissatisfied: "非常不满意" };
 const STATES = { offline: "离线 Offline", available: "空闲 Available", offered: "来电 Offered", in_call: "通话中 In call", wrap_up: "整理 Wrap-up", away: "暂离 Away" };
 
 function onMessage(m) {
@@ -17,6 +19,13 @@ function onMessage(m) {
     case "sdp": case "ice_candidate": if (C.call) C.call.onSignal(m); break;
     case "document_ready": docReady(m); break;
     case "call_ended": if (C.call) { C.call.close(); C.call = null; } break;
+    case "case_recorded":
+      XW.el("case-saved").textContent = `已保存办件 · Case saved: ${OUTCOMES[m.outcome]}（${m.ticket} 号）`;
+      loadCases();
+      break;
+    case "error":
+      if (m.in_reply_to === "end_wrap_up") XW.el("wrapup-error").textContent = `${m.message_zh} · ${m.message_en}`;
+      break;
   }
 }
 
@@ -88,6 +97,8 @@ async function signIn(id, secret) {
     C.session = new XW.Session("clerk", C.token, onMessage);
     window.xwClerk = C;
     XW.show("idle");
+    XW.el("recent").hidden = false;
+    loadCases();
   } catch (e) {
     XW.el("signin-error").textContent = `${(e.body && e.body.message_zh) || "登录失败"} · ${e.message}`;
   }
@@ -106,7 +117,29 @@ XW.el("doc-accept").onclick = () => review(true);
 XW.el("doc-reject").onclick = () => review(false);
 XW.el("chat-send").onclick = () => { const t = XW.el("chat-input").value.trim(); if (t && C.call && C.call.say(t)) { addChat("我", t); XW.el("chat-input").value = ""; } };
 XW.el("hangup").onclick = () => C.call && C.session.send({ type: "hang_up", call: C.call.call });
-XW.el("end-wrapup").onclick = () => C.session.send({ type: "end_wrap_up" });
+XW.el("note").oninput = () => { XW.el("note-count").textContent = `${[...XW.el("note").value].length} / 500`; };
+XW.el("wrapup-form").onsubmit = (e) => {
+  e.preventDefault();
+  const outcome = XW.el("outcome").value;
+  if (!outcome) { XW.el("wrapup-error").textContent = "请选择办理结果 · Choose an outcome"; XW.el("outcome").focus(); return; }
+  XW.el("wrapup-error").textContent = "";
+  C.session.send({ type: "end_wrap_up", outcome, note: XW.el("note").value });
+  XW.el("outcome").value = ""; XW.el("note").value = ""; XW.el("note-count").textContent = "0 / 500";
+};
+
+// The clerk's own latest case records (GET /api/cases), with the citizen's rating once given.
+async function loadCases() {
+  const r = await fetch("/api/cases?limit=10", { headers: { Authorization: `Bearer ${C.token}` } });
+  if (!r.ok) return;
+  const body = await r.json();
+  const rows = body.cases.map((c) => {
+    const tr = document.createElement("tr");
+    const cells = [new Date(c.recorded_unix * 1000).toLocaleTimeString("zh-CN"), c.service, OUTCOMES[c.outcome], c.rating ? RATINGS[c.rating] : "—", c.note || ""];
+    for (const text of cells) { const td = document.createElement("td"); td.textContent = text; tr.append(td); }
+    return tr;
+  });
+  XW.el("cases").replaceChildren(...rows);
+}
 XW.el("clerk-id").value = XW.params.get("clerk") || "";
 XW.el("clerk-secret").value = XW.params.get("secret") || "";
 XW.show("signin");

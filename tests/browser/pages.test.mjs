@@ -5,55 +5,25 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
-import net from "node:net";
-import { chromium } from "playwright-core";
+import { join } from "node:path";
+import { startAll, waitFor, audit, root, shots, KIOSK, DESKTOP } from "./harness.mjs";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
-const shots = join(root, "docs/screenshots");
-mkdirSync(shots, { recursive: true });
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--allow-loopback-in-peer-connection"];
-
-let server, base, browser;
-
-const freePort = () => new Promise((res) => { const s = net.createServer().listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => res(p)); }); });
-const waitFor = async (fn, what, ms = 20000) => {
-  const end = Date.now() + ms;
-  for (;;) { const v = await fn(); if (v) return v; if (Date.now() > end) throw new Error(`timed out waiting for ${what}`); await new Promise((r) => setTimeout(r, 200)); }
-};
-
+let env, base, page;
 before(async () => {
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  const cwd = mkdtempSync(join(tmpdir(), "xiaowu-browser-")); // documents land here
-  server = spawn(join(root, "target/debug/signaling-server"), ["--listen", `127.0.0.1:${port}`], { cwd, env: { ...process.env, RUST_LOG: "warn" }, stdio: "inherit" });
-  await waitFor(async () => { try { return (await fetch(`${base}/healthz`)).ok; } catch { return false; } }, "the server");
-  browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: FLAGS, headless: true });
+  // Sample the waiting chart every second so its server-side history shows within the test.
+  env = await startAll(["--history-sample-secs", "1"]);
+  ({ base, page } = env);
 });
-
-after(async () => { await browser?.close(); server?.kill(); });
-
-async function page(path, viewport) {
-  const ctx = await browser.newContext({ viewport, permissions: ["camera", "microphone"] });
-  const p = await ctx.newPage();
-  p.on("pageerror", (e) => console.error(`page error on ${path}:`, e.message));
-  await p.goto(`${base}${path}`);
-  return p;
-}
+after(async () => { await env?.stop(); });
 
 const decoded = (p) => p.evaluate(() => (window.xwCall ? window.xwCall.framesDecoded() : 0));
 
 test("booth and clerk pages: call with video both ways, ID card photo, hang-up, rating", async () => {
-  const clerk = await page("/clerk?clerk=clerk-hekou-1&secret=demo", { width: 1920, height: 1080 });
+  const clerk = await page("/clerk?clerk=clerk-hekou-1&secret=demo", DESKTOP);
   await clerk.waitForSelector("#idle:not([hidden])");
   await clerk.click("#go-available");
   await clerk.waitForFunction(() => document.querySelector("#state").textContent.includes("Available"));
-  const booth = await page("/booth?booth=booth-gudao-1&secret=demo", { width: 1080, height: 1920 });
+  const booth = await page("/booth?booth=booth-gudao-1&secret=demo", KIOSK);
   await booth.waitForSelector('button[data-service="teacher-cert"]');
   await booth.screenshot({ path: join(shots, "booth-pick.png") });
   await booth.click('button[data-service="teacher-cert"]');
@@ -73,6 +43,8 @@ test("booth and clerk pages: call with video both ways, ID card photo, hang-up, 
   await clerk.waitForSelector("#viewer:not([hidden])");
   await clerk.waitForFunction(() => document.querySelector("#full").naturalWidth > 0);
   await clerk.screenshot({ path: join(shots, "clerk-call-document.png") });
+  await audit(clerk, "clerk: call with a document");
+  await audit(booth, "booth: call with a photo to send");
   await clerk.click("#doc-accept");
   await booth.waitForFunction(() => document.querySelector("#doc-request").textContent.includes("accepted"));
   // The clerk hangs up; the booth rates; the clerk wraps up and is available again.
@@ -81,20 +53,33 @@ test("booth and clerk pages: call with video both ways, ID card photo, hang-up, 
   await booth.click('button[data-rating="very_satisfied"]');
   await booth.waitForFunction(() => document.querySelector("#rate-done").textContent.includes("Thank you"));
   await booth.screenshot({ path: join(shots, "booth-rating.png") });
+  await audit(booth, "booth: rating");
+  // Wrap-up: an outcome must be chosen; outcome and note are stored as the case (办件) record,
+  // which the console lists with the citizen's rating.
   await clerk.waitForSelector("#wrapup:not([hidden])");
   await clerk.click("#end-wrapup");
+  assert.match(await clerk.textContent("#wrapup-error"), /Choose an outcome/);
+  await clerk.selectOption("#outcome", "missing_documents");
+  await clerk.fill("#note", "缺户口本首页，已告知群众补交");
+  await clerk.screenshot({ path: join(shots, "clerk-wrapup.png") });
+  await audit(clerk, "clerk: wrap-up");
+  await clerk.click("#end-wrapup");
   await clerk.waitForFunction(() => document.querySelector("#state").textContent.includes("Available"));
+  await clerk.waitForFunction(() => document.querySelector("#case-saved").textContent.includes("材料不全"));
+  const row = await clerk.waitForSelector("#cases tr");
+  const cells = await row.$$eval("td", (tds) => tds.map((td) => td.textContent));
+  assert.deepEqual(cells.slice(1), ["teacher-cert", "材料不全 Missing documents", "非常满意", "缺户口本首页，已告知群众补交"]);
   await booth.context().close(); await clerk.context().close();
 });
 
 test("supervisor dashboard: the waiting count rises when a booth queues and falls when it is served", async () => {
-  const sup = await page("/supervisor?id=sup-dongying&secret=demo", { width: 1920, height: 1080 });
+  const sup = await page("/supervisor?id=sup-dongying&secret=demo", DESKTOP);
   const waiting = () => sup.evaluate(() => Number(document.querySelector("#total").dataset.waiting ?? -1));
   await waitFor(async () => (await waiting()) === 0, "an empty queue");
-  const clerk = await page("/clerk?clerk=clerk-hekou-1&secret=demo", { width: 1920, height: 1080 });
+  const clerk = await page("/clerk?clerk=clerk-hekou-1&secret=demo", DESKTOP);
   await clerk.waitForSelector("#idle:not([hidden])"); // signed in, away: the ticket waits
   await clerk.click("#go-away");
-  const booth = await page("/booth?booth=booth-gudao-2&secret=demo", { width: 1080, height: 1920 });
+  const booth = await page("/booth?booth=booth-gudao-2&secret=demo", KIOSK);
   await booth.click('button[data-service="teacher-cert"]');
   await waitFor(async () => (await waiting()) === 1, "one waiting");
   await booth.waitForSelector("#queue:not([hidden])");
@@ -108,11 +93,20 @@ test("supervisor dashboard: the waiting count rises when a booth queues and fall
   await waitFor(async () => (await waiting()) === 0, "served");
   await sup.waitForFunction(() => document.querySelector('tr[data-clerk="clerk-hekou-1"] .state').textContent.includes("In call"));
   await clerk.click("#hangup");
-  for (const p of [sup, clerk, booth]) await p.context().close();
+  // A dashboard opened now draws the last hour from the server's samples: the rise and the fall.
+  const late = await page("/supervisor?id=sup-dongying&secret=demo", DESKTOP);
+  const points = await waitFor(async () => {
+    const p = await late.evaluate(() => window.xwHistory && window.xwHistory.length > 1 ? window.xwHistory.map((h) => h[1]) : null);
+    return p;
+  }, "the chart's history");
+  assert.ok(points.includes(1), `history has the waiting ticket: ${points}`);
+  assert.equal(points.at(-1), 0);
+  await late.screenshot({ path: join(shots, "supervisor-history.png") });
+  for (const p of [sup, clerk, booth, late]) await p.context().close();
 });
 
 test("a Chromium clerk page and the Rust booth-client complete a call with video both ways", async () => {
-  const clerk = await page("/clerk?clerk=clerk-hekou-1&secret=demo", { width: 1920, height: 1080 });
+  const clerk = await page("/clerk?clerk=clerk-hekou-1&secret=demo", DESKTOP);
   await clerk.waitForSelector("#idle:not([hidden])");
   await clerk.click("#go-available");
   await clerk.waitForFunction(() => document.querySelector("#state").textContent.includes("Available"));

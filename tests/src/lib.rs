@@ -29,13 +29,18 @@ pub fn widen_after(s: &mut Settings, secs: &[f64]) {
     }
 }
 
-pub async fn start(mut settings: Settings) -> RunningServer {
-    // Every server of every test keeps its documents in a folder of its own.
+pub async fn start(settings: Settings) -> RunningServer {
+    // Every server of every test keeps its documents and cases in a folder of its own.
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("xiaowu-test-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    settings.file.documents.data_dir = dir;
+    start_at(settings, dir).await
+}
+
+/// Starts a server on an existing data directory (a restart keeps documents and cases).
+pub async fn start_at(mut settings: Settings, data_dir: std::path::PathBuf) -> RunningServer {
+    settings.file.documents.data_dir = data_dir;
     // webrtc-rs warns about normal ICE progress; keep test output to our own warnings.
     signaling_server::telemetry::init_with_default("warn,rtc=error,rtc_ice=error,rtc_dtls=error,webrtc=error");
     signaling_server::start(settings, "127.0.0.1:0").await.expect("binding a free loopback port")

@@ -172,7 +172,7 @@ async fn hang_up_ends_the_call_on_both_sides_and_wrap_up_frees_the_clerk() {
         matches!(m, ServerMessage::ClerkState { state: protocol::ClerkState::WrapUp, .. }).then_some(())
     })
     .await;
-    clerk.send(ClientMessage::EndWrapUp {}).await.unwrap();
+    clerk.send(ClientMessage::EndWrapUp { outcome: None, note: None }).await.unwrap();
     expect(&mut clerk, "available", |m| {
         matches!(m, ServerMessage::ClerkState { state: protocol::ClerkState::Available, .. }).then_some(())
     })

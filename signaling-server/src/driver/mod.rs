@@ -14,7 +14,11 @@ use routing::{Action, BoothIdx, ClerkIdx, Engine, Input, Party, RegionIdx, Servi
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
+mod supervisors;
+mod wrap_up;
+
 use crate::convert::*;
+use crate::history::WaitingHistory;
 use crate::relay::{self, RelayError};
 use crate::state::Shared;
 
@@ -99,6 +103,9 @@ pub struct Driver {
     dirty_services: BTreeSet<ServiceIdx>,
     /// Each booth's last served ticket, which it may rate once.
     rateable: HashMap<BoothIdx, TicketId>,
+    /// Each clerk's call awaiting its wrap-up outcome (办件 not yet recorded).
+    pending_cases: HashMap<ClerkIdx, crate::cases::CaseRecord>,
+    history: WaitingHistory,
     load_dirty: bool,
     ticks: u64,
 }
@@ -109,6 +116,7 @@ fn now() -> std::time::Instant {
 
 impl Driver {
     pub fn new(shared: Arc<Shared>, engine: Engine) -> Self {
+        let history = WaitingHistory::new(shared.history_sample_secs);
         Self {
             engine,
             shared,
@@ -118,6 +126,8 @@ impl Driver {
             last_status: HashMap::new(),
             dirty_services: BTreeSet::new(),
             rateable: HashMap::new(),
+            pending_cases: HashMap::new(),
+            history,
             load_dirty: true,
             ticks: 0,
         }
@@ -226,10 +236,7 @@ impl Driver {
             }
             Principal::Supervisor(s) => {
                 let scope = self.shared.supervisors[s].scope;
-                let rows = self.load_rows(scope);
-                self.send(conn, ServerMessage::QueueLoad { rows });
-                let clerks = self.clerk_rows(scope);
-                self.send(conn, ServerMessage::ClerkList { clerks });
+                self.greet_supervisor(conn, scope);
             }
         }
     }
@@ -333,8 +340,8 @@ impl Driver {
             (Principal::Clerk(clerk), ClientMessage::DeclineOffer { offer }) => {
                 self.input(Input::DeclineOffer { clerk, offer: routing::OfferId(offer.0) }).map_err(reject_code)
             }
-            (Principal::Clerk(clerk), ClientMessage::EndWrapUp {}) => {
-                self.input(Input::EndWrapUp { clerk }).map_err(reject_code)
+            (Principal::Clerk(clerk), ClientMessage::EndWrapUp { outcome, note }) => {
+                self.end_wrap_up(clerk, *outcome, note.as_deref())
             }
             (Principal::Booth(_) | Principal::Clerk(_), ClientMessage::HangUp { call }) => {
                 let by = party(who).expect("matched booth or clerk");
@@ -353,14 +360,7 @@ impl Driver {
                 self.force_clerk_state(sup, clerk, *state, why)
             }
             (Principal::Booth(booth), ClientMessage::RateService { ticket, rating }) => {
-                if self.rateable.get(&booth) == Some(&TicketId(ticket.0)) {
-                    self.rateable.remove(&booth);
-                    info!(ticket = ticket.0, ?rating, "service rated");
-                    self.send_to_booth(booth, ServerMessage::RatingRecorded { ticket: *ticket, rating: *rating });
-                    Ok(())
-                } else {
-                    Err(ErrorCode::NotFound)
-                }
+                self.rate_service(booth, *ticket, *rating)
             }
             (Principal::Clerk(clerk), ClientMessage::RequestDocument { call, doc_type }) => {
                 self.request_document(clerk, *call, *doc_type)
@@ -401,59 +401,6 @@ impl Driver {
             Principal::Supervisor(_) => unreachable!("calls are between a booth and a clerk"),
         }
         Ok(())
-    }
-
-    /// A supervisor sets a clerk of their scope available or away(supervisor); who and why are
-    /// written to the log (the reason is free text from staff, not citizens' data).
-    fn force_clerk_state(
-        &mut self,
-        sup: usize,
-        clerk: &str,
-        state: protocol::ClerkTargetState,
-        why: &str,
-    ) -> Result<(), ErrorCode> {
-        let dir = self.shared.directory.clone();
-        let supervisor = self.shared.supervisors[sup].clone();
-        let idx = dir.clerk_idx(clerk).ok_or(ErrorCode::NotFound)?;
-        if !dir.is_within(dir.clerk(idx).hall, supervisor.scope) {
-            return Err(ErrorCode::Forbidden);
-        }
-        if why.trim().is_empty() || why.chars().count() > 200 {
-            return Err(ErrorCode::InvalidField);
-        }
-        let input = match state {
-            protocol::ClerkTargetState::Available => Input::ClerkSetAvailable { clerk: idx },
-            protocol::ClerkTargetState::Away => {
-                Input::ClerkSetAway { clerk: idx, reason: routing::AwayReason::Supervisor }
-            }
-        };
-        self.input(input).map_err(reject_code)?;
-        info!(supervisor = %supervisor.id, clerk, ?state, why, "clerk state forced by supervisor");
-        self.load_dirty = true;
-        Ok(())
-    }
-
-    fn clerk_rows(&self, scope: RegionIdx) -> Vec<protocol::ClerkRow> {
-        let dir = &self.shared.directory;
-        let now = now();
-        (0..dir.clerks.len() as u32)
-            .map(ClerkIdx)
-            .filter(|c| dir.is_within(dir.clerk(*c).hall, scope))
-            .filter(|c| self.engine.clerk_state(*c) != routing::ClerkState::Offline)
-            .map(|c| {
-                let info = dir.clerk(c);
-                let (state, reason) = clerk_state_out(self.engine.clerk_state(c));
-                protocol::ClerkRow {
-                    clerk: info.id.clone(),
-                    name: info.name.clone(),
-                    hall: protocol::RegionId::new(dir.region(info.hall).id.clone()),
-                    hall_name: dir.region(info.hall).name.clone(),
-                    state,
-                    reason,
-                    secs_in_state: now.saturating_duration_since(self.engine.clerk_state_since(c)).as_secs() as u32,
-                }
-            })
-            .collect()
     }
 
     // ---- documents ----------------------------------------------------------------------
@@ -588,8 +535,9 @@ impl Driver {
                 self.send_call_started(view, true, true);
                 self.push_status(ticket, None);
             }
-            Action::CallEnded { call, ticket, booth, clerk, reason } => {
+            Action::CallEnded { call, ticket, booth, clerk, service, reason } => {
                 info!(ticket = ticket.0, call = call.0, ?reason, "call ended");
+                self.open_case(call, ticket, booth, clerk, service, reason);
                 let msg = ServerMessage::CallEnded {
                     call: protocol::CallId(call.0),
                     ticket: protocol::TicketId(ticket.0),
@@ -611,6 +559,9 @@ impl Driver {
             }
             Action::ClerkStateChanged { clerk, state } => {
                 debug!(clerk = %dir.clerk(clerk).id, ?state, "clerk state");
+                if state != routing::ClerkState::WrapUp {
+                    self.close_case(clerk, protocol::CaseOutcome::NotRecorded, None);
+                }
                 self.load_dirty = true;
                 // The state this action carries, not the engine's current one: an available clerk
                 // may already hold the next offer, and the console must see both steps.
@@ -706,59 +657,7 @@ impl Driver {
         }
     }
 
-    // ---- supervisors and shutdown -------------------------------------------------------
-
-    fn on_tick(&mut self) {
-        self.ticks += 1;
-        // Longest-wait figures age every second; send at least every 5 s, at once after changes.
-        if !(self.load_dirty || self.ticks.is_multiple_of(5)) {
-            return;
-        }
-        self.load_dirty = false;
-        let sups: Vec<(ConnId, RegionIdx)> = self
-            .conns
-            .iter()
-            .filter_map(|(id, c)| match c.who {
-                Principal::Supervisor(s) => Some((*id, self.shared.supervisors[s].scope)),
-                _ => None,
-            })
-            .collect();
-        for (conn, scope) in sups {
-            let rows = self.load_rows(scope);
-            self.send(conn, ServerMessage::QueueLoad { rows });
-            let clerks = self.clerk_rows(scope);
-            self.send(conn, ServerMessage::ClerkList { clerks });
-        }
-    }
-
-    fn load_rows(&self, scope: RegionIdx) -> Vec<QueueLoadRow> {
-        let dir = &self.shared.directory;
-        self.engine
-            .load_snapshot(now())
-            .into_iter()
-            .filter_map(|row| {
-                let (hall, service) = (row.hall?, row.service?);
-                if !dir.is_within(hall, scope) {
-                    return None;
-                }
-                Some(QueueLoadRow {
-                    region: protocol::RegionId::new(dir.region(hall).id.clone()),
-                    region_name: dir.region(hall).name.clone(),
-                    service: protocol::ServiceCode::new(dir.service(service).code.clone()),
-                    service_name: dir.service(service).name.clone(),
-                    waiting: row.waiting,
-                    longest_wait_secs: row.longest_wait.as_secs() as u32,
-                    clerks_eligible: row.clerks_signed_in,
-                    clerks_available: row.available,
-                    clerks_offered: row.offered,
-                    clerks_in_call: row.in_call,
-                    clerks_wrap_up: row.wrap_up,
-                    clerks_away: row.away,
-                    overflowing: row.overflowing,
-                })
-            })
-            .collect()
-    }
+    // ---- shutdown -----------------------------------------------------------------------
 
     /// Tells every waiting citizen and every clerk, then closes all connections.
     fn shutdown(&mut self) {
@@ -767,6 +666,12 @@ impl Driver {
         while let Some(action) = self.engine.poll_action() {
             self.route(action);
         }
+        // Calls still in wrap-up are recorded without an outcome, and all is on disk before exit.
+        let clerks: Vec<ClerkIdx> = self.pending_cases.keys().copied().collect();
+        for clerk in clerks {
+            self.close_case(clerk, protocol::CaseOutcome::NotRecorded, None);
+        }
+        self.shared.cases.sync();
         let ids: Vec<ConnId> = self.conns.keys().copied().collect();
         for conn in ids {
             self.send(

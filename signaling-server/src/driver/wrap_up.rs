@@ -1,0 +1,113 @@
+//! Case records (办件) and ratings in the driver. A call that ends into wrap-up opens a pending
+//! case for its clerk; `end_wrap_up` closes it with the clerk's outcome and note. If wrap-up ends
+//! any other way (time limit, supervisor, sign-out, shutdown) the case is still written, as
+//! `not_recorded`: every handled call leaves a record.
+
+use protocol::{CaseOutcome, ErrorCode, Rating, ServerMessage, MAX_CASE_NOTE_CHARS};
+use routing::{BoothIdx, CallEndReason, CallId, ClerkIdx, Input, ServiceIdx, TicketId};
+use tracing::{info, warn};
+
+use super::Driver;
+use crate::auth::unix_now;
+use crate::cases::{CaseLine, CaseRecord, RatingRecord};
+use crate::convert::{call_end_out, reject_code};
+
+impl Driver {
+    /// A call ended: if its clerk goes into wrap-up, hold the case until the outcome is known.
+    pub(super) fn open_case(
+        &mut self,
+        call: CallId,
+        ticket: TicketId,
+        booth: BoothIdx,
+        clerk: ClerkIdx,
+        service: ServiceIdx,
+        reason: CallEndReason,
+    ) {
+        // A lost clerk or failed media sends the citizen back to the queue: that call handled
+        // nothing, and the next one will be the case.
+        if matches!(reason, CallEndReason::ClerkLost | CallEndReason::MediaFailed) {
+            return;
+        }
+        let dir = self.shared.directory.clone();
+        let (b, c) = (dir.booth(booth), dir.clerk(clerk));
+        let record = CaseRecord {
+            call: call.0,
+            ticket: ticket.0,
+            service: dir.service(service).code.clone(),
+            booth: b.id.clone(),
+            booth_region: dir.region(b.region).id.clone(),
+            clerk: c.id.clone(),
+            hall: dir.region(c.hall).id.clone(),
+            call_end: call_end_out(reason),
+            ended_unix: unix_now(),
+            outcome: CaseOutcome::NotRecorded,
+            note: None,
+            recorded_unix: 0,
+            rating: None,
+        };
+        if let Some(previous) = self.pending_cases.insert(clerk, record) {
+            // Cannot happen (a clerk in wrap-up takes no call), but a case is never dropped.
+            warn!(call = previous.call, "a pending case was replaced; writing it as not recorded");
+            self.write_case(previous, CaseOutcome::NotRecorded, None);
+        }
+    }
+
+    /// The clerk ends wrap-up with an outcome and note. A bad note changes nothing.
+    pub(super) fn end_wrap_up(
+        &mut self,
+        clerk: ClerkIdx,
+        outcome: Option<CaseOutcome>,
+        note: Option<&str>,
+    ) -> Result<(), ErrorCode> {
+        let note = note.map(str::trim).filter(|n| !n.is_empty());
+        if note.is_some_and(|n| n.chars().count() > MAX_CASE_NOTE_CHARS) {
+            return Err(ErrorCode::InvalidField);
+        }
+        self.input(Input::EndWrapUp { clerk }).map_err(reject_code)?;
+        let outcome = outcome.unwrap_or(CaseOutcome::NotRecorded);
+        self.close_case(clerk, outcome, note.map(str::to_owned));
+        Ok(())
+    }
+
+    /// Writes the clerk's pending case, if any, and tells the clerk.
+    pub(super) fn close_case(&mut self, clerk: ClerkIdx, outcome: CaseOutcome, note: Option<String>) {
+        let Some(record) = self.pending_cases.remove(&clerk) else {
+            return;
+        };
+        let (call, ticket) = (protocol::CallId(record.call), protocol::TicketId(record.ticket));
+        self.write_case(record, outcome, note);
+        self.send_to_clerk(clerk, ServerMessage::CaseRecorded { call, ticket, outcome });
+    }
+
+    fn write_case(&mut self, mut record: CaseRecord, outcome: CaseOutcome, note: Option<String>) {
+        record.outcome = outcome;
+        record.note = note;
+        record.recorded_unix = unix_now();
+        // The note is not logged: it may describe the citizen's circumstances.
+        info!(call = record.call, ticket = record.ticket, clerk = %record.clerk, ?outcome, "case recorded");
+        self.shared.cases.append(&CaseLine::Case(record));
+    }
+
+    /// A booth rates its last served ticket, once (一事一评).
+    pub(super) fn rate_service(
+        &mut self,
+        booth: BoothIdx,
+        ticket: protocol::TicketId,
+        rating: Rating,
+    ) -> Result<(), ErrorCode> {
+        if self.rateable.get(&booth) != Some(&TicketId(ticket.0)) {
+            return Err(ErrorCode::NotFound);
+        }
+        self.rateable.remove(&booth);
+        info!(ticket = ticket.0, ?rating, "service rated");
+        let booth_id = self.shared.directory.booth(booth).id.clone();
+        self.shared.cases.append(&CaseLine::Rating(RatingRecord {
+            ticket: ticket.0,
+            booth: booth_id,
+            rating,
+            at_unix: unix_now(),
+        }));
+        self.send_to_booth(booth, ServerMessage::RatingRecorded { ticket, rating });
+        Ok(())
+    }
+}

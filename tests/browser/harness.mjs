@@ -1,0 +1,67 @@
+// Shared set-up of the browser tests: the real server binary on a free port (demo config, its own
+// data directory), Debian's headless Chromium with a fake camera, pages in fresh contexts, and a
+// polling wait. Screenshots go to docs/screenshots/.
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import assert from "node:assert/strict";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import net from "node:net";
+import { chromium } from "playwright-core";
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
+export const shots = join(root, "docs/screenshots");
+mkdirSync(shots, { recursive: true });
+const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--allow-loopback-in-peer-connection"];
+
+export const KIOSK = { width: 1080, height: 1920 };
+export const DESKTOP = { width: 1920, height: 1080 };
+
+const freePort = () => new Promise((res) => { const s = net.createServer().listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => res(p)); }); });
+
+export const waitFor = async (fn, what, ms = 20000) => {
+  const end = Date.now() + ms;
+  for (;;) { const v = await fn(); if (v) return v; if (Date.now() > end) throw new Error(`timed out waiting for ${what}`); await new Promise((r) => setTimeout(r, 200)); }
+};
+
+/** Starts the server (with extra CLI args) and Chromium; returns { base, page(path, viewport), stop() }. */
+export async function startAll(serverArgs = []) {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const cwd = mkdtempSync(join(tmpdir(), "xiaowu-browser-")); // documents and cases land here
+  const server = spawn(join(root, "target/debug/signaling-server"), ["--listen", `127.0.0.1:${port}`, ...serverArgs], { cwd, env: { ...process.env, RUST_LOG: "warn" }, stdio: "inherit" });
+  await waitFor(async () => { try { return (await fetch(`${base}/healthz`)).ok; } catch { return false; } }, "the server");
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: FLAGS, headless: true });
+  async function page(path, viewport) {
+    const ctx = await browser.newContext({ viewport, permissions: ["camera", "microphone"] });
+    const p = await ctx.newPage();
+    p.on("pageerror", (e) => console.error(`page error on ${path}:`, e.message));
+    await p.goto(`${base}${path}`);
+    return p;
+  }
+  const stop = async () => { await browser.close(); server.kill(); };
+  return { base, browser, page, stop };
+}
+
+const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+const TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
+
+/** Runs axe on the page as it is now; fails listing every violation and where. */
+export async function audit(p, label) {
+  if (!(await p.evaluate(() => typeof window.axe === "object"))) await p.addScriptTag({ content: AXE });
+  const result = await p.evaluate((tags) => window.axe.run(document, { runOnly: { type: "tag", values: tags } }), TAGS);
+  const found = result.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  assert.deepEqual(found, [], `axe violations on ${label}`);
+  assert.ok(result.passes.length > 10, `axe ran its rules on ${label}`);
+}
+
+/** No sideways scrolling at this viewport. */
+export async function fits(p, label) {
+  const [scroll, inner] = await p.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+  assert.ok(scroll <= inner, `${label}: ${scroll}px wide content in a ${inner}px viewport`);
+}
+
