@@ -9,9 +9,11 @@ command -v cargo >/dev/null || { echo "cargo (Rust ≥ 1.88) is required" >&2; e
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 export RUST_BACKTRACE=1
 
-# System packages the end-to-end tests use (Debian): coturn for the TURN relay test.
+# System packages the tests use (Debian): coturn for the TURN relay test, libvpx-dev for the Rust
+# clients' VP8 decoder, chromium and node/npm for the browser tests.
 need_pkgs=()
 command -v turnserver >/dev/null || need_pkgs+=(coturn)
+[ -e /usr/include/vpx/vp8dx.h ] || need_pkgs+=(libvpx-dev)
 [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
 command -v node >/dev/null || need_pkgs+=(nodejs npm)
 if [ ${#need_pkgs[@]} -gt 0 ]; then

@@ -133,6 +133,9 @@ pub struct AgentSummary {
     pub video_packets_received: u64,
     pub audio_packets_received: u64,
     pub frames_received: u64,
+    /// Received video frames decoded by libvpx (VP8), with the last picture's size and content in
+    /// `media[..].decoded`.
+    pub frames_decoded: u64,
     /// Accept sent → first remote video packet.
     pub setup_ms: Option<u64>,
     pub chat_received: u64,
@@ -149,6 +152,7 @@ impl AgentSummary {
         self.video_packets_received = r.video_packets_received;
         self.audio_packets_received = r.audio_packets_received;
         self.frames_received = r.frames_received;
+        self.frames_decoded = r.decoded.frames;
         self.setup_ms = r.setup_ms;
         self.chat_received = r.chat_received;
         self.media.push(r);
@@ -185,6 +189,7 @@ pub async fn run(args: &AgentArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
         video_packets_received: 0,
         audio_packets_received: 0,
         frames_received: 0,
+        frames_decoded: 0,
         setup_ms: None,
         chat_received: 0,
         media: vec![],

@@ -136,6 +136,9 @@ pub struct BoothSummary {
     pub video_packets_received: u64,
     pub audio_packets_received: u64,
     pub frames_received: u64,
+    /// Received video frames decoded by libvpx (VP8), with the last picture's size and content in
+    /// `media[..].decoded`.
+    pub frames_decoded: u64,
     /// `call_started` received → first remote video packet.
     pub setup_ms: Option<u64>,
     pub chat_received: u64,
@@ -193,6 +196,7 @@ impl BoothSummary {
         self.video_packets_received = r.video_packets_received;
         self.audio_packets_received = r.audio_packets_received;
         self.frames_received = r.frames_received;
+        self.frames_decoded = r.decoded.frames;
         self.setup_ms = r.setup_ms;
         self.chat_received = r.chat_received;
         self.media = Some(r);
@@ -228,6 +232,7 @@ pub async fn run(args: &BoothArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
         video_packets_received: 0,
         audio_packets_received: 0,
         frames_received: 0,
+        frames_decoded: 0,
         setup_ms: None,
         chat_received: 0,
         media: None,

@@ -1,7 +1,7 @@
 //! Counters of received media, shared between the track readers and the client.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 #[derive(Debug, Default)]
@@ -14,10 +14,25 @@ pub struct Counters {
     chat_received: AtomicU64,
     first_video: OnceLock<Instant>,
     first_frame: OnceLock<Instant>,
+    decoded: Mutex<DecodedVideo>,
+}
+
+/// What this side's VP8 decoder (libvpx) made of the received video.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct DecodedVideo {
+    /// Pictures decoded.
+    pub frames: u64,
+    /// Size of the last picture.
+    pub width: u32,
+    pub height: u32,
+    /// Mean luma (0–255) of the last picture: real content, not a blank.
+    pub luma_mean: f64,
+    /// Frames that failed to decode, or were dropped for missing packets.
+    pub errors: u64,
 }
 
 /// A copy of the counters at one moment.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct CountersSnapshot {
     pub video_packets: u64,
     pub audio_packets: u64,
@@ -27,6 +42,7 @@ pub struct CountersSnapshot {
     pub first_video: Option<Instant>,
     /// When the first complete video frame (its marker packet) arrived.
     pub first_frame: Option<Instant>,
+    pub decoded: DecodedVideo,
 }
 
 impl Counters {
@@ -38,6 +54,16 @@ impl Counters {
             self.first_frame.get_or_init(Instant::now);
             self.video_frames.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Records a decoded picture (`Some`) or the decoder's running error count (`None`).
+    pub fn video_decoded(&self, picture: Option<(u32, u32, f64)>, errors: u64) {
+        let mut d = self.decoded.lock().expect("decoded-video lock is never poisoned");
+        if let Some((width, height, luma_mean)) = picture {
+            d.frames += 1;
+            (d.width, d.height, d.luma_mean) = (width, height, luma_mean);
+        }
+        d.errors = errors;
     }
 
     pub fn audio_packet(&self, bytes: usize) {
@@ -58,6 +84,7 @@ impl Counters {
             chat_received: self.chat_received.load(Ordering::Relaxed),
             first_video: self.first_video.get().copied(),
             first_frame: self.first_frame.get().copied(),
+            decoded: *self.decoded.lock().expect("decoded-video lock is never poisoned"),
         }
     }
 }

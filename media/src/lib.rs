@@ -21,7 +21,7 @@ pub mod peer;
 pub mod sender;
 pub mod stats;
 
-pub use counters::{Counters, CountersSnapshot};
+pub use counters::{Counters, CountersSnapshot, DecodedVideo};
 pub use link::{CallLink, CallReport};
 pub use peer::{CallPeer, PeerConfig, PeerEvent};
 pub use stats::CallStats;

@@ -28,6 +28,8 @@ pub struct CallReport {
     pub video_packets_received: u64,
     pub audio_packets_received: u64,
     pub frames_received: u64,
+    /// The received video as decoded here (only with the `vp8-decode` feature; else zeros).
+    pub decoded: crate::counters::DecodedVideo,
     pub bytes_received: u64,
     /// From `t0` (the clerk's accept, or the booth's `call_started`) to the first remote video packet.
     pub setup_ms: Option<u64>,
@@ -208,6 +210,7 @@ impl CallLink {
             video_packets_received: c.video_packets,
             audio_packets_received: c.audio_packets,
             frames_received: c.video_frames,
+            decoded: c.decoded,
             bytes_received: c.bytes,
             setup_ms: c.first_video.map(|at| at.saturating_duration_since(self.t0).as_millis() as u64),
             first_frame_ms: c.first_frame.map(|at| at.saturating_duration_since(self.t0).as_millis() as u64),

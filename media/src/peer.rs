@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
 use rtc::rtp_transceiver::PayloadType;
 use tokio::sync::{mpsc, watch};
@@ -119,15 +120,76 @@ impl PeerConnectionEventHandler for Handler {
         let counters = self.counters.clone();
         tokio::spawn(async move {
             let kind = track.kind().await;
+            let mut decoder = (kind == RtpCodecKind::Video).then(VideoDecoder::new).flatten();
             while let Some(event) = track.poll().await {
                 if let TrackRemoteEvent::OnRtpPacket(packet) = event {
                     match kind {
-                        RtpCodecKind::Video => counters.video_packet(packet.payload.len(), packet.header.marker),
+                        RtpCodecKind::Video => {
+                            counters.video_packet(packet.payload.len(), packet.header.marker);
+                            let ask = decoder.as_mut().is_some_and(|d| d.push(&packet, &counters));
+                            if ask {
+                                // Loss: ask the sender for a keyframe so decoding resumes.
+                                let pli = PictureLossIndication { sender_ssrc: 0, media_ssrc: packet.header.ssrc };
+                                let _ = track.write_rtcp(vec![Box::new(pli)]).await;
+                            }
+                        }
                         _ => counters.audio_packet(packet.payload.len()),
                     }
                 }
             }
         });
+    }
+}
+
+/// Decodes received VP8 with libvpx when built with the `vp8-decode` feature (the Rust clients
+/// are); without it, video is only counted. Cost per frame: BENCHMARKS.md (VP8 decode).
+#[cfg(feature = "vp8-decode")]
+struct VideoDecoder {
+    rx: vp8::Receiver,
+    last_pli: Option<Instant>,
+}
+
+#[cfg(feature = "vp8-decode")]
+impl VideoDecoder {
+    /// Keyframe requests are sent at most this often while frames are being dropped.
+    const PLI_INTERVAL: Duration = Duration::from_millis(500);
+
+    fn new() -> Option<Self> {
+        match vp8::Receiver::new() {
+            Ok(rx) => Some(Self { rx, last_pli: None }),
+            Err(e) => {
+                tracing::warn!(error = %e, "no VP8 decoder: received video is counted, not decoded");
+                None
+            }
+        }
+    }
+
+    /// Feeds a packet; true when a keyframe should be requested now.
+    fn push(&mut self, packet: &rtc::rtp::Packet, counters: &Counters) -> bool {
+        let h = &packet.header;
+        let picture = self.rx.push(h.sequence_number, h.timestamp, h.marker, &packet.payload);
+        let errors = self.rx.errors + self.rx.frames_lost();
+        counters.video_decoded(picture.map(|p| (p.width, p.height, p.luma_mean)), errors);
+        let due = self.last_pli.is_none_or(|at| at.elapsed() >= Self::PLI_INTERVAL);
+        if self.rx.needs_keyframe() && due {
+            self.last_pli = Some(Instant::now());
+            return true;
+        }
+        false
+    }
+}
+
+#[cfg(not(feature = "vp8-decode"))]
+struct VideoDecoder;
+
+#[cfg(not(feature = "vp8-decode"))]
+impl VideoDecoder {
+    fn new() -> Option<Self> {
+        None
+    }
+
+    fn push(&mut self, _packet: &rtc::rtp::Packet, _counters: &Counters) -> bool {
+        false
     }
 }
 

@@ -105,7 +105,7 @@ test("supervisor dashboard: the waiting count rises when a booth queues and fall
   for (const p of [sup, clerk, booth, late]) await p.context().close();
 });
 
-test("a Chromium clerk page and the Rust booth-client complete a call with video both ways", async () => {
+test("a Chromium clerk page and the Rust booth-client complete a call with video decoded both ways", async () => {
   const clerk = await page("/clerk?clerk=clerk-hekou-1&secret=demo", DESKTOP);
   await clerk.waitForSelector("#idle:not([hidden])");
   await clerk.click("#go-available");
@@ -121,5 +121,10 @@ test("a Chromium clerk page and the Rust booth-client complete a call with video
   const summary = JSON.parse(out.trim().split("\n").pop());
   assert.equal(summary.outcome, "served");
   assert.ok(summary.frames_received > 10, `the Rust booth received ${summary.frames_received} frames`);
+  // …and decoded them with libvpx: Chromium's fake camera picture, real content, no errors.
+  const d = summary.media.decoded;
+  assert.ok(summary.frames_decoded > 10, `the Rust booth decoded ${summary.frames_decoded} frames: ${JSON.stringify(summary.media)}`);
+  assert.ok(d.width >= 320 && d.height >= 180, `decoded picture ${d.width}×${d.height}`);
+  assert.ok(d.luma_mean > 16 && d.luma_mean < 235, `decoded mean luma ${d.luma_mean}`);
   await clerk.context().close();
 });

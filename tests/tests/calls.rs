@@ -39,6 +39,16 @@ async fn call_carries_video_audio_and_chat_both_ways_and_clerk_hangs_up() {
         assert!(audio >= 80, "{who}: {audio} audio packets");
         assert_eq!(chat, 1, "{who}: chat messages received");
     }
+    // Each side decoded the other's VP8 with libvpx: the test pattern's size, real picture content.
+    for (who, report) in [("booth", b.media.clone().unwrap()), ("clerk", a.media.last().cloned().unwrap())] {
+        let d = report.decoded;
+        assert!(d.frames >= 25 && d.frames <= report.frames_received, "{who}: {d:?} of {}", report.frames_received);
+        assert_eq!((d.width, d.height), (320, 240), "{who}: decoded picture size");
+        assert!((40.0..220.0).contains(&d.luma_mean), "{who}: mean luma {}", d.luma_mean);
+        assert_eq!(d.errors, 0, "{who}: decode errors");
+    }
+    // The clerk's case record is confirmed at the end of wrap-up.
+    assert_eq!(a.cases_recorded.len(), 1, "{a:?}");
     assert!(a.setup_ms.is_some() && b.setup_ms.is_some());
     server.shutdown().await;
 }
