@@ -367,4 +367,13 @@ pub struct QueueLoadRow {
     pub clerks_away: u32,
     /// Waiting tickets of this hall already offered to wider steps.
     pub overflowing: u32,
+    /// Tickets of this queue answered today (China time; since the server started if later)…
+    #[serde(default)]
+    pub answered_today: u32,
+    /// …of those, answered within the service's target answer time.
+    #[serde(default)]
+    pub answered_within_target_today: u32,
+    /// Service level = answered within target ÷ answered, today; `None` before the first answer.
+    #[serde(default)]
+    pub service_level: Option<f64>,
 }

@@ -68,6 +68,8 @@ pub(crate) struct TicketRec {
     /// Clerks who declined or missed this ticket; it is not offered to them again.
     pub excluded: Vec<ClerkIdx>,
     pub expiry_epoch: u64,
+    /// Counted in the service level already (at its first answer; a re-queue does not recount).
+    pub answered: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -122,6 +124,9 @@ pub struct Engine {
     actions: VecDeque<Action>,
     /// Exponentially weighted average handling time (talk + wrap-up) per service, in seconds.
     pub(crate) aht_secs: Vec<f64>,
+    /// Per (home hall, service): tickets answered, and of those within the service's target
+    /// answer time, since the engine started (the service level's numerator and denominator).
+    pub(crate) answered: FxMap<(RegionIdx, ServiceIdx), (u32, u32)>,
     next_ticket: u64,
     next_offer: u64,
     next_call: u64,
@@ -160,6 +165,7 @@ impl Engine {
             calls: FxMap::default(),
             idx: Indexes::default(),
             steps_cache: FxMap::default(),
+            answered: FxMap::default(),
             timers: Timers::default(),
             actions: VecDeque::new(),
             next_offer: 1,
@@ -374,6 +380,13 @@ impl Engine {
         let t = self.tickets.get_mut(&rec.ticket).expect("an offer always points at an open ticket");
         t.phase = Phase::Connected { call, clerk };
         let (booth, service) = (t.booth, t.service);
+        if !t.answered {
+            t.answered = true;
+            let within = now.saturating_duration_since(t.enqueued_at) <= self.dir.service(service).target_answer;
+            let counts = self.answered.entry((t.steps[0][0], service)).or_default();
+            counts.0 += 1;
+            counts.1 += u32::from(within);
+        }
         self.calls.insert(
             call,
             CallRec { ticket: rec.ticket, booth, clerk, started_at: now, booth_media: false, clerk_media: false },
@@ -463,6 +476,7 @@ impl Engine {
                 phase: Phase::Waiting,
                 excluded: Vec::new(),
                 expiry_epoch: 0,
+                answered: false,
             },
         );
         self.open_by_service.entry(service).or_default().insert(ticket);

@@ -58,6 +58,10 @@ pub struct LoadRow {
     pub in_call: u32,
     pub wrap_up: u32,
     pub away: u32,
+    /// Tickets of this queue answered since the engine started (first answer of each ticket)…
+    pub answered: u32,
+    /// …and of those, answered within the service's target answer time.
+    pub answered_within_target: u32,
 }
 
 impl Engine {
@@ -159,7 +163,8 @@ impl Engine {
         self.tickets.len()
     }
 
-    /// Load per (hall, service), for every pair that has open tickets or signed-in clerks.
+    /// Load per (hall, service), for every pair that has open tickets, signed-in clerks or answered
+    /// tickets.
     /// Sorted by hall then service index.
     pub fn load_snapshot(&self, now: Instant) -> Vec<LoadRow> {
         let mut rows: BTreeMap<(RegionIdx, ServiceIdx), LoadRow> = BTreeMap::new();
@@ -202,6 +207,11 @@ impl Engine {
                     ClerkState::Offline => {}
                 }
             }
+        }
+        for (&(hall, service), &(answered, within)) in &self.answered {
+            let r = row(&mut rows, hall, service);
+            r.answered = answered;
+            r.answered_within_target = within;
         }
         rows.into_values().collect()
     }

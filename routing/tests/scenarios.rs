@@ -410,6 +410,49 @@ fn load_snapshot_counts_waiting_and_clerk_states() {
 }
 
 #[test]
+fn service_level_counts_each_ticket_once_against_the_target() {
+    let mut h = Harness::new(); // teacher-cert: target answer 60 s
+    h.available("clerk-hekou-1");
+    h.sign_in_away("clerk-hekou-2");
+    let (c1, c2) = (h.clerk("clerk-hekou-1"), h.clerk("clerk-hekou-2"));
+    let (b1, b2) = (h.booth("booth-gudao-1"), h.booth("booth-gudao-2"));
+    let up = |h: &mut Harness, clerk: ClerkIdx, booth: BoothIdx| {
+        let call = h.engine.call_of(clerk).unwrap().call;
+        h.input(Input::MediaConnected { call, by: Party::Booth(booth) }).unwrap();
+        h.input(Input::MediaConnected { call, by: Party::Clerk(clerk) }).unwrap();
+        call
+    };
+    h.request("booth-gudao-1", "teacher-cert", Priority::Normal);
+    let (offer, _, _) = Harness::offer_in(&h.drain());
+    h.secs(5);
+    h.input(Input::AcceptOffer { clerk: c1, offer }).unwrap(); // answered after 5 s: within
+    let first = up(&mut h, c1, b1);
+    h.request("booth-gudao-2", "teacher-cert", Priority::Normal);
+    h.secs(70);
+    h.drain();
+    h.input(Input::ClerkSetAvailable { clerk: c2 }).unwrap();
+    let (offer, _, _) = Harness::offer_in(&h.drain());
+    h.input(Input::AcceptOffer { clerk: c2, offer }).unwrap(); // after 70 s: beyond
+    let hekou = h.dir.region_idx("hekou");
+    let teacher = h.service("teacher-cert");
+    let counts = |h: &Harness| {
+        let r = h.engine.load_snapshot(h.now).into_iter().find(|r| r.hall == hekou && r.service == Some(teacher));
+        r.map(|r| (r.answered, r.answered_within_target)).unwrap()
+    };
+    assert_eq!(counts(&h), (2, 1));
+    // The second call's media fails: the ticket is re-queued and answered again by clerk 1, but
+    // for the service level it was answered once.
+    let second = h.engine.call_of(c2).unwrap().call;
+    h.input(Input::MediaFailed { call: second, by: Party::Booth(b2) }).unwrap();
+    h.input(Input::HangUp { call: first, by: Party::Clerk(c1) }).unwrap();
+    h.input(Input::EndWrapUp { clerk: c1 }).unwrap();
+    let (offer, _, clerk) = Harness::offer_in(&h.drain());
+    assert_eq!(clerk, c1);
+    h.input(Input::AcceptOffer { clerk: c1, offer }).unwrap();
+    assert_eq!(counts(&h), (2, 1));
+}
+
+#[test]
 fn shutdown_closes_everything_with_a_reason() {
     let mut h = Harness::new();
     h.available("clerk-hekou-1");

@@ -3,11 +3,14 @@
 //! them in a ring. A supervisor gets the sums over the halls of their scope when they connect.
 //!
 //! Memory is bounded: samples × regions counters (an hour at 10 s with 30 regions is 43 KB).
+//!
+//! [`AnsweredToday`] turns the engine's answered counts (since it started) into today's, for the
+//! service level: at each change of the China date it takes the counts as the day's baseline.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use protocol::WaitingPoint;
-use routing::{Directory, LoadRow, RegionIdx};
+use routing::{Directory, LoadRow, RegionIdx, ServiceIdx};
 
 const WINDOW_SECS: u64 = 3600;
 
@@ -63,5 +66,85 @@ impl WaitingHistory {
                 waiting: s.by_region.iter().zip(&in_scope).filter(|(_, keep)| **keep).map(|(n, _)| n).sum(),
             })
             .collect()
+    }
+}
+
+/// Answered counts at the start of the current day (China time), per (hall, service).
+#[derive(Default)]
+pub struct AnsweredToday {
+    day: String,
+    baseline: HashMap<(RegionIdx, ServiceIdx), (u32, u32)>,
+}
+
+impl AnsweredToday {
+    /// Starts a new day's baseline when the date of `now_unix` differs from the current one.
+    /// `rows` is only called then.
+    pub fn roll(&mut self, now_unix: u64, rows: impl FnOnce() -> Vec<LoadRow>) {
+        let today = crate::documents::china_date(now_unix);
+        if self.day == today {
+            return;
+        }
+        let first = self.day.is_empty();
+        self.day = today;
+        // The first day starts with the server (the engine's counts are zero then).
+        if !first {
+            self.baseline = rows()
+                .iter()
+                .filter_map(|r| Some(((r.hall?, r.service?), (r.answered, r.answered_within_target))))
+                .collect();
+        }
+    }
+
+    /// Today's (answered, within target) for a row of the engine's snapshot.
+    pub fn today(&self, row: &LoadRow) -> (u32, u32) {
+        let key = (row.hall.unwrap_or(RegionIdx(0)), row.service.unwrap_or(ServiceIdx(0)));
+        let (a, w) = self.baseline.get(&key).copied().unwrap_or((0, 0));
+        (row.answered.saturating_sub(a), row.answered_within_target.saturating_sub(w))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(answered: u32, within: u32) -> LoadRow {
+        LoadRow {
+            hall: Some(RegionIdx(3)),
+            service: Some(ServiceIdx(1)),
+            answered,
+            answered_within_target: within,
+            ..LoadRow::default()
+        }
+    }
+
+    #[test]
+    fn counts_restart_at_china_midnight() {
+        let mut day = AnsweredToday::default();
+        // 2026-11-22 23:59 in Beijing is 15:59 UTC.
+        let before_midnight = 1_795_363_140;
+        day.roll(before_midnight, || vec![row(0, 0)]);
+        assert_eq!(day.today(&row(10, 8)), (10, 8));
+        day.roll(before_midnight + 30, || unreachable!("same day: no snapshot needed"));
+        assert_eq!(day.today(&row(10, 8)), (10, 8), "same day");
+        day.roll(before_midnight + 120, || vec![row(10, 8)]);
+        assert_eq!(day.today(&row(12, 9)), (2, 1), "the new day starts from the counts at midnight");
+    }
+
+    #[test]
+    fn history_keeps_an_hour_summed_over_the_scope() {
+        let mut h = WaitingHistory::new(10);
+        let waiting = |hall: u32, n: u32| LoadRow {
+            hall: Some(RegionIdx(hall)),
+            service: Some(ServiceIdx(0)),
+            waiting: n,
+            ..LoadRow::default()
+        };
+        for i in 0..400u64 {
+            assert!(h.due(1000 + i * 10));
+            h.record(1000 + i * 10, 4, &[waiting(1, 2), waiting(2, 3)]);
+            assert!(!h.due(1000 + i * 10 + 9));
+        }
+        assert_eq!(h.samples.len(), 361, "an hour of 10 s samples, both ends included");
+        assert!(h.samples.iter().all(|s| s.by_region == vec![0, 2, 3, 0]));
     }
 }

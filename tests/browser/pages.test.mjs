@@ -91,6 +91,8 @@ test("supervisor dashboard: the waiting count rises when a booth queues and fall
   await clerk.waitForSelector("#offer:not([hidden])");
   await clerk.click("#accept");
   await waitFor(async () => (await waiting()) === 0, "served");
+  // Answered well within the 60 s target: the grid's service level is 100 % (today's answers).
+  await sup.waitForFunction(() => [...document.querySelectorAll("#rows tr")].some((tr) => /100% \(\d+\/\d+\)/.test(tr.textContent)));
   await sup.waitForFunction(() => document.querySelector('tr[data-clerk="clerk-hekou-1"] .state').textContent.includes("In call"));
   await clerk.click("#hangup");
   // A dashboard opened now draws the last hour from the server's samples: the rise and the fall.

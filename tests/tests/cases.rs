@@ -29,6 +29,17 @@ async fn hang_up_into_wrap_up(clerk: &mut Session, call: u64) {
 async fn wrap_up_outcome_and_note_are_recorded_with_the_rating_and_survive_a_restart() {
     let server = start(settings(|_| {})).await;
     let (mut booth, mut clerk, call) = live_call(&server).await;
+    // The supervisor's grid counts the answer at once, within the 60 s target: service level 100 %.
+    let mut sup = connect(&server, Role::Supervisor, "sup-dongying").await;
+    let level = expect(&mut sup, "service level", |m| match m {
+        ServerMessage::QueueLoad { rows } => rows
+            .iter()
+            .find(|r| r.region.as_str() == "hekou" && r.service.as_str() == "teacher-cert" && r.answered_today > 0)
+            .map(|r| (r.answered_today, r.answered_within_target_today, r.service_level)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(level, (1, 1, Some(1.0)));
     hang_up_into_wrap_up(&mut clerk, call).await;
 
     // A note over the limit is refused and changes nothing: still in wrap-up, no case written.
@@ -89,7 +100,7 @@ async fn wrap_up_outcome_and_note_are_recorded_with_the_rating_and_survive_a_res
 
     // A restart on the same data directory still has the case and its rating.
     let data_dir = server.state().docs.config.data_dir.clone();
-    drop((booth, clerk));
+    drop((booth, clerk, sup));
     server.shutdown().await;
     let server = start_at(settings(|_| {}), data_dir).await;
     let (_, list) = cases_as(&server, Role::Supervisor, "sup-shandong").await;

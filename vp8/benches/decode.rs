@@ -40,11 +40,8 @@ fn main() {
         let mut rx = Receiver::new().unwrap();
         let mut seq = 0u16;
         for (i, f) in frames.iter().enumerate() {
-            let packets: Vec<Vec<u8>> = f
-                .chunks(1200)
-                .enumerate()
-                .map(|(j, c)| [&[if j == 0 { 0x10 } else { 0 }][..], c].concat())
-                .collect();
+            let packets: Vec<Vec<u8>> =
+                f.chunks(1200).enumerate().map(|(j, c)| [&[if j == 0 { 0x10 } else { 0 }][..], c].concat()).collect();
             let t = Instant::now();
             for (j, p) in packets.iter().enumerate() {
                 std::hint::black_box(rx.push(seq, i as u32 * 6000, j + 1 == packets.len(), p));

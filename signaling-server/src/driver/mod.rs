@@ -106,6 +106,7 @@ pub struct Driver {
     /// Each clerk's call awaiting its wrap-up outcome (办件 not yet recorded).
     pending_cases: HashMap<ClerkIdx, crate::cases::CaseRecord>,
     history: WaitingHistory,
+    answered_today: crate::history::AnsweredToday,
     load_dirty: bool,
     ticks: u64,
 }
@@ -128,6 +129,7 @@ impl Driver {
             rateable: HashMap::new(),
             pending_cases: HashMap::new(),
             history,
+            answered_today: Default::default(),
             load_dirty: true,
             ticks: 0,
         }

@@ -81,6 +81,8 @@ impl Driver {
             let rows = self.engine.load_snapshot(now());
             self.history.record(unix, self.shared.directory.regions.len(), &rows);
         }
+        let engine = &self.engine;
+        self.answered_today.roll(unix, || engine.load_snapshot(now()));
         // Longest-wait figures age every second; send at least every 5 s, at once after changes.
         if !(self.load_dirty || self.ticks.is_multiple_of(5)) {
             return;
@@ -112,6 +114,7 @@ impl Driver {
                 if !dir.is_within(hall, scope) {
                     return None;
                 }
+                let (answered, within) = self.answered_today.today(&row);
                 Some(QueueLoadRow {
                     region: protocol::RegionId::new(dir.region(hall).id.clone()),
                     region_name: dir.region(hall).name.clone(),
@@ -126,6 +129,9 @@ impl Driver {
                     clerks_wrap_up: row.wrap_up,
                     clerks_away: row.away,
                     overflowing: row.overflowing,
+                    answered_today: answered,
+                    answered_within_target_today: within,
+                    service_level: (answered > 0).then(|| within as f64 / answered as f64),
                 })
             })
             .collect()
