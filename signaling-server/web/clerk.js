@@ -80,7 +80,13 @@ async function docReady(m) {
   img.click();
 }
 
-function applyView() { XW.el("full").style.transform = `scale(${C.zoom}) rotate(${C.angle}deg)`; }
+// Zoom changes the laid-out width, so the frame scrolls over the whole enlarged document and the
+// buttons below stay reachable; rotation is a transform.
+function applyView() {
+  const img = XW.el("full");
+  img.style.width = `${Math.round(C.zoom * 100)}%`;
+  img.style.transform = `rotate(${C.angle}deg)`;
+}
 
 function review(accepted) {
   if (!C.current) return;

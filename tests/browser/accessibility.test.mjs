@@ -1,7 +1,8 @@
 // Accessibility and layout of the three pages in real headless Chromium: axe-core (WCAG 2.1 A/AA
 // rules: labels, names, contrast, landmarks, language…) finds no violation in each screen; the
 // kiosk works from the keyboard with a visible focus ring; elderly mode enlarges the text and the
-// English toggle switches the language; nothing scrolls sideways at 1080×1920 (kiosk) or
+// English toggle switches the language; a dropped kiosk connection reconnects keeping the ticket
+// and says so; nothing scrolls sideways at 1080×1920 (kiosk) or
 // 1920×1080 (clerk, supervisor); the "no clerk available" screen states its reason.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -85,6 +86,15 @@ test("booth queue screen and clerk console: axe-clean, keyboard sign-in, fit 192
   await waitFor(() => booth.evaluate(() => document.querySelector("#q-status").textContent.length > 0), "queue status");
   await audit(booth, "booth: queue");
   await fits(booth, "booth queue");
+
+  // The kiosk's connection drops: it says it is reconnecting, comes back with the same ticket and
+  // says the place in the queue was kept.
+  const ticket = await booth.textContent("#q-ticket");
+  await booth.evaluate(() => S.session.ws.close());
+  await booth.waitForSelector("#net:not([hidden])");
+  await booth.waitForSelector("#net", { state: "hidden" });
+  await booth.waitForFunction(() => document.querySelector("#q-status").textContent.includes("排队位置已保留"));
+  assert.equal(await booth.textContent("#q-ticket"), ticket);
 
   // The offer screen when the clerk goes available.
   await clerk.click("#go-available");

@@ -44,6 +44,14 @@ test("booth and clerk pages: call with video both ways, ID card photo, hang-up, 
   await clerk.waitForFunction(() => document.querySelector("#full").naturalWidth > 0);
   await clerk.screenshot({ path: join(shots, "clerk-call-document.png") });
   await audit(clerk, "clerk: call with a document");
+  // Zoom and rotate the full view.
+  await clerk.click("#zoom-in");
+  await clerk.click("#rotate");
+  assert.deepEqual(await clerk.$eval("#full", (img) => [img.style.width, img.style.transform]), ["125%", "rotate(90deg)"]);
+  const [frame, image] = await clerk.$eval("#full", (img) => [img.parentElement.clientWidth, img.offsetWidth]);
+  assert.ok(image > frame, `zoomed wider than its frame (${image} > ${frame}), which scrolls`);
+  await clerk.click("#zoom-out");
+  await clerk.click("#rotate"); await clerk.click("#rotate"); await clerk.click("#rotate");
   await audit(booth, "booth: call with a photo to send");
   await clerk.click("#doc-accept");
   await booth.waitForFunction(() => document.querySelector("#doc-request").textContent.includes("accepted"));
