@@ -162,10 +162,10 @@ function onMessage(m) {
     case "ticket_closed":
       endCall();
       if (m.reason === "served") showRating(m.ticket);
-      else { XW.el("closed-reason").textContent = `${m.message_zh} · ${m.message_en}`; XW.show("closed"); speak(m.message_zh); }
+      else { showClosed(m.message_zh, m.message_en); speak(m.message_zh); }
       break;
     case "rating_recorded": XW.el("rate-done").textContent = "感谢您的评价 · Thank you for your rating"; break;
-    case "error": if (m.in_reply_to === "request_service") { XW.el("closed-reason").textContent = `${m.message_zh} · ${m.message_en}`; XW.show("closed"); } break;
+    case "error": if (m.in_reply_to === "request_service") showClosed(m.message_zh, m.message_en); break;
   }
 }
 
@@ -187,5 +187,12 @@ XW.el("cancel").onclick = () => S.ticket && S.session.send({ type: "cancel_ticke
 XW.el("hangup").onclick = () => S.call && S.session.send({ type: "hang_up", call: S.call.call });
 XW.el("snap").onclick = snapshot; XW.el("retake").onclick = retake; XW.el("send").onclick = sendPhoto;
 XW.el("chat-send").onclick = () => { const t = XW.el("chat-input").value.trim(); if (t && S.call && S.call.say(t)) { addChat("我", t); XW.el("chat-input").value = ""; } };
+// The reason in large Chinese, with the English below it in smaller type.
+function showClosed(zh, en) {
+  XW.el("closed-reason").textContent = zh;
+  XW.el("closed-reason-en").textContent = en;
+  XW.show("closed");
+}
+
 XW.el("again").onclick = XW.el("back").onclick = () => { S.ticket = null; XW.show("pick"); };
 main().catch((e) => { document.body.insertAdjacentHTML("beforeend", `<p class="notice error" role="alert">${e.message}</p>`); });
