@@ -1,6 +1,6 @@
 //! Case records (办件记录): one JSON line per call a clerk wrapped up — what was handled, for
-//! whom (ids only), the outcome and the clerk's note — and one per citizen rating, appended to
-//! `<data_dir>/cases.jsonl`.
+//! whom (ids only), the outcome and the clerk's note — one per citizen rating, and one per clerk
+//! state forced by a supervisor (who, whom, why), appended to `<data_dir>/cases.jsonl`.
 //!
 //! The driver must never wait on a disk, so lines go to a writer thread that appends them in
 //! batches and fsyncs each batch. [`CaseLog::sync`] waits until everything sent so far is on disk;
@@ -30,12 +30,23 @@ pub struct RatingRecord {
     pub at_unix: u64,
 }
 
+/// A supervisor set a clerk's state: who, whom, what and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForcedStateRecord {
+    pub supervisor: String,
+    pub clerk: String,
+    pub state: protocol::ClerkTargetState,
+    pub why: String,
+    pub at_unix: u64,
+}
+
 /// A line of `cases.jsonl`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CaseLine {
     Case(CaseRecord),
     Rating(RatingRecord),
+    ForcedState(ForcedStateRecord),
 }
 
 enum ToWriter {

@@ -199,7 +199,7 @@ async fn graceful_shutdown_tells_waiting_citizens() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn supervisor_sees_clerks_and_forces_a_state_within_scope_only() {
+async fn supervisor_sees_clerks_and_forces_a_state_within_scope_only_and_it_is_recorded() {
     let server = start(settings(|_| {})).await;
     let mut clerk = connect(&server, Role::Clerk, "clerk-hekou-1").await;
     go_available(&mut clerk).await;
@@ -248,5 +248,19 @@ async fn supervisor_sees_clerks_and_forces_a_state_within_scope_only() {
         _ => None,
     })
     .await;
+    // Recorded durably with who and why; the refused attempt left nothing.
+    let log = server.state().docs.config.data_dir.join("cases.jsonl");
     server.shutdown().await;
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|v: &serde_json::Value| v["kind"] == "forced_state")
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let l = &lines[0];
+    assert_eq!(
+        (&l["supervisor"], &l["clerk"], &l["state"], &l["why"]),
+        (&"sup-dongying".into(), &"clerk-hekou-1".into(), &"away".into(), &"培训".into())
+    );
 }

@@ -47,6 +47,13 @@ impl Driver {
         };
         self.input(input).map_err(reject_code)?;
         info!(supervisor = %supervisor.id, clerk, ?state, why, "clerk state forced by supervisor");
+        self.shared.cases.append(&crate::cases::CaseLine::ForcedState(crate::cases::ForcedStateRecord {
+            supervisor: supervisor.id.clone(),
+            clerk: clerk.to_owned(),
+            state,
+            why: why.trim().to_owned(),
+            at_unix: crate::auth::unix_now(),
+        }));
         self.load_dirty = true;
         Ok(())
     }
