@@ -82,6 +82,8 @@ test("booth and clerk pages: call with video both ways, ID card photo, hang-up, 
 
 test("supervisor dashboard: the waiting count rises when a booth queues and falls when it is served", async () => {
   const sup = await page("/supervisor?id=sup-dongying&secret=demo", DESKTOP);
+  // The case wrapped up in the call test above is listed, with its outcome and rating.
+  await sup.waitForFunction(() => [...document.querySelectorAll("#cases tr")].some((tr) => tr.textContent.includes("材料不全") && tr.textContent.includes("非常满意")));
   const waiting = () => sup.evaluate(() => Number(document.querySelector("#total").dataset.waiting ?? -1));
   await waitFor(async () => (await waiting()) === 0, "an empty queue");
   const clerk = await page("/clerk?clerk=clerk-hekou-1&secret=demo", DESKTOP);
