@@ -14,7 +14,6 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::sync::Mutex;
 
 pub use protocol::rest::CaseRecord;
 use protocol::Rating;
@@ -57,7 +56,7 @@ enum ToWriter {
 /// The append-only case file and its writer thread.
 pub struct CaseLog {
     path: PathBuf,
-    tx: Mutex<mpsc::Sender<ToWriter>>,
+    tx: mpsc::Sender<ToWriter>,
 }
 
 impl CaseLog {
@@ -68,14 +67,13 @@ impl CaseLog {
         let file = OpenOptions::new().create(true).append(true).open(&path)?;
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new().name("case-log".into()).spawn(move || write_loop(file, rx))?;
-        Ok(Self { path, tx: Mutex::new(tx) })
+        Ok(Self { path, tx })
     }
 
     /// Queues a line; it is on disk after the writer's next fsync.
     pub fn append(&self, line: &CaseLine) {
         let text = serde_json::to_string(line).expect("case lines always serialize");
-        let tx = self.tx.lock().expect("case log sender lock");
-        if tx.send(ToWriter::Line(text)).is_err() {
+        if self.tx.send(ToWriter::Line(text)).is_err() {
             error!("case log writer is gone: a case line was not written");
         }
     }
@@ -83,8 +81,7 @@ impl CaseLog {
     /// Blocks until every line appended so far is fsync'd.
     pub fn sync(&self) {
         let (done, wait) = mpsc::channel();
-        let sent = self.tx.lock().expect("case log sender lock").send(ToWriter::Sync(done)).is_ok();
-        if sent {
+        if self.tx.send(ToWriter::Sync(done)).is_ok() {
             let _ = wait.recv();
         }
     }

@@ -72,33 +72,36 @@ impl WaitingHistory {
 /// Answered counts at the start of the current day (China time), per (hall, service).
 #[derive(Default)]
 pub struct AnsweredToday {
-    day: String,
+    /// Days since the epoch in China time (UTC+8); `None` before the first tick.
+    day: Option<u64>,
     baseline: HashMap<(RegionIdx, ServiceIdx), (u32, u32)>,
 }
 
+fn china_day(unix: u64) -> u64 {
+    (unix + 8 * 3600) / 86_400
+}
+
 impl AnsweredToday {
-    /// Starts a new day's baseline when the date of `now_unix` differs from the current one.
-    /// `rows` is only called then.
-    pub fn roll(&mut self, now_unix: u64, rows: impl FnOnce() -> Vec<LoadRow>) {
-        let today = crate::documents::china_date(now_unix);
-        if self.day == today {
-            return;
-        }
-        let first = self.day.is_empty();
-        self.day = today;
-        // The first day starts with the server (the engine's counts are zero then).
-        if !first {
-            self.baseline = rows()
+    /// Whether `now_unix` falls on another day than the current baseline's (or none is set).
+    pub fn is_new_day(&self, now_unix: u64) -> bool {
+        self.day != Some(china_day(now_unix))
+    }
+
+    /// Starts the day of `now_unix`, taking the snapshot's counts as its baseline. The first day
+    /// starts with the server (the engine's counts are zero then).
+    pub fn roll(&mut self, now_unix: u64, rows: &[LoadRow]) {
+        if self.day.is_some() {
+            self.baseline = rows
                 .iter()
                 .filter_map(|r| Some(((r.hall?, r.service?), (r.answered, r.answered_within_target))))
                 .collect();
         }
+        self.day = Some(china_day(now_unix));
     }
 
-    /// Today's (answered, within target) for a row of the engine's snapshot.
-    pub fn today(&self, row: &LoadRow) -> (u32, u32) {
-        let key = (row.hall.unwrap_or(RegionIdx(0)), row.service.unwrap_or(ServiceIdx(0)));
-        let (a, w) = self.baseline.get(&key).copied().unwrap_or((0, 0));
+    /// Today's (answered, within target) for the snapshot row of (`hall`, `service`).
+    pub fn today(&self, hall: RegionIdx, service: ServiceIdx, row: &LoadRow) -> (u32, u32) {
+        let (a, w) = self.baseline.get(&(hall, service)).copied().unwrap_or((0, 0));
         (row.answered.saturating_sub(a), row.answered_within_target.saturating_sub(w))
     }
 }
@@ -122,12 +125,15 @@ mod tests {
         let mut day = AnsweredToday::default();
         // 2026-11-22 23:59 in Beijing is 15:59 UTC.
         let before_midnight = 1_795_363_140;
-        day.roll(before_midnight, || vec![row(0, 0)]);
-        assert_eq!(day.today(&row(10, 8)), (10, 8));
-        day.roll(before_midnight + 30, || unreachable!("same day: no snapshot needed"));
-        assert_eq!(day.today(&row(10, 8)), (10, 8), "same day");
-        day.roll(before_midnight + 120, || vec![row(10, 8)]);
-        assert_eq!(day.today(&row(12, 9)), (2, 1), "the new day starts from the counts at midnight");
+        let today = |day: &AnsweredToday, r: LoadRow| day.today(RegionIdx(3), ServiceIdx(1), &r);
+        assert!(day.is_new_day(before_midnight));
+        day.roll(before_midnight, &[row(0, 0)]);
+        assert_eq!(today(&day, row(10, 8)), (10, 8));
+        assert!(!day.is_new_day(before_midnight + 30), "same day: no snapshot needed");
+        assert_eq!(today(&day, row(10, 8)), (10, 8), "same day");
+        assert!(day.is_new_day(before_midnight + 120));
+        day.roll(before_midnight + 120, &[row(10, 8)]);
+        assert_eq!(today(&day, row(12, 9)), (2, 1), "the new day starts from the counts at midnight");
     }
 
     #[test]

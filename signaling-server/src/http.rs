@@ -122,13 +122,7 @@ pub async fn cases(
         Principal::Booth(_) => return Err(ApiError(StatusCode::FORBIDDEN, ErrorCode::Forbidden)),
     };
     let log = state.cases.clone();
-    let cases = tokio::task::spawn_blocking(move || log.recent_cases(limit, keep))
-        .await
-        .map_err(|_| ApiError(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal))?
-        .map_err(|e| {
-            tracing::error!(error = %e, "reading the case log failed");
-            ApiError(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal)
-        })?;
+    let cases = crate::http_docs::blocking_io("reading the case log", move || log.recent_cases(limit, keep)).await?;
     Ok(Json(protocol::rest::CaseList { cases }))
 }
 

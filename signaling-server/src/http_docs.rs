@@ -48,6 +48,18 @@ pub fn caller(state: &AppState, headers: &HeaderMap) -> Result<(Principal, Strin
     Ok((who, format!("{}:{}", claims.role.as_str(), claims.id)))
 }
 
+/// Runs blocking file I/O off the async workers; a failure is logged as `what` and answered 500.
+pub async fn blocking_io<T: Send + 'static>(
+    what: &'static str,
+    io: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    let internal = || ApiError(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal);
+    tokio::task::spawn_blocking(io).await.map_err(|_| internal())?.map_err(|e| {
+        tracing::error!(error = %e, "{what} failed");
+        internal()
+    })
+}
+
 async fn call_info(state: &AppState, call: u64) -> Result<Option<CallInfo>, ApiError> {
     let (reply, rx) = oneshot::channel();
     let unavailable = || ApiError(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::ShuttingDown);
@@ -133,13 +145,8 @@ pub async fn upload(
         review: None,
     };
     let docs = state.docs.clone();
-    let meta = tokio::task::spawn_blocking(move || docs.put(meta, &processed.jpeg, &processed.thumbnail))
-        .await
-        .map_err(|_| ApiError(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal))?
-        .map_err(|e| {
-            tracing::error!(error = %e, "document store write failed");
-            ApiError(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal)
-        })?;
+    let meta =
+        blocking_io("document store write", move || docs.put(meta, &processed.jpeg, &processed.thumbnail)).await?;
     tracing::info!(call, document = %meta.id, doc_type = doc_type.as_str(), "document stored");
     let answer = DocumentUploaded {
         document: protocol::DocumentId::new(meta.id.clone()),

@@ -175,7 +175,7 @@ impl Driver {
             }
             Command::DocumentStored { meta } => self.document_stored(meta),
             Command::Snapshot { scope, reply } => {
-                let _ = reply.send(self.load_rows(scope));
+                let _ = reply.send(self.current_load_rows(scope));
             }
             Command::Shutdown { .. } => unreachable!("handled in run"),
         }

@@ -3,7 +3,7 @@
 //! clerk's state within the supervisor's scope.
 
 use protocol::{ErrorCode, QueueLoadRow, ServerMessage};
-use routing::{ClerkIdx, Input, RegionIdx};
+use routing::{ClerkIdx, Input, LoadRow, RegionIdx};
 use tracing::info;
 
 use super::{now, ConnId, Driver, Principal};
@@ -15,7 +15,7 @@ impl Driver {
         let points = self.history.points(&self.shared.directory, scope);
         let interval_secs = self.history.interval_secs() as u32;
         self.send(conn, ServerMessage::QueueHistory { interval_secs, points });
-        let rows = self.load_rows(scope);
+        let rows = self.current_load_rows(scope);
         self.send(conn, ServerMessage::QueueLoad { rows });
         let clerks = self.clerk_rows(scope);
         self.send(conn, ServerMessage::ClerkList { clerks });
@@ -81,17 +81,26 @@ impl Driver {
             .collect()
     }
 
+    /// One engine snapshot per tick serves the history sample, the day's baseline and every
+    /// supervisor's grid.
     pub(super) fn on_tick(&mut self) {
         self.ticks += 1;
         let unix = crate::auth::unix_now();
-        if self.history.due(unix) {
-            let rows = self.engine.load_snapshot(now());
-            self.history.record(unix, self.shared.directory.regions.len(), &rows);
-        }
-        let engine = &self.engine;
-        self.answered_today.roll(unix, || engine.load_snapshot(now()));
+        let sample = self.history.due(unix);
+        let new_day = self.answered_today.is_new_day(unix);
         // Longest-wait figures age every second; send at least every 5 s, at once after changes.
-        if !(self.load_dirty || self.ticks.is_multiple_of(5)) {
+        let send = self.load_dirty || self.ticks.is_multiple_of(5);
+        if !(sample || new_day || send) {
+            return;
+        }
+        let snapshot = self.engine.load_snapshot(now());
+        if sample {
+            self.history.record(unix, self.shared.directory.regions.len(), &snapshot);
+        }
+        if new_day {
+            self.answered_today.roll(unix, &snapshot);
+        }
+        if !send {
             return;
         }
         self.load_dirty = false;
@@ -104,24 +113,29 @@ impl Driver {
             })
             .collect();
         for (conn, scope) in sups {
-            let rows = self.load_rows(scope);
+            let rows = self.load_rows(&snapshot, scope);
             self.send(conn, ServerMessage::QueueLoad { rows });
             let clerks = self.clerk_rows(scope);
             self.send(conn, ServerMessage::ClerkList { clerks });
         }
     }
 
-    pub(super) fn load_rows(&self, scope: RegionIdx) -> Vec<QueueLoadRow> {
+    /// The grid of `scope` as of now.
+    pub(super) fn current_load_rows(&self, scope: RegionIdx) -> Vec<QueueLoadRow> {
+        self.load_rows(&self.engine.load_snapshot(now()), scope)
+    }
+
+    /// The rows of `snapshot` within `scope`, in wire form.
+    fn load_rows(&self, snapshot: &[LoadRow], scope: RegionIdx) -> Vec<QueueLoadRow> {
         let dir = &self.shared.directory;
-        self.engine
-            .load_snapshot(now())
-            .into_iter()
+        snapshot
+            .iter()
             .filter_map(|row| {
                 let (hall, service) = (row.hall?, row.service?);
                 if !dir.is_within(hall, scope) {
                     return None;
                 }
-                let (answered, within) = self.answered_today.today(&row);
+                let (answered, within) = self.answered_today.today(hall, service, row);
                 Some(QueueLoadRow {
                     region: protocol::RegionId::new(dir.region(hall).id.clone()),
                     region_name: dir.region(hall).name.clone(),
