@@ -249,7 +249,10 @@ pub async fn run(args: &AgentArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
             }
             Step::Server(Err(e)) => {
                 s.outcome = "error".into();
-                s.error = Some(e.to_string());
+                s.error = Some(match session.close_reason() {
+                    Some(reason) => format!("{e} (the server closed it: {})", reason.as_str()),
+                    None => e.to_string(),
+                });
                 break;
             }
             Step::Server(Ok(m)) => m,

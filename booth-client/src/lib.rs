@@ -324,7 +324,7 @@ pub async fn run(args: &BoothArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
                 }
                 continue;
             }
-            Step::Server(Err(SessionError::Closed)) if s.ticket.is_some() => {
+            Step::Server(Err(SessionError::Closed)) if s.ticket.is_some() && session.may_reconnect() => {
                 // The network dropped: the server keeps the ticket (and the call) for the grace
                 // period, so get the connection back and carry on.
                 tracing::info!("signaling connection lost; reconnecting");
@@ -334,7 +334,10 @@ pub async fn run(args: &BoothArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
             }
             Step::Server(Err(e)) => {
                 s.outcome = "error".into();
-                s.error = Some(e.to_string());
+                s.error = Some(match session.close_reason() {
+                    Some(reason) => format!("{e} (the server closed it: {})", reason.as_str()),
+                    None => e.to_string(),
+                });
                 break;
             }
             Step::Server(Ok(m)) => m,

@@ -50,9 +50,41 @@ pub enum ErrorCode {
     Expired,
     /// A bug on the server side; the request changed nothing.
     Internal,
+    /// Too many messages on this connection; slow down (persistent floods close the connection).
+    RateLimited,
+    /// Too many failed logins for this account or address; retry after the stated time.
+    TooManyAttempts,
+    /// The server is at a capacity limit (connections, uploads); retry shortly.
+    ServerBusy,
+    /// The HTTP method is not allowed on this path.
+    MethodNotAllowed,
+    /// The request (headers or body) was not received in time.
+    RequestTimeout,
 }
 
 impl ErrorCode {
+    /// The HTTP status a REST answer with this code carries (the one mapping; handlers never
+    /// choose a status by hand).
+    pub fn http_status(self) -> u16 {
+        use ErrorCode::*;
+        match self {
+            BadMessage | UnsupportedVersion | InvalidField | EmptyFile => 400,
+            NotAuthenticated | InvalidToken | BadCredentials => 401,
+            Forbidden => 403,
+            UnknownService | NotFound => 404,
+            MethodNotAllowed => 405,
+            RequestTimeout => 408,
+            TicketAlreadyOpen | WrongState | NotInCall => 409,
+            Expired => 410,
+            MessageTooLarge | FileTooLarge => 413,
+            UnsupportedFormat => 415,
+            TruncatedImage | ImageTooLarge | DamagedImage => 422,
+            RateLimited | TooManyAttempts => 429,
+            Internal => 500,
+            ShuttingDown | ServerBusy => 503,
+        }
+    }
+
     /// The standard Simplified Chinese and English texts for this code.
     pub fn messages(self) -> (&'static str, &'static str) {
         use ErrorCode::*;
@@ -84,6 +116,14 @@ impl ErrorCode {
             NotInCall => ("当前没有进行中的视频办理，无法上传", "There is no live call of yours to upload to."),
             Expired => ("链接已过期", "The link has expired."),
             Internal => ("系统内部错误，请稍后再试", "Internal error; please retry"),
+            RateLimited => ("操作过于频繁，请稍后再试", "Too many messages; please slow down"),
+            TooManyAttempts => (
+                "登录失败次数过多，请稍后再试",
+                "Too many failed sign-in attempts; please retry later",
+            ),
+            ServerBusy => ("系统繁忙，请稍后再试", "The server is busy; please retry shortly"),
+            MethodNotAllowed => ("不支持此请求方式", "This HTTP method is not allowed here"),
+            RequestTimeout => ("请求超时，请重试", "The request was not received in time; please retry"),
         }
     }
 }

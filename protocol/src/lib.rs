@@ -7,6 +7,7 @@
 //! the golden tests in `tests/golden.rs` pin their JSON shape.
 
 pub mod client;
+pub mod close;
 pub mod error;
 pub mod ids;
 pub mod rest;
@@ -14,6 +15,7 @@ pub mod server;
 pub mod types;
 
 pub use client::ClientMessage;
+pub use close::CloseReason;
 pub use error::{DecodeError, ErrorCode};
 pub use ids::{BoothId, CallId, ClerkId, DocumentId, OfferId, RegionId, ServiceCode, TicketId};
 pub use server::ServerMessage;

@@ -82,6 +82,10 @@ pub struct ApiErrorBody {
     pub code: crate::ErrorCode,
     pub message_zh: String,
     pub message_en: String,
+    /// With `too_many_attempts`, `server_busy` and `rate_limited`: seconds to wait before retrying
+    /// (also in the `Retry-After` header).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_secs: Option<u64>,
 }
 
 /// A handled call's case record (办件记录), written when the clerk's wrap-up ends. Ids only: no

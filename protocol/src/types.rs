@@ -76,6 +76,14 @@ pub enum AwayReason {
     Supervisor,
 }
 
+impl AwayReason {
+    /// Whether a clerk may give this reason in `set_state`. `signed_in`, `missed_offers` and
+    /// `supervisor` are set by the server only: a clerk must not make a break look like an order.
+    pub fn clerk_may_claim(self) -> bool {
+        matches!(self, Self::Break | Self::Meal | Self::Meeting | Self::Training | Self::Paperwork)
+    }
+}
+
 /// What a clerk may ask to become.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -302,6 +310,9 @@ pub enum OfferRevokeReason {
     Declined,
     CancelledByCitizen,
     BoothLost,
+    /// The booth's connection dropped while the offer was out; the citizen keeps their place and
+    /// is offered again once the booth is back.
+    BoothAway,
     Expired,
     /// The clerk's console disconnected while the offer was out.
     ClerkLost,

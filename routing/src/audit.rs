@@ -33,7 +33,7 @@ impl Engine {
         let key = self.tickets[&ticket].key;
         let better = self.tickets.iter().find(|(id, t)| {
             **id != ticket
-                && t.phase == Phase::Waiting
+                && self.is_matchable(t)
                 && t.key < key
                 && info.skills.contains(&t.service)
                 && !t.excluded.contains(&clerk)
@@ -106,10 +106,14 @@ impl Engine {
                 .iter()
                 .flatten()
                 .all(|h| self.idx.waiting.get(&(t.service, *h)).is_some_and(|s| s.contains(&(t.key, *id))));
-            if (t.phase == Phase::Waiting) != in_index {
+            let matchable = self.is_matchable(t);
+            if matchable != in_index {
                 return Err(format!("{id:?} in {:?} disagrees with the waiting index", t.phase));
             }
-            if t.phase == Phase::Waiting {
+            if matches!(t.phase, Phase::Offered { .. }) && !self.booths[t.booth.0 as usize].connected {
+                return Err(format!("{id:?} is offered while its booth is away"));
+            }
+            if matchable {
                 for h in t.steps[..=t.step].iter().flatten() {
                     let free = self.idx.available.get(&(t.service, *h)).into_iter().flatten();
                     if let Some((_, _, c)) = free.into_iter().find(|(_, _, c)| !t.excluded.contains(c)) {
@@ -122,7 +126,7 @@ impl Engine {
         let expected: usize = self
             .tickets
             .values()
-            .filter(|t| t.phase == Phase::Waiting)
+            .filter(|t| self.is_matchable(t))
             .map(|t| t.steps[..=t.step].iter().map(Vec::len).sum::<usize>())
             .sum();
         if indexed != expected {

@@ -203,7 +203,7 @@ impl Engine {
             Input::EndWrapUp { clerk } => self.end_wrap_up(clerk, now),
             Input::AcceptOffer { clerk, offer } => self.accept_offer(clerk, offer, now),
             Input::DeclineOffer { clerk, offer } => self.decline_offer(clerk, offer, now),
-            Input::BoothConnected { booth } => self.booth_connected(booth),
+            Input::BoothConnected { booth } => self.booth_connected(booth, now),
             Input::BoothDisconnected { booth } => self.booth_disconnected(booth, now),
             Input::RequestService { booth, service, priority } => self.request_service(booth, service, priority, now),
             Input::CancelTicket { booth, ticket } => self.cancel_ticket(booth, ticket, now),
@@ -415,25 +415,67 @@ impl Engine {
 
     // ---- booths and tickets -------------------------------------------------------------
 
-    fn booth_connected(&mut self, booth: BoothIdx) -> Result<(), Reject> {
+    fn booth_connected(&mut self, booth: BoothIdx, now: Instant) -> Result<(), Reject> {
         self.booth_checked(booth)?;
         let b = &mut self.booths[booth.0 as usize];
+        let was_away = !b.connected;
         b.connected = true;
         b.epoch += 1; // Invalidates a pending grace timer.
+        let Some(ticket) = b.ticket.filter(|_| was_away) else {
+            return Ok(());
+        };
+        // A held ticket rejoins the queue with the key it always kept, and may be offered now.
+        let t = &self.tickets[&ticket];
+        if t.phase == Phase::Waiting {
+            let (service, step) = (t.service, t.step);
+            self.idx.insert_waiting(&self.tickets[&ticket], ticket, 0..step + 1);
+            self.emit(Action::QueueChanged { service });
+            self.try_match_ticket(ticket, now);
+        }
         Ok(())
     }
 
+    /// The booth keeps its ticket and place for the grace period, but nobody is at the other end
+    /// of its connection: its ticket is held out of matching (an outstanding offer is withdrawn)
+    /// until the booth is back. A live call goes on: media does not depend on signaling.
     fn booth_disconnected(&mut self, booth: BoothIdx, now: Instant) -> Result<(), Reject> {
         self.booth_checked(booth)?;
         let grace = self.cfg.booth_grace;
         let b = &mut self.booths[booth.0 as usize];
+        let was_connected = b.connected;
         b.connected = false;
         b.epoch += 1;
-        if b.ticket.is_some() {
-            let epoch = b.epoch;
-            self.timers.schedule(now + grace, Timer::BoothGrace { booth, epoch });
+        let Some(ticket) = b.ticket else {
+            return Ok(());
+        };
+        let epoch = b.epoch;
+        self.timers.schedule(now + grace, Timer::BoothGrace { booth, epoch });
+        if !was_connected {
+            return Ok(());
+        }
+        let t = &self.tickets[&ticket];
+        match t.phase {
+            Phase::Waiting => {
+                let (service, step) = (t.service, t.step);
+                self.idx.remove_waiting(&self.tickets[&ticket], ticket, 0..step + 1);
+                self.emit(Action::QueueChanged { service });
+            }
+            Phase::Offered { offer, clerk } => {
+                self.offers.remove(&offer);
+                self.emit(Action::OfferRevoked { offer, ticket, clerk, reason: OfferRevokeReason::BoothAway });
+                self.tickets.get_mut(&ticket).expect("checked above").phase = Phase::Waiting;
+                self.emit(Action::QueueChanged { service: self.tickets[&ticket].service });
+                self.set_clerk_state(clerk, ClerkState::Available, now);
+                self.try_match_clerk(clerk, now);
+            }
+            Phase::Connected { .. } => {}
         }
         Ok(())
+    }
+
+    /// Whether a ticket is in the waiting index: waiting, and its booth is connected.
+    pub(crate) fn is_matchable(&self, t: &TicketRec) -> bool {
+        t.phase == Phase::Waiting && self.booths[t.booth.0 as usize].connected
     }
 
     fn request_service(
@@ -582,8 +624,9 @@ impl Engine {
 
     /// Removes an open ticket for good and tells the booth why.
     pub(crate) fn close_ticket(&mut self, ticket: TicketId, reason: TicketEndReason) {
+        let matchable = self.is_matchable(&self.tickets[&ticket]);
         let t = self.tickets.remove(&ticket).expect("close_ticket is only called for open tickets");
-        if t.phase == Phase::Waiting {
+        if matchable {
             self.idx.remove_waiting(&t, ticket, 0..t.step + 1);
         }
         if let Some(set) = self.open_by_service.get_mut(&t.service) {

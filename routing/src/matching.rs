@@ -133,7 +133,7 @@ impl Engine {
         let Some(t) = self.tickets.get(&ticket) else {
             return;
         };
-        if t.phase != Phase::Waiting {
+        if !self.is_matchable(t) {
             return;
         }
         for step in &t.steps[..=t.step] {
@@ -205,7 +205,9 @@ impl Engine {
             self.timers.schedule(now + self.cfg.max_wait, Timer::TicketExpiry { ticket, epoch });
         }
         let (booth, service, step) = (t.booth, t.service, t.step);
-        self.idx.insert_waiting(&self.tickets[&ticket], ticket, 0..step + 1);
+        if self.is_matchable(&self.tickets[&ticket]) {
+            self.idx.insert_waiting(&self.tickets[&ticket], ticket, 0..step + 1);
+        }
         self.emit(Action::TicketRequeued { ticket, booth, cause });
         self.emit(Action::QueueChanged { service });
         self.skip_empty_steps(ticket, now);
@@ -221,7 +223,7 @@ impl Engine {
         let t = self.tickets.get_mut(&ticket).expect("only open tickets widen");
         t.step += 1;
         let step = t.step;
-        if t.phase == Phase::Waiting {
+        if self.is_matchable(&self.tickets[&ticket]) {
             self.idx.insert_waiting(&self.tickets[&ticket], ticket, step..step + 1);
         }
         self.emit(Action::TicketWidened { ticket, step, cause });

@@ -100,6 +100,8 @@ pub enum OfferRevokeReason {
     Declined,
     CancelledByCitizen,
     BoothLost,
+    /// The booth's connection dropped; the ticket keeps its place, held until the booth is back.
+    BoothAway,
     Expired,
     /// The clerk disconnected while the offer was out.
     ClerkLost,

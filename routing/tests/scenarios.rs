@@ -220,6 +220,76 @@ fn booth_resumes_within_grace_and_is_lost_after_it() {
 }
 
 #[test]
+fn ticket_of_an_away_booth_is_held_not_offered_and_keeps_its_place() {
+    let mut h = Harness::new();
+    h.sign_in_away("clerk-hekou-1");
+    let clerk = h.clerk("clerk-hekou-1");
+    let (b1, b2) = (h.booth("booth-gudao-1"), h.booth("booth-gudao-2"));
+    let first = h.request("booth-gudao-1", "teacher-cert", Priority::Normal);
+    let second = h.request("booth-gudao-2", "teacher-cert", Priority::Normal);
+    h.input(Input::BoothDisconnected { booth: b1 }).unwrap();
+    h.drain();
+    // The clerk comes free while the first booth is away: the second citizen is served first.
+    h.input(Input::ClerkSetAvailable { clerk }).unwrap();
+    let (offer, ticket, _) = Harness::offer_in(&h.drain());
+    assert_eq!(ticket, second, "an away booth's ticket is never offered");
+    h.input(Input::DeclineOffer { clerk, offer }).unwrap();
+    assert!(h.drain_core().iter().all(|a| !matches!(a, Action::OfferMade { .. })), "nothing else to offer");
+    assert!(h.engine.check_invariants().is_ok());
+    // Back within grace: its old key puts it first again, and it is offered at once.
+    h.secs(10);
+    h.input(Input::BoothConnected { booth: b1 }).unwrap();
+    let (_, ticket, to) = Harness::offer_in(&h.drain());
+    assert_eq!((ticket, to), (first, clerk));
+    let _ = b2;
+    assert!(h.engine.check_invariants().is_ok());
+}
+
+#[test]
+fn booth_dropping_while_offered_withdraws_the_offer_and_frees_the_clerk() {
+    let mut h = Harness::new();
+    h.available("clerk-hekou-1");
+    let clerk = h.clerk("clerk-hekou-1");
+    let booth = h.booth("booth-gudao-1");
+    let ticket = h.request("booth-gudao-1", "teacher-cert", Priority::Normal);
+    let (offer, _, _) = Harness::offer_in(&h.drain());
+    h.input(Input::BoothDisconnected { booth }).unwrap();
+    let actions = h.drain();
+    assert!(actions.contains(&Action::OfferRevoked { offer, ticket, clerk, reason: OfferRevokeReason::BoothAway }));
+    assert_eq!(h.engine.clerk_state(clerk), ClerkState::Available);
+    // Accepting the withdrawn offer starts no call with an empty booth.
+    assert_eq!(h.input(Input::AcceptOffer { clerk, offer }), Err(Reject::NoSuchOffer));
+    assert!(h.engine.call_of(clerk).is_none());
+    assert_eq!(h.engine.ticket_view(ticket, h.now).unwrap().state, TicketState::Waiting);
+    assert!(h.engine.check_invariants().is_ok());
+    h.input(Input::BoothConnected { booth }).unwrap();
+    let (_, again, to) = Harness::offer_in(&h.drain());
+    assert_eq!((again, to), (ticket, clerk), "not excluded: the clerk did not decline");
+}
+
+#[test]
+fn clerk_lost_while_booth_is_away_requeues_held_until_the_booth_returns() {
+    let mut h = Harness::new();
+    h.available("clerk-hekou-1");
+    h.available("clerk-hekou-2");
+    let (c1, c2) = (h.clerk("clerk-hekou-1"), h.clerk("clerk-hekou-2"));
+    let booth = h.booth("booth-gudao-1");
+    let ticket = h.request("booth-gudao-1", "teacher-cert", Priority::Normal);
+    let (offer, _, clerk) = Harness::offer_in(&h.drain());
+    h.input(Input::AcceptOffer { clerk, offer }).unwrap();
+    h.input(Input::BoothDisconnected { booth }).unwrap();
+    h.input(Input::ClerkSignOut { clerk }).unwrap();
+    let actions = h.drain();
+    assert!(!actions.iter().any(|a| matches!(a, Action::OfferMade { .. })), "held: {actions:?}");
+    let other = if clerk == c1 { c2 } else { c1 };
+    assert_eq!(h.engine.clerk_state(other), ClerkState::Available);
+    assert!(h.engine.check_invariants().is_ok());
+    h.input(Input::BoothConnected { booth }).unwrap();
+    let (_, again, to) = Harness::offer_in(&h.drain());
+    assert_eq!((again, to), (ticket, other));
+}
+
+#[test]
 fn booth_lost_during_call_frees_the_clerk_into_wrap_up() {
     let mut h = Harness::new();
     h.available("clerk-hekou-1");

@@ -2,11 +2,12 @@
 //! log in over REST, open the role's WebSocket, say `hello`, keep the connection alive with
 //! pings, and expose plain `send` / `recv` of protocol messages.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use protocol::rest::{LoginRequest, LoginResponse};
-use protocol::{ClientMessage, Role, ServerMessage, PROTOCOL_VERSION};
+use protocol::{ClientMessage, CloseReason, Role, ServerMessage, PROTOCOL_VERSION};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
@@ -115,12 +116,14 @@ pub struct Session {
     tx: mpsc::Sender<ClientMessage>,
     rx: mpsc::Receiver<ServerMessage>,
     task: JoinHandle<()>,
+    closed_with: Arc<OnceLock<CloseReason>>,
 }
 
 impl Session {
     /// Opens the role's socket and authenticates with `token`.
     pub async fn connect(server: &str, role: Role, token: &str) -> Result<Self, SessionError> {
-        let (mut ws, _) = tokio_tungstenite::connect_async(ws_url(server, role)?).await?;
+        // TCP_NODELAY: a message right after another must not wait for the server's delayed ACK.
+        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(ws_url(server, role)?, None, true).await?;
         let hello = ClientMessage::Hello { protocol_version: PROTOCOL_VERSION, token: token.to_owned() };
         ws.send(Message::text(hello.encode())).await?;
         let welcome = loop {
@@ -139,8 +142,10 @@ impl Session {
         let ServerMessage::Welcome { heartbeat_interval_ms, .. } = welcome else { unreachable!("matched above") };
         let (out_tx, out_rx) = mpsc::channel(256);
         let (in_tx, in_rx) = mpsc::channel(1024);
-        let task = tokio::spawn(pump(ws, out_rx, in_tx, Duration::from_millis(heartbeat_interval_ms.max(100))));
-        Ok(Self { welcome, token: token.to_owned(), tx: out_tx, rx: in_rx, task })
+        let closed_with = Arc::new(OnceLock::new());
+        let beat = Duration::from_millis(heartbeat_interval_ms.max(100));
+        let task = tokio::spawn(pump(ws, out_rx, in_tx, beat, closed_with.clone()));
+        Ok(Self { welcome, token: token.to_owned(), tx: out_tx, rx: in_rx, task, closed_with })
     }
 
     /// Logs in and connects in one step.
@@ -174,6 +179,17 @@ impl Session {
             .ok_or(SessionError::Closed)
     }
 
+    /// The server's reason for closing the connection, once it did (see `CloseReason`).
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.closed_with.get().copied()
+    }
+
+    /// Whether reconnecting makes sense after the connection ended: not when a newer connection
+    /// of the same account replaced this one, nor when the server refused the token.
+    pub fn may_reconnect(&self) -> bool {
+        self.close_reason().is_none_or(CloseReason::should_reconnect)
+    }
+
     /// Drops the connection at once, without a goodbye (as a network failure would).
     pub fn abort(self) {
         self.task.abort();
@@ -188,7 +204,13 @@ impl Session {
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn pump(mut ws: Ws, mut out: mpsc::Receiver<ClientMessage>, inbox: mpsc::Sender<ServerMessage>, beat: Duration) {
+async fn pump(
+    mut ws: Ws,
+    mut out: mpsc::Receiver<ClientMessage>,
+    inbox: mpsc::Sender<ServerMessage>,
+    beat: Duration,
+    closed_with: Arc<OnceLock<CloseReason>>,
+) {
     let mut ping = tokio::time::interval(beat);
     ping.tick().await;
     let mut seq = 0;
@@ -204,7 +226,14 @@ async fn pump(mut ws: Ws, mut out: mpsc::Receiver<ClientMessage>, inbox: mpsc::S
                     Ok(m) => if inbox.send(m).await.is_err() { return },
                     Err(e) => tracing::warn!(error = %e, "undecodable server message"),
                 },
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(Message::Close(frame))) => {
+                    if let Some(reason) = frame.and_then(|f| CloseReason::parse(&f.reason)) {
+                        tracing::info!(reason = reason.as_str(), "the server closed the connection");
+                        let _ = closed_with.set(reason);
+                    }
+                    return;
+                }
+                None | Some(Err(_)) => return,
                 Some(Ok(_)) => {}
             },
             _ = ping.tick() => {

@@ -29,6 +29,9 @@ pub struct FileConfig {
     /// Where document photos are stored, and for how long.
     #[serde(default)]
     pub documents: crate::documents::DocumentsConfig,
+    /// Bounds on connections, messages, logins and uploads.
+    #[serde(default)]
+    pub limits: crate::limits::LimitsConfig,
     pub regions: Vec<RegionEntry>,
     pub services: Vec<ServiceEntry>,
     #[serde(default)]

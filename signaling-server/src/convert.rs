@@ -94,6 +94,7 @@ pub fn revoke_out(x: r::OfferRevokeReason) -> p::OfferRevokeReason {
         r::OfferRevokeReason::Declined => p::OfferRevokeReason::Declined,
         r::OfferRevokeReason::CancelledByCitizen => p::OfferRevokeReason::CancelledByCitizen,
         r::OfferRevokeReason::BoothLost => p::OfferRevokeReason::BoothLost,
+        r::OfferRevokeReason::BoothAway => p::OfferRevokeReason::BoothAway,
         r::OfferRevokeReason::Expired => p::OfferRevokeReason::Expired,
         r::OfferRevokeReason::ClerkLost => p::OfferRevokeReason::ClerkLost,
         r::OfferRevokeReason::ServerShutdown => p::OfferRevokeReason::ServerShutdown,

@@ -4,6 +4,8 @@
 //! - `auth`: hashed secrets and signed tokens;
 //! - `driver`: the one task that owns the engine and routes its actions;
 //! - `ws` / `http`: thin adapters from the wire to driver commands;
+//! - `serve`: the listener (connection caps, `TCP_NODELAY`, header timeout);
+//! - `limits` / `throttle`: every bound on clients, and login back-off;
 //! - `relay`: checks on SDP / ICE relayed between the two parties of a call;
 //! - `documents` / `cases`: durable document photos, case records and ratings;
 //! - `history`: the last hour of waiting counts for the supervisors' chart.
@@ -18,10 +20,12 @@ pub mod documents;
 pub mod driver;
 pub mod history;
 pub mod http;
-pub mod http_docs;
+pub mod limits;
 pub mod relay;
+pub mod serve;
 pub mod state;
 pub mod telemetry;
+pub mod throttle;
 pub mod turn;
 pub mod ws;
 
@@ -30,6 +34,7 @@ use std::sync::Arc;
 
 use axum::routing::{get, post};
 use axum::Router;
+use tracing::error;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -47,7 +52,17 @@ pub fn spawn_driver(settings: Settings) -> std::io::Result<AppState> {
     let (tx, rx) = mpsc::channel(1024);
     let shared = Arc::new(Shared::new(settings, directory.clone(), tx)?);
     let engine = routing::Engine::new(directory, engine_cfg, tokio::time::Instant::now().into_std());
-    tokio::spawn(Driver::new(shared.clone(), engine).run(rx));
+    let driver = tokio::spawn(Driver::new(shared.clone(), engine).run(rx));
+    tokio::spawn(async move {
+        // A panicking driver is a bug, and a server without its driver routes nobody while still
+        // answering HTTP: end the process so the supervisor (systemd, k8s) restarts it.
+        if let Err(e) = driver.await {
+            if e.is_panic() {
+                error!("the routing driver panicked; exiting so the service is restarted");
+                std::process::exit(70);
+            }
+        }
+    });
     tokio::spawn(purge_documents(shared.docs.clone()));
     Ok(shared)
 }
@@ -66,21 +81,27 @@ async fn purge_documents(docs: Arc<documents::DocStore>) {
 }
 
 pub fn router(state: AppState) -> Router {
+    use http::{cases, documents, login, pages, queues};
     Router::new()
-        .route("/", get(http::index))
-        .route("/healthz", get(http::healthz))
-        .route("/booth", get(http::pages::booth))
-        .route("/clerk", get(http::pages::clerk))
-        .route("/supervisor", get(http::pages::supervisor))
-        .route("/web/{name}", get(http::pages::asset))
-        .route("/api/login", post(http::login))
-        .route("/api/catalog", get(http::catalog))
-        .route("/api/queues", get(http::queues))
-        .route("/api/cases", get(http::cases))
+        .route("/", get(pages::index))
+        .route("/healthz", get(pages::healthz))
+        .route("/booth", get(pages::booth))
+        .route("/clerk", get(pages::clerk))
+        .route("/supervisor", get(pages::supervisor))
+        .route("/web/{name}", get(pages::asset))
+        .route("/api/login", post(login::login))
+        .route("/api/catalog", get(pages::catalog))
+        .route("/api/queues", get(queues::queues))
+        .route("/api/cases", get(cases::cases))
         .route("/ws/{role}", get(ws::upgrade))
-        .route("/api/calls/{call}/documents", post(http_docs::upload).layer(axum::extract::DefaultBodyLimit::disable()))
-        .route("/api/documents/{id}", get(http_docs::download))
-        .route("/api/documents/{id}/thumbnail", get(http_docs::thumbnail))
+        .route("/api/calls/{call}/documents", post(documents::upload))
+        .route("/api/documents/{id}", get(documents::download))
+        .route("/api/documents/{id}/thumbnail", get(documents::thumbnail))
+        .fallback(http::not_found)
+        // Bodies are read by the handlers themselves, each with its own size and time limit.
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), http::reserve_gate))
+        .layer(axum::middleware::from_fn(http::json_errors))
         .with_state(state)
 }
 
@@ -122,18 +143,14 @@ async fn shutdown_driver(state: &AppState) {
 
 /// Binds `listen` (port 0 picks a free port) and serves until [`RunningServer::shutdown`].
 pub async fn start(settings: Settings, listen: &str) -> std::io::Result<RunningServer> {
+    let nofile = limits::raise_nofile_limit();
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let state = spawn_driver(settings)?;
+    tracing::info!(nofile, max_connections = state.limits.effective_max_connections(), "limits");
     let (stop, stopped) = oneshot::channel::<()>();
     let app = router(state.clone());
-    let task = tokio::spawn(async move {
-        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-            let _ = stopped.await;
-        });
-        if let Err(e) = serve.await {
-            tracing::error!(error = %e, "server error");
-        }
-    });
+    let (conns, header_timeout) = (state.conns.clone(), state.limits.header_timeout());
+    let task = tokio::spawn(serve::serve(listener, app, conns, header_timeout, stopped));
     Ok(RunningServer { addr, state, stop: Some(stop), task })
 }

@@ -42,6 +42,15 @@ pub struct Shared {
     /// Bounds how many photos are processed at once (the pipeline's blocking pool).
     pub doc_pool: tokio::sync::Semaphore,
     pub commands: mpsc::Sender<Command>,
+    /// Every bound on clients (`[limits]`).
+    pub limits: crate::limits::LimitsConfig,
+    /// Open TCP connections, in total and per address.
+    pub conns: Arc<crate::serve::ConnTracker>,
+    /// WebSockets that have not said `hello` yet.
+    pub unauthenticated: Arc<tokio::sync::Semaphore>,
+    /// Document uploads being received or processed.
+    pub upload_slots: Arc<tokio::sync::Semaphore>,
+    pub login_throttle: crate::throttle::LoginThrottle,
     next_conn: AtomicU64,
 }
 
@@ -103,7 +112,18 @@ impl Shared {
             Some(key) => TokenSigner::new(key.as_bytes()),
             None => TokenSigner::random(),
         };
+        let limits = f.limits.clone();
+        let conns = Arc::new(crate::serve::ConnTracker::new(
+            limits.effective_max_connections(),
+            limits.reserved_connections,
+            limits.max_connections_per_ip,
+        ));
         Ok(Self {
+            unauthenticated: Arc::new(tokio::sync::Semaphore::new(limits.max_unauthenticated.max(1))),
+            upload_slots: Arc::new(tokio::sync::Semaphore::new(limits.max_pending_uploads.max(1))),
+            login_throttle: crate::throttle::LoginThrottle::new(&limits),
+            conns,
+            limits,
             docs,
             cases,
             doc_pool,

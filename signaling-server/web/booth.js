@@ -177,7 +177,11 @@ async function main() {
   S.catalog = await (await fetch("/api/catalog")).json();
   renderServices();
   XW.show("pick");
-  S.session = new XW.Session("booth", S.token, onMessage, (st) => { XW.el("net").hidden = st !== "reconnecting"; });
+  S.session = new XW.Session("booth", S.token, onMessage, (st) => {
+    const net = XW.el("net");
+    if (st === "replaced") net.textContent = "本晓屋已在另一处登录，此页面已停止 · This booth signed in elsewhere; this page stopped";
+    net.hidden = st !== "reconnecting" && st !== "replaced";
+  });
   window.xwBooth = S;
 }
 

@@ -41,9 +41,16 @@ XW.Session = class {
       if (msg.type !== "pong") this.onMessage(msg);
     };
     ws.onopen = () => ws.send(JSON.stringify({ type: "hello", protocol_version: 1, token: this.token }));
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       clearInterval(this.pinger);
       if (this.closed) return;
+      // The server's close reason says whether to come back: not when another window or device
+      // of the same account took over, nor when the token was refused (sign in again instead).
+      if (ev.reason === "replaced" || ev.reason === "authentication_failed") {
+        this.closed = true;
+        this.onStatus(ev.reason);
+        return;
+      }
       this.onStatus("reconnecting");
       this.retry = Math.min(this.retry + 1, 6);
       setTimeout(() => this.open(), 300 * this.retry);

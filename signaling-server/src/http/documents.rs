@@ -9,75 +9,39 @@
 //!   until the link expires. Every attempt is written to the audit log.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use media::document::{self, DocError, PipelineLimits, Watermark};
 use protocol::rest::DocumentUploaded;
-use protocol::{DocType, ErrorCode, Role};
+use protocol::{DocType, ErrorCode};
 use serde::Deserialize;
 use tokio::sync::oneshot;
 
+use super::{blocking_io, read_body, ApiError, ApiQuery, Caller};
 use crate::auth::unix_now;
 use crate::documents::{new_id, DocMeta};
 use crate::driver::{CallInfo, Command, Principal};
-use crate::http::ApiError;
 use crate::AppState;
 
 pub const MAX_UPLOAD: usize = 20 * 1024 * 1024;
 
-/// The verified caller of a REST request.
-pub fn caller(state: &AppState, headers: &HeaderMap) -> Result<(Principal, String), ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(ApiError(StatusCode::UNAUTHORIZED, ErrorCode::NotAuthenticated))?;
-    let claims = state
-        .signer
-        .verify(token, unix_now())
-        .map_err(|_| ApiError(StatusCode::UNAUTHORIZED, ErrorCode::InvalidToken))?;
-    let dir = &state.directory;
-    let who = match claims.role {
-        Role::Booth => dir.booth_idx(&claims.id).map(Principal::Booth),
-        Role::Clerk => dir.clerk_idx(&claims.id).map(Principal::Clerk),
-        Role::Supervisor => state.supervisor_idx(&claims.id).map(Principal::Supervisor),
-    }
-    .ok_or(ApiError(StatusCode::FORBIDDEN, ErrorCode::Forbidden))?;
-    Ok((who, format!("{}:{}", claims.role.as_str(), claims.id)))
-}
-
-/// Runs blocking file I/O off the async workers; a failure is logged as `what` and answered 500.
-pub async fn blocking_io<T: Send + 'static>(
-    what: &'static str,
-    io: impl FnOnce() -> std::io::Result<T> + Send + 'static,
-) -> Result<T, ApiError> {
-    let internal = || ApiError(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal);
-    tokio::task::spawn_blocking(io).await.map_err(|_| internal())?.map_err(|e| {
-        tracing::error!(error = %e, "{what} failed");
-        internal()
-    })
-}
-
 async fn call_info(state: &AppState, call: u64) -> Result<Option<CallInfo>, ApiError> {
     let (reply, rx) = oneshot::channel();
-    let unavailable = || ApiError(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::ShuttingDown);
-    state.commands.send(Command::CallInfo { call, reply }).await.map_err(|_| unavailable())?;
-    rx.await.map_err(|_| unavailable())
+    state.commands.send(Command::CallInfo { call, reply }).await.map_err(|_| ErrorCode::ShuttingDown)?;
+    rx.await.map_err(|_| ErrorCode::ShuttingDown.into())
 }
 
-fn pipeline_error(e: &DocError) -> ApiError {
+fn pipeline_error(e: &DocError) -> ErrorCode {
     match e {
-        DocError::Empty => ApiError(StatusCode::BAD_REQUEST, ErrorCode::EmptyFile),
-        DocError::TooLarge { .. } => ApiError(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::FileTooLarge),
-        DocError::Unsupported(_) => ApiError(StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorCode::UnsupportedFormat),
-        DocError::Truncated => ApiError(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::TruncatedImage),
-        DocError::Dimensions { .. } | DocError::MemoryLimit => {
-            ApiError(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::ImageTooLarge)
-        }
-        DocError::Corrupt(_) => ApiError(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::DamagedImage),
-        DocError::Internal(_) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
+        DocError::Empty => ErrorCode::EmptyFile,
+        DocError::TooLarge { .. } => ErrorCode::FileTooLarge,
+        DocError::Unsupported(_) => ErrorCode::UnsupportedFormat,
+        DocError::Truncated => ErrorCode::TruncatedImage,
+        DocError::Dimensions { .. } | DocError::MemoryLimit => ErrorCode::ImageTooLarge,
+        DocError::Corrupt(_) => ErrorCode::DamagedImage,
+        DocError::Internal(_) => ErrorCode::Internal,
     }
 }
 
@@ -88,40 +52,44 @@ pub struct UploadQuery {
 
 pub async fn upload(
     State(state): State<AppState>,
+    caller: Caller,
     Path(call): Path<u64>,
-    Query(q): Query<UploadQuery>,
+    ApiQuery(q): ApiQuery<UploadQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<DocumentUploaded>, ApiError> {
-    let (who, _) = caller(&state, &headers)?;
-    let Principal::Booth(booth) = who else { return Err(ApiError(StatusCode::FORBIDDEN, ErrorCode::Forbidden)) };
-    let doc_type = DocType::parse(&q.doc_type).ok_or(ApiError(StatusCode::BAD_REQUEST, ErrorCode::InvalidField))?;
-    let info = call_info(&state, call).await?.ok_or(ApiError(StatusCode::CONFLICT, ErrorCode::NotInCall))?;
+    let Principal::Booth(booth) = caller.who else { return Err(ErrorCode::Forbidden.into()) };
+    let doc_type = DocType::parse(&q.doc_type).ok_or(ErrorCode::InvalidField)?;
+    let info = call_info(&state, call).await?.ok_or(ErrorCode::NotInCall)?;
     if info.booth != booth {
         tracing::warn!(call, "upload for another booth's call refused");
-        return Err(ApiError(StatusCode::FORBIDDEN, ErrorCode::Forbidden));
+        return Err(ErrorCode::Forbidden.into());
     }
     // Checked before reading a byte of the body: a declared size over the limit is refused at
     // once; an undeclared one stops being read at 20 MiB + 1 byte.
-    let too_large = || ApiError(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::FileTooLarge);
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_UPLOAD as u64) {
-        return Err(too_large());
+        return Err(ErrorCode::FileTooLarge.into());
     }
-    let bytes: Bytes = axum::body::to_bytes(body, MAX_UPLOAD + 1).await.map_err(|_| too_large())?;
+    // Each upload in flight may hold 20 MiB of body plus its decode: bound how many at once.
+    let _slot = state
+        .upload_slots
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::retry_after(ErrorCode::ServerBusy, std::time::Duration::from_secs(2)))?;
+    let bytes: Bytes = read_body(body, MAX_UPLOAD + 1, state.limits.upload_timeout(), ErrorCode::FileTooLarge).await?;
+    if bytes.len() > MAX_UPLOAD {
+        return Err(ErrorCode::FileTooLarge.into());
+    }
     let dir = state.directory.clone();
     let service_name = dir.service(info.service).name.clone();
     let now = unix_now();
     let watermark = Watermark::for_service(&service_name, &crate::documents::china_date(now));
-    let _permit = state
-        .doc_pool
-        .acquire()
-        .await
-        .map_err(|_| ApiError(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::ShuttingDown))?;
+    let _permit = state.doc_pool.acquire().await.map_err(|_| ErrorCode::ShuttingDown)?;
     let processed =
         tokio::task::spawn_blocking(move || document::process(&bytes, &watermark, &PipelineLimits::default()))
             .await
-            .map_err(|_| ApiError(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal))?
+            .map_err(|_| ErrorCode::Internal)?
             .map_err(|e| {
                 tracing::info!(call, code = e.code(), "document refused");
                 pipeline_error(&e)
@@ -177,7 +145,7 @@ async fn serve(State(state): State<AppState>, Path(id): Path<String>, headers: H
                     ([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "private, no-store")], bytes)
                         .into_response()
                 }
-                _ => ApiError(StatusCode::NOT_FOUND, ErrorCode::NotFound).into_response(),
+                _ => ApiError::from(ErrorCode::NotFound).into_response(),
             }
         }
         Err(e) => e.into_response(),
@@ -185,37 +153,44 @@ async fn serve(State(state): State<AppState>, Path(id): Path<String>, headers: H
 }
 
 /// Who may read: the uploading booth during the call, the clerk of the call, a supervisor whose
-/// scope covers the booth's region; all only until the link expires. Every attempt is audited.
+/// scope covers the booth's region; all only until the link expires. Every attempt is audited,
+/// also those without a valid token (recorded as `anonymous` or `invalid_token`).
 async fn authorize_read(state: &AppState, id: &str, headers: &HeaderMap, thumb: bool) -> Result<DocMeta, ApiError> {
-    let (who, label) = caller(state, headers)?;
     let now = unix_now();
     let what = if thumb { "thumbnail" } else { "document" };
-    let meta = state.docs.get(id);
-    let verdict = match &meta {
-        None => Err(ApiError(StatusCode::NOT_FOUND, ErrorCode::NotFound)),
-        Some(m) if now >= m.created_unix + state.docs.config.link_ttl_secs => {
-            Err(ApiError(StatusCode::GONE, ErrorCode::Expired))
-        }
-        Some(m) => {
-            let dir = &state.directory;
-            let allowed = match who {
-                Principal::Booth(b) => {
-                    dir.booth(b).id == m.booth && call_info(state, m.call).await?.is_some_and(|c| c.booth == b)
-                }
-                Principal::Clerk(c) => dir.clerk(c).id == m.clerk,
-                Principal::Supervisor(s) => {
-                    dir.region_idx(&m.booth_region).is_some_and(|r| dir.is_within(r, state.supervisors[s].scope))
-                }
-            };
-            if allowed {
-                Ok(m.clone())
-            } else {
-                Err(ApiError(StatusCode::FORBIDDEN, ErrorCode::Forbidden))
-            }
+    let (verdict, label) = match Caller::from_headers(state, headers) {
+        Ok(caller) => (check_read(state, id, &caller, now).await, caller.label),
+        Err(e) => {
+            let label = if e.code == ErrorCode::NotAuthenticated { "anonymous" } else { "invalid_token" };
+            (Err(e), label.to_owned())
         }
     };
     let docs = state.docs.clone();
-    let (label, id, ok) = (label, id.to_owned(), verdict.is_ok());
+    // Bound what an unauthenticated caller can make us write: ids are 32 hex characters.
+    let id: String = id.chars().take(64).collect();
+    let ok = verdict.is_ok();
     let _ = tokio::task::spawn_blocking(move || docs.record_read(now, &label, &id, what, ok)).await;
     verdict
+}
+
+async fn check_read(state: &AppState, id: &str, caller: &Caller, now: u64) -> Result<DocMeta, ApiError> {
+    let meta = state.docs.get(id).ok_or(ErrorCode::NotFound)?;
+    if now >= meta.created_unix + state.docs.config.link_ttl_secs {
+        return Err(ErrorCode::Expired.into());
+    }
+    let dir = &state.directory;
+    let allowed = match caller.who {
+        Principal::Booth(b) => {
+            dir.booth(b).id == meta.booth && call_info(state, meta.call).await?.is_some_and(|c| c.booth == b)
+        }
+        Principal::Clerk(c) => dir.clerk(c).id == meta.clerk,
+        Principal::Supervisor(s) => {
+            dir.region_idx(&meta.booth_region).is_some_and(|r| dir.is_within(r, state.supervisors[s].scope))
+        }
+    };
+    if allowed {
+        Ok(meta)
+    } else {
+        Err(ErrorCode::Forbidden.into())
+    }
 }

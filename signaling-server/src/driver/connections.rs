@@ -1,0 +1,211 @@
+//! The driver's connection registry: who is on which connection, sending to them, replacing and
+//! dropping connections, and the outcomes a booth missed while it was away.
+//!
+//! A send never re-enters the engine: a connection whose queue is full (or closed) is marked
+//! failed and skipped from then on; [`Driver::drop_failed`] closes its socket (`too_slow`) and
+//! signs it out only after the current batch of actions is routed.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use protocol::{CloseReason, ErrorCode, Role, ServerMessage, TicketNotice};
+use routing::{BoothIdx, ClerkIdx, Input};
+use tokio::sync::{mpsc, Notify};
+use tracing::{info, warn};
+
+use super::{now, ConnId, Driver, Outbound, Principal};
+
+/// Outcomes kept per away booth at most (a call's end and its ticket's end).
+const MAX_MISSED: usize = 4;
+
+/// Closes a connection's socket from outside its task, even when its queue is full.
+#[derive(Debug, Default)]
+pub struct CloseSignal {
+    reason: OnceLock<CloseReason>,
+    notify: Notify,
+}
+
+impl CloseSignal {
+    /// Asks the connection to close with `reason`; the first reason given wins.
+    pub fn close(&self, reason: CloseReason) {
+        let _ = self.reason.set(reason);
+        self.notify.notify_one();
+    }
+
+    /// Resolves once [`CloseSignal::close`] was called.
+    pub async fn closed(&self) -> CloseReason {
+        loop {
+            if let Some(r) = self.reason.get() {
+                return *r;
+            }
+            self.notify.notified().await;
+        }
+    }
+}
+
+/// What the driver holds of a connection.
+pub struct ConnHandle {
+    pub tx: mpsc::Sender<Outbound>,
+    pub close: Arc<CloseSignal>,
+}
+
+pub(super) struct Conn {
+    pub who: Principal,
+    pub handle: ConnHandle,
+}
+
+impl Driver {
+    pub(super) fn connect(&mut self, conn: ConnId, who: Principal, handle: ConnHandle) {
+        let dir = self.shared.directory.clone();
+        let (role, id, name) = match who {
+            Principal::Booth(b) => (Role::Booth, dir.booth(b).id.clone(), dir.booth(b).name.clone()),
+            Principal::Clerk(c) => (Role::Clerk, dir.clerk(c).id.clone(), dir.clerk(c).name.clone()),
+            Principal::Supervisor(s) => {
+                let sup = &self.shared.supervisors[s];
+                (Role::Supervisor, sup.id.clone(), sup.name.clone())
+            }
+        };
+        self.conns.insert(conn, Conn { who, handle });
+        self.send(
+            conn,
+            ServerMessage::Welcome {
+                protocol_version: protocol::PROTOCOL_VERSION,
+                role,
+                id: id.clone(),
+                display_name: name,
+                heartbeat_interval_ms: self.shared.heartbeat_interval.as_millis() as u64,
+            },
+        );
+        info!(conn, role = role.as_str(), id = %id, "connected");
+        match who {
+            Principal::Booth(booth) => {
+                if let Some(old) = self.booth_conn.insert(booth, conn) {
+                    self.replace(old);
+                }
+                // What ended while the booth was away comes first, then its current state.
+                for msg in self.missed.remove(&booth).unwrap_or_default().into_iter().map(|(_, m)| m) {
+                    self.send(conn, msg);
+                }
+                self.lifecycle(Input::BoothConnected { booth });
+                if let Some(ticket) = self.engine.booth_ticket(booth) {
+                    self.last_status.remove(&ticket);
+                    self.push_status(ticket, Some(TicketNotice::Resumed));
+                    if let Some(call) = self.engine.call_of_booth(booth) {
+                        self.send_call_started(call, false, true);
+                    }
+                }
+            }
+            Principal::Clerk(clerk) => {
+                if let Some(old) = self.clerk_conn.insert(clerk, conn) {
+                    self.replace(old);
+                }
+                let returning = self.engine.clerk_state(clerk) != routing::ClerkState::Offline;
+                self.lifecycle(Input::ClerkSignIn { clerk });
+                if returning {
+                    // A first sign-in announces its state through the engine's action.
+                    self.send_clerk_state(clerk);
+                }
+                if let Some((offer, ticket)) = self.engine.offer_of(clerk) {
+                    self.send_offer(offer, ticket, clerk);
+                }
+                if let Some(call) = self.engine.call_of(clerk) {
+                    self.send_call_started(call, true, false);
+                }
+            }
+            Principal::Supervisor(s) => {
+                let scope = self.shared.supervisors[s].scope;
+                self.greet_supervisor(conn, scope);
+            }
+        }
+    }
+
+    /// A newer connection of the same account took over: close the old one without signing out.
+    fn replace(&mut self, old: ConnId) {
+        if let Some(c) = self.conns.remove(&old) {
+            c.handle.close.close(CloseReason::Replaced);
+            info!(conn = old, "connection replaced");
+        }
+    }
+
+    pub(super) fn disconnect(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.remove(&conn) else {
+            return;
+        };
+        info!(conn, "disconnected");
+        match c.who {
+            Principal::Booth(booth) if self.booth_conn.get(&booth) == Some(&conn) => {
+                self.booth_conn.remove(&booth);
+                self.lifecycle(Input::BoothDisconnected { booth });
+            }
+            Principal::Clerk(clerk) if self.clerk_conn.get(&clerk) == Some(&conn) => {
+                self.clerk_conn.remove(&clerk);
+                self.lifecycle(Input::ClerkSignOut { clerk });
+            }
+            _ => {}
+        }
+    }
+
+    /// Queues `msg` for `conn`. Never blocks and never re-enters the engine: a full or closed
+    /// queue marks the connection failed, to be dropped after the current batch.
+    pub(super) fn send(&mut self, conn: ConnId, msg: ServerMessage) {
+        if self.failed.contains(&conn) {
+            return;
+        }
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        if let Err(e) = c.handle.tx.try_send(Outbound::Msg(msg)) {
+            // A client that cannot keep up is disconnected rather than allowed to grow memory.
+            warn!(conn, error = %e, "outbound queue full or closed; dropping connection");
+            self.failed.push(conn);
+        }
+    }
+
+    /// Closes and signs out the connections whose sends failed. Returns whether there were any
+    /// (their sign-outs may have queued engine actions to route).
+    pub(super) fn drop_failed(&mut self) -> bool {
+        let failed = std::mem::take(&mut self.failed);
+        for &conn in &failed {
+            if let Some(c) = self.conns.get(&conn) {
+                c.handle.close.close(CloseReason::TooSlow);
+            }
+            self.disconnect(conn);
+        }
+        !failed.is_empty()
+    }
+
+    /// Sends to the booth's connection; an outcome (`call_ended`, `ticket_closed`) that finds the
+    /// booth away is kept for it until it returns (or its grace period is long past).
+    pub(super) fn send_to_booth(&mut self, booth: BoothIdx, msg: ServerMessage) {
+        if let Some(conn) = self.booth_conn.get(&booth).copied() {
+            self.send(conn, msg);
+        } else if matches!(msg, ServerMessage::CallEnded { .. } | ServerMessage::TicketClosed { .. }) {
+            let kept = self.missed.entry(booth).or_default();
+            if kept.len() == MAX_MISSED {
+                kept.remove(0);
+            }
+            kept.push((now(), msg));
+        }
+    }
+
+    pub(super) fn send_to_clerk(&mut self, clerk: ClerkIdx, msg: ServerMessage) {
+        if let Some(conn) = self.clerk_conn.get(&clerk).copied() {
+            self.send(conn, msg);
+        }
+    }
+
+    pub(super) fn reply_error(&mut self, conn: ConnId, code: ErrorCode, msg: &protocol::ClientMessage) {
+        tracing::debug!(conn, ?code, kind = msg.kind(), "request refused");
+        self.send(conn, ServerMessage::error(code, Some(msg.kind())));
+    }
+
+    /// Forgets missed outcomes older than twice the booth grace period (the booth is not coming back
+    /// for them; its next ticket starts fresh).
+    pub(super) fn expire_missed(&mut self, now: Instant) {
+        let keep_for = self.engine.config().booth_grace * 2;
+        self.missed.retain(|_, kept| {
+            kept.retain(|(at, _)| now.saturating_duration_since(*at) < keep_for);
+            !kept.is_empty()
+        });
+    }
+}

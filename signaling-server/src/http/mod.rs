@@ -1,0 +1,148 @@
+//! REST endpoints, one module per resource. Handlers only translate: a [`Caller`] extractor
+//! verifies the bearer token, [`ApiQuery`] parses query strings, and every error, the framework's
+//! own rejections included, goes out as one bilingual JSON shape (`ApiErrorBody`) whose HTTP
+//! status comes from [`ErrorCode::http_status`] alone.
+
+pub mod caller;
+pub mod cases;
+pub mod documents;
+pub mod login;
+pub mod pages;
+pub mod queues;
+
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequestParts, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use protocol::rest::ApiErrorBody;
+use protocol::ErrorCode;
+use serde::de::DeserializeOwned;
+
+pub use caller::{blocking_io, Caller};
+
+use crate::AppState;
+
+/// An error answer: a protocol error code (its status and standard texts follow from it), and
+/// for back-off refusals the seconds to wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub retry_after_secs: Option<u64>,
+}
+
+impl ApiError {
+    pub fn retry_after(code: ErrorCode, wait: Duration) -> Self {
+        // Round up: a client retrying after the stated time must not be refused again.
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        Self { code, retry_after_secs: Some(secs.max(1)) }
+    }
+}
+
+impl From<ErrorCode> for ApiError {
+    fn from(code: ErrorCode) -> Self {
+        Self { code, retry_after_secs: None }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (zh, en) = self.code.messages();
+        let body = ApiErrorBody {
+            code: self.code,
+            message_zh: zh.into(),
+            message_en: en.into(),
+            retry_after_secs: self.retry_after_secs,
+        };
+        let status = StatusCode::from_u16(self.code.http_status()).expect("http_status returns valid statuses");
+        let mut resp = (status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        resp
+    }
+}
+
+/// A query string parsed into `T`; a malformed one is `400 invalid_field` in the JSON shape.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        Query::<T>::try_from_uri(&parts.uri).map(|Query(q)| ApiQuery(q)).map_err(|e| {
+            tracing::debug!(error = %e, "query string refused");
+            ApiError::from(ErrorCode::InvalidField)
+        })
+    }
+}
+
+/// Reads a request body of at most `max` bytes that must arrive within `deadline` (a body
+/// trickled byte by byte holds nothing for long).
+pub async fn read_body(body: Body, max: usize, deadline: Duration, too_large: ErrorCode) -> Result<Bytes, ApiError> {
+    match tokio::time::timeout(deadline, axum::body::to_bytes(body, max)).await {
+        Err(_) => Err(ErrorCode::RequestTimeout.into()),
+        Ok(Err(_)) => Err(too_large.into()),
+        Ok(Ok(bytes)) => Ok(bytes),
+    }
+}
+
+/// Last layer: any error response that is not already JSON (an extractor's plain-text rejection,
+/// 404 for an unknown path, 405 for a wrong method, a WebSocket handshake refusal) is rewritten
+/// into the bilingual shape, keeping its status and headers (`Allow` on a 405).
+pub async fn json_errors(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if status.as_u16() < 400 || is_json {
+        return resp;
+    }
+    let code = match status.as_u16() {
+        401 => ErrorCode::NotAuthenticated,
+        403 => ErrorCode::Forbidden,
+        404 => ErrorCode::NotFound,
+        405 => ErrorCode::MethodNotAllowed,
+        408 => ErrorCode::RequestTimeout,
+        413 => ErrorCode::MessageTooLarge,
+        422 => ErrorCode::InvalidField,
+        429 => ErrorCode::RateLimited,
+        503 => ErrorCode::ServerBusy,
+        500.. => ErrorCode::Internal,
+        _ => ErrorCode::BadMessage,
+    };
+    let (mut parts, _) = resp.into_parts();
+    let rewritten = ApiError::from(code).into_response();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Response::from_parts(parts, rewritten.into_body())
+}
+
+/// When the general connections are used up, only what staff need to get in is served:
+/// health checks, login, the clerk and supervisor pages and sockets. Booth traffic gets
+/// `503 server_busy` and the connection is closed, so it frees its slot at once.
+pub async fn reserve_gate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if !state.conns.in_reserve() || is_reserved_path(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let mut resp = ApiError::retry_after(ErrorCode::ServerBusy, Duration::from_secs(5)).into_response();
+    resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
+}
+
+fn is_reserved_path(path: &str) -> bool {
+    matches!(path, "/healthz" | "/api/login" | "/ws/clerk" | "/ws/supervisor" | "/clerk" | "/supervisor")
+        || path.starts_with("/web/")
+}
+
+/// The fallback for unknown paths.
+pub async fn not_found() -> ApiError {
+    ErrorCode::NotFound.into()
+}

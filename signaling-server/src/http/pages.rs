@@ -1,0 +1,71 @@
+//! Public endpoints: the API index, `/healthz` (which asks the driver, not just the listener),
+//! the catalog, and the browser pages with their assets, embedded in the binary (no CDN).
+
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use protocol::rest::Catalog;
+use protocol::ErrorCode;
+use tokio::sync::oneshot;
+
+use super::ApiError;
+use crate::driver::Command;
+use crate::AppState;
+
+/// How long `/healthz` waits for the driver to answer before calling it unhealthy.
+const DRIVER_PROBE: Duration = Duration::from_secs(2);
+
+pub async fn index() -> Html<&'static str> {
+    Html(include_str!("index.html"))
+}
+
+/// `200 {"status": "ok", …}` only while the driver (the task that owns the routing engine)
+/// answers within 2 s; `503 {"status": "unavailable", "driver": "not_responding"}` otherwise.
+pub async fn healthz(State(state): State<AppState>) -> Response {
+    let (reply, rx) = oneshot::channel();
+    let alive = state.commands.try_send(Command::Probe { reply }).is_ok()
+        && matches!(tokio::time::timeout(DRIVER_PROBE, rx).await, Ok(Ok(())));
+    let connections = state.conns.open();
+    if alive {
+        let body = serde_json::json!({
+            "status": "ok", "protocol_version": protocol::PROTOCOL_VERSION, "driver": "ok", "connections": connections,
+        });
+        Json(body).into_response()
+    } else {
+        let body = serde_json::json!({
+            "status": "unavailable", "protocol_version": protocol::PROTOCOL_VERSION, "driver": "not_responding",
+            "connections": connections,
+        });
+        (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+    }
+}
+
+pub async fn catalog(State(state): State<AppState>) -> Json<Catalog> {
+    Json(state.catalog.clone())
+}
+
+pub async fn booth() -> Html<&'static str> {
+    Html(include_str!("../../web/booth.html"))
+}
+
+pub async fn clerk() -> Html<&'static str> {
+    Html(include_str!("../../web/clerk.html"))
+}
+
+pub async fn supervisor() -> Html<&'static str> {
+    Html(include_str!("../../web/supervisor.html"))
+}
+
+pub async fn asset(Path(name): Path<String>) -> Result<Response, ApiError> {
+    let (body, kind) = match name.as_str() {
+        "common.js" => (include_str!("../../web/common.js"), "text/javascript; charset=utf-8"),
+        "booth.js" => (include_str!("../../web/booth.js"), "text/javascript; charset=utf-8"),
+        "clerk.js" => (include_str!("../../web/clerk.js"), "text/javascript; charset=utf-8"),
+        "style.css" => (include_str!("../../web/style.css"), "text/css; charset=utf-8"),
+        _ => return Err(ErrorCode::NotFound.into()),
+    };
+    Ok(([(header::CONTENT_TYPE, kind)], body).into_response())
+}

@@ -1,0 +1,216 @@
+//! The HTTP/1.1 listener: accepts TCP connections under a total and a per-address cap, sets
+//! `TCP_NODELAY`, and serves each with hyper under a header-read timeout that also closes idle
+//! keep-alive connections (slowloris, silent sockets). A connection's slot is held by its socket
+//! itself, so a WebSocket that outlives its HTTP exchange still counts.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tower::ServiceExt;
+use tracing::{debug, warn};
+
+/// Counts open connections, in total and per client address.
+#[derive(Debug)]
+pub struct ConnTracker {
+    max_total: usize,
+    reserved: usize,
+    per_ip: usize,
+    total: AtomicUsize,
+    by_ip: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl ConnTracker {
+    pub fn new(max_total: usize, reserved: usize, per_ip: usize) -> Self {
+        Self {
+            max_total,
+            reserved: reserved.min(max_total.saturating_sub(1)),
+            per_ip: per_ip.max(1),
+            total: AtomicUsize::new(0),
+            by_ip: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes a slot for a new connection from `ip`, or `None` when a cap is reached.
+    pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<ConnSlot> {
+        let mut by_ip = self.by_ip.lock().expect("the tracker's lock is never held across a panic");
+        let n = by_ip.entry(ip).or_insert(0);
+        if *n >= self.per_ip || self.total.load(Ordering::Relaxed) >= self.max_total {
+            if *n == 0 {
+                by_ip.remove(&ip);
+            }
+            return None;
+        }
+        *n += 1;
+        self.total.fetch_add(1, Ordering::Relaxed);
+        Some(ConnSlot { tracker: self.clone(), ip })
+    }
+
+    pub fn open(&self) -> usize {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    /// Whether only the reserved paths are served now (the general connections are used up).
+    pub fn in_reserve(&self) -> bool {
+        self.open() > self.max_total - self.reserved
+    }
+
+    fn release(&self, ip: IpAddr) {
+        let mut by_ip = self.by_ip.lock().expect("the tracker's lock is never held across a panic");
+        if let Some(n) = by_ip.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                by_ip.remove(&ip);
+            }
+        }
+        self.total.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// One admitted connection; the slot is freed when the socket is dropped.
+#[derive(Debug)]
+pub struct ConnSlot {
+    tracker: Arc<ConnTracker>,
+    ip: IpAddr,
+}
+
+impl Drop for ConnSlot {
+    fn drop(&mut self) {
+        self.tracker.release(self.ip);
+    }
+}
+
+/// A TCP stream that owns its connection slot.
+struct TrackedStream {
+    inner: TcpStream,
+    _slot: ConnSlot,
+}
+
+impl AsyncRead for TrackedStream {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for TrackedStream {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+/// Serves `app` on `listener` until `stop` fires, then lets open HTTP exchanges finish (up to
+/// 5 s). WebSockets are closed by the driver's shutdown before `stop` fires.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    tracker: Arc<ConnTracker>,
+    header_timeout: Duration,
+    mut stop: oneshot::Receiver<()>,
+) {
+    // `shutdown` tells every connection task to finish its exchange; each holds a `done` receiver,
+    // so the sender's `closed()` resolves once they all have.
+    let (shutdown, shutdown_rx) = tokio::sync::watch::channel(());
+    let (done, done_rx) = tokio::sync::watch::channel(());
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // EMFILE and friends: back off briefly instead of spinning.
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut stop => break,
+        };
+        let Some(slot) = tracker.admit(peer.ip()) else {
+            debug!(%peer, "connection refused: connection cap reached");
+            drop(stream);
+            continue;
+        };
+        // Small protocol messages go out at once instead of waiting for the peer's delayed ACK.
+        if let Err(e) = stream.set_nodelay(true) {
+            debug!(error = %e, "TCP_NODELAY");
+        }
+        let io = TokioIo::new(TrackedStream { inner: stream, _slot: slot });
+        let service = app.clone().map_request(move |mut req: axum::extract::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+            req
+        });
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new()).header_read_timeout(header_timeout).keep_alive(true);
+        let conn = http.serve_connection(io, TowerToHyperService::new(service)).with_upgrades();
+        let (mut shutdown_rx, done_rx) = (shutdown_rx.clone(), done_rx.clone());
+        tokio::spawn(async move {
+            let mut conn = std::pin::pin!(conn);
+            let result = tokio::select! {
+                result = conn.as_mut() => result,
+                _ = shutdown_rx.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = result {
+                debug!(error = %e, "connection ended with an error");
+            }
+            drop(done_rx);
+        });
+    }
+    drop(listener);
+    let _ = shutdown.send(());
+    drop(done_rx);
+    if tokio::time::timeout(Duration::from_secs(5), done.closed()).await.is_err() {
+        debug!("some HTTP exchanges were still open at shutdown");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caps_total_and_per_address_and_frees_on_drop() {
+        let t = Arc::new(ConnTracker::new(3, 1, 2));
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let s1 = t.admit(a).unwrap();
+        let _s2 = t.admit(a).unwrap();
+        assert!(t.admit(a).is_none(), "per-address cap");
+        assert!(!t.in_reserve());
+        let _s3 = t.admit(b).unwrap();
+        assert!(t.in_reserve(), "the last slot is the reserve");
+        assert!(t.admit(b).is_none(), "total cap");
+        drop(s1);
+        assert_eq!(t.open(), 2);
+        assert!(t.admit(a).is_some());
+    }
+}
