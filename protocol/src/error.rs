@@ -117,10 +117,7 @@ impl ErrorCode {
             Expired => ("链接已过期", "The link has expired."),
             Internal => ("系统内部错误，请稍后再试", "Internal error; please retry"),
             RateLimited => ("操作过于频繁，请稍后再试", "Too many messages; please slow down"),
-            TooManyAttempts => (
-                "登录失败次数过多，请稍后再试",
-                "Too many failed sign-in attempts; please retry later",
-            ),
+            TooManyAttempts => ("登录失败次数过多，请稍后再试", "Too many failed sign-in attempts; please retry later"),
             ServerBusy => ("系统繁忙，请稍后再试", "The server is busy; please retry shortly"),
             MethodNotAllowed => ("不支持此请求方式", "This HTTP method is not allowed here"),
             RequestTimeout => ("请求超时，请重试", "The request was not received in time; please retry"),

@@ -34,10 +34,10 @@ use std::sync::Arc;
 
 use axum::routing::{get, post};
 use axum::Router;
-use tracing::error;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
+use tracing::error;
 
 use crate::config::Settings;
 use crate::driver::{Command, Driver};

@@ -113,11 +113,11 @@ pub fn raise_nofile_limit() -> u64 {
             if lim.rlim_cur < lim.rlim_max {
                 let raised = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
                 if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                    return lim.rlim_max as u64;
+                    return lim.rlim_max;
                 }
             }
         }
-        lim.rlim_cur as u64
+        lim.rlim_cur
     }
     #[cfg(not(unix))]
     {
@@ -132,7 +132,7 @@ pub fn nofile_limit() -> u64 {
         let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
         // SAFETY: getrlimit only writes the struct we pass.
         if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
-            return lim.rlim_cur as u64;
+            return lim.rlim_cur;
         }
     }
     1024
@@ -178,6 +178,15 @@ mod tests {
         assert_eq!((0..20).filter(|_| b.take(t0)).count(), 5);
         let later = t0 + Duration::from_millis(500);
         assert_eq!((0..20).filter(|_| b.take(later)).count(), 5, "10/s for half a second");
+    }
+
+    #[test]
+    fn the_soft_descriptor_limit_is_raised_to_the_hard_one() {
+        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: getrlimit only writes the struct we pass.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+        assert_eq!(raise_nofile_limit(), lim.rlim_max);
+        assert_eq!(nofile_limit(), lim.rlim_max);
     }
 
     #[test]

@@ -126,6 +126,15 @@ impl AsyncWrite for TrackedStream {
     }
 }
 
+/// Socket options for an accepted connection: `TCP_NODELAY`, so that a small message right after
+/// another (an offer right after a clerk state) goes out at once instead of waiting for the
+/// client's delayed ACK (about 40 ms with Nagle's algorithm on).
+fn prepare(stream: &TcpStream) {
+    if let Err(e) = stream.set_nodelay(true) {
+        debug!(error = %e, "TCP_NODELAY");
+    }
+}
+
 /// Serves `app` on `listener` until `stop` fires, then lets open HTTP exchanges finish (up to
 /// 5 s). WebSockets are closed by the driver's shutdown before `stop` fires.
 pub async fn serve(
@@ -157,10 +166,7 @@ pub async fn serve(
             drop(stream);
             continue;
         };
-        // Small protocol messages go out at once instead of waiting for the peer's delayed ACK.
-        if let Err(e) = stream.set_nodelay(true) {
-            debug!(error = %e, "TCP_NODELAY");
-        }
+        prepare(&stream);
         let io = TokioIo::new(TrackedStream { inner: stream, _slot: slot });
         let service = app.clone().map_request(move |mut req: axum::extract::Request<hyper::body::Incoming>| {
             req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
@@ -196,6 +202,17 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn accepted_sockets_have_nodelay() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (accepted, _) = listener.accept().await.unwrap();
+        assert!(!accepted.nodelay().unwrap(), "off by default: the option is ours to set");
+        prepare(&accepted);
+        assert!(accepted.nodelay().unwrap());
+        drop(client);
+    }
 
     #[test]
     fn caps_total_and_per_address_and_frees_on_drop() {

@@ -119,10 +119,11 @@ impl LoginThrottle {
     pub fn check(&self, role: Role, id: &str, ip: IpAddr, now: Instant) -> Result<(), Duration> {
         let t = self.tables.lock().expect("the throttle's lock is never held across a panic");
         let account = (role, id.to_owned());
-        let wait = [t.pair.blocked(&(account.clone(), ip), now), t.ip.blocked(&ip, now), t.account.blocked(&account, now)]
-            .into_iter()
-            .flatten()
-            .max();
+        let wait =
+            [t.pair.blocked(&(account.clone(), ip), now), t.ip.blocked(&ip, now), t.account.blocked(&account, now)]
+                .into_iter()
+                .flatten()
+                .max();
         wait.map_or(Ok(()), Err)
     }
 

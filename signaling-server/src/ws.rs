@@ -32,7 +32,7 @@ const READ_BUFFER: usize = 4 * 1024;
 /// Bytes the writer may buffer when the client does not read (the outbound queue bounds the rest).
 const MAX_WRITE_BUFFER: usize = 2 * 1024 * 1024;
 /// How long a close frame may take to go out before the socket is dropped anyway.
-const CLOSE_GRACE: Duration = Duration::from_secs(1);
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// Over-limit messages are counted over windows of this length.
 const STRIKE_WINDOW: Duration = Duration::from_secs(10);
 
@@ -79,7 +79,9 @@ struct RateLimit {
 enum Verdict {
     Pass,
     /// Refused; answer `rate_limited` (at most once a second).
-    Refuse { notify: bool },
+    Refuse {
+        notify: bool,
+    },
     /// Too many refusals: close the connection.
     Close,
 }
@@ -149,7 +151,11 @@ async fn connection(socket: WebSocket, state: AppState, role: Role, permit: Owne
     };
     if let Some(reason) = ended {
         info!(conn, reason = reason.as_str(), "closing connection");
-        signal.close(reason);
+        // After what is already queued (the replies before a flood was cut off), unless the
+        // queue is full: then at once.
+        if tx.try_send(Outbound::Close(reason)).is_err() {
+            signal.close(reason);
+        }
     }
     let _ = state.commands.send(Command::Disconnect { conn }).await;
     drop(tx);

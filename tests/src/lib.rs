@@ -126,22 +126,58 @@ pub async fn expect_none(s: &mut Session, what: &str, window: Duration, mut pick
 /// A raw WebSocket, for sending frames the typed session never would.
 pub struct RawSocket {
     ws: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    /// The close frame's reason word, once the server closed the socket.
+    pub closed_with: Option<String>,
 }
 
 impl RawSocket {
     pub async fn open(server: &RunningServer, role: Role) -> Self {
         let url = format!("ws://{}/ws/{}", server.addr, role.as_str());
         let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket opens");
-        Self { ws }
+        Self { ws, closed_with: None }
+    }
+
+    /// Opens over a TCP socket with a tiny receive buffer, so that a client that stops reading
+    /// backs the server up quickly (as a stalled mobile link would).
+    pub async fn open_small_window(server: &RunningServer, role: Role) -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().expect("tcp socket");
+        socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+        let stream = socket.connect(server.addr).await.expect("tcp connect");
+        let url = format!("ws://{}/ws/{}", server.addr, role.as_str());
+        let (ws, _) = tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(stream))
+            .await
+            .expect("websocket opens");
+        Self { ws, closed_with: None }
+    }
+
+    /// Authenticates an open socket; returns after `welcome`.
+    pub async fn hello(&mut self, token: String) {
+        self.send(&ClientMessage::Hello { protocol_version: PROTOCOL_VERSION, token }).await;
+        let welcome = self.recv().await.expect("welcome");
+        assert!(matches!(welcome, ServerMessage::Welcome { .. }), "{welcome:?}");
+    }
+
+    /// Reads until the server closes the socket; returns the close reason word (hang-guarded).
+    pub async fn close_reason(&mut self) -> Option<String> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while self.closed_with.is_none() {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match tokio::time::timeout(left, self.ws.next()).await {
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    self.closed_with = Some(frame.map(|f| f.reason.to_string()).unwrap_or_default());
+                }
+                Ok(Some(Ok(_))) => continue,
+                Ok(Some(Err(_))) | Ok(None) | Err(_) => break,
+            }
+        }
+        self.closed_with.clone()
     }
 
     /// Opens and authenticates; returns after `welcome`.
     pub async fn authenticated(server: &RunningServer, role: Role, id: &str) -> Self {
         let token = token(server, role, id).await;
         let mut raw = Self::open(server, role).await;
-        raw.send(&ClientMessage::Hello { protocol_version: PROTOCOL_VERSION, token }).await;
-        let welcome = raw.recv().await.expect("welcome");
-        assert!(matches!(welcome, ServerMessage::Welcome { .. }), "{welcome:?}");
+        raw.hello(token).await;
         raw
     }
 
@@ -163,7 +199,10 @@ impl RawSocket {
             let frame = tokio::time::timeout(WAIT, self.ws.next()).await.ok()??.ok()?;
             match frame {
                 Message::Text(t) => return Some(ServerMessage::decode(&t).expect("server sends protocol messages")),
-                Message::Close(_) => return None,
+                Message::Close(frame) => {
+                    self.closed_with = Some(frame.map(|f| f.reason.to_string()).unwrap_or_default());
+                    return None;
+                }
                 _ => continue,
             }
         }
@@ -291,4 +330,49 @@ impl Drop for Coturn {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A REST answer read with ureq: status, `Retry-After`/`Allow` headers and the JSON body.
+pub struct Answer {
+    pub status: u16,
+    pub retry_after: Option<u64>,
+    pub allow: Option<String>,
+    pub body: serde_json::Value,
+}
+
+impl Answer {
+    /// The bilingual error body's `code`, after checking the shape.
+    pub fn code(&self) -> &str {
+        for field in ["message_zh", "message_en"] {
+            assert!(self.body[field].as_str().is_some_and(|m| !m.is_empty()), "no {field} in {}", self.body);
+        }
+        self.body["code"].as_str().unwrap_or_else(|| panic!("no code in {}", self.body))
+    }
+}
+
+/// Sends a request with an optional bearer token and body; never fails on an HTTP status.
+pub async fn http(method: &str, url: String, token: Option<String>, body: Option<Vec<u8>>) -> Answer {
+    let method = method.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let mut req = ureq::http::Request::builder().method(method.as_str()).uri(&url);
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        let req = req.body(body.unwrap_or_default()).expect("a well-formed request");
+        let mut resp = agent.run(req).expect("the server answers");
+        let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let (retry_after, allow) = (header("retry-after").and_then(|v| v.parse().ok()), header("allow"));
+        let content_type = header("content-type").unwrap_or_default();
+        let status = resp.status().as_u16();
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        let body = if content_type.starts_with("application/json") {
+            serde_json::from_str(&text).expect("a JSON body")
+        } else {
+            serde_json::Value::String(format!("<{content_type}> {text}"))
+        };
+        Answer { status, retry_after, allow, body }
+    })
+    .await
+    .expect("the request thread")
 }

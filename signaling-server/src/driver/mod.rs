@@ -25,10 +25,12 @@ mod actions;
 mod connections;
 mod messages;
 mod supervisors;
+#[cfg(test)]
+mod tests;
 mod wrap_up;
 
-pub use connections::{CloseSignal, ConnHandle};
 use connections::Conn;
+pub use connections::{CloseSignal, ConnHandle};
 
 use crate::history::WaitingHistory;
 use crate::state::Shared;

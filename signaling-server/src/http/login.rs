@@ -30,7 +30,11 @@ impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
     }
 }
 
-pub async fn login(State(state): State<AppState>, PeerIp(ip): PeerIp, body: Body) -> Result<Json<LoginResponse>, ApiError> {
+pub async fn login(
+    State(state): State<AppState>,
+    PeerIp(ip): PeerIp,
+    body: Body,
+) -> Result<Json<LoginResponse>, ApiError> {
     let bytes = read_body(body, MAX_LOGIN_BODY, state.limits.body_timeout(), ErrorCode::MessageTooLarge).await?;
     let req: LoginRequest = serde_json::from_slice(&bytes).map_err(|_| ErrorCode::BadMessage)?;
     if req.secret.len() > 256 || req.id.len() > 128 {

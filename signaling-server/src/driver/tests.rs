@@ -1,0 +1,97 @@
+//! The driver without sockets: connections are plain channels the test holds, so a full queue
+//! can be arranged exactly. Pins that a send failing while an accept is routed neither re-enters
+//! the engine nor panics: the connection is closed (`too_slow`) and signed out after the batch.
+
+use std::sync::Arc;
+
+use protocol::{ClerkTargetState, ClientMessage, CloseReason, Priority, ServerMessage, ServiceCode};
+use tokio::sync::mpsc;
+
+use super::*;
+use crate::config::Settings;
+
+struct TestConn {
+    rx: mpsc::Receiver<Outbound>,
+    tx: mpsc::Sender<Outbound>,
+    close: Arc<CloseSignal>,
+}
+
+impl TestConn {
+    fn drain(&mut self) -> Vec<ServerMessage> {
+        std::iter::from_fn(|| match self.rx.try_recv() {
+            Ok(Outbound::Msg(m)) => Some(m),
+            _ => None,
+        })
+        .collect()
+    }
+}
+
+fn driver() -> Driver {
+    let mut settings = Settings::demo();
+    let dir = std::env::temp_dir().join(format!("xiaowu-driver-test-{}", std::process::id()));
+    settings.file.documents.data_dir = dir;
+    let directory = Arc::new(settings.directory.clone());
+    let engine_cfg = settings.engine.clone();
+    let (tx, _rx) = mpsc::channel(8);
+    let shared = Arc::new(Shared::new(settings, directory.clone(), tx).expect("a writable temp dir"));
+    Driver::new(shared, Engine::new(directory, engine_cfg, now()))
+}
+
+fn connect(d: &mut Driver, conn: ConnId, who: Principal, capacity: usize) -> TestConn {
+    let (tx, rx) = mpsc::channel(capacity);
+    let close = Arc::new(CloseSignal::default());
+    d.on_command(Command::Connect { conn, who, handle: ConnHandle { tx: tx.clone(), close: close.clone() } });
+    d.flush();
+    TestConn { rx, tx, close }
+}
+
+fn message(d: &mut Driver, conn: ConnId, msg: ClientMessage) {
+    d.on_command(Command::Message { conn, msg });
+    d.flush();
+}
+
+#[tokio::test]
+async fn a_send_failing_while_an_accept_is_routed_drops_the_clerk_after_the_batch() {
+    let mut d = driver();
+    let dir = d.shared.directory.clone();
+    let clerk = Principal::Clerk(dir.clerk_idx("clerk-hekou-1").unwrap());
+    let booth = Principal::Booth(dir.booth_idx("booth-gudao-1").unwrap());
+    let mut c = connect(&mut d, 1, clerk, 16);
+    let mut b = connect(&mut d, 2, booth, 64);
+    message(&mut d, 1, ClientMessage::SetState { state: ClerkTargetState::Available, reason: None });
+    let service = ServiceCode::new("teacher-cert");
+    message(&mut d, 2, ClientMessage::RequestService { service, priority: Priority::Normal });
+    let offer = c
+        .drain()
+        .into_iter()
+        .find_map(|m| match m {
+            ServerMessage::Offer { offer, .. } => Some(offer),
+            _ => None,
+        })
+        .expect("the clerk was offered the ticket");
+    b.drain();
+    // The clerk's queue is full: the first message of the accept (its new state) cannot go.
+    while c.tx.try_send(Outbound::Msg(ServerMessage::Pong { seq: 0 })).is_ok() {}
+    message(&mut d, 1, ClientMessage::AcceptOffer { offer });
+
+    let to_booth = b.drain();
+    let kinds: Vec<&str> = to_booth
+        .iter()
+        .map(|m| match m {
+            ServerMessage::CallStarted { .. } => "call_started",
+            ServerMessage::CallEnded { reason: protocol::CallEndReason::ClerkLost, .. } => "call_ended:clerk_lost",
+            ServerMessage::TicketStatus { notice: Some(protocol::TicketNotice::ClerkLostRequeued), .. } => "requeued",
+            _ => "other",
+        })
+        .filter(|k| *k != "other")
+        .collect();
+    assert_eq!(kinds, ["call_started", "call_ended:clerk_lost", "requeued"]);
+    assert_eq!(c.close.closed().await, CloseReason::TooSlow);
+    assert!(!d.conns.contains_key(&1), "the clerk's connection is forgotten");
+    assert!(d.failed.is_empty());
+    // The driver goes on: the same clerk can sign in again and is offered the re-queued ticket.
+    let mut again = connect(&mut d, 3, clerk, 64);
+    message(&mut d, 3, ClientMessage::SetState { state: ClerkTargetState::Available, reason: None });
+    assert!(again.drain().iter().any(|m| matches!(m, ServerMessage::Offer { .. })));
+    d.engine.check_invariants().expect("the engine's records agree");
+}

@@ -1,0 +1,204 @@
+//! End-to-end bounds: every socket, request body, login and message stream has a limit and a
+//! timeout, and what a client sees when it hits one is the documented answer.
+
+use std::time::Duration;
+
+use protocol::{ClientMessage, ErrorCode, Role, ServerMessage};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use xiaowu_tests::*;
+
+/// Reads until the server closes the connection; returns what it sent (hang-guarded).
+async fn read_to_close(stream: &mut TcpStream) -> Result<String, &'static str> {
+    let mut got = Vec::new();
+    match tokio::time::timeout(WAIT, stream.read_to_end(&mut got)).await {
+        Ok(_) => Ok(String::from_utf8_lossy(&got).into_owned()),
+        Err(_) => Err("still open"),
+    }
+}
+
+/// Connections that never send a request, or trickle their headers (slowloris), or go idle after
+/// a request, are closed after the header timeout; a trickled body gets `408 request_timeout`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_slow_and_idle_connections_are_closed() {
+    let server = start(settings(|s| {
+        s.file.limits.header_timeout_secs = 1;
+        s.file.limits.body_timeout_secs = 1;
+    }))
+    .await;
+    let mut silent = TcpStream::connect(server.addr).await.unwrap();
+    let mut trickle = TcpStream::connect(server.addr).await.unwrap();
+    let writer = tokio::spawn(async move {
+        let _ = trickle.write_all(b"GET /healthz HTTP/1.1\r\n").await;
+        for _ in 0..40 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if trickle.write_all(b"X").await.is_err() {
+                break;
+            }
+        }
+        let mut rest = Vec::new();
+        let _ = tokio::time::timeout(WAIT, trickle.read_to_end(&mut rest)).await;
+    });
+    assert!(read_to_close(&mut silent).await.is_ok(), "a silent connection is closed");
+    tokio::time::timeout(WAIT, writer).await.expect("the slowloris connection is closed").unwrap();
+
+    // Idle after a complete exchange (keep-alive): closed too.
+    let mut idle = TcpStream::connect(server.addr).await.unwrap();
+    idle.write_all(b"GET /api/catalog HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let answer = read_to_close(&mut idle).await.expect("an idle keep-alive connection is closed");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:.40}");
+
+    // A login body trickled after its headers.
+    let mut slow_body = TcpStream::connect(server.addr).await.unwrap();
+    slow_body
+        .write_all(
+            b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+    let answer = read_to_close(&mut slow_body).await.expect("a trickled body is cut off");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:.60}");
+    assert!(answer.contains("\"code\":\"request_timeout\""), "{answer}");
+    server.shutdown().await;
+}
+
+/// One address cannot hold more than its share of connections; past the general cap only staff
+/// paths are served (so clerks can still sign in during a flood) and `/healthz` still answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_caps_keep_a_reserve_for_health_and_staff() {
+    let server = start(settings(|s| {
+        s.file.limits.max_connections_per_ip = 4;
+    }))
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(TcpStream::connect(server.addr).await.unwrap());
+    }
+    let mut over = TcpStream::connect(server.addr).await.unwrap();
+    let answer = read_to_close(&mut over).await.expect("the fifth connection from one address is closed");
+    assert!(answer.is_empty(), "closed without an answer: {answer}");
+    drop(held);
+    server.shutdown().await;
+
+    let server = start(settings(|s| {
+        s.file.limits.max_connections = 8;
+        s.file.limits.reserved_connections = 4;
+    }))
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(TcpStream::connect(server.addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let base = base_url(&server);
+    let a = http("GET", format!("{base}/api/catalog"), None, None).await;
+    assert_eq!((a.status, a.code()), (503, "server_busy"));
+    assert!(a.retry_after.is_some());
+    assert_eq!(http("GET", format!("{base}/healthz"), None, None).await.status, 200);
+    let login = br#"{"role":"clerk","id":"clerk-hekou-1","secret":"demo"}"#.to_vec();
+    assert_eq!(http("POST", format!("{base}/api/login"), None, Some(login)).await.status, 200);
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(http("GET", format!("{base}/api/catalog"), None, None).await.status, 200);
+    server.shutdown().await;
+}
+
+/// After the free failures, logins of that account from that address back off exponentially;
+/// during the back-off even the right secret is refused (`429 too_many_attempts`, `Retry-After`),
+/// and after it the right secret works. Other accounts from the same address are not affected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_back_off() {
+    let server = start(settings(|s| s.file.limits.login_free_failures = 3)).await;
+    let url = format!("{}/api/login", base_url(&server));
+    let body =
+        |id: &str, secret: &str| Some(format!(r#"{{"role":"clerk","id":"{id}","secret":"{secret}"}}"#).into_bytes());
+    for _ in 0..3 {
+        let a = http("POST", url.clone(), None, body("clerk-hekou-1", "wrong")).await;
+        assert_eq!((a.status, a.code()), (401, "bad_credentials"));
+    }
+    let a = http("POST", url.clone(), None, body("clerk-hekou-1", "demo")).await;
+    assert_eq!((a.status, a.code()), (429, "too_many_attempts"), "the right secret during the back-off");
+    let wait = a.retry_after.expect("Retry-After");
+    assert_eq!(a.body["retry_after_secs"].as_u64(), Some(wait));
+    assert_eq!(http("POST", url.clone(), None, body("clerk-hekou-2", "demo")).await.status, 200);
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    assert_eq!(http("POST", url.clone(), None, body("clerk-hekou-1", "demo")).await.status, 200);
+    server.shutdown().await;
+}
+
+/// A flood on one WebSocket gets `rate_limited` (at most once a second), then the connection is
+/// closed with `rate_limited`; other connections are served meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_flood_is_limited_then_closed() {
+    let server = start(settings(|s| {
+        s.file.limits.messages_per_sec = 20;
+        s.file.limits.message_burst = 40;
+        s.file.limits.rate_limit_strikes = 200;
+    }))
+    .await;
+    let mut calm = RawSocket::authenticated(&server, Role::Booth, "booth-gudao-2").await;
+    let mut flood = RawSocket::authenticated(&server, Role::Booth, "booth-gudao-1").await;
+    for seq in 0..400 {
+        flood.send(&ClientMessage::Ping { seq }).await;
+    }
+    let (mut pongs, mut limited) = (0, 0);
+    while let Some(msg) = flood.recv().await {
+        match msg {
+            ServerMessage::Pong { .. } => pongs += 1,
+            ServerMessage::Error { code: ErrorCode::RateLimited, .. } => limited += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // The burst (less the hello's token) plus what refilled while the pings were being sent.
+    assert!((38..=45).contains(&pongs), "the burst is answered, the rest is not: {pongs}");
+    assert_eq!(limited, 1, "one notice, not one per refused message");
+    assert_eq!(flood.closed_with.as_deref(), Some("rate_limited"));
+    calm.send(&ClientMessage::Ping { seq: 9 }).await;
+    assert_eq!(calm.recv().await, Some(ServerMessage::Pong { seq: 9 }));
+    server.shutdown().await;
+}
+
+/// Sockets that have not said hello are bounded: past the bound the upgrade gets `503 server_busy`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unauthenticated_sockets_are_bounded() {
+    let server = start(settings(|s| s.file.limits.max_unauthenticated = 2)).await;
+    let _a = RawSocket::open(&server, Role::Booth).await;
+    let _b = RawSocket::open(&server, Role::Booth).await;
+    let url = format!("ws://{}/ws/booth", server.addr);
+    match tokio_tungstenite::connect_async(url.clone()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            assert_eq!(resp.status().as_u16(), 503);
+            let body: serde_json::Value = serde_json::from_slice(resp.body().as_deref().unwrap_or_default()).unwrap();
+            assert_eq!(body["code"], "server_busy");
+        }
+        other => panic!("expected 503, got {:?}", other.map(|_| ())),
+    }
+    // Saying hello frees a place.
+    let mut b = _b;
+    b.hello(token(&server, Role::Booth, "booth-gudao-1").await).await;
+    let mut c = RawSocket::open(&server, Role::Booth).await;
+    c.hello(token(&server, Role::Booth, "booth-gudao-2").await).await;
+    server.shutdown().await;
+}
+
+/// Uploads in flight are bounded: one that holds its slot (a slow body) makes the next get
+/// `503 server_busy`; nothing is read of the refused one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_uploads_are_bounded() {
+    let server = start(settings(|s| s.file.limits.max_pending_uploads = 1)).await;
+    let (_booth, _clerk, call) = live_call(&server).await;
+    let token = token(&server, Role::Booth, "booth-gudao-1").await;
+    let mut slow = TcpStream::connect(server.addr).await.unwrap();
+    let head = format!(
+        "POST /api/calls/{call}/documents?doc_type=id_front HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: image/jpeg\r\nContent-Length: 100000\r\n\r\n"
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    slow.write_all(&[0xff, 0xd8]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let url = format!("{}/api/calls/{call}/documents?doc_type=id_front", base_url(&server));
+    let a = http("POST", url, Some(token), Some(media::document::samples::jpeg(640, 480))).await;
+    assert_eq!((a.status, a.code()), (503, "server_busy"));
+    drop(slow);
+    server.shutdown().await;
+}
