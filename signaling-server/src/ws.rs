@@ -67,6 +67,20 @@ async fn close(sink: &mut Sink, reason: CloseReason) {
     let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(Message::Close(Some(frame)))).await;
 }
 
+/// After our close frame, reads (and drops) what the client still sends until its close reply,
+/// at most [`CLOSE_GRACE`]: a socket dropped with unread incoming data is reset, and the reset
+/// discards what the client had not read yet (its last replies and our close frame).
+async fn drain_until_close(stream: &mut Stream) {
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        while let Some(Ok(frame)) = stream.next().await {
+            if matches!(frame, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
 /// Per-connection message budget: a token bucket, and a count of refusals per window.
 struct RateLimit {
     bucket: TokenBucket,
@@ -126,11 +140,13 @@ async fn connection(socket: WebSocket, state: AppState, role: Role, permit: Owne
         Ok(Ok(who)) => who,
         Ok(Err(reason)) => {
             close(&mut sink, reason).await;
+            drain_until_close(&mut stream).await;
             return;
         }
         Err(_) => {
             let _ = send_now(&mut sink, &ServerMessage::error(ErrorCode::NotAuthenticated, None)).await;
             close(&mut sink, CloseReason::HelloTimeout).await;
+            drain_until_close(&mut stream).await;
             return;
         }
     };
@@ -159,6 +175,9 @@ async fn connection(socket: WebSocket, state: AppState, role: Role, permit: Owne
     }
     let _ = state.commands.send(Command::Disconnect { conn }).await;
     drop(tx);
+    if ended.is_some() {
+        drain_until_close(&mut stream).await;
+    }
     // The driver drops its sender on disconnect, which ends the writer; do not wait forever.
     let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
 }

@@ -8,15 +8,11 @@
 //!
 //! Run: `cargo build --release --bins && cargo bench -p xiaowu-tests --bench calls`
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use xiaowu_tests::bench::{pct, release_bin, sample, Procs};
 use xiaowu_tests::*;
-
-fn pct(sorted: &[u64], p: f64) -> u64 {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
 
 fn summarize(name: &str, mut v: Vec<u64>) {
     v.sort();
@@ -70,34 +66,9 @@ async fn setup_times() {
     server.shutdown().await;
 }
 
-/// CPU ticks (user + system) and current / peak RSS in KiB of a process.
-fn sample(pid: u32) -> Option<(u64, u64, u64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split_whitespace().collect();
-    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kib =
-        |key: &str| status.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok());
-    Some((ticks, kib("VmRSS:")?, kib("VmHWM:")?))
-}
-
-struct Procs(Vec<Child>);
-impl Drop for Procs {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 fn concurrent_resources() {
     const N: usize = 20;
-    let bin = |name: &str| -> PathBuf {
-        let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release").join(name);
-        assert!(p.exists(), "{} missing: run `cargo build --release --bins` first", p.display());
-        p
-    };
+    let bin = release_bin;
     let dir = std::env::temp_dir().join(format!("xiaowu-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("config.toml");

@@ -12,6 +12,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 pub use signaling_server;
 
+pub mod bench;
+
 /// How long a test waits for an expected message before failing (a hang guard, not a timing check).
 pub const WAIT: Duration = Duration::from_secs(10);
 
