@@ -173,6 +173,15 @@ fn server_messages() {
         json!({"type": "offer_revoked", "offer": 5, "reason": "timeout"}),
     );
     server(
+        ServerMessage::OfferRevoked { offer: OfferId(5), reason: OfferRevokeReason::BoothAway },
+        json!({"type": "offer_revoked", "offer": 5, "reason": "booth_away"}),
+    );
+    server(
+        ServerMessage::error(ErrorCode::RateLimited, None),
+        json!({"type": "error", "code": "rate_limited", "message_zh": "操作过于频繁，请稍后再试",
+               "message_en": "Too many messages; please slow down"}),
+    );
+    server(
         ServerMessage::CallStarted {
             call: CallId(2),
             ticket: TicketId(12),
@@ -289,6 +298,76 @@ fn rest_bodies() {
     assert_eq!(
         serde_json::to_value(&resp).unwrap(),
         json!({"token": "t", "role": "clerk", "id": "clerk-hekou-1", "display_name": "王伟", "expires_at_unix": 1767225600})
+    );
+}
+
+#[test]
+fn rest_error_bodies_and_statuses() {
+    let (zh, en) = ErrorCode::BadCredentials.messages();
+    let body = ApiErrorBody {
+        code: ErrorCode::BadCredentials,
+        message_zh: zh.into(),
+        message_en: en.into(),
+        retry_after_secs: None,
+    };
+    assert_eq!(
+        serde_json::to_value(&body).unwrap(),
+        json!({"code": "bad_credentials", "message_zh": "账号或密码错误", "message_en": "Unknown account or wrong secret"})
+    );
+    let (zh, en) = ErrorCode::TooManyAttempts.messages();
+    let body = ApiErrorBody {
+        code: ErrorCode::TooManyAttempts,
+        message_zh: zh.into(),
+        message_en: en.into(),
+        retry_after_secs: Some(4),
+    };
+    assert_eq!(
+        serde_json::to_value(&body).unwrap(),
+        json!({"code": "too_many_attempts", "message_zh": "登录失败次数过多，请稍后再试",
+               "message_en": "Too many failed sign-in attempts; please retry later", "retry_after_secs": 4})
+    );
+    // The status table of docs/protocol.md.
+    for (code, status) in [
+        ("bad_message", 400),
+        ("invalid_field", 400),
+        ("not_authenticated", 401),
+        ("invalid_token", 401),
+        ("bad_credentials", 401),
+        ("forbidden", 403),
+        ("not_found", 404),
+        ("method_not_allowed", 405),
+        ("request_timeout", 408),
+        ("not_in_call", 409),
+        ("expired", 410),
+        ("message_too_large", 413),
+        ("file_too_large", 413),
+        ("unsupported_format", 415),
+        ("image_too_large", 422),
+        ("too_many_attempts", 429),
+        ("rate_limited", 429),
+        ("internal", 500),
+        ("server_busy", 503),
+        ("shutting_down", 503),
+    ] {
+        let code: ErrorCode = serde_json::from_value(json!(code)).unwrap();
+        assert_eq!(code.http_status(), status, "{code:?}");
+    }
+}
+
+#[test]
+fn close_reasons_are_the_documented_words() {
+    let words: Vec<(&str, u16)> = CloseReason::ALL.iter().map(|r| (r.as_str(), r.code())).collect();
+    assert_eq!(
+        words,
+        [
+            ("server_shutdown", 1001),
+            ("replaced", 4001),
+            ("authentication_failed", 4002),
+            ("hello_timeout", 4003),
+            ("heartbeat_timeout", 4004),
+            ("too_slow", 4005),
+            ("rate_limited", 4006)
+        ]
     );
 }
 

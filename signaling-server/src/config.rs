@@ -53,6 +53,9 @@ pub struct ServerSection {
     pub token_secret: Option<String>,
     /// How often the supervisors' waiting chart takes a sample (an hour of them is kept).
     pub history_sample_secs: u64,
+    /// `TCP_NODELAY` on accepted sockets (default on). Off only to measure what Nagle's algorithm
+    /// costs: a message right after another then waits for the client's delayed ACK.
+    pub tcp_nodelay: bool,
 }
 
 impl Default for ServerSection {
@@ -64,6 +67,7 @@ impl Default for ServerSection {
             token_ttl_secs: 12 * 3600,
             token_secret: None,
             history_sample_secs: 10,
+            tcp_nodelay: true,
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod driver;
 pub mod history;
 pub mod http;
 pub mod limits;
+pub mod memory;
 pub mod relay;
 pub mod serve;
 pub mod state;
@@ -64,6 +65,7 @@ pub fn spawn_driver(settings: Settings) -> std::io::Result<AppState> {
         }
     });
     tokio::spawn(purge_documents(shared.docs.clone()));
+    memory::spawn_trimmer();
     Ok(shared)
 }
 
@@ -150,7 +152,7 @@ pub async fn start(settings: Settings, listen: &str) -> std::io::Result<RunningS
     tracing::info!(nofile, max_connections = state.limits.effective_max_connections(), "limits");
     let (stop, stopped) = oneshot::channel::<()>();
     let app = router(state.clone());
-    let (conns, header_timeout) = (state.conns.clone(), state.limits.header_timeout());
-    let task = tokio::spawn(serve::serve(listener, app, conns, header_timeout, stopped));
+    let options = serve::ListenOptions { header_timeout: state.limits.header_timeout(), nodelay: state.tcp_nodelay };
+    let task = tokio::spawn(serve::serve(listener, app, state.conns.clone(), options, stopped));
     Ok(RunningServer { addr, state, stop: Some(stop), task })
 }

@@ -66,7 +66,7 @@ impl Default for LimitsConfig {
             message_burst: 60,
             rate_limit_strikes: 100,
             outbound_queue: 256,
-            max_pending_uploads: 8,
+            max_pending_uploads: 4,
             login_free_failures: 5,
             login_free_failures_per_ip: 30,
             login_max_backoff_secs: 300,

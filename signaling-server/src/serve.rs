@@ -126,11 +126,20 @@ impl AsyncWrite for TrackedStream {
     }
 }
 
+/// How accepted connections are served.
+#[derive(Debug, Clone, Copy)]
+pub struct ListenOptions {
+    /// Headers must arrive within this (also closes idle keep-alive connections).
+    pub header_timeout: Duration,
+    /// `TCP_NODELAY` (always on but to measure its absence).
+    pub nodelay: bool,
+}
+
 /// Socket options for an accepted connection: `TCP_NODELAY`, so that a small message right after
 /// another (an offer right after a clerk state) goes out at once instead of waiting for the
 /// client's delayed ACK (about 40 ms with Nagle's algorithm on).
-fn prepare(stream: &TcpStream) {
-    if let Err(e) = stream.set_nodelay(true) {
+fn prepare(stream: &TcpStream, nodelay: bool) {
+    if let Err(e) = stream.set_nodelay(nodelay) {
         debug!(error = %e, "TCP_NODELAY");
     }
 }
@@ -141,7 +150,7 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     tracker: Arc<ConnTracker>,
-    header_timeout: Duration,
+    options: ListenOptions,
     mut stop: oneshot::Receiver<()>,
 ) {
     // `shutdown` tells every connection task to finish its exchange; each holds a `done` receiver,
@@ -166,14 +175,14 @@ pub async fn serve(
             drop(stream);
             continue;
         };
-        prepare(&stream);
+        prepare(&stream, options.nodelay);
         let io = TokioIo::new(TrackedStream { inner: stream, _slot: slot });
         let service = app.clone().map_request(move |mut req: axum::extract::Request<hyper::body::Incoming>| {
             req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
             req
         });
         let mut http = hyper::server::conn::http1::Builder::new();
-        http.timer(TokioTimer::new()).header_read_timeout(header_timeout).keep_alive(true);
+        http.timer(TokioTimer::new()).header_read_timeout(options.header_timeout).keep_alive(true);
         let conn = http.serve_connection(io, TowerToHyperService::new(service)).with_upgrades();
         let (mut shutdown_rx, done_rx) = (shutdown_rx.clone(), done_rx.clone());
         tokio::spawn(async move {
@@ -209,7 +218,7 @@ mod tests {
         let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
         let (accepted, _) = listener.accept().await.unwrap();
         assert!(!accepted.nodelay().unwrap(), "off by default: the option is ours to set");
-        prepare(&accepted);
+        prepare(&accepted, true);
         assert!(accepted.nodelay().unwrap());
         drop(client);
     }

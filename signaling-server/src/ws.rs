@@ -33,6 +33,8 @@ const READ_BUFFER: usize = 4 * 1024;
 const MAX_WRITE_BUFFER: usize = 2 * 1024 * 1024;
 /// How long a close frame may take to go out before the socket is dropped anyway.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// Frames read and dropped at most while waiting for the client's close reply.
+const MAX_DRAINED_FRAMES: usize = 1024;
 /// Over-limit messages are counted over windows of this length.
 const STRIKE_WINDOW: Duration = Duration::from_secs(10);
 
@@ -72,9 +74,11 @@ async fn close(sink: &mut Sink, reason: CloseReason) {
 /// discards what the client had not read yet (its last replies and our close frame).
 async fn drain_until_close(stream: &mut Stream) {
     let _ = tokio::time::timeout(CLOSE_GRACE, async {
-        while let Some(Ok(frame)) = stream.next().await {
-            if matches!(frame, Message::Close(_)) {
-                break;
+        // Bounded in frames too: a flooder does not get two seconds of free reading.
+        for _ in 0..MAX_DRAINED_FRAMES {
+            match stream.next().await {
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                Some(Ok(_)) => {}
             }
         }
     })

@@ -3,13 +3,15 @@
 //!
 //! 1. `idle`: N booths (default 10,000) connect, say hello and ping every 10 s; the server's RSS
 //!    per connection, its CPU, and the ping round trip p50/p99, then RSS after all leave.
-//! 2. `flood`: one booth floods pings while another pings every 50 ms: the calm booth's round trip
+//! 2. `flood`: one booth floods pings while another pings every 100 ms: the calm booth's round trip
 //!    before and during the flood.
-//! 3. `churn`: 300 booths and 40 clerks for 60 s with random requests, cancels, declines, hang-ups,
+//! 3. `nagle`: request → offer at the clerk (the server sends `clerk_state` then `offer`, two
+//!    small messages back to back), with `TCP_NODELAY` on the server's sockets and without.
+//! 4. `churn`: 300 booths and 40 clerks for 60 s with random requests, cancels, declines, hang-ups,
 //!    drops and reconnects. Checked from the clients' side: no clerk holds two offers, no booth is
 //!    offered while it is away, no ticket is in two calls, every ticket ends exactly once.
 //!
-//! Run: `cargo build --release --bins && cargo bench -p xiaowu-tests --bench load [-- idle|flood|churn] [--booths N]`
+//! Run: `cargo build --release --bins && cargo bench -p xiaowu-tests --bench load [-- idle|flood|nagle|churn] [--booths N]`
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -128,17 +130,23 @@ async fn flood() {
         while Instant::now() < end {
             c.send(&ClientMessage::Ping { seq: now_us(t0) }).await.unwrap();
             loop {
-                if let Some(ServerMessage::Pong { seq }) = c.recv().await {
-                    rtts.push(now_us(t0) - seq);
-                    break;
+                match c.recv().await {
+                    Some(ServerMessage::Pong { seq }) => {
+                        rtts.push(now_us(t0) - seq);
+                        break;
+                    }
+                    Some(_) => continue,
+                    None => panic!("the calm booth was disconnected"),
                 }
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
         c.close().await;
         report_rtt(label, &mut rtts);
     };
-    println!("flood: a calm booth pings every 50 ms; another floods pings as fast as it can, reconnecting when closed");
+    println!(
+        "flood: a calm booth pings every 100 ms; another floods pings as fast as it can, reconnecting when closed"
+    );
     probe("calm booth, no flood", Duration::from_secs(5)).await;
     let sent = Arc::new(AtomicU64::new(0));
     let closes = Arc::new(AtomicU64::new(0));
@@ -166,6 +174,58 @@ async fn flood() {
         closes.load(Ordering::Relaxed)
     );
     drop(procs);
+}
+
+/// Request → offer latency over `rounds` calls, with the server's `TCP_NODELAY` on or off.
+async fn offer_latency(nodelay: bool, rounds: usize) -> Vec<u64> {
+    let config =
+        load_config(1, 1, KEY, LIMITS).replacen("[server]\n", &format!("[server]\ntcp_nodelay = {nodelay}\n"), 1);
+    let (procs, addr) = server_process(&config, if nodelay { "nodelay" } else { "nagle" });
+    let mut clerk = Conn::open(addr, Role::Clerk, &mint_token(KEY, Role::Clerk, "clerk-load-0")).await.unwrap();
+    let mut booth = Conn::open(addr, Role::Booth, &mint_token(KEY, Role::Booth, "booth-load-0")).await.unwrap();
+    let available = ClientMessage::SetState { state: ClerkTargetState::Available, reason: None };
+    clerk.send(&available).await.unwrap();
+    while !matches!(clerk.recv().await, Some(ServerMessage::ClerkState { state: protocol::ClerkState::Available, .. }))
+    {
+    }
+    let mut lat = Vec::new();
+    for _ in 0..rounds {
+        let sent = Instant::now();
+        let request =
+            ClientMessage::RequestService { service: ServiceCode::new("teacher-cert"), priority: Priority::Normal };
+        booth.send(&request).await.unwrap();
+        let offer = loop {
+            if let Some(ServerMessage::Offer { offer, .. }) = clerk.recv().await {
+                break offer;
+            }
+        };
+        lat.push(sent.elapsed().as_micros() as u64);
+        clerk.send(&ClientMessage::AcceptOffer { offer }).await.unwrap();
+        let call = loop {
+            if let Some(ServerMessage::CallStarted { call, .. }) = booth.recv().await {
+                break call;
+            }
+        };
+        booth.send(&ClientMessage::HangUp { call }).await.unwrap();
+        while !matches!(booth.recv().await, Some(ServerMessage::TicketClosed { .. })) {}
+        clerk.send(&ClientMessage::EndWrapUp { outcome: None, note: None }).await.unwrap();
+        while !matches!(
+            clerk.recv().await,
+            Some(ServerMessage::ClerkState { state: protocol::ClerkState::Available, .. })
+        ) {}
+        // Stay well inside the per-socket rate limit.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    drop(procs);
+    lat
+}
+
+async fn nagle() {
+    println!("request_service → offer at the clerk (clerk_state and offer sent back to back), 40 rounds each:");
+    let mut on = offer_latency(true, 40).await;
+    let mut off = offer_latency(false, 40).await;
+    report_rtt("server TCP_NODELAY on (default)", &mut on);
+    report_rtt("server TCP_NODELAY off (Nagle)", &mut off);
 }
 
 /// What the churn run saw, across all clients.
@@ -402,14 +462,21 @@ async fn churn() {
     }
     // A probe measures message latency through the server while the churn runs.
     let probe = tokio::spawn(async move {
-        let mut c = Conn::open(addr, Role::Booth, &mint_token(KEY, Role::Booth, "booth-gudao-3")).await.unwrap();
+        let mut c = Conn::open(addr, Role::Booth, &mint_token(KEY, Role::Booth, "booth-gudao-2")).await.unwrap();
         let mut rtts = Vec::new();
-        while Instant::now() < until {
+        // Five pings a second: well inside the per-socket rate limit.
+        'probe: while Instant::now() < until {
             let sent = Instant::now();
             c.send(&ClientMessage::Ping { seq: 1 }).await.unwrap();
-            while !matches!(c.recv().await, Some(ServerMessage::Pong { .. })) {}
+            loop {
+                match c.recv().await {
+                    Some(ServerMessage::Pong { .. }) => break,
+                    Some(_) => continue,
+                    None => break 'probe,
+                }
+            }
             rtts.push(sent.elapsed().as_micros() as u64);
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
         rtts
     });
@@ -454,7 +521,8 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     let booths =
         args.iter().position(|a| a == "--booths").and_then(|i| args.get(i + 1)?.parse().ok()).unwrap_or(10_000);
-    let which: Vec<&str> = args.iter().map(String::as_str).filter(|a| ["idle", "flood", "churn"].contains(a)).collect();
+    let which: Vec<&str> =
+        args.iter().map(String::as_str).filter(|a| ["idle", "flood", "nagle", "churn"].contains(a)).collect();
     let all = which.is_empty();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     if all || which.contains(&"idle") {
@@ -462,6 +530,9 @@ fn main() {
     }
     if all || which.contains(&"flood") {
         rt.block_on(flood());
+    }
+    if all || which.contains(&"nagle") {
+        rt.block_on(nagle());
     }
     if all || which.contains(&"churn") {
         rt.block_on(churn());
