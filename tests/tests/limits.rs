@@ -202,3 +202,52 @@ async fn pending_uploads_are_bounded() {
     drop(slow);
     server.shutdown().await;
 }
+
+/// The server's end of an accepted connection has `TCP_NODELAY` (a message right after another
+/// must not wait for the client's delayed ACK). Found from inside the process: the socket whose
+/// local address is the server's and whose peer is this client.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_sets_nodelay_on_accepted_sockets() {
+    use std::os::fd::AsRawFd;
+    let server = start(settings(|_| {})).await;
+    let mut client = TcpStream::connect(server.addr).await.unwrap();
+    client.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let mut buf = [0u8; 12];
+    client.read_exact(&mut buf).await.unwrap();
+    let (local, peer) = (server.addr, client.local_addr().unwrap());
+    let sockaddr = |fd: i32, peer_side: bool| -> Option<std::net::SocketAddr> {
+        // SAFETY: a sockaddr_in buffer of the right size for IPv4 loopback, filled by the kernel.
+        unsafe {
+            let mut sa: libc::sockaddr_in = std::mem::zeroed();
+            let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            let p = &mut sa as *mut libc::sockaddr_in as *mut libc::sockaddr;
+            let rc = if peer_side { libc::getpeername(fd, p, &mut len) } else { libc::getsockname(fd, p, &mut len) };
+            (rc == 0 && sa.sin_family == libc::AF_INET as libc::sa_family_t).then(|| {
+                let ip = std::net::Ipv4Addr::from(u32::from_be(sa.sin_addr.s_addr));
+                std::net::SocketAddr::from((ip, u16::from_be(sa.sin_port)))
+            })
+        }
+    };
+    let accepted = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|fd| *fd != client.as_raw_fd())
+        .find(|fd| sockaddr(*fd, false) == Some(local) && sockaddr(*fd, true) == Some(peer))
+        .expect("the server's end of this connection");
+    let mut on: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: reading an int socket option into an int.
+    let rc = unsafe {
+        libc::getsockopt(
+            accepted,
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            &mut on as *mut _ as *mut libc::c_void,
+            &mut len,
+        )
+    };
+    assert_eq!(rc, 0);
+    assert_eq!(on, 1, "TCP_NODELAY on the accepted socket");
+    server.shutdown().await;
+}
