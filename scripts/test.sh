@@ -25,6 +25,10 @@ fi
 
 echo "== format check"
 cargo fmt --all -- --check
+echo "== the server does not link webrtc-rs (media is for the clients; photos have their own crate)"
+if cargo tree -p signaling-server -e normal --prefix none | grep -E '^(webrtc|rtc) ' ; then
+  echo "signaling-server depends on webrtc-rs" >&2; exit 1
+fi
 echo "== clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== tests"

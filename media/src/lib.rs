@@ -8,14 +8,14 @@
 //!   came;
 //! - [`link`]: a [`CallLink`] maps the protocol's signaling messages onto a peer (both clients);
 //! - [`stats`]: RTT, packets lost and bitrate from the connection's stats report;
-//! - [`document`]: the document-photo pipeline (sniff, bounded decode, upright, strip, resize,
-//!   watermark, JPEG) for ID cards, household registers and diplomas.
+//! - [`document`]: the document-photo pipeline, re-exported from the `xiaowu-photo` crate (the
+//!   clients use its samples and hashes; the server uses that crate directly).
 //!
 //! The settings follow `shared/NOTES-webrtc.md`: mDNS off, loopback candidates allowed, a short
 //! ICE check interval and no wait before accepting peer-reflexive pairs.
 
 pub mod counters;
-pub mod document;
+pub use photo as document;
 pub mod link;
 pub mod peer;
 pub mod sender;

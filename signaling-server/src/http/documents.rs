@@ -13,7 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use media::document::{self, DocError, PipelineLimits, Watermark};
+use photo::{self as document, DocError, PipelineLimits, Watermark};
 use protocol::rest::DocumentUploaded;
 use protocol::{DocType, ErrorCode};
 use serde::Deserialize;

@@ -1,4 +1,4 @@
-//! The document-photo pipeline: bytes of an uploaded photo in, a safe, normalised, watermarked JPEG
+//! Xiaowu's document-photo pipeline: bytes of an uploaded photo in, a safe, normalised, watermarked JPEG
 //! and a thumbnail out. Pure and synchronous: callers run it on a bounded blocking pool.
 //!
 //! Order matters for safety and speed: size and format are checked on the raw bytes, the JPEG's

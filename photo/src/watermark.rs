@@ -1,10 +1,10 @@
 //! The visible watermark on the clerk's copy: "仅供<事项名称>办理使用 <日期>", tiled faintly across
 //! the image and once, solid, on a band at the bottom. Drawn with the bundled Noto Sans CJK SC subset
-//! (SIL Open Font License; `media/assets/fonts/`).
+//! (SIL Open Font License; `photo/assets/fonts/`).
 
 use ab_glyph::{point, Font, FontRef, PxScale, ScaleFont};
 
-static FONT: &[u8] = include_bytes!("../../assets/fonts/NotoSansSC-Bold-subset.otf");
+static FONT: &[u8] = include_bytes!("../assets/fonts/NotoSansSC-Bold-subset.otf");
 
 #[derive(Debug, Clone)]
 pub struct Watermark {

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use xiaowu_media::document::{process, samples, sha256_hex, DocError, PipelineLimits, Watermark};
+use xiaowu_photo::{process, samples, sha256_hex, DocError, PipelineLimits, Watermark};
 
 fn wm() -> Watermark {
     Watermark::for_service("教师资格认定确认", "2026-11-22")

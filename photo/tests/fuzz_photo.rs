@@ -4,7 +4,7 @@
 //! accepted is larger than the limits allow.
 
 use proptest::prelude::*;
-use xiaowu_media::document::{process, samples, sniff, PipelineLimits, Watermark};
+use xiaowu_photo::{process, samples, sniff, PipelineLimits, Watermark};
 
 fn watermark() -> Watermark {
     Watermark::for_service("教师资格认定确认", "2026-12-02")
