@@ -1,0 +1,116 @@
+//! Xiaowu's records store: every durable record behind one interface, on two real backends —
+//! SQLite (embedded, the default: one file, WAL, `synchronous=FULL`) and PostgreSQL (shared by the
+//! nodes of a cluster). The SQL is written once, in plain portable SQL with `$1` placeholders
+//! (`backend.rs` adapts it for SQLite); each backend is a thin executor.
+//!
+//! - `backend.rs`: values, rows, the executor trait, placeholder translation;
+//! - `sqlite.rs` / `postgres.rs`: the two executors;
+//! - `schema.rs`: versioned migrations, run at open, and the refusal of a newer schema;
+//! - `records.rs`: case records (办件), ratings (好差评) and supervisors' forced states, each
+//!   written with its link in the audit hash chain in one transaction; `verify_audit`.
+//!
+//! Synchronous by design: the server calls it from a blocking thread, and a commit returns only
+//! once the record is durable.
+
+mod backend;
+mod postgres;
+mod records;
+mod schema;
+mod sqlite;
+
+use std::path::Path;
+use std::sync::Mutex;
+
+pub use backend::Value;
+pub use records::{AuditBreak, CaseRow, CaseScope, ForcedStateRow, RatingRow};
+pub use schema::SCHEMA_VERSION;
+
+/// Why a store operation failed. Each has a Chinese and an English text for the people who run it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database unreachable: {0}")]
+    Unreachable(String),
+    #[error("the database schema is version {found}, newer than this binary's {supported}")]
+    SchemaTooNew { found: i64, supported: i64 },
+    #[error("database error: {0}")]
+    Query(String),
+    #[error("unsupported database URL `{0}`: expected sqlite://PATH or postgres://…")]
+    BadUrl(String),
+}
+
+impl StoreError {
+    /// Chinese first, then English: what an operator reads on the console.
+    pub fn bilingual(&self) -> String {
+        let zh = match self {
+            StoreError::Unreachable(_) => "无法连接数据库",
+            StoreError::SchemaTooNew { .. } => "数据库结构版本高于本程序，请升级程序",
+            StoreError::Query(_) => "数据库操作失败",
+            StoreError::BadUrl(_) => "数据库地址格式不正确",
+        };
+        format!("{zh} / {self}")
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Which SQL engine is behind the store (for the few statements that differ).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// The store: one connection, used by one caller at a time (writes are serialised anyway, and a
+/// record is small).
+pub struct Store {
+    conn: Mutex<Box<dyn backend::Executor>>,
+    dialect: Dialect,
+}
+
+impl Store {
+    /// Opens (creating if needed) the SQLite file at `path` and brings its schema up to date.
+    pub fn open_sqlite(path: &Path) -> Result<Self> {
+        Self::with(Box::new(sqlite::SqliteExecutor::open(path)?), Dialect::Sqlite)
+    }
+
+    /// Connects to PostgreSQL (`postgres://user@host:port/db`) and brings its schema up to date.
+    pub fn open_postgres(url: &str) -> Result<Self> {
+        Self::with(Box::new(postgres::PostgresExecutor::connect(url)?), Dialect::Postgres)
+    }
+
+    /// `sqlite://PATH` or `postgres://…` / `postgresql://…`.
+    pub fn open_url(url: &str) -> Result<Self> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            Self::open_sqlite(Path::new(path))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Self::open_postgres(url)
+        } else {
+            Err(StoreError::BadUrl(url.to_owned()))
+        }
+    }
+
+    fn with(mut exec: Box<dyn backend::Executor>, dialect: Dialect) -> Result<Self> {
+        schema::migrate(exec.as_mut(), dialect)?;
+        Ok(Self { conn: Mutex::new(exec), dialect })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// The schema version the database is at.
+    pub fn schema_version(&self) -> Result<i64> {
+        let mut c = self.conn.lock().expect("the store's lock is never held across a panic");
+        schema::current_version(c.as_mut())
+    }
+
+    /// Runs raw SQL (tests, tools).
+    pub fn execute_raw(&self, sql: &str, params: &[Value]) -> Result<u64> {
+        let mut c = self.conn.lock().expect("the store's lock is never held across a panic");
+        c.execute(sql, params)
+    }
+
+    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Box<dyn backend::Executor>> {
+        self.conn.lock().expect("the store's lock is never held across a panic")
+    }
+}

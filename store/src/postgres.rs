@@ -1,0 +1,83 @@
+//! The PostgreSQL executor (the `postgres` crate's synchronous client). Columns are `BIGINT` or
+//! `TEXT` only, so values map one to one.
+
+use postgres::types::{IsNull, ToSql, Type};
+
+use crate::backend::{Executor, Row, Value};
+use crate::{Result, StoreError};
+
+pub struct PostgresExecutor {
+    client: postgres::Client,
+}
+
+fn err(e: postgres::Error) -> StoreError {
+    if e.is_closed() || e.as_db_error().is_none() && e.code().is_none() && e.to_string().contains("connection") {
+        StoreError::Unreachable(e.to_string())
+    } else {
+        StoreError::Query(e.to_string())
+    }
+}
+
+impl ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut postgres::types::private::BytesMut,
+    ) -> std::result::Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Value::Int(i) => i.to_sql(ty, out),
+            Value::Text(t) => t.as_str().to_sql(ty, out),
+            Value::Null => Ok(IsNull::Yes),
+        }
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        <i64 as ToSql>::accepts(ty) || <&str as ToSql>::accepts(ty)
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+impl PostgresExecutor {
+    pub fn connect(url: &str) -> Result<Self> {
+        let client =
+            postgres::Client::connect(url, postgres::NoTls).map_err(|e| StoreError::Unreachable(e.to_string()))?;
+        Ok(Self { client })
+    }
+
+    fn params(params: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
+        params.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
+    }
+}
+
+impl Executor for PostgresExecutor {
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        self.client.execute(sql, &Self::params(params)).map_err(err)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+        let rows = self.client.query(sql, &Self::params(params)).map_err(err)?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                (0..row.len())
+                    .map(|i| match *row.columns()[i].type_() {
+                        Type::INT8 | Type::INT4 | Type::INT2 => {
+                            let v: Option<i64> = match *row.columns()[i].type_() {
+                                Type::INT8 => row.get(i),
+                                Type::INT4 => row.get::<_, Option<i32>>(i).map(i64::from),
+                                _ => row.get::<_, Option<i16>>(i).map(i64::from),
+                            };
+                            v.map_or(Value::Null, Value::Int)
+                        }
+                        _ => row.get::<_, Option<String>>(i).map_or(Value::Null, Value::Text),
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        self.client.batch_execute(sql).map_err(err)
+    }
+}

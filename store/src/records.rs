@@ -1,0 +1,302 @@
+//! Case records (办件), ratings (好差评) and supervisors' forced states. Each is written together
+//! with its link in the audit hash chain, in one transaction: the link stores the record's
+//! canonical content, the previous link's hash and SHA-256 over both, so editing or deleting a
+//! record (or a link) afterwards is found by [`Store::verify_audit`].
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::backend::{Row, Value};
+use crate::schema::begin;
+use crate::{Dialect, Result, Store, StoreError};
+
+/// The previous hash of the first link.
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A handled call's case record. Ids are text, unique across restarts and nodes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseRow {
+    pub id: String,
+    pub call_id: String,
+    pub ticket_id: String,
+    pub service: String,
+    pub booth: String,
+    pub booth_region: String,
+    pub clerk: String,
+    pub hall: String,
+    pub call_end: String,
+    pub ended_ms: i64,
+    pub outcome: String,
+    pub note: Option<String>,
+    pub recorded_ms: i64,
+}
+
+/// A citizen's rating of a served ticket (joined to cases by the ticket's unique id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RatingRow {
+    pub ticket_id: String,
+    pub booth: String,
+    pub rating: String,
+    pub at_ms: i64,
+}
+
+/// A supervisor's forced clerk state: who, whom, which state, why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForcedStateRow {
+    pub id: String,
+    pub supervisor: String,
+    pub clerk: String,
+    pub state: String,
+    pub why: String,
+    pub at_ms: i64,
+}
+
+/// The first link of the audit chain that does not hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditBreak {
+    pub seq: i64,
+    pub kind: String,
+    pub record_id: String,
+    pub problem: String,
+}
+
+impl std::fmt::Display for AuditBreak {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "audit link {} ({} {}): {}", self.seq, self.kind, self.record_id, self.problem)
+    }
+}
+
+fn link_hash(prev: &str, kind: &str, record_id: &str, content: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [prev, kind, record_id, content] {
+        h.update(part.as_bytes());
+        h.update(b"\n");
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn text(row: &Row, i: usize) -> String {
+    row[i].text().unwrap_or_default().to_owned()
+}
+
+fn int(row: &Row, i: usize) -> i64 {
+    row[i].int().unwrap_or_default()
+}
+
+const CASE_COLUMNS: &str = "id, call_id, ticket_id, service, booth, booth_region, clerk, hall, call_end, ended_ms, \
+                            outcome, note, recorded_ms";
+
+fn case_from(row: &Row) -> CaseRow {
+    CaseRow {
+        id: text(row, 0),
+        call_id: text(row, 1),
+        ticket_id: text(row, 2),
+        service: text(row, 3),
+        booth: text(row, 4),
+        booth_region: text(row, 5),
+        clerk: text(row, 6),
+        hall: text(row, 7),
+        call_end: text(row, 8),
+        ended_ms: int(row, 9),
+        outcome: text(row, 10),
+        note: row[11].text().map(str::to_owned),
+        recorded_ms: int(row, 12),
+    }
+}
+
+/// Which cases a caller may list.
+#[derive(Debug, Clone)]
+pub enum CaseScope {
+    Clerk(String),
+    /// Cases whose clerk's hall or booth's region is one of these regions.
+    Regions(Vec<String>),
+}
+
+impl Store {
+    /// Appends a record and its chain link atomically; returns the link's sequence number.
+    fn append(&self, kind: &str, record_id: &str, content: String, insert: (&str, Vec<Value>)) -> Result<i64> {
+        let mut c = self.conn();
+        c.batch(begin(self.dialect))?;
+        let written = (|| {
+            if self.dialect == Dialect::Postgres {
+                // One writer of the chain at a time, across every node sharing the database.
+                c.batch("LOCK TABLE audit_chain IN EXCLUSIVE MODE")?;
+            }
+            let last = c.query("SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1", &[])?;
+            let (seq, prev) = match last.first() {
+                Some(r) => (int(r, 0) + 1, text(r, 1)),
+                None => (1, GENESIS.to_owned()),
+            };
+            let hash = link_hash(&prev, kind, record_id, &content);
+            c.execute(
+                "INSERT INTO audit_chain (seq, kind, record_id, content, prev_hash, hash, at_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[seq.into(), kind.into(), record_id.into(), content.into(), prev.into(), hash.into(), now_ms().into()],
+            )?;
+            let (sql, mut params) = insert;
+            params.push(Value::Int(seq));
+            c.execute(sql, &params)?;
+            Ok(seq)
+        })();
+        match written {
+            Ok(seq) => {
+                c.batch("COMMIT")?;
+                Ok(seq)
+            }
+            Err(e) => {
+                let _ = c.batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes a case record durably (committed before this returns).
+    pub fn append_case(&self, r: &CaseRow) -> Result<i64> {
+        let content = serde_json::to_string(r).expect("a case row always serializes");
+        let params = vec![
+            r.id.clone().into(),
+            r.call_id.clone().into(),
+            r.ticket_id.clone().into(),
+            r.service.clone().into(),
+            r.booth.clone().into(),
+            r.booth_region.clone().into(),
+            r.clerk.clone().into(),
+            r.hall.clone().into(),
+            r.call_end.clone().into(),
+            r.ended_ms.into(),
+            r.outcome.clone().into(),
+            r.note.clone().into(),
+            r.recorded_ms.into(),
+        ];
+        let sql = format!(
+            "INSERT INTO cases ({CASE_COLUMNS}, audit_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        );
+        self.append("case", &r.id, content, (&sql, params))
+    }
+
+    /// Writes a rating durably; a second rating of the same ticket is refused (`Query` error).
+    pub fn append_rating(&self, r: &RatingRow) -> Result<i64> {
+        let content = serde_json::to_string(r).expect("a rating row always serializes");
+        let params = vec![r.ticket_id.clone().into(), r.booth.clone().into(), r.rating.clone().into(), r.at_ms.into()];
+        let sql = "INSERT INTO ratings (ticket_id, booth, rating, at_ms, audit_seq) VALUES ($1, $2, $3, $4, $5)";
+        self.append("rating", &r.ticket_id, content, (sql, params))
+    }
+
+    pub fn append_forced_state(&self, r: &ForcedStateRow) -> Result<i64> {
+        let content = serde_json::to_string(r).expect("a forced-state row always serializes");
+        let params = vec![
+            r.id.clone().into(),
+            r.supervisor.clone().into(),
+            r.clerk.clone().into(),
+            r.state.clone().into(),
+            r.why.clone().into(),
+            r.at_ms.into(),
+        ];
+        let sql = "INSERT INTO forced_states (id, supervisor, clerk, state, why, at_ms, audit_seq) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        self.append("forced_state", &r.id, content, (sql, params))
+    }
+
+    /// The newest cases in `scope`, recorded before `before_ms` (a cursor: pass the last row's
+    /// `recorded_ms` to page on), at most `limit`, each with its rating. An indexed query.
+    pub fn cases(
+        &self,
+        scope: &CaseScope,
+        before_ms: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<(CaseRow, Option<String>)>> {
+        let cols = CASE_COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
+        let mut params: Vec<Value> = vec![before_ms.unwrap_or(i64::MAX).into(), (limit as i64).into()];
+        let filter = match scope {
+            CaseScope::Clerk(id) => {
+                params.push(id.clone().into());
+                "c.clerk = $3".to_owned()
+            }
+            CaseScope::Regions(regions) if regions.is_empty() => "1 = 0".to_owned(),
+            CaseScope::Regions(regions) => {
+                let first = params.len() + 1;
+                let marks: Vec<String> = (first..first + regions.len()).map(|i| format!("${i}")).collect();
+                params.extend(regions.iter().map(|r| Value::from(r.clone())));
+                format!("(c.hall IN ({0}) OR c.booth_region IN ({0}))", marks.join(", "))
+            }
+        };
+        let sql = format!(
+            "SELECT {cols}, r.rating FROM cases c LEFT JOIN ratings r ON r.ticket_id = c.ticket_id \
+             WHERE c.recorded_ms < $1 AND {filter} ORDER BY c.recorded_ms DESC, c.id DESC LIMIT $2"
+        );
+        let rows = self.conn().query(&sql, &params)?;
+        Ok(rows.iter().map(|r| (case_from(r), r[13].text().map(str::to_owned))).collect())
+    }
+
+    /// Walks the audit chain: every link's previous hash and own hash, and every record's content
+    /// against its link. `None` when all holds, else the first break.
+    pub fn verify_audit(&self) -> Result<Option<AuditBreak>> {
+        let mut c = self.conn();
+        let links =
+            c.query("SELECT seq, kind, record_id, content, prev_hash, hash FROM audit_chain ORDER BY seq", &[])?;
+        let mut prev = GENESIS.to_owned();
+        for (expected_seq, l) in (1_i64..).zip(links.iter()) {
+            let (seq, kind, id, content) = (int(l, 0), text(l, 1), text(l, 2), text(l, 3));
+            let broken = |problem: &str| {
+                Some(AuditBreak { seq, kind: kind.clone(), record_id: id.clone(), problem: problem.into() })
+            };
+            if seq != expected_seq {
+                return Ok(broken("a link is missing before this one"));
+            }
+            if text(l, 4) != prev {
+                return Ok(broken("its previous hash does not match the link before it"));
+            }
+            if text(l, 5) != link_hash(&prev, &kind, &id, &content) {
+                return Ok(broken("its hash does not match its content"));
+            }
+            let stored = match kind.as_str() {
+                "case" => c
+                    .query(&format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = $1"), &[id.clone().into()])?
+                    .first()
+                    .map(|r| serde_json::to_string(&case_from(r))),
+                "rating" => c
+                    .query(
+                        "SELECT ticket_id, booth, rating, at_ms FROM ratings WHERE ticket_id = $1",
+                        &[id.clone().into()],
+                    )?
+                    .first()
+                    .map(|r| {
+                        serde_json::to_string(&RatingRow {
+                            ticket_id: text(r, 0),
+                            booth: text(r, 1),
+                            rating: text(r, 2),
+                            at_ms: int(r, 3),
+                        })
+                    }),
+                "forced_state" => c
+                    .query(
+                        "SELECT id, supervisor, clerk, state, why, at_ms FROM forced_states WHERE id = $1",
+                        &[id.clone().into()],
+                    )?
+                    .first()
+                    .map(|r| {
+                        serde_json::to_string(&ForcedStateRow {
+                            id: text(r, 0),
+                            supervisor: text(r, 1),
+                            clerk: text(r, 2),
+                            state: text(r, 3),
+                            why: text(r, 4),
+                            at_ms: int(r, 5),
+                        })
+                    }),
+                _ => return Ok(broken("unknown record kind")),
+            };
+            match stored.transpose().map_err(|e| StoreError::Query(e.to_string()))? {
+                None => return Ok(broken("the record was deleted")),
+                Some(s) if s != content => return Ok(broken("the record was changed after it was written")),
+                Some(_) => {}
+            }
+            prev = text(l, 5);
+        }
+        Ok(None)
+    }
+}

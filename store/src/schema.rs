@@ -1,0 +1,100 @@
+//! Versioned migrations, run in order at open. Plain SQL that both engines take: `BIGINT` and
+//! `TEXT` columns only, times as Unix milliseconds, ids as text (unique across nodes).
+//! A database whose schema is newer than this binary's is refused, not touched.
+
+use crate::backend::{Executor, Value};
+use crate::{Dialect, Result, StoreError};
+
+/// Migrations; the schema version is their count.
+const MIGRATIONS: &[&str] = &[
+    // 1: case records, ratings, supervisors' forced states, and the audit hash chain over them.
+    "CREATE TABLE audit_chain (
+        seq BIGINT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        record_id TEXT NOT NULL,
+        content TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        at_ms BIGINT NOT NULL
+    );
+    CREATE TABLE cases (
+        id TEXT PRIMARY KEY,
+        call_id TEXT NOT NULL,
+        ticket_id TEXT NOT NULL,
+        service TEXT NOT NULL,
+        booth TEXT NOT NULL,
+        booth_region TEXT NOT NULL,
+        clerk TEXT NOT NULL,
+        hall TEXT NOT NULL,
+        call_end TEXT NOT NULL,
+        ended_ms BIGINT NOT NULL,
+        outcome TEXT NOT NULL,
+        note TEXT,
+        recorded_ms BIGINT NOT NULL,
+        audit_seq BIGINT NOT NULL
+    );
+    CREATE INDEX cases_by_clerk ON cases (clerk, recorded_ms);
+    CREATE INDEX cases_by_hall ON cases (hall, recorded_ms);
+    CREATE INDEX cases_by_region ON cases (booth_region, recorded_ms);
+    CREATE INDEX cases_by_time ON cases (recorded_ms);
+    CREATE INDEX cases_by_ticket ON cases (ticket_id);
+    CREATE TABLE ratings (
+        ticket_id TEXT PRIMARY KEY,
+        booth TEXT NOT NULL,
+        rating TEXT NOT NULL,
+        at_ms BIGINT NOT NULL,
+        audit_seq BIGINT NOT NULL
+    );
+    CREATE TABLE forced_states (
+        id TEXT PRIMARY KEY,
+        supervisor TEXT NOT NULL,
+        clerk TEXT NOT NULL,
+        state TEXT NOT NULL,
+        why TEXT NOT NULL,
+        at_ms BIGINT NOT NULL,
+        audit_seq BIGINT NOT NULL
+    );",
+];
+
+/// The schema version this binary writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+pub fn current_version(exec: &mut dyn Executor) -> Result<i64> {
+    let rows = exec.query("SELECT MAX(version) FROM schema_version", &[])?;
+    Ok(rows.first().and_then(|r| r[0].int()).unwrap_or(0))
+}
+
+/// Brings the schema up to [`SCHEMA_VERSION`], each migration in its own transaction.
+pub fn migrate(exec: &mut dyn Executor, dialect: Dialect) -> Result<()> {
+    exec.batch("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL, applied_ms BIGINT NOT NULL)")?;
+    let found = current_version(exec)?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew { found, supported: SCHEMA_VERSION });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let version = i as i64 + 1;
+        exec.batch(begin(dialect))?;
+        let applied = exec.batch(sql).and_then(|_| {
+            exec.execute(
+                "INSERT INTO schema_version (version, applied_ms) VALUES ($1, $2)",
+                &[Value::Int(version), Value::Int(crate::records::now_ms())],
+            )
+        });
+        match applied {
+            Ok(_) => exec.batch("COMMIT")?,
+            Err(e) => {
+                let _ = exec.batch("ROLLBACK");
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A write transaction: SQLite takes its write lock at once (no upgrade deadlocks).
+pub fn begin(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => "BEGIN IMMEDIATE",
+        Dialect::Postgres => "BEGIN",
+    }
+}

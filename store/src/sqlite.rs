@@ -1,0 +1,74 @@
+//! The SQLite executor: one file, WAL journal, `synchronous=FULL` so that a commit is on disk
+//! before it returns (a record a citizen or clerk was told is saved, is saved).
+
+use std::path::Path;
+
+use rusqlite::types::Value as SqlValue;
+
+use crate::backend::{to_sqlite_placeholders, Executor, Row, Value};
+use crate::{Result, StoreError};
+
+pub struct SqliteExecutor {
+    conn: rusqlite::Connection,
+}
+
+fn err(e: rusqlite::Error) -> StoreError {
+    StoreError::Query(e.to_string())
+}
+
+fn to_sql(v: &Value) -> SqlValue {
+    match v {
+        Value::Int(i) => SqlValue::Integer(*i),
+        Value::Text(t) => SqlValue::Text(t.clone()),
+        Value::Null => SqlValue::Null,
+    }
+}
+
+impl SqliteExecutor {
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Unreachable(format!("{}: {e}", dir.display())))?;
+        }
+        let conn = rusqlite::Connection::open(path)
+            .map_err(|e| StoreError::Unreachable(format!("{}: {e}", path.display())))?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
+        Ok(Self { conn })
+    }
+}
+
+impl Executor for SqliteExecutor {
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        let params: Vec<SqlValue> = params.iter().map(to_sql).collect();
+        let n = self.conn.execute(&to_sqlite_placeholders(sql), rusqlite::params_from_iter(params)).map_err(err)?;
+        Ok(n as u64)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+        let params: Vec<SqlValue> = params.iter().map(to_sql).collect();
+        let mut stmt = self.conn.prepare(&to_sqlite_placeholders(sql)).map_err(err)?;
+        let columns = stmt.column_count();
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(params), |row| {
+                (0..columns)
+                    .map(|i| {
+                        Ok(match row.get::<_, SqlValue>(i)? {
+                            SqlValue::Integer(n) => Value::Int(n),
+                            SqlValue::Text(t) => Value::Text(t),
+                            SqlValue::Null => Value::Null,
+                            SqlValue::Real(f) => Value::Int(f as i64),
+                            SqlValue::Blob(b) => Value::Text(String::from_utf8_lossy(&b).into_owned()),
+                        })
+                    })
+                    .collect::<rusqlite::Result<Row>>()
+            })
+            .map_err(err)?;
+        rows.collect::<rusqlite::Result<Vec<Row>>>().map_err(err)
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        self.conn.execute_batch(sql).map_err(err)
+    }
+}
