@@ -92,6 +92,10 @@ pub struct ApiErrorBody {
 /// citizen data beyond what the clerk wrote in the note.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseRecord {
+    /// The case's id, unique across restarts: `<boot>-<call>`, the server start's number and the
+    /// call's number within it (call and ticket numbers start again at 1 with each start).
+    #[serde(default)]
+    pub id: String,
     pub call: u64,
     pub ticket: u64,
     pub service: String,

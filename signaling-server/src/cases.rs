@@ -1,23 +1,25 @@
-//! Case records (办件记录): one JSON line per call a clerk wrapped up — what was handled, for
-//! whom (ids only), the outcome and the clerk's note — one per citizen rating, and one per clerk
-//! state forced by a supervisor (who, whom, why), appended to `<data_dir>/cases.jsonl`.
+//! Case records (办件记录), citizens' ratings and supervisors' forced clerk states, kept in the
+//! records store (`xiaowu-store`: SQLite by default, PostgreSQL for a cluster), each with its link
+//! in the audit hash chain.
 //!
-//! The driver must never wait on a disk, so lines go to a writer thread that appends them in
-//! batches and fsyncs each batch. [`CaseLog::sync`] waits until everything sent so far is on disk;
-//! shutdown calls it, so a wrapped-up case is never lost by a clean stop.
+//! The driver must never wait on a database, so records go to a writer thread that commits each
+//! one (durably: SQLite `synchronous=FULL`, PostgreSQL's commit). [`CaseLog::sync`] waits until
+//! everything sent so far is committed; shutdown calls it, so a wrapped-up case is never lost by a
+//! clean stop.
 //!
-//! Notes are staff text that may mention a citizen's circumstances: they are stored here, never
-//! logged.
+//! Ids in the store are unique across restarts: `<boot>-<n>`, where the boot number is taken from
+//! the store at start. Ratings join their case by that ticket id, so a new ticket 12 after a
+//! restart never shows an old ticket 12's rating.
+//!
+//! Notes are staff text that may mention a citizen's circumstances: they are stored, never logged.
 
-use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
 
 pub use protocol::rest::CaseRecord;
-use protocol::Rating;
+use protocol::{CallEndReason, CaseOutcome, Rating};
 use serde::{Deserialize, Serialize};
+use store::{CaseRow, CaseScope, ForcedStateRow, RatingRow, Store};
 use tracing::error;
 
 /// A citizen's rating of a served ticket.
@@ -39,9 +41,8 @@ pub struct ForcedStateRecord {
     pub at_unix: u64,
 }
 
-/// A line of `cases.jsonl`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+/// One record for the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CaseLine {
     Case(CaseRecord),
     Rating(RatingRecord),
@@ -49,36 +50,99 @@ pub enum CaseLine {
 }
 
 enum ToWriter {
-    Line(String),
+    Row(Box<Row>),
     Sync(mpsc::Sender<()>),
 }
 
-/// The append-only case file and its writer thread.
+enum Row {
+    Case(CaseRow),
+    Rating(RatingRow),
+    Forced(ForcedStateRow),
+}
+
+/// The records store for cases, and its writer thread.
 pub struct CaseLog {
-    path: PathBuf,
+    store: Arc<Store>,
+    boot: i64,
+    next_forced: AtomicU64,
     tx: mpsc::Sender<ToWriter>,
 }
 
+fn word<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+fn parse_word<T: for<'de> Deserialize<'de>>(w: &str) -> Option<T> {
+    serde_json::from_value(serde_json::Value::String(w.to_owned())).ok()
+}
+
 impl CaseLog {
-    /// Opens (creating) `<dir>/cases.jsonl` and starts the writer thread.
-    pub fn open(dir: &Path) -> io::Result<Self> {
-        std::fs::create_dir_all(dir)?;
-        let path = dir.join("cases.jsonl");
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+    /// Takes this start's boot number from the store and starts the writer thread.
+    pub fn open(store: Arc<Store>) -> std::io::Result<Self> {
+        let boot = store.register_boot().map_err(|e| std::io::Error::other(e.bilingual()))?;
         let (tx, rx) = mpsc::channel();
-        std::thread::Builder::new().name("case-log".into()).spawn(move || write_loop(file, rx))?;
-        Ok(Self { path, tx })
+        let writer = store.clone();
+        std::thread::Builder::new().name("case-log".into()).spawn(move || write_loop(&writer, rx))?;
+        Ok(Self { store, boot, next_forced: AtomicU64::new(1), tx })
     }
 
-    /// Queues a line; it is on disk after the writer's next fsync.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// This start's boot number.
+    pub fn boot(&self) -> i64 {
+        self.boot
+    }
+
+    /// The unique id of the case of `call` (a number of this start).
+    pub fn case_id(&self, call: u64) -> String {
+        format!("{}-{call}", self.boot)
+    }
+
+    fn ticket_id(&self, ticket: u64) -> String {
+        format!("{}-{ticket}", self.boot)
+    }
+
+    /// Queues a record; it is committed by the writer next.
     pub fn append(&self, line: &CaseLine) {
-        let text = serde_json::to_string(line).expect("case lines always serialize");
-        if self.tx.send(ToWriter::Line(text)).is_err() {
-            error!("case log writer is gone: a case line was not written");
+        let row = match line {
+            CaseLine::Case(c) => Row::Case(CaseRow {
+                id: if c.id.is_empty() { self.case_id(c.call) } else { c.id.clone() },
+                call_id: format!("{}-{}", self.boot, c.call),
+                ticket_id: self.ticket_id(c.ticket),
+                service: c.service.clone(),
+                booth: c.booth.clone(),
+                booth_region: c.booth_region.clone(),
+                clerk: c.clerk.clone(),
+                hall: c.hall.clone(),
+                call_end: word(&c.call_end),
+                ended_ms: c.ended_unix as i64 * 1000,
+                outcome: word(&c.outcome),
+                note: c.note.clone(),
+                recorded_ms: c.recorded_unix as i64 * 1000,
+            }),
+            CaseLine::Rating(r) => Row::Rating(RatingRow {
+                ticket_id: self.ticket_id(r.ticket),
+                booth: r.booth.clone(),
+                rating: word(&r.rating),
+                at_ms: r.at_unix as i64 * 1000,
+            }),
+            CaseLine::ForcedState(f) => Row::Forced(ForcedStateRow {
+                id: format!("{}-{}", self.boot, self.next_forced.fetch_add(1, Ordering::Relaxed)),
+                supervisor: f.supervisor.clone(),
+                clerk: f.clerk.clone(),
+                state: word(&f.state),
+                why: f.why.clone(),
+                at_ms: f.at_unix as i64 * 1000,
+            }),
+        };
+        if self.tx.send(ToWriter::Row(Box::new(row))).is_err() {
+            error!("case writer is gone: a record was not written");
         }
     }
 
-    /// Blocks until every line appended so far is fsync'd.
+    /// Blocks until every record appended so far is committed.
     pub fn sync(&self) {
         let (done, wait) = mpsc::channel();
         if self.tx.send(ToWriter::Sync(done)).is_ok() {
@@ -86,54 +150,53 @@ impl CaseLog {
         }
     }
 
-    /// The newest `limit` cases that `keep` accepts, newest first, each with its ticket's
-    /// rating when there is one. Blocking file I/O.
-    pub fn recent_cases(&self, limit: usize, keep: impl Fn(&CaseRecord) -> bool) -> io::Result<Vec<CaseRecord>> {
-        let file = File::open(&self.path)?;
-        let mut ratings = HashMap::new();
-        let mut cases = Vec::new();
-        for line in BufReader::new(file).lines().map_while(Result::ok) {
-            match serde_json::from_str(&line) {
-                Ok(CaseLine::Case(c)) if keep(&c) => cases.push(c),
-                Ok(CaseLine::Rating(r)) => {
-                    ratings.insert(r.ticket, r.rating);
-                }
-                _ => {}
-            }
-        }
-        cases.reverse();
-        cases.truncate(limit);
-        for c in &mut cases {
-            c.rating = ratings.get(&c.ticket).copied();
-        }
-        Ok(cases)
+    /// The newest `limit` cases in `scope`, newest first, each with its ticket's rating. Blocking.
+    pub fn recent_cases(&self, limit: usize, scope: &CaseScope) -> std::io::Result<Vec<CaseRecord>> {
+        let rows = self.store.cases(scope, None, limit).map_err(|e| std::io::Error::other(e.to_string()))?;
+        Ok(rows.into_iter().map(|(c, rating)| case_out(c, rating)).collect())
     }
 }
 
-fn write_loop(mut file: File, rx: mpsc::Receiver<ToWriter>) {
-    while let Ok(first) = rx.recv() {
-        let mut waiting = Vec::new();
-        let mut batch = vec![first];
-        batch.extend(rx.try_iter());
-        let mut dirty = false;
-        for msg in batch {
-            match msg {
-                ToWriter::Line(text) => {
-                    if let Err(e) = writeln!(file, "{text}") {
-                        error!(error = %e, "writing a case line failed");
-                    }
-                    dirty = true;
+/// The number after the boot prefix of a store id.
+fn number(id: &str) -> u64 {
+    id.rsplit('-').next().and_then(|n| n.parse().ok()).unwrap_or_default()
+}
+
+fn case_out(c: CaseRow, rating: Option<String>) -> CaseRecord {
+    CaseRecord {
+        call: number(&c.call_id),
+        ticket: number(&c.ticket_id),
+        id: c.id,
+        service: c.service,
+        booth: c.booth,
+        booth_region: c.booth_region,
+        clerk: c.clerk,
+        hall: c.hall,
+        call_end: parse_word(&c.call_end).unwrap_or(CallEndReason::HungUpByClerk),
+        ended_unix: (c.ended_ms / 1000) as u64,
+        outcome: parse_word(&c.outcome).unwrap_or(CaseOutcome::NotRecorded),
+        note: c.note,
+        recorded_unix: (c.recorded_ms / 1000) as u64,
+        rating: rating.and_then(|r| parse_word(&r)),
+    }
+}
+
+fn write_loop(store: &Store, rx: mpsc::Receiver<ToWriter>) {
+    for msg in rx {
+        match msg {
+            ToWriter::Row(row) => {
+                let written = match *row {
+                    Row::Case(c) => store.append_case(&c),
+                    Row::Rating(r) => store.append_rating(&r),
+                    Row::Forced(f) => store.append_forced_state(&f),
+                };
+                if let Err(e) = written {
+                    error!(error = %e, "writing a record to the store failed");
                 }
-                ToWriter::Sync(done) => waiting.push(done),
             }
-        }
-        if dirty {
-            if let Err(e) = file.sync_data() {
-                error!(error = %e, "fsync of the case log failed");
+            ToWriter::Sync(done) => {
+                let _ = done.send(());
             }
-        }
-        for done in waiting {
-            let _ = done.send(());
         }
     }
 }
@@ -141,10 +204,10 @@ fn write_loop(mut file: File, rx: mpsc::Receiver<ToWriter>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use protocol::{CallEndReason, CaseOutcome};
 
     fn case(call: u64, outcome: CaseOutcome) -> CaseRecord {
         CaseRecord {
+            id: String::new(),
             call,
             ticket: call + 100,
             service: "teacher-cert".into(),
@@ -156,35 +219,42 @@ mod tests {
             ended_unix: 1_795_000_000,
             outcome,
             note: Some("缺户口本".into()),
-            recorded_unix: 1_795_000_030,
+            recorded_unix: 1_795_000_030 + call,
             rating: None,
         }
     }
 
     #[test]
-    fn lines_survive_reopen_newest_first() {
+    fn records_survive_reopen_and_ratings_never_cross_restarts() {
         let dir = std::env::temp_dir().join(format!("xiaowu-cases-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let log = CaseLog::open(&dir).unwrap();
+        let open = || Arc::new(Store::open_sqlite(&dir.join("xiaowu.db")).unwrap());
+        let log = CaseLog::open(open()).unwrap();
         log.append(&CaseLine::Case(case(1, CaseOutcome::Completed)));
         log.append(&CaseLine::Case(case(2, CaseOutcome::MissingDocuments)));
-        let rating = CaseLine::Rating(RatingRecord {
-            ticket: 102,
-            booth: "booth-gudao-1".into(),
-            rating: Rating::Satisfied,
-            at_unix: 1_795_000_040,
-        });
-        log.append(&rating);
+        let rating = RatingRecord { ticket: 102, booth: "booth-gudao-1".into(), rating: Rating::Satisfied, at_unix: 1 };
+        log.append(&CaseLine::Rating(rating));
         log.sync();
+        let first_boot = log.boot();
         drop(log);
 
-        let reopened = CaseLog::open(&dir).unwrap();
-        let rated = CaseRecord { rating: Some(Rating::Satisfied), ..case(2, CaseOutcome::MissingDocuments) };
-        let all = reopened.recent_cases(10, |_| true).unwrap();
-        assert_eq!(all, vec![rated.clone(), case(1, CaseOutcome::Completed)]);
-        assert_eq!(reopened.recent_cases(1, |_| true).unwrap(), vec![rated]);
-        let none = reopened.recent_cases(10, |c| c.clerk == "clerk-other").unwrap();
-        assert!(none.is_empty());
+        // After a restart the numbers start again; the same ticket number is another ticket.
+        let log = CaseLog::open(open()).unwrap();
+        assert_eq!(log.boot(), first_boot + 1);
+        log.append(&CaseLine::Case(case(2, CaseOutcome::Consultation)));
+        log.sync();
+        let all = log.recent_cases(10, &CaseScope::Clerk("clerk-hekou-1".into())).unwrap();
+        let seen: Vec<(String, u64, Option<Rating>)> = all.iter().map(|c| (c.id.clone(), c.ticket, c.rating)).collect();
+        let b = |n: i64| format!("{n}-2");
+        assert_eq!(
+            seen,
+            vec![
+                (b(first_boot + 1), 102, None),
+                (b(first_boot), 102, Some(Rating::Satisfied)),
+                (format!("{first_boot}-1"), 101, None)
+            ]
+        );
+        assert_eq!(log.store().verify_audit().unwrap(), None);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -32,6 +32,9 @@ pub struct FileConfig {
     /// Bounds on connections, messages, logins and uploads.
     #[serde(default)]
     pub limits: crate::limits::LimitsConfig,
+    /// Where durable records go.
+    #[serde(default)]
+    pub database: DatabaseSection,
     pub regions: Vec<RegionEntry>,
     pub services: Vec<ServiceEntry>,
     #[serde(default)]
@@ -70,6 +73,14 @@ impl Default for ServerSection {
             tcp_nodelay: true,
         }
     }
+}
+
+/// `[database]`: `url = "sqlite:///var/lib/xiaowu/xiaowu.db"` or `"postgres://user@host:5432/xiaowu"`;
+/// without it, `sqlite://<documents.data_dir>/xiaowu.db`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSection {
+    pub url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

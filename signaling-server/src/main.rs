@@ -16,6 +16,10 @@ struct Cli {
     /// Configuration file (TOML). Without it the embedded demo configuration is used.
     #[arg(long, env = "XIAOWU_CONFIG", global = true)]
     config: Option<PathBuf>,
+    /// Records database: `sqlite://PATH` or `postgres://user@host:port/db` (overrides
+    /// `[database] url`; default `sqlite://<documents.data_dir>/xiaowu.db`).
+    #[arg(long, env = "XIAOWU_DATABASE", global = true)]
+    database: Option<String>,
     /// Token signing key (overrides server.token_secret).
     #[arg(long, env = "XIAOWU_TOKEN_SECRET", hide_env_values = true)]
     token_secret: Option<String>,
@@ -32,6 +36,9 @@ enum Cmd {
     HashSecret { secret: String },
     /// Loads and validates the configuration, then exits.
     CheckConfig,
+    /// Walks the records' audit hash chain; names the first broken link (exit code 1) or says how
+    /// many links hold.
+    VerifyAudit,
 }
 
 #[tokio::main]
@@ -56,6 +63,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         println!("{}: ok", settings.source);
         return Ok(());
     }
+    if let Some(url) = cli.database {
+        settings.file.database.url = Some(url);
+    }
+    if let Some(Cmd::VerifyAudit) = cli.command {
+        let url =
+            settings.file.database.url.clone().unwrap_or_else(|| {
+                format!("sqlite://{}", settings.file.documents.data_dir.join("xiaowu.db").display())
+            });
+        // Off the async runtime: the PostgreSQL client runs its own.
+        let verdict = tokio::task::spawn_blocking(move || -> Result<_, store::StoreError> {
+            let store = store::Store::open_url(&url)?;
+            Ok((store.verify_audit()?, store.audit_len()?))
+        })
+        .await?
+        .map_err(|e| anyhow::anyhow!(e.bilingual()))?;
+        match verdict {
+            (None, links) => println!("审计链完整 / audit chain ok: {links} links hold"),
+            (Some(broken), _) => {
+                println!("审计链断裂 / audit chain broken at {broken}");
+                std::process::exit(1);
+            }
+        }
+        return Ok(());
+    }
     if let Some(key) = cli.token_secret {
         settings.file.server.token_secret = Some(key);
     }
@@ -64,7 +95,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let listen = cli.listen.unwrap_or_else(|| settings.file.server.listen.clone());
     let demo = cli.config.is_none();
-    let server = signaling_server::start(settings, &listen).await.with_context(|| format!("binding {listen}"))?;
+    let server = signaling_server::start(settings, &listen).await.with_context(|| format!("starting on {listen}"))?;
     let base = format!("http://{}", server.addr);
     println!("Xiaowu signaling server listening on {base}");
     println!("  booth kiosk page:     {base}/booth?booth=booth-gudao-1&secret=demo");

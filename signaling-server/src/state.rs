@@ -38,7 +38,7 @@ pub struct Shared {
     pub ice_servers: Vec<IceServer>,
     pub turn: Option<crate::turn::TurnConfig>,
     pub docs: Arc<crate::documents::DocStore>,
-    /// Case records and ratings (`cases.jsonl` in the data directory).
+    /// Case records, ratings and forced states, in the records store (`[database] url`).
     pub cases: Arc<crate::cases::CaseLog>,
     /// Bounds how many photos are processed at once (the pipeline's blocking pool).
     pub doc_pool: tokio::sync::Semaphore,
@@ -62,7 +62,21 @@ impl Shared {
         commands: mpsc::Sender<Command>,
     ) -> std::io::Result<Self> {
         let docs = Arc::new(crate::documents::DocStore::open(settings.file.documents.clone())?);
-        let cases = Arc::new(crate::cases::CaseLog::open(&settings.file.documents.data_dir)?);
+        let url =
+            settings.file.database.url.clone().unwrap_or_else(|| {
+                format!("sqlite://{}", settings.file.documents.data_dir.join("xiaowu.db").display())
+            });
+        // On a plain thread: the PostgreSQL client runs its own small runtime and must not be
+        // started from inside tokio's (the server's handlers reach it through spawn_blocking).
+        let cases = std::thread::scope(|s| {
+            s.spawn(|| {
+                let store = store::Store::open_url(&url).map_err(|e| std::io::Error::other(e.bilingual()))?;
+                crate::cases::CaseLog::open(Arc::new(store))
+            })
+            .join()
+            .map_err(|_| std::io::Error::other("opening the records store panicked"))?
+        })?;
+        let cases = Arc::new(cases);
         let doc_pool = tokio::sync::Semaphore::new(settings.file.documents.max_parallel.max(1));
         let f = &settings.file;
         let catalog = Catalog {

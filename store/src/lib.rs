@@ -17,6 +17,7 @@ mod postgres;
 mod records;
 mod schema;
 mod sqlite;
+pub mod test_cluster;
 
 use std::path::Path;
 use std::sync::Mutex;

@@ -232,6 +232,54 @@ impl Store {
         Ok(rows.iter().map(|r| (case_from(r), r[13].text().map(str::to_owned))).collect())
     }
 
+    /// Takes the next boot number (1, 2, …) for this server start, atomically.
+    pub fn register_boot(&self) -> Result<i64> {
+        let mut c = self.conn();
+        c.batch(begin(self.dialect))?;
+        let taken = (|| {
+            if self.dialect == Dialect::Postgres {
+                c.batch("LOCK TABLE boots IN EXCLUSIVE MODE")?;
+            }
+            let next = c.query("SELECT MAX(id) FROM boots", &[])?.first().and_then(|r| r[0].int()).unwrap_or(0) + 1;
+            c.execute("INSERT INTO boots (id, started_ms) VALUES ($1, $2)", &[next.into(), now_ms().into()])?;
+            Ok(next)
+        })();
+        match taken {
+            Ok(n) => {
+                c.batch("COMMIT")?;
+                Ok(n)
+            }
+            Err(e) => {
+                let _ = c.batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// The newest forced states, newest first.
+    pub fn forced_states(&self, limit: usize) -> Result<Vec<ForcedStateRow>> {
+        let rows = self.conn().query(
+            "SELECT id, supervisor, clerk, state, why, at_ms FROM forced_states ORDER BY audit_seq DESC LIMIT $1",
+            &[(limit as i64).into()],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| ForcedStateRow {
+                id: text(r, 0),
+                supervisor: text(r, 1),
+                clerk: text(r, 2),
+                state: text(r, 3),
+                why: text(r, 4),
+                at_ms: int(r, 5),
+            })
+            .collect())
+    }
+
+    /// How many links the audit chain has.
+    pub fn audit_len(&self) -> Result<i64> {
+        Ok(self.conn().query("SELECT COUNT(*) FROM audit_chain", &[])?.first().and_then(|r| r[0].int()).unwrap_or(0))
+    }
+
     /// Walks the audit chain: every link's previous hash and own hash, and every record's content
     /// against its link. `None` when all holds, else the first break.
     pub fn verify_audit(&self) -> Result<Option<AuditBreak>> {

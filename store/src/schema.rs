@@ -54,6 +54,9 @@ const MIGRATIONS: &[&str] = &[
         at_ms BIGINT NOT NULL,
         audit_seq BIGINT NOT NULL
     );",
+    // 2: each server start takes a boot number; ids written during that run carry it, so they
+    // never repeat across restarts (or across nodes sharing the database).
+    "CREATE TABLE boots (id BIGINT PRIMARY KEY, started_ms BIGINT NOT NULL);",
 ];
 
 /// The schema version this binary writes.

@@ -249,18 +249,14 @@ async fn supervisor_sees_clerks_and_forces_a_state_within_scope_only_and_it_is_r
     })
     .await;
     // Recorded durably with who and why; the refused attempt left nothing.
-    let log = server.state().docs.config.data_dir.join("cases.jsonl");
+    let store = server.state().cases.store().clone();
     server.shutdown().await;
-    let lines: Vec<serde_json::Value> = std::fs::read_to_string(log)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .filter(|v: &serde_json::Value| v["kind"] == "forced_state")
-        .collect();
-    assert_eq!(lines.len(), 1, "{lines:?}");
-    let l = &lines[0];
+    let rows = store.forced_states(10).unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let r = &rows[0];
     assert_eq!(
-        (&l["supervisor"], &l["clerk"], &l["state"], &l["why"]),
-        (&"sup-dongying".into(), &"clerk-hekou-1".into(), &"away".into(), &"培训".into())
+        (r.supervisor.as_str(), r.clerk.as_str(), r.state.as_str(), r.why.as_str()),
+        ("sup-dongying", "clerk-hekou-1", "away", "培训")
     );
+    assert_eq!(store.verify_audit().unwrap(), None);
 }

@@ -31,6 +31,7 @@ impl Driver {
         let dir = self.shared.directory.clone();
         let (b, c) = (dir.booth(booth), dir.clerk(clerk));
         let record = CaseRecord {
+            id: self.shared.cases.case_id(call.0),
             call: call.0,
             ticket: ticket.0,
             service: dir.service(service).code.clone(),

@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::Json;
 use protocol::ErrorCode;
+use store::CaseScope;
 
 use super::{blocking_io, ApiError, ApiQuery, Caller};
 use crate::driver::Principal;
@@ -31,19 +32,27 @@ pub async fn cases(
     if !(1..=MAX_CASES).contains(&q.limit) {
         return Err(ErrorCode::InvalidField.into());
     }
-    let keep: Box<dyn Fn(&protocol::rest::CaseRecord) -> bool + Send> = match caller.who {
-        Principal::Clerk(c) => {
-            let id = state.directory.clerk(c).id.clone();
-            Box::new(move |r| r.clerk == id)
-        }
+    let scope = match caller.who {
+        Principal::Clerk(c) => CaseScope::Clerk(state.directory.clerk(c).id.clone()),
         Principal::Supervisor(s) => {
-            let (dir, scope) = (state.directory.clone(), state.supervisors[s].scope);
-            let within = move |region: &str| dir.region_idx(region).is_some_and(|r| dir.is_within(r, scope));
-            Box::new(move |r| within(&r.hall) || within(&r.booth_region))
+            // The regions within the supervisor's scope: a case is theirs when its clerk's hall or
+            // its booth's region is one of them.
+            let (dir, scope) = (&state.directory, state.supervisors[s].scope);
+            let regions = (0..dir.regions.len() as u32)
+                .map(routing::RegionIdx)
+                .filter(|r| dir.is_within(*r, scope))
+                .map(|r| dir.region(r).id.clone())
+                .collect();
+            CaseScope::Regions(regions)
         }
         Principal::Booth(_) => return Err(ErrorCode::Forbidden.into()),
     };
     let (log, limit) = (state.cases.clone(), q.limit);
-    let cases = blocking_io("reading the case log", move || log.recent_cases(limit, keep)).await?;
+    // Read your writes: what was queued for the store before this request is committed first.
+    let cases = blocking_io("reading case records", move || {
+        log.sync();
+        log.recent_cases(limit, &scope)
+    })
+    .await?;
     Ok(Json(protocol::rest::CaseList { cases }))
 }

@@ -1,14 +1,11 @@
-//! Real databases for the store tests: a SQLite file in a temp folder, and a throwaway PostgreSQL
-//! cluster (Debian's `postgresql`, installed by `scripts/test.sh`) started once per test binary on
-//! a free loopback port, one fresh database per test. As root, `initdb` and the server run as the
-//! `postgres` user (PostgreSQL refuses to run as root).
+//! Real databases for the store tests: a SQLite file in a temp folder, and a fresh database in
+//! the throwaway PostgreSQL cluster of `xiaowu_store::test_cluster`.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
 
+pub use xiaowu_store::test_cluster::postgres_url;
 use xiaowu_store::Store;
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -23,86 +20,6 @@ pub fn temp_dir(tag: &str) -> PathBuf {
 
 pub fn sqlite() -> Store {
     Store::open_sqlite(&temp_dir("sqlite").join("xiaowu.db")).expect("a SQLite file in a temp folder")
-}
-
-fn pg_bin(name: &str) -> PathBuf {
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .expect("PostgreSQL is installed (Debian package postgresql; scripts/test.sh installs it)")
-        .filter_map(|e| Some(e.ok()?.path().join("bin").join(name)))
-        .filter(|p| p.exists())
-        .collect();
-    found.sort();
-    found.pop().unwrap_or_else(|| panic!("{name} not found under /usr/lib/postgresql/*/bin"))
-}
-
-fn is_root() -> bool {
-    // SAFETY-free check: the effective uid from /proc.
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(2) == Some("0")))
-        .unwrap_or(false)
-}
-
-fn run(bin: &Path, args: &[&str]) {
-    let mut cmd = if is_root() {
-        let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--"]).arg(bin);
-        c
-    } else {
-        Command::new(bin)
-    };
-    let out = cmd.args(args).output().expect("PostgreSQL tool runs");
-    assert!(out.status.success(), "{} {args:?}: {}", bin.display(), String::from_utf8_lossy(&out.stderr));
-}
-
-/// A running cluster. Statics are never dropped, so a watcher process stops the cluster (and
-/// removes its folder) within a second of this test binary's exit.
-pub struct Cluster {
-    pub port: u16,
-}
-
-/// The binary's cluster (started on first use).
-pub fn cluster() -> &'static Cluster {
-    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| {
-        let dir = temp_dir("pg");
-        // The postgres user must be able to write there.
-        Command::new("chmod").args(["777", dir.to_str().unwrap()]).status().unwrap();
-        let data = dir.join("data");
-        run(&pg_bin("initdb"), &["-D", data.to_str().unwrap(), "-A", "trust", "-U", "xiaowu", "--no-sync"]);
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let opts = format!("-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=on", dir.display());
-        let log = dir.join("log");
-        run(&pg_bin("pg_ctl"), &["-D", data.to_str().unwrap(), "-o", &opts, "-l", log.to_str().unwrap(), "-w", "start"]);
-        let stop = format!(
-            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {as_pg} {ctl} -D {data} -m immediate stop >/dev/null 2>&1; rm -rf {dir}",
-            pid = std::process::id(),
-            as_pg = if is_root() { "runuser -u postgres --" } else { "" },
-            ctl = pg_bin("pg_ctl").display(),
-            data = data.display(),
-            dir = dir.display(),
-        );
-        // Deliberately not waited for: it outlives this process by design (`&` detaches it).
-        Command::new("sh")
-            .args(["-c", &format!("({stop}) &")])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .expect("the cluster's watcher starts");
-        Cluster { port }
-    })
-}
-
-/// A fresh database in the cluster; returns its URL.
-pub fn postgres_url() -> String {
-    let c = cluster();
-    let name = format!("t{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-    let mut admin =
-        postgres::Client::connect(&format!("postgres://xiaowu@127.0.0.1:{}/postgres", c.port), postgres::NoTls)
-            .expect("the test cluster accepts connections");
-    admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-    format!("postgres://xiaowu@127.0.0.1:{}/{name}", c.port)
 }
 
 pub fn postgres() -> Store {

@@ -1,0 +1,99 @@
+//! Records in a real database, end to end: two servers on one PostgreSQL see each other's case
+//! records and ratings; after a restart (SQLite) a new call's case gets a new, never-used id and its
+//! rating lands on it, not on the old case with the same call number; an edit made with SQL is
+//! named by the audit check; an unreachable database stops the server with a bilingual error.
+
+use protocol::rest::CaseList;
+use protocol::{CaseOutcome, ClientMessage, Rating, Role, ServerMessage};
+use xiaowu_tests::*;
+
+async fn cases(server: &signaling_server::RunningServer, role: Role, id: &str) -> CaseList {
+    let token = token(server, role, id).await;
+    let reply = session::get_bytes(format!("{}/api/cases?limit=20", base_url(server)), token).await.unwrap();
+    assert_eq!(reply.status, 200);
+    serde_json::from_slice(&reply.body).unwrap()
+}
+
+/// One served call on `server` (booth-gudao-1 with clerk-hekou-1), wrapped up with `outcome` and
+/// rated `rating`; returns the call number.
+async fn served_and_rated(server: &signaling_server::RunningServer, outcome: CaseOutcome, rating: Rating) -> u64 {
+    let (mut booth, mut clerk, call) = live_call(server).await;
+    clerk.send(ClientMessage::HangUp { call: protocol::CallId(call) }).await.unwrap();
+    let ticket = expect(&mut booth, "ticket closed", |m| match m {
+        ServerMessage::TicketClosed { ticket, .. } => Some(*ticket),
+        _ => None,
+    })
+    .await;
+    clerk.send(ClientMessage::EndWrapUp { outcome: Some(outcome), note: None }).await.unwrap();
+    expect(&mut clerk, "case recorded", |m| matches!(m, ServerMessage::CaseRecorded { .. }).then_some(())).await;
+    booth.send(ClientMessage::RateService { ticket, rating }).await.unwrap();
+    expect(&mut booth, "rating recorded", |m| matches!(m, ServerMessage::RatingRecorded { .. }).then_some(())).await;
+    call
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_on_one_postgres_see_each_others_records() {
+    // The PostgreSQL client runs its own runtime: off this one.
+    let url = tokio::task::spawn_blocking(store::test_cluster::postgres_url).await.unwrap();
+    let on_pg = |url: String| settings(move |s| s.file.database.url = Some(url));
+    let a = start(on_pg(url.clone())).await;
+    let b = start(on_pg(url.clone())).await;
+    served_and_rated(&a, CaseOutcome::Completed, Rating::VerySatisfied).await;
+    let seen = cases(&b, Role::Supervisor, "sup-dongying").await.cases;
+    assert_eq!(seen.len(), 1, "server B reads what server A wrote: {seen:?}");
+    assert_eq!((seen[0].outcome, seen[0].rating), (CaseOutcome::Completed, Some(Rating::VerySatisfied)));
+    served_and_rated(&b, CaseOutcome::Consultation, Rating::Acceptable).await;
+    let seen = cases(&a, Role::Clerk, "clerk-hekou-1").await.cases;
+    let got: Vec<(CaseOutcome, Option<Rating>)> = seen.iter().map(|c| (c.outcome, c.rating)).collect();
+    assert_eq!(
+        got,
+        [(CaseOutcome::Consultation, Some(Rating::Acceptable)), (CaseOutcome::Completed, Some(Rating::VerySatisfied))]
+    );
+    // Both servers numbered their first call 1; the records' ids still differ (boot numbers).
+    assert_eq!((seen[0].call, seen[1].call), (1, 1));
+    assert_ne!(seen[0].id, seen[1].id);
+    let store = a.state().cases.store().clone();
+    assert_eq!(tokio::task::spawn_blocking(move || store.verify_audit().unwrap()).await.unwrap(), None);
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_restart_ids_are_new_and_ratings_land_on_the_right_case() {
+    let server = start(settings(|_| {})).await;
+    let first = served_and_rated(&server, CaseOutcome::Completed, Rating::VeryDissatisfied).await;
+    let data_dir = server.state().docs.config.data_dir.clone();
+    server.shutdown().await;
+    let server = start_at(settings(|_| {}), data_dir).await;
+    let second = served_and_rated(&server, CaseOutcome::Accepted, Rating::VerySatisfied).await;
+    assert_eq!(first, second, "call numbers start again with each start");
+    let seen = cases(&server, Role::Clerk, "clerk-hekou-1").await.cases;
+    let got: Vec<(&str, CaseOutcome, Option<Rating>)> =
+        seen.iter().map(|c| (c.id.as_str(), c.outcome, c.rating)).collect();
+    assert_eq!(got.len(), 2);
+    assert_ne!(got[0].0, got[1].0, "a case id is never reused");
+    assert_eq!((got[0].1, got[0].2), (CaseOutcome::Accepted, Some(Rating::VerySatisfied)));
+    assert_eq!((got[1].1, got[1].2), (CaseOutcome::Completed, Some(Rating::VeryDissatisfied)));
+    // Someone edits the first case with SQL: the audit check names it.
+    let store = server.state().cases.store().clone();
+    assert_eq!(store.verify_audit().unwrap(), None);
+    let edited = got[1].0.to_owned();
+    store
+        .execute_raw("UPDATE cases SET outcome = 'completed', note = 'x' WHERE id = $1", &[edited.clone().into()])
+        .unwrap();
+    let broken = store.verify_audit().unwrap().expect("the edit is found");
+    assert_eq!(broken.record_id, edited);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_database_stops_the_server_with_a_clear_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut s = settings(|_| {});
+    s.file.database.url = Some(format!("postgres://xiaowu@127.0.0.1:{port}/xiaowu"));
+    s.file.documents.data_dir = std::env::temp_dir().join(format!("xiaowu-nodb-{}", std::process::id()));
+    match signaling_server::start(s, "127.0.0.1:0").await {
+        Err(e) => assert!(e.to_string().starts_with("无法连接数据库 / database unreachable"), "{e}"),
+        Ok(_) => panic!("the server started without its database"),
+    }
+}
