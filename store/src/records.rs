@@ -202,7 +202,12 @@ impl Store {
     }
 
     /// The newest cases in `scope`, recorded before `before_ms` (a cursor: pass the last row's
-    /// `recorded_ms` to page on), at most `limit`, each with its rating. An indexed query.
+    /// `recorded_ms` to page on), at most `limit`, each with its rating.
+    ///
+    /// Every branch is one index range read backwards and cut at `limit` — (clerk, time), and
+    /// (hall, time) and (booth region, time) per region in scope — then the branches are merged:
+    /// the cost follows the page size and the scope's regions, not the table (a single `OR` over
+    /// `IN` lists made both engines sort every matching row: 440 ms at 1,000,000 cases).
     pub fn cases(
         &self,
         scope: &CaseScope,
@@ -211,22 +216,31 @@ impl Store {
     ) -> Result<Vec<(CaseRow, Option<String>)>> {
         let cols = CASE_COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
         let mut params: Vec<Value> = vec![before_ms.unwrap_or(i64::MAX).into(), (limit as i64).into()];
-        let filter = match scope {
-            CaseScope::Clerk(id) => {
-                params.push(id.clone().into());
-                "c.clerk = $3".to_owned()
-            }
-            CaseScope::Regions(regions) if regions.is_empty() => "1 = 0".to_owned(),
-            CaseScope::Regions(regions) => {
-                let first = params.len() + 1;
-                let marks: Vec<String> = (first..first + regions.len()).map(|i| format!("${i}")).collect();
-                params.extend(regions.iter().map(|r| Value::from(r.clone())));
-                format!("(c.hall IN ({0}) OR c.booth_region IN ({0}))", marks.join(", "))
-            }
+        let mut branches = Vec::new();
+        let mut branch = |params: &mut Vec<Value>, column: &str, value: &str| {
+            params.push(value.into());
+            let n = params.len();
+            branches.push(format!(
+                "SELECT id FROM (SELECT id FROM cases WHERE {column} = ${n} AND recorded_ms < $1 \
+                 ORDER BY recorded_ms DESC, id DESC LIMIT $2) AS b{n}"
+            ));
         };
+        match scope {
+            CaseScope::Clerk(id) => branch(&mut params, "clerk", id),
+            CaseScope::Regions(regions) => {
+                for r in regions {
+                    branch(&mut params, "hall", r);
+                    branch(&mut params, "booth_region", r);
+                }
+            }
+        }
+        if branches.is_empty() {
+            return Ok(Vec::new());
+        }
         let sql = format!(
             "SELECT {cols}, r.rating FROM cases c LEFT JOIN ratings r ON r.ticket_id = c.ticket_id \
-             WHERE c.recorded_ms < $1 AND {filter} ORDER BY c.recorded_ms DESC, c.id DESC LIMIT $2"
+             WHERE c.id IN ({}) ORDER BY c.recorded_ms DESC, c.id DESC LIMIT $2",
+            branches.join(" UNION ")
         );
         let rows = self.conn().query(&sql, &params)?;
         Ok(rows.iter().map(|r| (case_from(r), r[13].text().map(str::to_owned))).collect())
