@@ -65,7 +65,7 @@ pub fn spawn_driver(settings: Settings) -> std::io::Result<AppState> {
         }
     });
     tokio::spawn(purge_documents(shared.docs.clone()));
-    memory::spawn_trimmer();
+    shared.trimmer.clone().spawn(shared.conns.clone());
     Ok(shared)
 }
 

@@ -1,12 +1,20 @@
 //! Giving memory back after a burst. glibc's malloc keeps freed memory mapped in its per-thread
 //! arenas, so after 10,000 booths left (or a round of 20 MiB uploads) the server's RSS stayed at
-//! its peak. A background task asks glibc to return free pages (`malloc_trim`) every
-//! [`TRIM_EVERY`], off the async workers; it costs a few milliseconds of one blocking thread.
+//! its peak. Every [`CHECK_EVERY`] a background task asks glibc to return free pages
+//! (`malloc_trim`, on a blocking thread) — but only after a burst: when the open connections fell
+//! to half of their peak since the last trim (and the peak was at least [`MIN_PEAK`]), or when
+//! uploads finished. A trim holds the allocator's locks for a moment, so it is not done idly.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// How often free heap pages are returned to the OS.
-pub const TRIM_EVERY: Duration = Duration::from_secs(10);
+use crate::serve::ConnTracker;
+
+/// How often the trimmer looks.
+pub const CHECK_EVERY: Duration = Duration::from_secs(10);
+/// Connection peaks below this are not worth a trim.
+pub const MIN_PEAK: usize = 256;
 
 /// Returns free heap pages to the OS now; `true` if any were released.
 pub fn trim() -> bool {
@@ -21,14 +29,31 @@ pub fn trim() -> bool {
     }
 }
 
-/// Spawns the periodic trim.
-pub fn spawn_trimmer() {
-    tokio::spawn(async {
-        let mut every = tokio::time::interval(TRIM_EVERY);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            every.tick().await;
-            let _ = tokio::task::spawn_blocking(trim).await;
-        }
-    });
+/// What the trimmer watches; uploads mark it when one finishes.
+#[derive(Debug, Default)]
+pub struct Trimmer {
+    uploads_finished: AtomicBool,
+}
+
+impl Trimmer {
+    /// An upload's buffers (up to 20 MiB of body and its decode) were just freed.
+    pub fn upload_finished(&self) {
+        self.uploads_finished.store(true, Ordering::Relaxed);
+    }
+
+    /// Spawns the periodic check.
+    pub fn spawn(self: Arc<Self>, conns: Arc<ConnTracker>) {
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(CHECK_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                let peak = conns.take_peak();
+                let fell = peak >= MIN_PEAK && conns.open() * 2 <= peak;
+                if fell || self.uploads_finished.swap(false, Ordering::Relaxed) {
+                    let _ = tokio::task::spawn_blocking(trim).await;
+                }
+            }
+        });
+    }
 }

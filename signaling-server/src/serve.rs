@@ -29,6 +29,8 @@ pub struct ConnTracker {
     reserved: usize,
     per_ip: usize,
     total: AtomicUsize,
+    /// The most open at once since the last [`ConnTracker::take_peak`].
+    peak: AtomicUsize,
     by_ip: Mutex<HashMap<IpAddr, usize>>,
 }
 
@@ -39,6 +41,7 @@ impl ConnTracker {
             reserved: reserved.min(max_total.saturating_sub(1)),
             per_ip: per_ip.max(1),
             total: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
             by_ip: Mutex::new(HashMap::new()),
         }
     }
@@ -54,12 +57,18 @@ impl ConnTracker {
             return None;
         }
         *n += 1;
-        self.total.fetch_add(1, Ordering::Relaxed);
+        let open = self.total.fetch_add(1, Ordering::Relaxed) + 1;
+        self.peak.fetch_max(open, Ordering::Relaxed);
         Some(ConnSlot { tracker: self.clone(), ip })
     }
 
     pub fn open(&self) -> usize {
         self.total.load(Ordering::Relaxed)
+    }
+
+    /// The peak of open connections since the last call, restarting from the current count.
+    pub fn take_peak(&self) -> usize {
+        self.peak.swap(self.open(), Ordering::Relaxed)
     }
 
     /// Whether only the reserved paths are served now (the general connections are used up).

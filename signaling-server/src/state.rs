@@ -52,6 +52,8 @@ pub struct Shared {
     /// Document uploads being received or processed.
     pub upload_slots: Arc<tokio::sync::Semaphore>,
     pub login_throttle: crate::throttle::LoginThrottle,
+    /// Returns freed memory to the OS after bursts.
+    pub trimmer: Arc<crate::memory::Trimmer>,
     next_conn: AtomicU64,
 }
 
@@ -137,6 +139,7 @@ impl Shared {
             unauthenticated: Arc::new(tokio::sync::Semaphore::new(limits.max_unauthenticated.max(1))),
             upload_slots: Arc::new(tokio::sync::Semaphore::new(limits.max_pending_uploads.max(1))),
             login_throttle: crate::throttle::LoginThrottle::new(&limits),
+            trimmer: Arc::default(),
             conns,
             limits,
             docs,

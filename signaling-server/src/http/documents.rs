@@ -125,6 +125,7 @@ pub async fn upload(
         sha256_result: meta.sha256_result.clone(),
     };
     let _ = state.commands.send(Command::DocumentStored { meta }).await;
+    state.trimmer.upload_finished();
     Ok(Json(answer))
 }
 
