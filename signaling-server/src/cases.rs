@@ -150,6 +150,13 @@ impl CaseLog {
         }
     }
 
+    /// Like [`CaseLog::sync`], for at most `limit`; `false` if the writer is still behind (the
+    /// database is away).
+    pub fn sync_within(&self, limit: std::time::Duration) -> bool {
+        let (done, wait) = mpsc::channel();
+        self.tx.send(ToWriter::Sync(done)).is_ok() && wait.recv_timeout(limit).is_ok()
+    }
+
     /// The newest `limit` cases in `scope`, newest first, each with its ticket's rating. Blocking.
     pub fn recent_cases(&self, limit: usize, scope: &CaseScope) -> std::io::Result<Vec<CaseRecord>> {
         let rows = self.store.cases(scope, None, limit).map_err(|e| std::io::Error::other(e.to_string()))?;
@@ -181,17 +188,34 @@ fn case_out(c: CaseRow, rating: Option<String>) -> CaseRecord {
     }
 }
 
+/// Commits records in order. A record is never dropped because the database is away: the writer
+/// retries it (every 0.5 s, then up to every 5 s) until it is committed, and the records behind it
+/// wait. A retry that finds the record already there (its first commit succeeded but the answer
+/// was lost) counts as done.
 fn write_loop(store: &Store, rx: mpsc::Receiver<ToWriter>) {
     for msg in rx {
         match msg {
             ToWriter::Row(row) => {
-                let written = match *row {
-                    Row::Case(c) => store.append_case(&c),
-                    Row::Rating(r) => store.append_rating(&r),
-                    Row::Forced(f) => store.append_forced_state(&f),
-                };
-                if let Err(e) = written {
-                    error!(error = %e, "writing a record to the store failed");
+                let mut wait = std::time::Duration::from_millis(500);
+                let mut attempt = 0u32;
+                loop {
+                    let written = match &*row {
+                        Row::Case(c) => store.append_case(c),
+                        Row::Rating(r) => store.append_rating(r),
+                        Row::Forced(f) => store.append_forced_state(f),
+                    };
+                    match written {
+                        Ok(_) => break,
+                        Err(e) if attempt > 0 && is_duplicate(&e) => break,
+                        Err(e) => {
+                            if attempt.is_power_of_two() || attempt == 0 {
+                                error!(error = %e, attempt, "writing a record failed; retrying until the database is back");
+                            }
+                            attempt += 1;
+                            std::thread::sleep(wait);
+                            wait = (wait * 2).min(std::time::Duration::from_secs(5));
+                        }
+                    }
                 }
             }
             ToWriter::Sync(done) => {
@@ -199,6 +223,11 @@ fn write_loop(store: &Store, rx: mpsc::Receiver<ToWriter>) {
             }
         }
     }
+}
+
+fn is_duplicate(e: &store::StoreError) -> bool {
+    let text = e.to_string().to_lowercase();
+    text.contains("duplicate key") || text.contains("unique constraint")
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use crate::{Result, StoreError};
 
 pub struct PostgresExecutor {
     client: postgres::Client,
+    url: String,
 }
 
 fn err(e: postgres::Error) -> StoreError {
@@ -42,7 +43,16 @@ impl PostgresExecutor {
     pub fn connect(url: &str) -> Result<Self> {
         let client =
             postgres::Client::connect(url, postgres::NoTls).map_err(|e| StoreError::Unreachable(e.to_string()))?;
-        Ok(Self { client })
+        Ok(Self { client, url: url.to_owned() })
+    }
+
+    /// After the server went away (restart, network), the next statement connects again.
+    fn live(&mut self) -> Result<&mut postgres::Client> {
+        if self.client.is_closed() {
+            self.client = postgres::Client::connect(&self.url, postgres::NoTls)
+                .map_err(|e| StoreError::Unreachable(e.to_string()))?;
+        }
+        Ok(&mut self.client)
     }
 
     fn params(params: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
@@ -52,11 +62,11 @@ impl PostgresExecutor {
 
 impl Executor for PostgresExecutor {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
-        self.client.execute(sql, &Self::params(params)).map_err(err)
+        self.live()?.execute(sql, &Self::params(params)).map_err(err)
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
-        let rows = self.client.query(sql, &Self::params(params)).map_err(err)?;
+        let rows = self.live()?.query(sql, &Self::params(params)).map_err(err)?;
         Ok(rows
             .iter()
             .map(|row| {
@@ -78,6 +88,6 @@ impl Executor for PostgresExecutor {
     }
 
     fn batch(&mut self, sql: &str) -> Result<()> {
-        self.client.batch_execute(sql).map_err(err)
+        self.live()?.batch_execute(sql).map_err(err)
     }
 }

@@ -49,16 +49,18 @@ fn run(bin: &Path, args: &[&str]) {
     assert!(out.status.success(), "{} {args:?}: {}", bin.display(), String::from_utf8_lossy(&out.stderr));
 }
 
-/// A running cluster. Statics are never dropped, so a watcher process stops the cluster (and
-/// removes its folder) within a second of this test binary's exit.
+/// A running cluster. A watcher process stops it (and removes its folder) within a second of this
+/// process's exit, since the shared one is a static and statics are never dropped.
 pub struct Cluster {
     pub port: u16,
+    data: PathBuf,
+    opts: String,
+    log: PathBuf,
 }
 
-/// The process's cluster (started on first use).
-pub fn cluster() -> &'static Cluster {
-    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| {
+impl Cluster {
+    /// Starts a new cluster of this process's own (most tests share [`cluster`]).
+    pub fn start() -> Self {
         let dir = temp_dir("pg");
         // The postgres user must be able to write there.
         Command::new("chmod").args(["777", dir.to_str().unwrap()]).status().unwrap();
@@ -66,8 +68,8 @@ pub fn cluster() -> &'static Cluster {
         run(&pg_bin("initdb"), &["-D", data.to_str().unwrap(), "-A", "trust", "-U", "xiaowu", "--no-sync"]);
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let opts = format!("-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=on", dir.display());
-        let log = dir.join("log");
-        run(&pg_bin("pg_ctl"), &["-D", data.to_str().unwrap(), "-o", &opts, "-l", log.to_str().unwrap(), "-w", "start"]);
+        let cluster = Cluster { port, data: data.clone(), opts, log: dir.join("log") };
+        cluster.resume();
         let stop = format!(
             "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {as_pg} {ctl} -D {data} -m immediate stop >/dev/null 2>&1; rm -rf {dir}",
             pid = std::process::id(),
@@ -84,17 +86,38 @@ pub fn cluster() -> &'static Cluster {
             .stderr(std::process::Stdio::null())
             .status()
             .expect("the cluster's watcher starts");
-        Cluster { port }
-    })
+        cluster
+    }
+
+    /// Stops the server at once (as a crash or a lost network would look to its clients).
+    pub fn halt(&self) {
+        run(&pg_bin("pg_ctl"), &["-D", self.data.to_str().unwrap(), "-m", "immediate", "stop"]);
+    }
+
+    /// Starts the server again (also the first start).
+    pub fn resume(&self) {
+        let (data, log) = (self.data.to_str().unwrap(), self.log.to_str().unwrap());
+        run(&pg_bin("pg_ctl"), &["-D", data, "-o", &self.opts, "-l", log, "-w", "start"]);
+    }
+
+    /// A fresh database in this cluster; returns its URL.
+    pub fn database(&self) -> String {
+        let name = format!("t{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        let mut admin =
+            postgres::Client::connect(&format!("postgres://xiaowu@127.0.0.1:{}/postgres", self.port), postgres::NoTls)
+                .expect("the test cluster accepts connections");
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        format!("postgres://xiaowu@127.0.0.1:{}/{name}", self.port)
+    }
 }
 
-/// A fresh database in the cluster; returns its URL.
+/// The process's shared cluster (started on first use).
+pub fn cluster() -> &'static Cluster {
+    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+    CLUSTER.get_or_init(Cluster::start)
+}
+
+/// A fresh database in the shared cluster; returns its URL.
 pub fn postgres_url() -> String {
-    let c = cluster();
-    let name = format!("t{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-    let mut admin =
-        postgres::Client::connect(&format!("postgres://xiaowu@127.0.0.1:{}/postgres", c.port), postgres::NoTls)
-            .expect("the test cluster accepts connections");
-    admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-    format!("postgres://xiaowu@127.0.0.1:{}/{name}", c.port)
+    cluster().database()
 }

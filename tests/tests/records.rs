@@ -97,3 +97,45 @@ async fn an_unreachable_database_stops_the_server_with_a_clear_error() {
         Ok(_) => panic!("the server started without its database"),
     }
 }
+
+/// The database goes away while the server runs: a case wrapped up meanwhile is held by the
+/// writer (not dropped), case reads answer `503 server_busy` instead of a stale list, and once the
+/// database is back the case is committed and listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_written_while_the_database_is_away_is_kept_until_it_is_back() {
+    let pg = tokio::task::spawn_blocking(store::test_cluster::Cluster::start).await.unwrap();
+    let pg = std::sync::Arc::new(pg);
+    let url = tokio::task::spawn_blocking({
+        let pg = pg.clone();
+        move || pg.database()
+    })
+    .await
+    .unwrap();
+    let server = start(settings(move |s| s.file.database.url = Some(url))).await;
+    let (mut booth, mut clerk, call) = live_call(&server).await;
+    let halt = pg.clone();
+    tokio::task::spawn_blocking(move || halt.halt()).await.unwrap();
+    clerk.send(ClientMessage::HangUp { call: protocol::CallId(call) }).await.unwrap();
+    expect(&mut booth, "ticket closed", |m| matches!(m, ServerMessage::TicketClosed { .. }).then_some(())).await;
+    clerk.send(ClientMessage::EndWrapUp { outcome: Some(CaseOutcome::NeedsVisit), note: None }).await.unwrap();
+    expect(&mut clerk, "case recorded", |m| matches!(m, ServerMessage::CaseRecorded { .. }).then_some(())).await;
+    let token = token(&server, Role::Clerk, "clerk-hekou-1").await;
+    let url = format!("{}/api/cases?limit=20", base_url(&server));
+    let away = http("GET", url.clone(), Some(token.clone()), None).await;
+    assert_eq!((away.status, away.code()), (503, "server_busy"));
+    let resume = pg.clone();
+    tokio::task::spawn_blocking(move || resume.resume()).await.unwrap();
+    // The writer retries with a growing pause (up to 5 s): ask until it has caught up (hang guard).
+    let mut back = http("GET", url.clone(), Some(token.clone()), None).await;
+    for _ in 0..3 {
+        if back.status == 200 {
+            break;
+        }
+        back = http("GET", url.clone(), Some(token.clone()), None).await;
+    }
+    assert_eq!(back.status, 200, "{}", back.body);
+    let list: CaseList = serde_json::from_value(back.body).unwrap();
+    assert_eq!(list.cases.len(), 1, "{list:?}");
+    assert_eq!(list.cases[0].outcome, CaseOutcome::NeedsVisit);
+    server.shutdown().await;
+}

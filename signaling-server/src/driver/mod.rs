@@ -249,7 +249,11 @@ impl Driver {
         for clerk in clerks {
             self.close_case(clerk, protocol::CaseOutcome::NotRecorded, None);
         }
-        self.shared.cases.sync();
+        // Bounded: with the database away, shutdown must not hang (what is not committed by then
+        // is logged as lost).
+        if !self.shared.cases.sync_within(Duration::from_secs(5)) {
+            tracing::error!("shutting down with case records not yet committed: the database is away");
+        }
         let ids: Vec<ConnId> = self.conns.keys().copied().collect();
         for conn in ids {
             self.send(

@@ -49,10 +49,14 @@ pub async fn cases(
     };
     let (log, limit) = (state.cases.clone(), q.limit);
     // Read your writes: what was queued for the store before this request is committed first.
+    // While the database is away the writer holds the records back: answer 503, not a stale list.
     let cases = blocking_io("reading case records", move || {
-        log.sync();
-        log.recent_cases(limit, &scope)
+        if !log.sync_within(std::time::Duration::from_secs(5)) {
+            return Ok(None);
+        }
+        log.recent_cases(limit, &scope).map(Some)
     })
-    .await?;
+    .await?
+    .ok_or_else(|| ApiError::retry_after(ErrorCode::ServerBusy, std::time::Duration::from_secs(5)))?;
     Ok(Json(protocol::rest::CaseList { cases }))
 }
