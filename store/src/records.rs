@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::backend::{Row, Value};
-use crate::schema::begin;
-use crate::{Dialect, Result, Store, StoreError};
+use crate::schema::in_transaction;
+use crate::{Result, Store, StoreError};
 
 /// The previous hash of the first link.
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -108,6 +108,25 @@ fn case_from(row: &Row) -> CaseRow {
     }
 }
 
+const RATING_COLUMNS: &str = "ticket_id, booth, rating, at_ms";
+
+fn rating_from(row: &Row) -> RatingRow {
+    RatingRow { ticket_id: text(row, 0), booth: text(row, 1), rating: text(row, 2), at_ms: int(row, 3) }
+}
+
+const FORCED_COLUMNS: &str = "id, supervisor, clerk, state, why, at_ms";
+
+fn forced_from(row: &Row) -> ForcedStateRow {
+    ForcedStateRow {
+        id: text(row, 0),
+        supervisor: text(row, 1),
+        clerk: text(row, 2),
+        state: text(row, 3),
+        why: text(row, 4),
+        at_ms: int(row, 5),
+    }
+}
+
 /// Which cases a caller may list.
 #[derive(Debug, Clone)]
 pub enum CaseScope {
@@ -120,12 +139,7 @@ impl Store {
     /// Appends a record and its chain link atomically; returns the link's sequence number.
     fn append(&self, kind: &str, record_id: &str, content: String, insert: (&str, Vec<Value>)) -> Result<i64> {
         let mut c = self.conn();
-        c.batch(begin(self.dialect))?;
-        let written = (|| {
-            if self.dialect == Dialect::Postgres {
-                // One writer of the chain at a time, across every node sharing the database.
-                c.batch("LOCK TABLE audit_chain IN EXCLUSIVE MODE")?;
-            }
+        in_transaction(c.as_mut(), self.dialect, Some("audit_chain"), |c| {
             let last = c.query("SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1", &[])?;
             let (seq, prev) = match last.first() {
                 Some(r) => (int(r, 0) + 1, text(r, 1)),
@@ -141,17 +155,7 @@ impl Store {
             params.push(Value::Int(seq));
             c.execute(sql, &params)?;
             Ok(seq)
-        })();
-        match written {
-            Ok(seq) => {
-                c.batch("COMMIT")?;
-                Ok(seq)
-            }
-            Err(e) => {
-                let _ = c.batch("ROLLBACK");
-                Err(e)
-            }
-        }
+        })
     }
 
     /// Writes a case record durably (committed before this returns).
@@ -182,8 +186,8 @@ impl Store {
     pub fn append_rating(&self, r: &RatingRow) -> Result<i64> {
         let content = serde_json::to_string(r).expect("a rating row always serializes");
         let params = vec![r.ticket_id.clone().into(), r.booth.clone().into(), r.rating.clone().into(), r.at_ms.into()];
-        let sql = "INSERT INTO ratings (ticket_id, booth, rating, at_ms, audit_seq) VALUES ($1, $2, $3, $4, $5)";
-        self.append("rating", &r.ticket_id, content, (sql, params))
+        let sql = format!("INSERT INTO ratings ({RATING_COLUMNS}, audit_seq) VALUES ($1, $2, $3, $4, $5)");
+        self.append("rating", &r.ticket_id, content, (&sql, params))
     }
 
     pub fn append_forced_state(&self, r: &ForcedStateRow) -> Result<i64> {
@@ -196,9 +200,9 @@ impl Store {
             r.why.clone().into(),
             r.at_ms.into(),
         ];
-        let sql = "INSERT INTO forced_states (id, supervisor, clerk, state, why, at_ms, audit_seq) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7)";
-        self.append("forced_state", &r.id, content, (sql, params))
+        let sql =
+            format!("INSERT INTO forced_states ({FORCED_COLUMNS}, audit_seq) VALUES ($1, $2, $3, $4, $5, $6, $7)");
+        self.append("forced_state", &r.id, content, (&sql, params))
     }
 
     /// The newest cases in `scope`, recorded before `before_ms` (a cursor: pass the last row's
@@ -249,44 +253,20 @@ impl Store {
     /// Takes the next boot number (1, 2, …) for this server start, atomically.
     pub fn register_boot(&self) -> Result<i64> {
         let mut c = self.conn();
-        c.batch(begin(self.dialect))?;
-        let taken = (|| {
-            if self.dialect == Dialect::Postgres {
-                c.batch("LOCK TABLE boots IN EXCLUSIVE MODE")?;
-            }
+        in_transaction(c.as_mut(), self.dialect, Some("boots"), |c| {
             let next = c.query("SELECT MAX(id) FROM boots", &[])?.first().and_then(|r| r[0].int()).unwrap_or(0) + 1;
             c.execute("INSERT INTO boots (id, started_ms) VALUES ($1, $2)", &[next.into(), now_ms().into()])?;
             Ok(next)
-        })();
-        match taken {
-            Ok(n) => {
-                c.batch("COMMIT")?;
-                Ok(n)
-            }
-            Err(e) => {
-                let _ = c.batch("ROLLBACK");
-                Err(e)
-            }
-        }
+        })
     }
 
     /// The newest forced states, newest first.
     pub fn forced_states(&self, limit: usize) -> Result<Vec<ForcedStateRow>> {
         let rows = self.conn().query(
-            "SELECT id, supervisor, clerk, state, why, at_ms FROM forced_states ORDER BY audit_seq DESC LIMIT $1",
+            &format!("SELECT {FORCED_COLUMNS} FROM forced_states ORDER BY audit_seq DESC LIMIT $1"),
             &[(limit as i64).into()],
         )?;
-        Ok(rows
-            .iter()
-            .map(|r| ForcedStateRow {
-                id: text(r, 0),
-                supervisor: text(r, 1),
-                clerk: text(r, 2),
-                state: text(r, 3),
-                why: text(r, 4),
-                at_ms: int(r, 5),
-            })
-            .collect())
+        Ok(rows.iter().map(forced_from).collect())
     }
 
     /// How many links the audit chain has.
@@ -321,35 +301,13 @@ impl Store {
                     .first()
                     .map(|r| serde_json::to_string(&case_from(r))),
                 "rating" => c
-                    .query(
-                        "SELECT ticket_id, booth, rating, at_ms FROM ratings WHERE ticket_id = $1",
-                        &[id.clone().into()],
-                    )?
+                    .query(&format!("SELECT {RATING_COLUMNS} FROM ratings WHERE ticket_id = $1"), &[id.clone().into()])?
                     .first()
-                    .map(|r| {
-                        serde_json::to_string(&RatingRow {
-                            ticket_id: text(r, 0),
-                            booth: text(r, 1),
-                            rating: text(r, 2),
-                            at_ms: int(r, 3),
-                        })
-                    }),
+                    .map(|r| serde_json::to_string(&rating_from(r))),
                 "forced_state" => c
-                    .query(
-                        "SELECT id, supervisor, clerk, state, why, at_ms FROM forced_states WHERE id = $1",
-                        &[id.clone().into()],
-                    )?
+                    .query(&format!("SELECT {FORCED_COLUMNS} FROM forced_states WHERE id = $1"), &[id.clone().into()])?
                     .first()
-                    .map(|r| {
-                        serde_json::to_string(&ForcedStateRow {
-                            id: text(r, 0),
-                            supervisor: text(r, 1),
-                            clerk: text(r, 2),
-                            state: text(r, 3),
-                            why: text(r, 4),
-                            at_ms: int(r, 5),
-                        })
-                    }),
+                    .map(|r| serde_json::to_string(&forced_from(r))),
                 _ => return Ok(broken("unknown record kind")),
             };
             match stored.transpose().map_err(|e| StoreError::Query(e.to_string()))? {

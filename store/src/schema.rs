@@ -84,28 +84,43 @@ pub fn migrate(exec: &mut dyn Executor, dialect: Dialect) -> Result<()> {
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let version = i as i64 + 1;
-        exec.batch(begin(dialect))?;
-        let applied = exec.batch(sql).and_then(|_| {
+        in_transaction(exec, dialect, None, |exec| {
+            exec.batch(sql)?;
             exec.execute(
                 "INSERT INTO schema_version (version, applied_ms) VALUES ($1, $2)",
                 &[Value::Int(version), Value::Int(crate::records::now_ms())],
             )
-        });
-        match applied {
-            Ok(_) => exec.batch("COMMIT")?,
-            Err(e) => {
-                let _ = exec.batch("ROLLBACK");
-                return Err(e);
-            }
-        }
+        })?;
     }
     Ok(())
 }
 
-/// A write transaction: SQLite takes its write lock at once (no upgrade deadlocks).
-pub fn begin(dialect: Dialect) -> &'static str {
-    match dialect {
+/// Runs `work` in one write transaction: committed if it succeeds, rolled back if not. SQLite
+/// takes its write lock at once (`BEGIN IMMEDIATE`: no upgrade deadlocks); on PostgreSQL, `lock`
+/// names a table locked exclusively first, so that writers on every node sharing the database
+/// take their turn (the audit chain and boot numbers must not fork).
+pub fn in_transaction<T>(
+    exec: &mut dyn Executor,
+    dialect: Dialect,
+    lock: Option<&str>,
+    work: impl FnOnce(&mut dyn Executor) -> Result<T>,
+) -> Result<T> {
+    exec.batch(match dialect {
         Dialect::Sqlite => "BEGIN IMMEDIATE",
         Dialect::Postgres => "BEGIN",
+    })?;
+    let done = match lock.filter(|_| dialect == Dialect::Postgres) {
+        Some(table) => exec.batch(&format!("LOCK TABLE {table} IN EXCLUSIVE MODE")).and_then(|_| work(exec)),
+        None => work(exec),
+    };
+    match done {
+        Ok(v) => {
+            exec.batch("COMMIT")?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = exec.batch("ROLLBACK");
+            Err(e)
+        }
     }
 }
