@@ -3,7 +3,8 @@
 //! The initiator (the clerk) creates the `chat` data channel and the SDP offer; the other side
 //! answers. Both send video and audio and count what they receive. Local ICE candidates come out
 //! as [`PeerEvent::LocalCandidate`] for the client to relay; remote ones are buffered until the
-//! remote description is set (NOTES-webrtc pitfall 6).
+//! remote description is set: Chromium trickles candidates that can arrive before the answer, and
+//! applying them early fails.
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -459,8 +460,9 @@ impl CallPeer {
     }
 }
 
-/// The payload type negotiated for the track's codec, looked up by codec name (not "first"; see
-/// NOTES-webrtc pitfall 4).
+/// The payload type negotiated for the track's codec, looked up by codec name. Not the first codec
+/// of the sender's parameters: when the page prefers H.264, VP8 frames would go out labelled H.264
+/// and Chromium would decode nothing.
 async fn payload_type(sender: &Arc<dyn RtpSender>, kind: RtpCodecKind) -> Option<PayloadType> {
     let want = match kind {
         RtpCodecKind::Video => MIME_TYPE_VP8,

@@ -1,4 +1,4 @@
-//! The embedded demo configuration has what the issue promises, and invalid configurations are
+//! The embedded demo configuration has the regions, services and accounts the README promises, and invalid configurations are
 //! refused with an error naming the file, the entry and the problem.
 
 use protocol::RegionLevel;

@@ -1,4 +1,4 @@
-//! Call benchmarks (issue 3).
+//! Call benchmarks.
 //!
 //! 1. Setup time over 30 calls, one after another, in-process: the real server, agent-console and
 //!    booth-client libraries, webrtc-rs on loopback. For each call: clerk accept → first remote video

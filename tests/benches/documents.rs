@@ -1,4 +1,4 @@
-//! Document pipeline benchmarks (issue 4), side by side in one run.
+//! Document pipeline benchmarks, side by side in one run.
 //!
 //! 1. A 12 MP (4000×3000, EXIF orientation 6) and a 2 MP (1632×1224, orientation 6) photo-like
 //!    JPEG, each processed 15 times by: our pipeline (read file → upright, stripped, ≤ 2048 px,

@@ -1,4 +1,4 @@
-//! Load benchmarks (issue "Hold up under abuse and faults"), against the release server as a
+//! Load benchmarks, against the release server as a
 //! separate process so that its memory and CPU are its own:
 //!
 //! 1. `idle`: N booths (default 10,000) connect, say hello and ping every 10 s; the server's RSS
