@@ -131,7 +131,9 @@ async fn failed_logins_back_off() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_flood_is_limited_then_closed() {
     let server = start(settings(|s| {
-        s.file.limits.messages_per_sec = 20;
+        // One token a second: what refills while the pings are being sent does not depend on how
+        // fast this machine sends them.
+        s.file.limits.messages_per_sec = 1;
         s.file.limits.message_burst = 40;
         s.file.limits.rate_limit_strikes = 200;
     }))
@@ -149,8 +151,8 @@ async fn a_message_flood_is_limited_then_closed() {
             other => panic!("unexpected {other:?}"),
         }
     }
-    // The burst (less the hello's token) plus what refilled while the pings were being sent.
-    assert!((38..=45).contains(&pongs), "the burst is answered, the rest is not: {pongs}");
+    // The burst (less the hello's token), plus a token or two refilled while they were sent.
+    assert!((39..=42).contains(&pongs), "the burst is answered, the rest is not: {pongs}");
     assert_eq!(limited, 1, "one notice, not one per refused message");
     assert_eq!(flood.closed_with.as_deref(), Some("rate_limited"));
     calm.send(&ClientMessage::Ping { seq: 9 }).await;
