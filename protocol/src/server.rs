@@ -37,6 +37,9 @@ pub enum ServerMessage {
     /// Booth: the live state of its ticket; sent on every change of position or estimate.
     TicketStatus {
         ticket: TicketId,
+        /// The short number the kiosk shows and speaks (“12号”). It counts from 1 again
+        /// when the server restarts; `ticket` is the id, unique for ever.
+        number: u32,
         service: ServiceCode,
         state: TicketState,
         /// 1 = next. Present while waiting.

@@ -118,6 +118,7 @@ fn server_messages() {
     server(
         ServerMessage::TicketStatus {
             ticket: TicketId(12),
+            number: 12,
             service: "teacher-cert".into(),
             state: TicketState::Waiting,
             position: Some(2),
@@ -125,12 +126,13 @@ fn server_messages() {
             waited_secs: 41,
             notice: None,
         },
-        json!({"type": "ticket_status", "ticket": 12, "service": "teacher-cert", "state": "waiting", "position": 2,
+        json!({"type": "ticket_status", "ticket": 12, "number": 12, "service": "teacher-cert", "state": "waiting", "position": 2,
                "estimated_wait_secs": 300, "waited_secs": 41}),
     );
     server(
         ServerMessage::TicketStatus {
             ticket: TicketId(12),
+            number: 12,
             service: "teacher-cert".into(),
             state: TicketState::Waiting,
             position: Some(1),
@@ -138,7 +140,7 @@ fn server_messages() {
             waited_secs: 200,
             notice: Some(TicketNotice::ClerkLostRequeued),
         },
-        json!({"type": "ticket_status", "ticket": 12, "service": "teacher-cert", "state": "waiting", "position": 1,
+        json!({"type": "ticket_status", "ticket": 12, "number": 12, "service": "teacher-cert", "state": "waiting", "position": 1,
                "estimated_wait_secs": 0, "waited_secs": 200, "notice": "clerk_lost_requeued"}),
     );
     server(
@@ -155,6 +157,7 @@ fn server_messages() {
         ServerMessage::Offer {
             offer: OfferId(5),
             ticket: TicketId(12),
+            number: 12,
             service: "teacher-cert".into(),
             service_name: "教师资格认定确认".into(),
             booth: "booth-gudao-1".into(),
@@ -185,6 +188,7 @@ fn server_messages() {
         ServerMessage::CallStarted {
             call: CallId(2),
             ticket: TicketId(12),
+            number: 12,
             service: "teacher-cert".into(),
             peer: Peer { role: Role::Clerk, id: "clerk-hekou-1".into(), display_name: "王伟".into() },
             ice_servers: vec![IceServer {

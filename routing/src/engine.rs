@@ -28,8 +28,11 @@ pub struct EngineConfig {
     pub no_clerk_grace: Duration,
     /// A call whose media is not up on both sides by then ends as media_failed.
     pub media_timeout: Duration,
-    /// The first ticket number (lets several engines number apart).
+    /// The first ticket id; ids count up from it (lets engines of several runs or nodes number
+    /// apart: the server passes a base unique to its start).
     pub first_ticket: u64,
+    /// The first call id, likewise.
+    pub first_call: u64,
 }
 
 impl Default for EngineConfig {
@@ -43,6 +46,7 @@ impl Default for EngineConfig {
             no_clerk_grace: Duration::from_secs(60),
             media_timeout: Duration::from_secs(15),
             first_ticket: 1,
+            first_call: 1,
         }
     }
 }
@@ -169,7 +173,7 @@ impl Engine {
             timers: Timers::default(),
             actions: VecDeque::new(),
             next_offer: 1,
-            next_call: 1,
+            next_call: cfg.first_call,
             next_order: 0,
             next_head_order: -1,
             next_idle_seq: 0,

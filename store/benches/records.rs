@@ -11,7 +11,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use xiaowu_store::{CaseRow, CaseScope, Store};
+use xiaowu_store::{CaseRow, CaseQuery, CaseScope, Store};
 
 const WRITES: usize = 300;
 const ROWS: i64 = 1_000_000;
@@ -118,7 +118,7 @@ fn queries(store: &Store) -> Vec<Duration> {
     (0..200)
         .map(|i| {
             let t = Instant::now();
-            let rows = store.cases(if i % 2 == 0 { &scope } else { &clerk }, None, 50).unwrap();
+            let rows = store.cases(&CaseQuery::newest(if i % 2 == 0 { &scope } else { &clerk }.clone(), 50)).unwrap();
             assert_eq!(rows.len(), 50);
             t.elapsed()
         })

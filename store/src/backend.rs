@@ -8,6 +8,8 @@ use crate::Result;
 pub enum Value {
     Int(i64),
     Text(String),
+    /// Binary data (document images): `BLOB` in SQLite, `BYTEA` in PostgreSQL.
+    Bytes(Vec<u8>),
     Null,
 }
 
@@ -22,6 +24,13 @@ impl Value {
     pub fn text(&self) -> Option<&str> {
         match self {
             Value::Text(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    pub fn into_bytes(self) -> Option<Vec<u8>> {
+        match self {
+            Value::Bytes(b) => Some(b),
             _ => None,
         }
     }
@@ -42,6 +51,12 @@ impl From<&str> for Value {
 impl From<String> for Value {
     fn from(v: String) -> Self {
         Value::Text(v)
+    }
+}
+
+impl From<&[u8]> for Value {
+    fn from(v: &[u8]) -> Self {
+        Value::Bytes(v.to_vec())
     }
 }
 

@@ -6,13 +6,19 @@
 //! - `backend.rs`: values, rows, the executor trait, placeholder translation;
 //! - `sqlite.rs` / `postgres.rs`: the two executors;
 //! - `schema.rs`: versioned migrations, run at open, and the refusal of a newer schema;
+//! - `audit.rs`: the tamper-evident hash chain over every chained record, and `verify_audit`;
 //! - `records.rs`: case records (办件), ratings (好差评) and supervisors' forced states, each
-//!   written with its link in the audit hash chain in one transaction; `verify_audit`.
+//!   written with its link in the chain in one transaction; the scoped, paged case query;
+//! - `documents.rs`: document metadata, bytes, reviews and reads; retention purges;
+//! - `events.rs`: the per-ticket event log, answered counts and waiting samples.
 //!
 //! Synchronous by design: the server calls it from a blocking thread, and a commit returns only
 //! once the record is durable.
 
+mod audit;
 mod backend;
+mod documents;
+mod events;
 mod postgres;
 mod records;
 mod schema;
@@ -23,7 +29,10 @@ use std::path::Path;
 use std::sync::Mutex;
 
 pub use backend::Value;
-pub use records::{AuditBreak, CaseRow, CaseScope, ForcedStateRow, RatingRow};
+pub use audit::AuditBreak;
+pub use documents::{DocumentReadRow, DocumentReviewRow, DocumentRow, PurgeCounts};
+pub use events::{AnsweredRow, TicketEventRow};
+pub use records::{now_ms, CaseCursor, CaseQuery, CaseRow, CaseScope, ForcedStateRow, RatingRow};
 pub use schema::SCHEMA_VERSION;
 
 /// Why a store operation failed. Each has a Chinese and an English text for the people who run it.

@@ -1,5 +1,5 @@
-//! The PostgreSQL executor (the `postgres` crate's synchronous client). Columns are `BIGINT` or
-//! `TEXT` only, so values map one to one.
+//! The PostgreSQL executor (the `postgres` crate's synchronous client). Columns are `BIGINT`,
+//! `TEXT` or `BYTEA`, so values map one to one.
 
 use postgres::types::{IsNull, ToSql, Type};
 
@@ -28,12 +28,13 @@ impl ToSql for Value {
         match self {
             Value::Int(i) => i.to_sql(ty, out),
             Value::Text(t) => t.as_str().to_sql(ty, out),
+            Value::Bytes(b) => b.as_slice().to_sql(ty, out),
             Value::Null => Ok(IsNull::Yes),
         }
     }
 
     fn accepts(ty: &Type) -> bool {
-        <i64 as ToSql>::accepts(ty) || <&str as ToSql>::accepts(ty)
+        <i64 as ToSql>::accepts(ty) || <&str as ToSql>::accepts(ty) || <&[u8] as ToSql>::accepts(ty)
     }
 
     postgres::types::to_sql_checked!();
@@ -80,6 +81,7 @@ impl Executor for PostgresExecutor {
                             };
                             v.map_or(Value::Null, Value::Int)
                         }
+                        Type::BYTEA => row.get::<_, Option<Vec<u8>>>(i).map_or(Value::Null, Value::Bytes),
                         _ => row.get::<_, Option<String>>(i).map_or(Value::Null, Value::Text),
                     })
                     .collect()

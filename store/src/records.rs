@@ -1,17 +1,14 @@
 //! Case records (办件), ratings (好差评) and supervisors' forced states. Each is written together
 //! with its link in the audit hash chain, in one transaction: the link stores the record's
 //! canonical content, the previous link's hash and SHA-256 over both, so editing or deleting a
-//! record (or a link) afterwards is found by [`Store::verify_audit`].
+//! record (or a link) afterwards is found by [`Store::verify_audit`] (`audit.rs`).
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
+use crate::audit::link;
 use crate::backend::{Row, Value};
 use crate::schema::in_transaction;
-use crate::{Result, Store, StoreError};
-
-/// The previous hash of the first link.
-const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+use crate::{Result, Store};
 
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
@@ -55,42 +52,18 @@ pub struct ForcedStateRow {
     pub at_ms: i64,
 }
 
-/// The first link of the audit chain that does not hold.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditBreak {
-    pub seq: i64,
-    pub kind: String,
-    pub record_id: String,
-    pub problem: String,
-}
-
-impl std::fmt::Display for AuditBreak {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "audit link {} ({} {}): {}", self.seq, self.kind, self.record_id, self.problem)
-    }
-}
-
-fn link_hash(prev: &str, kind: &str, record_id: &str, content: &str) -> String {
-    let mut h = Sha256::new();
-    for part in [prev, kind, record_id, content] {
-        h.update(part.as_bytes());
-        h.update(b"\n");
-    }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn text(row: &Row, i: usize) -> String {
+pub(crate) fn text(row: &Row, i: usize) -> String {
     row[i].text().unwrap_or_default().to_owned()
 }
 
-fn int(row: &Row, i: usize) -> i64 {
+pub(crate) fn int(row: &Row, i: usize) -> i64 {
     row[i].int().unwrap_or_default()
 }
 
-const CASE_COLUMNS: &str = "id, call_id, ticket_id, service, booth, booth_region, clerk, hall, call_end, ended_ms, \
+pub(crate) const CASE_COLUMNS: &str = "id, call_id, ticket_id, service, booth, booth_region, clerk, hall, call_end, ended_ms, \
                             outcome, note, recorded_ms";
 
-fn case_from(row: &Row) -> CaseRow {
+pub(crate) fn case_from(row: &Row) -> CaseRow {
     CaseRow {
         id: text(row, 0),
         call_id: text(row, 1),
@@ -108,15 +81,15 @@ fn case_from(row: &Row) -> CaseRow {
     }
 }
 
-const RATING_COLUMNS: &str = "ticket_id, booth, rating, at_ms";
+pub(crate) const RATING_COLUMNS: &str = "ticket_id, booth, rating, at_ms";
 
-fn rating_from(row: &Row) -> RatingRow {
+pub(crate) fn rating_from(row: &Row) -> RatingRow {
     RatingRow { ticket_id: text(row, 0), booth: text(row, 1), rating: text(row, 2), at_ms: int(row, 3) }
 }
 
-const FORCED_COLUMNS: &str = "id, supervisor, clerk, state, why, at_ms";
+pub(crate) const FORCED_COLUMNS: &str = "id, supervisor, clerk, state, why, at_ms";
 
-fn forced_from(row: &Row) -> ForcedStateRow {
+pub(crate) fn forced_from(row: &Row) -> ForcedStateRow {
     ForcedStateRow {
         id: text(row, 0),
         supervisor: text(row, 1),
@@ -124,6 +97,33 @@ fn forced_from(row: &Row) -> ForcedStateRow {
         state: text(row, 3),
         why: text(row, 4),
         at_ms: int(row, 5),
+    }
+}
+
+/// Where a page of cases ended: its last row's time and id. The next page starts after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseCursor {
+    pub recorded_ms: i64,
+    pub id: String,
+}
+
+/// A page of cases to read.
+#[derive(Debug, Clone)]
+pub struct CaseQuery {
+    pub scope: CaseScope,
+    /// Recorded at or after this time.
+    pub since_ms: Option<i64>,
+    /// Recorded before this time.
+    pub until_ms: Option<i64>,
+    /// Continue after this row (the previous page's last).
+    pub after: Option<CaseCursor>,
+    pub limit: usize,
+}
+
+impl CaseQuery {
+    /// The newest `limit` cases of `scope`.
+    pub fn newest(scope: CaseScope, limit: usize) -> Self {
+        Self { scope, since_ms: None, until_ms: None, after: None, limit }
     }
 }
 
@@ -137,20 +137,10 @@ pub enum CaseScope {
 
 impl Store {
     /// Appends a record and its chain link atomically; returns the link's sequence number.
-    fn append(&self, kind: &str, record_id: &str, content: String, insert: (&str, Vec<Value>)) -> Result<i64> {
+    pub(crate) fn append(&self, kind: &str, record_id: &str, content: String, insert: (&str, Vec<Value>)) -> Result<i64> {
         let mut c = self.conn();
         in_transaction(c.as_mut(), self.dialect, Some("audit_chain"), |c| {
-            let last = c.query("SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1", &[])?;
-            let (seq, prev) = match last.first() {
-                Some(r) => (int(r, 0) + 1, text(r, 1)),
-                None => (1, GENESIS.to_owned()),
-            };
-            let hash = link_hash(&prev, kind, record_id, &content);
-            c.execute(
-                "INSERT INTO audit_chain (seq, kind, record_id, content, prev_hash, hash, at_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                &[seq.into(), kind.into(), record_id.into(), content.into(), prev.into(), hash.into(), now_ms().into()],
-            )?;
+            let seq = link(c, kind, record_id, &content)?;
             let (sql, mut params) = insert;
             params.push(Value::Int(seq));
             c.execute(sql, &params)?;
@@ -205,27 +195,35 @@ impl Store {
         self.append("forced_state", &r.id, content, (&sql, params))
     }
 
-    /// The newest cases in `scope`, recorded before `before_ms` (a cursor: pass the last row's
-    /// `recorded_ms` to page on), at most `limit`, each with its rating.
+    /// A page of cases, newest first: those in the query's scope and time range, after its
+    /// cursor, at most `limit`, each with its rating.
     ///
-    /// Every branch is one index range read backwards and cut at `limit` — (clerk, time), and
-    /// (hall, time) and (booth region, time) per region in scope — then the branches are merged:
-    /// the cost follows the page size and the scope's regions, not the table (a single `OR` over
-    /// `IN` lists made both engines sort every matching row: 440 ms at 1,000,000 cases).
-    pub fn cases(
-        &self,
-        scope: &CaseScope,
-        before_ms: Option<i64>,
-        limit: usize,
-    ) -> Result<Vec<(CaseRow, Option<String>)>> {
+    /// Every branch is one index range read backwards and cut at `limit` — (clerk, time, id), and
+    /// (hall, time, id) and (booth region, time, id) per region in scope — then the branches are
+    /// merged: the cost follows the page size and the scope's regions, not the table (a single
+    /// `OR` over `IN` lists made both engines sort every matching row: 440 ms at 1,000,000 cases).
+    pub fn cases(&self, q: &CaseQuery) -> Result<Vec<(CaseRow, Option<String>)>> {
+        let (cursor_ms, cursor_id) = match &q.after {
+            Some(c) => (c.recorded_ms, c.id.clone()),
+            None => (i64::MAX, String::new()),
+        };
+        let limit = q.limit;
+        let scope = &q.scope;
         let cols = CASE_COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
-        let mut params: Vec<Value> = vec![before_ms.unwrap_or(i64::MAX).into(), (limit as i64).into()];
+        let mut params: Vec<Value> = vec![
+            cursor_ms.into(),
+            (limit as i64).into(),
+            q.since_ms.unwrap_or(i64::MIN).into(),
+            q.until_ms.unwrap_or(i64::MAX).into(),
+            cursor_id.into(),
+        ];
         let mut branches = Vec::new();
         let mut branch = |params: &mut Vec<Value>, column: &str, value: &str| {
             params.push(value.into());
             let n = params.len();
             branches.push(format!(
-                "SELECT id FROM (SELECT id FROM cases WHERE {column} = ${n} AND recorded_ms < $1 \
+                "SELECT id FROM (SELECT id FROM cases WHERE {column} = ${n} AND recorded_ms >= $3 \
+                 AND recorded_ms < $4 AND recorded_ms <= $1 AND (recorded_ms < $1 OR id < $5) \
                  ORDER BY recorded_ms DESC, id DESC LIMIT $2) AS b{n}"
             ));
         };
@@ -267,56 +265,5 @@ impl Store {
             &[(limit as i64).into()],
         )?;
         Ok(rows.iter().map(forced_from).collect())
-    }
-
-    /// How many links the audit chain has.
-    pub fn audit_len(&self) -> Result<i64> {
-        Ok(self.conn().query("SELECT COUNT(*) FROM audit_chain", &[])?.first().and_then(|r| r[0].int()).unwrap_or(0))
-    }
-
-    /// Walks the audit chain: every link's previous hash and own hash, and every record's content
-    /// against its link. `None` when all holds, else the first break.
-    pub fn verify_audit(&self) -> Result<Option<AuditBreak>> {
-        let mut c = self.conn();
-        let links =
-            c.query("SELECT seq, kind, record_id, content, prev_hash, hash FROM audit_chain ORDER BY seq", &[])?;
-        let mut prev = GENESIS.to_owned();
-        for (expected_seq, l) in (1_i64..).zip(links.iter()) {
-            let (seq, kind, id, content) = (int(l, 0), text(l, 1), text(l, 2), text(l, 3));
-            let broken = |problem: &str| {
-                Some(AuditBreak { seq, kind: kind.clone(), record_id: id.clone(), problem: problem.into() })
-            };
-            if seq != expected_seq {
-                return Ok(broken("a link is missing before this one"));
-            }
-            if text(l, 4) != prev {
-                return Ok(broken("its previous hash does not match the link before it"));
-            }
-            if text(l, 5) != link_hash(&prev, &kind, &id, &content) {
-                return Ok(broken("its hash does not match its content"));
-            }
-            let stored = match kind.as_str() {
-                "case" => c
-                    .query(&format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = $1"), &[id.clone().into()])?
-                    .first()
-                    .map(|r| serde_json::to_string(&case_from(r))),
-                "rating" => c
-                    .query(&format!("SELECT {RATING_COLUMNS} FROM ratings WHERE ticket_id = $1"), &[id.clone().into()])?
-                    .first()
-                    .map(|r| serde_json::to_string(&rating_from(r))),
-                "forced_state" => c
-                    .query(&format!("SELECT {FORCED_COLUMNS} FROM forced_states WHERE id = $1"), &[id.clone().into()])?
-                    .first()
-                    .map(|r| serde_json::to_string(&forced_from(r))),
-                _ => return Ok(broken("unknown record kind")),
-            };
-            match stored.transpose().map_err(|e| StoreError::Query(e.to_string()))? {
-                None => return Ok(broken("the record was deleted")),
-                Some(s) if s != content => return Ok(broken("the record was changed after it was written")),
-                Some(_) => {}
-            }
-            prev = text(l, 5);
-        }
-        Ok(None)
     }
 }

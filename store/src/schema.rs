@@ -1,5 +1,6 @@
 //! Versioned migrations, run in order at open. Plain SQL that both engines take: `BIGINT` and
-//! `TEXT` columns only, times as Unix milliseconds, ids as text (unique across nodes).
+//! `TEXT` columns (and `{BLOB}`, which becomes `BLOB` or `BYTEA`), times as Unix milliseconds, ids
+//! as text (unique across nodes).
 //! A database whose schema is newer than this binary's is refused, not touched.
 
 use crate::backend::{Executor, Value};
@@ -65,6 +66,77 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX cases_by_clerk ON cases (clerk, recorded_ms, id);
     CREATE INDEX cases_by_hall ON cases (hall, recorded_ms, id);
     CREATE INDEX cases_by_region ON cases (booth_region, recorded_ms, id);",
+    // 4: documents (metadata, bytes, reviews, reads), the per-ticket event log, and what the
+    // supervisors' grid needs across a restart (answered counts, waiting samples).
+    "CREATE TABLE documents (
+        id TEXT PRIMARY KEY,
+        call_id TEXT NOT NULL,
+        ticket_id TEXT NOT NULL,
+        booth TEXT NOT NULL,
+        clerk TEXT NOT NULL,
+        booth_region TEXT NOT NULL,
+        service TEXT NOT NULL,
+        doc_type TEXT NOT NULL,
+        created_ms BIGINT NOT NULL,
+        width BIGINT NOT NULL,
+        height BIGINT NOT NULL,
+        bytes BIGINT NOT NULL,
+        sha256_original TEXT NOT NULL,
+        sha256_result TEXT NOT NULL,
+        audit_seq BIGINT NOT NULL
+    );
+    CREATE INDEX documents_by_time ON documents (created_ms);
+    CREATE INDEX documents_by_result ON documents (sha256_result);
+    CREATE TABLE document_blobs (
+        sha256 TEXT PRIMARY KEY,
+        image {BLOB} NOT NULL,
+        thumbnail {BLOB} NOT NULL
+    );
+    CREATE TABLE document_reviews (
+        id TEXT PRIMARY KEY,
+        document_id TEXT NOT NULL,
+        accepted BIGINT NOT NULL,
+        reason TEXT,
+        at_ms BIGINT NOT NULL,
+        audit_seq BIGINT NOT NULL
+    );
+    CREATE INDEX document_reviews_by_document ON document_reviews (document_id, audit_seq);
+    CREATE TABLE document_reads (
+        id TEXT PRIMARY KEY,
+        document_id TEXT NOT NULL,
+        who TEXT NOT NULL,
+        what TEXT NOT NULL,
+        allowed BIGINT NOT NULL,
+        from_addr TEXT NOT NULL,
+        at_ms BIGINT NOT NULL,
+        audit_seq BIGINT NOT NULL
+    );
+    CREATE INDEX document_reads_by_document ON document_reads (document_id, audit_seq);
+    CREATE TABLE ticket_events (
+        ticket_id TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        booth_region TEXT NOT NULL,
+        at_ms BIGINT NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        PRIMARY KEY (ticket_id, seq)
+    );
+    CREATE INDEX ticket_events_by_time ON ticket_events (at_ms);
+    CREATE TABLE answered_counts (
+        day TEXT NOT NULL,
+        boot BIGINT NOT NULL,
+        hall TEXT NOT NULL,
+        service TEXT NOT NULL,
+        answered BIGINT NOT NULL,
+        within_target BIGINT NOT NULL,
+        PRIMARY KEY (day, boot, hall, service)
+    );
+    CREATE TABLE waiting_samples (
+        at_ms BIGINT NOT NULL,
+        boot BIGINT NOT NULL,
+        counts TEXT NOT NULL,
+        PRIMARY KEY (at_ms, boot)
+    );",
 ];
 
 /// The schema version this binary writes.
@@ -84,8 +156,13 @@ pub fn migrate(exec: &mut dyn Executor, dialect: Dialect) -> Result<()> {
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let version = i as i64 + 1;
+        let blob = match dialect {
+            Dialect::Sqlite => "BLOB",
+            Dialect::Postgres => "BYTEA",
+        };
+        let sql = sql.replace("{BLOB}", blob);
         in_transaction(exec, dialect, None, |exec| {
-            exec.batch(sql)?;
+            exec.batch(&sql)?;
             exec.execute(
                 "INSERT INTO schema_version (version, applied_ms) VALUES ($1, $2)",
                 &[Value::Int(version), Value::Int(crate::records::now_ms())],

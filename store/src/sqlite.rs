@@ -20,6 +20,7 @@ fn to_sql(v: &Value) -> SqlValue {
     match v {
         Value::Int(i) => SqlValue::Integer(*i),
         Value::Text(t) => SqlValue::Text(t.clone()),
+        Value::Bytes(b) => SqlValue::Blob(b.clone()),
         Value::Null => SqlValue::Null,
     }
 }
@@ -59,7 +60,7 @@ impl Executor for SqliteExecutor {
                             SqlValue::Text(t) => Value::Text(t),
                             SqlValue::Null => Value::Null,
                             SqlValue::Real(f) => Value::Int(f as i64),
-                            SqlValue::Blob(b) => Value::Text(String::from_utf8_lossy(&b).into_owned()),
+                            SqlValue::Blob(b) => Value::Bytes(b),
                         })
                     })
                     .collect::<rusqlite::Result<Row>>()

@@ -4,7 +4,7 @@
 
 mod common;
 
-use xiaowu_store::{CaseRow, CaseScope, ForcedStateRow, RatingRow, Store, StoreError, Value, SCHEMA_VERSION};
+use xiaowu_store::{CaseCursor, CaseQuery, CaseRow, CaseScope, ForcedStateRow, RatingRow, Store, StoreError, Value, SCHEMA_VERSION};
 
 fn case(n: i64, clerk: &str, hall: &str) -> CaseRow {
     CaseRow {
@@ -38,16 +38,26 @@ fn records_round_trip_and_ratings_join_by_ticket_id() {
         };
         store.append_rating(&rating).unwrap();
         assert!(store.append_rating(&rating).is_err(), "{backend}: one rating per ticket");
-        let mine = store.cases(&CaseScope::Clerk("clerk-hekou-1".into()), None, 10).unwrap();
+        let mine = store.cases(&CaseQuery::newest(CaseScope::Clerk("clerk-hekou-1".into()), 10)).unwrap();
         let ids: Vec<&str> = mine.iter().map(|(c, _)| c.id.as_str()).collect();
         assert_eq!(ids, ["case-3", "case-2", "case-1"], "{backend}: newest first");
         assert_eq!(mine[1].1.as_deref(), Some("satisfied"), "{backend}: the rating joins its case");
         assert_eq!(mine[1].0, case(2, "clerk-hekou-1", "hekou"), "{backend}: every field round-trips");
         // Paging with the cursor.
-        let page = store.cases(&CaseScope::Regions(vec!["hekou".into()]), Some(mine[1].0.recorded_ms), 2).unwrap();
+        let after = CaseCursor { recorded_ms: mine[1].0.recorded_ms, id: mine[1].0.id.clone() };
+        let q = CaseQuery { after: Some(after), ..CaseQuery::newest(CaseScope::Regions(vec!["hekou".into()]), 2) };
+        let page = store.cases(&q).unwrap();
         let ids: Vec<&str> = page.iter().map(|(c, _)| c.id.as_str()).collect();
         assert_eq!(ids, ["case-1"], "{backend}");
-        assert!(store.cases(&CaseScope::Regions(vec!["binzhou".into()]), None, 10).unwrap().is_empty());
+        assert!(store.cases(&CaseQuery::newest(CaseScope::Regions(vec!["binzhou".into()]), 10)).unwrap().is_empty());
+        // A time range: recorded in [case 2, case 4).
+        let q = CaseQuery {
+            since_ms: Some(case(2, "", "").recorded_ms),
+            until_ms: Some(case(4, "", "").recorded_ms),
+            ..CaseQuery::newest(CaseScope::Regions(vec!["hekou".into()]), 10)
+        };
+        let ids: Vec<String> = store.cases(&q).unwrap().into_iter().map(|(c, _)| c.id).collect();
+        assert_eq!(ids, ["case-3", "case-2"], "{backend}");
         let forced = ForcedStateRow {
             id: "fs-1".into(),
             supervisor: "sup-dongying".into(),
@@ -94,7 +104,7 @@ fn migrations_are_idempotent_and_a_newer_schema_is_refused() {
     // Reopened: the committed case is there and nothing is migrated twice.
     let store = Store::open_sqlite(&path).unwrap();
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
-    assert_eq!(store.cases(&CaseScope::Clerk("clerk-hekou-1".into()), None, 5).unwrap().len(), 1);
+    assert_eq!(store.cases(&CaseQuery::newest(CaseScope::Clerk("clerk-hekou-1".into()), 5)).unwrap().len(), 1);
     store
         .execute_raw(
             "INSERT INTO schema_version (version, applied_ms) VALUES ($1, $2)",
@@ -124,4 +134,22 @@ fn an_unreachable_database_is_a_clear_error() {
         other => panic!("expected Unreachable, got {:?}", other.err()),
     }
     assert!(matches!(Store::open_url("mysql://x"), Err(StoreError::BadUrl(_))));
+}
+
+#[test]
+fn paging_never_skips_cases_recorded_in_the_same_millisecond() {
+    for (backend, store) in common::both() {
+        for n in 1..=7 {
+            store.append_case(&CaseRow { recorded_ms: 1_000, ..case(n, "clerk-hekou-1", "hekou") }).unwrap();
+        }
+        let mut seen = Vec::new();
+        let mut q = CaseQuery::newest(CaseScope::Clerk("clerk-hekou-1".into()), 3);
+        loop {
+            let page = store.cases(&q).unwrap();
+            let Some((last, _)) = page.last() else { break };
+            q.after = Some(CaseCursor { recorded_ms: last.recorded_ms, id: last.id.clone() });
+            seen.extend(page.iter().map(|(c, _)| c.id.clone()));
+        }
+        assert_eq!(seen, ["case-7", "case-6", "case-5", "case-4", "case-3", "case-2", "case-1"], "{backend}");
+    }
 }

@@ -49,7 +49,7 @@ async fn malformed_messages_get_errors_and_the_session_goes_on() {
         .send(&ClientMessage::RequestService { service: ServiceCode::new("teacher-cert"), priority: Priority::Normal })
         .await;
     match booth.recv().await {
-        Some(ServerMessage::TicketStatus { ticket, position: Some(1), .. }) => assert_eq!(ticket.0, 1),
+        Some(ServerMessage::TicketStatus { number, position: Some(1), .. }) => assert_eq!(number, 1),
         other => panic!("expected the first ticket, got {other:?}"),
     }
     server.shutdown().await;

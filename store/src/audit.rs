@@ -1,0 +1,180 @@
+//! The tamper-evident audit chain (全程留痕). Every chained record — case, rating, forced state,
+//! document, document review, document read — is written in the same transaction as its link: the
+//! record's canonical content, the previous link's hash, and SHA-256 over both. Editing or deleting
+//! a record or a link afterwards breaks the chain, and [`Store::verify_audit`] names the first
+//! broken link.
+//!
+//! Retention deletes records on purpose: each purge appends a `purge` link that says what it
+//! removed (document ids; cases and ratings before a time), so the walk tells a purged record from
+//! a deleted one.
+
+use std::collections::HashSet;
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::backend::{Executor, Row};
+use crate::records::{int, text};
+use crate::{Result, Store, StoreError};
+
+/// The previous hash of the first link.
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The first link of the audit chain that does not hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditBreak {
+    pub seq: i64,
+    pub kind: String,
+    pub record_id: String,
+    pub problem: String,
+}
+
+impl std::fmt::Display for AuditBreak {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "audit link {} ({} {}): {}", self.seq, self.kind, self.record_id, self.problem)
+    }
+}
+
+fn link_hash(prev: &str, kind: &str, record_id: &str, content: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [prev, kind, record_id, content] {
+        h.update(part.as_bytes());
+        h.update(b"\n");
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Appends the chain link of a record inside the caller's transaction (which must hold the
+/// `audit_chain` lock); returns its sequence number.
+pub(crate) fn link(c: &mut dyn Executor, kind: &str, record_id: &str, content: &str) -> Result<i64> {
+    let last = c.query("SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1", &[])?;
+    let (seq, prev) = match last.first() {
+        Some(r) => (int(r, 0) + 1, text(r, 1)),
+        None => (1, GENESIS.to_owned()),
+    };
+    let hash = link_hash(&prev, kind, record_id, content);
+    c.execute(
+        "INSERT INTO audit_chain (seq, kind, record_id, content, prev_hash, hash, at_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[seq.into(), kind.into(), record_id.into(), content.into(), prev.into(), hash.into(), crate::records::now_ms().into()],
+    )?;
+    Ok(seq)
+}
+
+/// What a `purge` link says was removed on purpose.
+#[derive(Debug, Default, Clone, serde::Serialize, Deserialize)]
+pub(crate) struct Purged {
+    #[serde(default)]
+    pub documents: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cases_before_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratings_before_ms: Option<i64>,
+    /// Counts only, for the operator.
+    #[serde(default)]
+    pub document_reads: u64,
+    #[serde(default)]
+    pub document_reviews: u64,
+}
+
+/// Everything the purge links of the chain removed.
+#[derive(Default)]
+struct PurgedSoFar {
+    documents: HashSet<String>,
+    cases_before_ms: i64,
+    ratings_before_ms: i64,
+}
+
+/// The fields of a record's content that decide whether a purge covers it.
+#[derive(Deserialize)]
+struct Dated {
+    document_id: Option<String>,
+    recorded_ms: Option<i64>,
+    at_ms: Option<i64>,
+}
+
+impl PurgedSoFar {
+    fn covers(&self, kind: &str, id: &str, content: &str) -> bool {
+        let Ok(d) = serde_json::from_str::<Dated>(content) else { return false };
+        match kind {
+            "document" => self.documents.contains(id),
+            "document_review" | "document_read" => d.document_id.is_some_and(|doc| self.documents.contains(&doc)),
+            "case" => d.recorded_ms.is_some_and(|t| t < self.cases_before_ms),
+            "rating" => d.at_ms.is_some_and(|t| t < self.ratings_before_ms),
+            _ => false,
+        }
+    }
+}
+
+/// The canonical content of the stored record `kind`/`id`, as its link holds it; `None` when the
+/// record is not there.
+fn stored_content(c: &mut dyn Executor, kind: &str, id: &str) -> Result<Option<Option<String>>> {
+    use crate::documents as d;
+    use crate::records as r;
+    fn one<T: serde::Serialize>(rows: Vec<Row>, from: fn(&Row) -> T) -> Option<String> {
+        rows.first().map(|row| serde_json::to_string(&from(row)).expect("record rows serialize"))
+    }
+    let by_id = |table: &str, key: &str, cols: &str| format!("SELECT {cols} FROM {table} WHERE {key} = $1");
+    let p = [id.into()];
+    Ok(Some(match kind {
+        "case" => one(c.query(&by_id("cases", "id", r::CASE_COLUMNS), &p)?, r::case_from),
+        "rating" => one(c.query(&by_id("ratings", "ticket_id", r::RATING_COLUMNS), &p)?, r::rating_from),
+        "forced_state" => one(c.query(&by_id("forced_states", "id", r::FORCED_COLUMNS), &p)?, r::forced_from),
+        "document" => one(c.query(&by_id("documents", "id", d::DOCUMENT_COLUMNS), &p)?, d::document_from),
+        "document_review" => one(c.query(&by_id("document_reviews", "id", d::REVIEW_COLUMNS), &p)?, d::review_from),
+        "document_read" => one(c.query(&by_id("document_reads", "id", d::READ_COLUMNS), &p)?, d::read_from),
+        _ => return Ok(None),
+    }))
+}
+
+impl Store {
+    /// How many links the audit chain has.
+    pub fn audit_len(&self) -> Result<i64> {
+        Ok(self.conn().query("SELECT COUNT(*) FROM audit_chain", &[])?.first().and_then(|r| r[0].int()).unwrap_or(0))
+    }
+
+    /// Walks the audit chain: every link's previous hash and own hash, and every record's content
+    /// against its link. `None` when all holds, else the first break.
+    pub fn verify_audit(&self) -> Result<Option<AuditBreak>> {
+        let mut c = self.conn();
+        let links =
+            c.query("SELECT seq, kind, record_id, content, prev_hash, hash FROM audit_chain ORDER BY seq", &[])?;
+        // Purge links come after what they removed: gather them first (they are checked in turn
+        // like every link, so a forged purge breaks the chain too).
+        let mut purged = PurgedSoFar::default();
+        for l in links.iter().filter(|l| text(l, 1) == "purge") {
+            let p: Purged = serde_json::from_str(&text(l, 3)).unwrap_or_default();
+            purged.documents.extend(p.documents);
+            purged.cases_before_ms = purged.cases_before_ms.max(p.cases_before_ms.unwrap_or(0));
+            purged.ratings_before_ms = purged.ratings_before_ms.max(p.ratings_before_ms.unwrap_or(0));
+        }
+        let mut prev = GENESIS.to_owned();
+        for (expected_seq, l) in (1_i64..).zip(links.iter()) {
+            let (seq, kind, id, content) = (int(l, 0), text(l, 1), text(l, 2), text(l, 3));
+            let broken = |problem: &str| {
+                Some(AuditBreak { seq, kind: kind.clone(), record_id: id.clone(), problem: problem.into() })
+            };
+            if seq != expected_seq {
+                return Ok(broken("a link is missing before this one"));
+            }
+            if text(l, 4) != prev {
+                return Ok(broken("its previous hash does not match the link before it"));
+            }
+            if text(l, 5) != link_hash(&prev, &kind, &id, &content) {
+                return Ok(broken("its hash does not match its content"));
+            }
+            prev = text(l, 5);
+            if kind == "purge" {
+                continue;
+            }
+            match stored_content(c.as_mut(), &kind, &id).map_err(|e| StoreError::Query(e.to_string()))? {
+                None => return Ok(broken("unknown record kind")),
+                Some(None) if purged.covers(&kind, &id, &content) => {}
+                Some(None) => return Ok(broken("the record was deleted")),
+                Some(Some(s)) if s != content => return Ok(broken("the record was changed after it was written")),
+                Some(Some(_)) => {}
+            }
+        }
+        Ok(None)
+    }
+}

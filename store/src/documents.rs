@@ -1,0 +1,296 @@
+//! Document photos in the database: metadata, the bytes (processed image and thumbnail, stored once
+//! per SHA-256 of the processed image), the clerk's reviews, and every read attempt (who, when,
+//! from where, allowed or not). Metadata, reviews and reads are chained in the audit log; the
+//! bytes are covered by the metadata's `sha256_result`.
+//!
+//! Retention deletes documents past their time together with their reads, reviews and bytes no
+//! other document uses, one transaction per batch, and chains a `purge` link naming them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{link, Purged};
+use crate::backend::{Row, Value};
+use crate::records::{int, text};
+use crate::schema::in_transaction;
+use crate::{Result, Store};
+
+/// A stored document's metadata. No personal data beyond the ids of the parties.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentRow {
+    pub id: String,
+    pub call_id: String,
+    pub ticket_id: String,
+    pub booth: String,
+    pub clerk: String,
+    pub booth_region: String,
+    pub service: String,
+    pub doc_type: String,
+    pub created_ms: i64,
+    pub width: i64,
+    pub height: i64,
+    pub bytes: i64,
+    pub sha256_original: String,
+    pub sha256_result: String,
+}
+
+/// A clerk's verdict on a document (the latest one counts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentReviewRow {
+    pub id: String,
+    pub document_id: String,
+    pub accepted: bool,
+    pub reason: Option<String>,
+    pub at_ms: i64,
+}
+
+/// One attempt to read a document or its thumbnail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentReadRow {
+    pub id: String,
+    pub document_id: String,
+    /// The account, or `anonymous` / `invalid_token`.
+    pub who: String,
+    /// `document` or `thumbnail`.
+    pub what: String,
+    pub allowed: bool,
+    /// The peer address the request came from.
+    pub from_addr: String,
+    pub at_ms: i64,
+}
+
+/// What one retention run removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgeCounts {
+    pub documents: u64,
+    pub document_reads: u64,
+    pub document_reviews: u64,
+    pub blobs: u64,
+    pub cases: u64,
+    pub ratings: u64,
+    pub ticket_events: u64,
+}
+
+pub(crate) const DOCUMENT_COLUMNS: &str = "id, call_id, ticket_id, booth, clerk, booth_region, service, doc_type, \
+                                           created_ms, width, height, bytes, sha256_original, sha256_result";
+
+pub(crate) fn document_from(r: &Row) -> DocumentRow {
+    DocumentRow {
+        id: text(r, 0),
+        call_id: text(r, 1),
+        ticket_id: text(r, 2),
+        booth: text(r, 3),
+        clerk: text(r, 4),
+        booth_region: text(r, 5),
+        service: text(r, 6),
+        doc_type: text(r, 7),
+        created_ms: int(r, 8),
+        width: int(r, 9),
+        height: int(r, 10),
+        bytes: int(r, 11),
+        sha256_original: text(r, 12),
+        sha256_result: text(r, 13),
+    }
+}
+
+pub(crate) const REVIEW_COLUMNS: &str = "id, document_id, accepted, reason, at_ms";
+
+pub(crate) fn review_from(r: &Row) -> DocumentReviewRow {
+    DocumentReviewRow {
+        id: text(r, 0),
+        document_id: text(r, 1),
+        accepted: int(r, 2) != 0,
+        reason: r[3].text().map(str::to_owned),
+        at_ms: int(r, 4),
+    }
+}
+
+pub(crate) const READ_COLUMNS: &str = "id, document_id, who, what, allowed, from_addr, at_ms";
+
+pub(crate) fn read_from(r: &Row) -> DocumentReadRow {
+    DocumentReadRow {
+        id: text(r, 0),
+        document_id: text(r, 1),
+        who: text(r, 2),
+        what: text(r, 3),
+        allowed: int(r, 4) != 0,
+        from_addr: text(r, 5),
+        at_ms: int(r, 6),
+    }
+}
+
+fn placeholders(n: usize) -> String {
+    (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+impl Store {
+    /// Stores a document's bytes and metadata (with its chain link) in one transaction, committed
+    /// before this returns. Bytes already stored under the same hash are not written again.
+    pub fn put_document(&self, d: &DocumentRow, image: &[u8], thumbnail: &[u8]) -> Result<()> {
+        let content = serde_json::to_string(d).expect("a document row always serializes");
+        let mut c = self.conn();
+        in_transaction(c.as_mut(), self.dialect, Some("audit_chain"), |c| {
+            c.execute(
+                "INSERT INTO document_blobs (sha256, image, thumbnail) VALUES ($1, $2, $3) \
+                 ON CONFLICT (sha256) DO NOTHING",
+                &[d.sha256_result.clone().into(), image.into(), thumbnail.into()],
+            )?;
+            let seq = link(c, "document", &d.id, &content)?;
+            let params: Vec<Value> = vec![
+                d.id.clone().into(),
+                d.call_id.clone().into(),
+                d.ticket_id.clone().into(),
+                d.booth.clone().into(),
+                d.clerk.clone().into(),
+                d.booth_region.clone().into(),
+                d.service.clone().into(),
+                d.doc_type.clone().into(),
+                d.created_ms.into(),
+                d.width.into(),
+                d.height.into(),
+                d.bytes.into(),
+                d.sha256_original.clone().into(),
+                d.sha256_result.clone().into(),
+                seq.into(),
+            ];
+            let sql = format!(
+                "INSERT INTO documents ({DOCUMENT_COLUMNS}, audit_seq) VALUES ({})",
+                placeholders(params.len())
+            );
+            c.execute(&sql, &params)?;
+            Ok(())
+        })
+    }
+
+    /// A document's metadata and its latest review, if it is stored (and not purged).
+    pub fn document(&self, id: &str) -> Result<Option<(DocumentRow, Option<DocumentReviewRow>)>> {
+        let mut c = self.conn();
+        let Some(doc) =
+            c.query(&format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = $1"), &[id.into()])?.first().map(document_from)
+        else {
+            return Ok(None);
+        };
+        let review = c
+            .query(
+                &format!(
+                    "SELECT {REVIEW_COLUMNS} FROM document_reviews WHERE document_id = $1 ORDER BY audit_seq DESC LIMIT 1"
+                ),
+                &[id.into()],
+            )?
+            .first()
+            .map(review_from);
+        Ok(Some((doc, review)))
+    }
+
+    /// The processed image (or its thumbnail) stored under `sha256`.
+    pub fn document_bytes(&self, sha256: &str, thumbnail: bool) -> Result<Option<Vec<u8>>> {
+        let column = if thumbnail { "thumbnail" } else { "image" };
+        let rows = self.conn().query(&format!("SELECT {column} FROM document_blobs WHERE sha256 = $1"), &[sha256.into()])?;
+        Ok(rows.into_iter().next().and_then(|mut r| r.pop()).and_then(Value::into_bytes))
+    }
+
+    /// Records a clerk's review of a document, chained.
+    pub fn append_review(&self, r: &DocumentReviewRow) -> Result<i64> {
+        let content = serde_json::to_string(r).expect("a review row always serializes");
+        let params = vec![
+            r.id.clone().into(),
+            r.document_id.clone().into(),
+            i64::from(r.accepted).into(),
+            r.reason.clone().into(),
+            r.at_ms.into(),
+        ];
+        let sql = format!("INSERT INTO document_reviews ({REVIEW_COLUMNS}, audit_seq) VALUES ({})", placeholders(6));
+        self.append("document_review", &r.id, content, (&sql, params))
+    }
+
+    /// Records a read attempt, chained, committed before this returns (before any byte is served).
+    pub fn append_read(&self, r: &DocumentReadRow) -> Result<i64> {
+        let content = serde_json::to_string(r).expect("a read row always serializes");
+        let params = vec![
+            r.id.clone().into(),
+            r.document_id.clone().into(),
+            r.who.clone().into(),
+            r.what.clone().into(),
+            i64::from(r.allowed).into(),
+            r.from_addr.clone().into(),
+            r.at_ms.into(),
+        ];
+        let sql = format!("INSERT INTO document_reads ({READ_COLUMNS}, audit_seq) VALUES ({})", placeholders(8));
+        self.append("document_read", &r.id, content, (&sql, params))
+    }
+
+    /// Every read attempt of a document, oldest first.
+    pub fn document_reads(&self, document_id: &str) -> Result<Vec<DocumentReadRow>> {
+        let rows = self.conn().query(
+            &format!("SELECT {READ_COLUMNS} FROM document_reads WHERE document_id = $1 ORDER BY audit_seq"),
+            &[document_id.into()],
+        )?;
+        Ok(rows.iter().map(read_from).collect())
+    }
+
+    /// Deletes documents created before `before_ms`, with their reads, reviews and the bytes no
+    /// remaining document uses: `batch` documents per transaction, each chained as a `purge` link.
+    pub fn purge_documents(&self, before_ms: i64, batch: usize) -> Result<PurgeCounts> {
+        let mut total = PurgeCounts::default();
+        loop {
+            let mut c = self.conn();
+            let done = in_transaction(c.as_mut(), self.dialect, Some("audit_chain"), |c| {
+                let ids: Vec<(String, String)> = c
+                    .query(
+                        "SELECT id, sha256_result FROM documents WHERE created_ms < $1 ORDER BY created_ms LIMIT $2",
+                        &[before_ms.into(), (batch.max(1) as i64).into()],
+                    )?
+                    .iter()
+                    .map(|r| (text(r, 0), text(r, 1)))
+                    .collect();
+                let mut counts = PurgeCounts::default();
+                for (id, sha) in &ids {
+                    let p = [Value::from(id.as_str())];
+                    counts.document_reads += c.execute("DELETE FROM document_reads WHERE document_id = $1", &p)?;
+                    counts.document_reviews += c.execute("DELETE FROM document_reviews WHERE document_id = $1", &p)?;
+                    counts.documents += c.execute("DELETE FROM documents WHERE id = $1", &p)?;
+                    counts.blobs += c.execute(
+                        "DELETE FROM document_blobs WHERE sha256 = $1 \
+                         AND NOT EXISTS (SELECT 1 FROM documents WHERE sha256_result = $1)",
+                        &[sha.as_str().into()],
+                    )?;
+                }
+                if !ids.is_empty() {
+                    let purged = Purged {
+                        documents: ids.iter().map(|(id, _)| id.clone()).collect(),
+                        document_reads: counts.document_reads,
+                        document_reviews: counts.document_reviews,
+                        ..Purged::default()
+                    };
+                    link(c, "purge", "documents", &serde_json::to_string(&purged).expect("serializes"))?;
+                }
+                Ok(counts)
+            })?;
+            drop(c);
+            total.documents += done.documents;
+            total.document_reads += done.document_reads;
+            total.document_reviews += done.document_reviews;
+            total.blobs += done.blobs;
+            if done.documents < batch.max(1) as u64 {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Deletes case records recorded before `before_ms`, ratings given before it and ticket events
+    /// older than it, in one transaction, chained as a `purge` link.
+    pub fn purge_cases(&self, before_ms: i64) -> Result<PurgeCounts> {
+        let mut c = self.conn();
+        in_transaction(c.as_mut(), self.dialect, Some("audit_chain"), |c| {
+            let p = [Value::Int(before_ms)];
+            let cases = c.execute("DELETE FROM cases WHERE recorded_ms < $1", &p)?;
+            let ratings = c.execute("DELETE FROM ratings WHERE at_ms < $1", &p)?;
+            let ticket_events = c.execute("DELETE FROM ticket_events WHERE at_ms < $1", &p)?;
+            if cases + ratings > 0 {
+                let purged =
+                    Purged { cases_before_ms: Some(before_ms), ratings_before_ms: Some(before_ms), ..Purged::default() };
+                link(c, "purge", "cases", &serde_json::to_string(&purged).expect("serializes"))?;
+            }
+            Ok(PurgeCounts { cases, ratings, ticket_events, ..PurgeCounts::default() })
+        })
+    }
+}

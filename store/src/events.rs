@@ -1,0 +1,153 @@
+//! What the supervisors' views are built from, kept across restarts: the per-ticket event log
+//! (requested, widened, offered, declined, timed out, accepted, media up or failed, re-queued,
+//! ended — the `queue_log` of a contact centre), the day's answered counts per hall and service
+//! (for the service level), and the samples of waiting tickets (for the last hour's chart).
+//!
+//! These are operational records, not chained: they are many, small, and written in batches.
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::Value;
+use crate::records::{int, text};
+use crate::schema::in_transaction;
+use crate::{Result, Store};
+
+/// One step in a ticket's life. `detail` is a JSON object (ids of parties, reasons, steps).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketEventRow {
+    pub ticket_id: String,
+    /// Order within the ticket.
+    pub seq: i64,
+    /// The booth's region: who may read the ticket's log follows from it.
+    pub booth_region: String,
+    pub at_ms: i64,
+    pub kind: String,
+    pub detail: String,
+}
+
+/// Calls answered on `day` (China date) by one server start, per hall and service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnsweredRow {
+    pub day: String,
+    pub boot: i64,
+    pub hall: String,
+    pub service: String,
+    pub answered: i64,
+    pub within_target: i64,
+}
+
+impl Store {
+    /// Appends ticket events, all in one transaction.
+    pub fn append_events(&self, events: &[TicketEventRow]) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut c = self.conn();
+        in_transaction(c.as_mut(), self.dialect, None, |c| {
+            for e in events {
+                c.execute(
+                    "INSERT INTO ticket_events (ticket_id, seq, booth_region, at_ms, kind, detail) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (ticket_id, seq) DO NOTHING",
+                    &[
+                        e.ticket_id.clone().into(),
+                        e.seq.into(),
+                        e.booth_region.clone().into(),
+                        e.at_ms.into(),
+                        e.kind.clone().into(),
+                        e.detail.clone().into(),
+                    ],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// One ticket's events, in order.
+    pub fn ticket_events(&self, ticket_id: &str) -> Result<Vec<TicketEventRow>> {
+        let rows = self.conn().query(
+            "SELECT ticket_id, seq, booth_region, at_ms, kind, detail FROM ticket_events \
+             WHERE ticket_id = $1 ORDER BY seq",
+            &[ticket_id.into()],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| TicketEventRow {
+                ticket_id: text(r, 0),
+                seq: int(r, 1),
+                booth_region: text(r, 2),
+                at_ms: int(r, 3),
+                kind: text(r, 4),
+                detail: text(r, 5),
+            })
+            .collect())
+    }
+
+    /// Saves the day's answered counts of one server start (replacing what it saved before).
+    pub fn save_answered(&self, rows: &[AnsweredRow]) -> Result<()> {
+        let mut c = self.conn();
+        in_transaction(c.as_mut(), self.dialect, None, |c| {
+            for r in rows {
+                c.execute(
+                    "INSERT INTO answered_counts (day, boot, hall, service, answered, within_target) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (day, boot, hall, service) \
+                     DO UPDATE SET answered = excluded.answered, within_target = excluded.within_target",
+                    &[
+                        r.day.clone().into(),
+                        r.boot.into(),
+                        r.hall.clone().into(),
+                        r.service.clone().into(),
+                        r.answered.into(),
+                        r.within_target.into(),
+                    ],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The answered counts of `day` saved by server starts other than `except_boot`.
+    pub fn answered_on(&self, day: &str, except_boot: i64) -> Result<Vec<AnsweredRow>> {
+        let rows = self.conn().query(
+            "SELECT day, boot, hall, service, answered, within_target FROM answered_counts \
+             WHERE day = $1 AND boot <> $2",
+            &[day.into(), except_boot.into()],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| AnsweredRow {
+                day: text(r, 0),
+                boot: int(r, 1),
+                hall: text(r, 2),
+                service: text(r, 3),
+                answered: int(r, 4),
+                within_target: int(r, 5),
+            })
+            .collect())
+    }
+
+    /// Saves one sample of waiting tickets: `counts` is a JSON object, region id → waiting.
+    pub fn append_waiting_sample(&self, at_ms: i64, boot: i64, counts: &str) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO waiting_samples (at_ms, boot, counts) VALUES ($1, $2, $3) ON CONFLICT (at_ms, boot) DO NOTHING",
+            &[at_ms.into(), boot.into(), counts.into()],
+        )?;
+        Ok(())
+    }
+
+    /// The waiting samples taken at or after `since_ms`, oldest first: (time, counts).
+    pub fn waiting_samples(&self, since_ms: i64) -> Result<Vec<(i64, String)>> {
+        let rows = self
+            .conn()
+            .query("SELECT at_ms, counts FROM waiting_samples WHERE at_ms >= $1 ORDER BY at_ms", &[since_ms.into()])?;
+        Ok(rows.iter().map(|r| (int(r, 0), text(r, 1))).collect())
+    }
+
+    /// Deletes waiting samples and answered counts older than `before_ms` (`day` before `before_day`).
+    pub fn purge_samples(&self, before_ms: i64, before_day: &str) -> Result<u64> {
+        let mut c = self.conn();
+        in_transaction(c.as_mut(), self.dialect, None, |c| {
+            let n = c.execute("DELETE FROM waiting_samples WHERE at_ms < $1", &[Value::Int(before_ms)])?;
+            Ok(n + c.execute("DELETE FROM answered_counts WHERE day < $1", &[before_day.into()])?)
+        })
+    }
+}
