@@ -92,11 +92,13 @@ pub struct ApiErrorBody {
 /// citizen data beyond what the clerk wrote in the note.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseRecord {
-    /// The case's id, unique across restarts: `<boot>-<call>`, the server start's number and the
-    /// call's number within it (call and ticket numbers start again at 1 with each start).
+    /// The case's id, unique across restarts: `<boot>-<n>`, the server start's number and the
+    /// call's number within that start.
     #[serde(default)]
     pub id: String,
+    /// The call's id (unique across restarts: `boot << 32 | n`).
     pub call: u64,
+    /// The ticket's id (unique across restarts: `boot << 32 | n`).
     pub ticket: u64,
     pub service: String,
     pub booth: String,
@@ -114,9 +116,31 @@ pub struct CaseRecord {
     pub rating: Option<Rating>,
 }
 
-/// `GET /api/cases?limit=N`: the newest case records the caller may see (a clerk: their own; a
+/// `GET /api/cases`: a page of the case records the caller may see (a clerk: their own; a
 /// supervisor: those whose hall or booth is in scope), newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseList {
     pub cases: Vec<CaseRecord>,
+    /// Present when the page is full: pass it as `cursor` for the next (older) page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /api/tickets/{id}/events`: one ticket's life, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketEvents {
+    pub ticket: u64,
+    /// The short number the kiosk showed.
+    pub number: u32,
+    pub events: Vec<TicketEvent>,
+}
+
+/// One step of a ticket: `requested`, `widened`, `offered`, `offer_revoked`, `requeued`,
+/// `accepted`, `media_up`, `call_ended`, `closed`; `detail` names the parties and reasons.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketEvent {
+    pub seq: i64,
+    pub at_ms: i64,
+    pub kind: String,
+    pub detail: serde_json::Value,
 }

@@ -145,6 +145,7 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(dir: Arc<Directory>, cfg: EngineConfig, now: Instant) -> Self {
+        let first_call = cfg.first_call;
         let clerks = (0..dir.clerks.len())
             .map(|_| ClerkRec {
                 state: ClerkState::Offline,
@@ -173,7 +174,7 @@ impl Engine {
             timers: Timers::default(),
             actions: VecDeque::new(),
             next_offer: 1,
-            next_call: cfg.first_call,
+            next_call: first_call,
             next_order: 0,
             next_head_order: -1,
             next_idle_seq: 0,

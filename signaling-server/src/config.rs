@@ -77,10 +77,19 @@ impl Default for ServerSection {
 
 /// `[database]`: `url = "sqlite:///var/lib/xiaowu/xiaowu.db"` or `"postgres://user@host:5432/xiaowu"`;
 /// without it, `sqlite://<documents.data_dir>/xiaowu.db`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseSection {
     pub url: Option<String>,
+    /// Case records, ratings and ticket events older than this are deleted (10 years by default;
+    /// 办件 records are kept for years).
+    pub case_retention_days: u64,
+}
+
+impl Default for DatabaseSection {
+    fn default() -> Self {
+        Self { url: None, case_retention_days: 3650 }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -261,6 +270,7 @@ impl Settings {
             no_clerk_grace: secs("no_clerk_grace_secs", r.no_clerk_grace_secs)?,
             media_timeout: secs("media_timeout_secs", r.media_timeout_secs)?,
             first_ticket: 1,
+            first_call: 1,
         };
         let default_widen =
             r.widen_after_secs.iter().map(|v| secs("widen_after_secs", *v)).collect::<Result<Vec<_>, _>>()?;

@@ -1,30 +1,27 @@
-//! Document storage: content-addressed files under the data directory, written durably (file and
-//! directory fsync'd) before an upload is acknowledged; a metadata sidecar per document so that a
-//! restart loses nothing; an audit log line for every read attempt; and retention purging.
+//! Document photos: metadata, bytes (processed image and thumbnail), the clerk's reviews and every
+//! read attempt, all in the records store (chained in the audit log), each committed before the
+//! upload, review or read is answered; and retention purging.
 //!
-//! Layout under `data_dir`:
-//! - `blobs/<aa>/<sha256>.jpg` and `thumbs/<aa>/<sha256>.jpg` — the processed image and thumbnail,
-//!   named by the SHA-256 of the processed image;
-//! - `docs/<id>.json` — metadata; `<id>` is 128 random bits in hex (links cannot be guessed);
-//! - `audit.log` — one JSON line per read attempt: when, who, which document, what, allowed.
-//!
-//! All methods do blocking file I/O: call them from `spawn_blocking`.
+//! All methods but [`DocStore::get`] reach the database: call them from `spawn_blocking`.
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use protocol::DocType;
 use serde::{Deserialize, Serialize};
+use store::{DocumentReadRow, DocumentReviewRow, DocumentRow, PurgeCounts, Store, StoreError};
+
+use crate::records::{store_id, wire_id};
 
 /// `[documents]` in the configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DocumentsConfig {
+    /// Where the embedded database (`xiaowu.db`) lives unless `[database] url` says otherwise.
     pub data_dir: PathBuf,
-    /// Documents older than this are deleted.
+    /// Documents older than this are deleted, with their reads and reviews.
     pub retention_days: u64,
     /// How long after upload a document's links work.
     pub link_ttl_secs: u64,
@@ -65,25 +62,15 @@ pub struct DocMeta {
     pub review: Option<Review>,
 }
 
+/// Documents over the records store, with the recent ones' metadata kept in memory: the driver
+/// looks up a live call's documents without touching the database.
 pub struct DocStore {
-    dir: PathBuf,
+    store: Arc<Store>,
     pub config: DocumentsConfig,
-    index: Mutex<HashMap<String, DocMeta>>,
-    audit: Mutex<File>,
-}
-
-/// Writes `bytes` to `path` durably: a temporary file, fsync, rename, then fsync of the directory.
-fn write_durably(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path.parent().expect("document paths have a parent");
-    fs::create_dir_all(dir)?;
-    let tmp = path.with_extension("tmp");
-    {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, path)?;
-    File::open(dir)?.sync_all()
+    /// Metadata of documents stored by this server within the link lifetime.
+    recent: Mutex<HashMap<String, DocMeta>>,
+    boot: i64,
+    next_record: AtomicU64,
 }
 
 pub fn new_id() -> String {
@@ -92,105 +79,142 @@ pub fn new_id() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+fn row_of(m: &DocMeta) -> DocumentRow {
+    DocumentRow {
+        id: m.id.clone(),
+        call_id: store_id(m.call),
+        ticket_id: store_id(m.ticket),
+        booth: m.booth.clone(),
+        clerk: m.clerk.clone(),
+        booth_region: m.booth_region.clone(),
+        service: m.service.clone(),
+        doc_type: m.doc_type.as_str().to_owned(),
+        created_ms: m.created_unix as i64 * 1000,
+        width: i64::from(m.width),
+        height: i64::from(m.height),
+        bytes: m.bytes as i64,
+        sha256_original: m.sha256_original.clone(),
+        sha256_result: m.sha256_result.clone(),
+    }
+}
+
+fn meta_of(d: DocumentRow, review: Option<DocumentReviewRow>) -> DocMeta {
+    DocMeta {
+        call: wire_id(&d.call_id),
+        ticket: wire_id(&d.ticket_id),
+        id: d.id,
+        booth: d.booth,
+        clerk: d.clerk,
+        booth_region: d.booth_region,
+        service: d.service,
+        doc_type: DocType::parse(&d.doc_type).unwrap_or(DocType::Other),
+        created_unix: (d.created_ms / 1000) as u64,
+        width: d.width as u32,
+        height: d.height as u32,
+        bytes: d.bytes as u64,
+        sha256_original: d.sha256_original,
+        sha256_result: d.sha256_result,
+        review: review.map(|r| Review { accepted: r.accepted, reason: r.reason, at_unix: (r.at_ms / 1000) as u64 }),
+    }
+}
+
 impl DocStore {
-    /// Opens (creating) the data directory and loads every document's metadata.
-    pub fn open(config: DocumentsConfig) -> io::Result<Self> {
-        let dir = config.data_dir.clone();
-        fs::create_dir_all(dir.join("docs"))?;
-        let mut index = HashMap::new();
-        for entry in fs::read_dir(dir.join("docs"))? {
-            let path = entry?.path();
-            if path.extension().is_some_and(|e| e == "json") {
-                match fs::read(&path).map(|b| serde_json::from_slice::<DocMeta>(&b)) {
-                    Ok(Ok(meta)) => {
-                        index.insert(meta.id.clone(), meta);
-                    }
-                    _ => tracing::warn!(path = %path.display(), "unreadable document metadata skipped"),
-                }
-            }
-        }
-        let audit = OpenOptions::new().create(true).append(true).open(dir.join("audit.log"))?;
-        tracing::info!(dir = %dir.display(), documents = index.len(), "document store opened");
-        Ok(Self { dir, config, index: Mutex::new(index), audit: Mutex::new(audit) })
+    pub fn new(store: Arc<Store>, config: DocumentsConfig, boot: i64) -> Self {
+        Self { store, config, recent: Mutex::default(), boot, next_record: AtomicU64::new(1) }
     }
 
-    fn blob_path(&self, sha: &str, thumbnail: bool) -> PathBuf {
-        let kind = if thumbnail { "thumbs" } else { "blobs" };
-        self.dir.join(kind).join(&sha[..2]).join(format!("{sha}.jpg"))
+    fn recent(&self) -> std::sync::MutexGuard<'_, HashMap<String, DocMeta>> {
+        self.recent.lock().expect("the recent-documents lock is never held across a panic")
     }
 
-    fn meta_path(&self, id: &str) -> PathBuf {
-        self.dir.join("docs").join(format!("{id}.json"))
+    /// `<boot>-<n>`: ids of reviews and reads, unique across restarts.
+    fn next_record_id(&self) -> String {
+        format!("{}-{}", self.boot, self.next_record.fetch_add(1, Ordering::Relaxed))
     }
 
-    /// Stores a processed document durably and indexes it. Returns once everything is on disk.
-    pub fn put(&self, meta: DocMeta, jpeg: &[u8], thumbnail: &[u8]) -> io::Result<DocMeta> {
-        for (bytes, thumb) in [(jpeg, false), (thumbnail, true)] {
-            let path = self.blob_path(&meta.sha256_result, thumb);
-            if !path.exists() {
-                write_durably(&path, bytes)?;
-            }
-        }
-        write_durably(&self.meta_path(&meta.id), &serde_json::to_vec_pretty(&meta).expect("metadata serializes"))?;
-        self.index.lock().expect("index lock is never poisoned").insert(meta.id.clone(), meta.clone());
+    /// Stores a processed document (bytes and metadata, chained) in one transaction. Returns once
+    /// it is committed. Blocking.
+    pub fn put(&self, meta: DocMeta, jpeg: &[u8], thumbnail: &[u8]) -> Result<DocMeta, StoreError> {
+        self.store.put_document(&row_of(&meta), jpeg, thumbnail)?;
+        let mut recent = self.recent();
+        let horizon = meta.created_unix.saturating_sub(self.config.link_ttl_secs);
+        recent.retain(|_, m| m.created_unix >= horizon);
+        recent.insert(meta.id.clone(), meta.clone());
         Ok(meta)
     }
 
+    /// A recent document's metadata, from memory (for the driver: never waits on the database).
     pub fn get(&self, id: &str) -> Option<DocMeta> {
-        self.index.lock().expect("index lock is never poisoned").get(id).cloned()
+        self.recent().get(id).cloned()
     }
 
-    pub fn read(&self, meta: &DocMeta, thumbnail: bool) -> io::Result<Vec<u8>> {
-        fs::read(self.blob_path(&meta.sha256_result, thumbnail))
-    }
-
-    pub fn set_review(&self, id: &str, review: Review) -> io::Result<Option<DocMeta>> {
-        let Some(mut meta) = self.get(id) else { return Ok(None) };
-        meta.review = Some(review);
-        write_durably(&self.meta_path(id), &serde_json::to_vec_pretty(&meta).expect("metadata serializes"))?;
-        self.index.lock().expect("index lock is never poisoned").insert(id.to_owned(), meta.clone());
-        Ok(Some(meta))
-    }
-
-    /// Appends one line to the audit log: who tried to read which document, and the answer.
-    pub fn record_read(&self, now_unix: u64, who: &str, id: &str, what: &str, allowed: bool) {
-        let line = serde_json::json!({ "at": now_unix, "who": who, "document": id, "what": what, "allowed": allowed });
-        let mut f = self.audit.lock().expect("audit lock is never poisoned");
-        if let Err(e) = writeln!(f, "{line}").and_then(|_| f.flush()) {
-            tracing::error!(error = %e, "audit log write failed");
+    /// A document's metadata: from memory, else from the database (stored by another node or
+    /// before a restart). Blocking.
+    pub fn lookup(&self, id: &str) -> Result<Option<DocMeta>, StoreError> {
+        if let Some(m) = self.get(id) {
+            return Ok(Some(m));
         }
+        Ok(self.store.document(id)?.map(|(d, review)| meta_of(d, review)))
     }
 
-    /// The audit log's lines (for tests and supervisors' tools).
-    pub fn audit_lines(&self) -> Vec<serde_json::Value> {
-        fs::read_to_string(self.dir.join("audit.log"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
+    /// The processed image or its thumbnail. Blocking.
+    pub fn read(&self, meta: &DocMeta, thumbnail: bool) -> Result<Option<Vec<u8>>, StoreError> {
+        self.store.document_bytes(&meta.sha256_result, thumbnail)
     }
 
-    /// Deletes documents older than the retention period (and files no other document uses).
-    pub fn purge(&self, now_unix: u64) -> io::Result<usize> {
+    /// Records the clerk's review (chained). Blocking.
+    pub fn set_review(&self, id: &str, review: Review) -> Result<(), StoreError> {
+        let row = DocumentReviewRow {
+            id: self.next_record_id(),
+            document_id: id.to_owned(),
+            accepted: review.accepted,
+            reason: review.reason.clone(),
+            at_ms: review.at_unix as i64 * 1000,
+        };
+        self.store.append_review(&row)?;
+        if let Some(m) = self.recent().get_mut(id) {
+            m.review = Some(review);
+        }
+        Ok(())
+    }
+
+    /// Records one read attempt (chained), committed before this returns. Blocking.
+    pub fn record_read(&self, read: ReadAttempt<'_>) -> Result<(), StoreError> {
+        let row = DocumentReadRow {
+            id: self.next_record_id(),
+            document_id: read.document.to_owned(),
+            who: read.who.to_owned(),
+            what: read.what.to_owned(),
+            allowed: read.allowed,
+            from_addr: read.from.to_owned(),
+            at_ms: store::now_ms(),
+        };
+        self.store.append_read(&row).map(drop)
+    }
+
+    /// Every read attempt of a document, oldest first. Blocking.
+    pub fn reads(&self, id: &str) -> Result<Vec<DocumentReadRow>, StoreError> {
+        self.store.document_reads(id)
+    }
+
+    /// Deletes documents older than the retention period, with their reads, reviews and bytes.
+    /// Blocking.
+    pub fn purge(&self, now_unix: u64) -> Result<PurgeCounts, StoreError> {
         let cutoff = now_unix.saturating_sub(self.config.retention_days * 86_400);
-        let mut index = self.index.lock().expect("index lock is never poisoned");
-        let old: Vec<DocMeta> = index.values().filter(|m| m.created_unix < cutoff).cloned().collect();
-        for meta in &old {
-            index.remove(&meta.id);
-            fs::remove_file(self.meta_path(&meta.id))?;
-        }
-        for meta in &old {
-            if !index.values().any(|m| m.sha256_result == meta.sha256_result) {
-                for thumb in [false, true] {
-                    let _ = fs::remove_file(self.blob_path(&meta.sha256_result, thumb));
-                }
-            }
-        }
-        if !old.is_empty() {
-            tracing::info!(purged = old.len(), "documents past retention deleted");
-        }
-        Ok(old.len())
+        let counts = self.store.purge_documents(cutoff as i64 * 1000, 200)?;
+        self.recent().retain(|_, m| m.created_unix >= cutoff);
+        Ok(counts)
     }
+}
+
+/// One attempt to read a document, for the audit chain.
+pub struct ReadAttempt<'a> {
+    pub who: &'a str,
+    pub document: &'a str,
+    /// `document` or `thumbnail`.
+    pub what: &'a str,
+    pub allowed: bool,
+    pub from: &'a str,
 }
 
 /// "2026-11-22" for a Unix time, in China Standard Time (UTC+8), for the watermark.
@@ -212,54 +236,6 @@ pub fn china_date(unix: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn meta(id: &str, created: u64, sha: &str) -> DocMeta {
-        DocMeta {
-            id: id.into(),
-            call: 1,
-            ticket: 1,
-            booth: "booth-gudao-1".into(),
-            clerk: "clerk-hekou-1".into(),
-            booth_region: "gudao".into(),
-            service: "teacher-cert".into(),
-            doc_type: DocType::IdFront,
-            created_unix: created,
-            width: 10,
-            height: 10,
-            bytes: 3,
-            sha256_original: "o".into(),
-            sha256_result: sha.into(),
-            review: None,
-        }
-    }
-
-    fn temp_dir(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("xiaowu-docstore-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&d);
-        d
-    }
-
-    #[test]
-    fn documents_survive_a_restart_and_retention_purges_old_ones() {
-        let dir = temp_dir("retention");
-        let config = DocumentsConfig { data_dir: dir.clone(), retention_days: 30, ..Default::default() };
-        let day = 86_400;
-        let now = 100 * day;
-        {
-            let store = DocStore::open(config.clone()).unwrap();
-            store.put(meta("old", now - 31 * day, "aa11"), b"old", b"o").unwrap();
-            store.put(meta("new", now - 29 * day, "bb22"), b"new", b"n").unwrap();
-        }
-        // A new process finds both, with their files.
-        let store = DocStore::open(config).unwrap();
-        let old = store.get("old").unwrap();
-        assert_eq!(store.read(&old, false).unwrap(), b"old");
-        assert_eq!(store.purge(now).unwrap(), 1);
-        assert!(store.get("old").is_none());
-        assert!(!dir.join("blobs/aa/aa11.jpg").exists() && !dir.join("docs/old.json").exists());
-        assert_eq!(store.read(&store.get("new").unwrap(), true).unwrap(), b"n");
-        let _ = fs::remove_dir_all(&dir);
-    }
 
     #[test]
     fn china_date_is_utc_plus_8() {

@@ -7,13 +7,14 @@
 //! - `serve`: the listener (connection caps, `TCP_NODELAY`, header timeout);
 //! - `limits` / `throttle`: every bound on clients, and login back-off;
 //! - `relay`: checks on SDP / ICE relayed between the two parties of a call;
-//! - `documents` / `cases`: durable document photos, case records and ratings;
+//! - `records` / `documents`: everything durable, in the records store (case records, ratings,
+//!   ticket events, the grid's counts; document photos and their reads);
 //! - `history`: the last hour of waiting counts for the supervisors' chart.
 //!
 //! [`router`] builds the app without a socket (for tests); [`start`] binds and serves it.
 
 pub mod auth;
-pub mod cases;
+pub mod records;
 pub mod config;
 pub mod convert;
 pub mod documents;
@@ -49,9 +50,13 @@ pub type AppState = Arc<Shared>;
 /// Builds the shared state and spawns the driver task and the retention purger.
 pub fn spawn_driver(settings: Settings) -> std::io::Result<AppState> {
     let directory = Arc::new(settings.directory.clone());
-    let engine_cfg = settings.engine.clone();
+    let mut engine_cfg = settings.engine.clone();
     let (tx, rx) = mpsc::channel(1024);
     let shared = Arc::new(Shared::new(settings, directory.clone(), tx)?);
+    // Ticket and call ids carry this start's boot number, so they never repeat across restarts
+    // (or across nodes sharing the database).
+    engine_cfg.first_ticket = records::id_base(shared.records.boot());
+    engine_cfg.first_call = records::id_base(shared.records.boot());
     let engine = routing::Engine::new(directory, engine_cfg, tokio::time::Instant::now().into_std());
     let driver = tokio::spawn(Driver::new(shared.clone(), engine).run(rx));
     tokio::spawn(async move {
@@ -64,20 +69,44 @@ pub fn spawn_driver(settings: Settings) -> std::io::Result<AppState> {
             }
         }
     });
-    tokio::spawn(purge_documents(shared.docs.clone()));
+    tokio::spawn(retention(shared.clone()));
     shared.trimmer.clone().spawn(shared.conns.clone());
     Ok(shared)
 }
 
-/// Deletes documents past retention once at start and then every hour.
-async fn purge_documents(docs: Arc<documents::DocStore>) {
+/// Retention, once at start and then every hour: documents (with their reads, reviews and bytes)
+/// after `[documents] retention_days`; case records, ratings and ticket events after `[database]
+/// case_retention_days`; the grid's samples after the documents' period. Logged with counts only.
+async fn retention(state: AppState) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
         every.tick().await;
-        let docs = docs.clone();
-        let result = tokio::task::spawn_blocking(move || docs.purge(auth::unix_now())).await;
-        if let Ok(Err(e)) = result {
-            tracing::error!(error = %e, "document purge failed");
+        let state = state.clone();
+        let purged = tokio::task::spawn_blocking(move || -> Result<store::PurgeCounts, store::StoreError> {
+            let now = auth::unix_now();
+            let mut counts = state.docs.purge(now)?;
+            let case_cutoff = now.saturating_sub(state.case_retention_days.saturating_mul(86_400));
+            let cases = state.records.store().purge_cases(case_cutoff as i64 * 1000)?;
+            (counts.cases, counts.ratings, counts.ticket_events) = (cases.cases, cases.ratings, cases.ticket_events);
+            let sample_cutoff = now.saturating_sub(state.docs.config.retention_days * 86_400);
+            state.records.store().purge_samples(sample_cutoff as i64 * 1000, &documents::china_date(sample_cutoff))?;
+            Ok(counts)
+        })
+        .await;
+        match purged {
+            Ok(Ok(c)) if c != store::PurgeCounts::default() => tracing::info!(
+                documents = c.documents,
+                document_reads = c.document_reads,
+                document_reviews = c.document_reviews,
+                images = c.blobs,
+                cases = c.cases,
+                ratings = c.ratings,
+                ticket_events = c.ticket_events,
+                "records past retention deleted"
+            ),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "retention purge failed; retrying in an hour"),
+            Err(e) => tracing::error!(error = %e, "retention purge panicked"),
         }
     }
 }
@@ -95,6 +124,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/catalog", get(pages::catalog))
         .route("/api/queues", get(queues::queues))
         .route("/api/cases", get(cases::cases))
+        .route("/api/tickets/{id}/events", get(cases::ticket_events))
         .route("/ws/{role}", get(ws::upgrade))
         .route("/api/calls/{call}/documents", post(documents::upload))
         .route("/api/documents/{id}", get(documents::download))

@@ -38,8 +38,11 @@ pub struct Shared {
     pub ice_servers: Vec<IceServer>,
     pub turn: Option<crate::turn::TurnConfig>,
     pub docs: Arc<crate::documents::DocStore>,
-    /// Case records, ratings and forced states, in the records store (`[database] url`).
-    pub cases: Arc<crate::cases::CaseLog>,
+    /// Case records, ratings, forced states, ticket events and the grid's counts, in the
+    /// records store (`[database] url`).
+    pub records: Arc<crate::records::Records>,
+    /// How long case records (and ratings and ticket events) are kept.
+    pub case_retention_days: u64,
     /// Bounds how many photos are processed at once (the pipeline's blocking pool).
     pub doc_pool: tokio::sync::Semaphore,
     pub commands: mpsc::Sender<Command>,
@@ -63,22 +66,26 @@ impl Shared {
         directory: Arc<Directory>,
         commands: mpsc::Sender<Command>,
     ) -> std::io::Result<Self> {
-        let docs = Arc::new(crate::documents::DocStore::open(settings.file.documents.clone())?);
         let url =
             settings.file.database.url.clone().unwrap_or_else(|| {
                 format!("sqlite://{}", settings.file.documents.data_dir.join("xiaowu.db").display())
             });
         // On a plain thread: the PostgreSQL client runs its own small runtime and must not be
         // started from inside tokio's (the server's handlers reach it through spawn_blocking).
-        let cases = std::thread::scope(|s| {
+        let records = std::thread::scope(|s| {
             s.spawn(|| {
                 let store = store::Store::open_url(&url).map_err(|e| std::io::Error::other(e.bilingual()))?;
-                crate::cases::CaseLog::open(Arc::new(store))
+                crate::records::Records::open(Arc::new(store))
             })
             .join()
             .map_err(|_| std::io::Error::other("opening the records store panicked"))?
         })?;
-        let cases = Arc::new(cases);
+        let records = Arc::new(records);
+        let docs = Arc::new(crate::documents::DocStore::new(
+            records.store().clone(),
+            settings.file.documents.clone(),
+            records.boot(),
+        ));
         let doc_pool = tokio::sync::Semaphore::new(settings.file.documents.max_parallel.max(1));
         let f = &settings.file;
         let catalog = Catalog {
@@ -143,7 +150,8 @@ impl Shared {
             conns,
             limits,
             docs,
-            cases,
+            records,
+            case_retention_days: f.database.case_retention_days,
             doc_pool,
             catalog,
             signer,

@@ -11,8 +11,11 @@ pub struct PostgresExecutor {
     url: String,
 }
 
+/// A lost or refused connection, or a server shutting down (SQLSTATE classes 08 and 57), is
+/// `Unreachable`: the caller may retry once the database is back.
 fn err(e: postgres::Error) -> StoreError {
-    if e.is_closed() || e.as_db_error().is_none() && e.code().is_none() && e.to_string().contains("connection") {
+    let class = e.code().map(|c| &c.code()[..2]);
+    if e.is_closed() || matches!(class, Some("08" | "57")) || e.as_db_error().is_none() && class.is_none() {
         StoreError::Unreachable(e.to_string())
     } else {
         StoreError::Query(e.to_string())

@@ -105,6 +105,7 @@ impl Driver {
         self.last_status.insert(ticket, sent);
         let msg = ServerMessage::TicketStatus {
             ticket: protocol::TicketId(ticket.0),
+            number: crate::records::short_number(ticket.0),
             service: protocol::ServiceCode::new(self.shared.directory.service(view.service).code.clone()),
             state: sent.state,
             position: sent.position,

@@ -60,7 +60,11 @@ impl Driver {
                     protocol::MediaState::Connected => Input::MediaConnected { call, by },
                     protocol::MediaState::Failed => Input::MediaFailed { call, by },
                 };
-                self.input(input).map_err(reject_code)
+                let done = self.input(input).map_err(reject_code);
+                if done.is_ok() && *state == protocol::MediaState::Connected {
+                    self.log_media_up(call, by);
+                }
+                done
             }
             (Principal::Supervisor(sup), ClientMessage::ForceClerkState { clerk, state, why }) => {
                 self.force_clerk_state(sup, clerk, *state, why)

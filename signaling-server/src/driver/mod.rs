@@ -10,7 +10,8 @@
 //! - `connections.rs`: the registry, sending, replacing and dropping connections;
 //! - `messages.rs`: client messages to engine inputs (and documents);
 //! - `actions.rs`: engine actions to client messages;
-//! - `supervisors.rs`, `wrap_up.rs`: the supervisors' feed, case records and ratings.
+//! - `supervisors.rs`, `wrap_up.rs`: the supervisors' feed, case records and ratings;
+//! - `events.rs`: the per-ticket event log.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use tracing::{debug, info};
 
 mod actions;
 mod connections;
+mod events;
 mod messages;
 mod supervisors;
 #[cfg(test)]
@@ -68,6 +70,11 @@ pub enum Command {
     CallInfo {
         call: u64,
         reply: oneshot::Sender<Option<CallInfo>>,
+    },
+    /// A record the driver answers for is committed: send the answer to the party's connection.
+    Deliver {
+        to: Party,
+        msg: ServerMessage,
     },
     /// A document of a live call was stored: tell the clerk.
     DocumentStored {
@@ -117,7 +124,7 @@ pub struct Driver {
     /// Each booth's last served ticket, which it may rate once.
     rateable: HashMap<BoothIdx, TicketId>,
     /// Each clerk's call awaiting its wrap-up outcome (办件 not yet recorded).
-    pending_cases: HashMap<ClerkIdx, crate::cases::CaseRecord>,
+    pending_cases: HashMap<ClerkIdx, crate::records::CaseRecord>,
     history: WaitingHistory,
     answered_today: crate::history::AnsweredToday,
     load_dirty: bool,
@@ -126,6 +133,7 @@ pub struct Driver {
     failed: Vec<ConnId>,
     /// Outcomes that found their booth away, delivered when it reconnects.
     missed: HashMap<BoothIdx, Vec<(std::time::Instant, ServerMessage)>>,
+    events: events::EventLog,
 }
 
 fn now() -> std::time::Instant {
@@ -151,6 +159,7 @@ impl Driver {
             ticks: 0,
             failed: Vec::new(),
             missed: HashMap::new(),
+            events: Default::default(),
         }
     }
 
@@ -199,6 +208,8 @@ impl Driver {
                 let _ = reply.send(info);
             }
             Command::DocumentStored { meta } => self.document_stored(meta),
+            Command::Deliver { to: Party::Booth(b), msg } => self.send_to_booth(b, msg),
+            Command::Deliver { to: Party::Clerk(c), msg } => self.send_to_clerk(c, msg),
             Command::Snapshot { scope, reply } => {
                 let _ = reply.send(self.current_load_rows(scope));
             }
@@ -223,6 +234,7 @@ impl Driver {
     fn flush(&mut self) {
         loop {
             while let Some(action) = self.engine.poll_action() {
+                self.log_action(&action);
                 self.route(action);
             }
             for service in std::mem::take(&mut self.dirty_services) {
@@ -235,6 +247,7 @@ impl Driver {
                 break;
             }
         }
+        self.flush_events();
     }
 
     // ---- shutdown -----------------------------------------------------------------------
@@ -251,7 +264,7 @@ impl Driver {
         }
         // Bounded: with the database away, shutdown must not hang (what is not committed by then
         // is logged as lost).
-        if !self.shared.cases.sync_within(Duration::from_secs(5)) {
+        if !self.shared.records.sync_within(Duration::from_secs(5)) {
             tracing::error!("shutting down with case records not yet committed: the database is away");
         }
         let ids: Vec<ConnId> = self.conns.keys().copied().collect();

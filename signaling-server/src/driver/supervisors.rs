@@ -47,7 +47,7 @@ impl Driver {
         };
         self.input(input).map_err(reject_code)?;
         info!(supervisor = %supervisor.id, clerk, ?state, why, "clerk state forced by supervisor");
-        self.shared.cases.append(&crate::cases::CaseLine::ForcedState(crate::cases::ForcedStateRecord {
+        self.shared.records.append(crate::records::Record::ForcedState(crate::records::ForcedStateRecord {
             supervisor: supervisor.id.clone(),
             clerk: clerk.to_owned(),
             state,

@@ -2,14 +2,17 @@
 //! case for its clerk; `end_wrap_up` closes it with the clerk's outcome and note. If wrap-up ends
 //! any other way (time limit, supervisor, sign-out, shutdown) the case is still written, as
 //! `not_recorded`: every handled call leaves a record.
+//!
+//! `case_recorded` and `rating_recorded` are sent only once the record is committed to the
+//! database: what a clerk or citizen is told is saved, is saved.
 
 use protocol::{CaseOutcome, ErrorCode, Rating, ServerMessage, MAX_CASE_NOTE_CHARS};
-use routing::{BoothIdx, CallEndReason, CallId, ClerkIdx, Input, ServiceIdx, TicketId};
+use routing::{BoothIdx, CallEndReason, CallId, ClerkIdx, Input, Party, ServiceIdx, TicketId};
 use tracing::{info, warn};
 
 use super::Driver;
 use crate::auth::unix_now;
-use crate::cases::{CaseLine, CaseRecord, RatingRecord};
+use crate::records::{CaseRecord, OnCommit, RatingRecord, Record};
 use crate::convert::{call_end_out, reject_code};
 
 impl Driver {
@@ -31,7 +34,7 @@ impl Driver {
         let dir = self.shared.directory.clone();
         let (b, c) = (dir.booth(booth), dir.clerk(clerk));
         let record = CaseRecord {
-            id: self.shared.cases.case_id(call.0),
+            id: self.shared.records.case_id(call.0),
             call: call.0,
             ticket: ticket.0,
             service: dir.service(service).code.clone(),
@@ -49,7 +52,7 @@ impl Driver {
         if let Some(previous) = self.pending_cases.insert(clerk, record) {
             // Cannot happen (a clerk in wrap-up takes no call), but a case is never dropped.
             warn!(call = previous.call, "a pending case was replaced; writing it as not recorded");
-            self.write_case(previous, CaseOutcome::NotRecorded, None);
+            self.write_case(previous, CaseOutcome::NotRecorded, None, None);
         }
     }
 
@@ -70,23 +73,44 @@ impl Driver {
         Ok(())
     }
 
-    /// Writes the clerk's pending case, if any, and tells the clerk.
+    /// Writes the clerk's pending case, if any, and tells the clerk once it is committed.
     pub(super) fn close_case(&mut self, clerk: ClerkIdx, outcome: CaseOutcome, note: Option<String>) {
         let Some(record) = self.pending_cases.remove(&clerk) else {
             return;
         };
         let (call, ticket) = (protocol::CallId(record.call), protocol::TicketId(record.ticket));
-        self.write_case(record, outcome, note);
-        self.send_to_clerk(clerk, ServerMessage::CaseRecorded { call, ticket, outcome });
+        let answer = ServerMessage::CaseRecorded { call, ticket, outcome };
+        let done = self.deliver_on_commit(Party::Clerk(clerk), answer);
+        self.write_case(record, outcome, note, Some(done));
     }
 
-    fn write_case(&mut self, mut record: CaseRecord, outcome: CaseOutcome, note: Option<String>) {
+    fn write_case(
+        &mut self,
+        mut record: CaseRecord,
+        outcome: CaseOutcome,
+        note: Option<String>,
+        done: Option<OnCommit>,
+    ) {
         record.outcome = outcome;
         record.note = note;
         record.recorded_unix = unix_now();
         // The note is not logged: it may describe the citizen's circumstances.
         info!(call = record.call, ticket = record.ticket, clerk = %record.clerk, ?outcome, "case recorded");
-        self.shared.cases.append(&CaseLine::Case(record));
+        match done {
+            Some(done) => self.shared.records.append_then(Record::Case(record), done),
+            None => self.shared.records.append(Record::Case(record)),
+        }
+    }
+
+    /// An action for the records writer: once the record is committed, `msg` goes to `to`'s
+    /// connection (through the driver, so it finds the party's current connection).
+    fn deliver_on_commit(&self, to: Party, msg: ServerMessage) -> OnCommit {
+        let commands = self.shared.commands.clone();
+        Box::new(move || {
+            // The writer is a plain thread: blocking is allowed, and the driver is never blocked
+            // on the writer, so this cannot deadlock.
+            let _ = commands.blocking_send(super::Command::Deliver { to, msg });
+        })
     }
 
     /// A booth rates its last served ticket, once (一事一评).
@@ -102,13 +126,9 @@ impl Driver {
         self.rateable.remove(&booth);
         info!(ticket = ticket.0, ?rating, "service rated");
         let booth_id = self.shared.directory.booth(booth).id.clone();
-        self.shared.cases.append(&CaseLine::Rating(RatingRecord {
-            ticket: ticket.0,
-            booth: booth_id,
-            rating,
-            at_unix: unix_now(),
-        }));
-        self.send_to_booth(booth, ServerMessage::RatingRecorded { ticket, rating });
+        let record = Record::Rating(RatingRecord { ticket: ticket.0, booth: booth_id, rating, at_unix: unix_now() });
+        let done = self.deliver_on_commit(Party::Booth(booth), ServerMessage::RatingRecorded { ticket, rating });
+        self.shared.records.append_then(record, done);
         Ok(())
     }
 }

@@ -55,13 +55,20 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// Runs blocking file I/O off the async workers; a failure is logged as `what` and answered 500.
-pub async fn blocking_io<T: Send + 'static>(
+/// Runs a blocking records-store call off the async workers. The database being away (or
+/// restarting) is `503 server_busy` with `retry_after_secs`; any other failure is logged as `what`
+/// and answered `500 internal`.
+pub async fn store_call<T: Send + 'static>(
     what: &'static str,
-    io: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+    call: impl FnOnce() -> Result<T, store::StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(io).await.map_err(|_| ApiError::from(ErrorCode::Internal))?.map_err(|e| {
+    tokio::task::spawn_blocking(call).await.map_err(|_| ApiError::from(ErrorCode::Internal))?.map_err(|e| {
         tracing::error!(error = %e, "{what} failed");
-        ApiError::from(ErrorCode::Internal)
+        match e {
+            store::StoreError::Unreachable(_) => {
+                ApiError::retry_after(ErrorCode::ServerBusy, std::time::Duration::from_secs(5))
+            }
+            _ => ApiError::from(ErrorCode::Internal),
+        }
     })
 }

@@ -6,10 +6,11 @@
 //!   and the clerk told (`document_ready`).
 //! - `GET /api/documents/{id}` and `/api/documents/{id}/thumbnail` — for the uploading booth while
 //!   the call lasts, the clerk of the call, and supervisors whose scope covers the booth's region;
-//!   until the link expires. Every attempt is written to the audit log.
+//!   until the link expires. Every attempt — who, when, from which address, allowed or not — is
+//!   committed to the audit chain before an answer (or a byte) goes out.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -19,9 +20,9 @@ use protocol::{DocType, ErrorCode};
 use serde::Deserialize;
 use tokio::sync::oneshot;
 
-use super::{blocking_io, read_body, ApiError, ApiQuery, Caller};
+use super::{read_body, store_call, ApiError, ApiQuery, Caller};
 use crate::auth::unix_now;
-use crate::documents::{new_id, DocMeta};
+use crate::documents::{new_id, DocMeta, ReadAttempt};
 use crate::driver::{CallInfo, Command, Principal};
 use crate::AppState;
 
@@ -114,7 +115,7 @@ pub async fn upload(
     };
     let docs = state.docs.clone();
     let meta =
-        blocking_io("document store write", move || docs.put(meta, &processed.jpeg, &processed.thumbnail)).await?;
+        store_call("document store write", move || docs.put(meta, &processed.jpeg, &processed.thumbnail)).await?;
     tracing::info!(call, document = %meta.id, doc_type = doc_type.as_str(), "document stored");
     let answer = DocumentUploaded {
         document: protocol::DocumentId::new(meta.id.clone()),
@@ -129,53 +130,69 @@ pub async fn upload(
     Ok(Json(answer))
 }
 
-pub async fn download(state: State<AppState>, id: Path<String>, headers: HeaderMap) -> Response {
-    serve(state, id, headers, false).await
+type Peer = Option<axum::Extension<ConnectInfo<std::net::SocketAddr>>>;
+
+pub async fn download(state: State<AppState>, id: Path<String>, peer: Peer, headers: HeaderMap) -> Response {
+    serve(state, id, peer, headers, false).await
 }
 
-pub async fn thumbnail(state: State<AppState>, id: Path<String>, headers: HeaderMap) -> Response {
-    serve(state, id, headers, true).await
+pub async fn thumbnail(state: State<AppState>, id: Path<String>, peer: Peer, headers: HeaderMap) -> Response {
+    serve(state, id, peer, headers, true).await
 }
 
-async fn serve(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap, thumb: bool) -> Response {
-    match authorize_read(&state, &id, &headers, thumb).await {
+async fn serve(State(state): State<AppState>, Path(id): Path<String>, peer: Peer, headers: HeaderMap, thumb: bool) -> Response {
+    let from = peer.map(|p| p.0 .0.ip().to_string()).unwrap_or_default();
+    let result = match authorize_read(&state, &id, &from, &headers, thumb).await {
         Ok(meta) => {
             let docs = state.docs.clone();
-            match tokio::task::spawn_blocking(move || docs.read(&meta, thumb)).await {
-                Ok(Ok(bytes)) => {
-                    ([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "private, no-store")], bytes)
-                        .into_response()
-                }
-                _ => ApiError::from(ErrorCode::NotFound).into_response(),
-            }
+            store_call("reading a document", move || docs.read(&meta, thumb)).await
         }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(Some(bytes)) => {
+            ([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "private, no-store")], bytes).into_response()
+        }
+        Ok(None) => ApiError::from(ErrorCode::NotFound).into_response(),
         Err(e) => e.into_response(),
     }
 }
 
 /// Who may read: the uploading booth during the call, the clerk of the call, a supervisor whose
-/// scope covers the booth's region; all only until the link expires. Every attempt is audited,
-/// also those without a valid token (recorded as `anonymous` or `invalid_token`).
-async fn authorize_read(state: &AppState, id: &str, headers: &HeaderMap, thumb: bool) -> Result<DocMeta, ApiError> {
+/// scope covers the booth's region; all only until the link expires. Every attempt is committed
+/// to the audit chain first, also those without a valid token (recorded as `anonymous` or
+/// `invalid_token`); if that cannot be written, nothing is served.
+async fn authorize_read(
+    state: &AppState,
+    id: &str,
+    from: &str,
+    headers: &HeaderMap,
+    thumb: bool,
+) -> Result<DocMeta, ApiError> {
     let now = unix_now();
     let what = if thumb { "thumbnail" } else { "document" };
+    // Bound what an unauthenticated caller can make us look up and write: ids are 32 hex characters.
+    let id: String = id.chars().take(64).collect();
     let (verdict, label) = match Caller::from_headers(state, headers) {
-        Ok(caller) => (check_read(state, id, &caller, now).await, caller.label),
+        Ok(caller) => (check_read(state, &id, &caller, now).await, caller.label),
         Err(e) => {
             let label = if e.code == ErrorCode::NotAuthenticated { "anonymous" } else { "invalid_token" };
             (Err(e), label.to_owned())
         }
     };
     let docs = state.docs.clone();
-    // Bound what an unauthenticated caller can make us write: ids are 32 hex characters.
-    let id: String = id.chars().take(64).collect();
-    let ok = verdict.is_ok();
-    let _ = tokio::task::spawn_blocking(move || docs.record_read(now, &label, &id, what, ok)).await;
+    let (allowed, from) = (verdict.is_ok(), from.to_owned());
+    store_call("recording a document read", move || {
+        docs.record_read(ReadAttempt { who: &label, document: &id, what, allowed, from: &from })
+    })
+    .await?;
     verdict
 }
 
 async fn check_read(state: &AppState, id: &str, caller: &Caller, now: u64) -> Result<DocMeta, ApiError> {
-    let meta = state.docs.get(id).ok_or(ErrorCode::NotFound)?;
+    let docs = state.docs.clone();
+    let key = id.to_owned();
+    let meta = store_call("looking up a document", move || docs.lookup(&key)).await?.ok_or(ErrorCode::NotFound)?;
     if now >= meta.created_unix + state.docs.config.link_ttl_secs {
         return Err(ErrorCode::Expired.into());
     }

@@ -23,7 +23,7 @@ use protocol::rest::ApiErrorBody;
 use protocol::ErrorCode;
 use serde::de::DeserializeOwned;
 
-pub use caller::{blocking_io, Caller};
+pub use caller::{store_call, Caller};
 
 use crate::AppState;
 

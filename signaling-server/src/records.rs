@@ -1,0 +1,348 @@
+//! The server's side of the records store (`xiaowu-store`: SQLite by default, PostgreSQL for a
+//! cluster): case records (办件), citizens' ratings, supervisors' forced clerk states, the
+//! per-ticket event log, the day's answered counts and the waiting samples.
+//!
+//! The driver must never wait on a database, so records go to a writer thread that commits them
+//! in order (durably: SQLite `synchronous=FULL`, PostgreSQL's commit). A record may carry an
+//! action to run once it is committed: the driver answers `case_recorded` and `rating_recorded`
+//! that way, so what a clerk or citizen is told is saved, is saved. [`Records::sync`] waits until
+//! everything sent so far is committed; shutdown calls it.
+//!
+//! Ids never repeat: each server start takes a boot number from the store, and ticket and call
+//! ids are `boot << 32 | n` (n counting from 1 within the start). The store keeps them as
+//! `<boot>-<n>`; ratings join their case by that ticket id.
+//!
+//! Notes are staff text that may mention a citizen's circumstances: they are stored, never logged.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+
+pub use protocol::rest::CaseRecord;
+use protocol::{CallEndReason, CaseOutcome, Rating};
+use serde::{Deserialize, Serialize};
+use store::{AnsweredRow, CaseQuery, CaseRow, ForcedStateRow, RatingRow, Store, TicketEventRow};
+use tracing::error;
+
+/// The first ticket or call id of boot `boot`: its number in the high 32 bits, 1 in the low.
+/// Ids stay below 2^53 (exact in JavaScript) for the first two million starts.
+pub fn id_base(boot: i64) -> u64 {
+    ((boot.max(0) as u64) << 32) | 1
+}
+
+/// `<boot>-<n>`: how the store names a ticket or call id.
+pub fn store_id(id: u64) -> String {
+    format!("{}-{}", id >> 32, id & 0xFFFF_FFFF)
+}
+
+/// The wire id of a store id `<boot>-<n>` (0 when it is not one).
+pub fn wire_id(id: &str) -> u64 {
+    match id.split_once('-').map(|(b, n)| (b.parse::<u64>(), n.parse::<u64>())) {
+        Some((Ok(boot), Ok(n))) if boot < (1 << 31) && n <= 0xFFFF_FFFF => (boot << 32) | n,
+        _ => 0,
+    }
+}
+
+/// The short number a kiosk shows and speaks for ticket id `id` (counts from 1 in each start).
+pub fn short_number(id: u64) -> u32 {
+    (id & 0xFFFF_FFFF) as u32
+}
+
+/// A citizen's rating of a served ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RatingRecord {
+    pub ticket: u64,
+    pub booth: String,
+    pub rating: Rating,
+    pub at_unix: u64,
+}
+
+/// A supervisor set a clerk's state: who, whom, what and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForcedStateRecord {
+    pub supervisor: String,
+    pub clerk: String,
+    pub state: protocol::ClerkTargetState,
+    pub why: String,
+    pub at_unix: u64,
+}
+
+/// One record for the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    Case(CaseRecord),
+    Rating(RatingRecord),
+    ForcedState(ForcedStateRecord),
+    /// Ticket events of one driver turn, written in one transaction.
+    Events(Vec<TicketEventRow>),
+    /// This start's answered counts today (replacing what it saved before).
+    Answered(Vec<AnsweredRow>),
+    /// A sample of waiting tickets: region id → count, as a JSON object.
+    WaitingSample { at_ms: i64, counts: String },
+}
+
+/// Run by the writer once the record is committed.
+pub type OnCommit = Box<dyn FnOnce() + Send>;
+
+enum ToWriter {
+    Row(Box<Row>, Option<OnCommit>),
+    Sync(mpsc::Sender<()>),
+}
+
+enum Row {
+    Case(CaseRow),
+    Rating(RatingRow),
+    Forced(ForcedStateRow),
+    Events(Vec<TicketEventRow>),
+    Answered(Vec<AnsweredRow>),
+    Sample { at_ms: i64, boot: i64, counts: String },
+}
+
+/// The records store and its writer thread.
+pub struct Records {
+    store: Arc<Store>,
+    boot: i64,
+    next_forced: AtomicU64,
+    tx: mpsc::Sender<ToWriter>,
+}
+
+fn word<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+fn parse_word<T: for<'de> Deserialize<'de>>(w: &str) -> Option<T> {
+    serde_json::from_value(serde_json::Value::String(w.to_owned())).ok()
+}
+
+impl Records {
+    /// Takes this start's boot number from the store and starts the writer thread.
+    pub fn open(store: Arc<Store>) -> std::io::Result<Self> {
+        let boot = store.register_boot().map_err(|e| std::io::Error::other(e.bilingual()))?;
+        let (tx, rx) = mpsc::channel();
+        let writer = store.clone();
+        std::thread::Builder::new().name("records-writer".into()).spawn(move || write_loop(&writer, rx))?;
+        Ok(Self { store, boot, next_forced: AtomicU64::new(1), tx })
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// This start's boot number.
+    pub fn boot(&self) -> i64 {
+        self.boot
+    }
+
+    /// The unique id of the case of `call`.
+    pub fn case_id(&self, call: u64) -> String {
+        store_id(call)
+    }
+
+    /// Queues a record; the writer commits it next.
+    pub fn append(&self, record: Record) {
+        self.send(record, None);
+    }
+
+    /// Queues a record and runs `done` once it is committed.
+    pub fn append_then(&self, record: Record, done: OnCommit) {
+        self.send(record, Some(done));
+    }
+
+    fn send(&self, record: Record, done: Option<OnCommit>) {
+        let row = match record {
+            Record::Case(c) => Row::Case(CaseRow {
+                id: if c.id.is_empty() { self.case_id(c.call) } else { c.id.clone() },
+                call_id: store_id(c.call),
+                ticket_id: store_id(c.ticket),
+                service: c.service,
+                booth: c.booth,
+                booth_region: c.booth_region,
+                clerk: c.clerk,
+                hall: c.hall,
+                call_end: word(&c.call_end),
+                ended_ms: c.ended_unix as i64 * 1000,
+                outcome: word(&c.outcome),
+                note: c.note,
+                recorded_ms: c.recorded_unix as i64 * 1000,
+            }),
+            Record::Rating(r) => Row::Rating(RatingRow {
+                ticket_id: store_id(r.ticket),
+                booth: r.booth,
+                rating: word(&r.rating),
+                at_ms: r.at_unix as i64 * 1000,
+            }),
+            Record::ForcedState(f) => Row::Forced(ForcedStateRow {
+                id: format!("{}-{}", self.boot, self.next_forced.fetch_add(1, Ordering::Relaxed)),
+                supervisor: f.supervisor,
+                clerk: f.clerk,
+                state: word(&f.state),
+                why: f.why,
+                at_ms: f.at_unix as i64 * 1000,
+            }),
+            Record::Events(e) => Row::Events(e),
+            Record::Answered(a) => Row::Answered(a),
+            Record::WaitingSample { at_ms, counts } => Row::Sample { at_ms, boot: self.boot, counts },
+        };
+        if self.tx.send(ToWriter::Row(Box::new(row), done)).is_err() {
+            error!("records writer is gone: a record was not written");
+        }
+    }
+
+    /// Blocks until every record appended so far is committed.
+    pub fn sync(&self) {
+        let (done, wait) = mpsc::channel();
+        if self.tx.send(ToWriter::Sync(done)).is_ok() {
+            let _ = wait.recv();
+        }
+    }
+
+    /// Like [`Records::sync`], for at most `limit`; `false` if the writer is still behind (the
+    /// database is away).
+    pub fn sync_within(&self, limit: std::time::Duration) -> bool {
+        let (done, wait) = mpsc::channel();
+        self.tx.send(ToWriter::Sync(done)).is_ok() && wait.recv_timeout(limit).is_ok()
+    }
+
+    /// A page of cases, newest first, each with its ticket's rating. Blocking.
+    pub fn cases(&self, query: &CaseQuery) -> Result<Vec<CaseRecord>, store::StoreError> {
+        let rows = self.store.cases(query)?;
+        Ok(rows.into_iter().map(|(c, rating)| case_out(c, rating)).collect())
+    }
+}
+
+fn case_out(c: CaseRow, rating: Option<String>) -> CaseRecord {
+    CaseRecord {
+        call: wire_id(&c.call_id),
+        ticket: wire_id(&c.ticket_id),
+        id: c.id,
+        service: c.service,
+        booth: c.booth,
+        booth_region: c.booth_region,
+        clerk: c.clerk,
+        hall: c.hall,
+        call_end: parse_word(&c.call_end).unwrap_or(CallEndReason::HungUpByClerk),
+        ended_unix: (c.ended_ms / 1000) as u64,
+        outcome: parse_word(&c.outcome).unwrap_or(CaseOutcome::NotRecorded),
+        note: c.note,
+        recorded_unix: (c.recorded_ms / 1000) as u64,
+        rating: rating.and_then(|r| parse_word(&r)),
+    }
+}
+
+fn write(store: &Store, row: &Row) -> store::Result<()> {
+    match row {
+        Row::Case(c) => store.append_case(c).map(drop),
+        Row::Rating(r) => store.append_rating(r).map(drop),
+        Row::Forced(f) => store.append_forced_state(f).map(drop),
+        Row::Events(e) => store.append_events(e),
+        Row::Answered(a) => store.save_answered(a),
+        Row::Sample { at_ms, boot, counts } => store.append_waiting_sample(*at_ms, *boot, counts),
+    }
+}
+
+/// Commits records in order. A record is never dropped because the database is away: the writer
+/// retries it (every 0.5 s, then up to every 5 s) until it is committed, and the records behind it
+/// wait. A retry that finds the record already there (its first commit succeeded but the answer
+/// was lost) counts as done. Only then does the record's on-commit action run.
+fn write_loop(store: &Store, rx: mpsc::Receiver<ToWriter>) {
+    for msg in rx {
+        match msg {
+            ToWriter::Row(row, done) => {
+                let mut wait = std::time::Duration::from_millis(500);
+                let mut attempt = 0u32;
+                loop {
+                    match write(store, &row) {
+                        Ok(()) => break,
+                        Err(e) if attempt > 0 && is_duplicate(&e) => break,
+                        Err(e) => {
+                            if attempt.is_power_of_two() || attempt == 0 {
+                                error!(error = %e, attempt, "writing a record failed; retrying until the database is back");
+                            }
+                            attempt += 1;
+                            std::thread::sleep(wait);
+                            wait = (wait * 2).min(std::time::Duration::from_secs(5));
+                        }
+                    }
+                }
+                if let Some(done) = done {
+                    done();
+                }
+            }
+            ToWriter::Sync(done) => {
+                let _ = done.send(());
+            }
+        }
+    }
+}
+
+fn is_duplicate(e: &store::StoreError) -> bool {
+    let text = e.to_string().to_lowercase();
+    text.contains("duplicate key") || text.contains("unique constraint")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use store::CaseScope;
+
+    fn case(call: u64, ticket: u64, outcome: CaseOutcome) -> CaseRecord {
+        CaseRecord {
+            id: String::new(),
+            call,
+            ticket,
+            service: "teacher-cert".into(),
+            booth: "booth-gudao-1".into(),
+            booth_region: "gudao".into(),
+            clerk: "clerk-hekou-1".into(),
+            hall: "hekou".into(),
+            call_end: CallEndReason::HungUpByClerk,
+            ended_unix: 1_795_000_000,
+            outcome,
+            note: Some("缺户口本".into()),
+            recorded_unix: 1_795_000_030 + (call & 0xFF),
+            rating: None,
+        }
+    }
+
+    #[test]
+    fn ids_round_trip_and_carry_the_boot() {
+        let id = id_base(7) + 11;
+        assert_eq!((store_id(id), wire_id("7-12"), short_number(id)), ("7-12".to_owned(), id, 12));
+        assert_eq!(wire_id("garbage"), 0);
+        assert!(id_base(2_000_000) < 1 << 53, "exact in JavaScript");
+    }
+
+    #[test]
+    fn records_survive_reopen_and_ratings_never_cross_restarts() {
+        let dir = std::env::temp_dir().join(format!("xiaowu-records-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let open = || Arc::new(Store::open_sqlite(&dir.join("xiaowu.db")).unwrap());
+        let log = Records::open(open()).unwrap();
+        let first = id_base(log.boot());
+        log.append(Record::Case(case(first, first, CaseOutcome::Completed)));
+        log.append(Record::Case(case(first + 1, first + 1, CaseOutcome::MissingDocuments)));
+        let rating = RatingRecord { ticket: first + 1, booth: "booth-gudao-1".into(), rating: Rating::Satisfied, at_unix: 1 };
+        let (told, committed) = mpsc::channel();
+        log.append_then(Record::Rating(rating), Box::new(move || told.send(()).unwrap()));
+        committed.recv_timeout(std::time::Duration::from_secs(10)).expect("the on-commit action runs");
+        log.sync();
+        drop(log);
+
+        // After a restart the short numbers start again, the ids do not: ticket 2 of this start
+        // is another ticket than ticket 2 of the last, and does not show its rating.
+        let log = Records::open(open()).unwrap();
+        let second = id_base(log.boot());
+        assert!(second > first + 1);
+        log.append(Record::Case(case(second + 1, second + 1, CaseOutcome::Consultation)));
+        log.sync();
+        let all = log.cases(&CaseQuery::newest(CaseScope::Clerk("clerk-hekou-1".into()), 10)).unwrap();
+        let seen: Vec<(u64, u32, Option<Rating>)> =
+            all.iter().map(|c| (c.ticket, short_number(c.ticket), c.rating)).collect();
+        assert_eq!(
+            seen,
+            vec![(second + 1, 2, None), (first + 1, 2, Some(Rating::Satisfied)), (first, 1, None)]
+        );
+        assert_eq!(all[0].id, store_id(second + 1));
+        assert_eq!(log.store().verify_audit().unwrap(), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
