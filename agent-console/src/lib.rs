@@ -162,6 +162,8 @@ impl AgentSummary {
 enum Timer {
     HangUp(CallId),
     EndWrapUp,
+    /// Stop waiting for the last `case_recorded`.
+    Finish,
 }
 
 enum Step {
@@ -224,6 +226,10 @@ pub async fn run(args: &AgentArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
                     Some((_, Timer::EndWrapUp)) => {
                         let end = ClientMessage::EndWrapUp { outcome: Some(args.outcome), note: None };
                         session.send(end).await?
+                    }
+                    Some((_, Timer::Finish)) => {
+                        s.outcome = "done".into();
+                        break;
                     }
                     None => {}
                 }
@@ -358,8 +364,13 @@ pub async fn run(args: &AgentArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
             ServerMessage::ClerkState { state: protocol::ClerkState::Available, .. }
                 if args.calls > 0 && s.calls >= args.calls =>
             {
-                s.outcome = "done".into();
-                break;
+                // `case_recorded` comes once the case is committed, which may be just after the
+                // clerk is available again: wait a little for it.
+                if s.cases_recorded.len() as u32 >= s.calls {
+                    s.outcome = "done".into();
+                    break;
+                }
+                timer = Some((Instant::now() + Duration::from_secs(5), Timer::Finish));
             }
             ServerMessage::ClerkState {
                 state: protocol::ClerkState::Away,
@@ -368,7 +379,13 @@ pub async fn run(args: &AgentArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
                 s.outcome = "done".into();
                 break;
             }
-            ServerMessage::CaseRecorded { call, .. } => s.cases_recorded.push(call.0),
+            ServerMessage::CaseRecorded { call, .. } => {
+                s.cases_recorded.push(call.0);
+                if matches!(timer, Some((_, Timer::Finish))) && s.cases_recorded.len() as u32 >= s.calls {
+                    s.outcome = "done".into();
+                    break;
+                }
+            }
             ServerMessage::Error { code, message_en, .. } => {
                 tracing::warn!(?code, message_en, "server refused a request");
             }

@@ -6,6 +6,10 @@
 //!
 //! [`AnsweredToday`] turns the engine's answered counts (since it started) into today's, for the
 //! service level: at each change of the China date it takes the counts as the day's baseline.
+//!
+//! Both survive a restart: samples and this start's counts are saved to the records store as they
+//! are taken, and at start the last hour's samples and today's counts of earlier starts are loaded
+//! back ([`WaitingHistory::restore`], [`AnsweredToday::carry`]).
 
 use std::collections::{HashMap, VecDeque};
 
@@ -56,6 +60,21 @@ impl WaitingHistory {
         }
     }
 
+    /// Puts back samples saved before a restart (`(unix time, waiting by region)`, oldest first),
+    /// keeping the last hour before `now_unix`.
+    pub fn restore(&mut self, now_unix: u64, samples: Vec<(u64, Vec<u32>)>) {
+        for (at, by_region) in samples {
+            if at + WINDOW_SECS >= now_unix && self.samples.back().is_none_or(|s| s.at < at) {
+                self.samples.push_back(Sample { at, by_region });
+            }
+        }
+    }
+
+    /// The newest sample: (unix time, waiting by region), to be saved.
+    pub fn latest(&self) -> Option<(u64, &[u32])> {
+        self.samples.back().map(|s| (s.at, s.by_region.as_slice()))
+    }
+
     /// Waiting tickets whose home hall is within `scope`, oldest sample first.
     pub fn points(&self, dir: &Directory, scope: RegionIdx) -> Vec<WaitingPoint> {
         let in_scope: Vec<bool> = (0..dir.regions.len() as u32).map(|r| dir.is_within(RegionIdx(r), scope)).collect();
@@ -75,9 +94,12 @@ pub struct AnsweredToday {
     /// Days since the epoch in China time (UTC+8); `None` before the first tick.
     day: Option<u64>,
     baseline: HashMap<(RegionIdx, ServiceIdx), (u32, u32)>,
+    /// Today's counts of earlier server starts (loaded at start), and their day.
+    carried: HashMap<(RegionIdx, ServiceIdx), (u32, u32)>,
+    carried_day: Option<u64>,
 }
 
-fn china_day(unix: u64) -> u64 {
+pub fn china_day(unix: u64) -> u64 {
     (unix + 8 * 3600) / 86_400
 }
 
@@ -99,11 +121,78 @@ impl AnsweredToday {
         self.day = Some(china_day(now_unix));
     }
 
-    /// Today's (answered, within target) for the snapshot row of (`hall`, `service`).
-    pub fn today(&self, hall: RegionIdx, service: ServiceIdx, row: &LoadRow) -> (u32, u32) {
+    /// Adds the counts of earlier server starts on the day of `now_unix` (loaded at start).
+    pub fn carry(&mut self, now_unix: u64, counts: HashMap<(RegionIdx, ServiceIdx), (u32, u32)>) {
+        self.carried = counts;
+        self.carried_day = Some(china_day(now_unix));
+    }
+
+    /// This start's (answered, within target) today for the snapshot row of (`hall`, `service`).
+    pub fn own_today(&self, hall: RegionIdx, service: ServiceIdx, row: &LoadRow) -> (u32, u32) {
         let (a, w) = self.baseline.get(&(hall, service)).copied().unwrap_or((0, 0));
         (row.answered.saturating_sub(a), row.answered_within_target.saturating_sub(w))
     }
+
+    /// Today's (answered, within target) for the snapshot row of (`hall`, `service`), with the
+    /// counts of earlier starts today.
+    pub fn today(&self, hall: RegionIdx, service: ServiceIdx, row: &LoadRow) -> (u32, u32) {
+        let (a, w) = self.own_today(hall, service, row);
+        let (ca, cw) = match self.carried_day == self.day {
+            true => self.carried.get(&(hall, service)).copied().unwrap_or((0, 0)),
+            false => (0, 0),
+        };
+        (a + ca, w + cw)
+    }
+}
+
+/// What the grid had before a restart, as saved in the records store.
+#[derive(Default)]
+pub struct SavedGrid {
+    /// The last hour's samples: (unix time, waiting by region index), oldest first.
+    pub samples: Vec<(u64, Vec<u32>)>,
+    /// Today's answered counts of earlier server starts.
+    pub answered: HashMap<(RegionIdx, ServiceIdx), (u32, u32)>,
+}
+
+/// A sample as saved: region id → waiting tickets (regions with none are left out).
+pub fn sample_json(dir: &Directory, by_region: &[u32]) -> String {
+    let map: serde_json::Map<String, serde_json::Value> = by_region
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(r, n)| (dir.region(RegionIdx(r as u32)).id.clone(), (*n).into()))
+        .collect();
+    serde_json::Value::Object(map).to_string()
+}
+
+/// Reads the last hour's samples and today's answered counts of starts other than `boot`.
+/// Regions or services no longer configured are skipped. Blocking.
+pub fn load_saved(store: &store::Store, dir: &Directory, boot: i64, now_unix: u64) -> store::Result<SavedGrid> {
+    let since = now_unix.saturating_sub(WINDOW_SECS) as i64 * 1000;
+    let samples = store
+        .waiting_samples(since)?
+        .into_iter()
+        .map(|(at_ms, counts)| {
+            let mut by_region = vec![0u32; dir.regions.len()];
+            let map: HashMap<String, u32> = serde_json::from_str(&counts).unwrap_or_default();
+            for (id, n) in map {
+                if let Some(r) = dir.region_idx(&id) {
+                    by_region[r.0 as usize] += n;
+                }
+            }
+            ((at_ms / 1000) as u64, by_region)
+        })
+        .collect();
+    let mut answered = HashMap::new();
+    for row in store.answered_on(&crate::documents::china_date(now_unix), boot)? {
+        let service = dir.services.iter().position(|s| s.code == row.service).map(|i| ServiceIdx(i as u32));
+        if let (Some(hall), Some(service)) = (dir.region_idx(&row.hall), service) {
+            let e: &mut (u32, u32) = answered.entry((hall, service)).or_default();
+            e.0 += row.answered as u32;
+            e.1 += row.within_target as u32;
+        }
+    }
+    Ok(SavedGrid { samples, answered })
 }
 
 #[cfg(test)]
@@ -134,6 +223,26 @@ mod tests {
         assert!(day.is_new_day(before_midnight + 120));
         day.roll(before_midnight + 120, &[row(10, 8)]);
         assert_eq!(today(&day, row(12, 9)), (2, 1), "the new day starts from the counts at midnight");
+    }
+
+    #[test]
+    fn counts_of_an_earlier_start_today_are_added_until_midnight() {
+        let mut day = AnsweredToday::default();
+        let before_midnight = 1_795_363_140;
+        day.carry(before_midnight, HashMap::from([((RegionIdx(3), ServiceIdx(1)), (5, 4))]));
+        day.roll(before_midnight, &[row(0, 0)]);
+        assert_eq!(day.today(RegionIdx(3), ServiceIdx(1), &row(2, 1)), (7, 5));
+        assert_eq!(day.own_today(RegionIdx(3), ServiceIdx(1), &row(2, 1)), (2, 1));
+        day.roll(before_midnight + 120, &[row(2, 1)]);
+        assert_eq!(day.today(RegionIdx(3), ServiceIdx(1), &row(3, 2)), (1, 1), "a new day carries nothing");
+    }
+
+    #[test]
+    fn restored_samples_older_than_an_hour_are_left_out() {
+        let mut h = WaitingHistory::new(10);
+        h.restore(10_000, vec![(5_000, vec![9]), (7_000, vec![1]), (9_990, vec![2])]);
+        assert_eq!(h.samples.iter().map(|s| s.at).collect::<Vec<_>>(), [7_000, 9_990]);
+        assert!(h.due(10_000), "the first sample after a restart is taken at once");
     }
 
     #[test]

@@ -57,8 +57,18 @@ pub fn spawn_driver(settings: Settings) -> std::io::Result<AppState> {
     // (or across nodes sharing the database).
     engine_cfg.first_ticket = records::id_base(shared.records.boot());
     engine_cfg.first_call = records::id_base(shared.records.boot());
-    let engine = routing::Engine::new(directory, engine_cfg, tokio::time::Instant::now().into_std());
-    let driver = tokio::spawn(Driver::new(shared.clone(), engine).run(rx));
+    let engine = routing::Engine::new(directory.clone(), engine_cfg, tokio::time::Instant::now().into_std());
+    let mut driver = Driver::new(shared.clone(), engine);
+    // The grid's last hour and today's service level, as saved before a restart. On a plain
+    // thread, like every store call made outside spawn_blocking.
+    let saved = std::thread::scope(|s| {
+        s.spawn(|| history::load_saved(shared.records.store(), &directory, shared.records.boot(), auth::unix_now()))
+            .join()
+            .map_err(|_| std::io::Error::other("loading the saved grid panicked"))
+    })?
+    .map_err(|e| std::io::Error::other(e.bilingual()))?;
+    driver.restore_grid(saved);
+    let driver = tokio::spawn(driver.run(rx));
     tokio::spawn(async move {
         // A panicking driver is a bug, and a server without its driver routes nobody while still
         // answering HTTP: end the process so the supervisor (systemd, k8s) restarts it.

@@ -43,13 +43,13 @@ function request(service) {
 
 function onStatus(m) {
   S.ticket = m.ticket;
-  XW.el("q-ticket").textContent = m.ticket;
+  XW.el("q-ticket").textContent = m.number;
   const notice = m.notice === "resumed" ? "网络已恢复，您的排队位置已保留。" : m.notice ? "工作人员连接中断，您已回到队首。" : "";
   let text;
   if (m.state === "waiting") {
     const est = m.estimated_wait_secs == null ? "暂无法估计" : `约 ${XW.fmtSecs(m.estimated_wait_secs)}`;
     text = `${notice}您前面还有 ${m.position - 1} 位，预计等待 ${est}。 · ${m.position - 1} ahead of you.`;
-    if (S.lastSpoken !== m.position) { S.lastSpoken = m.position; speak(`${m.ticket}号，您前面还有${m.position - 1}位`); }
+    if (S.lastSpoken !== m.position) { S.lastSpoken = m.position; speak(`${m.number}号，您前面还有${m.position - 1}位`); }
   } else {
     text = "正在为您接通工作人员… · Connecting you to a clerk…";
   }

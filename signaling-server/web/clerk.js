@@ -20,7 +20,7 @@ function onMessage(m) {
     case "document_ready": docReady(m); break;
     case "call_ended": if (C.call) { C.call.close(); C.call = null; } break;
     case "case_recorded":
-      XW.el("case-saved").textContent = `已保存办件 · Case saved: ${OUTCOMES[m.outcome]}（${m.ticket} 号）`;
+      XW.el("case-saved").textContent = `已保存办件 · Case saved: ${OUTCOMES[m.outcome]}（${m.ticket % 4294967296} 号）`;
       loadCases();
       break;
     case "error":

@@ -56,16 +56,17 @@ async fn wrap_up_outcome_and_note_are_recorded_with_the_rating_and_survive_a_res
     assert_eq!((status, list.unwrap().cases.len()), (200, 0));
 
     clerk.send(end(CaseOutcome::MissingDocuments, "  缺户口本首页，群众下次补交  ")).await.unwrap();
-    let recorded = expect(&mut clerk, "case recorded", |m| match m {
-        ServerMessage::CaseRecorded { call: c, outcome, .. } => Some((c.0, *outcome)),
-        _ => None,
-    })
-    .await;
-    assert_eq!(recorded, (call, CaseOutcome::MissingDocuments));
-    expect(&mut clerk, "available", |m| {
-        matches!(m, ServerMessage::ClerkState { state: protocol::ClerkState::Available, .. }).then_some(())
-    })
-    .await;
+    // The clerk is available at once; `case_recorded` follows when the record is committed.
+    let (mut recorded, mut available) = (None, false);
+    while recorded.is_none() || !available {
+        expect(&mut clerk, "case recorded and available", |m| match m {
+            ServerMessage::CaseRecorded { call: c, outcome, .. } => Some(recorded = Some((c.0, *outcome))),
+            ServerMessage::ClerkState { state: protocol::ClerkState::Available, .. } => Some(available = true),
+            _ => None,
+        })
+        .await;
+    }
+    assert_eq!(recorded, Some((call, CaseOutcome::MissingDocuments)));
 
     let ticket = expect(&mut booth, "ticket closed", |m| match m {
         ServerMessage::TicketClosed { ticket, .. } => Some(*ticket),

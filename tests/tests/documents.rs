@@ -95,16 +95,16 @@ async fn clerk_requests_rejects_and_accepts_an_id_card_photo() {
         session::get_bytes(format!("{url}/api/documents/{}", doc.document), "forged".into()).await.unwrap().status,
         401
     );
-    // Every read attempt is in the audit log, refusals included.
-    let audit = server.state().docs.audit_lines();
-    let of_doc = |who: &str, allowed: bool| {
-        audit.iter().any(|l| l["document"] == doc.document.as_str() && l["who"] == who && l["allowed"] == allowed)
-    };
+    // Every read attempt is in the audit chain, refusals included, with the address it came from.
+    let audit = server.state().docs.reads(doc.document.as_str()).unwrap();
+    assert!(audit.iter().all(|r| r.from_addr == "127.0.0.1"));
+    let of_doc = |who: &str, allowed: bool| audit.iter().any(|r| r.who == who && r.allowed == allowed);
     assert!(
         of_doc("clerk:clerk-hekou-1", true)
             && of_doc("clerk:clerk-hekou-2", false)
             && of_doc("supervisor:sup-binzhou", false)
     );
+    assert_eq!(server.state().records.store().verify_audit().unwrap(), None);
     server.shutdown().await;
     let _ = std::fs::remove_dir_all(&work);
 }

@@ -95,13 +95,13 @@ async fn booth_gone_past_grace_is_closed_as_booth_lost() {
     // …and the booth, back later, has no ticket: a new request opens a new one.
     let mut booth = connect(&server, Role::Booth, "booth-gudao-1").await;
     request(&booth).await;
-    let ticket = expect(&mut booth, "new ticket", |m| match m {
-        ServerMessage::TicketStatus { ticket, notice: None, .. } => Some(*ticket),
+    let number = expect(&mut booth, "new ticket", |m| match m {
+        ServerMessage::TicketStatus { number, notice: None, .. } => Some(*number),
         ServerMessage::TicketStatus { notice: Some(n), .. } => panic!("old ticket resumed: {n:?}"),
         _ => None,
     })
     .await;
-    assert_eq!(ticket.0, 2);
+    assert_eq!(number, 2);
     server.shutdown().await;
 }
 
@@ -249,7 +249,7 @@ async fn supervisor_sees_clerks_and_forces_a_state_within_scope_only_and_it_is_r
     })
     .await;
     // Recorded durably with who and why; the refused attempt left nothing.
-    let store = server.state().cases.store().clone();
+    let store = server.state().records.store().clone();
     server.shutdown().await;
     let rows = store.forced_states(10).unwrap();
     assert_eq!(rows.len(), 1, "{rows:?}");

@@ -52,7 +52,7 @@ async fn two_servers_on_one_postgres_see_each_others_records() {
     // Both servers numbered their first call 1; the records' ids still differ (boot numbers).
     assert_eq!((seen[0].call, seen[1].call), (1, 1));
     assert_ne!(seen[0].id, seen[1].id);
-    let store = a.state().cases.store().clone();
+    let store = a.state().records.store().clone();
     assert_eq!(tokio::task::spawn_blocking(move || store.verify_audit().unwrap()).await.unwrap(), None);
     a.shutdown().await;
     b.shutdown().await;
@@ -75,7 +75,7 @@ async fn after_a_restart_ids_are_new_and_ratings_land_on_the_right_case() {
     assert_eq!((got[0].1, got[0].2), (CaseOutcome::Accepted, Some(Rating::VerySatisfied)));
     assert_eq!((got[1].1, got[1].2), (CaseOutcome::Completed, Some(Rating::VeryDissatisfied)));
     // Someone edits the first case with SQL: the audit check names it.
-    let store = server.state().cases.store().clone();
+    let store = server.state().records.store().clone();
     assert_eq!(store.verify_audit().unwrap(), None);
     let edited = got[1].0.to_owned();
     store

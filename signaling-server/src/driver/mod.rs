@@ -134,6 +134,8 @@ pub struct Driver {
     /// Outcomes that found their booth away, delivered when it reconnects.
     missed: HashMap<BoothIdx, Vec<(std::time::Instant, ServerMessage)>>,
     events: events::EventLog,
+    /// This start's answered counts as last saved, per (China date, hall, service).
+    saved_answered: HashMap<(String, RegionIdx, ServiceIdx), (u32, u32)>,
 }
 
 fn now() -> std::time::Instant {
@@ -160,6 +162,7 @@ impl Driver {
             failed: Vec::new(),
             missed: HashMap::new(),
             events: Default::default(),
+            saved_answered: HashMap::new(),
         }
     }
 

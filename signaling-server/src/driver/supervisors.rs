@@ -1,6 +1,7 @@
 //! The supervisors' side of the driver: the live load grid and clerk list (sent on change and
 //! at least every 5 s), the waiting history sampled for the last-hour chart, and forcing a
-//! clerk's state within the supervisor's scope.
+//! clerk's state within the supervisor's scope. Samples and the day's answered counts are saved
+//! as they are taken, and put back after a restart.
 
 use protocol::{ErrorCode, QueueLoadRow, ServerMessage};
 use routing::{ClerkIdx, Input, LoadRow, RegionIdx};
@@ -8,6 +9,7 @@ use tracing::info;
 
 use super::{now, ConnId, Driver, Principal};
 use crate::convert::{clerk_state_out, reject_code};
+use crate::records::Record;
 
 impl Driver {
     /// On a supervisor's connect: the last hour, then the current grid and clerk list.
@@ -47,7 +49,7 @@ impl Driver {
         };
         self.input(input).map_err(reject_code)?;
         info!(supervisor = %supervisor.id, clerk, ?state, why, "clerk state forced by supervisor");
-        self.shared.records.append(crate::records::Record::ForcedState(crate::records::ForcedStateRecord {
+        self.shared.records.append(Record::ForcedState(crate::records::ForcedStateRecord {
             supervisor: supervisor.id.clone(),
             clerk: clerk.to_owned(),
             state,
@@ -96,10 +98,15 @@ impl Driver {
         let snapshot = self.engine.load_snapshot(now());
         if sample {
             self.history.record(unix, self.shared.directory.regions.len(), &snapshot);
+            if let Some((at, by_region)) = self.history.latest() {
+                let counts = crate::history::sample_json(&self.shared.directory, by_region);
+                self.shared.records.append(Record::WaitingSample { at_ms: at as i64 * 1000, counts });
+            }
         }
         if new_day {
             self.answered_today.roll(unix, &snapshot);
         }
+        self.save_answered(unix, &snapshot);
         if !send {
             return;
         }
@@ -118,6 +125,41 @@ impl Driver {
             let clerks = self.clerk_rows(scope);
             self.send(conn, ServerMessage::ClerkList { clerks });
         }
+    }
+
+    /// Saves this start's answered counts of today where they changed, so that a restart keeps
+    /// the day's service level.
+    fn save_answered(&mut self, unix: u64, snapshot: &[LoadRow]) {
+        let dir = self.shared.directory.clone();
+        let day = crate::documents::china_date(unix);
+        let mut changed = Vec::new();
+        for row in snapshot {
+            let (Some(hall), Some(service)) = (row.hall, row.service) else { continue };
+            let counts = self.answered_today.own_today(hall, service, row);
+            let key = (day.clone(), hall, service);
+            if counts != (0, 0) && self.saved_answered.get(&key) != Some(&counts) {
+                self.saved_answered.insert(key, counts);
+                changed.push(store::AnsweredRow {
+                    day: day.clone(),
+                    boot: self.shared.records.boot(),
+                    hall: dir.region(hall).id.clone(),
+                    service: dir.service(service).code.clone(),
+                    answered: i64::from(counts.0),
+                    within_target: i64::from(counts.1),
+                });
+            }
+        }
+        if !changed.is_empty() {
+            self.saved_answered.retain(|(d, _, _), _| *d == day);
+            self.shared.records.append(Record::Answered(changed));
+        }
+    }
+
+    /// Puts back what the grid had before a restart.
+    pub fn restore_grid(&mut self, saved: crate::history::SavedGrid) {
+        let unix = crate::auth::unix_now();
+        self.history.restore(unix, saved.samples);
+        self.answered_today.carry(unix, saved.answered);
     }
 
     /// The grid of `scope` as of now.
