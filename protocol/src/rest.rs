@@ -126,6 +126,26 @@ pub struct CaseList {
     pub next_cursor: Option<String>,
 }
 
+/// `GET /api/documents/{id}/reads`: every attempt to read a document, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentReads {
+    pub document: String,
+    pub reads: Vec<DocumentRead>,
+}
+
+/// One attempt to read a document or its thumbnail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentRead {
+    /// `clerk:<id>`, `booth:<id>`, `supervisor:<id>`, or `anonymous` / `invalid_token`.
+    pub who: String,
+    /// `document` or `thumbnail`.
+    pub what: String,
+    pub allowed: bool,
+    /// The address the request came from.
+    pub from: String,
+    pub at_ms: i64,
+}
+
 /// `GET /api/tickets/{id}/events`: one ticket's life, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketEvents {

@@ -127,6 +127,24 @@ impl AnsweredToday {
         self.carried_day = Some(china_day(now_unix));
     }
 
+    /// Adds an empty row for each (hall, service) with counts carried from an earlier start that
+    /// the engine's snapshot has no row for (nobody signed in or waiting there since the restart),
+    /// so the grid still shows its service level. Keeps the snapshot's (hall, service) order.
+    pub fn add_carried_rows(&self, rows: &mut Vec<LoadRow>) {
+        if self.carried_day != self.day {
+            return;
+        }
+        let before = rows.len();
+        for &(hall, service) in self.carried.keys() {
+            if !rows.iter().any(|r| r.hall == Some(hall) && r.service == Some(service)) {
+                rows.push(LoadRow { hall: Some(hall), service: Some(service), ..LoadRow::default() });
+            }
+        }
+        if rows.len() > before {
+            rows.sort_by_key(|r| (r.hall, r.service));
+        }
+    }
+
     /// This start's (answered, within target) today for the snapshot row of (`hall`, `service`).
     pub fn own_today(&self, hall: RegionIdx, service: ServiceIdx, row: &LoadRow) -> (u32, u32) {
         let (a, w) = self.baseline.get(&(hall, service)).copied().unwrap_or((0, 0));

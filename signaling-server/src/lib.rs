@@ -139,6 +139,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/calls/{call}/documents", post(documents::upload))
         .route("/api/documents/{id}", get(documents::download))
         .route("/api/documents/{id}/thumbnail", get(documents::thumbnail))
+        .route("/api/documents/{id}/reads", get(documents::reads))
         .fallback(http::not_found)
         // Bodies are read by the handlers themselves, each with its own size and time limit.
         .layer(axum::extract::DefaultBodyLimit::disable())

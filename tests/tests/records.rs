@@ -49,8 +49,10 @@ async fn two_servers_on_one_postgres_see_each_others_records() {
         got,
         [(CaseOutcome::Consultation, Some(Rating::Acceptable)), (CaseOutcome::Completed, Some(Rating::VerySatisfied))]
     );
-    // Both servers numbered their first call 1; the records' ids still differ (boot numbers).
-    assert_eq!((seen[0].call, seen[1].call), (1, 1));
+    // Both servers' first call has the short number 1; the ids differ (boot numbers).
+    let short = signaling_server::records::short_number;
+    assert_eq!((short(seen[0].call), short(seen[1].call)), (1, 1));
+    assert_ne!(seen[0].call, seen[1].call);
     assert_ne!(seen[0].id, seen[1].id);
     let store = a.state().records.store().clone();
     assert_eq!(tokio::task::spawn_blocking(move || store.verify_audit().unwrap()).await.unwrap(), None);
@@ -66,7 +68,9 @@ async fn after_a_restart_ids_are_new_and_ratings_land_on_the_right_case() {
     server.shutdown().await;
     let server = start_at(settings(|_| {}), data_dir).await;
     let second = served_and_rated(&server, CaseOutcome::Accepted, Rating::VerySatisfied).await;
-    assert_eq!(first, second, "call numbers start again with each start");
+    assert_ne!(first, second, "a call id is never reused");
+    let short = signaling_server::records::short_number;
+    assert_eq!(short(first), short(second), "the short number starts again with each start");
     let seen = cases(&server, Role::Clerk, "clerk-hekou-1").await.cases;
     let got: Vec<(&str, CaseOutcome, Option<Rating>)> =
         seen.iter().map(|c| (c.id.as_str(), c.outcome, c.rating)).collect();
@@ -99,8 +103,9 @@ async fn an_unreachable_database_stops_the_server_with_a_clear_error() {
 }
 
 /// The database goes away while the server runs: a case wrapped up meanwhile is held by the
-/// writer (not dropped), case reads answer `503 server_busy` instead of a stale list, and once the
-/// database is back the case is committed and listed.
+/// writer (not dropped) and the clerk is not told it is saved; case reads answer `503 server_busy`
+/// instead of a stale list; once the database is back the case is committed, the clerk gets
+/// `case_recorded`, and the case is listed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_case_written_while_the_database_is_away_is_kept_until_it_is_back() {
     let pg = tokio::task::spawn_blocking(store::test_cluster::Cluster::start).await.unwrap();
@@ -118,21 +123,20 @@ async fn a_case_written_while_the_database_is_away_is_kept_until_it_is_back() {
     clerk.send(ClientMessage::HangUp { call: protocol::CallId(call) }).await.unwrap();
     expect(&mut booth, "ticket closed", |m| matches!(m, ServerMessage::TicketClosed { .. }).then_some(())).await;
     clerk.send(ClientMessage::EndWrapUp { outcome: Some(CaseOutcome::NeedsVisit), note: None }).await.unwrap();
-    expect(&mut clerk, "case recorded", |m| matches!(m, ServerMessage::CaseRecorded { .. }).then_some(())).await;
+    // Not committed, so the clerk is not told it is saved.
+    expect_none(&mut clerk, "case recorded", std::time::Duration::from_secs(1), |m| {
+        matches!(m, ServerMessage::CaseRecorded { .. })
+    })
+    .await;
     let token = token(&server, Role::Clerk, "clerk-hekou-1").await;
     let url = format!("{}/api/cases?limit=20", base_url(&server));
     let away = http("GET", url.clone(), Some(token.clone()), None).await;
     assert_eq!((away.status, away.code()), (503, "server_busy"));
     let resume = pg.clone();
     tokio::task::spawn_blocking(move || resume.resume()).await.unwrap();
-    // The writer retries with a growing pause (up to 5 s): ask until it has caught up (hang guard).
-    let mut back = http("GET", url.clone(), Some(token.clone()), None).await;
-    for _ in 0..3 {
-        if back.status == 200 {
-            break;
-        }
-        back = http("GET", url.clone(), Some(token.clone()), None).await;
-    }
+    // Once the writer has committed it (it retries with a growing pause, up to 5 s), the clerk is told.
+    expect(&mut clerk, "case recorded", |m| matches!(m, ServerMessage::CaseRecorded { .. }).then_some(())).await;
+    let back = http("GET", url.clone(), Some(token.clone()), None).await;
     assert_eq!(back.status, 200, "{}", back.body);
     let list: CaseList = serde_json::from_value(back.body).unwrap();
     assert_eq!(list.cases.len(), 1, "{list:?}");

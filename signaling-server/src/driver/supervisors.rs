@@ -95,7 +95,7 @@ impl Driver {
         if !(sample || new_day || send) {
             return;
         }
-        let snapshot = self.engine.load_snapshot(now());
+        let mut snapshot = self.engine.load_snapshot(now());
         if sample {
             self.history.record(unix, self.shared.directory.regions.len(), &snapshot);
             if let Some((at, by_region)) = self.history.latest() {
@@ -107,6 +107,7 @@ impl Driver {
             self.answered_today.roll(unix, &snapshot);
         }
         self.save_answered(unix, &snapshot);
+        self.answered_today.add_carried_rows(&mut snapshot);
         if !send {
             return;
         }
@@ -164,7 +165,9 @@ impl Driver {
 
     /// The grid of `scope` as of now.
     pub(super) fn current_load_rows(&self, scope: RegionIdx) -> Vec<QueueLoadRow> {
-        self.load_rows(&self.engine.load_snapshot(now()), scope)
+        let mut snapshot = self.engine.load_snapshot(now());
+        self.answered_today.add_carried_rows(&mut snapshot);
+        self.load_rows(&snapshot, scope)
     }
 
     /// The rows of `snapshot` within `scope`, in wire form.

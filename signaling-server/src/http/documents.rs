@@ -212,3 +212,37 @@ async fn check_read(state: &AppState, id: &str, caller: &Caller, now: u64) -> Re
         Err(ErrorCode::Forbidden.into())
     }
 }
+
+/// `GET /api/documents/{id}/reads`: the read log of a document, for a supervisor whose scope
+/// covers its booth's region (others: 403). Unknown or purged document → 404.
+pub async fn reads(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<protocol::rest::DocumentReads>, ApiError> {
+    let Principal::Supervisor(s) = caller.who else { return Err(ErrorCode::Forbidden.into()) };
+    let id: String = id.chars().take(64).collect();
+    let docs = state.docs.clone();
+    let key = id.clone();
+    let (meta, rows) = store_call("reading a document's read log", move || {
+        let Some(meta) = docs.lookup(&key)? else { return Ok((None, Vec::new())) };
+        Ok((Some(meta), docs.reads(&key)?))
+    })
+    .await?;
+    let meta = meta.ok_or(ErrorCode::NotFound)?;
+    let dir = &state.directory;
+    if !dir.region_idx(&meta.booth_region).is_some_and(|r| dir.is_within(r, state.supervisors[s].scope)) {
+        return Err(ErrorCode::Forbidden.into());
+    }
+    let reads = rows
+        .into_iter()
+        .map(|r| protocol::rest::DocumentRead {
+            who: r.who,
+            what: r.what,
+            allowed: r.allowed,
+            from: r.from_addr,
+            at_ms: r.at_ms,
+        })
+        .collect();
+    Ok(Json(protocol::rest::DocumentReads { document: id, reads }))
+}
