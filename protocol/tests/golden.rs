@@ -157,7 +157,6 @@ fn server_messages() {
         ServerMessage::Offer {
             offer: OfferId(5),
             ticket: TicketId(12),
-            number: 12,
             service: "teacher-cert".into(),
             service_name: "教师资格认定确认".into(),
             booth: "booth-gudao-1".into(),
@@ -188,7 +187,6 @@ fn server_messages() {
         ServerMessage::CallStarted {
             call: CallId(2),
             ticket: TicketId(12),
-            number: 12,
             service: "teacher-cert".into(),
             peer: Peer { role: Role::Clerk, id: "clerk-hekou-1".into(), display_name: "王伟".into() },
             ice_servers: vec![IceServer {

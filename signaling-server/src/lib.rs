@@ -14,7 +14,6 @@
 //! [`router`] builds the app without a socket (for tests); [`start`] binds and serves it.
 
 pub mod auth;
-pub mod records;
 pub mod config;
 pub mod convert;
 pub mod documents;
@@ -23,6 +22,7 @@ pub mod history;
 pub mod http;
 pub mod limits;
 pub mod memory;
+pub mod records;
 pub mod relay;
 pub mod serve;
 pub mod state;

@@ -77,7 +77,10 @@ pub enum Record {
     /// This start's answered counts today (replacing what it saved before).
     Answered(Vec<AnsweredRow>),
     /// A sample of waiting tickets: region id → count, as a JSON object.
-    WaitingSample { at_ms: i64, counts: String },
+    WaitingSample {
+        at_ms: i64,
+        counts: String,
+    },
 }
 
 /// Run by the writer once the record is committed.
@@ -320,7 +323,8 @@ mod tests {
         let first = id_base(log.boot());
         log.append(Record::Case(case(first, first, CaseOutcome::Completed)));
         log.append(Record::Case(case(first + 1, first + 1, CaseOutcome::MissingDocuments)));
-        let rating = RatingRecord { ticket: first + 1, booth: "booth-gudao-1".into(), rating: Rating::Satisfied, at_unix: 1 };
+        let rating =
+            RatingRecord { ticket: first + 1, booth: "booth-gudao-1".into(), rating: Rating::Satisfied, at_unix: 1 };
         let (told, committed) = mpsc::channel();
         log.append_then(Record::Rating(rating), Box::new(move || told.send(()).unwrap()));
         committed.recv_timeout(std::time::Duration::from_secs(10)).expect("the on-commit action runs");
@@ -337,10 +341,7 @@ mod tests {
         let all = log.cases(&CaseQuery::newest(CaseScope::Clerk("clerk-hekou-1".into()), 10)).unwrap();
         let seen: Vec<(u64, u32, Option<Rating>)> =
             all.iter().map(|c| (c.ticket, short_number(c.ticket), c.rating)).collect();
-        assert_eq!(
-            seen,
-            vec![(second + 1, 2, None), (first + 1, 2, Some(Rating::Satisfied)), (first, 1, None)]
-        );
+        assert_eq!(seen, vec![(second + 1, 2, None), (first + 1, 2, Some(Rating::Satisfied)), (first, 1, None)]);
         assert_eq!(all[0].id, store_id(second + 1));
         assert_eq!(log.store().verify_audit().unwrap(), None);
         std::fs::remove_dir_all(&dir).unwrap();

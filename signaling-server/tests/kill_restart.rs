@@ -247,7 +247,8 @@ async fn everything_acknowledged_before_a_kill_9_is_there_after_the_restart() {
     let after = serve(&server, CaseOutcome::MissingDocuments, Rating::Dissatisfied, false).await;
     assert!(after.ticket != before.ticket && after.call != before.call);
     let list: CaseList = get_json(&server, "/api/cases?limit=10", clerk).await;
-    let got: Vec<(u64, CaseOutcome, Option<Rating>)> = list.cases.iter().map(|c| (c.ticket, c.outcome, c.rating)).collect();
+    let got: Vec<(u64, CaseOutcome, Option<Rating>)> =
+        list.cases.iter().map(|c| (c.ticket, c.outcome, c.rating)).collect();
     assert_eq!(
         got,
         [

@@ -11,7 +11,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use xiaowu_store::{CaseRow, CaseQuery, CaseScope, Store};
+use xiaowu_store::{CaseQuery, CaseRow, CaseScope, Store};
 
 const WRITES: usize = 300;
 const ROWS: i64 = 1_000_000;

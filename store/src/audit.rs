@@ -56,7 +56,15 @@ pub(crate) fn link(c: &mut dyn Executor, kind: &str, record_id: &str, content: &
     c.execute(
         "INSERT INTO audit_chain (seq, kind, record_id, content, prev_hash, hash, at_ms) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        &[seq.into(), kind.into(), record_id.into(), content.into(), prev.into(), hash.into(), crate::records::now_ms().into()],
+        &[
+            seq.into(),
+            kind.into(),
+            record_id.into(),
+            content.into(),
+            prev.into(),
+            hash.into(),
+            crate::records::now_ms().into(),
+        ],
     )?;
     Ok(seq)
 }

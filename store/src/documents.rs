@@ -164,8 +164,10 @@ impl Store {
     /// A document's metadata and its latest review, if it is stored (and not purged).
     pub fn document(&self, id: &str) -> Result<Option<(DocumentRow, Option<DocumentReviewRow>)>> {
         let mut c = self.conn();
-        let Some(doc) =
-            c.query(&format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = $1"), &[id.into()])?.first().map(document_from)
+        let Some(doc) = c
+            .query(&format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = $1"), &[id.into()])?
+            .first()
+            .map(document_from)
         else {
             return Ok(None);
         };
@@ -184,7 +186,8 @@ impl Store {
     /// The processed image (or its thumbnail) stored under `sha256`.
     pub fn document_bytes(&self, sha256: &str, thumbnail: bool) -> Result<Option<Vec<u8>>> {
         let column = if thumbnail { "thumbnail" } else { "image" };
-        let rows = self.conn().query(&format!("SELECT {column} FROM document_blobs WHERE sha256 = $1"), &[sha256.into()])?;
+        let rows =
+            self.conn().query(&format!("SELECT {column} FROM document_blobs WHERE sha256 = $1"), &[sha256.into()])?;
         Ok(rows.into_iter().next().and_then(|mut r| r.pop()).and_then(Value::into_bytes))
     }
 
@@ -286,8 +289,11 @@ impl Store {
             let ratings = c.execute("DELETE FROM ratings WHERE at_ms < $1", &p)?;
             let ticket_events = c.execute("DELETE FROM ticket_events WHERE at_ms < $1", &p)?;
             if cases + ratings > 0 {
-                let purged =
-                    Purged { cases_before_ms: Some(before_ms), ratings_before_ms: Some(before_ms), ..Purged::default() };
+                let purged = Purged {
+                    cases_before_ms: Some(before_ms),
+                    ratings_before_ms: Some(before_ms),
+                    ..Purged::default()
+                };
                 link(c, "purge", "cases", &serde_json::to_string(&purged).expect("serializes"))?;
             }
             Ok(PurgeCounts { cases, ratings, ticket_events, ..PurgeCounts::default() })

@@ -28,8 +28,8 @@ pub mod test_cluster;
 use std::path::Path;
 use std::sync::Mutex;
 
-pub use backend::Value;
 pub use audit::AuditBreak;
+pub use backend::Value;
 pub use documents::{DocumentReadRow, DocumentReviewRow, DocumentRow, PurgeCounts};
 pub use events::{AnsweredRow, TicketEventRow};
 pub use records::{now_ms, CaseCursor, CaseQuery, CaseRow, CaseScope, ForcedStateRow, RatingRow};

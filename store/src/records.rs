@@ -60,7 +60,8 @@ pub(crate) fn int(row: &Row, i: usize) -> i64 {
     row[i].int().unwrap_or_default()
 }
 
-pub(crate) const CASE_COLUMNS: &str = "id, call_id, ticket_id, service, booth, booth_region, clerk, hall, call_end, ended_ms, \
+pub(crate) const CASE_COLUMNS: &str =
+    "id, call_id, ticket_id, service, booth, booth_region, clerk, hall, call_end, ended_ms, \
                             outcome, note, recorded_ms";
 
 pub(crate) fn case_from(row: &Row) -> CaseRow {
@@ -137,7 +138,13 @@ pub enum CaseScope {
 
 impl Store {
     /// Appends a record and its chain link atomically; returns the link's sequence number.
-    pub(crate) fn append(&self, kind: &str, record_id: &str, content: String, insert: (&str, Vec<Value>)) -> Result<i64> {
+    pub(crate) fn append(
+        &self,
+        kind: &str,
+        record_id: &str,
+        content: String,
+        insert: (&str, Vec<Value>),
+    ) -> Result<i64> {
         let mut c = self.conn();
         in_transaction(c.as_mut(), self.dialect, Some("audit_chain"), |c| {
             let seq = link(c, kind, record_id, &content)?;

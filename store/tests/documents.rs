@@ -54,7 +54,9 @@ fn store_two_documents(store: &Store) {
         at_ms: 6,
     };
     store.append_review(&review).unwrap();
-    store.append_review(&DocumentReviewRow { id: "v2".into(), accepted: true, reason: None, at_ms: 7, ..review }).unwrap();
+    store
+        .append_review(&DocumentReviewRow { id: "v2".into(), accepted: true, reason: None, at_ms: 7, ..review })
+        .unwrap();
 }
 
 #[test]

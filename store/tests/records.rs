@@ -4,7 +4,9 @@
 
 mod common;
 
-use xiaowu_store::{CaseCursor, CaseQuery, CaseRow, CaseScope, ForcedStateRow, RatingRow, Store, StoreError, Value, SCHEMA_VERSION};
+use xiaowu_store::{
+    CaseCursor, CaseQuery, CaseRow, CaseScope, ForcedStateRow, RatingRow, Store, StoreError, Value, SCHEMA_VERSION,
+};
 
 fn case(n: i64, clerk: &str, hall: &str) -> CaseRow {
     CaseRow {

@@ -59,12 +59,16 @@ async fn wrap_up_outcome_and_note_are_recorded_with_the_rating_and_survive_a_res
     // The clerk is available at once; `case_recorded` follows when the record is committed.
     let (mut recorded, mut available) = (None, false);
     while recorded.is_none() || !available {
-        expect(&mut clerk, "case recorded and available", |m| match m {
-            ServerMessage::CaseRecorded { call: c, outcome, .. } => Some(recorded = Some((c.0, *outcome))),
-            ServerMessage::ClerkState { state: protocol::ClerkState::Available, .. } => Some(available = true),
+        let seen = expect(&mut clerk, "case recorded and available", |m| match m {
+            ServerMessage::CaseRecorded { call: c, outcome, .. } => Some(Some((c.0, *outcome))),
+            ServerMessage::ClerkState { state: protocol::ClerkState::Available, .. } => Some(None),
             _ => None,
         })
         .await;
+        match seen {
+            Some(r) => recorded = Some(r),
+            None => available = true,
+        }
     }
     assert_eq!(recorded, Some((call, CaseOutcome::MissingDocuments)));
 

@@ -79,14 +79,16 @@ impl Driver {
                 log.push(ticket, "offered", json!({"offer": offer.0, "clerk": dir.clerk(clerk).id}));
             }
             Action::OfferRevoked { offer, ticket, clerk, reason } => {
-                let detail = json!({"offer": offer.0, "clerk": dir.clerk(clerk).id, "reason": wire(revoke_out(reason))});
+                let detail =
+                    json!({"offer": offer.0, "clerk": dir.clerk(clerk).id, "reason": wire(revoke_out(reason))});
                 log.push(ticket, "offer_revoked", detail);
             }
             Action::TicketRequeued { ticket, cause, .. } => {
                 log.push(ticket, "requeued", json!({"cause": snake(cause)}));
             }
             Action::CallStarted { call, ticket, clerk, .. } => {
-                let detail = json!({"call": call.0, "clerk": dir.clerk(clerk).id, "hall": dir.region(dir.clerk(clerk).hall).id});
+                let detail =
+                    json!({"call": call.0, "clerk": dir.clerk(clerk).id, "hall": dir.region(dir.clerk(clerk).hall).id});
                 log.push(ticket, "accepted", detail);
             }
             Action::CallEnded { call, ticket, reason, .. } => {

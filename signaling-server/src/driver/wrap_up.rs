@@ -12,8 +12,8 @@ use tracing::{info, warn};
 
 use super::Driver;
 use crate::auth::unix_now;
-use crate::records::{CaseRecord, OnCommit, RatingRecord, Record};
 use crate::convert::{call_end_out, reject_code};
+use crate::records::{CaseRecord, OnCommit, RatingRecord, Record};
 
 impl Driver {
     /// A call ended: if its clerk goes into wrap-up, hold the case until the outcome is known.

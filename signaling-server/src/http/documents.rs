@@ -140,7 +140,13 @@ pub async fn thumbnail(state: State<AppState>, id: Path<String>, peer: Peer, hea
     serve(state, id, peer, headers, true).await
 }
 
-async fn serve(State(state): State<AppState>, Path(id): Path<String>, peer: Peer, headers: HeaderMap, thumb: bool) -> Response {
+async fn serve(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    peer: Peer,
+    headers: HeaderMap,
+    thumb: bool,
+) -> Response {
     let from = peer.map(|p| p.0 .0.ip().to_string()).unwrap_or_default();
     let result = match authorize_read(&state, &id, &from, &headers, thumb).await {
         Ok(meta) => {
@@ -151,7 +157,8 @@ async fn serve(State(state): State<AppState>, Path(id): Path<String>, peer: Peer
     };
     match result {
         Ok(Some(bytes)) => {
-            ([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "private, no-store")], bytes).into_response()
+            ([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "private, no-store")], bytes)
+                .into_response()
         }
         Ok(None) => ApiError::from(ErrorCode::NotFound).into_response(),
         Err(e) => e.into_response(),
