@@ -59,6 +59,9 @@ pub struct ServerSection {
     /// `TCP_NODELAY` on accepted sockets (default on). Off only to measure what Nagle's algorithm
     /// costs: a message right after another then waits for the client's delayed ACK.
     pub tcp_nodelay: bool,
+    /// Keep the applied routing log (`routing.log` under `documents.data_dir`) and replay it at
+    /// start, so that waiting citizens keep their tickets across a crash (default on).
+    pub routing_log: bool,
 }
 
 impl Default for ServerSection {
@@ -71,6 +74,7 @@ impl Default for ServerSection {
             token_secret: None,
             history_sample_secs: 10,
             tcp_nodelay: true,
+            routing_log: true,
         }
     }
 }

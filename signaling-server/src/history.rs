@@ -183,9 +183,10 @@ pub fn sample_json(dir: &Directory, by_region: &[u32]) -> String {
     serde_json::Value::Object(map).to_string()
 }
 
-/// Reads the last hour's samples and today's answered counts of starts other than `boot`.
+/// Reads the last hour's samples and today's answered counts saved under other engine histories
+/// than `lineage` (see the driver: a replayed log brings its own counts back).
 /// Regions or services no longer configured are skipped. Blocking.
-pub fn load_saved(store: &store::Store, dir: &Directory, boot: i64, now_unix: u64) -> store::Result<SavedGrid> {
+pub fn load_saved(store: &store::Store, dir: &Directory, lineage: i64, now_unix: u64) -> store::Result<SavedGrid> {
     let since = now_unix.saturating_sub(WINDOW_SECS) as i64 * 1000;
     let samples = store
         .waiting_samples(since)?
@@ -202,7 +203,7 @@ pub fn load_saved(store: &store::Store, dir: &Directory, boot: i64, now_unix: u6
         })
         .collect();
     let mut answered = HashMap::new();
-    for row in store.answered_on(&crate::documents::china_date(now_unix), boot)? {
+    for row in store.answered_on(&crate::documents::china_date(now_unix), lineage)? {
         let service = dir.services.iter().position(|s| s.code == row.service).map(|i| ServiceIdx(i as u32));
         if let (Some(hall), Some(service)) = (dir.region_idx(&row.hall), service) {
             let e: &mut (u32, u32) = answered.entry((hall, service)).or_default();

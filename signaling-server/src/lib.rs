@@ -24,6 +24,7 @@ pub mod limits;
 pub mod memory;
 pub mod records;
 pub mod relay;
+pub mod routing_log;
 pub mod serve;
 pub mod state;
 pub mod telemetry;
@@ -47,27 +48,78 @@ use crate::state::Shared;
 
 pub type AppState = Arc<Shared>;
 
-/// Builds the shared state and spawns the driver task and the retention purger.
+/// Builds the shared state and spawns the driver task and the retention purger. With the routing
+/// log on, a log left by a run that did not shut down cleanly is replayed first.
 pub fn spawn_driver(settings: Settings) -> std::io::Result<AppState> {
     let directory = Arc::new(settings.directory.clone());
     let mut engine_cfg = settings.engine.clone();
+    let log_path =
+        settings.file.server.routing_log.then(|| routing_log::default_path(&settings.file.documents.data_dir));
     let (tx, rx) = mpsc::channel(1024);
     let shared = Arc::new(Shared::new(settings, directory.clone(), tx)?);
-    // Ticket and call ids carry this start's boot number, so they never repeat across restarts
-    // (or across nodes sharing the database).
-    engine_cfg.first_ticket = records::id_base(shared.records.boot());
-    engine_cfg.first_call = records::id_base(shared.records.boot());
-    let engine = routing::Engine::new(directory.clone(), engine_cfg, tokio::time::Instant::now().into_std());
-    let mut driver = Driver::new(shared.clone(), engine);
+    let boot = shared.records.boot();
+    let previous = match &log_path {
+        Some(path) if path.exists() => {
+            let log = routing_log::read(path)?;
+            match log.entries.last().map(|e| &e.entry) {
+                Some(routing_log::Entry::Shutdown {}) => {
+                    // A clean stop left nothing to restore: keep the log aside, start anew.
+                    std::fs::rename(path, path.with_extension("log.1"))?;
+                    None
+                }
+                _ => Some(log),
+            }
+        }
+        _ => None,
+    };
+    // Ticket and call ids carry the boot number of the run that started the log, so they never
+    // repeat across restarts (or across nodes sharing the database).
+    let (first_ticket, first_call, started_unix_ms) = match previous.as_ref().map(|l| &l.entries[0].entry) {
+        Some(routing_log::Entry::Header { first_ticket, first_call, started_unix_ms, .. }) => {
+            (*first_ticket, *first_call, *started_unix_ms)
+        }
+        _ => (records::id_base(boot), records::id_base(boot), store::now_ms() as u64),
+    };
+    engine_cfg.first_ticket = first_ticket;
+    engine_cfg.first_call = first_call;
+    let mut driver = Driver::new(shared.clone(), engine_cfg);
+    // Today's answered counts of other engine histories (earlier logs, other nodes); this one's
+    // come back with the replay.
+    let lineage = (first_ticket >> 32) as i64;
     // The grid's last hour and today's service level, as saved before a restart. On a plain
     // thread, like every store call made outside spawn_blocking.
     let saved = std::thread::scope(|s| {
-        s.spawn(|| history::load_saved(shared.records.store(), &directory, shared.records.boot(), auth::unix_now()))
+        s.spawn(|| history::load_saved(shared.records.store(), &directory, lineage, auth::unix_now()))
             .join()
             .map_err(|_| std::io::Error::other("loading the saved grid panicked"))
     })?
     .map_err(|e| std::io::Error::other(e.bilingual()))?;
     driver.restore_grid(saved);
+    match (log_path, previous) {
+        (Some(path), Some(log)) => {
+            driver.replay(&log.entries);
+            let last_t = log.entries.last().map_or(0, |e| e.t);
+            let down_t = (store::now_ms() as u64).saturating_sub(started_unix_ms) * 1000;
+            let writer = routing_log::LogWriter::append_to(&path, log.valid_len)?;
+            let gone = driver.resume_after_restart(last_t.max(down_t), writer);
+            tracing::info!(
+                entries = log.entries.len(),
+                open_tickets = driver.open_tickets(),
+                connections_gone = gone,
+                "routing log replayed: waiting citizens keep their tickets"
+            );
+        }
+        (Some(path), None) => {
+            let header = routing_log::Entry::Header {
+                version: routing_log::LOG_VERSION,
+                first_ticket,
+                first_call,
+                started_unix_ms,
+            };
+            driver.set_log(routing_log::LogWriter::create(&path, header)?);
+        }
+        (None, _) => {}
+    }
     let driver = tokio::spawn(driver.run(rx));
     tokio::spawn(async move {
         // A panicking driver is a bug, and a server without its driver routes nobody while still

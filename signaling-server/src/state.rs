@@ -81,6 +81,7 @@ impl Shared {
             .map_err(|_| std::io::Error::other("opening the records store panicked"))?
         })?;
         let records = Arc::new(records);
+        let records_boot = records.boot();
         let docs = Arc::new(crate::documents::DocStore::new(
             records.store().clone(),
             settings.file.documents.clone(),
@@ -168,7 +169,9 @@ impl Shared {
             supervisor_secrets: settings.supervisor_secrets,
             directory,
             commands,
-            next_conn: AtomicU64::new(1),
+            // Connection ids carry the boot number too: the applied log names connections, and a
+            // restarted server's must not collide with the replayed ones.
+            next_conn: AtomicU64::new(crate::records::id_base(records_boot)),
         })
     }
 

@@ -1,8 +1,10 @@
-//! The server process killed with SIGKILL mid-day and started again on the same database: every
-//! record acknowledged before the kill is there, read back through the HTTP API — the case and
-//! its rating, the document and its bytes, the document's read log, the ticket's event log — and
+//! The server process killed with SIGKILL mid-day and started again on the same data directory:
+//! every record acknowledged before the kill is there, read back through the HTTP API — the case
+//! and its rating, the document and its bytes, the document's read log, the ticket's event log —
 //! the supervisors' grid still has today's service level and the waiting history from before the
-//! kill. A call after the restart gets an id never used before, and its rating lands on its case.
+//! kill, and the citizens who were waiting find their tickets again, in their places (the routing
+//! log is replayed). A call after the restart gets an id never used before, and its rating lands
+//! on its case.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,6 +16,8 @@ use protocol::{CaseOutcome, ClientMessage, Rating, Role, ServerMessage};
 use session::Session;
 
 const WAIT: Duration = Duration::from_secs(20);
+/// Booths whose citizens are waiting when the server is killed.
+const WAITING: [&str; 3] = ["booth-gudao-2", "booth-xianhe-1", "booth-yihe-1"];
 
 struct Server {
     child: Child,
@@ -173,12 +177,21 @@ async fn everything_acknowledged_before_a_kill_9_is_there_after_the_restart() {
     let server = start(&dir, addr);
     let before = serve(&server, CaseOutcome::Completed, Rating::VerySatisfied, true).await;
     let doc = before.document.clone().unwrap();
-    // A waiting citizen for the chart: a ticket while the only clerk signed in is not available.
+    // Three citizens waiting (the only clerk signed in is not available): their tickets and
+    // places must survive the kill.
     let _away = connect(&server, Role::Clerk, "clerk-hekou-2").await;
-    let mut waiting = connect(&server, Role::Booth, "booth-gudao-2").await;
-    let service = protocol::ServiceCode::new("teacher-cert");
-    waiting.send(ClientMessage::RequestService { service, priority: protocol::Priority::Normal }).await.unwrap();
-    expect(&mut waiting, "waiting", |m| matches!(m, ServerMessage::TicketStatus { .. }).then_some(())).await;
+    let mut waiting = Vec::new();
+    for booth in WAITING {
+        let mut s = connect(&server, Role::Booth, booth).await;
+        let service = protocol::ServiceCode::new("teacher-cert");
+        s.send(ClientMessage::RequestService { service, priority: protocol::Priority::Normal }).await.unwrap();
+        let place = expect(&mut s, "waiting", |m| match m {
+            ServerMessage::TicketStatus { ticket, position: Some(p), .. } => Some((ticket.0, *p)),
+            _ => None,
+        })
+        .await;
+        waiting.push((s, place));
+    }
     let db = dir.join("xiaowu.db");
     tokio::task::spawn_blocking({
         let db = db.clone();
@@ -188,6 +201,7 @@ async fn everything_acknowledged_before_a_kill_9_is_there_after_the_restart() {
     .unwrap();
     let killed_at = signaling_server::auth::unix_now();
     server.kill_9();
+    let places: Vec<(u64, u32)> = waiting.iter().map(|(_, p)| *p).collect();
     drop((waiting, _away));
 
     let server = start(&dir, addr);
@@ -256,6 +270,28 @@ async fn everything_acknowledged_before_a_kill_9_is_there_after_the_restart() {
             (before.ticket, CaseOutcome::Completed, Some(Rating::VerySatisfied))
         ]
     );
+
+    // The waiting citizens come back to their tickets, in their places (each back in turn, so
+    // the ones ahead are already in the queue again when the next returns).
+    let mut back = Vec::new();
+    let mut sessions = Vec::new();
+    for booth in WAITING {
+        let mut s = connect(&server, Role::Booth, booth).await;
+        back.push(
+            expect(&mut s, "resumed", |m| match m {
+                ServerMessage::TicketStatus {
+                    ticket,
+                    position: Some(p),
+                    notice: Some(protocol::TicketNotice::Resumed),
+                    ..
+                } => Some((ticket.0, *p)),
+                _ => None,
+            })
+            .await,
+        );
+        sessions.push(s);
+    }
+    assert_eq!(back, places, "same tickets, same places");
     drop(server);
     // The audit chain holds across the kill.
     let verify = Command::new(env!("CARGO_BIN_EXE_signaling-server"))

@@ -5,7 +5,7 @@ use protocol::{Peer, Role, ServerMessage, TicketNotice};
 use routing::{Action, ClerkIdx, TicketId};
 use tracing::{debug, info};
 
-use super::{now, region_path, Driver, SentStatus};
+use super::{region_path, Driver, SentStatus};
 use crate::convert::*;
 
 impl Driver {
@@ -91,7 +91,7 @@ impl Driver {
 
     /// Sends the booth its ticket's status if it changed since the last one (or a notice is due).
     pub(super) fn push_status(&mut self, ticket: TicketId, notice: Option<TicketNotice>) {
-        let Some(view) = self.engine.ticket_view(ticket, now()) else {
+        let Some(view) = self.engine.ticket_view(ticket, self.now) else {
             return;
         };
         let sent = SentStatus {
@@ -122,7 +122,7 @@ impl Driver {
     }
 
     pub(super) fn send_offer(&mut self, offer: routing::OfferId, ticket: TicketId, clerk: ClerkIdx) {
-        let Some(view) = self.engine.ticket_view(ticket, now()) else {
+        let Some(view) = self.engine.ticket_view(ticket, self.now) else {
             return;
         };
         let dir = self.shared.directory.clone();

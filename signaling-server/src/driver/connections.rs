@@ -2,8 +2,8 @@
 //! dropping connections, and the outcomes a booth missed while it was away.
 //!
 //! A send never re-enters the engine: a connection whose queue is full (or closed) is marked
-//! failed and skipped from then on; [`Driver::drop_failed`] closes its socket (`too_slow`) and
-//! signs it out only after the current batch of actions is routed.
+//! failed and skipped from then on; the end of the batch closes its socket (`too_slow`) and signs
+//! it out, as a logged disconnect of its own.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -13,7 +13,7 @@ use routing::{BoothIdx, ClerkIdx, Input};
 use tokio::sync::{mpsc, Notify};
 use tracing::{info, warn};
 
-use super::{now, ConnId, Driver, Outbound, Principal};
+use super::{ConnId, Driver, Outbound, Principal};
 
 /// Outcomes kept per away booth at most (a call's end and its ticket's end).
 const MAX_MISSED: usize = 4;
@@ -51,11 +51,12 @@ pub struct ConnHandle {
 
 pub(super) struct Conn {
     pub who: Principal,
-    pub handle: ConnHandle,
+    /// `None` for a connection rebuilt by a replay: it died with the old process.
+    pub handle: Option<ConnHandle>,
 }
 
 impl Driver {
-    pub(super) fn connect(&mut self, conn: ConnId, who: Principal, handle: ConnHandle) {
+    pub(super) fn connect(&mut self, conn: ConnId, who: Principal, handle: Option<ConnHandle>) {
         let dir = self.shared.directory.clone();
         let (role, id, name) = match who {
             Principal::Booth(b) => (Role::Booth, dir.booth(b).id.clone(), dir.booth(b).name.clone()),
@@ -122,7 +123,9 @@ impl Driver {
     /// A newer connection of the same account took over: close the old one without signing out.
     fn replace(&mut self, old: ConnId) {
         if let Some(c) = self.conns.remove(&old) {
-            c.handle.close.close(CloseReason::Replaced);
+            if let Some(h) = c.handle {
+                h.close.close(CloseReason::Replaced);
+            }
             info!(conn = old, "connection replaced");
         }
     }
@@ -145,33 +148,36 @@ impl Driver {
         }
     }
 
-    /// Queues `msg` for `conn`. Never blocks and never re-enters the engine: a full or closed
-    /// queue marks the connection failed, to be dropped after the current batch.
+    /// Queues `msg` for `conn`. With the applied log on, it waits in the outbox until the batch is
+    /// committed ([`Driver::deliver_outbox`]). Never blocks and never re-enters the engine.
     pub(super) fn send(&mut self, conn: ConnId, msg: ServerMessage) {
+        if self.log.is_some() {
+            self.outbox.push((conn, msg));
+        } else {
+            self.send_now(conn, msg);
+        }
+    }
+
+    /// Sends what the committed batch said, in order.
+    pub(super) fn deliver_outbox(&mut self) {
+        for (conn, msg) in std::mem::take(&mut self.outbox) {
+            self.send_now(conn, msg);
+        }
+    }
+
+    /// A full or closed queue marks the connection failed, to be dropped after the current batch.
+    fn send_now(&mut self, conn: ConnId, msg: ServerMessage) {
         if self.failed.contains(&conn) {
             return;
         }
-        let Some(c) = self.conns.get(&conn) else {
+        let Some(handle) = self.conns.get(&conn).and_then(|c| c.handle.as_ref()) else {
             return;
         };
-        if let Err(e) = c.handle.tx.try_send(Outbound::Msg(msg)) {
+        if let Err(e) = handle.tx.try_send(Outbound::Msg(msg)) {
             // A client that cannot keep up is disconnected rather than allowed to grow memory.
             warn!(conn, error = %e, "outbound queue full or closed; dropping connection");
             self.failed.push(conn);
         }
-    }
-
-    /// Closes and signs out the connections whose sends failed. Returns whether there were any
-    /// (their sign-outs may have queued engine actions to route).
-    pub(super) fn drop_failed(&mut self) -> bool {
-        let failed = std::mem::take(&mut self.failed);
-        for &conn in &failed {
-            if let Some(c) = self.conns.get(&conn) {
-                c.handle.close.close(CloseReason::TooSlow);
-            }
-            self.disconnect(conn);
-        }
-        !failed.is_empty()
     }
 
     /// Sends to the booth's connection; an outcome (`call_ended`, `ticket_closed`) that finds the
@@ -184,7 +190,7 @@ impl Driver {
             if kept.len() == MAX_MISSED {
                 kept.remove(0);
             }
-            kept.push((now(), msg));
+            kept.push((self.now, msg));
         }
     }
 

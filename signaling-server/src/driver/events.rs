@@ -112,11 +112,14 @@ impl Driver {
         self.events.push(view.ticket, "media_up", json!({"call": call.0, "party": party}));
     }
 
-    /// Hands this turn's rows to the records writer.
+    /// Hands this turn's rows to the records writer (a replay only keeps the numbering: its rows
+    /// were written by the run that logged them).
     pub(super) fn flush_events(&mut self) {
-        if !self.events.pending.is_empty() {
+        if self.replaying {
+            self.events.pending.clear();
+        } else if !self.events.pending.is_empty() {
             let rows = std::mem::take(&mut self.events.pending);
-            self.shared.records.append(Record::Events(rows));
+            self.write_record(Record::Events(rows), None);
         }
     }
 }

@@ -1,17 +1,21 @@
 //! The driver: the one task that owns the routing engine. Connections send it [`Command`]s; it
 //! turns them into engine inputs, drains the engine's actions and routes each to the right
-//! connection. Time comes from tokio's clock, so paused-time tests stay consistent.
+//! connection. Time comes from [`clock::Clock`]: one timeline in microseconds that the applied log
+//! records, so that a replay gives the engine the very same instants.
 //!
-//! Per loop turn, in fixed priority order: a command, else a due engine timer, else the
-//! periodic tick (supervisor load feed). After each, every queued action is routed; only then
-//! are connections whose sends failed dropped (their sign-out is a new input, never one nested
-//! inside the routing of another's actions).
+//! Per loop turn, in fixed priority order: a batch of commands (up to 64 that are ready), else a
+//! due engine timer, else the periodic tick (supervisor load feed). Every input that changes state
+//! is applied through [`Driver::apply`] — the same path a replay takes — and appended to the
+//! applied log (`routing_log`); every queued action is routed after each. At the end of the batch
+//! the log is committed (one `fdatasync`), and only then do the batch's messages go out; then
+//! connections whose sends failed are dropped, each drop a logged input of its own.
 //!
 //! - `connections.rs`: the registry, sending, replacing and dropping connections;
 //! - `messages.rs`: client messages to engine inputs (and documents);
 //! - `actions.rs`: engine actions to client messages;
 //! - `supervisors.rs`, `wrap_up.rs`: the supervisors' feed, case records and ratings;
-//! - `events.rs`: the per-ticket event log.
+//! - `events.rs`: the per-ticket event log;
+//! - `clock.rs`: the timeline; `replay.rs`: rebuilding state from the applied log.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -23,9 +27,11 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info};
 
 mod actions;
+pub mod clock;
 mod connections;
 mod events;
 mod messages;
+mod replay;
 mod supervisors;
 #[cfg(test)]
 mod tests;
@@ -35,6 +41,7 @@ use connections::Conn;
 pub use connections::{CloseSignal, ConnHandle};
 
 use crate::history::WaitingHistory;
+use crate::routing_log::{changes_state, Entry, LogWriter, Logged};
 use crate::state::Shared;
 
 pub type ConnId = u64;
@@ -134,18 +141,43 @@ pub struct Driver {
     /// Outcomes that found their booth away, delivered when it reconnects.
     missed: HashMap<BoothIdx, Vec<(std::time::Instant, ServerMessage)>>,
     events: events::EventLog,
+    /// The boot number of the run that began the engine's history (its ids' prefix): the runs
+    /// replayed from one log share it, and their answered counts are saved under it.
+    lineage: i64,
     /// This start's answered counts as last saved, per (China date, hall, service).
     saved_answered: HashMap<(String, RegionIdx, ServiceIdx), (u32, u32)>,
-}
-
-fn now() -> std::time::Instant {
-    tokio::time::Instant::now().into_std()
+    clock: clock::Clock,
+    /// Handles of connections whose `Connect` is being applied.
+    handles: HashMap<ConnId, ConnHandle>,
+    /// The current input's time on the log's timeline, and the engine's instant for it.
+    t: u64,
+    now: std::time::Instant,
+    /// The applied log; while it is on, messages wait in `outbox` until it is committed.
+    log: Option<LogWriter>,
+    outbox: Vec<(ConnId, ServerMessage)>,
+    /// Rebuilding state from the log: nothing is sent or written.
+    replaying: bool,
+    /// `signaling-server replay`: each applied entry and action, printed.
+    trace: Option<Box<dyn FnMut(String) + Send>>,
 }
 
 impl Driver {
-    pub fn new(shared: Arc<Shared>, engine: Engine) -> Self {
+    /// A driver around a new engine whose clock starts at `t = 0`.
+    pub fn new(shared: Arc<Shared>, engine_cfg: routing::EngineConfig) -> Self {
+        let clock = clock::Clock::new();
+        let lineage = (engine_cfg.first_ticket >> 32) as i64;
+        let engine = Engine::new(shared.directory.clone(), engine_cfg, clock.engine_base());
         let history = WaitingHistory::new(shared.history_sample_secs);
         Self {
+            lineage,
+            now: clock.engine_base(),
+            t: 0,
+            clock,
+            handles: HashMap::new(),
+            log: None,
+            outbox: Vec::new(),
+            replaying: false,
+            trace: None,
             engine,
             shared,
             conns: HashMap::new(),
@@ -166,41 +198,139 @@ impl Driver {
         }
     }
 
+    /// Turns on the applied log: from now on every state-changing input is appended to `log`,
+    /// and messages go out only once it is committed.
+    pub fn set_log(&mut self, log: LogWriter) {
+        self.log = Some(log);
+    }
+
     pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let deadline = self.engine.poll_timeout().map(tokio::time::Instant::from_std);
+            let deadline = self.engine.poll_timeout().map(|d| self.clock.tokio_deadline(d));
+            let mut shutdown = None;
             tokio::select! {
                 biased;
                 cmd = commands.recv() => match cmd {
-                    Some(Command::Shutdown { reply }) => {
-                        self.shutdown();
-                        let _ = reply.send(());
-                        break;
+                    Some(Command::Shutdown { reply }) => shutdown = Some(reply),
+                    Some(cmd) => {
+                        self.on_command(cmd);
+                        // Group commit: what else is ready joins this batch (one log sync).
+                        for _ in 0..63 {
+                            match commands.try_recv() {
+                                Ok(Command::Shutdown { reply }) => {
+                                    shutdown = Some(reply);
+                                    break;
+                                }
+                                Ok(cmd) => self.on_command(cmd),
+                                Err(_) => break,
+                            }
+                        }
                     }
-                    Some(cmd) => self.on_command(cmd),
                     None => break,
                 },
-                _ = sleep_until(deadline) => self.engine.handle_timeout(now()),
-                _ = tick.tick() => {
-                    self.on_tick();
-                    self.expire_missed(now());
-                }
+                _ = sleep_until(deadline) => self.on_timeout(),
+                _ = tick.tick() => self.on_tick(),
             }
-            self.flush();
+            self.end_batch();
+            if let Some(reply) = shutdown {
+                self.shutdown();
+                let _ = reply.send(());
+                break;
+            }
         }
         info!("driver stopped");
     }
 
+    /// Starts a turn: the time of the input about to be handled.
+    fn begin_turn(&mut self) {
+        self.t = self.clock.t_now().max(self.t);
+        self.now = self.clock.instant(self.t);
+    }
+
+    /// Handles a state-changing input live: stamped, logged, applied.
+    fn record(&mut self, entry: Entry) {
+        self.begin_turn();
+        if let Some(log) = self.log.as_mut() {
+            if let Err(e) = log.append(&Logged { t: self.t, entry: entry.for_log() }) {
+                fatal_log_error(&e);
+            }
+        }
+        self.apply(&entry);
+    }
+
+    /// Applies one input — live or replayed, the same way — and routes what it caused.
+    fn apply(&mut self, entry: &Entry) {
+        if let Some(trace) = self.trace.as_mut() {
+            trace(format!("t={} {}", self.t, serde_json::to_string(entry).unwrap_or_default()));
+        }
+        self.expire_missed(self.now);
+        match entry {
+            Entry::Header { .. } => {}
+            Entry::Connect { conn, role, id } => {
+                if let Some(who) = self.principal(*role, id) {
+                    let handle = self.handles.remove(conn);
+                    self.connect(*conn, who, handle);
+                }
+            }
+            Entry::Disconnect { conn } => self.disconnect(*conn),
+            Entry::Message { conn, msg } => self.on_message(*conn, msg.clone()),
+            Entry::Timeout {} => self.engine.handle_timeout(self.now),
+            Entry::Shutdown {} => {
+                let _ = self.input(Input::Shutdown);
+            }
+        }
+        self.route_all();
+    }
+
+    /// The role and id of an account, as the log names it.
+    fn account(&self, who: Principal) -> (protocol::Role, String) {
+        let dir = &self.shared.directory;
+        match who {
+            Principal::Booth(b) => (protocol::Role::Booth, dir.booth(b).id.clone()),
+            Principal::Clerk(c) => (protocol::Role::Clerk, dir.clerk(c).id.clone()),
+            Principal::Supervisor(s) => (protocol::Role::Supervisor, self.shared.supervisors[s].id.clone()),
+        }
+    }
+
+    /// The account of a logged connect (`None` if the configuration no longer has it).
+    fn principal(&self, role: protocol::Role, id: &str) -> Option<Principal> {
+        let dir = &self.shared.directory;
+        match role {
+            protocol::Role::Booth => dir.booth_idx(id).map(Principal::Booth),
+            protocol::Role::Clerk => dir.clerk_idx(id).map(Principal::Clerk),
+            protocol::Role::Supervisor => self.shared.supervisor_idx(id).map(Principal::Supervisor),
+        }
+    }
+
+    fn on_timeout(&mut self) {
+        self.record(Entry::Timeout {});
+    }
+
     fn on_command(&mut self, cmd: Command) {
         match cmd {
-            Command::Connect { conn, who, handle } => self.connect(conn, who, handle),
+            Command::Connect { conn, who, handle } => {
+                let (role, id) = self.account(who);
+                self.handles.insert(conn, handle);
+                self.record(Entry::Connect { conn, role, id });
+            }
             Command::Probe { reply } => {
                 let _ = reply.send(());
             }
-            Command::Disconnect { conn } => self.disconnect(conn),
-            Command::Message { conn, msg } => self.on_message(conn, msg),
+            Command::Disconnect { conn } => {
+                if self.conns.contains_key(&conn) {
+                    self.record(Entry::Disconnect { conn });
+                }
+            }
+            Command::Message { conn, msg } if changes_state(&msg) => {
+                self.record(Entry::Message { conn, msg })
+            }
+            Command::Message { conn, msg } => {
+                // Answered from the current state, changing nothing: not logged.
+                self.begin_turn();
+                self.on_message(conn, msg);
+            }
             Command::CallInfo { call, reply } => {
                 let info = self.engine.call(routing::CallId(call)).map(|v| CallInfo {
                     booth: v.booth,
@@ -214,6 +344,7 @@ impl Driver {
             Command::Deliver { to: Party::Booth(b), msg } => self.send_to_booth(b, msg),
             Command::Deliver { to: Party::Clerk(c), msg } => self.send_to_clerk(c, msg),
             Command::Snapshot { scope, reply } => {
+                self.begin_turn();
                 let _ = reply.send(self.current_load_rows(scope));
             }
             Command::Shutdown { .. } => unreachable!("handled in run"),
@@ -229,28 +360,57 @@ impl Driver {
     }
 
     fn input(&mut self, input: Input) -> Result<(), routing::Reject> {
-        self.engine.handle_input(input, now())
+        self.engine.handle_input(input, self.now)
     }
 
-    /// Routes every queued action, then drops the connections whose sends failed and routes what
-    /// their sign-outs caused, until nothing is left.
-    fn flush(&mut self) {
-        loop {
-            while let Some(action) = self.engine.poll_action() {
-                self.log_action(&action);
-                self.route(action);
+    /// Routes every action the last input queued.
+    fn route_all(&mut self) {
+        while let Some(action) = self.engine.poll_action() {
+            if let Some(trace) = self.trace.as_mut() {
+                trace(format!("  {action:?}"));
             }
-            for service in std::mem::take(&mut self.dirty_services) {
-                let tickets: Vec<TicketId> = self.engine.open_tickets(service).collect();
-                for ticket in tickets {
-                    self.push_status(ticket, None);
-                }
-            }
-            if !self.drop_failed() {
-                break;
+            self.log_action(&action);
+            self.route(action);
+        }
+        for service in std::mem::take(&mut self.dirty_services) {
+            let tickets: Vec<TicketId> = self.engine.open_tickets(service).collect();
+            for ticket in tickets {
+                self.push_status(ticket, None);
             }
         }
-        self.flush_events();
+    }
+
+    /// The end of a batch: the log is committed, then the batch's messages go out, then the
+    /// connections whose sends failed are dropped (each a logged disconnect) — until none is left.
+    fn end_batch(&mut self) {
+        loop {
+            self.flush_events();
+            if let Some(log) = self.log.as_mut() {
+                if let Err(e) = log.commit() {
+                    fatal_log_error(&e);
+                }
+            }
+            self.deliver_outbox();
+            let failed = std::mem::take(&mut self.failed);
+            if failed.is_empty() {
+                break;
+            }
+            for conn in failed {
+                if let Some(close) = self.conns.get(&conn).and_then(|c| c.handle.as_ref()).map(|h| h.close.clone()) {
+                    close.close(protocol::CloseReason::TooSlow);
+                }
+                if self.conns.contains_key(&conn) {
+                    self.record(Entry::Disconnect { conn });
+                }
+            }
+        }
+    }
+
+    /// One input and all it caused, as a batch of its own (tests).
+    #[cfg(test)]
+    fn flush(&mut self) {
+        self.route_all();
+        self.end_batch();
     }
 
     // ---- shutdown -----------------------------------------------------------------------
@@ -258,13 +418,13 @@ impl Driver {
     /// Tells every waiting citizen and every clerk, then closes all connections.
     fn shutdown(&mut self) {
         info!(open_tickets = self.engine.open_ticket_count(), "shutting down: closing tickets with a reason");
-        let _ = self.input(Input::Shutdown);
-        self.flush();
+        self.record(Entry::Shutdown {});
         // Calls still in wrap-up are recorded without an outcome, and all is on disk before exit.
         let clerks: Vec<ClerkIdx> = self.pending_cases.keys().copied().collect();
         for clerk in clerks {
             self.close_case(clerk, protocol::CaseOutcome::NotRecorded, None);
         }
+        self.end_batch();
         // Bounded: with the database away, shutdown must not hang (what is not committed by then
         // is logged as lost).
         if !self.shared.records.sync_within(Duration::from_secs(5)) {
@@ -280,14 +440,24 @@ impl Driver {
                     message_en: "The server is restarting; please reconnect shortly.".into(),
                 },
             );
-            if let Some(c) = self.conns.get(&conn) {
-                if c.handle.tx.try_send(Outbound::Close(protocol::CloseReason::ServerShutdown)).is_err() {
-                    c.handle.close.close(protocol::CloseReason::ServerShutdown);
+        }
+        self.deliver_outbox();
+        for conn in self.conns.values() {
+            if let Some(h) = &conn.handle {
+                if h.tx.try_send(Outbound::Close(protocol::CloseReason::ServerShutdown)).is_err() {
+                    h.close.close(protocol::CloseReason::ServerShutdown);
                 }
             }
         }
         self.conns.clear();
     }
+}
+
+/// The applied log could not be written: the driver cannot promise anything it would say, so the
+/// process ends (the service manager restarts it and the log is replayed up to its last commit).
+fn fatal_log_error(e: &std::io::Error) -> ! {
+    tracing::error!(error = %e, "the routing log cannot be written; exiting");
+    std::process::exit(71)
 }
 
 fn party(who: Principal) -> Option<Party> {

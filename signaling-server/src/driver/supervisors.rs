@@ -7,7 +7,7 @@ use protocol::{ErrorCode, QueueLoadRow, ServerMessage};
 use routing::{ClerkIdx, Input, LoadRow, RegionIdx};
 use tracing::info;
 
-use super::{now, ConnId, Driver, Principal};
+use super::{ConnId, Driver, Principal};
 use crate::convert::{clerk_state_out, reject_code};
 use crate::records::Record;
 
@@ -49,20 +49,20 @@ impl Driver {
         };
         self.input(input).map_err(reject_code)?;
         info!(supervisor = %supervisor.id, clerk, ?state, why, "clerk state forced by supervisor");
-        self.shared.records.append(Record::ForcedState(crate::records::ForcedStateRecord {
+        self.write_record(Record::ForcedState(crate::records::ForcedStateRecord {
             supervisor: supervisor.id.clone(),
             clerk: clerk.to_owned(),
             state,
             why: why.trim().to_owned(),
             at_unix: crate::auth::unix_now(),
-        }));
+        }), None);
         self.load_dirty = true;
         Ok(())
     }
 
     fn clerk_rows(&self, scope: RegionIdx) -> Vec<protocol::ClerkRow> {
         let dir = &self.shared.directory;
-        let now = now();
+        let now = self.now;
         (0..dir.clerks.len() as u32)
             .map(ClerkIdx)
             .filter(|c| dir.is_within(dir.clerk(*c).hall, scope))
@@ -86,6 +86,7 @@ impl Driver {
     /// One engine snapshot per tick serves the history sample, the day's baseline and every
     /// supervisor's grid.
     pub(super) fn on_tick(&mut self) {
+        self.begin_turn();
         self.ticks += 1;
         let unix = crate::auth::unix_now();
         let sample = self.history.due(unix);
@@ -95,12 +96,12 @@ impl Driver {
         if !(sample || new_day || send) {
             return;
         }
-        let mut snapshot = self.engine.load_snapshot(now());
+        let mut snapshot = self.engine.load_snapshot(self.now);
         if sample {
             self.history.record(unix, self.shared.directory.regions.len(), &snapshot);
             if let Some((at, by_region)) = self.history.latest() {
                 let counts = crate::history::sample_json(&self.shared.directory, by_region);
-                self.shared.records.append(Record::WaitingSample { at_ms: at as i64 * 1000, counts });
+                self.write_record(Record::WaitingSample { at_ms: at as i64 * 1000, counts }, None);
             }
         }
         if new_day {
@@ -142,7 +143,7 @@ impl Driver {
                 self.saved_answered.insert(key, counts);
                 changed.push(store::AnsweredRow {
                     day: day.clone(),
-                    boot: self.shared.records.boot(),
+                    boot: self.lineage,
                     hall: dir.region(hall).id.clone(),
                     service: dir.service(service).code.clone(),
                     answered: i64::from(counts.0),
@@ -152,7 +153,7 @@ impl Driver {
         }
         if !changed.is_empty() {
             self.saved_answered.retain(|(d, _, _), _| *d == day);
-            self.shared.records.append(Record::Answered(changed));
+            self.write_record(Record::Answered(changed), None);
         }
     }
 
@@ -165,7 +166,7 @@ impl Driver {
 
     /// The grid of `scope` as of now.
     pub(super) fn current_load_rows(&self, scope: RegionIdx) -> Vec<QueueLoadRow> {
-        let mut snapshot = self.engine.load_snapshot(now());
+        let mut snapshot = self.engine.load_snapshot(self.now);
         self.answered_today.add_carried_rows(&mut snapshot);
         self.load_rows(&snapshot, scope)
     }

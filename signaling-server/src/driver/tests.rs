@@ -34,7 +34,7 @@ fn driver() -> Driver {
     let engine_cfg = settings.engine.clone();
     let (tx, _rx) = mpsc::channel(8);
     let shared = Arc::new(Shared::new(settings, directory.clone(), tx).expect("a writable temp dir"));
-    Driver::new(shared, Engine::new(directory, engine_cfg, now()))
+    Driver::new(shared, engine_cfg)
 }
 
 fn connect(d: &mut Driver, conn: ConnId, who: Principal, capacity: usize) -> TestConn {

@@ -96,10 +96,7 @@ impl Driver {
         record.recorded_unix = unix_now();
         // The note is not logged: it may describe the citizen's circumstances.
         info!(call = record.call, ticket = record.ticket, clerk = %record.clerk, ?outcome, "case recorded");
-        match done {
-            Some(done) => self.shared.records.append_then(Record::Case(record), done),
-            None => self.shared.records.append(Record::Case(record)),
-        }
+        self.write_record(Record::Case(record), done);
     }
 
     /// An action for the records writer: once the record is committed, `msg` goes to `to`'s
@@ -128,7 +125,7 @@ impl Driver {
         let booth_id = self.shared.directory.booth(booth).id.clone();
         let record = Record::Rating(RatingRecord { ticket: ticket.0, booth: booth_id, rating, at_unix: unix_now() });
         let done = self.deliver_on_commit(Party::Booth(booth), ServerMessage::RatingRecorded { ticket, rating });
-        self.shared.records.append_then(record, done);
+        self.write_record(record, Some(done));
         Ok(())
     }
 }

@@ -1,0 +1,65 @@
+//! Rebuilding the driver from the applied log. A replay applies every logged entry at its logged
+//! time through [`Driver::apply`], the path live inputs take, with the world cut off: nothing is
+//! sent (the connections of the old run have no handle), nothing is written (the records were
+//! written by the run that logged them). Engine, tickets, calls, wrap-ups and what each booth may
+//! rate come back as they were.
+//!
+//! After a restart every connection of the old run is gone: [`Driver::resume_after_restart`] logs
+//! a disconnect for each, so booths keep their tickets for the grace period and find them again
+//! when they reconnect, and clerks are signed out (a call in progress goes back to the head of
+//! the queue, and a wrap-up is recorded as `not_recorded`).
+
+use super::Driver;
+use crate::records::{OnCommit, Record};
+use crate::routing_log::{Entry, LogWriter, Logged};
+
+impl Driver {
+    /// Hands a record to the records writer, unless this is a replay.
+    pub(super) fn write_record(&self, record: Record, done: Option<OnCommit>) {
+        if self.replaying {
+            return;
+        }
+        match done {
+            Some(done) => self.shared.records.append_then(record, done),
+            None => self.shared.records.append(record),
+        }
+    }
+
+    /// Re-applies `entries` (a log read back, header first).
+    pub fn replay(&mut self, entries: &[Logged]) {
+        self.replaying = true;
+        for e in entries {
+            self.t = e.t;
+            self.now = self.clock.instant(e.t);
+            self.apply(&e.entry);
+        }
+        self.replaying = false;
+        self.outbox.clear();
+        self.failed.clear();
+    }
+
+    /// Prints each applied entry and action to `out` (the `replay` command).
+    pub fn trace_to(&mut self, out: Box<dyn FnMut(String) + Send>) {
+        self.trace = Some(out);
+    }
+
+    /// After a replay at start: the timeline goes on at `t` (the log's last time plus the time the
+    /// server was down), the log is continued with `log`, and every connection of the old run is
+    /// logged as gone. Returns how many there were.
+    pub fn resume_after_restart(&mut self, t: u64, log: LogWriter) -> usize {
+        self.clock.resume_at(t.max(self.t));
+        self.log = Some(log);
+        let mut gone: Vec<u64> = self.conns.keys().copied().collect();
+        gone.sort_unstable();
+        for &conn in &gone {
+            self.record(Entry::Disconnect { conn });
+        }
+        self.end_batch();
+        gone.len()
+    }
+
+    /// Open tickets (for the start-up log line and tests).
+    pub fn open_tickets(&self) -> usize {
+        self.engine.open_ticket_count()
+    }
+}

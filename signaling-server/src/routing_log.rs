@@ -1,0 +1,223 @@
+//! The applied log: every input that changed routing state, in the order the driver applied it,
+//! each stamped with the driver's clock (`t`, microseconds on the log's timeline). The engine is
+//! deterministic, so the log alone determines every decision: replaying it gives the same state
+//! and the same actions (`signaling-server replay LOG` prints them).
+//!
+//! A single node keeps it in a file, `routing.log` under the data directory, one JSON object a
+//! line. The driver writes the entries of a batch of inputs, then `fdatasync`s once (group commit),
+//! and only then lets the answers of that batch go out: what a client was told, the log has. At
+//! start the server replays the file, so waiting citizens keep their tickets across a crash or a
+//! `kill -9`. A log that ends with a clean shutdown is set aside (`routing.log.1`) and a new one
+//! begins.
+//!
+//! Logged: connects and disconnects, the client messages that reach the engine or the driver's
+//! state, timer firings and shutdown. Not logged: pings, signaling relayed between the parties,
+//! chat and document messages (they change no routing state).
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use protocol::{ClientMessage, Role};
+use serde::{Deserialize, Serialize};
+
+/// The format of the file; a newer one is refused.
+pub const LOG_VERSION: u32 = 1;
+
+/// One applied input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Entry {
+    /// The first line: the engine's first ids and the wall time at `t = 0`.
+    Header { version: u32, first_ticket: u64, first_call: u64, started_unix_ms: u64 },
+    /// An account's connection was accepted (after `hello`).
+    Connect { conn: u64, role: Role, id: String },
+    /// A connection ended (closed, timed out, replaced, or dropped as too slow).
+    Disconnect { conn: u64 },
+    /// A client message that changes state.
+    Message { conn: u64, msg: ClientMessage },
+    /// The engine's timers were run.
+    Timeout {},
+    /// Graceful shutdown: open tickets were closed.
+    Shutdown {},
+}
+
+/// An entry with its time on the log's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Logged {
+    pub t: u64,
+    #[serde(flatten)]
+    pub entry: Entry,
+}
+
+/// Whether a client message changes routing or driver state (and so is logged).
+pub fn changes_state(msg: &ClientMessage) -> bool {
+    !matches!(
+        msg,
+        ClientMessage::Hello { .. }
+            | ClientMessage::Ping { .. }
+            | ClientMessage::Sdp { .. }
+            | ClientMessage::IceCandidate { .. }
+            | ClientMessage::RequestDocument { .. }
+            | ClientMessage::ReviewDocument { .. }
+    )
+}
+
+impl Entry {
+    /// The form an entry is logged in. A wrap-up note (staff text that may describe a citizen's
+    /// circumstances) is kept in the records database only: the log keeps a mask of the same
+    /// length, which is all the driver's checks look at.
+    pub fn for_log(&self) -> Entry {
+        match self {
+            Entry::Message { conn, msg: ClientMessage::EndWrapUp { outcome, note } } => Entry::Message {
+                conn: *conn,
+                msg: ClientMessage::EndWrapUp {
+                    outcome: *outcome,
+                    note: note.as_ref().map(|n| "*".repeat(n.trim().chars().count())),
+                },
+            },
+            other => other.clone(),
+        }
+    }
+}
+
+/// Appends entries; [`LogWriter::commit`] makes them durable.
+pub struct LogWriter {
+    file: BufWriter<File>,
+    dirty: bool,
+}
+
+fn sync_dir(path: &Path) -> io::Result<()> {
+    match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => File::open(dir)?.sync_all(),
+        None => Ok(()),
+    }
+}
+
+impl LogWriter {
+    /// Starts a new log at `path` with `header` (an existing file is replaced), durably.
+    pub fn create(path: &Path, header: Entry) -> io::Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension("log.new");
+        let mut w = Self { file: BufWriter::new(File::create(&tmp)?), dirty: false };
+        w.append(&Logged { t: 0, entry: header })?;
+        w.commit()?;
+        std::fs::rename(&tmp, path)?;
+        sync_dir(path)?;
+        Ok(w)
+    }
+
+    /// Continues the log at `path` (after it was replayed). A torn last line, left by a crash in
+    /// the middle of a write, is cut off first.
+    pub fn append_to(path: &Path, valid_len: u64) -> io::Result<Self> {
+        let file = OpenOptions::new().write(true).open(path)?;
+        file.set_len(valid_len)?;
+        file.sync_all()?;
+        let file = OpenOptions::new().append(true).open(path)?;
+        Ok(Self { file: BufWriter::new(file), dirty: false })
+    }
+
+    /// Buffers one entry.
+    pub fn append(&mut self, logged: &Logged) -> io::Result<()> {
+        serde_json::to_writer(&mut self.file, logged).map_err(io::Error::other)?;
+        self.file.write_all(b"\n")?;
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Writes what was buffered and waits until it is on disk.
+    pub fn commit(&mut self) -> io::Result<()> {
+        if self.dirty {
+            self.file.flush()?;
+            self.file.get_ref().sync_data()?;
+            self.dirty = false;
+        }
+        Ok(())
+    }
+}
+
+/// A log read back: its entries and the length of its valid part in bytes.
+pub struct ReadLog {
+    pub entries: Vec<Logged>,
+    pub valid_len: u64,
+}
+
+/// Reads a log. A last line that does not parse (a crash mid-write; it was never committed, so
+/// nobody was told its outcome) is left out; an unparsable line before the end is an error.
+pub fn read(path: &Path) -> io::Result<ReadLog> {
+    let mut reader = io::BufReader::new(File::open(path)?);
+    let mut entries = Vec::new();
+    let (mut valid_len, mut line, mut torn) = (0u64, String::new(), None::<usize>);
+    let mut number = 0usize;
+    loop {
+        line.clear();
+        let n = reader.read_line(&mut line)?;
+        if n == 0 {
+            break;
+        }
+        number += 1;
+        if let Some(at) = torn {
+            return Err(io::Error::other(format!("{}: line {at} is damaged", path.display())));
+        }
+        match serde_json::from_str::<Logged>(line.trim_end()) {
+            Ok(e) if line.ends_with('\n') => {
+                entries.push(e);
+                valid_len += n as u64;
+            }
+            _ => torn = Some(number),
+        }
+    }
+    match entries.first() {
+        Some(Logged { entry: Entry::Header { version, .. }, .. }) if *version <= LOG_VERSION => {}
+        Some(Logged { entry: Entry::Header { version, .. }, .. }) => {
+            return Err(io::Error::other(format!(
+                "{}: log format {version} is newer than this binary's {LOG_VERSION}",
+                path.display()
+            )))
+        }
+        _ => return Err(io::Error::other(format!("{}: not a Xiaowu routing log (no header)", path.display()))),
+    }
+    Ok(ReadLog { entries, valid_len })
+}
+
+/// `routing.log` under the data directory.
+pub fn default_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("routing.log")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_round_trip_and_a_torn_tail_is_cut() {
+        let dir = std::env::temp_dir().join(format!("xiaowu-routing-log-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("routing.log");
+        let header = Entry::Header { version: 1, first_ticket: 5 << 32 | 1, first_call: 5 << 32 | 1, started_unix_ms: 9 };
+        let mut w = LogWriter::create(&path, header.clone()).unwrap();
+        let entries = [
+            Logged { t: 10, entry: Entry::Connect { conn: 3, role: Role::Booth, id: "booth-gudao-1".into() } },
+            Logged { t: 11, entry: Entry::Message { conn: 3, msg: ClientMessage::Ping { seq: 1 } } },
+            Logged { t: 12, entry: Entry::Timeout {} },
+        ];
+        for e in &entries {
+            w.append(e).unwrap();
+        }
+        w.commit().unwrap();
+        let line = std::fs::read_to_string(&path).unwrap().lines().nth(1).unwrap().to_owned();
+        assert_eq!(line, r#"{"t":10,"connect":{"conn":3,"role":"booth","id":"booth-gudao-1"}}"#);
+        // A crash in the middle of the next line.
+        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(br#"{"t":13,"disc"#).unwrap();
+        let back = read(&path).unwrap();
+        assert_eq!(back.entries[0].entry, header);
+        assert_eq!(back.entries[1..], entries);
+        let mut w = LogWriter::append_to(&path, back.valid_len).unwrap();
+        w.append(&Logged { t: 14, entry: Entry::Shutdown {} }).unwrap();
+        w.commit().unwrap();
+        assert_eq!(read(&path).unwrap().entries.len(), 5);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
