@@ -226,6 +226,21 @@ impl Engine {
         }
     }
 
+    /// The id counters and flags, for [`Engine::describe`].
+    pub(crate) fn counters(&self) -> String {
+        format!(
+            "ticket {} offer {} call {} order {} head {} idle {} last {:?} shut {}",
+            self.next_ticket,
+            self.next_offer,
+            self.next_call,
+            self.next_order,
+            self.next_head_order,
+            self.next_idle_seq,
+            self.last_now.is_some(),
+            self.shut_down
+        )
+    }
+
     /// Next queued action, in the order the engine decided them.
     pub fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()

@@ -14,6 +14,7 @@
 //! - one offer to one clerk at a time, with a timeout; two missed offers put the clerk away.
 
 mod audit;
+mod digest;
 mod directory;
 mod engine;
 mod fxhash;

@@ -57,6 +57,11 @@ impl Timers {
         self.heap.push(Reverse((at, self.seq, timer)));
     }
 
+    /// Timers scheduled and not yet popped (stale ones included).
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
     pub fn next_deadline(&self) -> Option<Instant> {
         self.heap.peek().map(|Reverse((at, _, _))| *at)
     }

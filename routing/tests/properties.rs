@@ -1,4 +1,6 @@
-//! Property tests over random event sequences: the routing invariants hold whatever happens.
+//! Property tests over random event sequences: the routing invariants hold whatever happens, and
+//! the engine is deterministic — replaying the inputs it was given, at the same instants, rebuilds
+//! the same state and the same actions after every step (what the applied log relies on).
 
 mod common;
 
@@ -123,51 +125,102 @@ impl Ledger {
     }
 }
 
+/// The input an op stands for in the engine's current state (`None` for a time step or an op
+/// that has nothing to act on).
+fn input_of(h: &mut Harness, op: &Op) -> Option<Input> {
+    let c = |i: u32| ClerkIdx(i);
+    let b = |i: u32| BoothIdx(i);
+    match *op {
+        Op::SignIn(i) => Some(Input::ClerkSignIn { clerk: c(i) }),
+        Op::SignOut(i) => Some(Input::ClerkSignOut { clerk: c(i) }),
+        Op::Available(i) => Some(Input::ClerkSetAvailable { clerk: c(i) }),
+        Op::Away(i) => Some(Input::ClerkSetAway { clerk: c(i), reason: AwayReason::Break }),
+        Op::EndWrapUp(i) => Some(Input::EndWrapUp { clerk: c(i) }),
+        Op::Accept(i) => {
+            let offer = h.engine.offer_of(c(i)).map_or(OfferId(u64::MAX), |(o, _)| o);
+            Some(Input::AcceptOffer { clerk: c(i), offer })
+        }
+        Op::Decline(i) => {
+            let offer = h.engine.offer_of(c(i)).map_or(OfferId(u64::MAX), |(o, _)| o);
+            Some(Input::DeclineOffer { clerk: c(i), offer })
+        }
+        Op::BoothUp(i) => Some(Input::BoothConnected { booth: b(i) }),
+        Op::BoothDown(i) => Some(Input::BoothDisconnected { booth: b(i) }),
+        Op::Request(i, s, p) => Some(Input::RequestService { booth: b(i), service: ServiceIdx(s), priority: p }),
+        Op::Cancel(i) => {
+            let ticket = h.engine.booth_ticket(b(i)).unwrap_or(TicketId(u64::MAX));
+            Some(Input::CancelTicket { booth: b(i), ticket })
+        }
+        Op::HangUpByBooth(i) => h.engine.call_of_booth(b(i)).map(|v| Input::HangUp { call: v.call, by: Party::Booth(b(i)) }),
+        Op::HangUpByClerk(i) => h.engine.call_of(c(i)).map(|v| Input::HangUp { call: v.call, by: Party::Clerk(c(i)) }),
+        Op::MediaUp(i, by_booth) => h.engine.call_of(c(i)).map(|v| Input::MediaConnected {
+            call: v.call,
+            by: if by_booth { Party::Booth(v.booth) } else { Party::Clerk(c(i)) },
+        }),
+        Op::MediaFail(i) => h.engine.call_of(c(i)).map(|v| Input::MediaFailed { call: v.call, by: Party::Clerk(c(i)) }),
+        Op::Advance(_) => None,
+    }
+}
+
+/// What the applied log holds: each input or timer run, with its instant.
+#[derive(Clone)]
+enum Logged {
+    Input(Input, std::time::Instant),
+    Timeout(std::time::Instant),
+}
+
+/// Runs `ops` on a live engine, logging every input and timer run; after every op a fresh engine
+/// replays the log so far and must describe the same state and have emitted the same actions.
+/// Random "router deaths" are replays from scratch at arbitrary points, which is what every
+/// step's check is.
+fn run_replayed(ops: &[Op]) -> Result<(), TestCaseError> {
+    let mut live = Harness::with_config(EngineConfig::default());
+    let t0 = live.t0;
+    let mut log: Vec<Logged> = Vec::new();
+    let mut live_actions: Vec<Action> = Vec::new();
+    for op in ops {
+        if let Op::Advance(s) = op {
+            let target = live.now + Duration::from_secs(*s);
+            while let Some(at) = live.engine.poll_timeout().filter(|at| *at <= target) {
+                live.now = live.now.max(at);
+                live.engine.handle_timeout(live.now);
+                log.push(Logged::Timeout(live.now));
+            }
+            live.now = target;
+        } else if let Some(input) = input_of(&mut live, op) {
+            if live.input(input.clone()).is_ok() {
+                log.push(Logged::Input(input, live.now));
+            }
+        }
+        live_actions.extend(live.drain());
+        let mut replica = Engine::new(live.dir.clone(), EngineConfig::default(), t0);
+        let mut replica_actions = Vec::new();
+        for entry in &log {
+            match entry {
+                Logged::Input(input, at) => {
+                    prop_assert!(replica.handle_input(input.clone(), *at).is_ok(), "replayed {input:?} was refused");
+                }
+                Logged::Timeout(at) => replica.handle_timeout(*at),
+            }
+            replica_actions.extend(std::iter::from_fn(|| replica.poll_action()));
+        }
+        prop_assert_eq!(&replica_actions, &live_actions, "after {:?}", op);
+        prop_assert_eq!(replica.describe(t0), live.engine.describe(t0), "after {:?}", op);
+    }
+    Ok(())
+}
+
 fn run(ops: &[Op]) -> Result<(), TestCaseError> {
     let mut h = Harness::with_config(EngineConfig::default());
     h.engine.enable_audit();
     let mut ledger = Ledger::default();
     for op in ops {
-        let c = |i: u32| ClerkIdx(i);
-        let b = |i: u32| BoothIdx(i);
         let input = match *op {
-            Op::SignIn(i) => Some(Input::ClerkSignIn { clerk: c(i) }),
-            Op::SignOut(i) => Some(Input::ClerkSignOut { clerk: c(i) }),
-            Op::Available(i) => Some(Input::ClerkSetAvailable { clerk: c(i) }),
-            Op::Away(i) => Some(Input::ClerkSetAway { clerk: c(i), reason: AwayReason::Break }),
-            Op::EndWrapUp(i) => Some(Input::EndWrapUp { clerk: c(i) }),
-            Op::Accept(i) => {
-                let offer = h.engine.offer_of(c(i)).map_or(OfferId(u64::MAX), |(o, _)| o);
-                Some(Input::AcceptOffer { clerk: c(i), offer })
-            }
-            Op::Decline(i) => {
-                let offer = h.engine.offer_of(c(i)).map_or(OfferId(u64::MAX), |(o, _)| o);
-                Some(Input::DeclineOffer { clerk: c(i), offer })
-            }
-            Op::BoothUp(i) => Some(Input::BoothConnected { booth: b(i) }),
-            Op::BoothDown(i) => Some(Input::BoothDisconnected { booth: b(i) }),
-            Op::Request(i, s, p) => Some(Input::RequestService { booth: b(i), service: ServiceIdx(s), priority: p }),
-            Op::Cancel(i) => {
-                let ticket = h.engine.booth_ticket(b(i)).unwrap_or(TicketId(u64::MAX));
-                Some(Input::CancelTicket { booth: b(i), ticket })
-            }
-            Op::HangUpByBooth(i) => {
-                h.engine.call_of_booth(b(i)).map(|v| Input::HangUp { call: v.call, by: Party::Booth(b(i)) })
-            }
-            Op::HangUpByClerk(i) => {
-                h.engine.call_of(c(i)).map(|v| Input::HangUp { call: v.call, by: Party::Clerk(c(i)) })
-            }
-            Op::MediaUp(i, by_booth) => h.engine.call_of(c(i)).map(|v| Input::MediaConnected {
-                call: v.call,
-                by: if by_booth { Party::Booth(v.booth) } else { Party::Clerk(c(i)) },
-            }),
-            Op::MediaFail(i) => {
-                h.engine.call_of(c(i)).map(|v| Input::MediaFailed { call: v.call, by: Party::Clerk(c(i)) })
-            }
             Op::Advance(s) => {
                 h.advance(Duration::from_secs(s));
                 None
             }
+            _ => input_of(&mut h, op),
         };
         if let Some(input) = input {
             let refused = h.input(input.clone()).is_err();
@@ -198,5 +251,10 @@ proptest! {
     #[test]
     fn invariants_hold_over_random_event_sequences(ops in prop::collection::vec(op(), 1..120)) {
         run(&ops)?;
+    }
+
+    #[test]
+    fn a_replay_of_the_log_rebuilds_the_same_engine_after_every_step(ops in prop::collection::vec(op(), 1..80)) {
+        run_replayed(&ops)?;
     }
 }
