@@ -83,6 +83,7 @@ pub fn spawn_driver(settings: Settings) -> std::io::Result<AppState> {
     engine_cfg.first_ticket = first_ticket;
     engine_cfg.first_call = first_call;
     let mut driver = Driver::new(shared.clone(), engine_cfg);
+    driver.set_wall_base(started_unix_ms);
     // Today's answered counts of other engine histories (earlier logs, other nodes); this one's
     // come back with the replay.
     let lineage = (first_ticket >> 32) as i64;
@@ -134,6 +135,38 @@ pub fn spawn_driver(settings: Settings) -> std::io::Result<AppState> {
     tokio::spawn(retention(shared.clone()));
     shared.trimmer.clone().spawn(shared.conns.clone());
     Ok(shared)
+}
+
+/// Re-runs the applied log at `path` offline and hands every applied entry and every engine action
+/// to `out`, one line each (`signaling-server replay`). The same log gives the same lines, byte for
+/// byte. Nothing is sent; the records go nowhere (a throwaway SQLite file stands in for the
+/// database, removed afterwards). Returns the number of entries.
+pub fn replay_log(
+    mut settings: Settings,
+    path: &std::path::Path,
+    out: Box<dyn FnMut(String) + Send>,
+) -> std::io::Result<usize> {
+    let log = routing_log::read(path)?;
+    let Some(routing_log::Entry::Header { first_ticket, first_call, started_unix_ms, .. }) =
+        log.entries.first().map(|e| &e.entry)
+    else {
+        return Err(std::io::Error::other("the log has no header"));
+    };
+    let scratch = std::env::temp_dir().join(format!("xiaowu-replay-{}", std::process::id()));
+    settings.file.documents.data_dir = scratch.clone();
+    settings.file.database.url = None;
+    let mut engine_cfg = settings.engine.clone();
+    (engine_cfg.first_ticket, engine_cfg.first_call) = (*first_ticket, *first_call);
+    let directory = Arc::new(settings.directory.clone());
+    let (tx, _rx) = mpsc::channel(1);
+    let shared = Arc::new(Shared::new(settings, directory, tx)?);
+    let mut driver = Driver::new(shared, engine_cfg);
+    driver.set_wall_base(*started_unix_ms);
+    driver.trace_to(out);
+    driver.replay(&log.entries);
+    drop(driver);
+    let _ = std::fs::remove_dir_all(&scratch);
+    Ok(log.entries.len())
 }
 
 /// Retention, once at start and then every hour: documents (with their reads, reviews and bytes)

@@ -39,6 +39,13 @@ enum Cmd {
     /// Walks the records' audit hash chain; names the first broken link (exit code 1) or says how
     /// many links hold.
     VerifyAudit,
+    /// Re-runs an applied routing log offline (with the configuration of `--config`) and prints
+    /// every applied entry and every engine action, one line each: the same log always gives the
+    /// same output. Nothing is sent, and no database is touched.
+    Replay {
+        /// The log file, e.g. `xiaowu-data/routing.log`.
+        log: PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -85,6 +92,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 std::process::exit(1);
             }
         }
+        return Ok(());
+    }
+    if let Some(Cmd::Replay { log }) = &cli.command {
+        let out = Box::new(|line: String| println!("{line}"));
+        let entries = signaling_server::replay_log(settings, log, out)
+            .with_context(|| format!("replaying {}", log.display()))?;
+        eprintln!("{entries} entries replayed");
         return Ok(());
     }
     if let Some(key) = cli.token_secret {

@@ -14,7 +14,6 @@
 //!
 //! Notes are staff text that may mention a citizen's circumstances: they are stored, never logged.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 
 pub use protocol::rest::CaseRecord;
@@ -59,6 +58,8 @@ pub struct RatingRecord {
 /// A supervisor set a clerk's state: who, whom, what and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ForcedStateRecord {
+    /// Unique, and the same when the input is replayed from the routing log.
+    pub id: String,
     pub supervisor: String,
     pub clerk: String,
     pub state: protocol::ClerkTargetState,
@@ -104,7 +105,6 @@ enum Row {
 pub struct Records {
     store: Arc<Store>,
     boot: i64,
-    next_forced: AtomicU64,
     tx: mpsc::Sender<ToWriter>,
 }
 
@@ -123,7 +123,7 @@ impl Records {
         let (tx, rx) = mpsc::channel();
         let writer = store.clone();
         std::thread::Builder::new().name("records-writer".into()).spawn(move || write_loop(&writer, rx))?;
-        Ok(Self { store, boot, next_forced: AtomicU64::new(1), tx })
+        Ok(Self { store, boot, tx })
     }
 
     pub fn store(&self) -> &Arc<Store> {
@@ -174,7 +174,7 @@ impl Records {
                 at_ms: r.at_unix as i64 * 1000,
             }),
             Record::ForcedState(f) => Row::Forced(ForcedStateRow {
-                id: format!("{}-{}", self.boot, self.next_forced.fetch_add(1, Ordering::Relaxed)),
+                id: f.id,
                 supervisor: f.supervisor,
                 clerk: f.clerk,
                 state: word(&f.state),
@@ -244,8 +244,9 @@ fn write(store: &Store, row: &Row) -> store::Result<()> {
 
 /// Commits records in order. A record is never dropped because the database is away: the writer
 /// retries it (every 0.5 s, then up to every 5 s) until it is committed, and the records behind it
-/// wait. A retry that finds the record already there (its first commit succeeded but the answer
-/// was lost) counts as done. Only then does the record's on-commit action run.
+/// wait. A record found already there (a retry whose first commit succeeded but whose answer was
+/// lost, or a replay of the routing log) counts as done. Only then does the record's on-commit
+/// action run.
 fn write_loop(store: &Store, rx: mpsc::Receiver<ToWriter>) {
     for msg in rx {
         match msg {
@@ -255,7 +256,9 @@ fn write_loop(store: &Store, rx: mpsc::Receiver<ToWriter>) {
                 loop {
                     match write(store, &row) {
                         Ok(()) => break,
-                        Err(e) if attempt > 0 && is_duplicate(&e) => break,
+                        // Already there: an earlier attempt committed but its answer was lost, or
+                        // a replay of the routing log writes what the logged run wrote.
+                        Err(e) if is_duplicate(&e) => break,
                         Err(e) => {
                             if attempt.is_power_of_two() || attempt == 0 {
                                 error!(error = %e, attempt, "writing a record failed; retrying until the database is back");

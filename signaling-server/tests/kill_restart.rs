@@ -293,6 +293,23 @@ async fn everything_acknowledged_before_a_kill_9_is_there_after_the_restart() {
     }
     assert_eq!(back, places, "same tickets, same places");
     drop(server);
+    // The routing log explains the day: replayed offline, it prints every decision, and the same
+    // log prints the same lines every time.
+    let replay = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_signaling-server"))
+            .args(["replay", dir.join("xiaowu-data/routing.log").to_str().unwrap()])
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let (first, second) = (replay(), replay());
+    assert_eq!(first, second);
+    for decision in ["TicketOpened", "OfferMade", "CallStarted", "CallEnded", "TicketClosed"] {
+        assert!(first.lines().any(|l| l.trim_start().starts_with(decision)), "{decision} missing:\n{first}");
+    }
+    assert!(!first.contains("已核验"), "wrap-up notes stay out of the log");
     // The audit chain holds across the kill.
     let verify = Command::new(env!("CARGO_BIN_EXE_signaling-server"))
         .args(["verify-audit", "--database", &format!("sqlite://{}", db.display())])

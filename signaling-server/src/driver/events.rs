@@ -112,12 +112,10 @@ impl Driver {
         self.events.push(view.ticket, "media_up", json!({"call": call.0, "party": party}));
     }
 
-    /// Hands this turn's rows to the records writer (a replay only keeps the numbering: its rows
-    /// were written by the run that logged them).
+    /// Hands the batch's rows to the records writer (a replay's rows, all of them, in one
+    /// transaction after it; rows already written are skipped).
     pub(super) fn flush_events(&mut self) {
-        if self.replaying {
-            self.events.pending.clear();
-        } else if !self.events.pending.is_empty() {
+        if !self.events.pending.is_empty() {
             let rows = std::mem::take(&mut self.events.pending);
             self.write_record(Record::Events(rows), None);
         }

@@ -147,6 +147,9 @@ pub struct Driver {
     /// This start's answered counts as last saved, per (China date, hall, service).
     saved_answered: HashMap<(String, RegionIdx, ServiceIdx), (u32, u32)>,
     clock: clock::Clock,
+    /// Wall time (Unix ms) at `t = 0`: records get their times from the timeline, so a replay
+    /// writes the same ones.
+    wall_base_ms: u64,
     /// Handles of connections whose `Connect` is being applied.
     handles: HashMap<ConnId, ConnHandle>,
     /// The current input's time on the log's timeline, and the engine's instant for it.
@@ -173,6 +176,7 @@ impl Driver {
             now: clock.engine_base(),
             t: 0,
             clock,
+            wall_base_ms: store::now_ms() as u64,
             handles: HashMap::new(),
             log: None,
             outbox: Vec::new(),
@@ -241,6 +245,16 @@ impl Driver {
             }
         }
         info!("driver stopped");
+    }
+
+    /// The wall time the routing log started at (its header's); records' times follow from it.
+    pub fn set_wall_base(&mut self, unix_ms: u64) {
+        self.wall_base_ms = unix_ms;
+    }
+
+    /// The current input's wall time, Unix seconds.
+    fn wall_unix(&self) -> u64 {
+        (self.wall_base_ms + self.t / 1000) / 1000
     }
 
     /// Starts a turn: the time of the input about to be handled.

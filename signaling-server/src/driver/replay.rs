@@ -1,8 +1,9 @@
 //! Rebuilding the driver from the applied log. A replay applies every logged entry at its logged
 //! time through [`Driver::apply`], the path live inputs take, with the world cut off: nothing is
-//! sent (the connections of the old run have no handle), nothing is written (the records were
-//! written by the run that logged them). Engine, tickets, calls, wrap-ups and what each booth may
-//! rate come back as they were.
+//! sent (the connections of the old run have no handle). Records are written again, and found
+//! already there unless the old run died before its records writer committed them (their ids and
+//! times come from the log, so they are the same records). Engine, tickets, calls, wrap-ups and
+//! what each booth may rate come back as they were.
 //!
 //! After a restart every connection of the old run is gone: [`Driver::resume_after_restart`] logs
 //! a disconnect for each, so booths keep their tickets for the grace period and find them again
@@ -14,12 +15,11 @@ use crate::records::{OnCommit, Record};
 use crate::routing_log::{Entry, LogWriter, Logged};
 
 impl Driver {
-    /// Hands a record to the records writer, unless this is a replay.
+    /// Hands a record to the records writer. A replay writes too — what the logged run had not
+    /// committed yet when it died must not be lost; what it had is found there and skipped (ids
+    /// are the same) — but tells nobody.
     pub(super) fn write_record(&self, record: Record, done: Option<OnCommit>) {
-        if self.replaying {
-            return;
-        }
-        match done {
+        match done.filter(|_| !self.replaying) {
             Some(done) => self.shared.records.append_then(record, done),
             None => self.shared.records.append(record),
         }

@@ -11,7 +11,6 @@ use routing::{BoothIdx, CallEndReason, CallId, ClerkIdx, Input, Party, ServiceId
 use tracing::{info, warn};
 
 use super::Driver;
-use crate::auth::unix_now;
 use crate::convert::{call_end_out, reject_code};
 use crate::records::{CaseRecord, OnCommit, RatingRecord, Record};
 
@@ -43,7 +42,7 @@ impl Driver {
             clerk: c.id.clone(),
             hall: dir.region(c.hall).id.clone(),
             call_end: call_end_out(reason),
-            ended_unix: unix_now(),
+            ended_unix: self.wall_unix(),
             outcome: CaseOutcome::NotRecorded,
             note: None,
             recorded_unix: 0,
@@ -93,7 +92,7 @@ impl Driver {
     ) {
         record.outcome = outcome;
         record.note = note;
-        record.recorded_unix = unix_now();
+        record.recorded_unix = self.wall_unix();
         // The note is not logged: it may describe the citizen's circumstances.
         info!(call = record.call, ticket = record.ticket, clerk = %record.clerk, ?outcome, "case recorded");
         self.write_record(Record::Case(record), done);
@@ -123,7 +122,7 @@ impl Driver {
         self.rateable.remove(&booth);
         info!(ticket = ticket.0, ?rating, "service rated");
         let booth_id = self.shared.directory.booth(booth).id.clone();
-        let record = Record::Rating(RatingRecord { ticket: ticket.0, booth: booth_id, rating, at_unix: unix_now() });
+        let record = Record::Rating(RatingRecord { ticket: ticket.0, booth: booth_id, rating, at_unix: self.wall_unix() });
         let done = self.deliver_on_commit(Party::Booth(booth), ServerMessage::RatingRecorded { ticket, rating });
         self.write_record(record, Some(done));
         Ok(())
