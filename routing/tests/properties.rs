@@ -151,7 +151,9 @@ fn input_of(h: &mut Harness, op: &Op) -> Option<Input> {
             let ticket = h.engine.booth_ticket(b(i)).unwrap_or(TicketId(u64::MAX));
             Some(Input::CancelTicket { booth: b(i), ticket })
         }
-        Op::HangUpByBooth(i) => h.engine.call_of_booth(b(i)).map(|v| Input::HangUp { call: v.call, by: Party::Booth(b(i)) }),
+        Op::HangUpByBooth(i) => {
+            h.engine.call_of_booth(b(i)).map(|v| Input::HangUp { call: v.call, by: Party::Booth(b(i)) })
+        }
         Op::HangUpByClerk(i) => h.engine.call_of(c(i)).map(|v| Input::HangUp { call: v.call, by: Party::Clerk(c(i)) }),
         Op::MediaUp(i, by_booth) => h.engine.call_of(c(i)).map(|v| Input::MediaConnected {
             call: v.call,

@@ -96,8 +96,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     if let Some(Cmd::Replay { log }) = &cli.command {
         let out = Box::new(|line: String| println!("{line}"));
-        let entries = signaling_server::replay_log(settings, log, out)
-            .with_context(|| format!("replaying {}", log.display()))?;
+        let entries =
+            signaling_server::replay_log(settings, log, out).with_context(|| format!("replaying {}", log.display()))?;
         eprintln!("{entries} entries replayed");
         return Ok(());
     }

@@ -196,7 +196,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("xiaowu-routing-log-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let path = dir.join("routing.log");
-        let header = Entry::Header { version: 1, first_ticket: 5 << 32 | 1, first_call: 5 << 32 | 1, started_unix_ms: 9 };
+        let header =
+            Entry::Header { version: 1, first_ticket: 5 << 32 | 1, first_call: 5 << 32 | 1, started_unix_ms: 9 };
         let mut w = LogWriter::create(&path, header.clone()).unwrap();
         let entries = [
             Logged { t: 10, entry: Entry::Connect { conn: 3, role: Role::Booth, id: "booth-gudao-1".into() } },

@@ -20,12 +20,15 @@ fn ceil_us(d: Duration) -> u64 {
     d.as_nanos().div_ceil(1000) as u64
 }
 
-impl Clock {
-    pub fn new() -> Self {
+impl Default for Clock {
+    /// A clock at `t = 0` now.
+    fn default() -> Self {
         let tokio_base = tokio::time::Instant::now();
         Self { tokio_base, engine_base: tokio_base.into_std(), offset_us: 0 }
     }
+}
 
+impl Clock {
     /// The engine's instant for `t = 0`.
     pub fn engine_base(&self) -> Instant {
         self.engine_base
@@ -60,7 +63,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn deadlines_map_back_to_instants_that_are_not_early() {
-        let mut c = Clock::new();
+        let mut c = Clock::default();
         tokio::time::advance(Duration::from_nanos(1_500)).await;
         assert_eq!(c.t_now(), 2, "rounded up");
         let deadline = c.instant(0) + Duration::from_nanos(20_000_300);

@@ -167,7 +167,7 @@ pub struct Driver {
 impl Driver {
     /// A driver around a new engine whose clock starts at `t = 0`.
     pub fn new(shared: Arc<Shared>, engine_cfg: routing::EngineConfig) -> Self {
-        let clock = clock::Clock::new();
+        let clock = clock::Clock::default();
         let lineage = (engine_cfg.first_ticket >> 32) as i64;
         let engine = Engine::new(shared.directory.clone(), engine_cfg, clock.engine_base());
         let history = WaitingHistory::new(shared.history_sample_secs);
@@ -337,9 +337,7 @@ impl Driver {
                     self.record(Entry::Disconnect { conn });
                 }
             }
-            Command::Message { conn, msg } if changes_state(&msg) => {
-                self.record(Entry::Message { conn, msg })
-            }
+            Command::Message { conn, msg } if changes_state(&msg) => self.record(Entry::Message { conn, msg }),
             Command::Message { conn, msg } => {
                 // Answered from the current state, changing nothing: not logged.
                 self.begin_turn();

@@ -49,15 +49,18 @@ impl Driver {
         };
         self.input(input).map_err(reject_code)?;
         info!(supervisor = %supervisor.id, clerk, ?state, why, "clerk state forced by supervisor");
-        self.write_record(Record::ForcedState(crate::records::ForcedStateRecord {
-            // The same in a replay of this input, so a replay writes it at most once.
-            id: format!("{}-{}-{}", self.lineage, self.t, clerk),
-            supervisor: supervisor.id.clone(),
-            clerk: clerk.to_owned(),
-            state,
-            why: why.trim().to_owned(),
-            at_unix: self.wall_unix(),
-        }), None);
+        self.write_record(
+            Record::ForcedState(crate::records::ForcedStateRecord {
+                // The same in a replay of this input, so a replay writes it at most once.
+                id: format!("{}-{}-{}", self.lineage, self.t, clerk),
+                supervisor: supervisor.id.clone(),
+                clerk: clerk.to_owned(),
+                state,
+                why: why.trim().to_owned(),
+                at_unix: self.wall_unix(),
+            }),
+            None,
+        );
         self.load_dirty = true;
         Ok(())
     }

@@ -122,7 +122,8 @@ impl Driver {
         self.rateable.remove(&booth);
         info!(ticket = ticket.0, ?rating, "service rated");
         let booth_id = self.shared.directory.booth(booth).id.clone();
-        let record = Record::Rating(RatingRecord { ticket: ticket.0, booth: booth_id, rating, at_unix: self.wall_unix() });
+        let record =
+            Record::Rating(RatingRecord { ticket: ticket.0, booth: booth_id, rating, at_unix: self.wall_unix() });
         let done = self.deliver_on_commit(Party::Booth(booth), ServerMessage::RatingRecorded { ticket, rating });
         self.write_record(record, Some(done));
         Ok(())
