@@ -74,11 +74,14 @@ pub enum AwayReason {
     MissedOffers,
     /// A supervisor set this state.
     Supervisor,
+    /// The clerk's connection dropped; available again on return within the grace period.
+    Disconnected,
 }
 
 impl AwayReason {
-    /// Whether a clerk may give this reason in `set_state`. `signed_in`, `missed_offers` and
-    /// `supervisor` are set by the server only: a clerk must not make a break look like an order.
+    /// Whether a clerk may give this reason in `set_state`. `signed_in`, `missed_offers`,
+    /// `supervisor` and `disconnected` are set by the server only: a clerk must not make a break
+    /// look like an order.
     pub fn clerk_may_claim(self) -> bool {
         matches!(self, Self::Break | Self::Meal | Self::Meeting | Self::Training | Self::Paperwork)
     }

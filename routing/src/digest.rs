@@ -37,13 +37,16 @@ impl Engine {
         for (i, c) in self.clerks.iter().enumerate() {
             let _ = writeln!(
                 out,
-                "clerk {i} {:?} since {} idle {} missed {} epoch {} wrapping {:?}",
+                "clerk {i} {:?} since {} idle {} missed {} epoch {} wrapping {:?} connected {} grace {} resume {}",
                 c.state,
                 at(c.since),
                 c.idle_seq,
                 c.missed,
                 c.epoch,
-                c.wrapping
+                c.wrapping,
+                c.connected,
+                c.grace_epoch,
+                c.resume_available
             );
         }
         for (i, b) in self.booths.iter().enumerate() {

@@ -20,6 +20,9 @@ pub struct EngineConfig {
     pub max_missed_offers: u32,
     /// How long a disconnected booth keeps its ticket.
     pub booth_grace: Duration,
+    /// How long a disconnected clerk keeps a call (and wrap-up, and availability) before being
+    /// signed out.
+    pub clerk_grace: Duration,
     /// Wrap-up ends by itself after this long.
     pub wrap_up_max: Duration,
     /// A ticket still waiting after this long is closed as expired.
@@ -41,6 +44,7 @@ impl Default for EngineConfig {
             offer_timeout: Duration::from_secs(20),
             max_missed_offers: 2,
             booth_grace: Duration::from_secs(30),
+            clerk_grace: Duration::from_secs(15),
             wrap_up_max: Duration::from_secs(120),
             max_wait: Duration::from_secs(30 * 60),
             no_clerk_grace: Duration::from_secs(60),
@@ -86,6 +90,12 @@ pub(crate) struct ClerkRec {
     pub epoch: u64,
     /// The service and talk time of the call being wrapped up, for the handling-time average.
     pub wrapping: Option<(ServiceIdx, Duration)>,
+    /// Whether the clerk's connection is up (meaningful while signed in).
+    pub connected: bool,
+    /// Bumped at each disconnect and return: a grace timer of another epoch is stale.
+    pub grace_epoch: u64,
+    /// Held as `Away(Disconnected)`: becomes available again on return.
+    pub resume_available: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -154,6 +164,9 @@ impl Engine {
                 missed: 0,
                 epoch: 0,
                 wrapping: None,
+                connected: false,
+                grace_epoch: 0,
+                resume_available: false,
             })
             .collect();
         let aht_secs = dir.services.iter().map(|s| s.expected_handle.as_secs_f64().max(1.0)).collect();
@@ -203,6 +216,7 @@ impl Engine {
         match input {
             Input::ClerkSignIn { clerk } => self.clerk_sign_in(clerk, now),
             Input::ClerkSignOut { clerk } => self.clerk_sign_out(clerk, now),
+            Input::ClerkDisconnected { clerk } => self.clerk_disconnected(clerk, now),
             Input::ClerkSetAvailable { clerk } => self.clerk_set_available(clerk, now),
             Input::ClerkSetAway { clerk, reason } => self.clerk_set_away(clerk, reason, now),
             Input::EndWrapUp { clerk } => self.end_wrap_up(clerk, now),
@@ -293,10 +307,55 @@ impl Engine {
 
     fn clerk_sign_in(&mut self, clerk: ClerkIdx, now: Instant) -> Result<(), Reject> {
         self.clerk_checked(clerk)?;
-        if self.clerks[clerk.0 as usize].state != ClerkState::Offline {
-            return Ok(()); // A second console of the same clerk changes nothing.
+        let c = &mut self.clerks[clerk.0 as usize];
+        if c.state != ClerkState::Offline {
+            if !c.connected {
+                // Back within the grace period: the call, wrap-up or state goes on.
+                c.connected = true;
+                c.grace_epoch += 1;
+                if std::mem::take(&mut c.resume_available) && c.state == ClerkState::Away(AwayReason::Disconnected) {
+                    self.clerk_set_available(clerk, now)?;
+                }
+            }
+            return Ok(()); // A second console of a connected clerk changes nothing.
         }
+        c.connected = true;
+        c.resume_available = false;
         self.set_clerk_state(clerk, ClerkState::Away(AwayReason::SignedIn), now);
+        Ok(())
+    }
+
+    fn clerk_disconnected(&mut self, clerk: ClerkIdx, now: Instant) -> Result<(), Reject> {
+        self.clerk_checked(clerk)?;
+        let c = &mut self.clerks[clerk.0 as usize];
+        if c.state == ClerkState::Offline || !c.connected {
+            return Ok(());
+        }
+        c.connected = false;
+        c.grace_epoch += 1;
+        let epoch = c.grace_epoch;
+        match c.state {
+            ClerkState::Available => {
+                c.resume_available = true;
+                self.set_clerk_state(clerk, ClerkState::Away(AwayReason::Disconnected), now);
+            }
+            ClerkState::Offered => {
+                c.resume_available = true;
+                let offer = self.offer_of_clerk(clerk).expect("an offered clerk has exactly one offer");
+                let rec = self.offers.remove(&offer).expect("offer_of_clerk returned a live offer");
+                self.emit(Action::OfferRevoked {
+                    offer,
+                    ticket: rec.ticket,
+                    clerk,
+                    reason: OfferRevokeReason::ClerkLost,
+                });
+                self.set_clerk_state(clerk, ClerkState::Away(AwayReason::Disconnected), now);
+                self.return_to_waiting(rec.ticket, RequeueCause::OfferNotTaken, now);
+            }
+            // A call or wrap-up goes on; an away clerk stays away.
+            _ => {}
+        }
+        self.timers.schedule(now + self.cfg.clerk_grace, Timer::ClerkGrace { clerk, epoch });
         Ok(())
     }
 
@@ -359,6 +418,8 @@ impl Engine {
         self.clerk_checked(clerk)?;
         match self.clerks[clerk.0 as usize].state {
             ClerkState::Available | ClerkState::Away(_) | ClerkState::WrapUp => {
+                // Set away on purpose: not made available again when a dropped connection returns.
+                self.clerks[clerk.0 as usize].resume_available = false;
                 self.finish_wrap_up_average(clerk, now);
                 self.set_clerk_state(clerk, ClerkState::Away(reason), now);
                 Ok(())
@@ -704,6 +765,12 @@ impl Engine {
                 }
                 if let Some(ticket) = b.ticket {
                     self.booth_lost(ticket, now);
+                }
+            }
+            Timer::ClerkGrace { clerk, epoch } => {
+                let c = &self.clerks[clerk.0 as usize];
+                if !c.connected && c.grace_epoch == epoch && c.state != ClerkState::Offline {
+                    self.clerk_sign_out(clerk, now).expect("a known clerk can always be signed out");
                 }
             }
             Timer::WrapUpEnd { clerk, epoch } => {

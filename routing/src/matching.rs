@@ -89,6 +89,14 @@ fn is_working(state: ClerkState) -> bool {
 impl Engine {
     /// The one place a clerk's state changes: keeps every index and count in step.
     pub(crate) fn set_clerk_state(&mut self, clerk: ClerkIdx, new: ClerkState, now: Instant) {
+        // A clerk whose connection is down is never available: it is held until it returns.
+        let new = match new {
+            ClerkState::Available if !self.clerks[clerk.0 as usize].connected => {
+                self.clerks[clerk.0 as usize].resume_available = true;
+                ClerkState::Away(AwayReason::Disconnected)
+            }
+            other => other,
+        };
         let old = self.clerks[clerk.0 as usize].state;
         let dir = self.dir.clone();
         let info = dir.clerk(clerk);

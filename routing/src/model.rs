@@ -45,6 +45,9 @@ pub enum AwayReason {
     Paperwork,
     MissedOffers,
     Supervisor,
+    /// The clerk's connection dropped; within the grace period the clerk is held here and becomes
+    /// available again on return.
+    Disconnected,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -133,6 +136,12 @@ pub enum Input {
     },
     /// A clerk's console is gone. An offer goes back; a call ends and its ticket goes to the head.
     ClerkSignOut {
+        clerk: ClerkIdx,
+    },
+    /// The clerk's connection dropped. A call goes on (media does not depend on signaling), a
+    /// wrap-up goes on, an offer is withdrawn and an available clerk is held out of matching; if
+    /// the clerk has not signed in again within `clerk_grace`, it is signed out.
+    ClerkDisconnected {
         clerk: ClerkIdx,
     },
     ClerkSetAvailable {

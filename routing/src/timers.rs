@@ -26,6 +26,11 @@ pub(crate) enum Timer {
         booth: BoothIdx,
         epoch: u64,
     },
+    /// The clerk has been gone since the disconnect that set `epoch`.
+    ClerkGrace {
+        clerk: ClerkIdx,
+        epoch: u64,
+    },
     /// Wrap-up started at `epoch` reached its maximum.
     WrapUpEnd {
         clerk: ClerkIdx,

@@ -15,6 +15,7 @@ use xiaowu_routing::*;
 enum Op {
     SignIn(u32),
     SignOut(u32),
+    ClerkDrop(u32),
     Available(u32),
     Away(u32),
     EndWrapUp(u32),
@@ -38,6 +39,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         2 => clerk.clone().prop_map(Op::SignIn),
         1 => clerk.clone().prop_map(Op::SignOut),
+        2 => clerk.clone().prop_map(Op::ClerkDrop),
         3 => clerk.clone().prop_map(Op::Available),
         2 => clerk.clone().prop_map(Op::Away),
         2 => clerk.clone().prop_map(Op::EndWrapUp),
@@ -133,6 +135,7 @@ fn input_of(h: &mut Harness, op: &Op) -> Option<Input> {
     match *op {
         Op::SignIn(i) => Some(Input::ClerkSignIn { clerk: c(i) }),
         Op::SignOut(i) => Some(Input::ClerkSignOut { clerk: c(i) }),
+        Op::ClerkDrop(i) => Some(Input::ClerkDisconnected { clerk: c(i) }),
         Op::Available(i) => Some(Input::ClerkSetAvailable { clerk: c(i) }),
         Op::Away(i) => Some(Input::ClerkSetAway { clerk: c(i), reason: AwayReason::Break }),
         Op::EndWrapUp(i) => Some(Input::EndWrapUp { clerk: c(i) }),

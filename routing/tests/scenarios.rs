@@ -606,3 +606,93 @@ fn reported_media_failure_ends_the_call_at_once_and_only_from_a_party() {
         cause: RequeueCause::MediaFailed
     }));
 }
+
+/// A clerk's connection drops mid-call: the call goes on (media does not depend on signaling);
+/// back within the grace period, the clerk finds it; later, hang-up works as usual.
+#[test]
+fn clerk_dropping_mid_call_keeps_the_call_and_finds_it_on_return() {
+    let mut h = Harness::new();
+    h.available("clerk-hekou-1");
+    let c1 = h.clerk("clerk-hekou-1");
+    h.request("booth-gudao-1", "teacher-cert", Priority::Normal);
+    let (offer, _, _) = Harness::offer_in(&h.drain());
+    h.input(Input::AcceptOffer { clerk: c1, offer }).unwrap();
+    let call = h.engine.call_of(c1).unwrap().call;
+    let booth = h.booth("booth-gudao-1");
+    h.input(Input::MediaConnected { call, by: Party::Booth(booth) }).unwrap();
+    h.input(Input::MediaConnected { call, by: Party::Clerk(c1) }).unwrap();
+    h.drain();
+    h.input(Input::ClerkDisconnected { clerk: c1 }).unwrap();
+    h.secs(14);
+    assert_eq!(h.drain_core(), vec![], "nothing ends within the grace period");
+    h.input(Input::ClerkSignIn { clerk: c1 }).unwrap();
+    h.secs(60);
+    assert_eq!(h.engine.call_of(c1).map(|v| v.call), Some(call), "the call goes on after the grace period");
+    assert_eq!(h.engine.clerk_state(c1), ClerkState::InCall);
+    h.input(Input::HangUp { call, by: Party::Clerk(c1) }).unwrap();
+    assert_eq!(h.engine.clerk_state(c1), ClerkState::WrapUp);
+}
+
+/// Not back within the grace period: signed out as before — the call ends `clerk_lost` and the
+/// citizen goes back to the head of the queue.
+#[test]
+fn clerk_not_back_within_grace_is_signed_out_and_the_citizen_requeued() {
+    let mut h = Harness::new();
+    h.available("clerk-hekou-1");
+    let c1 = h.clerk("clerk-hekou-1");
+    let ticket = h.request("booth-gudao-1", "teacher-cert", Priority::Normal);
+    let (offer, _, _) = Harness::offer_in(&h.drain());
+    h.input(Input::AcceptOffer { clerk: c1, offer }).unwrap();
+    let call = h.engine.call_of(c1).unwrap().call;
+    let booth = h.booth("booth-gudao-1");
+    h.input(Input::MediaConnected { call, by: Party::Booth(booth) }).unwrap();
+    h.input(Input::MediaConnected { call, by: Party::Clerk(c1) }).unwrap();
+    h.drain();
+    h.input(Input::ClerkDisconnected { clerk: c1 }).unwrap();
+    h.secs(15);
+    let service = h.service("teacher-cert");
+    let core = h.drain_core();
+    assert_eq!(
+        core[..2],
+        [
+            Action::CallEnded { call, ticket, booth, clerk: c1, service, reason: CallEndReason::ClerkLost },
+            Action::TicketRequeued { ticket, booth, cause: RequeueCause::ClerkLost },
+        ]
+    );
+    assert_eq!(h.engine.clerk_state(c1), ClerkState::Offline);
+}
+
+/// An available clerk whose connection drops is held out of matching (not offered a ticket it
+/// cannot see) and is available again, in the same hall, on return.
+#[test]
+fn available_clerk_dropping_is_held_and_offered_on_return() {
+    let mut h = Harness::new();
+    h.available("clerk-hekou-1");
+    let c1 = h.clerk("clerk-hekou-1");
+    h.input(Input::ClerkDisconnected { clerk: c1 }).unwrap();
+    assert_eq!(h.engine.clerk_state(c1), ClerkState::Away(AwayReason::Disconnected));
+    let ticket = h.request("booth-gudao-1", "teacher-cert", Priority::Normal);
+    assert!(h.drain().iter().all(|a| !matches!(a, Action::OfferMade { .. })), "no offer to a dropped clerk");
+    h.input(Input::ClerkSignIn { clerk: c1 }).unwrap();
+    assert_eq!(Harness::offer_in(&h.drain()).1, ticket);
+}
+
+/// An offered clerk whose connection drops: the offer is withdrawn at once and the ticket keeps its
+/// place for the next clerk.
+#[test]
+fn offered_clerk_dropping_withdraws_the_offer() {
+    let mut h = Harness::new();
+    h.available("clerk-hekou-1");
+    h.sign_in_away("clerk-hekou-2");
+    let (c1, c2) = (h.clerk("clerk-hekou-1"), h.clerk("clerk-hekou-2"));
+    let ticket = h.request("booth-gudao-1", "teacher-cert", Priority::Normal);
+    let (offer, _, _) = Harness::offer_in(&h.drain());
+    h.input(Input::ClerkDisconnected { clerk: c1 }).unwrap();
+    let actions = h.drain();
+    assert!(actions.contains(&Action::OfferRevoked { offer, ticket, clerk: c1, reason: OfferRevokeReason::ClerkLost }));
+    h.input(Input::ClerkSetAvailable { clerk: c2 }).unwrap();
+    assert_eq!(Harness::offer_in(&h.drain()).1, ticket);
+    // The supervisor cannot make a dropped clerk take calls: it is held until it returns.
+    h.input(Input::ClerkSetAvailable { clerk: c1 }).unwrap();
+    assert_eq!(h.engine.clerk_state(c1), ClerkState::Away(AwayReason::Disconnected));
+}

@@ -30,6 +30,7 @@ pub fn away_in(x: p::AwayReason) -> r::AwayReason {
         p::AwayReason::Paperwork => r::AwayReason::Paperwork,
         p::AwayReason::MissedOffers => r::AwayReason::MissedOffers,
         p::AwayReason::Supervisor => r::AwayReason::Supervisor,
+        p::AwayReason::Disconnected => r::AwayReason::Disconnected,
     }
 }
 
@@ -43,6 +44,7 @@ pub fn away_out(x: r::AwayReason) -> p::AwayReason {
         r::AwayReason::Paperwork => p::AwayReason::Paperwork,
         r::AwayReason::MissedOffers => p::AwayReason::MissedOffers,
         r::AwayReason::Supervisor => p::AwayReason::Supervisor,
+        r::AwayReason::Disconnected => p::AwayReason::Disconnected,
     }
 }
 

@@ -25,8 +25,8 @@ fn available() -> ClientMessage {
 /// A clerk whose console stops reading (a stalled link) while signaling keeps coming: once its
 /// queue is full the driver drops it, closes its socket with `too_slow` (before: the socket stayed
 /// open, pings were answered, and every request it sent was silently dropped: a zombie), and
-/// signs it out after routing the current batch: the call ends `clerk_lost` and the citizen is
-/// re-queued at the head. The driver lives on. (The exact re-entrance case, a send failing while
+/// drops it after routing the current batch; when the clerk's grace period runs out without it
+/// coming back, the call ends `clerk_lost` and the citizen is re-queued at the head. The driver lives on. (The exact re-entrance case, a send failing while
 /// an accept is routed, is pinned deterministically by the driver's unit test.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clerk_that_stops_reading_is_closed_and_its_call_requeued() {
@@ -34,6 +34,8 @@ async fn a_clerk_that_stops_reading_is_closed_and_its_call_requeued() {
         s.file.limits.outbound_queue = 8;
         s.file.limits.messages_per_sec = 100_000;
         s.file.limits.message_burst = 100_000;
+        // The dropped clerk does not come back: its grace period runs out soon.
+        s.engine.clerk_grace = std::time::Duration::from_millis(300);
     }))
     .await;
     let mut clerk = RawSocket::open_small_window(&server, Role::Clerk).await;

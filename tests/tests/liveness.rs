@@ -105,9 +105,36 @@ async fn booth_gone_past_grace_is_closed_as_booth_lost() {
     server.shutdown().await;
 }
 
+/// A clerk's connection drops mid-call and comes back within the grace period: the call goes on
+/// (the booth is told nothing), and the clerk's console gets the call again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clerk_back_within_grace_finds_the_call_going_on() {
+    let server = start(settings(|_| {})).await;
+    let (mut booth, clerk, call, _ticket) = in_call(&server, "booth-gudao-1").await;
+    clerk.abort();
+    let mut clerk = connect(&server, Role::Clerk, "clerk-hekou-1").await;
+    let again = expect(&mut clerk, "the call again", |m| match m {
+        ServerMessage::CallStarted { call: c, .. } => Some(*c),
+        _ => None,
+    })
+    .await;
+    assert_eq!(again, call);
+    expect_none(&mut booth, "call ended", Duration::from_millis(500), |m| matches!(m, ServerMessage::CallEnded { .. }))
+        .await;
+    clerk.send(ClientMessage::HangUp { call }).await.unwrap();
+    let reason = expect(&mut booth, "call ended", |m| match m {
+        ServerMessage::CallEnded { reason, .. } => Some(*reason),
+        _ => None,
+    })
+    .await;
+    assert_eq!(reason, CallEndReason::HungUpByClerk);
+    server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clerk_lost_mid_call_puts_the_citizen_back_at_the_head() {
-    let server = start(settings(|_| {})).await;
+    // The clerk does not come back: its grace period runs out soon.
+    let server = start(settings(|s| s.engine.clerk_grace = Duration::from_millis(300))).await;
     let (mut booth, clerk, call, ticket) = in_call(&server, "booth-gudao-1").await;
     // A second citizen starts waiting while the first is in the call.
     let mut second = connect(&server, Role::Booth, "booth-gudao-2").await;

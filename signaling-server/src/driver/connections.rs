@@ -142,7 +142,8 @@ impl Driver {
             }
             Principal::Clerk(clerk) if self.clerk_conn.get(&clerk) == Some(&conn) => {
                 self.clerk_conn.remove(&clerk);
-                self.lifecycle(Input::ClerkSignOut { clerk });
+                // Not a sign-out yet: the clerk has `clerk_grace` to come back to its call.
+                self.lifecycle(Input::ClerkDisconnected { clerk });
             }
             _ => {}
         }

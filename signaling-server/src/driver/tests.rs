@@ -1,6 +1,7 @@
 //! The driver without sockets: connections are plain channels the test holds, so a full queue
 //! can be arranged exactly. Pins that a send failing while an accept is routed neither re-enters
-//! the engine nor panics: the connection is closed (`too_slow`) and signed out after the batch.
+//! the engine nor panics: the connection is closed (`too_slow`) and dropped after the batch (its
+//! call held for the clerk's grace period).
 
 use std::sync::Arc;
 
@@ -85,13 +86,13 @@ async fn a_send_failing_while_an_accept_is_routed_drops_the_clerk_after_the_batc
         })
         .filter(|k| *k != "other")
         .collect();
-    assert_eq!(kinds, ["call_started", "call_ended:clerk_lost", "requeued"]);
+    // The call goes on: a dropped clerk has its grace period to come back.
+    assert_eq!(kinds, ["call_started"]);
     assert_eq!(c.close.closed().await, CloseReason::TooSlow);
     assert!(!d.conns.contains_key(&1), "the clerk's connection is forgotten");
     assert!(d.failed.is_empty());
-    // The driver goes on: the same clerk can sign in again and is offered the re-queued ticket.
+    // The driver goes on: the same clerk signs in again and finds the call.
     let mut again = connect(&mut d, 3, clerk, 64);
-    message(&mut d, 3, ClientMessage::SetState { state: ClerkTargetState::Available, reason: None });
-    assert!(again.drain().iter().any(|m| matches!(m, ServerMessage::Offer { .. })));
+    assert!(again.drain().iter().any(|m| matches!(m, ServerMessage::CallStarted { .. })));
     d.engine.check_invariants().expect("the engine's records agree");
 }
