@@ -1,0 +1,110 @@
+//! What the applied routing log costs, side by side in one run, and how long a replay takes.
+//!
+//! 1. Throughput of the real driver (through its command channel, as the WebSocket tasks feed
+//!    it): 100,000 state-changing inputs — 30 booths taking a ticket and cancelling it, one clerk
+//!    signed in so tickets wait — with the log off, and with the log on (each batch of up to 64
+//!    ready inputs appended and `fdatasync`ed before its answers go out).
+//! 2. Replay of that log offline (`signaling-server replay` without printing): time per 100,000
+//!    entries.
+//!
+//! Run: `cargo bench -p signaling-server --bench routing_log`
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use protocol::{ClientMessage, Priority, ServiceCode, TicketId};
+use signaling_server::config::Settings;
+use signaling_server::driver::{CloseSignal, Command, ConnHandle, Principal};
+use tokio::sync::{mpsc, oneshot};
+
+const INPUTS: u64 = 100_000;
+const BOOTHS: usize = 30;
+
+fn settings(dir: &std::path::Path, log: bool) -> Settings {
+    let mut s = Settings::demo();
+    s.file.documents.data_dir = dir.to_owned();
+    s.file.server.routing_log = log;
+    s
+}
+
+/// A connection whose messages are read and dropped, so its queue never fills.
+fn handle() -> ConnHandle {
+    let (tx, mut rx) = mpsc::channel(4096);
+    tokio::spawn(async move { while rx.recv().await.is_some() {} });
+    ConnHandle { tx, close: Arc::new(CloseSignal::default()) }
+}
+
+async fn settle(commands: &mpsc::Sender<Command>) {
+    let (reply, done) = oneshot::channel();
+    commands.send(Command::Probe { reply }).await.unwrap();
+    done.await.unwrap();
+}
+
+/// Feeds the workload; returns inputs per second (until the driver has handled the last one).
+async fn throughput(dir: &std::path::Path, log: bool) -> f64 {
+    let state = signaling_server::spawn_driver(settings(dir, log)).unwrap();
+    let dir_ = state.directory.clone();
+    let commands = state.commands.clone();
+    let clerk = Principal::Clerk(dir_.clerk_idx("clerk-hekou-1").unwrap());
+    let first_conn = state.next_conn_id();
+    commands.send(Command::Connect { conn: first_conn, who: clerk, handle: handle() }).await.unwrap();
+    let booths: Vec<u64> = (0..BOOTHS)
+        .map(|i| {
+            let conn = state.next_conn_id();
+            let who = Principal::Booth(routing::BoothIdx(i as u32));
+            (conn, who)
+        })
+        .map(|(conn, who)| {
+            let c = commands.clone();
+            tokio::spawn(async move { c.send(Command::Connect { conn, who, handle: handle() }).await.unwrap() });
+            conn
+        })
+        .collect();
+    settle(&commands).await;
+    let first_ticket = signaling_server::records::id_base(state.records.boot());
+    let service = ServiceCode::new("teacher-cert");
+    let started = Instant::now();
+    for i in 0..INPUTS / 2 {
+        let conn = booths[i as usize % BOOTHS];
+        let request = ClientMessage::RequestService { service: service.clone(), priority: Priority::Normal };
+        commands.send(Command::Message { conn, msg: request }).await.unwrap();
+        let cancel = ClientMessage::CancelTicket { ticket: TicketId(first_ticket + i) };
+        commands.send(Command::Message { conn, msg: cancel }).await.unwrap();
+    }
+    settle(&commands).await;
+    INPUTS as f64 / started.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let root = std::env::temp_dir().join(format!("xiaowu-bench-routing-log-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let (off, on) = (root.join("off"), root.join("on"));
+    let without = rt.block_on(throughput(&off, false));
+    let with = rt.block_on(throughput(&on, true));
+    println!("driver throughput, {INPUTS} inputs (request + cancel, {BOOTHS} booths):");
+    println!("  routing log off        {without:>9.0} inputs/s");
+    println!("  routing log on (fsync) {with:>9.0} inputs/s");
+    let log = on.join("routing.log");
+    let size = std::fs::metadata(&log).unwrap().len();
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let n = rt
+            .block_on(async {
+                signaling_server::replay_log(settings(&root.join("replay"), false), &log, Box::new(|_| {}))
+            })
+            .unwrap();
+        times.push(started.elapsed().as_secs_f64() * 1e5 / n as f64);
+    }
+    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    println!(
+        "replay of the log ({:.1} MB): median {:.0} ms per 100,000 entries (best {:.0}, worst {:.0}, 5 runs)",
+        size as f64 / 1e6,
+        times[2] * 1000.0,
+        times[0] * 1000.0,
+        times[4] * 1000.0
+    );
+    let _ = std::fs::remove_dir_all(&root);
+    std::thread::sleep(Duration::from_millis(100));
+}
