@@ -14,6 +14,7 @@
 //! [`router`] builds the app without a socket (for tests); [`start`] binds and serves it.
 
 pub mod auth;
+pub mod cluster;
 pub mod config;
 pub mod convert;
 pub mod documents;
@@ -102,7 +103,7 @@ pub fn spawn_driver(settings: Settings) -> std::io::Result<AppState> {
             let last_t = log.entries.last().map_or(0, |e| e.t);
             let down_t = (store::now_ms() as u64).saturating_sub(started_unix_ms) * 1000;
             let writer = routing_log::LogWriter::append_to(&path, log.valid_len)?;
-            let gone = driver.resume_after_restart(last_t.max(down_t), writer);
+            let gone = driver.resume_after_restart(last_t.max(down_t), Box::new(writer));
             tracing::info!(
                 entries = log.entries.len(),
                 open_tickets = driver.open_tickets(),
@@ -117,7 +118,7 @@ pub fn spawn_driver(settings: Settings) -> std::io::Result<AppState> {
                 first_call,
                 started_unix_ms,
             };
-            driver.set_log(routing_log::LogWriter::create(&path, header)?);
+            driver.set_log(Box::new(routing_log::LogWriter::create(&path, header)?));
         }
         (None, _) => {}
     }

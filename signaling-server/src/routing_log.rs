@@ -81,6 +81,26 @@ impl Entry {
     }
 }
 
+/// Where the driver's applied entries go: the file of a single node, or the Redis stream of a
+/// cluster's router.
+pub trait AppliedLog: Send {
+    /// Buffers one entry.
+    fn append(&mut self, logged: &Logged) -> io::Result<()>;
+    /// Makes what was buffered durable (file: `fdatasync`; Redis: appended under the router's
+    /// epoch). An error means nothing can be promised: the driver stops the process.
+    fn commit(&mut self) -> Result<(), String>;
+}
+
+impl AppliedLog for LogWriter {
+    fn append(&mut self, logged: &Logged) -> io::Result<()> {
+        LogWriter::append(self, logged)
+    }
+
+    fn commit(&mut self) -> Result<(), String> {
+        LogWriter::commit(self).map_err(|e| e.to_string())
+    }
+}
+
 /// Appends entries; [`LogWriter::commit`] makes them durable.
 pub struct LogWriter {
     file: BufWriter<File>,

@@ -41,7 +41,7 @@ use connections::Conn;
 pub use connections::{CloseSignal, ConnHandle};
 
 use crate::history::WaitingHistory;
-use crate::routing_log::{changes_state, Entry, LogWriter, Logged};
+use crate::routing_log::{changes_state, AppliedLog, Entry, Logged};
 use crate::state::Shared;
 
 pub type ConnId = u64;
@@ -156,7 +156,7 @@ pub struct Driver {
     t: u64,
     now: std::time::Instant,
     /// The applied log; while it is on, messages wait in `outbox` until it is committed.
-    log: Option<LogWriter>,
+    log: Option<Box<dyn AppliedLog>>,
     outbox: Vec<(ConnId, ServerMessage)>,
     /// Rebuilding state from the log: nothing is sent or written.
     replaying: bool,
@@ -204,7 +204,7 @@ impl Driver {
 
     /// Turns on the applied log: from now on every state-changing input is appended to `log`,
     /// and messages go out only once it is committed.
-    pub fn set_log(&mut self, log: LogWriter) {
+    pub fn set_log(&mut self, log: Box<dyn AppliedLog>) {
         self.log = Some(log);
     }
 
@@ -268,7 +268,7 @@ impl Driver {
         self.begin_turn();
         if let Some(log) = self.log.as_mut() {
             if let Err(e) = log.append(&Logged { t: self.t, entry: entry.for_log() }) {
-                fatal_log_error(&e);
+                fatal_log_error(&e.to_string());
             }
         }
         self.apply(&entry);
@@ -467,7 +467,7 @@ impl Driver {
 
 /// The applied log could not be written: the driver cannot promise anything it would say, so the
 /// process ends (the service manager restarts it and the log is replayed up to its last commit).
-fn fatal_log_error(e: &std::io::Error) -> ! {
+fn fatal_log_error(e: &str) -> ! {
     tracing::error!(error = %e, "the routing log cannot be written; exiting");
     std::process::exit(71)
 }

@@ -12,7 +12,7 @@
 
 use super::Driver;
 use crate::records::{OnCommit, Record};
-use crate::routing_log::{Entry, LogWriter, Logged};
+use crate::routing_log::{AppliedLog, Entry, Logged};
 
 impl Driver {
     /// Hands a record to the records writer. A replay writes too — what the logged run had not
@@ -46,7 +46,7 @@ impl Driver {
     /// After a replay at start: the timeline goes on at `t` (the log's last time plus the time the
     /// server was down), the log is continued with `log`, and every connection of the old run is
     /// logged as gone. Returns how many there were.
-    pub fn resume_after_restart(&mut self, t: u64, log: LogWriter) -> usize {
+    pub fn resume_after_restart(&mut self, t: u64, log: Box<dyn AppliedLog>) -> usize {
         self.clock.resume_at(t.max(self.t));
         self.log = Some(log);
         let mut gone: Vec<u64> = self.conns.keys().copied().collect();

@@ -1,0 +1,77 @@
+//! Cluster mode on Redis: one router at a time, chosen by a lease, writing one ordered applied log
+//! that every other node tails to keep a warm engine, with fencing so that a deposed router can
+//! never write again.
+//!
+//! - `redis_log.rs`: the lease (`SET NX PX`) with its fencing epoch (`INCR`), the applied log as a
+//!   Redis Stream appended by a Lua script that checks the epoch in the same step, and reading it
+//!   back;
+//! - `standby.rs`: a node without the lease tails the log and replays it, and takes over when the
+//!   lease lapses;
+//! - `test_redis.rs`: a throwaway `redis-server` for tests and benchmarks.
+//!
+//! What this step gives is active/standby: the router node serves every client; a standby answers
+//! `/healthz` with `503` and `role: standby` (so a load balancer sends nobody there) and refuses
+//! sockets until it takes over, at which point clients reconnect to it within their grace periods
+//! and find their tickets and calls.
+
+pub mod redis_log;
+pub mod standby;
+pub mod test_redis;
+
+use std::time::Duration;
+
+/// `[cluster]` in the configuration (or `--redis` / `XIAOWU_REDIS`, `--node-id`).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// `redis://host:port/db`; without it the node runs alone with its log in a file.
+    pub redis_url: Option<String>,
+    /// This node's name (default: the host name and port).
+    pub node_id: Option<String>,
+    /// How long the router's lease lasts without renewal; a standby takes over after it lapses.
+    pub lease_ms: u64,
+    /// Prefix of every Redis key (several deployments may share a Redis).
+    pub key_prefix: String,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self { redis_url: None, node_id: None, lease_ms: 1000, key_prefix: "xiaowu".into() }
+    }
+}
+
+impl ClusterConfig {
+    pub fn lease(&self) -> Duration {
+        Duration::from_millis(self.lease_ms.max(100))
+    }
+}
+
+/// Why a cluster operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("Redis unreachable or failing: {0}")]
+    Redis(String),
+    /// Another router holds a newer epoch: this one was deposed and must not write.
+    #[error("fenced: the router lease moved to epoch {current}, this router had epoch {mine}")]
+    Fenced { mine: u64, current: u64 },
+    #[error("the applied log in Redis is damaged: {0}")]
+    BadLog(String),
+}
+
+impl From<redis::RedisError> for ClusterError {
+    fn from(e: redis::RedisError) -> Self {
+        ClusterError::Redis(e.to_string())
+    }
+}
+
+impl ClusterError {
+    /// Chinese first, then English: what an operator reads on the console.
+    pub fn bilingual(&self) -> String {
+        let zh = match self {
+            ClusterError::Redis(_) => "无法连接 Redis",
+            ClusterError::Fenced { .. } => "本节点已不再是路由节点，停止写入",
+            ClusterError::BadLog(_) => "Redis 中的路由日志已损坏",
+        };
+        format!("{zh} / {self}")
+    }
+}

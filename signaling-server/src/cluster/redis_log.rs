@@ -1,0 +1,287 @@
+//! The router lease and the applied log in Redis.
+//!
+//! Keys (under the configured prefix, `xiaowu` by default):
+//! - `<p>:lease` — the router's node id, set with `NX PX <lease_ms>` and renewed by its holder;
+//! - `<p>:epoch` — incremented at every acquisition: the fencing token;
+//! - `<p>:applied` — a Stream of applied entries (field `e`: the entry as JSON, as in the file
+//!   log), appended only by a Lua script that first checks `<p>:epoch` against the writer's epoch,
+//!   in the same atomic step. A router whose lease lapsed and was taken over can never append
+//!   again: its epoch is old.
+//!
+//! Synchronous by design, like the file log: the driver appends a batch and commits it (one
+//! `EVAL`) before the batch's answers go out.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::ClusterError;
+use crate::routing_log::{AppliedLog, Logged};
+
+/// Appends entries if the epoch still holds. KEYS: epoch, stream. ARGV: epoch, entries….
+const FENCED_APPEND: &str = r#"
+local current = redis.call('GET', KEYS[1])
+if current ~= ARGV[1] then
+  return redis.error_reply('FENCED ' .. tostring(current))
+end
+for i = 2, #ARGV do
+  redis.call('XADD', KEYS[2], '*', 'e', ARGV[i])
+end
+return #ARGV - 1
+"#;
+
+/// Takes the lease if it is free and returns the new epoch, else 0. KEYS: lease, epoch.
+/// ARGV: node, lease ms.
+const ACQUIRE: &str = r#"
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return redis.call('INCR', KEYS[2])
+end
+return 0
+"#;
+
+/// Extends the lease if this node still holds it. KEYS: lease. ARGV: node, lease ms.
+const RENEW: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"#;
+
+/// The Redis keys of one deployment.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    pub lease: String,
+    pub epoch: String,
+    pub applied: String,
+}
+
+impl Keys {
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            lease: format!("{prefix}:lease"),
+            epoch: format!("{prefix}:epoch"),
+            applied: format!("{prefix}:applied"),
+        }
+    }
+}
+
+pub fn connect(url: &str) -> Result<redis::Connection, ClusterError> {
+    let client = redis::Client::open(url)?;
+    Ok(client.get_connection_with_timeout(Duration::from_secs(2))?)
+}
+
+/// Takes the router lease for `node` if nobody holds it: the new epoch, or `None`.
+pub fn try_acquire(
+    conn: &mut redis::Connection,
+    keys: &Keys,
+    node: &str,
+    lease: Duration,
+) -> Result<Option<u64>, ClusterError> {
+    let epoch: u64 = redis::cmd("EVAL")
+        .arg(ACQUIRE)
+        .arg(2)
+        .arg(&keys.lease)
+        .arg(&keys.epoch)
+        .arg(node)
+        .arg(lease.as_millis() as u64)
+        .query(conn)?;
+    Ok((epoch > 0).then_some(epoch))
+}
+
+/// Extends `node`'s lease; `false` when it no longer holds it.
+pub fn renew(conn: &mut redis::Connection, keys: &Keys, node: &str, lease: Duration) -> Result<bool, ClusterError> {
+    let held: u64 =
+        redis::cmd("EVAL").arg(RENEW).arg(1).arg(&keys.lease).arg(node).arg(lease.as_millis() as u64).query(conn)?;
+    Ok(held == 1)
+}
+
+/// The current epoch (0 before any router).
+pub fn current_epoch(conn: &mut redis::Connection, keys: &Keys) -> Result<u64, ClusterError> {
+    let e: Option<u64> = redis::cmd("GET").arg(&keys.epoch).query(conn)?;
+    Ok(e.unwrap_or(0))
+}
+
+/// Applied entries after stream id `after` (`"0"`: from the start), at most `count`, waiting up
+/// to `block` for the first one when there is none yet.
+pub fn read_after(
+    conn: &mut redis::Connection,
+    keys: &Keys,
+    after: &str,
+    count: usize,
+    block: Option<Duration>,
+) -> Result<Vec<(String, Logged)>, ClusterError> {
+    let mut cmd = redis::cmd("XREAD");
+    cmd.arg("COUNT").arg(count);
+    if let Some(b) = block {
+        cmd.arg("BLOCK").arg(b.as_millis() as u64);
+    }
+    cmd.arg("STREAMS").arg(&keys.applied).arg(after);
+    let reply: Option<Vec<(String, Vec<(String, Vec<(String, String)>)>)>> = cmd.query(conn)?;
+    let mut out = Vec::new();
+    for (_, entries) in reply.unwrap_or_default() {
+        for (id, fields) in entries {
+            let json = fields
+                .into_iter()
+                .find(|(k, _)| k == "e")
+                .map(|(_, v)| v)
+                .ok_or_else(|| ClusterError::BadLog(format!("entry {id} has no `e` field")))?;
+            let logged: Logged =
+                serde_json::from_str(&json).map_err(|e| ClusterError::BadLog(format!("entry {id}: {e}")))?;
+            out.push((id, logged));
+        }
+    }
+    Ok(out)
+}
+
+/// Every applied entry, from the start (replay, catch-up).
+pub fn read_all(conn: &mut redis::Connection, keys: &Keys) -> Result<(Vec<Logged>, String), ClusterError> {
+    let (mut all, mut last) = (Vec::new(), "0".to_owned());
+    loop {
+        let batch = read_after(conn, keys, &last, 10_000, None)?;
+        if batch.is_empty() {
+            return Ok((all, last));
+        }
+        for (id, logged) in batch {
+            all.push(logged);
+            last = id;
+        }
+    }
+}
+
+/// The router's applied log: appends go to Redis only while this router's epoch is current.
+/// A background thread renews the lease every third of its lifetime; if it is lost, the process
+/// stops routing at once (it exits, and its service manager restarts it as a standby).
+pub struct RedisLog {
+    conn: redis::Connection,
+    keys: Keys,
+    epoch: u64,
+    pending: Vec<String>,
+    deposed: Arc<AtomicBool>,
+}
+
+impl RedisLog {
+    /// The log of the router holding `epoch`, with its lease kept alive from now on.
+    pub fn new(url: &str, keys: Keys, node: String, epoch: u64, lease: Duration) -> Result<Self, ClusterError> {
+        let conn = connect(url)?;
+        let deposed = Arc::new(AtomicBool::new(false));
+        let mut renewer = connect(url)?;
+        let (flag, renew_keys) = (deposed.clone(), keys.clone());
+        std::thread::Builder::new()
+            .name("router-lease".into())
+            .spawn(move || loop {
+                std::thread::sleep(lease / 3);
+                match renew(&mut renewer, &renew_keys, &node, lease) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        flag.store(true, Ordering::SeqCst);
+                        tracing::error!(epoch, "the router lease was lost: another node routes now; exiting");
+                        std::process::exit(75);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "renewing the router lease failed; retrying"),
+                }
+            })
+            .map_err(|e| ClusterError::Redis(e.to_string()))?;
+        Ok(Self { conn, keys, epoch, pending: Vec::new(), deposed })
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+}
+
+impl AppliedLog for RedisLog {
+    fn append(&mut self, logged: &Logged) -> io::Result<()> {
+        self.pending.push(serde_json::to_string(logged).map_err(io::Error::other)?);
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<(), String> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        if self.deposed.load(Ordering::SeqCst) {
+            return Err(ClusterError::Fenced { mine: self.epoch, current: 0 }.to_string());
+        }
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(FENCED_APPEND).arg(2).arg(&self.keys.epoch).arg(&self.keys.applied).arg(self.epoch);
+        for e in &self.pending {
+            cmd.arg(e);
+        }
+        match cmd.query::<u64>(&mut self.conn) {
+            Ok(_) => {
+                self.pending.clear();
+                Ok(())
+            }
+            Err(e) if e.to_string().contains("FENCED") => {
+                let current = current_epoch(&mut self.conn, &self.keys).unwrap_or(0);
+                Err(ClusterError::Fenced { mine: self.epoch, current }.to_string())
+            }
+            Err(e) => Err(ClusterError::from(e).to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::test_redis::TestRedis;
+    use crate::routing_log::Entry;
+
+    fn entry(t: u64) -> Logged {
+        Logged { t, entry: Entry::Timeout {} }
+    }
+
+    #[test]
+    fn one_lease_holder_and_a_deposed_router_cannot_append() {
+        let redis = TestRedis::start();
+        let keys = Keys::new("t1");
+        let lease = Duration::from_millis(300);
+        let mut a = connect(&redis.url()).unwrap();
+        let mut b = connect(&redis.url()).unwrap();
+        let first = try_acquire(&mut a, &keys, "node-a", lease).unwrap().expect("a free lease is taken");
+        assert_eq!(try_acquire(&mut b, &keys, "node-b", lease).unwrap(), None, "one holder at a time");
+        assert!(renew(&mut a, &keys, "node-a", lease).unwrap());
+        assert!(!renew(&mut b, &keys, "node-b", lease).unwrap());
+        // node-a's log writes while its epoch is current.
+        let mut log_a = RedisLog {
+            conn: connect(&redis.url()).unwrap(),
+            keys: keys.clone(),
+            epoch: first,
+            pending: vec![],
+            deposed: Arc::default(),
+        };
+        log_a.append(&entry(1)).unwrap();
+        log_a.append(&entry(2)).unwrap();
+        log_a.commit().unwrap();
+        // node-a stalls past its lease; node-b takes over with a new epoch.
+        std::thread::sleep(Duration::from_millis(400));
+        let second = try_acquire(&mut b, &keys, "node-b", lease).unwrap().expect("a lapsed lease is taken");
+        assert!(second > first);
+        assert!(!renew(&mut a, &keys, "node-a", lease).unwrap(), "the old holder cannot renew");
+        log_a.append(&entry(3)).unwrap();
+        let refused = log_a.commit().unwrap_err();
+        assert!(refused.contains("fenced"), "{refused}");
+        let (all, _) = read_all(&mut b, &keys).unwrap();
+        assert_eq!(all, vec![entry(1), entry(2)], "nothing of the deposed router's last batch is in the log");
+    }
+
+    #[test]
+    fn reading_after_an_id_returns_only_newer_entries() {
+        let redis = TestRedis::start();
+        let keys = Keys::new("t2");
+        let mut conn = connect(&redis.url()).unwrap();
+        let epoch = try_acquire(&mut conn, &keys, "n", Duration::from_secs(5)).unwrap().unwrap();
+        let mut log =
+            RedisLog { conn: connect(&redis.url()).unwrap(), keys: keys.clone(), epoch, pending: vec![], deposed: Arc::default() };
+        for t in 1..=3 {
+            log.append(&entry(t)).unwrap();
+        }
+        log.commit().unwrap();
+        let first = read_after(&mut conn, &keys, "0", 1, None).unwrap();
+        let rest = read_after(&mut conn, &keys, &first[0].0, 10, None).unwrap();
+        assert_eq!(rest.iter().map(|(_, l)| l.t).collect::<Vec<_>>(), [2, 3]);
+        let none = read_after(&mut conn, &keys, &rest[1].0, 10, Some(Duration::from_millis(50))).unwrap();
+        assert!(none.is_empty());
+    }
+}
