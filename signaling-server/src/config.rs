@@ -35,6 +35,9 @@ pub struct FileConfig {
     /// Where durable records go.
     #[serde(default)]
     pub database: DatabaseSection,
+    /// Cluster mode on Redis (absent: a single node with its routing log in a file).
+    #[serde(default)]
+    pub cluster: crate::cluster::ClusterConfig,
     pub regions: Vec<RegionEntry>,
     pub services: Vec<ServiceEntry>,
     #[serde(default)]

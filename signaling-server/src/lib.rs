@@ -52,6 +52,9 @@ pub type AppState = Arc<Shared>;
 /// Builds the shared state and spawns the driver task and the retention purger. With the routing
 /// log on, a log left by a run that did not shut down cleanly is replayed first.
 pub fn spawn_driver(settings: Settings) -> std::io::Result<AppState> {
+    if settings.file.cluster.redis_url.is_some() {
+        return spawn_cluster_driver(settings);
+    }
     let directory = Arc::new(settings.directory.clone());
     let mut engine_cfg = settings.engine.clone();
     let log_path =
@@ -123,6 +126,65 @@ pub fn spawn_driver(settings: Settings) -> std::io::Result<AppState> {
         (None, _) => {}
     }
     let driver = tokio::spawn(driver.run(rx));
+    watch_driver(driver);
+    tokio::spawn(retention(shared.clone()));
+    shared.trimmer.clone().spawn(shared.conns.clone());
+    Ok(shared)
+}
+
+/// Cluster mode: the node serves HTTP at once, but routes only once it holds the router lease;
+/// until then it is a standby that keeps a warm engine by replaying the applied log from Redis.
+fn spawn_cluster_driver(settings: Settings) -> std::io::Result<AppState> {
+    if settings.file.database.url.is_none() {
+        return Err(std::io::Error::other(
+            "集群模式需要共享数据库 / cluster mode needs a shared records database: --database postgres://…",
+        ));
+    }
+    if settings.file.server.token_secret.is_none() {
+        return Err(std::io::Error::other(
+            "集群模式需要共享令牌密钥 / cluster mode needs the same token secret on every node: --token-secret …",
+        ));
+    }
+    let cluster = settings.file.cluster.clone();
+    let directory = Arc::new(settings.directory.clone());
+    let (tx, rx) = mpsc::channel(1024);
+    let shared = Arc::new(Shared::new(settings, directory, tx)?);
+    let role = shared.cluster.clone().expect("cluster mode has a node role");
+    // Redis must answer at start: a clear error now rather than a silent standby.
+    cluster::redis_log::connect(cluster.redis_url.as_deref().unwrap_or_default())
+        .map_err(|e| std::io::Error::other(e.bilingual()))?;
+    let state = shared.clone();
+    let driver = tokio::spawn(async move {
+        let (s, r) = (state.clone(), role.clone());
+        let became = tokio::task::spawn_blocking(move || cluster::standby::become_router(s, &cluster, &r)).await;
+        match became {
+            Ok(Ok(mut driver)) => {
+                let lineage = driver.lineage();
+                let saved = tokio::task::spawn_blocking({
+                    let state = state.clone();
+                    move || history::load_saved(state.records.store(), &state.directory, lineage, auth::unix_now())
+                })
+                .await;
+                if let Ok(Ok(saved)) = saved {
+                    driver.restore_grid(saved);
+                }
+                driver.run(rx).await
+            }
+            Ok(Err(e)) => {
+                error!(error = %e.bilingual(), "standby stopped; exiting so the service is restarted");
+                std::process::exit(76);
+            }
+            Err(e) => panic!("the standby panicked: {e}"),
+        }
+    });
+    watch_driver(driver);
+    tokio::spawn(retention(shared.clone()));
+    shared.trimmer.clone().spawn(shared.conns.clone());
+    Ok(shared)
+}
+
+/// Ends the process if the driver panics.
+fn watch_driver(driver: JoinHandle<()>) {
     tokio::spawn(async move {
         // A panicking driver is a bug, and a server without its driver routes nobody while still
         // answering HTTP: end the process so the supervisor (systemd, k8s) restarts it.
@@ -133,9 +195,6 @@ pub fn spawn_driver(settings: Settings) -> std::io::Result<AppState> {
             }
         }
     });
-    tokio::spawn(retention(shared.clone()));
-    shared.trimmer.clone().spawn(shared.conns.clone());
-    Ok(shared)
 }
 
 /// Re-runs the applied log at `path` offline and hands every applied entry and every engine action

@@ -20,6 +20,13 @@ struct Cli {
     /// `[database] url`; default `sqlite://<documents.data_dir>/xiaowu.db`).
     #[arg(long, env = "XIAOWU_DATABASE", global = true)]
     database: Option<String>,
+    /// Cluster mode: the Redis that holds the router lease and the applied log, e.g.
+    /// `redis://10.0.0.5:6379/0` (overrides `[cluster] redis_url`; needs `--database postgres://…`).
+    #[arg(long, env = "XIAOWU_REDIS")]
+    redis: Option<String>,
+    /// This node's name in the cluster (default `node-<pid>`; overrides `[cluster] node_id`).
+    #[arg(long, env = "XIAOWU_NODE_ID")]
+    node_id: Option<String>,
     /// Token signing key (overrides server.token_secret).
     #[arg(long, env = "XIAOWU_TOKEN_SECRET", hide_env_values = true)]
     token_secret: Option<String>,
@@ -100,6 +107,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             signaling_server::replay_log(settings, log, out).with_context(|| format!("replaying {}", log.display()))?;
         eprintln!("{entries} entries replayed");
         return Ok(());
+    }
+    if let Some(url) = cli.redis {
+        settings.file.cluster.redis_url = Some(url);
+    }
+    if let Some(node) = cli.node_id {
+        settings.file.cluster.node_id = Some(node);
     }
     if let Some(key) = cli.token_secret {
         settings.file.server.token_secret = Some(key);

@@ -30,6 +30,10 @@ pub struct Shared {
     pub heartbeat_interval: Duration,
     pub heartbeat_timeout: Duration,
     pub history_sample_secs: u64,
+    /// The routing engine's timeouts (the driver starts its engine, or a standby's, with them).
+    pub engine_config: routing::EngineConfig,
+    /// In cluster mode: this node's name and whether it is the router now.
+    pub cluster: Option<Arc<crate::cluster::standby::NodeRole>>,
     pub tcp_nodelay: bool,
     pub booth_secrets: Vec<SecretHash>,
     pub clerk_secrets: Vec<SecretHash>,
@@ -160,6 +164,11 @@ impl Shared {
             heartbeat_interval: Duration::from_secs(f.server.heartbeat_interval_secs),
             heartbeat_timeout: Duration::from_secs(f.server.heartbeat_timeout_secs),
             history_sample_secs: f.server.history_sample_secs,
+            engine_config: settings.engine.clone(),
+            cluster: f.cluster.redis_url.as_ref().map(|_| {
+                let node = f.cluster.node_id.clone().unwrap_or_else(|| format!("node-{}", std::process::id()));
+                Arc::new(crate::cluster::standby::NodeRole::new(node))
+            }),
             tcp_nodelay: f.server.tcp_nodelay,
             ice_servers: f.ice_servers.clone(),
             turn: f.turn.clone(),

@@ -45,6 +45,11 @@ pub async fn upgrade(Path(role): Path<String>, State(state): State<AppState>, ws
         "supervisor" => Role::Supervisor,
         _ => return ApiError::from(ErrorCode::NotFound).into_response(),
     };
+    // A standby routes nobody until it takes over: send the client to the router (a load balancer
+    // does, going by /healthz), or let it retry here shortly.
+    if state.cluster.as_ref().is_some_and(|r| !r.is_router()) {
+        return ApiError::retry_after(ErrorCode::ServerBusy, Duration::from_secs(1)).into_response();
+    }
     // Sockets that have not said hello yet cost memory and prove nothing: bound them.
     let Ok(permit) = state.unauthenticated.clone().try_acquire_owned() else {
         return ApiError::retry_after(ErrorCode::ServerBusy, Duration::from_secs(2)).into_response();

@@ -6,89 +6,24 @@
 //! log is replayed). A call after the restart gets an id never used before, and its rating lands
 //! on its case.
 
+mod common;
+
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::*;
 use protocol::rest::{CaseList, DocumentReads, DocumentUploaded, TicketEvents};
 use protocol::{CaseOutcome, ClientMessage, Rating, Role, ServerMessage};
 use session::Session;
 
-const WAIT: Duration = Duration::from_secs(20);
 /// Booths whose citizens are waiting when the server is killed.
 const WAITING: [&str; 3] = ["booth-gudao-2", "booth-xianhe-1", "booth-yihe-1"];
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// SIGKILL: no shutdown path runs.
-    fn kill_9(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
 fn start(dir: &Path, addr: SocketAddr) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_signaling-server"))
-        .args(["--listen", &addr.to_string(), "--history-sample-secs", "1"])
-        .env("XIAOWU_DATABASE", format!("sqlite://{}", dir.join("xiaowu.db").display()))
-        .env("RUST_LOG", "warn")
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = Server { child, addr };
-    let deadline = Instant::now() + WAIT;
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "the server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    server
-}
-
-async fn expect<T>(s: &mut Session, what: &str, mut pick: impl FnMut(&ServerMessage) -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        match s.recv_timeout(left).await {
-            Ok(m) => {
-                if let Some(v) = pick(&m) {
-                    return v;
-                }
-            }
-            Err(e) => panic!("waiting for {what}: {e}"),
-        }
-    }
-}
-
-async fn connect(server: &Server, role: Role, id: &str) -> Session {
-    Session::login_and_connect(&server.url(), role, id, "demo").await.unwrap()
-}
-
-async fn token(server: &Server, role: Role, id: &str) -> String {
-    session::login(&server.url(), role, id, "demo").await.unwrap().token
-}
-
-async fn get_json<T: serde::de::DeserializeOwned>(server: &Server, path: &str, token: String) -> T {
-    let reply = session::get_bytes(format!("{}{path}", server.url()), token).await.unwrap();
-    assert_eq!(reply.status, 200, "GET {path}: {}", String::from_utf8_lossy(&reply.body));
-    serde_json::from_slice(&reply.body).unwrap()
+    let db = format!("sqlite://{}", dir.join("xiaowu.db").display());
+    Server::start(dir, addr, &["--history-sample-secs", "1"], &[("XIAOWU_DATABASE", db)])
 }
 
 fn id_card_photo() -> Vec<u8> {
@@ -163,16 +98,9 @@ fn wait_for_saved_grid(db: &Path) {
     }
 }
 
-fn temp_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("xiaowu-kill9-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn everything_acknowledged_before_a_kill_9_is_there_after_the_restart() {
-    let dir = temp_dir();
+    let dir = temp_dir("kill9");
     let addr: SocketAddr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let server = start(&dir, addr);
     let before = serve(&server, CaseOutcome::Completed, Rating::VerySatisfied, true).await;

@@ -102,6 +102,9 @@ pub fn current_epoch(conn: &mut redis::Connection, keys: &Keys) -> Result<u64, C
     Ok(e.unwrap_or(0))
 }
 
+/// One stream entry as `XREAD` returns it: its id and its field/value pairs.
+type StreamEntry = (String, Vec<(String, String)>);
+
 /// Applied entries after stream id `after` (`"0"`: from the start), at most `count`, waiting up
 /// to `block` for the first one when there is none yet.
 pub fn read_after(
@@ -117,7 +120,7 @@ pub fn read_after(
         cmd.arg("BLOCK").arg(b.as_millis() as u64);
     }
     cmd.arg("STREAMS").arg(&keys.applied).arg(after);
-    let reply: Option<Vec<(String, Vec<(String, Vec<(String, String)>)>)>> = cmd.query(conn)?;
+    let reply: Option<Vec<(String, Vec<StreamEntry>)>> = cmd.query(conn)?;
     let mut out = Vec::new();
     for (_, entries) in reply.unwrap_or_default() {
         for (id, fields) in entries {
@@ -272,8 +275,13 @@ mod tests {
         let keys = Keys::new("t2");
         let mut conn = connect(&redis.url()).unwrap();
         let epoch = try_acquire(&mut conn, &keys, "n", Duration::from_secs(5)).unwrap().unwrap();
-        let mut log =
-            RedisLog { conn: connect(&redis.url()).unwrap(), keys: keys.clone(), epoch, pending: vec![], deposed: Arc::default() };
+        let mut log = RedisLog {
+            conn: connect(&redis.url()).unwrap(),
+            keys: keys.clone(),
+            epoch,
+            pending: vec![],
+            deposed: Arc::default(),
+        };
         for t in 1..=3 {
             log.append(&entry(t)).unwrap();
         }

@@ -58,6 +58,21 @@ impl Driver {
         gone.len()
     }
 
+    /// The last applied entry's time and the wall time at `t = 0` (Unix ms).
+    pub fn timeline(&self) -> (u64, u64) {
+        (self.t, self.wall_base_ms)
+    }
+
+    /// The boot number that began this engine's history (see the grid's saved counts).
+    pub fn lineage(&self) -> i64 {
+        self.lineage
+    }
+
+    /// Hands replayed records to the writer now (a standby replays without end of batch).
+    pub fn flush_records(&mut self) {
+        self.flush_events();
+    }
+
     /// Open tickets (for the start-up log line and tests).
     pub fn open_tickets(&self) -> usize {
         self.engine.open_ticket_count()

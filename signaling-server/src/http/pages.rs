@@ -29,6 +29,17 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
     let alive = state.commands.try_send(Command::Probe { reply }).is_ok()
         && matches!(tokio::time::timeout(DRIVER_PROBE, rx).await, Ok(Ok(())));
     let connections = state.conns.open();
+    if let Some(role) = &state.cluster {
+        // A standby is healthy but takes no clients: 503 keeps load balancers away from it.
+        let router = role.is_router() && alive;
+        let body = serde_json::json!({
+            "status": if router { "ok" } else { "standby" }, "protocol_version": protocol::PROTOCOL_VERSION,
+            "driver": if router { "ok" } else { "standby" }, "connections": connections,
+            "node": role.node, "role": if role.is_router() { "router" } else { "standby" }, "epoch": role.epoch(),
+        });
+        let status = if router { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+        return (status, Json(body)).into_response();
+    }
     if alive {
         let body = serde_json::json!({
             "status": "ok", "protocol_version": protocol::PROTOCOL_VERSION, "driver": "ok", "connections": connections,

@@ -1,0 +1,179 @@
+//! Two nodes on one Redis and one PostgreSQL, as real processes: one routes, the other is a warm
+//! standby. The router is killed with SIGKILL while three citizens wait and one is in a call: the
+//! standby takes the lease, the citizens reconnect to it and find their tickets in their places,
+//! and the call goes on — the clerk comes back within its grace period and hangs up as usual, and
+//! the case is recorded. A router that is paused past its lease (split brain) is fenced off: its
+//! writes are refused and it exits.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use protocol::{CaseOutcome, ClientMessage, Role, ServerMessage, TicketNotice};
+use store::test_cluster;
+
+const WAITING: [&str; 3] = ["booth-gudao-2", "booth-xianhe-1", "booth-yihe-1"];
+
+struct Cluster {
+    redis: signaling_server::cluster::test_redis::TestRedis,
+    database: String,
+}
+
+impl Cluster {
+    fn start() -> Self {
+        Self {
+            redis: signaling_server::cluster::test_redis::TestRedis::start(),
+            database: test_cluster::postgres_url(),
+        }
+    }
+
+    fn node(&self, name: &str) -> Server {
+        let dir = temp_dir(&format!("node-{name}"));
+        let args = ["--node-id", name, "--redis", &self.redis.url(), "--token-secret", "cluster-test-secret"];
+        Server::start(&dir, free_addr(), &args, &[("XIAOWU_DATABASE", self.database.clone())])
+    }
+}
+
+/// Waits until `server` says it is the router (or `limit` passes); returns how long it took.
+fn wait_for_router(server: &Server, limit: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        if server.health()["role"] == "router" {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < limit, "no takeover: {}", server.health());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_standby_takes_over_and_nobody_loses_their_place_or_call() {
+    let cluster = tokio::task::spawn_blocking(Cluster::start).await.unwrap();
+    let a = cluster.node("a");
+    wait_for_router(&a, WAIT);
+    let b = cluster.node("b");
+    let health = b.health();
+    assert_eq!((health["role"].as_str(), health["node"].as_str()), (Some("standby"), Some("b")), "{health}");
+    assert!(health["epoch"].as_u64().unwrap_or(0) < a.health()["epoch"].as_u64().unwrap() + 1);
+
+    // On the router: a call, and three citizens waiting behind it (the other clerk is away).
+    let mut clerk = connect(&a, Role::Clerk, "clerk-hekou-1").await;
+    clerk.send(ClientMessage::SetState { state: protocol::ClerkTargetState::Available, reason: None }).await.unwrap();
+    let mut caller = connect(&a, Role::Booth, "booth-gudao-1").await;
+    let service = protocol::ServiceCode::new("teacher-cert");
+    caller
+        .send(ClientMessage::RequestService { service: service.clone(), priority: protocol::Priority::Normal })
+        .await
+        .unwrap();
+    let offer = expect(&mut clerk, "offer", |m| match m {
+        ServerMessage::Offer { offer, .. } => Some(*offer),
+        _ => None,
+    })
+    .await;
+    clerk.send(ClientMessage::AcceptOffer { offer }).await.unwrap();
+    let call = expect(&mut caller, "call", |m| match m {
+        ServerMessage::CallStarted { call, .. } => Some(*call),
+        _ => None,
+    })
+    .await;
+    for s in [&caller, &clerk] {
+        s.send(ClientMessage::MediaState { call, state: protocol::MediaState::Connected }).await.unwrap();
+    }
+    let _away = connect(&a, Role::Clerk, "clerk-hekou-2").await;
+    let mut places = Vec::new();
+    let mut waiting = Vec::new();
+    for booth in WAITING {
+        let mut s = connect(&a, Role::Booth, booth).await;
+        s.send(ClientMessage::RequestService { service: service.clone(), priority: protocol::Priority::Normal })
+            .await
+            .unwrap();
+        places.push(
+            expect(&mut s, "waiting", |m| match m {
+                ServerMessage::TicketStatus { ticket, position: Some(p), .. } => Some((ticket.0, *p)),
+                _ => None,
+            })
+            .await,
+        );
+        waiting.push(s);
+    }
+
+    a.kill_9();
+    drop((clerk, caller, waiting, _away));
+    let takeover = tokio::task::spawn_blocking(move || {
+        let t = wait_for_router(&b, WAIT);
+        (t, b)
+    })
+    .await
+    .unwrap();
+    let (took, b) = takeover;
+    eprintln!("takeover after kill -9: {took:?} (lease 1 s)");
+
+    // The clerk comes back to the call on the new router; the caller too.
+    let mut clerk = connect(&b, Role::Clerk, "clerk-hekou-1").await;
+    let again = expect(&mut clerk, "the call again", |m| match m {
+        ServerMessage::CallStarted { call, .. } => Some(*call),
+        _ => None,
+    })
+    .await;
+    assert_eq!(again, call, "the call survived the router's death");
+    let mut caller = connect(&b, Role::Booth, "booth-gudao-1").await;
+    expect(&mut caller, "the call again", |m| matches!(m, ServerMessage::CallStarted { .. }).then_some(())).await;
+    // The waiting citizens find their tickets, in their places.
+    let mut back = Vec::new();
+    let mut sessions = Vec::new();
+    for booth in WAITING {
+        let mut s = connect(&b, Role::Booth, booth).await;
+        back.push(
+            expect(&mut s, "resumed", |m| match m {
+                ServerMessage::TicketStatus {
+                    ticket, position: Some(p), notice: Some(TicketNotice::Resumed), ..
+                } => Some((ticket.0, *p)),
+                _ => None,
+            })
+            .await,
+        );
+        sessions.push(s);
+    }
+    assert_eq!(back, places);
+    // The call ends as usual, and its case is recorded by the new router.
+    clerk.send(ClientMessage::HangUp { call }).await.unwrap();
+    clerk.send(ClientMessage::EndWrapUp { outcome: Some(CaseOutcome::Completed), note: None }).await.unwrap();
+    expect(&mut clerk, "case recorded", |m| matches!(m, ServerMessage::CaseRecorded { .. }).then_some(())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_router_paused_past_its_lease_is_fenced_off_and_steps_down() {
+    let cluster = tokio::task::spawn_blocking(Cluster::start).await.unwrap();
+    let a = cluster.node("a");
+    wait_for_router(&a, WAIT);
+    let b = cluster.node("b");
+    let mut booth = connect(&a, Role::Booth, "booth-gudao-1").await;
+    a.signal("-STOP");
+    let b = tokio::task::spawn_blocking(move || {
+        wait_for_router(&b, WAIT);
+        b
+    })
+    .await
+    .unwrap();
+    // The old router wakes up with a message to route: its write is refused and it exits.
+    a.signal("-CONT");
+    let service = protocol::ServiceCode::new("teacher-cert");
+    let _ = booth.send(ClientMessage::RequestService { service, priority: protocol::Priority::Normal }).await;
+    let mut a = a;
+    let status = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = a.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the deposed router did not step down");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+    .await
+    .unwrap();
+    assert!(matches!(status.code(), Some(71) | Some(75)), "exit status {status:?}");
+    assert_eq!(b.health()["role"], "router");
+    let _ = booth.recv_timeout(Duration::from_millis(10)).await;
+}
