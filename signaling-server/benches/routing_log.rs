@@ -2,8 +2,9 @@
 //!
 //! 1. Throughput of the real driver (through its command channel, as the WebSocket tasks feed
 //!    it): 100,000 state-changing inputs — 30 booths taking a ticket and cancelling it, one clerk
-//!    signed in so tickets wait — with the log off, and with the log on (each batch of up to 64
-//!    ready inputs appended and `fdatasync`ed before its answers go out).
+//!    signed in so tickets wait — with the log off, with the log in a file (each batch of up to 64
+//!    ready inputs appended and `fdatasync`ed before its answers go out), and with the log in a
+//!    local Redis as a cluster's router writes it (each batch one fenced Lua append).
 //! 2. Replay of that log offline (`signaling-server replay` without printing): time per 100,000
 //!    entries.
 //!
@@ -27,6 +28,15 @@ fn settings(dir: &std::path::Path, log: bool) -> Settings {
     s
 }
 
+/// A cluster's router: the log in Redis.
+fn cluster_settings(dir: &std::path::Path, redis: &str) -> Settings {
+    let mut s = settings(dir, false);
+    s.file.cluster.redis_url = Some(redis.to_owned());
+    s.file.server.token_secret = Some("bench".into());
+    s.file.database.url = Some(format!("sqlite://{}", dir.join("xiaowu.db").display()));
+    s
+}
+
 /// A connection whose messages are read and dropped, so its queue never fills.
 fn handle() -> ConnHandle {
     let (tx, mut rx) = mpsc::channel(4096);
@@ -41,8 +51,11 @@ async fn settle(commands: &mpsc::Sender<Command>) {
 }
 
 /// Feeds the workload; returns inputs per second (until the driver has handled the last one).
-async fn throughput(dir: &std::path::Path, log: bool) -> f64 {
-    let state = signaling_server::spawn_driver(settings(dir, log)).unwrap();
+async fn throughput(settings: Settings) -> f64 {
+    let state = signaling_server::spawn_driver(settings).unwrap();
+    while state.cluster.as_ref().is_some_and(|r| !r.is_router()) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let dir_ = state.directory.clone();
     let commands = state.commands.clone();
     let clerk = Principal::Clerk(dir_.clerk_idx("clerk-hekou-1").unwrap());
@@ -79,12 +92,15 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let root = std::env::temp_dir().join(format!("xiaowu-bench-routing-log-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
-    let (off, on) = (root.join("off"), root.join("on"));
-    let without = rt.block_on(throughput(&off, false));
-    let with = rt.block_on(throughput(&on, true));
+    let (off, on, clustered) = (root.join("off"), root.join("on"), root.join("redis"));
+    let redis = signaling_server::cluster::test_redis::TestRedis::start();
+    let without = rt.block_on(throughput(settings(&off, false)));
+    let with = rt.block_on(throughput(settings(&on, true)));
+    let in_redis = rt.block_on(throughput(cluster_settings(&clustered, &redis.url())));
     println!("driver throughput, {INPUTS} inputs (request + cancel, {BOOTHS} booths):");
-    println!("  routing log off        {without:>9.0} inputs/s");
-    println!("  routing log on (fsync) {with:>9.0} inputs/s");
+    println!("  routing log off          {without:>9.0} inputs/s");
+    println!("  routing log in a file    {with:>9.0} inputs/s");
+    println!("  routing log in Redis     {in_redis:>9.0} inputs/s");
     let log = on.join("routing.log");
     let size = std::fs::metadata(&log).unwrap().len();
     let mut times = Vec::new();

@@ -197,16 +197,26 @@ fn watch_driver(driver: JoinHandle<()>) {
     });
 }
 
-/// Re-runs the applied log at `path` offline and hands every applied entry and every engine action
-/// to `out`, one line each (`signaling-server replay`). The same log gives the same lines, byte for
+/// Re-runs the applied log at `source` offline — a file, or `redis://…` for a cluster's stream
+/// (under `[cluster] key_prefix`) — and hands every applied entry and every engine action to
+/// `out`, one line each (`signaling-server replay`). The same log gives the same lines, byte for
 /// byte. Nothing is sent; the records go nowhere (a throwaway SQLite file stands in for the
 /// database, removed afterwards). Returns the number of entries.
 pub fn replay_log(
     mut settings: Settings,
-    path: &std::path::Path,
+    source: &std::path::Path,
     out: Box<dyn FnMut(String) + Send>,
 ) -> std::io::Result<usize> {
-    let log = routing_log::read(path)?;
+    let log = match source.to_str().filter(|s| s.starts_with("redis://") || s.starts_with("rediss://")) {
+        Some(url) => {
+            let keys = cluster::redis_log::Keys::new(&settings.file.cluster.key_prefix);
+            let mut conn = cluster::redis_log::connect(url).map_err(|e| std::io::Error::other(e.bilingual()))?;
+            let (entries, _) = cluster::redis_log::read_all(&mut conn, &keys)
+                .map_err(|e| std::io::Error::other(e.bilingual()))?;
+            routing_log::ReadLog { entries, valid_len: 0 }
+        }
+        None => routing_log::read(source)?,
+    };
     let Some(routing_log::Entry::Header { first_ticket, first_call, started_unix_ms, .. }) =
         log.entries.first().map(|e| &e.entry)
     else {

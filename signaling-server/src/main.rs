@@ -50,7 +50,8 @@ enum Cmd {
     /// every applied entry and every engine action, one line each: the same log always gives the
     /// same output. Nothing is sent, and no database is touched.
     Replay {
-        /// The log file, e.g. `xiaowu-data/routing.log`.
+        /// The log: a file (e.g. `xiaowu-data/routing.log`), or a cluster's Redis
+        /// (`redis://host:port/db`, the stream under `[cluster] key_prefix`).
         log: PathBuf,
     },
 }

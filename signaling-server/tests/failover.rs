@@ -140,6 +140,20 @@ async fn the_standby_takes_over_and_nobody_loses_their_place_or_call() {
     clerk.send(ClientMessage::HangUp { call }).await.unwrap();
     clerk.send(ClientMessage::EndWrapUp { outcome: Some(CaseOutcome::Completed), note: None }).await.unwrap();
     expect(&mut clerk, "case recorded", |m| matches!(m, ServerMessage::CaseRecorded { .. }).then_some(())).await;
+    // Both routers' decisions are in one log in Redis, and it replays the same every time.
+    let replay = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_signaling-server"))
+            .args(["replay", &cluster.redis.url()])
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let (first, second) = (replay(), replay());
+    assert_eq!(first, second);
+    assert_eq!(first.lines().filter(|l| l.trim_start().starts_with("CallStarted")).count(), 1, "{first}");
+    assert!(first.lines().any(|l| l.trim_start().starts_with("CallEnded")), "{first}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
