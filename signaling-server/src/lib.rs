@@ -150,6 +150,7 @@ fn spawn_cluster_driver(settings: Settings) -> std::io::Result<AppState> {
     let (tx, rx) = mpsc::channel(1024);
     let shared = Arc::new(Shared::new(settings, directory, tx)?);
     let role = shared.cluster.clone().expect("cluster mode has a node role");
+    cluster::nodes::spawn_heartbeat(&cluster, role.clone());
     // Redis must answer at start: a clear error now rather than a silent standby.
     cluster::redis_log::connect(cluster.redis_url.as_deref().unwrap_or_default())
         .map_err(|e| std::io::Error::other(e.bilingual()))?;
@@ -211,8 +212,8 @@ pub fn replay_log(
         Some(url) => {
             let keys = cluster::redis_log::Keys::new(&settings.file.cluster.key_prefix);
             let mut conn = cluster::redis_log::connect(url).map_err(|e| std::io::Error::other(e.bilingual()))?;
-            let (entries, _) = cluster::redis_log::read_all(&mut conn, &keys)
-                .map_err(|e| std::io::Error::other(e.bilingual()))?;
+            let (entries, _) =
+                cluster::redis_log::read_all(&mut conn, &keys).map_err(|e| std::io::Error::other(e.bilingual()))?;
             routing_log::ReadLog { entries, valid_len: 0 }
         }
         None => routing_log::read(source)?,
@@ -290,6 +291,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/queues", get(queues::queues))
         .route("/api/cases", get(cases::cases))
         .route("/api/tickets/{id}/events", get(cases::ticket_events))
+        .route("/api/cluster", get(queues::cluster))
         .route("/ws/{role}", get(ws::upgrade))
         .route("/api/calls/{call}/documents", post(documents::upload))
         .route("/api/documents/{id}", get(documents::download))

@@ -34,6 +34,7 @@ pub struct Shared {
     pub engine_config: routing::EngineConfig,
     /// In cluster mode: this node's name and whether it is the router now.
     pub cluster: Option<Arc<crate::cluster::standby::NodeRole>>,
+    pub cluster_config: crate::cluster::ClusterConfig,
     pub tcp_nodelay: bool,
     pub booth_secrets: Vec<SecretHash>,
     pub clerk_secrets: Vec<SecretHash>,
@@ -165,6 +166,7 @@ impl Shared {
             heartbeat_timeout: Duration::from_secs(f.server.heartbeat_timeout_secs),
             history_sample_secs: f.server.history_sample_secs,
             engine_config: settings.engine.clone(),
+            cluster_config: f.cluster.clone(),
             cluster: f.cluster.redis_url.as_ref().map(|_| {
                 let node = f.cluster.node_id.clone().unwrap_or_else(|| format!("node-{}", std::process::id()));
                 Arc::new(crate::cluster::standby::NodeRole::new(node))

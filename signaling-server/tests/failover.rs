@@ -140,6 +140,20 @@ async fn the_standby_takes_over_and_nobody_loses_their_place_or_call() {
     clerk.send(ClientMessage::HangUp { call }).await.unwrap();
     clerk.send(ClientMessage::EndWrapUp { outcome: Some(CaseOutcome::Completed), note: None }).await.unwrap();
     expect(&mut clerk, "case recorded", |m| matches!(m, ServerMessage::CaseRecorded { .. }).then_some(())).await;
+    // Supervisors see who routes now, the log's length, and each node's lag (heartbeats come
+    // every second: ask until b's says it routes).
+    let sup = token(&b, Role::Supervisor, "sup-dongying").await;
+    let deadline = Instant::now() + WAIT;
+    let view = loop {
+        let view: signaling_server::cluster::nodes::ClusterView = get_json(&b, "/api/cluster", sup.clone()).await;
+        if view.nodes.iter().any(|n| n.node == "b" && n.role == "router") {
+            break view;
+        }
+        assert!(Instant::now() < deadline, "{view:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!((view.mode.as_str(), view.router.as_deref()), ("cluster", Some("b")));
+    assert!(view.log_length > 0 && view.nodes.iter().any(|n| n.node == "a"), "{view:?}");
     // Both routers' decisions are in one log in Redis, and it replays the same every time.
     let replay = || {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_signaling-server"))

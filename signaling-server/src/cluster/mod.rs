@@ -7,6 +7,7 @@
 //!   back;
 //! - `standby.rs`: a node without the lease tails the log and replays it, and takes over when the
 //!   lease lapses;
+//! - `nodes.rs`: each node's heartbeat, and the view `GET /api/cluster` gives supervisors;
 //! - `test_redis.rs`: a throwaway `redis-server` for tests and benchmarks.
 //!
 //! What this step gives is active/standby: the router node serves every client; a standby answers
@@ -14,6 +15,7 @@
 //! sockets until it takes over, at which point clients reconnect to it within their grace periods
 //! and find their tickets and calls.
 
+pub mod nodes;
 pub mod redis_log;
 pub mod standby;
 pub mod test_redis;

@@ -23,11 +23,22 @@ pub struct NodeRole {
     pub node: String,
     router: AtomicBool,
     epoch: AtomicU64,
+    /// Applied-log entries this node's engine has applied (live or replayed).
+    applied: AtomicU64,
 }
 
 impl NodeRole {
     pub fn new(node: String) -> Self {
-        Self { node, router: AtomicBool::new(false), epoch: AtomicU64::new(0) }
+        Self { node, router: AtomicBool::new(false), epoch: AtomicU64::new(0), applied: AtomicU64::new(0) }
+    }
+
+    /// One more entry applied.
+    pub fn applied_one(&self) {
+        self.applied.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn applied(&self) -> u64 {
+        self.applied.load(Ordering::Relaxed)
     }
 
     pub fn is_router(&self) -> bool {

@@ -280,6 +280,9 @@ impl Driver {
             trace(format!("t={} {}", self.t, serde_json::to_string(entry).unwrap_or_default()));
         }
         self.expire_missed(self.now);
+        if let Some(role) = &self.shared.cluster {
+            role.applied_one();
+        }
         match entry {
             Entry::Header { .. } => {}
             Entry::Connect { conn, role, id } => {
