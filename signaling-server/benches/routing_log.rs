@@ -4,7 +4,8 @@
 //!    it): 100,000 state-changing inputs — 30 booths taking a ticket and cancelling it, one clerk
 //!    signed in so tickets wait — with the log off, with the log in a file (each batch of up to 64
 //!    ready inputs appended and `fdatasync`ed before its answers go out), and with the log in a
-//!    local Redis as a cluster's router writes it (each batch one fenced Lua append).
+//!    local Redis as a cluster's router writes it (each batch one fenced Lua append), and through
+//!    Sentinel with a replica that must confirm each batch (`WAIT 1`) before its answers go out.
 //! 2. Replay of that log offline (`signaling-server replay` without printing): time per 100,000
 //!    entries.
 //!
@@ -97,10 +98,13 @@ fn main() {
     let without = rt.block_on(throughput(settings(&off, false)));
     let with = rt.block_on(throughput(settings(&on, true)));
     let in_redis = rt.block_on(throughput(cluster_settings(&clustered, &redis.url())));
+    let sentinel = signaling_server::cluster::test_redis::TestSentinel::start();
+    let replicated = rt.block_on(throughput(cluster_settings(&root.join("sentinel"), &sentinel.url())));
     println!("driver throughput, {INPUTS} inputs (request + cancel, {BOOTHS} booths):");
     println!("  routing log off          {without:>9.0} inputs/s");
     println!("  routing log in a file    {with:>9.0} inputs/s");
     println!("  routing log in Redis     {in_redis:>9.0} inputs/s");
+    println!("  in Redis + replica WAIT  {replicated:>9.0} inputs/s");
     let log = on.join("routing.log");
     let size = std::fs::metadata(&log).unwrap().len();
     let mut times = Vec::new();

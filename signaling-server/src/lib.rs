@@ -208,7 +208,7 @@ pub fn replay_log(
     source: &std::path::Path,
     out: Box<dyn FnMut(String) + Send>,
 ) -> std::io::Result<usize> {
-    let log = match source.to_str().filter(|s| s.starts_with("redis://") || s.starts_with("rediss://")) {
+    let log = match source.to_str().filter(|s| s.starts_with("redis://") || s.starts_with("redis-sentinel://")) {
         Some(url) => {
             let keys = cluster::redis_log::Keys::new(&settings.file.cluster.key_prefix);
             let mut conn = cluster::redis_log::connect(url).map_err(|e| std::io::Error::other(e.bilingual()))?;

@@ -21,12 +21,17 @@ struct Cli {
     #[arg(long, env = "XIAOWU_DATABASE", global = true)]
     database: Option<String>,
     /// Cluster mode: the Redis that holds the router lease and the applied log, e.g.
-    /// `redis://10.0.0.5:6379/0` (overrides `[cluster] redis_url`; needs `--database postgres://…`).
+    /// `redis://10.0.0.5:6379/0`, or through Sentinel `redis-sentinel://h1:26379,h2:26379,h3:26379/mymaster`
+    /// (overrides `[cluster] redis_url`; needs `--database postgres://…` and `--token-secret`).
     #[arg(long, env = "XIAOWU_REDIS")]
     redis: Option<String>,
     /// This node's name in the cluster (default `node-<pid>`; overrides `[cluster] node_id`).
     #[arg(long, env = "XIAOWU_NODE_ID")]
     node_id: Option<String>,
+    /// The router lease in milliseconds (overrides `[cluster] lease_ms`, default 1000): a standby
+    /// takes over this long after the router stops renewing it.
+    #[arg(long, env = "XIAOWU_LEASE_MS", value_parser = clap::value_parser!(u64).range(100..=60_000))]
+    lease_ms: Option<u64>,
     /// Token signing key (overrides server.token_secret).
     #[arg(long, env = "XIAOWU_TOKEN_SECRET", hide_env_values = true)]
     token_secret: Option<String>,
@@ -51,7 +56,8 @@ enum Cmd {
     /// same output. Nothing is sent, and no database is touched.
     Replay {
         /// The log: a file (e.g. `xiaowu-data/routing.log`), or a cluster's Redis
-        /// (`redis://host:port/db`, the stream under `[cluster] key_prefix`).
+        /// (`redis://host:port/db` or `redis-sentinel://host:port,…/master`; the stream under
+        /// `[cluster] key_prefix`).
         log: PathBuf,
     },
 }
@@ -114,6 +120,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     if let Some(node) = cli.node_id {
         settings.file.cluster.node_id = Some(node);
+    }
+    if let Some(ms) = cli.lease_ms {
+        settings.file.cluster.lease_ms = ms;
     }
     if let Some(key) = cli.token_secret {
         settings.file.server.token_secret = Some(key);

@@ -19,16 +19,22 @@ use std::time::Duration;
 use super::ClusterError;
 use crate::routing_log::{AppliedLog, Logged};
 
-/// Appends entries if the epoch still holds. KEYS: epoch, stream. ARGV: epoch, entries….
+/// Appends a batch if the epoch still holds, once: a batch id already appended (a retry after a
+/// lost answer, e.g. across a Redis failover) is not appended again. KEYS: epoch, stream, last
+/// batch. ARGV: epoch, batch id, entries….
 const FENCED_APPEND: &str = r#"
 local current = redis.call('GET', KEYS[1])
 if current ~= ARGV[1] then
   return redis.error_reply('FENCED ' .. tostring(current))
 end
-for i = 2, #ARGV do
+if redis.call('GET', KEYS[3]) == ARGV[2] then
+  return 0
+end
+for i = 3, #ARGV do
   redis.call('XADD', KEYS[2], '*', 'e', ARGV[i])
 end
-return #ARGV - 1
+redis.call('SET', KEYS[3], ARGV[2])
+return #ARGV - 2
 "#;
 
 /// Takes the lease if it is free and returns the new epoch, else 0. KEYS: lease, epoch.
@@ -54,6 +60,8 @@ pub struct Keys {
     pub lease: String,
     pub epoch: String,
     pub applied: String,
+    /// The id of the last batch appended (`<epoch>:<n>`), for idempotent retries.
+    pub last_batch: String,
 }
 
 impl Keys {
@@ -62,13 +70,58 @@ impl Keys {
             lease: format!("{prefix}:lease"),
             epoch: format!("{prefix}:epoch"),
             applied: format!("{prefix}:applied"),
+            last_batch: format!("{prefix}:last_batch"),
         }
     }
 }
 
+/// Connects to Redis: `redis://host:port/db`, or through Sentinel to the current master,
+/// `redis-sentinel://host:port,host:port,…/master-name`.
 pub fn connect(url: &str) -> Result<redis::Connection, ClusterError> {
+    if let Some(rest) = url.strip_prefix("redis-sentinel://") {
+        let (hosts, master) = rest
+            .split_once('/')
+            .filter(|(h, m)| !h.is_empty() && !m.is_empty())
+            .ok_or_else(|| ClusterError::Redis(format!("expected redis-sentinel://host:port,…/master, got {url}")))?;
+        let sentinels: Vec<String> = hosts.split(',').map(|h| format!("redis://{h}")).collect();
+        let mut client = redis::sentinel::SentinelClient::build(
+            sentinels,
+            master.trim_end_matches('/').to_owned(),
+            None,
+            redis::sentinel::SentinelServerType::Master,
+        )?;
+        let conn = client.get_connection()?;
+        conn.set_read_timeout(Some(Duration::from_secs(5)))?;
+        return Ok(conn);
+    }
     let client = redis::Client::open(url)?;
-    Ok(client.get_connection_with_timeout(Duration::from_secs(2))?)
+    let conn = client.get_connection_with_timeout(Duration::from_secs(2))?;
+    conn.set_read_timeout(Some(Duration::from_secs(5)))?;
+    Ok(conn)
+}
+
+/// How many replicas must have a write before it counts: 1 through Sentinel (a failover then
+/// keeps it), 0 for a plain Redis.
+pub fn replicas_for(url: &str) -> u64 {
+    u64::from(url.starts_with("redis-sentinel://"))
+}
+
+/// Waits until `replicas` replicas have every write made on `conn` so far (`WAIT`); retries while
+/// they have not, so nothing counts as written that a failover could lose.
+pub fn wait_for_replicas(conn: &mut redis::Connection, replicas: u64) -> Result<(), ClusterError> {
+    if replicas == 0 {
+        return Ok(());
+    }
+    for attempt in 0u32.. {
+        let acked: u64 = redis::cmd("WAIT").arg(replicas).arg(500).query(conn)?;
+        if acked >= replicas {
+            return Ok(());
+        }
+        if attempt.is_power_of_two() {
+            tracing::warn!(acked, replicas, "the Redis replica has not confirmed a write yet; holding the answers");
+        }
+    }
+    unreachable!("the loop returns")
 }
 
 /// Takes the router lease for `node` if nobody holds it: the new epoch, or `None`.
@@ -156,10 +209,13 @@ pub fn read_all(conn: &mut redis::Connection, keys: &Keys) -> Result<(Vec<Logged
 /// A background thread renews the lease every third of its lifetime; if it is lost, the process
 /// stops routing at once (it exits, and its service manager restarts it as a standby).
 pub struct RedisLog {
-    conn: redis::Connection,
+    url: String,
+    conn: Option<redis::Connection>,
     keys: Keys,
     epoch: u64,
     pending: Vec<String>,
+    batches: u64,
+    replicas: u64,
     deposed: Arc<AtomicBool>,
 }
 
@@ -168,24 +224,69 @@ impl RedisLog {
     pub fn new(url: &str, keys: Keys, node: String, epoch: u64, lease: Duration) -> Result<Self, ClusterError> {
         let conn = connect(url)?;
         let deposed = Arc::new(AtomicBool::new(false));
-        let mut renewer = connect(url)?;
-        let (flag, renew_keys) = (deposed.clone(), keys.clone());
+        let (flag, renew_keys, renew_url) = (deposed.clone(), keys.clone(), url.to_owned());
         std::thread::Builder::new()
             .name("router-lease".into())
-            .spawn(move || loop {
-                std::thread::sleep(lease / 3);
-                match renew(&mut renewer, &renew_keys, &node, lease) {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        flag.store(true, Ordering::SeqCst);
-                        tracing::error!(epoch, "the router lease was lost: another node routes now; exiting");
-                        std::process::exit(75);
+            .spawn(move || {
+                let mut renewer = None;
+                loop {
+                    std::thread::sleep(lease / 3);
+                    if renewer.is_none() {
+                        renewer = connect(&renew_url).ok();
                     }
-                    Err(e) => tracing::warn!(error = %e, "renewing the router lease failed; retrying"),
+                    let Some(conn) = renewer.as_mut() else { continue };
+                    match renew(conn, &renew_keys, &node, lease) {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            flag.store(true, Ordering::SeqCst);
+                            tracing::error!(epoch, "the router lease was lost: another node routes now; exiting");
+                            std::process::exit(75);
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "renewing the router lease failed; reconnecting");
+                            renewer = None;
+                        }
+                    }
                 }
             })
             .map_err(|e| ClusterError::Redis(e.to_string()))?;
-        Ok(Self { conn, keys, epoch, pending: Vec::new(), deposed })
+        Ok(Self {
+            replicas: replicas_for(url),
+            url: url.to_owned(),
+            conn: Some(conn),
+            keys,
+            epoch,
+            pending: Vec::new(),
+            batches: 0,
+            deposed,
+        })
+    }
+
+    /// One attempt at appending the pending batch under `batch` and waiting for the replicas.
+    fn try_commit(&mut self, batch: &str) -> Result<(), ClusterError> {
+        if self.conn.is_none() {
+            self.conn = Some(connect(&self.url)?);
+        }
+        let conn = self.conn.as_mut().expect("connected just above");
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(FENCED_APPEND)
+            .arg(3)
+            .arg(&self.keys.epoch)
+            .arg(&self.keys.applied)
+            .arg(&self.keys.last_batch)
+            .arg(self.epoch)
+            .arg(batch);
+        for e in &self.pending {
+            cmd.arg(e);
+        }
+        match cmd.query::<u64>(conn) {
+            Ok(_) => wait_for_replicas(conn, self.replicas),
+            Err(e) if e.to_string().contains("FENCED") => {
+                let current = current_epoch(conn, &self.keys).unwrap_or(0);
+                Err(ClusterError::Fenced { mine: self.epoch, current })
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub fn epoch(&self) -> u64 {
@@ -199,28 +300,35 @@ impl AppliedLog for RedisLog {
         Ok(())
     }
 
+    /// Appends the batch (fenced, once) and waits for the replicas. A lost connection — Redis
+    /// restarting, a Sentinel failover — is retried with the same batch id for up to 30 s: the
+    /// batch lands exactly once, and the answers wait until it has.
     fn commit(&mut self) -> Result<(), String> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        if self.deposed.load(Ordering::SeqCst) {
-            return Err(ClusterError::Fenced { mine: self.epoch, current: 0 }.to_string());
-        }
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(FENCED_APPEND).arg(2).arg(&self.keys.epoch).arg(&self.keys.applied).arg(self.epoch);
-        for e in &self.pending {
-            cmd.arg(e);
-        }
-        match cmd.query::<u64>(&mut self.conn) {
-            Ok(_) => {
-                self.pending.clear();
-                Ok(())
+        self.batches += 1;
+        let batch = format!("{}:{}", self.epoch, self.batches);
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(50);
+        loop {
+            if self.deposed.load(Ordering::SeqCst) {
+                return Err(ClusterError::Fenced { mine: self.epoch, current: 0 }.to_string());
             }
-            Err(e) if e.to_string().contains("FENCED") => {
-                let current = current_epoch(&mut self.conn, &self.keys).unwrap_or(0);
-                Err(ClusterError::Fenced { mine: self.epoch, current }.to_string())
+            match self.try_commit(&batch) {
+                Ok(()) => {
+                    self.pending.clear();
+                    return Ok(());
+                }
+                Err(e @ ClusterError::Fenced { .. }) => return Err(e.to_string()),
+                Err(e) if started.elapsed() < Duration::from_secs(30) => {
+                    tracing::warn!(error = %e, "appending to the applied log failed; reconnecting and retrying");
+                    self.conn = None;
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_secs(1));
+                }
+                Err(e) => return Err(e.to_string()),
             }
-            Err(e) => Err(ClusterError::from(e).to_string()),
         }
     }
 }
@@ -235,6 +343,20 @@ mod tests {
         Logged { t, entry: Entry::Timeout {} }
     }
 
+    /// A log without the lease-renewal thread (the tests renew by hand).
+    fn test_log(url: &str, keys: &Keys, epoch: u64) -> RedisLog {
+        RedisLog {
+            url: url.to_owned(),
+            conn: Some(connect(url).unwrap()),
+            keys: keys.clone(),
+            epoch,
+            pending: vec![],
+            batches: 0,
+            replicas: 0,
+            deposed: Arc::default(),
+        }
+    }
+
     #[test]
     fn one_lease_holder_and_a_deposed_router_cannot_append() {
         let redis = TestRedis::start();
@@ -247,13 +369,7 @@ mod tests {
         assert!(renew(&mut a, &keys, "node-a", lease).unwrap());
         assert!(!renew(&mut b, &keys, "node-b", lease).unwrap());
         // node-a's log writes while its epoch is current.
-        let mut log_a = RedisLog {
-            conn: connect(&redis.url()).unwrap(),
-            keys: keys.clone(),
-            epoch: first,
-            pending: vec![],
-            deposed: Arc::default(),
-        };
+        let mut log_a = test_log(&redis.url(), &keys, first);
         log_a.append(&entry(1)).unwrap();
         log_a.append(&entry(2)).unwrap();
         log_a.commit().unwrap();
@@ -270,18 +386,31 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_retried_after_a_lost_answer_lands_once() {
+        let redis = TestRedis::start();
+        let keys = Keys::new("t3");
+        let mut conn = connect(&redis.url()).unwrap();
+        let epoch = try_acquire(&mut conn, &keys, "n", Duration::from_secs(5)).unwrap().unwrap();
+        let mut log = test_log(&redis.url(), &keys, epoch);
+        log.append(&entry(1)).unwrap();
+        log.append(&entry(2)).unwrap();
+        log.try_commit("7:1").unwrap();
+        // The answer was lost; the same batch is sent again.
+        log.try_commit("7:1").unwrap();
+        log.pending.clear();
+        log.append(&entry(3)).unwrap();
+        log.try_commit("7:2").unwrap();
+        let (all, _) = read_all(&mut conn, &keys).unwrap();
+        assert_eq!(all, vec![entry(1), entry(2), entry(3)]);
+    }
+
+    #[test]
     fn reading_after_an_id_returns_only_newer_entries() {
         let redis = TestRedis::start();
         let keys = Keys::new("t2");
         let mut conn = connect(&redis.url()).unwrap();
         let epoch = try_acquire(&mut conn, &keys, "n", Duration::from_secs(5)).unwrap().unwrap();
-        let mut log = RedisLog {
-            conn: connect(&redis.url()).unwrap(),
-            keys: keys.clone(),
-            epoch,
-            pending: vec![],
-            deposed: Arc::default(),
-        };
+        let mut log = test_log(&redis.url(), &keys, epoch);
         for t in 1..=3 {
             log.append(&entry(t)).unwrap();
         }

@@ -11,7 +11,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::redis_log::{connect, read_after, try_acquire, Keys, RedisLog};
+use super::redis_log::{connect, read_after, replicas_for, try_acquire, wait_for_replicas, Keys, RedisLog};
 use super::{ClusterConfig, ClusterError};
 use crate::driver::Driver;
 use crate::routing_log::{AppliedLog, Entry, Logged, LOG_VERSION};
@@ -88,45 +88,63 @@ pub fn become_router(shared: Arc<Shared>, cfg: &ClusterConfig, role: &NodeRole) 
             d.flush_records();
         }
     };
-    loop {
-        let batch = read_after(&mut conn, &keys, &last, 1000, Some(lease / 3))?;
-        apply(&mut driver, batch, &mut last);
-        let Some(epoch) = try_acquire(&mut conn, &keys, &role.node, lease)? else { continue };
-        // The lease is ours: nobody else can append any more. Read what is left.
-        loop {
-            let rest = read_after(&mut conn, &keys, &last, 10_000, None)?;
-            if rest.is_empty() {
-                break;
+    // Tails the log and tries the lease until it is ours; a lost connection (Redis restarting, a
+    // Sentinel failover) is made again.
+    let epoch = loop {
+        let step = (|| -> Result<Option<u64>, ClusterError> {
+            let batch = read_after(&mut conn, &keys, &last, 1000, Some(lease / 3))?;
+            apply(&mut driver, batch, &mut last);
+            let Some(epoch) = try_acquire(&mut conn, &keys, &role.node, lease)? else { return Ok(None) };
+            // The new epoch must survive a failover before anything is written under it.
+            wait_for_replicas(&mut conn, replicas_for(&url))?;
+            // The lease is ours: nobody else can append any more. Read what is left.
+            loop {
+                let rest = read_after(&mut conn, &keys, &last, 10_000, None)?;
+                if rest.is_empty() {
+                    return Ok(Some(epoch));
+                }
+                apply(&mut driver, rest, &mut last);
             }
-            apply(&mut driver, rest, &mut last);
+        })();
+        match step {
+            Ok(Some(epoch)) => break epoch,
+            Ok(None) => {}
+            Err(e @ ClusterError::BadLog(_)) => return Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "standby lost Redis; reconnecting");
+                std::thread::sleep(lease / 3);
+                if let Ok(c) = connect(&url) {
+                    conn = c;
+                }
+            }
         }
-        let mut log = RedisLog::new(&url, keys.clone(), role.node.clone(), epoch, lease)?;
-        let driver = match driver {
-            Some(mut d) => {
-                let (last_t, wall_base) = d.timeline();
-                let down_t = (store::now_ms() as u64).saturating_sub(wall_base) * 1000;
-                let gone = d.resume_after_restart(last_t.max(down_t), Box::new(log));
-                tracing::info!(epoch, connections_gone = gone, open_tickets = d.open_tickets(), "took over as router");
-                d
-            }
-            None => {
-                // The first router of this deployment: its boot number starts the ids.
-                let base = crate::records::id_base(shared.records.boot());
-                let header = Entry::Header {
-                    version: LOG_VERSION,
-                    first_ticket: base,
-                    first_call: base,
-                    started_unix_ms: store::now_ms() as u64,
-                };
-                log.append(&Logged { t: 0, entry: header.clone() }).map_err(|e| ClusterError::Redis(e.to_string()))?;
-                log.commit().map_err(ClusterError::Redis)?;
-                let mut d = driver_for(&shared, &header);
-                d.set_log(Box::new(log));
-                tracing::info!(epoch, "first router of the cluster: a new applied log begins");
-                d
-            }
-        };
-        role.became_router(epoch);
-        return Ok(driver);
-    }
+    };
+    let mut log = RedisLog::new(&url, keys.clone(), role.node.clone(), epoch, lease)?;
+    let driver = match driver {
+        Some(mut d) => {
+            let (last_t, wall_base) = d.timeline();
+            let down_t = (store::now_ms() as u64).saturating_sub(wall_base) * 1000;
+            let gone = d.resume_after_restart(last_t.max(down_t), Box::new(log));
+            tracing::info!(epoch, connections_gone = gone, open_tickets = d.open_tickets(), "took over as router");
+            d
+        }
+        None => {
+            // The first router of this deployment: its boot number starts the ids.
+            let base = crate::records::id_base(shared.records.boot());
+            let header = Entry::Header {
+                version: LOG_VERSION,
+                first_ticket: base,
+                first_call: base,
+                started_unix_ms: store::now_ms() as u64,
+            };
+            log.append(&Logged { t: 0, entry: header.clone() }).map_err(|e| ClusterError::Redis(e.to_string()))?;
+            log.commit().map_err(ClusterError::Redis)?;
+            let mut d = driver_for(&shared, &header);
+            d.set_log(Box::new(log));
+            tracing::info!(epoch, "first router of the cluster: a new applied log begins");
+            d
+        }
+    };
+    role.became_router(epoch);
+    Ok(driver)
 }
