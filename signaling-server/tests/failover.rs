@@ -1,9 +1,10 @@
 //! Two nodes on one Redis and one PostgreSQL, as real processes: one routes, the other is a warm
-//! standby. The router is killed with SIGKILL while three citizens wait and one is in a call: the
-//! standby takes the lease, the citizens reconnect to it and find their tickets in their places,
-//! and the call goes on — the clerk comes back within its grace period and hangs up as usual, and
-//! the case is recorded. A router that is paused past its lease (split brain) is fenced off: its
-//! writes are refused and it exits.
+//! standby. The router is killed with SIGKILL while twenty citizens wait and five are in calls:
+//! the standby takes the lease, the citizens reconnect to it and find their tickets in their
+//! places, and the calls go on — the clerks come back within their grace period and hang up as
+//! usual, and the cases are recorded; no ticket is offered to two clerks. A router that is paused
+//! past its lease (split brain) is fenced off: its writes are refused and it exits. Redis itself
+//! failing over under Sentinel loses nothing a client was told.
 
 mod common;
 
@@ -12,8 +13,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use protocol::{CaseOutcome, ClientMessage, Role, ServerMessage, TicketNotice};
 use store::test_cluster;
-
-const WAITING: [&str; 3] = ["booth-gudao-2", "booth-xianhe-1", "booth-yihe-1"];
 
 struct Cluster {
     redis: signaling_server::cluster::test_redis::TestRedis,
@@ -47,6 +46,51 @@ fn wait_for_router(server: &Server, limit: Duration) -> Duration {
     }
 }
 
+/// (booth, clerk) pairs in a call when the router dies: each clerk in the booth's own county.
+const CALLS: [(&str, &str); 5] = [
+    ("booth-gudao-1", "clerk-hekou-1"),
+    ("booth-xianhe-1", "clerk-hekou-2"),
+    ("booth-niuzhuang-1", "clerk-dongyingqu-1"),
+    ("booth-yongan-1", "clerk-kenli-1"),
+    ("booth-chenzhuang-1", "clerk-lijin-1"),
+];
+
+/// Clerks signed in but away: they keep the waiting citizens' pools staffed (no `no_clerk`) while
+/// offering nothing.
+const AWAY: [&str; 6] =
+    ["clerk-dongyingqu-2", "clerk-kenli-2", "clerk-lijin-2", "clerk-guangrao-1", "clerk-bincheng-1", "clerk-zhanhua-1"];
+
+/// Citizens waiting when the router dies.
+const QUEUED: [&str; 20] = [
+    "booth-gudao-2",
+    "booth-yihe-1",
+    "booth-xinhu-1",
+    "booth-nanling-1",
+    "booth-hekou-bank-1",
+    "booth-xianhe-2",
+    "booth-longju-1",
+    "booth-dongyingqu-post-1",
+    "booth-dongying-power-1",
+    "booth-erbajiu-1",
+    "booth-huanghekou-1",
+    "booth-kenli-bank-1",
+    "booth-yongan-2",
+    "booth-lijin-post-1",
+    "booth-dawang-1",
+    "booth-guangrao-bank-1",
+    "booth-qinhuangtai-1",
+    "booth-bincheng-post-1",
+    "booth-fuyuan-1",
+    "booth-zhanhua-bank-1",
+];
+
+fn teacher_cert() -> ClientMessage {
+    ClientMessage::RequestService {
+        service: protocol::ServiceCode::new("teacher-cert"),
+        priority: protocol::Priority::Normal,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_standby_takes_over_and_nobody_loses_their_place_or_call() {
     let cluster = tokio::task::spawn_blocking(Cluster::start).await.unwrap();
@@ -55,39 +99,44 @@ async fn the_standby_takes_over_and_nobody_loses_their_place_or_call() {
     let b = cluster.node("b");
     let health = b.health();
     assert_eq!((health["role"].as_str(), health["node"].as_str()), (Some("standby"), Some("b")), "{health}");
-    assert!(health["epoch"].as_u64().unwrap_or(0) < a.health()["epoch"].as_u64().unwrap() + 1);
 
-    // On the router: a call, and three citizens waiting behind it (the other clerk is away).
-    let mut clerk = connect(&a, Role::Clerk, "clerk-hekou-1").await;
-    clerk.send(ClientMessage::SetState { state: protocol::ClerkTargetState::Available, reason: None }).await.unwrap();
-    let mut caller = connect(&a, Role::Booth, "booth-gudao-1").await;
-    let service = protocol::ServiceCode::new("teacher-cert");
-    caller
-        .send(ClientMessage::RequestService { service: service.clone(), priority: protocol::Priority::Normal })
-        .await
-        .unwrap();
-    let offer = expect(&mut clerk, "offer", |m| match m {
-        ServerMessage::Offer { offer, .. } => Some(*offer),
-        _ => None,
-    })
-    .await;
-    clerk.send(ClientMessage::AcceptOffer { offer }).await.unwrap();
-    let call = expect(&mut caller, "call", |m| match m {
-        ServerMessage::CallStarted { call, .. } => Some(*call),
-        _ => None,
-    })
-    .await;
-    for s in [&caller, &clerk] {
-        s.send(ClientMessage::MediaState { call, state: protocol::MediaState::Connected }).await.unwrap();
+    // On the router: five calls, and twenty citizens waiting behind them.
+    let mut calls = Vec::new();
+    let mut held = Vec::new();
+    for (booth, clerk) in CALLS {
+        let mut c = connect(&a, Role::Clerk, clerk).await;
+        c.send(ClientMessage::SetState { state: protocol::ClerkTargetState::Available, reason: None }).await.unwrap();
+        expect(&mut c, "available", |m| {
+            matches!(m, ServerMessage::ClerkState { state: protocol::ClerkState::Available, .. }).then_some(())
+        })
+        .await;
+        let mut b_ = connect(&a, Role::Booth, booth).await;
+        b_.send(teacher_cert()).await.unwrap();
+        let offer = expect(&mut c, "offer", |m| match m {
+            ServerMessage::Offer { offer, .. } => Some(*offer),
+            _ => None,
+        })
+        .await;
+        c.send(ClientMessage::AcceptOffer { offer }).await.unwrap();
+        let call = expect(&mut b_, "call", |m| match m {
+            ServerMessage::CallStarted { call, .. } => Some(*call),
+            _ => None,
+        })
+        .await;
+        for s in [&b_, &c] {
+            s.send(ClientMessage::MediaState { call, state: protocol::MediaState::Connected }).await.unwrap();
+        }
+        calls.push(call);
+        held.push(b_);
+        held.push(c);
     }
-    let _away = connect(&a, Role::Clerk, "clerk-hekou-2").await;
+    for clerk in AWAY {
+        held.push(connect(&a, Role::Clerk, clerk).await);
+    }
     let mut places = Vec::new();
-    let mut waiting = Vec::new();
-    for booth in WAITING {
+    for booth in QUEUED {
         let mut s = connect(&a, Role::Booth, booth).await;
-        s.send(ClientMessage::RequestService { service: service.clone(), priority: protocol::Priority::Normal })
-            .await
-            .unwrap();
+        s.send(teacher_cert()).await.unwrap();
         places.push(
             expect(&mut s, "waiting", |m| match m {
                 ServerMessage::TicketStatus { ticket, position: Some(p), .. } => Some((ticket.0, *p)),
@@ -95,34 +144,35 @@ async fn the_standby_takes_over_and_nobody_loses_their_place_or_call() {
             })
             .await,
         );
-        waiting.push(s);
+        held.push(s);
     }
 
     a.kill_9();
-    drop((clerk, caller, waiting, _away));
-    let takeover = tokio::task::spawn_blocking(move || {
-        let t = wait_for_router(&b, WAIT);
-        (t, b)
-    })
-    .await
-    .unwrap();
-    let (took, b) = takeover;
-    eprintln!("takeover after kill -9: {took:?} (lease 1 s)");
+    drop(held);
+    let (took, b) = tokio::task::spawn_blocking(move || (wait_for_router(&b, WAIT), b)).await.unwrap();
+    eprintln!("takeover after kill -9 with 20 waiting and 5 calls: {took:?} (lease 1 s)");
 
-    // The clerk comes back to the call on the new router; the caller too.
-    let mut clerk = connect(&b, Role::Clerk, "clerk-hekou-1").await;
-    let again = expect(&mut clerk, "the call again", |m| match m {
-        ServerMessage::CallStarted { call, .. } => Some(*call),
-        _ => None,
-    })
-    .await;
-    assert_eq!(again, call, "the call survived the router's death");
-    let mut caller = connect(&b, Role::Booth, "booth-gudao-1").await;
-    expect(&mut caller, "the call again", |m| matches!(m, ServerMessage::CallStarted { .. }).then_some(())).await;
-    // The waiting citizens find their tickets, in their places.
+    // Every clerk comes back to its call on the new router, and every caller too.
+    let mut clerks = Vec::new();
+    for ((booth, clerk), call) in CALLS.iter().zip(&calls) {
+        let mut c = connect(&b, Role::Clerk, clerk).await;
+        let again = expect(&mut c, "the call again", |m| match m {
+            ServerMessage::CallStarted { call, .. } => Some(*call),
+            _ => None,
+        })
+        .await;
+        assert_eq!(again, *call, "{clerk}'s call survived the router's death");
+        let mut s = connect(&b, Role::Booth, booth).await;
+        expect(&mut s, "the call again", |m| matches!(m, ServerMessage::CallStarted { .. }).then_some(())).await;
+        clerks.push((c, s));
+    }
+    for clerk in AWAY {
+        clerks.push((connect(&b, Role::Clerk, clerk).await, connect(&b, Role::Supervisor, "sup-dongying").await));
+    }
+    // The waiting citizens find their tickets, in their places (coming back in the same order).
     let mut back = Vec::new();
     let mut sessions = Vec::new();
-    for booth in WAITING {
+    for booth in QUEUED {
         let mut s = connect(&b, Role::Booth, booth).await;
         back.push(
             expect(&mut s, "resumed", |m| match m {
@@ -136,10 +186,12 @@ async fn the_standby_takes_over_and_nobody_loses_their_place_or_call() {
         sessions.push(s);
     }
     assert_eq!(back, places);
-    // The call ends as usual, and its case is recorded by the new router.
-    clerk.send(ClientMessage::HangUp { call }).await.unwrap();
-    clerk.send(ClientMessage::EndWrapUp { outcome: Some(CaseOutcome::Completed), note: None }).await.unwrap();
-    expect(&mut clerk, "case recorded", |m| matches!(m, ServerMessage::CaseRecorded { .. }).then_some(())).await;
+    // The calls end as usual, and their cases are recorded by the new router.
+    for ((clerk, _), call) in clerks.iter_mut().zip(&calls) {
+        clerk.send(ClientMessage::HangUp { call: *call }).await.unwrap();
+        clerk.send(ClientMessage::EndWrapUp { outcome: Some(CaseOutcome::Completed), note: None }).await.unwrap();
+        expect(clerk, "case recorded", |m| matches!(m, ServerMessage::CaseRecorded { .. }).then_some(())).await;
+    }
     // Supervisors see who routes now, the log's length, and each node's lag (heartbeats come
     // every second: ask until b's says it routes).
     let sup = token(&b, Role::Supervisor, "sup-dongying").await;
@@ -154,7 +206,8 @@ async fn the_standby_takes_over_and_nobody_loses_their_place_or_call() {
     };
     assert_eq!((view.mode.as_str(), view.router.as_deref()), ("cluster", Some("b")));
     assert!(view.log_length > 0 && view.nodes.iter().any(|n| n.node == "a"), "{view:?}");
-    // Both routers' decisions are in one log in Redis, and it replays the same every time.
+    // Both routers' decisions are in one log in Redis, and it replays the same every time: five
+    // offers and five calls in all — no ticket was offered to two clerks.
     let replay = || {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_signaling-server"))
             .args(["replay", &cluster.redis.url()])
@@ -166,8 +219,17 @@ async fn the_standby_takes_over_and_nobody_loses_their_place_or_call() {
     };
     let (first, second) = (replay(), replay());
     assert_eq!(first, second);
-    assert_eq!(first.lines().filter(|l| l.trim_start().starts_with("CallStarted")).count(), 1, "{first}");
-    assert!(first.lines().any(|l| l.trim_start().starts_with("CallEnded")), "{first}");
+    let count = |what: &str| first.lines().filter(|l| l.trim_start().starts_with(what)).count();
+    assert_eq!((count("CallStarted"), count("CallEnded"), count("TicketOpened")), (5, 5, 25), "{first}");
+    // The five calls, then each clerk back from wrap-up offered the next citizen: ten offers,
+    // each of a different ticket.
+    let offered: Vec<&str> = first
+        .lines()
+        .filter(|l| l.trim_start().starts_with("OfferMade"))
+        .filter_map(|l| l.split("ticket: TicketId(").nth(1)?.split(')').next())
+        .collect();
+    let distinct: std::collections::BTreeSet<&str> = offered.iter().copied().collect();
+    assert_eq!((offered.len(), distinct.len()), (10, 10), "no ticket is offered to two clerks: {offered:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
