@@ -341,16 +341,9 @@ impl Engine {
             }
             ClerkState::Offered => {
                 c.resume_available = true;
-                let offer = self.offer_of_clerk(clerk).expect("an offered clerk has exactly one offer");
-                let rec = self.offers.remove(&offer).expect("offer_of_clerk returned a live offer");
-                self.emit(Action::OfferRevoked {
-                    offer,
-                    ticket: rec.ticket,
-                    clerk,
-                    reason: OfferRevokeReason::ClerkLost,
-                });
+                let ticket = self.revoke_offer_of_lost_clerk(clerk);
                 self.set_clerk_state(clerk, ClerkState::Away(AwayReason::Disconnected), now);
-                self.return_to_waiting(rec.ticket, RequeueCause::OfferNotTaken, now);
+                self.return_to_waiting(ticket, RequeueCause::OfferNotTaken, now);
             }
             // A call or wrap-up goes on; an away clerk stays away.
             _ => {}
@@ -359,21 +352,22 @@ impl Engine {
         Ok(())
     }
 
+    /// Withdraws the offer of a clerk whose connection is gone (`clerk_lost`); returns its ticket.
+    fn revoke_offer_of_lost_clerk(&mut self, clerk: ClerkIdx) -> TicketId {
+        let offer = self.offer_of_clerk(clerk).expect("an offered clerk has exactly one offer");
+        let rec = self.offers.remove(&offer).expect("offer_of_clerk returned a live offer");
+        self.emit(Action::OfferRevoked { offer, ticket: rec.ticket, clerk, reason: OfferRevokeReason::ClerkLost });
+        rec.ticket
+    }
+
     fn clerk_sign_out(&mut self, clerk: ClerkIdx, now: Instant) -> Result<(), Reject> {
         self.clerk_checked(clerk)?;
         match self.clerks[clerk.0 as usize].state {
             ClerkState::Offline => return Ok(()),
             ClerkState::Offered => {
-                let offer = self.offer_of_clerk(clerk).expect("an offered clerk has exactly one offer");
-                let rec = self.offers.remove(&offer).expect("offer_of_clerk returned a live offer");
-                self.emit(Action::OfferRevoked {
-                    offer,
-                    ticket: rec.ticket,
-                    clerk,
-                    reason: OfferRevokeReason::ClerkLost,
-                });
+                let ticket = self.revoke_offer_of_lost_clerk(clerk);
                 self.set_clerk_state(clerk, ClerkState::Offline, now);
-                self.return_to_waiting(rec.ticket, RequeueCause::OfferNotTaken, now);
+                self.return_to_waiting(ticket, RequeueCause::OfferNotTaken, now);
             }
             ClerkState::InCall => {
                 let call = self.call_of_clerk(clerk).expect("an in-call clerk has exactly one call");

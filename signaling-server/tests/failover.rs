@@ -208,17 +208,7 @@ async fn the_standby_takes_over_and_nobody_loses_their_place_or_call() {
     assert!(view.log_length > 0 && view.nodes.iter().any(|n| n.node == "a"), "{view:?}");
     // Both routers' decisions are in one log in Redis, and it replays the same every time: five
     // offers and five calls in all — no ticket was offered to two clerks.
-    let replay = || {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_signaling-server"))
-            .args(["replay", &cluster.redis.url()])
-            .env("RUST_LOG", "error")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    };
-    let (first, second) = (replay(), replay());
-    assert_eq!(first, second);
+    let first = replay_twice(&cluster.redis.url());
     let count = |what: &str| first.lines().filter(|l| l.trim_start().starts_with(what)).count();
     assert_eq!((count("CallStarted"), count("CallEnded"), count("TicketOpened")), (5, 5, 25), "{first}");
     // The five calls, then each clerk back from wrap-up offered the next citizen: ten offers,
@@ -322,12 +312,6 @@ async fn a_redis_failover_loses_nothing_a_client_was_told() {
     assert_eq!(positions, [1, 2, 3, 4, 5], "every request answered, in order");
     assert_eq!(a.health()["role"], "router", "the router kept its lease through the failover");
     // The log has each ticket exactly once.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_signaling-server"))
-        .args(["replay", &url])
-        .env("RUST_LOG", "error")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let replayed = String::from_utf8(out.stdout).unwrap();
+    let replayed = replay_twice(&url);
     assert_eq!(replayed.lines().filter(|l| l.trim_start().starts_with("TicketOpened")).count(), 5, "{replayed}");
 }

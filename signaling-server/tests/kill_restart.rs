@@ -223,17 +223,7 @@ async fn everything_acknowledged_before_a_kill_9_is_there_after_the_restart() {
     drop(server);
     // The routing log explains the day: replayed offline, it prints every decision, and the same
     // log prints the same lines every time.
-    let replay = || {
-        let out = Command::new(env!("CARGO_BIN_EXE_signaling-server"))
-            .args(["replay", dir.join("xiaowu-data/routing.log").to_str().unwrap()])
-            .env("RUST_LOG", "error")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    };
-    let (first, second) = (replay(), replay());
-    assert_eq!(first, second);
+    let first = replay_twice(dir.join("xiaowu-data/routing.log").to_str().unwrap());
     for decision in ["TicketOpened", "OfferMade", "CallStarted", "CallEnded", "TicketClosed"] {
         assert!(first.lines().any(|l| l.trim_start().starts_with(decision)), "{decision} missing:\n{first}");
     }

@@ -117,3 +117,19 @@ pub async fn get_json<T: serde::de::DeserializeOwned>(server: &Server, path: &st
     assert_eq!(reply.status, 200, "GET {path}: {}", String::from_utf8_lossy(&reply.body));
     serde_json::from_slice(&reply.body).unwrap()
 }
+
+/// `signaling-server replay SOURCE` run twice: the two outputs must be the same; returns it.
+pub fn replay_twice(source: &str) -> String {
+    let run = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_signaling-server"))
+            .args(["replay", source])
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let (first, second) = (run(), run());
+    assert_eq!(first, second, "the same log replays the same");
+    first
+}
