@@ -335,6 +335,10 @@ impl RunningServer {
 }
 
 async fn shutdown_driver(state: &AppState) {
+    // A standby has no running driver to stop (it replays on a blocking thread until it routes).
+    if state.cluster.as_ref().is_some_and(|r| !r.is_router()) {
+        return;
+    }
     let (reply, done) = oneshot::channel();
     if state.commands.send(Command::Shutdown { reply }).await.is_ok() {
         let _ = done.await;

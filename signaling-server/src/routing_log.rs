@@ -89,6 +89,8 @@ pub trait AppliedLog: Send {
     /// Makes what was buffered durable (file: `fdatasync`; Redis: appended under the router's
     /// epoch). An error means nothing can be promised: the driver stops the process.
     fn commit(&mut self) -> Result<(), String>;
+    /// The router stops on purpose: let another take over at once (Redis: give up the lease).
+    fn release(&mut self) {}
 }
 
 impl AppliedLog for LogWriter {

@@ -28,8 +28,14 @@ impl Cluster {
     }
 
     fn node(&self, name: &str) -> Server {
+        self.node_with(name, &[])
+    }
+
+    fn node_with(&self, name: &str, extra: &[&str]) -> Server {
         let dir = temp_dir(&format!("node-{name}"));
-        let args = ["--node-id", name, "--redis", &self.redis.url(), "--token-secret", "cluster-test-secret"];
+        let url = self.redis.url();
+        let mut args = vec!["--node-id", name, "--redis", &url, "--token-secret", "cluster-test-secret"];
+        args.extend_from_slice(extra);
         Server::start(&dir, free_addr(), &args, &[("XIAOWU_DATABASE", self.database.clone())])
     }
 }
@@ -314,4 +320,45 @@ async fn a_redis_failover_loses_nothing_a_client_was_told() {
     // The log has each ticket exactly once.
     let replayed = replay_twice(&url);
     assert_eq!(replayed.lines().filter(|l| l.trim_start().starts_with("TicketOpened")).count(), 5, "{replayed}");
+}
+
+/// A router stopped on purpose (SIGTERM, a rolling upgrade) hands over: it gives up its lease, so
+/// the standby routes at once, and closes nothing — the waiting citizen keeps the ticket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_router_stopped_on_purpose_hands_over_without_closing_tickets() {
+    let cluster = tokio::task::spawn_blocking(Cluster::start).await.unwrap();
+    // A long lease: only a released one lets the standby route before it would have run out.
+    let a = cluster.node_with("a", &["--lease-ms", "15000"]);
+    wait_for_router(&a, WAIT);
+    let b = cluster.node_with("b", &["--lease-ms", "15000"]);
+    let _away = connect(&a, Role::Clerk, "clerk-hekou-2").await;
+    let mut booth = connect(&a, Role::Booth, "booth-gudao-1").await;
+    booth.send(teacher_cert()).await.unwrap();
+    let ticket = expect(&mut booth, "waiting", |m| match m {
+        ServerMessage::TicketStatus { ticket, .. } => Some(*ticket),
+        _ => None,
+    })
+    .await;
+    a.signal("-TERM");
+    let retry = expect(&mut booth, "server_shutdown", |m| match m {
+        ServerMessage::ServerShutdown { retry_after_ms, .. } => Some(*retry_after_ms),
+        ServerMessage::TicketClosed { .. } => panic!("a handover closes no ticket"),
+        _ => None,
+    })
+    .await;
+    assert_eq!(retry, 1_000);
+    // Well before the 15 s lease could have run out: it was released.
+    let b = tokio::task::spawn_blocking(move || {
+        wait_for_router(&b, Duration::from_secs(10));
+        b
+    })
+    .await
+    .unwrap();
+    let mut booth = connect(&b, Role::Booth, "booth-gudao-1").await;
+    let resumed = expect(&mut booth, "resumed", |m| match m {
+        ServerMessage::TicketStatus { ticket, notice: Some(TicketNotice::Resumed), .. } => Some(*ticket),
+        _ => None,
+    })
+    .await;
+    assert_eq!(resumed, ticket);
 }

@@ -149,6 +149,14 @@ pub fn renew(conn: &mut redis::Connection, keys: &Keys, node: &str, lease: Durat
     Ok(held == 1)
 }
 
+/// Gives up `node`'s lease, if it still holds it. KEYS: lease. ARGV: node.
+const RELEASE: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"#;
+
 /// The current epoch (0 before any router).
 pub fn current_epoch(conn: &mut redis::Connection, keys: &Keys) -> Result<u64, ClusterError> {
     let e: Option<u64> = redis::cmd("GET").arg(&keys.epoch).query(conn)?;
@@ -210,6 +218,7 @@ pub fn read_all(conn: &mut redis::Connection, keys: &Keys) -> Result<(Vec<Logged
 /// stops routing at once (it exits, and its service manager restarts it as a standby).
 pub struct RedisLog {
     url: String,
+    node: String,
     conn: Option<redis::Connection>,
     keys: Keys,
     epoch: u64,
@@ -224,18 +233,21 @@ impl RedisLog {
     pub fn new(url: &str, keys: Keys, node: String, epoch: u64, lease: Duration) -> Result<Self, ClusterError> {
         let conn = connect(url)?;
         let deposed = Arc::new(AtomicBool::new(false));
-        let (flag, renew_keys, renew_url) = (deposed.clone(), keys.clone(), url.to_owned());
+        let (flag, renew_keys, renew_url, holder) = (deposed.clone(), keys.clone(), url.to_owned(), node.clone());
         std::thread::Builder::new()
             .name("router-lease".into())
             .spawn(move || {
                 let mut renewer = None;
                 loop {
                     std::thread::sleep(lease / 3);
+                    if flag.load(Ordering::SeqCst) {
+                        return; // released on purpose
+                    }
                     if renewer.is_none() {
                         renewer = connect(&renew_url).ok();
                     }
                     let Some(conn) = renewer.as_mut() else { continue };
-                    match renew(conn, &renew_keys, &node, lease) {
+                    match renew(conn, &renew_keys, &holder, lease) {
                         Ok(true) => {}
                         Ok(false) => {
                             flag.store(true, Ordering::SeqCst);
@@ -253,6 +265,7 @@ impl RedisLog {
         Ok(Self {
             replicas: replicas_for(url),
             url: url.to_owned(),
+            node,
             conn: Some(conn),
             keys,
             epoch,
@@ -331,6 +344,20 @@ impl AppliedLog for RedisLog {
             }
         }
     }
+
+    /// Stops renewing and deletes the lease if it is still this node's, so a standby takes over
+    /// at its next try instead of after the lease runs out. Nothing is appended after this.
+    fn release(&mut self) {
+        self.deposed.store(true, Ordering::SeqCst);
+        let released = self
+            .conn
+            .as_mut()
+            .map(|c| redis::cmd("EVAL").arg(RELEASE).arg(1).arg(&self.keys.lease).arg(&self.node).query::<u64>(c));
+        match released {
+            Some(Ok(1)) => tracing::info!(epoch = self.epoch, "router lease released"),
+            other => tracing::warn!(?other, "the router lease was not released; it will run out"),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -347,6 +374,7 @@ mod tests {
     fn test_log(url: &str, keys: &Keys, epoch: u64) -> RedisLog {
         RedisLog {
             url: url.to_owned(),
+            node: "test".into(),
             conn: Some(connect(url).unwrap()),
             keys: keys.clone(),
             epoch,

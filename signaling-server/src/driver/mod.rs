@@ -432,14 +432,24 @@ impl Driver {
 
     /// Tells every waiting citizen and every clerk, then closes all connections.
     fn shutdown(&mut self) {
-        info!(open_tickets = self.engine.open_ticket_count(), "shutting down: closing tickets with a reason");
-        self.record(Entry::Shutdown {});
-        // Calls still in wrap-up are recorded without an outcome, and all is on disk before exit.
-        let clerks: Vec<ClerkIdx> = self.pending_cases.keys().copied().collect();
-        for clerk in clerks {
-            self.close_case(clerk, protocol::CaseOutcome::NotRecorded, None);
+        if self.shared.cluster.is_some() {
+            // A router of a cluster hands over instead: tickets, calls and wrap-ups go on with the
+            // next router, which the clients reconnect to.
+            info!(open_tickets = self.engine.open_ticket_count(), "stopping: handing the routing over");
+            self.end_batch();
+            if let Some(log) = self.log.as_mut() {
+                log.release();
+            }
+        } else {
+            info!(open_tickets = self.engine.open_ticket_count(), "shutting down: closing tickets with a reason");
+            self.record(Entry::Shutdown {});
+            // Calls still in wrap-up are recorded without an outcome, and all is on disk before exit.
+            let clerks: Vec<ClerkIdx> = self.pending_cases.keys().copied().collect();
+            for clerk in clerks {
+                self.close_case(clerk, protocol::CaseOutcome::NotRecorded, None);
+            }
+            self.end_batch();
         }
-        self.end_batch();
         // Bounded: with the database away, shutdown must not hang (what is not committed by then
         // is logged as lost).
         if !self.shared.records.sync_within(Duration::from_secs(5)) {
@@ -450,7 +460,8 @@ impl Driver {
             self.send(
                 conn,
                 ServerMessage::ServerShutdown {
-                    retry_after_ms: 5_000,
+                    // A cluster's next router is up at once; a single node takes a moment.
+                    retry_after_ms: if self.shared.cluster.is_some() { 1_000 } else { 5_000 },
                     message_zh: "系统维护中，请稍后重新连接".into(),
                     message_en: "The server is restarting; please reconnect shortly.".into(),
                 },
