@@ -6,7 +6,10 @@
 //!    ready inputs appended and `fdatasync`ed before its answers go out), and with the log in a
 //!    local Redis as a cluster's router writes it (each batch one fenced Lua append), and through
 //!    Sentinel with a replica that must confirm each batch (`WAIT 1`) before its answers go out.
-//! 2. Replay of that log offline (`signaling-server replay` without printing): time per 100,000
+//! 2. Latency of one input on an idle driver: a booth's request answered with its
+//!    `ticket_status`, then its cancel answered with `ticket_closed`, 1,000 times each, one at a
+//!    time — p50 and p99 of the round trip through the command channel, per log kind.
+//! 3. Replay of that log offline (`signaling-server replay` without printing): time per 100,000
 //!    entries.
 //!
 //! Run: `cargo bench -p signaling-server --bench routing_log`
@@ -14,7 +17,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use protocol::{ClientMessage, Priority, ServiceCode, TicketId};
+use protocol::{ClientMessage, Priority, ServerMessage, ServiceCode, TicketId};
 use signaling_server::config::Settings;
 use signaling_server::driver::{CloseSignal, Command, ConnHandle, Principal};
 use tokio::sync::{mpsc, oneshot};
@@ -29,10 +32,12 @@ fn settings(dir: &std::path::Path, log: bool) -> Settings {
     s
 }
 
-/// A cluster's router: the log in Redis.
+/// A cluster's router: the log in Redis (under a prefix of its own, so each run starts a new
+/// cluster: the routers of earlier runs are still alive in this process).
 fn cluster_settings(dir: &std::path::Path, redis: &str) -> Settings {
     let mut s = settings(dir, false);
     s.file.cluster.redis_url = Some(redis.to_owned());
+    s.file.cluster.key_prefix = format!("bench-{}", dir.file_name().unwrap().to_string_lossy());
     s.file.server.token_secret = Some("bench".into());
     s.file.database.url = Some(format!("sqlite://{}", dir.join("xiaowu.db").display()));
     s
@@ -49,6 +54,48 @@ async fn settle(commands: &mpsc::Sender<Command>) {
     let (reply, done) = oneshot::channel();
     commands.send(Command::Probe { reply }).await.unwrap();
     done.await.unwrap();
+}
+
+/// p50 and p99, in microseconds, of one input's round trip (command in → answer out) on an idle
+/// driver.
+async fn latency(settings: Settings) -> (f64, f64) {
+    let state = signaling_server::spawn_driver(settings).unwrap();
+    while state.cluster.as_ref().is_some_and(|r| !r.is_router()) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let commands = state.commands.clone();
+    let clerk = Principal::Clerk(state.directory.clerk_idx("clerk-hekou-1").unwrap());
+    commands.send(Command::Connect { conn: state.next_conn_id(), who: clerk, handle: handle() }).await.unwrap();
+    let (tx, mut rx) = mpsc::channel(4096);
+    let conn = state.next_conn_id();
+    let booth = Principal::Booth(routing::BoothIdx(0));
+    commands
+        .send(Command::Connect { conn, who: booth, handle: ConnHandle { tx, close: Arc::default() } })
+        .await
+        .unwrap();
+    settle(&commands).await;
+    while rx.try_recv().is_ok() {}
+    let first_ticket = signaling_server::records::id_base(state.records.boot());
+    let service = ServiceCode::new("teacher-cert");
+    let mut times = Vec::new();
+    for i in 0..1000u64 {
+        let request = ClientMessage::RequestService { service: service.clone(), priority: Priority::Normal };
+        let cancel = ClientMessage::CancelTicket { ticket: TicketId(first_ticket + i) };
+        for (msg, closes) in [(request, false), (cancel, true)] {
+            let started = Instant::now();
+            commands.send(Command::Message { conn, msg }).await.unwrap();
+            loop {
+                match rx.recv().await.unwrap() {
+                    signaling_server::driver::Outbound::Msg(ServerMessage::TicketStatus { .. }) if !closes => break,
+                    signaling_server::driver::Outbound::Msg(ServerMessage::TicketClosed { .. }) if closes => break,
+                    _ => {}
+                }
+            }
+            times.push(started.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    (times[times.len() / 2], times[times.len() * 99 / 100])
 }
 
 /// Feeds the workload; returns inputs per second (until the driver has handled the last one).
@@ -105,6 +152,16 @@ fn main() {
     println!("  routing log in a file    {with:>9.0} inputs/s");
     println!("  routing log in Redis     {in_redis:>9.0} inputs/s");
     println!("  in Redis + replica WAIT  {replicated:>9.0} inputs/s");
+    println!("latency of one input on an idle driver (answer out), 2,000 inputs:");
+    for (name, settings) in [
+        ("routing log off", settings(&root.join("lat-off"), false)),
+        ("in a file", settings(&root.join("lat-on"), true)),
+        ("in Redis", cluster_settings(&root.join("lat-redis"), &redis.url())),
+        ("in Redis + replica WAIT", cluster_settings(&root.join("lat-sentinel"), &sentinel.url())),
+    ] {
+        let (p50, p99) = rt.block_on(latency(settings));
+        println!("  {name:<24} p50 {p50:>7.0} µs   p99 {p99:>7.0} µs");
+    }
     let log = on.join("routing.log");
     let size = std::fs::metadata(&log).unwrap().len();
     let mut times = Vec::new();
