@@ -96,3 +96,73 @@ async fn a_send_failing_while_an_accept_is_routed_drops_the_clerk_after_the_batc
     assert!(again.drain().iter().any(|m| matches!(m, ServerMessage::CallStarted { .. })));
     d.engine.check_invariants().expect("the engine's records agree");
 }
+
+/// A run logged a wrap-up and died before its records writer committed the case: replaying the
+/// log writes the case (same id, outcome and times; the note is not in the log), and a replay
+/// that finds the case already there writes nothing more.
+#[tokio::test]
+async fn a_replay_writes_the_case_the_dead_run_had_not_committed() {
+    use crate::records::{id_base, short_number};
+    use crate::routing_log::{read, Entry, LogWriter, LOG_VERSION};
+
+    let dir = std::env::temp_dir().join(format!("xiaowu-driver-replay-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut settings = Settings::demo();
+    settings.file.documents.data_dir = dir.clone();
+    let directory = Arc::new(settings.directory.clone());
+    let mut cfg = settings.engine.clone();
+    let (tx, _rx) = mpsc::channel(64);
+    let shared = Arc::new(Shared::new(settings, directory.clone(), tx).unwrap());
+    (cfg.first_ticket, cfg.first_call) = (id_base(shared.records.boot()), id_base(shared.records.boot()));
+    let started = store::now_ms() as u64;
+    let header = Entry::Header {
+        version: LOG_VERSION,
+        first_ticket: cfg.first_ticket,
+        first_call: cfg.first_call,
+        started_unix_ms: started,
+    };
+    let path = dir.join("routing.log");
+    let mut d = Driver::new(shared.clone(), cfg.clone());
+    d.set_wall_base(started);
+    d.set_log(Box::new(LogWriter::create(&path, header).unwrap()));
+    let clerk = Principal::Clerk(directory.clerk_idx("clerk-hekou-1").unwrap());
+    let booth = Principal::Booth(directory.booth_idx("booth-gudao-1").unwrap());
+    let mut c = connect(&mut d, 1, clerk, 64);
+    let _b = connect(&mut d, 2, booth, 64);
+    message(&mut d, 1, ClientMessage::SetState { state: ClerkTargetState::Available, reason: None });
+    message(
+        &mut d,
+        2,
+        ClientMessage::RequestService { service: ServiceCode::new("teacher-cert"), priority: Priority::Normal },
+    );
+    let offer = c.drain().into_iter().find_map(|m| match m {
+        ServerMessage::Offer { offer, .. } => Some(offer),
+        _ => None,
+    });
+    message(&mut d, 1, ClientMessage::AcceptOffer { offer: offer.expect("offered") });
+    let call = protocol::CallId(cfg.first_call);
+    message(&mut d, 1, ClientMessage::HangUp { call });
+    let note = Some("缺户口本首页".to_owned());
+    message(&mut d, 1, ClientMessage::EndWrapUp { outcome: Some(protocol::CaseOutcome::MissingDocuments), note });
+    shared.records.sync();
+    let scope = store::CaseQuery::newest(store::CaseScope::Clerk("clerk-hekou-1".into()), 10);
+    let written = shared.records.cases(&scope).unwrap();
+    assert_eq!(written.len(), 1);
+    assert_eq!(written[0].note.as_deref(), Some("缺户口本首页"));
+    // The run "died" before its writer committed the case.
+    shared.records.store().execute_raw("DELETE FROM cases WHERE id = $1", &[written[0].id.clone().into()]).unwrap();
+
+    let log = read(&path).unwrap();
+    for _ in 0..2 {
+        let mut restarted = Driver::new(shared.clone(), cfg.clone());
+        restarted.set_wall_base(started);
+        restarted.replay(&log.entries);
+        shared.records.sync();
+        let again = shared.records.cases(&scope).unwrap();
+        assert_eq!(again.len(), 1, "written once, whatever the number of replays");
+        let (was, is) = (&written[0], &again[0]);
+        assert_eq!((&is.id, is.call, short_number(is.ticket)), (&was.id, was.call, 1));
+        assert_eq!((is.outcome, is.recorded_unix, is.note.as_deref()), (was.outcome, was.recorded_unix, None));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -91,7 +91,9 @@ impl Driver {
         done: Option<OnCommit>,
     ) {
         record.outcome = outcome;
-        record.note = note;
+        // A replay has only the note's mask (the routing log does not keep staff text): a case it
+        // writes — one the dead run had logged but not committed — keeps its outcome, not a note.
+        record.note = note.filter(|_| !self.replaying);
         record.recorded_unix = self.wall_unix();
         // The note is not logged: it may describe the citizen's circumstances.
         info!(call = record.call, ticket = record.ticket, clerk = %record.clerk, ?outcome, "case recorded");
