@@ -1,6 +1,6 @@
 //! A node without the router lease is a standby: it tails the applied log in Redis and replays
-//! each entry into its own driver, so its engine is warm, and every third of the lease it tries to
-//! take the lease. Once it has it (the old router died, or stalled past its lease and is fenced
+//! each entry into its own driver, so its engine is warm, and every third of the lease (at most a
+//! second) it tries to take the lease. Once it has it (the old router died, or stalled past its lease and is fenced
 //! off), it reads what is left of the log, logs every connection of the old router as dropped —
 //! clients reconnect to this node within their grace periods and find their tickets and calls —
 //! and becomes the router.
@@ -10,6 +10,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::redis_log::{connect, read_after, replicas_for, try_acquire, wait_for_replicas, Keys, RedisLog};
 use super::{ClusterConfig, ClusterError};
@@ -92,7 +93,9 @@ pub fn become_router(shared: Arc<Shared>, cfg: &ClusterConfig, role: &NodeRole) 
     // Sentinel failover) is made again.
     let epoch = loop {
         let step = (|| -> Result<Option<u64>, ClusterError> {
-            let batch = read_after(&mut conn, &keys, &last, 1000, Some(lease / 3))?;
+            // Wait for new entries at most a third of the lease (and at most a second), then try
+            // the lease; the connection's read timeout (5 s) is well above this wait.
+            let batch = read_after(&mut conn, &keys, &last, 1000, Some((lease / 3).min(Duration::from_secs(1))))?;
             apply(&mut driver, batch, &mut last);
             let Some(epoch) = try_acquire(&mut conn, &keys, &role.node, lease)? else { return Ok(None) };
             // The new epoch must survive a failover before anything is written under it.
@@ -112,7 +115,7 @@ pub fn become_router(shared: Arc<Shared>, cfg: &ClusterConfig, role: &NodeRole) 
             Err(e @ ClusterError::BadLog(_)) => return Err(e),
             Err(e) => {
                 tracing::warn!(error = %e, "standby lost Redis; reconnecting");
-                std::thread::sleep(lease / 3);
+                std::thread::sleep((lease / 3).min(Duration::from_secs(1)));
                 if let Ok(c) = connect(&url) {
                     conn = c;
                 }
