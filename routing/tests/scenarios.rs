@@ -607,14 +607,12 @@ fn reported_media_failure_ends_the_call_at_once_and_only_from_a_party() {
     }));
 }
 
-/// A clerk's connection drops mid-call: the call goes on (media does not depend on signaling);
-/// back within the grace period, the clerk finds it; later, hang-up works as usual.
-#[test]
-fn clerk_dropping_mid_call_keeps_the_call_and_finds_it_on_return() {
+/// clerk-hekou-1 in a call with booth-gudao-1, media up on both sides, actions drained.
+fn call_with_media_up() -> (Harness, ClerkIdx, BoothIdx, TicketId, CallId) {
     let mut h = Harness::new();
     h.available("clerk-hekou-1");
     let c1 = h.clerk("clerk-hekou-1");
-    h.request("booth-gudao-1", "teacher-cert", Priority::Normal);
+    let ticket = h.request("booth-gudao-1", "teacher-cert", Priority::Normal);
     let (offer, _, _) = Harness::offer_in(&h.drain());
     h.input(Input::AcceptOffer { clerk: c1, offer }).unwrap();
     let call = h.engine.call_of(c1).unwrap().call;
@@ -622,6 +620,14 @@ fn clerk_dropping_mid_call_keeps_the_call_and_finds_it_on_return() {
     h.input(Input::MediaConnected { call, by: Party::Booth(booth) }).unwrap();
     h.input(Input::MediaConnected { call, by: Party::Clerk(c1) }).unwrap();
     h.drain();
+    (h, c1, booth, ticket, call)
+}
+
+/// A clerk's connection drops mid-call: the call goes on (media does not depend on signaling);
+/// back within the grace period, the clerk finds it; later, hang-up works as usual.
+#[test]
+fn clerk_dropping_mid_call_keeps_the_call_and_finds_it_on_return() {
+    let (mut h, c1, _, _, call) = call_with_media_up();
     h.input(Input::ClerkDisconnected { clerk: c1 }).unwrap();
     h.secs(14);
     assert_eq!(h.drain_core(), vec![], "nothing ends within the grace period");
@@ -637,17 +643,7 @@ fn clerk_dropping_mid_call_keeps_the_call_and_finds_it_on_return() {
 /// citizen goes back to the head of the queue.
 #[test]
 fn clerk_not_back_within_grace_is_signed_out_and_the_citizen_requeued() {
-    let mut h = Harness::new();
-    h.available("clerk-hekou-1");
-    let c1 = h.clerk("clerk-hekou-1");
-    let ticket = h.request("booth-gudao-1", "teacher-cert", Priority::Normal);
-    let (offer, _, _) = Harness::offer_in(&h.drain());
-    h.input(Input::AcceptOffer { clerk: c1, offer }).unwrap();
-    let call = h.engine.call_of(c1).unwrap().call;
-    let booth = h.booth("booth-gudao-1");
-    h.input(Input::MediaConnected { call, by: Party::Booth(booth) }).unwrap();
-    h.input(Input::MediaConnected { call, by: Party::Clerk(c1) }).unwrap();
-    h.drain();
+    let (mut h, c1, booth, ticket, call) = call_with_media_up();
     h.input(Input::ClerkDisconnected { clerk: c1 }).unwrap();
     h.secs(15);
     let service = h.service("teacher-cert");

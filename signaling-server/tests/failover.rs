@@ -327,7 +327,7 @@ async fn a_redis_failover_loses_nothing_a_client_was_told() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_router_stopped_on_purpose_hands_over_without_closing_tickets() {
     let cluster = tokio::task::spawn_blocking(Cluster::start).await.unwrap();
-    // A long lease: only a released one lets the standby route before it would have run out.
+    // A long lease, so a lease left to run out would still be there when the router has exited.
     let a = cluster.node_with("a", &["--lease-ms", "15000"]);
     wait_for_router(&a, WAIT);
     let b = cluster.node_with("b", &["--lease-ms", "15000"]);
@@ -347,9 +347,19 @@ async fn a_router_stopped_on_purpose_hands_over_without_closing_tickets() {
     })
     .await;
     assert_eq!(retry, 1_000);
-    // Well before the 15 s lease could have run out: it was released.
+    // Once the old router has exited, its lease is gone (released, not left to run out its 15 s).
+    let mut a = a;
+    let url = cluster.redis.url();
     let b = tokio::task::spawn_blocking(move || {
-        wait_for_router(&b, Duration::from_secs(10));
+        let deadline = Instant::now() + WAIT;
+        while a.child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "the router did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut conn = signaling_server::cluster::redis_log::connect(&url).unwrap();
+        let holder: Option<String> = redis::cmd("GET").arg("xiaowu:lease").query(&mut conn).unwrap();
+        assert_ne!(holder.as_deref(), Some("a"), "the stopped router released its lease");
+        wait_for_router(&b, WAIT);
         b
     })
     .await
