@@ -105,6 +105,12 @@ test("supervisor dashboard: the waiting count rises when a booth queues and fall
   await sup.waitForFunction(() => [...document.querySelectorAll("#rows tr")].some((tr) => /100% \(\d+\/\d+\)/.test(tr.textContent)));
   await sup.waitForFunction(() => document.querySelector('tr[data-clerk="clerk-hekou-1"] .state').textContent.includes("In call"));
   await clerk.click("#hangup");
+  // The clerk finishes the wrap-up before leaving (a clerk back within the 15 s reconnect grace
+  // would otherwise find the wrap-up still open, as a returning clerk should).
+  await clerk.waitForSelector("#wrapup:not([hidden])");
+  await clerk.selectOption("#outcome", "completed");
+  await clerk.click("#end-wrapup");
+  await clerk.waitForFunction(() => document.querySelector("#state").textContent.includes("Available"));
   // A dashboard opened now draws the last hour from the server's samples: the rise and the fall.
   const late = await page("/supervisor?id=sup-dongying&secret=demo", DESKTOP);
   const points = await waitFor(async () => {
