@@ -1,26 +1,31 @@
 //! What the applied routing log costs, side by side in one run, and how long a replay takes.
 //!
-//! 1. Throughput of the real driver (through its command channel, as the WebSocket tasks feed
-//!    it): 100,000 state-changing inputs — 30 booths taking a ticket and cancelling it, one clerk
-//!    signed in so tickets wait — with the log off, with the log in a file (each batch of up to 64
-//!    ready inputs appended and `fdatasync`ed before its answers go out), and with the log in a
-//!    local Redis as a cluster's router writes it (each batch one fenced Lua append), and through
-//!    Sentinel with a replica that must confirm each batch (`WAIT 1`) before its answers go out.
+//! 1. Throughput of the real driver, fed through the gateway's inputs as the WebSocket tasks feed
+//!    it (answers through the hub): 100,000 state-changing inputs — 30 booths taking a ticket and
+//!    cancelling it, one clerk signed in so tickets wait — on a single node with the log off and
+//!    with the log in a file (each batch of up to 64 ready inputs appended and `fdatasync`ed
+//!    before its answers go out); in a cluster on a local Redis, where every input goes through
+//!    the input stream and the router's log is one fenced Lua append per batch — on the router's
+//!    own gateway, and on a second node's gateway (answers through that gateway's outbound
+//!    stream); and through Sentinel with a replica that must confirm each batch (`WAIT 1`).
 //! 2. Latency of one input on an idle driver: a booth's request answered with its
 //!    `ticket_status`, then its cancel answered with `ticket_closed`, 1,000 times each, one at a
-//!    time — p50 and p99 of the round trip through the command channel, per log kind.
+//!    time — p50 and p99 of the round trip from the gateway's input to the answer in its hub.
 //! 3. Replay of that log offline (`signaling-server replay` without printing): time per 100,000
 //!    entries.
 //!
 //! Run: `cargo bench -p signaling-server --bench routing_log`
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use protocol::{ClientMessage, Priority, ServerMessage, ServiceCode, TicketId};
 use signaling_server::config::Settings;
-use signaling_server::driver::{CloseSignal, Command, ConnHandle, Principal};
-use tokio::sync::{mpsc, oneshot};
+use signaling_server::bus::GatewayInput;
+use signaling_server::driver::{CloseSignal, ConnHandle, Outbound, Principal};
+use signaling_server::AppState;
+use tokio::sync::mpsc;
 
 const INPUTS: u64 = 100_000;
 const BOOTHS: usize = 30;
@@ -43,39 +48,80 @@ fn cluster_settings(dir: &std::path::Path, redis: &str) -> Settings {
     s
 }
 
-/// A connection whose messages are read and dropped, so its queue never fills.
-fn handle() -> ConnHandle {
+/// A second node of the same cluster (a gateway and standby), in this process.
+fn second_node(mut s: Settings, dir: &std::path::Path) -> Settings {
+    s.file.documents.data_dir = dir.to_owned();
+    s.file.database.url = Some(format!("sqlite://{}", dir.join("xiaowu.db").display()));
+    s.file.cluster.node_id = Some("bench-gateway".into());
+    s
+}
+
+/// What the bench's connections were told, counted.
+#[derive(Default)]
+struct Seen {
+    welcomes: AtomicU64,
+    closed: AtomicU64,
+}
+
+/// A connection in `state`'s hub whose messages are counted and dropped (its queue never fills).
+fn register(state: &AppState, seen: &Arc<Seen>) -> u64 {
+    let conn = state.next_conn_id();
     let (tx, mut rx) = mpsc::channel(4096);
-    tokio::spawn(async move { while rx.recv().await.is_some() {} });
-    ConnHandle { tx, close: Arc::new(CloseSignal::default()) }
+    let seen = seen.clone();
+    tokio::spawn(async move {
+        while let Some(out) = rx.recv().await {
+            match out {
+                Outbound::Msg(ServerMessage::Welcome { .. }) => seen.welcomes.fetch_add(1, Ordering::SeqCst),
+                Outbound::Msg(ServerMessage::TicketClosed { .. }) => seen.closed.fetch_add(1, Ordering::SeqCst),
+                _ => 0,
+            };
+        }
+    });
+    state.hub.register(conn, ConnHandle { tx, close: Arc::new(CloseSignal::default()) });
+    conn
 }
 
-async fn settle(commands: &mpsc::Sender<Command>) {
-    let (reply, done) = oneshot::channel();
-    commands.send(Command::Probe { reply }).await.unwrap();
-    done.await.unwrap();
+async fn connect(state: &AppState, conn: u64, who: Principal) {
+    let (role, id) = state.account_of(who);
+    let gateway = state.cluster.is_some().then(|| state.gateway.clone());
+    state.inputs.send(GatewayInput::Connect { conn, role, id, gateway }).await.unwrap();
 }
 
-/// p50 and p99, in microseconds, of one input's round trip (command in → answer out) on an idle
-/// driver.
-async fn latency(settings: Settings) -> (f64, f64) {
-    let state = signaling_server::spawn_driver(settings).unwrap();
-    while state.cluster.as_ref().is_some_and(|r| !r.is_router()) {
+async fn wait_for(counter: &AtomicU64, n: u64) {
+    while counter.load(Ordering::SeqCst) < n {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// Starts the node(s): a single node, or a cluster's router (and, with `gateway`, a second node
+/// whose gateway the inputs go through). Returns the router's state and the gateway's.
+async fn start(settings: Settings, gateway: Option<Settings>) -> (AppState, AppState) {
+    let router = signaling_server::spawn_driver(settings).unwrap();
+    while router.cluster.as_ref().is_some_and(|r| !r.is_router()) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let commands = state.commands.clone();
+    let gateway = match gateway {
+        Some(s) => signaling_server::spawn_driver(s).unwrap(),
+        None => router.clone(),
+    };
+    (router, gateway)
+}
+
+/// p50 and p99, in microseconds, of one input's round trip (gateway input in → answer in the
+/// gateway's hub) on an idle driver.
+async fn latency(settings: Settings, gateway: Option<Settings>) -> (f64, f64) {
+    let (router, state) = start(settings, gateway).await;
+    let seen = Arc::new(Seen::default());
     let clerk = Principal::Clerk(state.directory.clerk_idx("clerk-hekou-1").unwrap());
-    commands.send(Command::Connect { conn: state.next_conn_id(), who: clerk, handle: handle() }).await.unwrap();
+    let clerk_conn = register(&state, &seen);
+    connect(&state, clerk_conn, clerk).await;
     let (tx, mut rx) = mpsc::channel(4096);
     let conn = state.next_conn_id();
-    let booth = Principal::Booth(routing::BoothIdx(0));
-    commands
-        .send(Command::Connect { conn, who: booth, handle: ConnHandle { tx, close: Arc::default() } })
-        .await
-        .unwrap();
-    settle(&commands).await;
-    while rx.try_recv().is_ok() {}
-    let first_ticket = signaling_server::records::id_base(state.records.boot());
+    state.hub.register(conn, ConnHandle { tx, close: Arc::default() });
+    connect(&state, conn, Principal::Booth(routing::BoothIdx(0))).await;
+    wait_for(&seen.welcomes, 1).await;
+    while !matches!(rx.recv().await, Some(Outbound::Msg(ServerMessage::Welcome { .. }))) {}
+    let first_ticket = signaling_server::records::id_base(router.records.boot());
     let service = ServiceCode::new("teacher-cert");
     let mut times = Vec::new();
     for i in 0..1000u64 {
@@ -83,11 +129,11 @@ async fn latency(settings: Settings) -> (f64, f64) {
         let cancel = ClientMessage::CancelTicket { ticket: TicketId(first_ticket + i) };
         for (msg, closes) in [(request, false), (cancel, true)] {
             let started = Instant::now();
-            commands.send(Command::Message { conn, msg }).await.unwrap();
+            state.inputs.send(GatewayInput::Message { conn, msg }).await.unwrap();
             loop {
                 match rx.recv().await.unwrap() {
-                    signaling_server::driver::Outbound::Msg(ServerMessage::TicketStatus { .. }) if !closes => break,
-                    signaling_server::driver::Outbound::Msg(ServerMessage::TicketClosed { .. }) if closes => break,
+                    Outbound::Msg(ServerMessage::TicketStatus { .. }) if !closes => break,
+                    Outbound::Msg(ServerMessage::TicketClosed { .. }) if closes => break,
                     _ => {}
                 }
             }
@@ -98,41 +144,31 @@ async fn latency(settings: Settings) -> (f64, f64) {
     (times[times.len() / 2], times[times.len() * 99 / 100])
 }
 
-/// Feeds the workload; returns inputs per second (until the driver has handled the last one).
-async fn throughput(settings: Settings) -> f64 {
-    let state = signaling_server::spawn_driver(settings).unwrap();
-    while state.cluster.as_ref().is_some_and(|r| !r.is_router()) {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+/// Feeds the workload; returns inputs per second (until the last answer is in the hub).
+async fn throughput(settings: Settings, gateway: Option<Settings>) -> f64 {
+    let (router, state) = start(settings, gateway).await;
+    let seen = Arc::new(Seen::default());
+    let clerk = Principal::Clerk(state.directory.clerk_idx("clerk-hekou-1").unwrap());
+    let clerk_conn = register(&state, &seen);
+    connect(&state, clerk_conn, clerk).await;
+    let mut booths = Vec::new();
+    for i in 0..BOOTHS {
+        let conn = register(&state, &seen);
+        connect(&state, conn, Principal::Booth(routing::BoothIdx(i as u32))).await;
+        booths.push(conn);
     }
-    let dir_ = state.directory.clone();
-    let commands = state.commands.clone();
-    let clerk = Principal::Clerk(dir_.clerk_idx("clerk-hekou-1").unwrap());
-    let first_conn = state.next_conn_id();
-    commands.send(Command::Connect { conn: first_conn, who: clerk, handle: handle() }).await.unwrap();
-    let booths: Vec<u64> = (0..BOOTHS)
-        .map(|i| {
-            let conn = state.next_conn_id();
-            let who = Principal::Booth(routing::BoothIdx(i as u32));
-            (conn, who)
-        })
-        .map(|(conn, who)| {
-            let c = commands.clone();
-            tokio::spawn(async move { c.send(Command::Connect { conn, who, handle: handle() }).await.unwrap() });
-            conn
-        })
-        .collect();
-    settle(&commands).await;
-    let first_ticket = signaling_server::records::id_base(state.records.boot());
+    wait_for(&seen.welcomes, BOOTHS as u64 + 1).await;
+    let first_ticket = signaling_server::records::id_base(router.records.boot());
     let service = ServiceCode::new("teacher-cert");
     let started = Instant::now();
     for i in 0..INPUTS / 2 {
         let conn = booths[i as usize % BOOTHS];
         let request = ClientMessage::RequestService { service: service.clone(), priority: Priority::Normal };
-        commands.send(Command::Message { conn, msg: request }).await.unwrap();
+        state.inputs.send(GatewayInput::Message { conn, msg: request }).await.unwrap();
         let cancel = ClientMessage::CancelTicket { ticket: TicketId(first_ticket + i) };
-        commands.send(Command::Message { conn, msg: cancel }).await.unwrap();
+        state.inputs.send(GatewayInput::Message { conn, msg: cancel }).await.unwrap();
     }
-    settle(&commands).await;
+    wait_for(&seen.closed, INPUTS / 2).await;
     INPUTS as f64 / started.elapsed().as_secs_f64()
 }
 
@@ -140,27 +176,36 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let root = std::env::temp_dir().join(format!("xiaowu-bench-routing-log-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
-    let (off, on, clustered) = (root.join("off"), root.join("on"), root.join("redis"));
+    let on = root.join("tp-on");
     let redis = signaling_server::cluster::test_redis::TestRedis::start();
-    let without = rt.block_on(throughput(settings(&off, false)));
-    let with = rt.block_on(throughput(settings(&on, true)));
-    let in_redis = rt.block_on(throughput(cluster_settings(&clustered, &redis.url())));
     let sentinel = signaling_server::cluster::test_redis::TestSentinel::start();
-    let replicated = rt.block_on(throughput(cluster_settings(&root.join("sentinel"), &sentinel.url())));
+    let cross = |tag: &str| {
+        let router = root.join(tag);
+        // The same prefix (from the router's directory): the same cluster.
+        let g = second_node(cluster_settings(&router, &redis.url()), &root.join(format!("{tag}-gateway")));
+        (cluster_settings(&router, &redis.url()), Some(g))
+    };
+    let runs = |tag: &str| -> Vec<(&'static str, Settings, Option<Settings>)> {
+        vec![
+            ("single node, log off", settings(&root.join(format!("{tag}-off")), false), None),
+            ("single node, log in a file", settings(&root.join(format!("{tag}-on")), true), None),
+            ("cluster, router's gateway", cluster_settings(&root.join(format!("{tag}-redis")), &redis.url()), None),
+            {
+                let (s, g) = cross(&format!("{tag}-cross"));
+                ("cluster, another gateway", s, g)
+            },
+            ("cluster + replica WAIT", cluster_settings(&root.join(format!("{tag}-sentinel")), &sentinel.url()), None),
+        ]
+    };
     println!("driver throughput, {INPUTS} inputs (request + cancel, {BOOTHS} booths):");
-    println!("  routing log off          {without:>9.0} inputs/s");
-    println!("  routing log in a file    {with:>9.0} inputs/s");
-    println!("  routing log in Redis     {in_redis:>9.0} inputs/s");
-    println!("  in Redis + replica WAIT  {replicated:>9.0} inputs/s");
-    println!("latency of one input on an idle driver (answer out), 2,000 inputs:");
-    for (name, settings) in [
-        ("routing log off", settings(&root.join("lat-off"), false)),
-        ("in a file", settings(&root.join("lat-on"), true)),
-        ("in Redis", cluster_settings(&root.join("lat-redis"), &redis.url())),
-        ("in Redis + replica WAIT", cluster_settings(&root.join("lat-sentinel"), &sentinel.url())),
-    ] {
-        let (p50, p99) = rt.block_on(latency(settings));
-        println!("  {name:<24} p50 {p50:>7.0} µs   p99 {p99:>7.0} µs");
+    for (name, s, g) in runs("tp") {
+        let rate = rt.block_on(throughput(s, g));
+        println!("  {name:<28} {rate:>9.0} inputs/s");
+    }
+    println!("latency of one input on an idle driver (gateway in → answer in the hub), 2,000 inputs:");
+    for (name, s, g) in runs("lat") {
+        let (p50, p99) = rt.block_on(latency(s, g));
+        println!("  {name:<28} p50 {p50:>7.0} µs   p99 {p99:>7.0} µs");
     }
     let log = on.join("routing.log");
     let size = std::fs::metadata(&log).unwrap().len();

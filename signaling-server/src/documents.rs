@@ -136,11 +136,17 @@ impl DocStore {
     /// it is committed. Blocking.
     pub fn put(&self, meta: DocMeta, jpeg: &[u8], thumbnail: &[u8]) -> Result<DocMeta, StoreError> {
         self.store.put_document(&row_of(&meta), jpeg, thumbnail)?;
+        self.remember(&meta);
+        Ok(meta)
+    }
+
+    /// Keeps a stored document's metadata in memory (the router learns of documents another
+    /// node's gateway stored).
+    pub fn remember(&self, meta: &DocMeta) {
         let mut recent = self.recent();
         let horizon = meta.created_unix.saturating_sub(self.config.link_ttl_secs);
         recent.retain(|_, m| m.created_unix >= horizon);
         recent.insert(meta.id.clone(), meta.clone());
-        Ok(meta)
     }
 
     /// A recent document's metadata, from memory (for the driver: never waits on the database).

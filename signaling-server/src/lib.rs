@@ -2,8 +2,11 @@
 //!
 //! - `config`: TOML (or the embedded demo) → validated settings and the routing directory;
 //! - `auth`: hashed secrets and signed tokens;
-//! - `driver`: the one task that owns the engine and routes its actions;
-//! - `ws` / `http`: thin adapters from the wire to driver commands;
+//! - `driver`: owns the engine and routes its actions; `host`: runs it (alone, or as a cluster's
+//!   standby replica that becomes the router);
+//! - `hub`: this node's WebSockets; `bus`: inputs from the gateway to the engine host, and what
+//!   the router says to other gateways (`cluster::bus` on Redis);
+//! - `ws` / `http`: thin adapters from the wire to gateway inputs and driver queries;
 //! - `serve`: the listener (connection caps, `TCP_NODELAY`, header timeout);
 //! - `limits` / `throttle`: every bound on clients, and login back-off;
 //! - `relay`: checks on SDP / ICE relayed between the two parties of a call;
@@ -14,13 +17,16 @@
 //! [`router`] builds the app without a socket (for tests); [`start`] binds and serves it.
 
 pub mod auth;
+pub mod bus;
 pub mod cluster;
 pub mod config;
 pub mod convert;
 pub mod documents;
 pub mod driver;
 pub mod history;
+pub mod host;
 pub mod http;
+pub mod hub;
 pub mod limits;
 pub mod memory;
 pub mod records;
@@ -41,7 +47,6 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use tracing::error;
 
 use crate::config::Settings;
 use crate::driver::{Command, Driver};
@@ -49,153 +54,14 @@ use crate::state::Shared;
 
 pub type AppState = Arc<Shared>;
 
-/// Builds the shared state and spawns the driver task and the retention purger. With the routing
-/// log on, a log left by a run that did not shut down cleanly is replayed first.
+/// Builds the shared state and spawns the engine host (single node, or a cluster's standby that
+/// becomes the router) and the retention purger.
 pub fn spawn_driver(settings: Settings) -> std::io::Result<AppState> {
-    if settings.file.cluster.redis_url.is_some() {
-        return spawn_cluster_driver(settings);
-    }
-    let directory = Arc::new(settings.directory.clone());
-    let mut engine_cfg = settings.engine.clone();
-    let log_path =
-        settings.file.server.routing_log.then(|| routing_log::default_path(&settings.file.documents.data_dir));
-    let (tx, rx) = mpsc::channel(1024);
-    let shared = Arc::new(Shared::new(settings, directory.clone(), tx)?);
-    let boot = shared.records.boot();
-    let previous = match &log_path {
-        Some(path) if path.exists() => {
-            let log = routing_log::read(path)?;
-            match log.entries.last().map(|e| &e.entry) {
-                Some(routing_log::Entry::Shutdown {}) => {
-                    // A clean stop left nothing to restore: keep the log aside, start anew.
-                    std::fs::rename(path, path.with_extension("log.1"))?;
-                    None
-                }
-                _ => Some(log),
-            }
-        }
-        _ => None,
-    };
-    // Ticket and call ids carry the boot number of the run that started the log, so they never
-    // repeat across restarts (or across nodes sharing the database).
-    let (first_ticket, first_call, started_unix_ms) = match previous.as_ref().map(|l| &l.entries[0].entry) {
-        Some(routing_log::Entry::Header { first_ticket, first_call, started_unix_ms, .. }) => {
-            (*first_ticket, *first_call, *started_unix_ms)
-        }
-        _ => (records::id_base(boot), records::id_base(boot), store::now_ms() as u64),
-    };
-    engine_cfg.first_ticket = first_ticket;
-    engine_cfg.first_call = first_call;
-    let mut driver = Driver::new(shared.clone(), engine_cfg);
-    driver.set_wall_base(started_unix_ms);
-    // Today's answered counts of other engine histories (earlier logs, other nodes); this one's
-    // come back with the replay.
-    let lineage = (first_ticket >> 32) as i64;
-    // The grid's last hour and today's service level, as saved before a restart. On a plain
-    // thread, like every store call made outside spawn_blocking.
-    let saved = std::thread::scope(|s| {
-        s.spawn(|| history::load_saved(shared.records.store(), &directory, lineage, auth::unix_now()))
-            .join()
-            .map_err(|_| std::io::Error::other("loading the saved grid panicked"))
-    })?
-    .map_err(|e| std::io::Error::other(e.bilingual()))?;
-    driver.restore_grid(saved);
-    match (log_path, previous) {
-        (Some(path), Some(log)) => {
-            driver.replay(&log.entries);
-            let last_t = log.entries.last().map_or(0, |e| e.t);
-            let down_t = (store::now_ms() as u64).saturating_sub(started_unix_ms) * 1000;
-            let writer = routing_log::LogWriter::append_to(&path, log.valid_len)?;
-            let gone = driver.resume_after_restart(last_t.max(down_t), Box::new(writer));
-            tracing::info!(
-                entries = log.entries.len(),
-                open_tickets = driver.open_tickets(),
-                connections_gone = gone,
-                "routing log replayed: waiting citizens keep their tickets"
-            );
-        }
-        (Some(path), None) => {
-            let header = routing_log::Entry::Header {
-                version: routing_log::LOG_VERSION,
-                first_ticket,
-                first_call,
-                started_unix_ms,
-            };
-            driver.set_log(Box::new(routing_log::LogWriter::create(&path, header)?));
-        }
-        (None, _) => {}
-    }
-    let driver = tokio::spawn(driver.run(rx));
-    watch_driver(driver);
+    let cluster = settings.file.cluster.redis_url.is_some();
+    let shared = if cluster { host::spawn_cluster(settings)? } else { host::spawn_single(settings)? };
     tokio::spawn(retention(shared.clone()));
     shared.trimmer.clone().spawn(shared.conns.clone());
     Ok(shared)
-}
-
-/// Cluster mode: the node serves HTTP at once, but routes only once it holds the router lease;
-/// until then it is a standby that keeps a warm engine by replaying the applied log from Redis.
-fn spawn_cluster_driver(settings: Settings) -> std::io::Result<AppState> {
-    if settings.file.database.url.is_none() {
-        return Err(std::io::Error::other(
-            "集群模式需要共享数据库 / cluster mode needs a shared records database: --database postgres://…",
-        ));
-    }
-    if settings.file.server.token_secret.is_none() {
-        return Err(std::io::Error::other(
-            "集群模式需要共享令牌密钥 / cluster mode needs the same token secret on every node: --token-secret …",
-        ));
-    }
-    let cluster = settings.file.cluster.clone();
-    let directory = Arc::new(settings.directory.clone());
-    let (tx, rx) = mpsc::channel(1024);
-    let shared = Arc::new(Shared::new(settings, directory, tx)?);
-    let role = shared.cluster.clone().expect("cluster mode has a node role");
-    cluster::nodes::spawn_heartbeat(&cluster, role.clone());
-    // Redis must answer at start: a clear error now rather than a silent standby.
-    cluster::redis_log::connect(cluster.redis_url.as_deref().unwrap_or_default())
-        .map_err(|e| std::io::Error::other(e.bilingual()))?;
-    let state = shared.clone();
-    let driver = tokio::spawn(async move {
-        let (s, r) = (state.clone(), role.clone());
-        let became = tokio::task::spawn_blocking(move || cluster::standby::become_router(s, &cluster, &r)).await;
-        match became {
-            Ok(Ok(mut driver)) => {
-                let lineage = driver.lineage();
-                let saved = tokio::task::spawn_blocking({
-                    let state = state.clone();
-                    move || history::load_saved(state.records.store(), &state.directory, lineage, auth::unix_now())
-                })
-                .await;
-                if let Ok(Ok(saved)) = saved {
-                    driver.restore_grid(saved);
-                }
-                driver.run(rx).await
-            }
-            Ok(Err(e)) => {
-                error!(error = %e.bilingual(), "standby stopped; exiting so the service is restarted");
-                std::process::exit(76);
-            }
-            Err(e) => panic!("the standby panicked: {e}"),
-        }
-    });
-    watch_driver(driver);
-    tokio::spawn(retention(shared.clone()));
-    shared.trimmer.clone().spawn(shared.conns.clone());
-    Ok(shared)
-}
-
-/// Ends the process if the driver panics.
-fn watch_driver(driver: JoinHandle<()>) {
-    tokio::spawn(async move {
-        // A panicking driver is a bug, and a server without its driver routes nobody while still
-        // answering HTTP: end the process so the supervisor (systemd, k8s) restarts it.
-        if let Err(e) = driver.await {
-            if e.is_panic() {
-                error!("the routing driver panicked; exiting so the service is restarted");
-                std::process::exit(70);
-            }
-        }
-    });
 }
 
 /// Re-runs the applied log at `source` offline — a file, or `redis://…` for a cluster's stream
@@ -230,7 +96,7 @@ pub fn replay_log(
     (engine_cfg.first_ticket, engine_cfg.first_call) = (*first_ticket, *first_call);
     let directory = Arc::new(settings.directory.clone());
     let (tx, _rx) = mpsc::channel(1);
-    let shared = Arc::new(Shared::new(settings, directory, tx)?);
+    let shared = Arc::new(Shared::new(settings, directory, tx, None)?);
     let mut driver = Driver::new(shared, engine_cfg);
     driver.set_wall_base(*started_unix_ms);
     driver.trace_to(out);
@@ -335,10 +201,6 @@ impl RunningServer {
 }
 
 async fn shutdown_driver(state: &AppState) {
-    // A standby has no running driver to stop (it replays on a blocking thread until it routes).
-    if state.cluster.as_ref().is_some_and(|r| !r.is_router()) {
-        return;
-    }
     let (reply, done) = oneshot::channel();
     if state.commands.send(Command::Shutdown { reply }).await.is_ok() {
         let _ = done.await;

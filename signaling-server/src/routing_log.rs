@@ -30,14 +30,26 @@ pub const LOG_VERSION: u32 = 1;
 pub enum Entry {
     /// The first line: the engine's first ids and the wall time at `t = 0`.
     Header { version: u32, first_ticket: u64, first_call: u64, started_unix_ms: u64 },
-    /// An account's connection was accepted (after `hello`).
-    Connect { conn: u64, role: Role, id: String },
+    /// An account's connection was accepted (after `hello`) — on `gateway`, the node that holds
+    /// the socket (absent on a single node).
+    Connect {
+        conn: u64,
+        role: Role,
+        id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        gateway: Option<String>,
+    },
     /// A connection ended (closed, timed out, replaced, or dropped as too slow).
     Disconnect { conn: u64 },
     /// A client message that changes state.
     Message { conn: u64, msg: ClientMessage },
     /// The engine's timers were run.
     Timeout {},
+    /// A gateway stopped sending heartbeats: every connection it held is gone.
+    GatewayLost { gateway: String },
+    /// Gateway inputs up to `src` were handled and none changed state (relayed signaling, say):
+    /// a new router resumes the input stream after them.
+    Consumed {},
     /// Graceful shutdown: open tickets were closed.
     Shutdown {},
 }
@@ -46,8 +58,19 @@ pub enum Entry {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Logged {
     pub t: u64,
+    /// In a cluster: the id of the input-stream entry this was applied for. A router that takes
+    /// over reads the input stream after the last one logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src: Option<String>,
     #[serde(flatten)]
     pub entry: Entry,
+}
+
+impl Logged {
+    /// An entry at `t` that no gateway input caused (timers, a single node's inputs).
+    pub fn at(t: u64, entry: Entry) -> Self {
+        Self { t, src: None, entry }
+    }
 }
 
 /// Whether a client message changes routing or driver state (and so is logged).
@@ -124,7 +147,7 @@ impl LogWriter {
         }
         let tmp = path.with_extension("log.new");
         let mut w = Self { file: BufWriter::new(File::create(&tmp)?), dirty: false };
-        w.append(&Logged { t: 0, entry: header })?;
+        w.append(&Logged { t: 0, src: None, entry: header })?;
         w.commit()?;
         std::fs::rename(&tmp, path)?;
         sync_dir(path)?;
@@ -222,9 +245,13 @@ mod tests {
             Entry::Header { version: 1, first_ticket: 5 << 32 | 1, first_call: 5 << 32 | 1, started_unix_ms: 9 };
         let mut w = LogWriter::create(&path, header.clone()).unwrap();
         let entries = [
-            Logged { t: 10, entry: Entry::Connect { conn: 3, role: Role::Booth, id: "booth-gudao-1".into() } },
-            Logged { t: 11, entry: Entry::Message { conn: 3, msg: ClientMessage::Ping { seq: 1 } } },
-            Logged { t: 12, entry: Entry::Timeout {} },
+            Logged {
+                t: 10,
+                src: None,
+                entry: Entry::Connect { conn: 3, role: Role::Booth, id: "booth-gudao-1".into(), gateway: None },
+            },
+            Logged { t: 11, src: None, entry: Entry::Message { conn: 3, msg: ClientMessage::Ping { seq: 1 } } },
+            Logged { t: 12, src: None, entry: Entry::Timeout {} },
         ];
         for e in &entries {
             w.append(e).unwrap();
@@ -238,7 +265,7 @@ mod tests {
         assert_eq!(back.entries[0].entry, header);
         assert_eq!(back.entries[1..], entries);
         let mut w = LogWriter::append_to(&path, back.valid_len).unwrap();
-        w.append(&Logged { t: 14, entry: Entry::Shutdown {} }).unwrap();
+        w.append(&Logged { t: 14, src: None, entry: Entry::Shutdown {} }).unwrap();
         w.commit().unwrap();
         assert_eq!(read(&path).unwrap().entries.len(), 5);
         let _ = std::fs::remove_dir_all(&dir);

@@ -1,5 +1,6 @@
-//! State shared by every handler: the directory, accounts, token signer, catalog and the
-//! channel to the driver. Immutable after start-up except the connection counter.
+//! State shared by every handler: the directory, accounts, token signer, catalog, this node's
+//! connection hub and its inputs to the engine host. Immutable after start-up except the
+//! connection counter (and the hub's registry).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -50,7 +51,15 @@ pub struct Shared {
     pub case_retention_days: u64,
     /// Bounds how many photos are processed at once (the pipeline's blocking pool).
     pub doc_pool: tokio::sync::Semaphore,
+    /// The engine host on this node (queries, and the router's own inputs).
     pub commands: mpsc::Sender<Command>,
+    /// Where the gateway's inputs go: the local driver, or the cluster's input stream.
+    pub inputs: crate::bus::Inputs,
+    /// This node's WebSockets.
+    pub hub: Arc<crate::hub::Hub>,
+    /// This node's name as a gateway (`<node>:<boot>` in a cluster, so that a restarted node is a
+    /// new gateway; `local` on a single node).
+    pub gateway: String,
     /// Every bound on clients (`[limits]`).
     pub limits: crate::limits::LimitsConfig,
     /// Open TCP connections, in total and per address.
@@ -70,6 +79,7 @@ impl Shared {
         settings: Settings,
         directory: Arc<Directory>,
         commands: mpsc::Sender<Command>,
+        inputs: Option<mpsc::Sender<crate::bus::GatewayInput>>,
     ) -> std::io::Result<Self> {
         let url =
             settings.file.database.url.clone().unwrap_or_else(|| {
@@ -143,6 +153,10 @@ impl Shared {
             None => TokenSigner::random(),
         };
         let limits = f.limits.clone();
+        let cluster = f.cluster.redis_url.as_ref().map(|_| {
+            let node = f.cluster.node_id.clone().unwrap_or_else(|| format!("node-{}", std::process::id()));
+            Arc::new(crate::cluster::standby::NodeRole::new(node))
+        });
         let conns = Arc::new(crate::serve::ConnTracker::new(
             limits.effective_max_connections(),
             limits.reserved_connections,
@@ -167,10 +181,16 @@ impl Shared {
             history_sample_secs: f.server.history_sample_secs,
             engine_config: settings.engine.clone(),
             cluster_config: f.cluster.clone(),
-            cluster: f.cluster.redis_url.as_ref().map(|_| {
-                let node = f.cluster.node_id.clone().unwrap_or_else(|| format!("node-{}", std::process::id()));
-                Arc::new(crate::cluster::standby::NodeRole::new(node))
-            }),
+            gateway: match &cluster {
+                Some(role) => format!("{}:{records_boot}", role.node),
+                None => "local".into(),
+            },
+            cluster,
+            hub: Arc::default(),
+            inputs: match inputs {
+                Some(tx) => crate::bus::Inputs::Cluster(tx),
+                None => crate::bus::Inputs::Local(commands.clone()),
+            },
             tcp_nodelay: f.server.tcp_nodelay,
             ice_servers: f.ice_servers.clone(),
             turn: f.turn.clone(),
@@ -188,6 +208,16 @@ impl Shared {
 
     pub fn next_conn_id(&self) -> u64 {
         self.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The role and id of an account, as inputs and the log name it.
+    pub fn account_of(&self, who: crate::driver::Principal) -> (protocol::Role, String) {
+        use crate::driver::Principal;
+        match who {
+            Principal::Booth(b) => (protocol::Role::Booth, self.directory.booth(b).id.clone()),
+            Principal::Clerk(c) => (protocol::Role::Clerk, self.directory.clerk(c).id.clone()),
+            Principal::Supervisor(s) => (protocol::Role::Supervisor, self.supervisors[s].id.clone()),
+        }
     }
 
     pub fn supervisor_idx(&self, id: &str) -> Option<usize> {

@@ -18,8 +18,10 @@ use tokio::time::Instant;
 use tracing::{debug, info};
 
 use crate::auth::unix_now;
-use crate::driver::{CloseSignal, Command, ConnHandle, Outbound, Principal};
+use crate::bus::GatewayInput;
+use crate::driver::Principal;
 use crate::http::ApiError;
+use crate::hub::{CloseSignal, ConnHandle, Outbound};
 use crate::limits::TokenBucket;
 use crate::AppState;
 
@@ -45,11 +47,6 @@ pub async fn upgrade(Path(role): Path<String>, State(state): State<AppState>, ws
         "supervisor" => Role::Supervisor,
         _ => return ApiError::from(ErrorCode::NotFound).into_response(),
     };
-    // A standby routes nobody until it takes over: send the client to the router (a load balancer
-    // does, going by /healthz), or let it retry here shortly.
-    if state.cluster.as_ref().is_some_and(|r| !r.is_router()) {
-        return ApiError::retry_after(ErrorCode::ServerBusy, Duration::from_secs(1)).into_response();
-    }
     // Sockets that have not said hello yet cost memory and prove nothing: bound them.
     let Ok(permit) = state.unauthenticated.clone().try_acquire_owned() else {
         return ApiError::retry_after(ErrorCode::ServerBusy, Duration::from_secs(2)).into_response();
@@ -163,8 +160,12 @@ async fn connection(socket: WebSocket, state: AppState, role: Role, permit: Owne
     let conn = state.next_conn_id();
     let (tx, rx) = mpsc::channel(state.limits.outbound_queue.max(8));
     let signal = Arc::new(CloseSignal::default());
-    let handle = ConnHandle { tx: tx.clone(), close: signal.clone() };
-    if state.commands.send(Command::Connect { conn, who, handle }).await.is_err() {
+    // Registered before the connect is sent: the welcome may come back at once.
+    state.hub.register(conn, ConnHandle { tx: tx.clone(), close: signal.clone() });
+    let (role, id) = state.account_of(who);
+    let gateway = state.cluster.is_some().then(|| state.gateway.clone());
+    if state.inputs.send(GatewayInput::Connect { conn, role, id, gateway }).await.is_err() {
+        state.hub.unregister(conn);
         let _ = send_now(&mut sink, &ServerMessage::error(ErrorCode::ShuttingDown, None)).await;
         close(&mut sink, CloseReason::ServerShutdown).await;
         return;
@@ -182,12 +183,14 @@ async fn connection(socket: WebSocket, state: AppState, role: Role, permit: Owne
             signal.close(reason);
         }
     }
-    let _ = state.commands.send(Command::Disconnect { conn }).await;
+    state.hub.unregister(conn);
+    let _ = state.inputs.send(GatewayInput::Disconnect { conn }).await;
     drop(tx);
     if ended.is_some() {
         drain_until_close(&mut stream).await;
     }
-    // The driver drops its sender on disconnect, which ends the writer; do not wait forever.
+    // With the hub's sender and ours gone, the writer ends after what is queued; do not wait
+    // forever.
     let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
 }
 
@@ -327,7 +330,7 @@ async fn read_loop(
             Ok(ClientMessage::Ping { seq }) => reply(ServerMessage::Pong { seq }),
             Ok(ClientMessage::Hello { .. }) => reply(ServerMessage::error(ErrorCode::WrongState, Some("hello"))),
             Ok(msg) => {
-                if state.commands.send(Command::Message { conn, msg }).await.is_err() {
+                if state.inputs.send(GatewayInput::Message { conn, msg }).await.is_err() {
                     return None;
                 }
             }

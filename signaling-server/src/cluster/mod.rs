@@ -2,6 +2,7 @@
 //! that every other node tails to keep a warm engine, with fencing so that a deposed router can
 //! never write again.
 //!
+//! - `bus.rs`: the gateways' input stream and each gateway's outbound stream;
 //! - `redis_log.rs`: the lease (`SET NX PX`) with its fencing epoch (`INCR`), the applied log as a
 //!   Redis Stream appended by a Lua script that checks the epoch in the same step, and reading it
 //!   back;
@@ -10,11 +11,12 @@
 //! - `nodes.rs`: each node's heartbeat, and the view `GET /api/cluster` gives supervisors;
 //! - `test_redis.rs`: a throwaway `redis-server` for tests and benchmarks.
 //!
-//! What this step gives is active/standby: the router node serves every client; a standby answers
-//! `/healthz` with `503` and `role: standby` (so a load balancer sends nobody there) and refuses
-//! sockets until it takes over, at which point clients reconnect to it within their grace periods
-//! and find their tickets and calls.
+//! Every node is a gateway: it serves HTTP and WebSockets for every role whether it routes or
+//! not, so a load balancer may send any client to any node. A booth on node A, its clerk on node
+//! B and their supervisor on node C are one call: the inputs go through the input stream to the
+//! router, its answers through each gateway's outbound stream.
 
+pub mod bus;
 pub mod nodes;
 pub mod redis_log;
 pub mod standby;

@@ -45,14 +45,19 @@ pub struct NodeView {
     pub last_seen_ms: u64,
 }
 
+/// Every gateway's last heartbeat, as `HGETALL` returns it.
+type Beats = Vec<(String, u64)>;
+
 fn nodes_key(prefix: &str) -> String {
     format!("{prefix}:nodes")
 }
 
-/// Writes this node's heartbeat every second, on a thread of its own.
-pub fn spawn_heartbeat(cfg: &ClusterConfig, role: Arc<NodeRole>) {
+/// Writes this node's heartbeat every second, on a thread of its own, and its gateway's; reads
+/// back every gateway's for the router (which logs a silent gateway's connections as gone).
+pub fn spawn_heartbeat(cfg: &ClusterConfig, role: Arc<NodeRole>, gateway: String) {
     let url = cfg.redis_url.clone().expect("cluster mode has a Redis URL");
     let key = nodes_key(&cfg.key_prefix);
+    let gateways = super::redis_log::Keys::new(&cfg.key_prefix).gateways;
     let _ = std::thread::Builder::new().name("cluster-heartbeat".into()).spawn(move || {
         let mut conn = None;
         loop {
@@ -67,9 +72,33 @@ pub fn spawn_heartbeat(cfg: &ClusterConfig, role: Arc<NodeRole>) {
                 conn = connect(&url).ok();
             }
             if let Some(c) = conn.as_mut() {
-                let written: redis::RedisResult<()> = redis::cmd("HSET").arg(&key).arg(&role.node).arg(json).query(c);
-                if written.is_err() {
-                    conn = None;
+                let now = store::now_ms() as u64;
+                let beat: redis::RedisResult<((), (), Beats)> = redis::pipe()
+                    .cmd("HSET")
+                    .arg(&key)
+                    .arg(&role.node)
+                    .arg(json)
+                    .cmd("HSET")
+                    .arg(&gateways)
+                    .arg(&gateway)
+                    .arg(now)
+                    .cmd("HGETALL")
+                    .arg(&gateways)
+                    .query(c);
+                match beat {
+                    Ok((_, _, all)) => {
+                        // Gateways silent for a day are forgotten (restarted nodes are new gateways).
+                        let old: Vec<&String> = all
+                            .iter()
+                            .filter(|(_, seen)| now.saturating_sub(*seen) > 86_400_000)
+                            .map(|(g, _)| g)
+                            .collect();
+                        if !old.is_empty() {
+                            let _ = redis::cmd("HDEL").arg(&gateways).arg(old).query::<u64>(c);
+                        }
+                        role.set_gateway_beats(all.into_iter().collect(), now);
+                    }
+                    Err(_) => conn = None,
                 }
             }
             std::thread::sleep(Duration::from_secs(1));

@@ -6,7 +6,9 @@
 //! - `<p>:applied` — a Stream of applied entries (field `e`: the entry as JSON, as in the file
 //!   log), appended only by a Lua script that first checks `<p>:epoch` against the writer's epoch,
 //!   in the same atomic step. A router whose lease lapsed and was taken over can never append
-//!   again: its epoch is old.
+//!   again: its epoch is old;
+//! - `<p>:inputs`, `<p>:out:<gateway>`, `<p>:gateways` — the bus (`cluster::bus`) and the
+//!   gateways' heartbeats (`cluster::nodes`).
 //!
 //! Synchronous by design, like the file log: the driver appends a batch and commits it (one
 //! `EVAL`) before the batch's answers go out.
@@ -62,6 +64,11 @@ pub struct Keys {
     pub applied: String,
     /// The id of the last batch appended (`<epoch>:<n>`), for idempotent retries.
     pub last_batch: String,
+    /// The gateways' inputs, in one stream (`cluster::bus`).
+    pub inputs: String,
+    /// Each gateway's last heartbeat (Unix ms), by gateway.
+    pub gateways: String,
+    prefix: String,
 }
 
 impl Keys {
@@ -71,7 +78,15 @@ impl Keys {
             epoch: format!("{prefix}:epoch"),
             applied: format!("{prefix}:applied"),
             last_batch: format!("{prefix}:last_batch"),
+            inputs: format!("{prefix}:inputs"),
+            gateways: format!("{prefix}:gateways"),
+            prefix: prefix.to_owned(),
         }
+    }
+
+    /// The stream of what the router says to connections on `gateway`.
+    pub fn outbound(&self, gateway: &str) -> String {
+        format!("{}:out:{gateway}", self.prefix)
     }
 }
 
@@ -367,7 +382,7 @@ mod tests {
     use crate::routing_log::Entry;
 
     fn entry(t: u64) -> Logged {
-        Logged { t, entry: Entry::Timeout {} }
+        Logged { t, src: None, entry: Entry::Timeout {} }
     }
 
     /// A log without the lease-renewal thread (the tests renew by hand).

@@ -1,20 +1,26 @@
-//! A node without the router lease is a standby: it tails the applied log in Redis and replays
-//! each entry into its own driver, so its engine is warm, and every third of the lease (at most a
-//! second) it tries to take the lease. Once it has it (the old router died, or stalled past its lease and is fenced
-//! off), it reads what is left of the log, logs every connection of the old router as dropped —
-//! clients reconnect to this node within their grace periods and find their tickets and calls —
-//! and becomes the router.
+//! A node without the router lease is a standby: it tails the applied log in Redis and its engine
+//! host replays each entry, so its engine is warm, and every third of the lease (at most a
+//! second) it tries to take the lease. Once it has it (the old router died, or stalled past its
+//! lease and is fenced off), it reads what is left of the log and becomes the router: it reads
+//! the gateways' inputs after the last one logged, and the connections of gateways that stopped
+//! beating (the old router's own, after a `kill -9`) are logged as gone — their clients reconnect
+//! to another node within their grace periods and find their tickets and calls.
 //!
 //! Records are written by the replay too (each found already there, unless the old router died
 //! before committing it): nothing a router logged is lost with it.
+//!
+//! [`NodeRole`] also keeps what the heartbeats say of every gateway, which the router reads to
+//! tell a dead gateway.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::bus::RedisBus;
 use super::redis_log::{connect, read_after, replicas_for, try_acquire, wait_for_replicas, Keys, RedisLog};
 use super::{ClusterConfig, ClusterError};
-use crate::driver::Driver;
+use crate::driver::Command;
 use crate::routing_log::{AppliedLog, Entry, Logged, LOG_VERSION};
 use crate::state::Shared;
 
@@ -26,11 +32,39 @@ pub struct NodeRole {
     epoch: AtomicU64,
     /// Applied-log entries this node's engine has applied (live or replayed).
     applied: AtomicU64,
+    /// Every gateway's last heartbeat (Unix ms) as last read, and when it was read.
+    gateways: Mutex<(HashMap<String, u64>, u64)>,
 }
+
+/// A gateway without a heartbeat for this long is taken as dead, its connections as gone (three
+/// missed beats; the nodes' clocks must agree to well within this).
+pub const GATEWAY_TIMEOUT_MS: u64 = 3_000;
 
 impl NodeRole {
     pub fn new(node: String) -> Self {
-        Self { node, router: AtomicBool::new(false), epoch: AtomicU64::new(0), applied: AtomicU64::new(0) }
+        Self {
+            node,
+            router: AtomicBool::new(false),
+            epoch: AtomicU64::new(0),
+            applied: AtomicU64::new(0),
+            gateways: Mutex::default(),
+        }
+    }
+
+    /// The gateways' heartbeats as just read from Redis.
+    pub fn set_gateway_beats(&self, beats: HashMap<String, u64>, now_ms: u64) {
+        *self.gateways.lock().unwrap_or_else(|p| p.into_inner()) = (beats, now_ms);
+    }
+
+    /// When `gateway` last beat (`Some(None)`: never seen), or `None` when this node's own view
+    /// is too old to tell (it cannot reach Redis): then nobody is judged dead.
+    pub fn gateway_seen(&self, gateway: &str, now_ms: u64) -> Option<Option<u64>> {
+        let guard = self.gateways.lock().unwrap_or_else(|p| p.into_inner());
+        let (beats, read_ms) = &*guard;
+        if now_ms.saturating_sub(*read_ms) > GATEWAY_TIMEOUT_MS / 2 {
+            return None;
+        }
+        Some(beats.get(gateway).copied())
     }
 
     /// One more entry applied.
@@ -50,44 +84,43 @@ impl NodeRole {
         self.epoch.load(Ordering::SeqCst)
     }
 
-    fn became_router(&self, epoch: u64) {
+    pub fn became_router(&self, epoch: u64) {
         self.epoch.store(epoch, Ordering::SeqCst);
         self.router.store(true, Ordering::SeqCst);
     }
 }
 
-/// A driver for the log whose header is `header` (its first ids and wall time).
-fn driver_for(shared: &Arc<Shared>, header: &Entry) -> Driver {
-    let mut cfg = shared.engine_config.clone();
-    let Entry::Header { first_ticket, first_call, started_unix_ms, .. } = header else {
-        unreachable!("called with the header only")
-    };
-    (cfg.first_ticket, cfg.first_call) = (*first_ticket, *first_call);
-    let mut driver = Driver::new(shared.clone(), cfg);
-    driver.set_wall_base(*started_unix_ms);
-    driver
+/// Tails the applied log as a standby and hands each batch to the engine host
+/// ([`Command::Replay`]); every third of the lease (at most a second) tries the lease. Once it has
+/// it, it reads what is left of the log, starts a new log if there was none (the first router of
+/// this deployment), and hands the host the log and the bus to route with ([`Command::Promote`]).
+/// Blocking: runs on a thread of its own.
+pub fn spawn_log_tail(shared: Arc<Shared>, cfg: ClusterConfig, role: Arc<NodeRole>) {
+    let spawned = std::thread::Builder::new().name("standby-log-tail".into()).spawn(move || {
+        if let Err(e) = tail_until_router(&shared, &cfg, &role) {
+            tracing::error!(error = %e.bilingual(), "standby stopped; exiting so the service is restarted");
+            std::process::exit(76);
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the standby");
+        std::process::exit(76);
+    }
 }
 
-/// Waits as a standby until this node holds the lease, then returns the driver, caught up and
-/// logging to Redis as the router. Blocking: run it off the async workers.
-pub fn become_router(shared: Arc<Shared>, cfg: &ClusterConfig, role: &NodeRole) -> Result<Driver, ClusterError> {
+fn tail_until_router(shared: &Arc<Shared>, cfg: &ClusterConfig, role: &NodeRole) -> Result<(), ClusterError> {
     let url = cfg.redis_url.clone().expect("cluster mode has a Redis URL");
     let keys = Keys::new(&cfg.key_prefix);
     let lease = cfg.lease();
     let mut conn = connect(&url)?;
-    let mut driver: Option<Driver> = None;
     let mut last = "0".to_owned();
-    let apply = |driver: &mut Option<Driver>, batch: Vec<(String, Logged)>, last: &mut String| {
-        for (id, logged) in batch {
-            match driver.as_mut() {
-                Some(d) => d.replay(std::slice::from_ref(&logged)),
-                None => *driver = Some(driver_for(&shared, &logged.entry)),
-            }
-            *last = id;
-        }
-        if let Some(d) = driver.as_mut() {
-            d.flush_records();
-        }
+    let mut have_header = false;
+    let hand_over = |batch: Vec<(String, Logged)>, last: &mut String, have_header: &mut bool| {
+        let Some((id, _)) = batch.last() else { return true };
+        last.clone_from(id);
+        *have_header = true;
+        let entries = batch.into_iter().map(|(_, l)| l).collect();
+        shared.commands.blocking_send(Command::Replay { entries }).is_ok()
     };
     // Tails the log and tries the lease until it is ours; a lost connection (Redis restarting, a
     // Sentinel failover) is made again.
@@ -96,7 +129,9 @@ pub fn become_router(shared: Arc<Shared>, cfg: &ClusterConfig, role: &NodeRole) 
             // Wait for new entries at most a third of the lease (and at most a second), then try
             // the lease; the connection's read timeout (5 s) is well above this wait.
             let batch = read_after(&mut conn, &keys, &last, 1000, Some((lease / 3).min(Duration::from_secs(1))))?;
-            apply(&mut driver, batch, &mut last);
+            if !hand_over(batch, &mut last, &mut have_header) {
+                return Err(ClusterError::Redis("the engine host stopped".into()));
+            }
             let Some(epoch) = try_acquire(&mut conn, &keys, &role.node, lease)? else { return Ok(None) };
             // The new epoch must survive a failover before anything is written under it.
             wait_for_replicas(&mut conn, replicas_for(&url))?;
@@ -106,7 +141,7 @@ pub fn become_router(shared: Arc<Shared>, cfg: &ClusterConfig, role: &NodeRole) 
                 if rest.is_empty() {
                     return Ok(Some(epoch));
                 }
-                apply(&mut driver, rest, &mut last);
+                hand_over(rest, &mut last, &mut have_header);
             }
         })();
         match step {
@@ -114,6 +149,9 @@ pub fn become_router(shared: Arc<Shared>, cfg: &ClusterConfig, role: &NodeRole) 
             Ok(None) => {}
             Err(e @ ClusterError::BadLog(_)) => return Err(e),
             Err(e) => {
+                if shared.commands.is_closed() {
+                    return Ok(());
+                }
                 tracing::warn!(error = %e, "standby lost Redis; reconnecting");
                 std::thread::sleep((lease / 3).min(Duration::from_secs(1)));
                 if let Ok(c) = connect(&url) {
@@ -123,31 +161,22 @@ pub fn become_router(shared: Arc<Shared>, cfg: &ClusterConfig, role: &NodeRole) 
         }
     };
     let mut log = RedisLog::new(&url, keys.clone(), role.node.clone(), epoch, lease)?;
-    let driver = match driver {
-        Some(mut d) => {
-            let (last_t, wall_base) = d.timeline();
-            let down_t = (store::now_ms() as u64).saturating_sub(wall_base) * 1000;
-            let gone = d.resume_after_restart(last_t.max(down_t), Box::new(log));
-            tracing::info!(epoch, connections_gone = gone, open_tickets = d.open_tickets(), "took over as router");
-            d
-        }
-        None => {
-            // The first router of this deployment: its boot number starts the ids.
-            let base = crate::records::id_base(shared.records.boot());
-            let header = Entry::Header {
-                version: LOG_VERSION,
-                first_ticket: base,
-                first_call: base,
-                started_unix_ms: store::now_ms() as u64,
-            };
-            log.append(&Logged { t: 0, entry: header.clone() }).map_err(|e| ClusterError::Redis(e.to_string()))?;
-            log.commit().map_err(ClusterError::Redis)?;
-            let mut d = driver_for(&shared, &header);
-            d.set_log(Box::new(log));
-            tracing::info!(epoch, "first router of the cluster: a new applied log begins");
-            d
-        }
-    };
-    role.became_router(epoch);
-    Ok(driver)
+    if !have_header {
+        // The first router of this deployment: its boot number starts the ids.
+        let base = crate::records::id_base(shared.records.boot());
+        let header = Entry::Header {
+            version: LOG_VERSION,
+            first_ticket: base,
+            first_call: base,
+            started_unix_ms: store::now_ms() as u64,
+        };
+        let logged = Logged::at(0, header);
+        log.append(&logged).map_err(|e| ClusterError::Redis(e.to_string()))?;
+        log.commit().map_err(ClusterError::Redis)?;
+        tracing::info!(epoch, "first router of the cluster: a new applied log begins");
+        let _ = shared.commands.blocking_send(Command::Replay { entries: vec![logged] });
+    }
+    let bus = RedisBus::new(&url, keys, epoch);
+    let _ = shared.commands.blocking_send(Command::Promote { epoch, log: Box::new(log), bus: Box::new(bus) });
+    Ok(())
 }

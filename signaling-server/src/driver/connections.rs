@@ -1,62 +1,31 @@
 //! The driver's connection registry: who is on which connection, sending to them, replacing and
 //! dropping connections, and the outcomes a booth missed while it was away.
 //!
-//! A send never re-enters the engine: a connection whose queue is full (or closed) is marked
-//! failed and skipped from then on; the end of the batch closes its socket (`too_slow`) and signs
-//! it out, as a logged disconnect of its own.
+//! A send never blocks and never re-enters the engine: it goes to this node's hub (which closes a
+//! connection whose queue is full as `too_slow`; its gateway then reports the disconnect, a logged
+//! input like any other), or, for a connection on another gateway, to the bus after the commit.
 
-use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use protocol::{CloseReason, ErrorCode, Role, ServerMessage, TicketNotice};
 use routing::{BoothIdx, ClerkIdx, Input};
-use tokio::sync::{mpsc, Notify};
-use tracing::{info, warn};
+use tracing::info;
 
-use super::{ConnId, Driver, Outbound, Principal};
+use super::{ConnId, Driver, Principal};
+use crate::bus::{RemoteOut, RemoteWhat};
 
 /// Outcomes kept per away booth at most (a call's end and its ticket's end).
 const MAX_MISSED: usize = 4;
 
-/// Closes a connection's socket from outside its task, even when its queue is full.
-#[derive(Debug, Default)]
-pub struct CloseSignal {
-    reason: OnceLock<CloseReason>,
-    notify: Notify,
-}
-
-impl CloseSignal {
-    /// Asks the connection to close with `reason`; the first reason given wins.
-    pub fn close(&self, reason: CloseReason) {
-        let _ = self.reason.set(reason);
-        self.notify.notify_one();
-    }
-
-    /// Resolves once [`CloseSignal::close`] was called.
-    pub async fn closed(&self) -> CloseReason {
-        loop {
-            if let Some(r) = self.reason.get() {
-                return *r;
-            }
-            self.notify.notified().await;
-        }
-    }
-}
-
-/// What the driver holds of a connection.
-pub struct ConnHandle {
-    pub tx: mpsc::Sender<Outbound>,
-    pub close: Arc<CloseSignal>,
-}
-
 pub(super) struct Conn {
     pub who: Principal,
-    /// `None` for a connection rebuilt by a replay: it died with the old process.
-    pub handle: Option<ConnHandle>,
+    /// The gateway holding the socket (`None`: this node's hub). A connection rebuilt by a
+    /// replay of a single node's log is in no hub any more: what is sent to it goes nowhere.
+    pub gateway: Option<String>,
 }
 
 impl Driver {
-    pub(super) fn connect(&mut self, conn: ConnId, who: Principal, handle: Option<ConnHandle>) {
+    pub(super) fn connect(&mut self, conn: ConnId, who: Principal, gateway: Option<String>) {
         let dir = self.shared.directory.clone();
         let (role, id, name) = match who {
             Principal::Booth(b) => (Role::Booth, dir.booth(b).id.clone(), dir.booth(b).name.clone()),
@@ -66,7 +35,7 @@ impl Driver {
                 (Role::Supervisor, sup.id.clone(), sup.name.clone())
             }
         };
-        self.conns.insert(conn, Conn { who, handle });
+        self.conns.insert(conn, Conn { who, gateway });
         self.send(
             conn,
             ServerMessage::Welcome {
@@ -122,12 +91,41 @@ impl Driver {
 
     /// A newer connection of the same account took over: close the old one without signing out.
     fn replace(&mut self, old: ConnId) {
-        if let Some(c) = self.conns.remove(&old) {
-            if let Some(h) = c.handle {
-                h.close.close(CloseReason::Replaced);
-            }
+        if self.conns.contains_key(&old) {
+            self.close_conn(old, CloseReason::Replaced);
+            self.conns.remove(&old);
             info!(conn = old, "connection replaced");
         }
+    }
+
+    /// Whether `c`'s socket is in this node's hub.
+    pub(super) fn is_local(&self, c: &Conn) -> bool {
+        c.gateway.as_deref().is_none_or(|g| g == self.shared.gateway)
+    }
+
+    /// Closes a connection's socket, wherever it is (not while replaying: the world is cut off).
+    fn close_conn(&mut self, conn: ConnId, reason: CloseReason) {
+        let Some(c) = self.conns.get(&conn).filter(|_| !self.replaying) else { return };
+        match c.gateway.clone().filter(|_| !self.is_local(c)) {
+            Some(gateway) => self.remote.push(RemoteOut { gateway, conn, what: RemoteWhat::Close(reason) }),
+            None => self.shared.hub.close(conn, reason),
+        }
+    }
+
+    /// A gateway stopped answering: every connection it held is gone, as if each had dropped.
+    pub(super) fn gateway_lost(&mut self, gateway: &str) {
+        let mut gone: Vec<ConnId> =
+            self.conns.iter().filter(|(_, c)| c.gateway.as_deref() == Some(gateway)).map(|(id, _)| *id).collect();
+        gone.sort_unstable();
+        info!(gateway, connections = gone.len(), "gateway lost: its connections are gone");
+        for conn in gone {
+            self.disconnect(conn);
+        }
+    }
+
+    /// The gateways other than this node's that hold connections now.
+    pub(super) fn remote_gateways(&self) -> std::collections::BTreeSet<String> {
+        self.conns.values().filter(|c| !self.is_local(c)).filter_map(|c| c.gateway.clone()).collect()
     }
 
     pub(super) fn disconnect(&mut self, conn: ConnId) {
@@ -150,8 +148,12 @@ impl Driver {
     }
 
     /// Queues `msg` for `conn`. With the applied log on, it waits in the outbox until the batch is
-    /// committed ([`Driver::deliver_outbox`]). Never blocks and never re-enters the engine.
+    /// committed ([`Driver::deliver_outbox`]). Never blocks and never re-enters the engine; a
+    /// replay sends nothing.
     pub(super) fn send(&mut self, conn: ConnId, msg: ServerMessage) {
+        if self.replaying {
+            return;
+        }
         if self.log.is_some() {
             self.outbox.push((conn, msg));
         } else {
@@ -166,18 +168,15 @@ impl Driver {
         }
     }
 
-    /// A full or closed queue marks the connection failed, to be dropped after the current batch.
+    /// To this node's hub (which closes a connection too slow to take it), or to the bus for a
+    /// connection on another gateway.
     fn send_now(&mut self, conn: ConnId, msg: ServerMessage) {
-        if self.failed.contains(&conn) {
-            return;
-        }
-        let Some(handle) = self.conns.get(&conn).and_then(|c| c.handle.as_ref()) else {
-            return;
-        };
-        if let Err(e) = handle.tx.try_send(Outbound::Msg(msg)) {
-            // A client that cannot keep up is disconnected rather than allowed to grow memory.
-            warn!(conn, error = %e, "outbound queue full or closed; dropping connection");
-            self.failed.push(conn);
+        let Some(c) = self.conns.get(&conn) else { return };
+        match c.gateway.clone().filter(|_| !self.is_local(c)) {
+            Some(gateway) => self.remote.push(RemoteOut { gateway, conn, what: RemoteWhat::Msg(msg) }),
+            None => {
+                self.shared.hub.deliver(conn, msg);
+            }
         }
     }
 

@@ -171,6 +171,7 @@ impl Driver {
     }
 
     pub(super) fn document_stored(&mut self, meta: crate::documents::DocMeta) {
+        self.shared.docs.remember(&meta);
         let Some(view) = self.engine.call(routing::CallId(meta.call)) else { return };
         let url = format!("/api/documents/{}", meta.id);
         let msg = ServerMessage::DocumentReady {

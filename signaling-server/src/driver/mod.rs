@@ -7,10 +7,12 @@
 //! due engine timer, else the periodic tick (supervisor load feed). Every input that changes state
 //! is applied through [`Driver::apply`] — the same path a replay takes — and appended to the
 //! applied log (`routing_log`); every queued action is routed after each. At the end of the batch
-//! the log is committed (one `fdatasync`), and only then do the batch's messages go out; then
-//! connections whose sends failed are dropped, each drop a logged input of its own.
+//! the log is committed (one `fdatasync`, or one fenced append in Redis), and only then do the
+//! batch's messages go out: through this node's hub, or for a connection on another gateway of a
+//! cluster, through the bus. A connection too slow to take its messages is closed by the hub, and
+//! its gateway reports the disconnect like any other.
 //!
-//! - `connections.rs`: the registry, sending, replacing and dropping connections;
+//! - `connections.rs`: who is on which connection (and gateway), sending, replacing and dropping;
 //! - `messages.rs`: client messages to engine inputs (and documents);
 //! - `actions.rs`: engine actions to client messages;
 //! - `supervisors.rs`, `wrap_up.rs`: the supervisors' feed, case records and ratings;
@@ -21,7 +23,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use protocol::{ClientMessage, QueueLoadRow, ServerMessage};
+use protocol::{QueueLoadRow, ServerMessage};
 use routing::{BoothIdx, ClerkIdx, Engine, Input, Party, RegionIdx, ServiceIdx, TicketId};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info};
@@ -33,18 +35,18 @@ mod events;
 mod messages;
 mod replay;
 mod supervisors;
+mod takeover;
 #[cfg(test)]
 mod tests;
 mod wrap_up;
 
+pub use crate::hub::{CloseSignal, ConnHandle, ConnId, Outbound};
 use connections::Conn;
-pub use connections::{CloseSignal, ConnHandle};
 
+use crate::bus::{GatewayInput, RemoteBus, RemoteOut};
 use crate::history::WaitingHistory;
 use crate::routing_log::{changes_state, AppliedLog, Entry, Logged};
 use crate::state::Shared;
-
-pub type ConnId = u64;
 
 /// Who is on a connection, resolved from a verified token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,14 +55,6 @@ pub enum Principal {
     Clerk(ClerkIdx),
     /// Index into the configured supervisors.
     Supervisor(usize),
-}
-
-/// What the driver asks a connection's writer to do, in order.
-#[derive(Debug)]
-pub enum Outbound {
-    Msg(ServerMessage),
-    /// Close after the messages queued before it (graceful shutdown).
-    Close(protocol::CloseReason),
 }
 
 /// The parties and service of a live call, for the document endpoints.
@@ -83,25 +77,15 @@ pub enum Command {
         to: Party,
         msg: ServerMessage,
     },
-    /// A document of a live call was stored: tell the clerk.
-    DocumentStored {
-        meta: crate::documents::DocMeta,
-    },
-    Connect {
-        conn: ConnId,
-        who: Principal,
-        handle: ConnHandle,
+    /// An input from a gateway: this node's (`src: None`), or one read from the cluster's input
+    /// stream (`src`: its stream id).
+    Input {
+        src: Option<String>,
+        input: GatewayInput,
     },
     /// Liveness probe for `/healthz`: answered at once by a driver that is running.
     Probe {
         reply: oneshot::Sender<()>,
-    },
-    Disconnect {
-        conn: ConnId,
-    },
-    Message {
-        conn: ConnId,
-        msg: ClientMessage,
     },
     Snapshot {
         scope: RegionIdx,
@@ -109,6 +93,17 @@ pub enum Command {
     },
     Shutdown {
         reply: oneshot::Sender<()>,
+    },
+    /// A standby's replica: applied-log entries read from Redis, to replay (the first one of a
+    /// log is its header).
+    Replay {
+        entries: Vec<Logged>,
+    },
+    /// The standby holds the lease now, under `epoch`: route with this log and bus.
+    Promote {
+        epoch: u64,
+        log: Box<dyn AppliedLog>,
+        bus: Box<dyn RemoteBus>,
     },
 }
 
@@ -136,8 +131,6 @@ pub struct Driver {
     answered_today: crate::history::AnsweredToday,
     load_dirty: bool,
     ticks: u64,
-    /// Connections whose last send failed, dropped after the current batch of actions.
-    failed: Vec<ConnId>,
     /// Outcomes that found their booth away, delivered when it reconnects.
     missed: HashMap<BoothIdx, Vec<(std::time::Instant, ServerMessage)>>,
     events: events::EventLog,
@@ -150,14 +143,21 @@ pub struct Driver {
     /// Wall time (Unix ms) at `t = 0`: records get their times from the timeline, so a replay
     /// writes the same ones.
     wall_base_ms: u64,
-    /// Handles of connections whose `Connect` is being applied.
-    handles: HashMap<ConnId, ConnHandle>,
     /// The current input's time on the log's timeline, and the engine's instant for it.
     t: u64,
     now: std::time::Instant,
     /// The applied log; while it is on, messages wait in `outbox` until it is committed.
     log: Option<Box<dyn AppliedLog>>,
     outbox: Vec<(ConnId, ServerMessage)>,
+    /// For connections on other gateways: published after the batch is committed.
+    remote: Vec<RemoteOut>,
+    bus: Option<Box<dyn RemoteBus>>,
+    /// The input-stream id of the last gateway input taken, until an entry logs it.
+    pending_src: Option<String>,
+    /// The input-stream id the log last recorded (a new router resumes after it).
+    last_src: Option<String>,
+    /// When a gateway first held a connection here without a heartbeat seen yet (Unix ms).
+    gateway_first_seen: HashMap<String, u64>,
     /// Rebuilding state from the log: nothing is sent or written.
     replaying: bool,
     /// `signaling-server replay`: each applied entry and action, printed.
@@ -177,9 +177,13 @@ impl Driver {
             t: 0,
             clock,
             wall_base_ms: store::now_ms() as u64,
-            handles: HashMap::new(),
             log: None,
             outbox: Vec::new(),
+            remote: Vec::new(),
+            bus: None,
+            pending_src: None,
+            last_src: None,
+            gateway_first_seen: HashMap::new(),
             replaying: false,
             trace: None,
             engine,
@@ -195,7 +199,6 @@ impl Driver {
             answered_today: Default::default(),
             load_dirty: true,
             ticks: 0,
-            failed: Vec::new(),
             missed: HashMap::new(),
             events: Default::default(),
             saved_answered: HashMap::new(),
@@ -235,7 +238,10 @@ impl Driver {
                     None => break,
                 },
                 _ = sleep_until(deadline) => self.on_timeout(),
-                _ = tick.tick() => self.on_tick(),
+                _ = tick.tick() => {
+                    self.on_tick();
+                    self.check_gateways();
+                }
             }
             self.end_batch();
             if let Some(reply) = shutdown {
@@ -266,10 +272,14 @@ impl Driver {
     /// Handles a state-changing input live: stamped, logged, applied.
     fn record(&mut self, entry: Entry) {
         self.begin_turn();
+        let src = self.pending_src.take();
         if let Some(log) = self.log.as_mut() {
-            if let Err(e) = log.append(&Logged { t: self.t, entry: entry.for_log() }) {
+            if let Err(e) = log.append(&Logged { t: self.t, src: src.clone(), entry: entry.for_log() }) {
                 fatal_log_error(&e.to_string());
             }
+        }
+        if src.is_some() {
+            self.last_src = src;
         }
         self.apply(&entry);
     }
@@ -285,13 +295,14 @@ impl Driver {
         }
         match entry {
             Entry::Header { .. } => {}
-            Entry::Connect { conn, role, id } => {
+            Entry::Connect { conn, role, id, gateway } => {
                 if let Some(who) = self.principal(*role, id) {
-                    let handle = self.handles.remove(conn);
-                    self.connect(*conn, who, handle);
+                    self.connect(*conn, who, gateway.clone());
                 }
             }
             Entry::Disconnect { conn } => self.disconnect(*conn),
+            Entry::GatewayLost { gateway } => self.gateway_lost(gateway),
+            Entry::Consumed {} => {}
             Entry::Message { conn, msg } => self.on_message(*conn, msg.clone()),
             Entry::Timeout {} => self.engine.handle_timeout(self.now),
             Entry::Shutdown {} => {
@@ -299,16 +310,6 @@ impl Driver {
             }
         }
         self.route_all();
-    }
-
-    /// The role and id of an account, as the log names it.
-    fn account(&self, who: Principal) -> (protocol::Role, String) {
-        let dir = &self.shared.directory;
-        match who {
-            Principal::Booth(b) => (protocol::Role::Booth, dir.booth(b).id.clone()),
-            Principal::Clerk(c) => (protocol::Role::Clerk, dir.clerk(c).id.clone()),
-            Principal::Supervisor(s) => (protocol::Role::Supervisor, self.shared.supervisors[s].id.clone()),
-        }
     }
 
     /// The account of a logged connect (`None` if the configuration no longer has it).
@@ -325,26 +326,16 @@ impl Driver {
         self.record(Entry::Timeout {});
     }
 
-    fn on_command(&mut self, cmd: Command) {
+    pub(crate) fn on_command(&mut self, cmd: Command) {
         match cmd {
-            Command::Connect { conn, who, handle } => {
-                let (role, id) = self.account(who);
-                self.handles.insert(conn, handle);
-                self.record(Entry::Connect { conn, role, id });
+            Command::Input { src, input } => {
+                if src.is_some() {
+                    self.pending_src = src;
+                }
+                self.on_input(input);
             }
             Command::Probe { reply } => {
                 let _ = reply.send(());
-            }
-            Command::Disconnect { conn } => {
-                if self.conns.contains_key(&conn) {
-                    self.record(Entry::Disconnect { conn });
-                }
-            }
-            Command::Message { conn, msg } if changes_state(&msg) => self.record(Entry::Message { conn, msg }),
-            Command::Message { conn, msg } => {
-                // Answered from the current state, changing nothing: not logged.
-                self.begin_turn();
-                self.on_message(conn, msg);
             }
             Command::CallInfo { call, reply } => {
                 let info = self.engine.call(routing::CallId(call)).map(|v| CallInfo {
@@ -355,14 +346,43 @@ impl Driver {
                 });
                 let _ = reply.send(info);
             }
-            Command::DocumentStored { meta } => self.document_stored(meta),
             Command::Deliver { to: Party::Booth(b), msg } => self.send_to_booth(b, msg),
             Command::Deliver { to: Party::Clerk(c), msg } => self.send_to_clerk(c, msg),
             Command::Snapshot { scope, reply } => {
-                self.begin_turn();
+                if !self.is_standby() {
+                    self.begin_turn();
+                }
                 let _ = reply.send(self.current_load_rows(scope));
             }
+            Command::Replay { entries } => {
+                self.replay(&entries);
+                self.flush_records();
+            }
+            Command::Promote { epoch, log, bus } => self.take_over(epoch, log, bus),
             Command::Shutdown { .. } => unreachable!("handled in run"),
+        }
+    }
+
+    fn on_input(&mut self, input: GatewayInput) {
+        match input {
+            GatewayInput::Connect { conn, role, id, gateway } => {
+                self.record(Entry::Connect { conn, role, id, gateway });
+            }
+            GatewayInput::Disconnect { conn } => {
+                if self.conns.contains_key(&conn) {
+                    self.record(Entry::Disconnect { conn });
+                }
+            }
+            GatewayInput::Message { conn, msg } if changes_state(&msg) => self.record(Entry::Message { conn, msg }),
+            GatewayInput::Message { conn, msg } => {
+                // Answered from the current state, changing nothing: not logged.
+                self.begin_turn();
+                self.on_message(conn, msg);
+            }
+            GatewayInput::DocumentStored { meta } => {
+                self.begin_turn();
+                self.document_stored(meta);
+            }
         }
     }
 
@@ -372,6 +392,11 @@ impl Driver {
         if let Err(e) = self.input(input) {
             debug!(error = %e, "lifecycle input refused");
         }
+    }
+
+    /// A cluster node that does not route (yet): its engine follows the log.
+    fn is_standby(&self) -> bool {
+        self.shared.cluster.as_ref().is_some_and(|r| !r.is_router())
     }
 
     fn input(&mut self, input: Input) -> Result<(), routing::Reject> {
@@ -395,28 +420,24 @@ impl Driver {
         }
     }
 
-    /// The end of a batch: the log is committed, then the batch's messages go out, then the
-    /// connections whose sends failed are dropped (each a logged disconnect) — until none is left.
+    /// The end of a batch: the log is committed, then the batch's messages go out — to this node's
+    /// connections through the hub, to other gateways' through the bus.
     fn end_batch(&mut self) {
-        loop {
-            self.flush_events();
-            if let Some(log) = self.log.as_mut() {
-                if let Err(e) = log.commit() {
-                    fatal_log_error(&e);
-                }
+        if self.pending_src.is_some() && self.log.is_some() {
+            // Gateway inputs were taken that changed nothing: the log still says how far.
+            self.record(Entry::Consumed {});
+        }
+        self.flush_events();
+        if let Some(log) = self.log.as_mut() {
+            if let Err(e) = log.commit() {
+                fatal_log_error(&e);
             }
-            self.deliver_outbox();
-            let failed = std::mem::take(&mut self.failed);
-            if failed.is_empty() {
-                break;
-            }
-            for conn in failed {
-                if let Some(close) = self.conns.get(&conn).and_then(|c| c.handle.as_ref()).map(|h| h.close.clone()) {
-                    close.close(protocol::CloseReason::TooSlow);
-                }
-                if self.conns.contains_key(&conn) {
-                    self.record(Entry::Disconnect { conn });
-                }
+        }
+        self.deliver_outbox();
+        let remote = std::mem::take(&mut self.remote);
+        if let Some(bus) = self.bus.as_mut().filter(|_| !remote.is_empty()) {
+            if let Err(e) = bus.publish(remote) {
+                fatal_log_error(&e);
             }
         }
     }
@@ -432,10 +453,17 @@ impl Driver {
 
     /// Tells every waiting citizen and every clerk, then closes all connections.
     fn shutdown(&mut self) {
-        if self.shared.cluster.is_some() {
+        let cluster = self.shared.cluster.is_some();
+        // This node's connections close with the process; another gateway's stay with the next
+        // router.
+        let local: Vec<ConnId> = self.conns.iter().filter(|(_, c)| self.is_local(c)).map(|(id, _)| *id).collect();
+        if cluster {
             // A router of a cluster hands over instead: tickets, calls and wrap-ups go on with the
-            // next router, which the clients reconnect to.
+            // next router. This node's clients reconnect to another node within their graces.
             info!(open_tickets = self.engine.open_ticket_count(), "stopping: handing the routing over");
+            for &conn in &local {
+                self.record(Entry::Disconnect { conn });
+            }
             self.end_batch();
             if let Some(log) = self.log.as_mut() {
                 log.release();
@@ -455,27 +483,23 @@ impl Driver {
         if !self.shared.records.sync_within(Duration::from_secs(5)) {
             tracing::error!("shutting down with case records not yet committed: the database is away");
         }
-        let ids: Vec<ConnId> = self.conns.keys().copied().collect();
-        for conn in ids {
-            self.send(
-                conn,
-                ServerMessage::ServerShutdown {
-                    // A cluster's next router is up at once; a single node takes a moment.
-                    retry_after_ms: if self.shared.cluster.is_some() { 1_000 } else { 5_000 },
-                    message_zh: "系统维护中，请稍后重新连接".into(),
-                    message_en: "The server is restarting; please reconnect shortly.".into(),
-                },
-            );
-        }
-        self.deliver_outbox();
-        for conn in self.conns.values() {
-            if let Some(h) = &conn.handle {
-                if h.tx.try_send(Outbound::Close(protocol::CloseReason::ServerShutdown)).is_err() {
-                    h.close.close(protocol::CloseReason::ServerShutdown);
-                }
-            }
+        // Last, after every answer of the batches above.
+        let retry_after_ms = if cluster { 1_000 } else { 5_000 };
+        for conn in local {
+            self.shared.hub.deliver(conn, shutdown_notice(retry_after_ms));
+            self.shared.hub.close_after_queued(conn, protocol::CloseReason::ServerShutdown);
         }
         self.conns.clear();
+    }
+}
+
+/// `server_shutdown`: reconnect after `retry_after_ms` (a cluster's next router is up at once; a
+/// single node takes a moment).
+pub(crate) fn shutdown_notice(retry_after_ms: u64) -> ServerMessage {
+    ServerMessage::ServerShutdown {
+        retry_after_ms,
+        message_zh: "系统维护中，请稍后重新连接".into(),
+        message_en: "The server is restarting; please reconnect shortly.".into(),
     }
 }
 

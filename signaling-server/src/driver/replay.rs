@@ -29,13 +29,16 @@ impl Driver {
     pub fn replay(&mut self, entries: &[Logged]) {
         self.replaying = true;
         for e in entries {
+            if e.src.is_some() {
+                self.last_src.clone_from(&e.src);
+            }
             self.t = e.t;
             self.now = self.clock.instant(e.t);
             self.apply(&e.entry);
         }
         self.replaying = false;
         self.outbox.clear();
-        self.failed.clear();
+        self.remote.clear();
     }
 
     /// Prints each applied entry and action to `out` (the `replay` command).

@@ -1,7 +1,7 @@
-//! The driver without sockets: connections are plain channels the test holds, so a full queue
-//! can be arranged exactly. Pins that a send failing while an accept is routed neither re-enters
-//! the engine nor panics: the connection is closed (`too_slow`) and dropped after the batch (its
-//! call held for the clerk's grace period).
+//! The driver without sockets: connections are plain channels the test registers in the hub, so a
+//! full queue can be arranged exactly. Pins that a send failing while an accept is routed neither
+//! re-enters the engine nor panics: the hub closes the connection (`too_slow`), and its
+//! disconnect holds the call for the clerk's grace period.
 
 use std::sync::Arc;
 
@@ -34,25 +34,27 @@ fn driver() -> Driver {
     let directory = Arc::new(settings.directory.clone());
     let engine_cfg = settings.engine.clone();
     let (tx, _rx) = mpsc::channel(8);
-    let shared = Arc::new(Shared::new(settings, directory.clone(), tx).expect("a writable temp dir"));
+    let shared = Arc::new(Shared::new(settings, directory.clone(), tx, None).expect("a writable temp dir"));
     Driver::new(shared, engine_cfg)
 }
 
 fn connect(d: &mut Driver, conn: ConnId, who: Principal, capacity: usize) -> TestConn {
     let (tx, rx) = mpsc::channel(capacity);
     let close = Arc::new(CloseSignal::default());
-    d.on_command(Command::Connect { conn, who, handle: ConnHandle { tx: tx.clone(), close: close.clone() } });
+    d.shared.hub.register(conn, ConnHandle { tx: tx.clone(), close: close.clone() });
+    let (role, id) = d.shared.account_of(who);
+    d.on_command(Command::Input { src: None, input: GatewayInput::Connect { conn, role, id, gateway: None } });
     d.flush();
     TestConn { rx, tx, close }
 }
 
 fn message(d: &mut Driver, conn: ConnId, msg: ClientMessage) {
-    d.on_command(Command::Message { conn, msg });
+    d.on_command(Command::Input { src: None, input: GatewayInput::Message { conn, msg } });
     d.flush();
 }
 
 #[tokio::test]
-async fn a_send_failing_while_an_accept_is_routed_drops_the_clerk_after_the_batch() {
+async fn a_send_failing_while_an_accept_is_routed_closes_the_clerk_and_keeps_the_call() {
     let mut d = driver();
     let dir = d.shared.directory.clone();
     let clerk = Principal::Clerk(dir.clerk_idx("clerk-hekou-1").unwrap());
@@ -89,8 +91,11 @@ async fn a_send_failing_while_an_accept_is_routed_drops_the_clerk_after_the_batc
     // The call goes on: a dropped clerk has its grace period to come back.
     assert_eq!(kinds, ["call_started"]);
     assert_eq!(c.close.closed().await, CloseReason::TooSlow);
+    assert!(!d.shared.hub.connections().contains(&1), "the hub forgot it");
+    // Its socket task reports the disconnect, as the gateway does.
+    d.on_command(Command::Input { src: None, input: GatewayInput::Disconnect { conn: 1 } });
+    d.flush();
     assert!(!d.conns.contains_key(&1), "the clerk's connection is forgotten");
-    assert!(d.failed.is_empty());
     // The driver goes on: the same clerk signs in again and finds the call.
     let mut again = connect(&mut d, 3, clerk, 64);
     assert!(again.drain().iter().any(|m| matches!(m, ServerMessage::CallStarted { .. })));
@@ -112,7 +117,7 @@ async fn a_replay_writes_the_case_the_dead_run_had_not_committed() {
     let directory = Arc::new(settings.directory.clone());
     let mut cfg = settings.engine.clone();
     let (tx, _rx) = mpsc::channel(64);
-    let shared = Arc::new(Shared::new(settings, directory.clone(), tx).unwrap());
+    let shared = Arc::new(Shared::new(settings, directory.clone(), tx, None).unwrap());
     (cfg.first_ticket, cfg.first_call) = (id_base(shared.records.boot()), id_base(shared.records.boot()));
     let started = store::now_ms() as u64;
     let header = Entry::Header {

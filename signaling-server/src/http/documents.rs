@@ -125,7 +125,7 @@ pub async fn upload(
         sha256_original: meta.sha256_original.clone(),
         sha256_result: meta.sha256_result.clone(),
     };
-    let _ = state.commands.send(Command::DocumentStored { meta }).await;
+    let _ = state.inputs.send(crate::bus::GatewayInput::DocumentStored { meta }).await;
     state.trimmer.upload_finished();
     Ok(Json(answer))
 }

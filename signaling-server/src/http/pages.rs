@@ -30,14 +30,15 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
         && matches!(tokio::time::timeout(DRIVER_PROBE, rx).await, Ok(Ok(())));
     let connections = state.conns.open();
     if let Some(role) = &state.cluster {
-        // A standby is healthy but takes no clients: 503 keeps load balancers away from it.
-        let router = role.is_router() && alive;
+        // Every node is a gateway: a standby takes clients like the router does, so it is healthy
+        // while its engine host answers (its replica, or the router's driver).
         let body = serde_json::json!({
-            "status": if router { "ok" } else { "standby" }, "protocol_version": protocol::PROTOCOL_VERSION,
-            "driver": if router { "ok" } else { "standby" }, "connections": connections,
+            "status": if alive { "ok" } else { "unavailable" }, "protocol_version": protocol::PROTOCOL_VERSION,
+            "driver": if alive { "ok" } else { "not_responding" }, "connections": connections,
             "node": role.node, "role": if role.is_router() { "router" } else { "standby" }, "epoch": role.epoch(),
+            "gateway": state.gateway,
         });
-        let status = if router { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+        let status = if alive { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
         return (status, Json(body)).into_response();
     }
     if alive {

@@ -1,0 +1,286 @@
+//! The cluster's bus on Redis Streams (not pub/sub: a stream keeps what a reconnecting reader has
+//! not read yet).
+//!
+//! - `<p>:inputs`: every gateway appends its inputs (connects, disconnects, client messages,
+//!   stored documents) here, in the order it saw them ([`spawn_input_appender`]); the router reads
+//!   them in stream order ([`spawn_input_reader`]) and logs each applied entry with the input's
+//!   stream id, so a router that takes over reads on after the last one logged — an input a dead
+//!   router never applied is applied by the next.
+//! - `<p>:out:<gateway>`: what the router says to a connection on that gateway, published after
+//!   the batch that caused it is committed ([`RedisBus`]), by a Lua script that checks the
+//!   router's epoch in the same step (a deposed router cannot publish). Each gateway tails its own
+//!   stream ([`spawn_outbound_tail`]) and hands the messages to its hub; it ignores anything of an
+//!   older epoch than it has already seen.
+//!
+//! Every reader and writer here runs on a thread of its own with a blocking connection, and makes
+//! its connection again when Redis restarts or Sentinel fails over; an appender retries its batch
+//! until it lands (the socket tasks wait meanwhile: back-pressure, nothing dropped).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::ServerMessage;
+use tokio::sync::mpsc;
+
+use super::redis_log::{connect, Keys};
+use super::ClusterError;
+use crate::bus::{close_reason, GatewayInput, RemoteBus, RemoteOut, RemoteWhat};
+use crate::driver::Command;
+use crate::hub::Hub;
+
+/// Inputs appended per round trip at most.
+const INPUT_BATCH: usize = 256;
+/// Entries kept in a gateway's outbound stream (approximately): bounds a dead gateway's stream.
+const OUTBOUND_MAXLEN: u64 = 100_000;
+/// How long a reader blocks on an empty stream; well under the connection's 5 s read timeout.
+const BLOCK: Duration = Duration::from_millis(1000);
+
+/// Publishes a batch for other gateways if the epoch still holds. KEYS: epoch, then one outbound
+/// stream per message. ARGV: epoch, max length, then per message: connection, kind (`m` message,
+/// `x` close), payload.
+const FENCED_PUBLISH: &str = r#"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return redis.error_reply('FENCED')
+end
+for i = 2, #KEYS do
+  local a = 3 + (i - 2) * 3
+  redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[2], '*', 'ep', ARGV[1], 'c', ARGV[a], ARGV[a + 1], ARGV[a + 2])
+end
+return #KEYS - 1
+"#;
+
+/// Sleeps after a failed Redis call: doubling from 50 ms up to a second.
+fn back_off(pause: &mut Duration) {
+    std::thread::sleep(*pause);
+    *pause = (*pause * 2).min(Duration::from_secs(1));
+}
+
+/// Starts this gateway's appender: what is sent on the returned channel lands in `<p>:inputs`,
+/// in order, exactly as sent (a failed batch is retried until it lands).
+pub fn spawn_input_appender(url: String, keys: Keys) -> mpsc::Sender<GatewayInput> {
+    let (tx, mut rx) = mpsc::channel::<GatewayInput>(4096);
+    let spawned = std::thread::Builder::new().name("gateway-inputs".into()).spawn(move || {
+        let mut conn = None;
+        while let Some(first) = rx.blocking_recv() {
+            let mut batch = vec![first];
+            while batch.len() < INPUT_BATCH {
+                match rx.try_recv() {
+                    Ok(input) => batch.push(input),
+                    Err(_) => break,
+                }
+            }
+            let mut pipe = redis::pipe();
+            for input in &batch {
+                let json = serde_json::to_string(input).expect("an input serializes");
+                pipe.cmd("XADD").arg(&keys.inputs).arg("*").arg("i").arg(json).ignore();
+            }
+            let mut pause = Duration::from_millis(50);
+            loop {
+                if conn.is_none() {
+                    conn = connect(&url).ok();
+                }
+                if let Some(c) = conn.as_mut() {
+                    match pipe.query::<()>(c) {
+                        Ok(()) => break,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "appending gateway inputs failed; reconnecting and retrying");
+                            conn = None;
+                        }
+                    }
+                }
+                back_off(&mut pause);
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the gateway's input appender");
+    }
+    tx
+}
+
+/// Starts the router's reader of `<p>:inputs` after stream id `after` (`"0"`: from the start):
+/// each input goes to the driver as [`Command::Input`] with its stream id. Stops when `stop` is
+/// set or the driver is gone.
+pub fn spawn_input_reader(
+    url: String,
+    keys: Keys,
+    mut after: String,
+    commands: mpsc::Sender<Command>,
+    stop: Arc<AtomicBool>,
+) {
+    let spawned = std::thread::Builder::new().name("router-inputs".into()).spawn(move || {
+        let mut conn = None;
+        let mut pause = Duration::from_millis(50);
+        while !stop.load(Ordering::SeqCst) {
+            if conn.is_none() {
+                conn = connect(&url).ok();
+            }
+            let Some(c) = conn.as_mut() else {
+                back_off(&mut pause);
+                continue;
+            };
+            let read = xread(c, &keys.inputs, &after, INPUT_BATCH);
+            let entries = match read {
+                Ok(entries) => entries,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading gateway inputs failed; reconnecting");
+                    conn = None;
+                    back_off(&mut pause);
+                    continue;
+                }
+            };
+            pause = Duration::from_millis(50);
+            for (id, fields) in entries {
+                after.clone_from(&id);
+                let Some(input) = field(&fields, "i").and_then(|j| serde_json::from_str::<GatewayInput>(j).ok()) else {
+                    tracing::error!(id, "an input in the stream cannot be read; skipped");
+                    continue;
+                };
+                if commands.blocking_send(Command::Input { src: Some(id), input }).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the router's input reader");
+    }
+}
+
+type StreamEntry = (String, Vec<(String, String)>);
+
+/// Up to `count` entries of `stream` after id `after`, waiting up to [`BLOCK`] for the first.
+fn xread(c: &mut redis::Connection, stream: &str, after: &str, count: usize) -> redis::RedisResult<Vec<StreamEntry>> {
+    let reply: Option<Vec<(String, Vec<StreamEntry>)>> = redis::cmd("XREAD")
+        .arg("COUNT")
+        .arg(count)
+        .arg("BLOCK")
+        .arg(BLOCK.as_millis() as u64)
+        .arg("STREAMS")
+        .arg(stream)
+        .arg(after)
+        .query(c)?;
+    Ok(reply.unwrap_or_default().into_iter().flat_map(|(_, e)| e).collect())
+}
+
+fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// The router's publisher to other gateways' outbound streams, under its epoch.
+pub struct RedisBus {
+    url: String,
+    keys: Keys,
+    epoch: u64,
+    conn: Option<redis::Connection>,
+}
+
+impl RedisBus {
+    pub fn new(url: &str, keys: Keys, epoch: u64) -> Self {
+        Self { url: url.to_owned(), keys, epoch, conn: None }
+    }
+
+    fn try_publish(&mut self, out: &[RemoteOut]) -> Result<(), ClusterError> {
+        if self.conn.is_none() {
+            self.conn = Some(connect(&self.url)?);
+        }
+        let conn = self.conn.as_mut().expect("connected just above");
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(FENCED_PUBLISH).arg(out.len() + 1).arg(&self.keys.epoch);
+        for o in out {
+            cmd.arg(self.keys.outbound(&o.gateway));
+        }
+        cmd.arg(self.epoch).arg(OUTBOUND_MAXLEN);
+        for o in out {
+            match &o.what {
+                RemoteWhat::Msg(m) => cmd.arg(o.conn).arg("m").arg(m.encode()),
+                RemoteWhat::Close(r) => cmd.arg(o.conn).arg("x").arg(r.as_str()),
+            };
+        }
+        match cmd.query::<u64>(conn) {
+            Ok(_) => Ok(()),
+            Err(e) if e.to_string().contains("FENCED") => Err(ClusterError::Fenced { mine: self.epoch, current: 0 }),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl RemoteBus for RedisBus {
+    /// Retried (a new connection each time) for up to 30 s, like the log's commit.
+    fn publish(&mut self, out: Vec<RemoteOut>) -> Result<(), String> {
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(50);
+        loop {
+            match self.try_publish(&out) {
+                Ok(()) => return Ok(()),
+                Err(e @ ClusterError::Fenced { .. }) => return Err(e.to_string()),
+                Err(e) if started.elapsed() < Duration::from_secs(30) => {
+                    tracing::warn!(error = %e, "publishing to gateways failed; reconnecting and retrying");
+                    self.conn = None;
+                    back_off(&mut pause);
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+
+    /// Drops inputs before `upto` (the last one the log recorded): a new router never reads them.
+    fn trim_inputs(&mut self, upto: &str) {
+        if let Some(c) = self.conn.as_mut() {
+            let _ = redis::cmd("XTRIM").arg(&self.keys.inputs).arg("MINID").arg(upto).query::<u64>(c);
+        }
+    }
+}
+
+/// Starts this gateway's reader of its outbound stream: each message goes to its connection in
+/// the hub; a message of an older epoch than one already seen (a deposed router's) is dropped.
+pub fn spawn_outbound_tail(url: String, keys: Keys, gateway: String, hub: Arc<Hub>) {
+    let stream = keys.outbound(&gateway);
+    let spawned = std::thread::Builder::new().name("gateway-outbound".into()).spawn(move || {
+        let (mut conn, mut after, mut newest_epoch) = (None, "0".to_owned(), 0u64);
+        let mut pause = Duration::from_millis(50);
+        loop {
+            if conn.is_none() {
+                conn = connect(&url).ok();
+            }
+            let Some(c) = conn.as_mut() else {
+                back_off(&mut pause);
+                continue;
+            };
+            let read = xread(c, &stream, &after, 1024);
+            let entries: Vec<StreamEntry> = match read {
+                Ok(entries) => entries,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading this gateway's outbound stream failed; reconnecting");
+                    conn = None;
+                    back_off(&mut pause);
+                    continue;
+                }
+            };
+            pause = Duration::from_millis(50);
+            for (id, fields) in &entries {
+                after.clone_from(id);
+                let epoch: u64 = field(fields, "ep").and_then(|e| e.parse().ok()).unwrap_or(0);
+                if epoch < newest_epoch {
+                    tracing::warn!(epoch, newest_epoch, "a message of a deposed router ignored");
+                    continue;
+                }
+                newest_epoch = epoch;
+                let Some(to) = field(fields, "c").and_then(|c| c.parse::<u64>().ok()) else { continue };
+                if let Some(msg) = field(fields, "m").and_then(|m| serde_json::from_str::<ServerMessage>(m).ok()) {
+                    hub.deliver(to, msg);
+                } else if let Some(reason) = field(fields, "x").and_then(close_reason) {
+                    hub.close(to, reason);
+                }
+            }
+            if !entries.is_empty() {
+                // Read: nobody needs them again.
+                let _ = redis::cmd("XTRIM").arg(&stream).arg("MINID").arg(&after).query::<u64>(c);
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the gateway's outbound reader");
+    }
+}
