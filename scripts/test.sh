@@ -24,7 +24,12 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "== installing ${need_pkgs[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+  # One at a time: a package that cannot be installed here (npm beside a newer Node.js, say) must
+  # not keep the others out; what is still missing fails its tests with a clear message.
+  for pkg in "${need_pkgs[@]}"; do
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$pkg" >/dev/null ||
+      echo "== could not install $pkg" >&2
+  done
 fi
 
 echo "== format check"

@@ -10,47 +10,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::cluster::*;
 use common::*;
 use protocol::{CaseOutcome, ClientMessage, Role, ServerMessage, TicketNotice};
 use store::test_cluster;
-
-struct Cluster {
-    redis: signaling_server::cluster::test_redis::TestRedis,
-    database: String,
-}
-
-impl Cluster {
-    fn start() -> Self {
-        Self {
-            redis: signaling_server::cluster::test_redis::TestRedis::start(),
-            database: test_cluster::postgres_url(),
-        }
-    }
-
-    fn node(&self, name: &str) -> Server {
-        self.node_with(name, &[])
-    }
-
-    fn node_with(&self, name: &str, extra: &[&str]) -> Server {
-        let dir = temp_dir(&format!("node-{name}"));
-        let url = self.redis.url();
-        let mut args = vec!["--node-id", name, "--redis", &url, "--token-secret", "cluster-test-secret"];
-        args.extend_from_slice(extra);
-        Server::start(&dir, free_addr(), &args, &[("XIAOWU_DATABASE", self.database.clone())])
-    }
-}
-
-/// Waits until `server` says it is the router (or `limit` passes); returns how long it took.
-fn wait_for_router(server: &Server, limit: Duration) -> Duration {
-    let started = Instant::now();
-    loop {
-        if server.health()["role"] == "router" {
-            return started.elapsed();
-        }
-        assert!(started.elapsed() < limit, "no takeover: {}", server.health());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// (booth, clerk) pairs in a call when the router dies: each clerk in the booth's own county.
 const CALLS: [(&str, &str); 5] = [

@@ -16,6 +16,7 @@
 //! its connection again when Redis restarts or Sentinel fails over; an appender retries its batch
 //! until it lands (the socket tasks wait meanwhile: back-pressure, nothing dropped).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +24,7 @@ use std::time::Duration;
 use protocol::ServerMessage;
 use tokio::sync::mpsc;
 
-use super::redis_log::{connect, Keys};
+use super::redis_log::{connect, replicas_for, wait_for_replicas, Keys};
 use super::ClusterError;
 use crate::bus::{close_reason, GatewayInput, RemoteBus, RemoteOut, RemoteWhat};
 use crate::driver::Command;
@@ -57,11 +58,16 @@ fn back_off(pause: &mut Duration) {
 }
 
 /// Starts this gateway's appender: what is sent on the returned channel lands in `<p>:inputs`,
-/// in order, exactly as sent (a failed batch is retried until it lands).
+/// in order (a failed batch is retried until it lands). Through Sentinel, a batch counts as
+/// landed once the replica has it (`WAIT`), so a failover cannot lose an input the client sent.
+/// Each input carries this appender's id and a sequence number: a batch whose answer was lost
+/// and that was sent again is read once ([`spawn_input_reader`] skips what it has seen).
 pub fn spawn_input_appender(url: String, keys: Keys) -> mpsc::Sender<GatewayInput> {
     let (tx, mut rx) = mpsc::channel::<GatewayInput>(4096);
+    let appender = format!("{}-{}", std::process::id(), store::now_ms());
+    let replicas = replicas_for(&url);
     let spawned = std::thread::Builder::new().name("gateway-inputs".into()).spawn(move || {
-        let mut conn = None;
+        let (mut conn, mut seq) = (None, 0u64);
         while let Some(first) = rx.blocking_recv() {
             let mut batch = vec![first];
             while batch.len() < INPUT_BATCH {
@@ -72,8 +78,18 @@ pub fn spawn_input_appender(url: String, keys: Keys) -> mpsc::Sender<GatewayInpu
             }
             let mut pipe = redis::pipe();
             for input in &batch {
+                seq += 1;
                 let json = serde_json::to_string(input).expect("an input serializes");
-                pipe.cmd("XADD").arg(&keys.inputs).arg("*").arg("i").arg(json).ignore();
+                pipe.cmd("XADD")
+                    .arg(&keys.inputs)
+                    .arg("*")
+                    .arg("a")
+                    .arg(&appender)
+                    .arg("s")
+                    .arg(seq)
+                    .arg("i")
+                    .arg(json);
+                pipe.ignore();
             }
             let mut pause = Duration::from_millis(50);
             loop {
@@ -81,7 +97,8 @@ pub fn spawn_input_appender(url: String, keys: Keys) -> mpsc::Sender<GatewayInpu
                     conn = connect(&url).ok();
                 }
                 if let Some(c) = conn.as_mut() {
-                    match pipe.query::<()>(c) {
+                    match pipe.query::<()>(c).map_err(ClusterError::from).and_then(|()| wait_for_replicas(c, replicas))
+                    {
                         Ok(()) => break,
                         Err(e) => {
                             tracing::warn!(error = %e, "appending gateway inputs failed; reconnecting and retrying");
@@ -112,6 +129,8 @@ pub fn spawn_input_reader(
     let spawned = std::thread::Builder::new().name("router-inputs".into()).spawn(move || {
         let mut conn = None;
         let mut pause = Duration::from_millis(50);
+        // Each appender's last sequence number read: a batch appended twice is read once.
+        let mut seen: HashMap<String, u64> = HashMap::new();
         while !stop.load(Ordering::SeqCst) {
             if conn.is_none() {
                 conn = connect(&url).ok();
@@ -133,6 +152,15 @@ pub fn spawn_input_reader(
             pause = Duration::from_millis(50);
             for (id, fields) in entries {
                 after.clone_from(&id);
+                if let (Some(appender), Some(seq)) =
+                    (field(&fields, "a"), field(&fields, "s").and_then(|s| s.parse().ok()))
+                {
+                    let last = seen.entry(appender.to_owned()).or_insert(0);
+                    if seq <= *last {
+                        continue;
+                    }
+                    *last = seq;
+                }
                 let Some(input) = field(&fields, "i").and_then(|j| serde_json::from_str::<GatewayInput>(j).ok()) else {
                     tracing::error!(id, "an input in the stream cannot be read; skipped");
                     continue;
@@ -174,11 +202,12 @@ pub struct RedisBus {
     keys: Keys,
     epoch: u64,
     conn: Option<redis::Connection>,
+    replicas: u64,
 }
 
 impl RedisBus {
     pub fn new(url: &str, keys: Keys, epoch: u64) -> Self {
-        Self { url: url.to_owned(), keys, epoch, conn: None }
+        Self { url: url.to_owned(), keys, epoch, conn: None, replicas: replicas_for(url) }
     }
 
     fn try_publish(&mut self, out: &[RemoteOut]) -> Result<(), ClusterError> {
@@ -199,7 +228,8 @@ impl RedisBus {
             };
         }
         match cmd.query::<u64>(conn) {
-            Ok(_) => Ok(()),
+            // Through Sentinel the replica must have it too: a failover then loses no answer.
+            Ok(_) => wait_for_replicas(conn, self.replicas),
             Err(e) if e.to_string().contains("FENCED") => Err(ClusterError::Fenced { mine: self.epoch, current: 0 }),
             Err(e) => Err(e.into()),
         }
@@ -227,6 +257,9 @@ impl RemoteBus for RedisBus {
 
     /// Drops inputs before `upto` (the last one the log recorded): a new router never reads them.
     fn trim_inputs(&mut self, upto: &str) {
+        if self.conn.is_none() {
+            self.conn = connect(&self.url).ok();
+        }
         if let Some(c) = self.conn.as_mut() {
             let _ = redis::cmd("XTRIM").arg(&self.keys.inputs).arg("MINID").arg(upto).query::<u64>(c);
         }

@@ -2,6 +2,8 @@
 //! tests share (the tests kill, stop and restart servers, so they cannot run them in-process).
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -1,0 +1,45 @@
+//! A cluster for the process tests: a throwaway Redis and PostgreSQL, and nodes started on them.
+
+use std::time::{Duration, Instant};
+
+use store::test_cluster;
+
+use super::{free_addr, temp_dir, Server};
+
+pub struct Cluster {
+    pub redis: signaling_server::cluster::test_redis::TestRedis,
+    pub database: String,
+}
+
+impl Cluster {
+    pub fn start() -> Self {
+        Self {
+            redis: signaling_server::cluster::test_redis::TestRedis::start(),
+            database: test_cluster::postgres_url(),
+        }
+    }
+
+    pub fn node(&self, name: &str) -> Server {
+        self.node_with(name, &[])
+    }
+
+    pub fn node_with(&self, name: &str, extra: &[&str]) -> Server {
+        let dir = temp_dir(&format!("node-{name}"));
+        let url = self.redis.url();
+        let mut args = vec!["--node-id", name, "--redis", &url, "--token-secret", "cluster-test-secret"];
+        args.extend_from_slice(extra);
+        Server::start(&dir, free_addr(), &args, &[("XIAOWU_DATABASE", self.database.clone())])
+    }
+}
+
+/// Waits until `server` says it is the router (or `limit` passes); returns how long it took.
+pub fn wait_for_router(server: &Server, limit: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        if server.health()["role"] == "router" {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < limit, "no takeover: {}", server.health());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
