@@ -13,8 +13,8 @@ use protocol::{ClientMessage, CloseReason, Role, ServerMessage};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
+use crate::commands::Command;
 use crate::documents::DocMeta;
-use crate::driver::Command;
 use crate::hub::ConnId;
 
 /// One input from a gateway.

@@ -19,6 +19,7 @@
 pub mod auth;
 pub mod bus;
 pub mod cluster;
+pub mod commands;
 pub mod config;
 pub mod convert;
 pub mod documents;

@@ -12,9 +12,9 @@ use routing::{Directory, RegionIdx};
 use tokio::sync::mpsc;
 
 use crate::auth::{SecretHash, TokenSigner};
+use crate::commands::Command;
 use crate::config::Settings;
 use crate::convert::level_out;
-use crate::driver::Command;
 
 #[derive(Debug, Clone)]
 pub struct SupervisorInfo {
@@ -211,8 +211,8 @@ impl Shared {
     }
 
     /// The role and id of an account, as inputs and the log name it.
-    pub fn account_of(&self, who: crate::driver::Principal) -> (protocol::Role, String) {
-        use crate::driver::Principal;
+    pub fn account_of(&self, who: crate::commands::Principal) -> (protocol::Role, String) {
+        use crate::commands::Principal;
         match who {
             Principal::Booth(b) => (protocol::Role::Booth, self.directory.booth(b).id.clone()),
             Principal::Clerk(c) => (protocol::Role::Clerk, self.directory.clerk(c).id.clone()),

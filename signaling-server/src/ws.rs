@@ -19,7 +19,7 @@ use tracing::{debug, info};
 
 use crate::auth::unix_now;
 use crate::bus::GatewayInput;
-use crate::driver::Principal;
+use crate::commands::Principal;
 use crate::http::ApiError;
 use crate::hub::{CloseSignal, ConnHandle, Outbound};
 use crate::limits::TokenBucket;

@@ -108,7 +108,7 @@ async fn a_booth_on_one_node_is_served_by_a_clerk_on_another_and_watched_from_a_
     assert_eq!(read.unwrap().status, 200);
     // The clerk's review reaches the booth (the router learnt of the document from node A).
     clerk
-        .send(ClientMessage::ReviewDocument { call, document: document.clone(), accepted: true, reason: None })
+        .send(ClientMessage::ReviewDocument { document: document.clone(), accepted: true, reason: None })
         .await
         .unwrap();
     expect(&mut booth, "reviewed", |m| matches!(m, ServerMessage::DocumentReviewed { .. }).then_some(())).await;

@@ -27,7 +27,7 @@ use tokio::sync::mpsc;
 use super::redis_log::{connect, replicas_for, wait_for_replicas, Keys};
 use super::ClusterError;
 use crate::bus::{close_reason, GatewayInput, RemoteBus, RemoteOut, RemoteWhat};
-use crate::driver::Command;
+use crate::commands::Command;
 use crate::hub::Hub;
 
 /// Inputs appended per round trip at most.

@@ -20,7 +20,7 @@ use std::time::Duration;
 use super::bus::RedisBus;
 use super::redis_log::{connect, read_after, replicas_for, try_acquire, wait_for_replicas, Keys, RedisLog};
 use super::{ClusterConfig, ClusterError};
-use crate::driver::Command;
+use crate::commands::Command;
 use crate::routing_log::{AppliedLog, Entry, Logged, LOG_VERSION};
 use crate::state::Shared;
 

@@ -23,9 +23,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use protocol::{QueueLoadRow, ServerMessage};
+use protocol::ServerMessage;
 use routing::{BoothIdx, ClerkIdx, Engine, Input, Party, RegionIdx, ServiceIdx, TicketId};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tracing::{debug, info};
 
 mod actions;
@@ -40,6 +40,7 @@ mod takeover;
 mod tests;
 mod wrap_up;
 
+pub use crate::commands::{CallInfo, Command, Principal};
 pub use crate::hub::{CloseSignal, ConnHandle, ConnId, Outbound};
 use connections::Conn;
 
@@ -47,65 +48,6 @@ use crate::bus::{GatewayInput, RemoteBus, RemoteOut};
 use crate::history::WaitingHistory;
 use crate::routing_log::{changes_state, AppliedLog, Entry, Logged};
 use crate::state::Shared;
-
-/// Who is on a connection, resolved from a verified token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Principal {
-    Booth(BoothIdx),
-    Clerk(ClerkIdx),
-    /// Index into the configured supervisors.
-    Supervisor(usize),
-}
-
-/// The parties and service of a live call, for the document endpoints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CallInfo {
-    pub booth: BoothIdx,
-    pub clerk: ClerkIdx,
-    pub service: ServiceIdx,
-    pub ticket: u64,
-}
-
-pub enum Command {
-    /// The live call's parties, or `None` when no such call is live.
-    CallInfo {
-        call: u64,
-        reply: oneshot::Sender<Option<CallInfo>>,
-    },
-    /// A record the driver answers for is committed: send the answer to the party's connection.
-    Deliver {
-        to: Party,
-        msg: ServerMessage,
-    },
-    /// An input from a gateway: this node's (`src: None`), or one read from the cluster's input
-    /// stream (`src`: its stream id).
-    Input {
-        src: Option<String>,
-        input: GatewayInput,
-    },
-    /// Liveness probe for `/healthz`: answered at once by a driver that is running.
-    Probe {
-        reply: oneshot::Sender<()>,
-    },
-    Snapshot {
-        scope: RegionIdx,
-        reply: oneshot::Sender<Vec<QueueLoadRow>>,
-    },
-    Shutdown {
-        reply: oneshot::Sender<()>,
-    },
-    /// A standby's replica: applied-log entries read from Redis, to replay (the first one of a
-    /// log is its header).
-    Replay {
-        entries: Vec<Logged>,
-    },
-    /// The standby holds the lease now, under `epoch`: route with this log and bus.
-    Promote {
-        epoch: u64,
-        log: Box<dyn AppliedLog>,
-        bus: Box<dyn RemoteBus>,
-    },
-}
 
 /// What the booth was last told, to send a status only when something changed.
 #[derive(PartialEq, Eq, Clone, Copy)]

@@ -8,7 +8,7 @@ use protocol::{ErrorCode, Role};
 
 use super::ApiError;
 use crate::auth::unix_now;
-use crate::driver::Principal;
+use crate::commands::Principal;
 use crate::AppState;
 
 /// The verified caller of a REST request; `label` is `role:id` for audit records.

@@ -9,7 +9,7 @@ use routing::RegionIdx;
 use store::{CaseCursor, CaseQuery, CaseScope};
 
 use super::{store_call, ApiError, ApiQuery, Caller};
-use crate::driver::Principal;
+use crate::commands::Principal;
 use crate::records::{short_number, store_id};
 use crate::AppState;
 

@@ -22,8 +22,8 @@ use tokio::sync::oneshot;
 
 use super::{read_body, store_call, ApiError, ApiQuery, Caller};
 use crate::auth::unix_now;
+use crate::commands::{CallInfo, Command, Principal};
 use crate::documents::{new_id, DocMeta, ReadAttempt};
-use crate::driver::{CallInfo, Command, Principal};
 use crate::AppState;
 
 pub const MAX_UPLOAD: usize = 20 * 1024 * 1024;

@@ -12,7 +12,7 @@ use protocol::ErrorCode;
 use tokio::sync::oneshot;
 
 use super::ApiError;
-use crate::driver::Command;
+use crate::commands::Command;
 use crate::AppState;
 
 /// How long `/healthz` waits for the driver to answer before calling it unhealthy.

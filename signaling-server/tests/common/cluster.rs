@@ -1,5 +1,6 @@
 //! A cluster for the process tests: a throwaway Redis and PostgreSQL, and nodes started on them.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use store::test_cluster;
@@ -24,7 +25,9 @@ impl Cluster {
     }
 
     pub fn node_with(&self, name: &str, extra: &[&str]) -> Server {
-        let dir = temp_dir(&format!("node-{name}"));
+        // Tests of one binary run at once, each with its own cluster of nodes of the same names.
+        static STARTED: AtomicUsize = AtomicUsize::new(0);
+        let dir = temp_dir(&format!("node-{name}-{}", STARTED.fetch_add(1, Ordering::Relaxed)));
         let url = self.redis.url();
         let mut args = vec!["--node-id", name, "--redis", &url, "--token-secret", "cluster-test-secret"];
         args.extend_from_slice(extra);
