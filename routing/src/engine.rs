@@ -11,6 +11,8 @@ use crate::matching::{Indexes, QueueKey};
 use crate::model::*;
 use crate::timers::{Timer, Timers};
 
+pub mod snapshot;
+
 /// Timeouts and limits. Per-service thresholds live in the directory's `Service`.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -55,7 +57,7 @@ impl Default for EngineConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Phase {
     Waiting,
     Offered { offer: OfferId, clerk: ClerkIdx },

@@ -27,6 +27,7 @@ pub use directory::{
     Booth, BoothIdx, Clerk, ClerkIdx, Directory, DirectoryBuilder, DirectoryError, Level, Region, RegionIdx, Service,
     ServiceIdx,
 };
+pub use engine::snapshot::{EngineSnapshot, SnapshotError};
 pub use engine::{Engine, EngineConfig};
 pub use model::{
     Action, AwayReason, CallEndReason, CallId, ClerkState, Input, OfferId, OfferRevokeReason, Party, Priority, Reject,

@@ -17,7 +17,7 @@ use crate::timers::Timer;
 
 /// Sort key of a waiting ticket: higher priority class first, then lower `order` (arrival).
 /// A ticket put back at the head after its clerk was lost gets a negative order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct QueueKey {
     class: u8,
     order: i64,

@@ -11,7 +11,7 @@ use std::time::Instant;
 use crate::directory::{BoothIdx, ClerkIdx};
 use crate::model::{CallId, OfferId, TicketId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Timer {
     /// Widen the ticket's pool to `to_step` (if it is still at `to_step - 1`).
     Widen {
@@ -77,6 +77,19 @@ impl Timers {
             Some(Reverse((at, _, _))) if *at <= now => self.heap.pop().map(|Reverse((_, _, t))| t),
             _ => None,
         }
+    }
+
+    /// Every scheduled timer (stale ones included) with its insertion number, and the next
+    /// number: what a snapshot keeps.
+    pub fn entries(&self) -> (Vec<(Instant, u64, Timer)>, u64) {
+        let mut all: Vec<(Instant, u64, Timer)> = self.heap.iter().map(|Reverse(e)| *e).collect();
+        all.sort();
+        (all, self.seq)
+    }
+
+    /// Timers as [`Timers::entries`] gave them.
+    pub fn from_entries(entries: impl IntoIterator<Item = (Instant, u64, Timer)>, seq: u64) -> Self {
+        Self { heap: entries.into_iter().map(Reverse).collect(), seq }
     }
 
     pub fn clear(&mut self) {

@@ -215,6 +215,58 @@ fn run_replayed(ops: &[Op]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Runs `ops` on a live engine; after op number `cut` a snapshot is taken, written as JSON, read
+/// back and restored, and from then on the restored engine gets the same inputs and timer runs as
+/// the live one: it must emit the same actions, describe the same state after every step, and
+/// keep its invariants.
+fn run_snapshotted(ops: &[Op], cut: usize) -> Result<(), TestCaseError> {
+    let mut live = Harness::with_config(EngineConfig::default());
+    let t0 = live.t0;
+    let cut = cut % ops.len();
+    let mut replica: Option<Engine> = None;
+    for (i, op) in ops.iter().enumerate() {
+        let mut step: Vec<Logged> = Vec::new();
+        if let Op::Advance(s) = op {
+            let target = live.now + Duration::from_secs(*s);
+            while let Some(at) = live.engine.poll_timeout().filter(|at| *at <= target) {
+                live.now = live.now.max(at);
+                live.engine.handle_timeout(live.now);
+                step.push(Logged::Timeout(live.now));
+            }
+            live.now = target;
+        } else if let Some(input) = input_of(&mut live, op) {
+            if live.input(input.clone()).is_ok() {
+                step.push(Logged::Input(input, live.now));
+            }
+        }
+        let live_actions = live.drain();
+        if let Some(r) = replica.as_mut() {
+            let mut actions = Vec::new();
+            for entry in step {
+                match entry {
+                    Logged::Input(input, at) => {
+                        prop_assert!(r.handle_input(input.clone(), at).is_ok(), "{input:?} refused after restore");
+                    }
+                    Logged::Timeout(at) => r.handle_timeout(at),
+                }
+                actions.extend(std::iter::from_fn(|| r.poll_action()));
+            }
+            prop_assert_eq!(&actions, &live_actions, "after {:?}", op);
+            prop_assert_eq!(r.describe(t0), live.engine.describe(t0), "after {:?}", op);
+            r.check_invariants().map_err(|e| TestCaseError::fail(format!("restored, after {op:?}: {e}")))?;
+        }
+        if i == cut {
+            let json = serde_json::to_string(&live.engine.snapshot(t0)).unwrap();
+            let snap: EngineSnapshot = serde_json::from_str(&json).unwrap();
+            prop_assert_eq!(&snap, &live.engine.snapshot(t0));
+            let restored = Engine::restore(live.dir.clone(), EngineConfig::default(), t0, &snap).unwrap();
+            prop_assert_eq!(restored.describe(t0), live.engine.describe(t0));
+            replica = Some(restored);
+        }
+    }
+    Ok(())
+}
+
 fn run(ops: &[Op]) -> Result<(), TestCaseError> {
     let mut h = Harness::with_config(EngineConfig::default());
     h.engine.enable_audit();
@@ -261,5 +313,13 @@ proptest! {
     #[test]
     fn a_replay_of_the_log_rebuilds_the_same_engine_after_every_step(ops in prop::collection::vec(op(), 1..80)) {
         run_replayed(&ops)?;
+    }
+
+    #[test]
+    fn an_engine_restored_from_a_snapshot_goes_on_as_the_live_one(
+        ops in prop::collection::vec(op(), 1..120),
+        cut in 0..120usize,
+    ) {
+        run_snapshotted(&ops, cut)?;
     }
 }

@@ -1,0 +1,316 @@
+//! A snapshot of the engine's whole state, so a replay can start from it instead of from the
+//! first input: what the engine holds, with every instant written as nanoseconds after a base
+//! instant the caller names (the start of its timeline). Restoring it gives an engine that
+//! behaves exactly as the one it was taken from — the same actions for the same inputs — which
+//! the tests check with [`Engine::describe`] and the audit.
+//!
+//! Derived data is rebuilt, not stored: each ticket's widening steps (from the directory).
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::directory::{BoothIdx, ClerkIdx, Directory, RegionIdx, ServiceIdx};
+use crate::engine::{BoothRec, CallRec, ClerkRec, Engine, EngineConfig, OfferRec, Phase, TicketRec};
+use crate::fxhash::FxMap;
+use crate::matching::{Indexes, QueueKey};
+use crate::model::{CallId, ClerkState, OfferId, Priority, TicketId};
+use crate::timers::{Timer, Timers};
+
+/// The engine's state at one instant. Opaque: take it with [`Engine::snapshot`], serialize it,
+/// give it back to [`Engine::restore`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EngineSnapshot {
+    tickets: Vec<(TicketId, TicketSnap)>,
+    open_by_service: Vec<(ServiceIdx, Vec<TicketId>)>,
+    clerks: Vec<ClerkSnap>,
+    booths: Vec<(Option<TicketId>, bool, u64)>,
+    offers: Vec<(OfferId, TicketId, ClerkIdx)>,
+    calls: Vec<(CallId, CallSnap)>,
+    waiting: Vec<((ServiceIdx, RegionIdx), Vec<(QueueKey, TicketId)>)>,
+    available: Vec<((ServiceIdx, RegionIdx), Vec<(u64, u64, ClerkIdx)>)>,
+    signed_in: Vec<((ServiceIdx, RegionIdx), u32)>,
+    working: Vec<((ServiceIdx, RegionIdx), u32)>,
+    timers: Vec<(u64, u64, Timer)>,
+    timer_seq: u64,
+    /// Handling-time averages as their bits: a float through text is not always the same float.
+    aht_bits: Vec<u64>,
+    answered: Vec<((RegionIdx, ServiceIdx), (u32, u32))>,
+    next: [i64; 6],
+    last_now: Option<u64>,
+    shut_down: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct TicketSnap {
+    booth: BoothIdx,
+    service: ServiceIdx,
+    priority: Priority,
+    key: QueueKey,
+    enqueued_at: u64,
+    step: usize,
+    phase: Phase,
+    excluded: Vec<ClerkIdx>,
+    expiry_epoch: u64,
+    answered: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct ClerkSnap {
+    state: ClerkState,
+    since: u64,
+    idle_seq: u64,
+    missed: u32,
+    epoch: u64,
+    wrapping: Option<(ServiceIdx, u64)>,
+    connected: bool,
+    grace_epoch: u64,
+    resume_available: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct CallSnap {
+    ticket: TicketId,
+    booth: BoothIdx,
+    clerk: ClerkIdx,
+    started_at: u64,
+    booth_media: bool,
+    clerk_media: bool,
+}
+
+/// Why a snapshot cannot be restored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("the snapshot was taken with another directory ({what} differ)")]
+    Directory { what: &'static str },
+    #[error("the snapshot is inconsistent: {0}")]
+    Inconsistent(String),
+}
+
+fn nanos(base: Instant, at: Instant) -> u64 {
+    at.saturating_duration_since(base).as_nanos() as u64
+}
+
+fn at(base: Instant, nanos: u64) -> Instant {
+    base + Duration::from_nanos(nanos)
+}
+
+/// A map's entries, in key order.
+fn sorted<K: Ord + Copy, V: Copy>(map: &FxMap<K, V>) -> Vec<(K, V)> {
+    let mut v: Vec<(K, V)> = map.iter().map(|(k, x)| (*k, *x)).collect();
+    v.sort_by_key(|(k, _)| *k);
+    v
+}
+
+impl Engine {
+    /// The whole state, instants as nanoseconds after `base`. Taken between inputs (no action
+    /// may be pending).
+    pub fn snapshot(&self, base: Instant) -> EngineSnapshot {
+        debug_assert!(self.actions.is_empty(), "a snapshot is taken with every action drained");
+        let mut tickets: Vec<(TicketId, TicketSnap)> = self
+            .tickets
+            .iter()
+            .map(|(id, t)| {
+                let snap = TicketSnap {
+                    booth: t.booth,
+                    service: t.service,
+                    priority: t.priority,
+                    key: t.key,
+                    enqueued_at: nanos(base, t.enqueued_at),
+                    step: t.step,
+                    phase: t.phase,
+                    excluded: t.excluded.clone(),
+                    expiry_epoch: t.expiry_epoch,
+                    answered: t.answered,
+                };
+                (*id, snap)
+            })
+            .collect();
+        tickets.sort_by_key(|(id, _)| *id);
+        let mut open_by_service: Vec<(ServiceIdx, Vec<TicketId>)> =
+            self.open_by_service.iter().map(|(s, set)| (*s, set.iter().copied().collect())).collect();
+        open_by_service.sort_by_key(|(s, _)| *s);
+        let clerks = self
+            .clerks
+            .iter()
+            .map(|c| ClerkSnap {
+                state: c.state,
+                since: nanos(base, c.since),
+                idle_seq: c.idle_seq,
+                missed: c.missed,
+                epoch: c.epoch,
+                wrapping: c.wrapping.map(|(s, d)| (s, d.as_nanos() as u64)),
+                connected: c.connected,
+                grace_epoch: c.grace_epoch,
+                resume_available: c.resume_available,
+            })
+            .collect();
+        let mut offers: Vec<(OfferId, TicketId, ClerkIdx)> =
+            self.offers.iter().map(|(id, o)| (*id, o.ticket, o.clerk)).collect();
+        offers.sort_by_key(|o| o.0);
+        let mut calls: Vec<(CallId, CallSnap)> = self
+            .calls
+            .iter()
+            .map(|(id, c)| {
+                let snap = CallSnap {
+                    ticket: c.ticket,
+                    booth: c.booth,
+                    clerk: c.clerk,
+                    started_at: nanos(base, c.started_at),
+                    booth_media: c.booth_media,
+                    clerk_media: c.clerk_media,
+                };
+                (*id, snap)
+            })
+            .collect();
+        calls.sort_by_key(|(id, _)| *id);
+        let mut waiting: Vec<((ServiceIdx, RegionIdx), Vec<(QueueKey, TicketId)>)> =
+            self.idx.waiting.iter().map(|(k, set)| (*k, set.iter().copied().collect())).collect();
+        waiting.sort_by_key(|(k, _)| *k);
+        let mut available: Vec<((ServiceIdx, RegionIdx), Vec<(u64, u64, ClerkIdx)>)> = self
+            .idx
+            .available
+            .iter()
+            .map(|(k, set)| (*k, set.iter().map(|(t, seq, c)| (nanos(base, *t), *seq, *c)).collect()))
+            .collect();
+        available.sort_by_key(|(k, _)| *k);
+        let (timers, timer_seq) = self.timers.entries();
+        EngineSnapshot {
+            tickets,
+            open_by_service,
+            clerks,
+            booths: self.booths.iter().map(|b| (b.ticket, b.connected, b.epoch)).collect(),
+            offers,
+            calls,
+            waiting,
+            available,
+            signed_in: sorted(&self.idx.signed_in),
+            working: sorted(&self.idx.working),
+            timers: timers.into_iter().map(|(t, seq, timer)| (nanos(base, t), seq, timer)).collect(),
+            timer_seq,
+            aht_bits: self.aht_secs.iter().map(|a| a.to_bits()).collect(),
+            answered: sorted(&self.answered),
+            next: [
+                self.next_ticket as i64,
+                self.next_offer as i64,
+                self.next_call as i64,
+                self.next_order,
+                self.next_head_order,
+                self.next_idle_seq as i64,
+            ],
+            last_now: self.last_now.map(|t| nanos(base, t)),
+            shut_down: self.shut_down,
+        }
+    }
+
+    /// An engine in the state `snap` describes, over `dir` (the directory it was taken with) and
+    /// `cfg`, instants counted from `base`.
+    pub fn restore(
+        dir: Arc<Directory>,
+        cfg: EngineConfig,
+        base: Instant,
+        snap: &EngineSnapshot,
+    ) -> Result<Engine, SnapshotError> {
+        if snap.clerks.len() != dir.clerks.len() {
+            return Err(SnapshotError::Directory { what: "clerks" });
+        }
+        if snap.booths.len() != dir.booths.len() {
+            return Err(SnapshotError::Directory { what: "booths" });
+        }
+        if snap.aht_bits.len() != dir.services.len() {
+            return Err(SnapshotError::Directory { what: "services" });
+        }
+        let mut engine = Engine::new(dir.clone(), cfg, base);
+        for (id, t) in &snap.tickets {
+            if t.booth.0 as usize >= dir.booths.len() || t.service.0 as usize >= dir.services.len() {
+                return Err(SnapshotError::Inconsistent(format!("ticket {} names an unknown booth or service", id.0)));
+            }
+            let steps = engine.steps_for(dir.booth(t.booth).region, t.service);
+            if t.step >= steps.len() {
+                return Err(SnapshotError::Inconsistent(format!("ticket {} is past its last step", id.0)));
+            }
+            let rec = TicketRec {
+                booth: t.booth,
+                service: t.service,
+                priority: t.priority,
+                key: t.key,
+                enqueued_at: at(base, t.enqueued_at),
+                steps,
+                step: t.step,
+                phase: t.phase,
+                excluded: t.excluded.clone(),
+                expiry_epoch: t.expiry_epoch,
+                answered: t.answered,
+            };
+            engine.tickets.insert(*id, rec);
+        }
+        engine.open_by_service =
+            snap.open_by_service.iter().map(|(s, ids)| (*s, ids.iter().copied().collect::<BTreeSet<_>>())).collect();
+        engine.clerks = snap
+            .clerks
+            .iter()
+            .map(|c| ClerkRec {
+                state: c.state,
+                since: at(base, c.since),
+                idle_seq: c.idle_seq,
+                missed: c.missed,
+                epoch: c.epoch,
+                wrapping: c.wrapping.map(|(s, d)| (s, Duration::from_nanos(d))),
+                connected: c.connected,
+                grace_epoch: c.grace_epoch,
+                resume_available: c.resume_available,
+            })
+            .collect();
+        engine.booths = snap
+            .booths
+            .iter()
+            .map(|(ticket, connected, epoch)| BoothRec { ticket: *ticket, connected: *connected, epoch: *epoch })
+            .collect();
+        engine.offers =
+            snap.offers.iter().map(|(id, ticket, clerk)| (*id, OfferRec { ticket: *ticket, clerk: *clerk })).collect();
+        engine.calls = snap
+            .calls
+            .iter()
+            .map(|(id, c)| {
+                let rec = CallRec {
+                    ticket: c.ticket,
+                    booth: c.booth,
+                    clerk: c.clerk,
+                    started_at: at(base, c.started_at),
+                    booth_media: c.booth_media,
+                    clerk_media: c.clerk_media,
+                };
+                (*id, rec)
+            })
+            .collect();
+        engine.idx = Indexes {
+            waiting: snap.waiting.iter().map(|(k, v)| (*k, v.iter().copied().collect())).collect(),
+            available: snap
+                .available
+                .iter()
+                .map(|(k, v)| (*k, v.iter().map(|(t, seq, c)| (at(base, *t), *seq, *c)).collect()))
+                .collect(),
+            signed_in: snap.signed_in.iter().copied().collect(),
+            working: snap.working.iter().copied().collect(),
+        };
+        engine.timers = Timers::from_entries(
+            snap.timers.iter().map(|(t, seq, timer)| (at(base, *t), *seq, *timer)),
+            snap.timer_seq,
+        );
+        engine.aht_secs = snap.aht_bits.iter().map(|b| f64::from_bits(*b)).collect();
+        engine.answered = snap.answered.iter().copied().collect();
+        let [ticket, offer, call, order, head_order, idle_seq] = snap.next;
+        engine.next_ticket = ticket as u64;
+        engine.next_offer = offer as u64;
+        engine.next_call = call as u64;
+        engine.next_order = order;
+        engine.next_head_order = head_order;
+        engine.next_idle_seq = idle_seq as u64;
+        engine.last_now = snap.last_now.map(|t| at(base, t));
+        engine.shut_down = snap.shut_down;
+        engine.actions = VecDeque::new();
+        Ok(engine)
+    }
+}
