@@ -65,6 +65,9 @@ pub struct ServerSection {
     /// Keep the applied routing log (`routing.log` under `documents.data_dir`) and replay it at
     /// start, so that waiting citizens keep their tickets across a crash (default on).
     pub routing_log: bool,
+    /// The router writes a snapshot of its state into the applied log every this many entries;
+    /// a replay (a restart, a standby joining) starts from the last one.
+    pub snapshot_every: u64,
 }
 
 impl Default for ServerSection {
@@ -78,6 +81,7 @@ impl Default for ServerSection {
             history_sample_secs: 10,
             tcp_nodelay: true,
             routing_log: true,
+            snapshot_every: 50_000,
         }
     }
 }

@@ -49,12 +49,11 @@ pub fn spawn_single(settings: Settings) -> std::io::Result<AppState> {
     };
     // Ticket and call ids carry the boot number of the run that started the log, so they never
     // repeat across restarts (or across nodes sharing the database).
-    let (first_ticket, first_call, started_unix_ms) = match previous.as_ref().map(|l| &l.entries[0].entry) {
-        Some(Entry::Header { first_ticket, first_call, started_unix_ms, .. }) => {
-            (*first_ticket, *first_call, *started_unix_ms)
-        }
-        _ => (records::id_base(boot), records::id_base(boot), store::now_ms() as u64),
-    };
+    let (first_ticket, first_call, started_unix_ms) =
+        match previous.as_ref().and_then(|l| l.entries.first()).and_then(|e| e.entry.log_start()) {
+            Some(start) => start,
+            None => (records::id_base(boot), records::id_base(boot), store::now_ms() as u64),
+        };
     engine_cfg.first_ticket = first_ticket;
     engine_cfg.first_call = first_call;
     let mut driver = Driver::new(shared.clone(), engine_cfg);
@@ -73,7 +72,8 @@ pub fn spawn_single(settings: Settings) -> std::io::Result<AppState> {
     driver.restore_grid(saved);
     match (log_path, previous) {
         (Some(path), Some(log)) => {
-            driver.replay(&log.entries);
+            // From the last snapshot: it holds everything before it.
+            driver.replay(routing_log::from_last_snapshot(&log.entries));
             let last_t = log.entries.last().map_or(0, |e| e.t);
             let down_t = (store::now_ms() as u64).saturating_sub(started_unix_ms) * 1000;
             let writer = routing_log::LogWriter::append_to(&path, log.valid_len)?;
@@ -132,16 +132,15 @@ async fn run_cluster(shared: AppState, mut rx: mpsc::Receiver<Command>) {
     while let Some(cmd) = rx.recv().await {
         match (cmd, driver.as_mut()) {
             (Command::Replay { entries }, None) => {
-                let mut entries = entries.into_iter();
-                let Some(header) = entries.next() else { continue };
-                let mut d = match replica_for(&shared, &header.entry).await {
+                let Some(first) = entries.first() else { continue };
+                let mut d = match replica_for(&shared, &first.entry).await {
                     Ok(d) => d,
                     Err(e) => {
                         error!(error = %e, "the applied log does not start with a header; exiting");
                         std::process::exit(76);
                     }
                 };
-                d.on_command(Command::Replay { entries: entries.collect() });
+                d.on_command(Command::Replay { entries });
                 driver = Some(d);
             }
             (Command::Shutdown { reply }, _) => {
@@ -177,13 +176,13 @@ async fn run_cluster(shared: AppState, mut rx: mpsc::Receiver<Command>) {
 /// A driver for the log whose header is `header` (its first ids and wall time), with the grid's
 /// saved counts of its lineage.
 async fn replica_for(shared: &AppState, header: &Entry) -> Result<Driver, String> {
-    let Entry::Header { first_ticket, first_call, started_unix_ms, .. } = header else {
-        return Err(format!("first entry: {header:?}"));
+    let Some((first_ticket, first_call, started_unix_ms)) = header.log_start() else {
+        return Err("the first entry is neither a header nor a snapshot".into());
     };
     let mut cfg = shared.engine_config.clone();
-    (cfg.first_ticket, cfg.first_call) = (*first_ticket, *first_call);
+    (cfg.first_ticket, cfg.first_call) = (first_ticket, first_call);
     let mut driver = Driver::new(shared.clone(), cfg);
-    driver.set_wall_base(*started_unix_ms);
+    driver.set_wall_base(started_unix_ms);
     let lineage = driver.lineage();
     let state = shared.clone();
     let saved = tokio::task::spawn_blocking(move || {

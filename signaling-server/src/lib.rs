@@ -85,21 +85,20 @@ pub fn replay_log(
         }
         None => routing_log::read(source)?,
     };
-    let Some(routing_log::Entry::Header { first_ticket, first_call, started_unix_ms, .. }) =
-        log.entries.first().map(|e| &e.entry)
+    let Some((first_ticket, first_call, started_unix_ms)) = log.entries.first().and_then(|e| e.entry.log_start())
     else {
-        return Err(std::io::Error::other("the log has no header"));
+        return Err(std::io::Error::other("the log begins with neither a header nor a snapshot"));
     };
     let scratch = std::env::temp_dir().join(format!("xiaowu-replay-{}", std::process::id()));
     settings.file.documents.data_dir = scratch.clone();
     settings.file.database.url = None;
     let mut engine_cfg = settings.engine.clone();
-    (engine_cfg.first_ticket, engine_cfg.first_call) = (*first_ticket, *first_call);
+    (engine_cfg.first_ticket, engine_cfg.first_call) = (first_ticket, first_call);
     let directory = Arc::new(settings.directory.clone());
     let (tx, _rx) = mpsc::channel(1);
     let shared = Arc::new(Shared::new(settings, directory, tx, None)?);
     let mut driver = Driver::new(shared, engine_cfg);
-    driver.set_wall_base(*started_unix_ms);
+    driver.set_wall_base(started_unix_ms);
     driver.trace_to(out);
     driver.replay(&log.entries);
     drop(driver);

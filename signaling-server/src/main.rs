@@ -38,6 +38,11 @@ struct Cli {
     /// Seconds between samples of the supervisors' waiting chart (overrides server.history_sample_secs).
     #[arg(long, env = "XIAOWU_HISTORY_SAMPLE_SECS", value_parser = clap::value_parser!(u64).range(1..=600))]
     history_sample_secs: Option<u64>,
+    /// Routing-log entries between two snapshots of the routing state (overrides
+    /// `server.snapshot_every`, default 50,000): a restart or a joining standby replays from the
+    /// last snapshot.
+    #[arg(long, env = "XIAOWU_SNAPSHOT_EVERY", value_parser = clap::value_parser!(u64).range(100..))]
+    snapshot_every: Option<u64>,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -129,6 +134,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     if let Some(secs) = cli.history_sample_secs {
         settings.file.server.history_sample_secs = secs;
+    }
+    if let Some(n) = cli.snapshot_every {
+        settings.file.server.snapshot_every = n;
     }
     let listen = cli.listen.unwrap_or_else(|| settings.file.server.listen.clone());
     let demo = cli.config.is_none();

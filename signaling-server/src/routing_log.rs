@@ -52,6 +52,8 @@ pub enum Entry {
     Consumed {},
     /// Graceful shutdown: open tickets were closed.
     Shutdown {},
+    /// The driver's whole state (`driver/snapshot.rs`): a replay may start here.
+    Snapshot { snapshot: Box<crate::driver::DriverSnapshot> },
 }
 
 /// An entry with its time on the log's timeline.
@@ -86,7 +88,27 @@ pub fn changes_state(msg: &ClientMessage) -> bool {
     )
 }
 
+/// The entries a replay needs: from the last snapshot on (all of them if there is none).
+pub fn from_last_snapshot(entries: &[Logged]) -> &[Logged] {
+    let start = entries.iter().rposition(|e| matches!(e.entry, Entry::Snapshot { .. })).unwrap_or(0);
+    &entries[start..]
+}
+
 impl Entry {
+    /// The log's first ids and wall time at `t = 0`, from its header or from a snapshot (a
+    /// trimmed log begins with one).
+    pub fn log_start(&self) -> Option<(u64, u64, u64)> {
+        match self {
+            Entry::Header { first_ticket, first_call, started_unix_ms, .. } => {
+                Some((*first_ticket, *first_call, *started_unix_ms))
+            }
+            Entry::Snapshot { snapshot } => {
+                Some((snapshot.first_ticket, snapshot.first_call, snapshot.started_unix_ms))
+            }
+            _ => None,
+        }
+    }
+
     /// The form an entry is logged in. A wrap-up note (staff text that may describe a citizen's
     /// circumstances) is kept in the records database only: the log keeps a mask of the same
     /// length, which is all the driver's checks look at.
@@ -114,6 +136,10 @@ pub trait AppliedLog: Send {
     fn commit(&mut self) -> Result<(), String>;
     /// The router stops on purpose: let another take over at once (Redis: give up the lease).
     fn release(&mut self) {}
+    /// Writes a snapshot entry (after a commit) and lets what it makes unnecessary go: a file
+    /// starts anew with the header and the snapshot (the old one kept as `routing.log.1`); a Redis
+    /// stream drops what came before the previous snapshot.
+    fn snapshot(&mut self, header: Entry, snapshot: &Logged) -> Result<(), String>;
 }
 
 impl AppliedLog for LogWriter {
@@ -124,12 +150,17 @@ impl AppliedLog for LogWriter {
     fn commit(&mut self) -> Result<(), String> {
         LogWriter::commit(self).map_err(|e| e.to_string())
     }
+
+    fn snapshot(&mut self, header: Entry, snapshot: &Logged) -> Result<(), String> {
+        self.rotate(header, snapshot).map_err(|e| e.to_string())
+    }
 }
 
 /// Appends entries; [`LogWriter::commit`] makes them durable.
 pub struct LogWriter {
     file: BufWriter<File>,
     dirty: bool,
+    path: PathBuf,
 }
 
 fn sync_dir(path: &Path) -> io::Result<()> {
@@ -146,12 +177,35 @@ impl LogWriter {
             std::fs::create_dir_all(dir)?;
         }
         let tmp = path.with_extension("log.new");
-        let mut w = Self { file: BufWriter::new(File::create(&tmp)?), dirty: false };
+        let mut w = Self { file: BufWriter::new(File::create(&tmp)?), dirty: false, path: path.to_owned() };
         w.append(&Logged { t: 0, src: None, entry: header })?;
         w.commit()?;
         std::fs::rename(&tmp, path)?;
         sync_dir(path)?;
         Ok(w)
+    }
+
+    /// Starts the file anew with `header` and `snapshot`: written aside and synced, the current
+    /// file hard-linked as `routing.log.1`, then renamed over it — at every instant `routing.log`
+    /// is a whole log, the old one or the new one.
+    pub fn rotate(&mut self, header: Entry, snapshot: &Logged) -> io::Result<()> {
+        self.commit()?;
+        let tmp = self.path.with_extension("log.new");
+        let mut next = Self { file: BufWriter::new(File::create(&tmp)?), dirty: false, path: self.path.clone() };
+        next.append(&Logged { t: 0, src: None, entry: header })?;
+        next.append(snapshot)?;
+        next.commit()?;
+        let previous = self.path.with_extension("log.1");
+        let _ = std::fs::remove_file(&previous);
+        std::fs::hard_link(&self.path, &previous)?;
+        std::fs::rename(&tmp, &self.path)?;
+        sync_dir(&self.path)?;
+        *self = Self {
+            file: BufWriter::new(OpenOptions::new().append(true).open(&self.path)?),
+            dirty: false,
+            path: self.path.clone(),
+        };
+        Ok(())
     }
 
     /// Continues the log at `path` (after it was replayed). A torn last line, left by a crash in
@@ -161,7 +215,7 @@ impl LogWriter {
         file.set_len(valid_len)?;
         file.sync_all()?;
         let file = OpenOptions::new().append(true).open(path)?;
-        Ok(Self { file: BufWriter::new(file), dirty: false })
+        Ok(Self { file: BufWriter::new(file), dirty: false, path: path.to_owned() })
     }
 
     /// Buffers one entry.

@@ -31,6 +31,8 @@ pub struct Shared {
     pub heartbeat_interval: Duration,
     pub heartbeat_timeout: Duration,
     pub history_sample_secs: u64,
+    /// Applied-log entries between two snapshots (`[server] snapshot_every`).
+    pub snapshot_every: u64,
     /// The routing engine's timeouts (the driver starts its engine, or a standby's, with them).
     pub engine_config: routing::EngineConfig,
     /// In cluster mode: this node's name and whether it is the router now.
@@ -179,6 +181,7 @@ impl Shared {
             heartbeat_interval: Duration::from_secs(f.server.heartbeat_interval_secs),
             heartbeat_timeout: Duration::from_secs(f.server.heartbeat_timeout_secs),
             history_sample_secs: f.server.history_sample_secs,
+            snapshot_every: f.server.snapshot_every.max(100),
             engine_config: settings.engine.clone(),
             cluster_config: f.cluster.clone(),
             gateway: match &cluster {

@@ -335,3 +335,61 @@ async fn a_router_stopped_on_purpose_hands_over_without_closing_tickets() {
     .await;
     assert_eq!(resumed, ticket);
 }
+
+/// With a snapshot every 100 entries the applied stream is trimmed (it begins with a snapshot, not
+/// the header), and a standby that joins late starts its replica from the latest snapshot: when
+/// the router dies, it routes on with the waiting citizen in place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_that_joins_late_starts_from_the_latest_snapshot() {
+    let cluster = tokio::task::spawn_blocking(Cluster::start).await.unwrap();
+    let a = cluster.node_with("a", &["--snapshot-every", "100"]);
+    wait_for_router(&a, WAIT);
+    let _away = connect(&a, Role::Clerk, "clerk-hekou-2").await;
+    // 250 logged requests and cancels — two snapshots — from five booths (each within its
+    // message rate limit).
+    let mut busy = Vec::new();
+    for booth in ["booth-gudao-1", "booth-gudao-2", "booth-yihe-1", "booth-xinhu-1", "booth-nanling-1"] {
+        let mut s = connect(&a, Role::Booth, booth).await;
+        for _ in 0..25 {
+            s.send(teacher_cert()).await.unwrap();
+            let ticket = expect(&mut s, "a ticket", |m| match m {
+                ServerMessage::TicketStatus { ticket, .. } => Some(*ticket),
+                _ => None,
+            })
+            .await;
+            s.send(ClientMessage::CancelTicket { ticket }).await.unwrap();
+            expect(&mut s, "cancelled", |m| matches!(m, ServerMessage::TicketClosed { .. }).then_some(())).await;
+        }
+        busy.push(s);
+    }
+    let mut waiting = connect(&a, Role::Booth, "booth-xianhe-1").await;
+    waiting.send(teacher_cert()).await.unwrap();
+    let place = expect(&mut waiting, "a place", |m| match m {
+        ServerMessage::TicketStatus { ticket, position: Some(p), .. } => Some((*ticket, *p)),
+        _ => None,
+    })
+    .await;
+    let url = cluster.redis.url();
+    let replayed = tokio::task::spawn_blocking(move || replay_twice(&url)).await.unwrap();
+    let first = replayed.lines().next().unwrap_or_default();
+    assert!(first.contains(" snapshot: "), "the stream was trimmed to a snapshot: {first}");
+
+    let b = cluster.node("b");
+    a.kill_9();
+    drop((busy, waiting));
+    let b = tokio::task::spawn_blocking(move || {
+        wait_for_router(&b, WAIT);
+        b
+    })
+    .await
+    .unwrap();
+    let mut waiting = connect(&b, Role::Booth, "booth-xianhe-1").await;
+    let back = expect(&mut waiting, "resumed", |m| match m {
+        ServerMessage::TicketStatus { ticket, position: Some(p), notice: Some(TicketNotice::Resumed), .. } => {
+            Some((*ticket, *p))
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(back, place);
+}

@@ -19,6 +19,11 @@ use crate::matching::{Indexes, QueueKey};
 use crate::model::{CallId, ClerkState, OfferId, Priority, TicketId};
 use crate::timers::{Timer, Timers};
 
+/// A queue: (service, hall).
+type HallKey = (ServiceIdx, RegionIdx);
+/// An available clerk in a queue's index: idle since (nanoseconds), tie-breaker, clerk.
+type IdleClerk = (u64, u64, ClerkIdx);
+
 /// The engine's state at one instant. Opaque: take it with [`Engine::snapshot`], serialize it,
 /// give it back to [`Engine::restore`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,10 +34,10 @@ pub struct EngineSnapshot {
     booths: Vec<(Option<TicketId>, bool, u64)>,
     offers: Vec<(OfferId, TicketId, ClerkIdx)>,
     calls: Vec<(CallId, CallSnap)>,
-    waiting: Vec<((ServiceIdx, RegionIdx), Vec<(QueueKey, TicketId)>)>,
-    available: Vec<((ServiceIdx, RegionIdx), Vec<(u64, u64, ClerkIdx)>)>,
-    signed_in: Vec<((ServiceIdx, RegionIdx), u32)>,
-    working: Vec<((ServiceIdx, RegionIdx), u32)>,
+    waiting: Vec<(HallKey, Vec<(QueueKey, TicketId)>)>,
+    available: Vec<(HallKey, Vec<IdleClerk>)>,
+    signed_in: Vec<(HallKey, u32)>,
+    working: Vec<(HallKey, u32)>,
     timers: Vec<(u64, u64, Timer)>,
     timer_seq: u64,
     /// Handling-time averages as their bits: a float through text is not always the same float.
@@ -166,10 +171,10 @@ impl Engine {
             })
             .collect();
         calls.sort_by_key(|(id, _)| *id);
-        let mut waiting: Vec<((ServiceIdx, RegionIdx), Vec<(QueueKey, TicketId)>)> =
+        let mut waiting: Vec<(HallKey, Vec<(QueueKey, TicketId)>)> =
             self.idx.waiting.iter().map(|(k, set)| (*k, set.iter().copied().collect())).collect();
         waiting.sort_by_key(|(k, _)| *k);
-        let mut available: Vec<((ServiceIdx, RegionIdx), Vec<(u64, u64, ClerkIdx)>)> = self
+        let mut available: Vec<(HallKey, Vec<IdleClerk>)> = self
             .idx
             .available
             .iter()

@@ -39,6 +39,23 @@ redis.call('SET', KEYS[3], ARGV[2])
 return #ARGV - 2
 "#;
 
+/// Appends a snapshot entry if the epoch still holds, points `<p>:snapshot` at it, and drops the
+/// entries before the previous snapshot (one generation is kept for `replay`). KEYS: epoch,
+/// stream, snapshot pointer. ARGV: epoch, entry. Returns the entry's id.
+const FENCED_SNAPSHOT: &str = r#"
+local current = redis.call('GET', KEYS[1])
+if current ~= ARGV[1] then
+  return redis.error_reply('FENCED ' .. tostring(current))
+end
+local id = redis.call('XADD', KEYS[2], '*', 'e', ARGV[2])
+local previous = redis.call('GET', KEYS[3])
+if previous then
+  redis.call('XTRIM', KEYS[2], 'MINID', previous)
+end
+redis.call('SET', KEYS[3], id)
+return id
+"#;
+
 /// Takes the lease if it is free and returns the new epoch, else 0. KEYS: lease, epoch.
 /// ARGV: node, lease ms.
 const ACQUIRE: &str = r#"
@@ -64,6 +81,8 @@ pub struct Keys {
     pub applied: String,
     /// The id of the last batch appended (`<epoch>:<n>`), for idempotent retries.
     pub last_batch: String,
+    /// The stream id of the latest snapshot entry: where a replay starts.
+    pub snapshot: String,
     /// The gateways' inputs, in one stream (`cluster::bus`).
     pub inputs: String,
     /// Each gateway's last heartbeat (Unix ms), by gateway.
@@ -78,6 +97,7 @@ impl Keys {
             epoch: format!("{prefix}:epoch"),
             applied: format!("{prefix}:applied"),
             last_batch: format!("{prefix}:last_batch"),
+            snapshot: format!("{prefix}:snapshot"),
             inputs: format!("{prefix}:inputs"),
             gateways: format!("{prefix}:gateways"),
             prefix: prefix.to_owned(),
@@ -213,6 +233,22 @@ pub fn read_after(
     Ok(out)
 }
 
+/// The latest snapshot entry and its stream id, if the router has written one.
+pub fn read_snapshot(conn: &mut redis::Connection, keys: &Keys) -> Result<Option<(String, Logged)>, ClusterError> {
+    let Some(id): Option<String> = redis::cmd("GET").arg(&keys.snapshot).query(conn)? else { return Ok(None) };
+    let entries: Vec<StreamEntry> = redis::cmd("XRANGE").arg(&keys.applied).arg(&id).arg(&id).query(conn)?;
+    let Some((_, fields)) = entries.into_iter().next() else {
+        return Err(ClusterError::BadLog(format!("the snapshot pointer names {id}, which is not in the stream")));
+    };
+    let json = fields
+        .into_iter()
+        .find(|(k, _)| k == "e")
+        .map(|(_, v)| v)
+        .ok_or_else(|| ClusterError::BadLog(format!("snapshot {id} has no `e` field")))?;
+    let logged = serde_json::from_str(&json).map_err(|e| ClusterError::BadLog(format!("snapshot {id}: {e}")))?;
+    Ok(Some((id, logged)))
+}
+
 /// Every applied entry, from the start (replay, catch-up).
 pub fn read_all(conn: &mut redis::Connection, keys: &Keys) -> Result<(Vec<Logged>, String), ClusterError> {
     let (mut all, mut last) = (Vec::new(), "0".to_owned());
@@ -320,6 +356,30 @@ impl RedisLog {
     pub fn epoch(&self) -> u64 {
         self.epoch
     }
+
+    fn try_snapshot(&mut self, json: &str) -> Result<(), ClusterError> {
+        if self.conn.is_none() {
+            self.conn = Some(connect(&self.url)?);
+        }
+        let conn = self.conn.as_mut().expect("connected just above");
+        let appended: redis::RedisResult<String> = redis::cmd("EVAL")
+            .arg(FENCED_SNAPSHOT)
+            .arg(3)
+            .arg(&self.keys.epoch)
+            .arg(&self.keys.applied)
+            .arg(&self.keys.snapshot)
+            .arg(self.epoch)
+            .arg(json)
+            .query(conn);
+        match appended {
+            Ok(_) => wait_for_replicas(conn, self.replicas),
+            Err(e) if e.to_string().contains("FENCED") => {
+                let current = current_epoch(conn, &self.keys).unwrap_or(0);
+                Err(ClusterError::Fenced { mine: self.epoch, current })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
 }
 
 impl AppliedLog for RedisLog {
@@ -351,6 +411,30 @@ impl AppliedLog for RedisLog {
                 Err(e @ ClusterError::Fenced { .. }) => return Err(e.to_string()),
                 Err(e) if started.elapsed() < Duration::from_secs(30) => {
                     tracing::warn!(error = %e, "appending to the applied log failed; reconnecting and retrying");
+                    self.conn = None;
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_secs(1));
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+
+    /// Appends the snapshot (fenced) and waits for the replicas; retried like a commit (a
+    /// snapshot written twice is harmless: a replay restores the same state twice).
+    fn snapshot(&mut self, _header: crate::routing_log::Entry, snapshot: &Logged) -> Result<(), String> {
+        let json = serde_json::to_string(snapshot).map_err(|e| e.to_string())?;
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(50);
+        loop {
+            if self.deposed.load(Ordering::SeqCst) {
+                return Err(ClusterError::Fenced { mine: self.epoch, current: 0 }.to_string());
+            }
+            match self.try_snapshot(&json) {
+                Ok(()) => return Ok(()),
+                Err(e @ ClusterError::Fenced { .. }) => return Err(e.to_string()),
+                Err(e) if started.elapsed() < Duration::from_secs(30) => {
+                    tracing::warn!(error = %e, "appending a snapshot failed; reconnecting and retrying");
                     self.conn = None;
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_secs(1));

@@ -18,7 +18,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::bus::RedisBus;
-use super::redis_log::{connect, read_after, replicas_for, try_acquire, wait_for_replicas, Keys, RedisLog};
+use super::redis_log::{
+    connect, read_after, read_snapshot, replicas_for, try_acquire, wait_for_replicas, Keys, RedisLog,
+};
 use super::{ClusterConfig, ClusterError};
 use crate::commands::Command;
 use crate::routing_log::{AppliedLog, Entry, Logged, LOG_VERSION};
@@ -115,6 +117,14 @@ fn tail_until_router(shared: &Arc<Shared>, cfg: &ClusterConfig, role: &NodeRole)
     let mut conn = connect(&url)?;
     let mut last = "0".to_owned();
     let mut have_header = false;
+    // A replay starts at the latest snapshot: it holds everything before it.
+    if let Some((id, snapshot)) = read_snapshot(&mut conn, &keys)? {
+        last.clone_from(&id);
+        have_header = true;
+        if shared.commands.blocking_send(Command::Replay { entries: vec![snapshot] }).is_err() {
+            return Ok(());
+        }
+    }
     let hand_over = |batch: Vec<(String, Logged)>, last: &mut String, have_header: &mut bool| {
         let Some((id, _)) = batch.last() else { return true };
         last.clone_from(id);

@@ -34,6 +34,7 @@ mod connections;
 mod events;
 mod messages;
 mod replay;
+mod snapshot;
 mod supervisors;
 mod takeover;
 #[cfg(test)]
@@ -43,6 +44,7 @@ mod wrap_up;
 pub use crate::commands::{CallInfo, Command, Principal};
 pub use crate::hub::{CloseSignal, ConnHandle, ConnId, Outbound};
 use connections::Conn;
+pub use snapshot::DriverSnapshot;
 
 use crate::bus::{GatewayInput, RemoteBus, RemoteOut};
 use crate::history::WaitingHistory;
@@ -100,6 +102,10 @@ pub struct Driver {
     last_src: Option<String>,
     /// When a gateway first held a connection here without a heartbeat seen yet (Unix ms).
     gateway_first_seen: HashMap<String, u64>,
+    /// The log's first ticket and call ids (its header's).
+    first_ids: (u64, u64),
+    /// Entries appended since the last snapshot.
+    since_snapshot: u64,
     /// Rebuilding state from the log: nothing is sent or written.
     replaying: bool,
     /// `signaling-server replay`: each applied entry and action, printed.
@@ -111,6 +117,7 @@ impl Driver {
     pub fn new(shared: Arc<Shared>, engine_cfg: routing::EngineConfig) -> Self {
         let clock = clock::Clock::default();
         let lineage = (engine_cfg.first_ticket >> 32) as i64;
+        let first_ids = (engine_cfg.first_ticket, engine_cfg.first_call);
         let engine = Engine::new(shared.directory.clone(), engine_cfg, clock.engine_base());
         let history = WaitingHistory::new(shared.history_sample_secs);
         Self {
@@ -126,6 +133,8 @@ impl Driver {
             pending_src: None,
             last_src: None,
             gateway_first_seen: HashMap::new(),
+            first_ids,
+            since_snapshot: 0,
             replaying: false,
             trace: None,
             engine,
@@ -219,6 +228,7 @@ impl Driver {
             if let Err(e) = log.append(&Logged { t: self.t, src: src.clone(), entry: entry.for_log() }) {
                 fatal_log_error(&e.to_string());
             }
+            self.since_snapshot += 1;
         }
         if src.is_some() {
             self.last_src = src;
@@ -229,7 +239,11 @@ impl Driver {
     /// Applies one input — live or replayed, the same way — and routes what it caused.
     fn apply(&mut self, entry: &Entry) {
         if let Some(trace) = self.trace.as_mut() {
-            trace(format!("t={} {}", self.t, serde_json::to_string(entry).unwrap_or_default()));
+            let line = match entry {
+                Entry::Snapshot { snapshot } => snapshot.summary(),
+                other => serde_json::to_string(other).unwrap_or_default(),
+            };
+            trace(format!("t={} {line}", self.t));
         }
         self.expire_missed(self.now);
         if let Some(role) = &self.shared.cluster {
@@ -250,6 +264,9 @@ impl Driver {
             Entry::Shutdown {} => {
                 let _ = self.input(Input::Shutdown);
             }
+            // Live, the snapshot is this very state; a replay takes it over.
+            Entry::Snapshot { snapshot } if self.replaying => self.restore_snapshot(snapshot),
+            Entry::Snapshot { .. } => {}
         }
         self.route_all();
     }
@@ -381,6 +398,28 @@ impl Driver {
             if let Err(e) = bus.publish(remote) {
                 fatal_log_error(&e);
             }
+        }
+        if self.since_snapshot >= self.shared.snapshot_every {
+            self.write_snapshot();
+        }
+    }
+
+    /// Appends a snapshot of the state as it is after the committed batch.
+    fn write_snapshot(&mut self) {
+        self.since_snapshot = 0;
+        let snapshot = self.take_snapshot();
+        let header = Entry::Header {
+            version: crate::routing_log::LOG_VERSION,
+            first_ticket: snapshot.first_ticket,
+            first_call: snapshot.first_call,
+            started_unix_ms: snapshot.started_unix_ms,
+        };
+        let logged = Logged { t: self.t, src: None, entry: Entry::Snapshot { snapshot: Box::new(snapshot) } };
+        if let Some(log) = self.log.as_mut() {
+            if let Err(e) = log.snapshot(header, &logged) {
+                fatal_log_error(&e);
+            }
+            debug!(t = self.t, "routing state snapshot written");
         }
     }
 

@@ -171,3 +171,68 @@ async fn a_replay_writes_the_case_the_dead_run_had_not_committed() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// With a snapshot every 100 entries, the log file starts anew at each (the old one kept as
+/// `routing.log.1`), and a restart that replays only from the last snapshot comes back to the
+/// very state of the run that wrote it.
+#[tokio::test]
+async fn a_restart_replays_from_the_last_snapshot_to_the_same_state() {
+    use crate::records::id_base;
+    use crate::routing_log::{from_last_snapshot, read, Entry, LogWriter, LOG_VERSION};
+
+    let dir = std::env::temp_dir().join(format!("xiaowu-driver-snapshot-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut settings = Settings::demo();
+    settings.file.documents.data_dir = dir.clone();
+    settings.file.server.snapshot_every = 100;
+    let directory = Arc::new(settings.directory.clone());
+    let mut cfg = settings.engine.clone();
+    let (tx, _rx) = mpsc::channel(64);
+    let shared = Arc::new(Shared::new(settings, directory.clone(), tx, None).unwrap());
+    (cfg.first_ticket, cfg.first_call) = (id_base(shared.records.boot()), id_base(shared.records.boot()));
+    let started = store::now_ms() as u64;
+    let header = Entry::Header {
+        version: LOG_VERSION,
+        first_ticket: cfg.first_ticket,
+        first_call: cfg.first_call,
+        started_unix_ms: started,
+    };
+    let path = dir.join("routing.log");
+    let mut d = Driver::new(shared.clone(), cfg.clone());
+    d.set_wall_base(started);
+    d.set_log(Box::new(LogWriter::create(&path, header).unwrap()));
+    // The hall's only clerk signed in but away: tickets wait.
+    let _clerk = connect(&mut d, 1, Principal::Clerk(directory.clerk_idx("clerk-hekou-1").unwrap()), 256);
+    let booths: Vec<TestConn> = ["booth-gudao-1", "booth-gudao-2", "booth-xianhe-1"]
+        .iter()
+        .enumerate()
+        .map(|(i, b)| connect(&mut d, 10 + i as u64, Principal::Booth(directory.booth_idx(b).unwrap()), 1024))
+        .collect();
+    let request =
+        || ClientMessage::RequestService { service: ServiceCode::new("teacher-cert"), priority: Priority::Normal };
+    for i in 0..60u64 {
+        message(&mut d, 10, request());
+        message(&mut d, 10, ClientMessage::CancelTicket { ticket: protocol::TicketId(cfg.first_ticket + i) });
+    }
+    message(&mut d, 11, request());
+    message(&mut d, 12, request());
+    drop(booths);
+
+    let log = read(&path).unwrap();
+    assert!(matches!(log.entries[0].entry, Entry::Header { .. }));
+    assert!(matches!(log.entries[1].entry, Entry::Snapshot { .. }), "the file starts anew at a snapshot");
+    assert!(log.entries.len() < 100, "{} entries since the last snapshot", log.entries.len());
+    assert!(path.with_extension("log.1").exists(), "the previous file is kept");
+
+    let mut restarted = Driver::new(shared.clone(), cfg.clone());
+    restarted.set_wall_base(started);
+    restarted.replay(from_last_snapshot(&log.entries));
+    assert_eq!(
+        restarted.engine.describe(restarted.clock.engine_base()),
+        d.engine.describe(d.clock.engine_base()),
+        "the same engine"
+    );
+    assert_eq!(restarted.take_snapshot(), d.take_snapshot(), "the same driver state");
+    assert_eq!(restarted.open_tickets(), 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,157 @@
+//! The driver's state as one applied-log entry, so that a replay starts from the last snapshot
+//! instead of from the first input: the engine's snapshot plus what the driver keeps beside it
+//! (who is on which connection and gateway, what each booth was last told, what each booth may
+//! rate, the wrap-ups awaiting an outcome, outcomes kept for away booths, the input stream's
+//! position). It also carries the log's header, so a log may begin with it.
+//!
+//! The router writes one every `[server] snapshot_every` entries, after a commit (nothing of the
+//! batch is pending): a single node starts a new file with it, a cluster's router appends it to
+//! the stream and trims what is older than the snapshot before. A live driver ignores a snapshot
+//! entry (it is its own state); a replay restores it, which makes a replay from the very first
+//! entry check, at every snapshot, that the state rebuilt so far is the one logged.
+
+use std::time::{Duration, Instant};
+
+use protocol::rest::CaseRecord;
+use protocol::{Role, ServerMessage};
+use routing::{BoothIdx, ClerkIdx, Engine, EngineSnapshot, TicketId};
+use serde::{Deserialize, Serialize};
+
+use super::connections::Conn;
+use super::{ConnId, Driver, SentStatus};
+
+/// One connection as the snapshot keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnSnap {
+    pub conn: ConnId,
+    pub role: Role,
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DriverSnapshot {
+    /// The log's header: ids of the first ticket and call, wall time at `t = 0`.
+    pub first_ticket: u64,
+    pub first_call: u64,
+    pub started_unix_ms: u64,
+    pub engine: EngineSnapshot,
+    pub conns: Vec<ConnSnap>,
+    last_status: Vec<(TicketId, protocol::TicketState, Option<u32>, Option<u32>)>,
+    rateable: Vec<(BoothIdx, TicketId)>,
+    pending_cases: Vec<(ClerkIdx, CaseRecord)>,
+    /// Outcomes kept for away booths, each with nanoseconds after the timeline's base.
+    missed: Vec<(BoothIdx, Vec<(u64, ServerMessage)>)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_src: Option<String>,
+}
+
+impl DriverSnapshot {
+    /// A short line for the `replay` trace (the whole snapshot is not printed).
+    pub fn summary(&self) -> String {
+        format!("snapshot: {} connections, {} awaiting wrap-up", self.conns.len(), self.pending_cases.len())
+    }
+}
+
+fn nanos(base: Instant, at: Instant) -> u64 {
+    at.saturating_duration_since(base).as_nanos() as u64
+}
+
+impl Driver {
+    /// The driver's state now (between batches: nothing pending).
+    pub(super) fn take_snapshot(&self) -> DriverSnapshot {
+        let base = self.clock.engine_base();
+        let mut conns: Vec<ConnSnap> = self
+            .conns
+            .iter()
+            .map(|(conn, c)| {
+                let (role, id) = self.shared.account_of(c.who);
+                ConnSnap { conn: *conn, role, id, gateway: c.gateway.clone() }
+            })
+            .collect();
+        conns.sort_by_key(|c| c.conn);
+        let mut last_status: Vec<_> =
+            self.last_status.iter().map(|(t, s)| (*t, s.state, s.position, s.estimate)).collect();
+        last_status.sort_by_key(|s| s.0);
+        let mut rateable: Vec<_> = self.rateable.iter().map(|(b, t)| (*b, *t)).collect();
+        rateable.sort();
+        let mut pending_cases: Vec<_> = self
+            .pending_cases
+            .iter()
+            .map(|(c, case)| {
+                // A note is kept in the records database only, never in the log.
+                (*c, CaseRecord { note: None, ..case.clone() })
+            })
+            .collect();
+        pending_cases.sort_by_key(|(c, _)| *c);
+        let mut missed: Vec<_> = self
+            .missed
+            .iter()
+            .map(|(b, kept)| (*b, kept.iter().map(|(at, m)| (nanos(base, *at), m.clone())).collect()))
+            .collect();
+        missed.sort_by_key(|(b, _)| *b);
+        DriverSnapshot {
+            first_ticket: self.first_ids.0,
+            first_call: self.first_ids.1,
+            started_unix_ms: self.wall_base_ms,
+            engine: self.engine.snapshot(base),
+            conns,
+            last_status,
+            rateable,
+            pending_cases,
+            missed,
+            last_src: self.last_src.clone(),
+        }
+    }
+
+    /// Replaces the driver's state with `snap` (a replay reaching a snapshot entry).
+    pub(super) fn restore_snapshot(&mut self, snap: &DriverSnapshot) {
+        // What the replay produced so far goes to the records writer first.
+        self.flush_events();
+        let base = self.clock.engine_base();
+        let dir = self.shared.directory.clone();
+        let cfg = self.engine.config().clone();
+        match Engine::restore(dir, cfg, base, &snap.engine) {
+            Ok(engine) => self.engine = engine,
+            Err(e) => {
+                // The configuration changed under a running log: nothing can be trusted.
+                tracing::error!(error = %e, "the routing log's snapshot does not fit this configuration; exiting");
+                std::process::exit(78);
+            }
+        }
+        self.conns.clear();
+        self.booth_conn.clear();
+        self.clerk_conn.clear();
+        for c in &snap.conns {
+            let Some(who) = self.principal(c.role, &c.id) else { continue };
+            match who {
+                super::Principal::Booth(b) => {
+                    self.booth_conn.insert(b, c.conn);
+                }
+                super::Principal::Clerk(k) => {
+                    self.clerk_conn.insert(k, c.conn);
+                }
+                super::Principal::Supervisor(_) => {}
+            }
+            self.conns.insert(c.conn, Conn { who, gateway: c.gateway.clone() });
+        }
+        self.last_status = snap
+            .last_status
+            .iter()
+            .map(|(t, state, position, estimate)| {
+                (*t, SentStatus { state: *state, position: *position, estimate: *estimate })
+            })
+            .collect();
+        self.rateable = snap.rateable.iter().copied().collect();
+        self.pending_cases = snap.pending_cases.iter().cloned().collect();
+        self.missed = snap
+            .missed
+            .iter()
+            .map(|(b, kept)| (*b, kept.iter().map(|(n, m)| (base + Duration::from_nanos(*n), m.clone())).collect()))
+            .collect();
+        self.last_src.clone_from(&snap.last_src);
+        self.dirty_services.clear();
+        self.load_dirty = true;
+    }
+}
