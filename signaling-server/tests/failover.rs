@@ -269,7 +269,7 @@ async fn a_redis_failover_loses_nothing_a_client_was_told() {
             .unwrap();
         }
         told.push(
-            expect(&mut s, "a place", |m| match m {
+            expect_within(&mut s, "a place", 2 * WAIT, |m| match m {
                 ServerMessage::TicketStatus { ticket, position: Some(p), .. } => Some((ticket.0, *p)),
                 _ => None,
             })

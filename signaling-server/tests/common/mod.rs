@@ -91,8 +91,18 @@ pub fn temp_dir(tag: &str) -> std::path::PathBuf {
     dir
 }
 
-pub async fn expect<T>(s: &mut Session, what: &str, mut pick: impl FnMut(&ServerMessage) -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + WAIT;
+pub async fn expect<T>(s: &mut Session, what: &str, pick: impl FnMut(&ServerMessage) -> Option<T>) -> T {
+    expect_within(s, what, WAIT, pick).await
+}
+
+/// [`expect`] with a limit of its own (a Redis failover on a loaded machine takes longer).
+pub async fn expect_within<T>(
+    s: &mut Session,
+    what: &str,
+    limit: Duration,
+    mut pick: impl FnMut(&ServerMessage) -> Option<T>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + limit;
     loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         match s.recv_timeout(left).await {
