@@ -115,8 +115,14 @@ async fn a_booth_on_one_node_is_served_by_a_clerk_on_another_and_watched_from_a_
 
     clerk.send(ClientMessage::HangUp { call }).await.unwrap();
     expect(&mut booth, "served", |m| matches!(m, ServerMessage::TicketClosed { .. }).then_some(())).await;
-    clerk.send(ClientMessage::EndWrapUp { outcome: Some(CaseOutcome::Completed), note: None }).await.unwrap();
+    let note = Some("材料齐全，已核验".to_owned());
+    clerk.send(ClientMessage::EndWrapUp { outcome: Some(CaseOutcome::Completed), note }).await.unwrap();
     expect(&mut clerk, "case recorded", |m| matches!(m, ServerMessage::CaseRecorded { .. }).then_some(())).await;
+    // The case has the clerk's note: the standbys replaying the log (which holds only a mask of
+    // it) did not write the case before the router did.
+    let clerk_token = token(&a, Role::Clerk, "clerk-hekou-1").await;
+    let cases: serde_json::Value = get_json(&a, "/api/cases", clerk_token).await;
+    assert_eq!(cases["cases"][0]["note"], "材料齐全，已核验", "{cases}");
     booth.send(ClientMessage::RateService { ticket, rating: protocol::Rating::Satisfied }).await.unwrap();
     expect(&mut booth, "rating recorded", |m| matches!(m, ServerMessage::RatingRecorded { .. }).then_some(())).await;
 

@@ -106,6 +106,8 @@ pub struct Driver {
     first_ids: (u64, u64),
     /// Entries appended since the last snapshot.
     since_snapshot: u64,
+    /// A standby's replayed records, written if it takes over (`replay.rs`).
+    deferred: std::cell::RefCell<std::collections::VecDeque<crate::records::Record>>,
     /// Rebuilding state from the log: nothing is sent or written.
     replaying: bool,
     /// `signaling-server replay`: each applied entry and action, printed.
@@ -135,6 +137,7 @@ impl Driver {
             gateway_first_seen: HashMap::new(),
             first_ids,
             since_snapshot: 0,
+            deferred: Default::default(),
             replaying: false,
             trace: None,
             engine,

@@ -11,6 +11,10 @@
 //! the queue, and a wrap-up is recorded as `not_recorded`).
 
 use super::Driver;
+
+/// Records a standby's replica holds back at most: older ones were committed by the router long
+/// ago (its writer retries until the database takes them).
+pub(super) const DEFERRED_RECORDS: usize = 20_000;
 use crate::records::{OnCommit, Record};
 use crate::routing_log::{AppliedLog, Entry, Logged};
 
@@ -18,10 +22,31 @@ impl Driver {
     /// Hands a record to the records writer. A replay writes too — what the logged run had not
     /// committed yet when it died must not be lost; what it had is found there and skipped (ids
     /// are the same) — but tells nobody.
+    ///
+    /// A cluster standby's replica holds its records back instead (the last
+    /// [`DEFERRED_RECORDS`]): the live router writes them, with what the log does not hold (a
+    /// wrap-up's note), and a replica writing first would keep the note out. They are written when
+    /// the standby takes over ([`Driver::write_deferred`]), found there unless the old router died
+    /// before committing them.
     pub(super) fn write_record(&self, record: Record, done: Option<OnCommit>) {
+        if self.is_standby() {
+            let mut deferred = self.deferred.borrow_mut();
+            if deferred.len() == DEFERRED_RECORDS {
+                deferred.pop_front();
+            }
+            deferred.push_back(record);
+            return;
+        }
         match done.filter(|_| !self.replaying) {
             Some(done) => self.shared.records.append_then(record, done),
             None => self.shared.records.append(record),
+        }
+    }
+
+    /// A new router writes what its replica held back.
+    pub(super) fn write_deferred(&mut self) {
+        for record in self.deferred.get_mut().drain(..) {
+            self.shared.records.append(record);
         }
     }
 

@@ -27,6 +27,8 @@ impl Driver {
         self.bus = Some(bus);
         let role = self.shared.cluster.clone().expect("a cluster node");
         role.became_router(epoch);
+        // What the old router may not have committed when it died.
+        self.write_deferred();
         let cfg = &self.shared.cluster_config;
         let after = self.last_src.clone().unwrap_or_else(|| "0".into());
         tracing::info!(
