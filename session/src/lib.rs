@@ -24,16 +24,65 @@ pub enum SessionError {
     Closed,
     #[error("timed out waiting for {0}")]
     Timeout(&'static str),
-    #[error("bad server URL `{0}`: expected http://host:port")]
+    #[error("服务器地址有误 / bad server URL `{0}`: expected http://host:port or https://host:port")]
     BadUrl(String),
+    /// Nothing answers at the address (not started yet, wrong port, firewall).
+    #[error("无法连接服务器 / server not reachable at {0}")]
+    Unreachable(String),
+    /// The server answered the login with an error: its bilingual message.
+    #[error("{message_zh} / {message_en} ({code})")]
+    Rejected { code: String, message_zh: String, message_en: String },
+}
+
+impl SessionError {
+    /// Whether trying again later may help (the server is not up yet, or restarting).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, SessionError::Unreachable(_))
+    }
+}
+
+/// Checks `server` is an `http://` or `https://` base URL and returns it without a trailing slash.
+pub fn base_url(server: &str) -> Result<&str, SessionError> {
+    let base = server.trim_end_matches('/');
+    let rest = base.strip_prefix("http://").or_else(|| base.strip_prefix("https://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains('/') => Ok(base),
+        _ => Err(SessionError::BadUrl(server.to_owned())),
+    }
+}
+
+/// The server's error body (`{"code", "message_zh", "message_en"}`), or the status when the body
+/// is not one.
+fn rejected(status: u16, body: &[u8]) -> SessionError {
+    let json: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let field = |k: &str| json.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+    match (field("code"), field("message_zh"), field("message_en")) {
+        (Some(code), Some(message_zh), Some(message_en)) => SessionError::Rejected { code, message_zh, message_en },
+        _ => SessionError::Login(format!("HTTP {status}: {}", String::from_utf8_lossy(body).chars().take(200).collect::<String>())),
+    }
 }
 
 /// Logs in and returns the token. `server` is the base URL, e.g. `http://127.0.0.1:8080`.
+/// A refusal comes back as [`SessionError::Rejected`] with the server's bilingual message; no
+/// answer at all as [`SessionError::Unreachable`].
 pub async fn login(server: &str, role: Role, id: &str, secret: &str) -> Result<LoginResponse, SessionError> {
-    let url = format!("{}/api/login", server.trim_end_matches('/'));
+    let base = base_url(server)?.to_owned();
+    let url = format!("{base}/api/login");
     let body = LoginRequest { role, id: id.to_owned(), secret: secret.to_owned() };
     tokio::task::spawn_blocking(move || {
-        let mut resp = ureq::post(&url).send_json(&body).map_err(|e| SessionError::Login(e.to_string()))?;
+        let sent = ureq::post(&url).config().http_status_as_error(false).build().send_json(&body);
+        let mut resp = match sent {
+            Ok(r) => r,
+            Err(ureq::Error::Io(_)) | Err(ureq::Error::ConnectionFailed) | Err(ureq::Error::HostNotFound) => {
+                return Err(SessionError::Unreachable(base));
+            }
+            Err(e) => return Err(SessionError::Login(e.to_string())),
+        };
+        let status = resp.status().as_u16();
+        if status != 200 {
+            let body = resp.body_mut().with_config().limit(64 * 1024).read_to_vec().unwrap_or_default();
+            return Err(rejected(status, &body));
+        }
         resp.body_mut().read_json::<LoginResponse>().map_err(|e| SessionError::Login(e.to_string()))
     })
     .await
@@ -152,6 +201,28 @@ impl Session {
     pub async fn login_and_connect(server: &str, role: Role, id: &str, secret: &str) -> Result<Self, SessionError> {
         let login = login(server, role, id, secret).await?;
         Self::connect(server, role, &login.token).await
+    }
+
+    /// [`Session::login_and_connect`], trying again every second for up to `wait` while nothing
+    /// answers at `server` (it is still starting, or restarting); `on_retry` hears each failure.
+    pub async fn login_and_connect_waiting(
+        server: &str,
+        role: Role,
+        id: &str,
+        secret: &str,
+        wait: Duration,
+        mut on_retry: impl FnMut(&SessionError),
+    ) -> Result<Self, SessionError> {
+        let give_up = tokio::time::Instant::now() + wait;
+        loop {
+            match Self::login_and_connect(server, role, id, secret).await {
+                Err(e) if e.is_unreachable() && tokio::time::Instant::now() < give_up => {
+                    on_retry(&e);
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     pub async fn send(&self, msg: ClientMessage) -> Result<(), SessionError> {
