@@ -46,6 +46,16 @@ echo "== browser tests (headless Chromium, playwright-core)"
 cargo build --workspace --bins --quiet
 (cd tests/browser && npm ci --no-audit --no-fund --silent)
 (cd tests/browser && node --test --test-reporter=tap) 2>&1 | tee target/browser-output.txt
-# Print one overall line that CI can read, summed over every test binary and the browser tests.
+echo "== the README's Try-it and Documents blocks, verbatim, ten times each"
+set +e
+scripts/readme-try-it.sh 10 2>&1 | tee target/readme-output.txt
+readme_failed=${PIPESTATUS[0]}
+set -e
+awk '/^ok / { p++ } /^FAILED / { f++ } END { printf "# pass %d\n# fail %d\n", p, f }' \
+  target/readme-output.txt > target/readme-count.txt
+[ "$readme_failed" -eq 0 ] || echo "# fail 1" >> target/readme-count.txt
+# Print one overall line that CI can read, summed over every test binary, the browser tests and the
+# README runs.
 awk '/^test result:/ { p += $4; f += $6 } /^# pass / { p += $3 } /^# fail / { f += $3 }
-     END { printf "%d passed, %d failed\n", p, f; exit (f > 0) }' target/test-output.txt target/browser-output.txt
+     END { printf "%d passed, %d failed\n", p, f; exit (f > 0) }' \
+  target/test-output.txt target/browser-output.txt target/readme-count.txt

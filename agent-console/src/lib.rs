@@ -64,6 +64,9 @@ pub struct AgentArgs {
     /// Give up after this many seconds in total.
     #[arg(long, default_value_t = 600.0)]
     pub timeout: f64,
+    /// While nothing answers at --server (still starting), keep trying this many seconds.
+    #[arg(long, default_value_t = 30.0)]
+    pub connect_wait: f64,
     #[arg(long)]
     pub json: bool,
 }
@@ -105,6 +108,7 @@ impl AgentArgs {
             save_docs: None,
             reject_first: false,
             timeout: 60.0,
+            connect_wait: 0.0,
             json: true,
         }
     }
@@ -172,8 +176,22 @@ enum Step {
     Timer,
 }
 
-pub async fn run(args: &AgentArgs, mut emit: impl FnMut(&ServerMessage)) -> Result<AgentSummary, SessionError> {
-    let mut session = Session::login_and_connect(&args.server, Role::Clerk, &args.clerk, &args.secret).await?;
+pub async fn run(args: &AgentArgs, emit: impl FnMut(&ServerMessage)) -> Result<AgentSummary, SessionError> {
+    run_with(args, emit, |_| {}).await
+}
+
+/// [`run`], and `on_chat` receives each chat message from the booth.
+pub async fn run_with(
+    args: &AgentArgs,
+    mut emit: impl FnMut(&ServerMessage),
+    mut on_chat: impl FnMut(&str),
+) -> Result<AgentSummary, SessionError> {
+    let wait = Duration::from_secs_f64(args.connect_wait.max(0.0));
+    let mut session =
+        Session::login_and_connect_waiting(&args.server, Role::Clerk, &args.clerk, &args.secret, wait, |e| {
+            eprintln!("{e}; 重试中 / retrying");
+        })
+        .await?;
     emit(&session.welcome);
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(args.timeout);
@@ -236,6 +254,9 @@ pub async fn run(args: &AgentArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
                 continue;
             }
             Step::Peer(ev) => {
+                if let PeerEvent::Chat(text) = &ev {
+                    on_chat(text);
+                }
                 if let Some(l) = link.as_mut() {
                     if let (PeerEvent::Connected, Some(hold), None) = (&ev, args.hold, &timer) {
                         timer = Some((Instant::now() + Duration::from_secs_f64(hold), Timer::HangUp(l.call)));

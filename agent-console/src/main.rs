@@ -1,33 +1,59 @@
 //! `agent-console`: a headless clerk console for scripts and tests.
+//!
+//! Exit codes: 0 done (the `--calls` calls were handled and their cases recorded); 1 error
+//! (server unreachable, sign-in refused, connection lost); 2 bad command line; 4 timed out
+//! (`--timeout`).
 
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(version, about = "Headless Xiaowu clerk console (坐席)")]
+#[command(
+    version,
+    about = "Headless Xiaowu clerk console (坐席)",
+    after_help = "Exit codes: 0 done, 1 error, 2 bad arguments, 4 timed out."
+)]
 struct Cli {
     #[command(flatten)]
     args: agent_console::AgentArgs,
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() {
     let cli = Cli::parse();
     let json = cli.args.json;
-    let summary = agent_console::run(&cli.args, |msg| {
-        if json {
-            println!("{}", msg.encode());
-        } else {
-            println!("<- {msg:?}");
+    let ran = agent_console::run_with(
+        &cli.args,
+        |msg| {
+            if json {
+                println!("{}", msg.encode());
+            } else {
+                println!("<- {msg:?}");
+            }
+        },
+        |text| {
+            if json {
+                println!("{}", serde_json::json!({"type": "chat", "from": "booth", "text": text}));
+            } else {
+                println!("<- chat: {text}");
+            }
+        },
+    )
+    .await;
+    let summary = match ran {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("agent-console: {e}");
+            std::process::exit(1);
         }
-    })
-    .await?;
+    };
     if json {
-        println!("{}", serde_json::to_string(&summary)?);
+        println!("{}", serde_json::to_string(&summary).expect("the summary serializes"));
     } else {
         println!("outcome: {} ({} calls, last ticket {:?})", summary.outcome, summary.calls, summary.ticket);
     }
-    if summary.outcome == "error" {
-        std::process::exit(1);
-    }
-    Ok(())
+    std::process::exit(match summary.outcome.as_str() {
+        "done" => 0,
+        "timeout" => 4,
+        _ => 1,
+    });
 }

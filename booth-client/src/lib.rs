@@ -52,6 +52,13 @@ pub struct BoothArgs {
     /// Give up after this many seconds in total.
     #[arg(long, default_value_t = 600.0)]
     pub timeout: f64,
+    /// When no clerk is signed in for the service yet (the ticket is closed `no_clerk`), ask
+    /// again every second for up to this many seconds (0: do not).
+    #[arg(long, default_value_t = 30.0)]
+    pub wait_for_clerk: f64,
+    /// While nothing answers at --server (still starting), keep trying this many seconds.
+    #[arg(long, default_value_t = 30.0)]
+    pub connect_wait: f64,
     /// For tests: cut the signaling connection abruptly once, this many seconds after the media
     /// connects, and reconnect (the call must go on).
     #[arg(long, hide = true)]
@@ -79,6 +86,8 @@ impl BoothArgs {
             photo: None,
             doc_type: None,
             timeout: 60.0,
+            wait_for_clerk: 0.0,
+            connect_wait: 0.0,
             drop_signaling_after: None,
             json: true,
         }
@@ -126,6 +135,8 @@ pub struct BoothSummary {
     pub kind: &'static str,
     /// `served`, `cancelled`, `no_clerk`, … (the ticket's end reason), or `error` / `timeout`.
     pub outcome: String,
+    /// Tickets requested (more than one when no clerk was signed in at first).
+    pub requests: u32,
     pub ticket: Option<u64>,
     pub clerk: Option<String>,
     /// Request sent → call started (or → ticket closed when there was no call).
@@ -210,20 +221,34 @@ enum Step {
 }
 
 /// Runs one booth visit; `emit` receives every server message as it arrives.
-pub async fn run(args: &BoothArgs, mut emit: impl FnMut(&ServerMessage)) -> Result<BoothSummary, SessionError> {
-    let mut session = Session::login_and_connect(&args.server, Role::Booth, &args.booth, &args.secret).await?;
+pub async fn run(args: &BoothArgs, emit: impl FnMut(&ServerMessage)) -> Result<BoothSummary, SessionError> {
+    run_with(args, emit, |_| {}).await
+}
+
+/// [`run`], and `on_chat` receives each chat message from the clerk.
+pub async fn run_with(
+    args: &BoothArgs,
+    mut emit: impl FnMut(&ServerMessage),
+    mut on_chat: impl FnMut(&str),
+) -> Result<BoothSummary, SessionError> {
+    let wait = Duration::from_secs_f64(args.connect_wait.max(0.0));
+    let mut session =
+        Session::login_and_connect_waiting(&args.server, Role::Booth, &args.booth, &args.secret, wait, |e| {
+            eprintln!("{e}; 重试中 / retrying");
+        })
+        .await?;
     emit(&session.welcome);
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(args.timeout);
-    session
-        .send(ClientMessage::RequestService {
-            service: ServiceCode::new(&*args.service),
-            priority: args.priority.into(),
-        })
-        .await?;
+    let wait_for_clerk_until = started + Duration::from_secs_f64(args.wait_for_clerk.max(0.0));
+    let request =
+        ClientMessage::RequestService { service: ServiceCode::new(&*args.service), priority: args.priority.into() };
+    session.send(request.clone()).await?;
+    let mut ask_again_at: Option<Instant> = None;
     let mut s = BoothSummary {
         kind: "summary",
         outcome: "timeout".into(),
+        requests: 1,
         ticket: None,
         clerk: None,
         waited_ms: 0,
@@ -266,6 +291,9 @@ pub async fn run(args: &BoothArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
             continue;
         }
         let mut wake = deadline;
+        if let Some(at) = ask_again_at {
+            wake = wake.min(at);
+        }
         if let Some(at) = drop_at {
             wake = wake.min(at);
         }
@@ -288,6 +316,11 @@ pub async fn run(args: &BoothArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
                 if now >= deadline {
                     break;
                 }
+                if ask_again_at.is_some_and(|at| now >= at) {
+                    ask_again_at = None;
+                    s.requests += 1;
+                    session.send(request.clone()).await?;
+                }
                 if let Some((at, call)) = hang_up_at {
                     if now >= at {
                         session.send(ClientMessage::HangUp { call }).await?;
@@ -302,6 +335,9 @@ pub async fn run(args: &BoothArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
                 continue;
             }
             Step::Peer(ev) => {
+                if let media::PeerEvent::Chat(text) = &ev {
+                    on_chat(text);
+                }
                 if let Some(l) = link.as_mut() {
                     if ev == media::PeerEvent::Connected {
                         if let (Some(hold), None) = (args.hold, hang_up_at) {
@@ -406,6 +442,14 @@ pub async fn run(args: &BoothArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
                         pending_upload = Some((call.0, doc_type.as_str().to_owned()));
                     }
                 }
+            }
+            ServerMessage::TicketClosed { reason: protocol::TicketEndReason::NoClerk, .. }
+                if s.call.is_none() && Instant::now() + Duration::from_secs(1) < wait_for_clerk_until =>
+            {
+                // Nobody is signed in for the service yet (the clerk may be starting too): ask
+                // again in a second.
+                tracing::info!("no clerk signed in yet; asking again");
+                ask_again_at = Some(Instant::now() + Duration::from_secs(1));
             }
             ServerMessage::TicketClosed { ticket, reason, .. } => {
                 s.ticket = Some(ticket.0);

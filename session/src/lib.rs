@@ -58,7 +58,10 @@ fn rejected(status: u16, body: &[u8]) -> SessionError {
     let field = |k: &str| json.get(k).and_then(|v| v.as_str()).map(str::to_owned);
     match (field("code"), field("message_zh"), field("message_en")) {
         (Some(code), Some(message_zh), Some(message_en)) => SessionError::Rejected { code, message_zh, message_en },
-        _ => SessionError::Login(format!("HTTP {status}: {}", String::from_utf8_lossy(body).chars().take(200).collect::<String>())),
+        _ => SessionError::Login(format!(
+            "HTTP {status}: {}",
+            String::from_utf8_lossy(body).chars().take(200).collect::<String>()
+        )),
     }
 }
 

@@ -89,6 +89,35 @@ impl TokenSigner {
     }
 
     /// A signer with a random key (tokens die with the process).
+    /// The key kept in `dir/token.key`, made (32 random bytes, hex, readable by the owner only)
+    /// the first time: tokens stay valid across restarts without a configured secret.
+    pub fn persisted(dir: &std::path::Path) -> std::io::Result<Self> {
+        let path = dir.join("token.key");
+        match std::fs::read_to_string(&path) {
+            Ok(hex) if hex.trim().len() >= 32 => return Ok(Self::new(hex.trim().as_bytes())),
+            Ok(_) => return Err(std::io::Error::other(format!("{} is too short to be a key", path.display()))),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            Err(_) => {}
+        }
+        std::fs::create_dir_all(dir)?;
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).expect("the OS random source is available");
+        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        let tmp = path.with_extension("key.new");
+        {
+            use std::io::Write;
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options.open(&tmp)?;
+            file.write_all(hex.as_bytes())?;
+            file.sync_all()?;
+        }
+        std::fs::rename(&tmp, &path)?;
+        Ok(Self::new(hex.as_bytes()))
+    }
+
     pub fn random() -> Self {
         let mut key = [0u8; 32];
         getrandom::fill(&mut key).expect("the OS random source is available");
@@ -146,5 +175,22 @@ mod tests {
         let forged = TokenSigner::new(b"other").issue(&Claims { role: Role::Supervisor, ..claims });
         assert_eq!(s.verify(&forged, 0), Err(TokenError::BadSignature));
         assert_eq!(s.verify("garbage", 0), Err(TokenError::Malformed));
+    }
+
+    #[test]
+    fn a_persisted_key_outlives_a_restart_and_is_private() {
+        let dir = std::env::temp_dir().join(format!("xiaowu-token-key-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let claims = Claims { role: Role::Clerk, id: "clerk-hekou-1".into(), exp: 4_000_000_000 };
+        let token = TokenSigner::persisted(&dir).unwrap().issue(&claims);
+        let again = TokenSigner::persisted(&dir).unwrap();
+        assert_eq!(again.verify(&token, 1).unwrap().id, "clerk-hekou-1", "the same key after a restart");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.join("token.key")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "readable by the owner only");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -55,7 +55,8 @@ pub struct ServerSection {
     pub heartbeat_interval_secs: u64,
     pub heartbeat_timeout_secs: u64,
     pub token_ttl_secs: u64,
-    /// Key for signing tokens; a random one per start when absent (tokens then die with the process).
+    /// Key for signing tokens; when absent, one is generated at first start and kept in
+    /// `<documents.data_dir>/token.key` (so tokens outlive a restart).
     pub token_secret: Option<String>,
     /// How often the supervisors' waiting chart takes a sample (an hour of them is kept).
     pub history_sample_secs: u64,
@@ -262,7 +263,7 @@ impl Settings {
         let err = |entry: String, problem: String| ConfigError { file: name.to_owned(), entry, problem };
         let file: FileConfig = toml::from_str(text).map_err(|e| {
             let entry = match e.span() {
-                Some(span) => format!("line {}", text[..span.start].lines().count().max(1)),
+                Some(span) => format!("line {}", text[..span.start].matches('\n').count() + 1),
                 None => "(document)".into(),
             };
             err(entry, e.message().to_owned())

@@ -152,7 +152,8 @@ impl Shared {
             .collect();
         let signer = match &f.server.token_secret {
             Some(key) => TokenSigner::new(key.as_bytes()),
-            None => TokenSigner::random(),
+            // Kept under the data directory, so a restart does not sign every open page out.
+            None => TokenSigner::persisted(&f.documents.data_dir)?,
         };
         let limits = f.limits.clone();
         let cluster = f.cluster.redis_url.as_ref().map(|_| {

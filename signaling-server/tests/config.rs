@@ -69,3 +69,31 @@ fn invalid_configs_name_file_entry_and_problem() {
     let e = refused(|t| t.replacen(r#"level = "county""#, r#"level = "galaxy""#, 1));
     assert!(e.contains("unknown variant `galaxy`"), "{e}");
 }
+
+/// `docs/config-reference.toml` lists every setting: it loads as it stands, its values are the
+/// defaults (a file without them means the same), and every secret in it is `demo`.
+#[test]
+fn the_reference_config_loads_and_states_the_defaults() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/config-reference.toml");
+    let s = Settings::load(&path).unwrap();
+    assert!(s.booth_secrets.iter().chain(&s.clerk_secrets).chain(&s.supervisor_secrets).all(|h| h.verify("demo")));
+    let text = std::fs::read_to_string(&path).unwrap();
+    for section in ["server", "routing", "documents", "database", "limits", "cluster"] {
+        assert!(text.contains(&format!("\n[{section}]\n")), "[{section}] is in the reference");
+    }
+    let f = &s.file;
+    assert_eq!((f.server.snapshot_every, f.server.token_ttl_secs, f.server.routing_log), (50_000, 43_200, true));
+    assert_eq!((f.limits.messages_per_sec, f.limits.message_burst, f.limits.outbound_queue), (20, 60, 256));
+    assert_eq!((f.documents.retention_days, f.database.case_retention_days, f.cluster.lease_ms), (30, 3650, 1000));
+    assert_eq!(s.engine.clerk_grace, std::time::Duration::from_secs(15));
+}
+
+/// A bad key at the start of a line is reported at that line (not the one before).
+#[test]
+fn a_config_error_names_the_line_of_the_bad_key() {
+    let text =
+        DEMO_CONFIG.replacen("heartbeat_timeout_secs = 30\n", "heartbeat_timeout_secs = 30\nno_such_key = 1\n", 1);
+    let line = text.lines().position(|l| l.starts_with("no_such_key")).unwrap() + 1;
+    let err = Settings::parse(&text, "x.toml").unwrap_err().to_string();
+    assert!(err.contains(&format!("line {line}:")), "{err}");
+}

@@ -1,6 +1,7 @@
 // Shared set-up of the browser tests: the real server binary on a free port (demo config, its own
 // data directory), Debian's headless Chromium with a fake camera, pages in fresh contexts, and a
-// polling wait. Screenshots go to docs/screenshots/.
+// polling wait. Screenshots go to target/screenshots/, or to docs/screenshots/ (the README's) with
+// XIAOWU_SCREENSHOTS=docs, so that a test run leaves the checkout as it found it.
 import { spawn } from "node:child_process";
 import { mkdtempSync, mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -12,7 +13,7 @@ import net from "node:net";
 import { chromium } from "playwright-core";
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
-export const shots = join(root, "docs/screenshots");
+export const shots = join(root, process.env.XIAOWU_SCREENSHOTS === "docs" ? "docs/screenshots" : "target/screenshots");
 mkdirSync(shots, { recursive: true });
 const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
   "--disable-background-networking", "--disable-component-update", "--disable-sync",

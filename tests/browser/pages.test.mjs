@@ -1,7 +1,7 @@
 // Real headless Chromium (Debian's, fake camera) against the real server binary: the booth kiosk
 // and clerk console pages complete a call with video decoded both ways, a document snapshot and a
 // rating; the supervisor dashboard follows the queue; a Chromium clerk calls the Rust booth-client.
-// Screenshots go to docs/screenshots/.
+// Screenshots go where harness.mjs says (target/screenshots/ unless asked for docs/).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
