@@ -1,5 +1,7 @@
 // Booth kiosk: pick a service (one tap), follow the queue (spoken prompts), take the call, send
-// document photos, rate the service. The kiosk's identity comes from its URL (?booth=…&secret=…).
+// document photos, rate the service. The kiosk is set up once: its booth id and secret come from
+// the URL the installer opens (?booth=…&secret=…) and are kept on the device; a kiosk never set up
+// shows the set-up screen, never a built-in account.
 "use strict";
 const S = { ticket: null, call: null, stream: null, docType: null, token: null, english: false, catalog: null };
 // Icons are drawn as coloured badges with one character: no emoji font is needed on the kiosk.
@@ -169,21 +171,62 @@ function onMessage(m) {
   }
 }
 
-async function main() {
-  const booth = XW.params.get("booth") || "booth-gudao-1";
-  const login = await XW.login("booth", booth, XW.params.get("secret") || "demo");
+// The set-up screen: why the kiosk cannot sign in, in large Chinese, and a form for the installer.
+function showSetup(problemZh, problemEn) {
+  XW.el("setup-problem").textContent = problemZh || "本晓屋尚未设置，请联系工作人员。";
+  XW.el("setup-problem-en").textContent = problemEn || "This kiosk is not set up yet; please ask the staff.";
+  XW.el("net").hidden = true;
+  XW.show("setup");
+}
+
+async function signIn(creds) {
+  const login = await XW.login("booth", creds.id, creds.secret);
   S.token = login.token;
   XW.el("title").textContent = login.display_name;
+  return login.token;
+}
+
+async function main() {
+  const creds = XW.credentials("booth", "booth");
+  if (!creds) { showSetup(); return; }
+  try {
+    await signIn(creds);
+  } catch (e) {
+    if (e.rejected) {
+      showSetup(`晓屋编号或密码不正确（${creds.id}），请联系工作人员重新设置。`, `${(e.body && e.body.message_en) || "Sign-in refused"}: booth ${creds.id}.`);
+      return;
+    }
+    // The server is not reachable (restarting, network down): say so and try again.
+    XW.el("net").textContent = "正在连接服务器，请稍候… · Connecting to the server…";
+    XW.el("net").hidden = false;
+    setTimeout(main, 3000);
+    return;
+  }
+  XW.el("net").hidden = true;
   S.catalog = await (await fetch("/api/catalog")).json();
   renderServices();
   XW.show("pick");
-  S.session = new XW.Session("booth", S.token, onMessage, (st) => {
+  S.session = new XW.Session("booth", S.token, onMessage, (st, detail) => {
     const net = XW.el("net");
     if (st === "replaced") net.textContent = "本晓屋已在另一处登录，此页面已停止 · This booth signed in elsewhere; this page stopped";
-    net.hidden = st !== "reconnecting" && st !== "replaced";
-  });
+    if (st === "reconnecting") net.textContent = "网络重连中，您的排队位置已保留 · Reconnecting; your place is kept";
+    if (st === "server_shutdown") net.textContent = "系统维护中，稍后自动重新连接 · The server is restarting; reconnecting shortly";
+    if (st === "signed_out") {
+      showSetup("本晓屋的登录已失效，请联系工作人员重新设置。", `${(detail && detail.body && detail.body.message_en) || "Signed out"}.`);
+      return;
+    }
+    net.hidden = st === "online";
+  }, () => signIn(creds));
   window.xwBooth = S;
 }
+
+XW.el("setup-form").onsubmit = (e) => {
+  e.preventDefault();
+  const creds = { id: XW.el("setup-id").value.trim(), secret: XW.el("setup-secret").value };
+  if (!creds.id || !creds.secret) return;
+  try { localStorage.setItem("xiaowu.booth", JSON.stringify(creds)); } catch (_) {}
+  main().catch(reportError);
+};
 
 XW.el("elderly").onclick = (e) => { const on = document.body.classList.toggle("elderly"); e.target.setAttribute("aria-pressed", on); XW.el("priority").checked = on; };
 XW.el("lang").onclick = (e) => { S.english = !S.english; e.target.textContent = S.english ? "中文" : "English"; e.target.lang = S.english ? "zh-CN" : "en"; document.documentElement.lang = S.english ? "en" : "zh-CN"; renderServices(); };
@@ -199,4 +242,9 @@ function showClosed(zh, en) {
 }
 
 XW.el("again").onclick = XW.el("back").onclick = () => { S.ticket = null; XW.show("pick"); };
-main().catch((e) => { document.body.insertAdjacentHTML("beforeend", `<p class="notice error" role="alert">${e.message}</p>`); });
+function reportError(e) {
+  const p = document.createElement("p");
+  p.className = "notice error"; p.setAttribute("role", "alert"); p.textContent = e.message;
+  document.body.append(p);
+}
+main().catch(reportError);

@@ -100,13 +100,30 @@ async function signIn(id, secret) {
     const login = await XW.login("clerk", id, secret);
     C.token = login.token;
     XW.el("title").textContent = `坐席工作台 · ${login.display_name}`;
-    C.session = new XW.Session("clerk", C.token, onMessage);
+    // Across a server restart the session reconnects by itself; a refused token signs in again
+    // with the same account (kept in memory only: a shared PC keeps no secret).
+    const relogin = async () => { const again = await XW.login("clerk", id, secret); C.token = again.token; return again.token; };
+    C.session = new XW.Session("clerk", C.token, onMessage, (st, detail) => {
+      const net = XW.el("net");
+      if (st === "signed_out") {
+        C.session = null;
+        XW.show("signin");
+        XW.el("signin-error").textContent = `登录已失效，请重新登录 · Signed out: ${(detail && detail.body && detail.body.message_en) || "sign in again"}`;
+      }
+      if (!net) return;
+      if (st === "reconnecting") net.textContent = "网络重连中，通话保留 15 秒 · Reconnecting; your call is kept for 15 s";
+      if (st === "server_shutdown") net.textContent = "服务器重启中，稍后自动重新连接 · The server is restarting; reconnecting shortly";
+      if (st === "replaced") net.textContent = "本账号已在另一处登录 · Signed in elsewhere";
+      net.hidden = st === "online" || st === "signed_out";
+    }, relogin);
     window.xwClerk = C;
     XW.show("idle");
     XW.el("recent").hidden = false;
     loadCases();
   } catch (e) {
-    XW.el("signin-error").textContent = `${(e.body && e.body.message_zh) || "登录失败"} · ${e.message}`;
+    XW.el("signin-error").textContent = e.unreachable
+      ? "无法连接服务器，请稍后再试 · The server cannot be reached; try again shortly"
+      : `${(e.body && e.body.message_zh) || "登录失败"} · ${(e.body && e.body.message_en) || e.message}`;
   }
 }
 

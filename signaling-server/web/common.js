@@ -7,23 +7,63 @@ const XW = {};
 
 XW.params = new URLSearchParams(location.search);
 
+// Signs in. A refusal throws with `rejected` set and the server's bilingual `body`; a server that
+// cannot be reached throws with `unreachable` set (try again shortly).
 XW.login = async function (role, id, secret) {
-  const r = await fetch("/api/login", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ role, id, secret }),
-  });
-  const body = await r.json();
-  if (!r.ok) throw Object.assign(new Error(body.message_en || "login failed"), { body });
+  let r;
+  try {
+    r = await fetch("/api/login", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ role, id, secret }),
+    });
+  } catch (e) {
+    throw Object.assign(new Error("server not reachable"), { unreachable: true });
+  }
+  const body = await r.json().catch(() => ({}));
+  if (r.status >= 500 || !body.code && !r.ok) throw Object.assign(new Error(body.message_en || "server busy"), { unreachable: true, body });
+  if (!r.ok) throw Object.assign(new Error(body.message_en || "login failed"), { rejected: true, body });
   return body;
 };
 
-// A WebSocket session that says hello, pings, and reconnects (the booth keeps its place for 30 s).
+// The device's account for `role`: from the URL (`?<idParam>=…&secret=…`, then kept in this
+// browser's storage and taken out of the address bar), else as kept before; null when the device
+// was never set up. Pages never fall back to a built-in account.
+XW.credentials = function (role, idParam) {
+  const key = `xiaowu.${role}`;
+  const id = XW.params.get(idParam), secret = XW.params.get("secret");
+  if (id && secret) {
+    try { localStorage.setItem(key, JSON.stringify({ id, secret })); } catch (_) {}
+    const url = new URL(location.href);
+    url.searchParams.delete("secret");
+    history.replaceState(null, "", url);
+    return { id, secret };
+  }
+  try { const kept = JSON.parse(localStorage.getItem(key) || "null"); if (kept && kept.id && kept.secret) return kept; } catch (_) {}
+  return null;
+};
+XW.forget = (role) => { try { localStorage.removeItem(`xiaowu.${role}`); } catch (_) {} };
+
+// A WebSocket session that says hello, pings, and reconnects (the booth keeps its place for 30 s,
+// a clerk's call 15 s) — also across a server restart, for as long as it takes. With `relogin`
+// (an async function giving a fresh token) a refused token signs in again by itself; if that is
+// refused too, the status is "signed_out" (with the error) and the session stops.
 XW.Session = class {
-  constructor(role, token, onMessage, onStatus) {
+  constructor(role, token, onMessage, onStatus, relogin) {
     this.role = role; this.token = token; this.onMessage = onMessage; this.onStatus = onStatus || (() => {});
-    this.closed = false; this.retry = 0; this.queue = [];
+    this.relogin = relogin; this.closed = false; this.retry = 0; this.queue = [];
     this.open();
+  }
+  async signInAgain() {
+    if (!this.relogin) { this.closed = true; this.onStatus("authentication_failed"); return; }
+    try {
+      this.token = await this.relogin();
+      this.open();
+    } catch (e) {
+      if (e.rejected) { this.closed = true; this.onStatus("signed_out", e); return; }
+      this.onStatus("reconnecting");
+      setTimeout(() => this.signInAgain(), 2000);
+    }
   }
   open() {
     const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/${this.role}`);
@@ -38,6 +78,7 @@ XW.Session = class {
         this.pinger = setInterval(() => this.send({ type: "ping", seq: Date.now() }), msg.heartbeat_interval_ms);
         for (const m of this.queue.splice(0)) this.send(m);
       }
+      if (msg.type === "server_shutdown") this.onStatus("server_shutdown", msg);
       if (msg.type !== "pong") this.onMessage(msg);
     };
     ws.onopen = () => ws.send(JSON.stringify({ type: "hello", protocol_version: 1, token: this.token }));
@@ -45,12 +86,13 @@ XW.Session = class {
       clearInterval(this.pinger);
       if (this.closed) return;
       // The server's close reason says whether to come back: not when another window or device
-      // of the same account took over, nor when the token was refused (sign in again instead).
-      if (ev.reason === "replaced" || ev.reason === "authentication_failed") {
+      // of the same account took over; when the token was refused, sign in again first.
+      if (ev.reason === "replaced") {
         this.closed = true;
         this.onStatus(ev.reason);
         return;
       }
+      if (ev.reason === "authentication_failed") { this.signInAgain(); return; }
       this.onStatus("reconnecting");
       this.retry = Math.min(this.retry + 1, 6);
       setTimeout(() => this.open(), 300 * this.retry);

@@ -3,7 +3,7 @@
 // polling wait. Screenshots go to target/screenshots/, or to docs/screenshots/ (the README's) with
 // XIAOWU_SCREENSHOTS=docs, so that a test run leaves the checkout as it found it.
 import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import assert from "node:assert/strict";
 import { tmpdir } from "node:os";
@@ -34,8 +34,10 @@ export async function startAll(serverArgs = []) {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const cwd = mkdtempSync(join(tmpdir(), "xiaowu-browser-")); // documents and cases land here
-  const server = spawn(join(root, "target/debug/signaling-server"), ["--listen", `127.0.0.1:${port}`, ...serverArgs], { cwd, env: { ...process.env, RUST_LOG: "warn" }, stdio: "inherit" });
-  await waitFor(async () => { try { return (await fetch(`${base}/healthz`)).ok; } catch { return false; } }, "the server");
+  const launch = () => spawn(join(root, "target/debug/signaling-server"), ["--listen", `127.0.0.1:${port}`, ...serverArgs], { cwd, env: { ...process.env, RUST_LOG: "warn" }, stdio: "inherit" });
+  const healthy = () => waitFor(async () => { try { return (await fetch(`${base}/healthz`)).ok; } catch { return false; } }, "the server");
+  let server = launch();
+  await healthy();
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: FLAGS, headless: true });
   async function page(path, viewport) {
     const ctx = await browser.newContext({ viewport, permissions: ["camera", "microphone"] });
@@ -45,7 +47,18 @@ export async function startAll(serverArgs = []) {
     return p;
   }
   const stop = async () => { await browser.close(); server.kill(); };
-  return { base, browser, page, stop };
+  /** Stops the server (SIGTERM: a clean stop) and starts it again on the same port and data
+   * directory; with `forgetKey` its token key is deleted first, so every open page's token is
+   * refused after the restart. */
+  async function restart({ forgetKey = false } = {}) {
+    const exited = new Promise((res) => server.once("exit", res));
+    server.kill("SIGTERM");
+    await exited;
+    if (forgetKey) rmSync(join(cwd, "xiaowu-data", "token.key"), { force: true });
+    server = launch();
+    await healthy();
+  }
+  return { base, browser, page, stop, restart };
 }
 
 const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
