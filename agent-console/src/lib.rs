@@ -396,6 +396,7 @@ pub async fn run_with(
             ServerMessage::ClerkState {
                 state: protocol::ClerkState::Away,
                 reason: Some(protocol::AwayReason::MissedOffers),
+                ..
             } if args.calls > 0 && s.calls >= args.calls => {
                 s.outcome = "done".into();
                 break;

@@ -45,6 +45,16 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
     },
+    /// Clerk, in wrap-up: what has been entered so far. If wrap-up then ends any other way than
+    /// `end_wrap_up` — its time limit, `set_state`, a sign-out, a supervisor — the case is
+    /// recorded with this outcome and note instead of `not_recorded`. No answer; refused with
+    /// `wrong_state` outside wrap-up and `invalid_field` for a note over the limit.
+    WrapUpDraft {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        outcome: Option<CaseOutcome>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
     /// Either party of a call: a session description for the other party.
     Sdp { call: CallId, kind: SdpKind, sdp: String },
     /// Either party of a call: a trickled ICE candidate for the other party.
@@ -99,6 +109,7 @@ impl ClientMessage {
             ClientMessage::AcceptOffer { .. } => "accept_offer",
             ClientMessage::DeclineOffer { .. } => "decline_offer",
             ClientMessage::EndWrapUp { .. } => "end_wrap_up",
+            ClientMessage::WrapUpDraft { .. } => "wrap_up_draft",
             ClientMessage::Sdp { .. } => "sdp",
             ClientMessage::IceCandidate { .. } => "ice_candidate",
             ClientMessage::HangUp { .. } => "hang_up",

@@ -65,6 +65,10 @@ pub enum ServerMessage {
         state: ClerkState,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<AwayReason>,
+        /// In wrap-up: seconds until it ends by itself (the case is then recorded with the
+        /// clerk's draft, see `wrap_up_draft`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        wrap_up_ends_in_secs: Option<u32>,
     },
     /// Clerk: a ticket is offered; accept or decline before it expires.
     Offer {

@@ -42,6 +42,10 @@ fn client_messages() {
     client(ClientMessage::DeclineOffer { offer: OfferId(5) }, json!({"type": "decline_offer", "offer": 5}));
     client(ClientMessage::EndWrapUp { outcome: None, note: None }, json!({"type": "end_wrap_up"}));
     client(
+        ClientMessage::WrapUpDraft { outcome: Some(CaseOutcome::Accepted), note: Some("待补材料".into()) },
+        json!({"type": "wrap_up_draft", "outcome": "accepted", "note": "待补材料"}),
+    );
+    client(
         ClientMessage::EndWrapUp { outcome: Some(CaseOutcome::MissingDocuments), note: Some("缺户口本".into()) },
         json!({"type": "end_wrap_up", "outcome": "missing_documents", "note": "缺户口本"}),
     );
@@ -150,8 +154,16 @@ fn server_messages() {
                "message_en": "No clerk for this service is signed in now; please come back later or book an appointment."}),
     );
     server(
-        ServerMessage::ClerkState { state: ClerkState::Away, reason: Some(AwayReason::MissedOffers) },
+        ServerMessage::ClerkState {
+            state: ClerkState::Away,
+            reason: Some(AwayReason::MissedOffers),
+            wrap_up_ends_in_secs: None,
+        },
         json!({"type": "clerk_state", "state": "away", "reason": "missed_offers"}),
+    );
+    server(
+        ServerMessage::ClerkState { state: ClerkState::WrapUp, reason: None, wrap_up_ends_in_secs: Some(120) },
+        json!({"type": "clerk_state", "state": "wrap_up", "wrap_up_ends_in_secs": 120}),
     );
     server(
         ServerMessage::Offer {

@@ -94,6 +94,11 @@ pub fn from_last_snapshot(entries: &[Logged]) -> &[Logged] {
     &entries[start..]
 }
 
+/// A note as the log keeps it: a mask of the same length (all the driver's checks look at).
+fn mask(note: &str) -> String {
+    "*".repeat(note.trim().chars().count())
+}
+
 impl Entry {
     /// The log's first ids and wall time at `t = 0`, from its header or from a snapshot (a
     /// trimmed log begins with one).
@@ -116,10 +121,11 @@ impl Entry {
         match self {
             Entry::Message { conn, msg: ClientMessage::EndWrapUp { outcome, note } } => Entry::Message {
                 conn: *conn,
-                msg: ClientMessage::EndWrapUp {
-                    outcome: *outcome,
-                    note: note.as_ref().map(|n| "*".repeat(n.trim().chars().count())),
-                },
+                msg: ClientMessage::EndWrapUp { outcome: *outcome, note: note.as_deref().map(mask) },
+            },
+            Entry::Message { conn, msg: ClientMessage::WrapUpDraft { outcome, note } } => Entry::Message {
+                conn: *conn,
+                msg: ClientMessage::WrapUpDraft { outcome: *outcome, note: note.as_deref().map(mask) },
             },
             other => other.clone(),
         }

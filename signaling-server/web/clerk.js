@@ -5,26 +5,78 @@ const C = { call: null, offer: null, stream: null, token: null, docs: [], curren
 const OUTCOMES = { completed: "已办结 Completed", accepted: "已受理 Accepted", missing_documents: "材料不全 Missing documents", needs_visit: "需到现场 Needs a visit", referred: "转办 Referred", consultation: "咨询 Consultation", not_eligible: "不予受理 Not eligible", not_recorded: "未记录 Not recorded" };
 const RATINGS = { very_satisfied: "非常满意", satisfied: "满意", acceptable: "基本满意", dissatisfied: "不满意", very_dissatisfied: "非常不满意" };
 const STATES = { offline: "离线 Offline", available: "空闲 Available", offered: "来电 Offered", in_call: "通话中 In call", wrap_up: "整理 Wrap-up", away: "暂离 Away" };
+const AWAY = { signed_in: "刚登录 just signed in", break: "休息 break", meal: "用餐 meal", meeting: "会议 meeting", training: "培训 training", paperwork: "后台办件 paperwork", missed_offers: "未接来电 missed offers", supervisor: "督导调整 set by a supervisor", disconnected: "网络中断 connection lost" };
+const PRIORITY = { normal: "普通", elderly: "老年人/残疾人优先", appointment: "预约" };
+
+// Buttons follow the state: no Away during a call, no Available while already available.
+function applyState(state) {
+  C.state = state;
+  XW.el("go-available").disabled = !C.session || state === "available" || state === "offered" || state === "in_call";
+  XW.el("go-away").disabled = !C.session || state === "offered" || state === "in_call";
+}
+
+// An offer rings (a short tone) and, when the browser allows, shows a notification.
+function ring(m) {
+  try {
+    const ctx = C.audio || (C.audio = new AudioContext());
+    for (const [at, hz] of [[0, 880], [0.25, 660], [0.5, 880]]) {
+      const o = ctx.createOscillator(), g = ctx.createGain();
+      o.frequency.value = hz; g.gain.value = 0.15;
+      o.connect(g).connect(ctx.destination);
+      o.start(ctx.currentTime + at); o.stop(ctx.currentTime + at + 0.2);
+    }
+  } catch (_) {}
+  if (window.Notification && Notification.permission === "granted") {
+    C.lastNotification = new Notification("来电 · Incoming citizen", { body: `${m.service_name} · ${m.booth_region_name}` });
+  }
+}
+
+// The wrap-up draft goes to the server as it is typed (debounced), and at once before the state
+// changes: nothing entered is lost.
+function sendDraft(now) {
+  clearTimeout(C.draftTimer);
+  const send = () => {
+    if (C.state !== "wrap_up" || !C.session) return;
+    const outcome = XW.el("outcome").value || undefined;
+    C.session.send({ type: "wrap_up_draft", outcome, note: XW.el("note").value });
+  };
+  if (now === true) send(); else C.draftTimer = setTimeout(send, 400);
+}
 
 function onMessage(m) {
   switch (m.type) {
     case "clerk_state":
-      XW.el("state").textContent = `${STATES[m.state]}${m.reason ? ` (${m.reason})` : ""}`;
-      if (m.state === "available" || m.state === "away") XW.show("idle");
-      if (m.state === "wrap_up") XW.show("wrapup");
+      XW.el("state").textContent = `${STATES[m.state]}${m.reason ? `（${AWAY[m.reason] || m.reason}）` : ""}`;
+      applyState(m.state);
+      clearInterval(C.wrapTimer);
+      if (m.state === "available" || m.state === "away") {
+        XW.show("idle");
+        XW.el("outcome").value = ""; XW.el("note").value = ""; XW.el("note-count").textContent = "0 / 500";
+      }
+      if (m.state === "wrap_up") {
+        XW.show("wrapup");
+        // The notes taken during the call are the draft's start.
+        if (!XW.el("note").value && XW.el("call-notes").value) { XW.el("note").value = XW.el("call-notes").value; sendDraft(); }
+        XW.el("call-notes").value = "";
+        let left = m.wrap_up_ends_in_secs;
+        const show = () => { XW.el("wrapup-countdown").textContent = left == null ? "" : `${XW.fmtSecs(Math.max(left, 0))}后自动结束 · Ends by itself in ${Math.max(left, 0)} s`; };
+        show();
+        C.wrapTimer = setInterval(() => { if (left != null) left -= 1; show(); }, 1000);
+      }
       break;
-    case "offer": showOffer(m); break;
+    case "offer": showOffer(m); ring(m); break;
     case "offer_revoked": clearInterval(C.timer); XW.show("idle"); break;
     case "call_started": startCall(m); break;
     case "sdp": case "ice_candidate": if (C.call) C.call.onSignal(m); break;
     case "document_ready": docReady(m); break;
-    case "call_ended": if (C.call) { C.call.close(); C.call = null; } break;
+    case "call_ended": clearInterval(C.callTimer); if (C.call) { C.call.close(); C.call = null; } break;
     case "case_recorded":
       XW.el("case-saved").textContent = `已保存办件 · Case saved: ${OUTCOMES[m.outcome]}（${m.ticket % 4294967296} 号）`;
       loadCases();
       break;
     case "error":
-      if (m.in_reply_to === "end_wrap_up") XW.el("wrapup-error").textContent = `${m.message_zh} · ${m.message_en}`;
+      if (m.in_reply_to === "end_wrap_up" || m.in_reply_to === "wrap_up_draft") XW.el("wrapup-error").textContent = `${m.message_zh} · ${m.message_en}`;
+      else if (m.in_reply_to === "set_state") XW.el("state").textContent += ` — ${m.message_zh} · ${m.message_en}`;
       break;
   }
 }
@@ -32,8 +84,10 @@ function onMessage(m) {
 function showOffer(m) {
   C.offer = m.offer;
   XW.el("offer-service").textContent = m.service_name;
-  const prio = { normal: "普通", elderly: "老年人/残疾人优先", appointment: "预约" }[m.priority];
+  const prio = PRIORITY[m.priority];
   XW.el("offer-detail").textContent = `${m.booth_region_name} · ${prio} · 已等待 ${XW.fmtSecs(m.waited_secs)}`;
+  // Kept for the call screen: the context stays in view while the citizen is on the line.
+  C.context = { service: m.service_name, detail: `${m.booth_region_name} · ${prio} · 已等待 ${XW.fmtSecs(m.waited_secs)}` };
   let left = Math.round(m.expires_in_ms / 1000);
   XW.el("offer-countdown").textContent = left;
   clearInterval(C.timer);
@@ -45,6 +99,13 @@ async function startCall(m) {
   clearInterval(C.timer);
   if (C.call && C.call.call === m.call) return;
   XW.show("call");
+  const ctx = C.context || {};
+  XW.el("call-service").textContent = ctx.service || m.peer.display_name;
+  XW.el("call-detail").textContent = ctx.detail || "";
+  const started = Date.now();
+  clearInterval(C.callTimer);
+  XW.el("call-timer").textContent = XW.fmtSecs(0);
+  C.callTimer = setInterval(() => { XW.el("call-timer").textContent = XW.fmtSecs(Math.round((Date.now() - started) / 1000)); }, 1000);
   C.stream = C.stream || await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
   XW.el("local").srcObject = C.stream;
   C.call = new XW.Call(C.session, m, C.stream, {
@@ -107,6 +168,7 @@ async function signIn(id, secret) {
       const net = XW.el("net");
       if (st === "signed_out") {
         C.session = null;
+        applyState("offline");
         XW.show("signin");
         XW.el("signin-error").textContent = `登录已失效，请重新登录 · Signed out: ${(detail && detail.body && detail.body.message_en) || "sign in again"}`;
       }
@@ -117,8 +179,12 @@ async function signIn(id, secret) {
       net.hidden = st === "online" || st === "signed_out";
     }, relogin);
     window.xwClerk = C;
+    applyState("away");
     XW.show("idle");
     XW.el("recent").hidden = false;
+    // Ask once, at sign-in (a user gesture), so that offers can show a notification.
+    if (window.Notification && Notification.permission === "default") { C.notificationAsked = true; Notification.requestPermission().catch(() => {}); }
+    C.services = Object.fromEntries(((await (await fetch("/api/catalog")).json()).services || []).map((s) => [s.code, s.name]));
     loadCases();
   } catch (e) {
     XW.el("signin-error").textContent = e.unreachable
@@ -128,8 +194,8 @@ async function signIn(id, secret) {
 }
 
 XW.el("signin-form").onsubmit = (e) => { e.preventDefault(); signIn(XW.el("clerk-id").value, XW.el("clerk-secret").value); };
-XW.el("go-available").onclick = () => C.session && C.session.send({ type: "set_state", state: "available" });
-XW.el("go-away").onclick = () => C.session && C.session.send({ type: "set_state", state: "away", reason: XW.el("away-reason").value });
+XW.el("go-available").onclick = () => { if (!C.session) return; sendDraft(true); C.session.send({ type: "set_state", state: "available" }); };
+XW.el("go-away").onclick = () => { if (!C.session) return; sendDraft(true); C.session.send({ type: "set_state", state: "away", reason: XW.el("away-reason").value }); };
 XW.el("accept").onclick = () => C.session.send({ type: "accept_offer", offer: C.offer });
 XW.el("decline").onclick = () => C.session.send({ type: "decline_offer", offer: C.offer });
 XW.el("request-doc").onclick = () => C.call && C.session.send({ type: "request_document", call: C.call.call, doc_type: XW.el("doc-type").value });
@@ -140,7 +206,14 @@ XW.el("doc-accept").onclick = () => review(true);
 XW.el("doc-reject").onclick = () => review(false);
 XW.el("chat-send").onclick = () => { const t = XW.el("chat-input").value.trim(); if (t && C.call && C.call.say(t)) { addChat("我", t); XW.el("chat-input").value = ""; } };
 XW.el("hangup").onclick = () => C.call && C.session.send({ type: "hang_up", call: C.call.call });
-XW.el("note").oninput = () => { XW.el("note-count").textContent = `${[...XW.el("note").value].length} / 500`; };
+XW.el("note").oninput = () => { XW.el("note-count").textContent = `${[...XW.el("note").value].length} / 500`; sendDraft(); };
+XW.el("outcome").onchange = sendDraft;
+XW.el("mute").onclick = (e) => {
+  const muted = e.target.getAttribute("aria-pressed") !== "true";
+  for (const t of (C.stream ? C.stream.getAudioTracks() : [])) t.enabled = !muted;
+  e.target.setAttribute("aria-pressed", muted);
+  e.target.textContent = muted ? "取消静音 · Unmute" : "静音 · Mute";
+};
 XW.el("wrapup-form").onsubmit = (e) => {
   e.preventDefault();
   const outcome = XW.el("outcome").value;
@@ -152,12 +225,19 @@ XW.el("wrapup-form").onsubmit = (e) => {
 
 // The clerk's own latest case records (GET /api/cases), with the citizen's rating once given.
 async function loadCases() {
-  const r = await fetch("/api/cases?limit=10", { headers: { Authorization: `Bearer ${C.token}` } });
+  const r = await fetch("/api/cases?limit=100", { headers: { Authorization: `Bearer ${C.token}` } });
   if (!r.ok) return;
   const body = await r.json();
-  const rows = body.cases.map((c) => {
+  // The clerk's own day: cases recorded since midnight, the average time from hang-up to recorded
+  // (wrap-up), and the ratings received.
+  const midnight = new Date(); midnight.setHours(0, 0, 0, 0);
+  const today = body.cases.filter((c) => c.recorded_unix * 1000 >= midnight.getTime());
+  const rated = today.filter((c) => c.rating);
+  const wrap = today.length ? Math.round(today.reduce((a, c) => a + (c.recorded_unix - c.ended_unix), 0) / today.length) : 0;
+  XW.el("day").textContent = `今日办件 ${today.length} 件 · 平均整理 ${XW.fmtSecs(wrap)} · 收到评价 ${rated.length} 条 · Today: ${today.length} cases, average wrap-up ${wrap} s, ${rated.length} ratings`;
+  const rows = body.cases.slice(0, 10).map((c) => {
     const tr = document.createElement("tr");
-    const cells = [new Date(c.recorded_unix * 1000).toLocaleTimeString("zh-CN"), c.service, OUTCOMES[c.outcome], c.rating ? RATINGS[c.rating] : "—", c.note || ""];
+    const cells = [new Date(c.recorded_unix * 1000).toLocaleTimeString("zh-CN"), (C.services && C.services[c.service]) || c.service, OUTCOMES[c.outcome], c.rating ? RATINGS[c.rating] : "—", c.note || ""];
     for (const text of cells) { const td = document.createElement("td"); td.textContent = text; tr.append(td); }
     return tr;
   });
@@ -165,5 +245,6 @@ async function loadCases() {
 }
 XW.el("clerk-id").value = XW.params.get("clerk") || "";
 XW.el("clerk-secret").value = XW.params.get("secret") || "";
+applyState("offline");
 XW.show("signin");
 if (XW.params.get("clerk") && XW.params.get("secret")) signIn(XW.params.get("clerk"), XW.params.get("secret"));

@@ -5,7 +5,7 @@
 // when the restart made their tokens invalid.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startAll, waitFor, audit, KIOSK, DESKTOP } from "./harness.mjs";
+import { startAll, waitFor, audit, KIOSK, DESKTOP, goAvailable } from "./harness.mjs";
 
 let env, base, page;
 before(async () => {
@@ -76,7 +76,6 @@ test("kiosk, console and dashboard come back by themselves after the server rest
   await booth.waitForSelector("#queue:not([hidden])");
   await waitFor(async () => (await booth.textContent("#q-ticket")).trim().length > 0, "a ticket number");
   // The console is signed in and can change its state.
-  await clerk.click("#go-available");
-  await clerk.waitForFunction(() => document.querySelector("#state").textContent.includes("Available"));
+  await goAvailable(clerk);
   assert.equal(await visible(sup, "#dashboard"), true, "the dashboard did not fall back to a sign-in");
 });

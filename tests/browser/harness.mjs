@@ -40,7 +40,7 @@ export async function startAll(serverArgs = []) {
   await healthy();
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: FLAGS, headless: true });
   async function page(path, viewport) {
-    const ctx = await browser.newContext({ viewport, permissions: ["camera", "microphone"] });
+    const ctx = await browser.newContext({ viewport, permissions: ["camera", "microphone", "notifications"] });
     const p = await ctx.newPage();
     p.on("pageerror", (e) => console.error(`page error on ${path}:`, e.message));
     await p.goto(`${base}${path}`);
@@ -71,6 +71,19 @@ export async function audit(p, label) {
   const found = result.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
   assert.deepEqual(found, [], `axe violations on ${label}`);
   assert.ok(result.passes.length > 10, `axe ran its rules on ${label}`);
+}
+
+/** Makes the console's clerk available (a clerk coming back within its grace period may be
+ * available already: the button is then disabled) and waits until the state says so. */
+export async function goAvailable(clerk) {
+  // Clicked through the DOM, again until the state says Available: the state may change (and the
+  // button with it) between a look and a click.
+  await waitFor(() => clerk.evaluate(() => {
+    if (document.querySelector("#state").textContent.includes("Available")) return true;
+    const b = document.querySelector("#go-available");
+    if (!b.disabled && !b.dataset.clicked) { b.dataset.clicked = "1"; b.click(); setTimeout(() => delete b.dataset.clicked, 1000); }
+    return false;
+  }), "the clerk available");
 }
 
 /** No sideways scrolling at this viewport. */

@@ -6,7 +6,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { startAll, waitFor, audit, root, shots, KIOSK, DESKTOP } from "./harness.mjs";
+import { startAll, waitFor, audit, root, shots, KIOSK, DESKTOP, goAvailable } from "./harness.mjs";
 
 let env, base, page;
 before(async () => {
@@ -21,16 +21,22 @@ const decoded = (p) => p.evaluate(() => (window.xwCall ? window.xwCall.framesDec
 test("booth and clerk pages: call with video both ways, ID card photo, hang-up, rating", async () => {
   const clerk = await page("/clerk?clerk=clerk-hekou-1&secret=demo", DESKTOP);
   await clerk.waitForSelector("#idle:not([hidden])");
-  await clerk.click("#go-available");
-  await clerk.waitForFunction(() => document.querySelector("#state").textContent.includes("Available"));
+  await goAvailable(clerk);
   const booth = await page("/booth?booth=booth-gudao-1&secret=demo", KIOSK);
   await booth.waitForSelector('button[data-service="teacher-cert"]');
   await booth.screenshot({ path: join(shots, "booth-pick.png") });
   await booth.click('button[data-service="teacher-cert"]');
   await clerk.waitForSelector("#offer:not([hidden])");
   await clerk.screenshot({ path: join(shots, "clerk-offer.png") });
+  // The offer rang and asked for (or showed) a browser notification.
+  assert.ok(await clerk.evaluate(() => !!(window.xwClerk.notificationAsked || window.xwClerk.lastNotification)), "offer notification");
   await clerk.click("#accept");
   await waitFor(async () => (await decoded(clerk)) > 0 && (await decoded(booth)) > 0, "video decoded on both pages");
+  // The offer's context stays on the call screen; Away is not offered during a call.
+  assert.match(await clerk.textContent("#call-service"), /教师资格认定确认/);
+  assert.match(await clerk.textContent("#call-detail"), /孤岛镇/);
+  assert.equal(await clerk.$eval("#go-away", (b) => b.disabled), true, "no Away during a call");
+  await clerk.fill("#call-notes", "缺户口本首页");
   // Document: the clerk asks for the ID card; the booth snaps the (fake) camera and sends it.
   await clerk.selectOption("#doc-type", "id_front");
   await clerk.click("#request-doc");
@@ -65,18 +71,21 @@ test("booth and clerk pages: call with video both ways, ID card photo, hang-up, 
   // Wrap-up: an outcome must be chosen; outcome and note are stored as the case (办件) record,
   // which the console lists with the citizen's rating.
   await clerk.waitForSelector("#wrapup:not([hidden])");
+  assert.equal(await clerk.inputValue("#note"), "缺户口本首页", "the call's notes carried into wrap-up");
+  assert.match(await clerk.textContent("#wrapup-countdown"), /Ends by itself in \d+ s/);
   await clerk.click("#end-wrapup");
   assert.match(await clerk.textContent("#wrapup-error"), /Choose an outcome/);
   await clerk.selectOption("#outcome", "missing_documents");
   await clerk.fill("#note", "缺户口本首页，已告知群众补交");
   await clerk.screenshot({ path: join(shots, "clerk-wrapup.png") });
   await audit(clerk, "clerk: wrap-up");
-  await clerk.click("#end-wrapup");
-  await clerk.waitForFunction(() => document.querySelector("#state").textContent.includes("Available"));
+  // Pressing Available instead of Done records what was entered (never `not_recorded`).
+  await goAvailable(clerk);
   await clerk.waitForFunction(() => document.querySelector("#case-saved").textContent.includes("材料不全"));
   const row = await clerk.waitForSelector("#cases tr");
   const cells = await row.$$eval("td", (tds) => tds.map((td) => td.textContent));
-  assert.deepEqual(cells.slice(1), ["teacher-cert", "材料不全 Missing documents", "非常满意", "缺户口本首页，已告知群众补交"]);
+  assert.deepEqual(cells.slice(1), ["教师资格认定确认", "材料不全 Missing documents", "非常满意", "缺户口本首页，已告知群众补交"]);
+  assert.match(await clerk.textContent("#day"), /今日办件 1 件/);
   await booth.context().close(); await clerk.context().close();
 });
 
@@ -126,8 +135,7 @@ test("supervisor dashboard: the waiting count rises when a booth queues and fall
 test("a Chromium clerk page and the Rust booth-client complete a call with video decoded both ways", async () => {
   const clerk = await page("/clerk?clerk=clerk-hekou-1&secret=demo", DESKTOP);
   await clerk.waitForSelector("#idle:not([hidden])");
-  await clerk.click("#go-available");
-  await clerk.waitForFunction(() => document.querySelector("#state").textContent.includes("Available"));
+  await goAvailable(clerk);
   const rust = spawn(join(root, "target/debug/booth-client"), ["--server", base, "--booth", "booth-xianhe-1", "--service", "teacher-cert", "--secret", "demo", "--hold", "4", "--json", "--timeout", "40"]);
   let out = "";
   rust.stdout.on("data", (d) => { out += d; });

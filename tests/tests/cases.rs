@@ -1,6 +1,7 @@
 //! Case records (办件) and the supervisors' waiting history, end to end on the real server:
 //! wrap-up outcome and note are stored durably and survive a restart, a bad note changes
-//! nothing, a wrap-up that times out still leaves a record, ratings join their case, reads are
+//! nothing, a wrap-up that times out still leaves a record (with the clerk's draft when there is
+//! one), ratings join their case, reads are
 //! scoped; a supervisor connecting gets the last hour of waiting counts.
 
 use std::time::Duration;
@@ -128,6 +129,76 @@ async fn a_wrap_up_that_times_out_is_still_recorded_as_not_recorded() {
     let cases = list.unwrap().cases;
     assert_eq!(cases.len(), 1);
     assert_eq!((cases[0].call, cases[0].outcome, cases[0].note.clone()), (call, CaseOutcome::NotRecorded, None));
+    server.shutdown().await;
+}
+
+/// What the clerk entered is never lost: a draft (`wrap_up_draft`) is recorded when wrap-up ends
+/// by its time limit, and when the clerk goes available without ending it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clerks_draft_is_recorded_on_timeout_and_on_available() {
+    let server = start(settings(|s| s.engine.wrap_up_max = Duration::from_secs(3))).await;
+    let draft =
+        |outcome, note: &str| ClientMessage::WrapUpDraft { outcome: Some(outcome), note: Some(note.to_owned()) };
+    let recorded = |m: &ServerMessage| match m {
+        ServerMessage::CaseRecorded { call, outcome, .. } => Some((call.0, *outcome)),
+        _ => None,
+    };
+    // Outside wrap-up a draft is refused.
+    let (_booth, mut clerk, call) = live_call(&server).await;
+    clerk.send(draft(CaseOutcome::Accepted, "x")).await.unwrap();
+    let code = expect(&mut clerk, "refusal", |m| match m {
+        ServerMessage::Error { code, in_reply_to, .. } if in_reply_to.as_deref() == Some("wrap_up_draft") => {
+            Some(*code)
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(code, ErrorCode::WrongState);
+    // Time limit: the console says how long is left, the clerk types, the draft is recorded.
+    clerk.send(ClientMessage::HangUp { call: protocol::CallId(call) }).await.unwrap();
+    let ends_in = expect(&mut clerk, "wrap-up", |m| match m {
+        ServerMessage::ClerkState { state: protocol::ClerkState::WrapUp, wrap_up_ends_in_secs, .. } => {
+            Some(*wrap_up_ends_in_secs)
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(ends_in, Some(3));
+    clerk.send(draft(CaseOutcome::MissingDocuments, "缺户口本首页")).await.unwrap();
+    assert_eq!(expect(&mut clerk, "case recorded", recorded).await, (call, CaseOutcome::MissingDocuments));
+
+    // Going available in the middle of wrap-up (the same clerk, available again, takes a second
+    // citizen).
+    let mut booth = connect(&server, Role::Booth, "booth-gudao-2").await;
+    let service = protocol::ServiceCode::new("teacher-cert");
+    booth.send(ClientMessage::RequestService { service, priority: protocol::Priority::Normal }).await.unwrap();
+    let offer = expect(&mut clerk, "offer", |m| match m {
+        ServerMessage::Offer { offer, .. } => Some(*offer),
+        _ => None,
+    })
+    .await;
+    clerk.send(ClientMessage::AcceptOffer { offer }).await.unwrap();
+    let call = expect(&mut booth, "call", |m| match m {
+        ServerMessage::CallStarted { call, .. } => Some(call.0),
+        _ => None,
+    })
+    .await;
+    hang_up_into_wrap_up(&mut clerk, call).await;
+    clerk.send(draft(CaseOutcome::Accepted, "已受理，待补材料")).await.unwrap();
+    let available = ClientMessage::SetState { state: protocol::ClerkTargetState::Available, reason: None };
+    clerk.send(available).await.unwrap();
+    assert_eq!(expect(&mut clerk, "case recorded", recorded).await, (call, CaseOutcome::Accepted));
+
+    let (_, list) = cases_as(&server, Role::Clerk, "clerk-hekou-1").await;
+    let mut cases: Vec<_> = list.unwrap().cases.into_iter().map(|c| (c.outcome, c.note)).collect();
+    cases.sort_by_key(|(o, _)| format!("{o:?}"));
+    assert_eq!(
+        cases,
+        vec![
+            (CaseOutcome::Accepted, Some("已受理，待补材料".to_owned())),
+            (CaseOutcome::MissingDocuments, Some("缺户口本首页".to_owned())),
+        ]
+    );
     server.shutdown().await;
 }
 

@@ -213,7 +213,7 @@ async fn a_clerk_cannot_claim_a_server_only_away_reason() {
         .send(&ClientMessage::SetState { state: ClerkTargetState::Away, reason: Some(protocol::AwayReason::Meal) })
         .await;
     match clerk.recv().await {
-        Some(ServerMessage::ClerkState { state: protocol::ClerkState::Away, reason: Some(r) }) => {
+        Some(ServerMessage::ClerkState { state: protocol::ClerkState::Away, reason: Some(r), .. }) => {
             assert_eq!(r, protocol::AwayReason::Meal)
         }
         other => panic!("expected away(meal), got {other:?}"),

@@ -262,7 +262,8 @@ async fn supervisor_sees_clerks_and_forces_a_state_within_scope_only_and_it_is_r
             m,
             ServerMessage::ClerkState {
                 state: protocol::ClerkState::Away,
-                reason: Some(protocol::AwayReason::Supervisor)
+                reason: Some(protocol::AwayReason::Supervisor),
+                ..
             }
         )
         .then_some(())

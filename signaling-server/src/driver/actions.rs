@@ -78,13 +78,15 @@ impl Driver {
             Action::ClerkStateChanged { clerk, state } => {
                 debug!(clerk = %dir.clerk(clerk).id, ?state, "clerk state");
                 if state != routing::ClerkState::WrapUp {
-                    self.close_case(clerk, protocol::CaseOutcome::NotRecorded, None);
+                    self.close_case_with_draft(clerk);
                 }
                 self.load_dirty = true;
                 // The state this action carries, not the engine's current one: an available clerk
                 // may already hold the next offer, and the console must see both steps.
+                let wrap_up_ends_in_secs =
+                    (state == routing::ClerkState::WrapUp).then(|| self.engine.config().wrap_up_max.as_secs() as u32);
                 let (state, reason) = clerk_state_out(state);
-                self.send_to_clerk(clerk, ServerMessage::ClerkState { state, reason });
+                self.send_to_clerk(clerk, ServerMessage::ClerkState { state, reason, wrap_up_ends_in_secs });
             }
         }
     }
@@ -117,8 +119,13 @@ impl Driver {
     }
 
     pub(super) fn send_clerk_state(&mut self, clerk: ClerkIdx) {
-        let (state, reason) = clerk_state_out(self.engine.clerk_state(clerk));
-        self.send_to_clerk(clerk, ServerMessage::ClerkState { state, reason });
+        let engine_state = self.engine.clerk_state(clerk);
+        let wrap_up_ends_in_secs = (engine_state == routing::ClerkState::WrapUp).then(|| {
+            let elapsed = self.now.saturating_duration_since(self.engine.clerk_state_since(clerk));
+            self.engine.config().wrap_up_max.saturating_sub(elapsed).as_secs() as u32
+        });
+        let (state, reason) = clerk_state_out(engine_state);
+        self.send_to_clerk(clerk, ServerMessage::ClerkState { state, reason, wrap_up_ends_in_secs });
     }
 
     pub(super) fn send_offer(&mut self, offer: routing::OfferId, ticket: TicketId, clerk: ClerkIdx) {

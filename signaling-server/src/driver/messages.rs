@@ -49,6 +49,9 @@ impl Driver {
             (Principal::Clerk(clerk), ClientMessage::EndWrapUp { outcome, note }) => {
                 self.end_wrap_up(clerk, *outcome, note.as_deref())
             }
+            (Principal::Clerk(clerk), ClientMessage::WrapUpDraft { outcome, note }) => {
+                self.wrap_up_draft(clerk, *outcome, note.as_deref())
+            }
             (Principal::Booth(_) | Principal::Clerk(_), ClientMessage::HangUp { call }) => {
                 let by = party(who).expect("matched booth or clerk");
                 self.input(Input::HangUp { call: routing::CallId(call.0), by }).map_err(reject_code)

@@ -455,10 +455,10 @@ impl Driver {
         } else {
             info!(open_tickets = self.engine.open_ticket_count(), "shutting down: closing tickets with a reason");
             self.record(Entry::Shutdown {});
-            // Calls still in wrap-up are recorded without an outcome, and all is on disk before exit.
+            // Calls still in wrap-up are recorded with their drafts, and all is on disk before exit.
             let clerks: Vec<ClerkIdx> = self.pending_cases.keys().copied().collect();
             for clerk in clerks {
-                self.close_case(clerk, protocol::CaseOutcome::NotRecorded, None);
+                self.close_case_with_draft(clerk);
             }
             self.end_batch();
         }

@@ -1,7 +1,9 @@
 //! Case records (办件) and ratings in the driver. A call that ends into wrap-up opens a pending
-//! case for its clerk; `end_wrap_up` closes it with the clerk's outcome and note. If wrap-up ends
-//! any other way (time limit, supervisor, sign-out, shutdown) the case is still written, as
-//! `not_recorded`: every handled call leaves a record.
+//! case for its clerk; `end_wrap_up` closes it with the clerk's outcome and note. `wrap_up_draft`
+//! keeps what the clerk has entered so far on the pending case: if wrap-up ends any other way
+//! (time limit, `set_state`, supervisor, sign-out, shutdown) the case is written with that draft,
+//! or as `not_recorded` without one — every handled call leaves a record, and nothing the clerk
+//! entered is lost.
 //!
 //! `case_recorded` and `rating_recorded` are sent only once the record is committed to the
 //! database: what a clerk or citizen is told is saved, is saved.
@@ -70,6 +72,30 @@ impl Driver {
         let outcome = outcome.unwrap_or(CaseOutcome::NotRecorded);
         self.close_case(clerk, outcome, note.map(str::to_owned));
         Ok(())
+    }
+
+    /// The clerk's draft of the outcome and note, kept on the pending case.
+    pub(super) fn wrap_up_draft(
+        &mut self,
+        clerk: ClerkIdx,
+        outcome: Option<CaseOutcome>,
+        note: Option<&str>,
+    ) -> Result<(), ErrorCode> {
+        let note = note.map(str::trim).filter(|n| !n.is_empty());
+        if note.is_some_and(|n| n.chars().count() > MAX_CASE_NOTE_CHARS) {
+            return Err(ErrorCode::InvalidField);
+        }
+        let Some(record) = self.pending_cases.get_mut(&clerk) else { return Err(ErrorCode::WrongState) };
+        record.outcome = outcome.unwrap_or(CaseOutcome::NotRecorded);
+        record.note = note.map(str::to_owned);
+        Ok(())
+    }
+
+    /// Wrap-up ended without `end_wrap_up`: the case is written with the clerk's draft, if any.
+    pub(super) fn close_case_with_draft(&mut self, clerk: ClerkIdx) {
+        let Some(record) = self.pending_cases.get(&clerk) else { return };
+        let (outcome, note) = (record.outcome, record.note.clone());
+        self.close_case(clerk, outcome, note);
     }
 
     /// Writes the clerk's pending case, if any, and tells the clerk once it is committed.
