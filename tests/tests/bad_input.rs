@@ -79,7 +79,8 @@ async fn hello_is_checked_for_version_token_and_role() {
 
     // Wrong secret at login.
     let err = session::login(&base_url(&server), Role::Clerk, "clerk-hekou-1", "wrong").await.unwrap_err();
-    assert!(err.to_string().contains("401"), "{err}");
+    assert!(matches!(&err, session::SessionError::Rejected { code, .. } if code == "bad_credentials"), "{err}");
+    assert!(err.to_string().contains("账号或密码错误"), "the server's own words: {err}");
     server.shutdown().await;
 }
 
