@@ -127,6 +127,15 @@ for hall, count in halls:
         clerks.append((f"clerk-{hall}-{i}", name, hall, skills))
         n += 1
 
+# 帮办代办: a kiosk's "请工作人员帮我" button asks for this service; the first clerk of every county
+# and city hall is a helper. Added after the skills above were dealt, so they stay as they were.
+services.append(("assist", "帮办代办（请工作人员帮我）", "Assisted service: a staff helper", "帮办", ["county", "city"]))
+codes.append("assist")
+for i, (cid, name, hall, skills) in enumerate(clerks):
+    level = next(r[2] for r in regions if r[0] == hall)
+    if cid.endswith("-1") and level in ("county", "city"):
+        clerks[i] = (cid, name, hall, skills + ["assist"])
+
 supervisors = [
     ("sup-dongying", "东营市值班长", "dongying"),
     ("sup-binzhou", "滨州市值班长", "binzhou"),

@@ -7,34 +7,67 @@ const S = { ticket: null, call: null, stream: null, docType: null, token: null, 
 // Icons are drawn as coloured badges with one character: no emoji font is needed on the kiosk.
 const ICONS = { "教育": ["教", "#1565c0"], "市场主体": ["商", "#6a1b9a"], "民生": ["民", "#2e7d32"], "社保": ["保", "#00838f"], "不动产": ["房", "#8d6e63"], "公积金": ["金", "#ef6c00"], "医保": ["医", "#c62828"], "户籍": ["户", "#283593"], "民政": ["政", "#558b2f"], "交通": ["车", "#37474f"], "税务": ["税", "#4e342e"], "农业": ["农", "#33691e"], "住建": ["建", "#5d4037"] };
 const icon = (cat) => { const [ch, color] = ICONS[cat] || ["办", "#455a64"]; return `<span class="icon" aria-hidden="true" style="background:${color}">${ch}</span>`; };
-const RATINGS = [["very_satisfied", "非常满意", "Very satisfied"], ["satisfied", "满意", "Satisfied"], ["acceptable", "基本满意", "Acceptable"], ["dissatisfied", "不满意", "Dissatisfied"], ["very_dissatisfied", "非常不满意", "Very dissatisfied"]];
+// Each rating with a colour from green to red and a face drawn in CSS (no emoji font needed).
+const RATINGS = [["very_satisfied", "非常满意", "Very satisfied", "#1b6e20"], ["satisfied", "满意", "Satisfied", "#4a7c10"], ["acceptable", "基本满意", "Acceptable", "#8a6d00"], ["dissatisfied", "不满意", "Dissatisfied", "#b35c00"], ["very_dissatisfied", "非常不满意", "Very dissatisfied", "#b3261e"]];
+// Quick replies: the kiosk has no keyboard, so the citizen answers with one tap.
+const QUICK_REPLIES = [["好的", "OK"], ["请稍等", "One moment, please"], ["听不清，请再说一遍", "Sorry, please say it again"], ["我明白了", "I understand"], ["需要帮助", "I need help"]];
+// The service a 帮办 helper takes (请工作人员帮我).
+const ASSIST = "assist";
+// Seconds a finished screen stays with nobody touching it before the kiosk goes back to the start
+// (`?idle=` for tests).
+const IDLE_SECS = Number(XW.params.get("idle")) || 30;
 
 function speak(text) {
   try { const u = new SpeechSynthesisUtterance(text); u.lang = "zh-CN"; speechSynthesis.speak(u); } catch (_) {}
 }
 
+// The most used items, shown first on the start screen (then every category).
+const MOST_USED = ["teacher-cert", "social-card", "pension-check", "medical-filing", "birth-bundle", "housing-fund"];
+
+function tile(s) {
+  const b = document.createElement("button");
+  b.className = "tile";
+  b.dataset.service = s.code;
+  b.innerHTML = `${icon(s.category)}<span>${S.english ? s.name_en : s.name}<br><small>${S.english ? s.name : s.name_en}</small></span>`;
+  b.onclick = () => request(s);
+  return b;
+}
+
+// One screen at 1080×1920, in large text too: the most used items, then the categories; a
+// category opens its items (with a way back).
 function renderServices() {
+  const services = S.catalog.services.filter((s) => s.code !== ASSIST);
+  XW.el("assist").hidden = !S.catalog.services.some((s) => s.code === ASSIST);
   const groups = {};
-  for (const s of S.catalog.services) (groups[s.category] = groups[s.category] || []).push(s);
+  for (const s of services) (groups[s.category] = groups[s.category] || []).push(s);
   const root = XW.el("groups");
   root.innerHTML = "";
-  for (const [cat, list] of Object.entries(groups)) {
+  const section = (title, children) => {
     const g = document.createElement("div");
     g.className = "group";
-    g.innerHTML = `<h2>${cat}</h2>`;
-    const tiles = document.createElement("div");
-    tiles.className = "tiles";
-    for (const s of list) {
-      const b = document.createElement("button");
-      b.className = "tile";
-      b.dataset.service = s.code;
-      b.innerHTML = `${icon(cat)}<span>${S.english ? s.name_en : s.name}<br><small>${S.english ? s.name : s.name_en}</small></span>`;
-      b.onclick = () => request(s);
-      tiles.appendChild(b);
-    }
-    g.appendChild(tiles);
-    root.appendChild(g);
-  }
+    const h = document.createElement("h2"); h.textContent = title;
+    const tiles = document.createElement("div"); tiles.className = "tiles";
+    tiles.append(...children);
+    g.append(h, tiles);
+    return g;
+  };
+  const used = MOST_USED.map((c) => services.find((s) => s.code === c)).filter(Boolean);
+  root.append(section("常办事项 · Most used", used.map(tile)));
+  const cats = Object.entries(groups).map(([cat, list]) => {
+    const b = document.createElement("button");
+    b.className = "tile category";
+    b.dataset.category = cat;
+    b.innerHTML = `${icon(cat)}<span>${cat}<br><small>${list.length} 项 · ${list.length} item${list.length > 1 ? "s" : ""}</small></span>`;
+    b.onclick = () => openCategory(cat, list);
+    return b;
+  });
+  root.append(section("全部分类 · All categories", cats));
+}
+
+function openCategory(cat, list) {
+  XW.el("category-title").textContent = cat;
+  XW.el("category-items").replaceChildren(...list.map(tile));
+  XW.show("category");
 }
 
 function request(service) {
@@ -43,9 +76,26 @@ function request(service) {
   S.session.send({ type: "request_service", service: service.code, priority: XW.el("priority").checked ? "elderly" : "normal" });
 }
 
+// The waiting screen's clock: time waited so far, and the estimate counting down between the
+// server's updates.
+function tickQueue() {
+  if (!S.queuedAt) return;
+  const waited = Math.round((Date.now() - S.queuedAt) / 1000);
+  XW.el("q-elapsed").textContent = `已等待 ${XW.fmtSecs(waited)} · Waited ${waited} s`;
+  if (S.estimateAt != null) {
+    const left = Math.max(0, S.estimate - Math.round((Date.now() - S.estimateAt) / 1000));
+    XW.el("q-estimate").textContent = `预计还需 ${XW.fmtSecs(left)} · About ${left} s more`;
+  }
+}
+setInterval(tickQueue, 1000);
+
 function onStatus(m) {
+  if (S.ticket !== m.ticket) S.queuedAt = Date.now();
   S.ticket = m.ticket;
   XW.el("q-ticket").textContent = m.number;
+  S.number = m.number;
+  if (m.estimated_wait_secs != null) { S.estimate = m.estimated_wait_secs; S.estimateAt = Date.now(); } else { S.estimateAt = null; XW.el("q-estimate").textContent = ""; }
+  tickQueue();
   const notice = m.notice === "resumed" ? "网络已恢复，您的排队位置已保留。" : m.notice ? "工作人员连接中断，您已回到队首。" : "";
   let text;
   if (m.state === "waiting") {
@@ -64,6 +114,10 @@ async function startCall(m) {
   if (S.call && S.call.call === m.call) return; // resumed after a reconnect
   S.inCall = true;
   XW.show("call");
+  XW.el("call-clerk").textContent = `${m.peer.display_name} · ${S.service ? S.service.name : ""}`;
+  const started = Date.now();
+  clearInterval(S.callTimer);
+  S.callTimer = setInterval(() => { XW.el("call-timer").textContent = XW.fmtSecs(Math.round((Date.now() - started) / 1000)); }, 1000);
   S.stream = S.stream || await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
   XW.el("local").srcObject = S.stream;
   S.call = new XW.Call(S.session, m, S.stream, {
@@ -135,20 +189,39 @@ function reviewed(m) {
 
 function showRating(ticket) {
   XW.show("rate");
+  XW.el("receipt").textContent = `您的号码 ${S.number || ""} 已办理完毕 · Number ${S.number || ""} served`;
   const root = XW.el("ratings");
   root.innerHTML = "";
-  for (const [code, zh, en] of RATINGS) {
+  RATINGS.forEach(([code, zh, en, color], i) => {
     const b = document.createElement("button");
-    b.textContent = `${zh} · ${en}`;
+    b.className = "rating";
+    b.style.background = color;
+    b.innerHTML = `<span class="face face-${i}" aria-hidden="true"></span><span>${zh}<br><small>${en}</small></span>`;
     b.dataset.rating = code;
-    b.onclick = () => S.session.send({ type: "rate_service", ticket, rating: code });
+    b.onclick = () => {
+      S.rated = [zh, en];
+      for (const other of root.querySelectorAll("button")) delete other.dataset.chosen;
+      b.dataset.chosen = "1";
+      S.session.send({ type: "rate_service", ticket, rating: code });
+    };
     root.appendChild(b);
-  }
+  });
   speak("办理结束，请您评价");
+  idleReset();
 }
+
+// Back to the start screen after IDLE_SECS with nobody touching the kiosk (on a finished screen).
+function idleReset() {
+  clearTimeout(S.idle);
+  S.idle = setTimeout(() => {
+    if (!XW.el("rate").hidden || !XW.el("closed").hidden) { S.ticket = null; S.rated = null; XW.el("rate-done").textContent = ""; XW.show("pick"); }
+  }, IDLE_SECS * 1000);
+}
+document.addEventListener("pointerdown", () => { if (S.idle) idleReset(); });
 
 function endCall() {
   S.inCall = false;
+  clearInterval(S.callTimer);
   if (S.call) { S.call.close(); S.call = null; }
   XW.el("capture").hidden = true; XW.el("doc-request").hidden = true; XW.el("chat").innerHTML = "";
 }
@@ -166,7 +239,12 @@ function onMessage(m) {
       if (m.reason === "served") showRating(m.ticket);
       else { showClosed(m.message_zh, m.message_en); speak(m.message_zh); }
       break;
-    case "rating_recorded": XW.el("rate-done").textContent = "感谢您的评价 · Thank you for your rating"; break;
+    case "rating_recorded": {
+      const [zh, en] = S.rated || ["", ""];
+      XW.el("rate-done").textContent = `您的评价“${zh}”已记录，感谢您 · Your rating "${en}" is recorded. Thank you`;
+      for (const b of XW.el("ratings").querySelectorAll("button")) b.disabled = true;
+      break;
+    }
     case "error": if (m.in_reply_to === "request_service") showClosed(m.message_zh, m.message_en); break;
   }
 }
@@ -228,20 +306,34 @@ XW.el("setup-form").onsubmit = (e) => {
   main().catch(reportError);
 };
 
-XW.el("elderly").onclick = (e) => { const on = document.body.classList.toggle("elderly"); e.target.setAttribute("aria-pressed", on); XW.el("priority").checked = on; };
+// Large text only enlarges the text: priority is the citizen's own choice (its own box).
+XW.el("elderly").onclick = (e) => { const on = document.body.classList.toggle("elderly"); e.target.setAttribute("aria-pressed", on); };
+XW.el("assist").onclick = () => { const s = S.catalog.services.find((x) => x.code === ASSIST); if (s) request(s); };
+XW.el("mute").onclick = (e) => {
+  const muted = e.target.getAttribute("aria-pressed") !== "true";
+  for (const t of (S.stream ? S.stream.getAudioTracks() : [])) t.enabled = !muted;
+  e.target.setAttribute("aria-pressed", muted);
+  e.target.textContent = muted ? "打开麦克风 · Unmute" : "关闭麦克风 · Mute";
+};
+for (const [zh, en] of QUICK_REPLIES) {
+  const b = document.createElement("button");
+  b.textContent = zh; b.title = en; b.lang = "zh-CN";
+  b.onclick = () => { if (S.call && S.call.say(zh)) addChat("我", zh); };
+  XW.el("quick-replies").appendChild(b);
+}
 XW.el("lang").onclick = (e) => { S.english = !S.english; e.target.textContent = S.english ? "中文" : "English"; e.target.lang = S.english ? "zh-CN" : "en"; document.documentElement.lang = S.english ? "en" : "zh-CN"; renderServices(); };
 XW.el("cancel").onclick = () => S.ticket && S.session.send({ type: "cancel_ticket", ticket: S.ticket });
 XW.el("hangup").onclick = () => S.call && S.session.send({ type: "hang_up", call: S.call.call });
 XW.el("snap").onclick = snapshot; XW.el("retake").onclick = retake; XW.el("send").onclick = sendPhoto;
-XW.el("chat-send").onclick = () => { const t = XW.el("chat-input").value.trim(); if (t && S.call && S.call.say(t)) { addChat("我", t); XW.el("chat-input").value = ""; } };
 // The reason in large Chinese, with the English below it in smaller type.
 function showClosed(zh, en) {
   XW.el("closed-reason").textContent = zh;
   XW.el("closed-reason-en").textContent = en;
   XW.show("closed");
+  idleReset();
 }
 
-XW.el("again").onclick = XW.el("back").onclick = () => { S.ticket = null; XW.show("pick"); };
+XW.el("again").onclick = XW.el("back").onclick = XW.el("category-back").onclick = () => { S.ticket = null; XW.show("pick"); };
 function reportError(e) {
   const p = document.createElement("p");
   p.className = "notice error"; p.setAttribute("role", "alert"); p.textContent = e.message;
