@@ -23,20 +23,8 @@ async fn main() {
     let json = cli.args.json;
     let ran = booth_client::run_with(
         &cli.args,
-        |msg| {
-            if json {
-                println!("{}", msg.encode());
-            } else {
-                println!("<- {msg:?}");
-            }
-        },
-        |text| {
-            if json {
-                println!("{}", serde_json::json!({"type": "chat", "from": "clerk", "text": text}));
-            } else {
-                println!("<- chat: {text}");
-            }
-        },
+        |msg| session::print::message(json, msg),
+        |text| session::print::chat(json, "clerk", text),
     )
     .await;
     let summary = match ran {

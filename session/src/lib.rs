@@ -317,3 +317,27 @@ async fn pump(
         }
     }
 }
+
+/// How the command-line clients print what they receive: one JSON object a line with `--json`,
+/// else a short human line.
+pub mod print {
+    use protocol::ServerMessage;
+
+    /// A server message.
+    pub fn message(json: bool, msg: &ServerMessage) {
+        if json {
+            println!("{}", msg.encode());
+        } else {
+            println!("<- {msg:?}");
+        }
+    }
+
+    /// A chat message from the other party (`from`: `booth` or `clerk`).
+    pub fn chat(json: bool, from: &str, text: &str) {
+        if json {
+            println!("{}", serde_json::json!({"type": "chat", "from": from, "text": text}));
+        } else {
+            println!("<- chat from {from}: {text}");
+        }
+    }
+}

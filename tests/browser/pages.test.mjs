@@ -49,6 +49,11 @@ test("booth and clerk pages: call with video both ways, ID card photo, hang-up, 
   await clerk.waitForSelector("#viewer:not([hidden])");
   await clerk.waitForFunction(() => document.querySelector("#full").naturalWidth > 0);
   await clerk.screenshot({ path: join(shots, "clerk-call-document.png") });
+  // With the document open, hang-up and chat are still on the 1920×1080 screen.
+  for (const sel of ["#hangup", "#chat-send", "#doc-accept"]) {
+    const box = await clerk.$eval(sel, (e) => { const r = e.getBoundingClientRect(); return [r.top, r.bottom]; });
+    assert.ok(box[0] >= 0 && box[1] <= 1080, `${sel} in view with a document open: ${box}`);
+  }
   await audit(clerk, "clerk: call with a document");
   // Zoom and rotate the full view.
   await clerk.click("#zoom-in");

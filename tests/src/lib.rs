@@ -94,10 +94,16 @@ pub async fn clerks_available(server: &RunningServer, hall: &str, n: u32) {
 pub async fn live_call(server: &RunningServer) -> (Session, Session, u64) {
     let mut clerk = connect(server, Role::Clerk, "clerk-hekou-1").await;
     clerk.send(ClientMessage::SetState { state: protocol::ClerkTargetState::Available, reason: None }).await.unwrap();
-    let mut booth = connect(server, Role::Booth, "booth-gudao-1").await;
+    let (booth, call) = call_from(server, &mut clerk, "booth-gudao-1").await;
+    (booth, clerk, call)
+}
+
+/// `booth` asks for teacher-cert and `clerk` (available) accepts: the booth's session and the call.
+pub async fn call_from(server: &RunningServer, clerk: &mut Session, booth: &str) -> (Session, u64) {
+    let mut booth = connect(server, Role::Booth, booth).await;
     let service = protocol::ServiceCode::new("teacher-cert");
     booth.send(ClientMessage::RequestService { service, priority: protocol::Priority::Normal }).await.unwrap();
-    let offer = expect(&mut clerk, "offer", |m| match m {
+    let offer = expect(clerk, "offer", |m| match m {
         ServerMessage::Offer { offer, .. } => Some(*offer),
         _ => None,
     })
@@ -108,7 +114,7 @@ pub async fn live_call(server: &RunningServer) -> (Session, Session, u64) {
         _ => None,
     })
     .await;
-    (booth, clerk, call)
+    (booth, call)
 }
 
 /// Asserts that nothing matching `pick` arrives within `window`.

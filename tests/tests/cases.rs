@@ -169,20 +169,7 @@ async fn the_clerks_draft_is_recorded_on_timeout_and_on_available() {
 
     // Going available in the middle of wrap-up (the same clerk, available again, takes a second
     // citizen).
-    let mut booth = connect(&server, Role::Booth, "booth-gudao-2").await;
-    let service = protocol::ServiceCode::new("teacher-cert");
-    booth.send(ClientMessage::RequestService { service, priority: protocol::Priority::Normal }).await.unwrap();
-    let offer = expect(&mut clerk, "offer", |m| match m {
-        ServerMessage::Offer { offer, .. } => Some(*offer),
-        _ => None,
-    })
-    .await;
-    clerk.send(ClientMessage::AcceptOffer { offer }).await.unwrap();
-    let call = expect(&mut booth, "call", |m| match m {
-        ServerMessage::CallStarted { call, .. } => Some(call.0),
-        _ => None,
-    })
-    .await;
+    let (_booth, call) = call_from(&server, &mut clerk, "booth-gudao-2").await;
     hang_up_into_wrap_up(&mut clerk, call).await;
     clerk.send(draft(CaseOutcome::Accepted, "已受理，待补材料")).await.unwrap();
     let available = ClientMessage::SetState { state: protocol::ClerkTargetState::Available, reason: None };

@@ -107,29 +107,11 @@ async fn a_send_failing_while_an_accept_is_routed_closes_the_clerk_and_keeps_the
 /// that finds the case already there writes nothing more.
 #[tokio::test]
 async fn a_replay_writes_the_case_the_dead_run_had_not_committed() {
-    use crate::records::{id_base, short_number};
-    use crate::routing_log::{read, Entry, LogWriter, LOG_VERSION};
+    use crate::records::short_number;
+    use crate::routing_log::read;
 
-    let dir = std::env::temp_dir().join(format!("xiaowu-driver-replay-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let mut settings = Settings::demo();
-    settings.file.documents.data_dir = dir.clone();
-    let directory = Arc::new(settings.directory.clone());
-    let mut cfg = settings.engine.clone();
-    let (tx, _rx) = mpsc::channel(64);
-    let shared = Arc::new(Shared::new(settings, directory.clone(), tx, None).unwrap());
-    (cfg.first_ticket, cfg.first_call) = (id_base(shared.records.boot()), id_base(shared.records.boot()));
-    let started = store::now_ms() as u64;
-    let header = Entry::Header {
-        version: LOG_VERSION,
-        first_ticket: cfg.first_ticket,
-        first_call: cfg.first_call,
-        started_unix_ms: started,
-    };
-    let path = dir.join("routing.log");
-    let mut d = Driver::new(shared.clone(), cfg.clone());
-    d.set_wall_base(started);
-    d.set_log(Box::new(LogWriter::create(&path, header).unwrap()));
+    let Logging { mut d, shared, cfg, dir, path, started } = logging_driver("replay", |_| {});
+    let directory = shared.directory.clone();
     let clerk = Principal::Clerk(directory.clerk_idx("clerk-hekou-1").unwrap());
     let booth = Principal::Booth(directory.booth_idx("booth-gudao-1").unwrap());
     let mut c = connect(&mut d, 1, clerk, 64);
@@ -177,30 +159,11 @@ async fn a_replay_writes_the_case_the_dead_run_had_not_committed() {
 /// very state of the run that wrote it.
 #[tokio::test]
 async fn a_restart_replays_from_the_last_snapshot_to_the_same_state() {
-    use crate::records::id_base;
-    use crate::routing_log::{from_last_snapshot, read, Entry, LogWriter, LOG_VERSION};
+    use crate::routing_log::{from_last_snapshot, read, Entry};
 
-    let dir = std::env::temp_dir().join(format!("xiaowu-driver-snapshot-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let mut settings = Settings::demo();
-    settings.file.documents.data_dir = dir.clone();
-    settings.file.server.snapshot_every = 100;
-    let directory = Arc::new(settings.directory.clone());
-    let mut cfg = settings.engine.clone();
-    let (tx, _rx) = mpsc::channel(64);
-    let shared = Arc::new(Shared::new(settings, directory.clone(), tx, None).unwrap());
-    (cfg.first_ticket, cfg.first_call) = (id_base(shared.records.boot()), id_base(shared.records.boot()));
-    let started = store::now_ms() as u64;
-    let header = Entry::Header {
-        version: LOG_VERSION,
-        first_ticket: cfg.first_ticket,
-        first_call: cfg.first_call,
-        started_unix_ms: started,
-    };
-    let path = dir.join("routing.log");
-    let mut d = Driver::new(shared.clone(), cfg.clone());
-    d.set_wall_base(started);
-    d.set_log(Box::new(LogWriter::create(&path, header).unwrap()));
+    let Logging { mut d, shared, cfg, dir, path, started } =
+        logging_driver("snapshot", |s| s.file.server.snapshot_every = 100);
+    let directory = shared.directory.clone();
     // The hall's only clerk signed in but away: tickets wait.
     let _clerk = connect(&mut d, 1, Principal::Clerk(directory.clerk_idx("clerk-hekou-1").unwrap()), 256);
     let booths: Vec<TestConn> = ["booth-gudao-1", "booth-gudao-2", "booth-xianhe-1"]
@@ -235,4 +198,42 @@ async fn a_restart_replays_from_the_last_snapshot_to_the_same_state() {
     assert_eq!(restarted.take_snapshot(), d.take_snapshot(), "the same driver state");
     assert_eq!(restarted.open_tickets(), 2);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A driver logging to a fresh file under a temp directory of its own (`tag`), ids from its boot.
+struct Logging {
+    d: Driver,
+    shared: Arc<Shared>,
+    cfg: routing::EngineConfig,
+    dir: std::path::PathBuf,
+    path: std::path::PathBuf,
+    started: u64,
+}
+
+fn logging_driver(tag: &str, adjust: impl FnOnce(&mut Settings)) -> Logging {
+    use crate::records::id_base;
+    use crate::routing_log::{Entry, LogWriter, LOG_VERSION};
+
+    let dir = std::env::temp_dir().join(format!("xiaowu-driver-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut settings = Settings::demo();
+    settings.file.documents.data_dir = dir.clone();
+    adjust(&mut settings);
+    let directory = Arc::new(settings.directory.clone());
+    let mut cfg = settings.engine.clone();
+    let (tx, _rx) = mpsc::channel(64);
+    let shared = Arc::new(Shared::new(settings, directory, tx, None).unwrap());
+    (cfg.first_ticket, cfg.first_call) = (id_base(shared.records.boot()), id_base(shared.records.boot()));
+    let started = store::now_ms() as u64;
+    let header = Entry::Header {
+        version: LOG_VERSION,
+        first_ticket: cfg.first_ticket,
+        first_call: cfg.first_call,
+        started_unix_ms: started,
+    };
+    let path = dir.join("routing.log");
+    let mut d = Driver::new(shared.clone(), cfg.clone());
+    d.set_wall_base(started);
+    d.set_log(Box::new(LogWriter::create(&path, header).unwrap()));
+    Logging { d, shared, cfg, dir, path, started }
 }

@@ -16,6 +16,15 @@ use super::Driver;
 use crate::convert::{call_end_out, reject_code};
 use crate::records::{CaseRecord, OnCommit, RatingRecord, Record};
 
+/// A wrap-up note trimmed (`None` when empty), or `invalid_field` when it is over the limit.
+fn checked_note(note: Option<&str>) -> Result<Option<&str>, ErrorCode> {
+    let note = note.map(str::trim).filter(|n| !n.is_empty());
+    if note.is_some_and(|n| n.chars().count() > MAX_CASE_NOTE_CHARS) {
+        return Err(ErrorCode::InvalidField);
+    }
+    Ok(note)
+}
+
 impl Driver {
     /// A call ended: if its clerk goes into wrap-up, hold the case until the outcome is known.
     pub(super) fn open_case(
@@ -64,10 +73,7 @@ impl Driver {
         outcome: Option<CaseOutcome>,
         note: Option<&str>,
     ) -> Result<(), ErrorCode> {
-        let note = note.map(str::trim).filter(|n| !n.is_empty());
-        if note.is_some_and(|n| n.chars().count() > MAX_CASE_NOTE_CHARS) {
-            return Err(ErrorCode::InvalidField);
-        }
+        let note = checked_note(note)?;
         self.input(Input::EndWrapUp { clerk }).map_err(reject_code)?;
         let outcome = outcome.unwrap_or(CaseOutcome::NotRecorded);
         self.close_case(clerk, outcome, note.map(str::to_owned));
@@ -81,10 +87,7 @@ impl Driver {
         outcome: Option<CaseOutcome>,
         note: Option<&str>,
     ) -> Result<(), ErrorCode> {
-        let note = note.map(str::trim).filter(|n| !n.is_empty());
-        if note.is_some_and(|n| n.chars().count() > MAX_CASE_NOTE_CHARS) {
-            return Err(ErrorCode::InvalidField);
-        }
+        let note = checked_note(note)?;
         let Some(record) = self.pending_cases.get_mut(&clerk) else { return Err(ErrorCode::WrongState) };
         record.outcome = outcome.unwrap_or(CaseOutcome::NotRecorded);
         record.note = note.map(str::to_owned);
