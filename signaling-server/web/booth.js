@@ -98,8 +98,11 @@ function onStatus(m) {
   tickQueue();
   const notice = m.notice === "resumed" ? "网络已恢复，您的排队位置已保留。" : m.notice ? "工作人员连接中断，您已回到队首。" : "";
   let text;
-  if (m.state === "waiting") {
-    const est = m.estimated_wait_secs == null ? "暂无法估计" : `约 ${XW.fmtSecs(m.estimated_wait_secs)}`;
+  if (m.state === "waiting" && m.estimated_wait_secs == null) {
+    // No clerk for this service is taking calls right now (all are on a break, in a meeting…).
+    text = `${notice}您前面还有 ${m.position - 1} 位。工作人员暂时都不在座位上，回来后会马上为您办理，您的排队位置一直保留。 · ${m.position - 1} ahead of you. Every clerk is away for a moment; you keep your place.`;
+  } else if (m.state === "waiting") {
+    const est = `约 ${XW.fmtSecs(m.estimated_wait_secs)}`;
     text = `${notice}您前面还有 ${m.position - 1} 位，预计等待 ${est}。 · ${m.position - 1} ahead of you.`;
     if (S.lastSpoken !== m.position) { S.lastSpoken = m.position; speak(`${m.number}号，您前面还有${m.position - 1}位`); }
   } else {

@@ -86,6 +86,9 @@ test("booth queue screen and clerk console: axe-clean, keyboard sign-in, fit 192
   await booth.click('button[data-service="teacher-cert"]');
   await booth.waitForSelector("#queue:not([hidden])");
   await waitFor(() => booth.evaluate(() => document.querySelector("#q-status").textContent.length > 0), "queue status");
+  // Every clerk of the service is away: the kiosk says what is happening, and the wait goes on.
+  assert.match(await booth.textContent("#q-status"), /工作人员暂时都不在座位上/);
+  await waitFor(async () => /已等待/.test(await booth.textContent("#q-elapsed")), "the time waited");
   await audit(booth, "booth: queue");
   await fits(booth, "booth queue");
 
