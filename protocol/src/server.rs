@@ -59,6 +59,10 @@ pub enum ServerMessage {
         reason: TicketEndReason,
         message_zh: String,
         message_en: String,
+        /// When served: the number of the case (办件) the clerk's wrap-up records, for the
+        /// citizen's receipt.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        case: Option<String>,
     },
     /// Clerk: its own state changed.
     ClerkState {
@@ -198,7 +202,7 @@ impl ServerMessage {
     /// A closed-ticket message with the standard texts for `reason`.
     pub fn ticket_closed(ticket: TicketId, reason: TicketEndReason) -> Self {
         let (zh, en) = reason.messages();
-        ServerMessage::TicketClosed { ticket, reason, message_zh: zh.to_owned(), message_en: en.to_owned() }
+        ServerMessage::TicketClosed { ticket, reason, message_zh: zh.to_owned(), message_en: en.to_owned(), case: None }
     }
 
     pub fn encode(&self) -> String {

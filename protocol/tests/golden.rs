@@ -154,6 +154,17 @@ fn server_messages() {
                "message_en": "No clerk for this service is signed in now; please come back later or book an appointment."}),
     );
     server(
+        ServerMessage::TicketClosed {
+            ticket: TicketId(12),
+            reason: TicketEndReason::Served,
+            message_zh: "办理完毕".into(),
+            message_en: "Served.".into(),
+            case: Some("1-12".into()),
+        },
+        json!({"type": "ticket_closed", "ticket": 12, "reason": "served", "message_zh": "办理完毕",
+               "message_en": "Served.", "case": "1-12"}),
+    );
+    server(
         ServerMessage::ClerkState {
             state: ClerkState::Away,
             reason: Some(AwayReason::MissedOffers),

@@ -144,7 +144,7 @@ async fn retention(state: AppState) {
 }
 
 pub fn router(state: AppState) -> Router {
-    use http::{cases, documents, login, pages, queues};
+    use http::{cases, documents, login, pages, qr, queues};
     Router::new()
         .route("/", get(pages::index))
         .route("/healthz", get(pages::healthz))
@@ -154,6 +154,7 @@ pub fn router(state: AppState) -> Router {
         .route("/web/{name}", get(pages::asset))
         .route("/api/login", post(login::login))
         .route("/api/catalog", get(pages::catalog))
+        .route("/api/qr", get(qr::qr))
         .route("/api/queues", get(queues::queues))
         .route("/api/cases", get(cases::cases))
         .route("/api/tickets/{id}/events", get(cases::ticket_events))

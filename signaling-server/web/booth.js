@@ -192,7 +192,13 @@ function reviewed(m) {
 
 function showRating(ticket) {
   XW.show("rate");
-  XW.el("receipt").textContent = `您的号码 ${S.number || ""} 已办理完毕 · Number ${S.number || ""} served`;
+  // The receipt: the number, and the case (办件) number with its QR code to look it up later.
+  XW.el("receipt").textContent = S.caseId
+    ? `您的号码 ${S.number || ""} 已办理完毕，办件编号 ${S.caseId} · Number ${S.number || ""} served; case ${S.caseId}`
+    : `您的号码 ${S.number || ""} 已办理完毕 · Number ${S.number || ""} served`;
+  const qr = XW.el("receipt-qr");
+  qr.hidden = !S.caseId;
+  if (S.caseId) qr.src = `/api/qr?text=${encodeURIComponent(`xiaowu-case:${S.caseId}`)}`;
   const root = XW.el("ratings");
   root.innerHTML = "";
   RATINGS.forEach(([code, zh, en, color], i) => {
@@ -239,6 +245,7 @@ function onMessage(m) {
     case "call_ended": endCall(); break;
     case "ticket_closed":
       endCall();
+      S.caseId = m.case || null;
       if (m.reason === "served") showRating(m.ticket);
       else { showClosed(m.message_zh, m.message_en); speak(m.message_zh); }
       break;

@@ -46,6 +46,14 @@ test("the 帮办 button asks for a helper; a finished screen goes back to the st
   await booth.waitForSelector("#pick:not([hidden])", { timeout: 10000 });
 });
 
+test("the QR code of a receipt is drawn by the server", async () => {
+  const r = await fetch(`${env.base}/api/qr?text=${encodeURIComponent("xiaowu-case:7-1")}`);
+  assert.equal(r.status, 200);
+  assert.match(r.headers.get("content-type"), /image\/svg\+xml/);
+  assert.match(await r.text(), /<svg/);
+  assert.equal((await fetch(`${env.base}/api/qr?text=${"x".repeat(65)}`)).status, 400, "long text refused");
+});
+
 test("the call screen offers quick replies, not a field that needs a keyboard", async () => {
   const booth = await page("/booth?booth=booth-xinhu-1&secret=demo", KIOSK);
   await booth.waitForSelector('button[data-service="teacher-cert"]');

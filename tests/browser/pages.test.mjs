@@ -69,6 +69,9 @@ test("booth and clerk pages: call with video both ways, ID card photo, hang-up, 
   // The clerk hangs up; the booth rates; the clerk wraps up and is available again.
   await clerk.click("#hangup");
   await booth.waitForSelector("#rate:not([hidden])");
+  // The receipt: the case (办件) number and its QR code.
+  assert.match(await booth.textContent("#receipt"), /办件编号 \d+-\d+/);
+  await booth.waitForFunction(() => { const q = document.querySelector("#receipt-qr"); return !q.hidden && q.complete && q.naturalWidth > 0; });
   await booth.click('button[data-rating="very_satisfied"]');
   await booth.waitForFunction(() => document.querySelector("#rate-done").textContent.includes("Thank you"));
   await booth.screenshot({ path: join(shots, "booth-rating.png") });

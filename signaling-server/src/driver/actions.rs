@@ -70,10 +70,13 @@ impl Driver {
                 }
                 info!(ticket = ticket.0, booth = %dir.booth(booth).id, ?reason, "ticket closed");
                 self.last_status.remove(&ticket);
-                self.send_to_booth(
-                    booth,
-                    ServerMessage::ticket_closed(protocol::TicketId(ticket.0), ticket_end_out(reason)),
-                );
+                let mut msg = ServerMessage::ticket_closed(protocol::TicketId(ticket.0), ticket_end_out(reason));
+                if let ServerMessage::TicketClosed { case, .. } = &mut msg {
+                    // The case the call opened (its clerk is in wrap-up): its number goes on the
+                    // citizen's receipt.
+                    *case = self.pending_cases.values().find(|c| c.ticket == ticket.0).map(|c| c.id.clone());
+                }
+                self.send_to_booth(booth, msg);
             }
             Action::ClerkStateChanged { clerk, state } => {
                 debug!(clerk = %dir.clerk(clerk).id, ?state, "clerk state");

@@ -8,6 +8,7 @@ pub mod cases;
 pub mod documents;
 pub mod login;
 pub mod pages;
+pub mod qr;
 pub mod queues;
 
 use std::time::Duration;
