@@ -161,11 +161,24 @@ for rid, name, level, parent, partners in regions:
     if parent: out.append(f"parent = {q(parent)}")
     if partners: out.append(f"partners = {arr(partners)}")
     out.append("")
+# What the kiosk tells the citizen to have at hand before queuing.
+MATERIALS = {
+    "teacher-cert": ["id_front", "id_back", "diploma"],
+    "business-reg": ["id_front", "id_back", "other"],
+    "sole-trader-reg": ["id_front", "id_back", "other"],
+    "food-license": ["id_front", "id_back", "other"],
+    "birth-bundle": ["id_front", "hukou_cover", "hukou_self"],
+    "residence-permit": ["id_front", "hukou_cover", "hukou_self"],
+    "hukou-transfer": ["id_front", "hukou_cover", "hukou_self"],
+    "marriage-booking": ["id_front", "hukou_self"],
+    "assist": [],
+}
 for code, name, en, cat, levels in services:
     target = 60 if code != "housing-fund" else 90
     handle = 300 if code not in ("property-reg", "business-reg", "construction-permit") else 600
     out += ["[[services]]", f"code = {q(code)}", f"name = {q(name)}", f"name_en = {q(en)}", f"category = {q(cat)}",
-            f"levels = {arr(levels)}", f"target_answer_secs = {target}", f"expected_handle_secs = {handle}", ""]
+            f"levels = {arr(levels)}", f"target_answer_secs = {target}", f"expected_handle_secs = {handle}",
+            f"materials = {arr(MATERIALS.get(code, ['id_front', 'id_back']))}", ""]
 for bid, name, region, kind in booths:
     out += ["[[booths]]", f"id = {q(bid)}", f"name = {q(name)}", f"region = {q(region)}", f"kind = {q(kind)}",
             f"secret_hash = {q(secret_hash(bid))}", ""]

@@ -48,6 +48,24 @@ pub struct CatalogService {
     pub category: String,
     pub levels: Vec<RegionLevel>,
     pub target_answer_secs: u32,
+    /// The documents to have at hand (the kiosk shows them before the citizen queues).
+    #[serde(default)]
+    pub materials: Vec<Material>,
+}
+
+/// A document a service item needs, with its names for screens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Material {
+    pub doc_type: crate::DocType,
+    pub name_zh: String,
+    pub name_en: String,
+}
+
+impl Material {
+    pub fn of(doc_type: crate::DocType) -> Self {
+        let (zh, en) = doc_type.names();
+        Self { doc_type, name_zh: zh.to_owned(), name_en: en.to_owned() }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

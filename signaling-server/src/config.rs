@@ -163,6 +163,10 @@ pub struct ServiceEntry {
     #[serde(default = "default_handle")]
     pub expected_handle_secs: u32,
     pub widen_after_secs: Option<Vec<f64>>,
+    /// Documents the citizen should have at hand (`id_front`, `id_back`, `hukou_cover`,
+    /// `hukou_self`, `diploma`, `other`), shown by the kiosk before queuing.
+    #[serde(default)]
+    pub materials: Vec<protocol::DocType>,
 }
 
 fn default_target() -> u32 {

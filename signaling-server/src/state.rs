@@ -128,6 +128,7 @@ impl Shared {
                     category: s.category.clone(),
                     levels: d.levels.iter().map(|l| level_out(*l)).collect(),
                     target_answer_secs: s.target_answer_secs,
+                    materials: s.materials.iter().map(|d| protocol::rest::Material::of(*d)).collect(),
                 })
                 .collect(),
             booths: f

@@ -29,7 +29,7 @@ function tile(s) {
   b.className = "tile";
   b.dataset.service = s.code;
   b.innerHTML = `${icon(s.category)}<span>${S.english ? s.name_en : s.name}<br><small>${S.english ? s.name : s.name_en}</small></span>`;
-  b.onclick = () => request(s);
+  b.onclick = () => showMaterials(s);
   return b;
 }
 
@@ -68,6 +68,22 @@ function openCategory(cat, list) {
   XW.el("category-title").textContent = cat;
   XW.el("category-items").replaceChildren(...list.map(tile));
   XW.show("category");
+}
+
+// Before queuing: the documents the item needs, each with a picture of its kind.
+function showMaterials(service) {
+  if (!service.materials || service.materials.length === 0) { request(service); return; }
+  S.pending = service;
+  XW.el("materials-service").textContent = `${service.name} · ${service.name_en}`;
+  XW.el("materials-list").replaceChildren(...service.materials.map((m) => {
+    const li = document.createElement("li");
+    const kind = m.doc_type.startsWith("id_") ? "card" : m.doc_type.startsWith("hukou") ? "booklet" : m.doc_type === "diploma" ? "certificate" : "sheet";
+    li.innerHTML = `<span class="doc doc-${kind}" aria-hidden="true"></span><span>${m.name_zh}<br><small>${m.name_en}</small></span>`;
+    return li;
+  }));
+  XW.show("materials");
+  XW.el("materials-go").focus();
+  speak(`办理${service.name}，请准备：${service.materials.map((m) => m.name_zh).join("、")}`);
 }
 
 function request(service) {
@@ -318,6 +334,8 @@ XW.el("setup-form").onsubmit = (e) => {
 
 // Large text only enlarges the text: priority is the citizen's own choice (its own box).
 XW.el("elderly").onclick = (e) => { const on = document.body.classList.toggle("elderly"); e.target.setAttribute("aria-pressed", on); };
+XW.el("materials-go").onclick = () => { if (S.pending) request(S.pending); };
+XW.el("materials-back").onclick = () => { S.pending = null; XW.show("pick"); };
 XW.el("assist").onclick = () => { const s = S.catalog.services.find((x) => x.code === ASSIST); if (s) request(s); };
 XW.el("mute").onclick = (e) => {
   const muted = e.target.getAttribute("aria-pressed") !== "true";

@@ -7,7 +7,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startAll, waitFor, audit, fits, shots, KIOSK, DESKTOP } from "./harness.mjs";
+import { startAll, waitFor, audit, fits, shots, KIOSK, DESKTOP, chooseService } from "./harness.mjs";
 
 let env, page;
 before(async () => { env = await startAll(); ({ page } = env); });
@@ -58,6 +58,11 @@ test("booth kiosk: axe-clean, keyboard-operable, elderly mode, English, clear 'n
   const ring = await tabTo(booth, 'button[data-service="teacher-cert"]');
   assert.ok(ring.style !== "none" && ring.width >= 2, `visible focus ring: ${JSON.stringify(ring)}`);
   await booth.keyboard.press("Enter");
+  // The documents the item needs, before queuing; "Queue now" has the focus.
+  await booth.waitForSelector("#materials:not([hidden])");
+  assert.match(await booth.textContent("#materials-list"), /毕业证书/);
+  await audit(booth, "booth: the documents to have at hand");
+  await booth.keyboard.press("Enter");
   await booth.waitForSelector("#closed:not([hidden])");
   assert.match(await booth.textContent("#closed-reason"), /^[\u4e00-\u9fff]/);
   assert.match(await booth.textContent("#closed-reason-en"), /^[A-Za-z]/);
@@ -83,7 +88,7 @@ test("booth queue screen and clerk console: axe-clean, keyboard sign-in, fit 192
 
   // The clerk stays away, so a booth's ticket waits: the queue screen.
   const booth = await page("/booth?booth=booth-xianhe-2&secret=demo", KIOSK);
-  await booth.click('button[data-service="teacher-cert"]');
+  await chooseService(booth, "teacher-cert");
   await booth.waitForSelector("#queue:not([hidden])");
   await waitFor(() => booth.evaluate(() => document.querySelector("#q-status").textContent.length > 0), "queue status");
   // Every clerk of the service is away: the kiosk says what is happening, and the wait goes on.

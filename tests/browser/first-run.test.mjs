@@ -5,7 +5,7 @@
 // when the restart made their tokens invalid.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startAll, waitFor, audit, KIOSK, DESKTOP, goAvailable } from "./harness.mjs";
+import { startAll, waitFor, audit, KIOSK, DESKTOP, goAvailable, chooseService } from "./harness.mjs";
 
 let env, base, page;
 before(async () => {
@@ -72,7 +72,7 @@ test("kiosk, console and dashboard come back by themselves after the server rest
   await waitFor(async () => !(await visible(booth, "#net")) && (await welcomes(booth, "booth")), "the kiosk back online", 30000);
   await waitFor(async () => welcomes(clerk, "clerk"), "the console back online", 30000);
   // The kiosk works as before: a citizen takes a ticket.
-  await booth.click('button[data-service="teacher-cert"]');
+  await chooseService(booth, "teacher-cert");
   await booth.waitForSelector("#queue:not([hidden])");
   await waitFor(async () => (await booth.textContent("#q-ticket")).trim().length > 0, "a ticket number");
   // The console is signed in and can change its state.

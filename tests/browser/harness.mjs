@@ -86,6 +86,13 @@ export async function goAvailable(clerk) {
   }), "the clerk available");
 }
 
+/** Taps a service on the kiosk and, on the screen of the documents it needs, "Queue now". */
+export async function chooseService(booth, code) {
+  await booth.click(`button[data-service="${code}"]`);
+  await booth.waitForSelector("#materials:not([hidden])");
+  await booth.click("#materials-go");
+}
+
 /** No sideways scrolling at this viewport. */
 export async function fits(p, label) {
   const [scroll, inner] = await p.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);

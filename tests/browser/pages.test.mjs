@@ -6,7 +6,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { startAll, waitFor, audit, root, shots, KIOSK, DESKTOP, goAvailable } from "./harness.mjs";
+import { startAll, waitFor, audit, root, shots, KIOSK, DESKTOP, goAvailable, chooseService } from "./harness.mjs";
 
 let env, base, page;
 before(async () => {
@@ -25,7 +25,7 @@ test("booth and clerk pages: call with video both ways, ID card photo, hang-up, 
   const booth = await page("/booth?booth=booth-gudao-1&secret=demo", KIOSK);
   await booth.waitForSelector('button[data-service="teacher-cert"]');
   await booth.screenshot({ path: join(shots, "booth-pick.png") });
-  await booth.click('button[data-service="teacher-cert"]');
+  await chooseService(booth, "teacher-cert");
   await clerk.waitForSelector("#offer:not([hidden])");
   await clerk.screenshot({ path: join(shots, "clerk-offer.png") });
   // The offer rang and asked for (or showed) a browser notification.
@@ -107,7 +107,7 @@ test("supervisor dashboard: the waiting count rises when a booth queues and fall
   await clerk.waitForSelector("#idle:not([hidden])"); // signed in, away: the ticket waits
   await clerk.click("#go-away");
   const booth = await page("/booth?booth=booth-gudao-2&secret=demo", KIOSK);
-  await booth.click('button[data-service="teacher-cert"]');
+  await chooseService(booth, "teacher-cert");
   await waitFor(async () => (await waiting()) === 1, "one waiting");
   await booth.waitForSelector("#queue:not([hidden])");
   await booth.screenshot({ path: join(shots, "booth-queue.png") });
