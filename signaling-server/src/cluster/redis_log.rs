@@ -357,6 +357,34 @@ impl RedisLog {
         self.epoch
     }
 
+    /// Runs `attempt` until it succeeds: a lost connection (Redis restarting, a Sentinel
+    /// failover) is made again and the attempt retried for up to 30 s; being fenced ends it at
+    /// once.
+    fn retried(
+        &mut self,
+        what: &str,
+        mut attempt: impl FnMut(&mut Self) -> Result<(), ClusterError>,
+    ) -> Result<(), String> {
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(50);
+        loop {
+            if self.deposed.load(Ordering::SeqCst) {
+                return Err(ClusterError::Fenced { mine: self.epoch, current: 0 }.to_string());
+            }
+            match attempt(self) {
+                Ok(()) => return Ok(()),
+                Err(e @ ClusterError::Fenced { .. }) => return Err(e.to_string()),
+                Err(e) if started.elapsed() < Duration::from_secs(30) => {
+                    tracing::warn!(error = %e, "{what} failed; reconnecting and retrying");
+                    self.conn = None;
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_secs(1));
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+
     fn try_snapshot(&mut self, json: &str) -> Result<(), ClusterError> {
         if self.conn.is_none() {
             self.conn = Some(connect(&self.url)?);
@@ -397,51 +425,16 @@ impl AppliedLog for RedisLog {
         }
         self.batches += 1;
         let batch = format!("{}:{}", self.epoch, self.batches);
-        let started = std::time::Instant::now();
-        let mut pause = Duration::from_millis(50);
-        loop {
-            if self.deposed.load(Ordering::SeqCst) {
-                return Err(ClusterError::Fenced { mine: self.epoch, current: 0 }.to_string());
-            }
-            match self.try_commit(&batch) {
-                Ok(()) => {
-                    self.pending.clear();
-                    return Ok(());
-                }
-                Err(e @ ClusterError::Fenced { .. }) => return Err(e.to_string()),
-                Err(e) if started.elapsed() < Duration::from_secs(30) => {
-                    tracing::warn!(error = %e, "appending to the applied log failed; reconnecting and retrying");
-                    self.conn = None;
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_secs(1));
-                }
-                Err(e) => return Err(e.to_string()),
-            }
-        }
+        self.retried("appending to the applied log", |log| log.try_commit(&batch))?;
+        self.pending.clear();
+        Ok(())
     }
 
     /// Appends the snapshot (fenced) and waits for the replicas; retried like a commit (a
     /// snapshot written twice is harmless: a replay restores the same state twice).
     fn snapshot(&mut self, _header: crate::routing_log::Entry, snapshot: &Logged) -> Result<(), String> {
         let json = serde_json::to_string(snapshot).map_err(|e| e.to_string())?;
-        let started = std::time::Instant::now();
-        let mut pause = Duration::from_millis(50);
-        loop {
-            if self.deposed.load(Ordering::SeqCst) {
-                return Err(ClusterError::Fenced { mine: self.epoch, current: 0 }.to_string());
-            }
-            match self.try_snapshot(&json) {
-                Ok(()) => return Ok(()),
-                Err(e @ ClusterError::Fenced { .. }) => return Err(e.to_string()),
-                Err(e) if started.elapsed() < Duration::from_secs(30) => {
-                    tracing::warn!(error = %e, "appending a snapshot failed; reconnecting and retrying");
-                    self.conn = None;
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_secs(1));
-                }
-                Err(e) => return Err(e.to_string()),
-            }
-        }
+        self.retried("appending a snapshot", |log| log.try_snapshot(&json))
     }
 
     /// Stops renewing and deletes the lease if it is still this node's, so a standby takes over
