@@ -12,7 +12,8 @@ if [ ! -e /usr/include/vpx/vp8dx.h ]; then
   # The Rust clients decode video with the system's libvpx.
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   echo "== installing libvpx-dev (the clients' VP8 decoder)" >&2
-  $SUDO apt-get install -y -qq libvpx-dev >/dev/null
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libvpx-dev >/dev/null
 fi
 cargo build --workspace --bins --quiet
 exec target/debug/signaling-server "$@"

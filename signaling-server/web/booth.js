@@ -16,6 +16,8 @@ const ASSIST = "assist";
 // Seconds a finished screen stays with nobody touching it before the kiosk goes back to the start
 // (`?idle=` for tests).
 const IDLE_SECS = Number(XW.params.get("idle")) || 30;
+// Seconds a rating choice may still be changed before it is sent by itself.
+const RATING_SETTLE_SECS = 5;
 
 function speak(text) {
   try { const u = new SpeechSynthesisUtterance(text); u.lang = "zh-CN"; speechSynthesis.speak(u); } catch (_) {}
@@ -223,22 +225,43 @@ function showRating(ticket) {
     b.style.background = color;
     b.innerHTML = `<span class="face face-${i}" aria-hidden="true"></span><span>${zh}<br><small>${en}</small></span>`;
     b.dataset.rating = code;
+    // A choice can be changed for a few seconds (a wrong tap is easy on a touch screen); it is
+    // sent when the citizen confirms it, or by itself after RATING_SETTLE_SECS, or when the
+    // screen closes — never more than once.
     b.onclick = () => {
-      S.rated = [zh, en];
-      for (const other of root.querySelectorAll("button")) delete other.dataset.chosen;
+      if (S.ratingSent) return;
+      S.rated = [zh, en, code];
+      for (const other of root.querySelectorAll("button")) { delete other.dataset.chosen; other.setAttribute("aria-pressed", "false"); }
       b.dataset.chosen = "1";
-      S.session.send({ type: "rate_service", ticket, rating: code });
+      b.setAttribute("aria-pressed", "true");
+      XW.el("rate-done").textContent = `您选择了“${zh}”，${RATING_SETTLE_SECS} 秒内可以改选 · You chose "${en}"; you can change it for ${RATING_SETTLE_SECS} s`;
+      XW.el("rate-confirm").hidden = false;
+      clearTimeout(S.ratingTimer);
+      S.ratingTimer = setTimeout(sendRating, RATING_SETTLE_SECS * 1000);
     };
+    b.setAttribute("aria-pressed", "false");
     root.appendChild(b);
   });
+  S.ratingTicket = ticket; S.ratingSent = false; S.rated = null;
+  XW.el("rate-confirm").hidden = true;
   speak("办理结束，请您评价");
   idleReset();
+}
+
+// Sends the chosen rating once (一事一评).
+function sendRating() {
+  clearTimeout(S.ratingTimer);
+  if (S.ratingSent || !S.rated) return;
+  S.ratingSent = true;
+  XW.el("rate-confirm").hidden = true;
+  S.session.send({ type: "rate_service", ticket: S.ratingTicket, rating: S.rated[2] });
 }
 
 // Back to the start screen after IDLE_SECS with nobody touching the kiosk (on a finished screen).
 function idleReset() {
   clearTimeout(S.idle);
   S.idle = setTimeout(() => {
+    if (!XW.el("rate").hidden) sendRating();
     if (!XW.el("rate").hidden || !XW.el("closed").hidden) { S.ticket = null; S.rated = null; XW.el("rate-done").textContent = ""; XW.show("pick"); }
   }, IDLE_SECS * 1000);
 }
@@ -361,7 +384,8 @@ function showClosed(zh, en) {
   idleReset();
 }
 
-XW.el("again").onclick = XW.el("back").onclick = XW.el("category-back").onclick = () => { S.ticket = null; XW.show("pick"); };
+XW.el("again").onclick = XW.el("back").onclick = XW.el("category-back").onclick = () => { sendRating(); S.ticket = null; XW.show("pick"); };
+XW.el("rate-confirm").onclick = sendRating;
 function reportError(e) {
   const p = document.createElement("p");
   p.className = "notice error"; p.setAttribute("role", "alert"); p.textContent = e.message;

@@ -72,7 +72,11 @@ test("booth and clerk pages: call with video both ways, ID card photo, hang-up, 
   // The receipt: the case (办件) number and its QR code.
   assert.match(await booth.textContent("#receipt"), /办件编号 \d+-\d+/);
   await booth.waitForFunction(() => { const q = document.querySelector("#receipt-qr"); return !q.hidden && q.complete && q.naturalWidth > 0; });
+  // A wrong tap is corrected before the rating is sent; the corrected choice is what is recorded.
+  await booth.click('button[data-rating="dissatisfied"]');
   await booth.click('button[data-rating="very_satisfied"]');
+  assert.match(await booth.textContent("#rate-done"), /改选/);
+  await booth.click("#rate-confirm");
   await booth.waitForFunction(() => document.querySelector("#rate-done").textContent.includes("Thank you"));
   await booth.screenshot({ path: join(shots, "booth-rating.png") });
   await audit(booth, "booth: rating");
