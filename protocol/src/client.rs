@@ -73,7 +73,13 @@ pub enum ClientMessage {
     /// Supervisor: set a clerk of their scope available or away (recorded with who and why).
     ForceClerkState { clerk: String, state: ClerkTargetState, why: String },
     /// Booth: rate a served ticket, once (好差评, 一事一评). Answered by `rating_recorded`.
-    RateService { ticket: TicketId, rating: Rating },
+    RateService {
+        ticket: TicketId,
+        rating: Rating,
+        /// With 不满意 / 非常不满意: why (optional).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<crate::RatingReason>,
+    },
     /// Clerk in a call: ask the booth to photograph a document.
     RequestDocument { call: CallId, doc_type: DocType },
     /// Clerk in a call: accept a received document, or reject it with a reason (the booth re-shoots).

@@ -132,6 +132,9 @@ pub struct CaseRecord {
     /// The citizen's rating of the ticket, when one was given (only in `GET /api/cases`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rating: Option<Rating>,
+    /// Why the citizen was not satisfied, when they said (only with a rating).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating_reason: Option<crate::RatingReason>,
 }
 
 /// `GET /api/cases`: a page of the case records the caller may see (a clerk: their own; a

@@ -234,6 +234,34 @@ impl DocType {
     }
 }
 
+/// Why a citizen was not satisfied (asked with 不满意 / 非常不满意).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RatingReason {
+    /// 等待时间太长
+    LongWait,
+    /// 问题没有解决
+    NotResolved,
+    /// 工作人员态度
+    StaffAttitude,
+    /// 声音或画面不清楚
+    AudioVideo,
+    /// 其他
+    Other,
+}
+
+impl RatingReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RatingReason::LongWait => "long_wait",
+            RatingReason::NotResolved => "not_resolved",
+            RatingReason::StaffAttitude => "staff_attitude",
+            RatingReason::AudioVideo => "audio_video",
+            RatingReason::Other => "other",
+        }
+    }
+}
+
 /// The 5-level 好差评 rating, one per served ticket (一事一评).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

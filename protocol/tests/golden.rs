@@ -58,8 +58,16 @@ fn client_messages() {
         json!({"type": "force_clerk_state", "clerk": "clerk-hekou-2", "state": "away", "why": "培训"}),
     );
     client(
-        ClientMessage::RateService { ticket: TicketId(12), rating: Rating::VerySatisfied },
+        ClientMessage::RateService { ticket: TicketId(12), rating: Rating::VerySatisfied, reason: None },
         json!({"type": "rate_service", "ticket": 12, "rating": "very_satisfied"}),
+    );
+    client(
+        ClientMessage::RateService {
+            ticket: TicketId(12),
+            rating: Rating::Dissatisfied,
+            reason: Some(RatingReason::LongWait),
+        },
+        json!({"type": "rate_service", "ticket": 12, "rating": "dissatisfied", "reason": "long_wait"}),
     );
     client(
         ClientMessage::RequestDocument { call: CallId(2), doc_type: DocType::HukouSelf },

@@ -52,6 +52,7 @@ pub struct RatingRecord {
     pub ticket: u64,
     pub booth: String,
     pub rating: Rating,
+    pub reason: Option<protocol::RatingReason>,
     pub at_unix: u64,
 }
 
@@ -172,6 +173,7 @@ impl Records {
                 booth: r.booth,
                 rating: word(&r.rating),
                 at_ms: r.at_unix as i64 * 1000,
+                reason: r.reason.map(|x| x.as_str().to_owned()),
             }),
             Record::ForcedState(f) => Row::Forced(ForcedStateRow {
                 id: f.id,
@@ -212,7 +214,7 @@ impl Records {
     }
 }
 
-fn case_out(c: CaseRow, rating: Option<String>) -> CaseRecord {
+fn case_out(c: CaseRow, rating: Option<store::CaseRating>) -> CaseRecord {
     CaseRecord {
         call: wire_id(&c.call_id),
         ticket: wire_id(&c.ticket_id),
@@ -227,7 +229,8 @@ fn case_out(c: CaseRow, rating: Option<String>) -> CaseRecord {
         outcome: parse_word(&c.outcome).unwrap_or(CaseOutcome::NotRecorded),
         note: c.note,
         recorded_unix: (c.recorded_ms / 1000) as u64,
-        rating: rating.and_then(|r| parse_word(&r)),
+        rating_reason: rating.as_ref().and_then(|r| r.reason.as_deref()).and_then(parse_word),
+        rating: rating.and_then(|r| parse_word(&r.rating)),
     }
 }
 
@@ -306,6 +309,7 @@ mod tests {
             note: Some("缺户口本".into()),
             recorded_unix: 1_795_000_030 + (call & 0xFF),
             rating: None,
+            rating_reason: None,
         }
     }
 
@@ -326,8 +330,13 @@ mod tests {
         let first = id_base(log.boot());
         log.append(Record::Case(case(first, first, CaseOutcome::Completed)));
         log.append(Record::Case(case(first + 1, first + 1, CaseOutcome::MissingDocuments)));
-        let rating =
-            RatingRecord { ticket: first + 1, booth: "booth-gudao-1".into(), rating: Rating::Satisfied, at_unix: 1 };
+        let rating = RatingRecord {
+            ticket: first + 1,
+            booth: "booth-gudao-1".into(),
+            rating: Rating::Satisfied,
+            reason: None,
+            at_unix: 1,
+        };
         let (told, committed) = mpsc::channel();
         log.append_then(Record::Rating(rating), Box::new(move || told.send(()).unwrap()));
         committed.recv_timeout(std::time::Duration::from_secs(10)).expect("the on-commit action runs");

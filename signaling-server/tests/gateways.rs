@@ -123,7 +123,7 @@ async fn a_booth_on_one_node_is_served_by_a_clerk_on_another_and_watched_from_a_
     let clerk_token = token(&a, Role::Clerk, "clerk-hekou-1").await;
     let cases: serde_json::Value = get_json(&a, "/api/cases", clerk_token).await;
     assert_eq!(cases["cases"][0]["note"], "材料齐全，已核验", "{cases}");
-    booth.send(ClientMessage::RateService { ticket, rating: protocol::Rating::Satisfied }).await.unwrap();
+    booth.send(ClientMessage::RateService { ticket, rating: protocol::Rating::Satisfied, reason: None }).await.unwrap();
     expect(&mut booth, "rating recorded", |m| matches!(m, ServerMessage::RatingRecorded { .. }).then_some(())).await;
 
     // One log for all three gateways; each connection logged with the gateway holding it.

@@ -81,7 +81,7 @@ async fn serve(server: &Server, outcome: CaseOutcome, rating: Rating, with_docum
     let note = Some("已核验身份证，材料齐全".to_owned());
     clerk.send(ClientMessage::EndWrapUp { outcome: Some(outcome), note }).await.unwrap();
     expect(&mut clerk, "case recorded", |m| matches!(m, ServerMessage::CaseRecorded { .. }).then_some(())).await;
-    booth.send(ClientMessage::RateService { ticket, rating }).await.unwrap();
+    booth.send(ClientMessage::RateService { ticket, rating, reason: None }).await.unwrap();
     expect(&mut booth, "rating recorded", |m| matches!(m, ServerMessage::RatingRecorded { .. }).then_some(())).await;
     Served { ticket: ticket.0, call: call.0, document }
 }

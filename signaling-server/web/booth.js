@@ -18,6 +18,9 @@ const ASSIST = "assist";
 const IDLE_SECS = Number(XW.params.get("idle")) || 30;
 // Seconds a rating choice may still be changed before it is sent by itself.
 const RATING_SETTLE_SECS = 5;
+// Asked with 不满意 / 非常不满意: why (one tap, optional).
+const RATING_REASONS = [["long_wait", "等待时间太长", "Waited too long"], ["not_resolved", "问题没有解决", "Not resolved"], ["staff_attitude", "工作人员态度", "Staff attitude"], ["audio_video", "声音或画面不清楚", "Poor sound or picture"], ["other", "其他原因", "Other"]];
+const UNHAPPY = ["dissatisfied", "very_dissatisfied"];
 
 function speak(text) {
   try { const u = new SpeechSynthesisUtterance(text); u.lang = "zh-CN"; speechSynthesis.speak(u); } catch (_) {}
@@ -236,14 +239,34 @@ function showRating(ticket) {
       b.setAttribute("aria-pressed", "true");
       XW.el("rate-done").textContent = `您选择了“${zh}”，${RATING_SETTLE_SECS} 秒内可以改选 · You chose "${en}"; you can change it for ${RATING_SETTLE_SECS} s`;
       XW.el("rate-confirm").hidden = false;
+      // Not satisfied: ask why (optional); the choice then waits for a reason or a confirmation.
+      const unhappy = UNHAPPY.includes(code);
+      XW.el("rate-reasons").hidden = !unhappy;
+      if (!unhappy) S.reason = null;
+      if (unhappy) speak("请问是什么原因？");
       clearTimeout(S.ratingTimer);
-      S.ratingTimer = setTimeout(sendRating, RATING_SETTLE_SECS * 1000);
+      S.ratingTimer = setTimeout(sendRating, (unhappy ? 4 : 1) * RATING_SETTLE_SECS * 1000);
     };
     b.setAttribute("aria-pressed", "false");
     root.appendChild(b);
   });
-  S.ratingTicket = ticket; S.ratingSent = false; S.rated = null;
+  S.ratingTicket = ticket; S.ratingSent = false; S.rated = null; S.reason = null;
   XW.el("rate-confirm").hidden = true;
+  XW.el("rate-reasons").hidden = true;
+  XW.el("rate-reasons").replaceChildren(...RATING_REASONS.map(([code, zh, en]) => {
+    const b = document.createElement("button");
+    b.textContent = `${zh} · ${en}`;
+    b.dataset.reason = code;
+    b.setAttribute("aria-pressed", "false");
+    b.onclick = () => {
+      if (S.ratingSent) return;
+      S.reason = code;
+      for (const o of XW.el("rate-reasons").querySelectorAll("button")) o.setAttribute("aria-pressed", String(o === b));
+      clearTimeout(S.ratingTimer);
+      S.ratingTimer = setTimeout(sendRating, RATING_SETTLE_SECS * 1000);
+    };
+    return b;
+  }));
   speak("办理结束，请您评价");
   idleReset();
 }
@@ -254,7 +277,8 @@ function sendRating() {
   if (S.ratingSent || !S.rated) return;
   S.ratingSent = true;
   XW.el("rate-confirm").hidden = true;
-  S.session.send({ type: "rate_service", ticket: S.ratingTicket, rating: S.rated[2] });
+  const reason = UNHAPPY.includes(S.rated[2]) && S.reason ? S.reason : undefined;
+  S.session.send({ type: "rate_service", ticket: S.ratingTicket, rating: S.rated[2], reason });
 }
 
 // Back to the start screen after IDLE_SECS with nobody touching the kiosk (on a finished screen).

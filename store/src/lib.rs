@@ -32,7 +32,7 @@ pub use audit::AuditBreak;
 pub use backend::Value;
 pub use documents::{DocumentReadRow, DocumentReviewRow, DocumentRow, PurgeCounts};
 pub use events::{AnsweredRow, TicketEventRow};
-pub use records::{now_ms, CaseCursor, CaseQuery, CaseRow, CaseScope, ForcedStateRow, RatingRow};
+pub use records::{now_ms, CaseCursor, CaseQuery, CaseRating, CaseRow, CaseScope, ForcedStateRow, RatingRow};
 pub use schema::SCHEMA_VERSION;
 
 /// Why a store operation failed. Each has a Chinese and an English text for the people who run it.

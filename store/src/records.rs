@@ -39,6 +39,17 @@ pub struct RatingRow {
     pub booth: String,
     pub rating: String,
     pub at_ms: i64,
+    /// Why the citizen was not satisfied, when asked (absent from older rows: their audit links
+    /// stay as they were).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A case's rating as `cases` returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseRating {
+    pub rating: String,
+    pub reason: Option<String>,
 }
 
 /// A supervisor's forced clerk state: who, whom, which state, why.
@@ -82,10 +93,16 @@ pub(crate) fn case_from(row: &Row) -> CaseRow {
     }
 }
 
-pub(crate) const RATING_COLUMNS: &str = "ticket_id, booth, rating, at_ms";
+pub(crate) const RATING_COLUMNS: &str = "ticket_id, booth, rating, at_ms, reason";
 
 pub(crate) fn rating_from(row: &Row) -> RatingRow {
-    RatingRow { ticket_id: text(row, 0), booth: text(row, 1), rating: text(row, 2), at_ms: int(row, 3) }
+    RatingRow {
+        ticket_id: text(row, 0),
+        booth: text(row, 1),
+        rating: text(row, 2),
+        at_ms: int(row, 3),
+        reason: row[4].text().map(str::to_owned),
+    }
 }
 
 pub(crate) const FORCED_COLUMNS: &str = "id, supervisor, clerk, state, why, at_ms";
@@ -182,8 +199,14 @@ impl Store {
     /// Writes a rating durably; a second rating of the same ticket is refused (`Query` error).
     pub fn append_rating(&self, r: &RatingRow) -> Result<i64> {
         let content = serde_json::to_string(r).expect("a rating row always serializes");
-        let params = vec![r.ticket_id.clone().into(), r.booth.clone().into(), r.rating.clone().into(), r.at_ms.into()];
-        let sql = format!("INSERT INTO ratings ({RATING_COLUMNS}, audit_seq) VALUES ($1, $2, $3, $4, $5)");
+        let params = vec![
+            r.ticket_id.clone().into(),
+            r.booth.clone().into(),
+            r.rating.clone().into(),
+            r.at_ms.into(),
+            r.reason.clone().into(),
+        ];
+        let sql = format!("INSERT INTO ratings ({RATING_COLUMNS}, audit_seq) VALUES ($1, $2, $3, $4, $5, $6)");
         self.append("rating", &r.ticket_id, content, (&sql, params))
     }
 
@@ -209,7 +232,7 @@ impl Store {
     /// (hall, time, id) and (booth region, time, id) per region in scope — then the branches are
     /// merged: the cost follows the page size and the scope's regions, not the table (a single
     /// `OR` over `IN` lists made both engines sort every matching row: 440 ms at 1,000,000 cases).
-    pub fn cases(&self, q: &CaseQuery) -> Result<Vec<(CaseRow, Option<String>)>> {
+    pub fn cases(&self, q: &CaseQuery) -> Result<Vec<(CaseRow, Option<CaseRating>)>> {
         let (cursor_ms, cursor_id) = match &q.after {
             Some(c) => (c.recorded_ms, c.id.clone()),
             None => (i64::MAX, String::new()),
@@ -247,12 +270,20 @@ impl Store {
             return Ok(Vec::new());
         }
         let sql = format!(
-            "SELECT {cols}, r.rating FROM cases c LEFT JOIN ratings r ON r.ticket_id = c.ticket_id \
+            "SELECT {cols}, r.rating, r.reason FROM cases c LEFT JOIN ratings r ON r.ticket_id = c.ticket_id \
              WHERE c.id IN ({}) ORDER BY c.recorded_ms DESC, c.id DESC LIMIT $2",
             branches.join(" UNION ")
         );
         let rows = self.conn().query(&sql, &params)?;
-        Ok(rows.iter().map(|r| (case_from(r), r[13].text().map(str::to_owned))).collect())
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let rating = r[13]
+                    .text()
+                    .map(|rating| CaseRating { rating: rating.to_owned(), reason: r[14].text().map(str::to_owned) });
+                (case_from(r), rating)
+            })
+            .collect())
     }
 
     /// Takes the next boot number (1, 2, …) for this server start, atomically.

@@ -137,6 +137,8 @@ const MIGRATIONS: &[&str] = &[
         counts TEXT NOT NULL,
         PRIMARY KEY (at_ms, boot)
     );",
+    // 5: why a citizen was not satisfied (好差评 asks for a reason with a bad rating).
+    "ALTER TABLE ratings ADD COLUMN reason TEXT;",
 ];
 
 /// The schema version this binary writes.

@@ -35,15 +35,21 @@ fn records_round_trip_and_ratings_join_by_ticket_id() {
         let rating = RatingRow {
             ticket_id: "ticket-2".into(),
             booth: "booth-gudao-1".into(),
-            rating: "satisfied".into(),
+            rating: "dissatisfied".into(),
             at_ms: 1,
+            reason: Some("long_wait".into()),
         };
         store.append_rating(&rating).unwrap();
         assert!(store.append_rating(&rating).is_err(), "{backend}: one rating per ticket");
         let mine = store.cases(&CaseQuery::newest(CaseScope::Clerk("clerk-hekou-1".into()), 10)).unwrap();
         let ids: Vec<&str> = mine.iter().map(|(c, _)| c.id.as_str()).collect();
         assert_eq!(ids, ["case-3", "case-2", "case-1"], "{backend}: newest first");
-        assert_eq!(mine[1].1.as_deref(), Some("satisfied"), "{backend}: the rating joins its case");
+        let joined = mine[1].1.clone().expect("the rating joins its case");
+        assert_eq!(
+            (joined.rating.as_str(), joined.reason.as_deref()),
+            ("dissatisfied", Some("long_wait")),
+            "{backend}"
+        );
         assert_eq!(mine[1].0, case(2, "clerk-hekou-1", "hekou"), "{backend}: every field round-trips");
         // Paging with the cursor.
         let after = CaseCursor { recorded_ms: mine[1].0.recorded_ms, id: mine[1].0.id.clone() };

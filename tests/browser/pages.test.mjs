@@ -74,7 +74,10 @@ test("booth and clerk pages: call with video both ways, ID card photo, hang-up, 
   await booth.waitForFunction(() => { const q = document.querySelector("#receipt-qr"); return !q.hidden && q.complete && q.naturalWidth > 0; });
   // A wrong tap is corrected before the rating is sent; the corrected choice is what is recorded.
   await booth.click('button[data-rating="dissatisfied"]');
+  await booth.waitForSelector('#rate-reasons:not([hidden]) button[data-reason="long_wait"]');
+  await audit(booth, "booth: why not satisfied");
   await booth.click('button[data-rating="very_satisfied"]');
+  assert.equal(await booth.isHidden("#rate-reasons"), true, "no reason asked for a good rating");
   assert.match(await booth.textContent("#rate-done"), /改选/);
   await booth.click("#rate-confirm");
   await booth.waitForFunction(() => document.querySelector("#rate-done").textContent.includes("Thank you"));

@@ -78,7 +78,8 @@ async fn wrap_up_outcome_and_note_are_recorded_with_the_rating_and_survive_a_res
         _ => None,
     })
     .await;
-    booth.send(ClientMessage::RateService { ticket, rating: Rating::Satisfied }).await.unwrap();
+    let reason = Some(protocol::RatingReason::LongWait);
+    booth.send(ClientMessage::RateService { ticket, rating: Rating::Dissatisfied, reason }).await.unwrap();
     expect(&mut booth, "rating recorded", |m| matches!(m, ServerMessage::RatingRecorded { .. }).then_some(())).await;
 
     let check = |list: CaseList| {
@@ -87,7 +88,7 @@ async fn wrap_up_outcome_and_note_are_recorded_with_the_rating_and_survive_a_res
         assert_eq!((case.call, case.ticket), (call, ticket.0));
         assert_eq!(case.outcome, CaseOutcome::MissingDocuments);
         assert_eq!(case.note.as_deref(), Some("缺户口本首页，群众下次补交"));
-        assert_eq!(case.rating, Some(Rating::Satisfied));
+        assert_eq!((case.rating, case.rating_reason), (Some(Rating::Dissatisfied), reason));
         assert_eq!((case.clerk.as_str(), case.booth.as_str()), ("clerk-hekou-1", "booth-gudao-1"));
         assert_eq!(case.call_end, protocol::CallEndReason::HungUpByClerk);
         assert_eq!(case.service, "teacher-cert");

@@ -26,7 +26,7 @@ async fn served_and_rated(server: &signaling_server::RunningServer, outcome: Cas
     .await;
     clerk.send(ClientMessage::EndWrapUp { outcome: Some(outcome), note: None }).await.unwrap();
     expect(&mut clerk, "case recorded", |m| matches!(m, ServerMessage::CaseRecorded { .. }).then_some(())).await;
-    booth.send(ClientMessage::RateService { ticket, rating }).await.unwrap();
+    booth.send(ClientMessage::RateService { ticket, rating, reason: None }).await.unwrap();
     expect(&mut booth, "rating recorded", |m| matches!(m, ServerMessage::RatingRecorded { .. }).then_some(())).await;
     call
 }

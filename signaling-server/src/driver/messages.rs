@@ -72,8 +72,8 @@ impl Driver {
             (Principal::Supervisor(sup), ClientMessage::ForceClerkState { clerk, state, why }) => {
                 self.force_clerk_state(sup, clerk, *state, why)
             }
-            (Principal::Booth(booth), ClientMessage::RateService { ticket, rating }) => {
-                self.rate_service(booth, *ticket, *rating)
+            (Principal::Booth(booth), ClientMessage::RateService { ticket, rating, reason }) => {
+                self.rate_service(booth, *ticket, *rating, *reason)
             }
             (Principal::Clerk(clerk), ClientMessage::RequestDocument { call, doc_type }) => {
                 self.request_document(clerk, *call, *doc_type)

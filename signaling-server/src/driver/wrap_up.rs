@@ -58,6 +58,7 @@ impl Driver {
             note: None,
             recorded_unix: 0,
             rating: None,
+            rating_reason: None,
         };
         if let Some(previous) = self.pending_cases.insert(clerk, record) {
             // Cannot happen (a clerk in wrap-up takes no call), but a case is never dropped.
@@ -146,6 +147,7 @@ impl Driver {
         booth: BoothIdx,
         ticket: protocol::TicketId,
         rating: Rating,
+        reason: Option<protocol::RatingReason>,
     ) -> Result<(), ErrorCode> {
         if self.rateable.get(&booth) != Some(&TicketId(ticket.0)) {
             return Err(ErrorCode::NotFound);
@@ -153,8 +155,8 @@ impl Driver {
         self.rateable.remove(&booth);
         info!(ticket = ticket.0, ?rating, "service rated");
         let booth_id = self.shared.directory.booth(booth).id.clone();
-        let record =
-            Record::Rating(RatingRecord { ticket: ticket.0, booth: booth_id, rating, at_unix: self.wall_unix() });
+        let at_unix = self.wall_unix();
+        let record = Record::Rating(RatingRecord { ticket: ticket.0, booth: booth_id, rating, reason, at_unix });
         let done = self.deliver_on_commit(Party::Booth(booth), ServerMessage::RatingRecorded { ticket, rating });
         self.write_record(record, Some(done));
         Ok(())
