@@ -12,6 +12,7 @@ use crate::model::*;
 use crate::timers::{Timer, Timers};
 
 pub mod snapshot;
+mod words;
 
 /// Timeouts and limits. Per-service thresholds live in the directory's `Service`.
 #[derive(Debug, Clone)]
@@ -57,7 +58,7 @@ impl Default for EngineConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
     Waiting,
     Offered { offer: OfferId, clerk: ClerkIdx },

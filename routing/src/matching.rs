@@ -17,7 +17,7 @@ use crate::timers::Timer;
 
 /// Sort key of a waiting ticket: higher priority class first, then lower `order` (arrival).
 /// A ticket put back at the head after its clerk was lost gets a negative order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct QueueKey {
     class: u8,
     order: i64,
@@ -30,6 +30,15 @@ impl QueueKey {
             Priority::Elderly => 1,
             Priority::Normal => 2,
         };
+        Self { class, order }
+    }
+
+    /// Its class and order (a snapshot writes them as numbers).
+    pub(crate) fn parts(self) -> (u8, i64) {
+        (self.class, self.order)
+    }
+
+    pub(crate) fn from_parts(class: u8, order: i64) -> Self {
         Self { class, order }
     }
 

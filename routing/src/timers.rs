@@ -11,7 +11,7 @@ use std::time::Instant;
 use crate::directory::{BoothIdx, ClerkIdx};
 use crate::model::{CallId, OfferId, TicketId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Timer {
     /// Widen the ticket's pool to `to_step` (if it is still at `to_step - 1`).
     Widen {

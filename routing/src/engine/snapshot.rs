@@ -10,8 +10,6 @@ use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
 use crate::directory::{BoothIdx, ClerkIdx, Directory, RegionIdx, ServiceIdx};
 use crate::engine::{BoothRec, CallRec, ClerkRec, Engine, EngineConfig, OfferRec, Phase, TicketRec};
 use crate::fxhash::FxMap;
@@ -20,69 +18,69 @@ use crate::model::{CallId, ClerkState, OfferId, Priority, TicketId};
 use crate::timers::{Timer, Timers};
 
 /// A queue: (service, hall).
-type HallKey = (ServiceIdx, RegionIdx);
+pub(super) type HallKey = (ServiceIdx, RegionIdx);
 /// An available clerk in a queue's index: idle since (nanoseconds), tie-breaker, clerk.
-type IdleClerk = (u64, u64, ClerkIdx);
+pub(super) type IdleClerk = (u64, u64, ClerkIdx);
 
-/// The engine's state at one instant. Opaque: take it with [`Engine::snapshot`], serialize it,
-/// give it back to [`Engine::restore`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The engine's state at one instant. Opaque: take it with [`Engine::snapshot`], write it as
+/// numbers ([`EngineSnapshot::to_words`]), give it back to [`Engine::restore`].
+#[derive(Debug, Clone, PartialEq)]
 pub struct EngineSnapshot {
-    tickets: Vec<(TicketId, TicketSnap)>,
-    open_by_service: Vec<(ServiceIdx, Vec<TicketId>)>,
-    clerks: Vec<ClerkSnap>,
-    booths: Vec<(Option<TicketId>, bool, u64)>,
-    offers: Vec<(OfferId, TicketId, ClerkIdx)>,
-    calls: Vec<(CallId, CallSnap)>,
-    waiting: Vec<(HallKey, Vec<(QueueKey, TicketId)>)>,
-    available: Vec<(HallKey, Vec<IdleClerk>)>,
-    signed_in: Vec<(HallKey, u32)>,
-    working: Vec<(HallKey, u32)>,
-    timers: Vec<(u64, u64, Timer)>,
-    timer_seq: u64,
+    pub(super) tickets: Vec<(TicketId, TicketSnap)>,
+    pub(super) open_by_service: Vec<(ServiceIdx, Vec<TicketId>)>,
+    pub(super) clerks: Vec<ClerkSnap>,
+    pub(super) booths: Vec<(Option<TicketId>, bool, u64)>,
+    pub(super) offers: Vec<(OfferId, TicketId, ClerkIdx)>,
+    pub(super) calls: Vec<(CallId, CallSnap)>,
+    pub(super) waiting: Vec<(HallKey, Vec<(QueueKey, TicketId)>)>,
+    pub(super) available: Vec<(HallKey, Vec<IdleClerk>)>,
+    pub(super) signed_in: Vec<(HallKey, u32)>,
+    pub(super) working: Vec<(HallKey, u32)>,
+    pub(super) timers: Vec<(u64, u64, Timer)>,
+    pub(super) timer_seq: u64,
     /// Handling-time averages as their bits: a float through text is not always the same float.
-    aht_bits: Vec<u64>,
-    answered: Vec<((RegionIdx, ServiceIdx), (u32, u32))>,
-    next: [i64; 6],
-    last_now: Option<u64>,
-    shut_down: bool,
+    pub(super) aht_bits: Vec<u64>,
+    pub(super) answered: Vec<((RegionIdx, ServiceIdx), (u32, u32))>,
+    pub(super) next: [i64; 6],
+    pub(super) last_now: Option<u64>,
+    pub(super) shut_down: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct TicketSnap {
-    booth: BoothIdx,
-    service: ServiceIdx,
-    priority: Priority,
-    key: QueueKey,
-    enqueued_at: u64,
-    step: usize,
-    phase: Phase,
-    excluded: Vec<ClerkIdx>,
-    expiry_epoch: u64,
-    answered: bool,
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct TicketSnap {
+    pub(super) booth: BoothIdx,
+    pub(super) service: ServiceIdx,
+    pub(super) priority: Priority,
+    pub(super) key: QueueKey,
+    pub(super) enqueued_at: u64,
+    pub(super) step: usize,
+    pub(super) phase: Phase,
+    pub(super) excluded: Vec<ClerkIdx>,
+    pub(super) expiry_epoch: u64,
+    pub(super) answered: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct ClerkSnap {
-    state: ClerkState,
-    since: u64,
-    idle_seq: u64,
-    missed: u32,
-    epoch: u64,
-    wrapping: Option<(ServiceIdx, u64)>,
-    connected: bool,
-    grace_epoch: u64,
-    resume_available: bool,
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct ClerkSnap {
+    pub(super) state: ClerkState,
+    pub(super) since: u64,
+    pub(super) idle_seq: u64,
+    pub(super) missed: u32,
+    pub(super) epoch: u64,
+    pub(super) wrapping: Option<(ServiceIdx, u64)>,
+    pub(super) connected: bool,
+    pub(super) grace_epoch: u64,
+    pub(super) resume_available: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct CallSnap {
-    ticket: TicketId,
-    booth: BoothIdx,
-    clerk: ClerkIdx,
-    started_at: u64,
-    booth_media: bool,
-    clerk_media: bool,
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct CallSnap {
+    pub(super) ticket: TicketId,
+    pub(super) booth: BoothIdx,
+    pub(super) clerk: ClerkIdx,
+    pub(super) started_at: u64,
+    pub(super) booth_media: bool,
+    pub(super) clerk_media: bool,
 }
 
 /// Why a snapshot cannot be restored.

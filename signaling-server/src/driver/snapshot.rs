@@ -36,13 +36,18 @@ pub struct DriverSnapshot {
     pub first_ticket: u64,
     pub first_call: u64,
     pub started_unix_ms: u64,
-    pub engine: EngineSnapshot,
+    /// The engine's snapshot as numbers ([`EngineSnapshot::to_words`]).
+    pub engine: Vec<u64>,
     pub conns: Vec<ConnSnap>,
-    last_status: Vec<(TicketId, protocol::TicketState, Option<u32>, Option<u32>)>,
-    rateable: Vec<(BoothIdx, TicketId)>,
-    pending_cases: Vec<(ClerkIdx, CaseRecord)>,
-    /// Outcomes kept for away booths, each with nanoseconds after the timeline's base.
-    missed: Vec<(BoothIdx, Vec<(u64, ServerMessage)>)>,
+    /// By ticket id: state, position, estimate.
+    last_status: Vec<(u64, protocol::TicketState, Option<u32>, Option<u32>)>,
+    /// By booth index: its last served ticket's id.
+    rateable: Vec<(u32, u64)>,
+    /// By clerk index.
+    pending_cases: Vec<(u32, CaseRecord)>,
+    /// Outcomes kept for away booths (by booth index), each with nanoseconds after the timeline's
+    /// base.
+    missed: Vec<(u32, Vec<(u64, ServerMessage)>)>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     last_src: Option<String>,
 }
@@ -72,30 +77,30 @@ impl Driver {
             .collect();
         conns.sort_by_key(|c| c.conn);
         let mut last_status: Vec<_> =
-            self.last_status.iter().map(|(t, s)| (*t, s.state, s.position, s.estimate)).collect();
+            self.last_status.iter().map(|(t, s)| (t.0, s.state, s.position, s.estimate)).collect();
         last_status.sort_by_key(|s| s.0);
-        let mut rateable: Vec<_> = self.rateable.iter().map(|(b, t)| (*b, *t)).collect();
+        let mut rateable: Vec<_> = self.rateable.iter().map(|(b, t)| (b.0, t.0)).collect();
         rateable.sort();
         let mut pending_cases: Vec<_> = self
             .pending_cases
             .iter()
             .map(|(c, case)| {
                 // A note is kept in the records database only, never in the log.
-                (*c, CaseRecord { note: None, ..case.clone() })
+                (c.0, CaseRecord { note: None, ..case.clone() })
             })
             .collect();
         pending_cases.sort_by_key(|(c, _)| *c);
         let mut missed: Vec<_> = self
             .missed
             .iter()
-            .map(|(b, kept)| (*b, kept.iter().map(|(at, m)| (nanos(base, *at), m.clone())).collect()))
+            .map(|(b, kept)| (b.0, kept.iter().map(|(at, m)| (nanos(base, *at), m.clone())).collect()))
             .collect();
         missed.sort_by_key(|(b, _)| *b);
         DriverSnapshot {
             first_ticket: self.first_ids.0,
             first_call: self.first_ids.1,
             started_unix_ms: self.wall_base_ms,
-            engine: self.engine.snapshot(base),
+            engine: self.engine.snapshot(base).to_words(),
             conns,
             last_status,
             rateable,
@@ -112,7 +117,7 @@ impl Driver {
         let base = self.clock.engine_base();
         let dir = self.shared.directory.clone();
         let cfg = self.engine.config().clone();
-        match Engine::restore(dir, cfg, base, &snap.engine) {
+        match EngineSnapshot::from_words(&snap.engine).and_then(|e| Engine::restore(dir, cfg, base, &e)) {
             Ok(engine) => self.engine = engine,
             Err(e) => {
                 // The configuration changed under a running log: nothing can be trusted.
@@ -140,15 +145,17 @@ impl Driver {
             .last_status
             .iter()
             .map(|(t, state, position, estimate)| {
-                (*t, SentStatus { state: *state, position: *position, estimate: *estimate })
+                (TicketId(*t), SentStatus { state: *state, position: *position, estimate: *estimate })
             })
             .collect();
-        self.rateable = snap.rateable.iter().copied().collect();
-        self.pending_cases = snap.pending_cases.iter().cloned().collect();
+        self.rateable = snap.rateable.iter().map(|(b, t)| (BoothIdx(*b), TicketId(*t))).collect();
+        self.pending_cases = snap.pending_cases.iter().map(|(c, case)| (ClerkIdx(*c), case.clone())).collect();
         self.missed = snap
             .missed
             .iter()
-            .map(|(b, kept)| (*b, kept.iter().map(|(n, m)| (base + Duration::from_nanos(*n), m.clone())).collect()))
+            .map(|(b, kept)| {
+                (BoothIdx(*b), kept.iter().map(|(n, m)| (base + Duration::from_nanos(*n), m.clone())).collect())
+            })
             .collect();
         self.last_src.clone_from(&snap.last_src);
         self.dirty_services.clear();
