@@ -231,12 +231,8 @@ pub async fn run_with(
     mut emit: impl FnMut(&ServerMessage),
     mut on_chat: impl FnMut(&str),
 ) -> Result<BoothSummary, SessionError> {
-    let wait = Duration::from_secs_f64(args.connect_wait.max(0.0));
     let mut session =
-        Session::login_and_connect_waiting(&args.server, Role::Booth, &args.booth, &args.secret, wait, |e| {
-            eprintln!("{e}; 重试中 / retrying");
-        })
-        .await?;
+        Session::connect_for_cli(&args.server, Role::Booth, &args.booth, &args.secret, args.connect_wait).await?;
     emit(&session.welcome);
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(args.timeout);

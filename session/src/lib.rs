@@ -200,6 +200,19 @@ impl Session {
         Ok(Self { welcome, token: token.to_owned(), tx: out_tx, rx: in_rx, task, closed_with })
     }
 
+    /// For the command-line clients: [`Session::login_and_connect_waiting`] for up to
+    /// `wait_secs` seconds, each retry said on standard error.
+    pub async fn connect_for_cli(
+        server: &str,
+        role: Role,
+        id: &str,
+        secret: &str,
+        wait_secs: f64,
+    ) -> Result<Self, SessionError> {
+        let wait = Duration::from_secs_f64(wait_secs.max(0.0));
+        Self::login_and_connect_waiting(server, role, id, secret, wait, |e| eprintln!("{e}; 重试中 / retrying")).await
+    }
+
     /// Logs in and connects in one step.
     pub async fn login_and_connect(server: &str, role: Role, id: &str, secret: &str) -> Result<Self, SessionError> {
         let login = login(server, role, id, secret).await?;

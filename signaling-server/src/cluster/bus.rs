@@ -122,36 +122,16 @@ pub fn spawn_input_appender(url: String, keys: Keys) -> mpsc::Sender<GatewayInpu
 pub fn spawn_input_reader(
     url: String,
     keys: Keys,
-    mut after: String,
+    after: String,
     commands: mpsc::Sender<Command>,
     stop: Arc<AtomicBool>,
 ) {
     let spawned = std::thread::Builder::new().name("router-inputs".into()).spawn(move || {
-        let mut conn = None;
-        let mut pause = Duration::from_millis(50);
+        let mut tail = StreamTail::new(url, keys.inputs.clone(), after);
         // Each appender's last sequence number read: a batch appended twice is read once.
         let mut seen: HashMap<String, u64> = HashMap::new();
         while !stop.load(Ordering::SeqCst) {
-            if conn.is_none() {
-                conn = connect(&url).ok();
-            }
-            let Some(c) = conn.as_mut() else {
-                back_off(&mut pause);
-                continue;
-            };
-            let read = xread(c, &keys.inputs, &after, INPUT_BATCH);
-            let entries = match read {
-                Ok(entries) => entries,
-                Err(e) => {
-                    tracing::warn!(error = %e, "reading gateway inputs failed; reconnecting");
-                    conn = None;
-                    back_off(&mut pause);
-                    continue;
-                }
-            };
-            pause = Duration::from_millis(50);
-            for (id, fields) in entries {
-                after.clone_from(&id);
+            for (id, fields) in tail.next(INPUT_BATCH, "gateway inputs") {
                 if let (Some(appender), Some(seq)) =
                     (field(&fields, "a"), field(&fields, "s").and_then(|s| s.parse().ok()))
                 {
@@ -177,6 +157,55 @@ pub fn spawn_input_reader(
 }
 
 type StreamEntry = (String, Vec<(String, String)>);
+
+/// Follows one stream from after an id, across lost connections (made again with a back-off).
+struct StreamTail {
+    url: String,
+    stream: String,
+    after: String,
+    conn: Option<redis::Connection>,
+    pause: Duration,
+}
+
+impl StreamTail {
+    fn new(url: String, stream: String, after: String) -> Self {
+        Self { url, stream, after, conn: None, pause: Duration::from_millis(50) }
+    }
+
+    /// The next entries, at most `count`, waiting up to [`BLOCK`] for the first; none after a
+    /// failure (the connection is made again at the next call, after a pause).
+    fn next(&mut self, count: usize, what: &str) -> Vec<StreamEntry> {
+        if self.conn.is_none() {
+            self.conn = connect(&self.url).ok();
+        }
+        let Some(c) = self.conn.as_mut() else {
+            back_off(&mut self.pause);
+            return Vec::new();
+        };
+        match xread(c, &self.stream, &self.after, count) {
+            Ok(entries) => {
+                self.pause = Duration::from_millis(50);
+                if let Some((id, _)) = entries.last() {
+                    self.after.clone_from(id);
+                }
+                entries
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "reading {what} failed; reconnecting");
+                self.conn = None;
+                back_off(&mut self.pause);
+                Vec::new()
+            }
+        }
+    }
+
+    /// Drops what has been read (the reader is the stream's only consumer).
+    fn trim_read(&mut self) {
+        if let Some(c) = self.conn.as_mut() {
+            let _ = redis::cmd("XTRIM").arg(&self.stream).arg("MINID").arg(&self.after).query::<u64>(c);
+        }
+    }
+}
 
 /// Up to `count` entries of `stream` after id `after`, waiting up to [`BLOCK`] for the first.
 fn xread(c: &mut redis::Connection, stream: &str, after: &str, count: usize) -> redis::RedisResult<Vec<StreamEntry>> {
@@ -269,31 +298,12 @@ impl RemoteBus for RedisBus {
 /// Starts this gateway's reader of its outbound stream: each message goes to its connection in
 /// the hub; a message of an older epoch than one already seen (a deposed router's) is dropped.
 pub fn spawn_outbound_tail(url: String, keys: Keys, gateway: String, hub: Arc<Hub>) {
-    let stream = keys.outbound(&gateway);
     let spawned = std::thread::Builder::new().name("gateway-outbound".into()).spawn(move || {
-        let (mut conn, mut after, mut newest_epoch) = (None, "0".to_owned(), 0u64);
-        let mut pause = Duration::from_millis(50);
+        let mut tail = StreamTail::new(url, keys.outbound(&gateway), "0".to_owned());
+        let mut newest_epoch = 0u64;
         loop {
-            if conn.is_none() {
-                conn = connect(&url).ok();
-            }
-            let Some(c) = conn.as_mut() else {
-                back_off(&mut pause);
-                continue;
-            };
-            let read = xread(c, &stream, &after, 1024);
-            let entries: Vec<StreamEntry> = match read {
-                Ok(entries) => entries,
-                Err(e) => {
-                    tracing::warn!(error = %e, "reading this gateway's outbound stream failed; reconnecting");
-                    conn = None;
-                    back_off(&mut pause);
-                    continue;
-                }
-            };
-            pause = Duration::from_millis(50);
-            for (id, fields) in &entries {
-                after.clone_from(id);
+            let entries = tail.next(1024, "this gateway's outbound stream");
+            for (_, fields) in &entries {
                 let epoch: u64 = field(fields, "ep").and_then(|e| e.parse().ok()).unwrap_or(0);
                 if epoch < newest_epoch {
                     tracing::warn!(epoch, newest_epoch, "a message of a deposed router ignored");
@@ -309,7 +319,7 @@ pub fn spawn_outbound_tail(url: String, keys: Keys, gateway: String, hub: Arc<Hu
             }
             if !entries.is_empty() {
                 // Read: nobody needs them again.
-                let _ = redis::cmd("XTRIM").arg(&stream).arg("MINID").arg(&after).query::<u64>(c);
+                tail.trim_read();
             }
         }
     });

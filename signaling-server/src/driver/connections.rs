@@ -100,13 +100,18 @@ impl Driver {
 
     /// Whether `c`'s socket is in this node's hub.
     pub(super) fn is_local(&self, c: &Conn) -> bool {
-        c.gateway.as_deref().is_none_or(|g| g == self.shared.gateway)
+        self.remote_gateway(c).is_none()
+    }
+
+    /// The other gateway holding `c`'s socket, or `None` when it is in this node's hub.
+    fn remote_gateway<'a>(&self, c: &'a Conn) -> Option<&'a str> {
+        c.gateway.as_deref().filter(|g| *g != self.shared.gateway)
     }
 
     /// Closes a connection's socket, wherever it is (not while replaying: the world is cut off).
     fn close_conn(&mut self, conn: ConnId, reason: CloseReason) {
         let Some(c) = self.conns.get(&conn).filter(|_| !self.replaying) else { return };
-        match c.gateway.clone().filter(|_| !self.is_local(c)) {
+        match self.remote_gateway(c).map(str::to_owned) {
             Some(gateway) => self.remote.push(RemoteOut { gateway, conn, what: RemoteWhat::Close(reason) }),
             None => self.shared.hub.close(conn, reason),
         }
@@ -125,7 +130,7 @@ impl Driver {
 
     /// The gateways other than this node's that hold connections now.
     pub(super) fn remote_gateways(&self) -> std::collections::BTreeSet<String> {
-        self.conns.values().filter(|c| !self.is_local(c)).filter_map(|c| c.gateway.clone()).collect()
+        self.conns.values().filter_map(|c| self.remote_gateway(c)).map(str::to_owned).collect()
     }
 
     pub(super) fn disconnect(&mut self, conn: ConnId) {
@@ -172,7 +177,8 @@ impl Driver {
     /// connection on another gateway.
     fn send_now(&mut self, conn: ConnId, msg: ServerMessage) {
         let Some(c) = self.conns.get(&conn) else { return };
-        match c.gateway.clone().filter(|_| !self.is_local(c)) {
+        // Only a message for another gateway copies the gateway's name.
+        match self.remote_gateway(c).map(str::to_owned) {
             Some(gateway) => self.remote.push(RemoteOut { gateway, conn, what: RemoteWhat::Msg(msg) }),
             None => {
                 self.shared.hub.deliver(conn, msg);
