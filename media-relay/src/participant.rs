@@ -1,0 +1,267 @@
+//! One party's peer connection with the relay: built with the relay's settings, offered by the
+//! relay, answered by the party; what happens on it goes to the room as [`PartyEvent`]s.
+//!
+//! Settings, each for a reason:
+//! - only VP8 and Opus are offered: the relay forwards without transcoding, and the recording
+//!   holds VP8 + Opus, so every party must send those two;
+//! - VP8 without RTX: a retransmission then travels on the stream it repairs, which the relay
+//!   forwards as it is (the NACK interceptors on both legs still repair loss);
+//! - mDNS off (building a connection fails where no multicast interface exists, and a relay has a
+//!   real address to give), loopback candidates kept (tests and one-machine demos), checks every
+//!   25 ms and no wait before using a peer-reflexive pair (a browser's first check often arrives
+//!   before its candidate): set-up in tens of milliseconds instead of hundreds;
+//! - an interceptor that hands received PLI/FIR to the application, where they go on to the
+//!   publisher; by default webrtc-rs consumes them.
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rtc::ice::mdns::MulticastDnsMode;
+use rtc::interceptor::{Attribute, Interceptor, Packet as InterceptorPacket, Slot, StreamInfo, TaggedPacket};
+use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
+use rtc::peer_connection::transport::RTCIceCandidateType;
+use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp_transceiver::rtp_sender::{RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind};
+use rtc::sansio::Protocol;
+use tokio::sync::mpsc;
+use webrtc::data_channel::{DataChannel, DataChannelEvent};
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::{
+    register_default_interceptors, MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
+    RTCConfigurationBuilder, RTCIceCandidateInit, RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription,
+    Registry, SettingEngineBuilder,
+};
+
+use crate::{PartyId, RelayError};
+
+/// What a party's connection reports to its room.
+pub enum PartyEvent {
+    Candidate { party: PartyId, generation: u64, init: Option<RTCIceCandidateInit> },
+    Track { party: PartyId, generation: u64, track: Arc<dyn TrackRemote> },
+    State { party: PartyId, generation: u64, state: RTCPeerConnectionState },
+    Chat { party: PartyId, text: String },
+}
+
+/// The codec the relay offers for a kind.
+pub fn codec(kind: RtpCodecKind) -> RTCRtpCodec {
+    match kind {
+        RtpCodecKind::Video => RTCRtpCodec {
+            mime_type: MIME_TYPE_VP8.to_owned(),
+            clock_rate: 90_000,
+            channels: 0,
+            sdp_fmtp_line: String::new(),
+            rtcp_feedback: ["goog-remb:", "ccm:fir", "nack:", "nack:pli"]
+                .iter()
+                .map(|f| {
+                    let (typ, parameter) = f.split_once(':').expect("every entry has a colon");
+                    RTCPFeedback { typ: typ.into(), parameter: parameter.into() }
+                })
+                .collect(),
+        },
+        _ => RTCRtpCodec {
+            mime_type: MIME_TYPE_OPUS.to_owned(),
+            clock_rate: 48_000,
+            channels: 2,
+            sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
+            rtcp_feedback: vec![],
+        },
+    }
+}
+
+/// How the relay's connections are built.
+#[derive(Debug, Clone)]
+pub struct ConnectionSettings {
+    /// The address the relay's UDP sockets bind to (a concrete one: a wildcard skips loopback).
+    pub bind_ip: IpAddr,
+    /// The address parties reach the relay at when it is behind a 1:1 NAT (advertised instead).
+    pub public_ip: Option<IpAddr>,
+}
+
+/// Builds a peer connection for one party of a room.
+pub async fn connect(
+    settings: &ConnectionSettings,
+    party: &PartyId,
+    generation: u64,
+    room: mpsc::UnboundedSender<PartyEvent>,
+) -> Result<Arc<dyn PeerConnection>, RelayError> {
+    let mut media = MediaEngine::default();
+    media.register_codec(
+        RTCRtpCodecParameters { rtp_codec: codec(RtpCodecKind::Video), payload_type: 96 },
+        RtpCodecKind::Video,
+    )?;
+    media.register_codec(
+        RTCRtpCodecParameters { rtp_codec: codec(RtpCodecKind::Audio), payload_type: 111 },
+        RtpCodecKind::Audio,
+    )?;
+    let registry = register_default_interceptors(Registry::new(), &mut media)?
+        .with(Slot::from(14_000), KeyframeRequestsToApp::default());
+    let mut engine = SettingEngineBuilder::new()
+        .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+        .with_include_loopback_candidate(true)
+        .with_ice_connection_attempts(Some(Duration::from_millis(25)), Some(40))
+        .with_host_acceptance_min_wait(Some(Duration::ZERO))
+        .with_prflx_acceptance_min_wait(Some(Duration::ZERO))
+        // A party that vanished is noticed within seconds (it also says goodbye through signaling).
+        .with_ice_timeouts(Some(Duration::from_secs(3)), Some(Duration::from_secs(8)), Some(Duration::from_millis(500)));
+    if let Some(ip) = settings.public_ip {
+        engine = engine.with_nat_1to1_ips(vec![ip.to_string()], RTCIceCandidateType::Host);
+    }
+    let handler = Arc::new(Handler { party: party.clone(), generation, room });
+    let runtime = webrtc::runtime::default_runtime().ok_or(RelayError::Stopped)?;
+    let pc = PeerConnectionBuilder::new()
+        .with_configuration(RTCConfigurationBuilder::new().build())
+        .with_media_engine(media)
+        .with_interceptor_registry(registry)
+        .with_setting_engine(engine.build())
+        .with_handler(handler)
+        .with_runtime(runtime)
+        .with_udp_addrs(vec![format!("{}:0", settings.bind_ip)])
+        .build()
+        .await?;
+    Ok(Arc::new(pc))
+}
+
+struct Handler {
+    party: PartyId,
+    generation: u64,
+    room: mpsc::UnboundedSender<PartyEvent>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        let init = event.candidate.to_json().ok();
+        let _ = self.room.send(PartyEvent::Candidate { party: self.party.clone(), generation: self.generation, init });
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        let _ = self.room.send(PartyEvent::State { party: self.party.clone(), generation: self.generation, state });
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        let _ = self.room.send(PartyEvent::Track { party: self.party.clone(), generation: self.generation, track });
+    }
+
+    async fn on_data_channel(&self, dc: Arc<dyn DataChannel>) {
+        // The relay opens the channel itself; a party's own channel is read the same way.
+        tokio::spawn(read_chat(dc, self.party.clone(), self.room.clone()));
+    }
+}
+
+/// Reads a party's chat channel into the room.
+pub async fn read_chat(dc: Arc<dyn DataChannel>, party: PartyId, room: mpsc::UnboundedSender<PartyEvent>) {
+    while let Some(event) = dc.poll().await {
+        match event {
+            DataChannelEvent::OnMessage(msg) => {
+                let text = String::from_utf8_lossy(&msg.data).into_owned();
+                let _ = room.send(PartyEvent::Chat { party: party.clone(), text });
+            }
+            DataChannelEvent::OnClose => break,
+            _ => {}
+        }
+    }
+}
+
+/// Remote candidates that came before the answer, applied once it is set.
+#[derive(Default)]
+pub struct PendingCandidates(Mutex<Option<Vec<RTCIceCandidateInit>>>);
+
+impl PendingCandidates {
+    pub fn hold(&self) {
+        *self.0.lock().expect("candidate lock is never poisoned") = Some(vec![]);
+    }
+
+    /// Keeps the candidate if the answer is not in yet; otherwise hands it back.
+    pub fn keep(&self, init: RTCIceCandidateInit) -> Option<RTCIceCandidateInit> {
+        match self.0.lock().expect("candidate lock is never poisoned").as_mut() {
+            Some(list) => {
+                list.push(init);
+                None
+            }
+            None => Some(init),
+        }
+    }
+
+    pub fn release(&self) -> Vec<RTCIceCandidateInit> {
+        self.0.lock().expect("candidate lock is never poisoned").take().unwrap_or_default()
+    }
+}
+
+/// Applies a party's SDP answer, then the candidates that came before it.
+pub async fn apply_answer(pc: &Arc<dyn PeerConnection>, sdp: String, pending: &PendingCandidates) -> Result<(), RelayError> {
+    pc.set_remote_description(RTCSessionDescription::answer(sdp)?).await?;
+    for init in pending.release() {
+        if let Err(e) = pc.add_ice_candidate(init).await {
+            tracing::debug!(error = %e, "remote candidate refused");
+        }
+    }
+    Ok(())
+}
+
+/// Creates an offer and sets it as the local description.
+pub async fn make_offer(pc: &Arc<dyn PeerConnection>) -> Result<String, RelayError> {
+    let offer = pc.create_offer(None).await?;
+    let sdp = offer.sdp.clone();
+    pc.set_local_description(offer).await?;
+    Ok(sdp)
+}
+
+/// Marks received keyframe requests (PLI, FIR) for delivery to the application; all other RTCP
+/// goes on as before. Without it the relay never sees a receiver ask for a keyframe, and a
+/// receiver that joined between two keyframes shows nothing until the publisher's next one.
+#[derive(Default)]
+struct KeyframeRequestsToApp {
+    read: VecDeque<TaggedPacket>,
+    write: VecDeque<TaggedPacket>,
+}
+
+impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestsToApp {
+    type Rout = TaggedPacket;
+    type Wout = TaggedPacket;
+    type Eout = ();
+    type Error = rtc::shared::error::Error;
+    type Time = Instant;
+
+    fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
+        if let InterceptorPacket::Rtcp(packets) = &msg.message.packet {
+            let requests: Vec<Box<dyn rtc::rtcp::Packet>> = packets
+                .iter()
+                .filter(|p| {
+                    let any = p.as_any();
+                    any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
+                })
+                .cloned()
+                .collect();
+            if requests.is_empty() {
+                return Ok(());
+            }
+            msg.message.packet = InterceptorPacket::Rtcp(requests);
+            msg.message.add(Attribute::DeliverToApplication);
+        }
+        self.read.push_back(msg);
+        Ok(())
+    }
+
+    fn poll_read(&mut self) -> Option<Self::Rout> {
+        self.read.pop_front()
+    }
+
+    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        self.write.push_back(msg);
+        Ok(())
+    }
+
+    fn poll_write(&mut self) -> Option<Self::Wout> {
+        self.write.pop_front()
+    }
+}
+
+impl Interceptor for KeyframeRequestsToApp {
+    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
+}
