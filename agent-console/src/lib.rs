@@ -143,6 +143,9 @@ pub struct AgentSummary {
     /// Accept sent → first remote video packet.
     pub setup_ms: Option<u64>,
     pub chat_received: u64,
+    /// How the last call's media travelled, from its selected candidate pair: `relay` (through
+    /// the server's media relay), `turn`, or `p2p`; absent without a call.
+    pub media_path: Option<String>,
     /// Every call's media report, in order.
     pub media: Vec<CallReport>,
     pub documents: Vec<ReceivedDocument>,
@@ -159,6 +162,7 @@ impl AgentSummary {
         self.frames_decoded = r.decoded.frames;
         self.setup_ms = r.setup_ms;
         self.chat_received = r.chat_received;
+        self.media_path = Some(r.media_path.clone());
         self.media.push(r);
     }
 }
@@ -208,6 +212,7 @@ pub async fn run_with(
         frames_decoded: 0,
         setup_ms: None,
         chat_received: 0,
+        media_path: None,
         media: vec![],
         documents: vec![],
         cases_recorded: vec![],
@@ -295,7 +300,7 @@ pub async fn run_with(
                     session.send(ClientMessage::DeclineOffer { offer: *offer }).await?;
                 }
             }
-            ServerMessage::CallStarted { call, ticket, ice_servers, initiator, .. } => {
+            ServerMessage::CallStarted { call, ticket, ice_servers, initiator, media, .. } => {
                 let resumed = link.as_ref().is_some_and(|l| l.call == *call);
                 if !resumed {
                     s.ticket = Some(ticket.0);
@@ -303,7 +308,7 @@ pub async fn run_with(
                 }
                 if !args.no_media && !resumed {
                     let started =
-                        CallLink::start(*call, *initiator, ice_servers, &peer_config, accepted_at, args.say.clone())
+                        CallLink::start(*call, *initiator, *media, ice_servers, &peer_config, accepted_at, args.say.clone())
                             .await;
                     let (l, out) = match started {
                         Ok(x) => x,

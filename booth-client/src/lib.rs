@@ -153,6 +153,9 @@ pub struct BoothSummary {
     /// `call_started` received → first remote video packet.
     pub setup_ms: Option<u64>,
     pub chat_received: u64,
+    /// How the last call's media travelled, from its selected candidate pair: `relay` (through
+    /// the server's media relay), `turn`, or `p2p`; absent without a call.
+    pub media_path: Option<String>,
     pub media: Option<CallReport>,
     /// Every upload attempt, in order.
     pub uploads: Vec<UploadResult>,
@@ -210,6 +213,7 @@ impl BoothSummary {
         self.frames_decoded = r.decoded.frames;
         self.setup_ms = r.setup_ms;
         self.chat_received = r.chat_received;
+        self.media_path = Some(r.media_path.clone());
         self.media = Some(r);
     }
 }
@@ -256,6 +260,7 @@ pub async fn run_with(
         frames_decoded: 0,
         setup_ms: None,
         chat_received: 0,
+        media_path: None,
         media: None,
         uploads: vec![],
         documents_accepted: 0,
@@ -382,7 +387,7 @@ pub async fn run_with(
                     s.first_position = *position;
                 }
             }
-            ServerMessage::CallStarted { call, ticket, peer, ice_servers, initiator, .. } => {
+            ServerMessage::CallStarted { call, ticket, peer, ice_servers, initiator, media, .. } => {
                 s.ticket = Some(ticket.0);
                 s.call = Some(call.0);
                 s.clerk = Some(peer.id.clone());
@@ -390,7 +395,7 @@ pub async fn run_with(
                 let resumed = link.as_ref().is_some_and(|l| l.call == *call);
                 if !args.no_media && !resumed {
                     let started =
-                        CallLink::start(*call, *initiator, ice_servers, &peer_config, Instant::now(), args.say.clone())
+                        CallLink::start(*call, *initiator, *media, ice_servers, &peer_config, Instant::now(), args.say.clone())
                             .await;
                     let (l, out) = match started {
                         Ok(x) => x,

@@ -12,7 +12,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp::Packet;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
@@ -197,10 +196,7 @@ async fn relay_feedback(track: Arc<TrackLocalStaticRTP>, keyframes: Arc<Keyframe
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
-        let wants_keyframe = packets.iter().any(|p| {
-            let any = p.as_any();
-            any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
-        });
+        let wants_keyframe = packets.iter().any(|p| crate::feedback::is_keyframe_request(p.as_ref()));
         if wants_keyframe {
             keyframes.request().await;
         }

@@ -20,6 +20,7 @@
 //! one audio track per recorded party), cluster by cluster as the call runs, so a crash loses at
 //! most the cluster being filled (about one second).
 
+pub mod feedback;
 pub mod forward;
 pub mod participant;
 pub mod record;

@@ -53,8 +53,10 @@ impl Relay {
     }
 
     /// Opens the call's room with its first parties (a room already open is left as it is).
-    /// Recorded when the relay records: the publishing parties, in the order given.
-    pub fn open(&self, call: u64, parties: Vec<JoinSpec>) {
+    /// Recorded when the relay records: the publishing parties, in the order given. `fresh`: the
+    /// parties may hold connections to an earlier room of the call (the server restarted), so
+    /// their first offers say so.
+    pub fn open(&self, call: u64, parties: Vec<JoinSpec>, fresh: bool) {
         let mut rooms = self.rooms.lock().expect("rooms lock is never poisoned");
         if rooms.contains_key(&call) {
             return;
@@ -63,7 +65,7 @@ impl Relay {
         rooms.insert(call, tx);
         let record_to = self.config.record_dir.as_ref().map(|dir| recording_path(dir, call));
         let settings = ConnectionSettings { bind_ip: self.config.bind_ip, public_ip: self.config.public_ip };
-        let room = Room::run(call, settings, parties, record_to, self.events.clone(), self.counters.clone(), rx);
+        let room = Room::run(call, settings, parties, fresh, record_to, self.events.clone(), self.counters.clone(), rx);
         let rooms = self.rooms.clone();
         self.runtime.spawn(async move {
             room.await;
@@ -74,6 +76,12 @@ impl Relay {
     /// A party joins the open room, or joins again with a fresh connection.
     pub fn join(&self, call: u64, spec: JoinSpec) -> Result<(), RelayError> {
         self.send(call, RoomCommand::Join(spec))
+    }
+
+    /// A party that may have lost its side of the connection (it reconnected to the server):
+    /// joins again with a fresh connection unless the relay's side is up.
+    pub fn rejoin(&self, call: u64, spec: JoinSpec) -> Result<(), RelayError> {
+        self.send(call, RoomCommand::Rejoin(spec))
     }
 
     pub fn answer(&self, call: u64, party: PartyId, sdp: String) -> Result<(), RelayError> {

@@ -40,6 +40,8 @@ const FORWARD_QUEUE: usize = 512;
 pub enum RoomCommand {
     /// A party joins, or joins again with a fresh connection.
     Join(JoinSpec),
+    /// A party joins again only if its connection is not up (it may have lost its side).
+    Rejoin(JoinSpec),
     Answer { party: PartyId, sdp: String },
     Candidate { party: PartyId, init: RTCIceCandidateInit },
     Leave { party: PartyId },
@@ -83,6 +85,8 @@ struct Party {
     stop: watch::Sender<bool>,
     awaiting_answer: bool,
     renegotiate: bool,
+    /// Its connection is up (connected, and not disconnected or failed since).
+    connected: bool,
 }
 
 pub struct Room {
@@ -103,6 +107,7 @@ impl Room {
         call: u64,
         settings: ConnectionSettings,
         parties: Vec<JoinSpec>,
+        fresh: bool,
         record_to: Option<PathBuf>,
         events: mpsc::UnboundedSender<RelayEvent>,
         counters: Arc<ForwardCounters>,
@@ -128,7 +133,7 @@ impl Room {
             room.start_recording(path, &parties);
         }
         for spec in parties {
-            room.join(spec).await;
+            room.join(spec, fresh).await;
         }
         loop {
             tokio::select! {
@@ -163,7 +168,12 @@ impl Room {
 
     async fn handle(&mut self, command: RoomCommand) {
         match command {
-            RoomCommand::Join(spec) => self.join(spec).await,
+            RoomCommand::Join(spec) => self.join(spec, false).await,
+            RoomCommand::Rejoin(spec) => {
+                if !self.parties.get(&spec.party).is_some_and(|p| p.connected) {
+                    self.join(spec, true).await;
+                }
+            }
             RoomCommand::Answer { party, sdp } => {
                 let Some(p) = self.parties.get_mut(&party) else { return };
                 if let Err(e) = participant::apply_answer(&p.pc, sdp, &p.pending).await {
@@ -188,9 +198,10 @@ impl Room {
         }
     }
 
-    async fn join(&mut self, spec: JoinSpec) {
+    /// `fresh`: the party may hold a connection from before (tell it to replace it).
+    async fn join(&mut self, spec: JoinSpec, fresh: bool) {
         let party = spec.party.clone();
-        let fresh = self.parties.contains_key(&party);
+        let fresh = fresh || self.parties.contains_key(&party);
         if let Some(old) = self.parties.remove(&party) {
             drop_party(old).await;
         }
@@ -242,6 +253,7 @@ impl Room {
             stop: watch::channel(false).0,
             awaiting_answer: false,
             renegotiate: false,
+            connected: false,
         };
         let publishers: Vec<PartyId> =
             self.publications.keys().filter(|p| **p != party.spec.party).cloned().collect();
@@ -347,6 +359,9 @@ impl Room {
             PartyEvent::State { party, generation, state } => {
                 if !current(self, &party, generation) {
                     return;
+                }
+                if let Some(p) = self.parties.get_mut(&party) {
+                    p.connected = state == RTCPeerConnectionState::Connected;
                 }
                 let event = match state {
                     RTCPeerConnectionState::Connected => RelayEvent::Connected { call: self.call, party },

@@ -85,6 +85,7 @@ async fn two_parties_and_a_monitor_through_a_room_and_the_recording_plays() {
     relay.open(
         call,
         vec![JoinSpec { party: "booth".into(), publish: true }, JoinSpec { party: "clerk".into(), publish: true }],
+        false,
     );
     let started = Instant::now();
     let (booth, clerk) = {

@@ -1,15 +1,20 @@
 //! A call as a client sees it: the protocol's signaling messages in, a [`CallPeer`] driven by
 //! them, and the messages to send back out. Shared by `booth-client` and `agent-console`.
 //!
-//! The initiator (clerk) offers; on a lost path it restarts ICE with a new offer, and again every
-//! [`RESTART_RETRY`] until the path is back (a restart begun while the network is still down
-//! gathers nothing), giving up after [`MAX_RESTARTS`]. The other side answers every offer it gets.
-//! Before the call ever connected a failure is reported at once (`media_state: failed`); after,
-//! only the initiator declares it.
+//! Peer to peer, the initiator (clerk) offers; on a lost path it restarts ICE with a new offer,
+//! and again every [`RESTART_RETRY`] until the path is back (a restart begun while the network is
+//! still down gathers nothing), giving up after [`MAX_RESTARTS`]. The other side answers every
+//! offer it gets. Before the call ever connected a failure is reported at once
+//! (`media_state: failed`); after, only the initiator declares it.
+//!
+//! Through the server's media relay, both sides answer: the relay offers (again when a party
+//! joins or leaves the call), and an offer marked `fresh` replaces the peer connection with a new
+//! one (the relay lost the old one). A connection to the relay that fails for good is reported at
+//! once: the relay is gone, and nobody else would say so.
 
 use std::time::{Duration, Instant};
 
-use protocol::{CallId, ClientMessage, IceServer, MediaState, SdpKind, ServerMessage};
+use protocol::{CallId, ClientMessage, IceServer, MediaMode, MediaState, SdpKind, ServerMessage};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::peer::{CallPeer, PeerConfig, PeerEvent};
@@ -39,12 +44,17 @@ pub struct CallReport {
     pub ice_restarts: u32,
     /// Video frames received since the last ICE restart began (None: no restart).
     pub frames_after_restart: Option<u64>,
+    /// How the media travelled, from the selected candidate pair: `relay` (through the server's
+    /// media relay), `turn` (through a TURN server), `p2p` (directly).
+    pub media_path: String,
     pub stats: Option<CallStats>,
 }
 
 pub struct CallLink {
     pub call: CallId,
     initiator: bool,
+    media: MediaMode,
+    config: PeerConfig,
     peer: CallPeer,
     events: UnboundedReceiver<PeerEvent>,
     t0: Instant,
@@ -66,6 +76,7 @@ impl CallLink {
     pub async fn start(
         call: CallId,
         initiator: bool,
+        media: MediaMode,
         ice_servers: &[IceServer],
         base: &PeerConfig,
         t0: Instant,
@@ -82,6 +93,8 @@ impl CallLink {
         let link = Self {
             call,
             initiator,
+            media,
+            config,
             peer,
             events,
             t0,
@@ -101,8 +114,19 @@ impl CallLink {
     /// Handles a relayed `sdp` or `ice_candidate` for this call.
     pub async fn on_signal(&mut self, msg: &ServerMessage) -> Result<Vec<ClientMessage>, MediaError> {
         match msg {
-            ServerMessage::Sdp { call, kind: SdpKind::Offer, sdp } if *call == self.call && !self.initiator => {
-                if self.answered {
+            ServerMessage::Sdp { call, kind: SdpKind::Offer, sdp, fresh } if *call == self.call && !self.initiator => {
+                if *fresh && self.answered {
+                    // The relay lost our connection and made a new one: replace ours.
+                    tracing::info!(call = self.call.0, "the media relay reconnects: new peer connection");
+                    let (peer, events) = CallPeer::new(&self.config).await?;
+                    std::mem::replace(&mut self.peer, peer).close().await;
+                    self.events = events;
+                    self.answered = false;
+                    self.connected = false;
+                    self.reported_failed = false;
+                    self.ice_restarts += 1;
+                    self.frames_at_restart = Some(self.peer.counters().snapshot().video_frames);
+                } else if self.answered && self.media == MediaMode::P2p {
                     // A second offer on the same call is the clerk's ICE restart.
                     self.ice_restarts += 1;
                     self.frames_at_restart = Some(self.peer.counters().snapshot().video_frames);
@@ -114,7 +138,7 @@ impl CallLink {
                 }
                 Ok(vec![ClientMessage::Sdp { call: self.call, kind: SdpKind::Answer, sdp: answer }])
             }
-            ServerMessage::Sdp { call, kind: SdpKind::Answer, sdp } if *call == self.call && self.initiator => {
+            ServerMessage::Sdp { call, kind: SdpKind::Answer, sdp, .. } if *call == self.call && self.initiator => {
                 self.peer.accept_answer(sdp).await?;
                 Ok(vec![])
             }
@@ -178,7 +202,7 @@ impl CallLink {
                 }
                 Ok(vec![ClientMessage::MediaState { call: self.call, state: MediaState::Connected }])
             }
-            PeerEvent::Failed if !self.connected_once => Ok(self.failed()),
+            PeerEvent::Failed if !self.connected_once || self.media == MediaMode::Relay => Ok(self.failed()),
             PeerEvent::PathLost | PeerEvent::Failed if self.initiator && self.connected_once => {
                 self.connected = false;
                 if self.retry_at.is_some_and(|at| Instant::now() < at) {
@@ -205,6 +229,7 @@ impl CallLink {
 
     pub async fn report(&self) -> CallReport {
         let c = self.peer.counters().snapshot();
+        let stats = self.peer.stats().await;
         CallReport {
             call: self.call.0,
             video_packets_received: c.video_packets,
@@ -217,7 +242,8 @@ impl CallLink {
             chat_received: c.chat_received,
             ice_restarts: self.ice_restarts,
             frames_after_restart: self.frames_at_restart.map(|at| c.video_frames.saturating_sub(at)),
-            stats: Some(self.peer.stats().await),
+            media_path: media_path(self.media, stats.local_candidate_type.as_deref()).into(),
+            stats: Some(stats),
         }
     }
 
@@ -225,5 +251,14 @@ impl CallLink {
         let report = self.report().await;
         self.peer.close().await;
         report
+    }
+}
+
+/// How the media travels, from the mode and this side's selected candidate type.
+pub fn media_path(mode: MediaMode, local_candidate_type: Option<&str>) -> &'static str {
+    match (local_candidate_type, mode) {
+        (Some("relay"), _) => "turn",
+        (_, MediaMode::Relay) => "relay",
+        (_, MediaMode::P2p) => "p2p",
     }
 }

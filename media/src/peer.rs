@@ -259,7 +259,11 @@ impl CallPeer {
     pub async fn new(config: &PeerConfig) -> Result<(Self, mpsc::UnboundedReceiver<PeerEvent>), MediaError> {
         let mut media = MediaEngine::default();
         media.register_default_codecs()?;
-        let registry = register_default_interceptors(Registry::new(), &mut media)?;
+        // Keyframe requests reach the video sender, which then starts again at a keyframe.
+        let registry = register_default_interceptors(Registry::new(), &mut media)?.with(
+            rtc::interceptor::Slot::from(media_relay::feedback::SLOT),
+            media_relay::feedback::KeyframeRequestsToApp::default(),
+        );
         let settings = SettingEngineBuilder::new()
             .with_multicast_dns_mode(MulticastDnsMode::Disabled)
             .with_include_loopback_candidate(true)

@@ -3,9 +3,11 @@
 //!
 //! The samples (`media/assets/`, made by `make-samples.sh` with ffmpeg): a 4 s 320×240 15 fps
 //! VP8 test pattern with a keyframe every second (126 KB), and a 4 s 440 Hz stereo Opus tone in
-//! 20 ms pages (29 KB).
+//! 20 ms pages (29 KB). A keyframe request (PLI or FIR: a receiver joined, or lost a packet)
+//! starts the video again at its first frame, a keyframe, as a camera's encoder would send one.
 
 use std::io::Cursor;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,6 +17,7 @@ use rtc::media::Sample;
 use rtc::rtp_transceiver::PayloadType;
 use tokio::sync::watch;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::Track;
 
 use crate::MediaError;
@@ -30,6 +33,8 @@ pub async fn send_video(
 ) -> Result<u64, MediaError> {
     let ssrc = *track.ssrcs().await.first().ok_or(MediaError::Negotiation("video track has no SSRC"))?;
     let mut sent = 0u64;
+    let keyframe_wanted = Arc::new(AtomicBool::new(false));
+    tokio::spawn(watch_keyframe_requests(track.clone(), keyframe_wanted.clone(), stop.clone()));
     loop {
         let (mut ivf, header) =
             IVFReader::new(Cursor::new(TEST_PATTERN_IVF)).map_err(|e| MediaError::Sample(e.to_string()))?;
@@ -38,6 +43,9 @@ pub async fn send_video(
         );
         let mut ticker = tokio::time::interval(frame_time);
         while let Ok((frame, _)) = ivf.parse_next_frame() {
+            if keyframe_wanted.swap(false, Ordering::Relaxed) {
+                break; // the file's first frame is a keyframe
+            }
             tokio::select! {
                 _ = ticker.tick() => {}
                 _ = stop.changed() => return Ok(sent),
@@ -51,6 +59,26 @@ pub async fn send_video(
                 return Ok(sent);
             }
             sent += 1;
+        }
+    }
+}
+
+/// Sets `wanted` whenever the receiver asks for a keyframe.
+async fn watch_keyframe_requests(
+    track: Arc<TrackLocalStaticSample>,
+    wanted: Arc<AtomicBool>,
+    stop: watch::Receiver<bool>,
+) {
+    while !*stop.borrow() {
+        match track.poll().await {
+            Some(TrackLocalEvent::OnRtcpPacket(packets)) => {
+                if packets.iter().any(|p| media_relay::feedback::is_keyframe_request(p.as_ref())) {
+                    wanted.store(true, Ordering::Relaxed);
+                }
+            }
+            Some(_) => {}
+            // Not bound to a connection (yet, or any more).
+            None => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
 }

@@ -2,10 +2,11 @@
 
 use std::time::Instant;
 
+use rtc::statistics::report::RTCStatsReportEntry;
 use webrtc::peer_connection::PeerConnection;
 
 /// RTT, loss and throughput of a call as seen from one side.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct CallStats {
     /// Current round-trip time of the nominated candidate pair, in milliseconds.
     pub rtt_ms: Option<f64>,
@@ -15,6 +16,11 @@ pub struct CallStats {
     pub bytes_received: u64,
     /// Average receive bitrate since the previous sample, in kbit/s.
     pub receive_kbps: Option<f64>,
+    /// The selected candidate pair: this side's candidate type (`host`, `srflx`, `prflx`,
+    /// `relay`) and both addresses (`ip:port`).
+    pub local_candidate_type: Option<String>,
+    pub local_address: Option<String>,
+    pub remote_address: Option<String>,
 }
 
 /// Reads the stats report; `previous` (bytes, when) gives the bitrate since then.
@@ -25,6 +31,22 @@ pub async fn collect(pc: &dyn PeerConnection, previous: Option<(u64, Instant)>) 
     for pair in report.candidate_pairs() {
         if pair.nominated && pair.current_round_trip_time > 0.0 {
             s.rtt_ms = Some(pair.current_round_trip_time * 1000.0);
+        }
+        if pair.nominated {
+            // A candidate's stats id is `RTC{Local,Remote}IceCandidate_<id>`; the pair names `<id>`.
+            let names = |stats_id: &str, id: &str| stats_id == id || stats_id.strip_suffix(id).is_some_and(|p| p.ends_with('_'));
+            for entry in report.iter() {
+                match entry {
+                    RTCStatsReportEntry::LocalCandidate(c) if names(&c.stats.id, &pair.local_candidate_id) => {
+                        s.local_candidate_type = Some(c.candidate_type.to_string());
+                        s.local_address = c.address.as_ref().map(|a| format!("{a}:{}", c.port));
+                    }
+                    RTCStatsReportEntry::RemoteCandidate(c) if names(&c.stats.id, &pair.remote_candidate_id) => {
+                        s.remote_address = c.address.as_ref().map(|a| format!("{a}:{}", c.port));
+                    }
+                    _ => {}
+                }
+            }
         }
     }
     for inbound in report.inbound_rtp_streams() {

@@ -185,3 +185,45 @@ pub struct TicketEvent {
     pub kind: String,
     pub detail: serde_json::Value,
 }
+
+/// `GET /api/calls/{call}/recording/views`: every attempt to view a call's recording, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordingViews {
+    pub call: u64,
+    pub views: Vec<RecordingView>,
+}
+
+/// One attempt to view a recording.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordingView {
+    /// `clerk:<id>`, `supervisor:<id>`, … or `anonymous` / `invalid_token`.
+    pub who: String,
+    /// The `Range` header asked for, or `all`.
+    pub range: String,
+    pub allowed: bool,
+    pub from: String,
+    pub at_ms: u64,
+}
+
+/// `GET /api/calls?live=true`: the live calls in the supervisor's scope, by call id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveCalls {
+    pub calls: Vec<LiveCall>,
+}
+
+/// One live call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveCall {
+    pub call: u64,
+    pub ticket: u64,
+    pub service: String,
+    pub service_name: String,
+    pub booth: String,
+    pub booth_name: String,
+    pub booth_region: String,
+    pub clerk: String,
+    pub clerk_name: String,
+    /// `relay` or `p2p`: only relayed calls can be monitored and are recorded.
+    pub media: crate::MediaMode,
+    pub recording: bool,
+}

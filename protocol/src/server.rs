@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ErrorCode;
 use crate::ids::{BoothId, CallId, DocumentId, OfferId, RegionId, ServiceCode, TicketId};
 use crate::types::{
+    MediaMode,
     AwayReason, CallEndReason, CaseOutcome, ClerkRow, ClerkState, DocType, IceServer, OfferRevokeReason, Peer,
     Priority, QueueLoadRow, Rating, Role, SdpKind, TicketEndReason, TicketNotice, TicketState, WaitingPoint,
 };
@@ -92,7 +93,9 @@ pub enum ServerMessage {
         offer: OfferId,
         reason: OfferRevokeReason,
     },
-    /// Both parties: the call is set up; the initiator sends the SDP offer.
+    /// Both parties: the call is set up. With `media` `p2p` the initiator (the clerk) sends the
+    /// SDP offer to the other party; with `relay` the server's media relay sends each party an
+    /// offer and nobody is initiator.
     CallStarted {
         call: CallId,
         ticket: TicketId,
@@ -100,12 +103,21 @@ pub enum ServerMessage {
         peer: Peer,
         ice_servers: Vec<IceServer>,
         initiator: bool,
+        #[serde(default)]
+        media: MediaMode,
+        /// The call is recorded (the booth says so: 本次服务全程录音录像).
+        #[serde(default)]
+        recording: bool,
     },
-    /// Relayed from the other party of the call.
+    /// Relayed from the other party of the call, or (relay mode) from the media relay.
     Sdp {
         call: CallId,
         kind: SdpKind,
         sdp: String,
+        /// Relay mode: the relay made a new connection for this party (after losing the last
+        /// one): drop the old peer connection and answer with a new one.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        fresh: bool,
     },
     /// Relayed from the other party of the call.
     IceCandidate {

@@ -350,6 +350,17 @@ pub enum OfferRevokeReason {
     ServerShutdown,
 }
 
+/// How a call's media travels.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaMode {
+    /// Through the server's media relay (recorded, can be monitored and joined).
+    #[default]
+    Relay,
+    /// Directly between the parties (or through TURN).
+    P2p,
+}
+
 /// Session description kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

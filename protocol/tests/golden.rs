@@ -226,16 +226,22 @@ fn server_messages() {
                 credential: Some("c2VjcmV0".into()),
             }],
             initiator: false,
+            media: MediaMode::Relay,
+            recording: true,
         },
         json!({"type": "call_started", "call": 2, "ticket": 12, "service": "teacher-cert",
                "peer": {"role": "clerk", "id": "clerk-hekou-1", "display_name": "王伟"},
                "ice_servers": [{"urls": ["turn:127.0.0.1:3478?transport=udp"], "username": "1767225600:booth-gudao-1",
                                 "credential": "c2VjcmV0"}],
-               "initiator": false}),
+               "initiator": false, "media": "relay", "recording": true}),
     );
     server(
-        ServerMessage::Sdp { call: CallId(2), kind: SdpKind::Answer, sdp: "v=0\r\n".into() },
+        ServerMessage::Sdp { call: CallId(2), kind: SdpKind::Answer, sdp: "v=0\r\n".into(), fresh: false },
         json!({"type": "sdp", "call": 2, "kind": "answer", "sdp": "v=0\r\n"}),
+    );
+    server(
+        ServerMessage::Sdp { call: CallId(2), kind: SdpKind::Offer, sdp: "v=0\r\n".into(), fresh: true },
+        json!({"type": "sdp", "call": 2, "kind": "offer", "sdp": "v=0\r\n", "fresh": true}),
     );
     server(
         ServerMessage::IceCandidate { call: CallId(2), candidate: "".into(), sdp_mid: None, sdp_mline_index: None },

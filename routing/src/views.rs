@@ -140,6 +140,13 @@ impl Engine {
         Some(CallView { call, ticket: c.ticket, booth: c.booth, clerk: c.clerk, service })
     }
 
+    /// Every live call, by call id.
+    pub fn live_calls(&self) -> Vec<CallView> {
+        let mut ids: Vec<CallId> = self.calls.keys().copied().collect();
+        ids.sort();
+        ids.into_iter().filter_map(|c| self.call(c)).collect()
+    }
+
     /// The booth's live call, if any.
     pub fn call_of_booth(&self, booth: BoothIdx) -> Option<CallView> {
         let ticket = self.booth_ticket(booth)?;

@@ -58,6 +58,13 @@ pub enum Command {
     Shutdown {
         reply: oneshot::Sender<()>,
     },
+    /// The live calls whose booth is within `scope`.
+    LiveCalls {
+        scope: RegionIdx,
+        reply: oneshot::Sender<Vec<protocol::rest::LiveCall>>,
+    },
+    /// What the media relay reports: signaling for a party, a finished recording.
+    Relay(media_relay::RelayEvent),
     /// A standby's replica: applied-log entries read from Redis, to replay (the first one of a
     /// log is its header).
     Replay {

@@ -35,6 +35,9 @@ pub struct FileConfig {
     /// Where durable records go.
     #[serde(default)]
     pub database: DatabaseSection,
+    /// How calls' media travel: through the server's media relay (recorded) or peer to peer.
+    #[serde(default)]
+    pub media: crate::media::MediaConfig,
     /// Cluster mode on Redis (absent: a single node with its routing log in a file).
     #[serde(default)]
     pub cluster: crate::cluster::ClusterConfig,

@@ -29,6 +29,7 @@ pub mod host;
 pub mod http;
 pub mod hub;
 pub mod limits;
+pub mod media;
 pub mod memory;
 pub mod records;
 pub mod relay;
@@ -144,7 +145,7 @@ async fn retention(state: AppState) {
 }
 
 pub fn router(state: AppState) -> Router {
-    use http::{cases, documents, login, pages, qr, queues};
+    use http::{cases, documents, login, pages, qr, queues, recordings};
     Router::new()
         .route("/", get(pages::index))
         .route("/healthz", get(pages::healthz))
@@ -164,6 +165,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/documents/{id}", get(documents::download))
         .route("/api/documents/{id}/thumbnail", get(documents::thumbnail))
         .route("/api/documents/{id}/reads", get(documents::reads))
+        .route("/api/calls", get(recordings::live))
+        .route("/api/calls/{call}/recording", get(recordings::download))
+        .route("/api/calls/{call}/recording/views", get(recordings::views))
         .fallback(http::not_found)
         // Bodies are read by the handlers themselves, each with its own size and time limit.
         .layer(axum::extract::DefaultBodyLimit::disable())

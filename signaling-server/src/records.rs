@@ -83,6 +83,8 @@ pub enum Record {
         at_ms: i64,
         counts: String,
     },
+    /// A finished call recording's index row.
+    Recording(store::RecordingRow),
 }
 
 /// Run by the writer once the record is committed.
@@ -100,6 +102,7 @@ enum Row {
     Events(Vec<TicketEventRow>),
     Answered(Vec<AnsweredRow>),
     Sample { at_ms: i64, boot: i64, counts: String },
+    Recording(store::RecordingRow),
 }
 
 /// The records store and its writer thread.
@@ -186,6 +189,7 @@ impl Records {
             Record::Events(e) => Row::Events(e),
             Record::Answered(a) => Row::Answered(a),
             Record::WaitingSample { at_ms, counts } => Row::Sample { at_ms, boot: self.boot, counts },
+            Record::Recording(r) => Row::Recording(r),
         };
         if self.tx.send(ToWriter::Row(Box::new(row), done)).is_err() {
             error!("records writer is gone: a record was not written");
@@ -242,6 +246,7 @@ fn write(store: &Store, row: &Row) -> store::Result<()> {
         Row::Events(e) => store.append_events(e),
         Row::Answered(a) => store.save_answered(a),
         Row::Sample { at_ms, boot, counts } => store.append_waiting_sample(*at_ms, *boot, counts),
+        Row::Recording(r) => store.put_recording(r).map(drop),
     }
 }
 

@@ -28,7 +28,7 @@ pub fn validate(msg: &ClientMessage) -> Result<ServerMessage, RelayError> {
             if !sdp.starts_with("v=0") {
                 return Err(RelayError::NotSdp);
             }
-            Ok(ServerMessage::Sdp { call: *call, kind: *kind, sdp: sdp.clone() })
+            Ok(ServerMessage::Sdp { call: *call, kind: *kind, sdp: sdp.clone(), fresh: false })
         }
         ClientMessage::IceCandidate { call, candidate, sdp_mid, sdp_mline_index } => {
             // An empty candidate is the standard end-of-candidates marker.

@@ -44,6 +44,12 @@ pub struct Shared {
     pub supervisors: Vec<SupervisorInfo>,
     pub supervisor_secrets: Vec<SecretHash>,
     pub ice_servers: Vec<IceServer>,
+    /// `[media]`: relay or peer to peer, recording.
+    pub media: crate::media::MediaConfig,
+    /// Where call recordings are written (relay mode with recording on).
+    pub recording_dir: std::path::PathBuf,
+    /// The in-process media relay (relay mode).
+    pub relay: Option<media_relay::Relay>,
     pub turn: Option<crate::turn::TurnConfig>,
     pub docs: Arc<crate::documents::DocStore>,
     /// Case records, ratings, forced states, ticket events and the grid's counts, in the
@@ -198,6 +204,9 @@ impl Shared {
             },
             tcp_nodelay: f.server.tcp_nodelay,
             ice_servers: f.ice_servers.clone(),
+            media: f.media.clone(),
+            recording_dir: f.media.recording_dir(&f.documents.data_dir),
+            relay: crate::media::start_relay(&f.media, &f.documents.data_dir, commands.clone()),
             turn: f.turn.clone(),
             booth_secrets: settings.booth_secrets,
             clerk_secrets: settings.clerk_secrets,

@@ -83,12 +83,22 @@ pub(crate) struct Purged {
     pub document_reads: u64,
     #[serde(default)]
     pub document_reviews: u64,
+    /// Calls whose recordings were removed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recordings: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub recording_views: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Everything the purge links of the chain removed.
 #[derive(Default)]
 struct PurgedSoFar {
     documents: HashSet<String>,
+    recordings: HashSet<String>,
     cases_before_ms: i64,
     ratings_before_ms: i64,
 }
@@ -97,6 +107,7 @@ struct PurgedSoFar {
 #[derive(Deserialize)]
 struct Dated {
     document_id: Option<String>,
+    call_id: Option<String>,
     recorded_ms: Option<i64>,
     at_ms: Option<i64>,
 }
@@ -107,6 +118,8 @@ impl PurgedSoFar {
         match kind {
             "document" => self.documents.contains(id),
             "document_review" | "document_read" => d.document_id.is_some_and(|doc| self.documents.contains(&doc)),
+            "recording" => self.recordings.contains(id),
+            "recording_view" => d.call_id.is_some_and(|call| self.recordings.contains(&call)),
             "case" => d.recorded_ms.is_some_and(|t| t < self.cases_before_ms),
             "rating" => d.at_ms.is_some_and(|t| t < self.ratings_before_ms),
             _ => false,
@@ -118,6 +131,7 @@ impl PurgedSoFar {
 /// record is not there.
 fn stored_content(c: &mut dyn Executor, kind: &str, id: &str) -> Result<Option<Option<String>>> {
     use crate::documents as d;
+    use crate::recordings as rec;
     use crate::records as r;
     fn one<T: serde::Serialize>(rows: Vec<Row>, from: fn(&Row) -> T) -> Option<String> {
         rows.first().map(|row| serde_json::to_string(&from(row)).expect("record rows serialize"))
@@ -131,6 +145,8 @@ fn stored_content(c: &mut dyn Executor, kind: &str, id: &str) -> Result<Option<O
         "document" => one(c.query(&by_id("documents", "id", d::DOCUMENT_COLUMNS), &p)?, d::document_from),
         "document_review" => one(c.query(&by_id("document_reviews", "id", d::REVIEW_COLUMNS), &p)?, d::review_from),
         "document_read" => one(c.query(&by_id("document_reads", "id", d::READ_COLUMNS), &p)?, d::read_from),
+        "recording" => one(c.query(&by_id("recordings", "call_id", rec::RECORDING_COLUMNS), &p)?, rec::recording_from),
+        "recording_view" => one(c.query(&by_id("recording_views", "id", rec::VIEW_COLUMNS), &p)?, rec::view_from),
         _ => return Ok(None),
     }))
 }
@@ -153,6 +169,7 @@ impl Store {
         for l in links.iter().filter(|l| text(l, 1) == "purge") {
             let p: Purged = serde_json::from_str(&text(l, 3)).unwrap_or_default();
             purged.documents.extend(p.documents);
+            purged.recordings.extend(p.recordings);
             purged.cases_before_ms = purged.cases_before_ms.max(p.cases_before_ms.unwrap_or(0));
             purged.ratings_before_ms = purged.ratings_before_ms.max(p.ratings_before_ms.unwrap_or(0));
         }

@@ -20,6 +20,7 @@ mod backend;
 mod documents;
 mod events;
 mod postgres;
+mod recordings;
 mod records;
 mod schema;
 mod sqlite;
@@ -32,6 +33,7 @@ pub use audit::AuditBreak;
 pub use backend::Value;
 pub use documents::{DocumentReadRow, DocumentReviewRow, DocumentRow, PurgeCounts};
 pub use events::{AnsweredRow, TicketEventRow};
+pub use recordings::{RecordingRow, RecordingViewRow};
 pub use records::{now_ms, CaseCursor, CaseQuery, CaseRating, CaseRow, CaseScope, ForcedStateRow, RatingRow};
 pub use schema::SCHEMA_VERSION;
 

@@ -139,6 +139,35 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 5: why a citizen was not satisfied (好差评 asks for a reason with a bad rating).
     "ALTER TABLE ratings ADD COLUMN reason TEXT;",
+    // 6: call recordings (the files are on disk) and every view of one.
+    "CREATE TABLE recordings (
+        call_id TEXT PRIMARY KEY,
+        ticket_id TEXT NOT NULL,
+        booth TEXT NOT NULL,
+        clerk TEXT NOT NULL,
+        booth_region TEXT NOT NULL,
+        service TEXT NOT NULL,
+        parties TEXT NOT NULL,
+        file TEXT NOT NULL,
+        started_ms BIGINT NOT NULL,
+        ended_ms BIGINT NOT NULL,
+        duration_ms BIGINT NOT NULL,
+        bytes BIGINT NOT NULL,
+        sha256 TEXT NOT NULL,
+        audit_seq BIGINT NOT NULL
+    );
+    CREATE INDEX recordings_by_end ON recordings (ended_ms);
+    CREATE TABLE recording_views (
+        id TEXT PRIMARY KEY,
+        call_id TEXT NOT NULL,
+        who TEXT NOT NULL,
+        byte_range TEXT NOT NULL,
+        allowed BIGINT NOT NULL,
+        from_addr TEXT NOT NULL,
+        at_ms BIGINT NOT NULL,
+        audit_seq BIGINT NOT NULL
+    );
+    CREATE INDEX recording_views_by_call ON recording_views (call_id, audit_seq);",
 ];
 
 /// The schema version this binary writes.

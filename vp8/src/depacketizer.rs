@@ -17,8 +17,12 @@ pub struct Depacketizer {
     current: Option<(u32, Vec<u8>)>,
     last_sequence: Option<u16>,
     need_keyframe: bool,
+    seen_keyframe: bool,
     /// Frames dropped because a packet was missing or malformed.
     pub frames_lost: u64,
+    /// Frames that came before the stream's first keyframe (joining a stream in the middle, as a
+    /// relay's receiver does): skipped, not lost.
+    pub frames_before_keyframe: u64,
 }
 
 /// Length of the payload descriptor at the start of `payload`, and whether the packet starts a
@@ -48,7 +52,7 @@ fn descriptor(payload: &[u8]) -> Option<(usize, bool)> {
 impl Depacketizer {
     /// Whether frames are being dropped until a keyframe (the sender should be asked for one).
     pub fn needs_keyframe(&self) -> bool {
-        self.need_keyframe
+        self.need_keyframe || !self.seen_keyframe
     }
 
     /// After a decode error: drop frames until a keyframe.
@@ -93,6 +97,12 @@ impl Depacketizer {
         let (timestamp, data) = self.current.take()?;
         // Bit 0 of the frame tag is the inverse key-frame flag.
         let keyframe = data.first().is_some_and(|b| b & 0x01 == 0);
+        if !self.seen_keyframe && !keyframe {
+            // Nothing decodes before a stream's first keyframe.
+            self.frames_before_keyframe += 1;
+            return None;
+        }
+        self.seen_keyframe = true;
         if self.need_keyframe && !keyframe {
             self.frames_lost += 1;
             return None;
@@ -134,6 +144,7 @@ mod tests {
     #[test]
     fn a_gap_drops_frames_until_the_next_keyframe() {
         let mut d = Depacketizer::default();
+        assert!(d.push(9, 0, true, &packet(true, &[0x00, 0])).is_some_and(|f| f.keyframe));
         assert_eq!(d.push(10, 0, false, &packet(true, &[0x00, 1])), None);
         // Sequence 11 is lost.
         assert_eq!(d.push(12, 0, true, &packet(false, &[2])), None);
@@ -141,6 +152,16 @@ mod tests {
         let f = d.push(14, 180, true, &packet(true, &[0x00, 4])).unwrap();
         assert!(f.keyframe);
         assert_eq!(d.frames_lost, 2);
+    }
+
+    #[test]
+    fn a_stream_joined_in_the_middle_starts_at_its_first_keyframe() {
+        let mut d = Depacketizer::default();
+        assert!(d.needs_keyframe(), "ask for a keyframe from the start");
+        assert_eq!(d.push(40, 90, true, &packet(true, &[0x01, 1])), None, "an inter frame first");
+        assert!(d.push(41, 180, true, &packet(true, &[0x00, 2])).is_some_and(|f| f.keyframe));
+        assert!(!d.needs_keyframe());
+        assert_eq!((d.frames_before_keyframe, d.frames_lost), (1, 0));
     }
 
     #[test]

@@ -55,6 +55,7 @@ impl Driver {
             }
             Action::CallEnded { call, ticket, booth, clerk, service, reason } => {
                 info!(ticket = ticket.0, call = call.0, ?reason, "call ended");
+                self.relay_call_ended(call);
                 self.open_case(call, ticket, booth, clerk, service, reason);
                 let msg = ServerMessage::CallEnded {
                     call: protocol::CallId(call.0),
@@ -165,6 +166,8 @@ impl Driver {
             }
             servers
         };
+        let media = shared.media.mode;
+        let recording = shared.media.recorded();
         let make = |peer: Peer, initiator: bool, ice_servers: Vec<protocol::IceServer>| ServerMessage::CallStarted {
             call: protocol::CallId(call.call.0),
             ticket: protocol::TicketId(call.ticket.0),
@@ -172,11 +175,15 @@ impl Driver {
             peer,
             ice_servers,
             initiator,
+            media,
+            recording,
         };
-        // The clerk's side makes the SDP offer: its console is the better-connected peer.
+        // Peer to peer, the clerk's side makes the SDP offer: its console is the better-connected
+        // peer. Through the relay, the relay offers to both.
+        let clerk_offers = !shared.media.relayed();
         if to_clerk {
             let peer = Peer { role: Role::Booth, id: booth.id.clone(), display_name: booth.name.clone() };
-            let msg = make(peer, true, ice_for(&clerk.id));
+            let msg = make(peer, clerk_offers, ice_for(&clerk.id));
             self.send_to_clerk(call.clerk, msg);
         }
         if to_booth {
@@ -184,5 +191,7 @@ impl Driver {
             let msg = make(peer, false, ice_for(&booth.id));
             self.send_to_booth(call.booth, msg);
         }
+        // After the parties were told, so the relay's first offer follows `call_started`.
+        self.relay_call_started(&call, to_clerk, to_booth);
     }
 }

@@ -84,6 +84,10 @@ impl Driver {
             (
                 Principal::Booth(_) | Principal::Clerk(_),
                 ClientMessage::Sdp { .. } | ClientMessage::IceCandidate { .. },
+            ) if self.shared.media.relayed() => self.to_relay(who, &msg),
+            (
+                Principal::Booth(_) | Principal::Clerk(_),
+                ClientMessage::Sdp { .. } | ClientMessage::IceCandidate { .. },
             ) => self.relay(who, &msg),
             _ => Err(ErrorCode::Forbidden),
         };

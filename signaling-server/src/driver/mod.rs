@@ -32,6 +32,7 @@ mod actions;
 pub mod clock;
 mod connections;
 mod events;
+mod media;
 mod messages;
 mod replay;
 mod snapshot;
@@ -110,6 +111,8 @@ pub struct Driver {
     deferred: std::cell::RefCell<std::collections::VecDeque<crate::records::Record>>,
     /// Rebuilding state from the log: nothing is sent or written.
     replaying: bool,
+    /// Relay mode: the calls whose rooms this driver opened, for their recordings' index rows.
+    media_calls: HashMap<u64, routing::CallView>,
     /// `signaling-server replay`: each applied entry and action, printed.
     trace: Option<Box<dyn FnMut(String) + Send>>,
 }
@@ -139,6 +142,7 @@ impl Driver {
             since_snapshot: 0,
             deferred: Default::default(),
             replaying: false,
+            media_calls: HashMap::new(),
             trace: None,
             engine,
             shared,
@@ -321,6 +325,10 @@ impl Driver {
                 self.flush_records();
             }
             Command::Promote { epoch, log, bus } => self.take_over(epoch, log, bus),
+            Command::Relay(event) => self.on_relay_event(event),
+            Command::LiveCalls { scope, reply } => {
+                let _ = reply.send(self.live_calls(scope));
+            }
             Command::Shutdown { .. } => unreachable!("handled in run"),
         }
     }

@@ -10,6 +10,7 @@ pub mod login;
 pub mod pages;
 pub mod qr;
 pub mod queues;
+pub mod recordings;
 
 use std::time::Duration;
 

@@ -1,0 +1,166 @@
+//! Relay mode: the driver's side of the media relay. A call's room opens when the call starts
+//! and closes when it ends; a party that comes back (reconnected, or after a restart of the
+//! server) gets a fresh connection; the parties' answers and candidates go to the relay, and the
+//! relay's offers and candidates go to the party. Nothing here changes routing state: a replay
+//! or a standby's replica never touches the relay.
+
+use media_relay::{JoinSpec, RelayEvent, Signal};
+use protocol::{ClientMessage, ErrorCode, SdpKind, ServerMessage};
+use tracing::{debug, info, warn};
+
+use super::{Driver, Principal};
+use crate::media::{BOOTH, CLERK};
+
+impl Driver {
+    /// The relay, when this driver routes live in relay mode.
+    fn live_relay(&self) -> Option<media_relay::Relay> {
+        self.shared.relay.clone().filter(|_| !self.replaying && !self.is_standby())
+    }
+
+    /// A call started (`both`), or one party was told again about its live call.
+    pub(super) fn relay_call_started(&mut self, call: &routing::CallView, to_clerk: bool, to_booth: bool) {
+        let Some(relay) = self.live_relay() else { return };
+        let id = call.call.0;
+        self.media_calls.insert(id, *call);
+        let parties = || {
+            vec![JoinSpec { party: BOOTH.into(), publish: true }, JoinSpec { party: CLERK.into(), publish: true }]
+        };
+        if to_clerk && to_booth {
+            relay.open(id, parties(), false);
+            return;
+        }
+        if !relay.is_open(id) {
+            // The room is gone with an earlier run of the server: both parties start afresh.
+            info!(call = id, "reopening the call's media room");
+            relay.open(id, parties(), true);
+            return;
+        }
+        // The party's signaling came back; its media may never have stopped.
+        let party = if to_booth { BOOTH } else { CLERK };
+        if let Err(e) = relay.rejoin(id, JoinSpec { party: party.into(), publish: true }) {
+            warn!(call = id, party, error = %e, "party could not rejoin the media room");
+        }
+    }
+
+    pub(super) fn relay_call_ended(&mut self, call: routing::CallId) {
+        if let Some(relay) = self.live_relay() {
+            relay.close(call.0);
+        }
+    }
+
+    /// A party's answer or candidate, for the relay. Offers come only from the relay.
+    pub(super) fn to_relay(&mut self, who: Principal, msg: &ClientMessage) -> Result<(), ErrorCode> {
+        let call = crate::relay::call_of(msg).expect("only sdp and ice_candidate reach here");
+        let view = self.engine.call(routing::CallId(call.0)).ok_or(ErrorCode::NotFound)?;
+        let party = match who {
+            Principal::Booth(b) if b == view.booth => BOOTH,
+            Principal::Clerk(c) if c == view.clerk => CLERK,
+            _ => {
+                warn!(call = call.0, "signaling from a non-party refused");
+                return Err(ErrorCode::Forbidden);
+            }
+        };
+        crate::relay::validate(msg).map_err(|e| {
+            debug!(call = call.0, error = %e, "relay payload refused");
+            ErrorCode::InvalidField
+        })?;
+        let Some(relay) = self.live_relay() else { return Err(ErrorCode::WrongState) };
+        let sent = match msg {
+            ClientMessage::Sdp { kind: SdpKind::Answer, sdp, .. } => relay.answer(call.0, party.into(), sdp.clone()),
+            // In relay mode the relay makes every offer.
+            ClientMessage::Sdp { kind: SdpKind::Offer, .. } => return Err(ErrorCode::WrongState),
+            ClientMessage::IceCandidate { candidate, sdp_mid, sdp_mline_index, .. } => {
+                relay.candidate(call.0, party.into(), candidate.clone(), sdp_mid.clone(), *sdp_mline_index)
+            }
+            _ => unreachable!("only sdp and ice_candidate reach here"),
+        };
+        sent.map_err(|_| ErrorCode::NotFound)
+    }
+
+    /// What the relay reports.
+    pub(super) fn on_relay_event(&mut self, event: RelayEvent) {
+        match event {
+            RelayEvent::Signal { call, party, signal } => {
+                let Some(view) = self.engine.call(routing::CallId(call)) else { return };
+                let msg = match signal {
+                    Signal::Offer { sdp, fresh } => {
+                        ServerMessage::Sdp { call: protocol::CallId(call), kind: SdpKind::Offer, sdp, fresh }
+                    }
+                    Signal::Candidate { candidate, sdp_mid, sdp_mline_index } => {
+                        ServerMessage::IceCandidate { call: protocol::CallId(call), candidate, sdp_mid, sdp_mline_index }
+                    }
+                };
+                match party.as_str() {
+                    BOOTH => self.send_to_booth(view.booth, msg),
+                    CLERK => self.send_to_clerk(view.clerk, msg),
+                    other => debug!(call, party = other, "relay signaling for a party the driver does not route"),
+                }
+            }
+            RelayEvent::Connected { call, party } => debug!(call, %party, "party connected to the media relay"),
+            RelayEvent::Failed { call, party } => {
+                // A party still there says so itself (`media_state` failed ends the call); one
+                // that reloaded its page gets a fresh connection offered.
+                warn!(call, %party, "party's media relay connection failed");
+                if let Some(relay) = self.live_relay().filter(|_| self.engine.call(routing::CallId(call)).is_some()) {
+                    let _ = relay.join(call, JoinSpec { party, publish: true });
+                }
+            }
+            RelayEvent::Recorded(info) => {
+                info!(call = info.call, bytes = info.bytes, duration_ms = info.duration_ms, "call recorded");
+                self.index_recording(info);
+            }
+        }
+    }
+
+    /// Indexes a finished recording in the records store (through the records writer, in order).
+    fn index_recording(&mut self, info: media_relay::record::RecordingInfo) {
+        let Some(call) = self.media_calls.remove(&info.call) else {
+            warn!(call = info.call, "a recording for a call this driver did not open: not indexed");
+            return;
+        };
+        let dir = self.shared.directory.clone();
+        let booth = dir.booth(call.booth);
+        let row = store::RecordingRow {
+            call_id: crate::records::store_id(info.call),
+            ticket_id: crate::records::store_id(call.ticket.0),
+            booth: booth.id.clone(),
+            clerk: dir.clerk(call.clerk).id.clone(),
+            booth_region: dir.region(booth.region).id.clone(),
+            service: dir.service(call.service).code.clone(),
+            parties: info.parties.join(","),
+            file: info.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+            started_ms: info.started_unix_ms as i64,
+            ended_ms: info.ended_unix_ms as i64,
+            duration_ms: info.duration_ms as i64,
+            bytes: info.bytes as i64,
+            sha256: info.sha256,
+        };
+        self.shared.records.append(crate::records::Record::Recording(row));
+    }
+
+    /// The live calls whose booth is within `scope`, for the supervisors' list.
+    pub(super) fn live_calls(&self, scope: routing::RegionIdx) -> Vec<protocol::rest::LiveCall> {
+        let dir = self.shared.directory.clone();
+        self.engine
+            .live_calls()
+            .into_iter()
+            .filter(|c| dir.is_within(dir.booth(c.booth).region, scope))
+            .map(|c| {
+                let (booth, clerk, service) = (dir.booth(c.booth), dir.clerk(c.clerk), dir.service(c.service));
+                protocol::rest::LiveCall {
+                    call: c.call.0,
+                    ticket: c.ticket.0,
+                    service: service.code.clone(),
+                    service_name: self.shared.catalog.services[c.service.0 as usize].name.clone(),
+                    booth: booth.id.clone(),
+                    booth_name: booth.name.clone(),
+                    booth_region: dir.region(booth.region).id.clone(),
+                    clerk: clerk.id.clone(),
+                    clerk_name: clerk.name.clone(),
+                    media: self.shared.media.mode,
+                    recording: self.shared.media.recorded(),
+                }
+            })
+            .collect()
+    }
+}

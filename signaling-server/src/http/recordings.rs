@@ -1,0 +1,219 @@
+//! Call recordings over HTTP.
+//!
+//! - `GET /api/calls/{call}/recording` — the call's WebM file, for the call's clerk and for
+//!   supervisors whose scope covers the booth's region. Supports single byte ranges
+//!   (`Range: bytes=a-b`, `bytes=a-`, `bytes=-n` → `206` with `Content-Range`; a range past the
+//!   end → `416`), so a `<video>` element can seek. Every attempt — who, which range, from
+//!   where, allowed or not — is committed to the audit chain before a byte goes out; if it cannot
+//!   be written, nothing is served.
+//! - `GET /api/calls/{call}/recording/views` — that log, for a supervisor in scope.
+//! - `GET /api/calls?live=true` — the live calls in a supervisor's scope (to pick one to
+//!   monitor).
+//!
+//! A body is streamed from the file in 64 KiB reads, so a long recording never sits in memory.
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use protocol::ErrorCode;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use super::{store_call, ApiError, Caller};
+use crate::commands::Principal;
+use crate::AppState;
+
+type Peer = Option<axum::Extension<ConnectInfo<std::net::SocketAddr>>>;
+
+/// One read of the file per this many bytes.
+const CHUNK: usize = 64 * 1024;
+
+pub async fn download(
+    State(state): State<AppState>,
+    Path(call): Path<u64>,
+    peer: Peer,
+    headers: HeaderMap,
+) -> Response {
+    let from = peer.map(|p| p.0 .0.ip().to_string()).unwrap_or_default();
+    let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).map(|r| r.chars().take(64).collect());
+    let row = match authorize(&state, call, &from, &headers, range_header.clone()).await {
+        Ok(row) => row,
+        Err(e) => return e.into_response(),
+    };
+    let path = state.recording_dir.join(&row.file);
+    let len = match tokio::fs::metadata(&path).await {
+        Ok(m) => m.len(),
+        Err(e) => {
+            tracing::error!(call, error = %e, "an indexed recording's file is missing");
+            return ApiError::from(ErrorCode::NotFound).into_response();
+        }
+    };
+    let (status, start, end) = match range_header.as_deref().map(|r| parse_range(r, len)) {
+        None => (StatusCode::OK, 0, len),
+        Some(Some((start, end))) => (StatusCode::PARTIAL_CONTENT, start, end),
+        Some(None) => {
+            return (StatusCode::RANGE_NOT_SATISFIABLE, [(header::CONTENT_RANGE, format!("bytes */{len}"))])
+                .into_response()
+        }
+    };
+    let mut file = match tokio::fs::File::open(&path).await {
+        Ok(f) => f,
+        Err(_) => return ApiError::from(ErrorCode::NotFound).into_response(),
+    };
+    if file.seek(std::io::SeekFrom::Start(start)).await.is_err() {
+        return ApiError::from(ErrorCode::Internal).into_response();
+    }
+    let body = futures_util::stream::unfold((file, end - start), |(mut file, left)| async move {
+        if left == 0 {
+            return None;
+        }
+        let mut buf = vec![0u8; CHUNK.min(left as usize)];
+        match file.read_exact(&mut buf).await {
+            Ok(_) => Some((Ok::<_, std::io::Error>(buf), (file, left - CHUNK.min(left as usize) as u64))),
+            Err(e) => Some((Err(e), (file, 0))),
+        }
+    });
+    let mut response = Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "video/webm")
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header(header::CONTENT_LENGTH, end - start)
+        .header(header::CACHE_CONTROL, "private, no-store");
+    if status == StatusCode::PARTIAL_CONTENT {
+        response = response.header(header::CONTENT_RANGE, format!("bytes {start}-{}/{len}", end - 1));
+    }
+    response.body(Body::from_stream(body)).unwrap_or_else(|_| ApiError::from(ErrorCode::Internal).into_response())
+}
+
+/// A single `bytes=` range as `[start, end)`; `None` when it cannot be satisfied.
+fn parse_range(header: &str, len: u64) -> Option<(u64, u64)> {
+    let spec = header.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None; // several ranges: not supported
+    }
+    let (a, b) = spec.split_once('-')?;
+    let (a, b) = (a.trim(), b.trim());
+    let (start, end) = if a.is_empty() {
+        let n: u64 = b.parse().ok()?;
+        (len.saturating_sub(n), len)
+    } else {
+        let start: u64 = a.parse().ok()?;
+        let end = if b.is_empty() { len } else { b.parse::<u64>().ok()?.saturating_add(1).min(len) };
+        (start, end)
+    };
+    (start < end && start < len).then_some((start, end))
+}
+
+/// Who may view: the call's clerk, a supervisor whose scope covers the booth's region. Every
+/// attempt is committed to the audit chain first.
+async fn authorize(
+    state: &AppState,
+    call: u64,
+    from: &str,
+    headers: &HeaderMap,
+    range: Option<String>,
+) -> Result<store::RecordingRow, ApiError> {
+    let (verdict, label) = match Caller::from_headers(state, headers) {
+        Ok(caller) => (check(state, call, &caller).await, caller.label),
+        Err(e) => {
+            let label = if e.code == ErrorCode::NotAuthenticated { "anonymous" } else { "invalid_token" };
+            (Err(e), label.to_owned())
+        }
+    };
+    let view = store::RecordingViewRow {
+        id: crate::documents::new_id(),
+        call_id: crate::records::store_id(call),
+        who: label,
+        range: range.unwrap_or_else(|| "all".into()),
+        allowed: verdict.is_ok(),
+        from_addr: from.to_owned(),
+        at_ms: store::now_ms(),
+    };
+    let records = state.records.clone();
+    store_call("recording a recording view", move || records.store().append_recording_view(&view)).await?;
+    verdict
+}
+
+async fn check(state: &AppState, call: u64, caller: &Caller) -> Result<store::RecordingRow, ApiError> {
+    let records = state.records.clone();
+    let key = crate::records::store_id(call);
+    let row = store_call("looking up a recording", move || records.store().recording(&key)).await?;
+    let row = row.ok_or(ErrorCode::NotFound)?;
+    if may_view(state, caller, &row) {
+        Ok(row)
+    } else {
+        Err(ErrorCode::Forbidden.into())
+    }
+}
+
+fn may_view(state: &AppState, caller: &Caller, row: &store::RecordingRow) -> bool {
+    let dir = &state.directory;
+    match caller.who {
+        Principal::Clerk(c) => dir.clerk(c).id == row.clerk,
+        Principal::Supervisor(s) => {
+            dir.region_idx(&row.booth_region).is_some_and(|r| dir.is_within(r, state.supervisors[s].scope))
+        }
+        Principal::Booth(_) => false,
+    }
+}
+
+/// `GET /api/calls/{call}/recording/views`: who viewed the recording, for a supervisor in scope.
+pub async fn views(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(call): Path<u64>,
+) -> Result<Json<protocol::rest::RecordingViews>, ApiError> {
+    if !matches!(caller.who, Principal::Supervisor(_)) {
+        return Err(ErrorCode::Forbidden.into());
+    }
+    let row = check(&state, call, &caller).await?;
+    let records = state.records.clone();
+    let rows = store_call("reading a recording's views", move || records.store().recording_views(&row.call_id)).await?;
+    let views = rows
+        .into_iter()
+        .map(|v| protocol::rest::RecordingView { who: v.who, range: v.range, allowed: v.allowed, from: v.from_addr, at_ms: v.at_ms.max(0) as u64 })
+        .collect();
+    Ok(Json(protocol::rest::RecordingViews { call, views }))
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallsQuery {
+    live: bool,
+}
+
+/// `GET /api/calls?live=true` (supervisors).
+pub async fn live(
+    State(state): State<AppState>,
+    caller: Caller,
+    super::ApiQuery(query): super::ApiQuery<CallsQuery>,
+) -> Result<Json<protocol::rest::LiveCalls>, ApiError> {
+    let sup = caller.supervisor()?;
+    if !query.live {
+        return Err(ApiError::from(ErrorCode::InvalidField));
+    }
+    let (reply, rx) = tokio::sync::oneshot::channel();
+    let scope = state.supervisors[sup].scope;
+    let command = crate::commands::Command::LiveCalls { scope, reply };
+    state.commands.send(command).await.map_err(|_| ErrorCode::ShuttingDown)?;
+    let calls = rx.await.map_err(|_| ErrorCode::ShuttingDown)?;
+    Ok(Json(protocol::rest::LiveCalls { calls }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_range;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("bytes=0-", 100), Some((0, 100)));
+        assert_eq!(parse_range("bytes=10-19", 100), Some((10, 20)));
+        assert_eq!(parse_range("bytes=90-200", 100), Some((90, 100)));
+        assert_eq!(parse_range("bytes=-10", 100), Some((90, 100)));
+        assert_eq!(parse_range("bytes=100-", 100), None);
+        assert_eq!(parse_range("bytes=5-1", 100), None);
+        assert_eq!(parse_range("bytes=0-1,5-6", 100), None);
+        assert_eq!(parse_range("items=0-1", 100), None);
+    }
+}

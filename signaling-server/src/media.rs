@@ -1,0 +1,92 @@
+//! The `[media]` section and the media relay the server runs in-process in relay mode.
+//!
+//! In relay mode (the default) every call goes through the relay (`media-relay` crate): the
+//! driver opens a room when a call starts, hands the parties' answers and candidates to it, and
+//! closes it when the call ends; the relay's offers and candidates come back as
+//! [`Command::Relay`](crate::commands::Command::Relay) and go out to the party like any message.
+//! Calls are recorded when `record` is on. In `p2p` mode the server only relays signaling
+//! between the two parties, as before.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// `[media]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediaConfig {
+    /// `relay` (default): calls go through the server's media relay, are recorded and can be
+    /// monitored; `p2p`: directly between the parties (or through TURN), nothing recorded.
+    pub mode: protocol::MediaMode,
+    /// The address the relay's UDP sockets bind to; booths and consoles must reach it. A concrete
+    /// address (a wildcard would leave out loopback).
+    pub relay_ip: IpAddr,
+    /// The address advertised instead, when the relay is behind a 1:1 NAT.
+    pub public_ip: Option<IpAddr>,
+    /// Record every relayed call (both parties' video and audio, one WebM file per call).
+    pub record: bool,
+    /// Where recordings are written; default `<documents.data_dir>/recordings`.
+    pub recording_dir: Option<PathBuf>,
+    /// Recordings older than this are deleted (with their index rows; the audit chain keeps a
+    /// purge link).
+    pub recording_retention_days: u64,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            mode: protocol::MediaMode::Relay,
+            relay_ip: IpAddr::from([127, 0, 0, 1]),
+            public_ip: None,
+            record: true,
+            recording_dir: None,
+            recording_retention_days: 180,
+        }
+    }
+}
+
+impl MediaConfig {
+    pub fn relayed(&self) -> bool {
+        self.mode == protocol::MediaMode::Relay
+    }
+
+    /// Whether relayed calls are recorded.
+    pub fn recorded(&self) -> bool {
+        self.relayed() && self.record
+    }
+
+    pub fn recording_dir(&self, data_dir: &std::path::Path) -> PathBuf {
+        self.recording_dir.clone().unwrap_or_else(|| data_dir.join("recordings"))
+    }
+}
+
+/// Starts the in-process relay (relay mode, inside a tokio runtime) and pumps its events into
+/// the driver's command channel.
+pub fn start_relay(
+    config: &MediaConfig,
+    data_dir: &std::path::Path,
+    commands: tokio::sync::mpsc::Sender<crate::commands::Command>,
+) -> Option<media_relay::Relay> {
+    if !config.relayed() || tokio::runtime::Handle::try_current().is_err() {
+        return None;
+    }
+    let relay_config = media_relay::RelayConfig {
+        bind_ip: config.relay_ip,
+        public_ip: config.public_ip,
+        record_dir: config.recorded().then(|| config.recording_dir(data_dir)),
+    };
+    let (relay, mut events) = media_relay::Relay::start(relay_config);
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            if commands.send(crate::commands::Command::Relay(event)).await.is_err() {
+                break;
+            }
+        }
+    });
+    Some(relay)
+}
+
+/// The relay's name for a party of a call.
+pub const BOOTH: &str = "booth";
+pub const CLERK: &str = "clerk";

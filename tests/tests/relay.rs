@@ -1,0 +1,167 @@
+//! Calls through the server's media relay (the default `[media] mode = "relay"`), end to end with
+//! the real clients: each side's selected candidate pair is with the relay, not the other party;
+//! video decodes both ways; the call's recording is indexed, served with byte ranges to the
+//! call's clerk and to supervisors in scope only, every view logged, and `ffprobe` reads one VP8
+//! and one Opus stream per party lasting as long as the call; a supervisor lists the live call.
+
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use protocol::{Role, ServerMessage};
+use xiaowu_tests::*;
+
+const CALL_SECS: f64 = 10.0;
+
+fn get(url: &str, token: Option<&str>, range: Option<&str>) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let mut req = ureq::get(url).config().http_status_as_error(false).build();
+    if let Some(t) = token {
+        req = req.header("Authorization", &format!("Bearer {t}"));
+    }
+    if let Some(r) = range {
+        req = req.header("Range", r);
+    }
+    let mut resp = req.call().expect("the server answers");
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
+        .collect();
+    let status = resp.status().as_u16();
+    let body = resp.body_mut().with_config().limit(100 << 20).read_to_vec().expect("a body");
+    (status, headers, body)
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relayed_call_is_recorded_and_its_recording_is_served_to_those_in_scope() {
+    let server = start(settings(|_| {})).await;
+    let url = base_url(&server);
+    // When the clerk saw the call start and end: the call's length.
+    let times: Arc<Mutex<(Option<Instant>, Option<Instant>)>> = Arc::default();
+    let agent = tokio::spawn({
+        let args = agent_console::AgentArgs { hold: Some(CALL_SECS), ..agent_console::AgentArgs::new(&url, "clerk-hekou-1") };
+        let times = times.clone();
+        async move {
+            agent_console::run(&args, |m| match m {
+                ServerMessage::CallStarted { .. } => times.lock().unwrap().0 = Some(Instant::now()),
+                ServerMessage::CallEnded { .. } => times.lock().unwrap().1 = Some(Instant::now()),
+                _ => {}
+            })
+            .await
+        }
+    });
+    clerks_available(&server, "hekou", 1).await;
+    let booth = tokio::spawn({
+        let args = booth_client::BoothArgs::new(&url, "booth-gudao-1", "teacher-cert");
+        async move { booth_client::run(&args, |_| {}).await }
+    });
+
+    // While the call is live, the city's supervisor sees it; another city's does not.
+    let dongying = token(&server, Role::Supervisor, "sup-dongying").await;
+    let binzhou = token(&server, Role::Supervisor, "sup-binzhou").await;
+    let deadline = Instant::now() + WAIT;
+    let live = loop {
+        let (status, _, body) = get(&format!("{url}/api/calls?live=true"), Some(&dongying), None);
+        assert_eq!(status, 200);
+        let live: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        if !live["calls"].as_array().unwrap().is_empty() {
+            break live;
+        }
+        assert!(Instant::now() < deadline, "the call never showed as live");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let call = &live["calls"][0];
+    assert_eq!((call["booth"].as_str(), call["clerk"].as_str()), (Some("booth-gudao-1"), Some("clerk-hekou-1")));
+    assert_eq!((call["media"].as_str(), call["recording"].as_bool()), (Some("relay"), Some(true)));
+    let (_, _, body) = get(&format!("{url}/api/calls?live=true"), Some(&binzhou), None);
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap()["calls"], serde_json::json!([]));
+
+    let b = booth.await.unwrap().unwrap();
+    let a = agent.await.unwrap().unwrap();
+    assert_eq!((b.outcome.as_str(), a.outcome.as_str()), ("served", "done"), "{b:?} {a:?}");
+    let call = b.call.expect("the booth had a call");
+
+    // Both sides went through the relay: neither one's selected pair points at the other.
+    assert_eq!((b.media_path.as_deref(), a.media_path.as_deref()), (Some("relay"), Some("relay")));
+    let (bs, as_) = (b.media.clone().unwrap().stats.unwrap(), a.media.last().cloned().unwrap().stats.unwrap());
+    let (b_local, b_remote) = (bs.local_address.expect("booth pair"), bs.remote_address.expect("booth pair"));
+    let (a_local, a_remote) = (as_.local_address.expect("clerk pair"), as_.remote_address.expect("clerk pair"));
+    assert_ne!(b_remote, a_local, "the booth's media goes to the relay, not to the clerk");
+    assert_ne!(a_remote, b_local, "the clerk's media goes to the relay, not to the booth");
+    for (who, d) in [("booth", b.media.unwrap().decoded), ("clerk", a.media.last().unwrap().decoded)] {
+        assert!(d.frames >= 100, "{who} decoded {d:?}");
+        assert_eq!((d.width, d.height, d.errors), (320, 240, 0), "{who}");
+    }
+
+    // The recording is indexed when the room closes; the clerk of the call may fetch it.
+    let clerk_token = token(&server, Role::Clerk, "clerk-hekou-1").await;
+    let recording_url = format!("{url}/api/calls/{call}/recording");
+    let deadline = Instant::now() + WAIT;
+    let (status, headers, file) = loop {
+        let got = get(&recording_url, Some(&clerk_token), None);
+        if got.0 != 404 || Instant::now() > deadline {
+            break got;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&file));
+    assert_eq!(header(&headers, "content-type"), Some("video/webm"));
+    assert_eq!(header(&headers, "accept-ranges"), Some("bytes"));
+    assert!(file.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]), "an EBML (WebM) file");
+
+    // A range, as a seeking player asks for one.
+    let (status, headers, part) = get(&recording_url, Some(&dongying), Some("bytes=100-199"));
+    assert_eq!(status, 206);
+    assert_eq!(part, file[100..200]);
+    assert_eq!(header(&headers, "content-range"), Some(format!("bytes 100-199/{}", file.len()).as_str()));
+    let (status, _, _) = get(&recording_url, Some(&dongying), Some(&format!("bytes={}-", file.len())));
+    assert_eq!(status, 416);
+    // Not for another city's supervisor, the booth, another clerk, or without a token.
+    let other_clerk = token(&server, Role::Clerk, "clerk-hekou-2").await;
+    let booth_token = token(&server, Role::Booth, "booth-gudao-1").await;
+    assert_eq!(get(&recording_url, Some(&binzhou), None).0, 403);
+    assert_eq!(get(&recording_url, Some(&booth_token), None).0, 403);
+    assert_eq!(get(&recording_url, Some(&other_clerk), None).0, 403);
+    assert_eq!(get(&recording_url, None, None).0, 401);
+    // Every attempt is in the view log, in order.
+    let (status, _, body) = get(&format!("{recording_url}/views"), Some(&dongying), None);
+    assert_eq!(status, 200);
+    let views: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let seen: Vec<(String, bool)> = views["views"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["who"].as_str().unwrap().to_owned(), v["allowed"].as_bool().unwrap()))
+        .collect();
+    let allowed: Vec<&str> = seen.iter().filter(|(_, ok)| *ok).map(|(w, _)| w.as_str()).collect();
+    assert!(allowed.contains(&"clerk:clerk-hekou-1") && allowed.contains(&"supervisor:sup-dongying"), "{seen:?}");
+    let refused: Vec<&str> = seen.iter().filter(|(_, ok)| !*ok).map(|(w, _)| w.as_str()).collect();
+    for who in ["supervisor:sup-binzhou", "booth:booth-gudao-1", "clerk:clerk-hekou-2", "anonymous"] {
+        assert!(refused.contains(&who), "{who} refused and logged: {seen:?}");
+    }
+    assert_eq!(get(&format!("{recording_url}/views"), Some(&binzhou), None).0, 403);
+
+    // ffprobe: one VP8 video and one Opus audio per party, as long as the call (within 10 %).
+    let path = std::env::temp_dir().join(format!("xiaowu-recording-{call}.webm"));
+    std::fs::write(&path, &file).unwrap();
+    let probe = Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "stream=codec_name,codec_type:format=duration", "-of", "csv=p=0"])
+        .arg(&path)
+        .output()
+        .expect("ffprobe (Debian's ffmpeg) runs");
+    let out = String::from_utf8_lossy(&probe.stdout).into_owned();
+    assert!(probe.status.success(), "{}", String::from_utf8_lossy(&probe.stderr));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.iter().filter(|l| l.starts_with("vp8,video")).count(), 2, "{out}");
+    assert_eq!(lines.iter().filter(|l| l.starts_with("opus,audio")).count(), 2, "{out}");
+    let recorded: f64 = lines.last().and_then(|l| l.parse().ok()).expect("a duration");
+    let (started, ended) = *times.lock().unwrap();
+    let call_secs = ended.unwrap().duration_since(started.unwrap()).as_secs_f64();
+    assert!((recorded - call_secs).abs() <= call_secs * 0.1, "recorded {recorded} s of a {call_secs:.1} s call");
+    let _ = std::fs::remove_file(&path);
+    server.shutdown().await;
+}
