@@ -324,6 +324,19 @@ impl Room {
         }
     }
 
+    async fn restart_ice(&mut self, party: &PartyId) {
+        let Some(p) = self.parties.get(party) else { return };
+        if p.awaiting_answer {
+            return; // an offer is out: its answer comes first
+        }
+        tracing::info!(call = self.call, %party, "path to a party lost: restarting ICE");
+        if let Err(e) = p.pc.restart_ice().await {
+            tracing::warn!(call = self.call, %party, error = %e, "ICE restart failed");
+            return;
+        }
+        self.offer(party, false).await;
+    }
+
     async fn leave(&mut self, party: &PartyId) {
         let Some(old) = self.parties.remove(party) else { return };
         drop_party(old).await;
@@ -362,6 +375,12 @@ impl Room {
                 }
                 if let Some(p) = self.parties.get_mut(&party) {
                     p.connected = state == RTCPeerConnectionState::Connected;
+                }
+                if state == RTCPeerConnectionState::Disconnected {
+                    // The path broke (a village uplink dropping for a few seconds): restart ICE
+                    // from this side; the party answers the new offer like any other.
+                    self.restart_ice(&party).await;
+                    return;
                 }
                 let event = match state {
                     RTCPeerConnectionState::Connected => RelayEvent::Connected { call: self.call, party },

@@ -144,12 +144,13 @@ async function startCall(m) {
   S.callTimer = setInterval(() => { XW.el("call-timer").textContent = XW.fmtSecs(Math.round((Date.now() - started) / 1000)); }, 1000);
   S.stream = S.stream || await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
   XW.el("local").srcObject = S.stream;
+  XW.el("recording-notice").hidden = !m.recording;
   S.call = new XW.Call(S.session, m, S.stream, {
     onRemoteStream: (st) => { XW.el("remote").srcObject = st; },
     onChat: (t) => addChat("工作人员", t),
   });
   window.xwCall = S.call;
-  speak("已为您接通工作人员");
+  speak(m.recording ? "已为您接通工作人员。本次服务全程录音录像" : "已为您接通工作人员");
 }
 
 function addChat(who, text) {
@@ -302,7 +303,7 @@ function onMessage(m) {
   switch (m.type) {
     case "ticket_status": onStatus(m); break;
     case "call_started": startCall(m); break;
-    case "sdp": case "ice_candidate": if (S.call) S.call.onSignal(m); break;
+    case "sdp": case "ice_candidate": XW.signal(S.call, m); break;
     case "document_requested": docRequested(m); break;
     case "document_reviewed": reviewed(m); break;
     case "call_ended": endCall(); break;

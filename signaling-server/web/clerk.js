@@ -67,7 +67,7 @@ function onMessage(m) {
     case "offer": showOffer(m); ring(m); break;
     case "offer_revoked": clearInterval(C.timer); XW.show("idle"); break;
     case "call_started": startCall(m); break;
-    case "sdp": case "ice_candidate": if (C.call) C.call.onSignal(m); break;
+    case "sdp": case "ice_candidate": XW.signal(C.call, m); break;
     case "document_ready": docReady(m); break;
     case "call_ended": clearInterval(C.callTimer); if (C.call) { C.call.close(); C.call = null; } break;
     case "case_recorded":

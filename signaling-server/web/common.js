@@ -105,12 +105,24 @@ XW.Session = class {
   close() { this.closed = true; if (this.ws) this.ws.close(); }
 };
 
-// One side of a call. `initiator` (the clerk) offers and opens the chat channel.
+// One side of a call. Peer to peer, `initiator` (the clerk) offers and opens the chat channel.
+// Through the server's media relay (`started.media === "relay"`) the relay offers to both sides
+// (again when someone joins or leaves) and opens the chat channel; an offer marked `fresh` means
+// the relay lost this side's connection: a new one answers it.
 XW.Call = class {
   constructor(session, started, localStream, handlers) {
     this.session = session; this.call = started.call; this.initiator = started.initiator;
-    this.h = handlers; this.pending = []; this.remoteSet = false;
+    this.started = started; this.localStream = localStream;
+    this.h = handlers; this.chain = Promise.resolve();
+    this.build();
+    // Signaling that came while the page was still opening the camera (the relay offers at once).
+    for (const m of XW.early.splice(0)) if (m.call === this.call) this.onSignal(m);
+  }
+  build() {
+    const session = this.session, started = this.started;
+    this.pending = []; this.remoteSet = false;
     const pc = new RTCPeerConnection({ iceServers: started.ice_servers });
+    const localStream = this.localStream;
     this.pc = pc;
     for (const t of localStream.getTracks()) pc.addTrack(t, localStream);
     pc.onicecandidate = (e) => {
@@ -118,7 +130,9 @@ XW.Call = class {
       session.send({ type: "ice_candidate", call: this.call, candidate: c ? c.candidate : "",
         sdp_mid: c ? c.sdpMid : undefined, sdp_mline_index: c ? c.sdpMLineIndex : undefined });
     };
-    pc.ontrack = (e) => this.h.onRemoteStream(e.streams[0]);
+    // Each remote party's video and audio arrive in one stream (through the relay, named after
+    // the party: "booth", "clerk").
+    pc.ontrack = (e) => this.h.onRemoteStream(e.streams[0], e.track);
     pc.onconnectionstatechange = () => {
       if (pc.connectionState === "connected" && !this.reported) {
         this.reported = true;
@@ -138,9 +152,19 @@ XW.Call = class {
     await this.pc.setLocalDescription(offer);
     this.session.send({ type: "sdp", call: this.call, kind: "offer", sdp: offer.sdp });
   }
-  async onSignal(msg) {
+  // One message at a time, in order: an offer is answered before the next one is looked at.
+  onSignal(msg) {
+    this.chain = this.chain.then(() => this.handle(msg)).catch((e) => console.warn("signaling", e));
+    return this.chain;
+  }
+  async handle(msg) {
     if (msg.call !== this.call) return;
     if (msg.type === "sdp") {
+      if (msg.fresh && this.remoteSet) {
+        try { this.pc.close(); } catch (_) {}
+        this.reported = true; // the call's media was reported up before
+        this.build();
+      }
       await this.pc.setRemoteDescription({ type: msg.kind, sdp: msg.sdp });
       this.remoteSet = true;
       for (const c of this.pending.splice(0)) await this.pc.addIceCandidate(c).catch(() => {});
@@ -162,6 +186,13 @@ XW.Call = class {
     return n;
   }
   close() { try { this.pc.close(); } catch (_) {} }
+};
+
+// `sdp` / `ice_candidate` for a call whose XW.Call does not exist yet (kept until it does).
+XW.early = [];
+XW.signal = (call, msg) => {
+  if (call && call.call === msg.call) call.onSignal(msg);
+  else if (XW.early.length < 200) XW.early.push(msg);
 };
 
 XW.el = (id) => document.getElementById(id);

@@ -86,7 +86,8 @@ async fn hello_is_checked_for_version_token_and_role() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signaling_is_relayed_only_between_the_parties_of_a_call() {
-    let server = start(settings(|_| {})).await;
+    // Peer to peer: the server relays the parties' own offers and candidates.
+    let server = start(settings(|s| s.file.media.mode = protocol::MediaMode::P2p)).await;
     let mut clerk = RawSocket::authenticated(&server, Role::Clerk, "clerk-hekou-1").await;
     let mut booth = RawSocket::authenticated(&server, Role::Booth, "booth-gudao-1").await;
     clerk.send(&ClientMessage::SetState { state: protocol::ClerkTargetState::Available, reason: None }).await;

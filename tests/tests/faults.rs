@@ -31,6 +31,8 @@ fn available() -> ClientMessage {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clerk_that_stops_reading_is_closed_and_its_call_requeued() {
     let server = start(settings(|s| {
+        // Peer to peer, so the booth's SDP bodies are relayed to the clerk.
+        s.file.media.mode = protocol::MediaMode::P2p;
         s.file.limits.outbound_queue = 8;
         s.file.limits.messages_per_sec = 100_000;
         s.file.limits.message_burst = 100_000;
