@@ -307,9 +307,16 @@ pub async fn run_with(
                     s.tickets.push(ticket.0);
                 }
                 if !args.no_media && !resumed {
-                    let started =
-                        CallLink::start(*call, *initiator, *media, ice_servers, &peer_config, accepted_at, args.say.clone())
-                            .await;
+                    let started = CallLink::start(
+                        *call,
+                        *initiator,
+                        *media,
+                        ice_servers,
+                        &peer_config,
+                        accepted_at,
+                        args.say.clone(),
+                    )
+                    .await;
                     let (l, out) = match started {
                         Ok(x) => x,
                         Err(e) => {

@@ -394,9 +394,16 @@ pub async fn run_with(
                 s.waited_ms = started.elapsed().as_millis() as u64;
                 let resumed = link.as_ref().is_some_and(|l| l.call == *call);
                 if !args.no_media && !resumed {
-                    let started =
-                        CallLink::start(*call, *initiator, *media, ice_servers, &peer_config, Instant::now(), args.say.clone())
-                            .await;
+                    let started = CallLink::start(
+                        *call,
+                        *initiator,
+                        *media,
+                        ice_servers,
+                        &peer_config,
+                        Instant::now(),
+                        args.say.clone(),
+                    )
+                    .await;
                     let (l, out) = match started {
                         Ok(x) => x,
                         Err(e) => {

@@ -40,11 +40,8 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestsToApp {
 
     fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
         if let InterceptorPacket::Rtcp(packets) = &msg.message.packet {
-            let requests: Vec<Box<dyn rtc::rtcp::Packet>> = packets
-                .iter()
-                .filter(|p| is_keyframe_request(p.as_ref()))
-                .cloned()
-                .collect();
+            let requests: Vec<Box<dyn rtc::rtcp::Packet>> =
+                packets.iter().filter(|p| is_keyframe_request(p.as_ref())).cloned().collect();
             if requests.is_empty() {
                 return Ok(());
             }

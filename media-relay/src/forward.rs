@@ -186,7 +186,11 @@ impl Forward {
 }
 
 /// A receiver's keyframe requests (PLI, FIR) about a forwarded video go to its publisher.
-async fn relay_feedback(track: Arc<TrackLocalStaticRTP>, keyframes: Arc<KeyframeRequester>, stop: watch::Receiver<bool>) {
+async fn relay_feedback(
+    track: Arc<TrackLocalStaticRTP>,
+    keyframes: Arc<KeyframeRequester>,
+    stop: watch::Receiver<bool>,
+) {
     loop {
         if *stop.borrow() {
             return;
@@ -207,7 +211,12 @@ async fn relay_feedback(track: Arc<TrackLocalStaticRTP>, keyframes: Arc<Keyframe
 pub async fn payload_type(sender: &Arc<dyn RtpSender>, kind: RtpCodecKind) -> Option<u8> {
     let want = crate::participant::codec(kind).mime_type;
     let params = sender.get_parameters().await.ok()?;
-    params.rtp_parameters.codecs.iter().find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(&want)).map(|c| c.payload_type)
+    params
+        .rtp_parameters
+        .codecs
+        .iter()
+        .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(&want))
+        .map(|c| c.payload_type)
 }
 
 #[cfg(test)]
@@ -227,7 +236,10 @@ mod tests {
     fn a_new_source_continues_the_receivers_stream_and_gaps_stay_gaps() {
         let mut r = Rewriter::new(77, 3000);
         let a = r.rewrite(packet(1, 100, 9_000), 96);
-        assert_eq!((a.header.ssrc, a.header.payload_type, a.header.sequence_number, a.header.timestamp), (77, 96, 100, 9_000));
+        assert_eq!(
+            (a.header.ssrc, a.header.payload_type, a.header.sequence_number, a.header.timestamp),
+            (77, 96, 100, 9_000)
+        );
         let b = r.rewrite(packet(1, 103, 12_000), 96);
         assert_eq!((b.header.sequence_number, b.header.timestamp), (103, 12_000), "loss stays visible");
         // The publisher reconnected: new SSRC, new bases near the wrap point.

@@ -27,8 +27,8 @@ use webrtc::data_channel::{DataChannel, DataChannelEvent};
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     register_default_interceptors, MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
-    RTCConfigurationBuilder, RTCIceCandidateInit, RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription,
-    Registry, SettingEngineBuilder,
+    RTCConfigurationBuilder, RTCIceCandidateInit, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
+    RTCSessionDescription, Registry, SettingEngineBuilder,
 };
 
 use crate::{PartyId, RelayError};
@@ -101,7 +101,11 @@ pub async fn connect(
         .with_host_acceptance_min_wait(Some(Duration::ZERO))
         .with_prflx_acceptance_min_wait(Some(Duration::ZERO))
         // A party that vanished is noticed within seconds (it also says goodbye through signaling).
-        .with_ice_timeouts(Some(Duration::from_secs(3)), Some(Duration::from_secs(8)), Some(Duration::from_millis(500)));
+        .with_ice_timeouts(
+            Some(Duration::from_secs(3)),
+            Some(Duration::from_secs(8)),
+            Some(Duration::from_millis(500)),
+        );
     if let Some(ip) = settings.public_ip {
         engine = engine.with_nat_1to1_ips(vec![ip.to_string()], RTCIceCandidateType::Host);
     }
@@ -187,7 +191,11 @@ impl PendingCandidates {
 }
 
 /// Applies a party's SDP answer, then the candidates that came before it.
-pub async fn apply_answer(pc: &Arc<dyn PeerConnection>, sdp: String, pending: &PendingCandidates) -> Result<(), RelayError> {
+pub async fn apply_answer(
+    pc: &Arc<dyn PeerConnection>,
+    sdp: String,
+    pending: &PendingCandidates,
+) -> Result<(), RelayError> {
     pc.set_remote_description(RTCSessionDescription::answer(sdp)?).await?;
     for init in pending.release() {
         if let Err(e) = pc.add_ice_candidate(init).await {

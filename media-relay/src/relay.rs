@@ -14,7 +14,7 @@ use webrtc::peer_connection::RTCIceCandidateInit;
 
 use crate::forward::ForwardCounters;
 use crate::participant::ConnectionSettings;
-use crate::room::{Room, RoomCommand};
+use crate::room::{Room, RoomCommand, RoomSetup};
 use crate::{JoinSpec, PartyId, RelayError, RelayEvent};
 
 /// Where the relay listens and records.
@@ -65,7 +65,12 @@ impl Relay {
         rooms.insert(call, tx);
         let record_to = self.config.record_dir.as_ref().map(|dir| recording_path(dir, call));
         let settings = ConnectionSettings { bind_ip: self.config.bind_ip, public_ip: self.config.public_ip };
-        let room = Room::run(call, settings, parties, fresh, record_to, self.events.clone(), self.counters.clone(), rx);
+        let room = Room::run(
+            RoomSetup { call, settings, parties, fresh, record_to },
+            self.events.clone(),
+            self.counters.clone(),
+            rx,
+        );
         let rooms = self.rooms.clone();
         self.runtime.spawn(async move {
             room.await;

@@ -29,7 +29,7 @@ use webrtc::rtp_transceiver::RtpSender;
 
 use crate::forward::{Forward, ForwardCounters, KeyframeRequester};
 use crate::participant::{self, ConnectionSettings, PartyEvent, PendingCandidates};
-use crate::record::{Recorder, RecordedTrack};
+use crate::record::{RecordedTrack, Recorder};
 use crate::{JoinSpec, PartyId, RelayError, RelayEvent, Signal};
 
 /// Packets a slow receiver may fall behind by before it skips ahead (and asks for a keyframe).
@@ -42,9 +42,17 @@ pub enum RoomCommand {
     Join(JoinSpec),
     /// A party joins again only if its connection is not up (it may have lost its side).
     Rejoin(JoinSpec),
-    Answer { party: PartyId, sdp: String },
-    Candidate { party: PartyId, init: RTCIceCandidateInit },
-    Leave { party: PartyId },
+    Answer {
+        party: PartyId,
+        sdp: String,
+    },
+    Candidate {
+        party: PartyId,
+        init: RTCIceCandidateInit,
+    },
+    Leave {
+        party: PartyId,
+    },
     Close,
 }
 
@@ -101,18 +109,27 @@ pub struct Room {
     counters: Arc<ForwardCounters>,
 }
 
+/// What a room starts with.
+pub struct RoomSetup {
+    pub call: u64,
+    pub settings: ConnectionSettings,
+    /// The first parties (their first offers carry each other's tracks).
+    pub parties: Vec<JoinSpec>,
+    /// The parties may hold connections to an earlier room of the call: their offers say so.
+    pub fresh: bool,
+    /// Record the publishing parties to this file.
+    pub record_to: Option<PathBuf>,
+}
+
 impl Room {
     /// Runs a room until `Close` (or until the relay drops its handle).
     pub async fn run(
-        call: u64,
-        settings: ConnectionSettings,
-        parties: Vec<JoinSpec>,
-        fresh: bool,
-        record_to: Option<PathBuf>,
+        setup: RoomSetup,
         events: mpsc::UnboundedSender<RelayEvent>,
         counters: Arc<ForwardCounters>,
         mut commands: mpsc::UnboundedReceiver<RoomCommand>,
     ) {
+        let RoomSetup { call, settings, parties, fresh, record_to } = setup;
         let (party_tx, mut party_rx) = mpsc::unbounded_channel();
         let mut room = Room {
             call,
@@ -235,7 +252,8 @@ impl Room {
         let pc = participant::connect(&self.settings, &spec.party, generation, self.party_tx.clone()).await?;
         if spec.publish {
             for kind in [RtpCodecKind::Video, RtpCodecKind::Audio] {
-                let init = RTCRtpTransceiverInit { direction: RTCRtpTransceiverDirection::Recvonly, ..Default::default() };
+                let init =
+                    RTCRtpTransceiverInit { direction: RTCRtpTransceiverDirection::Recvonly, ..Default::default() };
                 pc.add_transceiver_from_kind(kind, Some(init)).await?;
             }
         }
@@ -255,8 +273,7 @@ impl Room {
             renegotiate: false,
             connected: false,
         };
-        let publishers: Vec<PartyId> =
-            self.publications.keys().filter(|p| **p != party.spec.party).cloned().collect();
+        let publishers: Vec<PartyId> = self.publications.keys().filter(|p| **p != party.spec.party).cloned().collect();
         for publisher in publishers {
             let senders = self.wire(&party, &publisher).await?;
             party.receiving.insert(publisher, senders);
@@ -364,7 +381,11 @@ impl Room {
                     return;
                 }
                 let signal = match init {
-                    Some(i) => Signal::Candidate { candidate: i.candidate, sdp_mid: i.sdp_mid, sdp_mline_index: i.sdp_mline_index },
+                    Some(i) => Signal::Candidate {
+                        candidate: i.candidate,
+                        sdp_mid: i.sdp_mid,
+                        sdp_mline_index: i.sdp_mline_index,
+                    },
                     None => Signal::Candidate { candidate: String::new(), sdp_mid: None, sdp_mline_index: None },
                 };
                 let _ = self.events.send(RelayEvent::Signal { call: self.call, party, signal });

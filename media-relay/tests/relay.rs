@@ -34,7 +34,12 @@ async fn party(relay: &Relay, call: u64, name: &str, peers: &Peers) {
 }
 
 /// Delivers the relay's signaling to the parties, as the signaling server does.
-fn pump(relay: Relay, call: u64, mut events: mpsc::UnboundedReceiver<RelayEvent>, peers: Peers) -> mpsc::UnboundedReceiver<RelayEvent> {
+fn pump(
+    relay: Relay,
+    call: u64,
+    mut events: mpsc::UnboundedReceiver<RelayEvent>,
+    peers: Peers,
+) -> mpsc::UnboundedReceiver<RelayEvent> {
     let (rest_tx, rest) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Some(event) = events.recv().await {
@@ -55,7 +60,9 @@ fn pump(relay: Relay, call: u64, mut events: mpsc::UnboundedReceiver<RelayEvent>
                     relay.answer(call, party.clone(), answer).expect("room open");
                 }
                 Signal::Candidate { candidate, sdp_mid, sdp_mline_index } => {
-                    peer.add_remote_candidate(candidate.clone(), sdp_mid.clone(), *sdp_mline_index).await.expect("candidate");
+                    peer.add_remote_candidate(candidate.clone(), sdp_mid.clone(), *sdp_mline_index)
+                        .await
+                        .expect("candidate");
                 }
             }
         }
@@ -104,7 +111,10 @@ async fn two_parties_and_a_monitor_through_a_room_and_the_recording_plays() {
     assert!(packets > 0, "the relay counted what it forwarded");
 
     clerk.send_chat("请出示身份证").await.expect("chat sent");
-    wait_for("the booth receives the clerk's chat through the relay", || booth.counters().snapshot().chat_received >= 1).await;
+    wait_for("the booth receives the clerk's chat through the relay", || {
+        booth.counters().snapshot().chat_received >= 1
+    })
+    .await;
 
     // A silent monitor joins the live call: it receives both parties and sends nothing.
     party(&relay, call, "monitor:1", &peers).await;
@@ -113,7 +123,10 @@ async fn two_parties_and_a_monitor_through_a_room_and_the_recording_plays() {
     wait_for("the monitor decodes video", || monitor.counters().snapshot().decoded.frames >= 20).await;
     assert!(monitor.counters().snapshot().audio_packets > 0);
     let booth_frames = booth.counters().snapshot().decoded.frames;
-    wait_for("the booth keeps receiving while monitored", || booth.counters().snapshot().decoded.frames > booth_frames + 10).await;
+    wait_for("the booth keeps receiving while monitored", || {
+        booth.counters().snapshot().decoded.frames > booth_frames + 10
+    })
+    .await;
 
     tokio::time::sleep(Duration::from_secs(3)).await;
     let call_secs = started.elapsed().as_secs_f64();

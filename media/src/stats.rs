@@ -34,7 +34,9 @@ pub async fn collect(pc: &dyn PeerConnection, previous: Option<(u64, Instant)>) 
         }
         if pair.nominated {
             // A candidate's stats id is `RTC{Local,Remote}IceCandidate_<id>`; the pair names `<id>`.
-            let names = |stats_id: &str, id: &str| stats_id == id || stats_id.strip_suffix(id).is_some_and(|p| p.ends_with('_'));
+            let names = |stats_id: &str, id: &str| {
+                stats_id == id || stats_id.strip_suffix(id).is_some_and(|p| p.ends_with('_'))
+            };
             for entry in report.iter() {
                 match entry {
                     RTCStatsReportEntry::LocalCandidate(c) if names(&c.stats.id, &pair.local_candidate_id) => {

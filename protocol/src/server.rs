@@ -5,9 +5,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::ErrorCode;
 use crate::ids::{BoothId, CallId, DocumentId, OfferId, RegionId, ServiceCode, TicketId};
 use crate::types::{
-    MediaMode,
-    AwayReason, CallEndReason, CaseOutcome, ClerkRow, ClerkState, DocType, IceServer, OfferRevokeReason, Peer,
-    Priority, QueueLoadRow, Rating, Role, SdpKind, TicketEndReason, TicketNotice, TicketState, WaitingPoint,
+    AwayReason, CallEndReason, CaseOutcome, ClerkRow, ClerkState, DocType, IceServer, MediaMode, OfferRevokeReason,
+    Peer, Priority, QueueLoadRow, Rating, Role, SdpKind, TicketEndReason, TicketNotice, TicketState, WaitingPoint,
 };
 
 /// A message the server sends.

@@ -109,7 +109,9 @@ pub fn replay_log(
 
 /// Retention, once at start and then every hour: documents (with their reads, reviews and bytes)
 /// after `[documents] retention_days`; case records, ratings and ticket events after `[database]
-/// case_retention_days`; the grid's samples after the documents' period. Logged with counts only.
+/// case_retention_days`; call recordings (index rows, view logs, files) after `[media]
+/// recording_retention_days`; the grid's samples after the documents' period. Logged with counts
+/// only.
 async fn retention(state: AppState) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
@@ -123,6 +125,17 @@ async fn retention(state: AppState) {
             (counts.cases, counts.ratings, counts.ticket_events) = (cases.cases, cases.ratings, cases.ticket_events);
             let sample_cutoff = now.saturating_sub(state.docs.config.retention_days * 86_400);
             state.records.store().purge_samples(sample_cutoff as i64 * 1000, &documents::china_date(sample_cutoff))?;
+            let recording_cutoff = now.saturating_sub(state.media.recording_retention_days.saturating_mul(86_400));
+            let files = state.records.store().purge_recordings(recording_cutoff as i64 * 1000)?;
+            for file in &files {
+                // The row is gone first: a file left by a failed delete is no longer served.
+                if let Err(e) = std::fs::remove_file(state.recording_dir.join(file)) {
+                    tracing::warn!(error = %e, "a purged recording's file could not be deleted");
+                }
+            }
+            if !files.is_empty() {
+                tracing::info!(recordings = files.len(), "recordings past retention deleted");
+            }
             Ok(counts)
         })
         .await;

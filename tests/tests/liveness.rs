@@ -42,7 +42,8 @@ async fn in_call(
     .await;
     expect(&mut clerk, "clerk call started", |m| {
         // Through the media relay (the default) nobody is the initiator: the relay offers.
-        matches!(m, ServerMessage::CallStarted { initiator: false, media: protocol::MediaMode::Relay, .. }).then_some(())
+        matches!(m, ServerMessage::CallStarted { initiator: false, media: protocol::MediaMode::Relay, .. })
+            .then_some(())
     })
     .await;
     (booth, clerk, call, ticket)

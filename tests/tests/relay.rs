@@ -43,7 +43,8 @@ async fn a_relayed_call_is_recorded_and_its_recording_is_served_to_those_in_scop
     // When the clerk saw the call start and end: the call's length.
     let times: Arc<Mutex<(Option<Instant>, Option<Instant>)>> = Arc::default();
     let agent = tokio::spawn({
-        let args = agent_console::AgentArgs { hold: Some(CALL_SECS), ..agent_console::AgentArgs::new(&url, "clerk-hekou-1") };
+        let args =
+            agent_console::AgentArgs { hold: Some(CALL_SECS), ..agent_console::AgentArgs::new(&url, "clerk-hekou-1") };
         let times = times.clone();
         async move {
             agent_console::run(&args, |m| match m {

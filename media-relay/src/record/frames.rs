@@ -135,7 +135,13 @@ impl Vp8Assembler {
             let h = u16::from_le_bytes([self.frame[8], self.frame[9]]) & 0x3fff;
             (w, h)
         });
-        Some(Vp8Frame { rtp_timestamp: self.timestamp, ssrc: self.ssrc, keyframe, size, data: std::mem::take(&mut self.frame) })
+        Some(Vp8Frame {
+            rtp_timestamp: self.timestamp,
+            ssrc: self.ssrc,
+            keyframe,
+            size,
+            data: std::mem::take(&mut self.frame),
+        })
     }
 }
 

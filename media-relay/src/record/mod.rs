@@ -128,7 +128,9 @@ async fn read_track(index: usize, mut track: RecordedTrack, tx: SyncSender<Item>
                     tracing::warn!(track = index, "recording queue full: a packet was dropped");
                 }
             }
-            Err(broadcast::error::RecvError::Lagged(n)) => tracing::warn!(track = index, skipped = n, "recording fell behind"),
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(track = index, skipped = n, "recording fell behind")
+            }
             Err(broadcast::error::RecvError::Closed) => return,
         }
     }
@@ -189,7 +191,8 @@ impl Writer {
                 };
                 pending.extend(block);
             }
-            let videos_known = self.specs.iter().zip(&sizes).all(|((_, k), s)| *k != RtpCodecKind::Video || s.is_some());
+            let videos_known =
+                self.specs.iter().zip(&sizes).all(|((_, k), s)| *k != RtpCodecKind::Video || s.is_some());
             if writer.is_none() && (videos_known || start.elapsed() >= HEADER_WAIT || disconnected) {
                 writer = Some(self.header(&sizes)?);
             }

@@ -22,9 +22,8 @@ impl Driver {
         let Some(relay) = self.live_relay() else { return };
         let id = call.call.0;
         self.media_calls.insert(id, *call);
-        let parties = || {
-            vec![JoinSpec { party: BOOTH.into(), publish: true }, JoinSpec { party: CLERK.into(), publish: true }]
-        };
+        let parties =
+            || vec![JoinSpec { party: BOOTH.into(), publish: true }, JoinSpec { party: CLERK.into(), publish: true }];
         if to_clerk && to_booth {
             relay.open(id, parties(), false);
             return;
@@ -49,7 +48,7 @@ impl Driver {
     }
 
     /// A party's answer or candidate, for the relay. Offers come only from the relay.
-    pub(super) fn to_relay(&mut self, who: Principal, msg: &ClientMessage) -> Result<(), ErrorCode> {
+    pub(super) fn signal_relay(&mut self, who: Principal, msg: &ClientMessage) -> Result<(), ErrorCode> {
         let call = crate::relay::call_of(msg).expect("only sdp and ice_candidate reach here");
         let view = self.engine.call(routing::CallId(call.0)).ok_or(ErrorCode::NotFound)?;
         let party = match who {
@@ -86,9 +85,12 @@ impl Driver {
                     Signal::Offer { sdp, fresh } => {
                         ServerMessage::Sdp { call: protocol::CallId(call), kind: SdpKind::Offer, sdp, fresh }
                     }
-                    Signal::Candidate { candidate, sdp_mid, sdp_mline_index } => {
-                        ServerMessage::IceCandidate { call: protocol::CallId(call), candidate, sdp_mid, sdp_mline_index }
-                    }
+                    Signal::Candidate { candidate, sdp_mid, sdp_mline_index } => ServerMessage::IceCandidate {
+                        call: protocol::CallId(call),
+                        candidate,
+                        sdp_mid,
+                        sdp_mline_index,
+                    },
                 };
                 match party.as_str() {
                     BOOTH => self.send_to_booth(view.booth, msg),

@@ -84,7 +84,7 @@ impl Driver {
             (
                 Principal::Booth(_) | Principal::Clerk(_),
                 ClientMessage::Sdp { .. } | ClientMessage::IceCandidate { .. },
-            ) if self.shared.media.relayed() => self.to_relay(who, &msg),
+            ) if self.shared.media.relayed() => self.signal_relay(who, &msg),
             (
                 Principal::Booth(_) | Principal::Clerk(_),
                 ClientMessage::Sdp { .. } | ClientMessage::IceCandidate { .. },

@@ -172,7 +172,13 @@ pub async fn views(
     let rows = store_call("reading a recording's views", move || records.store().recording_views(&row.call_id)).await?;
     let views = rows
         .into_iter()
-        .map(|v| protocol::rest::RecordingView { who: v.who, range: v.range, allowed: v.allowed, from: v.from_addr, at_ms: v.at_ms.max(0) as u64 })
+        .map(|v| protocol::rest::RecordingView {
+            who: v.who,
+            range: v.range,
+            allowed: v.allowed,
+            from: v.from_addr,
+            at_ms: v.at_ms.max(0) as u64,
+        })
         .collect();
     Ok(Json(protocol::rest::RecordingViews { call, views }))
 }
