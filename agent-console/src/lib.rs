@@ -3,6 +3,8 @@
 //! the path is lost), hangs up, ends wrap-up, and reports a summary. Used from the command line
 //! (`agent-console`) and in-process by tests.
 
+pub mod monitor;
+
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -16,10 +18,21 @@ pub struct AgentArgs {
     /// Server base URL, e.g. http://127.0.0.1:8080
     #[arg(long)]
     pub server: String,
-    #[arg(long)]
+    /// The clerk to work as (not with `--monitor`).
+    #[arg(long, required_unless_present = "monitor", default_value = "")]
     pub clerk: String,
     #[arg(long)]
     pub secret: String,
+    /// Watch this live call as a supervisor (`--supervisor ID`; relay mode), instead of working
+    /// as a clerk: both parties' video and audio are received, nothing is sent.
+    #[arg(long, requires = "supervisor")]
+    pub monitor: Option<u64>,
+    /// The supervisor account for `--monitor`.
+    #[arg(long)]
+    pub supervisor: Option<String>,
+    /// With `--monitor`: how long to watch, in seconds, once the relay's offer came.
+    #[arg(long, default_value_t = 10.0)]
+    pub watch: f64,
     /// Accept every offer (without it offers are declined, to exercise re-offering).
     #[arg(long)]
     pub auto_accept: bool,
@@ -110,6 +123,9 @@ impl AgentArgs {
             timeout: 60.0,
             connect_wait: 0.0,
             json: true,
+            monitor: None,
+            supervisor: None,
+            watch: 10.0,
         }
     }
 }

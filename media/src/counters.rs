@@ -15,6 +15,16 @@ pub struct Counters {
     first_video: OnceLock<Instant>,
     first_frame: OnceLock<Instant>,
     decoded: Mutex<DecodedVideo>,
+    /// Per remote stream (through the relay: per party, `booth` / `clerk`): video frames decoded
+    /// and audio packets received.
+    by_stream: Mutex<std::collections::BTreeMap<String, StreamCounts>>,
+}
+
+/// What one remote stream delivered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StreamCounts {
+    pub frames_decoded: u64,
+    pub audio_packets: u64,
 }
 
 /// What this side's VP8 decoder (libvpx) made of the received video.
@@ -64,6 +74,18 @@ impl Counters {
             (d.width, d.height, d.luma_mean) = (width, height, luma_mean);
         }
         d.errors = errors;
+    }
+
+    /// Counts a decoded picture or an audio packet of the remote stream `stream`.
+    pub fn stream(&self, stream: &str, decoded_frame: bool, audio_packet: bool) {
+        let mut m = self.by_stream.lock().expect("stream-count lock is never poisoned");
+        let c = m.entry(stream.to_owned()).or_default();
+        c.frames_decoded += u64::from(decoded_frame);
+        c.audio_packets += u64::from(audio_packet);
+    }
+
+    pub fn by_stream(&self) -> std::collections::BTreeMap<String, StreamCounts> {
+        self.by_stream.lock().expect("stream-count lock is never poisoned").clone()
     }
 
     pub fn audio_packet(&self, bytes: usize) {

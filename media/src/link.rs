@@ -47,6 +47,9 @@ pub struct CallReport {
     /// How the media travelled, from the selected candidate pair: `relay` (through the server's
     /// media relay), `turn` (through a TURN server), `p2p` (directly).
     pub media_path: String,
+    /// Per remote party (the media stream's id: `booth`, `clerk` through the relay): video frames
+    /// decoded and audio packets received.
+    pub by_party: std::collections::BTreeMap<String, crate::counters::StreamCounts>,
     pub stats: Option<CallStats>,
 }
 
@@ -243,6 +246,7 @@ impl CallLink {
             ice_restarts: self.ice_restarts,
             frames_after_restart: self.frames_at_restart.map(|at| c.video_frames.saturating_sub(at)),
             media_path: media_path(self.media, stats.local_candidate_type.as_deref()).into(),
+            by_party: self.peer.counters().by_stream(),
             stats: Some(stats),
         }
     }

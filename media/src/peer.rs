@@ -121,20 +121,28 @@ impl PeerConnectionEventHandler for Handler {
         let counters = self.counters.clone();
         tokio::spawn(async move {
             let kind = track.kind().await;
+            let stream = track.stream_id().await;
             let mut decoder = (kind == RtpCodecKind::Video).then(VideoDecoder::new).flatten();
             while let Some(event) = track.poll().await {
                 if let TrackRemoteEvent::OnRtpPacket(packet) = event {
                     match kind {
                         RtpCodecKind::Video => {
                             counters.video_packet(packet.payload.len(), packet.header.marker);
-                            let ask = decoder.as_mut().is_some_and(|d| d.push(&packet, &counters));
+                            let (ask, decoded) =
+                                decoder.as_mut().map_or((false, false), |d| d.push(&packet, &counters));
+                            if decoded {
+                                counters.stream(&stream, true, false);
+                            }
                             if ask {
                                 // Loss: ask the sender for a keyframe so decoding resumes.
                                 let pli = PictureLossIndication { sender_ssrc: 0, media_ssrc: packet.header.ssrc };
                                 let _ = track.write_rtcp(vec![Box::new(pli)]).await;
                             }
                         }
-                        _ => counters.audio_packet(packet.payload.len()),
+                        _ => {
+                            counters.audio_packet(packet.payload.len());
+                            counters.stream(&stream, false, true);
+                        }
                     }
                 }
             }
@@ -165,18 +173,19 @@ impl VideoDecoder {
         }
     }
 
-    /// Feeds a packet; true when a keyframe should be requested now.
-    fn push(&mut self, packet: &rtc::rtp::Packet, counters: &Counters) -> bool {
+    /// Feeds a packet; (a keyframe should be requested now, a picture was decoded).
+    fn push(&mut self, packet: &rtc::rtp::Packet, counters: &Counters) -> (bool, bool) {
         let h = &packet.header;
         let picture = self.rx.push(h.sequence_number, h.timestamp, h.marker, &packet.payload);
+        let decoded = picture.is_some();
         let errors = self.rx.errors + self.rx.frames_lost();
         counters.video_decoded(picture.map(|p| (p.width, p.height, p.luma_mean)), errors);
         let due = self.last_pli.is_none_or(|at| at.elapsed() >= Self::PLI_INTERVAL);
         if self.rx.needs_keyframe() && due {
             self.last_pli = Some(Instant::now());
-            return true;
+            return (true, decoded);
         }
-        false
+        (false, decoded)
     }
 }
 
@@ -189,8 +198,8 @@ impl VideoDecoder {
         None
     }
 
-    fn push(&mut self, _packet: &rtc::rtp::Packet, _counters: &Counters) -> bool {
-        false
+    fn push(&mut self, _packet: &rtc::rtp::Packet, _counters: &Counters) -> (bool, bool) {
+        (false, false)
     }
 }
 

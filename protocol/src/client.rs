@@ -70,6 +70,11 @@ pub enum ClientMessage {
     HangUp { call: CallId },
     /// Either party of a call: its media path is up, or failed for good.
     MediaState { call: CallId, state: MediaState },
+    /// Supervisor: watch and hear a live call of their scope without the parties noticing (relay
+    /// mode). Answered by `monitor_started`, then the relay's SDP offer for this connection.
+    MonitorCall { call: CallId },
+    /// Supervisor: stop watching. Answered by `monitor_ended`.
+    StopMonitoring { call: CallId },
     /// Supervisor: set a clerk of their scope available or away (recorded with who and why).
     ForceClerkState { clerk: String, state: ClerkTargetState, why: String },
     /// Booth: rate a served ticket, once (好差评, 一事一评). Answered by `rating_recorded`.
@@ -122,6 +127,8 @@ impl ClientMessage {
             ClientMessage::MediaState { .. } => "media_state",
             ClientMessage::RateService { .. } => "rate_service",
             ClientMessage::ForceClerkState { .. } => "force_clerk_state",
+            ClientMessage::MonitorCall { .. } => "monitor_call",
+            ClientMessage::StopMonitoring { .. } => "stop_monitoring",
             ClientMessage::RequestDocument { .. } => "request_document",
             ClientMessage::ReviewDocument { .. } => "review_document",
         }

@@ -191,6 +191,21 @@ pub enum ServerMessage {
         points: Vec<WaitingPoint>,
     },
     /// All roles: the server is going down; reconnect after `retry_after_ms`.
+    /// Supervisor: monitoring this call begins; the relay's SDP offer follows (answer it like a
+    /// party, with `sdp` / `ice_candidate` for this call). Nothing is sent; the parties are not told.
+    MonitorStarted {
+        call: CallId,
+        booth: BoothId,
+        booth_name: String,
+        clerk: String,
+        clerk_name: String,
+        service: ServiceCode,
+        ice_servers: Vec<IceServer>,
+    },
+    /// Supervisor: monitoring this call ended (`stop_monitoring`, or the call ended).
+    MonitorEnded {
+        call: CallId,
+    },
     ServerShutdown {
         retry_after_ms: u64,
         message_zh: String,

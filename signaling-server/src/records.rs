@@ -85,6 +85,8 @@ pub enum Record {
     },
     /// A finished call recording's index row.
     Recording(store::RecordingRow),
+    /// An attempt to watch a call (a supervisor monitoring it live).
+    View(store::RecordingViewRow),
 }
 
 /// Run by the writer once the record is committed.
@@ -103,6 +105,7 @@ enum Row {
     Answered(Vec<AnsweredRow>),
     Sample { at_ms: i64, boot: i64, counts: String },
     Recording(store::RecordingRow),
+    View(store::RecordingViewRow),
 }
 
 /// The records store and its writer thread.
@@ -190,6 +193,7 @@ impl Records {
             Record::Answered(a) => Row::Answered(a),
             Record::WaitingSample { at_ms, counts } => Row::Sample { at_ms, boot: self.boot, counts },
             Record::Recording(r) => Row::Recording(r),
+            Record::View(v) => Row::View(v),
         };
         if self.tx.send(ToWriter::Row(Box::new(row), done)).is_err() {
             error!("records writer is gone: a record was not written");
@@ -247,6 +251,7 @@ fn write(store: &Store, row: &Row) -> store::Result<()> {
         Row::Answered(a) => store.save_answered(a),
         Row::Sample { at_ms, boot, counts } => store.append_waiting_sample(*at_ms, *boot, counts),
         Row::Recording(r) => store.put_recording(r).map(drop),
+        Row::View(v) => store.append_recording_view(v).map(drop),
     }
 }
 

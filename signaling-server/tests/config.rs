@@ -86,7 +86,10 @@ fn the_reference_config_loads_and_states_the_defaults() {
     assert_eq!((f.limits.messages_per_sec, f.limits.message_burst, f.limits.outbound_queue), (20, 60, 256));
     assert_eq!((f.documents.retention_days, f.database.case_retention_days, f.cluster.lease_ms), (30, 3650, 1000));
     assert_eq!(s.engine.clerk_grace, std::time::Duration::from_secs(15));
-    assert_eq!((f.media.mode, f.media.record, f.media.recording_retention_days), (protocol::MediaMode::Relay, true, 180));
+    assert_eq!(
+        (f.media.mode, f.media.record, f.media.recording_retention_days),
+        (protocol::MediaMode::Relay, true, 180)
+    );
 }
 
 /// A bad key at the start of a line is reported at that line (not the one before).

@@ -166,3 +166,99 @@ async fn a_relayed_call_is_recorded_and_its_recording_is_served_to_those_in_scop
     let _ = std::fs::remove_file(&path);
     server.shutdown().await;
 }
+
+/// The live call's id, from the supervisor's list.
+async fn live_call(url: &str, token: &str) -> u64 {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (_, _, body) = get(&format!("{url}/api/calls?live=true"), Some(token), None);
+        let live: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        if let Some(call) = live["calls"][0]["call"].as_u64() {
+            return call;
+        }
+        assert!(Instant::now() < deadline, "the call never showed as live");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_monitors_a_live_call_silently_and_another_city_is_refused() {
+    let server = start(settings(|_| {})).await;
+    let url = base_url(&server);
+    let agent = tokio::spawn({
+        let args = agent_console::AgentArgs { hold: Some(8.0), ..agent_console::AgentArgs::new(&url, "clerk-hekou-1") };
+        async move {
+            let mut seen = vec![];
+            let s = agent_console::run(&args, |m| seen.push(m.clone())).await;
+            (s, seen)
+        }
+    });
+    clerks_available(&server, "hekou", 1).await;
+    let booth = tokio::spawn({
+        let args = booth_client::BoothArgs::new(&url, "booth-gudao-1", "teacher-cert");
+        async move {
+            let mut seen = vec![];
+            let s = booth_client::run(&args, |m| seen.push(m.clone())).await;
+            (s, seen)
+        }
+    });
+    let dongying = token(&server, Role::Supervisor, "sup-dongying").await;
+    let call = live_call(&url, &dongying).await;
+
+    // Another city's supervisor is refused, and nothing reaches the call.
+    let outsider = agent_console::AgentArgs {
+        supervisor: Some("sup-binzhou".into()),
+        monitor: Some(call),
+        ..agent_console::AgentArgs::new(&url, "")
+    };
+    let refused = agent_console::monitor::run(&outsider, call, |_| {}).await.unwrap();
+    assert_eq!((refused.outcome.as_str(), refused.error.as_deref()), ("refused", Some("forbidden")), "{refused:?}");
+
+    // The city's supervisor watches for 3 s and decodes both parties' video, hears both.
+    let args = agent_console::AgentArgs {
+        supervisor: Some("sup-dongying".into()),
+        monitor: Some(call),
+        watch: 3.0,
+        ..agent_console::AgentArgs::new(&url, "")
+    };
+    let mut monitor_seen = vec![];
+    let watched = agent_console::monitor::run(&args, call, |m| monitor_seen.push(m.clone())).await.unwrap();
+    assert_eq!(watched.outcome, "watched", "{watched:?}");
+    assert_eq!(watched.media_path.as_deref(), Some("relay"));
+    for party in ["booth", "clerk"] {
+        let c = watched.by_party.get(party).copied().unwrap_or_default();
+        assert!(c.frames_decoded >= 10 && c.audio_packets >= 50, "{party}: {c:?} in {watched:?}");
+    }
+    assert!(monitor_seen.iter().any(|m| matches!(m, ServerMessage::MonitorStarted { .. })));
+    assert!(monitor_seen.iter().any(|m| matches!(m, ServerMessage::MonitorEnded { .. })));
+
+    // The parties were never told and their call went on to the end.
+    let ((b, booth_seen), (a, clerk_seen)) = (booth.await.unwrap(), agent.await.unwrap());
+    let (b, a) = (b.unwrap(), a.unwrap());
+    assert_eq!((b.outcome.as_str(), a.outcome.as_str()), ("served", "done"));
+    let told = |seen: &[ServerMessage]| {
+        seen.iter().any(|m| matches!(m, ServerMessage::MonitorStarted { .. } | ServerMessage::MonitorEnded { .. }))
+    };
+    assert!(!told(&booth_seen) && !told(&clerk_seen), "the parties heard of the monitor");
+    assert!(b.media.unwrap().decoded.frames >= 60, "the booth's video went on while monitored");
+
+    // Both attempts are in the call's view log (once the call's recording is indexed).
+    let deadline = Instant::now() + WAIT;
+    let views = loop {
+        let (status, _, body) = get(&format!("{url}/api/calls/{call}/recording/views"), Some(&dongying), None);
+        if status == 200 {
+            break serde_json::from_slice::<serde_json::Value>(&body).unwrap();
+        }
+        assert!(Instant::now() < deadline, "the recording was never indexed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let live: Vec<(String, bool)> = views["views"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["range"] == "live")
+        .map(|v| (v["who"].as_str().unwrap().to_owned(), v["allowed"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(live, [("supervisor:sup-binzhou".to_owned(), false), ("supervisor:sup-dongying".to_owned(), true)]);
+    server.shutdown().await;
+}

@@ -56,6 +56,7 @@ impl Driver {
             Action::CallEnded { call, ticket, booth, clerk, service, reason } => {
                 info!(ticket = ticket.0, call = call.0, ?reason, "call ended");
                 self.relay_call_ended(call);
+                self.monitors_end(call.0);
                 self.open_case(call, ticket, booth, clerk, service, reason);
                 let msg = ServerMessage::CallEnded {
                     call: protocol::CallId(call.0),

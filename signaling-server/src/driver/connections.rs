@@ -134,6 +134,7 @@ impl Driver {
     }
 
     pub(super) fn disconnect(&mut self, conn: ConnId) {
+        self.monitor_gone(conn);
         let Some(c) = self.conns.remove(&conn) else {
             return;
         };

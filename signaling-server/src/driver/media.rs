@@ -95,7 +95,11 @@ impl Driver {
                 match party.as_str() {
                     BOOTH => self.send_to_booth(view.booth, msg),
                     CLERK => self.send_to_clerk(view.clerk, msg),
-                    other => debug!(call, party = other, "relay signaling for a party the driver does not route"),
+                    other => {
+                        if !self.to_monitor(other, msg) {
+                            debug!(call, party = other, "relay signaling for a party the driver does not route");
+                        }
+                    }
                 }
             }
             RelayEvent::Connected { call, party } => debug!(call, %party, "party connected to the media relay"),
@@ -103,7 +107,10 @@ impl Driver {
                 // A party still there says so itself (`media_state` failed ends the call); one
                 // that reloaded its page gets a fresh connection offered.
                 warn!(call, %party, "party's media relay connection failed");
-                if let Some(relay) = self.live_relay().filter(|_| self.engine.call(routing::CallId(call)).is_some()) {
+                let is_party = party == BOOTH || party == CLERK;
+                if let Some(relay) =
+                    self.live_relay().filter(|_| is_party && self.engine.call(routing::CallId(call)).is_some())
+                {
                     let _ = relay.join(call, JoinSpec { party, publish: true });
                 }
             }

@@ -85,6 +85,11 @@ impl Driver {
                 Principal::Booth(_) | Principal::Clerk(_),
                 ClientMessage::Sdp { .. } | ClientMessage::IceCandidate { .. },
             ) if self.shared.media.relayed() => self.signal_relay(who, &msg),
+            (Principal::Supervisor(sup), ClientMessage::MonitorCall { call }) => self.monitor_call(conn, sup, *call),
+            (Principal::Supervisor(_), ClientMessage::StopMonitoring { call }) => self.stop_monitoring(conn, *call),
+            (Principal::Supervisor(_), ClientMessage::Sdp { .. } | ClientMessage::IceCandidate { .. }) => {
+                self.monitor_signal(conn, &msg)
+            }
             (
                 Principal::Booth(_) | Principal::Clerk(_),
                 ClientMessage::Sdp { .. } | ClientMessage::IceCandidate { .. },

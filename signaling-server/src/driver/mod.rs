@@ -34,6 +34,7 @@ mod connections;
 mod events;
 mod media;
 mod messages;
+mod monitor;
 mod replay;
 mod snapshot;
 mod supervisors;
@@ -113,6 +114,8 @@ pub struct Driver {
     replaying: bool,
     /// Relay mode: the calls whose rooms this driver opened, for their recordings' index rows.
     media_calls: HashMap<u64, routing::CallView>,
+    /// Supervisors' connections monitoring a live call, and which.
+    monitors: HashMap<ConnId, u64>,
     /// `signaling-server replay`: each applied entry and action, printed.
     trace: Option<Box<dyn FnMut(String) + Send>>,
 }
@@ -143,6 +146,7 @@ impl Driver {
             deferred: Default::default(),
             replaying: false,
             media_calls: HashMap::new(),
+            monitors: HashMap::new(),
             trace: None,
             engine,
             shared,

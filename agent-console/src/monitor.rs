@@ -1,0 +1,139 @@
+//! `agent-console --monitor CALL --supervisor ID`: a supervisor silently watching a live call
+//! through the media relay, headless. Signs in as the supervisor, sends `monitor_call`, answers
+//! the relay's offers, receives both parties' video (decoded) and audio for `--watch` seconds,
+//! then `stop_monitoring`. The summary counts what came from each party.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use media::{CallLink, PeerConfig};
+use protocol::{CallId, ClientMessage, MediaMode, Role, ServerMessage};
+use serde::Serialize;
+use session::{Session, SessionError};
+
+use crate::AgentArgs;
+
+/// What a monitoring run saw.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MonitorSummary {
+    pub kind: &'static str,
+    /// `watched` (watched for `--watch` seconds or until the call ended), `refused` (the
+    /// server's error code is in `error`), `error` (media could not be set up), `timeout`.
+    pub outcome: String,
+    pub call: u64,
+    /// Per party (`booth`, `clerk`): video frames decoded, audio packets received.
+    pub by_party: BTreeMap<String, media::counters::StreamCounts>,
+    pub media_path: Option<String>,
+    /// The call ended while watched.
+    pub call_ended: bool,
+    pub error: Option<String>,
+}
+
+/// Watches `call`; `emit` receives every server message.
+pub async fn run(
+    args: &AgentArgs,
+    call: u64,
+    mut emit: impl FnMut(&ServerMessage),
+) -> Result<MonitorSummary, SessionError> {
+    let supervisor = args.supervisor.as_deref().unwrap_or_default();
+    let mut session =
+        Session::connect_for_cli(&args.server, Role::Supervisor, supervisor, &args.secret, args.connect_wait).await?;
+    emit(&session.welcome);
+    let call = CallId(call);
+    session.send(ClientMessage::MonitorCall { call }).await?;
+    let mut s = MonitorSummary {
+        kind: "summary",
+        outcome: "timeout".into(),
+        call: call.0,
+        by_party: BTreeMap::new(),
+        media_path: None,
+        call_ended: false,
+        error: None,
+    };
+    let peer_config = PeerConfig { bind_ip: args.bind_ip, ..PeerConfig::default() };
+    let mut deadline = Instant::now() + Duration::from_secs_f64(args.timeout);
+    let mut stopping = false;
+    let mut watch_until: Option<Instant> = None;
+    let mut link: Option<CallLink> = None;
+    loop {
+        let until = watch_until.map_or(deadline, |w| w.min(deadline));
+        let left = until.saturating_duration_since(Instant::now());
+        let step = tokio::select! {
+            msg = session.recv_timeout(left) => Some(msg),
+            event = async { match link.as_mut() { Some(l) => l.next_event().await, None => std::future::pending().await } } => {
+                if let Some(l) = link.as_mut() {
+                    for out in l.on_event(&event).await.unwrap_or_default() {
+                        // Only candidates and answers: a monitor reports no media state.
+                        if !matches!(out, ClientMessage::MediaState { .. }) {
+                            session.send(out).await?;
+                        }
+                    }
+                }
+                None
+            }
+        };
+        let Some(msg) = step else { continue };
+        let msg = match msg {
+            Ok(m) => m,
+            Err(SessionError::Timeout(_)) => {
+                if watch_until.is_some_and(|w| Instant::now() >= w) && !stopping {
+                    // Watched long enough: stop, and wait a little for the server to confirm.
+                    s.outcome = "watched".into();
+                    stopping = true;
+                    watch_until = None;
+                    deadline = Instant::now() + Duration::from_secs(5);
+                    session.send(ClientMessage::StopMonitoring { call }).await?;
+                    continue;
+                }
+                break;
+            }
+            Err(e) => return Err(e),
+        };
+        emit(&msg);
+        match &msg {
+            ServerMessage::MonitorStarted { ice_servers, .. } => {
+                match CallLink::start(call, false, MediaMode::Relay, ice_servers, &peer_config, Instant::now(), None)
+                    .await
+                {
+                    Ok((l, _)) => link = Some(l),
+                    Err(e) => {
+                        s.outcome = "error".into();
+                        s.error = Some(e.to_string());
+                        break;
+                    }
+                }
+                watch_until = Some(Instant::now() + Duration::from_secs_f64(args.watch));
+            }
+            ServerMessage::Sdp { .. } | ServerMessage::IceCandidate { .. } => {
+                if let Some(l) = link.as_mut() {
+                    match l.on_signal(&msg).await {
+                        Ok(outs) => {
+                            for out in outs {
+                                session.send(out).await?;
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "relay signaling not applied"),
+                    }
+                }
+            }
+            ServerMessage::MonitorEnded { .. } => {
+                s.call_ended = !stopping;
+                s.outcome = "watched".into();
+                break;
+            }
+            ServerMessage::Error { code, .. } => {
+                s.outcome = "refused".into();
+                s.error = serde_json::to_value(code).ok().and_then(|v| v.as_str().map(str::to_owned));
+                break;
+            }
+            _ => {}
+        }
+    }
+    if let Some(l) = link {
+        let report = l.close().await;
+        s.by_party = report.by_party;
+        s.media_path = Some(report.media_path);
+    }
+    session.close().await;
+    Ok(s)
+}
