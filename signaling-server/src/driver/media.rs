@@ -96,7 +96,7 @@ impl Driver {
                     BOOTH => self.send_to_booth(view.booth, msg),
                     CLERK => self.send_to_clerk(view.clerk, msg),
                     other => {
-                        if !self.to_monitor(other, msg) {
+                        if !self.send_to_monitor(other, msg) {
                             debug!(call, party = other, "relay signaling for a party the driver does not route");
                         }
                     }

@@ -85,7 +85,7 @@ impl Driver {
     }
 
     /// The relay's signaling for a monitoring connection (`party` is `monitor:<conn>`).
-    pub(super) fn to_monitor(&mut self, party: &str, msg: ServerMessage) -> bool {
+    pub(super) fn send_to_monitor(&mut self, party: &str, msg: ServerMessage) -> bool {
         let Some(conn) = party.strip_prefix("monitor:").and_then(|c| c.parse::<ConnId>().ok()) else { return false };
         if self.monitors.contains_key(&conn) {
             self.send(conn, msg);
