@@ -110,7 +110,9 @@ XW.Session = class {
 // (again when someone joins or leaves) and opens the chat channel; an offer marked `fresh` means
 // the relay lost this side's connection: a new one answers it.
 XW.Call = class {
-  constructor(session, started, localStream, handlers) {
+  // `options.monitor`: a supervisor watching (no local media, no media_state reports).
+  constructor(session, started, localStream, handlers, options = {}) {
+    this.monitor = !!options.monitor;
     this.session = session; this.call = started.call; this.initiator = started.initiator;
     this.started = started; this.localStream = localStream;
     this.h = handlers; this.chain = Promise.resolve();
@@ -124,7 +126,7 @@ XW.Call = class {
     const pc = new RTCPeerConnection({ iceServers: started.ice_servers });
     const localStream = this.localStream;
     this.pc = pc;
-    for (const t of localStream.getTracks()) pc.addTrack(t, localStream);
+    if (localStream) for (const t of localStream.getTracks()) pc.addTrack(t, localStream);
     pc.onicecandidate = (e) => {
       const c = e.candidate;
       session.send({ type: "ice_candidate", call: this.call, candidate: c ? c.candidate : "",
@@ -134,6 +136,7 @@ XW.Call = class {
     // the party: "booth", "clerk").
     pc.ontrack = (e) => this.h.onRemoteStream(e.streams[0], e.track);
     pc.onconnectionstatechange = () => {
+      if (this.monitor) return;
       if (pc.connectionState === "connected" && !this.reported) {
         this.reported = true;
         session.send({ type: "media_state", call: this.call, state: "connected" });
