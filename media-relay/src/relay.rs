@@ -119,6 +119,11 @@ impl Relay {
         let _ = self.send(call, RoomCommand::Close);
     }
 
+    /// Rooms open now.
+    pub fn rooms(&self) -> usize {
+        self.rooms.lock().expect("rooms lock is never poisoned").len()
+    }
+
     /// Whether the call's room is open.
     pub fn is_open(&self, call: u64) -> bool {
         self.rooms.lock().expect("rooms lock is never poisoned").contains_key(&call)

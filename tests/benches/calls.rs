@@ -1,10 +1,14 @@
-//! Call benchmarks.
+//! Call benchmarks, peer to peer and through the media relay side by side.
 //!
 //! 1. Setup time over 30 calls, one after another, in-process: the real server, agent-console and
 //!    booth-client libraries, webrtc-rs on loopback. For each call: clerk accept → first remote video
 //!    packet / first complete frame at the clerk, and booth `call_started` → the same at the booth.
-//! 2. Resources with 20 concurrent calls: the release binaries as separate processes (one server,
-//!    20 agent-console, 20 booth-client), sampling CPU time and RSS from /proc during the calls.
+//!    Once with `[media] mode = "p2p"`, once through the relay.
+//! 2. Resources with concurrent calls: the release binaries as separate processes (one server, N
+//!    agent-console, N booth-client), sampling CPU time and RSS from /proc during the calls: 20 calls
+//!    peer to peer, 20 and 50 through the relay with recording on. Through the relay, the server's
+//!    `/healthz` counts the RTP packets it forwarded and the recording directory's growth gives the
+//!    bytes recorded per second.
 //!
 //! Run: `cargo build --release --bins && cargo bench -p xiaowu-tests --bench calls`
 
@@ -26,9 +30,9 @@ fn summarize(name: &str, mut v: Vec<u64>) {
     );
 }
 
-async fn setup_times() {
+async fn setup_times(mode: protocol::MediaMode) {
     const CALLS: u32 = 30;
-    let server = start(settings(|_| {})).await;
+    let server = start(settings(|s| s.file.media.mode = mode)).await;
     let url = base_url(&server);
     let agent = tokio::spawn({
         let args = agent_console::AgentArgs {
@@ -58,7 +62,7 @@ async fn setup_times() {
     let clerk_first_packet: Vec<u64> = a.media.iter().map(|m| m.setup_ms.expect("clerk received video")).collect();
     let clerk_first_frame: Vec<u64> =
         a.media.iter().map(|m| m.first_frame_ms.expect("clerk received a frame")).collect();
-    println!("call setup, {CALLS} calls one after another (loopback, host candidates):");
+    println!("call setup, {CALLS} calls one after another (loopback, host candidates), media {mode:?}:");
     summarize("clerk: accept → first remote video packet", clerk_first_packet);
     summarize("clerk: accept → first complete remote frame", clerk_first_frame);
     summarize("booth: call_started → first video packet", booth_first_packet);
@@ -66,13 +70,24 @@ async fn setup_times() {
     server.shutdown().await;
 }
 
-fn concurrent_resources() {
-    const N: usize = 20;
+/// Bytes in the files of `dir` (the recordings written so far).
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir).map(|d| d.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum()).unwrap_or(0)
+}
+
+/// RTP packets the server's relay forwarded so far (`/healthz`).
+fn forwarded(url: &str) -> u64 {
+    let body: serde_json::Value = ureq::get(&format!("{url}/healthz")).call().ok().and_then(|mut r| r.body_mut().read_json().ok()).unwrap_or_default();
+    body["media"]["packets_forwarded"].as_u64().unwrap_or(0)
+}
+
+fn concurrent_resources(n: usize, relayed: bool) {
     let bin = release_bin;
-    let dir = std::env::temp_dir().join(format!("xiaowu-bench-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("xiaowu-bench-{}-{n}-{relayed}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("config.toml");
-    std::fs::write(&config, config_with_extra(N)).unwrap();
+    let media = if relayed { "\n[media]\nmode = \"relay\"\nrecord = true\n" } else { "\n[media]\nmode = \"p2p\"\n" };
+    std::fs::write(&config, config_with_extra(n) + media).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let url = format!("http://127.0.0.1:{port}");
     let quiet = || Stdio::null();
@@ -81,6 +96,7 @@ fn concurrent_resources() {
         Command::new(bin("signaling-server"))
             .args(["--listen", &format!("127.0.0.1:{port}"), "--config", config.to_str().unwrap()])
             .env("RUST_LOG", "warn")
+            .current_dir(&dir)
             .stdout(quiet())
             .stderr(quiet())
             .spawn()
@@ -88,7 +104,7 @@ fn concurrent_resources() {
     );
     std::thread::sleep(Duration::from_millis(1500));
     let hold = "12";
-    for i in 0..N {
+    for i in 0..n {
         procs.0.push(
             Command::new(bin("agent-console"))
                 .args([
@@ -111,7 +127,7 @@ fn concurrent_resources() {
         );
     }
     std::thread::sleep(Duration::from_millis(1500));
-    for i in 0..N {
+    for i in 0..n {
         procs.0.push(
             Command::new(bin("booth-client"))
                 .args([
@@ -134,17 +150,21 @@ fn concurrent_resources() {
         );
     }
     let server_pid = procs.0[0].id();
-    let booth_pid = procs.0[1 + N].id();
+    let booth_pid = procs.0[1 + n].id();
     let agent_pid = procs.0[1].id();
     // Measure over 8 s in the middle of the 12 s calls.
     std::thread::sleep(Duration::from_secs(3));
+    let recordings = dir.join("xiaowu-data/recordings");
     let t0 = Instant::now();
+    let (f0, r0) = (forwarded(&url), dir_bytes(&recordings));
     let s0: Vec<_> = [server_pid, booth_pid, agent_pid].iter().map(|p| sample(*p).expect("process alive")).collect();
     std::thread::sleep(Duration::from_secs(8));
     let secs = t0.elapsed().as_secs_f64();
     let s1: Vec<_> = [server_pid, booth_pid, agent_pid].iter().map(|p| sample(*p).expect("process alive")).collect();
+    let (f1, r1) = (forwarded(&url), dir_bytes(&recordings));
     let hz = 100.0; // USER_HZ on Linux
-    println!("resources with {N} concurrent calls (release binaries, 2 cores, measured over {secs:.1} s mid-call):");
+    let how = if relayed { "through the relay, recorded" } else { "peer to peer" };
+    println!("resources with {n} concurrent calls {how} (release binaries, 2 cores, measured over {secs:.1} s mid-call):");
     for (i, name) in ["signaling-server", "one booth-client", "one agent-console"].iter().enumerate() {
         let cpu = (s1[i].0 - s0[i].0) as f64 / hz / secs * 100.0;
         println!(
@@ -153,8 +173,17 @@ fn concurrent_resources() {
             s1[i].2 as f64 / 1024.0
         );
     }
+    if relayed {
+        let server_cpu = (s1[0].0 - s0[0].0) as f64 / hz / secs;
+        let pps = (f1 - f0) as f64 / secs;
+        println!(
+            "  relay: {pps:.0} RTP packets forwarded/s = {:.0} per core-second of server CPU; recording {:.0} KiB/s",
+            pps / server_cpu.max(0.001),
+            (r1.saturating_sub(r0)) as f64 / 1024.0 / secs
+        );
+    }
     // The first booth's summary proves the calls really carried media.
-    let booth = procs.0.remove(1 + N);
+    let booth = procs.0.remove(1 + n);
     let out = booth.wait_with_output().unwrap();
     let last = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().to_owned();
     println!("  first booth's summary: {}", &last[..last.len().min(220)]);
@@ -163,6 +192,9 @@ fn concurrent_resources() {
 
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    rt.block_on(setup_times());
-    concurrent_resources();
+    rt.block_on(setup_times(protocol::MediaMode::P2p));
+    rt.block_on(setup_times(protocol::MediaMode::Relay));
+    concurrent_resources(20, false);
+    concurrent_resources(20, true);
+    concurrent_resources(50, true);
 }

@@ -29,6 +29,11 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
     let alive = state.commands.try_send(Command::Probe { reply }).is_ok()
         && matches!(tokio::time::timeout(DRIVER_PROBE, rx).await, Ok(Ok(())));
     let connections = state.conns.open();
+    // Relay mode: rooms open on this node and what its relay forwarded since start.
+    let media = state.relay.as_ref().map(|relay| {
+        let (packets, bytes) = relay.forwarded();
+        serde_json::json!({"mode": "relay", "rooms": relay.rooms(), "packets_forwarded": packets, "bytes_forwarded": bytes})
+    });
     if let Some(role) = &state.cluster {
         // Every node is a gateway: a standby takes clients like the router does, so it is healthy
         // while its engine host answers (its replica, or the router's driver).
@@ -36,7 +41,7 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
             "status": if alive { "ok" } else { "unavailable" }, "protocol_version": protocol::PROTOCOL_VERSION,
             "driver": if alive { "ok" } else { "not_responding" }, "connections": connections,
             "node": role.node, "role": if role.is_router() { "router" } else { "standby" }, "epoch": role.epoch(),
-            "gateway": state.gateway,
+            "gateway": state.gateway, "media": media,
         });
         let status = if alive { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
         return (status, Json(body)).into_response();
@@ -44,6 +49,7 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
     if alive {
         let body = serde_json::json!({
             "status": "ok", "protocol_version": protocol::PROTOCOL_VERSION, "driver": "ok", "connections": connections,
+            "media": media,
         });
         Json(body).into_response()
     } else {
