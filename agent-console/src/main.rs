@@ -23,22 +23,8 @@ async fn main() {
     let json = cli.args.json;
     if let Some(call) = cli.args.monitor {
         let ran = agent_console::monitor::run(&cli.args, call, |msg| session::print::message(json, msg)).await;
-        let summary = match ran {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("agent-console: {e}");
-                std::process::exit(1);
-            }
-        };
-        if json {
-            println!("{}", serde_json::to_string(&summary).expect("the summary serializes"));
-        } else {
-            println!("outcome: {} (call {}, {:?})", summary.outcome, summary.call, summary.by_party);
-        }
-        std::process::exit(match summary.outcome.as_str() {
-            "watched" => 0,
-            "timeout" => 4,
-            _ => 1,
+        finish(json, ran, "watched", |s| format!("outcome: {} (call {}, {:?})", s.outcome, s.call, s.by_party), |s| {
+            s.outcome.clone()
         });
     }
     let ran = agent_console::run_with(
@@ -47,6 +33,20 @@ async fn main() {
         |text| session::print::chat(json, "booth", text),
     )
     .await;
+    finish(json, ran, "done", |s| format!("outcome: {} ({} calls, last ticket {:?})", s.outcome, s.calls, s.ticket), |s| {
+        s.outcome.clone()
+    });
+}
+
+/// Prints the summary (a JSON line with `--json`, else `line`) and exits: 0 when the outcome is
+/// `success`, 4 on `timeout`, 1 otherwise or on an error.
+fn finish<S: serde::Serialize>(
+    json: bool,
+    ran: Result<S, session::SessionError>,
+    success: &str,
+    line: impl Fn(&S) -> String,
+    outcome: impl Fn(&S) -> String,
+) -> ! {
     let summary = match ran {
         Ok(s) => s,
         Err(e) => {
@@ -57,11 +57,14 @@ async fn main() {
     if json {
         println!("{}", serde_json::to_string(&summary).expect("the summary serializes"));
     } else {
-        println!("outcome: {} ({} calls, last ticket {:?})", summary.outcome, summary.calls, summary.ticket);
+        println!("{}", line(&summary));
     }
-    std::process::exit(match summary.outcome.as_str() {
-        "done" => 0,
-        "timeout" => 4,
-        _ => 1,
+    let outcome = outcome(&summary);
+    std::process::exit(if outcome == success {
+        0
+    } else if outcome == "timeout" {
+        4
+    } else {
+        1
     });
 }

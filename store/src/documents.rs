@@ -118,7 +118,8 @@ pub(crate) fn read_from(r: &Row) -> DocumentReadRow {
     }
 }
 
-fn placeholders(n: usize) -> String {
+/// `$1, $2, …, $n`.
+pub(crate) fn placeholders(n: usize) -> String {
     (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{link, Purged};
+use crate::documents::placeholders;
 use crate::backend::{Row, Value};
 use crate::records::{int, text};
 use crate::schema::in_transaction;
@@ -171,8 +172,4 @@ impl Store {
             Ok(old.into_iter().map(|(_, file)| file).collect())
         })
     }
-}
-
-fn placeholders(n: usize) -> String {
-    (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
