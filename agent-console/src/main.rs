@@ -23,9 +23,13 @@ async fn main() {
     let json = cli.args.json;
     if let Some(call) = cli.args.monitor {
         let ran = agent_console::monitor::run(&cli.args, call, |msg| session::print::message(json, msg)).await;
-        finish(json, ran, "watched", |s| format!("outcome: {} (call {}, {:?})", s.outcome, s.call, s.by_party), |s| {
-            s.outcome.clone()
-        });
+        finish(
+            json,
+            ran,
+            "watched",
+            |s| format!("outcome: {} (call {}, {:?})", s.outcome, s.call, s.by_party),
+            |s| s.outcome.clone(),
+        );
     }
     let ran = agent_console::run_with(
         &cli.args,
@@ -33,9 +37,13 @@ async fn main() {
         |text| session::print::chat(json, "booth", text),
     )
     .await;
-    finish(json, ran, "done", |s| format!("outcome: {} ({} calls, last ticket {:?})", s.outcome, s.calls, s.ticket), |s| {
-        s.outcome.clone()
-    });
+    finish(
+        json,
+        ran,
+        "done",
+        |s| format!("outcome: {} ({} calls, last ticket {:?})", s.outcome, s.calls, s.ticket),
+        |s| s.outcome.clone(),
+    );
 }
 
 /// Prints the summary (a JSON line with `--json`, else `line`) and exits: 0 when the outcome is

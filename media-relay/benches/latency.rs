@@ -146,7 +146,12 @@ async fn direct() -> Vec<u64> {
 }
 
 /// Hands a peer's candidates to the relay, and its other events to `rest`.
-fn pump(relay: Relay, name: &'static str, mut events: mpsc::UnboundedReceiver<PartyEvent>, rest: mpsc::UnboundedSender<PartyEvent>) {
+fn pump(
+    relay: Relay,
+    name: &'static str,
+    mut events: mpsc::UnboundedReceiver<PartyEvent>,
+    rest: mpsc::UnboundedSender<PartyEvent>,
+) {
     tokio::spawn(async move {
         while let Some(e) = events.recv().await {
             match e {

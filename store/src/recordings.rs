@@ -9,8 +9,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{link, Purged};
-use crate::documents::placeholders;
 use crate::backend::{Row, Value};
+use crate::documents::placeholders;
 use crate::records::{int, text};
 use crate::schema::in_transaction;
 use crate::{Result, Store};

@@ -77,7 +77,11 @@ fn dir_bytes(dir: &std::path::Path) -> u64 {
 
 /// RTP packets the server's relay forwarded so far (`/healthz`).
 fn forwarded(url: &str) -> u64 {
-    let body: serde_json::Value = ureq::get(&format!("{url}/healthz")).call().ok().and_then(|mut r| r.body_mut().read_json().ok()).unwrap_or_default();
+    let body: serde_json::Value = ureq::get(&format!("{url}/healthz"))
+        .call()
+        .ok()
+        .and_then(|mut r| r.body_mut().read_json().ok())
+        .unwrap_or_default();
     body["media"]["packets_forwarded"].as_u64().unwrap_or(0)
 }
 
@@ -164,7 +168,9 @@ fn concurrent_resources(n: usize, relayed: bool) {
     let (f1, r1) = (forwarded(&url), dir_bytes(&recordings));
     let hz = 100.0; // USER_HZ on Linux
     let how = if relayed { "through the relay, recorded" } else { "peer to peer" };
-    println!("resources with {n} concurrent calls {how} (release binaries, 2 cores, measured over {secs:.1} s mid-call):");
+    println!(
+        "resources with {n} concurrent calls {how} (release binaries, 2 cores, measured over {secs:.1} s mid-call):"
+    );
     for (i, name) in ["signaling-server", "one booth-client", "one agent-console"].iter().enumerate() {
         let cpu = (s1[i].0 - s0[i].0) as f64 / hz / secs * 100.0;
         println!(
