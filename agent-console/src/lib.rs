@@ -3,6 +3,7 @@
 //! the path is lost), hangs up, ends wrap-up, and reports a summary. Used from the command line
 //! (`agent-console`) and in-process by tests.
 
+pub mod guest;
 pub mod monitor;
 
 use std::net::IpAddr;
@@ -27,6 +28,14 @@ pub struct AgentArgs {
     /// as a clerk: both parties' video and audio are received, nothing is sent.
     #[arg(long, requires = "supervisor")]
     pub monitor: Option<u64>,
+    /// Once a call's media is up, invite this signed-in clerk to join it as a third party (三方通话;
+    /// relay mode).
+    #[arg(long)]
+    pub invite: Option<String>,
+    /// Work as a third party: wait for a `call_invitation`, join the call, stay until it ends (or
+    /// `--hold` seconds, then leave it).
+    #[arg(long, conflicts_with_all = ["monitor", "auto_accept"])]
+    pub join_invites: bool,
     /// The supervisor account for `--monitor`.
     #[arg(long)]
     pub supervisor: Option<String>,
@@ -124,6 +133,8 @@ impl AgentArgs {
             connect_wait: 0.0,
             json: true,
             monitor: None,
+            invite: None,
+            join_invites: false,
             supervisor: None,
             watch: 10.0,
         }
@@ -277,6 +288,10 @@ pub async fn run_with(
                 if let Some(l) = link.as_mut() {
                     if let (PeerEvent::Connected, Some(hold), None) = (&ev, args.hold, &timer) {
                         timer = Some((Instant::now() + Duration::from_secs_f64(hold), Timer::HangUp(l.call)));
+                    }
+                    if let (PeerEvent::Connected, Some(invite)) = (&ev, &args.invite) {
+                        let msg = ClientMessage::InviteToCall { call: l.call, clerk: invite.clone() };
+                        session.send(msg).await?;
                     }
                     if let (PeerEvent::Connected, Some(t), None) = (&ev, &args.request_doc, requested_at) {
                         let doc_type = protocol::DocType::parse(t)

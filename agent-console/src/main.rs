@@ -1,7 +1,7 @@
 //! `agent-console`: a headless clerk console for scripts and tests.
 //!
 //! Exit codes: 0 done (the `--calls` calls were handled and their cases recorded; with
-//! `--monitor`, the call was watched); 1 error (server unreachable, sign-in refused, connection
+//! `--monitor`, the call was watched; with `--join-invites`, a call was joined); 1 error (server unreachable, sign-in refused, connection
 //! lost, monitoring refused); 2 bad command line; 4 timed out (`--timeout`).
 
 use clap::Parser;
@@ -28,6 +28,16 @@ async fn main() {
             ran,
             "watched",
             |s| format!("outcome: {} (call {}, {:?})", s.outcome, s.call, s.by_party),
+            |s| s.outcome.clone(),
+        );
+    }
+    if cli.args.join_invites {
+        let ran = agent_console::guest::run(&cli.args, |msg| session::print::message(json, msg)).await;
+        finish(
+            json,
+            ran,
+            "joined",
+            |s| format!("outcome: {} (call {:?}, {:?})", s.outcome, s.call, s.by_party),
             |s| s.outcome.clone(),
         );
     }

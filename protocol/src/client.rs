@@ -70,6 +70,12 @@ pub enum ClientMessage {
     HangUp { call: CallId },
     /// Either party of a call: its media path is up, or failed for good.
     MediaState { call: CallId, state: MediaState },
+    /// Clerk in a call (relay mode): invite another signed-in clerk to join as a third party.
+    InviteToCall { call: CallId, clerk: String },
+    /// Clerk invited (`call_invitation`): join the call as its third party.
+    JoinCall { call: CallId },
+    /// The call's third party: leave it (available again).
+    LeaveCall { call: CallId },
     /// Supervisor: watch and hear a live call of their scope without the parties noticing (relay
     /// mode). Answered by `monitor_started`, then the relay's SDP offer for this connection.
     MonitorCall { call: CallId },
@@ -128,6 +134,9 @@ impl ClientMessage {
             ClientMessage::RateService { .. } => "rate_service",
             ClientMessage::ForceClerkState { .. } => "force_clerk_state",
             ClientMessage::MonitorCall { .. } => "monitor_call",
+            ClientMessage::InviteToCall { .. } => "invite_to_call",
+            ClientMessage::JoinCall { .. } => "join_call",
+            ClientMessage::LeaveCall { .. } => "leave_call",
             ClientMessage::StopMonitoring { .. } => "stop_monitoring",
             ClientMessage::RequestDocument { .. } => "request_document",
             ClientMessage::ReviewDocument { .. } => "review_document",

@@ -191,6 +191,35 @@ pub enum ServerMessage {
         points: Vec<WaitingPoint>,
     },
     /// All roles: the server is going down; reconnect after `retry_after_ms`.
+    /// Clerk: another clerk invites you into its live call as a third party (`join_call`).
+    CallInvitation {
+        call: CallId,
+        from: String,
+        from_name: String,
+        booth_name: String,
+        service: ServiceCode,
+    },
+    /// The third party: you joined; the relay's SDP offer follows (answer it as a party does).
+    CallJoined {
+        call: CallId,
+        booth_name: String,
+        clerk: String,
+        clerk_name: String,
+        ice_servers: Vec<IceServer>,
+    },
+    /// Booth and clerk of a call: a third party joined (its media stream's id is `party`).
+    PartyJoined {
+        call: CallId,
+        party: String,
+        id: String,
+        display_name: String,
+    },
+    /// Booth and clerk of a call: the third party left.
+    PartyLeft {
+        call: CallId,
+        party: String,
+        id: String,
+    },
     /// Supervisor: monitoring this call begins; the relay's SDP offer follows (answer it like a
     /// party, with `sdp` / `ice_candidate` for this call). Nothing is sent; the parties are not told.
     MonitorStarted {

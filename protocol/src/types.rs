@@ -76,6 +76,9 @@ pub enum AwayReason {
     Supervisor,
     /// The clerk's connection dropped; available again on return within the grace period.
     Disconnected,
+    /// In another clerk's call as its invited third party (`join_call`); available again when it
+    /// leaves.
+    Assisting,
 }
 
 impl AwayReason {

@@ -48,6 +48,8 @@ pub enum AwayReason {
     /// The clerk's connection dropped; within the grace period the clerk is held here and becomes
     /// available again on return.
     Disconnected,
+    /// In another clerk's call as its invited third party (三方通话): offered nothing meanwhile.
+    Assisting,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -31,6 +31,7 @@ pub fn away_in(x: p::AwayReason) -> r::AwayReason {
         p::AwayReason::MissedOffers => r::AwayReason::MissedOffers,
         p::AwayReason::Supervisor => r::AwayReason::Supervisor,
         p::AwayReason::Disconnected => r::AwayReason::Disconnected,
+        p::AwayReason::Assisting => r::AwayReason::Assisting,
     }
 }
 
@@ -45,6 +46,7 @@ pub fn away_out(x: r::AwayReason) -> p::AwayReason {
         r::AwayReason::MissedOffers => p::AwayReason::MissedOffers,
         r::AwayReason::Supervisor => p::AwayReason::Supervisor,
         r::AwayReason::Disconnected => p::AwayReason::Disconnected,
+        r::AwayReason::Assisting => p::AwayReason::Assisting,
     }
 }
 

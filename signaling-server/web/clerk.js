@@ -5,7 +5,7 @@ const C = { call: null, offer: null, stream: null, token: null, docs: [], curren
 const OUTCOMES = { completed: "已办结 Completed", accepted: "已受理 Accepted", missing_documents: "材料不全 Missing documents", needs_visit: "需到现场 Needs a visit", referred: "转办 Referred", consultation: "咨询 Consultation", not_eligible: "不予受理 Not eligible", not_recorded: "未记录 Not recorded" };
 const RATINGS = { very_satisfied: "非常满意", satisfied: "满意", acceptable: "基本满意", dissatisfied: "不满意", very_dissatisfied: "非常不满意" };
 const STATES = { offline: "离线 Offline", available: "空闲 Available", offered: "来电 Offered", in_call: "通话中 In call", wrap_up: "整理 Wrap-up", away: "暂离 Away" };
-const AWAY = { signed_in: "刚登录 just signed in", break: "休息 break", meal: "用餐 meal", meeting: "会议 meeting", training: "培训 training", paperwork: "后台办件 paperwork", missed_offers: "未接来电 missed offers", supervisor: "督导调整 set by a supervisor", disconnected: "网络中断 connection lost" };
+const AWAY = { signed_in: "刚登录 just signed in", break: "休息 break", meal: "用餐 meal", meeting: "会议 meeting", training: "培训 training", paperwork: "后台办件 paperwork", missed_offers: "未接来电 missed offers", supervisor: "督导调整 set by a supervisor", disconnected: "网络中断 connection lost", assisting: "三方通话中 in a three-way call" };
 const PRIORITY = { normal: "普通", elderly: "老年人/残疾人优先", appointment: "预约" };
 
 // Buttons follow the state: no Away during a call, no Available while already available.

@@ -262,3 +262,88 @@ async fn a_supervisor_monitors_a_live_call_silently_and_another_city_is_refused(
     assert_eq!(live, [("supervisor:sup-binzhou".to_owned(), false), ("supervisor:sup-dongying".to_owned(), true)]);
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clerk_invites_a_second_clerk_and_all_three_see_and_hear_the_other_two() {
+    let server = start(settings(|_| {})).await;
+    let url = base_url(&server);
+    // The third party: away at its desk (offered nothing), waits for an invitation, joins, stays
+    // until the call ends.
+    let guest = tokio::spawn({
+        let args = agent_console::AgentArgs {
+            auto_accept: false,
+            join_invites: true,
+            ..agent_console::AgentArgs::new(&url, "clerk-hekou-2")
+        };
+        async move {
+            let mut seen = vec![];
+            let s = agent_console::guest::run(&args, |m| seen.push(m.clone())).await;
+            (s, seen)
+        }
+    });
+    // Signed in (away) before anyone can invite it.
+    let mut sup = connect(&server, Role::Supervisor, "sup-dongying").await;
+    expect(&mut sup, "the third party signed in", |m| match m {
+        ServerMessage::ClerkList { clerks } => clerks
+            .iter()
+            .any(|c| c.clerk == "clerk-hekou-2" && c.reason == Some(protocol::AwayReason::Paperwork))
+            .then_some(()),
+        _ => None,
+    })
+    .await;
+    // The call's clerk invites it once the media is up and hangs up 8 s later.
+    let clerk = tokio::spawn({
+        let args = agent_console::AgentArgs {
+            hold: Some(8.0),
+            invite: Some("clerk-hekou-2".into()),
+            ..agent_console::AgentArgs::new(&url, "clerk-hekou-1")
+        };
+        async move {
+            let mut seen = vec![];
+            let s = agent_console::run(&args, |m| seen.push(m.clone())).await;
+            (s, seen)
+        }
+    });
+    clerks_available(&server, "hekou", 1).await;
+    let booth =
+        booth_client::run(&booth_client::BoothArgs::new(&url, "booth-gudao-1", "teacher-cert"), |_| {}).await.unwrap();
+    let (clerk, clerk_seen) = clerk.await.unwrap();
+    let (guest, guest_seen) = guest.await.unwrap();
+    let (clerk, guest) = (clerk.unwrap(), guest.unwrap());
+    assert_eq!((booth.outcome.as_str(), clerk.outcome.as_str(), guest.outcome.as_str()), ("served", "done", "joined"));
+    assert_eq!(clerk.calls, 1, "one call, one ticket: {clerk:?}");
+
+    // Each of the three decoded the other two's video and heard them.
+    let decoded = |by: &std::collections::BTreeMap<String, media::counters::StreamCounts>, party: &str| {
+        by.get(party).copied().unwrap_or_default()
+    };
+    let booth_by = booth.media.unwrap().by_party;
+    let clerk_by = clerk.media.last().unwrap().by_party.clone();
+    for (who, by, others) in [
+        ("booth", &booth_by, ["clerk", "guest"]),
+        ("clerk", &clerk_by, ["booth", "guest"]),
+        ("guest", &guest.by_party, ["booth", "clerk"]),
+    ] {
+        for other in others {
+            let c = decoded(by, other);
+            assert!(c.frames_decoded >= 10 && c.audio_packets >= 50, "{who} from {other}: {c:?} ({by:?})");
+        }
+    }
+    // The clerk was told who joined; the guest was away (assisting) and is available again.
+    assert!(clerk_seen.iter().any(|m| matches!(m, ServerMessage::PartyJoined { id, .. } if id == "clerk-hekou-2")));
+    let states: Vec<(protocol::ClerkState, Option<protocol::AwayReason>)> = guest_seen
+        .iter()
+        .filter_map(|m| match m {
+            ServerMessage::ClerkState { state, reason, .. } => Some((*state, *reason)),
+            _ => None,
+        })
+        .collect();
+    let assisting =
+        states.iter().position(|s| *s == (protocol::ClerkState::Away, Some(protocol::AwayReason::Assisting)));
+    let assisting = assisting.unwrap_or_else(|| panic!("the guest was away (assisting): {states:?}"));
+    assert!(
+        states[assisting..].iter().any(|(s, _)| *s == protocol::ClerkState::Available),
+        "and available again after the call: {states:?}"
+    );
+    server.shutdown().await;
+}

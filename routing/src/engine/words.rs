@@ -158,7 +158,7 @@ impl Words for Priority {
     }
 }
 
-const AWAY: [AwayReason; 9] = [
+const AWAY: [AwayReason; 10] = [
     AwayReason::SignedIn,
     AwayReason::Break,
     AwayReason::Meal,
@@ -168,6 +168,7 @@ const AWAY: [AwayReason; 9] = [
     AwayReason::MissedOffers,
     AwayReason::Supervisor,
     AwayReason::Disconnected,
+    AwayReason::Assisting,
 ];
 
 impl Words for ClerkState {

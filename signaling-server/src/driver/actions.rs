@@ -64,6 +64,10 @@ impl Driver {
                     reason: call_end_out(reason),
                 };
                 self.send_to_booth(booth, msg.clone());
+                if let Some(guest) = self.guests.get(&call.0).copied() {
+                    self.send_to_clerk(guest, msg.clone());
+                    self.leave_call(call.0, true);
+                }
                 self.send_to_clerk(clerk, msg);
             }
             Action::TicketClosed { ticket, booth, reason, .. } => {

@@ -146,6 +146,10 @@ impl Driver {
             }
             Principal::Clerk(clerk) if self.clerk_conn.get(&clerk) == Some(&conn) => {
                 self.clerk_conn.remove(&clerk);
+                // A third party whose console went away leaves the call it was assisting.
+                if let Some(call) = self.guest_call(clerk) {
+                    self.leave_call(call, false);
+                }
                 // Not a sign-out yet: the clerk has `clerk_grace` to come back to its call.
                 self.lifecycle(Input::ClerkDisconnected { clerk });
             }

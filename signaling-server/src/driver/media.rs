@@ -13,7 +13,7 @@ use crate::media::{BOOTH, CLERK};
 
 impl Driver {
     /// The relay, when this driver routes live in relay mode.
-    fn live_relay(&self) -> Option<media_relay::Relay> {
+    pub(super) fn live_relay(&self) -> Option<media_relay::Relay> {
         self.shared.relay.clone().filter(|_| !self.replaying && !self.is_standby())
     }
 
@@ -95,6 +95,11 @@ impl Driver {
                 match party.as_str() {
                     BOOTH => self.send_to_booth(view.booth, msg),
                     CLERK => self.send_to_clerk(view.clerk, msg),
+                    super::guests::GUEST => {
+                        if let Some(guest) = self.guests.get(&call).copied() {
+                            self.send_to_clerk(guest, msg);
+                        }
+                    }
                     other => {
                         if !self.send_to_monitor(other, msg) {
                             debug!(call, party = other, "relay signaling for a party the driver does not route");

@@ -26,6 +26,10 @@ impl Driver {
             (Principal::Booth(booth), ClientMessage::CancelTicket { ticket }) => {
                 self.input(Input::CancelTicket { booth, ticket: TicketId(ticket.0) }).map_err(reject_code)
             }
+            // A third party changes its state by leaving the call.
+            (Principal::Clerk(clerk), ClientMessage::SetState { .. }) if self.guest_call(clerk).is_some() => {
+                Err(ErrorCode::WrongState)
+            }
             (Principal::Clerk(clerk), ClientMessage::SetState { state, reason }) => match state {
                 protocol::ClerkTargetState::Available => {
                     self.input(Input::ClerkSetAvailable { clerk }).map_err(reject_code)
@@ -84,7 +88,26 @@ impl Driver {
             (
                 Principal::Booth(_) | Principal::Clerk(_),
                 ClientMessage::Sdp { .. } | ClientMessage::IceCandidate { .. },
+            ) if self.is_guest(who) => match who {
+                Principal::Clerk(c) => self.guest_signal(c, &msg),
+                _ => unreachable!("guests are clerks"),
+            },
+            (
+                Principal::Booth(_) | Principal::Clerk(_),
+                ClientMessage::Sdp { .. } | ClientMessage::IceCandidate { .. },
             ) if self.shared.media.relayed() => self.signal_relay(who, &msg),
+            (Principal::Clerk(clerk), ClientMessage::InviteToCall { call, clerk: invited }) => {
+                self.invite(clerk, *call, invited)
+            }
+            (Principal::Clerk(clerk), ClientMessage::JoinCall { call }) => self.join_call(clerk, *call),
+            (Principal::Clerk(clerk), ClientMessage::LeaveCall { call }) => {
+                if self.guests.get(&call.0) == Some(&clerk) {
+                    self.leave_call(call.0, true);
+                    Ok(())
+                } else {
+                    Err(ErrorCode::NotFound)
+                }
+            }
             (Principal::Supervisor(sup), ClientMessage::MonitorCall { call }) => self.monitor_call(conn, sup, *call),
             (Principal::Supervisor(_), ClientMessage::StopMonitoring { call }) => self.stop_monitoring(conn, *call),
             (Principal::Supervisor(_), ClientMessage::Sdp { .. } | ClientMessage::IceCandidate { .. }) => {

@@ -32,6 +32,7 @@ mod actions;
 pub mod clock;
 mod connections;
 mod events;
+mod guests;
 mod media;
 mod messages;
 mod monitor;
@@ -116,6 +117,9 @@ pub struct Driver {
     media_calls: HashMap<u64, routing::CallView>,
     /// Supervisors' connections monitoring a live call, and which.
     monitors: HashMap<ConnId, u64>,
+    /// Three-way calls: each call's invited third party, and open invitations (call, until).
+    guests: HashMap<u64, ClerkIdx>,
+    invitations: HashMap<ClerkIdx, (u64, std::time::Instant)>,
     /// `signaling-server replay`: each applied entry and action, printed.
     trace: Option<Box<dyn FnMut(String) + Send>>,
 }
@@ -147,6 +151,8 @@ impl Driver {
             replaying: false,
             media_calls: HashMap::new(),
             monitors: HashMap::new(),
+            guests: HashMap::new(),
+            invitations: HashMap::new(),
             trace: None,
             engine,
             shared,
