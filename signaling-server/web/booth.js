@@ -146,7 +146,7 @@ async function startCall(m) {
   XW.el("local").srcObject = S.stream;
   XW.el("recording-notice").hidden = !m.recording;
   S.call = new XW.Call(S.session, m, S.stream, {
-    onRemoteStream: (st) => { XW.el("remote").srcObject = st; },
+    onRemoteStream: (st) => XW.showRemote("remote", st),
     onChat: (t) => addChat("工作人员", t),
   });
   window.xwCall = S.call;
@@ -306,7 +306,8 @@ function onMessage(m) {
     case "sdp": case "ice_candidate": XW.signal(S.call, m); break;
     case "document_requested": docRequested(m); break;
     case "document_reviewed": reviewed(m); break;
-    case "call_ended": endCall(); break;
+    case "call_ended": XW.removeGuest(); endCall(); break;
+    case "party_left": XW.removeGuest(); break;
     case "ticket_closed":
       endCall();
       S.caseId = m.case || null;

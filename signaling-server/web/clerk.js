@@ -69,7 +69,8 @@ function onMessage(m) {
     case "call_started": startCall(m); break;
     case "sdp": case "ice_candidate": XW.signal(C.call, m); break;
     case "document_ready": docReady(m); break;
-    case "call_ended": clearInterval(C.callTimer); if (C.call) { C.call.close(); C.call = null; } break;
+    case "party_left": XW.removeGuest(); break;
+    case "call_ended": XW.removeGuest(); clearInterval(C.callTimer); if (C.call) { C.call.close(); C.call = null; } break;
     case "case_recorded":
       XW.el("case-saved").textContent = `已保存办件 · Case saved: ${OUTCOMES[m.outcome]}（${m.ticket % 4294967296} 号）`;
       loadCases();
@@ -109,7 +110,7 @@ async function startCall(m) {
   C.stream = C.stream || await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
   XW.el("local").srcObject = C.stream;
   C.call = new XW.Call(C.session, m, C.stream, {
-    onRemoteStream: (s) => { XW.el("remote").srcObject = s; },
+    onRemoteStream: (s) => XW.showRemote("remote", s),
     onChat: (t) => addChat("群众", t),
   });
   window.xwCall = C.call;

@@ -191,6 +191,25 @@ XW.Call = class {
   close() { try { this.pc.close(); } catch (_) {} }
 };
 
+// The other party's stream goes to the main video; a third party's (stream "guest", through the
+// relay) to a small video of its own next to it, removed again when it leaves (`party_left`).
+XW.showRemote = (mainId, st) => {
+  if (st.id !== "guest") {
+    const v = XW.el(mainId);
+    if (v.srcObject !== st) v.srcObject = st;
+    return;
+  }
+  let v = XW.el("guest-video");
+  if (!v) {
+    v = document.createElement("video");
+    Object.assign(v, { id: "guest-video", autoplay: true, playsInline: true, className: "guest" });
+    v.setAttribute("aria-label", "第三方工作人员 · Third party");
+    XW.el(mainId).after(v);
+  }
+  if (v.srcObject !== st) v.srcObject = st;
+};
+XW.removeGuest = () => { const v = XW.el("guest-video"); if (v) v.remove(); };
+
 // `sdp` / `ice_candidate` for a call whose XW.Call does not exist yet (kept until it does).
 XW.early = [];
 XW.signal = (call, msg) => {
