@@ -74,16 +74,19 @@ export async function audit(p, label) {
 }
 
 /** Makes the console's clerk available (a clerk coming back within its grace period may be
- * available already: the button is then disabled) and waits until the state says so. */
-export async function goAvailable(clerk) {
+ * available already: the button is then disabled) and waits until the state says so. With
+ * `orOffered`, an offer counts too: a waiting citizen's ticket is offered the moment the clerk is
+ * available, and the state may say Offered before a look ever saw Available. */
+export async function goAvailable(clerk, { orOffered = false } = {}) {
   // Clicked through the DOM, again until the state says Available: the state may change (and the
   // button with it) between a look and a click.
-  await waitFor(() => clerk.evaluate(() => {
-    if (document.querySelector("#state").textContent.includes("Available")) return true;
+  await waitFor(() => clerk.evaluate((orOffered) => {
+    const state = document.querySelector("#state").textContent;
+    if (state.includes("Available") || (orOffered && state.includes("Offered"))) return true;
     const b = document.querySelector("#go-available");
     if (!b.disabled && !b.dataset.clicked) { b.dataset.clicked = "1"; b.click(); setTimeout(() => delete b.dataset.clicked, 1000); }
     return false;
-  }), "the clerk available");
+  }, orOffered), "the clerk available");
 }
 
 /** Taps a service on the kiosk and, on the screen of the documents it needs, "Queue now". */
