@@ -134,6 +134,9 @@ pub struct Forward {
     pub ssrc: u32,
     pub keyframes: Arc<KeyframeRequester>,
     pub counters: Arc<ForwardCounters>,
+    /// The receiver's connection is up: before (and while it is down) packets are dropped, as
+    /// they could not be encrypted for it anyway.
+    pub receiver_up: watch::Receiver<bool>,
 }
 
 impl Forward {
@@ -162,6 +165,9 @@ impl Forward {
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             };
+            if !*self.receiver_up.borrow() {
+                continue;
+            }
             if pt.is_none() {
                 // Negotiated once the receiver answered; until then there is nowhere to send.
                 pt = payload_type(&self.sender, self.kind).await;

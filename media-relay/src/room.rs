@@ -95,6 +95,8 @@ struct Party {
     renegotiate: bool,
     /// Its connection is up (connected, and not disconnected or failed since).
     connected: bool,
+    /// The same, for its forwards.
+    up: watch::Sender<bool>,
 }
 
 pub struct Room {
@@ -272,6 +274,7 @@ impl Room {
             awaiting_answer: false,
             renegotiate: false,
             connected: false,
+            up: watch::channel(false).0,
         };
         let publishers: Vec<PartyId> = self.publications.keys().filter(|p| **p != party.spec.party).cloned().collect();
         for publisher in publishers {
@@ -307,6 +310,7 @@ impl Room {
                 ssrc,
                 keyframes: publication.keyframes.clone(),
                 counters: self.counters.clone(),
+                receiver_up: receiver.up.subscribe(),
             };
             tokio::spawn(forward.run(receiver.stop.subscribe()));
             senders.push(sender);
@@ -396,6 +400,7 @@ impl Room {
                 }
                 if let Some(p) = self.parties.get_mut(&party) {
                     p.connected = state == RTCPeerConnectionState::Connected;
+                    let _ = p.up.send(p.connected);
                 }
                 if state == RTCPeerConnectionState::Disconnected {
                     // The path broke (a village uplink dropping for a few seconds): restart ICE

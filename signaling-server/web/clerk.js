@@ -240,6 +240,7 @@ async function loadCases() {
     const tr = document.createElement("tr");
     const cells = [new Date(c.recorded_unix * 1000).toLocaleTimeString("zh-CN"), (C.services && C.services[c.service]) || c.service, OUTCOMES[c.outcome], c.rating ? RATINGS[c.rating] : "—", c.note || ""];
     for (const text of cells) { const td = document.createElement("td"); td.textContent = text; tr.append(td); }
+    tr.append(XW.recordingButton(c.call, () => C.token));
     return tr;
   });
   XW.el("cases").replaceChildren(...rows);

@@ -210,6 +210,37 @@ XW.showRemote = (mainId, st) => {
 };
 XW.removeGuest = () => { const v = XW.el("guest-video"); if (v) v.remove(); };
 
+// A call's recording (GET /api/calls/{call}/recording: the call's clerk, or a supervisor in
+// scope; every view is logged), played in a panel of its own. A button to open it for a case row.
+XW.playRecording = async (call, token) => {
+  let panel = XW.el("player");
+  if (!panel) {
+    panel = document.createElement("section");
+    panel.id = "player"; panel.className = "monitor";
+    panel.setAttribute("aria-label", "通话录像 · Call recording");
+    panel.innerHTML = '<p id="player-status" role="status"></p><video id="player-video" controls width="480" aria-label="通话录像 · Call recording"></video><button id="player-close">关闭 · Close</button>';
+    document.body.append(panel);
+    XW.el("player-close").onclick = () => { const v = XW.el("player-video"); v.pause(); URL.revokeObjectURL(v.src); panel.remove(); };
+  }
+  const status = XW.el("player-status");
+  status.textContent = "正在载入录像 · Loading the recording";
+  const r = await fetch(`/api/calls/${call}/recording`, { headers: { Authorization: `Bearer ${token}` } });
+  if (!r.ok) {
+    status.textContent = r.status === 404 ? "这次通话没有录像 · No recording of this call" : "无权查看 · Not allowed";
+    return;
+  }
+  status.textContent = `通话 ${call} · Call ${call}`;
+  XW.el("player-video").src = URL.createObjectURL(await r.blob());
+};
+XW.recordingButton = (call, token) => {
+  const b = document.createElement("button");
+  b.textContent = "播放 · Play"; b.dataset.recording = call;
+  b.setAttribute("aria-label", `播放 · Play ${call}`);
+  b.onclick = () => XW.playRecording(call, token());
+  const td = document.createElement("td"); td.append(b);
+  return td;
+};
+
 // `sdp` / `ice_candidate` for a call whose XW.Call does not exist yet (kept until it does).
 XW.early = [];
 XW.signal = (call, msg) => {

@@ -1,7 +1,7 @@
 // Calls through the media relay in real Chromium: the kiosk says the call is recorded; a
 // supervisor's dashboard lists the live call and monitors it — both sides' video decoded in the
 // supervisor's page while the Chromium booth and the Rust clerk go on — and another city's
-// supervisor does not see it; the finished recording plays in a <video> element.
+// supervisor does not see it; the finished recording plays from the dashboard's recent cases.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -56,23 +56,25 @@ test("a supervisor monitors a live Chromium booth ↔ Rust clerk call, another c
 
   assert.equal(await done, 0, `the Rust clerk finished its call:\n${out}`);
   const call = JSON.parse(out.trim().split("\n").pop()).media[0].call;
-  // The recording, once indexed, plays in Chromium: time advances, the picture has a size.
-  const played = await sup.evaluate(async ({ call }) => {
-    const token = (await (await fetch("/api/login", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ role: "supervisor", id: "sup-dongying", secret: "demo" }) })).json()).token;
-    let r;
-    for (let i = 0; i < 50; i++) {
-      r = await fetch(`/api/calls/${call}/recording`, { headers: { Authorization: `Bearer ${token}` } });
-      if (r.status === 200) break;
-      await new Promise((res) => setTimeout(res, 200));
-    }
-    if (r.status !== 200) return { status: r.status };
-    const url = URL.createObjectURL(await r.blob());
-    const v = document.createElement("video");
-    v.muted = true; v.src = url; document.body.append(v);
+  // The recording, once indexed, plays from the dashboard's recent cases: time advances, the
+  // picture has a size.
+  await waitFor(async () => {
+    await sup.reload();
+    await sup.waitForSelector("#dashboard:not([hidden])");
+    return sup.waitForSelector(`#cases button[data-recording="${call}"]`, { timeout: 3000 }).then(() => true, () => false);
+  }, "the case with its recording button", 30000);
+  await waitFor(async () => {
+    await sup.click(`#cases button[data-recording="${call}"]`);
+    return sup.evaluate(() => !!document.getElementById("player-video")?.src);
+  }, "the recording loaded");
+  const played = await sup.evaluate(async () => {
+    const v = document.getElementById("player-video");
+    v.muted = true;
     await v.play();
     await new Promise((res) => setTimeout(res, 1500));
-    return { status: 200, currentTime: v.currentTime, width: v.videoWidth, duration: v.duration };
-  }, { call });
-  assert.equal(played.status, 200, JSON.stringify(played));
+    return { currentTime: v.currentTime, width: v.videoWidth, duration: v.duration };
+  });
   assert.ok(played.currentTime > 0.5 && played.width > 0, `the recording plays: ${JSON.stringify(played)}`);
+  await sup.screenshot({ path: join(shots, "supervisor-recording.png") });
+  await audit(sup, "the dashboard playing a recording");
 });
