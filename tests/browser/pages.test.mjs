@@ -99,7 +99,7 @@ test("booth and clerk pages: call with video both ways, ID card photo, hang-up, 
   await clerk.waitForFunction(() => document.querySelector("#case-saved").textContent.includes("材料不全"));
   const row = await clerk.waitForSelector("#cases tr");
   const cells = await row.$$eval("td", (tds) => tds.map((td) => td.textContent));
-  assert.deepEqual(cells.slice(1), ["教师资格认定确认", "材料不全 Missing documents", "非常满意", "缺户口本首页，已告知群众补交"]);
+  assert.deepEqual(cells.slice(1), ["教师资格认定确认", "材料不全 Missing documents", "非常满意", "缺户口本首页，已告知群众补交", "播放 · Play"]);
   assert.match(await clerk.textContent("#day"), /今日办件 1 件/);
   await booth.context().close(); await clerk.context().close();
 });
