@@ -52,14 +52,7 @@ pub async fn run(args: &AgentArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
         let msg = tokio::select! {
             msg = session.recv_timeout(left) => msg,
             event = async { match link.as_mut() { Some(l) => l.next_event().await, None => std::future::pending().await } } => {
-                if let Some(l) = link.as_mut() {
-                    for out in l.on_event(&event).await.unwrap_or_default() {
-                        // A third party reports no media state: the call's own parties do.
-                        if !matches!(out, ClientMessage::MediaState { .. }) {
-                            session.send(out).await?;
-                        }
-                    }
-                }
+                crate::relay_link::on_peer_event(&mut link, &event, &session).await?;
                 continue;
             }
         };
@@ -95,12 +88,7 @@ pub async fn run(args: &AgentArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
                 leave_at = args.hold.map(|h| Instant::now() + Duration::from_secs_f64(h));
             }
             ServerMessage::Sdp { .. } | ServerMessage::IceCandidate { .. } => {
-                if let Some(l) = link.as_mut() {
-                    match l.on_signal(&msg).await {
-                        Ok(outs) => session.send_all(outs).await?,
-                        Err(e) => tracing::warn!(error = %e, "relay signaling not applied"),
-                    }
-                }
+                crate::relay_link::on_signal(&mut link, &msg, &session).await?;
             }
             ServerMessage::CallEnded { call, .. } if Some(call.0) == s.call => {
                 // The server makes the guest available again: wait (briefly) to see it.
@@ -111,17 +99,13 @@ pub async fn run(args: &AgentArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
             ServerMessage::ClerkState { state: protocol::ClerkState::Available, .. } if ended => break,
             ServerMessage::Error { code, .. } => {
                 s.outcome = "refused".into();
-                s.error = serde_json::to_value(code).ok().and_then(|v| v.as_str().map(str::to_owned));
+                s.error = crate::relay_link::code_word(code);
                 break;
             }
             _ => {}
         }
     }
-    if let Some(l) = link {
-        let report = l.close().await;
-        s.by_party = report.by_party;
-        s.media_path = Some(report.media_path);
-    }
+    (s.by_party, s.media_path) = crate::relay_link::finish(link).await;
     session.close().await;
     Ok(s)
 }

@@ -5,6 +5,7 @@
 
 pub mod guest;
 pub mod monitor;
+mod relay_link;
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};

@@ -61,14 +61,7 @@ pub async fn run(
         let step = tokio::select! {
             msg = session.recv_timeout(left) => Some(msg),
             event = async { match link.as_mut() { Some(l) => l.next_event().await, None => std::future::pending().await } } => {
-                if let Some(l) = link.as_mut() {
-                    for out in l.on_event(&event).await.unwrap_or_default() {
-                        // Only candidates and answers: a monitor reports no media state.
-                        if !matches!(out, ClientMessage::MediaState { .. }) {
-                            session.send(out).await?;
-                        }
-                    }
-                }
+                crate::relay_link::on_peer_event(&mut link, &event, &session).await?;
                 None
             }
         };
@@ -105,16 +98,7 @@ pub async fn run(
                 watch_until = Some(Instant::now() + Duration::from_secs_f64(args.watch));
             }
             ServerMessage::Sdp { .. } | ServerMessage::IceCandidate { .. } => {
-                if let Some(l) = link.as_mut() {
-                    match l.on_signal(&msg).await {
-                        Ok(outs) => {
-                            for out in outs {
-                                session.send(out).await?;
-                            }
-                        }
-                        Err(e) => tracing::warn!(error = %e, "relay signaling not applied"),
-                    }
-                }
+                crate::relay_link::on_signal(&mut link, &msg, &session).await?;
             }
             ServerMessage::MonitorEnded { .. } => {
                 s.call_ended = !stopping;
@@ -123,17 +107,13 @@ pub async fn run(
             }
             ServerMessage::Error { code, .. } => {
                 s.outcome = "refused".into();
-                s.error = serde_json::to_value(code).ok().and_then(|v| v.as_str().map(str::to_owned));
+                s.error = crate::relay_link::code_word(code);
                 break;
             }
             _ => {}
         }
     }
-    if let Some(l) = link {
-        let report = l.close().await;
-        s.by_party = report.by_party;
-        s.media_path = Some(report.media_path);
-    }
+    (s.by_party, s.media_path) = crate::relay_link::finish(link).await;
     session.close().await;
     Ok(s)
 }

@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use media_relay::JoinSpec;
-use protocol::{CallId, ClientMessage, ErrorCode, SdpKind, ServerMessage};
+use protocol::{CallId, ClientMessage, ErrorCode, ServerMessage};
 use routing::{ClerkIdx, Input};
 use tracing::info;
 
@@ -128,17 +128,7 @@ impl Driver {
         if self.guests.get(&call.0) != Some(&clerk) {
             return Err(ErrorCode::Forbidden);
         }
-        crate::relay::validate(msg).map_err(|_| ErrorCode::InvalidField)?;
-        let Some(relay) = self.shared.relay.clone() else { return Err(ErrorCode::WrongState) };
-        let sent = match msg {
-            ClientMessage::Sdp { kind: SdpKind::Answer, sdp, .. } => relay.answer(call.0, GUEST.into(), sdp.clone()),
-            ClientMessage::Sdp { kind: SdpKind::Offer, .. } => return Err(ErrorCode::WrongState),
-            ClientMessage::IceCandidate { candidate, sdp_mid, sdp_mline_index, .. } => {
-                relay.candidate(call.0, GUEST.into(), candidate.clone(), sdp_mid.clone(), *sdp_mline_index)
-            }
-            _ => unreachable!("only sdp and ice_candidate reach here"),
-        };
-        sent.map_err(|_| ErrorCode::NotFound)
+        self.forward_to_relay(call.0, GUEST, msg)
     }
 
     /// Whether `who` is the guest of a live call (its `set_state` waits until it leaves).

@@ -59,19 +59,24 @@ impl Driver {
                 return Err(ErrorCode::Forbidden);
             }
         };
+        self.forward_to_relay(call.0, party, msg)
+    }
+
+    /// Hands an answer or candidate (`msg`) for `call` to the relay as coming from `party` (a
+    /// party, a guest, a monitor). Offers come only from the relay: a party's is `wrong_state`.
+    pub(super) fn forward_to_relay(&self, call: u64, party: &str, msg: &ClientMessage) -> Result<(), ErrorCode> {
         crate::relay::validate(msg).map_err(|e| {
-            debug!(call = call.0, error = %e, "relay payload refused");
+            debug!(call, error = %e, "relay payload refused");
             ErrorCode::InvalidField
         })?;
         let Some(relay) = self.live_relay() else { return Err(ErrorCode::WrongState) };
         let sent = match msg {
-            ClientMessage::Sdp { kind: SdpKind::Answer, sdp, .. } => relay.answer(call.0, party.into(), sdp.clone()),
-            // In relay mode the relay makes every offer.
+            ClientMessage::Sdp { kind: SdpKind::Answer, sdp, .. } => relay.answer(call, party.into(), sdp.clone()),
             ClientMessage::Sdp { kind: SdpKind::Offer, .. } => return Err(ErrorCode::WrongState),
             ClientMessage::IceCandidate { candidate, sdp_mid, sdp_mline_index, .. } => {
-                relay.candidate(call.0, party.into(), candidate.clone(), sdp_mid.clone(), *sdp_mline_index)
+                relay.candidate(call, party.into(), candidate.clone(), sdp_mid.clone(), *sdp_mline_index)
             }
-            _ => unreachable!("only sdp and ice_candidate reach here"),
+            _ => unreachable!("only sdp and ice_candidate are forwarded"),
         };
         sent.map_err(|_| ErrorCode::NotFound)
     }

@@ -4,7 +4,7 @@
 //! attempt, allowed or not, is a `recording_views` row (range `live`) with its audit-chain link.
 
 use media_relay::JoinSpec;
-use protocol::{CallId, ClientMessage, ErrorCode, SdpKind, ServerMessage};
+use protocol::{CallId, ClientMessage, ErrorCode, ServerMessage};
 use tracing::info;
 
 use super::{ConnId, Driver};
@@ -70,18 +70,7 @@ impl Driver {
         if self.monitors.get(&conn) != Some(&call.0) {
             return Err(ErrorCode::Forbidden);
         }
-        crate::relay::validate(msg).map_err(|_| ErrorCode::InvalidField)?;
-        let Some(relay) = self.shared.relay.clone() else { return Err(ErrorCode::WrongState) };
-        let party = monitor_party(conn);
-        let sent = match msg {
-            ClientMessage::Sdp { kind: SdpKind::Answer, sdp, .. } => relay.answer(call.0, party, sdp.clone()),
-            ClientMessage::Sdp { kind: SdpKind::Offer, .. } => return Err(ErrorCode::WrongState),
-            ClientMessage::IceCandidate { candidate, sdp_mid, sdp_mline_index, .. } => {
-                relay.candidate(call.0, party, candidate.clone(), sdp_mid.clone(), *sdp_mline_index)
-            }
-            _ => unreachable!("only sdp and ice_candidate reach here"),
-        };
-        sent.map_err(|_| ErrorCode::NotFound)
+        self.forward_to_relay(call.0, &monitor_party(conn), msg)
     }
 
     /// The relay's signaling for a monitoring connection (`party` is `monitor:<conn>`).
