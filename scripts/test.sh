@@ -11,7 +11,8 @@ export RUST_BACKTRACE=1
 
 # System packages the tests use (Debian): coturn for the TURN relay test, libvpx-dev for the Rust
 # clients' VP8 decoder, chromium and node/npm for the browser tests, postgresql for the store,
-# redis-server for cluster mode (the tests start throwaway servers on free ports).
+# redis-server for cluster mode (the tests start throwaway servers on free ports), ffmpeg for
+# `ffprobe`, which reads the call recordings in the relay tests.
 need_pkgs=()
 command -v turnserver >/dev/null || need_pkgs+=(coturn)
 [ -e /usr/include/vpx/vp8dx.h ] || need_pkgs+=(libvpx-dev)
@@ -20,6 +21,7 @@ command -v node >/dev/null || need_pkgs+=(nodejs npm)
 # PostgreSQL for the records store's tests (each test binary starts a throwaway cluster).
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_pkgs+=(postgresql)
 command -v redis-server >/dev/null || need_pkgs+=(redis-server)
+command -v ffprobe >/dev/null || need_pkgs+=(ffmpeg)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "== installing ${need_pkgs[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
