@@ -79,7 +79,10 @@ impl Counters {
     /// Counts a decoded picture or an audio packet of the remote stream `stream`.
     pub fn stream(&self, stream: &str, decoded_frame: bool, audio_packet: bool) {
         let mut m = self.by_stream.lock().expect("stream-count lock is never poisoned");
-        let c = m.entry(stream.to_owned()).or_default();
+        if !m.contains_key(stream) {
+            m.insert(stream.to_owned(), StreamCounts::default());
+        }
+        let c = m.get_mut(stream).expect("inserted above");
         c.frames_decoded += u64::from(decoded_frame);
         c.audio_packets += u64::from(audio_packet);
     }

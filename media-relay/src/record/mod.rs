@@ -156,6 +156,7 @@ impl Writer {
             .collect();
         let mut assemblers: Vec<Vp8Assembler> = self.specs.iter().map(|_| Vp8Assembler::new()).collect();
         let mut sizes: Vec<Option<(u16, u16)>> = vec![None; self.specs.len()];
+        let mut asked: Vec<Option<Instant>> = vec![None; self.specs.len()];
         let mut writer: Option<WebmWriter> = None;
         let mut pending: Vec<Block> = vec![];
         let cue_track = self.specs.iter().position(|(_, k)| *k == RtpCodecKind::Video).unwrap_or(0) as u8 + 1;
@@ -168,7 +169,10 @@ impl Writer {
                 let block = if kind == RtpCodecKind::Video {
                     let assembler = &mut assemblers[item.track];
                     let frame = assembler.push(&item.packet);
-                    if assembler.needs_keyframe() {
+                    // Asked at most every PLI_INTERVAL here too: no task per packet while waiting.
+                    let due = asked[item.track].is_none_or(|at: Instant| at.elapsed() >= crate::forward::PLI_INTERVAL);
+                    if assembler.needs_keyframe() && due {
+                        asked[item.track] = Some(Instant::now());
                         let keyframes = self.keyframes[item.track].clone();
                         self.runtime.spawn(async move { keyframes.request().await });
                     }

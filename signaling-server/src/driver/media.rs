@@ -21,7 +21,10 @@ impl Driver {
     pub(super) fn relay_call_started(&mut self, call: &routing::CallView, to_clerk: bool, to_booth: bool) {
         let Some(relay) = self.live_relay() else { return };
         let id = call.call.0;
-        self.media_calls.insert(id, *call);
+        if self.shared.media.recorded() {
+            // Kept until the recording is reported (then indexed with it).
+            self.media_calls.insert(id, *call);
+        }
         let parties =
             || vec![JoinSpec { party: BOOTH.into(), publish: true }, JoinSpec { party: CLERK.into(), publish: true }];
         if to_clerk && to_booth {
