@@ -236,6 +236,8 @@ impl Engine {
                 self.media_failed(call, now);
                 Ok(())
             }
+            Input::TransferCall { call, from, to } => self.transfer_call(call, from, to, now),
+            Input::RequeueCall { call, clerk, service } => self.requeue_call(call, clerk, service, now),
             Input::Shutdown => {
                 self.shutdown();
                 Ok(())
@@ -692,12 +694,71 @@ impl Engine {
         self.calls.remove(&call);
         let service = self.tickets[&rec.ticket].service;
         self.emit(Action::CallEnded { call, ticket: rec.ticket, booth: rec.booth, clerk: rec.clerk, service, reason });
-        let talk = now.saturating_duration_since(rec.started_at);
-        self.set_clerk_state(rec.clerk, ClerkState::WrapUp, now);
-        let c = &mut self.clerks[rec.clerk.0 as usize];
+        self.start_wrap_up(rec.clerk, service, now.saturating_duration_since(rec.started_at), now);
+    }
+
+    /// The clerk's part of a call is over: wrap-up, ending by itself after `wrap_up_max`.
+    fn start_wrap_up(&mut self, clerk: ClerkIdx, service: ServiceIdx, talk: Duration, now: Instant) {
+        self.set_clerk_state(clerk, ClerkState::WrapUp, now);
+        let c = &mut self.clerks[clerk.0 as usize];
         c.wrapping = Some((service, talk));
         let epoch = c.epoch;
-        self.timers.schedule(now + self.cfg.wrap_up_max, Timer::WrapUpEnd { clerk: rec.clerk, epoch });
+        self.timers.schedule(now + self.cfg.wrap_up_max, Timer::WrapUpEnd { clerk, epoch });
+    }
+
+    /// Hands a live call to another clerk; see [`Input::TransferCall`].
+    fn transfer_call(&mut self, call: CallId, from: ClerkIdx, to: ClerkIdx, now: Instant) -> Result<(), Reject> {
+        self.clerk_checked(to)?;
+        let rec = self.call_party(call, Party::Clerk(from))?;
+        let target = &self.clerks[to.0 as usize];
+        let free = matches!(target.state, ClerkState::Available | ClerkState::Away(AwayReason::Assisting));
+        if to == from || !free || !target.connected {
+            return Err(Reject::WrongState);
+        }
+        let service = self.tickets[&rec.ticket].service;
+        let c = self.calls.get_mut(&call).expect("checked by call_party");
+        c.clerk = to;
+        // The new clerk's part starts now: its talk time, and its media must come up in time.
+        c.started_at = now;
+        c.clerk_media = false;
+        self.tickets.get_mut(&rec.ticket).expect("a call points at an open ticket").phase =
+            Phase::Connected { call, clerk: to };
+        self.timers.schedule(now + self.cfg.media_timeout, Timer::MediaTimeout { call });
+        self.emit(Action::CallTransferred { call, ticket: rec.ticket, booth: rec.booth, service, from, to });
+        self.start_wrap_up(from, service, now.saturating_duration_since(rec.started_at), now);
+        self.clerks[to.0 as usize].missed = 0;
+        self.set_clerk_state(to, ClerkState::InCall, now);
+        Ok(())
+    }
+
+    /// Ends a call and puts its ticket at the head of another service's queue; see
+    /// [`Input::RequeueCall`].
+    fn requeue_call(&mut self, call: CallId, clerk: ClerkIdx, service: ServiceIdx, now: Instant) -> Result<(), Reject> {
+        let rec = self.call_party(call, Party::Clerk(clerk))?;
+        if service.0 as usize >= self.dir.services.len() {
+            return Err(Reject::UnknownService);
+        }
+        let region = self.dir.booth(rec.booth).region;
+        let steps = self.steps_for(region, service);
+        if steps.is_empty() {
+            return Err(Reject::ServiceNotOffered);
+        }
+        self.end_call(call, rec, CallEndReason::Requeued, now);
+        let t = self.tickets.get_mut(&rec.ticket).expect("a call points at an open ticket");
+        let from = std::mem::replace(&mut t.service, service);
+        t.steps = steps;
+        t.step = 0;
+        // Nobody has declined it for the new service; the clerk who sent it on is not asked again.
+        t.excluded = vec![clerk];
+        if let Some(set) = self.open_by_service.get_mut(&from) {
+            set.remove(&rec.ticket);
+        }
+        self.open_by_service.entry(service).or_default().insert(rec.ticket);
+        self.emit(Action::TicketServiceChanged { ticket: rec.ticket, booth: rec.booth, from, to: service });
+        self.emit(Action::QueueChanged { service: from });
+        self.return_to_waiting(rec.ticket, RequeueCause::Transferred, now);
+        self.schedule_widen(rec.ticket);
+        Ok(())
     }
 
     /// Removes an open ticket for good and tells the booth why.
@@ -782,7 +843,9 @@ impl Engine {
                 }
             }
             Timer::MediaTimeout { call } => {
-                if self.calls.get(&call).is_some_and(|c| !(c.booth_media && c.clerk_media)) {
+                // A transfer restarts the call's media deadline; an earlier timer is stale then.
+                let due = |c: &CallRec| now >= c.started_at + self.cfg.media_timeout;
+                if self.calls.get(&call).is_some_and(|c| !(c.booth_media && c.clerk_media) && due(c)) {
                     self.media_failed(call, now);
                 }
             }

@@ -78,6 +78,8 @@ pub enum CallEndReason {
     ClerkLost,
     /// The media path never came up (or failed for good); the ticket was re-queued at the head.
     MediaFailed,
+    /// The clerk sent the citizen to another service's queue, at its head (`RequeueCall`).
+    Requeued,
     ServerShutdown,
 }
 
@@ -90,6 +92,8 @@ pub enum RequeueCause {
     ClerkLost,
     /// The call's media never connected: back to the head.
     MediaFailed,
+    /// The clerk sent the citizen to another service's queue: to its head.
+    Transferred,
 }
 
 impl RequeueCause {
@@ -195,6 +199,23 @@ pub enum Input {
         call: CallId,
         by: Party,
     },
+    /// The call's clerk hands it to another clerk (转接), who must be connected and available or
+    /// assisting in a call (a three-way call's guest: the warm transfer). The call goes on with
+    /// the same id and ticket; `from` goes to wrap-up (its part is a case of its own), `to` is in
+    /// the call and must bring its media up within the media timeout.
+    TransferCall {
+        call: CallId,
+        from: ClerkIdx,
+        to: ClerkIdx,
+    },
+    /// The call's clerk sends the citizen to another service item's queue, at its head (the
+    /// citizen asked for the wrong item) — first of its priority class, as every re-queue. The call ends (`requeued`), the clerk goes to wrap-up,
+    /// and the same ticket waits for the new service, first in line.
+    RequeueCall {
+        call: CallId,
+        clerk: ClerkIdx,
+        service: ServiceIdx,
+    },
     /// Close everything with `server_shutdown`.
     Shutdown,
 }
@@ -250,6 +271,22 @@ pub enum Action {
         clerk: ClerkIdx,
         service: ServiceIdx,
         reason: CallEndReason,
+    },
+    /// The call went from one clerk to another (`TransferCall`); it goes on.
+    CallTransferred {
+        call: CallId,
+        ticket: TicketId,
+        booth: BoothIdx,
+        service: ServiceIdx,
+        from: ClerkIdx,
+        to: ClerkIdx,
+    },
+    /// The ticket now waits for another service item (`RequeueCall`); `TicketRequeued` follows.
+    TicketServiceChanged {
+        ticket: TicketId,
+        booth: BoothIdx,
+        from: ServiceIdx,
+        to: ServiceIdx,
     },
     TicketClosed {
         ticket: TicketId,

@@ -29,6 +29,8 @@ enum Op {
     HangUpByClerk(u32),
     MediaUp(u32, bool),
     MediaFail(u32),
+    Transfer(u32, u32),
+    Requeue(u32, u32),
     Advance(u64),
 }
 
@@ -53,6 +55,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => clerk.clone().prop_map(Op::HangUpByClerk),
         2 => (clerk.clone(), any::<bool>()).prop_map(|(c, b)| Op::MediaUp(c, b)),
         1 => clerk.clone().prop_map(Op::MediaFail),
+        1 => (clerk.clone(), clerk.clone()).prop_map(|(a, b)| Op::Transfer(a, b)),
+        1 => (clerk.clone(), 0u32..2).prop_map(|(c, s)| Op::Requeue(c, s)),
         3 => (0u64..45).prop_map(Op::Advance),
     ]
 }
@@ -114,6 +118,14 @@ impl Ledger {
                 self.call_by_clerk.remove(&clerk).ok_or("call ended twice")?;
                 self.connected.remove(&ticket);
             }
+            Action::CallTransferred { call, from, to, .. } => {
+                if self.call_by_clerk.remove(&from) != Some(call) {
+                    return Err(format!("{call:?} transferred from {from:?}, not its clerk"));
+                }
+                if self.offer_by_clerk.contains_key(&to) || self.call_by_clerk.insert(to, call).is_some() {
+                    return Err(format!("{call:?} transferred to {to:?}, who holds an offer or call"));
+                }
+            }
             _ => {}
         }
         Ok(())
@@ -163,6 +175,12 @@ fn input_of(h: &mut Harness, op: &Op) -> Option<Input> {
             by: if by_booth { Party::Booth(v.booth) } else { Party::Clerk(c(i)) },
         }),
         Op::MediaFail(i) => h.engine.call_of(c(i)).map(|v| Input::MediaFailed { call: v.call, by: Party::Clerk(c(i)) }),
+        Op::Transfer(i, j) => {
+            h.engine.call_of(c(i)).map(|v| Input::TransferCall { call: v.call, from: c(i), to: c(j) })
+        }
+        Op::Requeue(i, s) => {
+            h.engine.call_of(c(i)).map(|v| Input::RequeueCall { call: v.call, clerk: c(i), service: ServiceIdx(s) })
+        }
         Op::Advance(_) => None,
     }
 }

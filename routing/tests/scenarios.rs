@@ -692,3 +692,147 @@ fn offered_clerk_dropping_withdraws_the_offer() {
     h.input(Input::ClerkSetAvailable { clerk: c1 }).unwrap();
     assert_eq!(h.engine.clerk_state(c1), ClerkState::Away(AwayReason::Disconnected));
 }
+
+/// A call with `clerk` on `booth`'s new ticket, media up on both sides.
+fn connected_call(h: &mut Harness, booth: &str, service: &str, clerk: &str) -> (TicketId, CallId) {
+    h.available(clerk);
+    let ticket = h.request(booth, service, Priority::Normal);
+    let (offer, _, c) = Harness::offer_in(&h.drain());
+    h.input(Input::AcceptOffer { clerk: c, offer }).unwrap();
+    let call = h.engine.call_of(c).unwrap().call;
+    h.input(Input::MediaConnected { call, by: Party::Clerk(c) }).unwrap();
+    h.input(Input::MediaConnected { call, by: Party::Booth(h.booth(booth)) }).unwrap();
+    h.drain();
+    (ticket, call)
+}
+
+#[test]
+fn warm_transfer_hands_the_call_to_the_assisting_clerk() {
+    let mut h = Harness::new();
+    let (ticket, call) = connected_call(&mut h, "booth-gudao-1", "teacher-cert", "clerk-hekou-1");
+    let (from, to) = (h.clerk("clerk-hekou-1"), h.clerk("clerk-dongying-1"));
+    h.sign_in_away("clerk-dongying-1");
+    h.input(Input::ClerkSetAway { clerk: to, reason: AwayReason::Assisting }).unwrap();
+    h.secs(40);
+    h.drain();
+    // Only the call's clerk may transfer it, and only to a free, connected clerk.
+    assert_eq!(h.input(Input::TransferCall { call, from: to, to: from }), Err(Reject::NoSuchCall));
+    assert_eq!(h.input(Input::TransferCall { call, from, to: from }), Err(Reject::WrongState));
+    h.input(Input::TransferCall { call, from, to }).unwrap();
+    let (booth, service) = (h.booth("booth-gudao-1"), h.service("teacher-cert"));
+    assert_eq!(
+        h.drain(),
+        vec![
+            Action::CallTransferred { call, ticket, booth, service, from, to },
+            Action::ClerkStateChanged { clerk: from, state: ClerkState::WrapUp },
+            Action::ClerkStateChanged { clerk: to, state: ClerkState::InCall },
+        ]
+    );
+    let view = h.engine.call(call).expect("the call goes on");
+    assert_eq!((view.clerk, view.ticket), (to, ticket));
+    assert_eq!(h.engine.call_of(from), None);
+    // The new clerk's media must come up within the media timeout (15 s), counted from the
+    // transfer: nothing happens at 14 s, and without it the call fails at 15 s.
+    h.secs(14);
+    assert_eq!(h.drain(), vec![]);
+    h.secs(1);
+    let actions = h.drain_core();
+    assert_eq!(
+        actions[0],
+        Action::CallEnded { call, ticket, booth, clerk: to, service, reason: CallEndReason::MediaFailed }
+    );
+}
+
+#[test]
+fn a_transferred_call_whose_media_comes_up_ends_served_with_the_new_clerk() {
+    let mut h = Harness::new();
+    let (ticket, call) = connected_call(&mut h, "booth-gudao-1", "teacher-cert", "clerk-hekou-1");
+    let (from, to) = (h.clerk("clerk-hekou-1"), h.clerk("clerk-dongying-1"));
+    h.available("clerk-dongying-1");
+    h.drain();
+    h.input(Input::TransferCall { call, from, to }).unwrap();
+    h.secs(2);
+    h.input(Input::MediaConnected { call, by: Party::Clerk(to) }).unwrap();
+    // The first clerk's wrap-up runs on its own while the call goes on.
+    h.input(Input::EndWrapUp { clerk: from }).unwrap();
+    assert_eq!(h.engine.clerk_state(from), ClerkState::Available);
+    h.secs(60);
+    h.drain();
+    assert_eq!(h.input(Input::HangUp { call, by: Party::Clerk(from) }), Err(Reject::NoSuchCall));
+    h.input(Input::HangUp { call, by: Party::Clerk(to) }).unwrap();
+    let (booth, service) = (h.booth("booth-gudao-1"), h.service("teacher-cert"));
+    assert_eq!(
+        h.drain_core(),
+        vec![
+            Action::CallEnded { call, ticket, booth, clerk: to, service, reason: CallEndReason::HungUpByClerk },
+            Action::TicketClosed { ticket, booth, service, reason: TicketEndReason::Served },
+        ]
+    );
+    assert_eq!(h.engine.clerk_state(to), ClerkState::WrapUp);
+}
+
+#[test]
+fn a_transfer_to_a_busy_or_away_clerk_is_refused_and_changes_nothing() {
+    let mut h = Harness::new();
+    let (_, call) = connected_call(&mut h, "booth-gudao-1", "teacher-cert", "clerk-hekou-1");
+    let from = h.clerk("clerk-hekou-1");
+    let to = h.clerk("clerk-dongying-1");
+    assert_eq!(h.input(Input::TransferCall { call, from, to }), Err(Reject::WrongState), "offline");
+    h.sign_in_away("clerk-dongying-1");
+    h.input(Input::ClerkSetAway { clerk: to, reason: AwayReason::Break }).unwrap();
+    assert_eq!(h.input(Input::TransferCall { call, from, to }), Err(Reject::WrongState), "on a break");
+    h.input(Input::ClerkSetAvailable { clerk: to }).unwrap();
+    h.input(Input::ClerkDisconnected { clerk: to }).unwrap();
+    assert_eq!(h.input(Input::TransferCall { call, from, to }), Err(Reject::WrongState), "disconnected");
+    h.drain();
+    assert_eq!(h.engine.call(call).unwrap().clerk, from);
+    assert_eq!(h.engine.clerk_state(from), ClerkState::InCall);
+}
+
+#[test]
+fn requeue_call_puts_the_ticket_at_the_head_of_the_other_service() {
+    let mut h = Harness::new();
+    h.sign_in_away("clerk-hekou-2"); // serves business-reg, busy for now
+    let waiting = h.request("booth-gudao-2", "business-reg", Priority::Normal);
+    let (ticket, call) = connected_call(&mut h, "booth-gudao-1", "teacher-cert", "clerk-hekou-1");
+    let clerk = h.clerk("clerk-hekou-1");
+    let (teacher, business) = (h.service("teacher-cert"), h.service("business-reg"));
+    let booth = h.booth("booth-gudao-1");
+    assert_eq!(
+        h.input(Input::RequeueCall { call, clerk: h.clerk("clerk-hekou-2"), service: business }),
+        Err(Reject::NoSuchCall),
+        "only the call's clerk"
+    );
+    h.input(Input::RequeueCall { call, clerk, service: business }).unwrap();
+    assert_eq!(
+        h.drain_core(),
+        vec![
+            Action::CallEnded { call, ticket, booth, clerk, service: teacher, reason: CallEndReason::Requeued },
+            Action::TicketServiceChanged { ticket, booth, from: teacher, to: business },
+            Action::TicketRequeued { ticket, booth, cause: RequeueCause::Transferred },
+        ]
+    );
+    assert_eq!(h.engine.clerk_state(clerk), ClerkState::WrapUp);
+    let view = h.engine.ticket_view(ticket, h.now).unwrap();
+    assert_eq!((view.service, view.state, view.position), (business, TicketState::Waiting, Some(1)));
+    assert_eq!(h.engine.ticket_view(waiting, h.now).unwrap().position, Some(2), "ahead of one who came earlier");
+    // The business-registration clerk gets it first.
+    let c2 = h.clerk("clerk-hekou-2");
+    h.input(Input::ClerkSetAvailable { clerk: c2 }).unwrap();
+    assert_eq!(Harness::offer_in(&h.drain()).1, ticket);
+}
+
+#[test]
+fn requeue_to_a_service_nobody_serves_closes_as_no_clerk_after_the_grace() {
+    let mut h = Harness::new();
+    let (ticket, call) = connected_call(&mut h, "booth-gudao-1", "teacher-cert", "clerk-hekou-1");
+    let clerk = h.clerk("clerk-hekou-1");
+    let business = h.service("business-reg");
+    assert_eq!(h.input(Input::RequeueCall { call, clerk, service: ServiceIdx(9) }), Err(Reject::UnknownService));
+    h.input(Input::RequeueCall { call, clerk, service: business }).unwrap();
+    h.drain();
+    h.secs(60);
+    let closed: Vec<_> = h.drain().into_iter().filter(|a| matches!(a, Action::TicketClosed { .. })).collect();
+    let (booth, reason) = (h.booth("booth-gudao-1"), TicketEndReason::NoClerk);
+    assert_eq!(closed, vec![Action::TicketClosed { ticket, booth, service: business, reason }]);
+}
