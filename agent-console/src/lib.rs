@@ -33,6 +33,18 @@ pub struct AgentArgs {
     /// relay mode).
     #[arg(long)]
     pub invite: Option<String>,
+    /// Hand the call to this clerk (转接; relay mode) `--transfer-after` seconds after it joined
+    /// as the third party (with `--invite` naming the same clerk: a warm transfer) or, without
+    /// `--invite`, after the media came up (the clerk must be available).
+    #[arg(long, conflicts_with = "requeue")]
+    pub transfer: Option<String>,
+    /// Send the citizen to the head of this service item's queue (a service code)
+    /// `--transfer-after` seconds after the media came up.
+    #[arg(long)]
+    pub requeue: Option<String>,
+    /// Seconds before `--transfer` or `--requeue`.
+    #[arg(long, default_value_t = 2.0)]
+    pub transfer_after: f64,
     /// Work as a third party: wait for a `call_invitation`, join the call, stay until it ends (or
     /// `--hold` seconds, then leave it).
     #[arg(long, conflicts_with_all = ["monitor", "auto_accept"])]
@@ -135,6 +147,9 @@ impl AgentArgs {
             json: true,
             monitor: None,
             invite: None,
+            transfer: None,
+            requeue: None,
+            transfer_after: 2.0,
             join_invites: false,
             supervisor: None,
             watch: 10.0,
@@ -197,6 +212,8 @@ impl AgentSummary {
 
 enum Timer {
     HangUp(CallId),
+    /// `--transfer` or `--requeue` now.
+    HandOn(CallId),
     EndWrapUp,
     /// Stop waiting for the last `case_recorded`.
     Finish,
@@ -270,6 +287,14 @@ pub async fn run_with(
                 }
                 match timer.take() {
                     Some((_, Timer::HangUp(call))) => session.send(ClientMessage::HangUp { call }).await?,
+                    Some((_, Timer::HandOn(call))) => {
+                        if let Some(clerk) = &args.transfer {
+                            session.send(ClientMessage::TransferCall { call, clerk: clerk.clone() }).await?;
+                        } else if let Some(service) = &args.requeue {
+                            let service = protocol::ServiceCode::new(service.clone());
+                            session.send(ClientMessage::RequeueCall { call, service }).await?;
+                        }
+                    }
                     Some((_, Timer::EndWrapUp)) => {
                         let end = ClientMessage::EndWrapUp { outcome: Some(args.outcome), note: None };
                         session.send(end).await?
@@ -287,7 +312,11 @@ pub async fn run_with(
                     on_chat(text);
                 }
                 if let Some(l) = link.as_mut() {
-                    if let (PeerEvent::Connected, Some(hold), None) = (&ev, args.hold, &timer) {
+                    let hands_on = args.requeue.is_some() || (args.transfer.is_some() && args.invite.is_none());
+                    if let (PeerEvent::Connected, true, None) = (&ev, hands_on, &timer) {
+                        let at = Instant::now() + Duration::from_secs_f64(args.transfer_after);
+                        timer = Some((at, Timer::HandOn(l.call)));
+                    } else if let (PeerEvent::Connected, Some(hold), None) = (&ev, args.hold, &timer) {
                         timer = Some((Instant::now() + Duration::from_secs_f64(hold), Timer::HangUp(l.call)));
                     }
                     if let (PeerEvent::Connected, Some(invite)) = (&ev, &args.invite) {
@@ -413,6 +442,11 @@ pub async fn run_with(
                     accepted,
                     since_request_ms,
                 });
+            }
+            ServerMessage::PartyJoined { call, id, .. } if args.transfer.as_ref() == Some(id) => {
+                // The warm transfer: all three talk for `--transfer-after` seconds first.
+                let at = Instant::now() + Duration::from_secs_f64(args.transfer_after);
+                timer = Some((at, Timer::HandOn(*call)));
             }
             ServerMessage::CallEnded { .. } => {
                 s.calls += 1;

@@ -138,6 +138,7 @@ pub struct BoothSummary {
     /// Tickets requested (more than one when no clerk was signed in at first).
     pub requests: u32,
     pub ticket: Option<u64>,
+    /// The clerk of the call (after a transfer: the one it was handed to).
     pub clerk: Option<String>,
     /// Request sent → call started (or → ticket closed when there was no call).
     pub waited_ms: u64,
@@ -423,6 +424,8 @@ pub async fn run_with(
                     }
                 }
             }
+            // The clerk handed the call on: the media keeps flowing through the relay.
+            ServerMessage::CallTransferred { peer, .. } => s.clerk = Some(peer.id.clone()),
             ServerMessage::Sdp { .. } | ServerMessage::IceCandidate { .. } => {
                 if let Some(l) = link.as_mut() {
                     match l.on_signal(&msg).await {

@@ -76,6 +76,15 @@ pub enum ClientMessage {
     JoinCall { call: CallId },
     /// The call's third party: leave it (available again).
     LeaveCall { call: CallId },
+    /// Clerk in a call (relay mode): hand the call to another clerk (转接) — its third party
+    /// after `invite_to_call` (warm: all three have talked), or a clerk who is available. The
+    /// call, its ticket and its recording go on; the sender's part ends (`call_ended` with reason
+    /// `transferred`, then wrap-up: a case of its own).
+    TransferCall { call: CallId, clerk: String },
+    /// Clerk in a call: end it and put the citizen at the head of another service item's queue
+    /// (the citizen asked for the wrong item). The booth gets `call_ended` (`requeued`), then its
+    /// ticket's status with the new service and notice `transferred`.
+    RequeueCall { call: CallId, service: ServiceCode },
     /// Supervisor: watch and hear a live call of their scope without the parties noticing (relay
     /// mode). Answered by `monitor_started`, then the relay's SDP offer for this connection.
     MonitorCall { call: CallId },
@@ -137,6 +146,8 @@ impl ClientMessage {
             ClientMessage::InviteToCall { .. } => "invite_to_call",
             ClientMessage::JoinCall { .. } => "join_call",
             ClientMessage::LeaveCall { .. } => "leave_call",
+            ClientMessage::TransferCall { .. } => "transfer_call",
+            ClientMessage::RequeueCall { .. } => "requeue_call",
             ClientMessage::StopMonitoring { .. } => "stop_monitoring",
             ClientMessage::RequestDocument { .. } => "request_document",
             ClientMessage::ReviewDocument { .. } => "review_document",

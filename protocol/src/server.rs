@@ -190,7 +190,6 @@ pub enum ServerMessage {
         interval_secs: u32,
         points: Vec<WaitingPoint>,
     },
-    /// All roles: the server is going down; reconnect after `retry_after_ms`.
     /// Clerk: another clerk invites you into its live call as a third party (`join_call`).
     CallInvitation {
         call: CallId,
@@ -220,6 +219,16 @@ pub enum ServerMessage {
         party: String,
         id: String,
     },
+    /// Booth (and a third party that stays): the call was handed to another clerk
+    /// (`transfer_call`); it goes on with `peer`. The new clerk gets `call_started`, the first
+    /// clerk `call_ended` with reason `transferred`.
+    CallTransferred {
+        call: CallId,
+        ticket: TicketId,
+        /// The clerk who handed it on.
+        from: String,
+        peer: Peer,
+    },
     /// Supervisor: monitoring this call begins; the relay's SDP offer follows (answer it like a
     /// party, with `sdp` / `ice_candidate` for this call). Nothing is sent; the parties are not told.
     MonitorStarted {
@@ -235,6 +244,7 @@ pub enum ServerMessage {
     MonitorEnded {
         call: CallId,
     },
+    /// All roles: the server is going down; reconnect after `retry_after_ms`.
     ServerShutdown {
         retry_after_ms: u64,
         message_zh: String,

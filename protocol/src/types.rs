@@ -153,6 +153,9 @@ pub enum TicketNotice {
     Resumed,
     /// The call's media could not be connected; the ticket is back at the head of the queue.
     MediaFailedRequeued,
+    /// The clerk sent the citizen to another service item's queue (the status's `service`), at
+    /// its head.
+    Transferred,
 }
 
 impl TicketNotice {
@@ -168,6 +171,10 @@ impl TicketNotice {
             TicketNotice::MediaFailedRequeued => (
                 "视频连接未能建立，您已回到队首，请稍候",
                 "The video connection could not be set up; you are back at the head of the queue.",
+            ),
+            TicketNotice::Transferred => (
+                "工作人员已为您转到其他事项办理，您排在队首，请稍候",
+                "The clerk moved your request to another service item; you are first in line.",
             ),
         }
     }
@@ -185,6 +192,10 @@ pub enum CallEndReason {
     ClerkLost,
     /// The media never connected (or failed for good); the citizen goes back to the head.
     MediaFailed,
+    /// To the first clerk of a transferred call: its part ended, the call goes on with another.
+    Transferred,
+    /// The clerk sent the citizen to another service item's queue, at its head.
+    Requeued,
     ServerShutdown,
 }
 

@@ -62,14 +62,15 @@ impl Engine {
         for (id, c) in calls {
             let _ = writeln!(
                 out,
-                "call {} ticket {} booth {} clerk {} started {} media {} {}",
+                "call {} ticket {} booth {} clerk {} started {} media {} {} handovers {}",
                 id.0,
                 c.ticket.0,
                 c.booth.0,
                 c.clerk.0,
                 at(c.started_at),
                 c.booth_media,
-                c.clerk_media
+                c.clerk_media,
+                c.handovers
             );
         }
         let mut answered: Vec<_> = self.answered.iter().collect();

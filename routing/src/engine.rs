@@ -122,6 +122,8 @@ pub(crate) struct CallRec {
     pub started_at: Instant,
     pub booth_media: bool,
     pub clerk_media: bool,
+    /// Times the call was handed to another clerk (`TransferCall`).
+    pub handovers: u32,
 }
 
 /// The sans-IO routing engine. See the crate documentation.
@@ -469,7 +471,15 @@ impl Engine {
         }
         self.calls.insert(
             call,
-            CallRec { ticket: rec.ticket, booth, clerk, started_at: now, booth_media: false, clerk_media: false },
+            CallRec {
+                ticket: rec.ticket,
+                booth,
+                clerk,
+                started_at: now,
+                booth_media: false,
+                clerk_media: false,
+                handovers: 0,
+            },
         );
         self.timers.schedule(now + self.cfg.media_timeout, Timer::MediaTimeout { call });
         self.clerks[clerk.0 as usize].missed = 0;
@@ -721,6 +731,7 @@ impl Engine {
         // The new clerk's part starts now: its talk time, and its media must come up in time.
         c.started_at = now;
         c.clerk_media = false;
+        c.handovers += 1;
         self.tickets.get_mut(&rec.ticket).expect("a call points at an open ticket").phase =
             Phase::Connected { call, clerk: to };
         self.timers.schedule(now + self.cfg.media_timeout, Timer::MediaTimeout { call });

@@ -40,6 +40,8 @@ pub struct CallView {
     pub booth: BoothIdx,
     pub clerk: ClerkIdx,
     pub service: ServiceIdx,
+    /// Times the call was handed to another clerk so far.
+    pub handovers: u32,
 }
 
 /// Load of one (hall, service) queue.
@@ -137,7 +139,7 @@ impl Engine {
     pub fn call(&self, call: CallId) -> Option<CallView> {
         let c = self.calls.get(&call)?;
         let service = self.tickets[&c.ticket].service;
-        Some(CallView { call, ticket: c.ticket, booth: c.booth, clerk: c.clerk, service })
+        Some(CallView { call, ticket: c.ticket, booth: c.booth, clerk: c.clerk, service, handovers: c.handovers })
     }
 
     /// Every live call, by call id.

@@ -88,6 +88,7 @@ pub fn call_end_out(x: r::CallEndReason) -> p::CallEndReason {
         r::CallEndReason::BoothLost => p::CallEndReason::BoothLost,
         r::CallEndReason::ClerkLost => p::CallEndReason::ClerkLost,
         r::CallEndReason::MediaFailed => p::CallEndReason::MediaFailed,
+        r::CallEndReason::Requeued => p::CallEndReason::Requeued,
         r::CallEndReason::ServerShutdown => p::CallEndReason::ServerShutdown,
     }
 }

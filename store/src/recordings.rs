@@ -21,6 +21,8 @@ pub struct RecordingRow {
     pub call_id: String,
     pub ticket_id: String,
     pub booth: String,
+    /// The clerks who served the call, comma-separated in order (more than one after a
+    /// transfer); each may view the recording.
     pub clerk: String,
     pub booth_region: String,
     pub service: String,

@@ -270,8 +270,10 @@ impl Store {
             return Ok(Vec::new());
         }
         let sql = format!(
+            // The citizen rates the service as a whole: it goes with the case of the clerk who
+            // finished it, not with that of a clerk who handed the call on.
             "SELECT {cols}, r.rating, r.reason FROM cases c LEFT JOIN ratings r ON r.ticket_id = c.ticket_id \
-             WHERE c.id IN ({}) ORDER BY c.recorded_ms DESC, c.id DESC LIMIT $2",
+             AND c.call_end <> 'transferred' WHERE c.id IN ({}) ORDER BY c.recorded_ms DESC, c.id DESC LIMIT $2",
             branches.join(" UNION ")
         );
         let rows = self.conn().query(&sql, &params)?;

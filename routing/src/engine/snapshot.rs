@@ -81,6 +81,7 @@ pub(super) struct CallSnap {
     pub(super) started_at: u64,
     pub(super) booth_media: bool,
     pub(super) clerk_media: bool,
+    pub(super) handovers: u32,
 }
 
 /// Why a snapshot cannot be restored.
@@ -164,6 +165,7 @@ impl Engine {
                     started_at: nanos(base, c.started_at),
                     booth_media: c.booth_media,
                     clerk_media: c.clerk_media,
+                    handovers: c.handovers,
                 };
                 (*id, snap)
             })
@@ -284,6 +286,7 @@ impl Engine {
                     started_at: at(base, c.started_at),
                     booth_media: c.booth_media,
                     clerk_media: c.clerk_media,
+                    handovers: c.handovers,
                 };
                 (*id, rec)
             })

@@ -10,12 +10,15 @@ use crate::matching::QueueKey;
 use crate::model::{AwayReason, CallId, ClerkState, OfferId, Priority, TicketId};
 use crate::timers::Timer;
 
-/// The layout's version: the first word.
-const FORMAT: u64 = 1;
+/// The layout's version: the first word. Version 2 added a call's `handovers`; a version 1
+/// list still reads (its calls had none).
+const FORMAT: u64 = 2;
 
 /// Reads words back, failing on a short or malformed list.
 pub(super) struct Reader<'a> {
     words: &'a [u64],
+    /// The list's layout version.
+    format: u64,
 }
 
 impl Reader<'_> {
@@ -270,7 +273,19 @@ macro_rules! record {
 }
 record!(TicketSnap { booth, service, priority, key, enqueued_at, step, phase, excluded, expiry_epoch, answered });
 record!(ClerkSnap { state, since, idle_seq, missed, epoch, wrapping, connected, grace_epoch, resume_available });
-record!(CallSnap { ticket, booth, clerk, started_at, booth_media, clerk_media });
+impl Words for CallSnap {
+    fn put(&self, w: &mut Vec<u64>) {
+        (self.ticket, self.booth, self.clerk).put(w);
+        (self.started_at, self.booth_media, self.clerk_media).put(w);
+        self.handovers.put(w);
+    }
+    fn take(r: &mut Reader) -> Result<Self, SnapshotError> {
+        let (ticket, booth, clerk) = Words::take(r)?;
+        let (started_at, booth_media, clerk_media) = Words::take(r)?;
+        let handovers = if r.format >= 2 { u32::take(r)? } else { 0 };
+        Ok(CallSnap { ticket, booth, clerk, started_at, booth_media, clerk_media, handovers })
+    }
+}
 record!(EngineSnapshot {
     tickets,
     open_by_service,
@@ -302,8 +317,9 @@ impl EngineSnapshot {
     /// A snapshot from [`EngineSnapshot::to_words`]'s list; a short, long or malformed list is
     /// refused.
     pub fn from_words(words: &[u64]) -> Result<Self, SnapshotError> {
-        let mut r = Reader { words };
-        if r.next()? != FORMAT {
+        let mut r = Reader { words, format: 0 };
+        r.format = r.next()?;
+        if !(1..=FORMAT).contains(&r.format) {
             return Err(bad("an unknown format"));
         }
         let snap = Self::take(&mut r)?;
@@ -311,5 +327,31 @@ impl EngineSnapshot {
             return Err(bad("words left over"));
         }
         Ok(snap)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_of_a_version_1_list_reads_with_no_handovers() {
+        let call = CallSnap {
+            ticket: TicketId(7),
+            booth: BoothIdx(1),
+            clerk: ClerkIdx(2),
+            started_at: 99,
+            booth_media: true,
+            clerk_media: false,
+            handovers: 3,
+        };
+        let mut now = vec![];
+        call.put(&mut now);
+        let back = CallSnap::take(&mut Reader { words: &now, format: FORMAT }).unwrap();
+        assert_eq!(back, call);
+        // Version 1 wrote the same fields without `handovers`.
+        let v1 = &now[..now.len() - 1];
+        let old = CallSnap::take(&mut Reader { words: v1, format: 1 }).unwrap();
+        assert_eq!(old, CallSnap { handovers: 0, ..call });
     }
 }

@@ -40,6 +40,7 @@ impl Driver {
                     routing::RequeueCause::OfferNotTaken => None,
                     routing::RequeueCause::ClerkLost => Some(TicketNotice::ClerkLostRequeued),
                     routing::RequeueCause::MediaFailed => Some(TicketNotice::MediaFailedRequeued),
+                    routing::RequeueCause::Transferred => Some(TicketNotice::Transferred),
                 };
                 self.last_status.remove(&ticket);
                 self.push_status(ticket, notice);
@@ -57,7 +58,7 @@ impl Driver {
                 info!(ticket = ticket.0, call = call.0, ?reason, "call ended");
                 self.relay_call_ended(call);
                 self.monitors_end(call.0);
-                self.open_case(call, ticket, booth, clerk, service, reason);
+                self.open_case(call, ticket, booth, clerk, service, call_end_out(reason));
                 let msg = ServerMessage::CallEnded {
                     call: protocol::CallId(call.0),
                     ticket: protocol::TicketId(ticket.0),
@@ -70,6 +71,15 @@ impl Driver {
                 }
                 self.send_to_clerk(clerk, msg);
             }
+            Action::CallTransferred { call, ticket, booth, service, from, to } => {
+                info!(ticket = ticket.0, call = call.0, from = %dir.clerk(from).id, to = %dir.clerk(to).id,
+                      "call transferred");
+                self.on_call_transferred(call, ticket, booth, service, from, to);
+            }
+            Action::TicketServiceChanged { ticket, from, to, .. } => {
+                info!(ticket = ticket.0, from = %dir.service(from).code, to = %dir.service(to).code,
+                      "ticket moved to another service");
+            }
             Action::TicketClosed { ticket, booth, reason, .. } => {
                 if reason == routing::TicketEndReason::Served {
                     self.rateable.insert(booth, ticket);
@@ -80,7 +90,11 @@ impl Driver {
                 if let ServerMessage::TicketClosed { case, .. } = &mut msg {
                     // The case the call opened (its clerk is in wrap-up): its number goes on the
                     // citizen's receipt.
-                    *case = self.pending_cases.values().find(|c| c.ticket == ticket.0).map(|c| c.id.clone());
+                    // (A clerk who handed the call on may still be in wrap-up with a case of its own.)
+                    let last = |c: &&crate::records::CaseRecord| {
+                        c.ticket == ticket.0 && c.call_end != protocol::CallEndReason::Transferred
+                    };
+                    *case = self.pending_cases.values().find(last).map(|c| c.id.clone());
                 }
                 self.send_to_booth(booth, msg);
             }
@@ -159,7 +173,16 @@ impl Driver {
         self.send_to_clerk(clerk, msg);
     }
 
+    /// Tells the parties (`to_clerk`, `to_booth`) that their call is up, then lets the relay
+    /// offer them their media connection.
     pub(super) fn send_call_started(&mut self, call: routing::CallView, to_clerk: bool, to_booth: bool) {
+        self.tell_call_started(call, to_clerk, to_booth);
+        // After the parties were told, so the relay's first offer follows `call_started`.
+        self.relay_call_started(&call, to_clerk, to_booth);
+    }
+
+    /// The `call_started` messages alone.
+    pub(super) fn tell_call_started(&mut self, call: routing::CallView, to_clerk: bool, to_booth: bool) {
         let dir = self.shared.directory.clone();
         let (booth, clerk) = (dir.booth(call.booth), dir.clerk(call.clerk));
         // Static STUN/TURN entries, plus TURN credentials minted for this party of this call.
@@ -196,7 +219,5 @@ impl Driver {
             let msg = make(peer, false, ice_for(&booth.id));
             self.send_to_booth(call.booth, msg);
         }
-        // After the parties were told, so the relay's first offer follows `call_started`.
-        self.relay_call_started(&call, to_clerk, to_booth);
     }
 }

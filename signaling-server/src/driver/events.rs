@@ -94,6 +94,15 @@ impl Driver {
             Action::CallEnded { call, ticket, reason, .. } => {
                 log.push(ticket, "call_ended", json!({"call": call.0, "reason": wire(call_end_out(reason))}));
             }
+            Action::CallTransferred { call, ticket, from, to, .. } => {
+                let detail = json!({"call": call.0, "from": dir.clerk(from).id, "to": dir.clerk(to).id,
+                                    "hall": dir.region(dir.clerk(to).hall).id});
+                log.push(ticket, "transferred", detail);
+            }
+            Action::TicketServiceChanged { ticket, from, to, .. } => {
+                let detail = json!({"from": dir.service(from).code, "to": dir.service(to).code});
+                log.push(ticket, "service_changed", detail);
+            }
             Action::TicketClosed { ticket, reason, .. } => {
                 log.push(ticket, "closed", json!({"reason": wire(ticket_end_out(reason))}));
                 log.open.remove(&ticket);

@@ -11,6 +11,13 @@ use tracing::{debug, info, warn};
 use super::{Driver, Principal};
 use crate::media::{BOOTH, CLERK};
 
+/// A relayed call as its recording's index row needs it: the call, and every clerk who served
+/// it, in order (more than one after a transfer).
+pub(super) struct MediaCall {
+    pub view: routing::CallView,
+    pub clerks: Vec<routing::ClerkIdx>,
+}
+
 impl Driver {
     /// The relay, when this driver routes live in relay mode.
     pub(super) fn live_relay(&self) -> Option<media_relay::Relay> {
@@ -23,7 +30,7 @@ impl Driver {
         let id = call.call.0;
         if self.shared.media.recorded() {
             // Kept until the recording is reported (then indexed with it).
-            self.media_calls.insert(id, *call);
+            self.media_calls.entry(id).or_insert_with(|| MediaCall { view: *call, clerks: vec![call.clerk] });
         }
         let parties =
             || vec![JoinSpec { party: BOOTH.into(), publish: true }, JoinSpec { party: CLERK.into(), publish: true }];
@@ -136,7 +143,7 @@ impl Driver {
 
     /// Indexes a finished recording in the records store (through the records writer, in order).
     fn index_recording(&mut self, info: media_relay::record::RecordingInfo) {
-        let Some(call) = self.media_calls.remove(&info.call) else {
+        let Some(MediaCall { view: call, clerks }) = self.media_calls.remove(&info.call) else {
             warn!(call = info.call, "a recording for a call this driver did not open: not indexed");
             return;
         };
@@ -146,7 +153,7 @@ impl Driver {
             call_id: crate::records::store_id(info.call),
             ticket_id: crate::records::store_id(call.ticket.0),
             booth: booth.id.clone(),
-            clerk: dir.clerk(call.clerk).id.clone(),
+            clerk: clerks.iter().map(|c| dir.clerk(*c).id.as_str()).collect::<Vec<_>>().join(","),
             booth_region: dir.region(booth.region).id.clone(),
             service: dir.service(call.service).code.clone(),
             parties: info.parties.join(","),

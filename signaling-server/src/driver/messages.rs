@@ -108,6 +108,12 @@ impl Driver {
                     Err(ErrorCode::NotFound)
                 }
             }
+            (Principal::Clerk(clerk), ClientMessage::TransferCall { call, clerk: to }) => {
+                self.transfer_call(clerk, *call, to)
+            }
+            (Principal::Clerk(clerk), ClientMessage::RequeueCall { call, service }) => {
+                self.requeue_call(clerk, *call, service)
+            }
             (Principal::Supervisor(sup), ClientMessage::MonitorCall { call }) => self.monitor_call(conn, sup, *call),
             (Principal::Supervisor(_), ClientMessage::StopMonitoring { call }) => self.stop_monitoring(conn, *call),
             (Principal::Supervisor(_), ClientMessage::Sdp { .. } | ClientMessage::IceCandidate { .. }) => {

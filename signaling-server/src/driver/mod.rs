@@ -42,6 +42,7 @@ mod supervisors;
 mod takeover;
 #[cfg(test)]
 mod tests;
+mod transfer;
 mod wrap_up;
 
 pub use crate::commands::{CallInfo, Command, Principal};
@@ -114,7 +115,7 @@ pub struct Driver {
     /// Rebuilding state from the log: nothing is sent or written.
     replaying: bool,
     /// Relay mode: the calls whose rooms this driver opened, for their recordings' index rows.
-    media_calls: HashMap<u64, routing::CallView>,
+    media_calls: HashMap<u64, media::MediaCall>,
     /// Supervisors' connections monitoring a live call, and which.
     monitors: HashMap<ConnId, u64>,
     /// Three-way calls: each call's invited third party, and open invitations (call, until).

@@ -9,11 +9,11 @@
 //! database: what a clerk or citizen is told is saved, is saved.
 
 use protocol::{CaseOutcome, ErrorCode, Rating, ServerMessage, MAX_CASE_NOTE_CHARS};
-use routing::{BoothIdx, CallEndReason, CallId, ClerkIdx, Input, Party, ServiceIdx, TicketId};
+use routing::{BoothIdx, CallId, ClerkIdx, Input, Party, ServiceIdx, TicketId};
 use tracing::{info, warn};
 
 use super::Driver;
-use crate::convert::{call_end_out, reject_code};
+use crate::convert::reject_code;
 use crate::records::{CaseRecord, OnCommit, RatingRecord, Record};
 
 /// A wrap-up note trimmed (`None` when empty), or `invalid_field` when it is over the limit.
@@ -34,17 +34,17 @@ impl Driver {
         booth: BoothIdx,
         clerk: ClerkIdx,
         service: ServiceIdx,
-        reason: CallEndReason,
+        reason: protocol::CallEndReason,
     ) {
         // A lost clerk or failed media sends the citizen back to the queue: that call handled
         // nothing, and the next one will be the case.
-        if matches!(reason, CallEndReason::ClerkLost | CallEndReason::MediaFailed) {
+        if matches!(reason, protocol::CallEndReason::ClerkLost | protocol::CallEndReason::MediaFailed) {
             return;
         }
         let dir = self.shared.directory.clone();
         let (b, c) = (dir.booth(booth), dir.clerk(clerk));
         let record = CaseRecord {
-            id: self.shared.records.case_id(call.0),
+            id: self.case_id(call, reason),
             call: call.0,
             ticket: ticket.0,
             service: dir.service(service).code.clone(),
@@ -52,7 +52,7 @@ impl Driver {
             booth_region: dir.region(b.region).id.clone(),
             clerk: c.id.clone(),
             hall: dir.region(c.hall).id.clone(),
-            call_end: call_end_out(reason),
+            call_end: reason,
             ended_unix: self.wall_unix(),
             outcome: CaseOutcome::NotRecorded,
             note: None,
@@ -64,6 +64,16 @@ impl Driver {
             // Cannot happen (a clerk in wrap-up takes no call), but a case is never dropped.
             warn!(call = previous.call, "a pending case was replaced; writing it as not recorded");
             self.write_case(previous, CaseOutcome::NotRecorded, None, None);
+        }
+    }
+
+    /// A call's case number: the call's id for the clerk who finished it; a clerk who handed it
+    /// on (`transferred`) gets `<call>.<n>` for the n-th handover.
+    fn case_id(&self, call: CallId, reason: protocol::CallEndReason) -> String {
+        let id = self.shared.records.case_id(call.0);
+        match self.engine.call(call) {
+            Some(view) if reason == protocol::CallEndReason::Transferred => format!("{id}.{}", view.handovers),
+            _ => id,
         }
     }
 

@@ -105,7 +105,7 @@ fn parse_range(header: &str, len: u64) -> Option<(u64, u64)> {
     (start < end && start < len).then_some((start, end))
 }
 
-/// Who may view: the call's clerk, a supervisor whose scope covers the booth's region. Every
+/// Who may view: the call's clerks, a supervisor whose scope covers the booth's region. Every
 /// attempt is committed to the audit chain first.
 async fn authorize(
     state: &AppState,
@@ -150,7 +150,8 @@ async fn check(state: &AppState, call: u64, caller: &Caller) -> Result<store::Re
 fn may_view(state: &AppState, caller: &Caller, row: &store::RecordingRow) -> bool {
     let dir = &state.directory;
     match caller.who {
-        Principal::Clerk(c) => dir.clerk(c).id == row.clerk,
+        // Every clerk who served the call (more than one after a transfer).
+        Principal::Clerk(c) => row.clerk.split(',').any(|id| id == dir.clerk(c).id),
         Principal::Supervisor(s) => {
             dir.region_idx(&row.booth_region).is_some_and(|r| dir.is_within(r, state.supervisors[s].scope))
         }
