@@ -225,3 +225,36 @@ async fn a_clerk_sends_the_citizen_to_the_head_of_another_services_queue() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfer_and_requeue_requests_that_cannot_be_done_are_refused_with_a_clear_error() {
+    use protocol::{CallId, ClientMessage, ErrorCode, ServiceCode};
+    let refused = |code: ErrorCode| {
+        move |m: &ServerMessage| match m {
+            ServerMessage::Error { code: c, .. } => (*c == code).then_some(()),
+            _ => None,
+        }
+    };
+    let server = start(settings(|_| {})).await;
+    let mut clerk = connect(&server, Role::Clerk, "clerk-hekou-1").await;
+    let mut booth = connect(&server, Role::Booth, "booth-gudao-1").await;
+    let transfer = ClientMessage::TransferCall { call: CallId(42), clerk: "clerk-hekou-2".into() };
+    let requeue = ClientMessage::RequeueCall { call: CallId(42), service: ServiceCode::new("pension-check") };
+    booth.send(transfer.clone()).await.unwrap();
+    expect(&mut booth, "a booth may not transfer", refused(ErrorCode::Forbidden)).await;
+    clerk.send(transfer).await.unwrap();
+    expect(&mut clerk, "no such call", refused(ErrorCode::NotFound)).await;
+    clerk.send(requeue).await.unwrap();
+    expect(&mut clerk, "no such call", refused(ErrorCode::NotFound)).await;
+    let unknown = ClientMessage::RequeueCall { call: CallId(42), service: ServiceCode::new("no-such-item") };
+    clerk.send(unknown).await.unwrap();
+    expect(&mut clerk, "an unknown service", refused(ErrorCode::UnknownService)).await;
+    server.shutdown().await;
+
+    // Peer to peer the booth would need a new connection: transfers are for relayed calls.
+    let server = start(settings(|s| s.file.media.mode = protocol::MediaMode::P2p)).await;
+    let mut clerk = connect(&server, Role::Clerk, "clerk-hekou-1").await;
+    clerk.send(ClientMessage::TransferCall { call: CallId(42), clerk: "clerk-hekou-2".into() }).await.unwrap();
+    expect(&mut clerk, "p2p mode", refused(ErrorCode::WrongState)).await;
+    server.shutdown().await;
+}
