@@ -110,6 +110,14 @@ function tickQueue() {
 }
 setInterval(tickQueue, 1000);
 
+// What a status's `notice` tells the citizen, before the queue position.
+const NOTICES = {
+  resumed: "网络已恢复，您的排队位置已保留。",
+  clerk_lost_requeued: "工作人员连接中断，您已回到队首。",
+  media_failed_requeued: "视频没能接通，您已回到队首。",
+  transferred: "工作人员已为您转到其他事项办理，您排在队首。",
+};
+
 function onStatus(m) {
   if (S.ticket !== m.ticket) S.queuedAt = Date.now();
   S.ticket = m.ticket;
@@ -117,7 +125,11 @@ function onStatus(m) {
   S.number = m.number;
   if (m.estimated_wait_secs != null) { S.estimate = m.estimated_wait_secs; S.estimateAt = Date.now(); } else { S.estimateAt = null; XW.el("q-estimate").textContent = ""; }
   tickQueue();
-  const notice = m.notice === "resumed" ? "网络已恢复，您的排队位置已保留。" : m.notice ? "工作人员连接中断，您已回到队首。" : "";
+  // The clerk may have moved the ticket to another item (requeue_call): show that item's name.
+  const moved = S.catalog && S.catalog.services.find((s) => s.code === m.service);
+  if (moved && (!S.service || S.service.code !== m.service)) S.service = moved;
+  const notice = NOTICES[m.notice] || "";
+  if (m.notice === "transferred") speak(`工作人员已为您转到${S.service ? S.service.name : "其他事项"}，您排在第一位`);
   let text;
   if (m.state === "waiting" && m.estimated_wait_secs == null) {
     // No clerk for this service is taking calls right now (all are on a break, in a meeting…).
@@ -308,6 +320,11 @@ function onMessage(m) {
     case "document_reviewed": reviewed(m); break;
     case "call_ended": XW.removeGuest(); endCall(); break;
     case "party_left": XW.removeGuest(); break;
+    case "call_transferred":
+      // Another clerk takes over; the video switches by itself (same stream through the relay).
+      XW.el("call-clerk").textContent = `${m.peer.display_name} · ${S.service ? S.service.name : ""}`;
+      speak(`已为您转接工作人员${m.peer.display_name}`);
+      break;
     case "ticket_closed":
       endCall();
       S.caseId = m.case || null;

@@ -11,8 +11,9 @@ const PRIORITY = { normal: "普通", elderly: "老年人/残疾人优先", appoi
 // Buttons follow the state: no Away during a call, no Available while already available.
 function applyState(state) {
   C.state = state;
-  XW.el("go-available").disabled = !C.session || state === "available" || state === "offered" || state === "in_call";
-  XW.el("go-away").disabled = !C.session || state === "offered" || state === "in_call";
+  // A third party changes its state by leaving the call.
+  XW.el("go-available").disabled = !C.session || C.guest || state === "available" || state === "offered" || state === "in_call";
+  XW.el("go-away").disabled = !C.session || C.guest || state === "offered" || state === "in_call";
 }
 
 // An offer rings (a short tone) and, when the browser allows, shows a notification.
@@ -49,7 +50,8 @@ function onMessage(m) {
       XW.el("state").textContent = `${STATES[m.state]}${m.reason ? `（${AWAY[m.reason] || m.reason}）` : ""}`;
       applyState(m.state);
       clearInterval(C.wrapTimer);
-      if (m.state === "available" || m.state === "away") {
+      // A third party is away (assisting) while in the call: its call screen stays.
+      if ((m.state === "available" || m.state === "away") && !(C.guest && m.reason === "assisting")) {
         XW.show("idle");
         XW.el("outcome").value = ""; XW.el("note").value = ""; XW.el("note-count").textContent = "0 / 500";
       }
@@ -69,14 +71,23 @@ function onMessage(m) {
     case "call_started": startCall(m); break;
     case "sdp": case "ice_candidate": XW.signal(C.call, m); break;
     case "document_ready": docReady(m); break;
-    case "party_left": XW.removeGuest(); break;
-    case "call_ended": XW.removeGuest(); clearInterval(C.callTimer); if (C.call) { C.call.close(); C.call = null; } break;
+    case "party_joined": handStatus(`${m.display_name} 已加入通话 · joined the call`); break;
+    case "party_left": XW.removeGuest(); handStatus("第三方已离开 · The third party left"); break;
+    case "call_invitation": showInvitation(m); break;
+    case "call_joined": joinCall(m); break;
+    case "call_transferred": XW.el("call-detail").textContent = `已转接给 ${m.peer.display_name} · Now with ${m.peer.display_name}`; break;
+    case "call_ended":
+      XW.removeGuest(); clearInterval(C.callTimer); C.context = null; handStatus("");
+      if (C.call) { C.call.close(); C.call = null; }
+      if (C.guest) { C.guest = false; setGuestMode(false); XW.show("idle"); }
+      break;
     case "case_recorded":
       XW.el("case-saved").textContent = `已保存办件 · Case saved: ${OUTCOMES[m.outcome]}（${m.ticket % 4294967296} 号）`;
       loadCases();
       break;
     case "error":
       if (m.in_reply_to === "end_wrap_up" || m.in_reply_to === "wrap_up_draft") XW.el("wrapup-error").textContent = `${m.message_zh} · ${m.message_en}`;
+      else if (["invite_to_call", "transfer_call", "requeue_call", "join_call"].includes(m.in_reply_to)) handStatus(`${m.message_zh} · ${m.message_en}`);
       else if (m.in_reply_to === "set_state") XW.el("state").textContent += ` — ${m.message_zh} · ${m.message_en}`;
       break;
   }
@@ -98,7 +109,13 @@ function showOffer(m) {
 
 async function startCall(m) {
   clearInterval(C.timer);
-  if (C.call && C.call.call === m.call) return;
+  if (C.call && C.call.call === m.call && !C.guest) return;
+  // A third party the call was handed to (transfer_call): its guest connection gives way.
+  if (C.call) { C.call.close(); C.call = null; XW.removeGuest(); }
+  C.guest = false;
+  setGuestMode(false);
+  // Without an offer before it, the call was handed to this clerk.
+  if (!C.context) C.context = { service: (C.services && C.services[m.service]) || m.service, detail: `${m.peer.display_name} · 转接而来 · Transferred to you` };
   XW.show("call");
   const ctx = C.context || {};
   XW.el("call-service").textContent = ctx.service || m.peer.display_name;
@@ -115,6 +132,48 @@ async function startCall(m) {
   });
   window.xwCall = C.call;
   XW.el("thumbs").innerHTML = ""; XW.el("viewer").hidden = true; XW.el("chat").innerHTML = "";
+}
+
+function handStatus(text) { XW.el("hand-status").textContent = text; }
+
+// A third party sees and hears both sides; the hand-on row is the call's clerk's.
+function setGuestMode(guest) {
+  XW.el("hand-on").hidden = guest;
+  // Documents are the call's clerk's to ask for; a third party leaves with its own button.
+  XW.el("documents").hidden = guest;
+  applyState(C.state);
+  XW.el("hangup").textContent = guest ? "退出三方通话 · Leave the call" : "结束通话 · Hang up";
+}
+
+function showInvitation(m) {
+  C.invitation = m;
+  XW.el("invitation-text").textContent = `${m.from_name} 邀请您加入通话（${m.booth_name}）· ${m.from} invites you to a call`;
+  XW.el("invitation").hidden = false;
+  // An invitation is valid for 60 s.
+  clearTimeout(C.invitationTimer);
+  C.invitationTimer = setTimeout(() => { XW.el("invitation").hidden = true; }, 60000);
+}
+
+// Joined as the third party: the relay offers both other parties' streams; the booth's is the big
+// one, the clerk's the small one. A guest reports no media state (the call's parties do).
+async function joinCall(m) {
+  XW.el("invitation").hidden = true;
+  C.guest = true;
+  XW.show("call");
+  setGuestMode(true);
+  XW.el("call-service").textContent = "三方通话 · Three-way call";
+  XW.el("call-detail").textContent = `${m.booth_name} · ${m.clerk_name}`;
+  const joined = Date.now();
+  clearInterval(C.callTimer);
+  C.callTimer = setInterval(() => { XW.el("call-timer").textContent = XW.fmtSecs(Math.round((Date.now() - joined) / 1000)); }, 1000);
+  C.stream = C.stream || await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
+  XW.el("local").srcObject = C.stream;
+  const started = { call: m.call, ice_servers: m.ice_servers, initiator: false, media: "relay" };
+  C.call = new XW.Call(C.session, started, C.stream, {
+    onRemoteStream: (s) => XW.showRemote("remote", s, s.id === "booth" ? "main" : "small"),
+    onChat: (t) => addChat("群众", t),
+  }, { monitor: true });
+  window.xwCall = C.call;
 }
 
 function addChat(who, t) { const p = document.createElement("p"); p.textContent = `${who}：${t}`; XW.el("chat").appendChild(p); }
@@ -186,6 +245,7 @@ async function signIn(id, secret) {
     // Ask once, at sign-in (a user gesture), so that offers can show a notification.
     if (window.Notification && Notification.permission === "default") { C.notificationAsked = true; Notification.requestPermission().catch(() => {}); }
     C.services = Object.fromEntries(((await (await fetch("/api/catalog")).json()).services || []).map((s) => [s.code, s.name]));
+    XW.el("requeue-service").replaceChildren(...Object.entries(C.services).map(([code, name]) => new Option(name, code)));
     loadCases();
   } catch (e) {
     XW.el("signin-error").textContent = e.unreachable
@@ -206,7 +266,20 @@ XW.el("rotate").onclick = () => { C.angle = (C.angle + 90) % 360; applyView(); }
 XW.el("doc-accept").onclick = () => review(true);
 XW.el("doc-reject").onclick = () => review(false);
 XW.el("chat-send").onclick = () => { const t = XW.el("chat-input").value.trim(); if (t && C.call && C.call.say(t)) { addChat("我", t); XW.el("chat-input").value = ""; } };
-XW.el("hangup").onclick = () => C.call && C.session.send({ type: "hang_up", call: C.call.call });
+XW.el("hangup").onclick = () => {
+  if (!C.call) return;
+  if (!C.guest) { C.session.send({ type: "hang_up", call: C.call.call }); return; }
+  // The third party leaves; the call goes on without it.
+  C.session.send({ type: "leave_call", call: C.call.call });
+  C.call.close(); C.call = null; C.guest = false; clearInterval(C.callTimer);
+  XW.removeGuest(); setGuestMode(false); applyState(C.state); XW.show("idle");
+};
+XW.el("join").onclick = () => { if (C.invitation) C.session.send({ type: "join_call", call: C.invitation.call }); XW.el("invitation").hidden = true; };
+XW.el("ignore-invitation").onclick = () => { XW.el("invitation").hidden = true; };
+const handOn = (type, extra) => { if (C.call && !C.guest) C.session.send({ type, call: C.call.call, ...extra }); };
+XW.el("invite").onclick = () => { const id = XW.el("hand-clerk").value.trim(); if (id) { handOn("invite_to_call", { clerk: id }); handStatus(`已邀请 ${id} · Invited`); } };
+XW.el("transfer").onclick = () => { const id = XW.el("hand-clerk").value.trim(); if (id) handOn("transfer_call", { clerk: id }); };
+XW.el("requeue").onclick = () => { const s = XW.el("requeue-service").value; if (s) handOn("requeue_call", { service: s }); };
 XW.el("note").oninput = () => { XW.el("note-count").textContent = `${[...XW.el("note").value].length} / 500`; sendDraft(); };
 XW.el("outcome").onchange = sendDraft;
 XW.el("mute").onclick = (e) => {

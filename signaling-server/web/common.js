@@ -193,8 +193,9 @@ XW.Call = class {
 
 // The other party's stream goes to the main video; a third party's (stream "guest", through the
 // relay) to a small video of its own next to it, removed again when it leaves (`party_left`).
-XW.showRemote = (mainId, st) => {
-  if (st.id !== "guest") {
+// `where` ("main" / "small") overrides the choice (a third party shows the booth big).
+XW.showRemote = (mainId, st, where) => {
+  if ((where || (st.id === "guest" ? "small" : "main")) === "main") {
     const v = XW.el(mainId);
     if (v.srcObject !== st) v.srcObject = st;
     return;
