@@ -14,12 +14,14 @@
 //! The relay is the offerer on every connection: it sends an SDP offer to each party (and a new
 //! one when a party joins or leaves), and the parties answer. It is driven by the signaling
 //! server through [`Relay`] and reports through [`RelayEvent`]s: signaling to deliver, a party's
-//! media up or lost, a recording finished.
+//! media up or lost, a recording finished. [`Relay`] is either a [`LocalRelay`] in the server's
+//! own process or a client of `xiaowu-relay` processes on other machines ([`control`]).
 //!
 //! Recording ([`record`]): the relay writes the call as one WebM file (VP8 + Opus, one video and
 //! one audio track per recorded party), cluster by cluster as the call runs, so a crash loses at
 //! most the cluster being filled (about one second).
 
+pub mod control;
 pub mod feedback;
 pub mod forward;
 pub mod participant;
@@ -27,7 +29,7 @@ pub mod record;
 mod relay;
 pub mod room;
 
-pub use relay::{Relay, RelayConfig};
+pub use relay::{LocalRelay, Relay, RelayConfig};
 
 /// Who a party of a room is, as the signaling server names it (`booth`, `clerk`, `monitor:3`, …).
 /// The relay uses it as the media stream id of everything it forwards from that party, so a page
@@ -35,7 +37,7 @@ pub use relay::{Relay, RelayConfig};
 pub type PartyId = String;
 
 /// One party's part in a room.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct JoinSpec {
     pub party: PartyId,
     /// Sends its camera and microphone (false: a silent monitor, who only receives).
@@ -43,7 +45,8 @@ pub struct JoinSpec {
 }
 
 /// Signaling from the relay to one party.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Signal {
     /// An SDP offer to answer. `fresh`: the relay made a new connection for this party (after it
     /// lost the previous one): drop the old peer connection and answer with a new one.
@@ -53,7 +56,8 @@ pub enum Signal {
 }
 
 /// What the relay reports to the signaling server.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
 pub enum RelayEvent {
     /// Deliver this to the party of the call.
     Signal { call: u64, party: PartyId, signal: Signal },
@@ -63,6 +67,10 @@ pub enum RelayEvent {
     Failed { call: u64, party: PartyId },
     /// A call's recording is complete (the room closed).
     Recorded(record::RecordingInfo),
+    /// The call's room is gone without being closed: the relay process holding it died or its
+    /// control link was lost (a relay on machines of its own, [`control`]). The call's media is
+    /// lost; whatever was recorded so far stays readable on the relay's disk.
+    RoomLost { call: u64 },
 }
 
 /// Errors at the relay boundary.

@@ -1,7 +1,8 @@
 //! The handle the signaling server drives the relay with: open a room per call, pass the
 //! parties' answers and candidates on, let parties join and leave, close the room. Every method
 //! returns at once (the room's task does the work), so the server's routing loop never waits on
-//! media.
+//! media. [`Relay`] is the in-process [`LocalRelay`] or a pool of remote relays
+//! ([`crate::control::RelayPool`]) behind the same methods.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -28,9 +29,9 @@ pub struct RelayConfig {
     pub record_dir: Option<PathBuf>,
 }
 
-/// The running relay.
+/// A relay in this process.
 #[derive(Clone)]
-pub struct Relay {
+pub struct LocalRelay {
     config: RelayConfig,
     rooms: Arc<Mutex<HashMap<u64, mpsc::UnboundedSender<RoomCommand>>>>,
     events: mpsc::UnboundedSender<RelayEvent>,
@@ -38,7 +39,7 @@ pub struct Relay {
     counters: Arc<ForwardCounters>,
 }
 
-impl Relay {
+impl LocalRelay {
     /// Starts a relay on the current tokio runtime; its events come out of the receiver.
     pub fn start(config: RelayConfig) -> (Self, mpsc::UnboundedReceiver<RelayEvent>) {
         let (events, rx) = mpsc::unbounded_channel();
@@ -138,6 +139,11 @@ impl Relay {
         &self.config
     }
 
+    /// The calls whose rooms are open.
+    pub fn open_calls(&self) -> Vec<u64> {
+        self.rooms.lock().expect("rooms lock is never poisoned").keys().copied().collect()
+    }
+
     fn send(&self, call: u64, command: RoomCommand) -> Result<(), RelayError> {
         let rooms = self.rooms.lock().expect("rooms lock is never poisoned");
         let room = rooms.get(&call).ok_or(RelayError::NotFound)?;
@@ -153,4 +159,78 @@ pub fn recording_path(dir: &std::path::Path, call: u64) -> PathBuf {
         return first;
     }
     (2..).map(|n| dir.join(format!("call-{call}.{n}.webm"))).find(|p| !p.exists()).expect("some part number is free")
+}
+
+/// The relay the signaling server drives: in its own process, or `xiaowu-relay` processes on
+/// other machines. Same methods either way.
+#[derive(Clone)]
+pub enum Relay {
+    Local(LocalRelay),
+    Remote(crate::control::RelayPool),
+}
+
+macro_rules! both {
+    ($self:ident, $r:ident => $e:expr) => {
+        match $self {
+            Relay::Local($r) => $e,
+            Relay::Remote($r) => $e,
+        }
+    };
+}
+
+impl Relay {
+    /// Starts an in-process relay (see [`LocalRelay::start`]).
+    pub fn start(config: RelayConfig) -> (Self, mpsc::UnboundedReceiver<RelayEvent>) {
+        let (relay, events) = LocalRelay::start(config);
+        (Relay::Local(relay), events)
+    }
+
+    /// See [`LocalRelay::open`]. A remote pool opens the room on a relay that is up; with none up,
+    /// [`RelayEvent::RoomLost`] follows at once.
+    pub fn open(&self, call: u64, parties: Vec<JoinSpec>, fresh: bool) {
+        both!(self, r => r.open(call, parties, fresh))
+    }
+
+    pub fn join(&self, call: u64, spec: JoinSpec) -> Result<(), RelayError> {
+        both!(self, r => r.join(call, spec))
+    }
+
+    pub fn rejoin(&self, call: u64, spec: JoinSpec) -> Result<(), RelayError> {
+        both!(self, r => r.rejoin(call, spec))
+    }
+
+    pub fn answer(&self, call: u64, party: PartyId, sdp: String) -> Result<(), RelayError> {
+        both!(self, r => r.answer(call, party, sdp))
+    }
+
+    pub fn candidate(
+        &self,
+        call: u64,
+        party: PartyId,
+        candidate: String,
+        sdp_mid: Option<String>,
+        sdp_mline_index: Option<u16>,
+    ) -> Result<(), RelayError> {
+        both!(self, r => r.candidate(call, party, candidate, sdp_mid, sdp_mline_index))
+    }
+
+    pub fn leave(&self, call: u64, party: PartyId) -> Result<(), RelayError> {
+        both!(self, r => r.leave(call, party))
+    }
+
+    pub fn close(&self, call: u64) {
+        both!(self, r => r.close(call))
+    }
+
+    pub fn rooms(&self) -> usize {
+        both!(self, r => r.rooms())
+    }
+
+    pub fn is_open(&self, call: u64) -> bool {
+        both!(self, r => r.is_open(call))
+    }
+
+    pub fn forwarded(&self) -> (u64, u64) {
+        both!(self, r => r.forwarded())
+    }
 }

@@ -365,6 +365,9 @@ impl Settings {
         if !(1..=600).contains(&file.server.history_sample_secs) {
             return Err(err("server".into(), "history_sample_secs must be between 1 and 600".into()));
         }
+        if let Some(problem) = file.media.check() {
+            return Err(err("media".into(), problem.into()));
+        }
         Ok(Self { source: name.to_owned(), file, directory, engine, booth_secrets, clerk_secrets, supervisor_secrets })
     }
 }

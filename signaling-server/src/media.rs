@@ -31,6 +31,17 @@ pub struct MediaConfig {
     /// Recordings older than this are deleted (with their index rows; the audit chain keeps a
     /// purge link).
     pub recording_retention_days: u64,
+    /// Relays on machines of their own (`xiaowu-relay`), as `host:port` of their control ports.
+    /// Empty (the default): the relay runs inside this server. With relays, each call's room is
+    /// opened on the one that is up with the fewest rooms; `relay_ip`, `public_ip` are then the
+    /// relays' own settings (their `--bind-ip`, `--public-ip`), and they write the recordings into
+    /// their `--record-dir`, which must be this server's `recording_dir` too (a shared mount) for
+    /// it to serve them. A relay that goes away ends its calls as `media_failed` (the citizens go
+    /// back to the head of the queue).
+    pub relays: Vec<String>,
+    /// The secret the server says first on each relay's control link (the relays'
+    /// `--secret`); at least 16 characters. Required with `relays`.
+    pub relay_secret: Option<String>,
 }
 
 impl Default for MediaConfig {
@@ -42,6 +53,8 @@ impl Default for MediaConfig {
             record: true,
             recording_dir: None,
             recording_retention_days: 180,
+            relays: Vec::new(),
+            relay_secret: None,
         }
     }
 }
@@ -56,13 +69,27 @@ impl MediaConfig {
         self.relayed() && self.record
     }
 
+    /// What is wrong with the section, if anything.
+    pub fn check(&self) -> Option<&'static str> {
+        if self.relays.is_empty() {
+            return None;
+        }
+        if !self.relayed() {
+            return Some("relays need mode = \"relay\"");
+        }
+        match &self.relay_secret {
+            Some(s) if s.len() >= 16 => None,
+            _ => Some("relays need a relay_secret of at least 16 characters"),
+        }
+    }
+
     pub fn recording_dir(&self, data_dir: &std::path::Path) -> PathBuf {
         self.recording_dir.clone().unwrap_or_else(|| data_dir.join("recordings"))
     }
 }
 
-/// Starts the in-process relay (relay mode, inside a tokio runtime) and pumps its events into
-/// the driver's command channel.
+/// Starts the in-process relay, or connects to the relays of `relays` (relay mode, inside a
+/// tokio runtime), and pumps their events into the driver's command channel.
 pub fn start_relay(
     config: &MediaConfig,
     data_dir: &std::path::Path,
@@ -76,7 +103,12 @@ pub fn start_relay(
         public_ip: config.public_ip,
         record_dir: config.recorded().then(|| config.recording_dir(data_dir)),
     };
-    let (relay, mut events) = media_relay::Relay::start(relay_config);
+    let (relay, mut events) = if config.relays.is_empty() {
+        media_relay::Relay::start(relay_config)
+    } else {
+        let secret = config.relay_secret.as_deref().unwrap_or_default();
+        media_relay::control::RelayPool::connect(&config.relays, secret)
+    };
     tokio::spawn(async move {
         while let Some(event) = events.recv().await {
             if commands.send(crate::commands::Command::Relay(event)).await.is_err() {

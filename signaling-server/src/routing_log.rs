@@ -47,6 +47,9 @@ pub enum Entry {
     Timeout {},
     /// A gateway stopped sending heartbeats: every connection it held is gone.
     GatewayLost { gateway: String },
+    /// The media relay holding the call went away (relay mode with `[media] relays`): the call
+    /// ends as `media_failed`.
+    MediaLost { call: u64 },
     /// Gateway inputs up to `src` were handled and none changed state (relayed signaling, say):
     /// a new router resumes the input stream after them.
     Consumed {},

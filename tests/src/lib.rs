@@ -384,3 +384,53 @@ pub async fn http(method: &str, url: String, token: Option<String>, body: Option
     .await
     .expect("the request thread")
 }
+
+/// A `xiaowu-relay` process (the media relay on a machine of its own) on a free loopback port,
+/// recording into `record_dir`. Killed when dropped.
+pub struct RelayProcess {
+    child: std::process::Child,
+    pub addr: String,
+    pub secret: String,
+    pub record_dir: std::path::PathBuf,
+}
+
+impl RelayProcess {
+    /// Starts the relay on `listen` (`127.0.0.1:0` for any free port) and waits until it listens.
+    pub fn start(listen: &str, record_dir: &std::path::Path) -> Self {
+        use std::io::BufRead;
+        let bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/xiaowu-relay");
+        if !bin.exists() {
+            // `cargo test --workspace` builds it; a run of this crate alone may not have.
+            let built = std::process::Command::new(env!("CARGO"))
+                .args(["build", "--quiet", "-p", "xiaowu-media-relay", "--bin", "xiaowu-relay"])
+                .status();
+            assert!(built.is_ok_and(|s| s.success()), "building xiaowu-relay");
+        }
+        let secret = "a-relay-secret-for-tests".to_owned();
+        let mut child = std::process::Command::new(bin)
+            .args(["--listen", listen, "--secret", &secret, "--record-dir"])
+            .arg(record_dir)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("xiaowu-relay starts");
+        let mut line = String::new();
+        let mut out = std::io::BufReader::new(child.stdout.take().expect("piped stdout"));
+        out.read_line(&mut line).expect("xiaowu-relay says where it listens");
+        let addr = line.trim().rsplit(' ').next().expect("an address").to_owned();
+        assert!(addr.contains(':'), "xiaowu-relay said `{line}`");
+        Self { child, addr, secret, record_dir: record_dir.to_owned() }
+    }
+
+    /// `kill -9`: the relay and every room in it are gone at once.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RelayProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

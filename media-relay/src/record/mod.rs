@@ -49,7 +49,7 @@ pub struct RecordedTrack {
 }
 
 /// A finished recording, as the records store indexes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RecordingInfo {
     pub call: u64,
     pub path: PathBuf,

@@ -134,10 +134,28 @@ impl Driver {
                     let _ = relay.join(call, JoinSpec { party, publish: true });
                 }
             }
+            RelayEvent::RoomLost { call } => {
+                // The relay holding the call is gone: its media with it. Logged, so that a replay
+                // ends the call the same way.
+                self.media_calls.remove(&call);
+                if self.engine.call(routing::CallId(call)).is_some() && !self.replaying {
+                    warn!(call, "the call's media relay is gone: the call ends as media_failed");
+                    self.record(crate::routing_log::Entry::MediaLost { call });
+                }
+            }
             RelayEvent::Recorded(info) => {
                 info!(call = info.call, bytes = info.bytes, duration_ms = info.duration_ms, "call recorded");
                 self.index_recording(info);
             }
+        }
+    }
+
+    /// A logged `media_lost`: the call (if still live) ends as `media_failed` and its citizen goes
+    /// back to the head of the queue, as when a party reports its media failed.
+    pub(super) fn media_lost(&mut self, call: u64) {
+        if let Some(view) = self.engine.call(routing::CallId(call)) {
+            let by = routing::Party::Booth(view.booth);
+            let _ = self.input(routing::Input::MediaFailed { call: view.call, by });
         }
     }
 

@@ -276,6 +276,7 @@ impl Driver {
             }
             Entry::Disconnect { conn } => self.disconnect(*conn),
             Entry::GatewayLost { gateway } => self.gateway_lost(gateway),
+            Entry::MediaLost { call } => self.media_lost(*call),
             Entry::Consumed {} => {}
             Entry::Message { conn, msg } => self.on_message(*conn, msg.clone()),
             Entry::Timeout {} => self.engine.handle_timeout(self.now),

@@ -29,10 +29,17 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
     let alive = state.commands.try_send(Command::Probe { reply }).is_ok()
         && matches!(tokio::time::timeout(DRIVER_PROBE, rx).await, Ok(Ok(())));
     let connections = state.conns.open();
-    // Relay mode: rooms open on this node and what its relay forwarded since start.
+    // Relay mode: rooms open on this node and what its relay forwarded since start (with relays
+    // of their own: on the relays that are up, and which are).
     let media = state.relay.as_ref().map(|relay| {
         let (packets, bytes) = relay.forwarded();
-        serde_json::json!({"mode": "relay", "rooms": relay.rooms(), "packets_forwarded": packets, "bytes_forwarded": bytes})
+        let mut media = serde_json::json!({"mode": "relay", "rooms": relay.rooms(), "packets_forwarded": packets, "bytes_forwarded": bytes});
+        if let media_relay::Relay::Remote(pool) = relay {
+            let relays: Vec<_> =
+                pool.links().into_iter().map(|(address, up)| serde_json::json!({"address": address, "up": up})).collect();
+            media["relays"] = serde_json::Value::Array(relays);
+        }
+        media
     });
     if let Some(role) = &state.cluster {
         // Every node is a gateway: a standby takes clients like the router does, so it is healthy

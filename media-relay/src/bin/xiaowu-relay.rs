@@ -1,0 +1,50 @@
+//! `xiaowu-relay`: the media relay on a machine of its own. The signaling server connects to its
+//! control port (`[media] relays` and `relay_secret` in the server's config) and drives its rooms;
+//! parties' media reaches it on UDP at `--bind-ip` (or `--public-ip` behind a 1:1 NAT).
+//! Recordings go to `--record-dir`, which the server must see too (a shared mount) to serve them.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+#[derive(Parser, Debug)]
+#[command(name = "xiaowu-relay", about = "Xiaowu media relay (SFU) driven by the signaling server")]
+struct Args {
+    /// Control address the signaling server connects to.
+    #[arg(long, default_value = "127.0.0.1:7700")]
+    listen: String,
+    /// Shared secret the server says first (also from XIAOWU_RELAY_SECRET).
+    #[arg(long, env = "XIAOWU_RELAY_SECRET", hide_env_values = true)]
+    secret: String,
+    /// Address the relay's UDP sockets bind to; the booths and consoles must reach it.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind_ip: IpAddr,
+    /// Address advertised instead of --bind-ip (1:1 NAT).
+    #[arg(long)]
+    public_ip: Option<IpAddr>,
+    /// Record every call here (call-<id>.webm); without it nothing is recorded.
+    #[arg(long)]
+    record_dir: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    let args = Args::parse();
+    if args.secret.len() < 16 {
+        anyhow::bail!("--secret must be at least 16 characters");
+    }
+    if let Some(dir) = &args.record_dir {
+        std::fs::create_dir_all(dir)?;
+    }
+    let listener = tokio::net::TcpListener::bind(&args.listen).await?;
+    // The line tests and scripts wait for: the port is open.
+    println!("xiaowu-relay listening on {}", listener.local_addr()?);
+    let config =
+        media_relay::RelayConfig { bind_ip: args.bind_ip, public_ip: args.public_ip, record_dir: args.record_dir };
+    media_relay::control::serve(listener, config, args.secret).await?;
+    Ok(())
+}

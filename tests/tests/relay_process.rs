@@ -1,0 +1,147 @@
+//! The media relay on a machine of its own (`xiaowu-relay`, `[media] relays`): calls go through
+//! it as through the in-process relay; when it is killed mid-call both parties are told at once
+//! (`call_ended` `media_failed`), the citizen goes back to the head of the queue, the partial
+//! recording on the relay's disk is readable, and once a relay is back the next call works.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use protocol::ServerMessage;
+use xiaowu_tests::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_relay_mid_call_requeues_the_citizen_and_leaves_a_readable_recording() {
+    let record_dir = std::env::temp_dir().join(format!("xiaowu-relay-rec-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&record_dir);
+    let mut relay = RelayProcess::start("127.0.0.1:0", &record_dir);
+    let (addr, secret) = (relay.addr.clone(), relay.secret.clone());
+    let server = start(settings(|s| {
+        s.file.media.relays = vec![addr.clone()];
+        s.file.media.relay_secret = Some(secret.clone());
+        s.file.media.recording_dir = Some(record_dir.clone());
+    }))
+    .await;
+    let url = base_url(&server);
+    relay_up(&url, true).await;
+
+    let first = tokio::spawn({
+        let args = agent_console::AgentArgs { timeout: 30.0, ..agent_console::AgentArgs::new(&url, "clerk-hekou-1") };
+        async move {
+            let mut seen = vec![];
+            let s = agent_console::run(&args, |m| seen.push(m.clone())).await;
+            (s, seen)
+        }
+    });
+    clerks_available(&server, "hekou", 1).await;
+    let (booth_tx, mut booth_rx) = tokio::sync::mpsc::unbounded_channel();
+    let booth = tokio::spawn({
+        let args = booth_client::BoothArgs {
+            timeout: 60.0,
+            ..booth_client::BoothArgs::new(&url, "booth-gudao-1", "teacher-cert")
+        };
+        async move {
+            booth_client::run(&args, |m| {
+                let _ = booth_tx.send(m.clone());
+            })
+            .await
+        }
+    });
+    // The call is up through the relay process; let the recording get a few seconds.
+    let call = loop {
+        match tokio::time::timeout(WAIT, booth_rx.recv()).await.expect("the booth hears from the server") {
+            Some(ServerMessage::CallStarted { call, .. }) => break call.0,
+            Some(_) => {}
+            None => panic!("the booth stopped"),
+        }
+    };
+    let deadline = Instant::now() + WAIT;
+    while reqwest_json(&format!("{url}/healthz"))["media"]["packets_forwarded"].as_u64().unwrap_or(0) < 300 {
+        assert!(Instant::now() < deadline, "no media through the relay process");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    relay.kill();
+    let killed = Instant::now();
+    // The booth is told at once, and is back first in line.
+    let mut ended = None;
+    let requeued = loop {
+        match tokio::time::timeout(WAIT, booth_rx.recv()).await.expect("the booth is told") {
+            Some(ServerMessage::CallEnded { reason, .. }) => ended = Some(reason),
+            Some(ServerMessage::TicketStatus { notice: Some(notice), position, .. }) => break (notice, position),
+            Some(_) => {}
+            None => panic!("the booth stopped"),
+        }
+    };
+    assert_eq!(ended, Some(protocol::CallEndReason::MediaFailed));
+    assert_eq!(requeued, (protocol::TicketNotice::MediaFailedRequeued, Some(1)));
+    relay_up(&url, false).await;
+    // (Before ICE itself would have noticed: that takes several seconds more.)
+    eprintln!("the booth was told {} ms after the kill", killed.elapsed().as_millis());
+    let (first, first_seen) = first.await.unwrap();
+    assert!(
+        first_seen
+            .iter()
+            .any(|m| matches!(m, ServerMessage::CallEnded { reason: protocol::CallEndReason::MediaFailed, .. })),
+        "{first:?}"
+    );
+
+    // What was recorded before the kill is on the relay's disk and plays.
+    let path = record_dir.join(format!("call-{call}.webm"));
+    let probe = Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "stream=codec_name:format=duration", "-of", "csv=p=0"])
+        .arg(&path)
+        .output()
+        .expect("ffprobe (Debian's ffmpeg) runs");
+    let out = String::from_utf8_lossy(&probe.stdout).into_owned();
+    assert!(probe.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&probe.stderr));
+    assert_eq!(out.lines().filter(|l| l.starts_with("vp8")).count(), 2, "{out}");
+    let frames = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-count_packets",
+            "-show_entries",
+            "stream=nb_read_packets",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&path)
+        .output()
+        .expect("ffprobe runs");
+    let read: u64 = String::from_utf8_lossy(&frames.stdout).trim().trim_end_matches(',').parse().unwrap_or(0);
+    assert!(read >= 30, "the booth's video before the kill is readable: {read} frames");
+
+    // A relay back on the same address: the server reconnects, and the next clerk serves the
+    // citizen who was waiting at the head.
+    let _relay = RelayProcess::start(&addr, &record_dir);
+    relay_up(&url, true).await;
+    let second = agent_console::run(
+        &agent_console::AgentArgs { hold: Some(2.0), ..agent_console::AgentArgs::new(&url, "clerk-hekou-2") },
+        |_| {},
+    )
+    .await
+    .unwrap();
+    let booth = booth.await.unwrap().unwrap();
+    assert_eq!((booth.outcome.as_str(), second.outcome.as_str()), ("served", "done"), "{booth:?} {second:?}");
+    assert_eq!(second.tickets, first.unwrap().tickets, "the same ticket");
+    assert_eq!(second.media_path.as_deref(), Some("relay"));
+    server.shutdown().await;
+    let _ = std::fs::remove_dir_all(&record_dir);
+}
+
+/// Waits until `/healthz` says the relay's control link is `up` (or down).
+async fn relay_up(url: &str, up: bool) {
+    let deadline = Instant::now() + WAIT;
+    while reqwest_json(&format!("{url}/healthz"))["media"]["relays"][0]["up"].as_bool() != Some(up) {
+        assert!(Instant::now() < deadline, "healthz never showed the relay {}", if up { "up" } else { "down" });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn reqwest_json(url: &str) -> serde_json::Value {
+    let mut resp = ureq::get(url).config().http_status_as_error(false).build().call().expect("the server answers");
+    serde_json::from_slice(&resp.body_mut().read_to_vec().unwrap_or_default()).unwrap_or_default()
+}
