@@ -6,8 +6,7 @@
 //!
 //! What changes routing state here (the guest's `away`/`available`, who is a guest) depends only on
 //! logged inputs and the configuration, so a replay of the log rebuilds it; only the relay calls
-//! are skipped then. A driver snapshot does not carry the guests: a restart from a snapshot taken
-//! during a three-way call leaves the guest `away (assisting)` until it sets its state itself.
+//! are skipped then. A driver snapshot carries the guests and open invitations.
 
 use std::time::Duration;
 

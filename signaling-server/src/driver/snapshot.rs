@@ -1,8 +1,8 @@
 //! The driver's state as one applied-log entry, so that a replay starts from the last snapshot
 //! instead of from the first input: the engine's snapshot plus what the driver keeps beside it
 //! (who is on which connection and gateway, what each booth was last told, what each booth may
-//! rate, the wrap-ups awaiting an outcome, outcomes kept for away booths, the input stream's
-//! position). It also carries the log's header, so a log may begin with it.
+//! rate, the wrap-ups awaiting an outcome, outcomes kept for away booths, three-way calls' guests
+//! and open invitations, the input stream's position). It also carries the log's header, so a log may begin with it.
 //!
 //! The router writes one every `[server] snapshot_every` entries, after a commit (nothing of the
 //! batch is pending): a single node starts a new file with it, a cluster's router appends it to
@@ -50,6 +50,13 @@ pub struct DriverSnapshot {
     missed: Vec<(u32, Vec<(u64, ServerMessage)>)>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     last_src: Option<String>,
+    /// Three-way calls: (call, guest clerk index).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    guests: Vec<(u64, u32)>,
+    /// Open invitations: (clerk index, call, nanoseconds after the timeline's base until which
+    /// it may be taken up).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    invitations: Vec<(u32, u64, u64)>,
 }
 
 impl DriverSnapshot {
@@ -96,6 +103,11 @@ impl Driver {
             .map(|(b, kept)| (b.0, kept.iter().map(|(at, m)| (nanos(base, *at), m.clone())).collect()))
             .collect();
         missed.sort_by_key(|(b, _)| *b);
+        let mut guests: Vec<_> = self.guests.iter().map(|(call, c)| (*call, c.0)).collect();
+        guests.sort();
+        let mut invitations: Vec<_> =
+            self.invitations.iter().map(|(c, (call, until))| (c.0, *call, nanos(base, *until))).collect();
+        invitations.sort();
         DriverSnapshot {
             first_ticket: self.first_ids.0,
             first_call: self.first_ids.1,
@@ -107,6 +119,8 @@ impl Driver {
             pending_cases,
             missed,
             last_src: self.last_src.clone(),
+            guests,
+            invitations,
         }
     }
 
@@ -158,6 +172,12 @@ impl Driver {
             })
             .collect();
         self.last_src.clone_from(&snap.last_src);
+        self.guests = snap.guests.iter().map(|(call, c)| (*call, ClerkIdx(*c))).collect();
+        self.invitations = snap
+            .invitations
+            .iter()
+            .map(|(c, call, until)| (ClerkIdx(*c), (*call, base + Duration::from_nanos(*until))))
+            .collect();
         self.dirty_services.clear();
         self.load_dirty = true;
     }

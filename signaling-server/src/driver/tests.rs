@@ -237,3 +237,46 @@ fn logging_driver(tag: &str, adjust: impl FnOnce(&mut Settings)) -> Logging {
     d.set_log(Box::new(LogWriter::create(&path, header).unwrap()));
     Logging { d, shared, cfg, dir, path, started }
 }
+
+/// A three-way call's guest and an open invitation are part of the driver's snapshot: a restart
+/// from it knows who assists which call (its `set_state` still waits for `leave_call`) and who
+/// may still join.
+#[tokio::test]
+async fn a_snapshot_carries_three_way_guests_and_open_invitations() {
+    let mut d = driver();
+    let dir = d.shared.directory.clone();
+    let idx = |id: &str| dir.clerk_idx(id).unwrap();
+    let mut first = connect(&mut d, 1, Principal::Clerk(idx("clerk-hekou-1")), 256);
+    let _guest = connect(&mut d, 2, Principal::Clerk(idx("clerk-hekou-2")), 256);
+    let _other = connect(&mut d, 3, Principal::Clerk(idx("clerk-hekou-3")), 256);
+    let _booth = connect(&mut d, 10, Principal::Booth(dir.booth_idx("booth-gudao-1").unwrap()), 256);
+    message(&mut d, 1, ClientMessage::SetState { state: ClerkTargetState::Available, reason: None });
+    let request =
+        ClientMessage::RequestService { service: ServiceCode::new("teacher-cert"), priority: Priority::Normal };
+    message(&mut d, 10, request);
+    let offer = first
+        .drain()
+        .into_iter()
+        .find_map(|m| match m {
+            ServerMessage::Offer { offer, .. } => Some(offer),
+            _ => None,
+        })
+        .expect("the clerk is offered the ticket");
+    message(&mut d, 1, ClientMessage::AcceptOffer { offer });
+    let call = d.engine.call_of(idx("clerk-hekou-1")).expect("a call").call;
+    let call = protocol::CallId(call.0);
+    message(&mut d, 1, ClientMessage::InviteToCall { call, clerk: "clerk-hekou-2".into() });
+    message(&mut d, 2, ClientMessage::JoinCall { call });
+    assert_eq!(d.guests.get(&call.0), Some(&idx("clerk-hekou-2")));
+    // A second invitation stays open (the call has its guest; this one would be refused at join).
+    d.invitations.insert(idx("clerk-hekou-3"), (call.0, d.now + Duration::from_secs(30)));
+
+    let snap = d.take_snapshot();
+    let mut restarted = driver();
+    restarted.set_wall_base(snap.started_unix_ms);
+    restarted.restore_snapshot(&snap);
+    assert_eq!(restarted.guests, d.guests);
+    assert_eq!(restarted.invitations.keys().collect::<Vec<_>>(), vec![&idx("clerk-hekou-3")]);
+    assert_eq!(restarted.take_snapshot(), snap, "the same driver state");
+    assert!(restarted.is_guest(Principal::Clerk(idx("clerk-hekou-2"))));
+}
