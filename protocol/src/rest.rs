@@ -227,3 +227,47 @@ pub struct LiveCall {
     pub media: crate::MediaMode,
     pub recording: bool,
 }
+
+/// `GET /api/reports`: service figures per group, for the days `from` to `to` (China dates,
+/// inclusive), over the tickets asked for in that time by booths in the supervisor's scope.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub from: String,
+    pub to: String,
+    /// What the rows are grouped by, in order: `hall`, `service`, and one of `hour`, `day`, `week`.
+    pub group: Vec<String>,
+    pub rows: Vec<ReportRow>,
+    /// How each figure is computed, by name.
+    pub formulas: std::collections::BTreeMap<String, String>,
+}
+
+/// One group's figures. A rate or average over no tickets is `null`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportRow {
+    /// The home hall (the hall nearest the booth that serves the item), when grouped by hall.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hall: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// When grouped by time: the period's start, `2026-12-01T09:00+08:00`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<String>,
+    pub offered: u64,
+    pub answered: u64,
+    pub abandoned: u64,
+    pub no_clerk: u64,
+    pub service_level: Option<f64>,
+    pub asa_secs: Option<f64>,
+    pub aht_secs: Option<f64>,
+    pub avg_wait_secs: Option<f64>,
+    pub p90_wait_secs: Option<f64>,
+    pub overflow_rate: Option<f64>,
+    pub local_served_rate: Option<f64>,
+    pub requeues: u64,
+    /// Ratings by value (`very_satisfied` … `very_dissatisfied`).
+    pub ratings: std::collections::BTreeMap<String, u64>,
+    pub rated: u64,
+    pub bad_rating_rate: Option<f64>,
+    pub estimate_mae_secs: Option<f64>,
+    pub estimate_bias_secs: Option<f64>,
+}

@@ -158,7 +158,7 @@ async fn retention(state: AppState) {
 }
 
 pub fn router(state: AppState) -> Router {
-    use http::{cases, documents, login, pages, qr, queues, recordings};
+    use http::{cases, documents, login, pages, qr, queues, recordings, reports};
     Router::new()
         .route("/", get(pages::index))
         .route("/healthz", get(pages::healthz))
@@ -172,6 +172,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/queues", get(queues::queues))
         .route("/api/cases", get(cases::cases))
         .route("/api/tickets/{id}/events", get(cases::ticket_events))
+        .route("/api/reports", get(reports::reports))
         .route("/api/cluster", get(queues::cluster))
         .route("/ws/{role}", get(ws::upgrade))
         .route("/api/calls/{call}/documents", post(documents::upload))

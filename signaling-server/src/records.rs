@@ -74,8 +74,9 @@ pub enum Record {
     Case(CaseRecord),
     Rating(RatingRecord),
     ForcedState(ForcedStateRecord),
-    /// Ticket events of one driver turn, written in one transaction.
-    Events(Vec<TicketEventRow>),
+    /// Ticket events of one driver turn, written in one transaction, and the facts of the tickets
+    /// that closed in it.
+    Events(Vec<TicketEventRow>, Vec<store::TicketFactRow>),
     /// This start's answered counts today (replacing what it saved before).
     Answered(Vec<AnsweredRow>),
     /// A sample of waiting tickets: region id → count, as a JSON object.
@@ -101,7 +102,7 @@ enum Row {
     Case(CaseRow),
     Rating(RatingRow),
     Forced(ForcedStateRow),
-    Events(Vec<TicketEventRow>),
+    Events(Vec<TicketEventRow>, Vec<store::TicketFactRow>),
     Answered(Vec<AnsweredRow>),
     Sample { at_ms: i64, boot: i64, counts: String },
     Recording(store::RecordingRow),
@@ -189,7 +190,7 @@ impl Records {
                 why: f.why,
                 at_ms: f.at_unix as i64 * 1000,
             }),
-            Record::Events(e) => Row::Events(e),
+            Record::Events(e, f) => Row::Events(e, f),
             Record::Answered(a) => Row::Answered(a),
             Record::WaitingSample { at_ms, counts } => Row::Sample { at_ms, boot: self.boot, counts },
             Record::Recording(r) => Row::Recording(r),
@@ -247,7 +248,7 @@ fn write(store: &Store, row: &Row) -> store::Result<()> {
         Row::Case(c) => store.append_case(c).map(drop),
         Row::Rating(r) => store.append_rating(r).map(drop),
         Row::Forced(f) => store.append_forced_state(f).map(drop),
-        Row::Events(e) => store.append_events(e),
+        Row::Events(e, f) => store.append_events(e).and_then(|()| store.append_facts(f)),
         Row::Answered(a) => store.save_answered(a),
         Row::Sample { at_ms, boot, counts } => store.append_waiting_sample(*at_ms, *boot, counts),
         Row::Recording(r) => store.put_recording(r).map(drop),

@@ -168,6 +168,25 @@ const MIGRATIONS: &[&str] = &[
         audit_seq BIGINT NOT NULL
     );
     CREATE INDEX recording_views_by_call ON recording_views (call_id, audit_seq);",
+    // 7: one row per closed ticket, what the historical reports add up.
+    "CREATE TABLE ticket_facts (
+        ticket_id TEXT PRIMARY KEY,
+        booth TEXT NOT NULL,
+        booth_region TEXT NOT NULL,
+        home_hall TEXT NOT NULL,
+        service TEXT NOT NULL,
+        requested_ms BIGINT NOT NULL,
+        answered_ms BIGINT,
+        answered_hall TEXT,
+        answered_clerk TEXT,
+        target_secs BIGINT NOT NULL,
+        closed_ms BIGINT NOT NULL,
+        outcome TEXT NOT NULL,
+        talk_ms BIGINT NOT NULL,
+        requeues BIGINT NOT NULL,
+        estimate_secs BIGINT
+    );
+    CREATE INDEX ticket_facts_by_time ON ticket_facts (requested_ms);",
 ];
 
 /// The schema version this binary writes.

@@ -128,6 +128,9 @@ impl Driver {
             return;
         }
         self.last_status.insert(ticket, sent);
+        if let (Some(secs), protocol::TicketState::Waiting) = (sent.estimate, sent.state) {
+            self.events.note_estimate(ticket, secs);
+        }
         let msg = ServerMessage::TicketStatus {
             ticket: protocol::TicketId(ticket.0),
             number: crate::records::short_number(ticket.0),

@@ -4,12 +4,17 @@
 //! ticket's log. The rows of one driver turn go to the records writer as one transaction.
 //!
 //! `detail` holds ids and reasons only, never a citizen's data.
+//!
+//! Beside the log, each open ticket's facts are gathered as its actions go by (asked, first
+//! answered and by which hall, calls' durations, re-queues, the first estimate shown); when it
+//! closes they become its `ticket_facts` row, what the historical reports add up. Their times
+//! are the driver's timeline, so a replay (or a test in virtual time) writes the same ones.
 
 use std::collections::HashMap;
 
 use routing::{Action, Party, TicketId};
 use serde_json::json;
-use store::TicketEventRow;
+use store::{TicketEventRow, TicketFactRow};
 
 use super::Driver;
 use crate::convert::{call_end_out, priority_out, revoke_out, ticket_end_out};
@@ -21,6 +26,18 @@ pub(super) struct EventLog {
     /// Per open ticket: the last sequence number and the booth's region.
     open: HashMap<TicketId, (i64, String)>,
     pending: Vec<TicketEventRow>,
+    /// Per open ticket: its facts so far, and when its current call started.
+    facts: HashMap<TicketId, (TicketFactRow, Option<i64>)>,
+    closed: Vec<TicketFactRow>,
+}
+
+impl EventLog {
+    /// The first wait estimate the booth was shown (later ones do not replace it).
+    pub(super) fn note_estimate(&mut self, ticket: TicketId, secs: u32) {
+        if let Some((f, _)) = self.facts.get_mut(&ticket) {
+            f.estimate_secs.get_or_insert(i64::from(secs));
+        }
+    }
 }
 
 /// `OfferNotTaken` → `offer_not_taken`: engine-only reasons in the log's words.
@@ -63,6 +80,8 @@ impl Driver {
     /// Adds the log row of `action`, if it is about a ticket.
     pub(super) fn log_action(&mut self, action: &Action) {
         let dir = self.shared.directory.clone();
+        let now_ms = (self.wall_base_ms + self.t / 1000) as i64;
+        self.events.gather_facts(action, &dir, now_ms);
         let log = &mut self.events;
         match *action {
             Action::TicketOpened { ticket, booth, service, priority } => {
@@ -124,9 +143,72 @@ impl Driver {
     /// Hands the batch's rows to the records writer (a replay's rows, all of them, in one
     /// transaction after it; rows already written are skipped).
     pub(super) fn flush_events(&mut self) {
-        if !self.events.pending.is_empty() {
+        if !self.events.pending.is_empty() || !self.events.closed.is_empty() {
             let rows = std::mem::take(&mut self.events.pending);
-            self.write_record(Record::Events(rows), None);
+            let facts = std::mem::take(&mut self.events.closed);
+            self.write_record(Record::Events(rows, facts), None);
+        }
+    }
+}
+
+impl EventLog {
+    /// Folds an action into its ticket's facts; a closed ticket's go to `closed`.
+    fn gather_facts(&mut self, action: &Action, dir: &routing::Directory, now_ms: i64) {
+        match *action {
+            Action::TicketOpened { ticket, booth, service, .. } => {
+                let b = dir.booth(booth);
+                let home = dir.widening_steps(b.region, service).first().and_then(|s| s.first().copied());
+                let fact = TicketFactRow {
+                    ticket_id: store_id(ticket.0),
+                    booth: b.id.clone(),
+                    booth_region: dir.region(b.region).id.clone(),
+                    home_hall: dir.region(home.unwrap_or(b.region)).id.clone(),
+                    service: dir.service(service).code.clone(),
+                    requested_ms: now_ms,
+                    answered_ms: None,
+                    answered_hall: None,
+                    answered_clerk: None,
+                    target_secs: dir.service(service).target_answer.as_secs() as i64,
+                    closed_ms: now_ms,
+                    outcome: String::new(),
+                    talk_ms: 0,
+                    requeues: 0,
+                    estimate_secs: None,
+                };
+                self.facts.insert(ticket, (fact, None));
+            }
+            Action::CallStarted { ticket, clerk, .. } => {
+                if let Some((f, call_at)) = self.facts.get_mut(&ticket) {
+                    if f.answered_ms.is_none() {
+                        let c = dir.clerk(clerk);
+                        f.answered_ms = Some(now_ms);
+                        f.answered_hall = Some(dir.region(c.hall).id.clone());
+                        f.answered_clerk = Some(c.id.clone());
+                    }
+                    *call_at = Some(now_ms);
+                }
+            }
+            Action::CallEnded { ticket, .. } => {
+                if let Some((f, call_at)) = self.facts.get_mut(&ticket) {
+                    if let Some(at) = call_at.take() {
+                        f.talk_ms += now_ms - at;
+                    }
+                }
+            }
+            Action::TicketRequeued { ticket, cause, .. } => {
+                let lost = matches!(cause, routing::RequeueCause::ClerkLost | routing::RequeueCause::MediaFailed);
+                if let (Some((f, _)), true) = (self.facts.get_mut(&ticket), lost) {
+                    f.requeues += 1;
+                }
+            }
+            Action::TicketClosed { ticket, reason, .. } => {
+                if let Some((mut f, _)) = self.facts.remove(&ticket) {
+                    f.closed_ms = now_ms;
+                    f.outcome = wire(ticket_end_out(reason)).as_str().unwrap_or_default().to_owned();
+                    self.closed.push(f);
+                }
+            }
+            _ => {}
         }
     }
 }

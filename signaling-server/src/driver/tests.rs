@@ -280,3 +280,157 @@ async fn a_snapshot_carries_three_way_guests_and_open_invitations() {
     assert_eq!(restarted.take_snapshot(), snap, "the same driver state");
     assert!(restarted.is_guest(Principal::Clerk(idx("clerk-hekou-2"))));
 }
+
+/// A known morning in virtual time, through the driver, the engine and the records store: the
+/// report's figures, hour by hour, are exactly what the arrivals, answers, calls, wrap-ups and
+/// ratings make them.
+#[tokio::test(start_paused = true)]
+async fn a_known_morning_gives_exactly_the_expected_report_hour_by_hour() {
+    use store::{Period, ReportQuery};
+    let mut d = driver();
+    // t = 0 is 2026-12-01 09:00 China time.
+    let nine = 1_796_086_800_000_u64;
+    d.set_wall_base(nine);
+    let dir = d.shared.directory.clone();
+    let clerk_idx = dir.clerk_idx("clerk-hekou-1").unwrap();
+    let mut clerk = connect(&mut d, 1, Principal::Clerk(clerk_idx), 1024);
+    let _b1 = connect(&mut d, 10, Principal::Booth(dir.booth_idx("booth-gudao-1").unwrap()), 1024);
+    let mut b2 = connect(&mut d, 11, Principal::Booth(dir.booth_idx("booth-gudao-2").unwrap()), 1024);
+    // Virtual time: `at(s)` moves the clock to `s` seconds after t = 0 (nothing has run yet).
+    let start = tokio::time::Instant::now();
+    let at = move |s: u64| async move {
+        tokio::time::advance((start + Duration::from_secs(s)).saturating_duration_since(tokio::time::Instant::now()))
+            .await;
+    };
+    let request =
+        || ClientMessage::RequestService { service: ServiceCode::new("teacher-cert"), priority: Priority::Normal };
+    let set = |state| ClientMessage::SetState { state, reason: None };
+    let offer = |c: &mut TestConn| {
+        c.drain().into_iter().rev().find_map(|m| match m {
+            ServerMessage::Offer { offer, .. } => Some(offer),
+            _ => None,
+        })
+    };
+    // The clerk's call, and its ticket.
+    let live_call = |d: &Driver| {
+        let v = d.engine.call_of(clerk_idx).expect("in a call");
+        (protocol::CallId(v.call.0), protocol::TicketId(v.ticket.0))
+    };
+    let end = || ClientMessage::EndWrapUp { outcome: Some(protocol::CaseOutcome::Completed), note: None };
+    // Both sides report their media up, as the clients do (else the call ends as media_failed).
+    let media_up = |d: &mut Driver, call: protocol::CallId, booth: ConnId| {
+        for conn in [1, booth] {
+            message(d, conn, ClientMessage::MediaState { call, state: protocol::MediaState::Connected });
+        }
+    };
+
+    message(&mut d, 1, set(ClerkTargetState::Available));
+    // 09:00:00 T1 (booth 1) asks; offered at once, accepted after 15 s, 300 s of talk, 60 s of
+    // wrap-up.
+    message(&mut d, 10, request());
+    at(15).await;
+    let o = offer(&mut clerk).expect("T1 offered");
+    message(&mut d, 1, ClientMessage::AcceptOffer { offer: o });
+    let (t1, ticket1) = live_call(&d);
+    media_up(&mut d, t1, 10);
+    // 09:01:00 T2 (booth 2) asks while the clerk talks; cancels 40 s later (abandoned).
+    at(60).await;
+    message(&mut d, 11, request());
+    at(100).await;
+    let t2 = d.engine.booth_ticket(dir.booth_idx("booth-gudao-2").unwrap()).unwrap();
+    message(&mut d, 11, ClientMessage::CancelTicket { ticket: protocol::TicketId(t2.0) });
+    // 09:05:00 T3 (booth 2) asks while the clerk talks (it is shown an estimate); answered at
+    // 09:06:20 (80 s: over the 60 s target), 100 s of talk, 30 s of wrap-up.
+    at(300).await;
+    b2.drain();
+    message(&mut d, 11, request());
+    let seen = b2.drain();
+    let estimate = seen
+        .iter()
+        .find_map(|m| match m {
+            ServerMessage::TicketStatus { estimated_wait_secs, .. } => *estimated_wait_secs,
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("T3 was shown an estimate: {seen:?}"));
+    at(315).await;
+    message(&mut d, 1, ClientMessage::HangUp { call: t1 });
+    at(320).await;
+    message(
+        &mut d,
+        10,
+        ClientMessage::RateService { ticket: ticket1, rating: protocol::Rating::VerySatisfied, reason: None },
+    );
+    at(375).await;
+    message(&mut d, 1, end());
+    at(380).await;
+    let o = offer(&mut clerk).expect("T3 offered");
+    message(&mut d, 1, ClientMessage::AcceptOffer { offer: o });
+    let (t3, ticket3) = live_call(&d);
+    media_up(&mut d, t3, 11);
+    at(480).await;
+    message(&mut d, 1, ClientMessage::HangUp { call: t3 });
+    at(485).await;
+    message(
+        &mut d,
+        11,
+        ClientMessage::RateService { ticket: ticket3, rating: protocol::Rating::Dissatisfied, reason: None },
+    );
+    at(510).await;
+    message(&mut d, 1, end());
+    // 10:00 T4 asks while the clerk is on a break; answered after 90 s (over the 60 s target),
+    // 60 s of talk, wrap-up ended at once.
+    at(3500).await;
+    message(
+        &mut d,
+        1,
+        ClientMessage::SetState { state: ClerkTargetState::Away, reason: Some(protocol::AwayReason::Break) },
+    );
+    at(3600).await;
+    message(&mut d, 10, request());
+    at(3680).await;
+    message(&mut d, 1, set(ClerkTargetState::Available));
+    at(3690).await;
+    let o = offer(&mut clerk).expect("T4 offered");
+    message(&mut d, 1, ClientMessage::AcceptOffer { offer: o });
+    let (t4, _) = live_call(&d);
+    media_up(&mut d, t4, 10);
+    at(3750).await;
+    message(&mut d, 1, ClientMessage::HangUp { call: t4 });
+    message(&mut d, 1, end());
+    d.shared.records.sync();
+
+    let query = ReportQuery {
+        from_ms: nine as i64,
+        to_ms: nine as i64 + 2 * 3_600_000,
+        by_hall: true,
+        by_service: true,
+        period: Some(Period::Hour),
+        booth_regions: None,
+    };
+    let rows: Vec<_> =
+        d.shared.records.store().report(&query).unwrap().iter().map(crate::http::reports::figures).collect();
+    assert_eq!(rows.len(), 2, "{rows:#?}");
+    let (h9, h10) = (&rows[0], &rows[1]);
+    assert_eq!((h9.hall.as_deref(), h9.service.as_deref()), (Some("hekou"), Some("teacher-cert")));
+    assert_eq!(h9.period.as_deref(), Some("2026-12-01T09:00+08:00"));
+    assert_eq!((h9.offered, h9.answered, h9.abandoned, h9.no_clerk, h9.requeues), (3, 2, 1, 0, 0));
+    assert_eq!(h9.service_level, Some(0.5), "15 s within the 60 s target, 80 s not");
+    assert_eq!(h9.asa_secs, Some(47.5), "(15 + 80) / 2");
+    assert_eq!(h9.aht_secs, Some(245.0), "(300 + 60 + 100 + 30) / 2");
+    assert_eq!(h9.avg_wait_secs, Some(45.0), "(15 + 40 + 80) / 3");
+    assert_eq!(h9.p90_wait_secs, Some(85.0), "90 % of three is all three: the 80 s wait's 80–85 s step");
+    assert_eq!((h9.overflow_rate, h9.local_served_rate), (Some(0.0), Some(1.0)));
+    assert_eq!((h9.ratings["very_satisfied"], h9.ratings["dissatisfied"], h9.rated), (1, 1, 2));
+    assert_eq!(h9.bad_rating_rate, Some(0.5));
+    let error = f64::from(estimate) - 80.0;
+    assert_eq!((h9.estimate_mae_secs, h9.estimate_bias_secs), (Some(error.abs()), Some(error)));
+    assert_eq!(h10.period.as_deref(), Some("2026-12-01T10:00+08:00"));
+    assert_eq!((h10.offered, h10.answered, h10.abandoned), (1, 1, 0));
+    assert_eq!(h10.service_level, Some(0.0), "90 s is over the 60 s target");
+    assert_eq!(
+        (h10.asa_secs, h10.aht_secs, h10.avg_wait_secs, h10.p90_wait_secs),
+        (Some(90.0), Some(60.0), Some(90.0), Some(95.0))
+    );
+    assert_eq!(h10.rated, 0);
+    assert_eq!(h10.bad_rating_rate, None);
+}

@@ -11,6 +11,7 @@ pub mod pages;
 pub mod qr;
 pub mod queues;
 pub mod recordings;
+pub mod reports;
 
 use std::time::Duration;
 

@@ -1,0 +1,335 @@
+//! Historical service figures. One row per ticket (`ticket_facts`), written when the ticket
+//! closes, from what its event log saw: when it was asked for and answered, by which hall, how it
+//! ended, how long its calls lasted, how often it was re-queued, the first wait estimate shown.
+//! A report adds those rows up per group (hall, service, hour / day / week) in one query, joined
+//! with the wrap-up time of the ticket's cases and its rating; the server turns the sums into the
+//! named figures (`docs/protocol.md`, "Reports"). Operational rows, not chained.
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{Row, Value};
+use crate::documents::placeholders;
+use crate::records::{int, text};
+use crate::{Result, Store};
+
+/// One closed ticket. No personal data: ids, times and reasons.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketFactRow {
+    pub ticket_id: String,
+    pub booth: String,
+    pub booth_region: String,
+    /// The hall nearest the booth that serves the item (the first hall it was offered to).
+    pub home_hall: String,
+    /// The item the citizen asked for.
+    pub service: String,
+    pub requested_ms: i64,
+    /// The first time a clerk accepted it.
+    pub answered_ms: Option<i64>,
+    pub answered_hall: Option<String>,
+    pub answered_clerk: Option<String>,
+    /// The item's target answer time, in seconds, when the ticket was opened.
+    pub target_secs: i64,
+    pub closed_ms: i64,
+    /// The ticket's end reason (`served`, `cancelled`, `booth_lost`, `no_clerk`, …).
+    pub outcome: String,
+    /// Its calls' durations, summed.
+    pub talk_ms: i64,
+    /// Times it went back to the queue because its clerk was lost or its media failed.
+    pub requeues: i64,
+    /// The first wait estimate the booth was shown, in seconds.
+    pub estimate_secs: Option<i64>,
+}
+
+const FACT_COLUMNS: &str = "ticket_id, booth, booth_region, home_hall, service, requested_ms, answered_ms, \
+     answered_hall, answered_clerk, target_secs, closed_ms, outcome, talk_ms, requeues, estimate_secs";
+
+/// How a report's rows are split in time (China time, UTC+8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    Hour,
+    Day,
+    /// Weeks from Monday.
+    Week,
+}
+
+const CHINA_MS: i64 = 8 * 3_600_000;
+const DAY_MS: i64 = 86_400_000;
+
+impl Period {
+    /// The SQL for a fact's period number.
+    fn sql(self) -> &'static str {
+        match self {
+            Period::Hour => "(f.requested_ms + 28800000) / 3600000",
+            Period::Day => "(f.requested_ms + 28800000) / 86400000",
+            // 1970-01-01 was a Thursday: +3 days makes weeks start on Monday.
+            Period::Week => "((f.requested_ms + 28800000) / 86400000 + 3) / 7",
+        }
+    }
+
+    /// When period number `n` starts (Unix ms).
+    pub fn start_ms(self, n: i64) -> i64 {
+        match self {
+            Period::Hour => n * 3_600_000 - CHINA_MS,
+            Period::Day => n * DAY_MS - CHINA_MS,
+            Period::Week => (n * 7 - 3) * DAY_MS - CHINA_MS,
+        }
+    }
+}
+
+/// What to add up.
+#[derive(Debug, Clone, Default)]
+pub struct ReportQuery {
+    /// Tickets asked for in `[from_ms, to_ms)`.
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub by_hall: bool,
+    pub by_service: bool,
+    pub period: Option<Period>,
+    /// Only tickets of booths in these regions (`None`: all).
+    pub booth_regions: Option<Vec<String>>,
+}
+
+/// Waits are counted in steps of this many milliseconds for the 90th percentile.
+pub const WAIT_STEP_MS: i64 = 5_000;
+
+/// The sums of one group.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReportSums {
+    pub hall: Option<String>,
+    pub service: Option<String>,
+    /// The period's start (Unix ms).
+    pub period_ms: Option<i64>,
+    pub offered: i64,
+    pub answered: i64,
+    /// Closed `cancelled` or `booth_lost` before any answer.
+    pub abandoned: i64,
+    pub no_clerk: i64,
+    pub answered_within_target: i64,
+    /// Request → first answer, summed over answered tickets.
+    pub answer_wait_ms: i64,
+    /// Request → first answer or close, summed over all tickets.
+    pub wait_ms: i64,
+    /// Answered by a hall other than the home hall.
+    pub overflow: i64,
+    pub requeues: i64,
+    pub talk_ms: i64,
+    pub wrap_ms: i64,
+    /// Ratings: very satisfied, satisfied, acceptable, dissatisfied, very dissatisfied.
+    pub ratings: [i64; 5],
+    /// Answered tickets that had been shown an estimate, and the sums of |estimate − wait| and
+    /// (estimate − wait) over them.
+    pub estimated: i64,
+    pub estimate_abs_error_ms: i64,
+    pub estimate_error_ms: i64,
+    /// Tickets per wait step ([`WAIT_STEP_MS`]): (step, count), ascending.
+    pub wait_steps: Vec<(i64, i64)>,
+}
+
+pub const RATING_WORDS: [&str; 5] = ["very_satisfied", "satisfied", "acceptable", "dissatisfied", "very_dissatisfied"];
+
+impl Store {
+    /// Writes closed tickets' facts (a fact already written is kept: replays write nothing twice).
+    pub fn append_facts(&self, facts: &[TicketFactRow]) -> Result<()> {
+        if facts.is_empty() {
+            return Ok(());
+        }
+        let mut c = self.conn();
+        crate::schema::in_transaction(c.as_mut(), self.dialect, None, |c| {
+            let sql = format!(
+                "INSERT INTO ticket_facts ({FACT_COLUMNS}) VALUES ({}) ON CONFLICT (ticket_id) DO NOTHING",
+                placeholders(15)
+            );
+            for f in facts {
+                let opt_text = |v: &Option<String>| v.clone().map_or(Value::Null, Value::Text);
+                let opt_int = |v: Option<i64>| v.map_or(Value::Null, Value::Int);
+                let params = vec![
+                    f.ticket_id.clone().into(),
+                    f.booth.clone().into(),
+                    f.booth_region.clone().into(),
+                    f.home_hall.clone().into(),
+                    f.service.clone().into(),
+                    f.requested_ms.into(),
+                    opt_int(f.answered_ms),
+                    opt_text(&f.answered_hall),
+                    opt_text(&f.answered_clerk),
+                    f.target_secs.into(),
+                    f.closed_ms.into(),
+                    f.outcome.clone().into(),
+                    f.talk_ms.into(),
+                    f.requeues.into(),
+                    opt_int(f.estimate_secs),
+                ];
+                c.execute(&sql, &params)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// One ticket's facts, if it closed.
+    pub fn ticket_fact(&self, ticket_id: &str) -> Result<Option<TicketFactRow>> {
+        let rows = self
+            .conn()
+            .query(&format!("SELECT {FACT_COLUMNS} FROM ticket_facts WHERE ticket_id = $1"), &[ticket_id.into()])?;
+        Ok(rows.first().map(|r| TicketFactRow {
+            ticket_id: text(r, 0),
+            booth: text(r, 1),
+            booth_region: text(r, 2),
+            home_hall: text(r, 3),
+            service: text(r, 4),
+            requested_ms: int(r, 5),
+            answered_ms: r[6].int(),
+            answered_hall: r[7].text().map(str::to_owned),
+            answered_clerk: r[8].text().map(str::to_owned),
+            target_secs: int(r, 9),
+            closed_ms: int(r, 10),
+            outcome: text(r, 11),
+            talk_ms: int(r, 12),
+            requeues: int(r, 13),
+            estimate_secs: r[14].int(),
+        }))
+    }
+
+    /// The sums of every group with at least one ticket, ordered by hall, service, period.
+    pub fn report(&self, q: &ReportQuery) -> Result<Vec<ReportSums>> {
+        let mut keys = vec![];
+        if q.by_hall {
+            keys.push("f.home_hall");
+        }
+        if q.by_service {
+            keys.push("f.service");
+        }
+        if let Some(p) = q.period {
+            keys.push(p.sql());
+        }
+        let mut params: Vec<Value> = vec![q.from_ms.into(), q.to_ms.into()];
+        let mut filter = String::from("f.requested_ms >= $1 AND f.requested_ms < $2");
+        if let Some(regions) = &q.booth_regions {
+            if regions.is_empty() {
+                return Ok(vec![]);
+            }
+            let first = params.len() + 1;
+            let marks: Vec<String> = (first..first + regions.len()).map(|i| format!("${i}")).collect();
+            filter.push_str(&format!(" AND f.booth_region IN ({})", marks.join(", ")));
+            params.extend(regions.iter().map(|r| Value::from(r.as_str())));
+        }
+        let select_keys = |extra: &str| {
+            let mut cols: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+            if !extra.is_empty() {
+                cols.push(extra.to_owned());
+            }
+            cols
+        };
+        let group_by = |n: usize| (1..=n).map(|i| i.to_string()).collect::<Vec<_>>().join(", ");
+        let sum = |expr: &str| format!("CAST(COALESCE(SUM({expr}), 0) AS BIGINT)");
+        let count_if = |cond: &str| sum(&format!("CASE WHEN {cond} THEN 1 ELSE 0 END"));
+        let wait = "COALESCE(f.answered_ms, f.closed_ms) - f.requested_ms";
+        let answer_wait = "f.answered_ms - f.requested_ms";
+        let estimated = "f.answered_ms IS NOT NULL AND f.estimate_secs IS NOT NULL";
+        let mut figures = vec![
+            "CAST(COUNT(*) AS BIGINT)".to_owned(),
+            count_if("f.answered_ms IS NOT NULL"),
+            count_if("f.answered_ms IS NULL AND f.outcome IN ('cancelled', 'booth_lost')"),
+            count_if("f.outcome = 'no_clerk'"),
+            count_if(&format!("{answer_wait} <= f.target_secs * 1000")),
+            sum(answer_wait),
+            sum(wait),
+            count_if("f.answered_hall <> f.home_hall"),
+            sum("f.requeues"),
+            sum("f.talk_ms"),
+            sum("w.wrap_ms"),
+        ];
+        figures.extend(RATING_WORDS.iter().map(|r| count_if(&format!("r.rating = '{r}'"))));
+        figures.push(count_if(estimated));
+        figures.push(sum(&format!("CASE WHEN {estimated} THEN ABS(f.estimate_secs * 1000 - ({answer_wait})) END")));
+        figures.push(sum(&format!("CASE WHEN {estimated} THEN f.estimate_secs * 1000 - ({answer_wait}) END")));
+        let mut cols = select_keys("");
+        cols.extend(figures);
+        let sql = format!(
+            "SELECT {} FROM ticket_facts f \
+             LEFT JOIN (SELECT ticket_id, SUM(recorded_ms - ended_ms) AS wrap_ms FROM cases GROUP BY ticket_id) w \
+             ON w.ticket_id = f.ticket_id \
+             LEFT JOIN ratings r ON r.ticket_id = f.ticket_id \
+             WHERE {filter} {} {}",
+            cols.join(", "),
+            if keys.is_empty() { String::new() } else { format!("GROUP BY {}", group_by(keys.len())) },
+            if keys.is_empty() { String::new() } else { format!("ORDER BY {}", group_by(keys.len())) },
+        );
+        let mut conn = self.conn();
+        let rows = conn.query(&sql, &params)?;
+        let mut sums: Vec<ReportSums> = rows.iter().map(|r| self.sums_from(r, q)).filter(|s| s.offered > 0).collect();
+        // The waits in steps, for the 90th percentile.
+        let step_cols = select_keys(&format!("({wait}) / {WAIT_STEP_MS}"));
+        let n = step_cols.len();
+        let sql = format!(
+            "SELECT {}, CAST(COUNT(*) AS BIGINT) FROM ticket_facts f WHERE {filter} GROUP BY {} ORDER BY {}",
+            step_cols.join(", "),
+            group_by(n),
+            group_by(n)
+        );
+        for r in conn.query(&sql, &params)? {
+            let key = key_of(&r, q);
+            let (step, count) = (int(&r, n - 1), int(&r, n));
+            if let Some(s) = sums.iter_mut().find(|s| (s.hall.as_deref(), s.service.as_deref(), s.period_ms) == key) {
+                s.wait_steps.push((step, count));
+            }
+        }
+        Ok(sums)
+    }
+
+    fn sums_from(&self, r: &Row, q: &ReportQuery) -> ReportSums {
+        let (hall, service, period_ms) = key_of(r, q);
+        let k = usize::from(q.by_hall) + usize::from(q.by_service) + usize::from(q.period.is_some());
+        let v = |i: usize| int(r, k + i);
+        ReportSums {
+            hall: hall.map(str::to_owned),
+            service: service.map(str::to_owned),
+            period_ms,
+            offered: v(0),
+            answered: v(1),
+            abandoned: v(2),
+            no_clerk: v(3),
+            answered_within_target: v(4),
+            answer_wait_ms: v(5),
+            wait_ms: v(6),
+            overflow: v(7),
+            requeues: v(8),
+            talk_ms: v(9),
+            wrap_ms: v(10),
+            ratings: [v(11), v(12), v(13), v(14), v(15)],
+            estimated: v(16),
+            estimate_abs_error_ms: v(17),
+            estimate_error_ms: v(18),
+            wait_steps: vec![],
+        }
+    }
+}
+
+/// A row's group: hall, service, period start, as far as the query groups by them.
+fn key_of<'a>(r: &'a Row, q: &ReportQuery) -> (Option<&'a str>, Option<&'a str>, Option<i64>) {
+    let mut i = 0;
+    let mut next = || {
+        i += 1;
+        i - 1
+    };
+    let hall = q.by_hall.then(|| r[next()].text().unwrap_or_default());
+    let service = q.by_service.then(|| r[next()].text().unwrap_or_default());
+    let period = q.period.map(|p| p.start_ms(r[next()].int().unwrap_or_default()));
+    (hall, service, period)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_start_on_china_hours_days_and_mondays() {
+        // 2026-12-02 10:30 China time = 02:30 UTC.
+        let at = 1_796_178_600_000;
+        let n = |sql_div: i64| (at + CHINA_MS) / sql_div;
+        assert_eq!(Period::Hour.start_ms(n(3_600_000)), at - 30 * 60_000);
+        assert_eq!(Period::Day.start_ms(n(DAY_MS)), at - (10 * 60 + 30) * 60_000);
+        // That Wednesday's week began on Monday 2026-11-30, 00:00 China time.
+        let week = ((at + CHINA_MS) / DAY_MS + 3) / 7;
+        assert_eq!(Period::Week.start_ms(week), at - (2 * 24 * 60 + 10 * 60 + 30) * 60_000);
+    }
+}
