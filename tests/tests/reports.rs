@@ -1,0 +1,93 @@
+//! `GET /api/reports` over HTTP after real calls: the figures of the day's tickets, the same
+//! numbers in the CSV export, the supervisor's scope, and clear refusals of bad requests.
+
+use protocol::Role;
+use xiaowu_tests::*;
+
+fn get(url: &str, token: &str) -> (u16, String) {
+    let req = ureq::get(url).config().http_status_as_error(false).build();
+    let mut resp = req.header("Authorization", &format!("Bearer {token}")).call().expect("the server answers");
+    (resp.status().as_u16(), resp.body_mut().read_to_string().unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_days_report_counts_the_calls_and_the_csv_says_the_same() {
+    let server = start(settings(|_| {})).await;
+    let url = base_url(&server);
+    // Two citizens served one after the other by one clerk, through the relay.
+    let agent = tokio::spawn({
+        let args = agent_console::AgentArgs {
+            hold: Some(1.0),
+            calls: 2,
+            ..agent_console::AgentArgs::new(&url, "clerk-hekou-1")
+        };
+        async move { agent_console::run(&args, |_| {}).await }
+    });
+    clerks_available(&server, "hekou", 1).await;
+    for booth in ["booth-gudao-1", "booth-gudao-2"] {
+        let b = booth_client::run(&booth_client::BoothArgs::new(&url, booth, "teacher-cert"), |_| {}).await.unwrap();
+        assert_eq!(b.outcome, "served");
+    }
+    assert_eq!(agent.await.unwrap().unwrap().outcome, "done");
+
+    let today = signaling_server::documents::china_date(store::now_ms() as u64 / 1000);
+    let sup = token(&server, Role::Supervisor, "sup-dongying").await;
+    let report_url = format!("{url}/api/reports?from={today}&to={today}&group=hall,service,day");
+    let (status, body) = get(&report_url, &sup);
+    assert_eq!(status, 200, "{body}");
+    let report: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let rows = report["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{body}");
+    let row = &rows[0];
+    assert_eq!((row["hall"].as_str(), row["service"].as_str()), (Some("hekou"), Some("teacher-cert")));
+    assert_eq!(row["period"].as_str(), Some(format!("{today}T00:00+08:00").as_str()));
+    assert_eq!(
+        (row["offered"].as_u64(), row["answered"].as_u64(), row["abandoned"].as_u64()),
+        (Some(2), Some(2), Some(0))
+    );
+    assert_eq!(row["service_level"].as_f64(), Some(1.0), "both answered within the 60 s target");
+    assert_eq!((row["overflow_rate"].as_f64(), row["local_served_rate"].as_f64()), (Some(0.0), Some(1.0)));
+    assert!(row["aht_secs"].as_f64().unwrap() >= 1.0, "held a second each: {row}");
+    assert!(report["formulas"]["service_level"].as_str().unwrap().contains("target"));
+
+    // The CSV export: a header, then the same numbers.
+    let (status, csv) = get(&format!("{report_url}&format=csv"), &sup);
+    assert_eq!(status, 200);
+    let mut lines = csv.lines();
+    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let cells: Vec<&str> = lines.next().expect("one row").split(',').collect();
+    assert_eq!(lines.next(), None);
+    let cell = |name: &str| cells[head.iter().position(|h| *h == name).unwrap_or_else(|| panic!("{name} in {head:?}"))];
+    assert_eq!(
+        (cell("hall"), cell("service"), cell("period")),
+        ("hekou", "teacher-cert", row["period"].as_str().unwrap())
+    );
+    for name in ["offered", "answered", "abandoned", "no_clerk", "requeues", "rated"] {
+        assert_eq!(cell(name).parse::<u64>().ok(), row[name].as_u64(), "{name}");
+    }
+    for name in ["service_level", "asa_secs", "aht_secs", "avg_wait_secs", "p90_wait_secs", "overflow_rate"] {
+        let (a, b) = (cell(name).parse::<f64>().unwrap(), row[name].as_f64().unwrap());
+        assert!((a - b).abs() < 1e-3, "{name}: csv {a}, json {b}");
+    }
+
+    // Another city's supervisor: no rows. A clerk: forbidden. Bad requests: invalid_field.
+    let binzhou = token(&server, Role::Supervisor, "sup-binzhou").await;
+    let (_, body) = get(&report_url, &binzhou);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["rows"], serde_json::json!([]));
+    let clerk = token(&server, Role::Clerk, "clerk-hekou-1").await;
+    assert_eq!(get(&report_url, &clerk).0, 403);
+    for bad in [
+        format!("from={today}"),
+        format!("from=2026-13-01&to={today}"),
+        format!("from={today}&to=2020-01-01"),
+        "from=2025-01-01&to=2026-12-31".to_owned(),
+        format!("from={today}&to={today}&group=hall,clerk"),
+        format!("from={today}&to={today}&group=hour,day"),
+        format!("from={today}&to={today}&format=xml"),
+    ] {
+        let (status, body) = get(&format!("{url}/api/reports?{bad}"), &sup);
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(body.contains("invalid_field"), "{bad}: {body}");
+    }
+    server.shutdown().await;
+}
