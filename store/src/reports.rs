@@ -89,6 +89,10 @@ pub struct ReportQuery {
     pub booth_regions: Option<Vec<String>>,
 }
 
+/// A ticket's cases are recorded after it was asked for and within this long of the range's end
+/// (a ticket waits at most `max_wait`, then a call and its wrap-up): only those cases are read.
+const CASE_SLACK_MS: i64 = 2 * DAY_MS;
+
 /// Waits are counted in steps of this many milliseconds for the 90th percentile.
 pub const WAIT_STEP_MS: i64 = 5_000;
 
@@ -246,7 +250,8 @@ impl Store {
         cols.extend(figures);
         let sql = format!(
             "SELECT {} FROM ticket_facts f \
-             LEFT JOIN (SELECT ticket_id, SUM(recorded_ms - ended_ms) AS wrap_ms FROM cases GROUP BY ticket_id) w \
+             LEFT JOIN (SELECT ticket_id, SUM(recorded_ms - ended_ms) AS wrap_ms FROM cases \
+                        WHERE recorded_ms >= $1 AND recorded_ms < CAST($2 AS BIGINT) + {CASE_SLACK_MS} GROUP BY ticket_id) w \
              ON w.ticket_id = f.ticket_id \
              LEFT JOIN ratings r ON r.ticket_id = f.ticket_id \
              WHERE {filter} {} {}",

@@ -1,0 +1,148 @@
+//! Report benchmark: `GET /api/reports`'s queries over 90 days of a province's volume, SQLite and
+//! PostgreSQL side by side. The closed-ticket facts (and a case with wrap-up time for each answered
+//! ticket) are bulk-loaded: 40 halls, one booth region each, 20 service items, tickets spread evenly
+//! over the 90 days. Then a month is reported by hall × service × day for the whole province and for
+//! a city (10 halls), and a week by hall × hour.
+//!
+//! Run: `cargo bench -p xiaowu-store --bench reports` (`XIAOWU_BENCH_TICKETS`, default 5,000,000).
+
+use std::time::{Duration, Instant};
+
+use xiaowu_store::{Period, ReportQuery, Store};
+
+const DAY_MS: i64 = 86_400_000;
+/// 2026-09-01 00:00 China time.
+const START: i64 = 1_788_192_000_000;
+const HALLS: i64 = 40;
+const RUNS: usize = 20;
+
+fn tickets() -> i64 {
+    std::env::var("XIAOWU_BENCH_TICKETS").ok().and_then(|v| v.parse().ok()).unwrap_or(5_000_000)
+}
+
+fn pct(v: &mut [Duration], p: f64) -> f64 {
+    v.sort();
+    v[((v.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1000.0
+}
+
+/// Loads the facts and cases in large transactions with multi-row inserts.
+fn bulk_load(store: &Store, n: i64) {
+    let spacing = 90 * DAY_MS / n;
+    for start in (0..n).step_by(50_000) {
+        store.execute_raw("BEGIN", &[]).unwrap();
+        for chunk in (start..(start + 50_000).min(n)).collect::<Vec<_>>().chunks(1_000) {
+            let mut facts = vec![];
+            let mut cases = vec![];
+            for &i in chunk {
+                let (hall, service) = (i % HALLS, (i / HALLS) % 20);
+                let asked = START + i * spacing;
+                let wait = 5_000 + (i * 7919) % 240_000;
+                let answered = i % 10 != 0;
+                let overflow = answered && i % 7 == 0;
+                let answer = if answered { (asked + wait).to_string() } else { "NULL".into() };
+                let answered_hall = match (answered, overflow) {
+                    (false, _) => "NULL".to_owned(),
+                    (true, true) => format!("'hall-{}'", (hall + 1) % HALLS),
+                    (true, false) => format!("'hall-{hall}'"),
+                };
+                let closed = asked + wait + if answered { 300_000 } else { 0 };
+                let outcome = if answered { "served" } else { ["cancelled", "no_clerk", "booth_lost"][(i % 3) as usize] };
+                facts.push(format!(
+                    "('1-{i}', 'booth-{}', 'region-{hall}', 'hall-{hall}', 'service-{service}', {asked}, {answer}, \
+                     {answered_hall}, {}, 60, {closed}, '{outcome}', {}, {}, {})",
+                    i % 3000,
+                    if answered { format!("'clerk-{}'", i % 800) } else { "NULL".into() },
+                    if answered { 300_000 } else { 0 },
+                    i64::from(i % 50 == 0),
+                    (i * 31) % 300,
+                ));
+                if answered {
+                    cases.push(format!(
+                        "('1-{i}', '1-{i}', '1-{i}', 'service-{service}', 'booth-{}', 'region-{hall}', 'clerk-{}', \
+                         'hall-{hall}', 'hung_up_by_clerk', {closed}, 'completed', NULL, {}, 0)",
+                        i % 3000,
+                        i % 800,
+                        closed + 30_000 + (i % 60) * 1000,
+                    ));
+                }
+            }
+            store
+                .execute_raw(
+                    &format!(
+                        "INSERT INTO ticket_facts (ticket_id, booth, booth_region, home_hall, service, requested_ms, \
+                         answered_ms, answered_hall, answered_clerk, target_secs, closed_ms, outcome, talk_ms, requeues, \
+                         estimate_secs) VALUES {}",
+                        facts.join(", ")
+                    ),
+                    &[],
+                )
+                .unwrap();
+            store
+                .execute_raw(
+                    &format!(
+                        "INSERT INTO cases (id, call_id, ticket_id, service, booth, booth_region, clerk, hall, call_end, \
+                         ended_ms, outcome, note, recorded_ms, audit_seq) VALUES {}",
+                        cases.join(", ")
+                    ),
+                    &[],
+                )
+                .unwrap();
+        }
+        store.execute_raw("COMMIT", &[]).unwrap();
+    }
+}
+
+fn runs(store: &Store, q: &ReportQuery) -> (f64, f64, usize) {
+    let mut times = vec![];
+    let mut rows = 0;
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        rows = store.report(q).unwrap().len();
+        times.push(t.elapsed());
+    }
+    (pct(&mut times, 0.5), pct(&mut times, 0.99), rows)
+}
+
+fn main() {
+    let n = tickets();
+    let dir = std::env::temp_dir().join(format!("xiaowu-report-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let sqlite = Store::open_sqlite(&dir.join("xiaowu.db")).unwrap();
+    let postgres = Store::open_postgres(&xiaowu_store::test_cluster::postgres_url()).unwrap();
+    let province: Vec<String> = (0..HALLS).map(|h| format!("region-{h}")).collect();
+    let city: Vec<String> = (0..10).map(|h| format!("region-{h}")).collect();
+    let month = ReportQuery {
+        from_ms: START + 30 * DAY_MS,
+        to_ms: START + 60 * DAY_MS,
+        by_hall: true,
+        by_service: true,
+        period: Some(Period::Day),
+        booth_regions: Some(province.clone()),
+    };
+    let city_month = ReportQuery { booth_regions: Some(city), ..month.clone() };
+    let week_hours = ReportQuery {
+        to_ms: START + 37 * DAY_MS,
+        by_service: false,
+        period: Some(Period::Hour),
+        ..month.clone()
+    };
+    println!("{n} closed tickets over 90 days (40 halls, 20 items), a case for each answered one:");
+    for (name, store) in [("SQLite", &sqlite), ("PostgreSQL 15", &postgres)] {
+        let t = Instant::now();
+        bulk_load(store, n);
+        if name.starts_with("PostgreSQL") {
+            store.execute_raw("ANALYZE", &[]).unwrap();
+        }
+        println!("  {name}: loaded in {:.0} s", t.elapsed().as_secs_f64());
+        for (what, q) in [
+            ("a month, province, hall × service × day", &month),
+            ("a month, one city (10 halls), hall × service × day", &city_month),
+            ("a week, province, hall × hour", &week_hours),
+        ] {
+            let (p50, p99, rows) = runs(store, q);
+            println!("    {what:<52} p50 {p50:>7.1} ms  p99 {p99:>7.1} ms  ({rows} rows)");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
