@@ -12,7 +12,7 @@ export RUST_BACKTRACE=1
 # System packages the tests use (Debian): coturn for the TURN relay test, libvpx-dev for the Rust
 # clients' VP8 decoder, chromium and node/npm for the browser tests, postgresql for the store,
 # redis-server for cluster mode (the tests start throwaway servers on free ports), ffmpeg for
-# `ffprobe`, which reads the call recordings in the relay tests.
+# `ffprobe`, which reads the call recordings in the relay tests, prometheus to scrape `/metrics`.
 need_pkgs=()
 command -v turnserver >/dev/null || need_pkgs+=(coturn)
 [ -e /usr/include/vpx/vp8dx.h ] || need_pkgs+=(libvpx-dev)
@@ -22,6 +22,7 @@ command -v node >/dev/null || need_pkgs+=(nodejs npm)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_pkgs+=(postgresql)
 command -v redis-server >/dev/null || need_pkgs+=(redis-server)
 command -v ffprobe >/dev/null || need_pkgs+=(ffmpeg)
+[ -x /usr/bin/prometheus ] || need_pkgs+=(prometheus)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "== installing ${need_pkgs[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

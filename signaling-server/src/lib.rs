@@ -31,6 +31,7 @@ pub mod hub;
 pub mod limits;
 pub mod media;
 pub mod memory;
+pub mod metrics;
 pub mod records;
 pub mod relay;
 pub mod routing_log;
@@ -182,6 +183,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/calls", get(recordings::live))
         .route("/api/calls/{call}/recording", get(recordings::download))
         .route("/api/calls/{call}/recording/views", get(recordings::views))
+        // Every matched route's duration, by its template (bounded labels).
+        .route_layer(axum::middleware::from_fn(http::time_route))
+        .route("/metrics", get(pages::metrics))
         .fallback(http::not_found)
         // Bodies are read by the handlers themselves, each with its own size and time limit.
         .layer(axum::extract::DefaultBodyLimit::disable())

@@ -243,6 +243,22 @@ fn case_out(c: CaseRow, rating: Option<store::CaseRating>) -> CaseRecord {
     }
 }
 
+impl Row {
+    /// The record's kind, for the store-latency metric.
+    fn kind(&self) -> &'static str {
+        match self {
+            Row::Case(_) => "case",
+            Row::Rating(_) => "rating",
+            Row::Forced(_) => "forced_state",
+            Row::Events(..) => "events",
+            Row::Answered(_) => "answered",
+            Row::Sample { .. } => "waiting_sample",
+            Row::Recording(_) => "recording",
+            Row::View(_) => "recording_view",
+        }
+    }
+}
+
 fn write(store: &Store, row: &Row) -> store::Result<()> {
     match row {
         Row::Case(c) => store.append_case(c).map(drop),
@@ -267,9 +283,15 @@ fn write_loop(store: &Store, rx: mpsc::Receiver<ToWriter>) {
             ToWriter::Row(row, done) => {
                 let mut wait = std::time::Duration::from_millis(500);
                 let mut attempt = 0u32;
+                let started = std::time::Instant::now();
                 loop {
                     match write(store, &row) {
-                        Ok(()) => break,
+                        Ok(()) => {
+                            let kind = vec![("kind", row.kind().to_owned())];
+                            let h = crate::metrics::METRICS.store_writes.get_or_create(&kind);
+                            crate::metrics::observe(&h, started.elapsed());
+                            break;
+                        }
                         // Already there: an earlier attempt committed but its answer was lost, or
                         // a replay of the routing log writes what the logged run wrote.
                         Err(e) if is_duplicate(&e) => break,

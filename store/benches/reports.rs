@@ -46,7 +46,8 @@ fn bulk_load(store: &Store, n: i64) {
                     (true, false) => format!("'hall-{hall}'"),
                 };
                 let closed = asked + wait + if answered { 300_000 } else { 0 };
-                let outcome = if answered { "served" } else { ["cancelled", "no_clerk", "booth_lost"][(i % 3) as usize] };
+                let outcome =
+                    if answered { "served" } else { ["cancelled", "no_clerk", "booth_lost"][(i % 3) as usize] };
                 facts.push(format!(
                     "('1-{i}', 'booth-{}', 'region-{hall}', 'hall-{hall}', 'service-{service}', {asked}, {answer}, \
                      {answered_hall}, {}, 60, {closed}, '{outcome}', {}, {}, {})",
@@ -121,12 +122,8 @@ fn main() {
         booth_regions: Some(province.clone()),
     };
     let city_month = ReportQuery { booth_regions: Some(city), ..month.clone() };
-    let week_hours = ReportQuery {
-        to_ms: START + 37 * DAY_MS,
-        by_service: false,
-        period: Some(Period::Hour),
-        ..month.clone()
-    };
+    let week_hours =
+        ReportQuery { to_ms: START + 37 * DAY_MS, by_service: false, period: Some(Period::Hour), ..month.clone() };
     println!("{n} closed tickets over 90 days (40 halls, 20 items), a case for each answered one:");
     for (name, store) in [("SQLite", &sqlite), ("PostgreSQL 15", &postgres)] {
         let t = Instant::now();

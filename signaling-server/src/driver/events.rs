@@ -81,7 +81,7 @@ impl Driver {
     pub(super) fn log_action(&mut self, action: &Action) {
         let dir = self.shared.directory.clone();
         let now_ms = (self.wall_base_ms + self.t / 1000) as i64;
-        self.events.gather_facts(action, &dir, now_ms);
+        self.events.gather_facts(action, &dir, now_ms, !self.replaying);
         let log = &mut self.events;
         match *action {
             Action::TicketOpened { ticket, booth, service, priority } => {
@@ -153,7 +153,9 @@ impl Driver {
 
 impl EventLog {
     /// Folds an action into its ticket's facts; a closed ticket's go to `closed`.
-    fn gather_facts(&mut self, action: &Action, dir: &routing::Directory, now_ms: i64) {
+    /// `count`: also count it in the Prometheus metrics (live, not while replaying).
+    fn gather_facts(&mut self, action: &Action, dir: &routing::Directory, now_ms: i64, count: bool) {
+        use crate::metrics::{labels, METRICS};
         match *action {
             Action::TicketOpened { ticket, booth, service, .. } => {
                 let b = dir.booth(booth);
@@ -181,6 +183,10 @@ impl EventLog {
                 if let Some((f, call_at)) = self.facts.get_mut(&ticket) {
                     if f.answered_ms.is_none() {
                         let c = dir.clerk(clerk);
+                        if count {
+                            let hall = &dir.region(c.hall).id;
+                            METRICS.answers.get_or_create(&labels(&[("hall", hall), ("service", &f.service)])).inc();
+                        }
                         f.answered_ms = Some(now_ms);
                         f.answered_hall = Some(dir.region(c.hall).id.clone());
                         f.answered_clerk = Some(c.id.clone());
@@ -205,7 +211,20 @@ impl EventLog {
                 if let Some((mut f, _)) = self.facts.remove(&ticket) {
                     f.closed_ms = now_ms;
                     f.outcome = wire(ticket_end_out(reason)).as_str().unwrap_or_default().to_owned();
+                    let abandoned = matches!(f.outcome.as_str(), "cancelled" | "booth_lost") && f.answered_ms.is_none();
+                    if count && abandoned {
+                        let key = labels(&[("hall", &f.home_hall), ("service", &f.service)]);
+                        METRICS.abandons.get_or_create(&key).inc();
+                    }
                     self.closed.push(f);
+                }
+            }
+            Action::OfferMade { service, .. } if count => {
+                METRICS.offers.get_or_create(&labels(&[("service", &dir.service(service).code)])).inc();
+            }
+            Action::OfferRevoked { ticket, reason: routing::OfferRevokeReason::Timeout, .. } if count => {
+                if let Some((f, _)) = self.facts.get(&ticket) {
+                    METRICS.offer_timeouts.get_or_create(&labels(&[("service", &f.service)])).inc();
                 }
             }
             _ => {}

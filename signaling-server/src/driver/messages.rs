@@ -11,6 +11,16 @@ use crate::relay::{self, RelayError};
 
 impl Driver {
     pub(super) fn on_message(&mut self, conn: ConnId, msg: ClientMessage) {
+        let started = std::time::Instant::now();
+        let kind = msg.kind();
+        self.handle_message(conn, msg);
+        if !self.replaying {
+            let h = crate::metrics::METRICS.messages.get_or_create(&vec![("kind", kind.to_owned())]);
+            crate::metrics::observe(&h, started.elapsed());
+        }
+    }
+
+    fn handle_message(&mut self, conn: ConnId, msg: ClientMessage) {
         let Some(who) = self.conns.get(&conn).map(|c| c.who) else {
             return;
         };

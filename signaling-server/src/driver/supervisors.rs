@@ -113,6 +113,7 @@ impl Driver {
             self.answered_today.roll(unix, &snapshot);
         }
         self.save_answered(unix, &snapshot);
+        self.set_gauges(&snapshot);
         self.answered_today.add_carried_rows(&mut snapshot);
         if !send {
             return;
@@ -131,6 +132,37 @@ impl Driver {
             self.send(conn, ServerMessage::QueueLoad { rows });
             let clerks = self.clerk_rows(scope);
             self.send(conn, ServerMessage::ClerkList { clerks });
+        }
+    }
+
+    /// The queue and clerk gauges of `/metrics`, from the load snapshot and the engine.
+    fn set_gauges(&self, snapshot: &[LoadRow]) {
+        use crate::metrics::{labels, METRICS};
+        if self.replaying || self.is_standby() {
+            return;
+        }
+        let dir = &self.shared.directory;
+        for row in snapshot {
+            let (Some(hall), Some(service)) = (row.hall, row.service) else { continue };
+            let key = labels(&[("hall", &dir.region(hall).id), ("service", &dir.service(service).code)]);
+            METRICS.queue_depth.get_or_create(&key).set(i64::from(row.waiting));
+            METRICS.longest_wait.get_or_create(&key).set(row.longest_wait.as_secs_f64());
+        }
+        let mut by_state: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
+        for i in 0..dir.clerks.len() as u32 {
+            let word = match self.engine.clerk_state(ClerkIdx(i)) {
+                routing::ClerkState::Offline => continue,
+                routing::ClerkState::Available => "available",
+                routing::ClerkState::Offered => "offered",
+                routing::ClerkState::InCall => "in_call",
+                routing::ClerkState::WrapUp => "wrap_up",
+                routing::ClerkState::Away(_) => "away",
+            };
+            *by_state.entry(word).or_default() += 1;
+        }
+        for state in ["available", "offered", "in_call", "wrap_up", "away"] {
+            let n = by_state.get(state).copied().unwrap_or(0);
+            METRICS.clerks.get_or_create(&labels(&[("state", state)])).set(n);
         }
     }
 

@@ -87,6 +87,7 @@ pub async fn upload(
     let now = unix_now();
     let watermark = Watermark::for_service(&service_name, &crate::documents::china_date(now));
     let _permit = state.doc_pool.acquire().await.map_err(|_| ErrorCode::ShuttingDown)?;
+    let started = std::time::Instant::now();
     let processed =
         tokio::task::spawn_blocking(move || document::process(&bytes, &watermark, &PipelineLimits::default()))
             .await
@@ -95,6 +96,7 @@ pub async fn upload(
                 tracing::info!(call, code = e.code(), "document refused");
                 pipeline_error(&e)
             })?;
+    crate::metrics::observe(&crate::metrics::METRICS.documents, started.elapsed());
     let booth_info = dir.booth(info.booth);
     let meta = DocMeta {
         id: new_id(),

@@ -97,6 +97,18 @@ pub async fn read_body(body: Body, max: usize, deadline: Duration, too_large: Er
 /// Last layer: any error response that is not already JSON (an extractor's plain-text rejection,
 /// 404 for an unknown path, 405 for a wrong method, a WebSocket handshake refusal) is rewritten
 /// into the bilingual shape, keeping its status and headers (`Allow` on a 405).
+/// Times a matched route (`xiaowu_http_request_duration_seconds{route}`).
+pub async fn time_route(req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<axum::extract::MatchedPath>().map(|p| p.as_str().to_owned());
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    if let Some(route) = route {
+        let h = crate::metrics::METRICS.http.get_or_create(&vec![("route", route)]);
+        crate::metrics::observe(&h, started.elapsed());
+    }
+    resp
+}
+
 pub async fn json_errors(req: Request, next: Next) -> Response {
     let resp = next.run(req).await;
     let status = resp.status();

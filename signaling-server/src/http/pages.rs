@@ -22,6 +22,16 @@ pub async fn index() -> Html<&'static str> {
     Html(include_str!("index.html"))
 }
 
+/// `GET /metrics`: Prometheus metrics (OpenMetrics text). Public like `/healthz`: counts and
+/// durations by hall, service and route only.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let m = &crate::metrics::METRICS;
+    m.connections.set(state.conns.open() as i64);
+    let body = m.render();
+    ([(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body)
+        .into_response()
+}
+
 /// `200 {"status": "ok", …}` only while the driver (the task that owns the routing engine)
 /// answers within 2 s; `503 {"status": "unavailable", "driver": "not_responding"}` otherwise.
 pub async fn healthz(State(state): State<AppState>) -> Response {

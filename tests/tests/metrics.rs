@@ -1,0 +1,113 @@
+//! `GET /metrics` scraped by a real Prometheus (Debian's `prometheus`, started on a free port with
+//! a throwaway config and data folder): after a served call, Prometheus has the answer counted
+//! under the hall and service, the clerks by state and the HTTP and message latency histograms;
+//! no label names a booth, a clerk or a ticket.
+
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use xiaowu_tests::*;
+
+struct Prometheus {
+    child: Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn prometheus_scraping(target: &str) -> Prometheus {
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("xiaowu-prometheus-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: xiaowu\n    static_configs:\n      - targets: ['{target}']\n"),
+    )
+    .unwrap();
+    let child = Command::new("/usr/bin/prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("Debian's prometheus is installed (scripts/test.sh installs it)");
+    Prometheus { child, port, dir }
+}
+
+/// Prometheus's answer to an instant query: the series (labels and value).
+fn query(p: &Prometheus, q: &str) -> Vec<(serde_json::Value, f64)> {
+    let url = format!("http://127.0.0.1:{}/api/v1/query", p.port);
+    let Ok(mut resp) = ureq::get(&url).query("query", q).call() else { return vec![] };
+    let body: serde_json::Value =
+        serde_json::from_slice(&resp.body_mut().read_to_vec().unwrap_or_default()).unwrap_or_default();
+    body["data"]["result"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .map(|s| (s["metric"].clone(), s["value"][1].as_str().and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_scrapes_the_calls_queues_and_latencies_with_bounded_labels() {
+    let server = start(settings(|_| {})).await;
+    let url = base_url(&server);
+    let agent = tokio::spawn({
+        let args = agent_console::AgentArgs { hold: Some(1.0), ..agent_console::AgentArgs::new(&url, "clerk-hekou-1") };
+        async move { agent_console::run(&args, |_| {}).await }
+    });
+    clerks_available(&server, "hekou", 1).await;
+    let booth =
+        booth_client::run(&booth_client::BoothArgs::new(&url, "booth-gudao-1", "teacher-cert"), |_| {}).await.unwrap();
+    assert_eq!(booth.outcome, "served");
+    assert_eq!(agent.await.unwrap().unwrap().outcome, "done");
+
+    // The exposition itself: OpenMetrics text.
+    let mut resp = ureq::get(&format!("{url}/metrics")).call().unwrap();
+    let content_type = resp.headers().get("content-type").unwrap().to_str().unwrap().to_owned();
+    assert!(content_type.starts_with("application/openmetrics-text"), "{content_type}");
+    let text = resp.body_mut().read_to_string().unwrap();
+    assert!(text.contains("# TYPE xiaowu_answers counter"), "{text}");
+    assert!(text.trim_end().ends_with("# EOF"));
+    for forbidden in ["booth-gudao", "clerk-hekou", "ticket=", "booth=", "clerk=", "call="] {
+        assert!(!text.contains(forbidden), "no label may name `{forbidden}`:\n{text}");
+    }
+
+    let prometheus = prometheus_scraping(&server.addr.to_string());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let answers = loop {
+        let r = query(&prometheus, "xiaowu_answers_total");
+        if !r.is_empty() {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "Prometheus never scraped the server's /metrics");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let (labels, value) =
+        answers.iter().find(|(l, _)| l["service"] == "teacher-cert").expect("the teacher-cert answer");
+    assert_eq!((labels["hall"].as_str(), *value >= 1.0), (Some("hekou"), true), "{answers:?}");
+    assert_eq!(query(&prometheus, "up{job=\"xiaowu\"}")[0].1, 1.0);
+    assert!(!query(&prometheus, "xiaowu_clerks{state=\"available\"}").is_empty(), "clerks by state");
+    assert!(!query(&prometheus, "xiaowu_queue_depth").is_empty(), "queue depth by hall and service");
+    let http = query(&prometheus, "xiaowu_http_request_duration_seconds_count{route=\"/api/login\"}");
+    assert!(http.first().is_some_and(|(_, v)| *v >= 2.0), "logins timed: {http:?}");
+    let messages = query(&prometheus, "xiaowu_message_duration_seconds_count{kind=\"accept_offer\"}");
+    assert!(messages.first().is_some_and(|(_, v)| *v >= 1.0), "driver time per message: {messages:?}");
+    assert!(!query(&prometheus, "xiaowu_store_write_duration_seconds_count{kind=\"case\"}").is_empty());
+    server.shutdown().await;
+}
