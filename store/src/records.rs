@@ -162,12 +162,28 @@ impl Store {
         content: String,
         insert: (&str, Vec<Value>),
     ) -> Result<i64> {
+        self.append_and(kind, record_id, content, insert, None)
+    }
+
+    /// [`Store::append`], and one more statement in the same transaction (a report roll-up's
+    /// update).
+    pub(crate) fn append_and(
+        &self,
+        kind: &str,
+        record_id: &str,
+        content: String,
+        insert: (&str, Vec<Value>),
+        and: Option<(String, Vec<Value>)>,
+    ) -> Result<i64> {
         let mut c = self.conn();
         in_transaction(c.as_mut(), self.dialect, Some("audit_chain"), |c| {
             let seq = link(c, kind, record_id, &content)?;
             let (sql, mut params) = insert;
             params.push(Value::Int(seq));
             c.execute(sql, &params)?;
+            if let Some((sql, params)) = &and {
+                c.execute(sql, params)?;
+            }
             Ok(seq)
         })
     }
@@ -193,7 +209,8 @@ impl Store {
         let sql = format!(
             "INSERT INTO cases ({CASE_COLUMNS}, audit_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
         );
-        self.append("case", &r.id, content, (&sql, params))
+        let wrap = crate::reports::add_to_rollup("wrap_ms", r.recorded_ms - r.ended_ms, &r.ticket_id);
+        self.append_and("case", &r.id, content, (&sql, params), Some(wrap))
     }
 
     /// Writes a rating durably; a second rating of the same ticket is refused (`Query` error).
@@ -207,7 +224,11 @@ impl Store {
             r.reason.clone().into(),
         ];
         let sql = format!("INSERT INTO ratings ({RATING_COLUMNS}, audit_seq) VALUES ($1, $2, $3, $4, $5, $6)");
-        self.append("rating", &r.ticket_id, content, (&sql, params))
+        let rated = crate::reports::RATING_WORDS
+            .iter()
+            .position(|w| *w == r.rating)
+            .map(|i| crate::reports::add_to_rollup(crate::reports::RATING_COLUMNS[i], 1, &r.ticket_id));
+        self.append_and("rating", &r.ticket_id, content, (&sql, params), rated)
     }
 
     pub fn append_forced_state(&self, r: &ForcedStateRow) -> Result<i64> {

@@ -1,9 +1,14 @@
 //! Historical service figures. One row per ticket (`ticket_facts`), written when the ticket
 //! closes, from what its event log saw: when it was asked for and answered, by which hall, how it
 //! ended, how long its calls lasted, how often it was re-queued, the first wait estimate shown.
-//! A report adds those rows up per group (hall, service, hour / day / week) in one query, joined
-//! with the wrap-up time of the ticket's cases and its rating; the server turns the sums into the
-//! named figures (`docs/protocol.md`, "Reports"). Operational rows, not chained.
+//!
+//! Each fact is also added, in the same transaction, to an hourly roll-up (`report_hours`: sums
+//! per hour asked × booth region × home hall × service) and its wait to `report_wait_steps`
+//! (counts per 5-second step, for the 90th percentile); a case adds its wrap-up time and a rating
+//! its value to the roll-up row of its ticket, in the transaction that writes them. A report sums
+//! roll-up rows, so a month of a province reads tens of thousands of rows, not millions of
+//! tickets. The server turns the sums into the named figures (`docs/protocol.md`, "Reports").
+//! Operational rows, not chained (cases and ratings are, as before).
 
 use serde::{Deserialize, Serialize};
 
@@ -56,13 +61,13 @@ const CHINA_MS: i64 = 8 * 3_600_000;
 const DAY_MS: i64 = 86_400_000;
 
 impl Period {
-    /// The SQL for a fact's period number.
+    /// The SQL for a roll-up row's period number (from its `hour`).
     fn sql(self) -> &'static str {
         match self {
-            Period::Hour => "(f.requested_ms + 28800000) / 3600000",
-            Period::Day => "(f.requested_ms + 28800000) / 86400000",
+            Period::Hour => "hour",
+            Period::Day => "hour / 24",
             // 1970-01-01 was a Thursday: +3 days makes weeks start on Monday.
-            Period::Week => "((f.requested_ms + 28800000) / 86400000 + 3) / 7",
+            Period::Week => "(hour / 24 + 3) / 7",
         }
     }
 
@@ -88,10 +93,6 @@ pub struct ReportQuery {
     /// Only tickets of booths in these regions (`None`: all).
     pub booth_regions: Option<Vec<String>>,
 }
-
-/// A ticket's cases are recorded after it was asked for and within this long of the range's end
-/// (a ticket waits at most `max_wait`, then a call and its wrap-up): only those cases are read.
-const CASE_SLACK_MS: i64 = 2 * DAY_MS;
 
 /// Waits are counted in steps of this many milliseconds for the 90th percentile.
 pub const WAIT_STEP_MS: i64 = 5_000;
@@ -132,7 +133,8 @@ pub struct ReportSums {
 pub const RATING_WORDS: [&str; 5] = ["very_satisfied", "satisfied", "acceptable", "dissatisfied", "very_dissatisfied"];
 
 impl Store {
-    /// Writes closed tickets' facts (a fact already written is kept: replays write nothing twice).
+    /// Writes closed tickets' facts and adds each to the roll-ups, in one transaction (a fact
+    /// already written is kept and not added again: replays and retried batches count once).
     pub fn append_facts(&self, facts: &[TicketFactRow]) -> Result<()> {
         if facts.is_empty() {
             return Ok(());
@@ -143,6 +145,19 @@ impl Store {
                 "INSERT INTO ticket_facts ({FACT_COLUMNS}) VALUES ({}) ON CONFLICT (ticket_id) DO NOTHING",
                 placeholders(15)
             );
+            let rollup = format!(
+                "INSERT INTO report_hours (hour, booth_region, home_hall, service, {SUM_COLUMNS}) VALUES ({}) \
+                 ON CONFLICT (hour, booth_region, home_hall, service) DO UPDATE SET {}",
+                placeholders(4 + SUM_COLUMNS_N),
+                SUM_COLUMNS
+                    .split(", ")
+                    .map(|c| format!("{c} = report_hours.{c} + excluded.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let step = "INSERT INTO report_wait_steps (hour, booth_region, home_hall, service, step, n) \
+                        VALUES ($1, $2, $3, $4, $5, 1) ON CONFLICT (hour, booth_region, home_hall, service, step) \
+                        DO UPDATE SET n = report_wait_steps.n + 1";
             for f in facts {
                 let opt_text = |v: &Option<String>| v.clone().map_or(Value::Null, Value::Text);
                 let opt_int = |v: Option<i64>| v.map_or(Value::Null, Value::Int);
@@ -163,7 +178,21 @@ impl Store {
                     f.requeues.into(),
                     opt_int(f.estimate_secs),
                 ];
-                c.execute(&sql, &params)?;
+                if c.execute(&sql, &params)? == 0 {
+                    continue;
+                }
+                let key: Vec<Value> = vec![
+                    hour_of(f.requested_ms).into(),
+                    f.booth_region.clone().into(),
+                    f.home_hall.clone().into(),
+                    f.service.clone().into(),
+                ];
+                let mut params = key.clone();
+                params.extend(contribution(f).into_iter().map(Value::Int));
+                c.execute(&rollup, &params)?;
+                let mut params = key;
+                params.push(Value::Int(f.wait_ms() / WAIT_STEP_MS));
+                c.execute(step, &params)?;
             }
             Ok(())
         })
@@ -193,119 +222,162 @@ impl Store {
         }))
     }
 
-    /// The sums of every group with at least one ticket, ordered by hall, service, period.
+    /// The sums of every group with at least one ticket, ordered by hall, service, period. The
+    /// range is taken in whole hours (the roll-up's grain).
     pub fn report(&self, q: &ReportQuery) -> Result<Vec<ReportSums>> {
         let mut keys = vec![];
         if q.by_hall {
-            keys.push("f.home_hall");
+            keys.push("home_hall");
         }
         if q.by_service {
-            keys.push("f.service");
+            keys.push("service");
         }
         if let Some(p) = q.period {
             keys.push(p.sql());
         }
-        let mut params: Vec<Value> = vec![q.from_ms.into(), q.to_ms.into()];
-        let mut filter = String::from("f.requested_ms >= $1 AND f.requested_ms < $2");
+        let mut params: Vec<Value> = vec![hour_of(q.from_ms).into(), hour_of(q.to_ms).into()];
+        let mut filter = String::from("hour >= $1 AND hour < $2");
         if let Some(regions) = &q.booth_regions {
             if regions.is_empty() {
                 return Ok(vec![]);
             }
             let first = params.len() + 1;
             let marks: Vec<String> = (first..first + regions.len()).map(|i| format!("${i}")).collect();
-            filter.push_str(&format!(" AND f.booth_region IN ({})", marks.join(", ")));
+            filter.push_str(&format!(" AND booth_region IN ({})", marks.join(", ")));
             params.extend(regions.iter().map(|r| Value::from(r.as_str())));
         }
-        let select_keys = |extra: &str| {
-            let mut cols: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
-            if !extra.is_empty() {
-                cols.push(extra.to_owned());
+        let group_by = |n: usize| {
+            if n == 0 {
+                String::new()
+            } else {
+                let list = (1..=n).map(|i| i.to_string()).collect::<Vec<_>>().join(", ");
+                format!("GROUP BY {list} ORDER BY {list}")
             }
-            cols
         };
-        let group_by = |n: usize| (1..=n).map(|i| i.to_string()).collect::<Vec<_>>().join(", ");
-        let sum = |expr: &str| format!("CAST(COALESCE(SUM({expr}), 0) AS BIGINT)");
-        let count_if = |cond: &str| sum(&format!("CASE WHEN {cond} THEN 1 ELSE 0 END"));
-        let wait = "COALESCE(f.answered_ms, f.closed_ms) - f.requested_ms";
-        let answer_wait = "f.answered_ms - f.requested_ms";
-        let estimated = "f.answered_ms IS NOT NULL AND f.estimate_secs IS NOT NULL";
-        let mut figures = vec![
-            "CAST(COUNT(*) AS BIGINT)".to_owned(),
-            count_if("f.answered_ms IS NOT NULL"),
-            count_if("f.answered_ms IS NULL AND f.outcome IN ('cancelled', 'booth_lost')"),
-            count_if("f.outcome = 'no_clerk'"),
-            count_if(&format!("{answer_wait} <= f.target_secs * 1000")),
-            sum(answer_wait),
-            sum(wait),
-            count_if("f.answered_hall <> f.home_hall"),
-            sum("f.requeues"),
-            sum("f.talk_ms"),
-            sum("w.wrap_ms"),
-        ];
-        figures.extend(RATING_WORDS.iter().map(|r| count_if(&format!("r.rating = '{r}'"))));
-        figures.push(count_if(estimated));
-        figures.push(sum(&format!("CASE WHEN {estimated} THEN ABS(f.estimate_secs * 1000 - ({answer_wait})) END")));
-        figures.push(sum(&format!("CASE WHEN {estimated} THEN f.estimate_secs * 1000 - ({answer_wait}) END")));
-        let mut cols = select_keys("");
-        cols.extend(figures);
-        let sql = format!(
-            "SELECT {} FROM ticket_facts f \
-             LEFT JOIN (SELECT ticket_id, SUM(recorded_ms - ended_ms) AS wrap_ms FROM cases \
-                        WHERE recorded_ms >= $1 AND recorded_ms < CAST($2 AS BIGINT) + {CASE_SLACK_MS} GROUP BY ticket_id) w \
-             ON w.ticket_id = f.ticket_id \
-             LEFT JOIN ratings r ON r.ticket_id = f.ticket_id \
-             WHERE {filter} {} {}",
-            cols.join(", "),
-            if keys.is_empty() { String::new() } else { format!("GROUP BY {}", group_by(keys.len())) },
-            if keys.is_empty() { String::new() } else { format!("ORDER BY {}", group_by(keys.len())) },
-        );
+        let mut cols: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        cols.extend(SUM_COLUMNS.split(", ").map(|c| format!("CAST(SUM({c}) AS BIGINT)")));
+        let sql = format!("SELECT {} FROM report_hours WHERE {filter} {}", cols.join(", "), group_by(keys.len()));
         let mut conn = self.conn();
         let rows = conn.query(&sql, &params)?;
-        let mut sums: Vec<ReportSums> = rows.iter().map(|r| self.sums_from(r, q)).filter(|s| s.offered > 0).collect();
+        let mut sums: Vec<ReportSums> = rows.iter().map(|r| sums_from(r, q)).filter(|s| s.offered > 0).collect();
         // The waits in steps, for the 90th percentile.
-        let step_cols = select_keys(&format!("({wait}) / {WAIT_STEP_MS}"));
-        let n = step_cols.len();
+        let mut cols: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        cols.push("step".into());
+        let n = cols.len();
         let sql = format!(
-            "SELECT {}, CAST(COUNT(*) AS BIGINT) FROM ticket_facts f WHERE {filter} GROUP BY {} ORDER BY {}",
-            step_cols.join(", "),
-            group_by(n),
+            "SELECT {}, CAST(SUM(n) AS BIGINT) FROM report_wait_steps WHERE {filter} {}",
+            cols.join(", "),
             group_by(n)
         );
+        let index: std::collections::HashMap<(Option<&str>, Option<&str>, Option<i64>), usize> =
+            sums.iter().enumerate().map(|(i, s)| ((s.hall.as_deref(), s.service.as_deref(), s.period_ms), i)).collect();
+        let mut steps: Vec<Vec<(i64, i64)>> = vec![vec![]; sums.len()];
         for r in conn.query(&sql, &params)? {
-            let key = key_of(&r, q);
             let (step, count) = (int(&r, n - 1), int(&r, n));
-            if let Some(s) = sums.iter_mut().find(|s| (s.hall.as_deref(), s.service.as_deref(), s.period_ms) == key) {
-                s.wait_steps.push((step, count));
+            if let Some(i) = index.get(&key_of(&r, q)) {
+                steps[*i].push((step, count));
             }
+        }
+        for (s, steps) in sums.iter_mut().zip(steps) {
+            s.wait_steps = steps;
         }
         Ok(sums)
     }
+}
 
-    fn sums_from(&self, r: &Row, q: &ReportQuery) -> ReportSums {
-        let (hall, service, period_ms) = key_of(r, q);
-        let k = usize::from(q.by_hall) + usize::from(q.by_service) + usize::from(q.period.is_some());
-        let v = |i: usize| int(r, k + i);
-        ReportSums {
-            hall: hall.map(str::to_owned),
-            service: service.map(str::to_owned),
-            period_ms,
-            offered: v(0),
-            answered: v(1),
-            abandoned: v(2),
-            no_clerk: v(3),
-            answered_within_target: v(4),
-            answer_wait_ms: v(5),
-            wait_ms: v(6),
-            overflow: v(7),
-            requeues: v(8),
-            talk_ms: v(9),
-            wrap_ms: v(10),
-            ratings: [v(11), v(12), v(13), v(14), v(15)],
-            estimated: v(16),
-            estimate_abs_error_ms: v(17),
-            estimate_error_ms: v(18),
-            wait_steps: vec![],
-        }
+/// The roll-up's summed columns, in this order.
+const SUM_COLUMNS: &str = "offered, answered, abandoned, no_clerk, within_target, answer_wait_ms, wait_ms, overflow, \
+     requeues, talk_ms, wrap_ms, r_very_satisfied, r_satisfied, r_acceptable, r_dissatisfied, r_very_dissatisfied, \
+     estimated, estimate_abs_error_ms, estimate_error_ms";
+const SUM_COLUMNS_N: usize = 19;
+
+/// The roll-up column of each rating, in [`RATING_WORDS`] order.
+pub(crate) const RATING_COLUMNS: [&str; 5] =
+    ["r_very_satisfied", "r_satisfied", "r_acceptable", "r_dissatisfied", "r_very_dissatisfied"];
+
+/// The hour number (China time) of a time.
+fn hour_of(ms: i64) -> i64 {
+    (ms + CHINA_MS).div_euclid(3_600_000)
+}
+
+impl TicketFactRow {
+    /// Asked → first answer, or close if never answered.
+    fn wait_ms(&self) -> i64 {
+        self.answered_ms.unwrap_or(self.closed_ms) - self.requested_ms
+    }
+}
+
+/// What one fact adds to its roll-up row, in [`SUM_COLUMNS`] order (wrap-up and ratings come
+/// with the cases and ratings).
+fn contribution(f: &TicketFactRow) -> [i64; SUM_COLUMNS_N] {
+    let answer_wait = f.answered_ms.map(|a| a - f.requested_ms);
+    let answered = answer_wait.is_some();
+    let abandoned = !answered && matches!(f.outcome.as_str(), "cancelled" | "booth_lost");
+    let overflow = f.answered_hall.as_ref().is_some_and(|h| *h != f.home_hall);
+    let estimate_error = match (answer_wait, f.estimate_secs) {
+        (Some(w), Some(e)) => Some(e * 1000 - w),
+        _ => None,
+    };
+    let b = i64::from;
+    [
+        1,
+        b(answered),
+        b(abandoned),
+        b(f.outcome == "no_clerk"),
+        b(answer_wait.is_some_and(|w| w <= f.target_secs * 1000)),
+        answer_wait.unwrap_or(0),
+        f.wait_ms(),
+        b(overflow),
+        f.requeues,
+        f.talk_ms,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        b(estimate_error.is_some()),
+        estimate_error.map_or(0, i64::abs),
+        estimate_error.unwrap_or(0),
+    ]
+}
+
+/// The statement that adds `amount` to `column` of the roll-up row of `ticket` (nothing when the
+/// ticket has no facts yet: a case of a clerk who handed the call on, written while the ticket
+/// was still open).
+pub(crate) fn add_to_rollup(column: &str, amount: i64, ticket: &str) -> (String, Vec<Value>) {
+    let sql = format!(
+        "UPDATE report_hours SET {column} = {column} + $1 WHERE (hour, booth_region, home_hall, service) IN \
+         (SELECT (requested_ms + {CHINA_MS}) / 3600000, booth_region, home_hall, service FROM ticket_facts \
+          WHERE ticket_id = $2)"
+    );
+    (sql, vec![Value::Int(amount), ticket.into()])
+}
+
+fn sums_from(r: &Row, q: &ReportQuery) -> ReportSums {
+    let (hall, service, period_ms) = key_of(r, q);
+    let k = usize::from(q.by_hall) + usize::from(q.by_service) + usize::from(q.period.is_some());
+    let v = |i: usize| int(r, k + i);
+    ReportSums {
+        hall: hall.map(str::to_owned),
+        service: service.map(str::to_owned),
+        period_ms,
+        offered: v(0),
+        answered: v(1),
+        abandoned: v(2),
+        no_clerk: v(3),
+        answered_within_target: v(4),
+        answer_wait_ms: v(5),
+        wait_ms: v(6),
+        overflow: v(7),
+        requeues: v(8),
+        talk_ms: v(9),
+        wrap_ms: v(10),
+        ratings: [v(11), v(12), v(13), v(14), v(15)],
+        estimated: v(16),
+        estimate_abs_error_ms: v(17),
+        estimate_error_ms: v(18),
+        wait_steps: vec![],
     }
 }
 

@@ -168,7 +168,7 @@ const MIGRATIONS: &[&str] = &[
         audit_seq BIGINT NOT NULL
     );
     CREATE INDEX recording_views_by_call ON recording_views (call_id, audit_seq);",
-    // 7: one row per closed ticket, what the historical reports add up.
+    // 7: one row per closed ticket, and its hourly roll-ups: what the historical reports add up.
     "CREATE TABLE ticket_facts (
         ticket_id TEXT PRIMARY KEY,
         booth TEXT NOT NULL,
@@ -186,7 +186,42 @@ const MIGRATIONS: &[&str] = &[
         requeues BIGINT NOT NULL,
         estimate_secs BIGINT
     );
-    CREATE INDEX ticket_facts_by_time ON ticket_facts (requested_ms);",
+    CREATE INDEX ticket_facts_by_time ON ticket_facts (requested_ms);
+    CREATE TABLE report_hours (
+        hour BIGINT NOT NULL,
+        booth_region TEXT NOT NULL,
+        home_hall TEXT NOT NULL,
+        service TEXT NOT NULL,
+        offered BIGINT NOT NULL DEFAULT 0,
+        answered BIGINT NOT NULL DEFAULT 0,
+        abandoned BIGINT NOT NULL DEFAULT 0,
+        no_clerk BIGINT NOT NULL DEFAULT 0,
+        within_target BIGINT NOT NULL DEFAULT 0,
+        answer_wait_ms BIGINT NOT NULL DEFAULT 0,
+        wait_ms BIGINT NOT NULL DEFAULT 0,
+        overflow BIGINT NOT NULL DEFAULT 0,
+        requeues BIGINT NOT NULL DEFAULT 0,
+        talk_ms BIGINT NOT NULL DEFAULT 0,
+        wrap_ms BIGINT NOT NULL DEFAULT 0,
+        r_very_satisfied BIGINT NOT NULL DEFAULT 0,
+        r_satisfied BIGINT NOT NULL DEFAULT 0,
+        r_acceptable BIGINT NOT NULL DEFAULT 0,
+        r_dissatisfied BIGINT NOT NULL DEFAULT 0,
+        r_very_dissatisfied BIGINT NOT NULL DEFAULT 0,
+        estimated BIGINT NOT NULL DEFAULT 0,
+        estimate_abs_error_ms BIGINT NOT NULL DEFAULT 0,
+        estimate_error_ms BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (hour, booth_region, home_hall, service)
+    );
+    CREATE TABLE report_wait_steps (
+        hour BIGINT NOT NULL,
+        booth_region TEXT NOT NULL,
+        home_hall TEXT NOT NULL,
+        service TEXT NOT NULL,
+        step BIGINT NOT NULL,
+        n BIGINT NOT NULL,
+        PRIMARY KEY (hour, booth_region, home_hall, service, step)
+    );",
 ];
 
 /// The schema version this binary writes.
