@@ -271,3 +271,38 @@ pub struct ReportRow {
     pub estimate_mae_secs: Option<f64>,
     pub estimate_bias_secs: Option<f64>,
 }
+
+/// `GET /api/staffing`: clerks needed per hall × service × hour of the coming week (Erlang C).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Staffing {
+    /// The Monday the week starts (China date).
+    pub week: String,
+    /// Weeks of history the arrivals and handling times are averaged over.
+    pub history_weeks: u32,
+    /// The service-level goal: this share answered within the item's target answer time.
+    pub goal: f64,
+    pub formula: String,
+    pub rows: Vec<StaffingRow>,
+}
+
+/// One hall × service × hour with expected traffic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StaffingRow {
+    pub hall: String,
+    pub service: String,
+    /// The hour's start in the coming week, `2026-11-30T09:00+08:00`.
+    pub hour: String,
+    /// Tickets expected in the hour: the average of that hour over the history weeks.
+    pub arrivals_per_hour: f64,
+    /// Average handling time (talk + wrap-up) of the hall's answered tickets of the item over the
+    /// history weeks, or the item's expected handling time without any.
+    pub aht_secs: f64,
+    /// Offered traffic, A = arrivals × AHT / 3600.
+    pub erlangs: f64,
+    pub clerks_needed: u32,
+    /// The service level and average speed of answer with that many clerks.
+    pub service_level: f64,
+    pub asa_secs: f64,
+    /// Clerks of the hall with the item's skill signed in right now.
+    pub clerks_signed_in_now: u32,
+}

@@ -36,6 +36,7 @@ pub mod records;
 pub mod relay;
 pub mod routing_log;
 pub mod serve;
+pub mod staffing;
 pub mod state;
 pub mod telemetry;
 pub mod throttle;
@@ -159,7 +160,7 @@ async fn retention(state: AppState) {
 }
 
 pub fn router(state: AppState) -> Router {
-    use http::{cases, documents, login, pages, qr, queues, recordings, reports};
+    use http::{cases, documents, login, pages, qr, queues, recordings, reports, staffing};
     Router::new()
         .route("/", get(pages::index))
         .route("/healthz", get(pages::healthz))
@@ -174,6 +175,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/cases", get(cases::cases))
         .route("/api/tickets/{id}/events", get(cases::ticket_events))
         .route("/api/reports", get(reports::reports))
+        .route("/api/staffing", get(staffing::staffing))
         .route("/api/cluster", get(queues::cluster))
         .route("/ws/{role}", get(ws::upgrade))
         .route("/api/calls/{call}/documents", post(documents::upload))

@@ -1,15 +1,15 @@
 //! Report benchmark: `GET /api/reports`'s queries over 90 days of a province's volume, SQLite and
 //! PostgreSQL side by side. The closed-ticket facts (and a case with wrap-up time for each answered
 //! ticket) are bulk-loaded: 40 halls, one booth region each, 20 service items, tickets spread evenly
-//! over the 90 days; the hourly roll-ups are then filled from them with one `INSERT … SELECT`
-//! (the sums the live path adds ticket by ticket). Then a month is reported by hall × service × day
+//! over the 90 days; the hourly and daily roll-ups are then filled from them with one
+//! `INSERT … SELECT` each (the sums the live path adds ticket by ticket). Then a month is reported by hall × service × day
 //! for the whole province and for a city (10 halls), and a week by hall × hour.
 //!
 //! Run: `cargo bench -p xiaowu-store --bench reports` (`XIAOWU_BENCH_TICKETS`, default 5,000,000).
 
 use std::time::{Duration, Instant};
 
-use xiaowu_store::{Period, ReportQuery, Store};
+use xiaowu_store::{Period, ReportQuery, Store, WAIT_BUCKETS_MS};
 
 const DAY_MS: i64 = 86_400_000;
 /// 2026-09-01 00:00 China time.
@@ -97,12 +97,11 @@ fn bulk_load(store: &Store, n: i64) {
 /// The roll-ups of every loaded fact, as `append_facts` (and the cases' wrap-up) would have made
 /// them.
 fn fill_rollups(store: &Store) {
-    let hour = "(f.requested_ms + 28800000) / 3600000";
     let wait = "COALESCE(f.answered_ms, f.closed_ms) - f.requested_ms";
     let aw = "f.answered_ms - f.requested_ms";
     let est = "f.answered_ms IS NOT NULL AND f.estimate_secs IS NOT NULL";
     let count_if = |c: &str| format!("SUM(CASE WHEN {c} THEN 1 ELSE 0 END)");
-    let sums = [
+    let mut sums = vec![
         "COUNT(*)".to_owned(),
         count_if("f.answered_ms IS NOT NULL"),
         count_if("f.answered_ms IS NULL AND f.outcome IN ('cancelled', 'booth_lost')"),
@@ -123,25 +122,28 @@ fn fill_rollups(store: &Store) {
         format!("COALESCE(SUM(CASE WHEN {est} THEN ABS(f.estimate_secs * 1000 - ({aw})) END), 0)"),
         format!("COALESCE(SUM(CASE WHEN {est} THEN f.estimate_secs * 1000 - ({aw}) END), 0)"),
     ];
-    store
-        .execute_raw(
-            &format!(
-                "INSERT INTO report_hours SELECT {hour}, f.booth_region, f.home_hall, f.service, {} \
-                 FROM ticket_facts f LEFT JOIN cases c ON c.ticket_id = f.ticket_id GROUP BY 1, 2, 3, 4",
-                sums.join(", ")
-            ),
-            &[],
-        )
-        .unwrap();
-    store
-        .execute_raw(
-            &format!(
-                "INSERT INTO report_wait_steps SELECT {hour}, f.booth_region, f.home_hall, f.service, ({wait}) / 5000, \
-                 COUNT(*) FROM ticket_facts f GROUP BY 1, 2, 3, 4, 5"
-            ),
-            &[],
-        )
-        .unwrap();
+    let mut lower = 0;
+    for (i, upper) in WAIT_BUCKETS_MS.iter().enumerate() {
+        let last = i == WAIT_BUCKETS_MS.len() - 1;
+        sums.push(if last {
+            count_if(&format!("{wait} >= {lower}"))
+        } else {
+            count_if(&format!("{wait} >= {lower} AND {wait} < {upper}"))
+        });
+        lower = *upper;
+    }
+    for (table, width) in [("report_hours", 3_600_000), ("report_days", DAY_MS)] {
+        store
+            .execute_raw(
+                &format!(
+                    "INSERT INTO {table} SELECT (f.requested_ms + 28800000) / {width}, f.booth_region, f.home_hall, \
+                     f.service, {} FROM ticket_facts f LEFT JOIN cases c ON c.ticket_id = f.ticket_id GROUP BY 1, 2, 3, 4",
+                    sums.join(", ")
+                ),
+                &[],
+            )
+            .unwrap();
+    }
 }
 
 fn runs(store: &Store, q: &ReportQuery) -> (f64, f64, usize) {

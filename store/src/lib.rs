@@ -36,7 +36,7 @@ pub use documents::{DocumentReadRow, DocumentReviewRow, DocumentRow, PurgeCounts
 pub use events::{AnsweredRow, TicketEventRow};
 pub use recordings::{RecordingRow, RecordingViewRow};
 pub use records::{now_ms, CaseCursor, CaseQuery, CaseRating, CaseRow, CaseScope, ForcedStateRow, RatingRow};
-pub use reports::{Period, ReportQuery, ReportSums, TicketFactRow, RATING_WORDS, WAIT_STEP_MS};
+pub use reports::{Period, ReportQuery, ReportSums, TicketFactRow, RATING_WORDS, WAIT_BUCKETS_MS};
 pub use schema::SCHEMA_VERSION;
 
 /// Why a store operation failed. Each has a Chinese and an English text for the people who run it.

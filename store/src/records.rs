@@ -162,18 +162,17 @@ impl Store {
         content: String,
         insert: (&str, Vec<Value>),
     ) -> Result<i64> {
-        self.append_and(kind, record_id, content, insert, None)
+        self.append_and(kind, record_id, content, insert, vec![])
     }
 
-    /// [`Store::append`], and one more statement in the same transaction (a report roll-up's
-    /// update).
+    /// [`Store::append`], and more statements in the same transaction (report roll-ups' updates).
     pub(crate) fn append_and(
         &self,
         kind: &str,
         record_id: &str,
         content: String,
         insert: (&str, Vec<Value>),
-        and: Option<(String, Vec<Value>)>,
+        and: Vec<(String, Vec<Value>)>,
     ) -> Result<i64> {
         let mut c = self.conn();
         in_transaction(c.as_mut(), self.dialect, Some("audit_chain"), |c| {
@@ -181,7 +180,7 @@ impl Store {
             let (sql, mut params) = insert;
             params.push(Value::Int(seq));
             c.execute(sql, &params)?;
-            if let Some((sql, params)) = &and {
+            for (sql, params) in &and {
                 c.execute(sql, params)?;
             }
             Ok(seq)
@@ -210,7 +209,7 @@ impl Store {
             "INSERT INTO cases ({CASE_COLUMNS}, audit_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
         );
         let wrap = crate::reports::add_to_rollup("wrap_ms", r.recorded_ms - r.ended_ms, &r.ticket_id);
-        self.append_and("case", &r.id, content, (&sql, params), Some(wrap))
+        self.append_and("case", &r.id, content, (&sql, params), wrap)
     }
 
     /// Writes a rating durably; a second rating of the same ticket is refused (`Query` error).
@@ -228,7 +227,7 @@ impl Store {
             .iter()
             .position(|w| *w == r.rating)
             .map(|i| crate::reports::add_to_rollup(crate::reports::RATING_COLUMNS[i], 1, &r.ticket_id));
-        self.append_and("rating", &r.ticket_id, content, (&sql, params), rated)
+        self.append_and("rating", &r.ticket_id, content, (&sql, params), rated.unwrap_or_default())
     }
 
     pub fn append_forced_state(&self, r: &ForcedStateRow) -> Result<i64> {

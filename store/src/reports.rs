@@ -2,13 +2,13 @@
 //! closes, from what its event log saw: when it was asked for and answered, by which hall, how it
 //! ended, how long its calls lasted, how often it was re-queued, the first wait estimate shown.
 //!
-//! Each fact is also added, in the same transaction, to an hourly roll-up (`report_hours`: sums
-//! per hour asked × booth region × home hall × service) and its wait to `report_wait_steps`
-//! (counts per 5-second step, for the 90th percentile); a case adds its wrap-up time and a rating
-//! its value to the roll-up row of its ticket, in the transaction that writes them. A report sums
-//! roll-up rows, so a month of a province reads tens of thousands of rows, not millions of
-//! tickets. The server turns the sums into the named figures (`docs/protocol.md`, "Reports").
-//! Operational rows, not chained (cases and ratings are, as before).
+//! Each fact is also added, in the same transaction, to two roll-ups — `report_hours` and
+//! `report_days`: sums per hour (or day) asked × booth region × home hall × service, with the
+//! waits counted in [`WAIT_BUCKETS_MS`] (for the 90th percentile); a case adds its wrap-up time and
+//! a rating its value to its ticket's roll-up rows in the transaction that writes them. A report
+//! sums roll-up rows: hours for an hourly report, days otherwise, so a month of a province reads
+//! tens of thousands of rows, not millions of tickets. The server turns the sums into the named
+//! figures (`docs/protocol.md`, "Reports"). Operational rows, not chained (cases and ratings are).
 
 use serde::{Deserialize, Serialize};
 
@@ -61,13 +61,13 @@ const CHINA_MS: i64 = 8 * 3_600_000;
 const DAY_MS: i64 = 86_400_000;
 
 impl Period {
-    /// The SQL for a roll-up row's period number (from its `hour`).
+    /// The SQL for a roll-up row's period number, from its `slot` (an hour in `report_hours`, a
+    /// day in `report_days`).
     fn sql(self) -> &'static str {
         match self {
-            Period::Hour => "hour",
-            Period::Day => "hour / 24",
+            Period::Hour | Period::Day => "slot",
             // 1970-01-01 was a Thursday: +3 days makes weeks start on Monday.
-            Period::Week => "(hour / 24 + 3) / 7",
+            Period::Week => "(slot + 3) / 7",
         }
     }
 
@@ -94,8 +94,18 @@ pub struct ReportQuery {
     pub booth_regions: Option<Vec<String>>,
 }
 
-/// Waits are counted in steps of this many milliseconds for the 90th percentile.
-pub const WAIT_STEP_MS: i64 = 5_000;
+/// The upper ends of the wait buckets the roll-ups count (ms): 5-second steps to a minute, 15 s to
+/// three, a minute to ten, five minutes to half an hour, and one bucket for longer.
+pub const WAIT_BUCKETS_MS: [i64; 32] = [
+    5_000, 10_000, 15_000, 20_000, 25_000, 30_000, 35_000, 40_000, 45_000, 50_000, 55_000, 60_000, 75_000, 90_000,
+    105_000, 120_000, 135_000, 150_000, 165_000, 180_000, 240_000, 300_000, 360_000, 420_000, 480_000, 540_000,
+    600_000, 900_000, 1_200_000, 1_500_000, 1_800_000, 3_600_000,
+];
+
+/// The bucket a wait falls in.
+fn bucket_of(wait_ms: i64) -> usize {
+    WAIT_BUCKETS_MS.iter().position(|upper| wait_ms < *upper).unwrap_or(WAIT_BUCKETS_MS.len() - 1)
+}
 
 /// The sums of one group.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -126,8 +136,8 @@ pub struct ReportSums {
     pub estimated: i64,
     pub estimate_abs_error_ms: i64,
     pub estimate_error_ms: i64,
-    /// Tickets per wait step ([`WAIT_STEP_MS`]): (step, count), ascending.
-    pub wait_steps: Vec<(i64, i64)>,
+    /// Tickets per wait bucket ([`WAIT_BUCKETS_MS`]).
+    pub wait_buckets: Vec<i64>,
 }
 
 pub const RATING_WORDS: [&str; 5] = ["very_satisfied", "satisfied", "acceptable", "dissatisfied", "very_dissatisfied"];
@@ -145,19 +155,7 @@ impl Store {
                 "INSERT INTO ticket_facts ({FACT_COLUMNS}) VALUES ({}) ON CONFLICT (ticket_id) DO NOTHING",
                 placeholders(15)
             );
-            let rollup = format!(
-                "INSERT INTO report_hours (hour, booth_region, home_hall, service, {SUM_COLUMNS}) VALUES ({}) \
-                 ON CONFLICT (hour, booth_region, home_hall, service) DO UPDATE SET {}",
-                placeholders(4 + SUM_COLUMNS_N),
-                SUM_COLUMNS
-                    .split(", ")
-                    .map(|c| format!("{c} = report_hours.{c} + excluded.{c}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            let step = "INSERT INTO report_wait_steps (hour, booth_region, home_hall, service, step, n) \
-                        VALUES ($1, $2, $3, $4, $5, 1) ON CONFLICT (hour, booth_region, home_hall, service, step) \
-                        DO UPDATE SET n = report_wait_steps.n + 1";
+            let upserts: Vec<String> = ROLLUPS.iter().map(|table| upsert(table)).collect();
             for f in facts {
                 let opt_text = |v: &Option<String>| v.clone().map_or(Value::Null, Value::Text);
                 let opt_int = |v: Option<i64>| v.map_or(Value::Null, Value::Int);
@@ -181,18 +179,17 @@ impl Store {
                 if c.execute(&sql, &params)? == 0 {
                     continue;
                 }
-                let key: Vec<Value> = vec![
-                    hour_of(f.requested_ms).into(),
-                    f.booth_region.clone().into(),
-                    f.home_hall.clone().into(),
-                    f.service.clone().into(),
-                ];
-                let mut params = key.clone();
-                params.extend(contribution(f).into_iter().map(Value::Int));
-                c.execute(&rollup, &params)?;
-                let mut params = key;
-                params.push(Value::Int(f.wait_ms() / WAIT_STEP_MS));
-                c.execute(step, &params)?;
+                for (table, sql) in ROLLUPS.iter().zip(&upserts) {
+                    let slot = if *table == "report_hours" { hour_of(f.requested_ms) } else { day_of(f.requested_ms) };
+                    let mut params: Vec<Value> = vec![
+                        slot.into(),
+                        f.booth_region.clone().into(),
+                        f.home_hall.clone().into(),
+                        f.service.clone().into(),
+                    ];
+                    params.extend(contribution(f).into_iter().map(Value::Int));
+                    c.execute(sql, &params)?;
+                }
             }
             Ok(())
         })
@@ -222,8 +219,9 @@ impl Store {
         }))
     }
 
-    /// The sums of every group with at least one ticket, ordered by hall, service, period. The
-    /// range is taken in whole hours (the roll-up's grain).
+    /// The sums of every group with at least one ticket, ordered by hall, service, period. An
+    /// hourly report reads `report_hours` in whole hours; any other reads `report_days` in whole
+    /// days (China time).
     pub fn report(&self, q: &ReportQuery) -> Result<Vec<ReportSums>> {
         let mut keys = vec![];
         if q.by_hall {
@@ -235,8 +233,12 @@ impl Store {
         if let Some(p) = q.period {
             keys.push(p.sql());
         }
-        let mut params: Vec<Value> = vec![hour_of(q.from_ms).into(), hour_of(q.to_ms).into()];
-        let mut filter = String::from("hour >= $1 AND hour < $2");
+        let (table, from, to) = match q.period {
+            Some(Period::Hour) => ("report_hours", hour_of(q.from_ms), hour_of(q.to_ms)),
+            _ => ("report_days", day_of(q.from_ms), day_of(q.to_ms)),
+        };
+        let mut params: Vec<Value> = vec![from.into(), to.into()];
+        let mut filter = String::from("slot >= $1 AND slot < $2");
         if let Some(regions) = &q.booth_regions {
             if regions.is_empty() {
                 return Ok(vec![]);
@@ -246,50 +248,51 @@ impl Store {
             filter.push_str(&format!(" AND booth_region IN ({})", marks.join(", ")));
             params.extend(regions.iter().map(|r| Value::from(r.as_str())));
         }
-        let group_by = |n: usize| {
-            if n == 0 {
-                String::new()
-            } else {
-                let list = (1..=n).map(|i| i.to_string()).collect::<Vec<_>>().join(", ");
-                format!("GROUP BY {list} ORDER BY {list}")
-            }
+        let mut cols: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        cols.extend(all_sum_columns().iter().map(|c| format!("CAST(SUM({c}) AS BIGINT)")));
+        let grouping = if keys.is_empty() {
+            String::new()
+        } else {
+            let list = (1..=keys.len()).map(|i| i.to_string()).collect::<Vec<_>>().join(", ");
+            format!("GROUP BY {list} ORDER BY {list}")
         };
-        let mut cols: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
-        cols.extend(SUM_COLUMNS.split(", ").map(|c| format!("CAST(SUM({c}) AS BIGINT)")));
-        let sql = format!("SELECT {} FROM report_hours WHERE {filter} {}", cols.join(", "), group_by(keys.len()));
-        let mut conn = self.conn();
-        let rows = conn.query(&sql, &params)?;
-        let mut sums: Vec<ReportSums> = rows.iter().map(|r| sums_from(r, q)).filter(|s| s.offered > 0).collect();
-        // The waits in steps, for the 90th percentile.
-        let mut cols: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
-        cols.push("step".into());
-        let n = cols.len();
-        let sql = format!(
-            "SELECT {}, CAST(SUM(n) AS BIGINT) FROM report_wait_steps WHERE {filter} {}",
-            cols.join(", "),
-            group_by(n)
-        );
-        let index: std::collections::HashMap<(Option<&str>, Option<&str>, Option<i64>), usize> =
-            sums.iter().enumerate().map(|(i, s)| ((s.hall.as_deref(), s.service.as_deref(), s.period_ms), i)).collect();
-        let mut steps: Vec<Vec<(i64, i64)>> = vec![vec![]; sums.len()];
-        for r in conn.query(&sql, &params)? {
-            let (step, count) = (int(&r, n - 1), int(&r, n));
-            if let Some(i) = index.get(&key_of(&r, q)) {
-                steps[*i].push((step, count));
-            }
-        }
-        for (s, steps) in sums.iter_mut().zip(steps) {
-            s.wait_steps = steps;
-        }
-        Ok(sums)
+        let sql = format!("SELECT {} FROM {table} WHERE {filter} {grouping}", cols.join(", "));
+        let rows = self.conn().query(&sql, &params)?;
+        Ok(rows.iter().map(|r| sums_from(r, q)).filter(|s| s.offered > 0).collect())
     }
+}
+
+/// The two roll-up tables.
+const ROLLUPS: [&str; 2] = ["report_hours", "report_days"];
+
+/// Every summed column: the figures, then the wait buckets `w0` … `w31`.
+fn all_sum_columns() -> Vec<String> {
+    let mut cols: Vec<String> = SUM_COLUMNS.split(", ").map(str::to_owned).collect();
+    cols.extend((0..WAIT_BUCKETS_MS.len()).map(|i| format!("w{i}")));
+    cols
+}
+
+/// Adds a fact's contribution to a roll-up row (inserted if it is the first).
+fn upsert(table: &str) -> String {
+    let cols = all_sum_columns();
+    format!(
+        "INSERT INTO {table} (slot, booth_region, home_hall, service, {}) VALUES ({}) \
+         ON CONFLICT (slot, booth_region, home_hall, service) DO UPDATE SET {}",
+        cols.join(", "),
+        placeholders(4 + cols.len()),
+        cols.iter().map(|c| format!("{c} = {table}.{c} + excluded.{c}")).collect::<Vec<_>>().join(", ")
+    )
+}
+
+/// The day number (China time) of a time.
+fn day_of(ms: i64) -> i64 {
+    (ms + CHINA_MS).div_euclid(DAY_MS)
 }
 
 /// The roll-up's summed columns, in this order.
 const SUM_COLUMNS: &str = "offered, answered, abandoned, no_clerk, within_target, answer_wait_ms, wait_ms, overflow, \
      requeues, talk_ms, wrap_ms, r_very_satisfied, r_satisfied, r_acceptable, r_dissatisfied, r_very_dissatisfied, \
      estimated, estimate_abs_error_ms, estimate_error_ms";
-const SUM_COLUMNS_N: usize = 19;
 
 /// The roll-up column of each rating, in [`RATING_WORDS`] order.
 pub(crate) const RATING_COLUMNS: [&str; 5] =
@@ -307,9 +310,9 @@ impl TicketFactRow {
     }
 }
 
-/// What one fact adds to its roll-up row, in [`SUM_COLUMNS`] order (wrap-up and ratings come
+/// What one fact adds to its roll-up rows, in [`all_sum_columns`] order (wrap-up and ratings come
 /// with the cases and ratings).
-fn contribution(f: &TicketFactRow) -> [i64; SUM_COLUMNS_N] {
+fn contribution(f: &TicketFactRow) -> Vec<i64> {
     let answer_wait = f.answered_ms.map(|a| a - f.requested_ms);
     let answered = answer_wait.is_some();
     let abandoned = !answered && matches!(f.outcome.as_str(), "cancelled" | "booth_lost");
@@ -319,7 +322,7 @@ fn contribution(f: &TicketFactRow) -> [i64; SUM_COLUMNS_N] {
         _ => None,
     };
     let b = i64::from;
-    [
+    let mut sums = vec![
         1,
         b(answered),
         b(abandoned),
@@ -339,19 +342,29 @@ fn contribution(f: &TicketFactRow) -> [i64; SUM_COLUMNS_N] {
         b(estimate_error.is_some()),
         estimate_error.map_or(0, i64::abs),
         estimate_error.unwrap_or(0),
-    ]
+    ];
+    let mut buckets = vec![0; WAIT_BUCKETS_MS.len()];
+    buckets[bucket_of(f.wait_ms())] = 1;
+    sums.extend(buckets);
+    sums
 }
 
-/// The statement that adds `amount` to `column` of the roll-up row of `ticket` (nothing when the
+/// The statements that add `amount` to `column` of the roll-up rows of `ticket` (nothing when the
 /// ticket has no facts yet: a case of a clerk who handed the call on, written while the ticket
 /// was still open).
-pub(crate) fn add_to_rollup(column: &str, amount: i64, ticket: &str) -> (String, Vec<Value>) {
-    let sql = format!(
-        "UPDATE report_hours SET {column} = {column} + $1 WHERE (hour, booth_region, home_hall, service) IN \
-         (SELECT (requested_ms + {CHINA_MS}) / 3600000, booth_region, home_hall, service FROM ticket_facts \
-          WHERE ticket_id = $2)"
-    );
-    (sql, vec![Value::Int(amount), ticket.into()])
+pub(crate) fn add_to_rollup(column: &str, amount: i64, ticket: &str) -> Vec<(String, Vec<Value>)> {
+    ROLLUPS
+        .iter()
+        .map(|table| {
+            let width = if *table == "report_hours" { 3_600_000 } else { DAY_MS };
+            let sql = format!(
+                "UPDATE {table} SET {column} = {column} + $1 WHERE (slot, booth_region, home_hall, service) IN \
+                 (SELECT (requested_ms + {CHINA_MS}) / {width}, booth_region, home_hall, service FROM ticket_facts \
+                  WHERE ticket_id = $2)"
+            );
+            (sql, vec![Value::Int(amount), ticket.into()])
+        })
+        .collect()
 }
 
 fn sums_from(r: &Row, q: &ReportQuery) -> ReportSums {
@@ -377,7 +390,7 @@ fn sums_from(r: &Row, q: &ReportQuery) -> ReportSums {
         estimated: v(16),
         estimate_abs_error_ms: v(17),
         estimate_error_ms: v(18),
-        wait_steps: vec![],
+        wait_buckets: (19..19 + WAIT_BUCKETS_MS.len()).map(v).collect(),
     }
 }
 

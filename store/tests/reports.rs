@@ -95,14 +95,26 @@ fn facts_add_up_to_the_same_report_on_both_backends() {
             (3, 70_000, 30_000),
             "{backend}: 50 s shown, 20, 70 and 30 waited"
         );
-        assert_eq!(h.wait_steps, vec![(4, 1), (6, 1), (8, 1), (14, 1)], "{backend}: 20, 30, 40, 70 s");
+        let mut buckets = vec![0; 32];
+        for b in [4, 6, 8, 12] {
+            buckets[b] = 1;
+        }
+        assert_eq!(h.wait_buckets, buckets, "{backend}: 20, 30, 40, 70 s in the 20–25, 30–35, 40–45, 60–75 s buckets");
         assert_eq!(rows[0].no_clerk, 1, "{backend}");
 
-        // By day, only booths of the hekou county's towns.
-        let q = ReportQuery { period: Some(Period::Day), booth_regions: Some(vec!["gudao".into()]), ..q };
+        // By day (whole days), only booths of the hekou county's towns.
+        let midnight = NINE - 9 * 3_600_000;
+        let q = ReportQuery {
+            from_ms: midnight,
+            to_ms: midnight + 86_400_000,
+            period: Some(Period::Day),
+            booth_regions: Some(vec!["gudao".into()]),
+            ..q
+        };
         let rows = store.report(&q).unwrap();
         assert_eq!(rows.len(), 1, "{backend}");
-        assert_eq!((rows[0].offered, rows[0].period_ms), (5, Some(NINE - 9 * 3_600_000)), "{backend}");
+        assert_eq!((rows[0].offered, rows[0].period_ms), (5, Some(midnight)), "{backend}");
+        assert_eq!((rows[0].wrap_ms, rows[0].ratings[4]), (30_000, 1), "{backend}: the daily roll-up has them too");
         // Nothing in scope: no rows.
         let q = ReportQuery { booth_regions: Some(vec![]), ..q };
         assert!(store.report(&q).unwrap().is_empty(), "{backend}");

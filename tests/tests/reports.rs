@@ -91,3 +91,46 @@ async fn a_days_report_counts_the_calls_and_the_csv_says_the_same() {
     }
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staffing_advice_forecasts_next_weeks_hour_from_this_weeks_calls() {
+    let server = start(settings(|_| {})).await;
+    let url = base_url(&server);
+    let agent = tokio::spawn({
+        let args = agent_console::AgentArgs { hold: Some(1.0), ..agent_console::AgentArgs::new(&url, "clerk-hekou-1") };
+        async move { agent_console::run(&args, |_| {}).await }
+    });
+    clerks_available(&server, "hekou", 1).await;
+    let b =
+        booth_client::run(&booth_client::BoothArgs::new(&url, "booth-gudao-1", "teacher-cert"), |_| {}).await.unwrap();
+    assert_eq!(b.outcome, "served");
+    assert_eq!(agent.await.unwrap().unwrap().outcome, "done");
+
+    // Next week's plan averages the four weeks before it, this one included.
+    let now = store::now_ms() as u64 / 1000;
+    let next_week = signaling_server::documents::china_date(now + 7 * 86_400);
+    let sup = token(&server, Role::Supervisor, "sup-dongying").await;
+    let (status, body) = get(&format!("{url}/api/staffing?week={next_week}"), &sup);
+    assert_eq!(status, 200, "{body}");
+    let plan: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((plan["history_weeks"].as_u64(), plan["goal"].as_f64()), (Some(4), Some(0.8)));
+    assert!(plan["formula"].as_str().unwrap().contains("Erlang B"));
+    let rows = plan["rows"].as_array().unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r["hall"] == "hekou" && r["service"] == "teacher-cert")
+        .unwrap_or_else(|| panic!("a row for the hour of this call: {body}"));
+    assert_eq!(row["arrivals_per_hour"].as_f64(), Some(0.25), "one ticket in four weeks");
+    assert_eq!(row["clerks_needed"].as_u64(), Some(1));
+    assert!(row["service_level"].as_f64().unwrap() >= 0.8);
+    // The same weekday and hour, next week.
+    let hour = row["hour"].as_str().unwrap();
+    let monday = plan["week"].as_str().unwrap();
+    assert!(hour >= monday && hour.ends_with(":00+08:00"), "{hour} in the week of {monday}");
+    assert!(row["clerks_signed_in_now"].as_u64().is_some());
+    // Bad dates are refused; clerks may not ask.
+    assert_eq!(get(&format!("{url}/api/staffing?week=2026-02-30"), &sup).0, 400);
+    let clerk = token(&server, Role::Clerk, "clerk-hekou-1").await;
+    assert_eq!(get(&format!("{url}/api/staffing?week={next_week}"), &clerk).0, 403);
+    server.shutdown().await;
+}

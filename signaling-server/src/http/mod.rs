@@ -12,6 +12,7 @@ pub mod qr;
 pub mod queues;
 pub mod recordings;
 pub mod reports;
+pub mod staffing;
 
 use std::time::Duration;
 

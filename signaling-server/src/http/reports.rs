@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use protocol::rest::{Report, ReportRow};
 use protocol::ErrorCode;
-use store::{Period, ReportQuery, ReportSums, RATING_WORDS, WAIT_STEP_MS};
+use store::{Period, ReportQuery, ReportSums, RATING_WORDS, WAIT_BUCKETS_MS};
 
 use super::{store_call, ApiError, ApiQuery, Caller};
 use crate::commands::Principal;
@@ -139,7 +139,7 @@ pub fn figures(s: &ReportSums) -> ReportRow {
         asa_secs: secs(s.answer_wait_ms, s.answered),
         aht_secs: secs(s.talk_ms + s.wrap_ms, s.answered),
         avg_wait_secs: secs(s.wait_ms, s.offered),
-        p90_wait_secs: p90(&s.wait_steps, s.offered),
+        p90_wait_secs: p90(&s.wait_buckets, s.offered),
         overflow_rate: ratio(s.overflow, s.answered),
         local_served_rate: ratio(s.answered - s.overflow, s.answered),
         requeues: s.requeues as u64,
@@ -155,14 +155,14 @@ pub fn figures(s: &ReportSums) -> ReportRow {
     }
 }
 
-/// The upper end of the first wait step at which 90 % of the tickets are counted.
-fn p90(steps: &[(i64, i64)], total: i64) -> Option<f64> {
+/// The upper end of the first wait bucket at which 90 % of the tickets are counted.
+fn p90(buckets: &[i64], total: i64) -> Option<f64> {
     let mut seen = 0;
-    for (step, n) in steps {
+    for (i, n) in buckets.iter().enumerate() {
         seen += n;
         // 10 × seen ≥ 9 × total: 90 % reached, in integers.
-        if 10 * seen >= 9 * total {
-            return Some(((step + 1) * WAIT_STEP_MS) as f64 / 1000.0);
+        if total > 0 && 10 * seen >= 9 * total {
+            return Some(WAIT_BUCKETS_MS[i] as f64 / 1000.0);
         }
     }
     None
@@ -223,7 +223,7 @@ fn to_csv(group: &[String], rows: &[ReportRow]) -> String {
 }
 
 /// Days since 1970-01-01 of a `YYYY-MM-DD` date (Howard Hinnant's days-from-civil).
-fn civil_days(date: &str) -> Option<i64> {
+pub(crate) fn civil_days(date: &str) -> Option<i64> {
     let mut parts = date.split('-');
     let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
     if parts.next().is_some() || y.len() != 4 || m.len() != 2 || d.len() != 2 {
@@ -245,12 +245,12 @@ fn civil_days(date: &str) -> Option<i64> {
 }
 
 /// Midnight of day `days` in China time, as Unix ms.
-fn day_start_ms(days: i64) -> i64 {
+pub(crate) fn day_start_ms(days: i64) -> i64 {
     days * 86_400_000 - 8 * 3_600_000
 }
 
 /// `2026-12-01T09:00+08:00` for a period start.
-fn period_label(ms: i64) -> String {
+pub(crate) fn period_label(ms: i64) -> String {
     let local = ms + 8 * 3_600_000;
     let date = crate::documents::china_date((ms / 1000).max(0) as u64);
     let minutes = local.rem_euclid(86_400_000) / 60_000;
@@ -273,9 +273,16 @@ mod tests {
 
     #[test]
     fn the_90th_percentile_is_the_step_where_90_percent_are_counted() {
-        // Ten tickets: nine within the first 5 s, one at 42 s.
-        assert_eq!(p90(&[(0, 9), (8, 1)], 10), Some(5.0));
-        assert_eq!(p90(&[(0, 8), (8, 2)], 10), Some(45.0));
+        // Ten tickets: nine within the first 5 s, one at 42 s (the 40–45 s bucket).
+        let mut buckets = vec![0; WAIT_BUCKETS_MS.len()];
+        (buckets[0], buckets[8]) = (9, 1);
+        assert_eq!(p90(&buckets, 10), Some(5.0));
+        (buckets[0], buckets[8]) = (8, 2);
+        assert_eq!(p90(&buckets, 10), Some(45.0));
+        // Past a minute the buckets are 15 s wide: 80 s is counted in 75–90 s.
+        let mut wide = vec![0; WAIT_BUCKETS_MS.len()];
+        wide[13] = 1;
+        assert_eq!(p90(&wide, 1), Some(90.0));
         assert_eq!(p90(&[], 0), None);
     }
 }
