@@ -188,6 +188,7 @@ pub fn router(state: AppState) -> Router {
         // Every matched route's duration, by its template (bounded labels).
         .route_layer(axum::middleware::from_fn(http::time_route))
         .route("/metrics", get(pages::metrics))
+        .route("/api/openapi.json", get(pages::openapi))
         .fallback(http::not_found)
         // Bodies are read by the handlers themselves, each with its own size and time limit.
         .layer(axum::extract::DefaultBodyLimit::disable())

@@ -22,6 +22,12 @@ pub async fn index() -> Html<&'static str> {
     Html(include_str!("index.html"))
 }
 
+/// `GET /api/openapi.json`: the OpenAPI 3 description of the REST endpoints
+/// (`signaling-server/api/openapi.json`, checked against the router by a test).
+pub async fn openapi() -> Response {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], include_str!("../../api/openapi.json")).into_response()
+}
+
 /// `GET /metrics`: Prometheus metrics (OpenMetrics text). Public like `/healthz`: counts and
 /// durations by hall, service and route only.
 pub async fn metrics(State(state): State<AppState>) -> Response {
