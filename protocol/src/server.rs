@@ -184,6 +184,11 @@ pub enum ServerMessage {
     ClerkList {
         clerks: Vec<ClerkRow>,
     },
+    /// Supervisor: every standing alert in scope, most urgent first. Sent on connect and whenever
+    /// the list changes (an empty list: all clear).
+    Alerts {
+        alerts: Vec<crate::types::Alert>,
+    },
     /// Supervisor: waiting tickets in scope over the last hour, oldest first, sampled every
     /// `interval_secs`. Sent once on connect; `queue_load` continues it live.
     QueueHistory {

@@ -444,3 +444,37 @@ pub struct QueueLoadRow {
     #[serde(default)]
     pub service_level: Option<f64>,
 }
+
+/// What an alert is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// A queue's longest wait is past its item's target answer time.
+    QueueOverTarget,
+    /// A queue answered fewer than the goal's share within target over the last hour.
+    ServiceLevelLow,
+    /// A clerk has been away longer than the limit.
+    ClerkAwayLong,
+    /// A booth has been offline longer than the limit during opening hours.
+    BoothOffline,
+}
+
+/// One standing alert on the supervisors' dashboard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub kind: AlertKind,
+    /// The queue's hall, the clerk's hall or the booth's region.
+    pub region: RegionId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<ServiceCode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clerk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub booth: Option<String>,
+    /// When it was raised (Unix seconds).
+    pub since_unix: u64,
+    /// Its measure: seconds waited, away or offline, or the service level (0–1).
+    pub value: f64,
+    pub message_zh: String,
+    pub message_en: String,
+}

@@ -41,6 +41,9 @@ pub struct FileConfig {
     /// Cluster mode on Redis (absent: a single node with its routing log in a file).
     #[serde(default)]
     pub cluster: crate::cluster::ClusterConfig,
+    /// When the supervisors are alerted.
+    #[serde(default)]
+    pub alerts: crate::driver::alerts::AlertsConfig,
     pub regions: Vec<RegionEntry>,
     pub services: Vec<ServiceEntry>,
     #[serde(default)]
@@ -367,6 +370,9 @@ impl Settings {
         }
         if let Some(problem) = file.media.check() {
             return Err(err("media".into(), problem.into()));
+        }
+        if let Some(problem) = file.alerts.check() {
+            return Err(err("alerts".into(), problem.into()));
         }
         Ok(Self { source: name.to_owned(), file, directory, engine, booth_secrets, clerk_secrets, supervisor_secrets })
     }

@@ -46,6 +46,7 @@ pub struct Shared {
     pub ice_servers: Vec<IceServer>,
     /// `[media]`: relay or peer to peer, recording.
     pub media: crate::media::MediaConfig,
+    pub alerts: crate::driver::alerts::AlertsConfig,
     /// Where call recordings are written (relay mode with recording on).
     pub recording_dir: std::path::PathBuf,
     /// The in-process media relay (relay mode).
@@ -205,6 +206,7 @@ impl Shared {
             tcp_nodelay: f.server.tcp_nodelay,
             ice_servers: f.ice_servers.clone(),
             media: f.media.clone(),
+            alerts: f.alerts.clone(),
             recording_dir: f.media.recording_dir(&f.documents.data_dir),
             relay: crate::media::start_relay(&f.media, &f.documents.data_dir, commands.clone()),
             turn: f.turn.clone(),

@@ -52,6 +52,7 @@ impl Driver {
                 if let Some(old) = self.booth_conn.insert(booth, conn) {
                     self.replace(old);
                 }
+                self.alerts.booth_up(booth);
                 // What ended while the booth was away comes first, then its current state.
                 for msg in self.missed.remove(&booth).unwrap_or_default().into_iter().map(|(_, m)| m) {
                     self.send(conn, msg);
@@ -142,6 +143,7 @@ impl Driver {
         match c.who {
             Principal::Booth(booth) if self.booth_conn.get(&booth) == Some(&conn) => {
                 self.booth_conn.remove(&booth);
+                self.alerts.booth_down(booth, self.now);
                 self.lifecycle(Input::BoothDisconnected { booth });
             }
             Principal::Clerk(clerk) if self.clerk_conn.get(&clerk) == Some(&conn) => {

@@ -81,6 +81,16 @@ impl Driver {
     pub(super) fn log_action(&mut self, action: &Action) {
         let dir = self.shared.directory.clone();
         let now_ms = (self.wall_base_ms + self.t / 1000) as i64;
+        // A first answer counts in the last hour's service level (the supervisors' alerts).
+        if let Action::CallStarted { ticket, .. } = *action {
+            if let Some((f, _)) = self.events.facts.get(&ticket).filter(|(f, _)| f.answered_ms.is_none()) {
+                let within = now_ms - f.requested_ms <= f.target_secs * 1000;
+                let service = dir.service_idx(&f.service);
+                if let (Some(hall), Some(service)) = (dir.region_idx(&f.home_hall), service) {
+                    self.alerts.answered(self.now, hall, service, within);
+                }
+            }
+        }
         self.events.gather_facts(action, &dir, now_ms, !self.replaying);
         let log = &mut self.events;
         match *action {

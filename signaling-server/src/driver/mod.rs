@@ -29,6 +29,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, info};
 
 mod actions;
+pub mod alerts;
 pub mod clock;
 mod connections;
 mod events;
@@ -114,6 +115,9 @@ pub struct Driver {
     deferred: std::cell::RefCell<std::collections::VecDeque<crate::records::Record>>,
     /// Rebuilding state from the log: nothing is sent or written.
     replaying: bool,
+    /// The supervisors' alerts, and the region each standing one is in (for scopes).
+    alerts: alerts::AlertState,
+    alert_regions: Vec<(alerts::Subject, RegionIdx)>,
     /// Relay mode: the calls whose rooms this driver opened, for their recordings' index rows.
     media_calls: HashMap<u64, media::MediaCall>,
     /// Supervisors' connections monitoring a live call, and which.
@@ -151,6 +155,8 @@ impl Driver {
             deferred: Default::default(),
             replaying: false,
             media_calls: HashMap::new(),
+            alerts: alerts::AlertState::default(),
+            alert_regions: Vec::new(),
             monitors: HashMap::new(),
             guests: HashMap::new(),
             invitations: HashMap::new(),

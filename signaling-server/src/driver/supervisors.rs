@@ -21,6 +21,7 @@ impl Driver {
         self.send(conn, ServerMessage::QueueLoad { rows });
         let clerks = self.clerk_rows(scope);
         self.send(conn, ServerMessage::ClerkList { clerks });
+        self.send_alerts(conn, scope);
     }
 
     /// A supervisor sets a clerk of their scope available or away(supervisor); who and why are
@@ -114,6 +115,7 @@ impl Driver {
         }
         self.save_answered(unix, &snapshot);
         self.set_gauges(&snapshot);
+        self.check_alerts(&snapshot);
         self.answered_today.add_carried_rows(&mut snapshot);
         if !send {
             return;

@@ -434,3 +434,90 @@ async fn a_known_morning_gives_exactly_the_expected_report_hour_by_hour() {
     assert_eq!(h10.rated, 0);
     assert_eq!(h10.bad_rating_rate, None);
 }
+
+/// The supervisors' alerts in virtual time: a queue past its target, a clerk away past the limit
+/// and a booth offline during opening hours are raised, sent to the supervisor of the scope (not
+/// to another city's) and cleared when they end.
+#[tokio::test(start_paused = true)]
+async fn alerts_are_raised_sent_in_scope_and_cleared() {
+    let mut d = driver();
+    d.set_wall_base(1_796_086_800_000); // 2026-12-01 09:00 China time: opening hours
+    let dir = d.shared.directory.clone();
+    let start = tokio::time::Instant::now();
+    let at = move |s: u64| async move {
+        tokio::time::advance((start + Duration::from_secs(s)).saturating_duration_since(tokio::time::Instant::now()))
+            .await;
+    };
+    let sup_idx = d.shared.supervisor_idx("sup-dongying").unwrap();
+    let other_idx = d.shared.supervisor_idx("sup-binzhou").unwrap();
+    let mut sup = connect(&mut d, 1, Principal::Supervisor(sup_idx), 4096);
+    let mut other = connect(&mut d, 2, Principal::Supervisor(other_idx), 4096);
+    let clerk = dir.clerk_idx("clerk-hekou-1").unwrap();
+    let mut clerk_conn = connect(&mut d, 3, Principal::Clerk(clerk), 1024);
+    let booth = connect(&mut d, 10, Principal::Booth(dir.booth_idx("booth-gudao-1").unwrap()), 1024);
+    let _waiting = connect(&mut d, 11, Principal::Booth(dir.booth_idx("booth-gudao-2").unwrap()), 1024);
+    message(
+        &mut d,
+        3,
+        ClientMessage::SetState { state: ClerkTargetState::Away, reason: Some(protocol::AwayReason::Break) },
+    );
+    message(
+        &mut d,
+        11,
+        ClientMessage::RequestService { service: ServiceCode::new("teacher-cert"), priority: Priority::Normal },
+    );
+    drop(booth);
+    d.on_command(Command::Input { src: None, input: GatewayInput::Disconnect { conn: 10 } });
+    d.flush();
+    let tick = |d: &mut Driver| {
+        for _ in 0..5 {
+            d.on_tick();
+        }
+        d.flush();
+    };
+    let last_alerts = |c: &mut TestConn| {
+        c.drain().into_iter().rev().find_map(|m| match m {
+            ServerMessage::Alerts { alerts } => Some(alerts),
+            _ => None,
+        })
+    };
+    at(30).await;
+    tick(&mut d);
+    sup.drain();
+    // 61 s: the ticket waited past the 60 s target.
+    at(61).await;
+    tick(&mut d);
+    let alerts = last_alerts(&mut sup).expect("alerts sent");
+    assert_eq!(alerts.iter().map(|a| a.kind).collect::<Vec<_>>(), [protocol::AlertKind::QueueOverTarget]);
+    assert_eq!(
+        (alerts[0].region.as_str(), alerts[0].service.as_ref().map(|s| s.as_str())),
+        ("hekou", Some("teacher-cert"))
+    );
+    assert!(alerts[0].message_zh.contains("超过目标"), "{:?}", alerts[0]);
+    // 16 min: the clerk's break passed 15 min, the booth has been offline past 5 min.
+    at(16 * 60).await;
+    tick(&mut d);
+    let alerts = last_alerts(&mut sup).expect("alerts sent");
+    let kinds: Vec<_> = alerts.iter().map(|a| a.kind).collect();
+    use protocol::AlertKind::*;
+    assert_eq!(kinds, [QueueOverTarget, ClerkAwayLong, BoothOffline], "most urgent first: {alerts:?}");
+    assert_eq!(alerts[1].clerk.as_deref(), Some("clerk-hekou-1"));
+    assert_eq!(alerts[2].booth.as_deref(), Some("booth-gudao-1"));
+    assert_eq!(alerts[0].since_unix, 1_796_086_800 + 61, "an alert keeps the time it was raised");
+    // Another city's supervisor sees none of them.
+    assert!(last_alerts(&mut other).is_none_or(|a| a.is_empty()));
+    // The clerk comes back and takes the ticket: those two alerts clear; the booth's stays.
+    message(&mut d, 3, ClientMessage::SetState { state: ClerkTargetState::Available, reason: None });
+    let offer = clerk_conn
+        .drain()
+        .into_iter()
+        .find_map(|m| match m {
+            ServerMessage::Offer { offer, .. } => Some(offer),
+            _ => None,
+        })
+        .expect("the waiting ticket is offered");
+    message(&mut d, 3, ClientMessage::AcceptOffer { offer });
+    tick(&mut d);
+    let alerts = last_alerts(&mut sup).expect("alerts sent");
+    assert_eq!(alerts.iter().map(|a| a.kind).collect::<Vec<_>>(), [BoothOffline]);
+}
