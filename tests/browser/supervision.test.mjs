@@ -1,0 +1,56 @@
+// The dashboard's planning views in real Chromium: after a served call (Rust booth-client and
+// agent-console), today's report shows it with the figures and formulas, next week's staffing
+// advice has its hour, the alert list is there (no alert: all clear), the idle queues are folded;
+// the page passes axe and fits a 1920×1080 wall screen.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { startAll, waitFor, audit, root, shots, DESKTOP, fits } from "./harness.mjs";
+
+let env, base, page;
+before(async () => { env = await startAll(); ({ base, page } = env); });
+after(async () => { await env?.stop(); });
+
+const run = (bin, args) => new Promise((res) => {
+  let out = "";
+  const p = spawn(join(root, "target/debug", bin), ["--server", base, "--json", ...args]);
+  p.stdout.on("data", (d) => { out += d; });
+  p.stderr.on("data", (d) => process.stderr.write(d));
+  p.on("exit", (code) => res({ code, out }));
+});
+
+test("the dashboard reports today's call, plans next week and lists alerts", async () => {
+  const clerk = run("agent-console", ["--clerk", "clerk-hekou-1", "--secret", "demo", "--auto-accept", "--hold", "1", "--timeout", "60"]);
+  await new Promise((r) => setTimeout(r, 1500));
+  const booth = await run("booth-client", ["--booth", "booth-gudao-1", "--secret", "demo", "--service", "teacher-cert", "--timeout", "60"]);
+  assert.equal(booth.code, 0, booth.out);
+  assert.equal((await clerk).code, 0);
+
+  const sup = await page("/supervisor?id=sup-dongying&secret=demo", DESKTOP);
+  await sup.waitForSelector("#dashboard:not([hidden])");
+  await sup.waitForSelector("#alerts-none:not([hidden])");
+  assert.equal(await sup.locator("#alerts li").count(), 0, "all clear");
+  await waitFor(async () => /idle queues folded/.test(await sup.textContent("#folded")), "idle queues folded");
+
+  // Today's report: the call's hall and item with the figures, and the formulas.
+  await waitFor(async () => {
+    await sup.click("#report-form button");
+    await new Promise((r) => setTimeout(r, 300));
+    return (await sup.locator("#report-rows tr").count()) > 0;
+  }, "today's report");
+  const row = await sup.textContent("#report-rows tr");
+  assert.match(row, /hekou · teacher-cert/);
+  assert.match(row, /100%/, "answered within target");
+  assert.match(await sup.textContent("#formulas"), /service_level/);
+  assert.ok((await sup.locator("#report-bars rect").count()) >= 1, "a bar per period");
+
+  // Next week's plan: the hour of this call needs a clerk.
+  await sup.click("#staffing-form button");
+  await sup.waitForSelector("#staffing-rows tr");
+  const plan = await sup.textContent("#staffing-rows");
+  assert.match(plan, /hekou.*teacher-cert/s);
+  await sup.screenshot({ path: join(shots, "supervisor-planning.png"), fullPage: true });
+  await audit(sup, "the dashboard's report and staffing views");
+  await fits(sup, "the dashboard at 1920×1080");
+});
