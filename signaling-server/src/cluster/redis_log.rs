@@ -267,6 +267,9 @@ pub fn read_all(conn: &mut redis::Connection, keys: &Keys) -> Result<(Vec<Logged
 /// The router's applied log: appends go to Redis only while this router's epoch is current.
 /// A background thread renews the lease every third of its lifetime; if it is lost, the process
 /// stops routing at once (it exits, and its service manager restarts it as a standby).
+/// How soon a failed lease renewal is tried again.
+const RENEW_RETRY: Duration = Duration::from_millis(250);
+
 pub struct RedisLog {
     url: String,
     node: String,
@@ -289,15 +292,23 @@ impl RedisLog {
             .name("router-lease".into())
             .spawn(move || {
                 let mut renewer = None;
+                // A third of the lease between renewals; while Redis is away (a Sentinel failover)
+                // every quarter second, so the lease is renewed as soon as a master answers again
+                // rather than up to a third of a lease later, when it may have run out.
+                let mut pause = lease / 3;
                 loop {
-                    std::thread::sleep(lease / 3);
+                    std::thread::sleep(pause);
+                    pause = lease / 3;
                     if flag.load(Ordering::SeqCst) {
                         return; // released on purpose
                     }
                     if renewer.is_none() {
                         renewer = connect(&renew_url).ok();
                     }
-                    let Some(conn) = renewer.as_mut() else { continue };
+                    let Some(conn) = renewer.as_mut() else {
+                        pause = RENEW_RETRY.min(lease / 3);
+                        continue;
+                    };
                     match renew(conn, &renew_keys, &holder, lease) {
                         Ok(true) => {}
                         Ok(false) => {
@@ -308,6 +319,7 @@ impl RedisLog {
                         Err(e) => {
                             tracing::warn!(error = %e, "renewing the router lease failed; reconnecting");
                             renewer = None;
+                            pause = RENEW_RETRY.min(lease / 3);
                         }
                     }
                 }

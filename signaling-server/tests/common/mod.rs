@@ -34,7 +34,9 @@ impl Server {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        // Its warnings and errors stay in its folder (`server.log`), for a failure's post-mortem.
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("server.log")).unwrap();
+        let child = cmd.stdout(Stdio::null()).stderr(log).spawn().unwrap();
         let server = Server { child, addr };
         let deadline = Instant::now() + WAIT;
         while std::net::TcpStream::connect(addr).is_err() {
