@@ -434,3 +434,17 @@ impl Drop for RelayProcess {
         self.kill();
     }
 }
+
+/// One teacher-certificate call, served: `clerk` (of the hekou hall) takes it and hangs up after a
+/// second; panics unless both sides say so.
+pub async fn served_call(server: &RunningServer, booth: &str, clerk: &str) {
+    let url = base_url(server);
+    let agent = tokio::spawn({
+        let args = agent_console::AgentArgs { hold: Some(1.0), ..agent_console::AgentArgs::new(&url, clerk) };
+        async move { agent_console::run(&args, |_| {}).await }
+    });
+    clerks_available(server, "hekou", 1).await;
+    let b = booth_client::run(&booth_client::BoothArgs::new(&url, booth, "teacher-cert"), |_| {}).await.unwrap();
+    assert_eq!(b.outcome, "served", "{b:?}");
+    assert_eq!(agent.await.unwrap().unwrap().outcome, "done");
+}

@@ -67,15 +67,7 @@ fn query(p: &Prometheus, q: &str) -> Vec<(serde_json::Value, f64)> {
 async fn prometheus_scrapes_the_calls_queues_and_latencies_with_bounded_labels() {
     let server = start(settings(|_| {})).await;
     let url = base_url(&server);
-    let agent = tokio::spawn({
-        let args = agent_console::AgentArgs { hold: Some(1.0), ..agent_console::AgentArgs::new(&url, "clerk-hekou-1") };
-        async move { agent_console::run(&args, |_| {}).await }
-    });
-    clerks_available(&server, "hekou", 1).await;
-    let booth =
-        booth_client::run(&booth_client::BoothArgs::new(&url, "booth-gudao-1", "teacher-cert"), |_| {}).await.unwrap();
-    assert_eq!(booth.outcome, "served");
-    assert_eq!(agent.await.unwrap().unwrap().outcome, "done");
+    served_call(&server, "booth-gudao-1", "clerk-hekou-1").await;
 
     // The exposition itself: OpenMetrics text.
     let mut resp = ureq::get(&format!("{url}/metrics")).call().unwrap();

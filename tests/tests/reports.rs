@@ -96,15 +96,7 @@ async fn a_days_report_counts_the_calls_and_the_csv_says_the_same() {
 async fn staffing_advice_forecasts_next_weeks_hour_from_this_weeks_calls() {
     let server = start(settings(|_| {})).await;
     let url = base_url(&server);
-    let agent = tokio::spawn({
-        let args = agent_console::AgentArgs { hold: Some(1.0), ..agent_console::AgentArgs::new(&url, "clerk-hekou-1") };
-        async move { agent_console::run(&args, |_| {}).await }
-    });
-    clerks_available(&server, "hekou", 1).await;
-    let b =
-        booth_client::run(&booth_client::BoothArgs::new(&url, "booth-gudao-1", "teacher-cert"), |_| {}).await.unwrap();
-    assert_eq!(b.outcome, "served");
-    assert_eq!(agent.await.unwrap().unwrap().outcome, "done");
+    served_call(&server, "booth-gudao-1", "clerk-hekou-1").await;
 
     // Next week's plan averages the four weeks before it, this one included.
     let now = store::now_ms() as u64 / 1000;

@@ -13,7 +13,7 @@ use routing::{BoothIdx, ClerkIdx, LoadRow, RegionIdx};
 use serde::Deserialize;
 use tracing::{info, warn};
 
-use super::{ConnId, Driver, Principal};
+use super::{ConnId, Driver};
 
 /// `[alerts]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -240,15 +240,7 @@ impl Driver {
         self.alerts.current = found.into_iter().map(|(s, (a, _))| (s, a)).collect();
         if changed {
             self.alert_regions = regions;
-            let sups: Vec<(ConnId, RegionIdx)> = self
-                .conns
-                .iter()
-                .filter_map(|(id, c)| match c.who {
-                    Principal::Supervisor(s) => Some((*id, self.shared.supervisors[s].scope)),
-                    _ => None,
-                })
-                .collect();
-            for (conn, scope) in sups {
+            for (conn, scope) in self.supervisor_conns() {
                 self.send_alerts(conn, scope);
             }
         }

@@ -121,14 +121,7 @@ impl Driver {
             return;
         }
         self.load_dirty = false;
-        let sups: Vec<(ConnId, RegionIdx)> = self
-            .conns
-            .iter()
-            .filter_map(|(id, c)| match c.who {
-                Principal::Supervisor(s) => Some((*id, self.shared.supervisors[s].scope)),
-                _ => None,
-            })
-            .collect();
+        let sups = self.supervisor_conns();
         for (conn, scope) in sups {
             let rows = self.load_rows(&snapshot, scope);
             self.send(conn, ServerMessage::QueueLoad { rows });
@@ -166,6 +159,17 @@ impl Driver {
             let n = by_state.get(state).copied().unwrap_or(0);
             METRICS.clerks.get_or_create(&labels(&[("state", state)])).set(n);
         }
+    }
+
+    /// Every supervisor's connection, with the supervisor's scope.
+    pub(super) fn supervisor_conns(&self) -> Vec<(ConnId, RegionIdx)> {
+        self.conns
+            .iter()
+            .filter_map(|(id, c)| match c.who {
+                Principal::Supervisor(s) => Some((*id, self.shared.supervisors[s].scope)),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Saves this start's answered counts of today where they changed, so that a restart keeps

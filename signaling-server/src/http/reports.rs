@@ -83,11 +83,7 @@ pub async fn reports(
     };
     let dir = state.directory.clone();
     let scope = state.supervisors[s].scope;
-    let regions: Vec<String> = (0..dir.regions.len() as u32)
-        .map(routing::RegionIdx)
-        .filter(|r| dir.is_within(*r, scope))
-        .map(|r| dir.region(r).id.clone())
-        .collect();
+    let regions = regions_within(&dir, scope);
     let query = ReportQuery {
         from_ms: day_start_ms(from_day),
         to_ms: day_start_ms(to_day + 1),
@@ -111,6 +107,15 @@ pub async fn reports(
     }
     let formulas = FORMULAS.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     Ok(Json(Report { from: p.from, to: p.to, group, rows, formulas }).into_response())
+}
+
+/// The ids of `scope` and every region below it: the booth regions a supervisor's report covers.
+pub(crate) fn regions_within(dir: &routing::Directory, scope: routing::RegionIdx) -> Vec<String> {
+    (0..dir.regions.len() as u32)
+        .map(routing::RegionIdx)
+        .filter(|r| dir.is_within(*r, scope))
+        .map(|r| dir.region(r).id.clone())
+        .collect()
 }
 
 fn period_of(word: &str) -> Option<Period> {

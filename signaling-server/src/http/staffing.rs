@@ -44,11 +44,7 @@ pub async fn staffing(
     let monday = day - (day + 3).rem_euclid(7);
     let scope = state.supervisors[sup].scope;
     let dir = state.directory.clone();
-    let regions: Vec<String> = (0..dir.regions.len() as u32)
-        .map(routing::RegionIdx)
-        .filter(|r| dir.is_within(*r, scope))
-        .map(|r| dir.region(r).id.clone())
-        .collect();
+    let regions = super::reports::regions_within(&dir, scope);
     let query = ReportQuery {
         from_ms: day_start_ms(monday - 7 * HISTORY_WEEKS),
         to_ms: day_start_ms(monday),
