@@ -412,6 +412,18 @@ pub struct ClerkRow {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<AwayReason>,
     pub secs_in_state: u32,
+    /// Today (China time): calls handled, their average handling time (talk + wrap-up, seconds),
+    /// offers missed (not answered in time), ratings received, and of those 不满意 or worse.
+    #[serde(default)]
+    pub calls_today: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avg_handle_secs: Option<u32>,
+    #[serde(default)]
+    pub missed_offers_today: u32,
+    #[serde(default)]
+    pub ratings_today: u32,
+    #[serde(default)]
+    pub bad_ratings_today: u32,
 }
 
 /// Load of one queue: one service item at one hall (region).

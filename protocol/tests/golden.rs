@@ -100,6 +100,14 @@ fn client_messages() {
         ClientMessage::MediaState { call: CallId(2), state: MediaState::Connected },
         json!({"type": "media_state", "call": 2, "state": "connected"}),
     );
+    client(
+        ClientMessage::TransferCall { call: CallId(4294967297), clerk: "clerk-hekou-2".into() },
+        json!({"type": "transfer_call", "call": 4294967297u64, "clerk": "clerk-hekou-2"}),
+    );
+    client(
+        ClientMessage::RequeueCall { call: CallId(4294967297), service: ServiceCode::new("pension-check") },
+        json!({"type": "requeue_call", "call": 4294967297u64, "service": "pension-check"}),
+    );
 }
 
 #[test]
@@ -291,10 +299,46 @@ fn server_messages() {
                 state: ClerkState::Away,
                 reason: Some(AwayReason::Supervisor),
                 secs_in_state: 12,
+                calls_today: 14,
+                avg_handle_secs: Some(262),
+                missed_offers_today: 1,
+                ratings_today: 9,
+                bad_ratings_today: 0,
             }],
         },
         json!({"type": "clerk_list", "clerks": [{"clerk": "clerk-hekou-1", "name": "王伟", "hall": "hekou",
-               "hall_name": "河口区", "state": "away", "reason": "supervisor", "secs_in_state": 12}]}),
+               "hall_name": "河口区", "state": "away", "reason": "supervisor", "secs_in_state": 12,
+               "calls_today": 14, "avg_handle_secs": 262, "missed_offers_today": 1, "ratings_today": 9,
+               "bad_ratings_today": 0}]}),
+    );
+    server(
+        ServerMessage::Alerts {
+            alerts: vec![Alert {
+                kind: AlertKind::QueueOverTarget,
+                region: "hekou".into(),
+                service: Some(ServiceCode::new("teacher-cert")),
+                clerk: None,
+                booth: None,
+                since_unix: 1_796_086_861,
+                value: 75.0,
+                message_zh: "河口区「教师资格认定确认」最长等待 75 秒，超过目标 60 秒".into(),
+                message_en: "hekou teacher-cert: longest wait 75 s, over the 60 s target".into(),
+            }],
+        },
+        json!({"type": "alerts", "alerts": [{"kind": "queue_over_target", "region": "hekou", "service": "teacher-cert",
+               "since_unix": 1_796_086_861, "value": 75.0,
+               "message_zh": "河口区「教师资格认定确认」最长等待 75 秒，超过目标 60 秒",
+               "message_en": "hekou teacher-cert: longest wait 75 s, over the 60 s target"}]}),
+    );
+    server(
+        ServerMessage::CallTransferred {
+            call: CallId(4294967297),
+            ticket: TicketId(4294967297),
+            from: "clerk-hekou-1".into(),
+            peer: Peer { role: Role::Clerk, id: "clerk-hekou-2".into(), display_name: "李磊".into() },
+        },
+        json!({"type": "call_transferred", "call": 4294967297u64, "ticket": 4294967297u64, "from": "clerk-hekou-1",
+               "peer": {"role": "clerk", "id": "clerk-hekou-2", "display_name": "李磊"}}),
     );
     server(
         ServerMessage::CaseRecorded { call: CallId(2), ticket: TicketId(12), outcome: CaseOutcome::Completed },

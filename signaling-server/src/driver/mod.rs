@@ -30,6 +30,7 @@ use tracing::{debug, info};
 
 mod actions;
 pub mod alerts;
+mod clerk_day;
 pub mod clock;
 mod connections;
 mod events;
@@ -115,6 +116,8 @@ pub struct Driver {
     deferred: std::cell::RefCell<std::collections::VecDeque<crate::records::Record>>,
     /// Rebuilding state from the log: nothing is sent or written.
     replaying: bool,
+    /// Each clerk's day so far (the supervisors' clerk list).
+    clerk_day: clerk_day::ClerkDay,
     /// The supervisors' alerts, and the region each standing one is in (for scopes).
     alerts: alerts::AlertState,
     alert_regions: Vec<(alerts::Subject, RegionIdx)>,
@@ -156,6 +159,7 @@ impl Driver {
             replaying: false,
             media_calls: HashMap::new(),
             alerts: alerts::AlertState::default(),
+            clerk_day: clerk_day::ClerkDay::default(),
             alert_regions: Vec::new(),
             monitors: HashMap::new(),
             guests: HashMap::new(),
@@ -398,6 +402,7 @@ impl Driver {
                 trace(format!("  {action:?}"));
             }
             self.log_action(&action);
+            self.clerk_day.on_action(&action, self.now);
             self.route(action);
         }
         for service in std::mem::take(&mut self.dirty_services) {

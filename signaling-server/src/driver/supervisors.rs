@@ -76,7 +76,13 @@ impl Driver {
             .map(|c| {
                 let info = dir.clerk(c);
                 let (state, reason) = clerk_state_out(self.engine.clerk_state(c));
+                let day = self.clerk_day.get(c);
                 protocol::ClerkRow {
+                    calls_today: day.calls,
+                    avg_handle_secs: day.avg_handle_secs(),
+                    missed_offers_today: day.missed,
+                    ratings_today: day.ratings,
+                    bad_ratings_today: day.bad_ratings,
                     clerk: info.id.clone(),
                     name: info.name.clone(),
                     hall: protocol::RegionId::new(dir.region(info.hall).id.clone()),
@@ -97,6 +103,7 @@ impl Driver {
         let unix = crate::auth::unix_now();
         let sample = self.history.due(unix);
         let new_day = self.answered_today.is_new_day(unix);
+        self.clerk_day.roll(crate::documents::china_date(unix));
         // Longest-wait figures age every second; send at least every 5 s, at once after changes.
         let send = self.load_dirty || self.ticks.is_multiple_of(5);
         if !(sample || new_day || send) {

@@ -433,6 +433,10 @@ async fn a_known_morning_gives_exactly_the_expected_report_hour_by_hour() {
     );
     assert_eq!(h10.rated, 0);
     assert_eq!(h10.bad_rating_rate, None);
+    // The clerk's day on the supervisors' list: three calls, (360 + 130 + 60) / 3 s handling,
+    // two ratings of which one bad, no missed offer.
+    let day = d.clerk_day.get(clerk_idx);
+    assert_eq!((day.calls, day.avg_handle_secs(), day.ratings, day.bad_ratings, day.missed), (3, Some(183), 2, 1, 0));
 }
 
 /// The supervisors' alerts in virtual time: a queue past its target, a clerk away past the limit

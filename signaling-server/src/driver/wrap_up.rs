@@ -164,6 +164,8 @@ impl Driver {
         }
         self.rateable.remove(&booth);
         info!(ticket = ticket.0, ?rating, "service rated");
+        let bad = matches!(rating, Rating::Dissatisfied | Rating::VeryDissatisfied);
+        self.clerk_day.rated(TicketId(ticket.0), bad);
         let booth_id = self.shared.directory.booth(booth).id.clone();
         let at_unix = self.wall_unix();
         let record = Record::Rating(RatingRecord { ticket: ticket.0, booth: booth_id, rating, reason, at_unix });
