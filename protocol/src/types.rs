@@ -455,6 +455,12 @@ pub struct QueueLoadRow {
     /// Service level = answered within target ÷ answered, today; `None` before the first answer.
     #[serde(default)]
     pub service_level: Option<f64>,
+    /// The city the hall belongs to (the hall itself for a city's hall; absent for a province's
+    /// own hall): a province supervisor's grid rolls up by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<RegionId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city_name: Option<String>,
 }
 
 /// What an alert is about.

@@ -282,12 +282,15 @@ fn server_messages() {
                 answered_today: 8,
                 answered_within_target_today: 6,
                 service_level: Some(0.75),
+                city: Some("dongying".into()),
+                city_name: Some("东营市".into()),
             }],
         },
         json!({"type": "queue_load", "rows": [{"region": "hekou", "region_name": "河口区", "service": "teacher-cert",
                "service_name": "教师资格认定确认", "waiting": 3, "longest_wait_secs": 95, "clerks_eligible": 2,
                "clerks_available": 0, "clerks_offered": 0, "clerks_in_call": 1, "clerks_wrap_up": 0, "clerks_away": 1,
-               "overflowing": 1, "answered_today": 8, "answered_within_target_today": 6, "service_level": 0.75}]}),
+               "overflowing": 1, "answered_today": 8, "answered_within_target_today": 6, "service_level": 0.75,
+               "city": "dongying", "city_name": "东营市"}]}),
     );
     server(
         ServerMessage::ClerkList {

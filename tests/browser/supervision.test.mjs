@@ -54,3 +54,21 @@ test("the dashboard reports today's call, plans next week and lists alerts", asy
   await audit(sup, "the dashboard's report and staffing views");
   await fits(sup, "the dashboard at 1920×1080");
 });
+
+test("a province supervisor's grid rolls up by city", async () => {
+  // Clerks of two cities signed in: their queues show; the city supervisor sees no roll-up, the
+  // province's sees one row per city.
+  for (const clerk of ["clerk-hekou-3", "clerk-bincheng-1"]) {
+    const c = await page(`/clerk?clerk=${clerk}&secret=demo`, DESKTOP);
+    await c.waitForSelector("#idle:not([hidden])");
+  }
+  const city = await page("/supervisor?id=sup-dongying&secret=demo", DESKTOP);
+  await city.waitForSelector("#rows tr");
+  assert.equal(await city.isVisible("#by-city"), false, "one city: no roll-up");
+  const province = await page("/supervisor?id=sup-shandong&secret=demo", DESKTOP);
+  await province.waitForSelector("#by-city:not([hidden])");
+  await waitFor(async () => (await province.locator("#cities tr").count()) >= 2, "a row per city");
+  assert.ok(await province.locator('#cities tr[data-city="dongying"]').count() === 1);
+  assert.ok(await province.locator('#cities tr[data-city="binzhou"]').count() === 1);
+  await audit(province, "the province's dashboard");
+});

@@ -232,7 +232,10 @@ impl Driver {
                     return None;
                 }
                 let (answered, within) = self.answered_today.today(hall, service, row);
+                let city = dir.ancestry(hall).find(|r| dir.region(*r).level == routing::Level::City);
                 Some(QueueLoadRow {
+                    city: city.map(|c| protocol::RegionId::new(dir.region(c).id.clone())),
+                    city_name: city.map(|c| dir.region(c).name.clone()),
                     region: protocol::RegionId::new(dir.region(hall).id.clone()),
                     region_name: dir.region(hall).name.clone(),
                     service: protocol::ServiceCode::new(dir.service(service).code.clone()),
