@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use media::client::{apply_peer_event, next_step, start_call, CallStart, Step};
 use media::counters::StreamCounts;
 use media::{CallLink, PeerConfig};
 use protocol::{CallId, ClerkTargetState, ClientMessage, MediaMode, Role, ServerMessage};
@@ -74,27 +75,23 @@ pub async fn run(args: &AgentArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
     let mut part = Part::Waiting;
     loop {
         let until = act_at.map_or(deadline, |l| l.min(deadline));
-        let left = until.saturating_duration_since(Instant::now());
-        let msg = tokio::select! {
-            msg = session.recv_timeout(left) => msg,
-            event = async { match link.as_mut() { Some(l) => l.next_event().await, None => std::future::pending().await } } => {
+        let msg = match next_step(&mut session, &mut link, until).await {
+            Step::Peer(event) => {
                 if part == Part::Clerk {
                     // The call's clerk now: its media state is the server's to know.
                     if let (media::PeerEvent::Connected, Some(h), None) = (&event, args.hold, act_at) {
                         act_at = Some(Instant::now() + Duration::from_secs_f64(h));
                     }
-                    let outs = match link.as_mut() { Some(l) => l.on_event(&event).await.unwrap_or_default(), None => vec![] };
-                    session.send_all(outs).await?;
+                    apply_peer_event(&session, &mut link, &event).await?;
                 } else {
                     crate::relay_link::on_peer_event(&mut link, &event, &session).await?;
                 }
                 continue;
             }
-        };
-        let msg = match msg {
-            Ok(m) => m,
-            Err(SessionError::Timeout(_)) if Instant::now() >= deadline => break,
-            Err(SessionError::Timeout(_)) => {
+            Step::Server(Ok(m)) => m,
+            Step::Server(Err(e)) => return Err(e),
+            Step::Timer if Instant::now() >= deadline => break,
+            Step::Timer => {
                 act_at = None;
                 match (&part, s.call) {
                     (Part::Guest, Some(call)) => {
@@ -111,7 +108,6 @@ pub async fn run(args: &AgentArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
                 }
                 continue;
             }
-            Err(e) => return Err(e),
         };
         emit(&msg);
         match &msg {
@@ -135,16 +131,17 @@ pub async fn run(args: &AgentArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
             ServerMessage::CallStarted { call, ice_servers, media, .. } if Some(call.0) == s.call => {
                 // Transferred to this clerk: the guest connection gives way to the call's.
                 (s.by_party, s.media_path) = crate::relay_link::finish(link.take()).await;
-                match CallLink::start(*call, false, *media, ice_servers, &peer_config, Instant::now(), None).await {
-                    Ok((l, outs)) => {
-                        session.send_all(outs).await?;
-                        link = Some(l);
-                    }
-                    Err(e) => {
-                        s.error = Some(e.to_string());
-                        let state = protocol::MediaState::Failed;
-                        session.send(ClientMessage::MediaState { call: *call, state }).await?;
-                    }
+                let start = CallStart {
+                    call: *call,
+                    initiator: false,
+                    media: *media,
+                    ice_servers,
+                    t0: Instant::now(),
+                    say: None,
+                };
+                link = start_call(&session, start, &peer_config).await?;
+                if link.is_none() {
+                    s.error = Some("media set-up failed".into());
                 }
                 part = Part::Clerk;
                 act_at = None;

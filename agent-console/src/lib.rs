@@ -10,6 +10,7 @@ mod relay_link;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use media::client::{apply_peer_event, apply_signal, next_step, start_call, CallStart, Step};
 use media::{CallLink, CallReport, PeerConfig, PeerEvent};
 use protocol::{CallId, ClerkTargetState, ClientMessage, Role, ServerMessage};
 use serde::Serialize;
@@ -219,12 +220,6 @@ enum Timer {
     Finish,
 }
 
-enum Step {
-    Server(Result<ServerMessage, SessionError>),
-    Peer(PeerEvent),
-    Timer,
-}
-
 pub async fn run(args: &AgentArgs, emit: impl FnMut(&ServerMessage)) -> Result<AgentSummary, SessionError> {
     run_with(args, emit, |_| {}).await
 }
@@ -273,13 +268,7 @@ pub async fn run_with(
     let mut timer: Option<(Instant, Timer)> = None;
     loop {
         let wake = timer.as_ref().map_or(deadline, |(at, _)| (*at).min(deadline));
-        let step = tokio::select! {
-            msg = session.recv_timeout(wake.saturating_duration_since(Instant::now())) => match msg {
-                Err(SessionError::Timeout(_)) => Step::Timer,
-                other => Step::Server(other),
-            },
-            ev = async { match link.as_mut() { Some(l) => l.next_event().await, None => std::future::pending().await } } => Step::Peer(ev),
-        };
+        let step = next_step(&mut session, &mut link, wake).await;
         let msg = match step {
             Step::Timer => {
                 if Instant::now() >= deadline {
@@ -329,11 +318,8 @@ pub async fn run_with(
                         requested_at = Some(Instant::now());
                         session.send(ClientMessage::RequestDocument { call: l.call, doc_type }).await?;
                     }
-                    match l.on_event(&ev).await {
-                        Ok(out) => session.send_all(out).await?,
-                        Err(e) => tracing::warn!(error = %e, "media event handling failed"),
-                    }
                 }
+                apply_peer_event(&session, &mut link, &ev).await?;
                 continue;
             }
             Step::Server(Err(e)) => {
@@ -368,29 +354,9 @@ pub async fn run_with(
                     s.tickets.push(ticket.0);
                 }
                 if !args.no_media && !resumed {
-                    let started = CallLink::start(
-                        *call,
-                        *initiator,
-                        *media,
-                        ice_servers,
-                        &peer_config,
-                        accepted_at,
-                        args.say.clone(),
-                    )
-                    .await;
-                    let (l, out) = match started {
-                        Ok(x) => x,
-                        Err(e) => {
-                            // Tell the server at once: it ends the call and puts the citizen back
-                            // at the head of the queue.
-                            tracing::warn!(error = %e, "media set-up failed");
-                            let state = protocol::MediaState::Failed;
-                            session.send(ClientMessage::MediaState { call: *call, state }).await?;
-                            continue;
-                        }
-                    };
-                    session.send_all(out).await?;
-                    link = Some(l);
+                    let (initiator, media, say) = (*initiator, *media, args.say.clone());
+                    let start = CallStart { call: *call, initiator, media, ice_servers, t0: accepted_at, say };
+                    link = start_call(&session, start, &peer_config).await?;
                 } else if args.no_media {
                     if let Some(hold) = args.hold {
                         timer = Some((Instant::now() + Duration::from_secs_f64(hold), Timer::HangUp(*call)));
@@ -398,12 +364,7 @@ pub async fn run_with(
                 }
             }
             ServerMessage::Sdp { .. } | ServerMessage::IceCandidate { .. } => {
-                if let Some(l) = link.as_mut() {
-                    match l.on_signal(&msg).await {
-                        Ok(out) => session.send_all(out).await?,
-                        Err(e) => tracing::warn!(error = %e, "signaling from the booth could not be applied"),
-                    }
-                }
+                apply_signal(&session, &mut link, &msg).await?;
             }
             ServerMessage::DocumentReady { document, doc_type, width, height, sha256_result, url, .. } => {
                 let since_request_ms = requested_at.map(|t| t.elapsed().as_millis() as u64);

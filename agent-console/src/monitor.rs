@@ -57,18 +57,14 @@ pub async fn run(
     let mut link: Option<CallLink> = None;
     loop {
         let until = watch_until.map_or(deadline, |w| w.min(deadline));
-        let left = until.saturating_duration_since(Instant::now());
-        let step = tokio::select! {
-            msg = session.recv_timeout(left) => Some(msg),
-            event = async { match link.as_mut() { Some(l) => l.next_event().await, None => std::future::pending().await } } => {
+        let msg = match media::client::next_step(&mut session, &mut link, until).await {
+            media::client::Step::Peer(event) => {
                 crate::relay_link::on_peer_event(&mut link, &event, &session).await?;
-                None
+                continue;
             }
-        };
-        let Some(msg) = step else { continue };
-        let msg = match msg {
-            Ok(m) => m,
-            Err(SessionError::Timeout(_)) => {
+            media::client::Step::Server(Ok(m)) => m,
+            media::client::Step::Server(Err(e)) => return Err(e),
+            media::client::Step::Timer => {
                 if watch_until.is_some_and(|w| Instant::now() >= w) && !stopping {
                     // Watched long enough: stop, and wait a little for the server to confirm.
                     s.outcome = "watched".into();
@@ -80,7 +76,6 @@ pub async fn run(
                 }
                 break;
             }
-            Err(e) => return Err(e),
         };
         emit(&msg);
         match &msg {

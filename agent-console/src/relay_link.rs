@@ -31,13 +31,7 @@ pub(crate) async fn on_signal(
     msg: &ServerMessage,
     session: &Session,
 ) -> Result<(), SessionError> {
-    if let Some(l) = link.as_mut() {
-        match l.on_signal(msg).await {
-            Ok(outs) => session.send_all(outs).await?,
-            Err(e) => tracing::warn!(error = %e, "relay signaling not applied"),
-        }
-    }
-    Ok(())
+    media::client::apply_signal(session, link, msg).await
 }
 
 /// Closes the link: what came from each party, and how the media travelled.

@@ -5,6 +5,7 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use media::client::{apply_peer_event, apply_signal, next_step, start_call, CallStart, Step};
 use media::{CallLink, CallReport, PeerConfig};
 use protocol::{CallId, ClientMessage, Priority, Role, ServerMessage, ServiceCode, TicketId};
 use serde::Serialize;
@@ -219,12 +220,6 @@ impl BoothSummary {
     }
 }
 
-enum Step {
-    Server(Result<ServerMessage, SessionError>),
-    Peer(media::PeerEvent),
-    Timer,
-}
-
 /// Runs one booth visit; `emit` receives every server message as it arrives.
 pub async fn run(args: &BoothArgs, emit: impl FnMut(&ServerMessage)) -> Result<BoothSummary, SessionError> {
     run_with(args, emit, |_| {}).await
@@ -305,13 +300,7 @@ pub async fn run_with(
         if let (Some(at), None) = (cancel_at, s.call) {
             wake = wake.min(at);
         }
-        let step = tokio::select! {
-            msg = session.recv_timeout(wake.saturating_duration_since(Instant::now())) => match msg {
-                Err(SessionError::Timeout(_)) => Step::Timer,
-                other => Step::Server(other),
-            },
-            ev = async { match link.as_mut() { Some(l) => l.next_event().await, None => std::future::pending().await } } => Step::Peer(ev),
-        };
+        let step = next_step(&mut session, &mut link, wake).await;
         let msg = match step {
             Step::Timer => {
                 let now = Instant::now();
@@ -355,11 +344,8 @@ pub async fn run_with(
                             drop_at = Some(Instant::now() + Duration::from_secs_f64(after));
                         }
                     }
-                    match l.on_event(&ev).await {
-                        Ok(out) => session.send_all(out).await?,
-                        Err(e) => tracing::warn!(error = %e, "media event handling failed"),
-                    }
                 }
+                apply_peer_event(&session, &mut link, &ev).await?;
                 continue;
             }
             Step::Server(Err(SessionError::Closed)) if s.ticket.is_some() && session.may_reconnect() => {
@@ -395,29 +381,9 @@ pub async fn run_with(
                 s.waited_ms = started.elapsed().as_millis() as u64;
                 let resumed = link.as_ref().is_some_and(|l| l.call == *call);
                 if !args.no_media && !resumed {
-                    let started = CallLink::start(
-                        *call,
-                        *initiator,
-                        *media,
-                        ice_servers,
-                        &peer_config,
-                        Instant::now(),
-                        args.say.clone(),
-                    )
-                    .await;
-                    let (l, out) = match started {
-                        Ok(x) => x,
-                        Err(e) => {
-                            // Tell the server at once: it ends the call and puts the citizen back
-                            // at the head of the queue.
-                            tracing::warn!(error = %e, "media set-up failed");
-                            let state = protocol::MediaState::Failed;
-                            session.send(ClientMessage::MediaState { call: *call, state }).await?;
-                            continue;
-                        }
-                    };
-                    session.send_all(out).await?;
-                    link = Some(l);
+                    let (initiator, media, t0, say) = (*initiator, *media, Instant::now(), args.say.clone());
+                    let start = CallStart { call: *call, initiator, media, ice_servers, t0, say };
+                    link = start_call(&session, start, &peer_config).await?;
                 } else if args.no_media && hang_up_at.is_none() {
                     if let Some(hold) = args.hold {
                         hang_up_at = Some((Instant::now() + Duration::from_secs_f64(hold), *call));
@@ -427,12 +393,7 @@ pub async fn run_with(
             // The clerk handed the call on: the media keeps flowing through the relay.
             ServerMessage::CallTransferred { peer, .. } => s.clerk = Some(peer.id.clone()),
             ServerMessage::Sdp { .. } | ServerMessage::IceCandidate { .. } => {
-                if let Some(l) = link.as_mut() {
-                    match l.on_signal(&msg).await {
-                        Ok(out) => session.send_all(out).await?,
-                        Err(e) => tracing::warn!(error = %e, "signaling from the clerk could not be applied"),
-                    }
-                }
+                apply_signal(&session, &mut link, &msg).await?;
             }
             ServerMessage::CallEnded { .. } => {
                 if let Some(l) = link.take() {

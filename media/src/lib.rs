@@ -15,6 +15,7 @@
 //! interface exists), loopback candidates allowed, a short ICE check interval and no wait before
 //! accepting peer-reflexive pairs (both cut call set-up from hundreds of milliseconds to tens).
 
+pub mod client;
 pub mod counters;
 pub use photo as document;
 pub mod link;
