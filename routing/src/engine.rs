@@ -759,6 +759,8 @@ impl Engine {
         let from = std::mem::replace(&mut t.service, service);
         t.steps = steps;
         t.step = 0;
+        // In the new queue its widening counts from now (the wait shown starts again too).
+        t.enqueued_at = now;
         // Nobody has declined it for the new service; the clerk who sent it on is not asked again.
         t.excluded = vec![clerk];
         if let Some(set) = self.open_by_service.get_mut(&from) {
@@ -815,7 +817,13 @@ impl Engine {
     fn fire(&mut self, timer: Timer, now: Instant) {
         match timer {
             Timer::Widen { ticket, to_step } => {
-                if self.tickets.get(&ticket).is_some_and(|t| t.step + 1 == to_step) {
+                // A ticket moved to another item's queue (`RequeueCall`) starts its widening
+                // afresh: a timer of its old schedule that is not due on the new one is stale.
+                let due = |t: &TicketRec| {
+                    let thresholds = &self.dir.service(t.service).widen_after;
+                    now >= t.enqueued_at + thresholds[(to_step - 1).min(thresholds.len() - 1)]
+                };
+                if self.tickets.get(&ticket).is_some_and(|t| t.step + 1 == to_step && due(t)) {
                     self.widen(ticket, WidenCause::Threshold, now);
                     self.skip_empty_steps(ticket, now);
                     self.schedule_widen(ticket);

@@ -209,7 +209,8 @@ pub enum Input {
         to: ClerkIdx,
     },
     /// The call's clerk sends the citizen to another service item's queue, at its head (the
-    /// citizen asked for the wrong item) — first of its priority class, as every re-queue. The call ends (`requeued`), the clerk goes to wrap-up,
+    /// citizen asked for the wrong item) — first of its priority class, as every re-queue. Its
+    /// pool widens on the new item's schedule, counted from the re-queue. The call ends (`requeued`), the clerk goes to wrap-up,
     /// and the same ticket waits for the new service, first in line.
     RequeueCall {
         call: CallId,
