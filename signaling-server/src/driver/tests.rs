@@ -525,3 +525,63 @@ async fn alerts_are_raised_sent_in_scope_and_cleared() {
     let alerts = last_alerts(&mut sup).expect("alerts sent");
     assert_eq!(alerts.iter().map(|a| a.kind).collect::<Vec<_>>(), [BoothOffline]);
 }
+
+/// The service-level alert: three tickets of the hour each answered after 70 s (the target is
+/// 60 s) put the queue's last hour at 0 % against the 80 % goal.
+#[tokio::test(start_paused = true)]
+async fn a_last_hour_under_the_service_level_goal_raises_an_alert() {
+    let mut d = driver();
+    d.set_wall_base(1_796_086_800_000);
+    let dir = d.shared.directory.clone();
+    let start = tokio::time::Instant::now();
+    let at = move |s: u64| async move {
+        tokio::time::advance((start + Duration::from_secs(s)).saturating_duration_since(tokio::time::Instant::now()))
+            .await;
+    };
+    let sup_idx = d.shared.supervisor_idx("sup-dongying").unwrap();
+    let mut sup = connect(&mut d, 1, Principal::Supervisor(sup_idx), 4096);
+    let clerk = dir.clerk_idx("clerk-hekou-1").unwrap();
+    let mut clerk_conn = connect(&mut d, 3, Principal::Clerk(clerk), 4096);
+    let _booth = connect(&mut d, 10, Principal::Booth(dir.booth_idx("booth-gudao-1").unwrap()), 4096);
+    let request =
+        || ClientMessage::RequestService { service: ServiceCode::new("teacher-cert"), priority: Priority::Normal };
+    let set = |state, reason| ClientMessage::SetState { state, reason };
+    let away = Some(protocol::AwayReason::Break);
+    for round in 0..3u64 {
+        let t = round * 100;
+        message(&mut d, 3, set(ClerkTargetState::Away, away));
+        at(t + 1).await;
+        message(&mut d, 10, request());
+        at(t + 71).await;
+        message(&mut d, 3, set(ClerkTargetState::Available, None));
+        let offer = clerk_conn
+            .drain()
+            .into_iter()
+            .find_map(|m| match m {
+                ServerMessage::Offer { offer, .. } => Some(offer),
+                _ => None,
+            })
+            .expect("offered");
+        message(&mut d, 3, ClientMessage::AcceptOffer { offer });
+        let call = protocol::CallId(d.engine.call_of(clerk).unwrap().call.0);
+        message(&mut d, 3, ClientMessage::HangUp { call });
+        message(&mut d, 3, ClientMessage::EndWrapUp { outcome: None, note: None });
+    }
+    for _ in 0..5 {
+        d.on_tick();
+    }
+    d.flush();
+    let alerts = sup
+        .drain()
+        .into_iter()
+        .rev()
+        .find_map(|m| match m {
+            ServerMessage::Alerts { alerts } => Some(alerts),
+            _ => None,
+        })
+        .expect("alerts sent");
+    let low: Vec<_> = alerts.iter().filter(|a| a.kind == protocol::AlertKind::ServiceLevelLow).collect();
+    assert_eq!(low.len(), 1, "{alerts:?}");
+    assert_eq!((low[0].region.as_str(), low[0].value), ("hekou", 0.0));
+    assert!(low[0].message_zh.contains("服务水平 0%"), "{}", low[0].message_zh);
+}
