@@ -184,6 +184,11 @@ pub enum ServerMessage {
     ClerkList {
         clerks: Vec<ClerkRow>,
     },
+    /// Supervisor: every booth of the scope, offline ones first; sent on connect and when a booth
+    /// comes or goes.
+    BoothList {
+        booths: Vec<crate::types::BoothRow>,
+    },
     /// Supervisor: every standing alert in scope, most urgent first. Sent on connect and whenever
     /// the list changes (an empty list: all clear).
     Alerts {

@@ -463,6 +463,19 @@ pub struct QueueLoadRow {
     pub city_name: Option<String>,
 }
 
+/// One booth of a supervisor's scope and whether it is online.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoothRow {
+    pub booth: String,
+    pub name: String,
+    pub region: RegionId,
+    pub online: bool,
+    /// Offline: since when (Unix seconds), when the server saw it go (absent for a booth not seen
+    /// since the server started).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offline_since_unix: Option<u64>,
+}
+
 /// What an alert is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -30,6 +30,9 @@ test("the dashboard reports today's call, plans next week and lists alerts", asy
   const sup = await page("/supervisor?id=sup-dongying&secret=demo", DESKTOP);
   await sup.waitForSelector("#dashboard:not([hidden])");
   await sup.waitForSelector("#alerts-none:not([hidden])");
+  // The booth that was served and left is listed offline, first.
+  await sup.waitForSelector('#booths tr[data-booth="booth-gudao-1"][data-online="false"]');
+  assert.equal(await sup.getAttribute("#booths tr:first-child", "data-booth"), "booth-gudao-1");
   assert.equal(await sup.locator("#alerts li").count(), 0, "all clear");
   await waitFor(async () => /idle queues folded/.test(await sup.textContent("#folded")), "idle queues folded");
 

@@ -79,6 +79,8 @@ pub(super) struct AlertState {
     offline: HashMap<BoothIdx, Instant>,
     /// Booths that were ever connected since the start (a booth never seen is not "offline").
     seen: std::collections::HashSet<BoothIdx>,
+    /// A booth came or went since the supervisors' booth list was last sent.
+    pub(super) booths_changed: bool,
 }
 
 /// What an alert is about: a queue (kind, hall, service), a clerk, a booth.
@@ -95,11 +97,18 @@ impl AlertState {
     }
 
     pub(super) fn booth_up(&mut self, booth: BoothIdx) {
+        self.booths_changed = true;
         self.seen.insert(booth);
         self.offline.remove(&booth);
     }
 
+    /// Since when a booth seen since the start is offline.
+    pub(super) fn offline_since(&self, booth: BoothIdx) -> Option<Instant> {
+        self.offline.get(&booth).copied()
+    }
+
     pub(super) fn booth_down(&mut self, booth: BoothIdx, at: Instant) {
+        self.booths_changed = true;
         if self.seen.contains(&booth) {
             self.offline.entry(booth).or_insert(at);
         }

@@ -21,6 +21,8 @@ impl Driver {
         self.send(conn, ServerMessage::QueueLoad { rows });
         let clerks = self.clerk_rows(scope);
         self.send(conn, ServerMessage::ClerkList { clerks });
+        let booths = self.booth_rows(scope);
+        self.send(conn, ServerMessage::BoothList { booths });
         self.send_alerts(conn, scope);
     }
 
@@ -64,6 +66,30 @@ impl Driver {
         );
         self.load_dirty = true;
         Ok(())
+    }
+
+    /// The booths of `scope`: offline ones first (longest first), then online ones.
+    fn booth_rows(&self, scope: RegionIdx) -> Vec<protocol::BoothRow> {
+        let dir = &self.shared.directory;
+        let mut rows: Vec<protocol::BoothRow> = (0..dir.booths.len() as u32)
+            .map(routing::BoothIdx)
+            .filter(|b| dir.is_within(dir.booth(*b).region, scope))
+            .map(|b| {
+                let info = dir.booth(b);
+                let online = self.booth_conn.contains_key(&b);
+                let since = self.alerts.offline_since(b).filter(|_| !online);
+                protocol::BoothRow {
+                    booth: info.id.clone(),
+                    name: info.name.clone(),
+                    region: protocol::RegionId::new(dir.region(info.region).id.clone()),
+                    online,
+                    offline_since_unix: since
+                        .map(|at| self.wall_unix().saturating_sub(self.now.saturating_duration_since(at).as_secs())),
+                }
+            })
+            .collect();
+        rows.sort_by_key(|r| (r.online, r.offline_since_unix.unwrap_or(u64::MAX)));
+        rows
     }
 
     fn clerk_rows(&self, scope: RegionIdx) -> Vec<protocol::ClerkRow> {
@@ -128,12 +154,17 @@ impl Driver {
             return;
         }
         self.load_dirty = false;
+        let booths_changed = std::mem::take(&mut self.alerts.booths_changed);
         let sups = self.supervisor_conns();
         for (conn, scope) in sups {
             let rows = self.load_rows(&snapshot, scope);
             self.send(conn, ServerMessage::QueueLoad { rows });
             let clerks = self.clerk_rows(scope);
             self.send(conn, ServerMessage::ClerkList { clerks });
+            if booths_changed {
+                let booths = self.booth_rows(scope);
+                self.send(conn, ServerMessage::BoothList { booths });
+            }
         }
     }
 

@@ -510,6 +510,19 @@ async fn alerts_are_raised_sent_in_scope_and_cleared() {
     assert_eq!(alerts[0].since_unix, 1_796_086_800 + 61, "an alert keeps the time it was raised");
     // Another city's supervisor sees none of them.
     assert!(last_alerts(&mut other).is_none_or(|a| a.is_empty()));
+    // The booth list (sent on connect, then when a booth comes or goes) has booth 1 offline first.
+    let mut late = connect(&mut d, 4, Principal::Supervisor(sup_idx), 4096);
+    let booths = late
+        .drain()
+        .into_iter()
+        .find_map(|m| match m {
+            ServerMessage::BoothList { booths } => Some(booths),
+            _ => None,
+        })
+        .expect("the booth list on connect");
+    assert_eq!((booths[0].booth.as_str(), booths[0].online), ("booth-gudao-1", false), "{booths:?}");
+    assert_eq!(booths[0].offline_since_unix, Some(1_796_086_800), "gone at t = 0");
+    assert!(booths.iter().any(|b| b.booth == "booth-gudao-2" && b.online));
     // The clerk comes back and takes the ticket: those two alerts clear; the booth's stays.
     message(&mut d, 3, ClientMessage::SetState { state: ClerkTargetState::Available, reason: None });
     let offer = clerk_conn
