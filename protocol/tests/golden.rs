@@ -334,6 +334,19 @@ fn server_messages() {
                "message_en": "hekou teacher-cert: longest wait 75 s, over the 60 s target"}]}),
     );
     server(
+        ServerMessage::BoothList {
+            booths: vec![BoothRow {
+                booth: "booth-gudao-1".into(),
+                name: "孤岛镇便民服务中心 1号晓屋".into(),
+                region: "gudao".into(),
+                online: false,
+                offline_since_unix: Some(1_796_086_800),
+            }],
+        },
+        json!({"type": "booth_list", "booths": [{"booth": "booth-gudao-1", "name": "孤岛镇便民服务中心 1号晓屋",
+               "region": "gudao", "online": false, "offline_since_unix": 1_796_086_800u64}]}),
+    );
+    server(
         ServerMessage::CallTransferred {
             call: CallId(4294967297),
             ticket: TicketId(4294967297),
