@@ -448,3 +448,36 @@ pub async fn served_call(server: &RunningServer, booth: &str, clerk: &str) {
     assert_eq!(b.outcome, "served", "{b:?}");
     assert_eq!(agent.await.unwrap().unwrap().outcome, "done");
 }
+
+/// A third party's run and every message it saw.
+pub type GuestRun = (Result<agent_console::guest::GuestSummary, session::SessionError>, Vec<ServerMessage>);
+
+/// `clerk` as a three-way call's third party (`agent-console --join-invites`, `--hold` seconds),
+/// signed in and away at its desk (`paperwork`) before this returns, so it can be invited.
+pub async fn guest_at_desk(
+    server: &RunningServer,
+    clerk: &str,
+    hold: Option<f64>,
+) -> tokio::task::JoinHandle<GuestRun> {
+    let url = base_url(server);
+    let args = agent_console::AgentArgs {
+        auto_accept: false,
+        join_invites: true,
+        hold,
+        ..agent_console::AgentArgs::new(&url, clerk)
+    };
+    let guest = tokio::spawn(async move {
+        let mut seen = vec![];
+        let s = agent_console::guest::run(&args, |m| seen.push(m.clone())).await;
+        (s, seen)
+    });
+    let mut sup = connect(server, Role::Supervisor, "sup-dongying").await;
+    expect(&mut sup, "the third party signed in, away at its desk", |m| match m {
+        ServerMessage::ClerkList { clerks } => {
+            clerks.iter().any(|c| c.clerk == clerk && c.reason == Some(protocol::AwayReason::Paperwork)).then_some(())
+        }
+        _ => None,
+    })
+    .await;
+    guest
+}

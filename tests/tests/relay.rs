@@ -269,28 +269,7 @@ async fn a_clerk_invites_a_second_clerk_and_all_three_see_and_hear_the_other_two
     let url = base_url(&server);
     // The third party: away at its desk (offered nothing), waits for an invitation, joins, stays
     // until the call ends.
-    let guest = tokio::spawn({
-        let args = agent_console::AgentArgs {
-            auto_accept: false,
-            join_invites: true,
-            ..agent_console::AgentArgs::new(&url, "clerk-hekou-2")
-        };
-        async move {
-            let mut seen = vec![];
-            let s = agent_console::guest::run(&args, |m| seen.push(m.clone())).await;
-            (s, seen)
-        }
-    });
-    // Signed in (away) before anyone can invite it.
-    let mut sup = connect(&server, Role::Supervisor, "sup-dongying").await;
-    expect(&mut sup, "the third party signed in", |m| match m {
-        ServerMessage::ClerkList { clerks } => clerks
-            .iter()
-            .any(|c| c.clerk == "clerk-hekou-2" && c.reason == Some(protocol::AwayReason::Paperwork))
-            .then_some(()),
-        _ => None,
-    })
-    .await;
+    let guest = guest_at_desk(&server, "clerk-hekou-2", None).await;
     // The call's clerk invites it once the media is up and hangs up 8 s later.
     let clerk = tokio::spawn({
         let args = agent_console::AgentArgs {

@@ -41,28 +41,7 @@ async fn a_warm_transfer_hands_the_citizen_to_the_second_clerk_with_one_ticket_a
     let url = base_url(&server);
     // The second clerk: at its desk (offered nothing), joins when invited, takes the call over,
     // hangs up 5 s after its own media is up.
-    let second = tokio::spawn({
-        let args = agent_console::AgentArgs {
-            auto_accept: false,
-            join_invites: true,
-            hold: Some(5.0),
-            ..agent_console::AgentArgs::new(&url, "clerk-hekou-2")
-        };
-        async move {
-            let mut seen = vec![];
-            let s = agent_console::guest::run(&args, |m| seen.push(m.clone())).await;
-            (s, seen)
-        }
-    });
-    let mut sup = connect(&server, Role::Supervisor, "sup-dongying").await;
-    expect(&mut sup, "the second clerk signed in", |m| match m {
-        ServerMessage::ClerkList { clerks } => clerks
-            .iter()
-            .any(|c| c.clerk == "clerk-hekou-2" && c.reason == Some(protocol::AwayReason::Paperwork))
-            .then_some(()),
-        _ => None,
-    })
-    .await;
+    let second = guest_at_desk(&server, "clerk-hekou-2", Some(5.0)).await;
     // The first clerk invites it once the media is up, and hands the call over 3 s after it
     // joined.
     let first = tokio::spawn({

@@ -53,6 +53,28 @@ fn message(d: &mut Driver, conn: ConnId, msg: ClientMessage) {
     d.flush();
 }
 
+/// Virtual time (a paused tokio clock): moves it to `secs` after `start`.
+async fn advance_to(start: tokio::time::Instant, secs: u64) {
+    tokio::time::advance((start + Duration::from_secs(secs)).saturating_duration_since(tokio::time::Instant::now()))
+        .await;
+}
+
+/// Runs the driver's ticks until the supervisors' feed has gone out (at least every fifth).
+fn tick(d: &mut Driver) {
+    for _ in 0..5 {
+        d.on_tick();
+    }
+    d.flush();
+}
+
+/// The last `alerts` a connection was sent, if any.
+fn last_alerts(c: &mut TestConn) -> Option<Vec<protocol::Alert>> {
+    c.drain().into_iter().rev().find_map(|m| match m {
+        ServerMessage::Alerts { alerts } => Some(alerts),
+        _ => None,
+    })
+}
+
 #[tokio::test]
 async fn a_send_failing_while_an_accept_is_routed_closes_the_clerk_and_keeps_the_call() {
     let mut d = driver();
@@ -298,10 +320,7 @@ async fn a_known_morning_gives_exactly_the_expected_report_hour_by_hour() {
     let mut b2 = connect(&mut d, 11, Principal::Booth(dir.booth_idx("booth-gudao-2").unwrap()), 1024);
     // Virtual time: `at(s)` moves the clock to `s` seconds after t = 0 (nothing has run yet).
     let start = tokio::time::Instant::now();
-    let at = move |s: u64| async move {
-        tokio::time::advance((start + Duration::from_secs(s)).saturating_duration_since(tokio::time::Instant::now()))
-            .await;
-    };
+    let at = move |s: u64| advance_to(start, s);
     let request =
         || ClientMessage::RequestService { service: ServiceCode::new("teacher-cert"), priority: Priority::Normal };
     let set = |state| ClientMessage::SetState { state, reason: None };
@@ -448,10 +467,7 @@ async fn alerts_are_raised_sent_in_scope_and_cleared() {
     d.set_wall_base(1_796_086_800_000); // 2026-12-01 09:00 China time: opening hours
     let dir = d.shared.directory.clone();
     let start = tokio::time::Instant::now();
-    let at = move |s: u64| async move {
-        tokio::time::advance((start + Duration::from_secs(s)).saturating_duration_since(tokio::time::Instant::now()))
-            .await;
-    };
+    let at = move |s: u64| advance_to(start, s);
     let sup_idx = d.shared.supervisor_idx("sup-dongying").unwrap();
     let other_idx = d.shared.supervisor_idx("sup-binzhou").unwrap();
     let mut sup = connect(&mut d, 1, Principal::Supervisor(sup_idx), 4096);
@@ -473,18 +489,6 @@ async fn alerts_are_raised_sent_in_scope_and_cleared() {
     drop(booth);
     d.on_command(Command::Input { src: None, input: GatewayInput::Disconnect { conn: 10 } });
     d.flush();
-    let tick = |d: &mut Driver| {
-        for _ in 0..5 {
-            d.on_tick();
-        }
-        d.flush();
-    };
-    let last_alerts = |c: &mut TestConn| {
-        c.drain().into_iter().rev().find_map(|m| match m {
-            ServerMessage::Alerts { alerts } => Some(alerts),
-            _ => None,
-        })
-    };
     at(30).await;
     tick(&mut d);
     sup.drain();
@@ -547,10 +551,7 @@ async fn a_last_hour_under_the_service_level_goal_raises_an_alert() {
     d.set_wall_base(1_796_086_800_000);
     let dir = d.shared.directory.clone();
     let start = tokio::time::Instant::now();
-    let at = move |s: u64| async move {
-        tokio::time::advance((start + Duration::from_secs(s)).saturating_duration_since(tokio::time::Instant::now()))
-            .await;
-    };
+    let at = move |s: u64| advance_to(start, s);
     let sup_idx = d.shared.supervisor_idx("sup-dongying").unwrap();
     let mut sup = connect(&mut d, 1, Principal::Supervisor(sup_idx), 4096);
     let clerk = dir.clerk_idx("clerk-hekou-1").unwrap();
@@ -580,19 +581,8 @@ async fn a_last_hour_under_the_service_level_goal_raises_an_alert() {
         message(&mut d, 3, ClientMessage::HangUp { call });
         message(&mut d, 3, ClientMessage::EndWrapUp { outcome: None, note: None });
     }
-    for _ in 0..5 {
-        d.on_tick();
-    }
-    d.flush();
-    let alerts = sup
-        .drain()
-        .into_iter()
-        .rev()
-        .find_map(|m| match m {
-            ServerMessage::Alerts { alerts } => Some(alerts),
-            _ => None,
-        })
-        .expect("alerts sent");
+    tick(&mut d);
+    let alerts = last_alerts(&mut sup).expect("alerts sent");
     let low: Vec<_> = alerts.iter().filter(|a| a.kind == protocol::AlertKind::ServiceLevelLow).collect();
     assert_eq!(low.len(), 1, "{alerts:?}");
     assert_eq!((low[0].region.as_str(), low[0].value), ("hekou", 0.0));
