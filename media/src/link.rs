@@ -72,6 +72,10 @@ pub struct CallLink {
     reported_failed: bool,
     answered: bool,
     frames_at_restart: Option<u64>,
+    /// The selected candidate pair as it was when the media last came up: the report falls back
+    /// on it when the connection is already being torn down (the other side closed it as the call
+    /// ended) and the stats no longer name a pair.
+    pair_when_up: Option<CallStats>,
 }
 
 impl CallLink {
@@ -108,6 +112,7 @@ impl CallLink {
             connected: false,
             connected_once: false,
             reported_failed: false,
+            pair_when_up: None,
             answered: false,
             frames_at_restart: None,
         };
@@ -194,6 +199,7 @@ impl CallLink {
                 }])
             }
             PeerEvent::Connected => {
+                self.pair_when_up = Some(self.peer.stats().await);
                 self.connected = true;
                 self.failed_restarts = 0;
                 self.retry_at = None;
@@ -232,7 +238,12 @@ impl CallLink {
 
     pub async fn report(&self) -> CallReport {
         let c = self.peer.counters().snapshot();
-        let stats = self.peer.stats().await;
+        let mut stats = self.peer.stats().await;
+        if let (None, Some(up)) = (&stats.local_candidate_type, &self.pair_when_up) {
+            stats.local_candidate_type.clone_from(&up.local_candidate_type);
+            stats.local_address.clone_from(&up.local_address);
+            stats.remote_address.clone_from(&up.remote_address);
+        }
         CallReport {
             call: self.call.0,
             video_packets_received: c.video_packets,
