@@ -26,6 +26,7 @@ mod reports;
 mod schema;
 mod sqlite;
 pub mod test_cluster;
+pub mod test_ports;
 
 use std::path::Path;
 use std::sync::Mutex;

@@ -260,8 +260,7 @@ pub struct Coturn {
 
 impl Coturn {
     pub fn start() -> Self {
-        let port =
-            std::net::UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr()).expect("a free UDP port").port();
+        let port = store::test_ports::free_port();
         let secret = format!("xiaowu-test-{port}");
         let log = std::env::temp_dir().join(format!("xiaowu-coturn-{port}.log"));
         let mut child = std::process::Command::new("turnserver")

@@ -22,12 +22,8 @@ impl Drop for Prometheus {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 fn prometheus_scraping(target: &str) -> Prometheus {
-    let port = free_port();
+    let port = store::test_ports::free_port();
     let dir = std::env::temp_dir().join(format!("xiaowu-prometheus-{}-{port}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("prometheus.yml");

@@ -92,7 +92,7 @@ async fn after_a_restart_ids_are_new_and_ratings_land_on_the_right_case() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_database_stops_the_server_with_a_clear_error() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = store::test_ports::free_port();
     let mut s = settings(|_| {});
     s.file.database.url = Some(format!("postgres://xiaowu@127.0.0.1:{port}/xiaowu"));
     s.file.documents.data_dir = std::env::temp_dir().join(format!("xiaowu-nodb-{}", std::process::id()));

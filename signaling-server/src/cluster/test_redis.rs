@@ -3,6 +3,7 @@
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use store::test_ports::free_port;
 
 pub struct TestRedis {
     child: Child,
@@ -13,7 +14,7 @@ pub struct TestRedis {
 impl TestRedis {
     /// Starts a server (no persistence: tests want a clean one) and waits until it answers.
     pub fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = store::test_ports::free_port();
         let dir = std::env::temp_dir().join(format!("xiaowu-redis-{}-{port}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -56,10 +57,6 @@ pub struct TestSentinel {
     sentinels: Vec<Child>,
     sentinel_ports: Vec<u16>,
     dir: std::path::PathBuf,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn redis_server(dir: &std::path::Path, args: &[String]) -> Child {

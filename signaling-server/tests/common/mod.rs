@@ -17,12 +17,23 @@ pub const WAIT: Duration = Duration::from_secs(20);
 pub struct Server {
     pub child: Child,
     pub addr: SocketAddr,
+    /// The server's `server.log` (its warnings and errors).
+    pub log: std::path::PathBuf,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // A failing test shows what the server said, since CI keeps only the test's output.
+        if std::thread::panicking() {
+            let said = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let tail: Vec<&str> = said.lines().rev().take(40).collect();
+            eprintln!("--- last lines of {} ---", self.log.display());
+            for line in tail.iter().rev() {
+                eprintln!("{line}");
+            }
+        }
     }
 }
 
@@ -30,14 +41,19 @@ impl Server {
     /// Starts the binary in `dir` on `addr` with `args` and `env`, and waits until it listens.
     pub fn start(dir: &Path, addr: SocketAddr, args: &[&str], env: &[(&str, String)]) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_signaling-server"));
-        cmd.args(["--listen", &addr.to_string()]).args(args).env("RUST_LOG", "warn").current_dir(dir);
+        cmd.args(["--listen", &addr.to_string()])
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .env("NO_COLOR", "1")
+            .current_dir(dir);
         for (k, v) in env {
             cmd.env(k, v);
         }
         // Its warnings and errors stay in its folder (`server.log`), for a failure's post-mortem.
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("server.log")).unwrap();
+        let log_path = dir.join("server.log");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).unwrap();
         let child = cmd.stdout(Stdio::null()).stderr(log).spawn().unwrap();
-        let server = Server { child, addr };
+        let server = Server { child, addr, log: log_path };
         let deadline = Instant::now() + WAIT;
         while std::net::TcpStream::connect(addr).is_err() {
             assert!(Instant::now() < deadline, "the server did not start");
@@ -81,9 +97,9 @@ fn ureq_get(url: &str) -> String {
     out.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default()
 }
 
-/// A free loopback address.
+/// A free loopback address (below the ephemeral range: see [`store::test_ports`]).
 pub fn free_addr() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+    store::test_ports::free_addr()
 }
 
 pub fn temp_dir(tag: &str) -> std::path::PathBuf {
