@@ -241,6 +241,43 @@ pub struct Report {
     pub formulas: std::collections::BTreeMap<String, String>,
 }
 
+/// `GET /api/reports/clerks`: where each clerk's signed-in time went, for the days `from` to `to`
+/// (China dates, inclusive), for the clerks of the halls in the supervisor's scope.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClerkReport {
+    pub from: String,
+    pub to: String,
+    /// `clerk`, then the period if one was asked for (`hour`, `day` or `week`).
+    pub group: Vec<String>,
+    pub rows: Vec<ClerkReportRow>,
+    /// How each figure is computed, by name.
+    pub formulas: std::collections::BTreeMap<String, String>,
+}
+
+/// One clerk's figures (over one period when grouped by one). Time is counted while signed in
+/// and connected; a ratio over no time is `null`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClerkReportRow {
+    pub clerk: String,
+    pub hall: String,
+    /// When grouped by time: the period's start, `2026-12-01T09:00+08:00`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<String>,
+    /// Calls finished (the clerk went on to wrap-up), counted in the period they ended.
+    pub calls: u64,
+    pub signed_in_secs: f64,
+    pub available_secs: f64,
+    /// Being offered a request (ringing).
+    pub offered_secs: f64,
+    pub talk_secs: f64,
+    pub wrap_secs: f64,
+    pub away_secs: f64,
+    /// (talk + wrap-up) ÷ (available + offered + talk + wrap-up).
+    pub occupancy: Option<f64>,
+    /// (talk + wrap-up) ÷ calls.
+    pub aht_secs: Option<f64>,
+}
+
 /// One group's figures. A rate or average over no tickets is `null`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReportRow {
@@ -305,4 +342,8 @@ pub struct StaffingRow {
     pub asa_secs: f64,
     /// Clerks of the hall with the item's skill signed in right now.
     pub clerks_signed_in_now: u32,
+    /// Clerks of the hall with the item's skill signed in during that hour, on average (signed-in
+    /// time ÷ one hour), for an hour that has begun; `null` for an hour to come.
+    #[serde(default)]
+    pub clerks_signed_in_then: Option<f64>,
 }

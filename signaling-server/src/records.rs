@@ -88,6 +88,8 @@ pub enum Record {
     Recording(store::RecordingRow),
     /// An attempt to watch a call (a supervisor monitoring it live).
     View(store::RecordingViewRow),
+    /// Clerks' state stretches that ended (or were cut at an hour).
+    ClerkTime(Vec<store::ClerkInterval>),
 }
 
 /// Run by the writer once the record is committed.
@@ -107,6 +109,7 @@ enum Row {
     Sample { at_ms: i64, boot: i64, counts: String },
     Recording(store::RecordingRow),
     View(store::RecordingViewRow),
+    ClerkTime(Vec<store::ClerkInterval>),
 }
 
 /// The records store and its writer thread.
@@ -195,6 +198,7 @@ impl Records {
             Record::WaitingSample { at_ms, counts } => Row::Sample { at_ms, boot: self.boot, counts },
             Record::Recording(r) => Row::Recording(r),
             Record::View(v) => Row::View(v),
+            Record::ClerkTime(t) => Row::ClerkTime(t),
         };
         if self.tx.send(ToWriter::Row(Box::new(row), done)).is_err() {
             error!("records writer is gone: a record was not written");
@@ -255,6 +259,7 @@ impl Row {
             Row::Sample { .. } => "waiting_sample",
             Row::Recording(_) => "recording",
             Row::View(_) => "recording_view",
+            Row::ClerkTime(_) => "clerk_time",
         }
     }
 }
@@ -269,6 +274,7 @@ fn write(store: &Store, row: &Row) -> store::Result<()> {
         Row::Sample { at_ms, boot, counts } => store.append_waiting_sample(*at_ms, *boot, counts),
         Row::Recording(r) => store.put_recording(r).map(drop),
         Row::View(v) => store.append_recording_view(v).map(drop),
+        Row::ClerkTime(t) => store.append_clerk_time(t),
     }
 }
 

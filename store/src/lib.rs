@@ -17,6 +17,7 @@
 
 mod audit;
 mod backend;
+mod clerk_time;
 mod documents;
 mod events;
 mod postgres;
@@ -33,6 +34,7 @@ use std::sync::Mutex;
 
 pub use audit::AuditBreak;
 pub use backend::Value;
+pub use clerk_time::{ClerkActivity, ClerkInterval, ClerkSums};
 pub use documents::{DocumentReadRow, DocumentReviewRow, DocumentRow, PurgeCounts};
 pub use events::{AnsweredRow, TicketEventRow};
 pub use recordings::{RecordingRow, RecordingViewRow};

@@ -57,8 +57,9 @@ pub enum Period {
     Week,
 }
 
-const CHINA_MS: i64 = 8 * 3_600_000;
-const DAY_MS: i64 = 86_400_000;
+pub(crate) const HOUR_MS: i64 = 3_600_000;
+pub(crate) const CHINA_MS: i64 = 8 * HOUR_MS;
+pub(crate) const DAY_MS: i64 = 86_400_000;
 
 impl Period {
     /// The SQL for a roll-up row's period number, from its `slot` (an hour in `report_hours`, a

@@ -304,6 +304,21 @@ const MIGRATIONS: &[&str] = &[
         w31 BIGINT NOT NULL DEFAULT 0,
         PRIMARY KEY (slot, booth_region, home_hall, service)
     );",
+    // 8: where each clerk's signed-in time went, per hour (`clerk_time.rs`).
+    "CREATE TABLE clerk_hours (
+        slot BIGINT NOT NULL,
+        clerk TEXT NOT NULL,
+        hall TEXT NOT NULL,
+        available_ms BIGINT NOT NULL DEFAULT 0,
+        offered_ms BIGINT NOT NULL DEFAULT 0,
+        in_call_ms BIGINT NOT NULL DEFAULT 0,
+        wrap_ms BIGINT NOT NULL DEFAULT 0,
+        away_ms BIGINT NOT NULL DEFAULT 0,
+        calls BIGINT NOT NULL DEFAULT 0,
+        covered_to_ms BIGINT NOT NULL,
+        PRIMARY KEY (slot, clerk)
+    );
+    CREATE INDEX clerk_hours_by_hall ON clerk_hours (hall, slot);",
 ];
 
 /// The schema version this binary writes.

@@ -4,7 +4,7 @@
 
 mod common;
 
-use xiaowu_store::{CaseRow, Period, RatingRow, ReportQuery, TicketFactRow};
+use xiaowu_store::{CaseRow, ClerkActivity, ClerkInterval, Period, RatingRow, ReportQuery, TicketFactRow};
 
 /// 2026-12-01 09:00 China time.
 const NINE: i64 = 1_796_086_800_000;
@@ -123,5 +123,56 @@ fn facts_add_up_to_the_same_report_on_both_backends() {
         let all = store.report(&q).unwrap();
         assert_eq!((all.len(), all[0].offered, all[0].hall.clone()), (1, 6, None), "{backend}");
         assert_eq!(store.ticket_fact("1-2").unwrap().map(|f| f.requeues), Some(1), "{backend}");
+    }
+}
+
+fn stretch(clerk: &str, activity: ClerkActivity, from_min: i64, to_min: i64, call_finished: bool) -> ClerkInterval {
+    ClerkInterval {
+        clerk: clerk.into(),
+        hall: if clerk.starts_with("k") { "kenli" } else { "hekou" }.into(),
+        activity,
+        start_ms: NINE + from_min * 60_000,
+        end_ms: NINE + to_min * 60_000,
+        call_finished,
+    }
+}
+
+/// A clerk's state intervals add up per hour on both backends: one spanning 10:00 is split there,
+/// a call counts in the hour it ended, and intervals handed over again (a replay) count once.
+#[test]
+fn clerk_time_adds_up_per_hour_once_on_both_backends() {
+    use ClerkActivity::*;
+    for (backend, store) in common::both() {
+        let day = vec![
+            stretch("a", Away, 0, 5, false),
+            stretch("a", Available, 5, 20, false),
+            stretch("a", Offered, 20, 21, false),
+            stretch("a", InCall, 21, 65, true),
+            stretch("a", WrapUp, 65, 70, false),
+            stretch("a", Available, 70, 120, false),
+            stretch("k1", Available, 0, 60, false),
+        ];
+        store.append_clerk_time(&day[..4]).unwrap();
+        // The whole day again (the first four were written already), then the rest once more.
+        store.append_clerk_time(&day).unwrap();
+        store.append_clerk_time(&day[4..]).unwrap();
+        let hours = store.clerk_report(NINE, NINE + 2 * 3_600_000, Some(Period::Hour), None).unwrap();
+        let a: Vec<_> = hours.iter().filter(|s| s.clerk == "a").collect();
+        assert_eq!(a.len(), 2, "{backend}: {hours:?}");
+        let min = |ms: i64| ms / 60_000;
+        assert_eq!(
+            (min(a[0].away_ms), min(a[0].available_ms), min(a[0].offered_ms), min(a[0].in_call_ms), a[0].calls),
+            (5, 15, 1, 39, 0),
+            "{backend}: 09:00"
+        );
+        assert_eq!(
+            (min(a[1].in_call_ms), min(a[1].wrap_ms), min(a[1].available_ms), a[1].calls),
+            (5, 5, 50, 1),
+            "{backend}: 10:00, the call ended in it"
+        );
+        assert_eq!(a[0].period_ms, Some(NINE));
+        let whole = store.clerk_report(NINE, NINE + 86_400_000, Some(Period::Day), Some(&["hekou".into()])).unwrap();
+        assert_eq!(whole.len(), 1, "{backend}: only hekou's clerk: {whole:?}");
+        assert_eq!((min(whole[0].in_call_ms), whole[0].calls, whole[0].hall.as_str()), (44, 1, "hekou"));
     }
 }

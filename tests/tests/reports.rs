@@ -70,10 +70,39 @@ async fn a_days_report_counts_the_calls_and_the_csv_says_the_same() {
         assert!((a - b).abs() < 1e-3, "{name}: csv {a}, json {b}");
     }
 
+    // The clerk's time: two calls finished, each held a second, in the clerk's hall.
+    let clerks_url = format!("{url}/api/reports/clerks?from={today}&to={today}&group=clerk,day");
+    let (status, body) = get(&clerks_url, &sup);
+    assert_eq!(status, 200, "{body}");
+    let clerks: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(clerks["group"], serde_json::json!(["clerk", "day"]));
+    let rows = clerks["rows"].as_array().unwrap();
+    let mine = rows.iter().find(|r| r["clerk"] == "clerk-hekou-1").unwrap_or_else(|| panic!("{body}"));
+    assert_eq!((mine["hall"].as_str(), mine["calls"].as_u64()), (Some("hekou"), Some(2)), "{body}");
+    assert_eq!(mine["period"].as_str(), Some(format!("{today}T00:00+08:00").as_str()));
+    assert!(mine["talk_secs"].as_f64().unwrap() >= 2.0, "{mine}");
+    let occupancy = mine["occupancy"].as_f64().unwrap();
+    assert!(occupancy > 0.0 && occupancy <= 1.0, "{mine}");
+    assert!(mine["signed_in_secs"].as_f64().unwrap() >= mine["talk_secs"].as_f64().unwrap());
+    assert!(clerks["formulas"]["occupancy"].as_str().unwrap().contains("wrap-up"));
+    let (status, csv) = get(&format!("{clerks_url}&format=csv"), &sup);
+    assert_eq!(status, 200);
+    let head: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let line = csv.lines().find(|l| l.starts_with("clerk-hekou-1,")).unwrap_or_else(|| panic!("{csv}"));
+    let cells: Vec<&str> = line.split(',').collect();
+    assert_eq!(cells[head.iter().position(|h| *h == "calls").unwrap()], "2", "{csv}");
+    for bad in ["group=clerk,service", "group=day,week", "format=pdf"] {
+        let (status, body) = get(&format!("{url}/api/reports/clerks?from={today}&to={today}&{bad}"), &sup);
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+
     // Another city's supervisor: no rows. A clerk: forbidden. Bad requests: invalid_field.
     let binzhou = token(&server, Role::Supervisor, "sup-binzhou").await;
     let (_, body) = get(&report_url, &binzhou);
     assert_eq!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["rows"], serde_json::json!([]));
+    let (_, body) = get(&clerks_url, &binzhou);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["rows"], serde_json::json!([]));
+    assert_eq!(get(&clerks_url, &token(&server, Role::Clerk, "clerk-hekou-1").await).0, 403);
     let clerk = token(&server, Role::Clerk, "clerk-hekou-1").await;
     assert_eq!(get(&report_url, &clerk).0, 403);
     for bad in [
@@ -120,6 +149,20 @@ async fn staffing_advice_forecasts_next_weeks_hour_from_this_weeks_calls() {
     let monday = plan["week"].as_str().unwrap();
     assert!(hour >= monday && hour.ends_with(":00+08:00"), "{hour} in the week of {monday}");
     assert!(row["clerks_signed_in_now"].as_u64().is_some());
+    assert_eq!(row["clerks_signed_in_then"], serde_json::Value::Null, "next week's hours have not begun");
+    // This week's plan shows, for the hour of the call, the clerk who was signed in then.
+    let this_week = signaling_server::documents::china_date(now);
+    let (status, body) = get(&format!("{url}/api/staffing?week={this_week}"), &sup);
+    assert_eq!(status, 200, "{body}");
+    let plan: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let then: f64 = plan["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["hall"] == "hekou" && r["service"] == "teacher-cert")
+        .filter_map(|r| r["clerks_signed_in_then"].as_f64())
+        .sum();
+    assert!(then > 0.0, "the clerk's signed-in time this week: {body}");
     // Bad dates are refused; clerks may not ask.
     assert_eq!(get(&format!("{url}/api/staffing?week=2026-02-30"), &sup).0, 400);
     let clerk = token(&server, Role::Clerk, "clerk-hekou-1").await;

@@ -31,7 +31,43 @@ pub(super) struct EventLog {
     closed: Vec<TicketFactRow>,
 }
 
+/// An open ticket's log as a snapshot keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OpenTicketLog {
+    ticket: u64,
+    /// The last event's sequence number.
+    seq: i64,
+    booth_region: String,
+    facts: Option<TicketFactRow>,
+    /// When its current call started (Unix ms).
+    call_started_ms: Option<i64>,
+}
+
 impl EventLog {
+    /// Open tickets' logs and facts, by ticket (nothing pending: between batches).
+    pub(super) fn open_list(&self) -> Vec<OpenTicketLog> {
+        let mut list: Vec<OpenTicketLog> = self
+            .open
+            .iter()
+            .map(|(t, (seq, region))| {
+                let (facts, call_started_ms) = match self.facts.get(t) {
+                    Some((f, at)) => (Some(f.clone()), *at),
+                    None => (None, None),
+                };
+                OpenTicketLog { ticket: t.0, seq: *seq, booth_region: region.clone(), facts, call_started_ms }
+            })
+            .collect();
+        list.sort_by_key(|l| l.ticket);
+        list
+    }
+
+    /// Takes a snapshot's open logs (what was pending went to the writer before).
+    pub(super) fn restore(&mut self, list: &[OpenTicketLog]) {
+        self.open = list.iter().map(|l| (TicketId(l.ticket), (l.seq, l.booth_region.clone()))).collect();
+        self.facts =
+            list.iter().filter_map(|l| Some((TicketId(l.ticket), (l.facts.clone()?, l.call_started_ms)))).collect();
+    }
+
     /// The first wait estimate the booth was shown (later ones do not replace it).
     pub(super) fn note_estimate(&mut self, ticket: TicketId, secs: u32) {
         if let Some((f, _)) = self.facts.get_mut(&ticket) {
@@ -80,7 +116,7 @@ impl Driver {
     /// Adds the log row of `action`, if it is about a ticket.
     pub(super) fn log_action(&mut self, action: &Action) {
         let dir = self.shared.directory.clone();
-        let now_ms = (self.wall_base_ms + self.t / 1000) as i64;
+        let now_ms = self.timeline_ms();
         // A first answer counts in the last hour's service level (the supervisors' alerts).
         if let Action::CallStarted { ticket, .. } = *action {
             if let Some((f, _)) = self.events.facts.get(&ticket).filter(|(f, _)| f.answered_ms.is_none()) {
@@ -157,6 +193,10 @@ impl Driver {
             let rows = std::mem::take(&mut self.events.pending);
             let facts = std::mem::take(&mut self.events.closed);
             self.write_record(Record::Events(rows, facts), None);
+        }
+        let stretches = self.clerk_time.take_closed();
+        if !stretches.is_empty() {
+            self.write_record(Record::ClerkTime(stretches), None);
         }
     }
 }

@@ -31,6 +31,7 @@ use tracing::{debug, info};
 mod actions;
 pub mod alerts;
 mod clerk_day;
+mod clerk_time;
 pub mod clock;
 mod connections;
 mod events;
@@ -118,6 +119,7 @@ pub struct Driver {
     replaying: bool,
     /// Each clerk's day so far (the supervisors' clerk list).
     clerk_day: clerk_day::ClerkDay,
+    clerk_time: clerk_time::ClerkTime,
     /// The supervisors' alerts, and the region each standing one is in (for scopes).
     alerts: alerts::AlertState,
     alert_regions: Vec<(alerts::Subject, RegionIdx)>,
@@ -160,6 +162,7 @@ impl Driver {
             media_calls: HashMap::new(),
             alerts: alerts::AlertState::default(),
             clerk_day: clerk_day::ClerkDay::default(),
+            clerk_time: clerk_time::ClerkTime::default(),
             alert_regions: Vec::new(),
             monitors: HashMap::new(),
             guests: HashMap::new(),
@@ -240,6 +243,12 @@ impl Driver {
     /// The current input's wall time, Unix seconds.
     fn wall_unix(&self) -> u64 {
         (self.wall_base_ms + self.t / 1000) / 1000
+    }
+
+    /// The current input's wall time on the log's timeline, Unix ms (what records are stamped
+    /// with, so a replay stamps the same).
+    fn timeline_ms(&self) -> i64 {
+        (self.wall_base_ms + self.t / 1000) as i64
     }
 
     /// Starts a turn: the time of the input about to be handled.
@@ -403,6 +412,7 @@ impl Driver {
             }
             self.log_action(&action);
             self.clerk_day.on_action(&action, self.now);
+            self.clerk_time.on_action(&action, self.timeline_ms(), &self.shared.directory);
             self.route(action);
         }
         for service in std::mem::take(&mut self.dirty_services) {

@@ -2,7 +2,8 @@
 //! instead of from the first input: the engine's snapshot plus what the driver keeps beside it
 //! (who is on which connection and gateway, what each booth was last told, what each booth may
 //! rate, the wrap-ups awaiting an outcome, outcomes kept for away booths, three-way calls' guests
-//! and open invitations, the input stream's position). It also carries the log's header, so a log may begin with it.
+//! and open invitations, open tickets' event logs and facts, clerks' open state stretches, the
+//! input stream's position). It also carries the log's header, so a log may begin with it.
 //!
 //! The router writes one every `[server] snapshot_every` entries, after a commit (nothing of the
 //! batch is pending): a single node starts a new file with it, a cluster's router appends it to
@@ -57,6 +58,13 @@ pub struct DriverSnapshot {
     /// it may be taken up).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     invitations: Vec<(u32, u64, u64)>,
+    /// Open tickets' event logs and facts so far, so that what happens to them after a restart
+    /// from this snapshot is logged and reported too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(super) ticket_logs: Vec<super::events::OpenTicketLog>,
+    /// Clerks' open state stretches: (clerk index, activity, since Unix ms).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(super) clerk_stretches: Vec<(u32, store::ClerkActivity, i64)>,
 }
 
 impl DriverSnapshot {
@@ -121,6 +129,8 @@ impl Driver {
             last_src: self.last_src.clone(),
             guests,
             invitations,
+            ticket_logs: self.events.open_list(),
+            clerk_stretches: self.clerk_time.open_list(),
         }
     }
 
@@ -178,6 +188,8 @@ impl Driver {
             .iter()
             .map(|(c, call, until)| (ClerkIdx(*c), (*call, base + Duration::from_nanos(*until))))
             .collect();
+        self.events.restore(&snap.ticket_logs);
+        self.clerk_time.restore(&snap.clerk_stretches);
         self.dirty_services.clear();
         self.load_dirty = true;
     }

@@ -130,6 +130,7 @@ impl Driver {
         let sample = self.history.due(unix);
         let new_day = self.answered_today.is_new_day(unix);
         self.clerk_day.roll(crate::documents::china_date(unix));
+        self.clerk_time.cut_hours(self.timeline_ms(), &self.shared.directory);
         // Longest-wait figures age every second; send at least every 5 s, at once after changes.
         let send = self.load_dirty || self.ticks.is_multiple_of(5);
         if !(sample || new_day || send) {

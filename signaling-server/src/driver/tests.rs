@@ -222,6 +222,45 @@ async fn a_restart_replays_from_the_last_snapshot_to_the_same_state() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A ticket open when a snapshot is taken is still logged and reported after a restart from it:
+/// its event log goes on where it was, and its facts (asked for before the snapshot) are written
+/// when it closes. A clerk's open state stretch goes on too.
+#[tokio::test]
+async fn a_snapshot_carries_open_tickets_logs_and_facts_and_clerks_stretches() {
+    let Logging { mut d, shared, cfg, dir: tmp, started, .. } = logging_driver("snapshot-facts", |_| {});
+    let dir = shared.directory.clone();
+    let _clerk = connect(&mut d, 1, Principal::Clerk(dir.clerk_idx("clerk-hekou-1").unwrap()), 256);
+    let _booth = connect(&mut d, 10, Principal::Booth(dir.booth_idx("booth-gudao-1").unwrap()), 256);
+    message(
+        &mut d,
+        10,
+        ClientMessage::RequestService { service: ServiceCode::new("teacher-cert"), priority: Priority::Normal },
+    );
+    let ticket = d.engine.booth_ticket(dir.booth_idx("booth-gudao-1").unwrap()).expect("a waiting ticket");
+    let snap = d.take_snapshot();
+    assert_eq!(snap.ticket_logs.len(), 1, "the open ticket's log is in the snapshot");
+    assert_eq!(snap.clerk_stretches.len(), 1, "the signed-in clerk's stretch is in the snapshot");
+
+    let mut restarted = Driver::new(shared.clone(), cfg.clone());
+    restarted.set_wall_base(started);
+    restarted.restore_snapshot(&snap);
+    assert_eq!(restarted.take_snapshot(), snap, "the same driver state");
+    message(&mut restarted, 10, ClientMessage::CancelTicket { ticket: protocol::TicketId(ticket.0) });
+    shared.records.sync();
+    let id = crate::records::store_id(ticket.0);
+    let fact = shared.records.store().ticket_fact(&id).unwrap().expect("the ticket's facts were written");
+    assert_eq!(
+        (fact.outcome.as_str(), fact.service.as_str(), fact.home_hall.as_str()),
+        ("cancelled", "teacher-cert", "hekou")
+    );
+    let kinds: Vec<(i64, String)> =
+        shared.records.store().ticket_events(&id).unwrap().into_iter().map(|e| (e.seq, e.kind)).collect();
+    assert_eq!(kinds.first(), Some(&(1, "requested".to_owned())), "{kinds:?}");
+    assert_eq!(kinds.last().map(|(_, k)| k.as_str()), Some("closed"), "{kinds:?}");
+    assert!(kinds.windows(2).all(|w| w[1].0 == w[0].0 + 1), "one sequence, no gap or repeat: {kinds:?}");
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
 /// A driver logging to a fresh file under a temp directory of its own (`tag`), ids from its boot.
 struct Logging {
     d: Driver,
@@ -456,6 +495,41 @@ async fn a_known_morning_gives_exactly_the_expected_report_hour_by_hour() {
     // two ratings of which one bad, no missed offer.
     let day = d.clerk_day.get(clerk_idx);
     assert_eq!((day.calls, day.avg_handle_secs(), day.ratings, day.bad_ratings, day.missed), (3, Some(183), 2, 1, 0));
+
+    // Where the clerk's time went, hour by hour. 09:00: offered 0–15 s and 375–380 s, talking
+    // 15–315 s and 380–480 s, wrap-up 315–375 s and 480–510 s, available 510–3500 s, on a break
+    // from 3500 s. 10:00: the break to 3680 s, offered to 3690 s, talking to 3750 s; the clerk is
+    // still available (that stretch is written when it ends or the hour does).
+    let clerk_rows: Vec<_> = d
+        .shared
+        .records
+        .store()
+        .clerk_report(nine as i64, nine as i64 + 2 * 3_600_000, Some(Period::Hour), None)
+        .unwrap()
+        .iter()
+        .map(crate::http::clerk_reports::figures)
+        .collect();
+    let mine: Vec<_> = clerk_rows.iter().filter(|r| r.clerk == "clerk-hekou-1").collect();
+    assert_eq!(mine.len(), 2, "{clerk_rows:#?}");
+    let (c9, c10) = (mine[0], mine[1]);
+    assert_eq!((c9.hall.as_str(), c9.period.as_deref()), ("hekou", Some("2026-12-01T09:00+08:00")));
+    assert_eq!(
+        (c9.available_secs, c9.offered_secs, c9.talk_secs, c9.wrap_secs, c9.away_secs, c9.signed_in_secs),
+        (2990.0, 20.0, 400.0, 90.0, 100.0, 3600.0)
+    );
+    assert_eq!((c9.calls, c9.aht_secs, c9.occupancy), (2, Some(245.0), Some(490.0 / 3500.0)));
+    assert_eq!(
+        (c10.available_secs, c10.offered_secs, c10.talk_secs, c10.wrap_secs, c10.away_secs, c10.calls),
+        (0.0, 10.0, 60.0, 0.0, 80.0, 1)
+    );
+    // At 11:00 a tick closes the 10:00 hour: the available stretch from 3750 s is cut there.
+    at(2 * 3600 + 5).await;
+    tick(&mut d);
+    d.shared.records.sync();
+    let hour10 =
+        d.shared.records.store().clerk_report(nine as i64 + 3_600_000, nine as i64 + 2 * 3_600_000, None, None);
+    let hour10: Vec<_> = hour10.unwrap().into_iter().filter(|r| r.clerk == "clerk-hekou-1").collect();
+    assert_eq!(hour10[0].available_ms, 3_600_000 - 3_750_000 + 3_600_000, "3750 s to 7200 s");
 }
 
 /// The supervisors' alerts in virtual time: a queue past its target, a clerk away past the limit

@@ -5,6 +5,7 @@
 
 pub mod caller;
 pub mod cases;
+pub mod clerk_reports;
 pub mod documents;
 pub mod login;
 pub mod pages;

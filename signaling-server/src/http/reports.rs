@@ -118,7 +118,7 @@ pub(crate) fn regions_within(dir: &routing::Directory, scope: routing::RegionIdx
         .collect()
 }
 
-fn period_of(word: &str) -> Option<Period> {
+pub(crate) fn period_of(word: &str) -> Option<Period> {
     match word {
         "hour" => Some(Period::Hour),
         "day" => Some(Period::Day),

@@ -2,7 +2,7 @@
 //! hall × service × hour of the week starting on that date's Monday, the clerks needed to answer
 //! the item's goal share within its target answer time, by Erlang C (`crate::staffing`), from the
 //! arrivals and handling times of the same hours in the four weeks before; next to the clerks
-//! signed in now.
+//! signed in now and, for the hours of that week that have begun, the clerks signed in then.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -51,10 +51,23 @@ pub async fn staffing(
         by_hall: true,
         by_service: true,
         period: Some(Period::Hour),
-        booth_regions: Some(regions),
+        booth_regions: Some(regions.clone()),
     };
     let records = state.records.clone();
-    let history = store_call("reading the staffing history", move || records.store().report(&query)).await?;
+    let week_start = day_start_ms(monday);
+    let now_ms = store::now_ms();
+    // The hours of the week that have begun (none for a week to come).
+    let (begun_to, halls) = ((now_ms + 3_600_000).clamp(week_start, week_start + 7 * 86_400_000), regions.clone());
+    let (history, presence) = store_call("reading the staffing history", move || {
+        // What the driver handed the records writer so far is in (the clerks' stretches).
+        records.sync_within(std::time::Duration::from_secs(5));
+        let history = records.store().report(&query)?;
+        // Who was signed in during the hours of the week that have begun.
+        let presence = records.store().clerk_report(week_start, begun_to, Some(Period::Hour), Some(&halls))?;
+        Ok((history, presence))
+    })
+    .await?;
+    let signed_in_then = presence_by_hour(&dir, &presence, week_start);
     let (reply, rx) = oneshot::channel();
     state.commands.send(Command::Snapshot { scope, reply }).await.map_err(|_| ErrorCode::ShuttingDown)?;
     let signed_in: HashMap<(String, String), u32> = rx
@@ -65,7 +78,6 @@ pub async fn staffing(
         .collect();
 
     // Per hall × service: tickets per hour of the week, and the handling time.
-    let week_start = day_start_ms(monday);
     let mut arrivals: BTreeMap<(String, String, i64), i64> = BTreeMap::new();
     let mut handled: HashMap<(String, String), (i64, i64)> = HashMap::new();
     for s in &history {
@@ -75,6 +87,10 @@ pub async fn staffing(
         let h = handled.entry((hall, service)).or_default();
         h.0 += s.talk_ms + s.wrap_ms;
         h.1 += s.answered;
+    }
+    // Hours with clerks signed in but no traffic expected show up too (people to move).
+    for (hall, service, hour_of_week) in signed_in_then.keys() {
+        arrivals.entry((hall.clone(), service.clone(), *hour_of_week)).or_default();
     }
     let rows = arrivals
         .into_iter()
@@ -89,9 +105,20 @@ pub async fn staffing(
             .max(1.0);
             let per_hour = offered as f64 / HISTORY_WEEKS as f64;
             let erlangs = per_hour * aht / 3600.0;
-            let n = agents_needed(erlangs, aht, target, GOAL);
+            // No traffic expected: no clerk needed.
+            let (n, level, asa) = match offered {
+                0 => (0, 1.0, 0.0),
+                _ => {
+                    let n = agents_needed(erlangs, aht, target, GOAL);
+                    (n, service_level(n, erlangs, aht, target), asa_secs(n, erlangs, aht))
+                }
+            };
+            let hour_start = week_start + hour_of_week * 3_600_000;
+            let then = (hour_start <= now_ms)
+                .then(|| signed_in_then.get(&(hall.clone(), service.clone(), hour_of_week)).copied().unwrap_or(0.0));
             StaffingRow {
                 clerks_signed_in_now: signed_in.get(&(hall.clone(), service.clone())).copied().unwrap_or(0),
+                clerks_signed_in_then: then,
                 hour: period_label(week_start + hour_of_week * 3_600_000),
                 hall,
                 service,
@@ -99,16 +126,36 @@ pub async fn staffing(
                 aht_secs: aht,
                 erlangs,
                 clerks_needed: n,
-                service_level: service_level(n, erlangs, aht, target),
-                asa_secs: asa_secs(n, erlangs, aht),
+                service_level: level,
+                asa_secs: asa,
             }
         })
         .collect();
     Ok(Json(Staffing {
-        week: crate::documents::china_date((day_start_ms(monday) / 1000 + 8 * 3600) as u64),
+        week: crate::documents::china_date((week_start / 1000 + 8 * 3600) as u64),
         history_weeks: HISTORY_WEEKS as u32,
         goal: GOAL,
         formula: FORMULA.into(),
         rows,
     }))
+}
+
+/// Per hall × service × hour of the week: the hall's clerks with the item's skill signed in
+/// during that hour, on average (their signed-in time ÷ an hour).
+fn presence_by_hour(
+    dir: &routing::Directory,
+    presence: &[store::ClerkSums],
+    week_start: i64,
+) -> HashMap<(String, String, i64), f64> {
+    let mut out: HashMap<(String, String, i64), f64> = HashMap::new();
+    for p in presence {
+        let (Some(clerk), Some(at)) = (dir.clerk_idx(&p.clerk), p.period_ms) else { continue };
+        let hour_of_week = (at - week_start).div_euclid(3_600_000);
+        let signed_in = (p.available_ms + p.offered_ms + p.in_call_ms + p.wrap_ms + p.away_ms) as f64 / 3_600_000.0;
+        for skill in &dir.clerk(clerk).skills {
+            let key = (p.hall.clone(), dir.service(*skill).code.clone(), hour_of_week);
+            *out.entry(key).or_default() += signed_in;
+        }
+    }
+    out
 }
