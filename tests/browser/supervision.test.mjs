@@ -1,5 +1,6 @@
 // The dashboard's planning views in real Chromium: after a served call (Rust booth-client and
-// agent-console), today's report shows it with the figures and formulas, next week's staffing
+// agent-console), today's report shows it with the figures, lines, formulas and the clerk's time,
+// next week's staffing
 // advice has its hour, the alert list is there (no alert: all clear), the idle queues are folded;
 // the page passes axe and fits a 1920×1080 wall screen.
 import { test, before, after } from "node:test";
@@ -47,6 +48,12 @@ test("the dashboard reports today's call, plans next week and lists alerts", asy
   assert.match(row, /100%/, "answered within target");
   assert.match(await sup.textContent("#formulas"), /service_level/);
   assert.ok((await sup.locator("#report-bars rect").count()) >= 1, "a bar per period");
+  assert.equal(await sup.locator("#report-lines polyline").count(), 2, "service level and answered share lines");
+  assert.match(await sup.textContent("#report-lines title"), /100%/);
+  // Each clerk's time: the clerk finished the call.
+  await sup.waitForSelector("#clerk-report-rows tr");
+  const clerkRow = await sup.textContent("#clerk-report-rows tr");
+  assert.match(clerkRow, /clerk-hekou-1\s*hekou\s*1/, clerkRow);
 
   // Next week's plan: the hour of this call needs a clerk.
   await sup.click("#staffing-form button");
