@@ -95,6 +95,12 @@ impl BoothArgs {
     }
 }
 
+/// The booth's device report: this client's camera and microphone are synthetic sources, which
+/// always work.
+fn devices_working() -> ClientMessage {
+    ClientMessage::DeviceStatus { camera: protocol::DeviceState::Ok, microphone: protocol::DeviceState::Ok }
+}
+
 /// How long the booth keeps trying to get its signaling connection back (the server's default
 /// grace period is 30 s; within it the ticket and the call are kept).
 const RECONNECT_FOR: Duration = Duration::from_secs(25);
@@ -105,7 +111,10 @@ async fn reconnect(args: &BoothArgs) -> Result<Session, SessionError> {
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
         match Session::login_and_connect(&args.server, Role::Booth, &args.booth, &args.secret).await {
-            Ok(s) => return Ok(s),
+            Ok(s) => {
+                s.send(devices_working()).await?;
+                return Ok(s);
+            }
             Err(e) if Instant::now() >= give_up => return Err(e),
             Err(e) => tracing::info!(error = %e, "reconnecting"),
         }
@@ -234,6 +243,7 @@ pub async fn run_with(
     let mut session =
         Session::connect_for_cli(&args.server, Role::Booth, &args.booth, &args.secret, args.connect_wait).await?;
     emit(&session.welcome);
+    session.send(devices_working()).await?;
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(args.timeout);
     let wait_for_clerk_until = started + Duration::from_secs_f64(args.wait_for_clerk.max(0.0));

@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::DecodeError;
 use crate::ids::{CallId, DocumentId, OfferId, ServiceCode, TicketId};
-use crate::types::{AwayReason, CaseOutcome, ClerkTargetState, DocType, MediaState, Priority, Rating, SdpKind};
+use crate::types::{
+    AwayReason, CaseOutcome, ClerkTargetState, DeviceState, DocType, MediaState, Priority, Rating, SdpKind,
+};
 use crate::MAX_MESSAGE_BYTES;
 
 /// A message a client sends. The role allowed to send each one is noted; others get `forbidden`.
@@ -92,6 +94,10 @@ pub enum ClientMessage {
     StopMonitoring { call: CallId },
     /// Supervisor: set a clerk of their scope available or away (recorded with who and why).
     ForceClerkState { clerk: String, state: ClerkTargetState, why: String },
+    /// Booth: how its camera and microphone work — on every connect and whenever that changes.
+    /// No answer; shown to the supervisors (`booth_list`) and raised as an alert when either
+    /// does not work.
+    DeviceStatus { camera: DeviceState, microphone: DeviceState },
     /// Booth: rate a served ticket, once (好差评, 一事一评). Answered by `rating_recorded`.
     RateService {
         ticket: TicketId,
@@ -141,6 +147,7 @@ impl ClientMessage {
             ClientMessage::HangUp { .. } => "hang_up",
             ClientMessage::MediaState { .. } => "media_state",
             ClientMessage::RateService { .. } => "rate_service",
+            ClientMessage::DeviceStatus { .. } => "device_status",
             ClientMessage::ForceClerkState { .. } => "force_clerk_state",
             ClientMessage::MonitorCall { .. } => "monitor_call",
             ClientMessage::InviteToCall { .. } => "invite_to_call",

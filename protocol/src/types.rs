@@ -463,6 +463,20 @@ pub struct QueueLoadRow {
     pub city_name: Option<String>,
 }
 
+/// How a booth's camera or microphone works, as the kiosk last found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceState {
+    /// It opened and gives a picture (or sound).
+    Ok,
+    /// None is attached.
+    Missing,
+    /// The browser or the system refused access.
+    Denied,
+    /// It is there but would not open (in use, broken).
+    Failed,
+}
+
 /// One booth of a supervisor's scope and whether it is online.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BoothRow {
@@ -474,6 +488,12 @@ pub struct BoothRow {
     /// since the server started).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offline_since_unix: Option<u64>,
+    /// The camera as the booth last reported it (`device_status`); absent if it never did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub camera: Option<DeviceState>,
+    /// The microphone, likewise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub microphone: Option<DeviceState>,
 }
 
 /// What an alert is about.
@@ -488,6 +508,8 @@ pub enum AlertKind {
     ClerkAwayLong,
     /// A booth has been offline longer than the limit during opening hours.
     BoothOffline,
+    /// A booth is online but reported its camera or microphone not working.
+    BoothDevice,
 }
 
 /// One standing alert on the supervisors' dashboard.
@@ -504,7 +526,8 @@ pub struct Alert {
     pub booth: Option<String>,
     /// When it was raised (Unix seconds).
     pub since_unix: u64,
-    /// Its measure: seconds waited, away or offline, or the service level (0–1).
+    /// Its measure: seconds waited, away or offline, the service level (0–1), or for a device
+    /// 0.
     pub value: f64,
     pub message_zh: String,
     pub message_en: String,

@@ -58,6 +58,10 @@ fn client_messages() {
         json!({"type": "force_clerk_state", "clerk": "clerk-hekou-2", "state": "away", "why": "培训"}),
     );
     client(
+        ClientMessage::DeviceStatus { camera: DeviceState::Denied, microphone: DeviceState::Ok },
+        json!({"type": "device_status", "camera": "denied", "microphone": "ok"}),
+    );
+    client(
         ClientMessage::RateService { ticket: TicketId(12), rating: Rating::VerySatisfied, reason: None },
         json!({"type": "rate_service", "ticket": 12, "rating": "very_satisfied"}),
     );
@@ -341,10 +345,27 @@ fn server_messages() {
                 region: "gudao".into(),
                 online: false,
                 offline_since_unix: Some(1_796_086_800),
+                camera: None,
+                microphone: None,
             }],
         },
         json!({"type": "booth_list", "booths": [{"booth": "booth-gudao-1", "name": "孤岛镇便民服务中心 1号晓屋",
                "region": "gudao", "online": false, "offline_since_unix": 1_796_086_800u64}]}),
+    );
+    server(
+        ServerMessage::BoothList {
+            booths: vec![BoothRow {
+                booth: "booth-xianhe-1".into(),
+                name: "仙河镇便民服务中心晓屋".into(),
+                region: "xianhe".into(),
+                online: true,
+                offline_since_unix: None,
+                camera: Some(DeviceState::Failed),
+                microphone: Some(DeviceState::Ok),
+            }],
+        },
+        json!({"type": "booth_list", "booths": [{"booth": "booth-xianhe-1", "name": "仙河镇便民服务中心晓屋",
+               "region": "xianhe", "online": true, "camera": "failed", "microphone": "ok"}]}),
     );
     server(
         ServerMessage::CallTransferred {

@@ -154,7 +154,14 @@ async function startCall(m) {
   const started = Date.now();
   clearInterval(S.callTimer);
   S.callTimer = setInterval(() => { XW.el("call-timer").textContent = XW.fmtSecs(Math.round((Date.now() - started) / 1000)); }, 1000);
-  S.stream = S.stream || await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
+  try {
+    S.stream = S.stream || await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
+  } catch (e) {
+    // Told to the server (an alert for the supervisors) and to the citizen; the call goes on
+    // without the booth's own picture and sound, so the clerk can still explain what to do.
+    reportDevices(deviceWord(e), deviceWord(e));
+    S.stream = null;
+  }
   XW.el("local").srcObject = S.stream;
   XW.el("recording-notice").hidden = !m.recording;
   S.call = new XW.Call(S.session, m, S.stream, {
@@ -342,6 +349,36 @@ function onMessage(m) {
 }
 
 // The set-up screen: why the kiosk cannot sign in, in large Chinese, and a form for the installer.
+// The camera and microphone as this kiosk finds them, told to the server on every connect and
+// whenever a device comes or goes (the supervisors see it; a problem raises an alert), and to the
+// citizen when one does not work. Outside a call each is opened for a moment and closed again.
+const deviceWord = (e) => (e && (e.name === "NotAllowedError" || e.name === "SecurityError") ? "denied"
+  : e && (e.name === "NotFoundError" || e.name === "OverconstrainedError") ? "missing" : "failed");
+async function checkDevices() {
+  const probe = async (kind) => {
+    if (S.stream && S.stream.getTracks().some((t) => t.kind === kind && t.readyState === "live")) return "ok";
+    try {
+      const st = await navigator.mediaDevices.getUserMedia({ [kind]: true });
+      st.getTracks().forEach((t) => t.stop());
+      return "ok";
+    } catch (e) { return deviceWord(e); }
+  };
+  let kinds = [];
+  try { kinds = (await navigator.mediaDevices.enumerateDevices()).map((d) => d.kind); } catch (_) { /* probed below */ }
+  const camera = kinds.length && !kinds.includes("videoinput") ? "missing" : await probe("video");
+  const microphone = kinds.length && !kinds.includes("audioinput") ? "missing" : await probe("audio");
+  reportDevices(camera, microphone);
+}
+function reportDevices(camera, microphone) {
+  S.devices = { camera, microphone };
+  if (S.session) S.session.send({ type: "device_status", camera, microphone });
+  const banner = XW.el("device-problem");
+  const broken = [camera !== "ok" && "摄像头 · camera", microphone !== "ok" && "麦克风 · microphone"].filter(Boolean);
+  banner.textContent = broken.length ? `${broken.map((b) => b.split(" · ")[0]).join("和")}无法使用，请联系工作人员 · The ${broken.map((b) => b.split(" · ")[1]).join(" and ")} is not working; please ask the staff` : "";
+  banner.hidden = !broken.length;
+}
+if (navigator.mediaDevices) navigator.mediaDevices.addEventListener("devicechange", () => { if (S.session) checkDevices(); });
+
 function showSetup(problemZh, problemEn) {
   XW.el("setup-problem").textContent = problemZh || "本晓屋尚未设置，请联系工作人员。";
   XW.el("setup-problem-en").textContent = problemEn || "This kiosk is not set up yet; please ask the staff.";
@@ -386,6 +423,7 @@ async function main() {
       return;
     }
     net.hidden = st === "online";
+    if (st === "online") checkDevices();
   }, () => signIn(creds));
   window.xwBooth = S;
 }

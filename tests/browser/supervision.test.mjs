@@ -7,7 +7,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { startAll, waitFor, audit, root, shots, DESKTOP, fits } from "./harness.mjs";
+import { startAll, waitFor, audit, root, shots, DESKTOP, KIOSK, fits } from "./harness.mjs";
 
 let env, base, page;
 before(async () => { env = await startAll(); ({ base, page } = env); });
@@ -81,4 +81,26 @@ test("a province supervisor's grid rolls up by city", async () => {
   assert.ok(await province.locator('#cities tr[data-city="dongying"]').count() === 1);
   assert.ok(await province.locator('#cities tr[data-city="binzhou"]').count() === 1);
   await audit(province, "the province's dashboard");
+});
+
+test("a kiosk reports its camera; one it cannot open is shown and raises an alert", async () => {
+  const sup = await page("/supervisor?id=sup-dongying&secret=demo", DESKTOP);
+  await sup.waitForSelector("#dashboard:not([hidden])");
+  const kiosk = await page("/booth?booth=booth-xianhe-1&secret=demo", KIOSK);
+  // Chromium's fake camera opens: the booth's row says so.
+  await sup.waitForSelector('#booths tr[data-booth="booth-xianhe-1"][data-camera="ok"]');
+  assert.equal(await kiosk.isVisible("#device-problem"), false);
+  // The camera is taken away (as a driver crash or a revoked permission would): the kiosk
+  // finds out at the next device change, tells the citizen and the server.
+  await kiosk.evaluate(() => {
+    const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+    navigator.mediaDevices.getUserMedia = (c) => (c && c.video
+      ? Promise.reject(new DOMException("denied", "NotAllowedError")) : real(c));
+    navigator.mediaDevices.dispatchEvent(new Event("devicechange"));
+  });
+  await kiosk.waitForSelector("#device-problem:not([hidden])");
+  assert.match(await kiosk.textContent("#device-problem"), /摄像头无法使用/);
+  await sup.waitForSelector('#booths tr[data-booth="booth-xianhe-1"][data-camera="denied"]');
+  await waitFor(async () => /camera access denied/.test(await sup.textContent("#alerts")), "the device alert");
+  await audit(sup, "the dashboard with a device alert");
 });

@@ -1,14 +1,14 @@
 //! Supervisors' alerts, worked out once a second from the routing state: a queue whose longest
 //! wait passed its item's target; a queue whose last hour answered fewer than the goal's share
 //! within target; a clerk away longer than the limit; a booth offline longer than the limit during
-//! opening hours. When the set changes, each supervisor gets the alerts of its scope
+//! opening hours; a booth online whose camera or microphone does not work (as it reported). When the set changes, each supervisor gets the alerts of its scope
 //! (`alerts`), most urgent first, and the change is logged (ids only). Alerts change no routing
 //! state: a replay or a standby works none out.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Instant;
 
-use protocol::{Alert, AlertKind, RegionId, ServerMessage, ServiceCode};
+use protocol::{Alert, AlertKind, DeviceState, RegionId, ServerMessage, ServiceCode};
 use routing::{BoothIdx, ClerkIdx, LoadRow, RegionIdx};
 use serde::Deserialize;
 use tracing::{info, warn};
@@ -79,8 +79,11 @@ pub(super) struct AlertState {
     offline: HashMap<BoothIdx, Instant>,
     /// Booths that were ever connected since the start (a booth never seen is not "offline").
     seen: std::collections::HashSet<BoothIdx>,
-    /// A booth came or went since the supervisors' booth list was last sent.
+    /// A booth came or went, or reported its devices, since the supervisors' booth list was last
+    /// sent.
     pub(super) booths_changed: bool,
+    /// Each booth's camera and microphone as it last reported them.
+    pub(super) devices: HashMap<BoothIdx, (DeviceState, DeviceState)>,
 }
 
 /// What an alert is about: a queue (kind, hall, service), a clerk, a booth.
@@ -89,6 +92,7 @@ pub(super) enum Subject {
     Queue(AlertKind, u32, u32),
     Clerk(u32),
     Booth(u32),
+    BoothDevice(u32),
 }
 
 impl AlertState {
@@ -105,6 +109,13 @@ impl AlertState {
     /// Since when a booth seen since the start is offline.
     pub(super) fn offline_since(&self, booth: BoothIdx) -> Option<Instant> {
         self.offline.get(&booth).copied()
+    }
+
+    /// A booth's report of its camera and microphone.
+    pub(super) fn booth_devices(&mut self, booth: BoothIdx, camera: DeviceState, microphone: DeviceState) {
+        if self.devices.insert(booth, (camera, microphone)) != Some((camera, microphone)) {
+            self.booths_changed = true;
+        }
     }
 
     pub(super) fn booth_down(&mut self, booth: BoothIdx, at: Instant) {
@@ -231,6 +242,17 @@ impl Driver {
                 }
             }
         }
+        for (booth, (camera, microphone)) in &self.alerts.devices {
+            if !self.booth_conn.contains_key(booth) || (*camera, *microphone) == (DeviceState::Ok, DeviceState::Ok) {
+                continue;
+            }
+            let b = dir.booth(*booth);
+            let (zh, en) = device_problem(*camera, *microphone);
+            let mut a =
+                alert(AlertKind::BoothDevice, b.region, 0.0, format!("{}：{zh}", b.name), format!("{}: {en}", b.id));
+            a.booth = Some(b.id.clone());
+            found.insert(Subject::BoothDevice(booth.0), (a, b.region));
+        }
         // An alert that stands keeps the time it was raised; its value goes on.
         let changed = found.keys().ne(self.alerts.current.keys());
         for (subject, (a, _)) in found.iter_mut() {
@@ -271,6 +293,26 @@ impl Driver {
         });
         self.send(conn, ServerMessage::Alerts { alerts });
     }
+}
+
+/// What is wrong with a booth's devices, in Chinese and English.
+fn device_problem(camera: DeviceState, microphone: DeviceState) -> (String, String) {
+    let word = |d: DeviceState| match d {
+        DeviceState::Ok => ("正常", "working"),
+        DeviceState::Missing => ("未连接", "missing"),
+        DeviceState::Denied => ("无权限", "access denied"),
+        DeviceState::Failed => ("无法打开", "failed to open"),
+    };
+    let (mut zh, mut en) = (vec![], vec![]);
+    if camera != DeviceState::Ok {
+        zh.push(format!("摄像头{}", word(camera).0));
+        en.push(format!("camera {}", word(camera).1));
+    }
+    if microphone != DeviceState::Ok {
+        zh.push(format!("麦克风{}", word(microphone).0));
+        en.push(format!("microphone {}", word(microphone).1));
+    }
+    (zh.join("，"), en.join(", "))
 }
 
 /// Whether `unix` falls within the opening hours (China time).

@@ -86,6 +86,10 @@ impl Driver {
             (Principal::Supervisor(sup), ClientMessage::ForceClerkState { clerk, state, why }) => {
                 self.force_clerk_state(sup, clerk, *state, why)
             }
+            (Principal::Booth(booth), ClientMessage::DeviceStatus { camera, microphone }) => {
+                self.alerts.booth_devices(booth, *camera, *microphone);
+                Ok(())
+            }
             (Principal::Booth(booth), ClientMessage::RateService { ticket, rating, reason }) => {
                 self.rate_service(booth, *ticket, *rating, *reason)
             }

@@ -65,6 +65,9 @@ pub struct DriverSnapshot {
     /// Clerks' open state stretches: (clerk index, activity, since Unix ms).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(super) clerk_stretches: Vec<(u32, store::ClerkActivity, i64)>,
+    /// Booths' last reported camera and microphone, by booth index.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    booth_devices: Vec<(u32, protocol::DeviceState, protocol::DeviceState)>,
 }
 
 impl DriverSnapshot {
@@ -129,6 +132,11 @@ impl Driver {
             last_src: self.last_src.clone(),
             guests,
             invitations,
+            booth_devices: {
+                let mut d: Vec<_> = self.alerts.devices.iter().map(|(b, (c, m))| (b.0, *c, *m)).collect();
+                d.sort_by_key(|x| x.0);
+                d
+            },
             ticket_logs: self.events.open_list(),
             clerk_stretches: self.clerk_time.open_list(),
         }
@@ -188,6 +196,7 @@ impl Driver {
             .iter()
             .map(|(c, call, until)| (ClerkIdx(*c), (*call, base + Duration::from_nanos(*until))))
             .collect();
+        self.alerts.devices = snap.booth_devices.iter().map(|(b, c, m)| (BoothIdx(*b), (*c, *m))).collect();
         self.events.restore(&snap.ticket_logs);
         self.clerk_time.restore(&snap.clerk_stretches);
         self.dirty_services.clear();

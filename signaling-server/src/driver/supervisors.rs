@@ -78,7 +78,10 @@ impl Driver {
                 let info = dir.booth(b);
                 let online = self.booth_conn.contains_key(&b);
                 let since = self.alerts.offline_since(b).filter(|_| !online);
+                let devices = self.alerts.devices.get(&b);
                 protocol::BoothRow {
+                    camera: devices.map(|d| d.0),
+                    microphone: devices.map(|d| d.1),
                     booth: info.id.clone(),
                     name: info.name.clone(),
                     region: protocol::RegionId::new(dir.region(info.region).id.clone()),

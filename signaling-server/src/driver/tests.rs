@@ -662,3 +662,62 @@ async fn a_last_hour_under_the_service_level_goal_raises_an_alert() {
     assert_eq!((low[0].region.as_str(), low[0].value), ("hekou", 0.0));
     assert!(low[0].message_zh.contains("服务水平 0%"), "{}", low[0].message_zh);
 }
+
+/// A booth's report of its devices: the supervisors' booth list shows it, a camera that does not
+/// work raises an alert while the booth is online, and a report that all works clears it. The
+/// report is kept in the driver's snapshot.
+#[tokio::test(start_paused = true)]
+async fn a_booth_reporting_a_broken_camera_is_shown_and_raises_an_alert() {
+    use protocol::DeviceState::{Denied, Ok as Works};
+    let mut d = driver();
+    d.set_wall_base(1_796_086_800_000);
+    let dir = d.shared.directory.clone();
+    let sup_idx = d.shared.supervisor_idx("sup-dongying").unwrap();
+    let mut sup = connect(&mut d, 1, Principal::Supervisor(sup_idx), 4096);
+    let booth = dir.booth_idx("booth-xianhe-1").unwrap();
+    let _booth = connect(&mut d, 10, Principal::Booth(booth), 4096);
+    tick(&mut d);
+    sup.drain();
+    message(&mut d, 10, ClientMessage::DeviceStatus { camera: Denied, microphone: Works });
+    tick(&mut d);
+    let seen = sup.drain();
+    let alerts = seen.iter().rev().find_map(|m| match m {
+        ServerMessage::Alerts { alerts } => Some(alerts.clone()),
+        _ => None,
+    });
+    let alerts = alerts.expect("alerts sent");
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(
+        (alerts[0].kind, alerts[0].booth.as_deref()),
+        (protocol::AlertKind::BoothDevice, Some("booth-xianhe-1"))
+    );
+    assert!(alerts[0].message_zh.contains("摄像头无权限"), "{}", alerts[0].message_zh);
+    assert_eq!(alerts[0].message_en, "booth-xianhe-1: camera access denied");
+    let row = seen
+        .iter()
+        .rev()
+        .find_map(|m| match m {
+            ServerMessage::BoothList { booths } => booths.iter().find(|b| b.booth == "booth-xianhe-1").cloned(),
+            _ => None,
+        })
+        .expect("the booth list is sent again");
+    assert_eq!((row.camera, row.microphone), (Some(Denied), Some(Works)));
+    let snap = d.take_snapshot();
+    let mut restarted = driver();
+    restarted.restore_snapshot(&snap);
+    assert_eq!(restarted.alerts.devices.get(&booth), Some(&(Denied, Works)), "kept in the snapshot");
+    // All works again: the alert clears and the list says so.
+    message(&mut d, 10, ClientMessage::DeviceStatus { camera: Works, microphone: Works });
+    tick(&mut d);
+    let seen = sup.drain();
+    let cleared = seen.iter().rev().find_map(|m| match m {
+        ServerMessage::Alerts { alerts } => Some(alerts.clone()),
+        _ => None,
+    });
+    assert_eq!(cleared, Some(vec![]), "all clear");
+    let row = seen.iter().rev().find_map(|m| match m {
+        ServerMessage::BoothList { booths } => booths.iter().find(|b| b.booth == "booth-xianhe-1").cloned(),
+        _ => None,
+    });
+    assert_eq!(row.and_then(|r| r.camera), Some(Works));
+}
