@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use media::client::{apply_peer_event, next_step, start_call, CallStart, Step};
+use media::client::{drive, start_call, CallStart, Client, Flow, RoleHandler};
 use media::counters::StreamCounts;
 use media::{CallLink, PeerConfig};
 use protocol::{CallId, ClerkTargetState, ClientMessage, MediaMode, Role, ServerMessage};
@@ -52,85 +52,116 @@ enum Part {
 }
 
 pub async fn run(args: &AgentArgs, mut emit: impl FnMut(&ServerMessage)) -> Result<GuestSummary, SessionError> {
-    let mut session =
+    let session =
         Session::connect_for_cli(&args.server, Role::Clerk, &args.clerk, &args.secret, args.connect_wait).await?;
     emit(&session.welcome);
     let paperwork = Some(protocol::AwayReason::Paperwork);
     session.send(ClientMessage::SetState { state: ClerkTargetState::Away, reason: paperwork }).await?;
-    let mut s = GuestSummary {
-        kind: "summary",
-        outcome: "timeout".into(),
-        call: None,
-        by_party: BTreeMap::new(),
-        after_transfer: BTreeMap::new(),
-        media_path: None,
-        case_recorded: None,
-        error: None,
+    let mut guest = Guest {
+        args,
+        emit,
+        s: GuestSummary {
+            kind: "summary",
+            outcome: "timeout".into(),
+            call: None,
+            by_party: BTreeMap::new(),
+            after_transfer: BTreeMap::new(),
+            media_path: None,
+            case_recorded: None,
+            error: None,
+        },
+        peer_config: PeerConfig { bind_ip: args.bind_ip, relay_only: args.relay_only, ..PeerConfig::default() },
+        act_at: None,
+        part: Part::Waiting,
     };
-    let peer_config = PeerConfig { bind_ip: args.bind_ip, relay_only: args.relay_only, ..PeerConfig::default() };
-    let deadline = Instant::now() + Duration::from_secs_f64(args.timeout);
-    // When to leave (or, as the clerk, hang up / end wrap-up / stop).
-    let mut act_at: Option<Instant> = None;
-    let mut link: Option<CallLink> = None;
-    let mut part = Part::Waiting;
-    loop {
-        let until = act_at.map_or(deadline, |l| l.min(deadline));
-        let msg = match next_step(&mut session, &mut link, until).await {
-            Step::Peer(event) => {
-                if part == Part::Clerk {
-                    // The call's clerk now: its media state is the server's to know.
-                    if let (media::PeerEvent::Connected, Some(h), None) = (&event, args.hold, act_at) {
-                        act_at = Some(Instant::now() + Duration::from_secs_f64(h));
-                    }
-                    apply_peer_event(&session, &mut link, &event).await?;
-                } else {
-                    crate::relay_link::on_peer_event(&mut link, &event, &session).await?;
-                }
-                continue;
+    let mut client = Client { session, link: None };
+    drive(&mut client, Instant::now() + Duration::from_secs_f64(args.timeout), &mut guest).await?;
+    let (mut s, part) = (guest.s, guest.part);
+    if let Some(l) = client.link.take() {
+        let report = l.close().await;
+        let counts = if part == Part::Clerk { &mut s.after_transfer } else { &mut s.by_party };
+        (*counts, s.media_path) = (report.by_party, Some(report.media_path));
+    }
+    client.session.close().await;
+    Ok(s)
+}
+
+/// A third party's run between the loop's steps.
+struct Guest<'a, E> {
+    args: &'a AgentArgs,
+    emit: E,
+    s: GuestSummary,
+    peer_config: PeerConfig,
+    /// When to leave (or, as the clerk, hang up / end wrap-up / stop).
+    act_at: Option<Instant>,
+    part: Part,
+}
+
+impl<E: FnMut(&ServerMessage)> RoleHandler for Guest<'_, E> {
+    fn next_timer(&self) -> Option<Instant> {
+        self.act_at
+    }
+
+    /// Only as the call's clerk (after a transfer); a guest's media state is not the call's.
+    fn reports_media_state(&self) -> bool {
+        self.part == Part::Clerk
+    }
+
+    async fn on_timer(&mut self, client: &mut Client) -> Result<Flow, SessionError> {
+        self.act_at = None;
+        let session = &client.session;
+        match (&self.part, self.s.call) {
+            (Part::Guest, Some(call)) => {
+                session.send(ClientMessage::LeaveCall { call: CallId(call) }).await?;
+                self.s.outcome = "joined".into();
+                return Ok(Flow::Stop);
             }
-            Step::Server(Ok(m)) => m,
-            Step::Server(Err(e)) => return Err(e),
-            Step::Timer if Instant::now() >= deadline => break,
-            Step::Timer => {
-                act_at = None;
-                match (&part, s.call) {
-                    (Part::Guest, Some(call)) => {
-                        session.send(ClientMessage::LeaveCall { call: CallId(call) }).await?;
-                        s.outcome = "joined".into();
-                        break;
-                    }
-                    (Part::Clerk, Some(call)) => session.send(ClientMessage::HangUp { call: CallId(call) }).await?,
-                    (Part::Ended, _) if s.outcome == "transferred" && s.case_recorded.is_none() => {
-                        let end = ClientMessage::EndWrapUp { outcome: Some(args.outcome), note: None };
-                        session.send(end).await?;
-                    }
-                    _ => break,
-                }
-                continue;
+            (Part::Clerk, Some(call)) => session.send(ClientMessage::HangUp { call: CallId(call) }).await?,
+            (Part::Ended, _) if self.s.outcome == "transferred" && self.s.case_recorded.is_none() => {
+                session.send(ClientMessage::EndWrapUp { outcome: Some(self.args.outcome), note: None }).await?;
             }
-        };
-        emit(&msg);
-        match &msg {
+            _ => return Ok(Flow::Stop),
+        }
+        Ok(Flow::Continue)
+    }
+
+    async fn on_media(&mut self, _: &mut Client, event: &media::PeerEvent) -> Result<Flow, SessionError> {
+        // As the call's clerk: hang up `--hold` seconds after the media came up.
+        if let (Part::Clerk, media::PeerEvent::Connected, Some(h), None) =
+            (&self.part, event, self.args.hold, self.act_at)
+        {
+            self.act_at = Some(Instant::now() + Duration::from_secs_f64(h));
+        }
+        Ok(Flow::Continue)
+    }
+
+    async fn on_connection_lost(&mut self, _: &mut Client, e: SessionError) -> Result<Flow, SessionError> {
+        Err(e)
+    }
+
+    async fn on_message(&mut self, client: &mut Client, msg: &ServerMessage) -> Result<Flow, SessionError> {
+        (self.emit)(msg);
+        let s = &mut self.s;
+        match msg {
             ServerMessage::CallInvitation { call, .. } if s.call.is_none() => {
                 s.call = Some(call.0);
-                session.send(ClientMessage::JoinCall { call: *call }).await?;
+                client.session.send(ClientMessage::JoinCall { call: *call }).await?;
             }
             ServerMessage::CallJoined { call, ice_servers, .. } => {
-                match CallLink::start(*call, false, MediaMode::Relay, ice_servers, &peer_config, Instant::now(), None)
-                    .await
-                {
-                    Ok((l, _)) => link = Some(l),
+                let config = &self.peer_config;
+                match CallLink::start(*call, false, MediaMode::Relay, ice_servers, config, Instant::now(), None).await {
+                    Ok((l, _)) => client.link = Some(l),
                     Err(e) => {
                         s.error = Some(e.to_string());
-                        break;
+                        return Ok(Flow::Stop);
                     }
                 }
-                part = Part::Guest;
-                act_at = args.hold.map(|h| Instant::now() + Duration::from_secs_f64(h));
+                self.part = Part::Guest;
+                self.act_at = self.args.hold.map(|h| Instant::now() + Duration::from_secs_f64(h));
             }
             ServerMessage::CallStarted { call, ice_servers, media, .. } if Some(call.0) == s.call => {
                 // Transferred to this clerk: the guest connection gives way to the call's.
-                (s.by_party, s.media_path) = crate::relay_link::finish(link.take()).await;
+                (s.by_party, s.media_path) = crate::relay_link::finish(client.link.take()).await;
                 let start = CallStart {
                     call: *call,
                     initiator: false,
@@ -139,53 +170,44 @@ pub async fn run(args: &AgentArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
                     t0: Instant::now(),
                     say: None,
                 };
-                link = start_call(&session, start, &peer_config).await?;
-                if link.is_none() {
+                client.link = start_call(&client.session, start, &self.peer_config).await?;
+                if client.link.is_none() {
                     s.error = Some("media set-up failed".into());
                 }
-                part = Part::Clerk;
-                act_at = None;
-            }
-            ServerMessage::Sdp { .. } | ServerMessage::IceCandidate { .. } => {
-                crate::relay_link::on_signal(&mut link, &msg, &session).await?;
+                self.part = Part::Clerk;
+                self.act_at = None;
             }
             ServerMessage::CallEnded { call, .. } if Some(call.0) == s.call => {
-                if part == Part::Clerk {
+                if self.part == Part::Clerk {
                     s.outcome = "transferred".into();
-                    if let Some(l) = link.take() {
+                    if let Some(l) = client.link.take() {
                         let report = l.close().await;
                         (s.after_transfer, s.media_path) = (report.by_party, Some(report.media_path));
                     }
-                    act_at = Some(Instant::now() + Duration::from_secs_f64(args.wrap_up));
+                    self.act_at = Some(Instant::now() + Duration::from_secs_f64(self.args.wrap_up));
                 } else {
                     // The server makes the guest available again: wait (briefly) to see it.
                     s.outcome = "joined".into();
-                    act_at = Some(Instant::now() + Duration::from_secs(3));
+                    self.act_at = Some(Instant::now() + Duration::from_secs(3));
                 }
-                part = Part::Ended;
+                self.part = Part::Ended;
             }
             ServerMessage::CaseRecorded { call, .. } if Some(call.0) == s.call => {
                 s.case_recorded = Some(call.0);
-                break;
+                return Ok(Flow::Stop);
             }
             ServerMessage::ClerkState { state: protocol::ClerkState::Available, .. }
-                if part == Part::Ended && s.outcome == "joined" =>
+                if self.part == Part::Ended && s.outcome == "joined" =>
             {
-                break
+                return Ok(Flow::Stop);
             }
-            ServerMessage::Error { code, .. } if part != Part::Clerk => {
+            ServerMessage::Error { code, .. } if self.part != Part::Clerk => {
                 s.outcome = "refused".into();
                 s.error = crate::relay_link::code_word(code);
-                break;
+                return Ok(Flow::Stop);
             }
             _ => {}
         }
+        Ok(Flow::Continue)
     }
-    if let Some(l) = link.take() {
-        let report = l.close().await;
-        let counts = if part == Part::Clerk { &mut s.after_transfer } else { &mut s.by_party };
-        (*counts, s.media_path) = (report.by_party, Some(report.media_path));
-    }
-    session.close().await;
-    Ok(s)
 }

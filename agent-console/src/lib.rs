@@ -10,8 +10,8 @@ mod relay_link;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use media::client::{apply_peer_event, apply_signal, next_step, start_call, CallStart, Step};
-use media::{CallLink, CallReport, PeerConfig, PeerEvent};
+use media::client::{drive, start_call, CallStart, Client, Flow, RoleHandler};
+use media::{CallReport, PeerConfig, PeerEvent};
 use protocol::{CallId, ClerkTargetState, ClientMessage, Role, ServerMessage};
 use serde::Serialize;
 use session::{Session, SessionError};
@@ -228,219 +228,254 @@ pub async fn run(args: &AgentArgs, emit: impl FnMut(&ServerMessage)) -> Result<A
 pub async fn run_with(
     args: &AgentArgs,
     mut emit: impl FnMut(&ServerMessage),
-    mut on_chat: impl FnMut(&str),
+    on_chat: impl FnMut(&str),
 ) -> Result<AgentSummary, SessionError> {
-    let mut session =
+    let session =
         Session::connect_for_cli(&args.server, Role::Clerk, &args.clerk, &args.secret, args.connect_wait).await?;
     emit(&session.welcome);
     let started = Instant::now();
-    let deadline = started + Duration::from_secs_f64(args.timeout);
     session.send(ClientMessage::SetState { state: ClerkTargetState::Available, reason: None }).await?;
-    let mut s = AgentSummary {
-        kind: "summary",
-        outcome: "timeout".into(),
-        clerk: args.clerk.clone(),
-        ticket: None,
-        tickets: vec![],
-        calls: 0,
-        offers_received: 0,
-        offers_declined: 0,
-        waited_ms: 0,
-        video_packets_received: 0,
-        audio_packets_received: 0,
-        frames_received: 0,
-        frames_decoded: 0,
-        setup_ms: None,
-        chat_received: 0,
-        media_path: None,
-        media: vec![],
-        documents: vec![],
-        cases_recorded: vec![],
-        error: None,
-    };
     if let Some(dir) = &args.save_docs {
         std::fs::create_dir_all(dir).map_err(|e| SessionError::Login(format!("creating {}: {e}", dir.display())))?;
     }
-    let mut requested_at: Option<Instant> = None;
-    let peer_config = PeerConfig { relay_only: args.relay_only, bind_ip: args.bind_ip, ..PeerConfig::default() };
-    let mut link: Option<CallLink> = None;
-    let mut accepted_at = Instant::now();
-    let mut timer: Option<(Instant, Timer)> = None;
-    loop {
-        let wake = timer.as_ref().map_or(deadline, |(at, _)| (*at).min(deadline));
-        let step = next_step(&mut session, &mut link, wake).await;
-        let msg = match step {
-            Step::Timer => {
-                if Instant::now() >= deadline {
-                    break;
-                }
-                match timer.take() {
-                    Some((_, Timer::HangUp(call))) => session.send(ClientMessage::HangUp { call }).await?,
-                    Some((_, Timer::HandOn(call))) => {
-                        if let Some(clerk) = &args.transfer {
-                            session.send(ClientMessage::TransferCall { call, clerk: clerk.clone() }).await?;
-                        } else if let Some(service) = &args.requeue {
-                            let service = protocol::ServiceCode::new(service.clone());
-                            session.send(ClientMessage::RequeueCall { call, service }).await?;
-                        }
-                    }
-                    Some((_, Timer::EndWrapUp)) => {
-                        let end = ClientMessage::EndWrapUp { outcome: Some(args.outcome), note: None };
-                        session.send(end).await?
-                    }
-                    Some((_, Timer::Finish)) => {
-                        s.outcome = "done".into();
-                        break;
-                    }
-                    None => {}
-                }
-                continue;
-            }
-            Step::Peer(ev) => {
-                if let PeerEvent::Chat(text) = &ev {
-                    on_chat(text);
-                }
-                if let Some(l) = link.as_mut() {
-                    let hands_on = args.requeue.is_some() || (args.transfer.is_some() && args.invite.is_none());
-                    if let (PeerEvent::Connected, true, None) = (&ev, hands_on, &timer) {
-                        let at = Instant::now() + Duration::from_secs_f64(args.transfer_after);
-                        timer = Some((at, Timer::HandOn(l.call)));
-                    } else if let (PeerEvent::Connected, Some(hold), None) = (&ev, args.hold, &timer) {
-                        timer = Some((Instant::now() + Duration::from_secs_f64(hold), Timer::HangUp(l.call)));
-                    }
-                    if let (PeerEvent::Connected, Some(invite)) = (&ev, &args.invite) {
-                        let msg = ClientMessage::InviteToCall { call: l.call, clerk: invite.clone() };
-                        session.send(msg).await?;
-                    }
-                    if let (PeerEvent::Connected, Some(t), None) = (&ev, &args.request_doc, requested_at) {
-                        let doc_type = protocol::DocType::parse(t)
-                            .ok_or_else(|| SessionError::Login(format!("unknown document type `{t}`")))?;
-                        requested_at = Some(Instant::now());
-                        session.send(ClientMessage::RequestDocument { call: l.call, doc_type }).await?;
-                    }
-                }
-                apply_peer_event(&session, &mut link, &ev).await?;
-                continue;
-            }
-            Step::Server(Err(e)) => {
-                s.outcome = "error".into();
-                s.error = Some(match session.close_reason() {
-                    Some(reason) => format!("{e} (the server closed it: {})", reason.as_str()),
-                    None => e.to_string(),
-                });
-                break;
-            }
-            Step::Server(Ok(m)) => m,
+    let mut shift = Shift {
+        args,
+        emit,
+        on_chat,
+        s: AgentSummary {
+            kind: "summary",
+            outcome: "timeout".into(),
+            clerk: args.clerk.clone(),
+            ticket: None,
+            tickets: vec![],
+            calls: 0,
+            offers_received: 0,
+            offers_declined: 0,
+            waited_ms: 0,
+            video_packets_received: 0,
+            audio_packets_received: 0,
+            frames_received: 0,
+            frames_decoded: 0,
+            setup_ms: None,
+            chat_received: 0,
+            media_path: None,
+            media: vec![],
+            documents: vec![],
+            cases_recorded: vec![],
+            error: None,
+        },
+        started,
+        peer_config: PeerConfig { relay_only: args.relay_only, bind_ip: args.bind_ip, ..PeerConfig::default() },
+        requested_at: None,
+        accepted_at: Instant::now(),
+        timer: None,
+    };
+    let mut client = Client { session, link: None };
+    drive(&mut client, started + Duration::from_secs_f64(args.timeout), &mut shift).await?;
+    let mut s = shift.s;
+    if let Some(l) = client.link.take() {
+        s.record(l.close().await);
+    }
+    client.session.close().await;
+    Ok(s)
+}
+
+/// A clerk's run between the loop's steps.
+struct Shift<'a, E, C> {
+    args: &'a AgentArgs,
+    emit: E,
+    on_chat: C,
+    s: AgentSummary,
+    started: Instant,
+    peer_config: PeerConfig,
+    /// When the last document was asked for.
+    requested_at: Option<Instant>,
+    /// When the last offer was accepted (the call's set-up time counts from it).
+    accepted_at: Instant,
+    timer: Option<(Instant, Timer)>,
+}
+
+impl<E: FnMut(&ServerMessage), C: FnMut(&str)> Shift<'_, E, C> {
+    /// `document_ready`: fetches the document, checks its hash, saves it if asked to, and
+    /// reviews it.
+    async fn review(&mut self, client: &Client, msg: &ServerMessage) -> Result<(), SessionError> {
+        let ServerMessage::DocumentReady { document, doc_type, width, height, sha256_result, url, .. } = msg else {
+            return Ok(());
         };
-        emit(&msg);
-        match &msg {
+        let (args, session) = (self.args, &client.session);
+        let since_request_ms = self.requested_at.map(|t| t.elapsed().as_millis() as u64);
+        let full =
+            session::get_bytes(format!("{}{url}", args.server.trim_end_matches('/')), session.token.clone()).await?;
+        let verified = full.status == 200 && media::document::sha256_hex(&full.body) == *sha256_result;
+        let mut path = None;
+        if let (Some(dir), true) = (&args.save_docs, verified) {
+            let p = dir.join(format!("{document}.jpg"));
+            std::fs::write(&p, &full.body).map_err(|e| SessionError::Login(format!("saving {}: {e}", p.display())))?;
+            let thumb = session::get_bytes(
+                format!("{}{url}/thumbnail", args.server.trim_end_matches('/')),
+                session.token.clone(),
+            )
+            .await?;
+            let tp = dir.join(format!("{document}.thumb.jpg"));
+            std::fs::write(&tp, &thumb.body)
+                .map_err(|e| SessionError::Login(format!("saving {}: {e}", tp.display())))?;
+            path = Some(p);
+        }
+        let accepted = verified && !(args.reject_first && self.s.documents.is_empty());
+        let reason = (!accepted).then(|| {
+            if verified { "照片不清晰，请重新拍摄" } else { "照片无法打开，请重新拍摄" }.to_owned()
+        });
+        session.send(ClientMessage::ReviewDocument { document: document.clone(), accepted, reason }).await?;
+        self.s.documents.push(ReceivedDocument {
+            document: document.to_string(),
+            doc_type: doc_type.as_str().to_owned(),
+            width: *width,
+            height: *height,
+            sha256_result: sha256_result.clone(),
+            verified,
+            path,
+            accepted,
+            since_request_ms,
+        });
+        Ok(())
+    }
+}
+
+impl<E: FnMut(&ServerMessage), C: FnMut(&str)> RoleHandler for Shift<'_, E, C> {
+    fn next_timer(&self) -> Option<Instant> {
+        self.timer.as_ref().map(|(at, _)| *at)
+    }
+
+    async fn on_timer(&mut self, client: &mut Client) -> Result<Flow, SessionError> {
+        let (args, session) = (self.args, &client.session);
+        match self.timer.take() {
+            Some((_, Timer::HangUp(call))) => session.send(ClientMessage::HangUp { call }).await?,
+            Some((_, Timer::HandOn(call))) => {
+                if let Some(clerk) = &args.transfer {
+                    session.send(ClientMessage::TransferCall { call, clerk: clerk.clone() }).await?;
+                } else if let Some(service) = &args.requeue {
+                    let service = protocol::ServiceCode::new(service.clone());
+                    session.send(ClientMessage::RequeueCall { call, service }).await?;
+                }
+            }
+            Some((_, Timer::EndWrapUp)) => {
+                session.send(ClientMessage::EndWrapUp { outcome: Some(args.outcome), note: None }).await?
+            }
+            Some((_, Timer::Finish)) => {
+                self.s.outcome = "done".into();
+                return Ok(Flow::Stop);
+            }
+            None => {}
+        }
+        Ok(Flow::Continue)
+    }
+
+    async fn on_media(&mut self, client: &mut Client, ev: &PeerEvent) -> Result<Flow, SessionError> {
+        if let PeerEvent::Chat(text) = ev {
+            (self.on_chat)(text);
+        }
+        let (Some(l), PeerEvent::Connected) = (client.link.as_ref(), ev) else { return Ok(Flow::Continue) };
+        let (args, call) = (self.args, l.call);
+        let hands_on = args.requeue.is_some() || (args.transfer.is_some() && args.invite.is_none());
+        if let (true, None) = (hands_on, &self.timer) {
+            let at = Instant::now() + Duration::from_secs_f64(args.transfer_after);
+            self.timer = Some((at, Timer::HandOn(call)));
+        } else if let (Some(hold), None) = (args.hold, &self.timer) {
+            self.timer = Some((Instant::now() + Duration::from_secs_f64(hold), Timer::HangUp(call)));
+        }
+        if let Some(invite) = &args.invite {
+            client.session.send(ClientMessage::InviteToCall { call, clerk: invite.clone() }).await?;
+        }
+        if let (Some(t), None) = (&args.request_doc, self.requested_at) {
+            let doc_type = protocol::DocType::parse(t)
+                .ok_or_else(|| SessionError::Login(format!("unknown document type `{t}`")))?;
+            self.requested_at = Some(Instant::now());
+            client.session.send(ClientMessage::RequestDocument { call, doc_type }).await?;
+        }
+        Ok(Flow::Continue)
+    }
+
+    async fn on_connection_lost(&mut self, client: &mut Client, e: SessionError) -> Result<Flow, SessionError> {
+        self.s.outcome = "error".into();
+        self.s.error = Some(match client.session.close_reason() {
+            Some(reason) => format!("{e} (the server closed it: {})", reason.as_str()),
+            None => e.to_string(),
+        });
+        Ok(Flow::Stop)
+    }
+
+    async fn on_message(&mut self, client: &mut Client, msg: &ServerMessage) -> Result<Flow, SessionError> {
+        (self.emit)(msg);
+        let args = self.args;
+        match msg {
             ServerMessage::Offer { offer, .. } => {
-                s.offers_received += 1;
-                if s.offers_received == 1 {
-                    s.waited_ms = started.elapsed().as_millis() as u64;
+                self.s.offers_received += 1;
+                if self.s.offers_received == 1 {
+                    self.s.waited_ms = self.started.elapsed().as_millis() as u64;
                 }
                 if args.auto_accept {
-                    accepted_at = Instant::now();
-                    session.send(ClientMessage::AcceptOffer { offer: *offer }).await?;
+                    self.accepted_at = Instant::now();
+                    client.session.send(ClientMessage::AcceptOffer { offer: *offer }).await?;
                 } else if !args.ignore_offers {
-                    s.offers_declined += 1;
-                    session.send(ClientMessage::DeclineOffer { offer: *offer }).await?;
+                    self.s.offers_declined += 1;
+                    client.session.send(ClientMessage::DeclineOffer { offer: *offer }).await?;
                 }
             }
             ServerMessage::CallStarted { call, ticket, ice_servers, initiator, media, .. } => {
-                let resumed = link.as_ref().is_some_and(|l| l.call == *call);
+                let resumed = client.link.as_ref().is_some_and(|l| l.call == *call);
                 if !resumed {
-                    s.ticket = Some(ticket.0);
-                    s.tickets.push(ticket.0);
+                    self.s.ticket = Some(ticket.0);
+                    self.s.tickets.push(ticket.0);
                 }
                 if !args.no_media && !resumed {
                     let (initiator, media, say) = (*initiator, *media, args.say.clone());
-                    let start = CallStart { call: *call, initiator, media, ice_servers, t0: accepted_at, say };
-                    link = start_call(&session, start, &peer_config).await?;
+                    let start = CallStart { call: *call, initiator, media, ice_servers, t0: self.accepted_at, say };
+                    client.link = start_call(&client.session, start, &self.peer_config).await?;
                 } else if args.no_media {
                     if let Some(hold) = args.hold {
-                        timer = Some((Instant::now() + Duration::from_secs_f64(hold), Timer::HangUp(*call)));
+                        self.timer = Some((Instant::now() + Duration::from_secs_f64(hold), Timer::HangUp(*call)));
                     }
                 }
             }
-            ServerMessage::Sdp { .. } | ServerMessage::IceCandidate { .. } => {
-                apply_signal(&session, &mut link, &msg).await?;
-            }
-            ServerMessage::DocumentReady { document, doc_type, width, height, sha256_result, url, .. } => {
-                let since_request_ms = requested_at.map(|t| t.elapsed().as_millis() as u64);
-                let full =
-                    session::get_bytes(format!("{}{url}", args.server.trim_end_matches('/')), session.token.clone())
-                        .await?;
-                let verified = full.status == 200 && media::document::sha256_hex(&full.body) == *sha256_result;
-                let mut path = None;
-                if let (Some(dir), true) = (&args.save_docs, verified) {
-                    let p = dir.join(format!("{document}.jpg"));
-                    std::fs::write(&p, &full.body)
-                        .map_err(|e| SessionError::Login(format!("saving {}: {e}", p.display())))?;
-                    let thumb = session::get_bytes(
-                        format!("{}{url}/thumbnail", args.server.trim_end_matches('/')),
-                        session.token.clone(),
-                    )
-                    .await?;
-                    let tp = dir.join(format!("{document}.thumb.jpg"));
-                    std::fs::write(&tp, &thumb.body)
-                        .map_err(|e| SessionError::Login(format!("saving {}: {e}", tp.display())))?;
-                    path = Some(p);
-                }
-                let accepted = verified && !(args.reject_first && s.documents.is_empty());
-                let reason = (!accepted).then(|| {
-                    if verified { "照片不清晰，请重新拍摄" } else { "照片无法打开，请重新拍摄" }.to_owned()
-                });
-                session.send(ClientMessage::ReviewDocument { document: document.clone(), accepted, reason }).await?;
-                s.documents.push(ReceivedDocument {
-                    document: document.to_string(),
-                    doc_type: doc_type.as_str().to_owned(),
-                    width: *width,
-                    height: *height,
-                    sha256_result: sha256_result.clone(),
-                    verified,
-                    path,
-                    accepted,
-                    since_request_ms,
-                });
-            }
+            ServerMessage::DocumentReady { .. } => self.review(client, msg).await?,
             ServerMessage::PartyJoined { call, id, .. } if args.transfer.as_ref() == Some(id) => {
                 // The warm transfer: all three talk for `--transfer-after` seconds first.
                 let at = Instant::now() + Duration::from_secs_f64(args.transfer_after);
-                timer = Some((at, Timer::HandOn(*call)));
+                self.timer = Some((at, Timer::HandOn(*call)));
             }
             ServerMessage::CallEnded { .. } => {
-                s.calls += 1;
-                requested_at = None;
-                if let Some(l) = link.take() {
-                    s.record(l.close().await);
+                self.s.calls += 1;
+                self.requested_at = None;
+                if let Some(l) = client.link.take() {
+                    self.s.record(l.close().await);
                 }
-                timer = Some((Instant::now() + Duration::from_secs_f64(args.wrap_up), Timer::EndWrapUp));
+                self.timer = Some((Instant::now() + Duration::from_secs_f64(args.wrap_up), Timer::EndWrapUp));
             }
             ServerMessage::ClerkState { state: protocol::ClerkState::Available, .. }
-                if args.calls > 0 && s.calls >= args.calls =>
+                if args.calls > 0 && self.s.calls >= args.calls =>
             {
                 // `case_recorded` comes once the case is committed, which may be just after the
                 // clerk is available again: wait a little for it.
-                if s.cases_recorded.len() as u32 >= s.calls {
-                    s.outcome = "done".into();
-                    break;
+                if self.s.cases_recorded.len() as u32 >= self.s.calls {
+                    self.s.outcome = "done".into();
+                    return Ok(Flow::Stop);
                 }
-                timer = Some((Instant::now() + Duration::from_secs(5), Timer::Finish));
+                self.timer = Some((Instant::now() + Duration::from_secs(5), Timer::Finish));
             }
             ServerMessage::ClerkState {
                 state: protocol::ClerkState::Away,
                 reason: Some(protocol::AwayReason::MissedOffers),
                 ..
-            } if args.calls > 0 && s.calls >= args.calls => {
-                s.outcome = "done".into();
-                break;
+            } if args.calls > 0 && self.s.calls >= args.calls => {
+                self.s.outcome = "done".into();
+                return Ok(Flow::Stop);
             }
             ServerMessage::CaseRecorded { call, .. } => {
-                s.cases_recorded.push(call.0);
-                if matches!(timer, Some((_, Timer::Finish))) && s.cases_recorded.len() as u32 >= s.calls {
-                    s.outcome = "done".into();
-                    break;
+                self.s.cases_recorded.push(call.0);
+                if matches!(self.timer, Some((_, Timer::Finish))) && self.s.cases_recorded.len() as u32 >= self.s.calls
+                {
+                    self.s.outcome = "done".into();
+                    return Ok(Flow::Stop);
                 }
             }
             ServerMessage::Error { code, message_en, .. } => {
@@ -448,10 +483,6 @@ pub async fn run_with(
             }
             _ => {}
         }
+        Ok(Flow::Continue)
     }
-    if let Some(l) = link.take() {
-        s.record(l.close().await);
-    }
-    session.close().await;
-    Ok(s)
 }

@@ -1,38 +1,11 @@
-//! What the console's relay-only roles share (`--monitor`, `--join-invites`): a [`CallLink`]
-//! driven by the media relay's signaling that reports no media state of its own (the call's
-//! parties do), and the per-party report at the end.
+//! What the console's relay-only roles share (`--monitor`, `--join-invites`): the per-party
+//! report of their [`CallLink`] at the end, and error codes as words.
 
 use std::collections::BTreeMap;
 
 use media::counters::StreamCounts;
-use media::{CallLink, PeerEvent};
-use protocol::{ClientMessage, ErrorCode, ServerMessage};
-use session::{Session, SessionError};
-
-/// Sends what the peer event calls for (candidates), never a `media_state`.
-pub(crate) async fn on_peer_event(
-    link: &mut Option<CallLink>,
-    event: &PeerEvent,
-    session: &Session,
-) -> Result<(), SessionError> {
-    if let Some(l) = link.as_mut() {
-        for out in l.on_event(event).await.unwrap_or_default() {
-            if !matches!(out, ClientMessage::MediaState { .. }) {
-                session.send(out).await?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Answers the relay's offer or applies its candidate.
-pub(crate) async fn on_signal(
-    link: &mut Option<CallLink>,
-    msg: &ServerMessage,
-    session: &Session,
-) -> Result<(), SessionError> {
-    media::client::apply_signal(session, link, msg).await
-}
+use media::CallLink;
+use protocol::ErrorCode;
 
 /// Closes the link: what came from each party, and how the media travelled.
 pub(crate) async fn finish(link: Option<CallLink>) -> (BTreeMap<String, StreamCounts>, Option<String>) {

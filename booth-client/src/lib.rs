@@ -5,8 +5,8 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use media::client::{apply_peer_event, apply_signal, next_step, start_call, CallStart, Step};
-use media::{CallLink, CallReport, PeerConfig};
+use media::client::{drive, start_call, CallStart, Client, Flow, RoleHandler};
+use media::{CallReport, PeerConfig};
 use protocol::{CallId, ClientMessage, Priority, Role, ServerMessage, ServiceCode, TicketId};
 use serde::Serialize;
 use session::{Session, SessionError};
@@ -237,147 +237,185 @@ pub async fn run(args: &BoothArgs, emit: impl FnMut(&ServerMessage)) -> Result<B
 /// [`run`], and `on_chat` receives each chat message from the clerk.
 pub async fn run_with(
     args: &BoothArgs,
-    mut emit: impl FnMut(&ServerMessage),
-    mut on_chat: impl FnMut(&str),
+    emit: impl FnMut(&ServerMessage),
+    on_chat: impl FnMut(&str),
 ) -> Result<BoothSummary, SessionError> {
-    let mut session =
+    let session =
         Session::connect_for_cli(&args.server, Role::Booth, &args.booth, &args.secret, args.connect_wait).await?;
-    emit(&session.welcome);
-    session.send(devices_working()).await?;
     let started = Instant::now();
-    let deadline = started + Duration::from_secs_f64(args.timeout);
-    let wait_for_clerk_until = started + Duration::from_secs_f64(args.wait_for_clerk.max(0.0));
-    let request =
-        ClientMessage::RequestService { service: ServiceCode::new(&*args.service), priority: args.priority.into() };
-    session.send(request.clone()).await?;
-    let mut ask_again_at: Option<Instant> = None;
-    let mut s = BoothSummary {
-        kind: "summary",
-        outcome: "timeout".into(),
-        requests: 1,
-        ticket: None,
-        clerk: None,
-        waited_ms: 0,
-        call: None,
-        first_position: None,
-        video_packets_received: 0,
-        audio_packets_received: 0,
-        frames_received: 0,
-        frames_decoded: 0,
-        setup_ms: None,
-        chat_received: 0,
-        media_path: None,
-        media: None,
-        uploads: vec![],
-        documents_accepted: 0,
-        documents_rejected: 0,
-        error: None,
-    };
     let photo = match &args.photo {
         Some(p) => Some(std::fs::read(p).map_err(|e| SessionError::Login(format!("reading {}: {e}", p.display())))?),
         None => None,
     };
-    let mut pending_upload: Option<(u64, String)> = None;
-    let peer_config = PeerConfig { relay_only: args.relay_only, bind_ip: args.bind_ip, ..PeerConfig::default() };
-    let mut link: Option<CallLink> = None;
-    let mut hang_up_at: Option<(Instant, CallId)> = None;
-    let cancel_at = args.cancel_after.map(|secs| started + Duration::from_secs_f64(secs));
-    let mut drop_at: Option<Instant> = None;
-    let mut drop_done = false;
-    loop {
-        if let (Some((call, doc_type)), Some(bytes)) = (pending_upload.take(), photo.as_ref()) {
-            let r = send_photo(args, &session.token, bytes, call, &doc_type).await;
-            s.uploads.push(r);
+    let mut visit = Visit {
+        args,
+        emit,
+        on_chat,
+        s: BoothSummary {
+            kind: "summary",
+            outcome: "timeout".into(),
+            requests: 1,
+            ticket: None,
+            clerk: None,
+            waited_ms: 0,
+            call: None,
+            first_position: None,
+            video_packets_received: 0,
+            audio_packets_received: 0,
+            frames_received: 0,
+            frames_decoded: 0,
+            setup_ms: None,
+            chat_received: 0,
+            media_path: None,
+            media: None,
+            uploads: vec![],
+            documents_accepted: 0,
+            documents_rejected: 0,
+            error: None,
+        },
+        started,
+        wait_for_clerk_until: started + Duration::from_secs_f64(args.wait_for_clerk.max(0.0)),
+        request: ClientMessage::RequestService {
+            service: ServiceCode::new(&*args.service),
+            priority: args.priority.into(),
+        },
+        photo,
+        peer_config: PeerConfig { relay_only: args.relay_only, bind_ip: args.bind_ip, ..PeerConfig::default() },
+        ask_again_at: None,
+        upload: None,
+        hang_up_at: None,
+        cancel_at: args.cancel_after.map(|secs| started + Duration::from_secs_f64(secs)),
+        drop_at: None,
+        drop_done: false,
+    };
+    (visit.emit)(&session.welcome);
+    session.send(devices_working()).await?;
+    session.send(visit.request.clone()).await?;
+    let mut client = Client { session, link: None };
+    drive(&mut client, started + Duration::from_secs_f64(args.timeout), &mut visit).await?;
+    let mut s = visit.s;
+    if let Some(l) = client.link.take() {
+        s.record(l.close().await);
+    }
+    client.session.close().await;
+    Ok(s)
+}
+
+/// One booth visit's state between the loop's steps.
+struct Visit<'a, E, C> {
+    args: &'a BoothArgs,
+    emit: E,
+    on_chat: C,
+    s: BoothSummary,
+    started: Instant,
+    wait_for_clerk_until: Instant,
+    request: ClientMessage,
+    photo: Option<Vec<u8>>,
+    peer_config: PeerConfig,
+    /// No clerk was signed in yet: ask again then.
+    ask_again_at: Option<Instant>,
+    /// A document to send now: (call, document type).
+    upload: Option<(u64, String)>,
+    hang_up_at: Option<(Instant, CallId)>,
+    cancel_at: Option<Instant>,
+    /// The test switch `--drop-signaling-after`: cut the connection then.
+    drop_at: Option<Instant>,
+    drop_done: bool,
+}
+
+impl<E: FnMut(&ServerMessage), C: FnMut(&str)> Visit<'_, E, C> {
+    fn upload_now(&mut self, call: u64, doc_type: String) {
+        if self.photo.is_some() {
+            self.upload = Some((call, doc_type));
         }
-        if drop_at.is_some_and(|at| Instant::now() >= at) {
-            drop_at = None;
+    }
+}
+
+impl<E: FnMut(&ServerMessage), C: FnMut(&str)> RoleHandler for Visit<'_, E, C> {
+    fn next_timer(&self) -> Option<Instant> {
+        let cancel = self.cancel_at.filter(|_| self.s.call.is_none());
+        let upload = self.upload.as_ref().map(|_| Instant::now());
+        [self.ask_again_at, self.drop_at, self.hang_up_at.map(|(at, _)| at), cancel, upload].into_iter().flatten().min()
+    }
+
+    async fn on_timer(&mut self, client: &mut Client) -> Result<Flow, SessionError> {
+        let now = Instant::now();
+        if let (Some((call, doc_type)), Some(bytes)) = (self.upload.take(), self.photo.as_ref()) {
+            let r = send_photo(self.args, &client.session.token, bytes, call, &doc_type).await;
+            self.s.uploads.push(r);
+        }
+        if self.drop_at.is_some_and(|at| now >= at) {
+            self.drop_at = None;
             tracing::info!("test switch: cutting the signaling connection");
-            session.abort();
-            session = reconnect(args).await?;
-            emit(&session.welcome);
-            continue;
+            client.session.cut();
+            client.session = reconnect(self.args).await?;
+            (self.emit)(&client.session.welcome);
+            return Ok(Flow::Continue);
         }
-        let mut wake = deadline;
-        if let Some(at) = ask_again_at {
-            wake = wake.min(at);
+        if self.ask_again_at.is_some_and(|at| now >= at) {
+            self.ask_again_at = None;
+            self.s.requests += 1;
+            client.session.send(self.request.clone()).await?;
         }
-        if let Some(at) = drop_at {
-            wake = wake.min(at);
+        if let Some((_, call)) = self.hang_up_at.filter(|(at, _)| now >= *at) {
+            client.session.send(ClientMessage::HangUp { call }).await?;
+            self.hang_up_at = None;
         }
-        if let Some((at, _)) = hang_up_at {
-            wake = wake.min(at);
-        }
-        if let (Some(at), None) = (cancel_at, s.call) {
-            wake = wake.min(at);
-        }
-        let step = next_step(&mut session, &mut link, wake).await;
-        let msg = match step {
-            Step::Timer => {
-                let now = Instant::now();
-                if now >= deadline {
-                    break;
-                }
-                if ask_again_at.is_some_and(|at| now >= at) {
-                    ask_again_at = None;
-                    s.requests += 1;
-                    session.send(request.clone()).await?;
-                }
-                if let Some((at, call)) = hang_up_at {
-                    if now >= at {
-                        session.send(ClientMessage::HangUp { call }).await?;
-                        hang_up_at = None;
+        if let (Some(at), None) = (self.cancel_at, self.s.call) {
+            if now >= at {
+                match self.s.ticket {
+                    Some(t) => {
+                        self.cancel_at = None;
+                        client.session.send(ClientMessage::CancelTicket { ticket: TicketId(t) }).await?;
                     }
+                    // No ticket number yet: cancel as soon as it comes.
+                    None => self.cancel_at = Some(now + Duration::from_millis(100)),
                 }
-                if let (Some(at), None, Some(t)) = (cancel_at, s.call, s.ticket) {
-                    if now >= at {
-                        session.send(ClientMessage::CancelTicket { ticket: TicketId(t) }).await?;
-                    }
-                }
-                continue;
             }
-            Step::Peer(ev) => {
-                if let media::PeerEvent::Chat(text) = &ev {
-                    on_chat(text);
-                }
-                if let Some(l) = link.as_mut() {
-                    if ev == media::PeerEvent::Connected {
-                        if let (Some(hold), None) = (args.hold, hang_up_at) {
-                            hang_up_at = Some((Instant::now() + Duration::from_secs_f64(hold), l.call));
-                        }
-                        if let (Some(t), Some(_)) = (&args.doc_type, &photo) {
-                            if s.uploads.is_empty() {
-                                pending_upload = Some((l.call.0, t.clone()));
-                            }
-                        }
-                        if let (Some(after), false) = (args.drop_signaling_after, drop_done) {
-                            drop_done = true;
-                            drop_at = Some(Instant::now() + Duration::from_secs_f64(after));
-                        }
-                    }
-                }
-                apply_peer_event(&session, &mut link, &ev).await?;
-                continue;
-            }
-            Step::Server(Err(SessionError::Closed)) if s.ticket.is_some() && session.may_reconnect() => {
-                // The network dropped: the server keeps the ticket (and the call) for the grace
-                // period, so get the connection back and carry on.
-                tracing::info!("signaling connection lost; reconnecting");
-                session = reconnect(args).await?;
-                emit(&session.welcome);
-                continue;
-            }
-            Step::Server(Err(e)) => {
-                s.outcome = "error".into();
-                s.error = Some(match session.close_reason() {
-                    Some(reason) => format!("{e} (the server closed it: {})", reason.as_str()),
-                    None => e.to_string(),
-                });
-                break;
-            }
-            Step::Server(Ok(m)) => m,
-        };
-        emit(&msg);
-        match &msg {
+        }
+        Ok(Flow::Continue)
+    }
+
+    async fn on_media(&mut self, client: &mut Client, event: &media::PeerEvent) -> Result<Flow, SessionError> {
+        if let media::PeerEvent::Chat(text) = event {
+            (self.on_chat)(text);
+        }
+        let (Some(l), media::PeerEvent::Connected) = (client.link.as_ref(), event) else { return Ok(Flow::Continue) };
+        let call = l.call;
+        if let (Some(hold), None) = (self.args.hold, self.hang_up_at) {
+            self.hang_up_at = Some((Instant::now() + Duration::from_secs_f64(hold), call));
+        }
+        if let (Some(t), true) = (&self.args.doc_type, self.s.uploads.is_empty()) {
+            self.upload_now(call.0, t.clone());
+        }
+        if let (Some(after), false) = (self.args.drop_signaling_after, self.drop_done) {
+            self.drop_done = true;
+            self.drop_at = Some(Instant::now() + Duration::from_secs_f64(after));
+        }
+        Ok(Flow::Continue)
+    }
+
+    async fn on_connection_lost(&mut self, client: &mut Client, e: SessionError) -> Result<Flow, SessionError> {
+        if matches!(e, SessionError::Closed) && self.s.ticket.is_some() && client.session.may_reconnect() {
+            // The network dropped: the server keeps the ticket (and the call) for the grace
+            // period, so get the connection back and carry on.
+            tracing::info!("signaling connection lost; reconnecting");
+            client.session = reconnect(self.args).await?;
+            (self.emit)(&client.session.welcome);
+            return Ok(Flow::Continue);
+        }
+        self.s.outcome = "error".into();
+        self.s.error = Some(match client.session.close_reason() {
+            Some(reason) => format!("{e} (the server closed it: {})", reason.as_str()),
+            None => e.to_string(),
+        });
+        Ok(Flow::Stop)
+    }
+
+    async fn on_message(&mut self, client: &mut Client, msg: &ServerMessage) -> Result<Flow, SessionError> {
+        (self.emit)(msg);
+        let (args, s) = (self.args, &mut self.s);
+        match msg {
             ServerMessage::TicketStatus { ticket, position, .. } => {
                 s.ticket = Some(ticket.0);
                 if s.first_position.is_none() {
@@ -388,31 +426,28 @@ pub async fn run_with(
                 s.ticket = Some(ticket.0);
                 s.call = Some(call.0);
                 s.clerk = Some(peer.id.clone());
-                s.waited_ms = started.elapsed().as_millis() as u64;
-                let resumed = link.as_ref().is_some_and(|l| l.call == *call);
+                s.waited_ms = self.started.elapsed().as_millis() as u64;
+                let resumed = client.link.as_ref().is_some_and(|l| l.call == *call);
                 if !args.no_media && !resumed {
                     let (initiator, media, t0, say) = (*initiator, *media, Instant::now(), args.say.clone());
                     let start = CallStart { call: *call, initiator, media, ice_servers, t0, say };
-                    link = start_call(&session, start, &peer_config).await?;
-                } else if args.no_media && hang_up_at.is_none() {
+                    client.link = start_call(&client.session, start, &self.peer_config).await?;
+                } else if args.no_media && self.hang_up_at.is_none() {
                     if let Some(hold) = args.hold {
-                        hang_up_at = Some((Instant::now() + Duration::from_secs_f64(hold), *call));
+                        self.hang_up_at = Some((Instant::now() + Duration::from_secs_f64(hold), *call));
                     }
                 }
             }
             // The clerk handed the call on: the media keeps flowing through the relay.
             ServerMessage::CallTransferred { peer, .. } => s.clerk = Some(peer.id.clone()),
-            ServerMessage::Sdp { .. } | ServerMessage::IceCandidate { .. } => {
-                apply_signal(&session, &mut link, &msg).await?;
-            }
             ServerMessage::CallEnded { .. } => {
-                if let Some(l) = link.take() {
+                if let Some(l) = client.link.take() {
                     s.record(l.close().await);
                 }
-                hang_up_at = None;
+                self.hang_up_at = None;
             }
-            ServerMessage::DocumentRequested { call, doc_type, .. } if photo.is_some() => {
-                pending_upload = Some((call.0, doc_type.as_str().to_owned()));
+            ServerMessage::DocumentRequested { call, doc_type, .. } => {
+                self.upload_now(call.0, doc_type.as_str().to_owned());
             }
             ServerMessage::DocumentReviewed { call, doc_type, accepted, .. } => {
                 if *accepted {
@@ -420,47 +455,41 @@ pub async fn run_with(
                 } else {
                     // The clerk wants it again: take it again (here: send the same file again).
                     s.documents_rejected += 1;
-                    if photo.is_some() {
-                        pending_upload = Some((call.0, doc_type.as_str().to_owned()));
-                    }
+                    self.upload_now(call.0, doc_type.as_str().to_owned());
                 }
             }
             ServerMessage::TicketClosed { reason: protocol::TicketEndReason::NoClerk, .. }
-                if s.call.is_none() && Instant::now() + Duration::from_secs(1) < wait_for_clerk_until =>
+                if s.call.is_none() && Instant::now() + Duration::from_secs(1) < self.wait_for_clerk_until =>
             {
                 // Nobody is signed in for the service yet (the clerk may be starting too): ask
                 // again in a second.
                 tracing::info!("no clerk signed in yet; asking again");
-                ask_again_at = Some(Instant::now() + Duration::from_secs(1));
+                self.ask_again_at = Some(Instant::now() + Duration::from_secs(1));
             }
             ServerMessage::TicketClosed { ticket, reason, .. } => {
                 s.ticket = Some(ticket.0);
                 if s.call.is_none() {
-                    s.waited_ms = started.elapsed().as_millis() as u64;
+                    s.waited_ms = self.started.elapsed().as_millis() as u64;
                 }
                 s.outcome = serde_json::to_value(reason)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_owned))
                     .unwrap_or_else(|| "closed".into());
-                break;
+                return Ok(Flow::Stop);
             }
             // Only a refused request ends the visit; other refusals are logged and the call goes on.
             ServerMessage::Error { code, message_en, in_reply_to, .. } => {
                 if in_reply_to.as_deref() == Some("request_service") {
                     s.outcome = "error".into();
                     s.error = Some(format!("{code:?}: {message_en}"));
-                    break;
+                    return Ok(Flow::Stop);
                 }
                 tracing::warn!(?code, message_en, ?in_reply_to, "server refused a message");
             }
             _ => {}
         }
+        Ok(Flow::Continue)
     }
-    if let Some(l) = link.take() {
-        s.record(l.close().await);
-    }
-    session.close().await;
-    Ok(s)
 }
 
 /// Sends the photo for a pending document request.

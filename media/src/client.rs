@@ -1,10 +1,10 @@
-//! What the headless clients' event loops share (`booth-client`, `agent-console` and its
-//! monitor and third-party runners): waiting for the next step — a server message, an event of
-//! the call's media, or the role's own next deadline — and the call plumbing every role does the
-//! same way: starting the call's link on `call_started` (or reporting `media_state: failed` at
-//! once when it cannot be built, so the server puts the citizen back at the head), applying
-//! relayed SDP and ICE, and sending what the link's events call for. Each role keeps its own
-//! handlers for everything else.
+//! The headless clients' one event loop (`booth-client`, `agent-console` and its monitor and
+//! third-party runners): [`drive`] waits for the next step — a server message, an event of the
+//! call's media, the role's own next timer or the run's deadline — does the call plumbing every
+//! role does the same way (relayed SDP and ICE applied to the call's link, what the link's events
+//! call for sent), and hands the rest to the role's [`RoleHandler`]. [`start_call`] is what a
+//! party does on `call_started`: build the call's link, or report `media_state: failed` at once
+//! when it cannot be built, so the server puts the citizen back at the head.
 
 use std::time::Instant;
 
@@ -13,8 +13,97 @@ use session::{Session, SessionError};
 
 use crate::{CallLink, PeerConfig, PeerEvent};
 
+/// What a role's loop holds: its signaling session and the call's media link, if any.
+pub struct Client {
+    pub session: Session,
+    pub link: Option<CallLink>,
+}
+
+/// Whether the loop goes on after a handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Stop,
+}
+
+/// How [`drive`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// A handler said [`Flow::Stop`].
+    Stopped,
+    /// The run's deadline passed first.
+    Deadline,
+}
+
+/// A role's part in the loop: its timers and what it does with each step. Relayed `sdp` and
+/// `ice_candidate` are applied to the link before [`RoleHandler::on_message`] sees them, and a
+/// media event after [`RoleHandler::on_media`] has.
+pub trait RoleHandler {
+    /// The role's next timer, if it has one.
+    fn next_timer(&self) -> Option<Instant>;
+    /// Whether the link's `media_state` goes to the server: a call's parties report it; a
+    /// supervisor watching or a third party does not (the server would take it for a party's).
+    fn reports_media_state(&self) -> bool {
+        true
+    }
+    /// The role's timer passed.
+    fn on_timer(&mut self, client: &mut Client) -> impl std::future::Future<Output = Result<Flow, SessionError>>;
+    /// An event of the call's media.
+    fn on_media(
+        &mut self,
+        client: &mut Client,
+        event: &PeerEvent,
+    ) -> impl std::future::Future<Output = Result<Flow, SessionError>>;
+    /// A server message.
+    fn on_message(
+        &mut self,
+        client: &mut Client,
+        msg: &ServerMessage,
+    ) -> impl std::future::Future<Output = Result<Flow, SessionError>>;
+    /// The signaling connection failed: reconnect (replacing `client.session`) and go on, or stop.
+    fn on_connection_lost(
+        &mut self,
+        client: &mut Client,
+        error: SessionError,
+    ) -> impl std::future::Future<Output = Result<Flow, SessionError>>;
+}
+
+/// Runs the loop until a handler stops it or `deadline` passes.
+pub async fn drive(client: &mut Client, deadline: Instant, role: &mut impl RoleHandler) -> Result<Ended, SessionError> {
+    loop {
+        let wake = role.next_timer().map_or(deadline, |at| at.min(deadline));
+        let flow = match next_step(&mut client.session, &mut client.link, wake).await {
+            Step::Timer if Instant::now() >= deadline => return Ok(Ended::Deadline),
+            Step::Timer => role.on_timer(client).await?,
+            Step::Peer(event) => {
+                let flow = role.on_media(client, &event).await?;
+                if role.reports_media_state() {
+                    apply_peer_event(&client.session, &mut client.link, &event).await?;
+                } else if let Some(l) = client.link.as_mut() {
+                    for out in l.on_event(&event).await.unwrap_or_default() {
+                        if !matches!(out, ClientMessage::MediaState { .. }) {
+                            client.session.send(out).await?;
+                        }
+                    }
+                }
+                flow
+            }
+            Step::Server(Ok(msg)) => {
+                if matches!(msg, ServerMessage::Sdp { .. } | ServerMessage::IceCandidate { .. }) {
+                    apply_signal(&client.session, &mut client.link, &msg).await?;
+                }
+                role.on_message(client, &msg).await?
+            }
+            Step::Server(Err(e)) => role.on_connection_lost(client, e).await?,
+        };
+        if flow == Flow::Stop {
+            return Ok(Ended::Stopped);
+        }
+    }
+}
+
 /// What woke a client's loop.
-pub enum Step {
+enum Step {
     Server(Result<ServerMessage, SessionError>),
     Peer(PeerEvent),
     /// The role's deadline passed (nothing arrived before it).
@@ -22,7 +111,7 @@ pub enum Step {
 }
 
 /// Waits for the next step, at the latest until `wake`.
-pub async fn next_step(session: &mut Session, link: &mut Option<CallLink>, wake: Instant) -> Step {
+async fn next_step(session: &mut Session, link: &mut Option<CallLink>, wake: Instant) -> Step {
     tokio::select! {
         msg = session.recv_timeout(wake.saturating_duration_since(Instant::now())) => match msg {
             Err(SessionError::Timeout(_)) => Step::Timer,
@@ -68,11 +157,7 @@ pub async fn start_call(
 }
 
 /// Applies relayed signaling (`sdp`, `ice_candidate`) to the call's link and sends its answers.
-pub async fn apply_signal(
-    session: &Session,
-    link: &mut Option<CallLink>,
-    msg: &ServerMessage,
-) -> Result<(), SessionError> {
+async fn apply_signal(session: &Session, link: &mut Option<CallLink>, msg: &ServerMessage) -> Result<(), SessionError> {
     if let Some(l) = link.as_mut() {
         match l.on_signal(msg).await {
             Ok(out) => session.send_all(out).await?,
@@ -84,11 +169,7 @@ pub async fn apply_signal(
 
 /// Hands a media event to the call's link and sends what it calls for (candidates, offers, the
 /// media state).
-pub async fn apply_peer_event(
-    session: &Session,
-    link: &mut Option<CallLink>,
-    ev: &PeerEvent,
-) -> Result<(), SessionError> {
+async fn apply_peer_event(session: &Session, link: &mut Option<CallLink>, ev: &PeerEvent) -> Result<(), SessionError> {
     if let Some(l) = link.as_mut() {
         match l.on_event(ev).await {
             Ok(out) => session.send_all(out).await?,

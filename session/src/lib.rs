@@ -282,6 +282,12 @@ impl Session {
         self.task.abort();
     }
 
+    /// [`Session::abort`] in place: the connection is gone, the session only answers `Closed`
+    /// (for a loop that holds it and reconnects right after).
+    pub fn cut(&mut self) {
+        self.task.abort();
+    }
+
     /// Closes the connection cleanly.
     pub async fn close(self) {
         drop(self.tx);

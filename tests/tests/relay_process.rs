@@ -1,7 +1,8 @@
 //! The media relay on a machine of its own (`xiaowu-relay`, `[media] relays`): calls go through
 //! it as through the in-process relay; when it is killed mid-call both parties are told at once
 //! (`call_ended` `media_failed`), the citizen goes back to the head of the queue, the partial
-//! recording on the relay's disk is readable, and once a relay is back the next call works.
+//! recording on the relay's disk is readable and indexed (the clerk gets it through the API), and
+//! once a relay is back the next call works.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -113,6 +114,21 @@ async fn killing_the_relay_mid_call_requeues_the_citizen_and_leaves_a_readable_r
         .expect("ffprobe runs");
     let read: u64 = String::from_utf8_lossy(&frames.stdout).trim().trim_end_matches(',').parse().unwrap_or(0);
     assert!(read >= 30, "the booth's video before the kill is readable: {read} frames");
+    // ...and indexed: the call's clerk gets it through the API, the same bytes.
+    let clerk = token(&server, protocol::Role::Clerk, "clerk-hekou-1").await;
+    let on_disk = std::fs::read(&path).unwrap();
+    let deadline = Instant::now() + WAIT;
+    let served = loop {
+        let req = ureq::get(&format!("{url}/api/calls/{call}/recording")).config().http_status_as_error(false).build();
+        let mut resp = req.header("Authorization", &format!("Bearer {clerk}")).call().expect("the server answers");
+        if resp.status() == 200 {
+            break resp.body_mut().with_config().limit(1 << 30).read_to_vec().unwrap();
+        }
+        assert!(Instant::now() < deadline, "the partial recording was not indexed: {}", resp.status());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(served.len(), on_disk.len(), "the partial recording as written before the kill");
+    assert!(served == on_disk);
 
     // A relay back on the same address: the server reconnects, and the next clerk serves the
     // citizen who was waiting at the head.

@@ -247,7 +247,8 @@ impl Writer {
     }
 }
 
-fn hash_file(path: &PathBuf) -> std::io::Result<(u64, String)> {
+/// A file's size and lower-case hex SHA-256, read in 64 KiB steps.
+pub fn hash_file(path: &std::path::Path) -> std::io::Result<(u64, String)> {
     let mut file = File::open(path)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];

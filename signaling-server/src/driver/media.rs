@@ -16,6 +16,8 @@ use crate::media::{BOOTH, CLERK};
 pub(super) struct MediaCall {
     pub view: routing::CallView,
     pub clerks: Vec<routing::ClerkIdx>,
+    /// When its room was opened (Unix ms): a partial recording's start.
+    pub opened_ms: i64,
 }
 
 impl Driver {
@@ -30,7 +32,12 @@ impl Driver {
         let id = call.call.0;
         if self.shared.media.recorded() {
             // Kept until the recording is reported (then indexed with it).
-            self.media_calls.entry(id).or_insert_with(|| MediaCall { view: *call, clerks: vec![call.clerk] });
+            let opened_ms = self.timeline_ms();
+            self.media_calls.entry(id).or_insert_with(|| MediaCall {
+                view: *call,
+                clerks: vec![call.clerk],
+                opened_ms,
+            });
         }
         let parties =
             || vec![JoinSpec { party: BOOTH.into(), publish: true }, JoinSpec { party: CLERK.into(), publish: true }];
@@ -137,7 +144,9 @@ impl Driver {
             RelayEvent::RoomLost { call } => {
                 // The relay holding the call is gone: its media with it. Logged, so that a replay
                 // ends the call the same way.
-                self.media_calls.remove(&call);
+                if let Some(recorded) = self.media_calls.remove(&call) {
+                    self.index_partial_recording(call, recorded);
+                }
                 if self.engine.call(routing::CallId(call)).is_some() && !self.replaying {
                     warn!(call, "the call's media relay is gone: the call ends as media_failed");
                     self.record(crate::routing_log::Entry::MediaLost { call });
@@ -161,28 +170,62 @@ impl Driver {
 
     /// Indexes a finished recording in the records store (through the records writer, in order).
     fn index_recording(&mut self, info: media_relay::record::RecordingInfo) {
-        let Some(MediaCall { view: call, clerks }) = self.media_calls.remove(&info.call) else {
+        let Some(recorded) = self.media_calls.remove(&info.call) else {
             warn!(call = info.call, "a recording for a call this driver did not open: not indexed");
             return;
         };
-        let dir = self.shared.directory.clone();
-        let booth = dir.booth(call.booth);
-        let row = store::RecordingRow {
-            call_id: crate::records::store_id(info.call),
-            ticket_id: crate::records::store_id(call.ticket.0),
-            booth: booth.id.clone(),
-            clerk: clerks.iter().map(|c| dir.clerk(*c).id.as_str()).collect::<Vec<_>>().join(","),
-            booth_region: dir.region(booth.region).id.clone(),
-            service: dir.service(call.service).code.clone(),
-            parties: info.parties.join(","),
-            file: info.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
-            started_ms: info.started_unix_ms as i64,
-            ended_ms: info.ended_unix_ms as i64,
-            duration_ms: info.duration_ms as i64,
-            bytes: info.bytes as i64,
-            sha256: info.sha256,
-        };
+        let mut row = self.recording_row(info.call, &recorded);
+        row.parties = info.parties.join(",");
+        row.file = info.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        (row.started_ms, row.ended_ms) = (info.started_unix_ms as i64, info.ended_unix_ms as i64);
+        (row.duration_ms, row.bytes, row.sha256) = (info.duration_ms as i64, info.bytes as i64, info.sha256);
         self.shared.records.append(crate::records::Record::Recording(row));
+    }
+
+    /// A relay died with the call's recording open: what it wrote up to then is indexed too, found
+    /// in `recording_dir` (a relay of its own writes there through a shared mount). Its end is the
+    /// file's last write; hashing it runs off the driver.
+    fn index_partial_recording(&mut self, call: u64, recorded: MediaCall) {
+        let mut row = self.recording_row(call, &recorded);
+        row.parties = [BOOTH, CLERK].join(",");
+        let (dir, records) = (self.shared.recording_dir.clone(), self.shared.records.clone());
+        tokio::task::spawn_blocking(move || {
+            let Some((path, modified_ms)) = newest_part(&dir, call) else {
+                warn!(call, dir = %dir.display(), "the relay died mid-call and left no recording here: not indexed");
+                return;
+            };
+            let (bytes, sha256) = match media_relay::record::hash_file(&path) {
+                Ok(hashed) => hashed,
+                Err(e) => return warn!(call, error = %e, "the partial recording cannot be read: not indexed"),
+            };
+            row.file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+            row.ended_ms = modified_ms.max(row.started_ms);
+            row.duration_ms = row.ended_ms - row.started_ms;
+            (row.bytes, row.sha256) = (bytes as i64, sha256);
+            info!(call, bytes = row.bytes, "a partial recording was indexed (its relay died mid-call)");
+            records.append(crate::records::Record::Recording(row));
+        });
+    }
+
+    /// A recording's index row with the call's side filled in (who, where, what).
+    fn recording_row(&self, call: u64, recorded: &MediaCall) -> store::RecordingRow {
+        let dir = &self.shared.directory;
+        let booth = dir.booth(recorded.view.booth);
+        store::RecordingRow {
+            call_id: crate::records::store_id(call),
+            ticket_id: crate::records::store_id(recorded.view.ticket.0),
+            booth: booth.id.clone(),
+            clerk: recorded.clerks.iter().map(|c| dir.clerk(*c).id.as_str()).collect::<Vec<_>>().join(","),
+            booth_region: dir.region(booth.region).id.clone(),
+            service: dir.service(recorded.view.service).code.clone(),
+            parties: String::new(),
+            file: String::new(),
+            started_ms: recorded.opened_ms,
+            ended_ms: recorded.opened_ms,
+            duration_ms: 0,
+            bytes: 0,
+            sha256: String::new(),
+        }
     }
 
     /// The live calls whose booth is within `scope`, for the supervisors' list.
@@ -210,4 +253,23 @@ impl Driver {
             })
             .collect()
     }
+}
+
+/// The call's recording file written last in `dir` (`call-<id>.webm` or a later part
+/// `call-<id>.<n>.webm`), with its last write (Unix ms).
+fn newest_part(dir: &std::path::Path, call: u64) -> Option<(std::path::PathBuf, i64)> {
+    let (whole, prefix) = (format!("call-{call}.webm"), format!("call-{call}."));
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name == whole || (name.starts_with(&prefix) && name.ends_with(".webm"))
+        })
+        .filter_map(|e| {
+            let modified = e.metadata().ok()?.modified().ok()?;
+            let ms = modified.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis() as i64;
+            Some((e.path(), ms))
+        })
+        .max_by_key(|(_, ms)| *ms)
 }
