@@ -37,11 +37,17 @@ const OUTBOUND_MAXLEN: u64 = 100_000;
 /// How long a reader blocks on an empty stream; well under the connection's 5 s read timeout.
 const BLOCK: Duration = Duration::from_millis(1000);
 
-/// Publishes a batch for other gateways if the epoch still holds. KEYS: epoch, then one outbound
+/// Publishes a batch for other gateways if the epoch still holds (a Redis without an epoch — an
+/// empty master just restarted, before Sentinel makes it a replica — is an error to retry, not a
+/// newer router). KEYS: epoch, then one outbound
 /// stream per message. ARGV: epoch, max length, then per message: connection, kind (`m` message,
 /// `x` close), payload.
 const FENCED_PUBLISH: &str = r#"
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+local current = redis.call('GET', KEYS[1])
+if not current then
+  return redis.error_reply('NOSTATE no epoch here: not the cluster master yet')
+end
+if current ~= ARGV[1] then
   return redis.error_reply('FENCED')
 end
 for i = 2, #KEYS do

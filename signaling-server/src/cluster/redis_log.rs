@@ -26,6 +26,9 @@ use crate::routing_log::{AppliedLog, Logged};
 /// batch. ARGV: epoch, batch id, entries….
 const FENCED_APPEND: &str = r#"
 local current = redis.call('GET', KEYS[1])
+if not current then
+  return redis.error_reply('NOSTATE no epoch here: not the cluster master yet')
+end
 if current ~= ARGV[1] then
   return redis.error_reply('FENCED ' .. tostring(current))
 end
@@ -44,6 +47,9 @@ return #ARGV - 2
 /// stream, snapshot pointer. ARGV: epoch, entry. Returns the entry's id.
 const FENCED_SNAPSHOT: &str = r#"
 local current = redis.call('GET', KEYS[1])
+if not current then
+  return redis.error_reply('NOSTATE no epoch here: not the cluster master yet')
+end
 if current ~= ARGV[1] then
   return redis.error_reply('FENCED ' .. tostring(current))
 end
@@ -65,10 +71,23 @@ end
 return 0
 "#;
 
-/// Extends the lease if this node still holds it. KEYS: lease. ARGV: node, lease ms.
+/// Extends the lease if this node still holds it: 1. If the lease ran out but nobody took it
+/// (the epoch is still this router's), takes it back: 1. Held by another node or a newer epoch: 0.
+/// A Redis without an epoch at all is not the cluster's master (an empty master just restarted,
+/// before Sentinel makes it a replica): -1, to retry. KEYS: lease, epoch. ARGV: node, lease ms,
+/// epoch.
 const RENEW: &str = r#"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+local epoch = redis.call('GET', KEYS[2])
+if not epoch then
+  return -1
+end
+if not holder and epoch == ARGV[3] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
 end
 return 0
 "#;
@@ -177,11 +196,28 @@ pub fn try_acquire(
     Ok((epoch > 0).then_some(epoch))
 }
 
-/// Extends `node`'s lease; `false` when it no longer holds it.
-pub fn renew(conn: &mut redis::Connection, keys: &Keys, node: &str, lease: Duration) -> Result<bool, ClusterError> {
-    let held: u64 =
-        redis::cmd("EVAL").arg(RENEW).arg(1).arg(&keys.lease).arg(node).arg(lease.as_millis() as u64).query(conn)?;
-    Ok(held == 1)
+/// Extends `node`'s lease of `epoch`; `false` when another node holds it or a newer epoch began;
+/// an error when this Redis has no cluster state (to reconnect and retry).
+pub fn renew(
+    conn: &mut redis::Connection,
+    keys: &Keys,
+    node: &str,
+    epoch: u64,
+    lease: Duration,
+) -> Result<bool, ClusterError> {
+    let held: i64 = redis::cmd("EVAL")
+        .arg(RENEW)
+        .arg(2)
+        .arg(&keys.lease)
+        .arg(&keys.epoch)
+        .arg(node)
+        .arg(lease.as_millis() as u64)
+        .arg(epoch)
+        .query(conn)?;
+    match held {
+        -1 => Err(ClusterError::Redis("this Redis has no cluster state (not the master yet)".into())),
+        held => Ok(held == 1),
+    }
 }
 
 /// Gives up `node`'s lease, if it still holds it. KEYS: lease. ARGV: node.
@@ -309,7 +345,7 @@ impl RedisLog {
                         pause = RENEW_RETRY.min(lease / 3);
                         continue;
                     };
-                    match renew(conn, &renew_keys, &holder, lease) {
+                    match renew(conn, &renew_keys, &holder, epoch, lease) {
                         Ok(true) => {}
                         Ok(false) => {
                             flag.store(true, Ordering::SeqCst);
@@ -498,8 +534,8 @@ mod tests {
         let mut b = connect(&redis.url()).unwrap();
         let first = try_acquire(&mut a, &keys, "node-a", lease).unwrap().expect("a free lease is taken");
         assert_eq!(try_acquire(&mut b, &keys, "node-b", lease).unwrap(), None, "one holder at a time");
-        assert!(renew(&mut a, &keys, "node-a", lease).unwrap());
-        assert!(!renew(&mut b, &keys, "node-b", lease).unwrap());
+        assert!(renew(&mut a, &keys, "node-a", first, lease).unwrap());
+        assert!(!renew(&mut b, &keys, "node-b", first, lease).unwrap());
         // node-a's log writes while its epoch is current.
         let mut log_a = test_log(&redis.url(), &keys, first);
         log_a.append(&entry(1)).unwrap();
@@ -509,12 +545,41 @@ mod tests {
         std::thread::sleep(Duration::from_millis(400));
         let second = try_acquire(&mut b, &keys, "node-b", lease).unwrap().expect("a lapsed lease is taken");
         assert!(second > first);
-        assert!(!renew(&mut a, &keys, "node-a", lease).unwrap(), "the old holder cannot renew");
+        assert!(!renew(&mut a, &keys, "node-a", first, lease).unwrap(), "the old holder cannot renew");
         log_a.append(&entry(3)).unwrap();
         let refused = log_a.commit().unwrap_err();
         assert!(refused.contains("fenced"), "{refused}");
         let (all, _) = read_all(&mut b, &keys).unwrap();
         assert_eq!(all, vec![entry(1), entry(2)], "nothing of the deposed router's last batch is in the log");
+    }
+
+    /// A lease that ran out while nobody took it (a long Sentinel failover) is taken back by its
+    /// router; an empty Redis (a master restarted without its data, before Sentinel makes it a
+    /// replica) deposes nobody: renewing and appending there are errors to retry, not fencing.
+    #[test]
+    fn a_lapsed_lease_is_taken_back_and_an_empty_redis_deposes_nobody() {
+        let redis = TestRedis::start();
+        let keys = Keys::new("t4");
+        let lease = Duration::from_millis(200);
+        let mut a = connect(&redis.url()).unwrap();
+        let epoch = try_acquire(&mut a, &keys, "node-a", lease).unwrap().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        let lapsed: Option<String> = redis::cmd("GET").arg(&keys.lease).query(&mut a).unwrap();
+        assert_eq!(lapsed, None, "the lease ran out");
+        assert!(renew(&mut a, &keys, "node-a", epoch, lease).unwrap(), "taken back: nobody took over");
+        let holder: Option<String> = redis::cmd("GET").arg(&keys.lease).query(&mut a).unwrap();
+        assert_eq!(holder.as_deref(), Some("node-a"));
+
+        let _: () = redis::cmd("FLUSHALL").query(&mut a).unwrap();
+        let e = renew(&mut a, &keys, "node-a", epoch, lease).unwrap_err();
+        assert!(e.to_string().contains("no cluster state"), "{e}");
+        let mut log = test_log(&redis.url(), &keys, epoch);
+        log.append(&entry(1)).unwrap();
+        match log.try_commit("1:1") {
+            Err(ClusterError::Fenced { .. }) => panic!("an empty Redis is not a newer router"),
+            Err(e) => assert!(e.to_string().contains("NOSTATE"), "{e}"),
+            Ok(()) => panic!("nothing may be appended to a Redis without the cluster's epoch"),
+        }
     }
 
     #[test]
