@@ -329,9 +329,19 @@ pub fn current_version(exec: &mut dyn Executor) -> Result<i64> {
     Ok(rows.first().and_then(|r| r[0].int()).unwrap_or(0))
 }
 
-/// Brings the schema up to [`SCHEMA_VERSION`], each migration in its own transaction.
+/// Brings the schema up to [`SCHEMA_VERSION`], each migration in its own transaction. Several
+/// processes may start on one database at once (the nodes of a cluster after an upgrade): each
+/// migration runs under the write lock (SQLite) or a lock on `schema_version` (PostgreSQL), and
+/// one already applied by another process meanwhile is skipped.
 pub fn migrate(exec: &mut dyn Executor, dialect: Dialect) -> Result<()> {
-    exec.batch("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL, applied_ms BIGINT NOT NULL)")?;
+    const VERSIONS: &str =
+        "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL, applied_ms BIGINT NOT NULL)";
+    if exec.batch(VERSIONS).is_err() {
+        // PostgreSQL's `IF NOT EXISTS` is not safe against a concurrent creation: the other
+        // process made it; it is there now.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        exec.batch(VERSIONS)?;
+    }
     let found = current_version(exec)?;
     if found > SCHEMA_VERSION {
         return Err(StoreError::SchemaTooNew { found, supported: SCHEMA_VERSION });
@@ -343,7 +353,10 @@ pub fn migrate(exec: &mut dyn Executor, dialect: Dialect) -> Result<()> {
             Dialect::Postgres => "BYTEA",
         };
         let sql = sql.replace("{BLOB}", blob);
-        in_transaction(exec, dialect, None, |exec| {
+        in_transaction(exec, dialect, Some("schema_version"), |exec| {
+            if current_version(exec)? >= version {
+                return Ok(0);
+            }
             exec.batch(&sql)?;
             exec.execute(
                 "INSERT INTO schema_version (version, applied_ms) VALUES ($1, $2)",

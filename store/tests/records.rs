@@ -161,3 +161,26 @@ fn paging_never_skips_cases_recorded_in_the_same_millisecond() {
         assert_eq!(seen, ["case-7", "case-6", "case-5", "case-4", "case-3", "case-2", "case-1"], "{backend}");
     }
 }
+
+/// Several processes starting on one new database at once (a cluster's nodes) all open it: the
+/// migrations run once, one after the other, on both backends.
+#[test]
+fn stores_opened_at_once_on_a_new_database_all_open() {
+    let path = common::temp_dir("concurrent").join("xiaowu.db");
+    let url = common::postgres_url();
+    for backend in ["sqlite", "postgres"] {
+        let opened: Vec<_> = (0..4)
+            .map(|_| {
+                let (path, url) = (path.clone(), url.clone());
+                std::thread::spawn(move || match backend {
+                    "sqlite" => Store::open_sqlite(&path),
+                    _ => Store::open_postgres(&url),
+                })
+            })
+            .collect();
+        for t in opened {
+            let store = t.join().unwrap().unwrap_or_else(|e| panic!("{backend}: {e}"));
+            assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION, "{backend}");
+        }
+    }
+}

@@ -27,9 +27,14 @@ impl TestConn {
     }
 }
 
+/// A driver with a records store of its own (tests run in parallel: two opening one store at once
+/// would both create its tables).
 fn driver() -> Driver {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut settings = Settings::demo();
-    let dir = std::env::temp_dir().join(format!("xiaowu-driver-test-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("xiaowu-driver-test-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
     settings.file.documents.data_dir = dir;
     let directory = Arc::new(settings.directory.clone());
     let engine_cfg = settings.engine.clone();
