@@ -241,6 +241,29 @@ pub struct Report {
     pub formulas: std::collections::BTreeMap<String, String>,
 }
 
+/// `GET /api/alerts`: the supervisors' alerts raised and cleared in the days `from` to `to` (China
+/// dates, inclusive), in the supervisor's scope, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertHistory {
+    pub from: String,
+    pub to: String,
+    pub events: Vec<AlertEvent>,
+    /// More events than the 1,000 returned: ask for a shorter range.
+    pub truncated: bool,
+}
+
+/// One alert raised or cleared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertEvent {
+    /// When (Unix ms).
+    pub at_unix_ms: i64,
+    /// `raised` or `cleared`.
+    pub event: String,
+    /// The alert as it was sent (`since_unix`: when it was raised; for a cleared one, `value` is
+    /// its last measure).
+    pub alert: crate::Alert,
+}
+
 /// `GET /api/reports/clerks`: where each clerk's signed-in time went, for the days `from` to `to`
 /// (China dates, inclusive), for the clerks of the halls in the supervisor's scope.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

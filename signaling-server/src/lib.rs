@@ -160,7 +160,7 @@ async fn retention(state: AppState) {
 }
 
 pub fn router(state: AppState) -> Router {
-    use http::{cases, clerk_reports, documents, login, pages, qr, queues, recordings, reports, staffing};
+    use http::{alerts, cases, clerk_reports, documents, login, pages, qr, queues, recordings, reports, staffing};
     Router::new()
         .route("/", get(pages::index))
         .route("/healthz", get(pages::healthz))
@@ -176,6 +176,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/tickets/{id}/events", get(cases::ticket_events))
         .route("/api/reports", get(reports::reports))
         .route("/api/reports/clerks", get(clerk_reports::clerk_reports))
+        .route("/api/alerts", get(alerts::alert_history))
         .route("/api/staffing", get(staffing::staffing))
         .route("/api/cluster", get(queues::cluster))
         .route("/ws/{role}", get(ws::upgrade))

@@ -90,6 +90,8 @@ pub enum Record {
     View(store::RecordingViewRow),
     /// Clerks' state stretches that ended (or were cut at an hour).
     ClerkTime(Vec<store::ClerkInterval>),
+    /// Supervisors' alerts raised and cleared.
+    Alerts(Vec<store::AlertEventRow>),
 }
 
 /// Run by the writer once the record is committed.
@@ -110,6 +112,7 @@ enum Row {
     Recording(store::RecordingRow),
     View(store::RecordingViewRow),
     ClerkTime(Vec<store::ClerkInterval>),
+    Alerts(Vec<store::AlertEventRow>),
 }
 
 /// The records store and its writer thread.
@@ -199,6 +202,7 @@ impl Records {
             Record::Recording(r) => Row::Recording(r),
             Record::View(v) => Row::View(v),
             Record::ClerkTime(t) => Row::ClerkTime(t),
+            Record::Alerts(a) => Row::Alerts(a),
         };
         if self.tx.send(ToWriter::Row(Box::new(row), done)).is_err() {
             error!("records writer is gone: a record was not written");
@@ -260,6 +264,7 @@ impl Row {
             Row::Recording(_) => "recording",
             Row::View(_) => "recording_view",
             Row::ClerkTime(_) => "clerk_time",
+            Row::Alerts(_) => "alerts",
         }
     }
 }
@@ -275,6 +280,7 @@ fn write(store: &Store, row: &Row) -> store::Result<()> {
         Row::Recording(r) => store.put_recording(r).map(drop),
         Row::View(v) => store.append_recording_view(v).map(drop),
         Row::ClerkTime(t) => store.append_clerk_time(t),
+        Row::Alerts(a) => store.append_alert_events(a),
     }
 }
 

@@ -15,6 +15,7 @@
 //! Synchronous by design: the server calls it from a blocking thread, and a commit returns only
 //! once the record is durable.
 
+mod alerts;
 mod audit;
 mod backend;
 mod clerk_time;
@@ -32,6 +33,7 @@ pub mod test_ports;
 use std::path::Path;
 use std::sync::Mutex;
 
+pub use alerts::AlertEventRow;
 pub use audit::AuditBreak;
 pub use backend::Value;
 pub use clerk_time::{ClerkActivity, ClerkInterval, ClerkSums};

@@ -319,6 +319,23 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (slot, clerk)
     );
     CREATE INDEX clerk_hours_by_hall ON clerk_hours (hall, slot);",
+    // 9: the supervisors' alerts raised and cleared (`alerts.rs`).
+    "CREATE TABLE alert_events (
+        at_ms BIGINT NOT NULL,
+        event TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        region TEXT NOT NULL,
+        service TEXT,
+        clerk TEXT,
+        booth TEXT,
+        since_ms BIGINT NOT NULL,
+        value_milli BIGINT NOT NULL,
+        message_zh TEXT NOT NULL,
+        message_en TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        PRIMARY KEY (at_ms, event, kind, region, subject)
+    );
+    CREATE INDEX alert_events_by_region ON alert_events (region, at_ms);",
 ];
 
 /// The schema version this binary writes.

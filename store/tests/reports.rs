@@ -4,7 +4,9 @@
 
 mod common;
 
-use xiaowu_store::{CaseRow, ClerkActivity, ClerkInterval, Period, RatingRow, ReportQuery, TicketFactRow};
+use xiaowu_store::{
+    AlertEventRow, CaseRow, ClerkActivity, ClerkInterval, Period, RatingRow, ReportQuery, TicketFactRow,
+};
 
 /// 2026-12-01 09:00 China time.
 const NINE: i64 = 1_796_086_800_000;
@@ -174,5 +176,43 @@ fn clerk_time_adds_up_per_hour_once_on_both_backends() {
         let whole = store.clerk_report(NINE, NINE + 86_400_000, Some(Period::Day), Some(&["hekou".into()])).unwrap();
         assert_eq!(whole.len(), 1, "{backend}: only hekou's clerk: {whole:?}");
         assert_eq!((min(whole[0].in_call_ms), whole[0].calls, whole[0].hall.as_str()), (44, 1, "hekou"));
+    }
+}
+
+fn alert_event(at_s: i64, event: &str, region: &str, booth: &str) -> AlertEventRow {
+    AlertEventRow {
+        at_ms: NINE + at_s * 1000,
+        event: event.into(),
+        kind: "booth_device".into(),
+        region: region.into(),
+        service: None,
+        clerk: None,
+        booth: Some(booth.into()),
+        since_ms: NINE,
+        value_milli: 0,
+        message_zh: "摄像头无权限".into(),
+        message_en: "camera access denied".into(),
+    }
+}
+
+/// Alerts raised and cleared are kept on both backends: newest first, only the regions asked
+/// for, a batch written twice counted once.
+#[test]
+fn alert_events_are_kept_newest_first_by_region_on_both_backends() {
+    for (backend, store) in common::both() {
+        let events = vec![
+            alert_event(0, "raised", "xianhe", "booth-xianhe-1"),
+            alert_event(0, "raised", "kenli", "booth-kenli-1"),
+            alert_event(90, "cleared", "xianhe", "booth-xianhe-1"),
+        ];
+        store.append_alert_events(&events).unwrap();
+        store.append_alert_events(&events).unwrap();
+        let xianhe = store.alert_events(NINE, NINE + 3_600_000, &["xianhe".into()], 100).unwrap();
+        assert_eq!(xianhe.len(), 2, "{backend}: {xianhe:?}");
+        assert_eq!((xianhe[0].event.as_str(), xianhe[1].event.as_str()), ("cleared", "raised"), "{backend}");
+        assert_eq!(xianhe[1], events[0], "{backend}: the row as written");
+        let both = store.alert_events(NINE, NINE + 3_600_000, &["xianhe".into(), "kenli".into()], 2).unwrap();
+        assert_eq!(both.len(), 2, "{backend}: the limit");
+        assert!(store.alert_events(NINE + 3_600_000, NINE + 7_200_000, &["xianhe".into()], 100).unwrap().is_empty());
     }
 }

@@ -102,5 +102,11 @@ test("a kiosk reports its camera; one it cannot open is shown and raises an aler
   assert.match(await kiosk.textContent("#device-problem"), /摄像头无法使用/);
   await sup.waitForSelector('#booths tr[data-booth="booth-xianhe-1"][data-camera="denied"]');
   await waitFor(async () => /camera access denied/.test(await sup.textContent("#alerts")), "the device alert");
+  // The day's alert history has it too.
+  await waitFor(async () => {
+    await sup.click("#report-form button");
+    await new Promise((r) => setTimeout(r, 300));
+    return (await sup.locator('#alert-history tr[data-event="raised"][data-kind="booth_device"]').count()) > 0;
+  }, "the alert in the history");
   await audit(sup, "the dashboard with a device alert");
 });

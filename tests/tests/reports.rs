@@ -169,3 +169,62 @@ async fn staffing_advice_forecasts_next_weeks_hour_from_this_weeks_calls() {
     assert_eq!(get(&format!("{url}/api/staffing?week={next_week}"), &clerk).0, 403);
     server.shutdown().await;
 }
+
+/// `GET /api/alerts`: a booth reports its camera denied, then working; the raise and the clear
+/// are in the day's alert history for the booth's city supervisor, newest first, and not for
+/// another city's; a clerk may not ask; bad dates are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_raised_and_cleared_are_in_the_alert_history() {
+    use protocol::{ClientMessage, DeviceState};
+    let server = start(settings(|_| {})).await;
+    let url = base_url(&server);
+    let booth = connect(&server, Role::Booth, "booth-xianhe-1").await;
+    let sup = token(&server, Role::Supervisor, "sup-dongying").await;
+    let today = signaling_server::documents::china_date(store::now_ms() as u64 / 1000);
+    let history_url = format!("{url}/api/alerts?from={today}&to={today}");
+    let events = |token: &str| {
+        let (status, body) = get(&history_url, token);
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["truncated"], false);
+        v["events"].as_array().unwrap().clone()
+    };
+    let wait_for = |n: usize| {
+        let sup = sup.clone();
+        async move {
+            let deadline = std::time::Instant::now() + WAIT;
+            loop {
+                let seen = events(&sup);
+                if seen.len() >= n {
+                    return seen;
+                }
+                assert!(std::time::Instant::now() < deadline, "{n} alert events: {seen:?}");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+    };
+    booth.send(ClientMessage::DeviceStatus { camera: DeviceState::Denied, microphone: DeviceState::Ok }).await.unwrap();
+    let raised = wait_for(1).await;
+    assert_eq!(
+        (raised[0]["event"].as_str(), raised[0]["alert"]["kind"].as_str()),
+        (Some("raised"), Some("booth_device"))
+    );
+    assert_eq!(raised[0]["alert"]["booth"], "booth-xianhe-1");
+    assert_eq!(raised[0]["alert"]["message_en"], "booth-xianhe-1: camera access denied");
+    booth.send(ClientMessage::DeviceStatus { camera: DeviceState::Ok, microphone: DeviceState::Ok }).await.unwrap();
+    let both = wait_for(2).await;
+    assert_eq!(
+        (both[0]["event"].as_str(), both[1]["event"].as_str()),
+        (Some("cleared"), Some("raised")),
+        "newest first"
+    );
+    assert!(both[0]["at_unix_ms"].as_i64() >= both[1]["at_unix_ms"].as_i64());
+    assert_eq!(both[0]["alert"]["since_unix"], both[1]["alert"]["since_unix"], "the clear names when it was raised");
+    // Another city's supervisor: none of it. A clerk: forbidden. Bad dates: invalid_field.
+    assert!(events(&token(&server, Role::Supervisor, "sup-binzhou").await).is_empty());
+    assert_eq!(get(&history_url, &token(&server, Role::Clerk, "clerk-hekou-1").await).0, 403);
+    for bad in ["from=2026-13-01&to=2026-12-01", "from=2026-12-02&to=2026-12-01", "to=2026-12-01"] {
+        assert_eq!(get(&format!("{url}/api/alerts?{bad}"), &sup).0, 400, "{bad}");
+    }
+    server.shutdown().await;
+}

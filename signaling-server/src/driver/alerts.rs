@@ -1,9 +1,10 @@
 //! Supervisors' alerts, worked out once a second from the routing state: a queue whose longest
 //! wait passed its item's target; a queue whose last hour answered fewer than the goal's share
 //! within target; a clerk away longer than the limit; a booth offline longer than the limit during
-//! opening hours; a booth online whose camera or microphone does not work (as it reported). When the set changes, each supervisor gets the alerts of its scope
-//! (`alerts`), most urgent first, and the change is logged (ids only). Alerts change no routing
-//! state: a replay or a standby works none out.
+//! opening hours; a booth online whose camera or microphone does not work (as it reported). When
+//! the set changes, each supervisor gets the alerts of its scope (`alerts`), most urgent first;
+//! the change is logged (ids only) and kept in the records store (`alert_events`: raised,
+//! cleared). Alerts change no routing state: a replay or a standby works none out.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Instant;
@@ -255,17 +256,24 @@ impl Driver {
         }
         // An alert that stands keeps the time it was raised; its value goes on.
         let changed = found.keys().ne(self.alerts.current.keys());
+        let at_ms = self.timeline_ms();
+        let mut history = vec![];
         for (subject, (a, _)) in found.iter_mut() {
             if let Some(old) = self.alerts.current.get(subject) {
                 a.since_unix = old.since_unix;
             } else {
                 warn!(kind = ?a.kind, region = %a.region, service = ?a.service, clerk = ?a.clerk, booth = ?a.booth, "alert raised");
+                history.push(alert_event(at_ms, "raised", a));
             }
         }
         for (subject, old) in &self.alerts.current {
             if !found.contains_key(subject) {
                 info!(kind = ?old.kind, region = %old.region, "alert cleared");
+                history.push(alert_event(at_ms, "cleared", old));
             }
+        }
+        if !history.is_empty() {
+            self.write_record(crate::records::Record::Alerts(history), None);
         }
         let regions: Vec<(Subject, RegionIdx)> = found.iter().map(|(s, (_, r))| (s.clone(), *r)).collect();
         self.alerts.current = found.into_iter().map(|(s, (a, _))| (s, a)).collect();
@@ -292,6 +300,24 @@ impl Driver {
             a.kind.cmp(&b.kind).then(urgency(b).total_cmp(&urgency(a)))
         });
         self.send(conn, ServerMessage::Alerts { alerts });
+    }
+}
+
+/// An alert's history row.
+fn alert_event(at_ms: i64, event: &str, a: &Alert) -> store::AlertEventRow {
+    let word = serde_json::to_value(a.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    store::AlertEventRow {
+        at_ms,
+        event: event.to_owned(),
+        kind: word,
+        region: a.region.to_string(),
+        service: a.service.as_ref().map(|s| s.to_string()),
+        clerk: a.clerk.clone(),
+        booth: a.booth.clone(),
+        since_ms: a.since_unix as i64 * 1000,
+        value_milli: (a.value * 1000.0).round() as i64,
+        message_zh: a.message_zh.clone(),
+        message_en: a.message_en.clone(),
     }
 }
 

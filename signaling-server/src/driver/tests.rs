@@ -725,4 +725,15 @@ async fn a_booth_reporting_a_broken_camera_is_shown_and_raises_an_alert() {
         _ => None,
     });
     assert_eq!(row.and_then(|r| r.camera), Some(Works));
+    // Both changes are in the records store's alert history, newest first.
+    d.shared.records.sync();
+    let region = vec!["xianhe".to_owned()];
+    let history = d.shared.records.store().alert_events(0, i64::MAX, &region, 10).unwrap();
+    let seen: Vec<(&str, &str, Option<&str>)> =
+        history.iter().map(|e| (e.event.as_str(), e.kind.as_str(), e.booth.as_deref())).collect();
+    assert_eq!(
+        seen,
+        [("cleared", "booth_device", Some("booth-xianhe-1")), ("raised", "booth_device", Some("booth-xianhe-1"))]
+    );
+    assert_eq!(history[1].message_en, "booth-xianhe-1: camera access denied");
 }

@@ -3,6 +3,7 @@
 //! own rejections included, goes out as one bilingual JSON shape (`ApiErrorBody`) whose HTTP
 //! status comes from [`ErrorCode::http_status`] alone.
 
+pub mod alerts;
 pub mod caller;
 pub mod cases;
 pub mod clerk_reports;
