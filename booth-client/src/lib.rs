@@ -294,10 +294,9 @@ pub async fn run_with(
     let mut client = Client { session, link: None };
     drive(&mut client, started + Duration::from_secs_f64(args.timeout), &mut visit).await?;
     let mut s = visit.s;
-    if let Some(l) = client.link.take() {
-        s.record(l.close().await);
+    if let Some(last) = client.finish().await {
+        s.record(last);
     }
-    client.session.close().await;
     Ok(s)
 }
 

@@ -19,6 +19,18 @@ pub struct Client {
     pub link: Option<CallLink>,
 }
 
+impl Client {
+    /// Ends the run: closes the call's link if one is still up (its report) and the session.
+    pub async fn finish(mut self) -> Option<crate::CallReport> {
+        let report = match self.link.take() {
+            Some(l) => Some(l.close().await),
+            None => None,
+        };
+        self.session.close().await;
+        report
+    }
+}
+
 /// Whether the loop goes on after a handler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flow {

@@ -5,9 +5,9 @@
 use axum::extract::State;
 use axum::Json;
 use protocol::rest::{AlertEvent, AlertHistory};
-use protocol::{Alert, ErrorCode};
+use protocol::Alert;
 
-use super::reports::{civil_days, day_start_ms, regions_within, MAX_REPORT_DAYS};
+use super::reports::{date_range, day_start_ms, regions_within};
 use super::{store_call, ApiError, ApiQuery, Caller};
 use crate::AppState;
 
@@ -26,12 +26,7 @@ pub async fn alert_history(
     ApiQuery(p): ApiQuery<AlertParams>,
 ) -> Result<Json<AlertHistory>, ApiError> {
     let sup = caller.supervisor()?;
-    let (Some(from_day), Some(to_day)) = (civil_days(&p.from), civil_days(&p.to)) else {
-        return Err(ErrorCode::InvalidField.into());
-    };
-    if to_day < from_day || to_day - from_day >= MAX_REPORT_DAYS {
-        return Err(ErrorCode::InvalidField.into());
-    }
+    let (from_day, to_day) = date_range(&p.from, &p.to)?;
     let regions = regions_within(&state.directory, state.supervisors[sup].scope);
     let records = state.records.clone();
     let (from_ms, to_ms) = (day_start_ms(from_day), day_start_ms(to_day + 1));

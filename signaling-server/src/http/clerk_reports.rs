@@ -14,19 +14,9 @@ use protocol::rest::{ClerkReport, ClerkReportRow};
 use protocol::ErrorCode;
 use store::ClerkSums;
 
-use super::reports::{civil_days, day_start_ms, period_label, period_of, regions_within, MAX_REPORT_DAYS};
+use super::reports::{date_range, day_start_ms, period_label, period_of, regions_within, wants_csv, ReportParams};
 use super::{store_call, ApiError, ApiQuery, Caller};
 use crate::AppState;
-
-#[derive(Debug, serde::Deserialize)]
-pub struct ClerkReportParams {
-    from: String,
-    to: String,
-    #[serde(default)]
-    group: Option<String>,
-    #[serde(default)]
-    format: Option<String>,
-}
 
 /// Each figure's formula, as the answer and the docs state it.
 pub const FORMULAS: &[(&str, &str)] = &[
@@ -53,15 +43,10 @@ const FIGURES: [&str; 10] = [
 pub async fn clerk_reports(
     State(state): State<AppState>,
     caller: Caller,
-    ApiQuery(p): ApiQuery<ClerkReportParams>,
+    ApiQuery(p): ApiQuery<ReportParams>,
 ) -> Result<Response, ApiError> {
     let sup = caller.supervisor()?;
-    let (Some(from_day), Some(to_day)) = (civil_days(&p.from), civil_days(&p.to)) else {
-        return Err(ErrorCode::InvalidField.into());
-    };
-    if to_day < from_day || to_day - from_day >= MAX_REPORT_DAYS {
-        return Err(ErrorCode::InvalidField.into());
-    }
+    let (from_day, to_day) = date_range(&p.from, &p.to)?;
     let words: Vec<String> = match p.group.as_deref().map(str::trim).filter(|g| !g.is_empty()) {
         Some(g) => g.split(',').map(|x| x.trim().to_owned()).collect(),
         None => vec!["clerk".into()],
@@ -74,11 +59,7 @@ pub async fn clerk_reports(
     }
     let mut group = vec!["clerk".to_owned()];
     group.extend(words.into_iter().filter(|w| w != "clerk"));
-    let csv = match p.format.as_deref() {
-        None | Some("json") => false,
-        Some("csv") => true,
-        Some(_) => return Err(ErrorCode::InvalidField.into()),
-    };
+    let csv = wants_csv(p.format.as_deref())?;
     let halls = regions_within(&state.directory, state.supervisors[sup].scope);
     let period = periods.first().copied();
     let (from_ms, to_ms) = (day_start_ms(from_day), day_start_ms(to_day + 1));

@@ -20,14 +20,15 @@ use crate::AppState;
 /// The longest range one report covers.
 pub const MAX_REPORT_DAYS: i64 = 400;
 
+/// The query of both report endpoints (`/api/reports`, `/api/reports/clerks`).
 #[derive(Debug, serde::Deserialize)]
 pub struct ReportParams {
-    from: String,
-    to: String,
+    pub(crate) from: String,
+    pub(crate) to: String,
     #[serde(default)]
-    group: Option<String>,
+    pub(crate) group: Option<String>,
     #[serde(default)]
-    format: Option<String>,
+    pub(crate) format: Option<String>,
 }
 
 /// Each figure's formula, as the answer and the docs state it.
@@ -61,11 +62,7 @@ pub async fn reports(
     ApiQuery(p): ApiQuery<ReportParams>,
 ) -> Result<Response, ApiError> {
     let Principal::Supervisor(s) = caller.who else { return Err(ErrorCode::Forbidden.into()) };
-    let (from_day, to_day) = (civil_days(&p.from), civil_days(&p.to));
-    let (Some(from_day), Some(to_day)) = (from_day, to_day) else { return Err(ErrorCode::InvalidField.into()) };
-    if to_day < from_day || to_day - from_day >= MAX_REPORT_DAYS {
-        return Err(ErrorCode::InvalidField.into());
-    }
+    let (from_day, to_day) = date_range(&p.from, &p.to)?;
     let group: Vec<String> = match p.group.as_deref().map(str::trim).filter(|g| !g.is_empty()) {
         Some(g) => g.split(',').map(|x| x.trim().to_owned()).collect(),
         None => vec!["hall".into(), "service".into(), "day".into()],
@@ -76,11 +73,7 @@ pub async fn reports(
     if !known || !unique || periods.len() > 1 {
         return Err(ErrorCode::InvalidField.into());
     }
-    let csv = match p.format.as_deref() {
-        None | Some("json") => false,
-        Some("csv") => true,
-        Some(_) => return Err(ErrorCode::InvalidField.into()),
-    };
+    let csv = wants_csv(p.format.as_deref())?;
     let dir = state.directory.clone();
     let scope = state.supervisors[s].scope;
     let regions = regions_within(&dir, scope);
@@ -107,6 +100,24 @@ pub async fn reports(
     }
     let formulas = FORMULAS.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     Ok(Json(Report { from: p.from, to: p.to, group, rows, formulas }).into_response())
+}
+
+/// `from` and `to` (China dates, inclusive) as day numbers: both valid, in order, at most
+/// [`MAX_REPORT_DAYS`] apart.
+pub(crate) fn date_range(from: &str, to: &str) -> Result<(i64, i64), ApiError> {
+    match (civil_days(from), civil_days(to)) {
+        (Some(f), Some(t)) if f <= t && t - f < MAX_REPORT_DAYS => Ok((f, t)),
+        _ => Err(ErrorCode::InvalidField.into()),
+    }
+}
+
+/// `csv` or `json` (the default) from a `format` parameter.
+pub(crate) fn wants_csv(format: Option<&str>) -> Result<bool, ApiError> {
+    match format {
+        None | Some("json") => Ok(false),
+        Some("csv") => Ok(true),
+        Some(_) => Err(ErrorCode::InvalidField.into()),
+    }
 }
 
 /// The ids of `scope` and every region below it: the booth regions a supervisor's report covers.
