@@ -250,7 +250,7 @@ impl Store {
             params.extend(regions.iter().map(|r| Value::from(r.as_str())));
         }
         let mut cols: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
-        cols.extend(all_sum_columns().iter().map(|c| format!("CAST(SUM({c}) AS BIGINT)")));
+        cols.extend(all_sum_columns().iter().map(|c| format!("CAST(SUM(CAST({c} AS DOUBLE PRECISION)) AS BIGINT)")));
         let grouping = if keys.is_empty() {
             String::new()
         } else {
