@@ -51,8 +51,8 @@ test("the dashboard reports today's call, plans next week and lists alerts", asy
   assert.equal(await sup.locator("#report-lines polyline").count(), 2, "service level and answered share lines");
   assert.match(await sup.textContent("#report-lines title"), /100%/);
   // Each clerk's time: the clerk finished the call.
-  await sup.waitForSelector("#clerk-report-rows tr");
-  const clerkRow = await sup.textContent("#clerk-report-rows tr");
+  await sup.waitForSelector('#clerk-report-rows tr:has-text("clerk-hekou-1")');
+  const clerkRow = await sup.textContent('#clerk-report-rows tr:has-text("clerk-hekou-1")');
   assert.match(clerkRow, /clerk-hekou-1\s*hekou\s*1/, clerkRow);
 
   // Next week's plan: the hour of this call needs a clerk.
