@@ -66,7 +66,8 @@ test("a supervisor monitors a live Chromium booth ↔ Rust clerk call, another c
     return sup.waitForSelector(`#cases button[data-recording="${call}"]`, { timeout: 3000 }).then(() => true, () => false);
   }, "the case with its recording button", 30000);
   await waitFor(async () => {
-    await sup.click(`#cases button[data-recording="${call}"]`);
+    // Once open, the player (fixed in the corner) may cover the button: click only to open it.
+    if (!(await sup.isVisible("#player"))) await sup.click(`#cases button[data-recording="${call}"]`);
     return sup.evaluate(() => !!document.getElementById("player-video")?.src);
   }, "the recording loaded");
   const played = await sup.evaluate(async () => {
