@@ -137,21 +137,43 @@ pub fn connect(url: &str) -> Result<redis::Connection, ClusterError> {
             .split_once('/')
             .filter(|(h, m)| !h.is_empty() && !m.is_empty())
             .ok_or_else(|| ClusterError::Redis(format!("expected redis-sentinel://host:port,…/master, got {url}")))?;
-        let sentinels: Vec<String> = hosts.split(',').map(|h| format!("redis://{h}")).collect();
-        let mut client = redis::sentinel::SentinelClient::build(
-            sentinels,
-            master.trim_end_matches('/').to_owned(),
-            None,
-            redis::sentinel::SentinelServerType::Master,
-        )?;
-        let conn = client.get_connection()?;
+        let sentinels: Vec<&str> = hosts.split(',').collect();
+        let address = master_by_quorum(&sentinels, master.trim_end_matches('/'))?;
+        let client = redis::Client::open(format!("redis://{address}/"))?;
+        let mut conn = client.get_connection_with_timeout(Duration::from_secs(2))?;
         conn.set_read_timeout(Some(Duration::from_secs(5)))?;
+        // It must say so itself too (a master Sentinel has just demoted is not one).
+        let role: Vec<redis::Value> = redis::cmd("ROLE").query(&mut conn)?;
+        if !matches!(role.first(), Some(redis::Value::BulkString(r)) if r.as_slice() == b"master") {
+            return Err(ClusterError::Redis(format!("{address}, named master by the Sentinels, is not one (yet)")));
+        }
         return Ok(conn);
     }
     let client = redis::Client::open(url)?;
     let conn = client.get_connection_with_timeout(Duration::from_secs(2))?;
     conn.set_read_timeout(Some(Duration::from_secs(5)))?;
     Ok(conn)
+}
+
+/// The master's address as a majority of the Sentinels name it. One Sentinel alone may not have
+/// heard of a failover yet and name the old master — which, restarted without its data, answers as
+/// a master until Sentinel makes it a replica: a node must not take (or renew) a lease there.
+fn master_by_quorum(sentinels: &[&str], master: &str) -> Result<String, ClusterError> {
+    let mut votes: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for sentinel in sentinels {
+        let asked = redis::Client::open(format!("redis://{sentinel}/")).and_then(|c| {
+            let mut conn = c.get_connection_with_timeout(Duration::from_millis(500))?;
+            conn.set_read_timeout(Some(Duration::from_millis(500)))?;
+            redis::cmd("SENTINEL").arg("get-master-addr-by-name").arg(master).query::<Option<(String, u16)>>(&mut conn)
+        });
+        if let Ok(Some((host, port))) = asked {
+            *votes.entry(format!("{host}:{port}")).or_default() += 1;
+        }
+    }
+    let majority = sentinels.len() / 2 + 1;
+    votes.into_iter().find(|(_, n)| *n >= majority).map(|(address, _)| address).ok_or_else(|| {
+        ClusterError::Redis(format!("no majority of the {} Sentinels names a master `{master}`", sentinels.len()))
+    })
 }
 
 /// How many replicas must have a write before it counts: 1 through Sentinel (a failover then
@@ -580,6 +602,21 @@ mod tests {
             Err(e) => assert!(e.to_string().contains("NOSTATE"), "{e}"),
             Ok(()) => panic!("nothing may be appended to a Redis without the cluster's epoch"),
         }
+    }
+
+    /// Through Sentinel a node connects to the master a majority of the Sentinels name, and that
+    /// server says it is the master.
+    #[test]
+    fn sentinel_connections_go_to_the_master_the_majority_names() {
+        let sentinel = crate::cluster::test_redis::TestSentinel::start();
+        let mut conn = connect(&sentinel.url()).unwrap();
+        let port: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("port").query(&mut conn).unwrap();
+        assert_eq!(port[1], sentinel.master_port.to_string());
+        let hosts = sentinel.url().trim_start_matches("redis-sentinel://").split('/').next().unwrap().to_owned();
+        let named: Vec<&str> = hosts.split(',').collect();
+        assert_eq!(master_by_quorum(&named, "mymaster").unwrap(), format!("127.0.0.1:{}", sentinel.master_port));
+        let e = master_by_quorum(&named, "nobody").unwrap_err();
+        assert!(e.to_string().contains("no majority"), "{e}");
     }
 
     #[test]
