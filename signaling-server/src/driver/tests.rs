@@ -18,6 +18,14 @@ struct TestConn {
 }
 
 impl TestConn {
+    /// The offer standing among what arrived (the last one).
+    fn offer(&mut self) -> Option<protocol::OfferId> {
+        self.drain().into_iter().rev().find_map(|m| match m {
+            ServerMessage::Offer { offer, .. } => Some(offer),
+            _ => None,
+        })
+    }
+
     fn drain(&mut self) -> Vec<ServerMessage> {
         std::iter::from_fn(|| match self.rx.try_recv() {
             Ok(Outbound::Msg(m)) => Some(m),
@@ -91,14 +99,7 @@ async fn a_send_failing_while_an_accept_is_routed_closes_the_clerk_and_keeps_the
     message(&mut d, 1, ClientMessage::SetState { state: ClerkTargetState::Available, reason: None });
     let service = ServiceCode::new("teacher-cert");
     message(&mut d, 2, ClientMessage::RequestService { service, priority: Priority::Normal });
-    let offer = c
-        .drain()
-        .into_iter()
-        .find_map(|m| match m {
-            ServerMessage::Offer { offer, .. } => Some(offer),
-            _ => None,
-        })
-        .expect("the clerk was offered the ticket");
+    let offer = c.offer().expect("the clerk was offered the ticket");
     b.drain();
     // The clerk's queue is full: the first message of the accept (its new state) cannot go.
     while c.tx.try_send(Outbound::Msg(ServerMessage::Pong { seq: 0 })).is_ok() {}
@@ -149,10 +150,7 @@ async fn a_replay_writes_the_case_the_dead_run_had_not_committed() {
         2,
         ClientMessage::RequestService { service: ServiceCode::new("teacher-cert"), priority: Priority::Normal },
     );
-    let offer = c.drain().into_iter().find_map(|m| match m {
-        ServerMessage::Offer { offer, .. } => Some(offer),
-        _ => None,
-    });
+    let offer = c.offer();
     message(&mut d, 1, ClientMessage::AcceptOffer { offer: offer.expect("offered") });
     let call = protocol::CallId(cfg.first_call);
     message(&mut d, 1, ClientMessage::HangUp { call });
@@ -320,14 +318,7 @@ async fn a_snapshot_carries_three_way_guests_and_open_invitations() {
     let request =
         ClientMessage::RequestService { service: ServiceCode::new("teacher-cert"), priority: Priority::Normal };
     message(&mut d, 10, request);
-    let offer = first
-        .drain()
-        .into_iter()
-        .find_map(|m| match m {
-            ServerMessage::Offer { offer, .. } => Some(offer),
-            _ => None,
-        })
-        .expect("the clerk is offered the ticket");
+    let offer = first.offer().expect("the clerk is offered the ticket");
     message(&mut d, 1, ClientMessage::AcceptOffer { offer });
     let call = d.engine.call_of(idx("clerk-hekou-1")).expect("a call").call;
     let call = protocol::CallId(call.0);
@@ -368,12 +359,6 @@ async fn a_known_morning_gives_exactly_the_expected_report_hour_by_hour() {
     let request =
         || ClientMessage::RequestService { service: ServiceCode::new("teacher-cert"), priority: Priority::Normal };
     let set = |state| ClientMessage::SetState { state, reason: None };
-    let offer = |c: &mut TestConn| {
-        c.drain().into_iter().rev().find_map(|m| match m {
-            ServerMessage::Offer { offer, .. } => Some(offer),
-            _ => None,
-        })
-    };
     // The clerk's call, and its ticket.
     let live_call = |d: &Driver| {
         let v = d.engine.call_of(clerk_idx).expect("in a call");
@@ -392,7 +377,7 @@ async fn a_known_morning_gives_exactly_the_expected_report_hour_by_hour() {
     // wrap-up.
     message(&mut d, 10, request());
     at(15).await;
-    let o = offer(&mut clerk).expect("T1 offered");
+    let o = clerk.offer().expect("T1 offered");
     message(&mut d, 1, ClientMessage::AcceptOffer { offer: o });
     let (t1, ticket1) = live_call(&d);
     media_up(&mut d, t1, 10);
@@ -426,7 +411,7 @@ async fn a_known_morning_gives_exactly_the_expected_report_hour_by_hour() {
     at(375).await;
     message(&mut d, 1, end());
     at(380).await;
-    let o = offer(&mut clerk).expect("T3 offered");
+    let o = clerk.offer().expect("T3 offered");
     message(&mut d, 1, ClientMessage::AcceptOffer { offer: o });
     let (t3, ticket3) = live_call(&d);
     media_up(&mut d, t3, 11);
@@ -453,7 +438,7 @@ async fn a_known_morning_gives_exactly_the_expected_report_hour_by_hour() {
     at(3680).await;
     message(&mut d, 1, set(ClerkTargetState::Available));
     at(3690).await;
-    let o = offer(&mut clerk).expect("T4 offered");
+    let o = clerk.offer().expect("T4 offered");
     message(&mut d, 1, ClientMessage::AcceptOffer { offer: o });
     let (t4, _) = live_call(&d);
     media_up(&mut d, t4, 10);
@@ -608,14 +593,7 @@ async fn alerts_are_raised_sent_in_scope_and_cleared() {
     assert!(booths.iter().any(|b| b.booth == "booth-gudao-2" && b.online));
     // The clerk comes back and takes the ticket: those two alerts clear; the booth's stays.
     message(&mut d, 3, ClientMessage::SetState { state: ClerkTargetState::Available, reason: None });
-    let offer = clerk_conn
-        .drain()
-        .into_iter()
-        .find_map(|m| match m {
-            ServerMessage::Offer { offer, .. } => Some(offer),
-            _ => None,
-        })
-        .expect("the waiting ticket is offered");
+    let offer = clerk_conn.offer().expect("the waiting ticket is offered");
     message(&mut d, 3, ClientMessage::AcceptOffer { offer });
     tick(&mut d);
     let alerts = last_alerts(&mut sup).expect("alerts sent");
@@ -647,14 +625,7 @@ async fn a_last_hour_under_the_service_level_goal_raises_an_alert() {
         message(&mut d, 10, request());
         at(t + 71).await;
         message(&mut d, 3, set(ClerkTargetState::Available, None));
-        let offer = clerk_conn
-            .drain()
-            .into_iter()
-            .find_map(|m| match m {
-                ServerMessage::Offer { offer, .. } => Some(offer),
-                _ => None,
-            })
-            .expect("offered");
+        let offer = clerk_conn.offer().expect("offered");
         message(&mut d, 3, ClientMessage::AcceptOffer { offer });
         let call = protocol::CallId(d.engine.call_of(clerk).unwrap().call.0);
         message(&mut d, 3, ClientMessage::HangUp { call });
