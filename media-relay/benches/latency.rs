@@ -31,9 +31,13 @@ struct Peer {
 }
 
 async fn peer(name: &str) -> Peer {
-    let settings = ConnectionSettings { bind_ip: [127, 0, 0, 1].into(), public_ip: None };
+    let settings = ConnectionSettings {
+        bind_ip: [127, 0, 0, 1].into(),
+        public_ip: None,
+        max_bitrate_bps: f64::from(media_relay::DEFAULT_MAX_BITRATE_KBPS) * 1000.0,
+    };
     let (tx, events) = mpsc::unbounded_channel();
-    let pc = participant::connect(&settings, &name.to_owned(), 1, tx).await.expect("peer connection");
+    let (pc, _) = participant::connect(&settings, &name.to_owned(), 1, tx).await.expect("peer connection");
     Peer { pc, events }
 }
 
@@ -168,8 +172,12 @@ fn pump(
 }
 
 async fn relayed() -> Vec<u64> {
-    let (relay, mut events) =
-        Relay::start(RelayConfig { bind_ip: [127, 0, 0, 1].into(), public_ip: None, record_dir: None });
+    let (relay, mut events) = Relay::start(RelayConfig {
+        bind_ip: [127, 0, 0, 1].into(),
+        public_ip: None,
+        record_dir: None,
+        max_bitrate_kbps: media_relay::DEFAULT_MAX_BITRATE_KBPS,
+    });
     let publisher = peer("publisher").await;
     let receiver = peer("receiver").await;
     let track = video_track();

@@ -1,19 +1,26 @@
-//! An interceptor that hands received keyframe requests (PLI, FIR) to the application; all other
-//! RTCP goes on as before. By default webrtc-rs consumes them: without this a relay never sees a
+//! An interceptor at the application end of a connection's chain: it hands received keyframe
+//! requests (PLI, FIR) and bitrate limits (REMB) to the application, and keeps the connection's
+//! congestion-control estimate where the application can read it. All other RTCP goes on as
+//! before. By default webrtc-rs consumes every RTCP packet: without this a relay never sees a
 //! receiver ask for a keyframe (a receiver that joined between two keyframes then shows nothing
-//! until the publisher's next one), and a sender of recorded media cannot restart at a keyframe.
+//! until the publisher's next one), a sender of recorded media cannot restart at a keyframe, and
+//! nobody learns how much a receiver's link carries.
 //! Used by the relay's connections and by the clients' (`xiaowu-media`).
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use rtc::interceptor::{Attribute, Interceptor, Packet as InterceptorPacket, StreamInfo, TaggedPacket};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
 use rtc::sansio::Protocol;
 
 /// Its place in the interceptor chain: above every built-in one (nearest the application), so
-/// they have seen the packets first.
+/// they have seen the packets first — the congestion controller, wire-most, has attached its
+/// estimate to the feedback that moved it by the time a packet gets here.
 pub const SLOT: usize = 14_000;
 
 /// Whether an RTCP packet asks for a keyframe.
@@ -22,16 +29,47 @@ pub fn is_keyframe_request(packet: &dyn rtc::rtcp::Packet) -> bool {
     any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
 }
 
-/// Marks received keyframe requests (PLI, FIR) for delivery to the application; all other RTCP
-/// goes on as before. Without it the relay never sees a receiver ask for a keyframe, and a
-/// receiver that joined between two keyframes shows nothing until the publisher's next one.
+/// The bitrate an RTCP packet asks the sender to stay under (REMB), in bits per second.
+pub fn bitrate_limit(packet: &dyn rtc::rtcp::Packet) -> Option<f64> {
+    packet.as_any().downcast_ref::<ReceiverEstimatedMaximumBitrate>().map(|r| f64::from(r.bitrate))
+}
+
+/// A connection's latest congestion-control estimate of what its path carries towards the
+/// remote side, in bits per second (0: none yet). Shared between the interceptor and the
+/// application.
+#[derive(Debug, Clone, Default)]
+pub struct PathEstimate(Arc<AtomicU64>);
+
+impl PathEstimate {
+    pub fn bits_per_second(&self) -> Option<f64> {
+        match self.0.load(Ordering::Relaxed) {
+            0 => None,
+            bps => Some(bps as f64),
+        }
+    }
+
+    fn set(&self, bits_per_second: f64) {
+        self.0.store(bits_per_second.max(1.0) as u64, Ordering::Relaxed);
+    }
+}
+
+/// Marks received keyframe requests (PLI, FIR) and bitrate limits (REMB) for delivery to the
+/// application, and records the congestion controller's estimate in a [`PathEstimate`].
 #[derive(Default)]
-pub struct KeyframeRequestsToApp {
+pub struct FeedbackToApp {
+    estimate: PathEstimate,
     read: VecDeque<TaggedPacket>,
     write: VecDeque<TaggedPacket>,
 }
 
-impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestsToApp {
+impl FeedbackToApp {
+    /// Records the connection's estimate in `estimate` (where a congestion controller runs).
+    pub fn new(estimate: PathEstimate) -> Self {
+        Self { estimate, ..Self::default() }
+    }
+}
+
+impl Protocol<TaggedPacket, TaggedPacket, ()> for FeedbackToApp {
     type Rout = TaggedPacket;
     type Wout = TaggedPacket;
     type Eout = ();
@@ -39,13 +77,21 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestsToApp {
     type Time = Instant;
 
     fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
+        if let Some(Attribute::TargetBitrateChanged { bits_per_second }) =
+            msg.message.get(&Attribute::TargetBitrateChanged { bits_per_second: 0.0 })
+        {
+            self.estimate.set(*bits_per_second);
+        }
         if let InterceptorPacket::Rtcp(packets) = &msg.message.packet {
-            let requests: Vec<Box<dyn rtc::rtcp::Packet>> =
-                packets.iter().filter(|p| is_keyframe_request(p.as_ref())).cloned().collect();
-            if requests.is_empty() {
+            let wanted: Vec<Box<dyn rtc::rtcp::Packet>> = packets
+                .iter()
+                .filter(|p| is_keyframe_request(p.as_ref()) || bitrate_limit(p.as_ref()).is_some())
+                .cloned()
+                .collect();
+            if wanted.is_empty() {
                 return Ok(());
             }
-            msg.message.packet = InterceptorPacket::Rtcp(requests);
+            msg.message.packet = InterceptorPacket::Rtcp(wanted);
             msg.message.add(Attribute::DeliverToApplication);
         }
         self.read.push_back(msg);
@@ -66,7 +112,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestsToApp {
     }
 }
 
-impl Interceptor for KeyframeRequestsToApp {
+impl Interceptor for FeedbackToApp {
     fn bind_local_stream(&mut self, _info: &StreamInfo) {}
     fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
     fn bind_remote_stream(&mut self, _info: &StreamInfo) {}

@@ -5,14 +5,16 @@
 //!   negotiated, and sequence numbers and timestamps that go on smoothly when the publisher's
 //!   source changes (a party that reconnected publishes with a new SSRC and new bases). A gap
 //!   from loss stays a gap, so the receiver's NACKs name real packets.
-//! - [`KeyframeRequester`] sends a PLI to the publisher at most every [`PLI_INTERVAL`]: on a
+//! - [`PublisherFeedback`] sends a PLI to the publisher at most every [`PLI_INTERVAL`]: on a
 //!   receiver's PLI or FIR, when a receiver starts (it cannot decode before a keyframe), and when
-//!   a receiver's queue overflowed.
+//!   a receiver's queue overflowed. It also carries the room's bitrate limit to the publisher
+//!   (REMB, see [`crate::bitrate`]).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
 use rtc::rtp::Packet;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use tokio::sync::{broadcast, watch};
@@ -75,15 +77,15 @@ impl Rewriter {
     }
 }
 
-/// Sends keyframe requests to one publisher's video, rate-limited.
+/// Feedback to one publisher's video: keyframe requests, rate-limited, and bitrate limits.
 #[derive(Default)]
-pub struct KeyframeRequester {
+pub struct PublisherFeedback {
     track: Mutex<Option<(Arc<dyn TrackRemote>, u32)>>,
     last: Mutex<Option<Instant>>,
     sent: std::sync::atomic::AtomicU64,
 }
 
-impl KeyframeRequester {
+impl PublisherFeedback {
     /// The publisher's current video track (replaced when it reconnects).
     pub fn set_track(&self, track: Arc<dyn TrackRemote>, ssrc: u32) {
         *self.track.lock().expect("keyframe lock is never poisoned") = Some((track, ssrc));
@@ -91,7 +93,7 @@ impl KeyframeRequester {
     }
 
     /// Asks the publisher for a keyframe unless one was asked for within [`PLI_INTERVAL`].
-    pub async fn request(&self) {
+    pub async fn request_keyframe(&self) {
         let target = {
             let mut last = self.last.lock().expect("keyframe lock is never poisoned");
             if last.is_some_and(|at| at.elapsed() < PLI_INTERVAL) {
@@ -108,6 +110,23 @@ impl KeyframeRequester {
             let pli = PictureLossIndication { sender_ssrc: 0, media_ssrc };
             if let Err(e) = track.write_rtcp(vec![Box::new(pli)]).await {
                 tracing::debug!(error = %e, "keyframe request not sent");
+            }
+        }
+    }
+
+    /// Asks the publisher to keep under `bits_per_second` (REMB, RFC draft-alvestrand-rmcat-remb:
+    /// a sender's bandwidth estimate takes it as an upper bound). Nothing happens before the
+    /// publisher's video has arrived.
+    pub async fn limit_bitrate(&self, bits_per_second: f64) {
+        let target = self.track.lock().expect("keyframe lock is never poisoned").clone();
+        if let Some((track, media_ssrc)) = target {
+            let remb = ReceiverEstimatedMaximumBitrate {
+                sender_ssrc: 0,
+                bitrate: bits_per_second as f32,
+                ssrcs: vec![media_ssrc],
+            };
+            if let Err(e) = track.write_rtcp(vec![Box::new(remb)]).await {
+                tracing::debug!(error = %e, "bitrate limit not sent");
             }
         }
     }
@@ -132,7 +151,7 @@ pub struct Forward {
     pub track: Arc<TrackLocalStaticRTP>,
     pub sender: Arc<dyn RtpSender>,
     pub ssrc: u32,
-    pub keyframes: Arc<KeyframeRequester>,
+    pub keyframes: Arc<PublisherFeedback>,
     pub counters: Arc<ForwardCounters>,
     /// The receiver's connection is up: before (and while it is down) packets are dropped, as
     /// they could not be encrypted for it anyway.
@@ -159,7 +178,7 @@ impl Forward {
                 Err(broadcast::error::RecvError::Lagged(n)) => {
                     tracing::debug!(skipped = n, "receiver fell behind; asking for a keyframe");
                     if is_video {
-                        self.keyframes.request().await;
+                        self.keyframes.request_keyframe().await;
                     }
                     continue;
                 }
@@ -177,7 +196,7 @@ impl Forward {
             }
             if is_video && !asked_first_keyframe {
                 asked_first_keyframe = true;
-                self.keyframes.request().await;
+                self.keyframes.request_keyframe().await;
             }
             let len = packet.payload.len() as u64;
             let out = rewriter.rewrite(packet, pt.expect("checked above"));
@@ -194,7 +213,7 @@ impl Forward {
 /// A receiver's keyframe requests (PLI, FIR) about a forwarded video go to its publisher.
 async fn relay_feedback(
     track: Arc<TrackLocalStaticRTP>,
-    keyframes: Arc<KeyframeRequester>,
+    keyframes: Arc<PublisherFeedback>,
     stop: watch::Receiver<bool>,
 ) {
     loop {
@@ -208,7 +227,7 @@ async fn relay_feedback(
         };
         let wants_keyframe = packets.iter().any(|p| crate::feedback::is_keyframe_request(p.as_ref()));
         if wants_keyframe {
-            keyframes.request().await;
+            keyframes.request_keyframe().await;
         }
     }
 }

@@ -7,9 +7,11 @@
 //! only watches) and receives every other publisher's video and audio. RTP is forwarded as it
 //! arrives, with the SSRC and payload type rewritten for each receiver ([`forward`]). A
 //! receiver's keyframe request (PLI or FIR) goes back to the publisher, at most every 500 ms, and
-//! one is sent for every new receiver. The default webrtc-rs interceptors answer NACKs from a
-//! send buffer, ask the publisher for lost packets, and send transport-wide congestion feedback
-//! (TWCC) so that the publisher's own bandwidth estimate keeps a village uplink from flooding.
+//! one is sent for every new receiver. webrtc-rs's interceptors answer NACKs from a send buffer,
+//! ask the publisher for lost packets, and send transport-wide congestion feedback (TWCC) so that
+//! the publisher's own bandwidth estimate keeps a village uplink from flooding; the relay also
+//! estimates each receiver's path from the receiver's TWCC feedback and tells every publisher,
+//! once a second, how fast it may send (REMB, [`bitrate`]).
 //!
 //! The relay is the offerer on every connection: it sends an SDP offer to each party (and a new
 //! one when a party joins or leaves), and the parties answer. It is driven by the signaling
@@ -21,6 +23,7 @@
 //! one audio track per recorded party), cluster by cluster as the call runs, so a crash loses at
 //! most the cluster being filled (about one second).
 
+pub mod bitrate;
 pub mod control;
 pub mod feedback;
 pub mod forward;
@@ -29,7 +32,7 @@ pub mod record;
 mod relay;
 pub mod room;
 
-pub use relay::{LocalRelay, Relay, RelayConfig};
+pub use relay::{LocalRelay, Relay, RelayConfig, DEFAULT_MAX_BITRATE_KBPS};
 
 /// Who a party of a room is, as the signaling server names it (`booth`, `clerk`, `monitor:3`, …).
 /// The relay uses it as the media stream id of everything it forwards from that party, so a page

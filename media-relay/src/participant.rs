@@ -11,14 +11,23 @@
 //!   25 ms and no wait before using a peer-reflexive pair (a browser's first check often arrives
 //!   before its candidate): set-up in tens of milliseconds instead of hundreds;
 //! - an interceptor that hands received PLI/FIR to the application, where they go on to the
-//!   publisher; by default webrtc-rs consumes them.
+//!   publisher; by default webrtc-rs consumes them;
+//! - transport-wide congestion control both ways: the relay stamps what it forwards and estimates
+//!   each party's receiving path from the party's feedback (Google congestion control, starting
+//!   at 300 kb/s as a browser's own estimate does, held between 100 kb/s and
+//!   `[media] max_bitrate_kbps`), and sends feedback on what it receives so
+//!   the party's own estimate protects its uplink; the per-party estimate feeds the bitrate limits
+//!   of [`crate::bitrate`].
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rtc::ice::mdns::MulticastDnsMode;
-use rtc::interceptor::Slot;
+use rtc::interceptor::{CongestionControlBuilder, Gcc, Slot, GCC_INITIAL_BITRATE};
+use rtc::peer_connection::configuration::interceptor_registry::{
+    configure_nack, configure_rtcp_reports, configure_twcc,
+};
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
 use rtc::peer_connection::transport::RTCIceCandidateType;
 use rtc::rtp_transceiver::rtp_sender::{RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind};
@@ -26,11 +35,12 @@ use tokio::sync::mpsc;
 use webrtc::data_channel::{DataChannel, DataChannelEvent};
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
-    register_default_interceptors, MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
-    RTCConfigurationBuilder, RTCIceCandidateInit, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
-    RTCSessionDescription, Registry, SettingEngineBuilder,
+    MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
+    RTCIceCandidateInit, RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription, Registry,
+    SettingEngineBuilder,
 };
 
+use crate::feedback::{FeedbackToApp, PathEstimate};
 use crate::{PartyId, RelayError};
 
 /// What a party's connection reports to its room.
@@ -74,15 +84,19 @@ pub struct ConnectionSettings {
     pub bind_ip: IpAddr,
     /// The address parties reach the relay at when it is behind a 1:1 NAT (advertised instead).
     pub public_ip: Option<IpAddr>,
+    /// The most a publisher is asked to send, and the most a receiving path is estimated to
+    /// carry (bits per second).
+    pub max_bitrate_bps: f64,
 }
 
-/// Builds a peer connection for one party of a room.
+/// Builds a peer connection for one party of a room; with it, the estimate of the party's
+/// receiving path.
 pub async fn connect(
     settings: &ConnectionSettings,
     party: &PartyId,
     generation: u64,
     room: mpsc::UnboundedSender<PartyEvent>,
-) -> Result<Arc<dyn PeerConnection>, RelayError> {
+) -> Result<(Arc<dyn PeerConnection>, PathEstimate), RelayError> {
     let mut media = MediaEngine::default();
     media.register_codec(
         RTCRtpCodecParameters { rtp_codec: codec(RtpCodecKind::Video), payload_type: 96 },
@@ -92,8 +106,16 @@ pub async fn connect(
         RTCRtpCodecParameters { rtp_codec: codec(RtpCodecKind::Audio), payload_type: 111 },
         RtpCodecKind::Audio,
     )?;
-    let registry = register_default_interceptors(Registry::new(), &mut media)?
-        .with(Slot::from(crate::feedback::SLOT), crate::feedback::KeyframeRequestsToApp::default());
+    let estimate = PathEstimate::default();
+    let cap = settings.max_bitrate_bps.max(crate::bitrate::FLOOR_BPS);
+    let registry = configure_nack(Registry::new(), &mut media);
+    let registry = configure_rtcp_reports(configure_twcc(registry, &mut media)?)
+        .with(
+            Slot::CongestionControl,
+            CongestionControlBuilder::new(Gcc::new(GCC_INITIAL_BITRATE.min(cap), crate::bitrate::FLOOR_BPS, cap))
+                .build(),
+        )
+        .with(Slot::from(crate::feedback::SLOT), FeedbackToApp::new(estimate.clone()));
     let mut engine = SettingEngineBuilder::new()
         .with_multicast_dns_mode(MulticastDnsMode::Disabled)
         .with_include_loopback_candidate(true)
@@ -121,7 +143,7 @@ pub async fn connect(
         .with_udp_addrs(vec![format!("{}:0", settings.bind_ip)])
         .build()
         .await?;
-    Ok(Arc::new(pc))
+    Ok((Arc::new(pc), estimate))
 }
 
 struct Handler {

@@ -27,7 +27,13 @@ pub struct RelayConfig {
     pub public_ip: Option<IpAddr>,
     /// Directory for call recordings (`call-<id>.webm`); `None` records nothing.
     pub record_dir: Option<PathBuf>,
+    /// The most a publisher is asked to send, in kb/s (REMB; see [`crate::bitrate`]).
+    pub max_bitrate_kbps: u32,
 }
+
+/// The default of [`RelayConfig::max_bitrate_kbps`]: enough for a sharp 640×480 picture of a face
+/// or a held-up document, and a fifth of a typical 8 Mb/s village uplink.
+pub const DEFAULT_MAX_BITRATE_KBPS: u32 = 1_500;
 
 /// A relay in this process.
 #[derive(Clone)]
@@ -65,7 +71,11 @@ impl LocalRelay {
         let (tx, rx) = mpsc::unbounded_channel();
         rooms.insert(call, tx);
         let record_to = self.config.record_dir.as_ref().map(|dir| recording_path(dir, call));
-        let settings = ConnectionSettings { bind_ip: self.config.bind_ip, public_ip: self.config.public_ip };
+        let settings = ConnectionSettings {
+            bind_ip: self.config.bind_ip,
+            public_ip: self.config.public_ip,
+            max_bitrate_bps: f64::from(self.config.max_bitrate_kbps) * 1000.0,
+        };
         let room = Room::run(
             RoomSetup { call, settings, parties, fresh, record_to },
             self.events.clone(),

@@ -10,6 +10,9 @@
 //! does. A party that joins again (its connection was lost, the server restarted) gets a fresh
 //! connection and an offer marked `fresh`; what it publishes keeps flowing to the others through
 //! the same tracks.
+//!
+//! Once a second the room tells every publisher how fast it may send (REMB), from its receivers'
+//! path estimates ([`crate::bitrate`]).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -27,13 +30,18 @@ use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{PeerConnection, RTCIceCandidateInit, RTCPeerConnectionState};
 use webrtc::rtp_transceiver::RtpSender;
 
-use crate::forward::{Forward, ForwardCounters, KeyframeRequester};
+use crate::bitrate::{self, ReceiverPath};
+use crate::feedback::PathEstimate;
+use crate::forward::{Forward, ForwardCounters, PublisherFeedback};
 use crate::participant::{self, ConnectionSettings, PartyEvent, PendingCandidates};
 use crate::record::{RecordedTrack, Recorder};
 use crate::{JoinSpec, PartyId, RelayError, RelayEvent, Signal};
 
 /// Packets a slow receiver may fall behind by before it skips ahead (and asks for a keyframe).
 const FORWARD_QUEUE: usize = 512;
+/// How often each publisher is told its bitrate limit (a sender forgets a REMB it has not heard
+/// again for a few seconds).
+const BITRATE_LIMIT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What a room is asked to do.
 #[derive(Debug)]
@@ -60,7 +68,7 @@ pub enum RoomCommand {
 struct Publication {
     video: broadcast::Sender<Packet>,
     audio: broadcast::Sender<Packet>,
-    keyframes: Arc<KeyframeRequester>,
+    feedback: Arc<PublisherFeedback>,
 }
 
 impl Publication {
@@ -68,7 +76,7 @@ impl Publication {
         Self {
             video: broadcast::channel(FORWARD_QUEUE).0,
             audio: broadcast::channel(FORWARD_QUEUE).0,
-            keyframes: Arc::new(KeyframeRequester::default()),
+            feedback: Arc::new(PublisherFeedback::default()),
         }
     }
 
@@ -85,6 +93,8 @@ struct Party {
     spec: JoinSpec,
     generation: u64,
     pc: Arc<dyn PeerConnection>,
+    /// What its receiving path carries, as the relay's congestion control estimates it.
+    path: PathEstimate,
     pending: PendingCandidates,
     chat: Arc<dyn DataChannel>,
     /// The senders of what this party receives, by publisher.
@@ -154,6 +164,7 @@ impl Room {
         for spec in parties {
             room.join(spec, fresh).await;
         }
+        let mut limits = tokio::time::interval(BITRATE_LIMIT_EVERY);
         loop {
             tokio::select! {
                 command = commands.recv() => match command {
@@ -161,6 +172,7 @@ impl Room {
                     Some(command) => room.handle(command).await,
                 },
                 Some(event) = party_rx.recv() => room.on_party_event(event).await,
+                _ = limits.tick() => room.send_bitrate_limits().await,
             }
         }
         room.close().await;
@@ -175,7 +187,7 @@ impl Room {
                     party: spec.party.clone(),
                     kind,
                     source: publication.of(kind).subscribe(),
-                    keyframes: publication.keyframes.clone(),
+                    keyframes: publication.feedback.clone(),
                 });
             }
         }
@@ -251,7 +263,7 @@ impl Room {
     async fn connect(&mut self, spec: JoinSpec) -> Result<Party, RelayError> {
         self.generation += 1;
         let generation = self.generation;
-        let pc = participant::connect(&self.settings, &spec.party, generation, self.party_tx.clone()).await?;
+        let (pc, path) = participant::connect(&self.settings, &spec.party, generation, self.party_tx.clone()).await?;
         if spec.publish {
             for kind in [RtpCodecKind::Video, RtpCodecKind::Audio] {
                 let init =
@@ -267,6 +279,7 @@ impl Room {
             spec,
             generation,
             pc,
+            path,
             pending,
             chat,
             receiving: HashMap::new(),
@@ -308,7 +321,7 @@ impl Room {
                 track,
                 sender: sender.clone(),
                 ssrc,
-                keyframes: publication.keyframes.clone(),
+                keyframes: publication.feedback.clone(),
                 counters: self.counters.clone(),
                 receiver_up: receiver.up.subscribe(),
             };
@@ -423,7 +436,7 @@ impl Room {
                 let kind = track.kind().await;
                 let ssrc = track.ssrcs().await.first().copied().unwrap_or(0);
                 if kind == RtpCodecKind::Video {
-                    publication.keyframes.set_track(track.clone(), ssrc);
+                    publication.feedback.set_track(track.clone(), ssrc);
                 }
                 let out = publication.of(kind).clone();
                 tokio::spawn(read_published(track, out));
@@ -437,6 +450,19 @@ impl Room {
                     }
                 }
             }
+        }
+    }
+
+    /// Tells every publisher the tightest share of its connected receivers' paths.
+    async fn send_bitrate_limits(&self) {
+        for (publisher, publication) in &self.publications {
+            let receivers = self
+                .parties
+                .values()
+                .filter(|p| p.connected && p.receiving.contains_key(publisher))
+                .map(|p| ReceiverPath { estimate_bps: p.path.bits_per_second(), publishers: p.receiving.len() });
+            let limit = bitrate::publisher_limit(receivers, self.settings.max_bitrate_bps);
+            publication.feedback.limit_bitrate(limit).await;
         }
     }
 

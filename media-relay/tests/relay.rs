@@ -82,7 +82,12 @@ async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 async fn two_parties_and_a_monitor_through_a_room_and_the_recording_plays() {
     let dir = std::env::temp_dir().join(format!("xiaowu-relay-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let config = RelayConfig { bind_ip: [127, 0, 0, 1].into(), public_ip: None, record_dir: Some(dir.clone()) };
+    let config = RelayConfig {
+        bind_ip: [127, 0, 0, 1].into(),
+        public_ip: None,
+        record_dir: Some(dir.clone()),
+        max_bitrate_kbps: media_relay::DEFAULT_MAX_BITRATE_KBPS,
+    };
     let (relay, events) = Relay::start(config);
     let call = 7;
     let peers: Peers = Arc::default();

@@ -18,6 +18,11 @@ pub struct Counters {
     /// Per remote stream (through the relay: per party, `booth` / `clerk`): video frames decoded
     /// and audio packets received.
     by_stream: Mutex<std::collections::BTreeMap<String, StreamCounts>>,
+    /// The last bitrate limit (REMB) the other side asked this side's video to keep under,
+    /// bits per second (0: none).
+    bitrate_limit: AtomicU64,
+    /// The lowest of them (0: none).
+    bitrate_limit_lowest: AtomicU64,
 }
 
 /// What one remote stream delivered.
@@ -53,6 +58,8 @@ pub struct CountersSnapshot {
     /// When the first complete video frame (its marker packet) arrived.
     pub first_frame: Option<Instant>,
     pub decoded: DecodedVideo,
+    pub bitrate_limit_bps: Option<u64>,
+    pub bitrate_limit_lowest_bps: Option<u64>,
 }
 
 impl Counters {
@@ -96,6 +103,15 @@ impl Counters {
         self.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
+    /// Records a bitrate limit (REMB) received for this side's video.
+    pub fn bitrate_limit(&self, bits_per_second: f64) {
+        let bps = bits_per_second.max(1.0) as u64;
+        self.bitrate_limit.store(bps, Ordering::Relaxed);
+        let _ = self
+            .bitrate_limit_lowest
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |lowest| (lowest == 0 || bps < lowest).then_some(bps));
+    }
+
     pub fn chat(&self) {
         self.chat_received.fetch_add(1, Ordering::Relaxed);
     }
@@ -110,6 +126,8 @@ impl Counters {
             first_video: self.first_video.get().copied(),
             first_frame: self.first_frame.get().copied(),
             decoded: *self.decoded.lock().expect("decoded-video lock is never poisoned"),
+            bitrate_limit_bps: Some(self.bitrate_limit.load(Ordering::Relaxed)).filter(|b| *b > 0),
+            bitrate_limit_lowest_bps: Some(self.bitrate_limit_lowest.load(Ordering::Relaxed)).filter(|b| *b > 0),
         }
     }
 }

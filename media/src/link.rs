@@ -50,6 +50,11 @@ pub struct CallReport {
     /// Per remote party (the media stream's id: `booth`, `clerk` through the relay): video frames
     /// decoded and audio packets received.
     pub by_party: std::collections::BTreeMap<String, crate::counters::StreamCounts>,
+    /// The last bitrate limit the other side asked this side's video to keep under (REMB, sent
+    /// by the relay once a second), kb/s; None when none came (peer to peer).
+    pub bitrate_limit_kbps: Option<u64>,
+    /// The lowest such limit during the call, kb/s.
+    pub bitrate_limit_lowest_kbps: Option<u64>,
     pub stats: Option<CallStats>,
 }
 
@@ -258,6 +263,8 @@ impl CallLink {
             frames_after_restart: self.frames_at_restart.map(|at| c.video_frames.saturating_sub(at)),
             media_path: media_path(self.media, stats.local_candidate_type.as_deref()).into(),
             by_party: self.peer.counters().by_stream(),
+            bitrate_limit_kbps: c.bitrate_limit_bps.map(|b| b / 1000),
+            bitrate_limit_lowest_kbps: c.bitrate_limit_lowest_bps.map(|b| b / 1000),
             stats: Some(stats),
         }
     }

@@ -257,7 +257,7 @@ impl CallPeer {
         // Keyframe requests reach the video sender, which then starts again at a keyframe.
         let registry = register_default_interceptors(Registry::new(), &mut media)?.with(
             rtc::interceptor::Slot::from(media_relay::feedback::SLOT),
-            media_relay::feedback::KeyframeRequestsToApp::default(),
+            media_relay::feedback::FeedbackToApp::default(),
         );
         let settings = SettingEngineBuilder::new()
             .with_multicast_dns_mode(MulticastDnsMode::Disabled)
@@ -404,6 +404,7 @@ impl CallPeer {
             let (track, sender, kind) = (track.clone(), sender.clone(), *kind);
             let mut connected = self.connected.clone();
             let stop = self.stop.subscribe();
+            let counters = self.counters.clone();
             tokio::spawn(async move {
                 if connected.wait_for(|c| *c).await.is_err() {
                     return;
@@ -413,7 +414,7 @@ impl CallPeer {
                     return;
                 };
                 let result = match kind {
-                    RtpCodecKind::Video => sender::send_video(track, pt, stop).await,
+                    RtpCodecKind::Video => sender::send_video(track, pt, counters, stop).await,
                     _ => sender::send_audio(track, pt, stop).await,
                 };
                 if let Err(e) = result {

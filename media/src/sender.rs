@@ -5,6 +5,8 @@
 //! VP8 test pattern with a keyframe every second (126 KB), and a 4 s 440 Hz stereo Opus tone in
 //! 20 ms pages (29 KB). A keyframe request (PLI or FIR: a receiver joined, or lost a packet)
 //! starts the video again at its first frame, a keyframe, as a camera's encoder would send one.
+//! A bitrate limit (REMB, from the relay) is recorded for the call's report; the samples are
+//! fixed files (about 250 kb/s together), so there is nothing to adapt.
 
 use std::io::Cursor;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +22,7 @@ use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::Track;
 
+use crate::counters::Counters;
 use crate::MediaError;
 
 pub static TEST_PATTERN_IVF: &[u8] = include_bytes!("../assets/test-pattern.ivf");
@@ -29,12 +32,13 @@ pub static TONE_OGG: &[u8] = include_bytes!("../assets/tone.ogg");
 pub async fn send_video(
     track: Arc<TrackLocalStaticSample>,
     payload_type: PayloadType,
+    counters: Arc<Counters>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<u64, MediaError> {
     let ssrc = *track.ssrcs().await.first().ok_or(MediaError::Negotiation("video track has no SSRC"))?;
     let mut sent = 0u64;
     let keyframe_wanted = Arc::new(AtomicBool::new(false));
-    tokio::spawn(watch_keyframe_requests(track.clone(), keyframe_wanted.clone(), stop.clone()));
+    tokio::spawn(watch_feedback(track.clone(), keyframe_wanted.clone(), counters, stop.clone()));
     loop {
         let (mut ivf, header) =
             IVFReader::new(Cursor::new(TEST_PATTERN_IVF)).map_err(|e| MediaError::Sample(e.to_string()))?;
@@ -63,10 +67,11 @@ pub async fn send_video(
     }
 }
 
-/// Sets `wanted` whenever the receiver asks for a keyframe.
-async fn watch_keyframe_requests(
+/// Sets `wanted` whenever the receiver asks for a keyframe; records bitrate limits.
+async fn watch_feedback(
     track: Arc<TrackLocalStaticSample>,
     wanted: Arc<AtomicBool>,
+    counters: Arc<Counters>,
     stop: watch::Receiver<bool>,
 ) {
     while !*stop.borrow() {
@@ -74,6 +79,9 @@ async fn watch_keyframe_requests(
             Some(TrackLocalEvent::OnRtcpPacket(packets)) => {
                 if packets.iter().any(|p| media_relay::feedback::is_keyframe_request(p.as_ref())) {
                     wanted.store(true, Ordering::Relaxed);
+                }
+                if let Some(limit) = packets.iter().find_map(|p| media_relay::feedback::bitrate_limit(p.as_ref())) {
+                    counters.bitrate_limit(limit);
                 }
             }
             Some(_) => {}

@@ -134,6 +134,7 @@ async fn retention(state: AppState) {
                 if let Err(e) = std::fs::remove_file(state.recording_dir.join(file)) {
                     tracing::warn!(error = %e, "a purged recording's file could not be deleted");
                 }
+                media_relay::record::views::remove_views(&state.recording_dir, file);
             }
             if !files.is_empty() {
                 tracing::info!(recordings = files.len(), "recordings past retention deleted");

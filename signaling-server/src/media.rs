@@ -42,6 +42,11 @@ pub struct MediaConfig {
     /// The secret the server says first on each relay's control link (the relays'
     /// `--secret`); at least 16 characters. Required with `relays`.
     pub relay_secret: Option<String>,
+    /// The most a party is asked to send, in kb/s (100 to 100000; default 1500). The relay asks
+    /// each publisher (REMB) to stay under this and under the tightest share of its receivers'
+    /// links, which it estimates from their congestion feedback. Relays on machines of their own
+    /// take it as their `--max-bitrate-kbps`.
+    pub max_bitrate_kbps: u32,
 }
 
 impl Default for MediaConfig {
@@ -55,6 +60,7 @@ impl Default for MediaConfig {
             recording_retention_days: 180,
             relays: Vec::new(),
             relay_secret: None,
+            max_bitrate_kbps: media_relay::DEFAULT_MAX_BITRATE_KBPS,
         }
     }
 }
@@ -71,6 +77,9 @@ impl MediaConfig {
 
     /// What is wrong with the section, if anything.
     pub fn check(&self) -> Option<&'static str> {
+        if !(100..=100_000).contains(&self.max_bitrate_kbps) {
+            return Some("max_bitrate_kbps must be between 100 and 100000");
+        }
         if self.relays.is_empty() {
             return None;
         }
@@ -102,6 +111,7 @@ pub fn start_relay(
         bind_ip: config.relay_ip,
         public_ip: config.public_ip,
         record_dir: config.recorded().then(|| config.recording_dir(data_dir)),
+        max_bitrate_kbps: config.max_bitrate_kbps,
     };
     let (relay, mut events) = if config.relays.is_empty() {
         media_relay::Relay::start(relay_config)
@@ -122,3 +132,22 @@ pub fn start_relay(
 /// The relay's name for a party of a call.
 pub const BOOTH: &str = "booth";
 pub const CLERK: &str = "clerk";
+
+#[cfg(test)]
+mod tests {
+    use super::MediaConfig;
+
+    #[test]
+    fn the_bitrate_cap_and_the_relays_secret_are_checked() {
+        assert_eq!(MediaConfig::default().check(), None);
+        assert_eq!(MediaConfig::default().max_bitrate_kbps, 1_500);
+        for bad in [0, 99, 100_001] {
+            let config = MediaConfig { max_bitrate_kbps: bad, ..MediaConfig::default() };
+            assert_eq!(config.check(), Some("max_bitrate_kbps must be between 100 and 100000"), "{bad}");
+        }
+        let relays = MediaConfig { relays: vec!["10.0.0.21:7700".into()], ..MediaConfig::default() };
+        assert!(relays.check().is_some_and(|p| p.contains("relay_secret")));
+        let secret = Some("sixteen-chars-ok".to_owned());
+        assert_eq!(MediaConfig { relay_secret: secret, ..relays }.check(), None);
+    }
+}

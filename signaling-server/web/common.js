@@ -212,26 +212,63 @@ XW.showRemote = (mainId, st, where) => {
 XW.removeGuest = () => { const v = XW.el("guest-video"); if (v) v.remove(); };
 
 // A call's recording (GET /api/calls/{call}/recording: the call's clerk, or a supervisor in
-// scope; every view is logged), played in a panel of its own. A button to open it for a case row.
+// scope; every view is logged), played in a panel of its own. A browser plays only the first
+// audio track of a file, so each recorded party is fetched as its own view (`?party=`) and shown
+// in a video of its own: the booth's, with the controls, leads; the others follow its play,
+// pause, seek and speed, and are pulled back when they drift. A button to open it for a case row.
+XW.PARTY_NAMES = { booth: "群众 · Citizen", clerk: "工作人员 · Clerk", guest: "第三方 · Third party" };
 XW.playRecording = async (call, token) => {
   let panel = XW.el("player");
   if (!panel) {
     panel = document.createElement("section");
     panel.id = "player"; panel.className = "monitor";
     panel.setAttribute("aria-label", "通话录像 · Call recording");
-    panel.innerHTML = '<p id="player-status" role="status"></p><video id="player-video" controls width="480" aria-label="通话录像 · Call recording"></video><button id="player-close">关闭 · Close</button>';
+    panel.innerHTML = '<p id="player-status" role="status"></p><div id="player-videos" class="player-videos"></div><button id="player-close">关闭 · Close</button>';
     document.body.append(panel);
-    XW.el("player-close").onclick = () => { const v = XW.el("player-video"); v.pause(); URL.revokeObjectURL(v.src); panel.remove(); };
+    XW.el("player-close").onclick = () => {
+      for (const v of panel.querySelectorAll("video")) { v.pause(); URL.revokeObjectURL(v.src); }
+      panel.remove();
+    };
   }
-  const status = XW.el("player-status");
+  const status = XW.el("player-status"), box = XW.el("player-videos");
+  for (const v of box.querySelectorAll("video")) { v.pause(); URL.revokeObjectURL(v.src); }
+  box.replaceChildren();
   status.textContent = "正在载入录像 · Loading the recording";
-  const r = await fetch(`/api/calls/${call}/recording`, { headers: { Authorization: `Bearer ${token}` } });
-  if (!r.ok) {
-    status.textContent = r.status === 404 ? "这次通话没有录像 · No recording of this call" : "无权查看 · Not allowed";
+  const view = (party) => fetch(`/api/calls/${call}/recording?party=${party}`, { headers: { Authorization: `Bearer ${token}` } });
+  const first = await view("booth");
+  if (!first.ok) {
+    status.textContent = first.status === 404 ? "这次通话没有录像 · No recording of this call" : "无权查看 · Not allowed";
     return;
   }
+  const parties = (first.headers.get("x-recording-parties") || "booth").split(",").filter((p) => p);
+  const blobs = [["booth", await first.blob()]];
+  for (const party of parties.filter((p) => p !== "booth")) {
+    const r = await view(party);
+    if (r.ok) blobs.push([party, await r.blob()]);
+  }
+  const videos = blobs.map(([party, blob], i) => {
+    const figure = document.createElement("figure");
+    const v = document.createElement("video");
+    v.id = i === 0 ? "player-video" : `player-video-${party}`;
+    v.dataset.party = party; v.width = 320; v.controls = i === 0;
+    v.setAttribute("aria-label", `通话录像 · Call recording: ${XW.PARTY_NAMES[party] || party}`);
+    v.src = URL.createObjectURL(blob);
+    const caption = document.createElement("figcaption");
+    caption.textContent = XW.PARTY_NAMES[party] || party;
+    figure.append(v, caption); box.append(figure);
+    return v;
+  });
+  const [lead, ...rest] = videos;
+  const align = (f) => { if (Math.abs(f.currentTime - lead.currentTime) > 0.3) f.currentTime = lead.currentTime; };
+  for (const f of rest) {
+    lead.addEventListener("play", () => { align(f); f.play().catch(() => {}); });
+    lead.addEventListener("pause", () => f.pause());
+    lead.addEventListener("seeked", () => { f.currentTime = lead.currentTime; });
+    lead.addEventListener("ratechange", () => { f.playbackRate = lead.playbackRate; });
+    lead.addEventListener("volumechange", () => { f.muted = lead.muted; f.volume = lead.volume; });
+    lead.addEventListener("timeupdate", () => align(f));
+  }
   status.textContent = `通话 ${call} · Call ${call}`;
-  XW.el("player-video").src = URL.createObjectURL(await r.blob());
 };
 XW.recordingButton = (call, token) => {
   const b = document.createElement("button");

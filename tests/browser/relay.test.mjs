@@ -58,8 +58,8 @@ test("a supervisor monitors a live Chromium booth ↔ Rust clerk call, another c
 
   assert.equal(await done, 0, `the Rust clerk finished its call:\n${out}`);
   const call = JSON.parse(out.trim().split("\n").pop()).media[0].call;
-  // The recording, once indexed, plays from the dashboard's recent cases: time advances, the
-  // picture has a size.
+  // The recording, once indexed, plays from the dashboard's recent cases: the booth's and the
+  // clerk's views side by side, each with its picture and its own voice, time advancing in both.
   await waitFor(async () => {
     await sup.reload();
     await sup.waitForSelector("#dashboard:not([hidden])");
@@ -68,16 +68,22 @@ test("a supervisor monitors a live Chromium booth ↔ Rust clerk call, another c
   await waitFor(async () => {
     // Once open, the player (fixed in the corner) may cover the button: click only to open it.
     if (!(await sup.isVisible("#player"))) await sup.click(`#cases button[data-recording="${call}"]`);
-    return sup.evaluate(() => !!document.getElementById("player-video")?.src);
+    return sup.evaluate(() => !!document.getElementById("player-video-clerk")?.src);
   }, "the recording loaded");
   const played = await sup.evaluate(async () => {
-    const v = document.getElementById("player-video");
-    v.muted = true;
-    await v.play();
-    await new Promise((res) => setTimeout(res, 1500));
-    return { currentTime: v.currentTime, width: v.videoWidth, duration: v.duration };
+    const videos = [...document.querySelectorAll("#player video")];
+    // Muted: a page may not play sound before a click (the lead's own controls are that click).
+    for (const v of videos) v.muted = true;
+    await videos[0].play();
+    await new Promise((res) => setTimeout(res, 2000));
+    return videos.map((v) => ({ party: v.dataset.party, currentTime: v.currentTime, width: v.videoWidth,
+      audioBytes: v.webkitAudioDecodedByteCount, paused: v.paused }));
   });
-  assert.ok(played.currentTime > 0.5 && played.width > 0, `the recording plays: ${JSON.stringify(played)}`);
+  assert.deepEqual(played.map((p) => p.party), ["booth", "clerk"], JSON.stringify(played));
+  for (const p of played) {
+    assert.ok(p.currentTime > 0.5 && p.width > 0 && !p.paused, `the ${p.party} view plays: ${JSON.stringify(played)}`);
+    assert.ok(p.audioBytes > 0, `the ${p.party} view's voice is decoded: ${JSON.stringify(played)}`);
+  }
   await sup.screenshot({ path: join(shots, "supervisor-recording.png") });
   await audit(sup, "the dashboard playing a recording");
 });

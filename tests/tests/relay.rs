@@ -38,7 +38,7 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relayed_call_is_recorded_and_its_recording_is_served_to_those_in_scope() {
-    let server = start(settings(|_| {})).await;
+    let server = start(settings(|s| s.file.media.max_bitrate_kbps = 600)).await;
     let url = base_url(&server);
     // When the clerk saw the call start and end: the call's length.
     let times: Arc<Mutex<(Option<Instant>, Option<Instant>)>> = Arc::default();
@@ -93,6 +93,14 @@ async fn a_relayed_call_is_recorded_and_its_recording_is_served_to_those_in_scop
     let (a_local, a_remote) = (as_.local_address.expect("clerk pair"), as_.remote_address.expect("clerk pair"));
     assert_ne!(b_remote, a_local, "the booth's media goes to the relay, not to the clerk");
     assert_ne!(a_remote, b_local, "the clerk's media goes to the relay, not to the booth");
+    // The relay told each publisher how fast it may send (REMB): never above the configured
+    // 600 kb/s nor below the 100 kb/s floor, and at first below the cap — the relay's estimate of
+    // the other side's path starts at 300 kb/s and grows as that side's feedback comes in.
+    for (who, report) in [("booth", b.media.as_ref().unwrap()), ("clerk", a.media.last().unwrap())] {
+        let (last, lowest) = (report.bitrate_limit_kbps, report.bitrate_limit_lowest_kbps);
+        assert!(last.is_some_and(|k| (100..=600).contains(&k)), "{who}'s last bitrate limit: {last:?}");
+        assert!(lowest.is_some_and(|k| (100..600).contains(&k)), "{who}'s lowest bitrate limit: {lowest:?}");
+    }
     for (who, d) in [("booth", b.media.unwrap().decoded), ("clerk", a.media.last().unwrap().decoded)] {
         assert!(d.frames >= 100, "{who} decoded {d:?}");
         assert_eq!((d.width, d.height, d.errors), (320, 240, 0), "{who}");
@@ -164,6 +172,38 @@ async fn a_relayed_call_is_recorded_and_its_recording_is_served_to_those_in_scop
     let call_secs = ended.unwrap().duration_since(started.unwrap()).as_secs_f64();
     assert!((recorded - call_secs).abs() <= call_secs * 0.1, "recorded {recorded} s of a {call_secs:.1} s call");
     let _ = std::fs::remove_file(&path);
+
+    // Each party's view: its own video and audio only (a browser plays a file's first audio
+    // track), as long as the call, named in the same header, logged like any view.
+    assert_eq!(header(&headers, "x-recording-parties"), Some("booth,clerk"));
+    for party in ["booth", "clerk"] {
+        let (status, headers, view) = get(&format!("{recording_url}?party={party}"), Some(&dongying), None);
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&view));
+        assert_eq!(header(&headers, "x-recording-parties"), Some("booth,clerk"));
+        let path = std::env::temp_dir().join(format!("xiaowu-recording-{call}-{party}.webm"));
+        std::fs::write(&path, &view).unwrap();
+        let probe = Command::new("ffprobe")
+            .args(["-v", "error", "-show_entries", "stream=codec_name,codec_type:stream_tags=title:format=duration"])
+            .args(["-of", "csv=p=0"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&probe.stdout).into_owned();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[..2], [format!("vp8,video,{party} video"), format!("opus,audio,{party} audio")], "{out}");
+        let duration: f64 = lines[2].parse().unwrap();
+        assert!((duration - recorded).abs() <= 1.0, "the {party} view lasts {duration} s of {recorded} s");
+        let _ = std::fs::remove_file(&path);
+    }
+    let (status, _, part) = get(&format!("{recording_url}?party=clerk"), Some(&clerk_token), Some("bytes=0-3"));
+    assert_eq!((status, part.as_slice()), (206, &[0x1A, 0x45, 0xDF, 0xA3][..]), "ranges within a view");
+    assert_eq!(get(&format!("{recording_url}?party=guest"), Some(&dongying), None).0, 404, "nobody joined");
+    assert_eq!(get(&format!("{recording_url}?party=..%2Fx"), Some(&dongying), None).0, 400);
+    assert_eq!(get(&format!("{recording_url}?party=clerk"), Some(&binzhou), None).0, 403);
+    let (_, _, body) = get(&format!("{recording_url}/views"), Some(&dongying), None);
+    let views: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let ranges: Vec<&str> = views["views"].as_array().unwrap().iter().filter_map(|v| v["range"].as_str()).collect();
+    assert!(ranges.contains(&"clerk: all") && ranges.contains(&"clerk: bytes=0-3"), "{ranges:?}");
     server.shutdown().await;
 }
 

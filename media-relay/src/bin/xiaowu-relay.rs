@@ -26,6 +26,11 @@ struct Args {
     /// Record every call here (call-<id>.webm); without it nothing is recorded.
     #[arg(long)]
     record_dir: Option<PathBuf>,
+    /// The most a publisher is asked to send (kb/s, at least 100), whatever its receivers' links
+    /// would carry: the server's `[media] max_bitrate_kbps`.
+    #[arg(long, default_value_t = media_relay::DEFAULT_MAX_BITRATE_KBPS,
+          value_parser = clap::value_parser!(u32).range(100..=100_000))]
+    max_bitrate_kbps: u32,
 }
 
 #[tokio::main]
@@ -43,8 +48,12 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
     // The line tests and scripts wait for: the port is open.
     println!("xiaowu-relay listening on {}", listener.local_addr()?);
-    let config =
-        media_relay::RelayConfig { bind_ip: args.bind_ip, public_ip: args.public_ip, record_dir: args.record_dir };
+    let config = media_relay::RelayConfig {
+        bind_ip: args.bind_ip,
+        public_ip: args.public_ip,
+        record_dir: args.record_dir,
+        max_bitrate_kbps: args.max_bitrate_kbps,
+    };
     media_relay::control::serve(listener, config, args.secret).await?;
     Ok(())
 }

@@ -11,9 +11,11 @@
 //!
 //! The file's tracks, in order: each recorded party's video, then its audio (for a call: booth
 //! video, booth audio, clerk video, clerk audio). A browser's `<video>` plays the first video
-//! and audio tracks; `ffprobe` lists all four.
+//! and audio tracks only, so players show each party from its own [`views`] file; `ffprobe`
+//! lists all four tracks of the recording.
 
 pub mod frames;
+pub mod views;
 pub mod webm;
 
 use std::fs::{File, OpenOptions};
@@ -28,7 +30,7 @@ use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use sha2::{Digest, Sha256};
 use tokio::sync::{broadcast, oneshot, watch};
 
-use crate::forward::KeyframeRequester;
+use crate::forward::PublisherFeedback;
 use crate::PartyId;
 use frames::{TrackClock, Vp8Assembler};
 use webm::{Block, TrackSpec, WebmWriter};
@@ -45,7 +47,7 @@ pub struct RecordedTrack {
     pub party: PartyId,
     pub kind: RtpCodecKind,
     pub source: broadcast::Receiver<Packet>,
-    pub keyframes: Arc<KeyframeRequester>,
+    pub keyframes: Arc<PublisherFeedback>,
 }
 
 /// A finished recording, as the records store indexes it.
@@ -115,7 +117,7 @@ impl Recorder {
 async fn read_track(index: usize, mut track: RecordedTrack, tx: SyncSender<Item>, mut stop: watch::Receiver<bool>) {
     if track.kind == RtpCodecKind::Video {
         // The recording must start on a keyframe.
-        track.keyframes.request().await;
+        track.keyframes.request_keyframe().await;
     }
     loop {
         let packet = tokio::select! {
@@ -141,7 +143,7 @@ struct Writer {
     path: PathBuf,
     file: Option<File>,
     specs: Vec<(PartyId, RtpCodecKind)>,
-    keyframes: Vec<Arc<KeyframeRequester>>,
+    keyframes: Vec<Arc<PublisherFeedback>>,
     runtime: tokio::runtime::Handle,
 }
 
@@ -174,7 +176,7 @@ impl Writer {
                     if assembler.needs_keyframe() && due {
                         asked[item.track] = Some(Instant::now());
                         let keyframes = self.keyframes[item.track].clone();
-                        self.runtime.spawn(async move { keyframes.request().await });
+                        self.runtime.spawn(async move { keyframes.request_keyframe().await });
                     }
                     frame.map(|f| {
                         if let Some(size) = f.size {

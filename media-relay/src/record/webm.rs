@@ -85,6 +85,9 @@ pub struct WebmWriter {
     cues: Vec<(u64, u64, u8)>,
     last_ms: u64,
     written: u64,
+    /// Each cluster is made durable before the next (a live recording); off for a file made
+    /// from another, which `finish` syncs once.
+    sync_clusters: bool,
 }
 
 impl WebmWriter {
@@ -161,7 +164,14 @@ impl WebmWriter {
             cues: vec![],
             last_ms: 0,
             written: head.len() as u64,
+            sync_clusters: true,
         })
+    }
+
+    /// Clusters are no longer synced one by one (the file is made from another; `finish` syncs).
+    pub fn without_cluster_sync(mut self) -> Self {
+        self.sync_clusters = false;
+        self
     }
 
     /// Appends one cluster holding `blocks` (sorted here by time) and makes it durable.
@@ -187,7 +197,9 @@ impl WebmWriter {
         let mut cluster = vec![];
         element(&mut cluster, CLUSTER, &body);
         self.file.write_all(&cluster)?;
-        self.file.sync_data()?;
+        if self.sync_clusters {
+            self.file.sync_data()?;
+        }
         self.written += cluster.len() as u64;
         self.cues.push((start, position, cue_track));
         self.last_ms = self.last_ms.max(blocks.last().map_or(start, |b| b.ms));

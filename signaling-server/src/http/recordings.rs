@@ -5,7 +5,10 @@
 //!   (`Range: bytes=a-b`, `bytes=a-`, `bytes=-n` → `206` with `Content-Range`; a range past the
 //!   end → `416`), so a `<video>` element can seek. Every attempt — who, which range, from
 //!   where, allowed or not — is committed to the audit chain before a byte goes out; if it cannot
-//!   be written, nothing is served.
+//!   be written, nothing is served. `?party=booth` (or `clerk`, `guest`) serves that party's
+//!   view instead: its video and audio only, cut from the recording on first request
+//!   ([`media_relay::record::views`]), since a browser plays only a file's first audio track. Every
+//!   response names the recorded parties in `X-Recording-Parties`.
 //! - `GET /api/calls/{call}/recording/views` — that log, for a supervisor in scope.
 //! - `GET /api/calls?live=true` — the live calls in a supervisor's scope (to pick one to
 //!   monitor).
@@ -20,6 +23,8 @@ use axum::Json;
 use protocol::ErrorCode;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
+use media_relay::record::views;
+
 use super::{store_call, ApiError, Caller};
 use crate::commands::Principal;
 use crate::AppState;
@@ -29,19 +34,52 @@ type Peer = Option<axum::Extension<ConnectInfo<std::net::SocketAddr>>>;
 /// One read of the file per this many bytes.
 const CHUNK: usize = 64 * 1024;
 
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingQuery {
+    party: Option<String>,
+}
+
 pub async fn download(
     State(state): State<AppState>,
     Path(call): Path<u64>,
     peer: Peer,
     headers: HeaderMap,
+    super::ApiQuery(query): super::ApiQuery<RecordingQuery>,
 ) -> Response {
     let from = peer.map(|p| p.0 .0.ip().to_string()).unwrap_or_default();
-    let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).map(|r| r.chars().take(64).collect());
-    let row = match authorize(&state, call, &from, &headers, range_header.clone()).await {
+    let range_header: Option<String> =
+        headers.get(header::RANGE).and_then(|v| v.to_str().ok()).map(|r| r.chars().take(64).collect());
+    let party = query.party;
+    if party.as_deref().is_some_and(|p| !views::valid_party(p)) {
+        return ApiError::from(ErrorCode::InvalidField).into_response();
+    }
+    // The view log says which party's view was asked for: "clerk: bytes=0-".
+    let logged = match (&party, &range_header) {
+        (None, r) => r.clone(),
+        (Some(p), r) => Some(format!("{p}: {}", r.as_deref().unwrap_or("all"))),
+    };
+    let row = match authorize(&state, call, &from, &headers, logged).await {
         Ok(row) => row,
         Err(e) => return e.into_response(),
     };
-    let path = state.recording_dir.join(&row.file);
+    let mut path = state.recording_dir.join(&row.file);
+    if let Some(party) = &party {
+        if !row.parties.split(',').any(|p| p == party) {
+            return ApiError::from(ErrorCode::NotFound).into_response();
+        }
+        let view = views::view_path(&state.recording_dir, &row.file, party);
+        let (src, dst, name) = (path.clone(), view.clone(), party.clone());
+        match tokio::task::spawn_blocking(move || views::ensure_view(&src, &name, &dst)).await {
+            Ok(Ok(true)) => path = view,
+            Ok(Ok(false)) => return ApiError::from(ErrorCode::NotFound).into_response(),
+            Ok(Err(e)) => {
+                tracing::error!(call, error = %e, "a recording's view could not be made");
+                return ApiError::from(ErrorCode::Internal).into_response();
+            }
+            Err(_) => return ApiError::from(ErrorCode::Internal).into_response(),
+        }
+    }
     let len = match tokio::fs::metadata(&path).await {
         Ok(m) => m.len(),
         Err(e) => {
@@ -79,7 +117,8 @@ pub async fn download(
         .header(header::CONTENT_TYPE, "video/webm")
         .header(header::ACCEPT_RANGES, "bytes")
         .header(header::CONTENT_LENGTH, end - start)
-        .header(header::CACHE_CONTROL, "private, no-store");
+        .header(header::CACHE_CONTROL, "private, no-store")
+        .header("x-recording-parties", row.parties.as_str());
     if status == StatusCode::PARTIAL_CONTENT {
         response = response.header(header::CONTENT_RANGE, format!("bytes {start}-{}/{len}", end - 1));
     }
