@@ -84,6 +84,11 @@ pub struct AgentArgs {
     /// Use only TURN relay candidates.
     #[arg(long)]
     pub relay_only: bool,
+    /// Drop every Nth received video packet, as a lossy link would (at least 2): exercises the
+    /// repair by retransmission (the summary's `media.stats` counts NACKs sent and
+    /// retransmissions received).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(2..))]
+    pub simulate_loss: Option<u32>,
     /// Local address for media sockets.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind_ip: IpAddr,
@@ -139,6 +144,7 @@ impl AgentArgs {
             say: None,
             no_media: false,
             relay_only: false,
+            simulate_loss: None,
             bind_ip: IpAddr::from([127, 0, 0, 1]),
             request_doc: None,
             save_docs: None,
@@ -265,7 +271,12 @@ pub async fn run_with(
             error: None,
         },
         started,
-        peer_config: PeerConfig { relay_only: args.relay_only, bind_ip: args.bind_ip, ..PeerConfig::default() },
+        peer_config: PeerConfig {
+            relay_only: args.relay_only,
+            bind_ip: args.bind_ip,
+            simulated_loss: args.simulate_loss,
+            ..PeerConfig::default()
+        },
         requested_at: None,
         accepted_at: Instant::now(),
         timer: None,

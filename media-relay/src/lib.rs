@@ -7,8 +7,8 @@
 //! only watches) and receives every other publisher's video and audio. RTP is forwarded as it
 //! arrives, with the SSRC and payload type rewritten for each receiver ([`forward`]). A
 //! receiver's keyframe request (PLI or FIR) goes back to the publisher, at most every 500 ms, and
-//! one is sent for every new receiver. webrtc-rs's interceptors answer NACKs from a send buffer,
-//! ask the publisher for lost packets, and send transport-wide congestion feedback (TWCC) so that
+//! one is sent for every new receiver. webrtc-rs's interceptors answer NACKs from a send buffer
+//! (resending on an RTX stream, [`rtx`]), ask the publisher for lost packets, and send transport-wide congestion feedback (TWCC) so that
 //! the publisher's own bandwidth estimate keeps a village uplink from flooding; the relay also
 //! estimates each receiver's path from the receiver's TWCC feedback and tells every publisher,
 //! once a second, how fast it may send (REMB, [`bitrate`]).
@@ -31,6 +31,7 @@ pub mod participant;
 pub mod record;
 mod relay;
 pub mod room;
+pub mod rtx;
 
 pub use relay::{LocalRelay, Relay, RelayConfig, DEFAULT_MAX_BITRATE_KBPS};
 

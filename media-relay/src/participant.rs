@@ -4,8 +4,9 @@
 //! Settings, each for a reason:
 //! - only VP8 and Opus are offered: the relay forwards without transcoding, and the recording
 //!   holds VP8 + Opus, so every party must send those two;
-//! - VP8 without RTX: a retransmission then travels on the stream it repairs, which the relay
-//!   forwards as it is (the NACK interceptors on both legs still repair loss);
+//! - VP8 with RTX ([`rtx_codec`]): a retransmission travels on a stream of its own, both ways;
+//!   what arrives on one is turned back into the packet it repairs before the NACK generator
+//!   sees it ([`crate::rtx`]), so a packet that came back is not asked for again;
 //! - mDNS off (building a connection fails where no multicast interface exists, and a relay has a
 //!   real address to give), loopback candidates kept (tests and one-machine demos), checks every
 //!   25 ms and no wait before using a peer-reflexive pair (a browser's first check often arrives
@@ -28,7 +29,7 @@ use rtc::interceptor::{CongestionControlBuilder, Gcc, Slot, GCC_INITIAL_BITRATE}
 use rtc::peer_connection::configuration::interceptor_registry::{
     configure_nack, configure_rtcp_reports, configure_twcc,
 };
-use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
+use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_RTX, MIME_TYPE_VP8};
 use rtc::peer_connection::transport::RTCIceCandidateType;
 use rtc::rtp_transceiver::rtp_sender::{RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind};
 use tokio::sync::mpsc;
@@ -77,6 +78,20 @@ pub fn codec(kind: RtpCodecKind) -> RTCRtpCodec {
     }
 }
 
+/// Retransmissions of VP8 (RFC 4588 RTX, payload type 97 for VP8's 96): a resent packet travels on
+/// a stream of its own, so a receiver's statistics and jitter estimate are not disturbed by it.
+/// webrtc-rs unwraps what arrives on it back into the primary stream before the relay sees it, and
+/// its NACK responder resends on it for every receiver that negotiated it.
+pub fn rtx_codec() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_RTX.to_owned(),
+        clock_rate: 90_000,
+        channels: 0,
+        sdp_fmtp_line: "apt=96".to_owned(),
+        rtcp_feedback: vec![],
+    }
+}
+
 /// How the relay's connections are built.
 #[derive(Debug, Clone)]
 pub struct ConnectionSettings {
@@ -102,6 +117,7 @@ pub async fn connect(
         RTCRtpCodecParameters { rtp_codec: codec(RtpCodecKind::Video), payload_type: 96 },
         RtpCodecKind::Video,
     )?;
+    media.register_codec(RTCRtpCodecParameters { rtp_codec: rtx_codec(), payload_type: 97 }, RtpCodecKind::Video)?;
     media.register_codec(
         RTCRtpCodecParameters { rtp_codec: codec(RtpCodecKind::Audio), payload_type: 111 },
         RtpCodecKind::Audio,
@@ -115,6 +131,7 @@ pub async fn connect(
             CongestionControlBuilder::new(Gcc::new(GCC_INITIAL_BITRATE.min(cap), crate::bitrate::FLOOR_BPS, cap))
                 .build(),
         )
+        .with(Slot::from(crate::rtx::SLOT), crate::rtx::RtxUnwrap::default())
         .with(Slot::from(crate::feedback::SLOT), FeedbackToApp::new(estimate.clone()));
     let mut engine = SettingEngineBuilder::new()
         .with_multicast_dns_mode(MulticastDnsMode::Disabled)

@@ -19,6 +19,7 @@ pub mod client;
 pub mod counters;
 pub use photo as document;
 pub mod link;
+pub mod loss;
 pub mod peer;
 pub mod sender;
 pub mod stats;

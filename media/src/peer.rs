@@ -42,11 +42,14 @@ pub struct PeerConfig {
     pub relay_only: bool,
     /// Local address to bind UDP sockets on (a concrete address: a wildcard skips loopback).
     pub bind_ip: IpAddr,
+    /// Drop every Nth received video packet where it enters (a lossy link, simulated; see
+    /// [`crate::loss`]).
+    pub simulated_loss: Option<u32>,
 }
 
 impl Default for PeerConfig {
     fn default() -> Self {
-        Self { ice_servers: vec![], relay_only: false, bind_ip: IpAddr::from([127, 0, 0, 1]) }
+        Self { ice_servers: vec![], relay_only: false, bind_ip: IpAddr::from([127, 0, 0, 1]), simulated_loss: None }
     }
 }
 
@@ -255,10 +258,17 @@ impl CallPeer {
         let mut media = MediaEngine::default();
         media.register_default_codecs()?;
         // Keyframe requests reach the video sender, which then starts again at a keyframe.
-        let registry = register_default_interceptors(Registry::new(), &mut media)?.with(
-            rtc::interceptor::Slot::from(media_relay::feedback::SLOT),
-            media_relay::feedback::FeedbackToApp::default(),
-        );
+        // RTX packets become the packets they repair before the NACK generator sees them.
+        let mut registry = register_default_interceptors(Registry::new(), &mut media)?
+            .with(rtc::interceptor::Slot::from(media_relay::rtx::SLOT), media_relay::rtx::RtxUnwrap::default())
+            .with(
+                rtc::interceptor::Slot::from(media_relay::feedback::SLOT),
+                media_relay::feedback::FeedbackToApp::default(),
+            );
+        if let Some(every) = config.simulated_loss {
+            registry = registry
+                .with(rtc::interceptor::Slot::from(crate::loss::SLOT), crate::loss::SimulatedLoss::every(every));
+        }
         let settings = SettingEngineBuilder::new()
             .with_multicast_dns_mode(MulticastDnsMode::Disabled)
             .with_include_loopback_candidate(true)

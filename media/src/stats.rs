@@ -14,6 +14,11 @@ pub struct CallStats {
     pub packets_lost: i64,
     pub packets_received: u64,
     pub bytes_received: u64,
+    /// Retransmitted packets received (on an RTX stream), and NACKs this side sent for lost ones.
+    pub retransmitted_packets_received: u64,
+    pub nacks_sent: u64,
+    /// Retransmitted packets this side sent (on its RTX streams) when the other side asked.
+    pub retransmitted_packets_sent: u64,
     /// Average receive bitrate since the previous sample, in kbit/s.
     pub receive_kbps: Option<f64>,
     /// The selected candidate pair: this side's candidate type (`host`, `srflx`, `prflx`,
@@ -56,6 +61,11 @@ pub async fn collect(pc: &dyn PeerConnection, previous: Option<(u64, Instant)>) 
         s.packets_lost += r.packets_lost;
         s.packets_received += r.packets_received;
         s.bytes_received += inbound.bytes_received;
+        s.retransmitted_packets_received += inbound.retransmitted_packets_received;
+        s.nacks_sent += u64::from(inbound.nack_count);
+    }
+    for outbound in report.outbound_rtp_streams() {
+        s.retransmitted_packets_sent += outbound.retransmitted_packets_sent;
     }
     if let Some((bytes, at)) = previous {
         let secs = now.duration_since(at).as_secs_f64();

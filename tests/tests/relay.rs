@@ -207,6 +207,46 @@ async fn a_relayed_call_is_recorded_and_its_recording_is_served_to_those_in_scop
     server.shutdown().await;
 }
 
+/// A clerk on a lossy line (every tenth video packet dropped where it arrives): its NACKs reach
+/// the relay, which resends the lost packets from its buffer on the RTX stream the clerk's
+/// connection negotiated, and the clerk receives them there, once each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clerk_on_a_lossy_line_gets_the_lost_packets_again_from_the_relay() {
+    let server = start(settings(|_| {})).await;
+    let url = base_url(&server);
+    let agent = tokio::spawn({
+        let args = agent_console::AgentArgs {
+            hold: Some(4.0),
+            simulate_loss: Some(10),
+            ..agent_console::AgentArgs::new(&url, "clerk-hekou-1")
+        };
+        async move { agent_console::run(&args, |_| {}).await }
+    });
+    clerks_available(&server, "hekou", 1).await;
+    let booth = tokio::spawn({
+        let args = booth_client::BoothArgs::new(&url, "booth-gudao-1", "teacher-cert");
+        async move { booth_client::run(&args, |_| {}).await }
+    });
+    let (b, a) = (booth.await.unwrap().unwrap(), agent.await.unwrap().unwrap());
+    assert_eq!((b.outcome.as_str(), a.outcome.as_str()), ("served", "done"), "{b:?} {a:?}");
+    let report = a.media.last().cloned().unwrap();
+    let stats = report.stats.clone().unwrap();
+    assert_eq!(report.media_path, "relay");
+    assert!(report.video_packets_received > 100, "{report:?}");
+    assert!(stats.nacks_sent > 0, "the clerk asked for the lost packets: {stats:?}");
+    assert!(stats.retransmitted_packets_received > 0, "and got them again on the RTX stream: {stats:?}");
+    // Each lost packet came back about once (a retransmission that was not recognised as the
+    // lost packet would be asked for again and again), and in the end none is missing but the
+    // last ones still on their way when the call ended.
+    let dropped = report.video_packets_received / 10;
+    assert!(stats.retransmitted_packets_received <= dropped + 5, "{dropped} dropped: {stats:?}");
+    assert!(stats.packets_lost <= 2, "{stats:?}");
+    // The booth's line lost nothing: nothing was asked of it.
+    let booth_stats = b.media.unwrap().stats.unwrap();
+    assert_eq!(booth_stats.nacks_sent, 0, "{booth_stats:?}");
+    server.shutdown().await;
+}
+
 /// The live call's id, from the supervisor's list.
 async fn live_call(url: &str, token: &str) -> u64 {
     let deadline = Instant::now() + WAIT;

@@ -1,0 +1,129 @@
+//! Retransmissions (RFC 4588 RTX) turned back into the packets they repair before the NACK
+//! generator sees them.
+//!
+//! webrtc-rs unwraps an RTX packet only at the application end of the chain, so its NACK generator
+//! never learns that a lost packet came back: it asks again every interval until it gives up, and
+//! the sender resends the same packet many times (measured: 323 retransmissions for 35 lost
+//! packets). It also keeps a receive log for the RTX stream itself. This interceptor sits just
+//! below the generator and rewrites an RTX packet into the original one — the primary stream's
+//! SSRC and payload type, the original sequence number from the first two bytes of the payload —
+//! so the generator, the receiver reports and the application all see the repaired stream. The
+//! retransmission statistics are counted before the chain, on the RTX stream, as before. An RTX
+//! packet without an original sequence number (a bandwidth probe of padding) is dropped.
+//! Used by the relay's connections and by the clients' (`xiaowu-media`).
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
+
+use rtc::interceptor::{Interceptor, Packet as InterceptorPacket, StreamInfo, TaggedPacket};
+use rtc::sansio::Protocol;
+
+/// Just below the NACK generator (7,000), above the FEC decoder (6,000).
+pub const SLOT: usize = 6_900;
+
+/// Rewrites RTX packets into the packets they repair.
+#[derive(Default)]
+pub struct RtxUnwrap {
+    /// RTX SSRC → (primary SSRC, primary payload type).
+    repairs: HashMap<u32, (u32, u8)>,
+    read: VecDeque<TaggedPacket>,
+    write: VecDeque<TaggedPacket>,
+}
+
+/// The original packet inside an RTX packet; None for one without an original sequence number.
+pub fn unwrap(mut packet: rtc::rtp::Packet, primary_ssrc: u32, primary_payload_type: u8) -> Option<rtc::rtp::Packet> {
+    if packet.payload.len() < 2 {
+        return None;
+    }
+    let original = u16::from_be_bytes([packet.payload[0], packet.payload[1]]);
+    packet.payload = packet.payload.slice(2..);
+    packet.header.ssrc = primary_ssrc;
+    packet.header.payload_type = primary_payload_type;
+    packet.header.sequence_number = original;
+    // Padding belonged to the RTX packet, not to the original.
+    packet.header.padding = false;
+    Some(packet)
+}
+
+impl Protocol<TaggedPacket, TaggedPacket, ()> for RtxUnwrap {
+    type Rout = TaggedPacket;
+    type Wout = TaggedPacket;
+    type Eout = ();
+    type Error = rtc::shared::error::Error;
+    type Time = Instant;
+
+    fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
+        if let InterceptorPacket::Rtp(packet) = &msg.message.packet {
+            if let Some(&(ssrc, payload_type)) = self.repairs.get(&packet.header.ssrc) {
+                let InterceptorPacket::Rtp(packet) =
+                    std::mem::replace(&mut msg.message.packet, InterceptorPacket::Rtcp(vec![]))
+                else {
+                    unreachable!("matched above")
+                };
+                match unwrap(packet, ssrc, payload_type) {
+                    Some(original) => msg.message.packet = InterceptorPacket::Rtp(original),
+                    None => return Ok(()),
+                }
+            }
+        }
+        self.read.push_back(msg);
+        Ok(())
+    }
+
+    fn poll_read(&mut self) -> Option<Self::Rout> {
+        self.read.pop_front()
+    }
+
+    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        self.write.push_back(msg);
+        Ok(())
+    }
+
+    fn poll_write(&mut self) -> Option<Self::Wout> {
+        self.write.pop_front()
+    }
+}
+
+impl Interceptor for RtxUnwrap {
+    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
+
+    fn bind_remote_stream(&mut self, info: &StreamInfo) {
+        if let (Some(rtx), Some(_)) = (info.ssrc_rtx, info.payload_type_rtx) {
+            self.repairs.insert(rtx, (info.ssrc, info.payload_type));
+        }
+    }
+
+    fn unbind_remote_stream(&mut self, info: &StreamInfo) {
+        if let Some(rtx) = info.ssrc_rtx {
+            self.repairs.remove(&rtx);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_rtx_packet_becomes_the_packet_it_repairs() {
+        let mut rtx = rtc::rtp::Packet::default();
+        rtx.header.ssrc = 2222;
+        rtx.header.payload_type = 97;
+        rtx.header.sequence_number = 5;
+        rtx.header.timestamp = 90_000;
+        rtx.header.marker = true;
+        rtx.payload = bytes::Bytes::from_static(&[0x12, 0x34, 0xAA, 0xBB]);
+        let original = unwrap(rtx, 1111, 96).expect("an original sequence number");
+        let h = &original.header;
+        assert_eq!(
+            (h.ssrc, h.payload_type, h.sequence_number, h.timestamp, h.marker),
+            (1111, 96, 0x1234, 90_000, true)
+        );
+        assert_eq!(&original.payload[..], &[0xAA, 0xBB]);
+        // A padding-only probe has nothing to give back.
+        let mut probe = rtc::rtp::Packet::default();
+        probe.payload = bytes::Bytes::from_static(&[0x00]);
+        assert!(unwrap(probe, 1111, 96).is_none());
+    }
+}
