@@ -107,13 +107,17 @@ mod tests {
 
     #[test]
     fn an_rtx_packet_becomes_the_packet_it_repairs() {
-        let mut rtx = rtc::rtp::Packet::default();
-        rtx.header.ssrc = 2222;
-        rtx.header.payload_type = 97;
-        rtx.header.sequence_number = 5;
-        rtx.header.timestamp = 90_000;
-        rtx.header.marker = true;
-        rtx.payload = bytes::Bytes::from_static(&[0x12, 0x34, 0xAA, 0xBB]);
+        let rtx = rtc::rtp::Packet {
+            header: rtc::rtp::Header {
+                ssrc: 2222,
+                payload_type: 97,
+                sequence_number: 5,
+                timestamp: 90_000,
+                marker: true,
+                ..Default::default()
+            },
+            payload: bytes::Bytes::from_static(&[0x12, 0x34, 0xAA, 0xBB]),
+        };
         let original = unwrap(rtx, 1111, 96).expect("an original sequence number");
         let h = &original.header;
         assert_eq!(
@@ -122,8 +126,7 @@ mod tests {
         );
         assert_eq!(&original.payload[..], &[0xAA, 0xBB]);
         // A padding-only probe has nothing to give back.
-        let mut probe = rtc::rtp::Packet::default();
-        probe.payload = bytes::Bytes::from_static(&[0x00]);
+        let probe = rtc::rtp::Packet { payload: bytes::Bytes::from_static(&[0x00]), ..Default::default() };
         assert!(unwrap(probe, 1111, 96).is_none());
     }
 }
