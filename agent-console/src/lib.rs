@@ -32,8 +32,13 @@ pub struct AgentArgs {
     pub monitor: Option<u64>,
     /// Once a call's media is up, invite this signed-in clerk to join it as a third party (三方通话;
     /// relay mode).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "invite_service")]
     pub invite: Option<String>,
+    /// Once a call's media is up, invite a clerk of this service item (the server picks one who
+    /// handles it and is available, from this clerk's hall first; `assist` for a helper). Whom is
+    /// printed (`invitation_sent`).
+    #[arg(long)]
+    pub invite_service: Option<String>,
     /// Hand the call to this clerk (转接; relay mode) `--transfer-after` seconds after it joined
     /// as the third party (with `--invite` naming the same clerk: a warm transfer) or, without
     /// `--invite`, after the media came up (the clerk must be available).
@@ -154,6 +159,7 @@ impl AgentArgs {
             json: true,
             monitor: None,
             invite: None,
+            invite_service: None,
             transfer: None,
             requeue: None,
             transfer_after: 2.0,
@@ -393,8 +399,9 @@ impl<E: FnMut(&ServerMessage), C: FnMut(&str)> RoleHandler for Shift<'_, E, C> {
         } else if let (Some(hold), None) = (args.hold, &self.timer) {
             self.timer = Some((Instant::now() + Duration::from_secs_f64(hold), Timer::HangUp(call)));
         }
-        if let Some(invite) = &args.invite {
-            client.session.send(ClientMessage::InviteToCall { call, clerk: invite.clone() }).await?;
+        if args.invite.is_some() || args.invite_service.is_some() {
+            let service = args.invite_service.as_deref().map(protocol::ServiceCode::new);
+            client.session.send(ClientMessage::InviteToCall { call, clerk: args.invite.clone(), service }).await?;
         }
         if let (Some(t), None) = (&args.request_doc, self.requested_at) {
             let doc_type = protocol::DocType::parse(t)

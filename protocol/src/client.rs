@@ -72,8 +72,16 @@ pub enum ClientMessage {
     HangUp { call: CallId },
     /// Either party of a call: its media path is up, or failed for good.
     MediaState { call: CallId, state: MediaState },
-    /// Clerk in a call (relay mode): invite another signed-in clerk to join as a third party.
-    InviteToCall { call: CallId, clerk: String },
+    /// Clerk in a call (relay mode): invite another signed-in clerk to join as a third party —
+    /// the one named (`clerk`), or the one the server picks for a service item (`service`: a
+    /// colleague who handles it, or a helper of `assist`). Exactly one of the two.
+    InviteToCall {
+        call: CallId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        clerk: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        service: Option<ServiceCode>,
+    },
     /// Clerk invited (`call_invitation`): join the call as its third party.
     JoinCall { call: CallId },
     /// The call's third party: leave it (available again).

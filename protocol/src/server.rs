@@ -200,6 +200,13 @@ pub enum ServerMessage {
         interval_secs: u32,
         points: Vec<WaitingPoint>,
     },
+    /// The inviting clerk: the invitation went out, to the clerk named or to the one picked for
+    /// the service item.
+    InvitationSent {
+        call: CallId,
+        clerk: String,
+        clerk_name: String,
+    },
     /// Clerk: another clerk invites you into its live call as a third party (`join_call`).
     CallInvitation {
         call: CallId,

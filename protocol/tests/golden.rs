@@ -109,6 +109,14 @@ fn client_messages() {
         json!({"type": "transfer_call", "call": 4294967297u64, "clerk": "clerk-hekou-2"}),
     );
     client(
+        ClientMessage::InviteToCall { call: CallId(4294967297), clerk: Some("clerk-hekou-2".into()), service: None },
+        json!({"type": "invite_to_call", "call": 4294967297u64, "clerk": "clerk-hekou-2"}),
+    );
+    client(
+        ClientMessage::InviteToCall { call: CallId(4294967297), clerk: None, service: Some("assist".into()) },
+        json!({"type": "invite_to_call", "call": 4294967297u64, "service": "assist"}),
+    );
+    client(
         ClientMessage::RequeueCall { call: CallId(4294967297), service: ServiceCode::new("pension-check") },
         json!({"type": "requeue_call", "call": 4294967297u64, "service": "pension-check"}),
     );
@@ -266,6 +274,10 @@ fn server_messages() {
     server(
         ServerMessage::CallEnded { call: CallId(2), ticket: TicketId(12), reason: CallEndReason::MediaFailed },
         json!({"type": "call_ended", "call": 2, "ticket": 12, "reason": "media_failed"}),
+    );
+    server(
+        ServerMessage::InvitationSent { call: CallId(2), clerk: "clerk-hekou-3".into(), clerk_name: "张涛".into() },
+        json!({"type": "invitation_sent", "call": 2, "clerk": "clerk-hekou-3", "clerk_name": "张涛"}),
     );
     server(
         ServerMessage::QueueLoad {

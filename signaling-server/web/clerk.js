@@ -74,6 +74,7 @@ function onMessage(m) {
     case "party_joined": handStatus(`${m.display_name} 已加入通话 · joined the call`); break;
     case "party_left": XW.removeGuest(); handStatus("第三方已离开 · The third party left"); break;
     case "call_invitation": showInvitation(m); break;
+    case "invitation_sent": handStatus(`已邀请 ${m.clerk_name}（${m.clerk}）· Invited ${m.clerk}`); break;
     case "call_joined": joinCall(m); break;
     case "call_transferred": XW.el("call-detail").textContent = `已转接给 ${m.peer.display_name} · Now with ${m.peer.display_name}`; break;
     case "call_ended":
@@ -277,7 +278,9 @@ XW.el("hangup").onclick = () => {
 XW.el("join").onclick = () => { if (C.invitation) C.session.send({ type: "join_call", call: C.invitation.call }); XW.el("invitation").hidden = true; };
 XW.el("ignore-invitation").onclick = () => { XW.el("invitation").hidden = true; };
 const handOn = (type, extra) => { if (C.call && !C.guest) C.session.send({ type, call: C.call.call, ...extra }); };
-XW.el("invite").onclick = () => { const id = XW.el("hand-clerk").value.trim(); if (id) { handOn("invite_to_call", { clerk: id }); handStatus(`已邀请 ${id} · Invited`); } };
+XW.el("invite").onclick = () => { const id = XW.el("hand-clerk").value.trim(); if (id) handOn("invite_to_call", { clerk: id }); };
+// A colleague for the item picked under 其他事项 (or a 帮办 helper): the server picks who.
+XW.el("invite-service").onclick = () => { const s = XW.el("requeue-service").value; if (s) handOn("invite_to_call", { service: s }); };
 XW.el("transfer").onclick = () => { const id = XW.el("hand-clerk").value.trim(); if (id) handOn("transfer_call", { clerk: id }); };
 XW.el("requeue").onclick = () => { const s = XW.el("requeue-service").value; if (s) handOn("requeue_call", { service: s }); };
 XW.el("note").oninput = () => { XW.el("note-count").textContent = `${[...XW.el("note").value].length} / 500`; sendDraft(); };

@@ -118,6 +118,7 @@ test("a Chromium clerk invites a second clerk, all three see each other, and han
   await first.click("#invite");
   await second.waitForSelector("#invitation:not([hidden])");
   assert.match(await second.textContent("#invitation-text"), /王伟/);
+  await first.waitForFunction(() => document.querySelector("#hand-status").textContent.includes("已邀请"));
   await audit(second, "the console with an invitation");
   await second.click("#join");
   await second.waitForSelector("#call:not([hidden])");

@@ -1,5 +1,6 @@
-//! Three-way calls (三方通话, relay mode): the clerk of a call invites another clerk, who joins as
-//! the call's guest — seen and heard by the booth and the clerk, seeing and hearing both. While
+//! Three-way calls (三方通话, relay mode): the clerk of a call invites another clerk — by id, or
+//! the one [`Driver::invite`] picks for a service item (a colleague who handles it, a helper of
+//! `assist`) — who joins as the call's guest — seen and heard by the booth and the clerk, seeing and hearing both. While
 //! it assists, the guest is `away` with reason `assisting` in the routing engine, so it is never
 //! offered a ticket; leaving the call (or the call ending) makes it available again. One guest per
 //! call. The relay names it `guest`; the parties are told who it is (`party_joined`).
@@ -22,8 +23,20 @@ pub(super) const GUEST: &str = "guest";
 /// How long an invitation can be taken up.
 const INVITATION_TTL: Duration = Duration::from_secs(60);
 
+/// Whom an invitation is for.
+pub(super) enum Invitee<'a> {
+    /// The clerk with this id.
+    Clerk(&'a str),
+    /// A clerk who handles this service item (its code), picked by the server.
+    Service(&'a str),
+}
+
 impl Driver {
-    pub(super) fn invite(&mut self, inviter: ClerkIdx, call: CallId, clerk: &str) -> Result<(), ErrorCode> {
+    /// Invites a clerk into the inviter's call. By service item, the pick is a clerk with that
+    /// skill who is signed in, `available` and not invited elsewhere — from the inviter's own hall
+    /// if one is, else from any hall — the one available longest. The inviter is told whom
+    /// (`invitation_sent`).
+    pub(super) fn invite(&mut self, inviter: ClerkIdx, call: CallId, invitee: Invitee<'_>) -> Result<(), ErrorCode> {
         if !self.shared.media.relayed() {
             return Err(ErrorCode::WrongState);
         }
@@ -32,15 +45,21 @@ impl Driver {
             return Err(ErrorCode::Forbidden);
         }
         let dir = self.shared.directory.clone();
-        let invited = dir.clerk_idx(clerk).ok_or(ErrorCode::NotFound)?;
+        let invited = match invitee {
+            Invitee::Clerk(id) => dir.clerk_idx(id).ok_or(ErrorCode::NotFound)?,
+            Invitee::Service(code) => {
+                let service = dir.service_idx(code).ok_or(ErrorCode::UnknownService)?;
+                self.free_clerk_for(service, inviter).ok_or(ErrorCode::WrongState)?
+            }
+        };
         let free =
             matches!(self.engine.clerk_state(invited), routing::ClerkState::Available | routing::ClerkState::Away(_));
         if invited == inviter || !self.clerk_conn.contains_key(&invited) || !free || self.guests.contains_key(&call.0) {
             return Err(ErrorCode::WrongState);
         }
         self.invitations.insert(invited, (call.0, self.now + INVITATION_TTL));
-        let (from, booth) = (dir.clerk(inviter), dir.booth(view.booth));
-        info!(call = call.0, from = %from.id, to = %clerk, "invited to a call");
+        let (from, booth, to) = (dir.clerk(inviter), dir.booth(view.booth), dir.clerk(invited));
+        info!(call = call.0, from = %from.id, to = %to.id, "invited to a call");
         let msg = ServerMessage::CallInvitation {
             call,
             from: from.id.clone(),
@@ -49,7 +68,24 @@ impl Driver {
             service: protocol::ServiceCode::new(dir.service(view.service).code.clone()),
         };
         self.send_to_clerk(invited, msg);
+        self.send_to_clerk(
+            inviter,
+            ServerMessage::InvitationSent { call, clerk: to.id.clone(), clerk_name: to.name.clone() },
+        );
         Ok(())
+    }
+
+    /// The clerk to invite for `service`: see [`Driver::invite`].
+    fn free_clerk_for(&self, service: routing::ServiceIdx, inviter: ClerkIdx) -> Option<ClerkIdx> {
+        let dir = &self.shared.directory;
+        let home = dir.clerk(inviter).hall;
+        let invited_elsewhere = |c: &ClerkIdx| self.invitations.get(c).is_some_and(|(_, until)| self.now < *until);
+        (0..dir.clerks.len())
+            .map(|i| ClerkIdx(i as u32))
+            .filter(|c| *c != inviter && dir.clerk(*c).skills.contains(&service))
+            .filter(|c| self.clerk_conn.contains_key(c) && !invited_elsewhere(c))
+            .filter(|c| self.engine.clerk_state(*c) == routing::ClerkState::Available)
+            .min_by_key(|c| (dir.clerk(*c).hall != home, self.engine.clerk_state_since(*c)))
     }
 
     pub(super) fn join_call(&mut self, clerk: ClerkIdx, call: CallId) -> Result<(), ErrorCode> {

@@ -110,8 +110,12 @@ impl Driver {
                 Principal::Booth(_) | Principal::Clerk(_),
                 ClientMessage::Sdp { .. } | ClientMessage::IceCandidate { .. },
             ) if self.shared.media.relayed() => self.signal_relay(who, &msg),
-            (Principal::Clerk(clerk), ClientMessage::InviteToCall { call, clerk: invited }) => {
-                self.invite(clerk, *call, invited)
+            (Principal::Clerk(clerk), ClientMessage::InviteToCall { call, clerk: invited, service }) => {
+                match (invited, service) {
+                    (Some(id), None) => self.invite(clerk, *call, super::guests::Invitee::Clerk(id)),
+                    (None, Some(code)) => self.invite(clerk, *call, super::guests::Invitee::Service(code.as_str())),
+                    _ => Err(ErrorCode::InvalidField),
+                }
             }
             (Principal::Clerk(clerk), ClientMessage::JoinCall { call }) => self.join_call(clerk, *call),
             (Principal::Clerk(clerk), ClientMessage::LeaveCall { call }) => {

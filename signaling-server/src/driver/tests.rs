@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use protocol::{ClerkTargetState, ClientMessage, CloseReason, Priority, ServerMessage, ServiceCode};
+use protocol::{ClerkTargetState, ClientMessage, CloseReason, ErrorCode, Priority, ServerMessage, ServiceCode};
 use tokio::sync::mpsc;
 
 use super::*;
@@ -322,7 +322,7 @@ async fn a_snapshot_carries_three_way_guests_and_open_invitations() {
     message(&mut d, 1, ClientMessage::AcceptOffer { offer });
     let call = d.engine.call_of(idx("clerk-hekou-1")).expect("a call").call;
     let call = protocol::CallId(call.0);
-    message(&mut d, 1, ClientMessage::InviteToCall { call, clerk: "clerk-hekou-2".into() });
+    message(&mut d, 1, ClientMessage::InviteToCall { call, clerk: Some("clerk-hekou-2".into()), service: None });
     message(&mut d, 2, ClientMessage::JoinCall { call });
     assert_eq!(d.guests.get(&call.0), Some(&idx("clerk-hekou-2")));
     // A second invitation stays open (the call has its guest; this one would be refused at join).
@@ -336,6 +336,66 @@ async fn a_snapshot_carries_three_way_guests_and_open_invitations() {
     assert_eq!(restarted.invitations.keys().collect::<Vec<_>>(), vec![&idx("clerk-hekou-3")]);
     assert_eq!(restarted.take_snapshot(), snap, "the same driver state");
     assert!(restarted.is_guest(Principal::Clerk(idx("clerk-hekou-2"))));
+}
+
+/// Inviting by service item: the server picks a clerk who handles it and is available — from the
+/// inviter's hall before one available longer elsewhere — and tells the inviter whom; nobody free
+/// is `wrong_state`, an unknown item `unknown_service`, naming both a clerk and an item (or
+/// neither) `invalid_field`.
+#[tokio::test]
+async fn an_invitation_by_service_goes_to_a_free_clerk_of_the_inviters_hall_first() {
+    let mut d = driver();
+    let dir = d.shared.directory.clone();
+    let idx = |id: &str| dir.clerk_idx(id).unwrap();
+    let mut first = connect(&mut d, 1, Principal::Clerk(idx("clerk-hekou-1")), 256);
+    // Both handle pension-check; the other city's clerk has been available longer.
+    let mut elsewhere = connect(&mut d, 2, Principal::Clerk(idx("clerk-dongyingqu-3")), 256);
+    message(&mut d, 2, ClientMessage::SetState { state: ClerkTargetState::Available, reason: None });
+    let mut same_hall = connect(&mut d, 3, Principal::Clerk(idx("clerk-hekou-3")), 256);
+    message(&mut d, 3, ClientMessage::SetState { state: ClerkTargetState::Available, reason: None });
+    let _booth = connect(&mut d, 10, Principal::Booth(dir.booth_idx("booth-gudao-1").unwrap()), 256);
+    message(&mut d, 1, ClientMessage::SetState { state: ClerkTargetState::Available, reason: None });
+    let request =
+        ClientMessage::RequestService { service: ServiceCode::new("teacher-cert"), priority: Priority::Normal };
+    message(&mut d, 10, request);
+    let offer = first.offer().expect("the clerk is offered the ticket");
+    message(&mut d, 1, ClientMessage::AcceptOffer { offer });
+    let call = protocol::CallId(d.engine.call_of(idx("clerk-hekou-1")).expect("a call").call.0);
+    let _ = (first.drain(), elsewhere.drain(), same_hall.drain());
+
+    let by_service = |service: &str| ClientMessage::InviteToCall { call, clerk: None, service: Some(service.into()) };
+    message(&mut d, 1, by_service("pension-check"));
+    let told: Vec<ServerMessage> = first.drain();
+    assert!(
+        told.iter().any(|m| matches!(m, ServerMessage::InvitationSent { clerk, .. } if clerk == "clerk-hekou-3")),
+        "{told:?}"
+    );
+    assert!(same_hall.drain().iter().any(|m| matches!(m, ServerMessage::CallInvitation { .. })));
+    assert!(elsewhere.drain().is_empty(), "only one clerk is invited");
+    // The same item again: the hall's clerk has an open invitation, so the other city's is picked.
+    message(&mut d, 1, by_service("pension-check"));
+    assert!(first
+        .drain()
+        .iter()
+        .any(|m| matches!(m, ServerMessage::InvitationSent { clerk, .. } if clerk == "clerk-dongyingqu-3")));
+    let refused = |d: &mut Driver, first: &mut TestConn, msg: ClientMessage| {
+        message(d, 1, msg);
+        first.drain().into_iter().find_map(|m| match m {
+            ServerMessage::Error { code, .. } => Some(code),
+            _ => None,
+        })
+    };
+    // Of those signed in, only the hall's clerk handles marriage-booking, and it is invited already.
+    assert_eq!(refused(&mut d, &mut first, by_service("marriage-booking")), Some(ErrorCode::WrongState));
+    assert_eq!(refused(&mut d, &mut first, by_service("no-such-item")), Some(ErrorCode::UnknownService));
+    let both = ClientMessage::InviteToCall {
+        call,
+        clerk: Some("clerk-hekou-3".into()),
+        service: Some("pension-check".into()),
+    };
+    assert_eq!(refused(&mut d, &mut first, both), Some(ErrorCode::InvalidField));
+    let neither = ClientMessage::InviteToCall { call, clerk: None, service: None };
+    assert_eq!(refused(&mut d, &mut first, neither), Some(ErrorCode::InvalidField));
 }
 
 /// A known morning in virtual time, through the driver, the engine and the records store: the
