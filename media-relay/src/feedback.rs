@@ -7,16 +7,15 @@
 //! nobody learns how much a receiver's link carries.
 //! Used by the relay's connections and by the clients' (`xiaowu-media`).
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
-use rtc::interceptor::{Attribute, Interceptor, Packet as InterceptorPacket, StreamInfo, TaggedPacket};
+use rtc::interceptor::{Attribute, Packet as InterceptorPacket, TaggedPacket};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
-use rtc::sansio::Protocol;
+
+use crate::intercept::{OnRead, ReadStep};
 
 /// Its place in the interceptor chain: above every built-in one (nearest the application), so
 /// they have seen the packets first — the congestion controller, wire-most, has attached its
@@ -58,25 +57,22 @@ impl PathEstimate {
 #[derive(Default)]
 pub struct FeedbackToApp {
     estimate: PathEstimate,
-    read: VecDeque<TaggedPacket>,
-    write: VecDeque<TaggedPacket>,
 }
 
 impl FeedbackToApp {
     /// Records the connection's estimate in `estimate` (where a congestion controller runs).
-    pub fn new(estimate: PathEstimate) -> Self {
-        Self { estimate, ..Self::default() }
+    pub fn new(estimate: PathEstimate) -> OnRead<Self> {
+        OnRead::new(Self { estimate })
+    }
+
+    /// Without an estimate to keep (a client's connection).
+    pub fn interceptor() -> OnRead<Self> {
+        OnRead::new(Self::default())
     }
 }
 
-impl Protocol<TaggedPacket, TaggedPacket, ()> for FeedbackToApp {
-    type Rout = TaggedPacket;
-    type Wout = TaggedPacket;
-    type Eout = ();
-    type Error = rtc::shared::error::Error;
-    type Time = Instant;
-
-    fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
+impl ReadStep for FeedbackToApp {
+    fn read(&mut self, mut msg: TaggedPacket) -> Option<TaggedPacket> {
         if let Some(Attribute::TargetBitrateChanged { bits_per_second }) =
             msg.message.get(&Attribute::TargetBitrateChanged { bits_per_second: 0.0 })
         {
@@ -89,32 +85,11 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for FeedbackToApp {
                 .cloned()
                 .collect();
             if wanted.is_empty() {
-                return Ok(());
+                return None;
             }
             msg.message.packet = InterceptorPacket::Rtcp(wanted);
             msg.message.add(Attribute::DeliverToApplication);
         }
-        self.read.push_back(msg);
-        Ok(())
+        Some(msg)
     }
-
-    fn poll_read(&mut self) -> Option<Self::Rout> {
-        self.read.pop_front()
-    }
-
-    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
-        self.write.push_back(msg);
-        Ok(())
-    }
-
-    fn poll_write(&mut self) -> Option<Self::Wout> {
-        self.write.pop_front()
-    }
-}
-
-impl Interceptor for FeedbackToApp {
-    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
-    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
-    fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
-    fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
 }

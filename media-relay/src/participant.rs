@@ -131,7 +131,7 @@ pub async fn connect(
             CongestionControlBuilder::new(Gcc::new(GCC_INITIAL_BITRATE.min(cap), crate::bitrate::FLOOR_BPS, cap))
                 .build(),
         )
-        .with(Slot::from(crate::rtx::SLOT), crate::rtx::RtxUnwrap::default())
+        .with(Slot::from(crate::rtx::SLOT), crate::rtx::RtxUnwrap::interceptor())
         .with(Slot::from(crate::feedback::SLOT), FeedbackToApp::new(estimate.clone()));
     let mut engine = SettingEngineBuilder::new()
         .with_multicast_dns_mode(MulticastDnsMode::Disabled)

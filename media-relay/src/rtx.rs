@@ -12,22 +12,26 @@
 //! packet without an original sequence number (a bandwidth probe of padding) is dropped.
 //! Used by the relay's connections and by the clients' (`xiaowu-media`).
 
-use std::collections::{HashMap, VecDeque};
-use std::time::Instant;
+use std::collections::HashMap;
 
-use rtc::interceptor::{Interceptor, Packet as InterceptorPacket, StreamInfo, TaggedPacket};
-use rtc::sansio::Protocol;
+use rtc::interceptor::{Packet as InterceptorPacket, StreamInfo, TaggedPacket};
+
+use crate::intercept::{OnRead, ReadStep};
 
 /// Just below the NACK generator (7,000), above the FEC decoder (6,000).
 pub const SLOT: usize = 6_900;
 
-/// Rewrites RTX packets into the packets they repair.
+/// Rewrites RTX packets into the packets they repair (an interceptor: [`RtxUnwrap::interceptor`]).
 #[derive(Default)]
 pub struct RtxUnwrap {
     /// RTX SSRC → (primary SSRC, primary payload type).
     repairs: HashMap<u32, (u32, u8)>,
-    read: VecDeque<TaggedPacket>,
-    write: VecDeque<TaggedPacket>,
+}
+
+impl RtxUnwrap {
+    pub fn interceptor() -> OnRead<Self> {
+        OnRead::new(Self::default())
+    }
 }
 
 /// The original packet inside an RTX packet; None for one without an original sequence number.
@@ -45,14 +49,8 @@ pub fn unwrap(mut packet: rtc::rtp::Packet, primary_ssrc: u32, primary_payload_t
     Some(packet)
 }
 
-impl Protocol<TaggedPacket, TaggedPacket, ()> for RtxUnwrap {
-    type Rout = TaggedPacket;
-    type Wout = TaggedPacket;
-    type Eout = ();
-    type Error = rtc::shared::error::Error;
-    type Time = Instant;
-
-    fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
+impl ReadStep for RtxUnwrap {
+    fn read(&mut self, mut msg: TaggedPacket) -> Option<TaggedPacket> {
         if let InterceptorPacket::Rtp(packet) = &msg.message.packet {
             if let Some(&(ssrc, payload_type)) = self.repairs.get(&packet.header.ssrc) {
                 let InterceptorPacket::Rtp(packet) =
@@ -60,41 +58,19 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for RtxUnwrap {
                 else {
                     unreachable!("matched above")
                 };
-                match unwrap(packet, ssrc, payload_type) {
-                    Some(original) => msg.message.packet = InterceptorPacket::Rtp(original),
-                    None => return Ok(()),
-                }
+                msg.message.packet = InterceptorPacket::Rtp(unwrap(packet, ssrc, payload_type)?);
             }
         }
-        self.read.push_back(msg);
-        Ok(())
+        Some(msg)
     }
 
-    fn poll_read(&mut self) -> Option<Self::Rout> {
-        self.read.pop_front()
-    }
-
-    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
-        self.write.push_back(msg);
-        Ok(())
-    }
-
-    fn poll_write(&mut self) -> Option<Self::Wout> {
-        self.write.pop_front()
-    }
-}
-
-impl Interceptor for RtxUnwrap {
-    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
-    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
-
-    fn bind_remote_stream(&mut self, info: &StreamInfo) {
+    fn bind_remote(&mut self, info: &StreamInfo) {
         if let (Some(rtx), Some(_)) = (info.ssrc_rtx, info.payload_type_rtx) {
             self.repairs.insert(rtx, (info.ssrc, info.payload_type));
         }
     }
 
-    fn unbind_remote_stream(&mut self, info: &StreamInfo) {
+    fn unbind_remote(&mut self, info: &StreamInfo) {
         if let Some(rtx) = info.ssrc_rtx {
             self.repairs.remove(&rtx);
         }

@@ -4,11 +4,10 @@
 //! it. Retransmissions on an RTX stream are never dropped, so the repair path is what the test
 //! observes (`agent-console --simulate-loss N`).
 
-use std::collections::{HashSet, VecDeque};
-use std::time::Instant;
+use std::collections::HashSet;
 
-use rtc::interceptor::{Interceptor, Packet as InterceptorPacket, StreamInfo, TaggedPacket};
-use rtc::sansio::Protocol;
+use media_relay::intercept::{OnRead, ReadStep};
+use rtc::interceptor::{Packet as InterceptorPacket, StreamInfo, TaggedPacket};
 
 /// Nearer the wire than every built-in interceptor (the congestion controller is at 1,000).
 pub const SLOT: usize = 500;
@@ -20,62 +19,28 @@ pub struct SimulatedLoss {
     video: HashSet<u32>,
     /// Repair (RTX) streams, never dropped.
     repair: HashSet<u32>,
-    read: VecDeque<TaggedPacket>,
-    write: VecDeque<TaggedPacket>,
 }
 
 impl SimulatedLoss {
-    pub fn every(every: u32) -> Self {
-        Self {
-            every: every.max(2),
-            seen: 0,
-            video: HashSet::new(),
-            repair: HashSet::new(),
-            read: VecDeque::new(),
-            write: VecDeque::new(),
-        }
+    pub fn every(every: u32) -> OnRead<Self> {
+        OnRead::new(Self { every: every.max(2), seen: 0, video: HashSet::new(), repair: HashSet::new() })
     }
 }
 
-impl Protocol<TaggedPacket, TaggedPacket, ()> for SimulatedLoss {
-    type Rout = TaggedPacket;
-    type Wout = TaggedPacket;
-    type Eout = ();
-    type Error = rtc::shared::error::Error;
-    type Time = Instant;
-
-    fn handle_read(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+impl ReadStep for SimulatedLoss {
+    fn read(&mut self, msg: TaggedPacket) -> Option<TaggedPacket> {
         if let InterceptorPacket::Rtp(packet) = &msg.message.packet {
             if self.video.contains(&packet.header.ssrc) {
                 self.seen += 1;
                 if self.seen.is_multiple_of(self.every) {
-                    return Ok(());
+                    return None;
                 }
             }
         }
-        self.read.push_back(msg);
-        Ok(())
+        Some(msg)
     }
 
-    fn poll_read(&mut self) -> Option<Self::Rout> {
-        self.read.pop_front()
-    }
-
-    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
-        self.write.push_back(msg);
-        Ok(())
-    }
-
-    fn poll_write(&mut self) -> Option<Self::Wout> {
-        self.write.pop_front()
-    }
-}
-
-impl Interceptor for SimulatedLoss {
-    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
-    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
-
-    fn bind_remote_stream(&mut self, info: &StreamInfo) {
+    fn bind_remote(&mut self, info: &StreamInfo) {
         // A primary stream names its repair stream, which is then bound on its own (with the
         // primary's codec): that one is never dropped.
         if let Some(rtx) = info.ssrc_rtx {
@@ -87,7 +52,7 @@ impl Interceptor for SimulatedLoss {
         }
     }
 
-    fn unbind_remote_stream(&mut self, info: &StreamInfo) {
+    fn unbind_remote(&mut self, info: &StreamInfo) {
         self.video.remove(&info.ssrc);
     }
 }

@@ -260,10 +260,10 @@ impl CallPeer {
         // Keyframe requests reach the video sender, which then starts again at a keyframe.
         // RTX packets become the packets they repair before the NACK generator sees them.
         let mut registry = register_default_interceptors(Registry::new(), &mut media)?
-            .with(rtc::interceptor::Slot::from(media_relay::rtx::SLOT), media_relay::rtx::RtxUnwrap::default())
+            .with(rtc::interceptor::Slot::from(media_relay::rtx::SLOT), media_relay::rtx::RtxUnwrap::interceptor())
             .with(
                 rtc::interceptor::Slot::from(media_relay::feedback::SLOT),
-                media_relay::feedback::FeedbackToApp::default(),
+                media_relay::feedback::FeedbackToApp::interceptor(),
             );
         if let Some(every) = config.simulated_loss {
             registry = registry

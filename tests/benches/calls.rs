@@ -11,6 +11,7 @@
 //!    bytes recorded per second.
 //!
 //! Run: `cargo build --release --bins && cargo bench -p xiaowu-tests --bench calls`
+//! (`XIAOWU_BENCH_SETUP_ONLY=1`: the setup times only).
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -200,6 +201,9 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(setup_times(protocol::MediaMode::P2p));
     rt.block_on(setup_times(protocol::MediaMode::Relay));
+    if std::env::var_os("XIAOWU_BENCH_SETUP_ONLY").is_some() {
+        return;
+    }
     concurrent_resources(20, false);
     concurrent_resources(20, true);
     concurrent_resources(50, true);

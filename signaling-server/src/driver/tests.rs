@@ -302,6 +302,21 @@ fn logging_driver(tag: &str, adjust: impl FnOnce(&mut Settings)) -> Logging {
     Logging { d, shared, cfg, dir, path, started }
 }
 
+/// Puts the clerk of connection 1 (`first`) in a call with booth-gudao-1 (connection 10, returned
+/// to keep it open): the clerk goes available, the booth asks for teacher-cert, the clerk accepts.
+fn in_a_call(d: &mut Driver, first: &mut TestConn, clerk: routing::ClerkIdx) -> (protocol::CallId, TestConn) {
+    let dir = d.shared.directory.clone();
+    let booth = connect(d, 10, Principal::Booth(dir.booth_idx("booth-gudao-1").unwrap()), 256);
+    message(d, 1, ClientMessage::SetState { state: ClerkTargetState::Available, reason: None });
+    let request =
+        ClientMessage::RequestService { service: ServiceCode::new("teacher-cert"), priority: Priority::Normal };
+    message(d, 10, request);
+    let offer = first.offer().expect("the clerk is offered the ticket");
+    message(d, 1, ClientMessage::AcceptOffer { offer });
+    let call = d.engine.call_of(clerk).expect("a call").call;
+    (protocol::CallId(call.0), booth)
+}
+
 /// A three-way call's guest and an open invitation are part of the driver's snapshot: a restart
 /// from it knows who assists which call (its `set_state` still waits for `leave_call`) and who
 /// may still join.
@@ -313,15 +328,7 @@ async fn a_snapshot_carries_three_way_guests_and_open_invitations() {
     let mut first = connect(&mut d, 1, Principal::Clerk(idx("clerk-hekou-1")), 256);
     let _guest = connect(&mut d, 2, Principal::Clerk(idx("clerk-hekou-2")), 256);
     let _other = connect(&mut d, 3, Principal::Clerk(idx("clerk-hekou-3")), 256);
-    let _booth = connect(&mut d, 10, Principal::Booth(dir.booth_idx("booth-gudao-1").unwrap()), 256);
-    message(&mut d, 1, ClientMessage::SetState { state: ClerkTargetState::Available, reason: None });
-    let request =
-        ClientMessage::RequestService { service: ServiceCode::new("teacher-cert"), priority: Priority::Normal };
-    message(&mut d, 10, request);
-    let offer = first.offer().expect("the clerk is offered the ticket");
-    message(&mut d, 1, ClientMessage::AcceptOffer { offer });
-    let call = d.engine.call_of(idx("clerk-hekou-1")).expect("a call").call;
-    let call = protocol::CallId(call.0);
+    let (call, _booth) = in_a_call(&mut d, &mut first, idx("clerk-hekou-1"));
     message(&mut d, 1, ClientMessage::InviteToCall { call, clerk: Some("clerk-hekou-2".into()), service: None });
     message(&mut d, 2, ClientMessage::JoinCall { call });
     assert_eq!(d.guests.get(&call.0), Some(&idx("clerk-hekou-2")));
@@ -353,14 +360,7 @@ async fn an_invitation_by_service_goes_to_a_free_clerk_of_the_inviters_hall_firs
     message(&mut d, 2, ClientMessage::SetState { state: ClerkTargetState::Available, reason: None });
     let mut same_hall = connect(&mut d, 3, Principal::Clerk(idx("clerk-hekou-3")), 256);
     message(&mut d, 3, ClientMessage::SetState { state: ClerkTargetState::Available, reason: None });
-    let _booth = connect(&mut d, 10, Principal::Booth(dir.booth_idx("booth-gudao-1").unwrap()), 256);
-    message(&mut d, 1, ClientMessage::SetState { state: ClerkTargetState::Available, reason: None });
-    let request =
-        ClientMessage::RequestService { service: ServiceCode::new("teacher-cert"), priority: Priority::Normal };
-    message(&mut d, 10, request);
-    let offer = first.offer().expect("the clerk is offered the ticket");
-    message(&mut d, 1, ClientMessage::AcceptOffer { offer });
-    let call = protocol::CallId(d.engine.call_of(idx("clerk-hekou-1")).expect("a call").call.0);
+    let (call, _booth) = in_a_call(&mut d, &mut first, idx("clerk-hekou-1"));
     let _ = (first.drain(), elsewhere.drain(), same_hall.drain());
 
     let by_service = |service: &str| ClientMessage::InviteToCall { call, clerk: None, service: Some(service.into()) };
