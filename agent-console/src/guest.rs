@@ -1,5 +1,7 @@
 //! `agent-console --join-invites`: a clerk working as a third party (三方通话). Signs in and stays
-//! away (`paperwork`: back-office work, offered no tickets), waits for a `call_invitation`, joins
+//! away (`paperwork`: back-office work, offered no tickets) — or available with
+//! `--wait-available`, declining offers, as an invitation by service item needs — waits for a
+//! `call_invitation`, joins
 //! the call (`join_call`), answers the relay's offers, sends its own sample video and audio and
 //! receives both other parties', until the call ends — or `--hold` seconds, then `leave_call`.
 //!
@@ -55,8 +57,12 @@ pub async fn run(args: &AgentArgs, mut emit: impl FnMut(&ServerMessage)) -> Resu
     let session =
         Session::connect_for_cli(&args.server, Role::Clerk, &args.clerk, &args.secret, args.connect_wait).await?;
     emit(&session.welcome);
-    let paperwork = Some(protocol::AwayReason::Paperwork);
-    session.send(ClientMessage::SetState { state: ClerkTargetState::Away, reason: paperwork }).await?;
+    let waiting = if args.wait_available {
+        ClientMessage::SetState { state: ClerkTargetState::Available, reason: None }
+    } else {
+        ClientMessage::SetState { state: ClerkTargetState::Away, reason: Some(protocol::AwayReason::Paperwork) }
+    };
+    session.send(waiting).await?;
     let mut guest = Guest {
         args,
         emit,
@@ -146,6 +152,10 @@ impl<E: FnMut(&ServerMessage)> RoleHandler for Guest<'_, E> {
             ServerMessage::CallInvitation { call, .. } if s.call.is_none() => {
                 s.call = Some(call.0);
                 client.session.send(ClientMessage::JoinCall { call: *call }).await?;
+            }
+            // Waiting available (`--wait-available`): a citizen is not this run's to serve.
+            ServerMessage::Offer { offer, .. } if self.part == Part::Waiting => {
+                client.session.send(ClientMessage::DeclineOffer { offer: *offer }).await?;
             }
             ServerMessage::CallJoined { call, ice_servers, .. } => {
                 let config = &self.peer_config;

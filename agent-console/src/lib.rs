@@ -55,6 +55,10 @@ pub struct AgentArgs {
     /// `--hold` seconds, then leave it).
     #[arg(long, conflicts_with_all = ["monitor", "auto_accept"])]
     pub join_invites: bool,
+    /// With `--join-invites`: wait `available` instead of away at the desk — an invitation by
+    /// service item goes only to an available clerk. Offers that come meanwhile are declined.
+    #[arg(long, requires = "join_invites")]
+    pub wait_available: bool,
     /// The supervisor account for `--monitor`.
     #[arg(long)]
     pub supervisor: Option<String>,
@@ -164,6 +168,7 @@ impl AgentArgs {
             requeue: None,
             transfer_after: 2.0,
             join_invites: false,
+            wait_available: false,
             supervisor: None,
             watch: 10.0,
         }

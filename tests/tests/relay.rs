@@ -207,6 +207,68 @@ async fn a_relayed_call_is_recorded_and_its_recording_is_served_to_those_in_scop
     server.shutdown().await;
 }
 
+/// An invitation by service item, end to end: the call's clerk asks for a colleague who handles
+/// pension-check; the server picks the one signed in and available — clerk-hekou-3, which does
+/// not handle the citizen's teacher-cert, so nothing is offered to it meanwhile — tells the clerk
+/// whom, and that colleague joins and sees both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clerk_invites_a_colleague_by_service_item_and_the_server_picks_who() {
+    let server = start(settings(|_| {})).await;
+    let url = base_url(&server);
+    let guest = tokio::spawn({
+        let args = agent_console::AgentArgs {
+            auto_accept: false,
+            join_invites: true,
+            wait_available: true,
+            ..agent_console::AgentArgs::new(&url, "clerk-hekou-3")
+        };
+        async move { agent_console::guest::run(&args, |_| {}).await }
+    });
+    let mut sup = connect(&server, Role::Supervisor, "sup-dongying").await;
+    expect(&mut sup, "the colleague available", |m| match m {
+        ServerMessage::ClerkList { clerks } => clerks
+            .iter()
+            .any(|c| c.clerk == "clerk-hekou-3" && c.state == protocol::ClerkState::Available)
+            .then_some(()),
+        _ => None,
+    })
+    .await;
+    let clerk = tokio::spawn({
+        let args = agent_console::AgentArgs {
+            hold: Some(6.0),
+            invite_service: Some("pension-check".into()),
+            ..agent_console::AgentArgs::new(&url, "clerk-hekou-1")
+        };
+        async move {
+            let mut seen = vec![];
+            let s = agent_console::run(&args, |m| seen.push(m.clone())).await;
+            (s, seen)
+        }
+    });
+    clerks_available(&server, "hekou", 1).await;
+    let booth =
+        booth_client::run(&booth_client::BoothArgs::new(&url, "booth-gudao-1", "teacher-cert"), |_| {}).await.unwrap();
+    let (clerk, clerk_seen) = clerk.await.unwrap();
+    let guest = guest.await.unwrap().unwrap();
+    assert_eq!(
+        (booth.outcome.as_str(), clerk.unwrap().outcome.as_str(), guest.outcome.as_str()),
+        ("served", "done", "joined")
+    );
+    let sent: Vec<&str> = clerk_seen
+        .iter()
+        .filter_map(|m| match m {
+            ServerMessage::InvitationSent { clerk, .. } => Some(clerk.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent, ["clerk-hekou-3"], "the clerk was told whom");
+    for party in ["booth", "clerk"] {
+        let c = guest.by_party.get(party).copied().unwrap_or_default();
+        assert!(c.frames_decoded >= 10, "the colleague sees the {party}: {:?}", guest.by_party);
+    }
+    server.shutdown().await;
+}
+
 /// A clerk on a lossy line (every tenth video packet dropped where it arrives): its NACKs reach
 /// the relay, which resends the lost packets from its buffer on the RTX stream the clerk's
 /// connection negotiated, and the clerk receives them there, once each.
