@@ -131,9 +131,8 @@ impl PeerConnectionEventHandler for Handler {
                     match kind {
                         RtpCodecKind::Video => {
                             counters.video_packet(packet.payload.len(), packet.header.marker);
-                            let (ask, decoded) =
-                                decoder.as_mut().map_or((false, false), |d| d.push(&packet, &counters));
-                            if decoded {
+                            let (ask, decoded) = decoder.as_mut().map_or((false, 0), |d| d.push(&packet, &counters));
+                            for _ in 0..decoded {
                                 counters.stream(&stream, true, false);
                             }
                             if ask {
@@ -176,19 +175,21 @@ impl VideoDecoder {
         }
     }
 
-    /// Feeds a packet; (a keyframe should be requested now, a picture was decoded).
-    fn push(&mut self, packet: &rtc::rtp::Packet, counters: &Counters) -> (bool, bool) {
+    /// Feeds a packet; (a keyframe should be requested now, pictures decoded).
+    fn push(&mut self, packet: &rtc::rtp::Packet, counters: &Counters) -> (bool, usize) {
         let h = &packet.header;
-        let picture = self.rx.push(h.sequence_number, h.timestamp, h.marker, &packet.payload);
-        let decoded = picture.is_some();
+        let pictures = self.rx.push(h.sequence_number, h.timestamp, h.marker, &packet.payload, Instant::now());
         let errors = self.rx.errors + self.rx.frames_lost();
-        counters.video_decoded(picture.map(|p| (p.width, p.height, p.luma_mean)), errors);
+        counters.video_decoded(None, errors);
+        for p in &pictures {
+            counters.video_decoded(Some((p.width, p.height, p.luma_mean)), errors);
+        }
         let due = self.last_pli.is_none_or(|at| at.elapsed() >= Self::PLI_INTERVAL);
         if self.rx.needs_keyframe() && due {
             self.last_pli = Some(Instant::now());
-            return (true, decoded);
+            return (true, pictures.len());
         }
-        (false, decoded)
+        (false, pictures.len())
     }
 }
 
@@ -201,8 +202,8 @@ impl VideoDecoder {
         None
     }
 
-    fn push(&mut self, _packet: &rtc::rtp::Packet, _counters: &Counters) -> (bool, bool) {
-        (false, false)
+    fn push(&mut self, _packet: &rtc::rtp::Packet, _counters: &Counters) -> (bool, usize) {
+        (false, 0)
     }
 }
 

@@ -44,7 +44,7 @@ fn main() {
                 f.chunks(1200).enumerate().map(|(j, c)| [&[if j == 0 { 0x10 } else { 0 }][..], c].concat()).collect();
             let t = Instant::now();
             for (j, p) in packets.iter().enumerate() {
-                std::hint::black_box(rx.push(seq, i as u32 * 6000, j + 1 == packets.len(), p));
+                std::hint::black_box(rx.push(seq, i as u32 * 6000, j + 1 == packets.len(), p, t));
                 seq = seq.wrapping_add(1);
             }
             via_rtp.push(t.elapsed());

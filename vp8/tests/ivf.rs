@@ -47,7 +47,7 @@ fn frames_split_into_rtp_packets_decode_the_same() {
             let mut payload = vec![if j == 0 { 0x10 } else { 0x00 }];
             payload.extend_from_slice(chunk);
             let last = j + 1 == chunks.len();
-            if let Some(pic) = rx.push(seq, i as u32 * 3000, last, &payload) {
+            for pic in rx.push(seq, i as u32 * 3000, last, &payload, std::time::Instant::now()) {
                 assert_eq!((pic.width, pic.height), (w, h));
                 decoded += 1;
             }
