@@ -36,14 +36,47 @@ pub const RETRY: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
-    Hello { secret: String },
-    Open { call: u64, parties: Vec<JoinSpec>, fresh: bool },
-    Join { call: u64, spec: JoinSpec },
-    Rejoin { call: u64, spec: JoinSpec },
-    Answer { call: u64, party: PartyId, sdp: String },
-    Candidate { call: u64, party: PartyId, candidate: String, sdp_mid: Option<String>, sdp_mline_index: Option<u16> },
-    Leave { call: u64, party: PartyId },
-    Close { call: u64 },
+    Hello {
+        secret: String,
+    },
+    /// The first line of a connection of its own: send this finished recording
+    /// ([`crate::transfer`]).
+    Fetch {
+        secret: String,
+        file: String,
+    },
+    Open {
+        call: u64,
+        parties: Vec<JoinSpec>,
+        fresh: bool,
+    },
+    Join {
+        call: u64,
+        spec: JoinSpec,
+    },
+    Rejoin {
+        call: u64,
+        spec: JoinSpec,
+    },
+    Answer {
+        call: u64,
+        party: PartyId,
+        sdp: String,
+    },
+    Candidate {
+        call: u64,
+        party: PartyId,
+        candidate: String,
+        sdp_mid: Option<String>,
+        sdp_mline_index: Option<u16>,
+    },
+    Leave {
+        call: u64,
+        party: PartyId,
+    },
+    Close {
+        call: u64,
+    },
 }
 
 /// Relay → server.
@@ -56,7 +89,7 @@ pub enum Report {
 
 /// Reads one line of at most [`MAX_LINE`] bytes; `None` at the end of the stream or for a line
 /// over the limit (the connection is then dropped).
-async fn read_line<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> Option<String> {
+pub(crate) async fn read_line<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> Option<String> {
     let mut line = String::new();
     let n = reader.take(MAX_LINE + 1).read_line(&mut line).await.ok()?;
     if n == 0 || (n as u64 > MAX_LINE && !line.ends_with('\n')) {
@@ -99,6 +132,12 @@ async fn serve_one(stream: TcpStream, config: RelayConfig, secret: &str) {
     let hello = tokio::time::timeout(HELLO_TIMEOUT, read_line(&mut reader)).await.ok().flatten();
     match hello.and_then(|l| serde_json::from_str::<Op>(&l).ok()) {
         Some(Op::Hello { secret: s }) if same_secret(&s, secret) => {}
+        Some(Op::Fetch { secret: s, file }) if same_secret(&s, secret) => {
+            if let Err(e) = crate::transfer::send(&mut write, config.record_dir.as_deref(), &file).await {
+                tracing::warn!(error = %e, "a recording's transfer broke off");
+            }
+            return;
+        }
         _ => {
             tracing::warn!("control connection refused: no hello with the right secret");
             return;
@@ -137,7 +176,7 @@ async fn serve_one(stream: TcpStream, config: RelayConfig, secret: &str) {
 fn apply(relay: &LocalRelay, op: Op) {
     // A call or party the relay does not have is a stale message: nothing to do.
     let _ = match op {
-        Op::Hello { .. } => Ok(()),
+        Op::Hello { .. } | Op::Fetch { .. } => Ok(()),
         Op::Open { call, parties, fresh } => {
             relay.open(call, parties, fresh);
             Ok(())
@@ -186,8 +225,14 @@ pub struct RelayPool {
 
 impl RelayPool {
     /// Connects to each relay (`host:port`) with `secret`, and keeps reconnecting while one is
-    /// down. Events of every relay come out of the receiver.
-    pub fn connect(addrs: &[String], secret: &str) -> (crate::Relay, mpsc::UnboundedReceiver<RelayEvent>) {
+    /// down. Events of every relay come out of the receiver. With `fetch_into`, each finished
+    /// recording is copied from the relay's disk into that directory before it is reported
+    /// ([`crate::transfer`]).
+    pub fn connect(
+        addrs: &[String],
+        secret: &str,
+        fetch_into: Option<std::path::PathBuf>,
+    ) -> (crate::Relay, mpsc::UnboundedReceiver<RelayEvent>) {
         let (events, rx) = mpsc::unbounded_channel();
         let state = Arc::new(Mutex::new(PoolState {
             links: addrs.iter().map(|a| LinkState { addr: a.clone(), ..LinkState::default() }).collect(),
@@ -197,7 +242,13 @@ impl RelayPool {
         for (i, addr) in addrs.iter().enumerate() {
             let (tx, op_rx) = mpsc::unbounded_channel();
             ops.push(tx);
-            let link = Link { index: i, addr: addr.clone(), secret: secret.to_owned(), state: state.clone() };
+            let link = Link {
+                index: i,
+                addr: addr.clone(),
+                secret: secret.to_owned(),
+                state: state.clone(),
+                fetch_into: fetch_into.clone(),
+            };
             tokio::spawn(link.run(op_rx, events.clone()));
         }
         (crate::Relay::Remote(Self { state, ops: Arc::new(ops), events }), rx)
@@ -296,6 +347,8 @@ struct Link {
     addr: String,
     secret: String,
     state: Arc<Mutex<PoolState>>,
+    /// The server's recording directory: each finished recording is copied into it.
+    fetch_into: Option<std::path::PathBuf>,
 }
 
 impl Link {
@@ -346,10 +399,11 @@ impl Link {
                 line = read_line(&mut reader) => {
                     let Some(line) = line else { return };
                     match serde_json::from_str::<Report>(&line) {
+                        Ok(Report::Event { event: RelayEvent::Recorded(info) }) => {
+                            self.state.lock().expect("relay pool lock is never poisoned").calls.remove(&info.call);
+                            self.recorded(info, events.clone());
+                        }
                         Ok(Report::Event { event }) => {
-                            if let RelayEvent::Recorded(info) = &event {
-                                self.state.lock().expect("relay pool lock is never poisoned").calls.remove(&info.call);
-                            }
                             let _ = events.send(event);
                         }
                         Ok(Report::Counts { rooms, packets, bytes }) => {
@@ -362,6 +416,30 @@ impl Link {
                 }
             }
         }
+    }
+
+    /// A recording the relay finished: copied into the server's directory first (on a connection
+    /// of its own, so the room's signaling goes on meanwhile), then reported. A copy that fails is
+    /// logged and the recording reported all the same: it is still on the relay's disk.
+    fn recorded(&self, mut info: crate::record::RecordingInfo, events: mpsc::UnboundedSender<RelayEvent>) {
+        let Some(dir) = self.fetch_into.clone() else {
+            let _ = events.send(RelayEvent::Recorded(info));
+            return;
+        };
+        let (addr, secret) = (self.addr.clone(), self.secret.clone());
+        tokio::spawn(async move {
+            match crate::transfer::fetch_into(&dir, &addr, &secret, &info).await {
+                Ok(()) => {
+                    if let Some(name) = info.path.file_name() {
+                        info.path = dir.join(name);
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(relay = %addr, call = info.call, error = %e, "recording not copied from the relay")
+                }
+            }
+            let _ = events.send(RelayEvent::Recorded(info));
+        });
     }
 
     /// The link is down: every call it held has lost its room.

@@ -33,6 +33,7 @@ pub mod record;
 mod relay;
 pub mod room;
 pub mod rtx;
+pub mod transfer;
 
 pub use relay::{LocalRelay, Relay, RelayConfig, DEFAULT_MAX_BITRATE_KBPS};
 

@@ -35,9 +35,10 @@ pub struct MediaConfig {
     /// Empty (the default): the relay runs inside this server. With relays, each call's room is
     /// opened on the one that is up with the fewest rooms; `relay_ip`, `public_ip` are then the
     /// relays' own settings (their `--bind-ip`, `--public-ip`), and they write the recordings into
-    /// their `--record-dir`, which must be this server's `recording_dir` too (a shared mount) for
-    /// it to serve them. A relay that goes away ends its calls as `media_failed` (the citizens go
-    /// back to the head of the queue).
+    /// their `--record-dir`; each finished one is copied into this server's `recording_dir`
+    /// (`media_relay::transfer`). A relay that goes away ends its calls as `media_failed` (the
+    /// citizens go back to the head of the queue); its partial recordings are indexed only if
+    /// `recording_dir` is its `--record-dir` too (a shared mount).
     pub relays: Vec<String>,
     /// The secret the server says first on each relay's control link (the relays'
     /// `--secret`); at least 16 characters. Required with `relays`.
@@ -117,7 +118,8 @@ pub fn start_relay(
         media_relay::Relay::start(relay_config)
     } else {
         let secret = config.relay_secret.as_deref().unwrap_or_default();
-        media_relay::control::RelayPool::connect(&config.relays, secret)
+        let fetch_into = config.recorded().then(|| config.recording_dir(data_dir));
+        media_relay::control::RelayPool::connect(&config.relays, secret, fetch_into)
     };
     tokio::spawn(async move {
         while let Some(event) = events.recv().await {

@@ -149,6 +149,60 @@ async fn killing_the_relay_mid_call_requeues_the_citizen_and_leaves_a_readable_r
 }
 
 /// Waits until `/healthz` says the relay's control link is `up` (or down).
+/// A relay with a disk of its own (no storage shared with the server): each finished recording is
+/// copied to the server's recording directory on a connection of its own, checked against the
+/// size and SHA-256 the relay reported, then indexed and served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_with_a_disk_of_its_own_sends_the_server_each_finished_recording() {
+    let relay_dir = std::env::temp_dir().join(format!("xiaowu-relay-own-{}", std::process::id()));
+    let server_dir = std::env::temp_dir().join(format!("xiaowu-server-rec-{}", std::process::id()));
+    for dir in [&relay_dir, &server_dir] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    let relay = RelayProcess::start("127.0.0.1:0", &relay_dir);
+    let server = start(settings(|s| {
+        s.file.media.relays = vec![relay.addr.clone()];
+        s.file.media.relay_secret = Some(relay.secret.clone());
+        s.file.media.recording_dir = Some(server_dir.clone());
+    }))
+    .await;
+    let url = base_url(&server);
+    relay_up(&url, true).await;
+    let clerk = tokio::spawn({
+        let args = agent_console::AgentArgs { hold: Some(3.0), ..agent_console::AgentArgs::new(&url, "clerk-hekou-1") };
+        async move { agent_console::run(&args, |_| {}).await }
+    });
+    clerks_available(&server, "hekou", 1).await;
+    let booth =
+        booth_client::run(&booth_client::BoothArgs::new(&url, "booth-gudao-1", "teacher-cert"), |_| {}).await.unwrap();
+    assert_eq!(clerk.await.unwrap().unwrap().outcome, "done");
+    let call = booth.call.expect("the booth had a call");
+
+    let token = token(&server, protocol::Role::Clerk, "clerk-hekou-1").await;
+    let deadline = Instant::now() + WAIT;
+    let served = loop {
+        let req = ureq::get(&format!("{url}/api/calls/{call}/recording")).config().http_status_as_error(false).build();
+        let mut resp = req.header("Authorization", &format!("Bearer {token}")).call().expect("the server answers");
+        if resp.status() == 200 {
+            break resp.body_mut().with_config().limit(1 << 30).read_to_vec().unwrap();
+        }
+        assert!(Instant::now() < deadline, "the recording was not indexed: {}", resp.status());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let name = format!("call-{call}.webm");
+    let on_relay = std::fs::read(relay_dir.join(&name)).expect("the relay wrote it on its own disk");
+    assert!(on_relay.len() > 10_000 && served == on_relay, "the server serves the relay's recording, byte for byte");
+    assert!(std::fs::read(server_dir.join(&name)).unwrap() == on_relay, "from its own copy");
+    assert!(
+        std::fs::read_dir(&server_dir).unwrap().flatten().all(|e| !e.file_name().to_string_lossy().ends_with(".part")),
+        "no partial copy left behind"
+    );
+    server.shutdown().await;
+    for dir in [&relay_dir, &server_dir] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
 async fn relay_up(url: &str, up: bool) {
     let deadline = Instant::now() + WAIT;
     while reqwest_json(&format!("{url}/healthz"))["media"]["relays"][0]["up"].as_bool() != Some(up) {

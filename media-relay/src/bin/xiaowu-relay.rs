@@ -1,7 +1,8 @@
 //! `xiaowu-relay`: the media relay on a machine of its own. The signaling server connects to its
 //! control port (`[media] relays` and `relay_secret` in the server's config) and drives its rooms;
 //! parties' media reaches it on UDP at `--bind-ip` (or `--public-ip` behind a 1:1 NAT).
-//! Recordings go to `--record-dir`, which the server must see too (a shared mount) to serve them.
+//! Recordings go to `--record-dir`; the server fetches each finished one over the control port
+//! (`media_relay::transfer`).
 
 use std::net::IpAddr;
 use std::path::PathBuf;
