@@ -233,17 +233,10 @@ async fn a_clerk_invites_a_colleague_by_service_item_and_the_server_picks_who() 
         _ => None,
     })
     .await;
-    let clerk = tokio::spawn({
-        let args = agent_console::AgentArgs {
-            hold: Some(6.0),
-            invite_service: Some("pension-check".into()),
-            ..agent_console::AgentArgs::new(&url, "clerk-hekou-1")
-        };
-        async move {
-            let mut seen = vec![];
-            let s = agent_console::run(&args, |m| seen.push(m.clone())).await;
-            (s, seen)
-        }
+    let clerk = clerk_seeing(agent_console::AgentArgs {
+        hold: Some(6.0),
+        invite_service: Some("pension-check".into()),
+        ..agent_console::AgentArgs::new(&url, "clerk-hekou-1")
     });
     clerks_available(&server, "hekou", 1).await;
     let booth =
@@ -311,6 +304,17 @@ async fn a_clerk_on_a_lossy_line_gets_the_lost_packets_again_from_the_relay() {
     let booth_stats = b.media.unwrap().stats.unwrap();
     assert_eq!(booth_stats.nacks_sent, 0, "{booth_stats:?}");
     server.shutdown().await;
+}
+
+/// Runs a clerk; its summary and every message it was sent.
+fn clerk_seeing(
+    args: agent_console::AgentArgs,
+) -> tokio::task::JoinHandle<(Result<agent_console::AgentSummary, session::SessionError>, Vec<ServerMessage>)> {
+    tokio::spawn(async move {
+        let mut seen = vec![];
+        let s = agent_console::run(&args, |m| seen.push(m.clone())).await;
+        (s, seen)
+    })
 }
 
 /// The live call's id, from the supervisor's list.
@@ -417,17 +421,10 @@ async fn a_clerk_invites_a_second_clerk_and_all_three_see_and_hear_the_other_two
     // until the call ends.
     let guest = guest_at_desk(&server, "clerk-hekou-2", None).await;
     // The call's clerk invites it once the media is up and hangs up 8 s later.
-    let clerk = tokio::spawn({
-        let args = agent_console::AgentArgs {
-            hold: Some(8.0),
-            invite: Some("clerk-hekou-2".into()),
-            ..agent_console::AgentArgs::new(&url, "clerk-hekou-1")
-        };
-        async move {
-            let mut seen = vec![];
-            let s = agent_console::run(&args, |m| seen.push(m.clone())).await;
-            (s, seen)
-        }
+    let clerk = clerk_seeing(agent_console::AgentArgs {
+        hold: Some(8.0),
+        invite: Some("clerk-hekou-2".into()),
+        ..agent_console::AgentArgs::new(&url, "clerk-hekou-1")
     });
     clerks_available(&server, "hekou", 1).await;
     let booth =

@@ -115,18 +115,8 @@ async fn killing_the_relay_mid_call_requeues_the_citizen_and_leaves_a_readable_r
     let read: u64 = String::from_utf8_lossy(&frames.stdout).trim().trim_end_matches(',').parse().unwrap_or(0);
     assert!(read >= 30, "the booth's video before the kill is readable: {read} frames");
     // ...and indexed: the call's clerk gets it through the API, the same bytes.
-    let clerk = token(&server, protocol::Role::Clerk, "clerk-hekou-1").await;
     let on_disk = std::fs::read(&path).unwrap();
-    let deadline = Instant::now() + WAIT;
-    let served = loop {
-        let req = ureq::get(&format!("{url}/api/calls/{call}/recording")).config().http_status_as_error(false).build();
-        let mut resp = req.header("Authorization", &format!("Bearer {clerk}")).call().expect("the server answers");
-        if resp.status() == 200 {
-            break resp.body_mut().with_config().limit(1 << 30).read_to_vec().unwrap();
-        }
-        assert!(Instant::now() < deadline, "the partial recording was not indexed: {}", resp.status());
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let served = recording_once_indexed(&server, call).await;
     assert_eq!(served.len(), on_disk.len(), "the partial recording as written before the kill");
     assert!(served == on_disk);
 
@@ -178,17 +168,7 @@ async fn a_relay_with_a_disk_of_its_own_sends_the_server_each_finished_recording
     assert_eq!(clerk.await.unwrap().unwrap().outcome, "done");
     let call = booth.call.expect("the booth had a call");
 
-    let token = token(&server, protocol::Role::Clerk, "clerk-hekou-1").await;
-    let deadline = Instant::now() + WAIT;
-    let served = loop {
-        let req = ureq::get(&format!("{url}/api/calls/{call}/recording")).config().http_status_as_error(false).build();
-        let mut resp = req.header("Authorization", &format!("Bearer {token}")).call().expect("the server answers");
-        if resp.status() == 200 {
-            break resp.body_mut().with_config().limit(1 << 30).read_to_vec().unwrap();
-        }
-        assert!(Instant::now() < deadline, "the recording was not indexed: {}", resp.status());
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let served = recording_once_indexed(&server, call).await;
     let name = format!("call-{call}.webm");
     let on_relay = std::fs::read(relay_dir.join(&name)).expect("the relay wrote it on its own disk");
     assert!(on_relay.len() > 10_000 && served == on_relay, "the server serves the relay's recording, byte for byte");
@@ -200,6 +180,22 @@ async fn a_relay_with_a_disk_of_its_own_sends_the_server_each_finished_recording
     server.shutdown().await;
     for dir in [&relay_dir, &server_dir] {
         let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// The call's recording as its clerk (clerk-hekou-1) gets it, once the server has indexed it.
+async fn recording_once_indexed(server: &signaling_server::RunningServer, call: u64) -> Vec<u8> {
+    let url = base_url(server);
+    let clerk = token(server, protocol::Role::Clerk, "clerk-hekou-1").await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let req = ureq::get(&format!("{url}/api/calls/{call}/recording")).config().http_status_as_error(false).build();
+        let mut resp = req.header("Authorization", &format!("Bearer {clerk}")).call().expect("the server answers");
+        if resp.status() == 200 {
+            return resp.body_mut().with_config().limit(1 << 30).read_to_vec().unwrap();
+        }
+        assert!(Instant::now() < deadline, "the recording was not indexed: {}", resp.status());
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
