@@ -16,22 +16,11 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufReader, ErrorKind, Read};
 use std::path::{Path, PathBuf};
 
-use super::webm::{Block, TrackSpec, WebmWriter};
-
-const SEGMENT: u32 = 0x1853_8067;
-const INFO: u32 = 0x1549_A966;
-const DURATION: u32 = 0x4489;
-const TRACKS: u32 = 0x1654_AE6B;
-const TRACK_ENTRY: u32 = 0xAE;
-const TRACK_NUMBER: u32 = 0xD7;
-const TRACK_TYPE: u32 = 0x83;
-const NAME: u32 = 0x536E;
-const VIDEO: u32 = 0xE0;
-const PIXEL_WIDTH: u32 = 0xB0;
-const PIXEL_HEIGHT: u32 = 0xBA;
-const CLUSTER: u32 = 0x1F43_B675;
-const TIMESTAMP: u32 = 0xE7;
-const SIMPLE_BLOCK: u32 = 0xA3;
+// Element ids: the muxer's own, so reader and writer cannot disagree.
+use super::webm::{
+    Block, TrackSpec, WebmWriter, CLUSTER, DURATION, EBML, INFO, NAME, PIXEL_HEIGHT, PIXEL_WIDTH, SEGMENT,
+    SIMPLE_BLOCK, TIMESTAMP, TRACKS, TRACK_ENTRY, TRACK_NUMBER, TRACK_TYPE, VIDEO,
+};
 
 /// A cluster larger than this is not one the relay wrote (it writes about one second each).
 const MAX_CLUSTER: u64 = 64 << 20;
@@ -102,7 +91,7 @@ struct SourceTrack {
 fn write_view(src: &Path, party: &str, dst: &Path) -> std::io::Result<bool> {
     let mut r = Reader { inner: BufReader::with_capacity(1 << 16, File::open(src)?) };
     let (id, size) = r.header()?;
-    if id != 0x1A45_DFA3 {
+    if id != EBML {
         return Err(invalid("not an EBML file"));
     }
     r.skip(size.ok_or_else(|| invalid("EBML header of unknown size"))?)?;
