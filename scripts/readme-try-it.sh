@@ -7,8 +7,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-10}"
 work="$(mktemp -d)"
+# Each run of a block is a process group of its own (setsid), so what it left running — the server
+# it started, a console still wrapping up — is ended by its group id at the end, and nothing this
+# script did not start (a server the user runs by hand) is touched.
+groups=()
 cleanup() {
-  pkill -f "target/debug/signaling-server --listen 127.0.0.1:8080" 2>/dev/null || true
+  for group in "${groups[@]}"; do
+    kill -- "-$group" 2>/dev/null || true
+  done
   rm -rf "$work" received
 }
 trap cleanup EXIT
@@ -39,7 +45,9 @@ for i in $(seq 1 "$runs"); do
     # The block's background jobs (the server, the clerk) write to the same log; the booth is in
     # the foreground, so bash returns when the booth is done.
     set +e
-    bash "$work/$f.sh" > "$log" 2> "$work/$f-$i.err"
+    setsid bash "$work/$f.sh" > "$log" 2> "$work/$f-$i.err" &
+    groups+=("$!")
+    wait "$!"
     booth_exit=$?
     set -e
     # The clerk's console finishes its wrap-up a moment after the booth leaves.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole Xiaowu test suite on a fresh machine: installs what the tests need, builds once,
 # lints, and runs every test (unit, scenario, property, end-to-end against the real server).
-set -euo pipefail
+set -uo pipefail
 cd "$(dirname "$0")/.."
 
 command -v cargo >/dev/null || { echo "cargo (Rust ≥ 1.88) is required" >&2; exit 1; }
@@ -35,30 +35,72 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   done
 fi
 
-echo "== format check"
-cargo fmt --all -- --check
-echo "== the server links neither libvpx nor the clients' media crate (the relay forwards, never decodes)"
-if cargo tree -p signaling-server -e normal --prefix none | grep -E '^(xiaowu-vp8|xiaowu-media) ' ; then
-  echo "signaling-server depends on a decoder or the clients' media crate" >&2; exit 1
-fi
-echo "== clippy (warnings are errors)"
-cargo clippy --workspace --all-targets --quiet -- -D warnings
+# Every part runs, whatever failed before it; each failure is named at the end, and the script
+# exits non-zero then. Checks (format, dependencies, clippy, builds) count as one test each.
+mkdir -p target
+: > target/failures.txt
+checks_passed=0
+check() { # check NAME COMMAND…: one pass or one named failure
+  local name="$1"; shift
+  echo "== $name"
+  if "$@"; then
+    checks_passed=$((checks_passed + 1))
+  else
+    echo "check: $name" >> target/failures.txt
+  fi
+}
+server_links_no_decoder() {
+  ! cargo tree -p signaling-server -e normal --prefix none | grep -E '^(xiaowu-vp8|xiaowu-media) '
+}
+
+check "format check" cargo fmt --all -- --check
+# The server links neither libvpx nor the clients' media crate: the relay forwards, never decodes.
+check "the server links no decoder" server_links_no_decoder
+check "clippy (warnings are errors)" cargo clippy --workspace --all-targets --quiet -- -D warnings
+
 echo "== tests"
-cargo test --workspace --quiet 2>&1 | tee target/test-output.txt
+# --no-fail-fast: one failing test binary does not keep the others from running.
+cargo test --workspace --quiet --no-fail-fast > target/test-output.txt 2>&1
+tests_status=$?
+cat target/test-output.txt
+# Failing tests by name; a test binary that crashed or did not build, by target.
+grep -E '^---- .* stdout ----$' target/test-output.txt | sed -E 's/^---- (.*) stdout ----$/test: \1/' >> target/failures.txt || true
+grep -E "^error: test failed, to rerun pass|^error: could not compile" target/test-output.txt | sed 's/^/cargo: /' >> target/failures.txt || true
+if [ "$tests_status" -ne 0 ] && ! grep -q . target/failures.txt; then
+  echo "cargo: cargo test exited $tests_status" >> target/failures.txt
+fi
+
+check "build the binaries for the browser tests and the README runs" cargo build --workspace --bins --quiet
 echo "== browser tests (headless Chromium, playwright-core)"
-cargo build --workspace --bins --quiet
-(cd tests/browser && npm ci --no-audit --no-fund --silent)
-(cd tests/browser && node --test --test-reporter=tap) 2>&1 | tee target/browser-output.txt
+(cd tests/browser && npm ci --no-audit --no-fund --silent) || echo "browser: npm ci failed" >> target/failures.txt
+(cd tests/browser && node --test --test-reporter=tap) > target/browser-output.txt 2>&1
+browser_status=$?
+cat target/browser-output.txt
+grep -E '^not ok [0-9]+ - ' target/browser-output.txt | sed -E 's/^not ok [0-9]+ - /browser: /' >> target/failures.txt || true
+if [ "$browser_status" -ne 0 ] && ! grep -q '^browser:' target/failures.txt; then
+  echo "browser: node --test exited $browser_status" >> target/failures.txt
+fi
+
 echo "== the README's Try-it and Documents blocks, verbatim, ten times each"
-set +e
-scripts/readme-try-it.sh 10 2>&1 | tee target/readme-output.txt
-readme_failed=${PIPESTATUS[0]}
-set -e
-awk '/^ok / { p++ } /^FAILED / { f++ } END { printf "# pass %d\n# fail %d\n", p, f }' \
-  target/readme-output.txt > target/readme-count.txt
-[ "$readme_failed" -eq 0 ] || echo "# fail 1" >> target/readme-count.txt
-# Print one overall line that CI can read, summed over every test binary, the browser tests and the
-# README runs.
-awk '/^test result:/ { p += $4; f += $6 } /^# pass / { p += $3 } /^# fail / { f += $3 }
-     END { printf "%d passed, %d failed\n", p, f; exit (f > 0) }' \
-  target/test-output.txt target/browser-output.txt target/readme-count.txt
+scripts/readme-try-it.sh 10 > target/readme-output.txt 2>&1
+readme_status=$?
+cat target/readme-output.txt
+grep -E '^FAILED ' target/readme-output.txt | sed 's/^FAILED /readme: /' >> target/failures.txt || true
+if [ "$readme_status" -ne 0 ] && ! grep -q '^readme:' target/failures.txt; then
+  echo "readme: scripts/readme-try-it.sh exited $readme_status" >> target/failures.txt
+fi
+
+# One overall line that CI can read: every test of every binary, the browser tests (top-level
+# tap lines), the README runs and the checks; then the failures by name.
+passed=$(awk -v checks="$checks_passed" '
+  FILENAME ~ /test-output/ && /^test result:/ { p += $4 }
+  FILENAME ~ /browser-output/ && /^# pass / { p += $3 }
+  FILENAME ~ /readme-output/ && /^ok / { p++ }
+  END { print p + checks }' target/test-output.txt target/browser-output.txt target/readme-output.txt)
+failed=$(grep -c . target/failures.txt || true)
+if [ "$failed" -gt 0 ]; then
+  echo "== failed:"
+  sed 's/^/  /' target/failures.txt
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

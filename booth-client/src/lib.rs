@@ -53,8 +53,9 @@ pub struct BoothArgs {
     /// Give up after this many seconds in total.
     #[arg(long, default_value_t = 600.0)]
     pub timeout: f64,
-    /// When no clerk is signed in for the service yet (the ticket is closed `no_clerk`), ask
-    /// again every second for up to this many seconds (0: do not).
+    /// When no clerk is signed in for the service yet, wait up to this many seconds for one
+    /// before taking the ticket (the catalog says, `GET /api/catalog?booth=`; no ticket is
+    /// opened meanwhile, so none closes `no_clerk`). 0: take the ticket at once.
     #[arg(long, default_value_t = 30.0)]
     pub wait_for_clerk: f64,
     /// While nothing answers at --server (still starting), keep trying this many seconds.
@@ -281,7 +282,6 @@ pub async fn run_with(
         },
         photo,
         peer_config: PeerConfig { relay_only: args.relay_only, bind_ip: args.bind_ip, ..PeerConfig::default() },
-        ask_again_at: None,
         upload: None,
         hang_up_at: None,
         cancel_at: args.cancel_after.map(|secs| started + Duration::from_secs_f64(secs)),
@@ -290,6 +290,7 @@ pub async fn run_with(
     };
     (visit.emit)(&session.welcome);
     session.send(devices_working()).await?;
+    wait_for_a_clerk(args, visit.wait_for_clerk_until).await;
     session.send(visit.request.clone()).await?;
     let mut client = Client { session, link: None };
     drive(&mut client, started + Duration::from_secs_f64(args.timeout), &mut visit).await?;
@@ -298,6 +299,26 @@ pub async fn run_with(
         s.record(last);
     }
     Ok(s)
+}
+
+/// Until `until`: asks the catalog every half second whether a clerk who could serve the item for
+/// this booth is signed in, and returns as soon as one is (or the server cannot say).
+async fn wait_for_a_clerk(args: &BoothArgs, until: Instant) {
+    let url = format!("{}/api/catalog?booth={}", args.server.trim_end_matches('/'), args.booth);
+    while Instant::now() < until {
+        let Ok(reply) = session::get_bytes(url.clone(), String::new()).await else { return };
+        let Ok(catalog) = serde_json::from_slice::<protocol::rest::Catalog>(&reply.body) else { return };
+        let staffed = catalog
+            .services
+            .iter()
+            .find(|s| s.code.as_str() == args.service)
+            .is_none_or(|s| s.clerks_signed_in.is_none_or(|n| n > 0));
+        if staffed {
+            return;
+        }
+        tracing::info!("no clerk signed in for the item yet; waiting before taking a ticket");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// One booth visit's state between the loop's steps.
@@ -311,8 +332,6 @@ struct Visit<'a, E, C> {
     request: ClientMessage,
     photo: Option<Vec<u8>>,
     peer_config: PeerConfig,
-    /// No clerk was signed in yet: ask again then.
-    ask_again_at: Option<Instant>,
     /// A document to send now: (call, document type).
     upload: Option<(u64, String)>,
     hang_up_at: Option<(Instant, CallId)>,
@@ -334,7 +353,7 @@ impl<E: FnMut(&ServerMessage), C: FnMut(&str)> RoleHandler for Visit<'_, E, C> {
     fn next_timer(&self) -> Option<Instant> {
         let cancel = self.cancel_at.filter(|_| self.s.call.is_none());
         let upload = self.upload.as_ref().map(|_| Instant::now());
-        [self.ask_again_at, self.drop_at, self.hang_up_at.map(|(at, _)| at), cancel, upload].into_iter().flatten().min()
+        [self.drop_at, self.hang_up_at.map(|(at, _)| at), cancel, upload].into_iter().flatten().min()
     }
 
     async fn on_timer(&mut self, client: &mut Client) -> Result<Flow, SessionError> {
@@ -350,11 +369,6 @@ impl<E: FnMut(&ServerMessage), C: FnMut(&str)> RoleHandler for Visit<'_, E, C> {
             client.session = reconnect(self.args).await?;
             (self.emit)(&client.session.welcome);
             return Ok(Flow::Continue);
-        }
-        if self.ask_again_at.is_some_and(|at| now >= at) {
-            self.ask_again_at = None;
-            self.s.requests += 1;
-            client.session.send(self.request.clone()).await?;
         }
         if let Some((_, call)) = self.hang_up_at.filter(|(at, _)| now >= *at) {
             client.session.send(ClientMessage::HangUp { call }).await?;
@@ -456,14 +470,6 @@ impl<E: FnMut(&ServerMessage), C: FnMut(&str)> RoleHandler for Visit<'_, E, C> {
                     s.documents_rejected += 1;
                     self.upload_now(call.0, doc_type.as_str().to_owned());
                 }
-            }
-            ServerMessage::TicketClosed { reason: protocol::TicketEndReason::NoClerk, .. }
-                if s.call.is_none() && Instant::now() + Duration::from_secs(1) < self.wait_for_clerk_until =>
-            {
-                // Nobody is signed in for the service yet (the clerk may be starting too): ask
-                // again in a second.
-                tracing::info!("no clerk signed in yet; asking again");
-                self.ask_again_at = Some(Instant::now() + Duration::from_secs(1));
             }
             ServerMessage::TicketClosed { ticket, reason, .. } => {
                 s.ticket = Some(ticket.0);

@@ -2,9 +2,10 @@
 //! (`xiaowu-relay`, `[media] relays` in the server's config).
 //!
 //! One TCP connection per relay, opened by the server: newline-delimited JSON, at most
-//! [`MAX_LINE`] bytes a line. The server's first line is [`Op::Hello`] with the shared secret (a
-//! relay closes a connection whose first line is anything else, or comes later than
-//! [`HELLO_TIMEOUT`]); then [`Op`]s, each one call's (open, join, answer, …). The relay answers with
+//! [`MAX_LINE`] bytes a line. The relay's first line is a [`Challenge`]; the server's is
+//! [`Op::Hello`] with its proof that it knows the shared secret (`handshake.rs`: the secret itself
+//! never crosses the wire; a relay closes a connection whose first line is anything else, or
+//! comes later than [`HELLO_TIMEOUT`]); then [`Op`]s, each one call's (open, join, answer, …). The relay answers with
 //! [`Report`]s: the [`RelayEvent`]s of its rooms and, every second, its counts.
 //!
 //! The rooms belong to the connection. When it ends — the server went away, or the relay's
@@ -22,6 +23,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufRead
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
+use crate::handshake::{proof, verify, Challenge, Purpose};
 use crate::relay::LocalRelay;
 use crate::{JoinSpec, PartyId, RelayConfig, RelayError, RelayEvent};
 
@@ -36,13 +38,14 @@ pub const RETRY: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
+    /// `proof`: [`crate::handshake::proof`] of the relay's challenge for the control session.
     Hello {
-        secret: String,
+        proof: String,
     },
     /// The first line of a connection of its own: send this finished recording
-    /// ([`crate::transfer`]).
+    /// ([`crate::transfer`]); `proof` for this file.
     Fetch {
-        secret: String,
+        proof: String,
         file: String,
     },
     Open {
@@ -104,9 +107,13 @@ async fn write_json(writer: &mut (impl AsyncWriteExt + Unpin), value: &impl Seri
     writer.write_all(&line).await
 }
 
-/// Compares secrets in time independent of where they differ.
-fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Reads the relay's challenge, the first line of every control-port connection.
+pub(crate) async fn read_challenge<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> std::io::Result<Challenge> {
+    let line = tokio::time::timeout(HELLO_TIMEOUT, read_line(reader))
+        .await
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))?
+        .ok_or_else(|| std::io::Error::other("the relay sent no challenge"))?;
+    serde_json::from_str(&line).map_err(std::io::Error::other)
 }
 
 // ---- the relay's side -------------------------------------------------------------------
@@ -129,17 +136,21 @@ async fn serve_one(stream: TcpStream, config: RelayConfig, secret: &str) {
     let _ = stream.set_nodelay(true);
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
+    let challenge = Challenge::fresh();
+    if write_json(&mut write, &challenge).await.is_err() {
+        return;
+    }
     let hello = tokio::time::timeout(HELLO_TIMEOUT, read_line(&mut reader)).await.ok().flatten();
     match hello.and_then(|l| serde_json::from_str::<Op>(&l).ok()) {
-        Some(Op::Hello { secret: s }) if same_secret(&s, secret) => {}
-        Some(Op::Fetch { secret: s, file }) if same_secret(&s, secret) => {
+        Some(Op::Hello { proof }) if verify(secret, &challenge, Purpose::Control, &proof) => {}
+        Some(Op::Fetch { proof, file }) if verify(secret, &challenge, Purpose::Fetch(&file), &proof) => {
             if let Err(e) = crate::transfer::send(&mut write, config.record_dir.as_deref(), &file).await {
                 tracing::warn!(error = %e, "a recording's transfer broke off");
             }
             return;
         }
         _ => {
-            tracing::warn!("control connection refused: no hello with the right secret");
+            tracing::warn!("control connection refused: no hello proving the shared secret");
             return;
         }
     }
@@ -381,7 +392,15 @@ impl Link {
         let _ = stream.set_nodelay(true);
         let (read, mut write) = stream.into_split();
         let mut reader = BufReader::new(read);
-        if write_json(&mut write, &Op::Hello { secret: self.secret.clone() }).await.is_err() {
+        let challenge = match read_challenge(&mut reader).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(relay = %self.addr, error = %e, "media relay sent no challenge");
+                return;
+            }
+        };
+        let proof = proof(&self.secret, &challenge, Purpose::Control);
+        if write_json(&mut write, &Op::Hello { proof }).await.is_err() {
             return;
         }
         // Operations queued while it was down were for rooms it no longer has.
@@ -477,12 +496,5 @@ mod tests {
         let line = serde_json::to_string(&report).unwrap();
         assert_eq!(line, r#"{"type":"event","event":{"event":"room_lost","call":7}}"#);
         assert_eq!(serde_json::from_str::<Report>(&line).unwrap(), report);
-    }
-
-    #[test]
-    fn secrets_compare_whole() {
-        assert!(same_secret("s3cret", "s3cret"));
-        assert!(!same_secret("s3cret", "s3cre"));
-        assert!(!same_secret("s3cret", "s3creT"));
     }
 }

@@ -27,6 +27,7 @@ pub mod bitrate;
 pub mod control;
 pub mod feedback;
 pub mod forward;
+pub mod handshake;
 pub mod intercept;
 pub mod participant;
 pub mod record;

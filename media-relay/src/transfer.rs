@@ -1,9 +1,9 @@
 //! A finished recording from a relay's own disk to the server's, so relays on machines of their
 //! own need no storage shared with the server.
 //!
-//! The server opens a second connection to the relay's control port whose first line is
-//! [`Op::Fetch`](crate::control::Op::Fetch) — the shared secret and the file's name,
-//! `call-<id>.webm` and nothing else — and the relay answers with one JSON line, `{"size":N}` or
+//! The server opens a second connection to the relay's control port, reads the relay's challenge
+//! and answers with [`Op::Fetch`](crate::control::Op::Fetch) — its proof of the shared secret for
+//! this file (`handshake.rs`) and the file's name, `call-<id>.webm` and nothing else — and the relay answers with one JSON line, `{"size":N}` or
 //! `{"error":"not_found"}`, then the file's bytes. The server writes them aside, checks the size
 //! and the SHA-256 the relay reported when it finished the recording, and renames the copy into
 //! its recording directory. A copy that is already there and matches (a shared mount) is kept.
@@ -91,11 +91,13 @@ pub async fn fetch_into(dir: &Path, addr: &str, secret: &str, info: &RecordingIn
 async fn copy_from(addr: &str, secret: &str, name: &str, to: &Path) -> std::io::Result<()> {
     let stream = TcpStream::connect(addr).await?;
     let (read, mut write) = stream.into_split();
-    let op = crate::control::Op::Fetch { secret: secret.to_owned(), file: name.to_owned() };
+    let mut reader = BufReader::new(read);
+    let challenge = crate::control::read_challenge(&mut reader).await?;
+    let proof = crate::handshake::proof(secret, &challenge, crate::handshake::Purpose::Fetch(name));
+    let op = crate::control::Op::Fetch { proof, file: name.to_owned() };
     let mut line = serde_json::to_vec(&op).map_err(std::io::Error::other)?;
     line.push(b'\n');
     write.write_all(&line).await?;
-    let mut reader = BufReader::new(read);
     let line = crate::control::read_line(&mut reader).await.ok_or_else(|| std::io::Error::other("no answer"))?;
     let header: Header = serde_json::from_str(&line).map_err(std::io::Error::other)?;
     let size = header.size.ok_or_else(|| std::io::Error::other(header.error.unwrap_or_else(|| "refused".into())))?;

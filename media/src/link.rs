@@ -77,10 +77,6 @@ pub struct CallLink {
     reported_failed: bool,
     answered: bool,
     frames_at_restart: Option<u64>,
-    /// The selected candidate pair as it was when the media last came up: the report falls back
-    /// on it when the connection is already being torn down (the other side closed it as the call
-    /// ended) and the stats no longer name a pair.
-    pair_when_up: Option<CallStats>,
 }
 
 impl CallLink {
@@ -117,7 +113,6 @@ impl CallLink {
             connected: false,
             connected_once: false,
             reported_failed: false,
-            pair_when_up: None,
             answered: false,
             frames_at_restart: None,
         };
@@ -204,7 +199,10 @@ impl CallLink {
                 }])
             }
             PeerEvent::Connected => {
-                self.pair_when_up = Some(self.peer.stats().await);
+                // The report falls back on the pair seen once the media came up: by the time it
+                // is taken the other side may have closed the connection and the stats no longer
+                // name a pair.
+                self.peer.keep_pair_when_up();
                 self.connected = true;
                 self.failed_restarts = 0;
                 self.retry_at = None;
@@ -244,10 +242,12 @@ impl CallLink {
     pub async fn report(&self) -> CallReport {
         let c = self.peer.counters().snapshot();
         let mut stats = self.peer.stats().await;
-        if let (None, Some(up)) = (&stats.local_candidate_type, &self.pair_when_up) {
-            stats.local_candidate_type.clone_from(&up.local_candidate_type);
-            stats.local_address.clone_from(&up.local_address);
-            stats.remote_address.clone_from(&up.remote_address);
+        let whole =
+            stats.local_candidate_type.is_some() && stats.local_address.is_some() && stats.remote_address.is_some();
+        if let (false, Some(up)) = (whole, self.peer.pair_seen()) {
+            stats.local_candidate_type = up.local_candidate_type;
+            stats.local_address = up.local_address;
+            stats.remote_address = up.remote_address;
         }
         CallReport {
             call: self.call.0,

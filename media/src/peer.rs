@@ -231,6 +231,9 @@ pub struct CallPeer {
     connected: watch::Receiver<bool>,
     stop: watch::Sender<bool>,
     last_stats: Mutex<Option<(u64, Instant)>>,
+    /// The selected candidate pair as last seen in a stats report (its type and both addresses):
+    /// a report taken while the connection is torn down no longer names one.
+    pair_seen: Arc<Mutex<Option<CallStats>>>,
 }
 
 /// The codecs the calls use (VP8, Opus), as the media relay offers them.
@@ -336,6 +339,7 @@ impl CallPeer {
             connected: connected_rx,
             stop,
             last_stats: Mutex::new(None),
+            pair_seen: Arc::default(),
         };
         Ok((peer, events_rx))
     }
@@ -460,7 +464,28 @@ impl CallPeer {
         let previous = *self.last_stats.lock().expect("stats lock is never poisoned");
         let s = stats::collect(self.pc.as_ref(), previous).await;
         *self.last_stats.lock().expect("stats lock is never poisoned") = Some((s.bytes_received, Instant::now()));
+        keep_pair(&self.pair_seen, &s);
         s
+    }
+
+    /// Once the media is up: reads the stats until they name the selected pair (ICE reports
+    /// "connected" before the pair is marked nominated; on a loaded machine that can take a
+    /// while), at most for 10 s, and keeps it for [`CallPeer::pair_seen`].
+    pub fn keep_pair_when_up(&self) {
+        let (pc, seen) = (self.pc.clone(), self.pair_seen.clone());
+        tokio::spawn(async move {
+            for _ in 0..100 {
+                if keep_pair(&seen, &stats::collect(pc.as_ref(), None).await) {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        });
+    }
+
+    /// The selected candidate pair as last seen (type and addresses only).
+    pub fn pair_seen(&self) -> Option<CallStats> {
+        self.pair_seen.lock().expect("stats lock is never poisoned").clone()
     }
 
     pub async fn close(&self) {
@@ -493,4 +518,19 @@ fn rand_ssrc(salt: u32) -> u32 {
     let nanos =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(7);
     nanos.wrapping_mul(2_654_435_761).wrapping_add(salt.wrapping_mul(40_503)) | 1
+}
+
+/// Keeps `s`'s selected pair when it names one whole; `true` if it did.
+fn keep_pair(seen: &Mutex<Option<CallStats>>, s: &CallStats) -> bool {
+    if s.local_candidate_type.is_none() || s.local_address.is_none() || s.remote_address.is_none() {
+        return false;
+    }
+    let pair = CallStats {
+        local_candidate_type: s.local_candidate_type.clone(),
+        local_address: s.local_address.clone(),
+        remote_address: s.remote_address.clone(),
+        ..CallStats::default()
+    };
+    *seen.lock().expect("stats lock is never poisoned") = Some(pair);
+    true
 }

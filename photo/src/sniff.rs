@@ -55,7 +55,7 @@ pub fn sniff(b: &[u8]) -> Result<Format, DocError> {
 pub fn check_jpeg_complete(b: &[u8]) -> Result<(), DocError> {
     let mut i = 2;
     let sos = loop {
-        if i + 4 > b.len() {
+        if i + 2 > b.len() {
             return Err(DocError::Truncated);
         }
         if b[i] != 0xFF {
@@ -69,9 +69,17 @@ pub fn check_jpeg_complete(b: &[u8]) -> Result<(), DocError> {
         if marker == 0xDA {
             break i;
         }
-        if (0xD0..=0xD9).contains(&marker) || marker == 0x01 {
+        // An end of image before any scan: whole, but there is no picture in it (damaged, not
+        // cut off).
+        if marker == 0xD9 {
+            return Err(DocError::Corrupt("the JPEG ends before any picture data".into()));
+        }
+        if (0xD0..=0xD8).contains(&marker) || marker == 0x01 {
             i += 2;
             continue;
+        }
+        if i + 4 > b.len() {
+            return Err(DocError::Truncated);
         }
         let len = u16::from_be_bytes([b[i + 2], b[i + 3]]) as usize;
         if len < 2 {

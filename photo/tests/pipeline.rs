@@ -99,6 +99,12 @@ fn bad_inputs_are_refused_quickly_and_in_bounded_memory() {
         ("text file named .jpg", b"this is not a photo\n".to_vec(), DocError::Unsupported("unknown")),
         ("empty file", vec![], DocError::Empty),
         ("truncated JPEG", real[..real.len() / 2].to_vec(), DocError::Truncated),
+        ("JPEG cut before its first segment", real[..3].to_vec(), DocError::Truncated),
+        (
+            "JPEG of only start and end markers",
+            vec![0xFF, 0xD8, 0xFF, 0xD9],
+            DocError::Corrupt("the JPEG ends before any picture data".into()),
+        ),
         (
             "60000×60000 JPEG header",
             samples::jpeg_claiming(60000, 60000),

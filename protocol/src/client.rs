@@ -138,6 +138,35 @@ impl ClientMessage {
         serde_json::to_string(self).expect("protocol messages always serialize: no maps with non-string keys")
     }
 
+    /// Every value [`ClientMessage::kind`] can return (metrics create their series from it).
+    pub const KINDS: &'static [&'static str] = &[
+        "hello",
+        "ping",
+        "request_service",
+        "cancel_ticket",
+        "set_state",
+        "accept_offer",
+        "decline_offer",
+        "end_wrap_up",
+        "wrap_up_draft",
+        "sdp",
+        "ice_candidate",
+        "hang_up",
+        "media_state",
+        "rate_service",
+        "device_status",
+        "force_clerk_state",
+        "monitor_call",
+        "invite_to_call",
+        "join_call",
+        "leave_call",
+        "transfer_call",
+        "requeue_call",
+        "stop_monitoring",
+        "request_document",
+        "review_document",
+    ];
+
     /// The `type` tag, for logs and error replies.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -51,6 +51,10 @@ pub struct CatalogService {
     /// The documents to have at hand (the kiosk shows them before the citizen queues).
     #[serde(default)]
     pub materials: Vec<Material>,
+    /// With `GET /api/catalog?booth=…` only: how many clerks who could serve this item for that
+    /// booth are signed in now (0: a ticket would close `no_clerk`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clerks_signed_in: Option<u32>,
 }
 
 /// A document a service item needs, with its names for screens.

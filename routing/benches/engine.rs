@@ -92,6 +92,8 @@ impl Bench {
     fn step(&mut self, input: Input, measure: bool) -> Result<(), Reject> {
         self.now += Duration::from_millis(1);
         let t = Instant::now();
+        // Due timers first, as the server's driver does before every input.
+        self.engine.handle_timeout(self.now);
         let r = self.engine.handle_input(input, self.now);
         while let Some(a) = self.engine.poll_action() {
             match a {

@@ -210,14 +210,15 @@ impl Engine {
         &self.cfg
     }
 
-    /// Applies one input. On `Err` nothing changed and no action was queued.
+    /// Applies one input to the state as it stands. On `Err` nothing changed and no action was
+    /// queued. Timers are not fired here: a caller whose [`Engine::poll_timeout`] has passed calls
+    /// [`Engine::handle_timeout`] first, so the input sees what those deadlines did (the server's
+    /// driver does so before every input, and logs the timer run as it does).
     pub fn handle_input(&mut self, input: Input, now: Instant) -> Result<(), Reject> {
-        let now = self.clamp_time(now);
         if self.shut_down {
             return Err(Reject::ShutDown);
         }
-        // Deadlines that passed before this input are applied first, so the input sees them.
-        self.handle_timeout(now);
+        let now = self.clamp_time(now);
         match input {
             Input::ClerkSignIn { clerk } => self.clerk_sign_in(clerk, now),
             Input::ClerkSignOut { clerk } => self.clerk_sign_out(clerk, now),
@@ -555,6 +556,7 @@ impl Engine {
                 self.emit(Action::OfferRevoked { offer, ticket, clerk, reason: OfferRevokeReason::BoothAway });
                 self.tickets.get_mut(&ticket).expect("checked above").phase = Phase::Waiting;
                 self.emit(Action::QueueChanged { service: self.tickets[&ticket].service });
+                self.resume_widening(ticket, now);
                 self.set_clerk_state(clerk, ClerkState::Available, now);
                 self.try_match_clerk(clerk, now);
             }
@@ -769,8 +771,8 @@ impl Engine {
         self.open_by_service.entry(service).or_default().insert(rec.ticket);
         self.emit(Action::TicketServiceChanged { ticket: rec.ticket, booth: rec.booth, from, to: service });
         self.emit(Action::QueueChanged { service: from });
+        // Waiting again: its widening starts afresh from `enqueued_at` (`resume_widening`).
         self.return_to_waiting(rec.ticket, RequeueCause::Transferred, now);
-        self.schedule_widen(rec.ticket);
         Ok(())
     }
 
@@ -823,7 +825,10 @@ impl Engine {
                     let thresholds = &self.dir.service(t.service).widen_after;
                     now >= t.enqueued_at + thresholds[(to_step - 1).min(thresholds.len() - 1)]
                 };
-                if self.tickets.get(&ticket).is_some_and(|t| t.step + 1 == to_step && due(t)) {
+                // Only a waiting ticket widens: one offered or in a call catches up on what it
+                // missed when it waits again (`resume_widening`).
+                let waiting = |t: &TicketRec| t.phase == Phase::Waiting;
+                if self.tickets.get(&ticket).is_some_and(|t| t.step + 1 == to_step && due(t) && waiting(t)) {
                     self.widen(ticket, WidenCause::Threshold, now);
                     self.skip_empty_steps(ticket, now);
                     self.schedule_widen(ticket);

@@ -3,7 +3,7 @@
 //! The [`Engine`] is a pure state machine in the style of str0m and firezone's relay:
 //! feed it [`Input`]s with [`Engine::handle_input`] (each carrying the current time), drain
 //! [`Action`]s with [`Engine::poll_action`], and call [`Engine::handle_timeout`] when the time from
-//! [`Engine::poll_timeout`] has come. It owns no socket, task, lock or clock, so every run is
+//! [`Engine::poll_timeout`] has come (before an input too: `handle_input` fires no timers). It owns no socket, task, lock or clock, so every run is
 //! deterministic and can be replayed from its inputs.
 //!
 //! The rules it implements (ARCHITECTURE.md has the full list):

@@ -227,6 +227,7 @@ impl Engine {
         }
         self.emit(Action::TicketRequeued { ticket, booth, cause });
         self.emit(Action::QueueChanged { service });
+        self.resume_widening(ticket, now);
         self.skip_empty_steps(ticket, now);
         if !self.pool_has_signed_in(ticket) {
             self.timers.schedule(now + self.cfg.no_clerk_grace, Timer::NoClerk { ticket });
@@ -255,6 +256,25 @@ impl Engine {
             }
             self.widen(ticket, WidenCause::EmptyStep, now);
         }
+    }
+
+    /// A ticket waits again (an offer declined or lost, a call requeued): it widens now to every
+    /// step its wait has reached — the timers that came while it was offered or in a call were
+    /// ignored — and the timer for the next step is set.
+    pub(crate) fn resume_widening(&mut self, ticket: TicketId, now: Instant) {
+        loop {
+            let t = &self.tickets[&ticket];
+            let to_step = t.step + 1;
+            if to_step >= t.steps.len() {
+                return;
+            }
+            let thresholds = &self.dir.service(t.service).widen_after;
+            if t.enqueued_at + thresholds[(to_step - 1).min(thresholds.len() - 1)] > now {
+                break;
+            }
+            self.widen(ticket, WidenCause::Threshold, now);
+        }
+        self.schedule_widen(ticket);
     }
 
     /// Sets the timer for the ticket's next threshold widening, if there is a next step.

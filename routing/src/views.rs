@@ -168,6 +168,14 @@ impl Engine {
         self.call(self.call_of_clerk(clerk)?)
     }
 
+    /// How many clerks are signed in who could serve `service` for a ticket from `booth` — in
+    /// any step of its widening (what decides `no_clerk`). 0 when the item is not offered there.
+    pub fn clerks_signed_in_for(&self, booth: BoothIdx, service: ServiceIdx) -> usize {
+        let region = self.dir.booth(booth).region;
+        let steps = self.dir.widening_steps(region, service);
+        steps.iter().flatten().map(|hall| Indexes::count(&self.idx.signed_in, (service, *hall)) as usize).sum()
+    }
+
     pub fn open_ticket_count(&self) -> usize {
         self.tickets.len()
     }

@@ -32,6 +32,8 @@ enum Op {
     Transfer(u32, u32),
     Requeue(u32, u32),
     Advance(u64),
+    /// Time moves on without the timers being fired: the next input meets deadlines already due.
+    Skip(u64),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -58,6 +60,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (clerk.clone(), clerk.clone()).prop_map(|(a, b)| Op::Transfer(a, b)),
         1 => (clerk.clone(), 0u32..2).prop_map(|(c, s)| Op::Requeue(c, s)),
         3 => (0u64..45).prop_map(Op::Advance),
+        2 => (0u64..45).prop_map(Op::Skip),
     ]
 }
 
@@ -106,6 +109,12 @@ impl Ledger {
                 self.offers.insert(offer, (ticket, clerk));
             }
             Action::OfferRevoked { offer, .. } => self.end_offer(offer)?,
+            // Widening belongs to a ticket's waiting phase: never while it is offered or in a call.
+            Action::TicketWidened { ticket, .. }
+                if self.offer_by_ticket.contains_key(&ticket) || self.connected.contains(&ticket) =>
+            {
+                return Err(format!("{ticket:?} widened while offered or in a call"));
+            }
             Action::CallStarted { call, ticket, clerk, .. } => {
                 let offer = self.offer_by_ticket.get(&ticket).copied().ok_or("call without offer")?;
                 self.end_offer(offer)?;
@@ -181,7 +190,7 @@ fn input_of(h: &mut Harness, op: &Op) -> Option<Input> {
         Op::Requeue(i, s) => {
             h.engine.call_of(c(i)).map(|v| Input::RequeueCall { call: v.call, clerk: c(i), service: ServiceIdx(s) })
         }
-        Op::Advance(_) => None,
+        Op::Advance(_) | Op::Skip(_) => None,
     }
 }
 
@@ -210,8 +219,15 @@ fn run_replayed(ops: &[Op]) -> Result<(), TestCaseError> {
                 log.push(Logged::Timeout(live.now));
             }
             live.now = target;
+        } else if let Op::Skip(s) = op {
+            live.now += Duration::from_secs(*s);
         } else if let Some(input) = input_of(&mut live, op) {
-            if live.input(input.clone()).is_ok() {
+            // The driver fires due timers before every input and logs that run.
+            if live.engine.poll_timeout().is_some_and(|at| at <= live.now) {
+                live.engine.handle_timeout(live.now);
+                log.push(Logged::Timeout(live.now));
+            }
+            if live.engine.handle_input(input.clone(), live.now).is_ok() {
                 log.push(Logged::Input(input, live.now));
             }
         }
@@ -252,8 +268,14 @@ fn run_snapshotted(ops: &[Op], cut: usize) -> Result<(), TestCaseError> {
                 step.push(Logged::Timeout(live.now));
             }
             live.now = target;
+        } else if let Op::Skip(s) = op {
+            live.now += Duration::from_secs(*s);
         } else if let Some(input) = input_of(&mut live, op) {
-            if live.input(input.clone()).is_ok() {
+            if live.engine.poll_timeout().is_some_and(|at| at <= live.now) {
+                live.engine.handle_timeout(live.now);
+                step.push(Logged::Timeout(live.now));
+            }
+            if live.engine.handle_input(input.clone(), live.now).is_ok() {
                 step.push(Logged::Input(input, live.now));
             }
         }
@@ -296,10 +318,20 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                 h.advance(Duration::from_secs(s));
                 None
             }
+            Op::Skip(s) => {
+                h.now += Duration::from_secs(s);
+                None
+            }
             _ => input_of(&mut h, op),
         };
         if let Some(input) = input {
-            let refused = h.input(input.clone()).is_err();
+            // Deadlines already due are the timers' (as in the driver); what the input queues is
+            // its own, and a refused one queues nothing.
+            h.engine.handle_timeout(h.now);
+            for action in h.drain() {
+                ledger.apply(&action).map_err(TestCaseError::fail)?;
+            }
+            let refused = h.engine.handle_input(input.clone(), h.now).is_err();
             if refused {
                 prop_assert!(h.engine.poll_action().is_none(), "refused {input:?} still queued an action");
             }

@@ -836,3 +836,69 @@ fn requeue_to_a_service_nobody_serves_closes_as_no_clerk_after_the_grace() {
     let (booth, reason) = (h.booth("booth-gudao-1"), TicketEndReason::NoClerk);
     assert_eq!(closed, vec![Action::TicketClosed { ticket, booth, service: business, reason }]);
 }
+
+#[test]
+fn a_ticket_in_a_call_never_widens() {
+    let mut h = Harness::new();
+    h.sign_in_away("clerk-dongying-1"); // the city step is staffed: nothing widens at once
+    h.available("clerk-hekou-1");
+    let ticket = h.request("booth-gudao-1", "teacher-cert", Priority::Normal);
+    let (offer, _, clerk) = Harness::offer_in(&h.drain());
+    h.input(Input::AcceptOffer { clerk, offer }).unwrap();
+    let call = h
+        .drain()
+        .into_iter()
+        .find_map(|a| match a {
+            Action::CallStarted { call, .. } => Some(call),
+            _ => None,
+        })
+        .expect("the call started");
+    let booth = h.booth("booth-gudao-1");
+    h.input(Input::MediaConnected { call, by: Party::Booth(booth) }).unwrap();
+    h.input(Input::MediaConnected { call, by: Party::Clerk(clerk) }).unwrap();
+    h.drain();
+    // A 200 s call passes every threshold (30, 90, 180 s): the ticket is no longer waiting.
+    h.secs(200);
+    let widened: Vec<_> = h.drain().into_iter().filter(|a| matches!(a, Action::TicketWidened { .. })).collect();
+    assert_eq!(widened, vec![], "no widening after the call began");
+    assert_eq!(h.engine.ticket_view(ticket, h.now).unwrap().state, TicketState::Connected);
+}
+
+#[test]
+fn an_offer_declined_after_a_threshold_widens_the_ticket_then() {
+    let mut h = Harness::new();
+    h.sign_in_away("clerk-dongying-1");
+    h.sign_in_away("clerk-hekou-1");
+    let ticket = h.request("booth-gudao-1", "teacher-cert", Priority::Normal);
+    h.secs(15);
+    h.drain();
+    h.input(Input::ClerkSetAvailable { clerk: h.clerk("clerk-hekou-1") }).unwrap();
+    let (offer, _, clerk) = Harness::offer_in(&h.drain());
+    // The 30 s threshold passes while the offer is out: the ticket is not waiting, nothing widens.
+    h.secs(18);
+    assert!(!h.drain().iter().any(|a| matches!(a, Action::TicketWidened { .. })), "no widening while offered");
+    // Declined at 33 s, it waits again and widens at once to the step its wait has reached.
+    h.input(Input::DeclineOffer { clerk, offer }).unwrap();
+    let actions = h.drain();
+    assert!(
+        actions.contains(&Action::TicketWidened { ticket, step: 1, cause: WidenCause::Threshold }),
+        "waiting again, it catches up: {actions:?}"
+    );
+}
+
+#[test]
+fn a_refused_input_that_meets_a_due_timer_queues_nothing() {
+    let mut h = Harness::new();
+    h.available("clerk-hekou-1");
+    h.request("booth-gudao-1", "teacher-cert", Priority::Normal);
+    let (offer, _, clerk) = Harness::offer_in(&h.drain());
+    // The offer's 20 s run out, but nobody has fired the timer yet.
+    h.now += Duration::from_secs(25);
+    let intruder = h.clerk("clerk-hekou-2");
+    assert_eq!(h.engine.handle_input(Input::AcceptOffer { clerk: intruder, offer }, h.now), Err(Reject::NoSuchOffer));
+    assert_eq!(h.drain(), vec![], "the refused input queued nothing, the due timer did not fire with it");
+    // Fired first, the timer revokes the offer; the clerk's accept then finds none.
+    h.engine.handle_timeout(h.now);
+    assert!(h.drain().iter().any(|a| matches!(a, Action::OfferRevoked { .. })));
+    assert_eq!(h.engine.handle_input(Input::AcceptOffer { clerk, offer }, h.now), Err(Reject::NoSuchOffer));
+}

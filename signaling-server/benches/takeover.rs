@@ -18,7 +18,8 @@ const RUNS: usize = 9;
 
 fn node(redis: &TestRedis, database: &str, name: &str) -> Server {
     let dir = temp_dir(&format!("takeover-{name}"));
-    let args = ["--node-id", name, "--redis", &redis.url(), "--token-secret", "bench-secret"];
+    let args =
+        ["--node-id", name, "--redis", &redis.url(), "--token-secret", "bench-secret-of-at-least-thirty-two-bytes"];
     Server::start(&dir, free_addr(), &args, &[("XIAOWU_DATABASE", database.to_owned())])
 }
 

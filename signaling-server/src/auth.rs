@@ -150,6 +150,30 @@ impl TokenSigner {
     }
 }
 
+/// The shortest token secret accepted: 32 bytes, the HMAC-SHA256 output size (an empty or short
+/// key lets anybody who guesses it sign tokens for any account).
+pub const MIN_TOKEN_SECRET_BYTES: usize = 32;
+
+/// A configured token secret that is too short.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "令牌密钥太短（{len} 字节，至少 {MIN_TOKEN_SECRET_BYTES} 字节），可用 `openssl rand -base64 48` 生成 / \
+     the token secret is {len} bytes; at least {MIN_TOKEN_SECRET_BYTES} are needed: make one with \
+     `openssl rand -base64 48` (--token-secret, XIAOWU_TOKEN_SECRET or [server] token_secret)"
+)]
+pub struct WeakTokenSecret {
+    pub len: usize,
+}
+
+/// Refuses a configured token secret shorter than [`MIN_TOKEN_SECRET_BYTES`]. No secret at all is
+/// fine on a single node: it then keeps a random key of its own (see [`TokenSigner::persisted`]).
+pub fn check_token_secret(secret: Option<&str>) -> Result<(), WeakTokenSecret> {
+    match secret {
+        Some(s) if s.len() < MIN_TOKEN_SECRET_BYTES => Err(WeakTokenSecret { len: s.len() }),
+        _ => Ok(()),
+    }
+}
+
 pub fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }

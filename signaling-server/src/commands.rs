@@ -58,6 +58,12 @@ pub enum Command {
     Shutdown {
         reply: oneshot::Sender<()>,
     },
+    /// For each service item (in directory order): how many clerks who could serve it for
+    /// `booth` are signed in now.
+    StaffedFor {
+        booth: BoothIdx,
+        reply: oneshot::Sender<Vec<u32>>,
+    },
     /// The live calls whose booth is within `scope`.
     LiveCalls {
         scope: RegionIdx,

@@ -168,20 +168,11 @@ impl DocStore {
         self.store.document_bytes(&meta.sha256_result, thumbnail)
     }
 
-    /// Records the clerk's review (chained). Blocking.
-    pub fn set_review(&self, id: &str, review: Review) -> Result<(), StoreError> {
-        let row = DocumentReviewRow {
-            id: self.next_record_id(),
-            document_id: id.to_owned(),
-            accepted: review.accepted,
-            reason: review.reason.clone(),
-            at_ms: review.at_unix as i64 * 1000,
-        };
-        self.store.append_review(&row)?;
+    /// The clerk's review, committed by the records writer: kept with the recent metadata.
+    pub fn reviewed(&self, id: &str, review: Review) {
         if let Some(m) = self.recent().get_mut(id) {
             m.review = Some(review);
         }
-        Ok(())
     }
 
     /// Records one read attempt (chained), committed before this returns. Blocking.

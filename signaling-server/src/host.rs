@@ -168,6 +168,9 @@ async fn run_cluster(shared: AppState, mut rx: mpsc::Receiver<Command>) {
             (Command::CallInfo { reply, .. }, None) => {
                 let _ = reply.send(None);
             }
+            (Command::StaffedFor { reply, .. }, None) => {
+                let _ = reply.send(Vec::new());
+            }
             (_, None) => {}
         }
     }

@@ -242,6 +242,7 @@ pub async fn start(settings: Settings, listen: &str) -> std::io::Result<RunningS
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let state = spawn_driver(settings)?;
+    metrics::create_configured_series(&state.directory);
     tracing::info!(nofile, max_connections = state.limits.effective_max_connections(), "limits");
     let (stop, stopped) = oneshot::channel::<()>();
     let app = router(state.clone());

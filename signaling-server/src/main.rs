@@ -80,7 +80,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         println!("{}", SecretHash::create(secret, 100_000));
         return Ok(());
     }
-    signaling_server::telemetry::init();
+    // `replay` prints the log's decisions on stdout; the server's own log lines would only be
+    // noise beside them (errors still go to stderr).
+    match &cli.command {
+        Some(Cmd::Replay { .. }) => signaling_server::telemetry::init_with_default("error"),
+        _ => signaling_server::telemetry::init(),
+    }
     let mut settings = match &cli.config {
         Some(path) => Settings::load(path)?,
         None => Settings::demo(),
@@ -132,6 +137,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(key) = cli.token_secret {
         settings.file.server.token_secret = Some(key);
     }
+    // A key anybody could guess signs tokens anybody could make: refuse it, whether it came from
+    // the flag, the environment or the config (EX_CONFIG, 78).
+    if let Err(e) = signaling_server::auth::check_token_secret(settings.file.server.token_secret.as_deref()) {
+        eprintln!("error: {e}");
+        std::process::exit(78);
+    }
     if let Some(secs) = cli.history_sample_secs {
         settings.file.server.history_sample_secs = secs;
     }
@@ -140,7 +151,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let listen = cli.listen.unwrap_or_else(|| settings.file.server.listen.clone());
     let demo = cli.config.is_none();
-    let server = signaling_server::start(settings, &listen).await.with_context(|| format!("starting on {listen}"))?;
+    let server = match signaling_server::start(settings, &listen).await {
+        Ok(server) => server,
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            anyhow::bail!("地址 {listen} 已被占用（另一个服务器正在运行？）/ address {listen} is already in use (is another server running?)")
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("无法启动 / starting on {listen}"))),
+    };
     let base = format!("http://{}", server.addr);
     println!("Xiaowu signaling server listening on {base}");
     println!("  booth kiosk page:     {base}/booth?booth=booth-gudao-1&secret=demo");
@@ -150,7 +167,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     println!("  catalog:          {base}/api/catalog");
     println!("  booth socket:     ws://{}/ws/booth", server.addr);
     println!("  clerk socket:     ws://{}/ws/clerk", server.addr);
-    println!("  supervisor socket ws://{}/ws/supervisor", server.addr);
+    println!("  supervisor socket: ws://{}/ws/supervisor", server.addr);
     if demo {
         println!("  demo accounts (secret `demo`): booth booth-gudao-1, clerks clerk-hekou-1 / clerk-dongying-1,");
         println!("  supervisor sup-dongying; service teacher-cert (教师资格认定确认)");

@@ -50,6 +50,10 @@ pub struct Metrics {
     pub documents: Histogram,
     /// Records store writes (committed), by kind of record.
     pub store_writes: Histograms,
+    /// Records the database refused for good and the writer set aside, by kind.
+    pub records_set_aside: Family<Labels, Counter>,
+    /// Records waiting for the records writer.
+    pub records_queued: Gauge,
 }
 
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -71,6 +75,8 @@ impl Metrics {
             messages: Family::new_with_constructor(latency),
             documents: latency(),
             store_writes: Family::new_with_constructor(latency),
+            records_set_aside: Family::default(),
+            records_queued: Gauge::default(),
         };
         registry.register("queue_depth", "Waiting tickets, by home hall and service", m.queue_depth.clone());
         registry.register(
@@ -104,6 +110,12 @@ impl Metrics {
             m.documents.clone(),
         );
         registry.register("store_write_duration_seconds", "Records store commits, by kind", m.store_writes.clone());
+        registry.register(
+            "records_set_aside",
+            "Records the database refused for good, set aside by the records writer, by kind",
+            m.records_set_aside.clone(),
+        );
+        registry.register("records_queued", "Records waiting for the records writer", m.records_queued.clone());
         Self { registry, ..m }
     }
 
@@ -112,6 +124,38 @@ impl Metrics {
         let mut out = String::new();
         encode(&mut out, &self.registry).expect("writing to a String does not fail");
         out
+    }
+}
+
+/// Creates, at 0, every series the configuration implies — queue depth, longest wait, answers and
+/// abandons for each hall × service item its clerks handle, offers and offer timeouts per item,
+/// clerks per state, message durations per message kind — so that rates and absence alerts work
+/// from the start, before anything has happened.
+pub fn create_configured_series(dir: &routing::Directory) {
+    let m = &*METRICS;
+    let mut pairs = std::collections::BTreeSet::new();
+    for clerk in &dir.clerks {
+        for &service in &clerk.skills {
+            pairs.insert((dir.region(clerk.hall).id.as_str(), dir.service(service).code.as_str()));
+        }
+    }
+    for (hall, service) in pairs {
+        let key = labels(&[("hall", hall), ("service", service)]);
+        let _ = m.queue_depth.get_or_create(&key);
+        let _ = m.longest_wait.get_or_create(&key);
+        let _ = m.answers.get_or_create(&key);
+        let _ = m.abandons.get_or_create(&key);
+    }
+    for service in &dir.services {
+        let key = labels(&[("service", &service.code)]);
+        let _ = m.offers.get_or_create(&key);
+        let _ = m.offer_timeouts.get_or_create(&key);
+    }
+    for state in ["available", "offered", "in_call", "wrap_up", "away"] {
+        let _ = m.clerks.get_or_create(&labels(&[("state", state)]));
+    }
+    for kind in protocol::ClientMessage::KINDS {
+        let _ = m.messages.get_or_create(&labels(&[("kind", kind)]));
     }
 }
 

@@ -92,6 +92,8 @@ pub enum Record {
     ClerkTime(Vec<store::ClerkInterval>),
     /// Supervisors' alerts raised and cleared.
     Alerts(Vec<store::AlertEventRow>),
+    /// A clerk's review of a document photo (chained).
+    Review(store::DocumentReviewRow),
 }
 
 /// Run by the writer once the record is committed.
@@ -113,6 +115,7 @@ enum Row {
     View(store::RecordingViewRow),
     ClerkTime(Vec<store::ClerkInterval>),
     Alerts(Vec<store::AlertEventRow>),
+    Review(store::DocumentReviewRow),
 }
 
 /// The records store and its writer thread.
@@ -120,6 +123,7 @@ pub struct Records {
     store: Arc<Store>,
     boot: i64,
     tx: mpsc::Sender<ToWriter>,
+    health: Arc<WriterHealth>,
 }
 
 fn word<T: Serialize>(v: &T) -> String {
@@ -136,8 +140,15 @@ impl Records {
         let boot = store.register_boot().map_err(|e| std::io::Error::other(e.bilingual()))?;
         let (tx, rx) = mpsc::channel();
         let writer = store.clone();
-        std::thread::Builder::new().name("records-writer".into()).spawn(move || write_loop(&writer, rx))?;
-        Ok(Self { store, boot, tx })
+        let health = Arc::new(WriterHealth::default());
+        let reported = health.clone();
+        std::thread::Builder::new().name("records-writer".into()).spawn(move || write_loop(&writer, rx, &reported))?;
+        Ok(Self { store, boot, tx, health })
+    }
+
+    /// The writer's queue and the records it set aside.
+    pub fn health(&self) -> &WriterHealth {
+        &self.health
     }
 
     pub fn store(&self) -> &Arc<Store> {
@@ -203,8 +214,11 @@ impl Records {
             Record::View(v) => Row::View(v),
             Record::ClerkTime(t) => Row::ClerkTime(t),
             Record::Alerts(a) => Row::Alerts(a),
+            Record::Review(r) => Row::Review(r),
         };
+        self.health.queued.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if self.tx.send(ToWriter::Row(Box::new(row), done)).is_err() {
+            self.health.queued.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             error!("records writer is gone: a record was not written");
         }
     }
@@ -265,6 +279,20 @@ impl Row {
             Row::View(_) => "recording_view",
             Row::ClerkTime(_) => "clerk_time",
             Row::Alerts(_) => "alerts",
+            Row::Review(_) => "document_review",
+        }
+    }
+
+    /// The record's id where it has one (for the log: never personal data).
+    fn id(&self) -> String {
+        match self {
+            Row::Case(c) => c.id.clone(),
+            Row::Rating(r) => r.ticket_id.clone(),
+            Row::Forced(f) => f.id.clone(),
+            Row::Recording(r) => r.call_id.clone(),
+            Row::Sample { at_ms, .. } => at_ms.to_string(),
+            Row::Review(r) => r.id.clone(),
+            _ => String::new(),
         }
     }
 }
@@ -281,43 +309,64 @@ fn write(store: &Store, row: &Row) -> store::Result<()> {
         Row::View(v) => store.append_recording_view(v).map(drop),
         Row::ClerkTime(t) => store.append_clerk_time(t),
         Row::Alerts(a) => store.append_alert_events(a),
+        Row::Review(r) => store.append_review(r).map(drop),
     }
 }
 
-/// Commits records in order. A record is never dropped because the database is away: the writer
-/// retries it (every 0.5 s, then up to every 5 s) until it is committed, and the records behind it
-/// wait. A record found already there (a retry whose first commit succeeded but whose answer was
-/// lost, or a replay of the routing log) counts as done. Only then does the record's on-commit
-/// action run.
-fn write_loop(store: &Store, rx: mpsc::Receiver<ToWriter>) {
+/// What the writer says of itself, for `/healthz` and the metrics.
+#[derive(Default)]
+pub struct WriterHealth {
+    /// Records handed to the writer and not yet committed, found there, or set aside.
+    queued: std::sync::atomic::AtomicUsize,
+    /// Records the database refused for good (not a lost connection, not a duplicate).
+    set_aside: std::sync::atomic::AtomicU64,
+    /// The last of them: its kind, its id and the database's reason (no personal data).
+    last_set_aside: std::sync::Mutex<Option<String>>,
+}
+
+impl WriterHealth {
+    pub fn queued(&self) -> usize {
+        self.queued.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn set_aside(&self) -> u64 {
+        self.set_aside.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn last_set_aside(&self) -> Option<String> {
+        self.last_set_aside.lock().expect("never held across a panic").clone()
+    }
+}
+
+/// How often a record the database refuses (other than a lost connection or a duplicate) is
+/// tried before it is set aside.
+const REFUSALS_BEFORE_SET_ASIDE: u32 = 3;
+
+/// How a record's write ended.
+enum Written {
+    /// Committed now, or found already there.
+    Done,
+    /// Refused for good: logged, counted, and the records behind it go on.
+    SetAside,
+}
+
+/// Commits records in order. A record is never dropped because the database is away: while the
+/// database cannot be reached (or is busy) the writer retries it, every 0.5 s and then up to every
+/// 5 s, and the records behind it wait. A record found already there — a unique key violated:
+/// PostgreSQL's SQLSTATE 23505, SQLite's constraint codes; an earlier attempt committed but its
+/// answer was lost, a replay of the routing log, a new router writing what the old one had
+/// committed — counts as done. A record the database refuses for any other reason is tried
+/// [`REFUSALS_BEFORE_SET_ASIDE`] times, then set aside: logged with its kind and id, counted in
+/// `/healthz` (`records.set_aside`) and `xiaowu_records_set_aside_total`, and the writer goes on —
+/// one bad record never blocks the ones behind it. A record's on-commit action runs once it is
+/// done, never for one set aside.
+fn write_loop(store: &Store, rx: mpsc::Receiver<ToWriter>, health: &WriterHealth) {
     for msg in rx {
         match msg {
             ToWriter::Row(row, done) => {
-                let mut wait = std::time::Duration::from_millis(500);
-                let mut attempt = 0u32;
-                let started = std::time::Instant::now();
-                loop {
-                    match write(store, &row) {
-                        Ok(()) => {
-                            let kind = vec![("kind", row.kind().to_owned())];
-                            let h = crate::metrics::METRICS.store_writes.get_or_create(&kind);
-                            crate::metrics::observe(&h, started.elapsed());
-                            break;
-                        }
-                        // Already there: an earlier attempt committed but its answer was lost, or
-                        // a replay of the routing log writes what the logged run wrote.
-                        Err(e) if is_duplicate(&e) => break,
-                        Err(e) => {
-                            if attempt.is_power_of_two() || attempt == 0 {
-                                error!(error = %e, attempt, "writing a record failed; retrying until the database is back");
-                            }
-                            attempt += 1;
-                            std::thread::sleep(wait);
-                            wait = (wait * 2).min(std::time::Duration::from_secs(5));
-                        }
-                    }
-                }
-                if let Some(done) = done {
+                let written = write_one(store, &row, health);
+                health.queued.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                if let (Written::Done, Some(done)) = (written, done) {
                     done();
                 }
             }
@@ -328,9 +377,42 @@ fn write_loop(store: &Store, rx: mpsc::Receiver<ToWriter>) {
     }
 }
 
-fn is_duplicate(e: &store::StoreError) -> bool {
-    let text = e.to_string().to_lowercase();
-    text.contains("duplicate key") || text.contains("unique constraint")
+fn write_one(store: &Store, row: &Row, health: &WriterHealth) -> Written {
+    let mut wait = std::time::Duration::from_millis(500);
+    let (mut away, mut refused) = (0u32, 0u32);
+    let started = std::time::Instant::now();
+    loop {
+        match write(store, row) {
+            Ok(()) => {
+                let kind = vec![("kind", row.kind().to_owned())];
+                let h = crate::metrics::METRICS.store_writes.get_or_create(&kind);
+                crate::metrics::observe(&h, started.elapsed());
+                return Written::Done;
+            }
+            Err(store::StoreError::Duplicate(_)) => return Written::Done,
+            Err(e @ store::StoreError::Unreachable(_)) => {
+                if away.is_power_of_two() || away == 0 {
+                    error!(error = %e, attempt = away, "writing a record failed; retrying until the database is back");
+                }
+                away += 1;
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(std::time::Duration::from_secs(5));
+            }
+            Err(e) => {
+                refused += 1;
+                if refused < REFUSALS_BEFORE_SET_ASIDE {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    continue;
+                }
+                let what = format!("{} {}: {e}", row.kind(), row.id());
+                error!(record = %what, "the database refused a record {refused} times; set aside, going on with the next");
+                health.set_aside.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                crate::metrics::METRICS.records_set_aside.get_or_create(&vec![("kind", row.kind().to_owned())]).inc();
+                *health.last_set_aside.lock().expect("never held across a panic") = Some(what);
+                return Written::SetAside;
+            }
+        }
+    }
 }
 
 #[cfg(test)]

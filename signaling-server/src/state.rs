@@ -136,6 +136,7 @@ impl Shared {
                     levels: d.levels.iter().map(|l| level_out(*l)).collect(),
                     target_answer_secs: s.target_answer_secs,
                     materials: s.materials.iter().map(|d| protocol::rest::Material::of(*d)).collect(),
+                    clerks_signed_in: None,
                 })
                 .collect(),
             booths: f

@@ -240,7 +240,16 @@ async fn a_redis_failover_loses_nothing_a_client_was_told() {
     // A lease longer than the failover, so the router keeps it and goes on once Redis is back.
     // Generous: under a loaded machine a Sentinel failover has taken more than 10 s, and a lease
     // that expired on the new master meanwhile makes the router step down (exit 75).
-    let args = ["--node-id", "a", "--redis", &url, "--token-secret", "t", "--lease-ms", "30000"];
+    let args = [
+        "--node-id",
+        "a",
+        "--redis",
+        &url,
+        "--token-secret",
+        "sentinel-test-secret-of-at-least-32-bytes",
+        "--lease-ms",
+        "30000",
+    ];
     let a = Server::start(&temp_dir("sentinel-a"), free_addr(), &args, &[("XIAOWU_DATABASE", database)]);
     wait_for_router(&a, WAIT);
     let _away = connect(&a, Role::Clerk, "clerk-hekou-2").await;

@@ -53,6 +53,11 @@ pub enum StoreError {
     SchemaTooNew { found: i64, supported: i64 },
     #[error("database error: {0}")]
     Query(String),
+    /// The row is there already: a unique key or primary key was violated (PostgreSQL SQLSTATE
+    /// 23505, SQLite's `SQLITE_CONSTRAINT_PRIMARYKEY` / `_UNIQUE`). Told by the database's code,
+    /// never by its message text.
+    #[error("already recorded: {0}")]
+    Duplicate(String),
     #[error("unsupported database URL `{0}`: expected sqlite://PATH or postgres://…")]
     BadUrl(String),
 }
@@ -64,6 +69,7 @@ impl StoreError {
             StoreError::Unreachable(_) => "无法连接数据库",
             StoreError::SchemaTooNew { .. } => "数据库结构版本高于本程序，请升级程序",
             StoreError::Query(_) => "数据库操作失败",
+            StoreError::Duplicate(_) => "记录已存在",
             StoreError::BadUrl(_) => "数据库地址格式不正确",
         };
         format!("{zh} / {self}")

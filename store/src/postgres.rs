@@ -12,13 +12,21 @@ pub struct PostgresExecutor {
 }
 
 /// A lost or refused connection, or a server shutting down (SQLSTATE classes 08 and 57), is
-/// `Unreachable`: the caller may retry once the database is back.
+/// `Unreachable`: the caller may retry once the database is back. A unique violation (23505) is
+/// `Duplicate`. The text carries the server's own message: the client's `Display` says only
+/// "db error".
 fn err(e: postgres::Error) -> StoreError {
     let class = e.code().map(|c| &c.code()[..2]);
+    let text = match e.as_db_error() {
+        Some(db) => format!("{} ({}): {}", db.message(), db.code().code(), db.detail().unwrap_or_default()),
+        None => e.to_string(),
+    };
     if e.is_closed() || matches!(class, Some("08" | "57")) || e.as_db_error().is_none() && class.is_none() {
-        StoreError::Unreachable(e.to_string())
+        StoreError::Unreachable(text)
+    } else if e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) {
+        StoreError::Duplicate(text)
     } else {
-        StoreError::Query(e.to_string())
+        StoreError::Query(text)
     }
 }
 

@@ -12,8 +12,24 @@ pub struct SqliteExecutor {
     conn: rusqlite::Connection,
 }
 
+/// A primary-key or unique violation is `Duplicate` (by SQLite's extended result code); a busy or
+/// locked database, a full disk or an I/O error is `Unreachable` (worth retrying once it clears).
 fn err(e: rusqlite::Error) -> StoreError {
-    StoreError::Query(e.to_string())
+    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked, DiskFull, SystemIoFailure};
+    match e.sqlite_error() {
+        Some(f)
+            if matches!(
+                f.extended_code,
+                rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY | rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+            ) =>
+        {
+            StoreError::Duplicate(e.to_string())
+        }
+        Some(f) if matches!(f.code, DatabaseBusy | DatabaseLocked | DiskFull | SystemIoFailure) => {
+            StoreError::Unreachable(e.to_string())
+        }
+        _ => StoreError::Query(e.to_string()),
+    }
 }
 
 fn to_sql(v: &Value) -> SqlValue {

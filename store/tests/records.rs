@@ -40,7 +40,12 @@ fn records_round_trip_and_ratings_join_by_ticket_id() {
             reason: Some("long_wait".into()),
         };
         store.append_rating(&rating).unwrap();
-        assert!(store.append_rating(&rating).is_err(), "{backend}: one rating per ticket");
+        assert!(
+            matches!(store.append_rating(&rating), Err(StoreError::Duplicate(_))),
+            "{backend}: one rating per ticket, told by the database's code"
+        );
+        let again = store.append_case(&case(1, "clerk-hekou-1", "hekou"));
+        assert!(matches!(again, Err(StoreError::Duplicate(_))), "{backend}: a case written twice: {again:?}");
         let mine = store.cases(&CaseQuery::newest(CaseScope::Clerk("clerk-hekou-1".into()), 10)).unwrap();
         let ids: Vec<&str> = mine.iter().map(|(c, _)| c.id.as_str()).collect();
         assert_eq!(ids, ["case-3", "case-2", "case-1"], "{backend}: newest first");

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use protocol::{ClerkTargetState, ClientMessage, Priority, Role, ServerMessage, ServiceCode};
 use xiaowu_tests::bench::*;
 
-const KEY: &str = "load-bench-key";
+const KEY: &str = "load-bench-key-of-at-least-thirty-two-bytes";
 const LIMITS: &str = "[limits]\nmax_connections_per_ip = 40000\nmax_unauthenticated = 4096\n";
 
 fn now_us(t0: Instant) -> u64 {

@@ -99,3 +99,25 @@ async fn prometheus_scrapes_the_calls_queues_and_latencies_with_bounded_labels()
     assert!(!query(&prometheus, "xiaowu_store_write_duration_seconds_count{kind=\"case\"}").is_empty());
     server.shutdown().await;
 }
+
+/// Before anything has happened, every series the configuration implies is there at 0, so a
+/// `rate()` or an `absent()` alert works from the first scrape.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_configured_series_exists_at_zero_from_the_start() {
+    let server = start(settings(|_| {})).await;
+    let text =
+        ureq::get(&format!("{}/metrics", base_url(&server))).call().unwrap().body_mut().read_to_string().unwrap();
+    for series in [
+        r#"xiaowu_queue_depth{hall="hekou",service="teacher-cert"} "#,
+        r#"xiaowu_longest_wait_seconds{hall="hekou",service="teacher-cert"} "#,
+        r#"xiaowu_abandons_total{hall="hekou",service="teacher-cert"} 0"#,
+        r#"xiaowu_offer_timeouts_total{service="teacher-cert"} 0"#,
+        r#"xiaowu_offers_total{service="teacher-cert"} "#,
+        r#"xiaowu_answers_total{hall="dongying",service="teacher-cert"} "#,
+        r#"xiaowu_message_duration_seconds_count{kind="rate_service"} "#,
+        r#"xiaowu_clerks{state="wrap_up"} "#,
+    ] {
+        assert!(text.contains(series), "`{series}` is there from the start:\n{text}");
+    }
+    server.shutdown().await;
+}

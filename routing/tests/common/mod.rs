@@ -71,7 +71,10 @@ impl Harness {
         self.dir.service_idx(code).expect("known service")
     }
 
+    /// Fires the timers due now, as the server's driver does before every input, then applies
+    /// `input`. (`engine.handle_input` alone fires none: a refused input queues nothing.)
     pub fn input(&mut self, input: Input) -> Result<(), Reject> {
+        self.engine.handle_timeout(self.now);
         self.engine.handle_input(input, self.now)
     }
 

@@ -86,6 +86,13 @@ impl NodeRole {
         self.epoch.load(Ordering::SeqCst)
     }
 
+    /// A standby's view of the router lease's epoch (read from Redis as it tails the log).
+    pub fn saw_epoch(&self, epoch: u64) {
+        if !self.is_router() {
+            self.epoch.fetch_max(epoch, Ordering::SeqCst);
+        }
+    }
+
     pub fn became_router(&self, epoch: u64) {
         self.epoch.store(epoch, Ordering::SeqCst);
         self.router.store(true, Ordering::SeqCst);
@@ -142,6 +149,9 @@ fn tail_until_router(shared: &Arc<Shared>, cfg: &ClusterConfig, role: &NodeRole)
             if !hand_over(batch, &mut last, &mut have_header) {
                 return Err(ClusterError::Redis("the engine host stopped".into()));
             }
+            // `/healthz` shows the router lease's epoch on a standby too.
+            let seen: Option<u64> = redis::cmd("GET").arg(&keys.epoch).query(&mut conn)?;
+            role.saw_epoch(seen.unwrap_or(0));
             let Some(epoch) = try_acquire(&mut conn, &keys, &role.node, lease)? else { return Ok(None) };
             // The new epoch must survive a failover before anything is written under it.
             wait_for_replicas(&mut conn, replicas_for(&url))?;

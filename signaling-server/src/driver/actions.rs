@@ -190,10 +190,13 @@ impl Driver {
         let (booth, clerk) = (dir.booth(call.booth), dir.clerk(call.clerk));
         // Static STUN/TURN entries, plus TURN credentials minted for this party of this call.
         let shared = self.shared.clone();
+        // The credentials' expiry counts from the input's time on the log's timeline, so a replay
+        // mints the same ones.
+        let now_unix = self.wall_unix();
         let ice_for = |user: &str| {
             let mut servers = shared.ice_servers.clone();
             if let Some(turn) = &shared.turn {
-                servers.push(turn.mint(user, crate::auth::unix_now()));
+                servers.push(turn.mint(user, now_unix));
             }
             servers
         };

@@ -70,14 +70,18 @@ impl Driver {
                 if let Some(old) = self.clerk_conn.insert(clerk, conn) {
                     self.replace(old);
                 }
-                let returning = self.engine.clerk_state(clerk) != routing::ClerkState::Offline;
+                let before = (self.engine.clerk_state(clerk), self.engine.offer_of(clerk));
                 self.lifecycle(Input::ClerkSignIn { clerk });
-                if returning {
-                    // A first sign-in announces its state through the engine's action.
+                // A sign-in that changed the clerk's state or offer (a first sign-in; a return
+                // within the grace that makes the clerk available, and maybe offered) announces
+                // it through the engine's actions, routed next: sending the state and offer here
+                // too would tell the clerk the same offer twice. One that changed nothing (back to
+                // a call, wrap-up or away; a second console) is told where things stand.
+                if (self.engine.clerk_state(clerk), self.engine.offer_of(clerk)) == before {
                     self.send_clerk_state(clerk);
-                }
-                if let Some((offer, ticket)) = self.engine.offer_of(clerk) {
-                    self.send_offer(offer, ticket, clerk);
+                    if let Some((offer, ticket)) = self.engine.offer_of(clerk) {
+                        self.send_offer(offer, ticket, clerk);
+                    }
                 }
                 if let Some(call) = self.engine.call_of(clerk) {
                     self.send_call_started(call, true, false);

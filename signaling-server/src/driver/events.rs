@@ -26,6 +26,9 @@ pub(super) struct EventLog {
     /// Per open ticket: the last sequence number and the booth's region.
     open: HashMap<TicketId, (i64, String)>,
     pending: Vec<TicketEventRow>,
+    /// The current input's time on the log's timeline (Unix ms): what its events are stamped
+    /// with, so a replay stamps the same.
+    at_ms: i64,
     /// Per open ticket: its facts so far, and when its current call started.
     facts: HashMap<TicketId, (TicketFactRow, Option<i64>)>,
     closed: Vec<TicketFactRow>,
@@ -105,7 +108,7 @@ impl EventLog {
             ticket_id: store_id(ticket.0),
             seq: *seq,
             booth_region: region.clone(),
-            at_ms: store::now_ms(),
+            at_ms: self.at_ms,
             kind: kind.to_owned(),
             detail: detail.to_string(),
         });
@@ -129,6 +132,7 @@ impl Driver {
         }
         self.events.gather_facts(action, &dir, now_ms, !self.replaying);
         let log = &mut self.events;
+        log.at_ms = now_ms;
         match *action {
             Action::TicketOpened { ticket, booth, service, priority } => {
                 let region = dir.region(dir.booth(booth).region).id.clone();

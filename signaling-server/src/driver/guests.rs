@@ -148,7 +148,9 @@ impl Driver {
             self.send_to_clerk(view.clerk, left);
         }
         if available {
-            let _ = self.input(Input::ClerkSetAvailable { clerk: guest });
+            // Applied after the engine's queue is drained (this may run while routing a call's
+            // end): see `Driver::route_all`.
+            self.followups.push_back(Input::ClerkSetAvailable { clerk: guest });
         }
     }
 

@@ -2,7 +2,7 @@
 //! messages of a live call. A refused request is answered with an `error` and changes nothing.
 
 use protocol::{ClientMessage, ErrorCode, ServerMessage};
-use routing::{ClerkIdx, Input, TicketId};
+use routing::{ClerkIdx, Input, Party, TicketId};
 use tracing::{debug, info, warn};
 
 use super::{party, ConnId, Driver, Principal};
@@ -210,14 +210,17 @@ impl Driver {
             return Err(ErrorCode::InvalidField);
         }
         info!(call = meta.call, document = %meta.id, accepted, "document reviewed");
-        let review = crate::documents::Review { accepted, reason: reason.clone(), at_unix: crate::auth::unix_now() };
-        let docs = self.shared.docs.clone();
-        let id = meta.id.clone();
-        tokio::task::spawn_blocking(move || {
-            if let Err(e) = docs.set_review(&id, review) {
-                tracing::error!(error = %e, "recording a document review failed");
-            }
-        });
+        // Times and the review's id come from the log's timeline, so a replay writes the same
+        // record (and finds it there).
+        let at_ms = self.timeline_ms();
+        let review = crate::documents::Review { accepted, reason: reason.clone(), at_unix: (at_ms / 1000) as u64 };
+        let row = store::DocumentReviewRow {
+            id: format!("{}-review-{}", meta.id, self.t),
+            document_id: meta.id.clone(),
+            accepted,
+            reason: reason.clone(),
+            at_ms,
+        };
         let msg = ServerMessage::DocumentReviewed {
             call: protocol::CallId(meta.call),
             document: document.clone(),
@@ -225,7 +228,15 @@ impl Driver {
             accepted,
             reason,
         };
-        self.send_to_booth(view.booth, msg);
+        // The booth is told once the review is committed, through the records writer like cases
+        // and ratings: what a citizen is told is saved, is saved.
+        let tell = self.deliver_on_commit(Party::Booth(view.booth), msg);
+        let (docs, id) = (self.shared.docs.clone(), meta.id.clone());
+        let done: crate::records::OnCommit = Box::new(move || {
+            docs.reviewed(&id, review);
+            tell();
+        });
+        self.write_record(crate::records::Record::Review(row), Some(done));
         Ok(())
     }
 

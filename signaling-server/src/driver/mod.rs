@@ -129,6 +129,9 @@ pub struct Driver {
     monitors: HashMap<ConnId, u64>,
     /// Three-way calls: each call's invited third party, and open invitations (call, until).
     guests: HashMap<u64, ClerkIdx>,
+    /// Inputs the driver decided while routing actions (a guest back to available when its call
+    /// ended): applied once the engine's queue is drained, never in the middle of it.
+    followups: std::collections::VecDeque<Input>,
     invitations: HashMap<ClerkIdx, (u64, std::time::Instant)>,
     /// `signaling-server replay`: each applied entry and action, printed.
     trace: Option<Box<dyn FnMut(String) + Send>>,
@@ -166,6 +169,7 @@ impl Driver {
             alert_regions: Vec::new(),
             monitors: HashMap::new(),
             guests: HashMap::new(),
+            followups: Default::default(),
             invitations: HashMap::new(),
             trace: None,
             engine,
@@ -360,6 +364,13 @@ impl Driver {
             Command::LiveCalls { scope, reply } => {
                 let _ = reply.send(self.live_calls(scope));
             }
+            Command::StaffedFor { booth, reply } => {
+                let services = self.shared.directory.services.len() as u32;
+                let counts = (0..services)
+                    .map(|s| self.engine.clerks_signed_in_for(booth, routing::ServiceIdx(s)) as u32)
+                    .collect();
+                let _ = reply.send(counts);
+            }
             Command::Shutdown { .. } => unreachable!("handled in run"),
         }
     }
@@ -400,20 +411,34 @@ impl Driver {
         self.shared.cluster.as_ref().is_some_and(|r| !r.is_router())
     }
 
+    /// Feeds one input to the engine, after the timers already due (the input sees what they
+    /// did; a replay does the same at the same logged time, so it decides the same). A refused
+    /// input queues nothing of its own.
     fn input(&mut self, input: Input) -> Result<(), routing::Reject> {
+        self.engine.handle_timeout(self.now);
         self.engine.handle_input(input, self.now)
     }
 
-    /// Routes every action the last input queued.
+    /// Routes every action the last input queued, then applies the inputs routing them gave rise
+    /// to (each after the queue is drained, so no input re-enters the engine mid-drain) and routes
+    /// what those queued, until nothing is left.
     fn route_all(&mut self) {
-        while let Some(action) = self.engine.poll_action() {
-            if let Some(trace) = self.trace.as_mut() {
-                trace(format!("  {action:?}"));
+        loop {
+            while let Some(action) = self.engine.poll_action() {
+                if self.trace.is_some() {
+                    let line = format!("  {}", with_names(&format!("{action:?}"), &self.shared.directory));
+                    if let Some(trace) = self.trace.as_mut() {
+                        trace(line);
+                    }
+                }
+                self.log_action(&action);
+                self.clerk_day.on_action(&action, self.now);
+                self.clerk_time.on_action(&action, self.timeline_ms(), &self.shared.directory);
+                self.route(action);
             }
-            self.log_action(&action);
-            self.clerk_day.on_action(&action, self.now);
-            self.clerk_time.on_action(&action, self.timeline_ms(), &self.shared.directory);
-            self.route(action);
+            let Some(input) = self.followups.pop_front() else { break };
+            // Refused only if the state moved on meanwhile (the guest signed out): nothing to do.
+            let _ = self.input(input);
         }
         for service in std::mem::take(&mut self.dirty_services) {
             let tickets: Vec<TicketId> = self.engine.open_tickets(service).collect();
@@ -559,4 +584,35 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
+}
+
+/// An action's debug text with the directory's indexes (`BoothIdx(0)`) replaced by the ids people
+/// know (`booth-gudao-1`), for `signaling-server replay`. Ticket, offer and call ids are the wire
+/// ids already.
+fn with_names(debug: &str, dir: &routing::Directory) -> String {
+    let mut out = String::with_capacity(debug.len());
+    let mut rest = debug;
+    while let Some(at) = rest.find("Idx(") {
+        let kind_start = rest[..at].rfind(|c: char| !c.is_ascii_alphanumeric()).map_or(0, |i| i + 1);
+        let kind = &rest[kind_start..at];
+        let Some(close) = rest[at + 4..].find(')') else { break };
+        let number = rest[at + 4..at + 4 + close].parse::<u32>().ok();
+        let name = number.and_then(|n| match kind {
+            "Booth" => dir.booths.get(n as usize).map(|b| b.id.as_str()),
+            "Clerk" => dir.clerks.get(n as usize).map(|c| c.id.as_str()),
+            "Service" => dir.services.get(n as usize).map(|s| s.code.as_str()),
+            "Region" => dir.regions.get(n as usize).map(|r| r.id.as_str()),
+            _ => None,
+        });
+        match name {
+            Some(name) => {
+                out.push_str(&rest[..kind_start]);
+                out.push_str(name);
+            }
+            None => out.push_str(&rest[..at + 4 + close + 1]),
+        }
+        rest = &rest[at + 4 + close + 1..];
+    }
+    out.push_str(rest);
+    out
 }

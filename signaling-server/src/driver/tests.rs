@@ -768,3 +768,35 @@ async fn a_booth_reporting_a_broken_camera_is_shown_and_raises_an_alert() {
     );
     assert_eq!(history[1].message_en, "booth-xianhe-1: camera access denied");
 }
+
+/// A clerk who comes back within its grace while a citizen waits is made available again and
+/// offered the ticket: one `offer`, not the engine's and then a snapshot's copy of it.
+#[tokio::test]
+async fn a_clerk_back_within_its_grace_is_offered_the_waiting_ticket_once() {
+    let mut d = driver();
+    let dir = d.shared.directory.clone();
+    let clerk = Principal::Clerk(dir.clerk_idx("clerk-hekou-1").unwrap());
+    let booth = Principal::Booth(dir.booth_idx("booth-gudao-1").unwrap());
+    let mut c = connect(&mut d, 1, clerk, 64);
+    message(&mut d, 1, ClientMessage::SetState { state: ClerkTargetState::Available, reason: None });
+    c.drain();
+    d.on_command(Command::Input { src: None, input: GatewayInput::Disconnect { conn: 1 } });
+    d.flush();
+    let mut b = connect(&mut d, 2, booth, 64);
+    message(
+        &mut d,
+        2,
+        ClientMessage::RequestService { service: ServiceCode::new("teacher-cert"), priority: Priority::Normal },
+    );
+    b.drain();
+    let mut c = connect(&mut d, 3, clerk, 64);
+    let offers: Vec<protocol::OfferId> = c
+        .drain()
+        .into_iter()
+        .filter_map(|m| match m {
+            ServerMessage::Offer { offer, .. } => Some(offer),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(offers.len(), 1, "one offer, sent once: {offers:?}");
+}

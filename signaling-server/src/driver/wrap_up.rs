@@ -142,7 +142,7 @@ impl Driver {
 
     /// An action for the records writer: once the record is committed, `msg` goes to `to`'s
     /// connection (through the driver, so it finds the party's current connection).
-    fn deliver_on_commit(&self, to: Party, msg: ServerMessage) -> OnCommit {
+    pub(super) fn deliver_on_commit(&self, to: Party, msg: ServerMessage) -> OnCommit {
         let commands = self.shared.commands.clone();
         Box::new(move || {
             // The writer is a plain thread: blocking is allowed, and the driver is never blocked

@@ -57,22 +57,37 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
         }
         media
     });
+    // The records writer: what waits for it, and what the database refused for good.
+    let writer = state.records.health();
+    crate::metrics::METRICS.records_queued.set(writer.queued() as i64);
+    let records = serde_json::json!({
+        "queued": writer.queued(), "set_aside": writer.set_aside(), "last_set_aside": writer.last_set_aside(),
+    });
+    let mut reasons: Vec<&str> = Vec::new();
+    if writer.set_aside() > 0 {
+        reasons.push("records_set_aside");
+    }
+    let status = match (alive, reasons.is_empty()) {
+        (false, _) => "unavailable",
+        (true, true) => "ok",
+        (true, false) => "degraded",
+    };
     if let Some(role) = &state.cluster {
         // Every node is a gateway: a standby takes clients like the router does, so it is healthy
         // while its engine host answers (its replica, or the router's driver).
         let body = serde_json::json!({
-            "status": if alive { "ok" } else { "unavailable" }, "protocol_version": protocol::PROTOCOL_VERSION,
+            "status": status, "protocol_version": protocol::PROTOCOL_VERSION,
             "driver": if alive { "ok" } else { "not_responding" }, "connections": connections,
             "node": role.node, "role": if role.is_router() { "router" } else { "standby" }, "epoch": role.epoch(),
-            "gateway": state.gateway, "media": media,
+            "gateway": state.gateway, "media": media, "records": records, "reasons": reasons,
         });
         let status = if alive { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
         return (status, Json(body)).into_response();
     }
     if alive {
         let body = serde_json::json!({
-            "status": "ok", "protocol_version": protocol::PROTOCOL_VERSION, "driver": "ok", "connections": connections,
-            "media": media,
+            "status": status, "protocol_version": protocol::PROTOCOL_VERSION, "driver": "ok", "connections": connections,
+            "media": media, "records": records, "reasons": reasons,
         });
         Json(body).into_response()
     } else {
@@ -84,8 +99,30 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
-pub async fn catalog(State(state): State<AppState>) -> Json<Catalog> {
-    Json(state.catalog.clone())
+/// `GET /api/catalog?booth=`: with `booth`, each service item also says how many clerks who could
+/// serve it for that booth are signed in now (`clerks_signed_in`), so a kiosk or `booth-client
+/// --wait-for-clerk` can wait without taking a ticket that would close `no_clerk`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogQuery {
+    booth: Option<String>,
+}
+
+pub async fn catalog(
+    State(state): State<AppState>,
+    super::ApiQuery(q): super::ApiQuery<CatalogQuery>,
+) -> Result<Json<Catalog>, ApiError> {
+    let mut catalog = state.catalog.clone();
+    if let Some(id) = q.booth {
+        let booth = state.directory.booth_idx(&id).ok_or(ErrorCode::NotFound)?;
+        let (reply, rx) = oneshot::channel();
+        state.commands.send(Command::StaffedFor { booth, reply }).await.map_err(|_| ErrorCode::ShuttingDown)?;
+        let counts = rx.await.map_err(|_| ErrorCode::ShuttingDown)?;
+        for (service, n) in catalog.services.iter_mut().zip(counts) {
+            service.clerks_signed_in = Some(n);
+        }
+    }
+    Ok(Json(catalog))
 }
 
 pub async fn booth() -> Html<&'static str> {

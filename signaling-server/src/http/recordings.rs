@@ -87,7 +87,7 @@ pub async fn download(
             return ApiError::from(ErrorCode::NotFound).into_response();
         }
     };
-    let (status, start, end) = match range_header.as_deref().map(|r| parse_range(r, len)) {
+    let (status, start, end) = match range_header.as_deref().and_then(|r| parse_range(r, len)) {
         None => (StatusCode::OK, 0, len),
         Some(Some((start, end))) => (StatusCode::PARTIAL_CONTENT, start, end),
         Some(None) => {
@@ -125,12 +125,20 @@ pub async fn download(
     response.body(Body::from_stream(body)).unwrap_or_else(|_| ApiError::from(ErrorCode::Internal).into_response())
 }
 
-/// A single `bytes=` range as `[start, end)`; `None` when it cannot be satisfied.
-fn parse_range(header: &str, len: u64) -> Option<(u64, u64)> {
+/// A `Range` header: `None` when it is to be ignored (the whole body, `200`) — a unit other than
+/// `bytes` (RFC 9110 §14.2: a server ignores a range unit it does not understand) or several
+/// ranges (a server may ignore `Range`; one range is all a player asks for); `Some(None)` for a
+/// `bytes` range that is malformed or cannot be satisfied (`416`); else the range as
+/// `[start, end)`.
+fn parse_range(header: &str, len: u64) -> Option<Option<(u64, u64)>> {
     let spec = header.trim().strip_prefix("bytes=")?;
     if spec.contains(',') {
-        return None; // several ranges: not supported
+        return None;
     }
+    Some(one_range(spec, len))
+}
+
+fn one_range(spec: &str, len: u64) -> Option<(u64, u64)> {
     let (a, b) = spec.split_once('-')?;
     let (a, b) = (a.trim(), b.trim());
     let (start, end) = if a.is_empty() {
@@ -253,13 +261,14 @@ mod tests {
 
     #[test]
     fn ranges() {
-        assert_eq!(parse_range("bytes=0-", 100), Some((0, 100)));
-        assert_eq!(parse_range("bytes=10-19", 100), Some((10, 20)));
-        assert_eq!(parse_range("bytes=90-200", 100), Some((90, 100)));
-        assert_eq!(parse_range("bytes=-10", 100), Some((90, 100)));
-        assert_eq!(parse_range("bytes=100-", 100), None);
-        assert_eq!(parse_range("bytes=5-1", 100), None);
-        assert_eq!(parse_range("bytes=0-1,5-6", 100), None);
-        assert_eq!(parse_range("items=0-1", 100), None);
+        assert_eq!(parse_range("bytes=0-", 100), Some(Some((0, 100))));
+        assert_eq!(parse_range("bytes=10-19", 100), Some(Some((10, 20))));
+        assert_eq!(parse_range("bytes=90-200", 100), Some(Some((90, 100))));
+        assert_eq!(parse_range("bytes=-10", 100), Some(Some((90, 100))));
+        assert_eq!(parse_range("bytes=100-", 100), Some(None), "past the end: 416");
+        assert_eq!(parse_range("bytes=5-1", 100), Some(None));
+        assert_eq!(parse_range("bytes=x-1", 100), Some(None), "malformed bytes range: 416");
+        assert_eq!(parse_range("bytes=0-1,5-6", 100), None, "several ranges: ignored, 200");
+        assert_eq!(parse_range("items=0-5", 100), None, "an unknown unit is ignored: 200");
     }
 }

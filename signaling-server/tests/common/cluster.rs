@@ -29,7 +29,8 @@ impl Cluster {
         static STARTED: AtomicUsize = AtomicUsize::new(0);
         let dir = temp_dir(&format!("node-{name}-{}", STARTED.fetch_add(1, Ordering::Relaxed)));
         let url = self.redis.url();
-        let mut args = vec!["--node-id", name, "--redis", &url, "--token-secret", "cluster-test-secret"];
+        let mut args =
+            vec!["--node-id", name, "--redis", &url, "--token-secret", "cluster-test-secret-of-at-least-32-bytes"];
         args.extend_from_slice(extra);
         Server::start(&dir, free_addr(), &args, &[("XIAOWU_DATABASE", self.database.clone())])
     }
