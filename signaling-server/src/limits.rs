@@ -36,8 +36,15 @@ pub struct LimitsConfig {
     pub rate_limit_strikes: u32,
     /// Messages queued for a WebSocket that does not read; past this it is closed (`too_slow`).
     pub outbound_queue: usize,
-    /// Document uploads being received or processed at once; more are refused `503 server_busy`.
+    /// Document uploads being received or processed at once, in all; more are refused `503
+    /// server_busy`. 0: sized from the machine's memory (see [`LimitsConfig::effective_max_pending_uploads`]).
+    /// Each call has one upload at a time besides.
     pub max_pending_uploads: usize,
+    /// An upload that, after `upload_rate_grace_secs`, has sent less than this many bytes a second
+    /// on average is closed (`408 request_timeout`): a slow sender cannot hold its slot for the
+    /// whole upload timeout.
+    pub upload_min_bytes_per_sec: u64,
+    pub upload_rate_grace_secs: u64,
     /// Failed logins of one account from one address before back-off starts.
     pub login_free_failures: u32,
     /// Failed logins from one address (any account) before back-off starts.
@@ -66,7 +73,9 @@ impl Default for LimitsConfig {
             message_burst: 60,
             rate_limit_strikes: 100,
             outbound_queue: 256,
-            max_pending_uploads: 4,
+            max_pending_uploads: 0,
+            upload_min_bytes_per_sec: 8 * 1024,
+            upload_rate_grace_secs: 10,
             login_free_failures: 5,
             login_free_failures_per_ip: 30,
             login_max_backoff_secs: 300,
@@ -91,12 +100,40 @@ impl LimitsConfig {
     }
 
     /// `max_connections` with 0 resolved against the process's descriptor limit.
+    /// `max_pending_uploads`, or when 0, a quarter of the machine's memory divided by what one
+    /// upload may hold (a 20 MiB body, a 160 MiB decode, 32 MiB of output and copies), between 2
+    /// and 64.
+    pub fn effective_max_pending_uploads(&self) -> usize {
+        if self.max_pending_uploads > 0 {
+            return self.max_pending_uploads;
+        }
+        const PER_UPLOAD: u64 = (20 + 160 + 32) * 1024 * 1024;
+        ((total_memory_bytes() / 4 / PER_UPLOAD) as usize).clamp(2, 64)
+    }
+
+    pub fn upload_rate_grace(&self) -> Duration {
+        Duration::from_secs(self.upload_rate_grace_secs)
+    }
+
     pub fn effective_max_connections(&self) -> usize {
         if self.max_connections > 0 {
             return self.max_connections;
         }
         (nofile_limit() as usize).saturating_sub(128).max(self.reserved_connections + 16)
     }
+}
+
+/// The machine's memory (`sysinfo`); 1 GiB where it cannot be read.
+fn total_memory_bytes() -> u64 {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: sysinfo only writes the struct we pass.
+        let mut info: libc::sysinfo = unsafe { std::mem::zeroed() };
+        if unsafe { libc::sysinfo(&mut info) } == 0 {
+            return (info.totalram as u64).saturating_mul(u64::from(info.mem_unit.max(1)));
+        }
+    }
+    1 << 30
 }
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit (a default soft limit of 1024 or even 256

@@ -329,6 +329,11 @@ impl WriterHealth {
         self.queued.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Whether the queue is at [`MAX_QUEUED`].
+    pub fn is_full(&self) -> bool {
+        self.queued() >= MAX_QUEUED
+    }
+
     pub fn set_aside(&self) -> u64 {
         self.set_aside.load(std::sync::atomic::Ordering::Relaxed)
     }
@@ -337,6 +342,13 @@ impl WriterHealth {
         self.last_set_aside.lock().expect("never held across a panic").clone()
     }
 }
+
+/// Records waiting for the writer at most before the driver refuses what would add one
+/// (`end_wrap_up`, `rate_service`, `review_document`, `force_clerk_state`: `503 server_busy`-style
+/// `error` with code `server_busy`); `/healthz` then says `records_queue_full`. What the server
+/// writes of its own accord (events, a wrap-up's time limit) is still queued: the bound holds
+/// the clients back, never a record.
+pub const MAX_QUEUED: usize = 50_000;
 
 /// How often a record the database refuses (other than a lost connection or a duplicate) is
 /// tried before it is set aside.
@@ -360,19 +372,62 @@ enum Written {
 /// `/healthz` (`records.set_aside`) and `xiaowu_records_set_aside_total`, and the writer goes on —
 /// one bad record never blocks the ones behind it. A record's on-commit action runs once it is
 /// done, never for one set aside.
+///
+/// Group commit: what has queued up while the last commit ran — up to [`GROUP_MAX`] records, up to
+/// the next `sync` — is written in one transaction, one `fsync` for all of them. If that fails
+/// (one of them is a duplicate, the database went away, one is refused) none of them was kept,
+/// and they are written one by one as above.
 fn write_loop(store: &Store, rx: mpsc::Receiver<ToWriter>, health: &WriterHealth) {
-    for msg in rx {
-        match msg {
-            ToWriter::Row(row, done) => {
-                let written = write_one(store, &row, health);
-                health.queued.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                if let (Written::Done, Some(done)) = (written, done) {
-                    done();
+    while let Ok(first) = rx.recv() {
+        let mut group: Vec<(Box<Row>, Option<OnCommit>)> = Vec::new();
+        let mut sync = None;
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                ToWriter::Row(row, done) => group.push((row, done)),
+                // A sync ends the group: answered once everything before it is committed.
+                ToWriter::Sync(done) => {
+                    sync = Some(done);
+                    break;
                 }
             }
-            ToWriter::Sync(done) => {
-                let _ = done.send(());
+            if group.len() < GROUP_MAX {
+                next = rx.try_recv().ok();
             }
+        }
+        write_group(store, group, health);
+        if let Some(done) = sync {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// Records committed in one transaction at most.
+const GROUP_MAX: usize = 256;
+
+fn write_group(store: &Store, group: Vec<(Box<Row>, Option<OnCommit>)>, health: &WriterHealth) {
+    let finish = |done: Option<OnCommit>| {
+        health.queued.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some(done) = done {
+            done();
+        }
+    };
+    if group.len() > 1 {
+        let started = std::time::Instant::now();
+        let all = store.write_batch(|| group.iter().try_for_each(|(row, _)| write(store, row)));
+        if all.is_ok() {
+            for (row, done) in group {
+                let kind = vec![("kind", row.kind().to_owned())];
+                crate::metrics::observe(&crate::metrics::METRICS.store_writes.get_or_create(&kind), started.elapsed());
+                finish(done);
+            }
+            return;
+        }
+    }
+    for (row, done) in group {
+        match write_one(store, &row, health) {
+            Written::Done => finish(done),
+            Written::SetAside => finish(None),
         }
     }
 }

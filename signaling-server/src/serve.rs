@@ -2,6 +2,12 @@
 //! `TCP_NODELAY`, and serves each with hyper under a header-read timeout that also closes idle
 //! keep-alive connections (slowloris, silent sockets). A connection's slot is held by its socket
 //! itself, so a WebSocket that outlives its HTTP exchange still counts.
+//!
+//! At a cap, a new connection is not refused while an older one has not sent a complete request
+//! yet: the oldest such connection (of the same address, at the per-address cap) is shed — closed
+//! without an answer — and the new one takes its slot. Sockets that connect and send nothing can
+//! therefore never lock staff, `/healthz` or logins out; what they can hold is bounded by the
+//! header-read timeout.
 
 use std::collections::HashMap;
 use std::io;
@@ -32,6 +38,10 @@ pub struct ConnTracker {
     /// The most open at once since the last [`ConnTracker::take_peak`].
     peak: AtomicUsize,
     by_ip: Mutex<HashMap<IpAddr, usize>>,
+    next_id: std::sync::atomic::AtomicU64,
+    /// Connections that have not sent a complete request yet, oldest first: their address and the
+    /// signal that sheds them.
+    waiting: Mutex<std::collections::BTreeMap<u64, (IpAddr, Arc<tokio::sync::Notify>)>>,
 }
 
 impl ConnTracker {
@@ -43,23 +53,55 @@ impl ConnTracker {
             total: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
             by_ip: Mutex::new(HashMap::new()),
+            next_id: std::sync::atomic::AtomicU64::new(0),
+            waiting: Mutex::new(std::collections::BTreeMap::new()),
         }
     }
 
-    /// Takes a slot for a new connection from `ip`, or `None` when a cap is reached.
+    /// Takes a slot for a new connection from `ip`. At a cap, the oldest connection that has not
+    /// sent a complete request (from `ip`, at the per-address cap) is shed to make room; `None`
+    /// when there is none to shed.
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<ConnSlot> {
         let mut by_ip = self.by_ip.lock().expect("the tracker's lock is never held across a panic");
-        let n = by_ip.entry(ip).or_insert(0);
-        if *n >= self.per_ip || self.total.load(Ordering::Relaxed) >= self.max_total {
-            if *n == 0 {
-                by_ip.remove(&ip);
-            }
+        let n = by_ip.get(&ip).copied().unwrap_or(0);
+        if n >= self.per_ip && !self.shed_oldest_waiting(Some(ip)) {
             return None;
         }
-        *n += 1;
+        if self.total.load(Ordering::Relaxed) >= self.max_total && !self.shed_oldest_waiting(None) {
+            return None;
+        }
+        *by_ip.entry(ip).or_insert(0) += 1;
         let open = self.total.fetch_add(1, Ordering::Relaxed) + 1;
         self.peak.fetch_max(open, Ordering::Relaxed);
-        Some(ConnSlot { tracker: self.clone(), ip })
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let shed = Arc::new(tokio::sync::Notify::new());
+        self.waiting_lock().insert(id, (ip, shed.clone()));
+        Some(ConnSlot { tracker: self.clone(), ip, id, shed })
+    }
+
+    fn waiting_lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<u64, (IpAddr, Arc<tokio::sync::Notify>)>> {
+        self.waiting.lock().expect("the tracker's lock is never held across a panic")
+    }
+
+    /// Signals the oldest connection (of `ip`, if given) that has sent no complete request to
+    /// close; `false` if there is none. Its slot is freed once its task has dropped the socket,
+    /// a moment later: until then the count may stand one over the cap per shed connection.
+    fn shed_oldest_waiting(&self, ip: Option<IpAddr>) -> bool {
+        let mut waiting = self.waiting_lock();
+        let Some(id) = waiting.iter().find(|(_, (from, _))| ip.is_none_or(|ip| ip == *from)).map(|(id, _)| *id) else {
+            return false;
+        };
+        let (from, shed) = waiting.remove(&id).expect("found just now");
+        debug!(%from, "shedding a connection that sent no request, for a new one");
+        shed.notify_one();
+        true
+    }
+
+    /// The connection `id` sent a complete request: it is no longer one to shed.
+    pub fn requested(&self, id: u64) {
+        self.waiting_lock().remove(&id);
     }
 
     pub fn open(&self) -> usize {
@@ -76,7 +118,8 @@ impl ConnTracker {
         self.open() > self.max_total - self.reserved
     }
 
-    fn release(&self, ip: IpAddr) {
+    fn release(&self, ip: IpAddr, id: u64) {
+        self.waiting_lock().remove(&id);
         let mut by_ip = self.by_ip.lock().expect("the tracker's lock is never held across a panic");
         if let Some(n) = by_ip.get_mut(&ip) {
             *n -= 1;
@@ -93,11 +136,14 @@ impl ConnTracker {
 pub struct ConnSlot {
     tracker: Arc<ConnTracker>,
     ip: IpAddr,
+    id: u64,
+    /// Notified when this connection is shed to make room for a new one.
+    shed: Arc<tokio::sync::Notify>,
 }
 
 impl Drop for ConnSlot {
     fn drop(&mut self) {
-        self.tracker.release(self.ip);
+        self.tracker.release(self.ip, self.id);
     }
 }
 
@@ -185,8 +231,11 @@ pub async fn serve(
             continue;
         };
         prepare(&stream, options.nodelay);
+        let (id, shed) = (slot.id, slot.shed.clone());
         let io = TokioIo::new(TrackedStream { inner: stream, _slot: slot });
+        let requests = tracker.clone();
         let service = app.clone().map_request(move |mut req: axum::extract::Request<hyper::body::Incoming>| {
+            requests.requested(id);
             req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
             req
         });
@@ -198,6 +247,8 @@ pub async fn serve(
             let mut conn = std::pin::pin!(conn);
             let result = tokio::select! {
                 result = conn.as_mut() => result,
+                // Shed for a newer connection before it sent a request: closed without an answer.
+                _ = shed.notified() => Ok(()),
                 _ = shutdown_rx.changed() => {
                     conn.as_mut().graceful_shutdown();
                     conn.await
@@ -238,14 +289,41 @@ mod tests {
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
         let s1 = t.admit(a).unwrap();
-        let _s2 = t.admit(a).unwrap();
+        let s2 = t.admit(a).unwrap();
+        for s in [&s1, &s2] {
+            t.requested(s.id);
+        }
         assert!(t.admit(a).is_none(), "per-address cap");
         assert!(!t.in_reserve());
-        let _s3 = t.admit(b).unwrap();
+        let s3 = t.admit(b).unwrap();
+        t.requested(s3.id);
         assert!(t.in_reserve(), "the last slot is the reserve");
         assert!(t.admit(b).is_none(), "total cap");
         drop(s1);
         assert_eq!(t.open(), 2);
         assert!(t.admit(a).is_some());
+    }
+
+    #[tokio::test]
+    async fn at_a_cap_the_oldest_connection_without_a_request_is_shed() {
+        let t = Arc::new(ConnTracker::new(3, 1, 2));
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let silent_a = t.admit(a).unwrap();
+        let busy_a = t.admit(a).unwrap();
+        t.requested(busy_a.id);
+        // The address is at its cap: its silent connection makes room, not the busy one.
+        let newer_a = t.admit(a).expect("room made at the per-address cap");
+        silent_a.shed.notified().await;
+        drop(silent_a);
+        // The total cap: the oldest silent connection anywhere goes.
+        let _b1 = t.admit(b).unwrap();
+        let _b2 = t.admit(b).expect("room made at the total cap");
+        newer_a.shed.notified().await;
+        drop(newer_a);
+        // Only connections that sent requests are left: the cap holds.
+        t.requested(_b1.id);
+        t.requested(_b2.id);
+        assert!(t.admit(b).is_none() && t.admit(a).is_none());
     }
 }

@@ -77,6 +77,8 @@ pub struct Shared {
     pub unauthenticated: Arc<tokio::sync::Semaphore>,
     /// Document uploads being received or processed.
     pub upload_slots: Arc<tokio::sync::Semaphore>,
+    /// Calls with an upload being received or processed (one per call at a time).
+    pub uploading_calls: Arc<std::sync::Mutex<std::collections::HashSet<u64>>>,
     pub login_throttle: crate::throttle::LoginThrottle,
     /// Returns freed memory to the OS after bursts.
     pub trimmer: Arc<crate::memory::Trimmer>,
@@ -176,7 +178,8 @@ impl Shared {
         ));
         Ok(Self {
             unauthenticated: Arc::new(tokio::sync::Semaphore::new(limits.max_unauthenticated.max(1))),
-            upload_slots: Arc::new(tokio::sync::Semaphore::new(limits.max_pending_uploads.max(1))),
+            upload_slots: Arc::new(tokio::sync::Semaphore::new(limits.effective_max_pending_uploads())),
+            uploading_calls: Arc::default(),
             login_throttle: crate::throttle::LoginThrottle::new(&limits),
             trimmer: Arc::default(),
             conns,

@@ -171,3 +171,54 @@ async fn after_a_router_is_killed_every_case_and_rating_is_still_recorded() {
         assert_eq!(health["records"]["set_aside"], 0, "{health}");
     }
 }
+
+/// The booth is on the router's node, the clerk on another. The router is killed and the clerk
+/// hangs up before the dead node's gateway is noticed as lost: the call's end and the ticket's
+/// close went to the dead node's outbound stream. When the booth comes back, on another node and
+/// after its old connection was given up, it is told both — its receipt and its rating follow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booth_on_the_killed_router_gets_the_end_of_its_call_when_it_comes_back() {
+    let cluster = tokio::task::spawn_blocking(Cluster::start).await.unwrap();
+    let a = cluster.node("a");
+    wait_for_router(&a, WAIT);
+    let (b, c) = (cluster.node("b"), cluster.node("c"));
+    let mut booth = connect(&a, Role::Booth, BOOTH).await;
+    let mut clerk = connect(&c, Role::Clerk, CLERK).await;
+    let _away = connect(&c, Role::Clerk, "clerk-hekou-2").await;
+    clerk.send(ClientMessage::SetState { state: protocol::ClerkTargetState::Available, reason: None }).await.unwrap();
+    let (call, ticket) = start_call(&mut booth, &mut clerk).await;
+
+    a.kill_9();
+    drop(booth);
+    let (b, c) = tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + WAIT;
+        while b.health()["role"] != "router" && c.health()["role"] != "router" {
+            assert!(std::time::Instant::now() < deadline, "no takeover");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        (b, c)
+    })
+    .await
+    .unwrap();
+    // At once, while the booth still counts as connected through the dead node.
+    clerk.send(ClientMessage::HangUp { call }).await.unwrap();
+    expect(&mut clerk, "the call's end", |m| matches!(m, ServerMessage::CallEnded { .. }).then_some(())).await;
+    // The dead gateway is given up (3 s without a heartbeat); the booth comes back after that.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let mut booth = connect(&b, Role::Booth, BOOTH).await;
+    let ended = expect(&mut booth, "call_ended", |m| match m {
+        ServerMessage::CallEnded { call, .. } => Some(*call),
+        _ => None,
+    })
+    .await;
+    assert_eq!(ended, call);
+    let closed = expect(&mut booth, "ticket_closed", |m| match m {
+        ServerMessage::TicketClosed { ticket, reason, .. } => Some((*ticket, *reason)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(closed, (ticket, protocol::TicketEndReason::Served));
+    booth.send(ClientMessage::RateService { ticket, rating: Rating::Satisfied, reason: None }).await.unwrap();
+    expect(&mut booth, "rating recorded", |m| matches!(m, ServerMessage::RatingRecorded { .. }).then_some(())).await;
+    drop(c);
+}

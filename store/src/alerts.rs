@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::Value;
 use crate::records::{int, text};
-use crate::schema::in_transaction;
 use crate::{Result, Store};
 
 /// An alert raised or cleared. No personal data: ids, numbers and the alert's text.
@@ -49,8 +48,7 @@ impl Store {
         if events.is_empty() {
             return Ok(());
         }
-        let mut c = self.conn();
-        in_transaction(c.as_mut(), self.dialect, None, |c| {
+        self.transaction(None, |c| {
             let sql = format!(
                 "INSERT INTO alert_events ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
                  ON CONFLICT (at_ms, event, kind, region, subject) DO NOTHING"

@@ -85,8 +85,7 @@ impl Store {
         if intervals.is_empty() {
             return Ok(());
         }
-        let mut c = self.conn();
-        crate::schema::in_transaction(c.as_mut(), self.dialect, None, |c| {
+        self.transaction(None, |c| {
             for i in intervals {
                 let pieces = pieces(i);
                 let last = pieces.len().saturating_sub(1);

@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 use crate::audit::{link, Purged};
 use crate::backend::{Row, Value};
 use crate::records::{int, text};
-use crate::schema::in_transaction;
 use crate::{Result, Store};
 
 /// A stored document's metadata. No personal data beyond the ids of the parties.
@@ -128,8 +127,7 @@ impl Store {
     /// before this returns. Bytes already stored under the same hash are not written again.
     pub fn put_document(&self, d: &DocumentRow, image: &[u8], thumbnail: &[u8]) -> Result<()> {
         let content = serde_json::to_string(d).expect("a document row always serializes");
-        let mut c = self.conn();
-        in_transaction(c.as_mut(), self.dialect, Some("audit_chain"), |c| {
+        self.transaction(Some("audit_chain"), |c| {
             c.execute(
                 "INSERT INTO document_blobs (sha256, image, thumbnail) VALUES ($1, $2, $3) \
                  ON CONFLICT (sha256) DO NOTHING",
@@ -236,8 +234,7 @@ impl Store {
     pub fn purge_documents(&self, before_ms: i64, batch: usize) -> Result<PurgeCounts> {
         let mut total = PurgeCounts::default();
         loop {
-            let mut c = self.conn();
-            let done = in_transaction(c.as_mut(), self.dialect, Some("audit_chain"), |c| {
+            let done = self.transaction(Some("audit_chain"), |c| {
                 let ids: Vec<(String, String)> = c
                     .query(
                         "SELECT id, sha256_result FROM documents WHERE created_ms < $1 ORDER BY created_ms LIMIT $2",
@@ -269,7 +266,6 @@ impl Store {
                 }
                 Ok(counts)
             })?;
-            drop(c);
             total.documents += done.documents;
             total.document_reads += done.document_reads;
             total.document_reviews += done.document_reviews;
@@ -283,8 +279,7 @@ impl Store {
     /// Deletes case records recorded before `before_ms`, ratings given before it and ticket events
     /// older than it, in one transaction, chained as a `purge` link.
     pub fn purge_cases(&self, before_ms: i64) -> Result<PurgeCounts> {
-        let mut c = self.conn();
-        in_transaction(c.as_mut(), self.dialect, Some("audit_chain"), |c| {
+        self.transaction(Some("audit_chain"), |c| {
             let p = [Value::Int(before_ms)];
             let cases = c.execute("DELETE FROM cases WHERE recorded_ms < $1", &p)?;
             let ratings = c.execute("DELETE FROM ratings WHERE at_ms < $1", &p)?;

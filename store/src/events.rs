@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::Value;
 use crate::records::{int, text};
-use crate::schema::in_transaction;
 use crate::{Result, Store};
 
 /// One step in a ticket's life. `detail` is a JSON object (ids of parties, reasons, steps).
@@ -42,8 +41,7 @@ impl Store {
         if events.is_empty() {
             return Ok(());
         }
-        let mut c = self.conn();
-        in_transaction(c.as_mut(), self.dialect, None, |c| {
+        self.transaction(None, |c| {
             for e in events {
                 c.execute(
                     "INSERT INTO ticket_events (ticket_id, seq, booth_region, at_ms, kind, detail) \
@@ -84,8 +82,7 @@ impl Store {
 
     /// Saves the day's answered counts of one server start (replacing what it saved before).
     pub fn save_answered(&self, rows: &[AnsweredRow]) -> Result<()> {
-        let mut c = self.conn();
-        in_transaction(c.as_mut(), self.dialect, None, |c| {
+        self.transaction(None, |c| {
             for r in rows {
                 c.execute(
                     "INSERT INTO answered_counts (day, boot, hall, service, answered, within_target) \
@@ -144,8 +141,7 @@ impl Store {
 
     /// Deletes waiting samples and answered counts older than `before_ms` (`day` before `before_day`).
     pub fn purge_samples(&self, before_ms: i64, before_day: &str) -> Result<u64> {
-        let mut c = self.conn();
-        in_transaction(c.as_mut(), self.dialect, None, |c| {
+        self.transaction(None, |c| {
             let n = c.execute("DELETE FROM waiting_samples WHERE at_ms < $1", &[Value::Int(before_ms)])?;
             Ok(n + c.execute("DELETE FROM answered_counts WHERE day < $1", &[before_day.into()])?)
         })

@@ -30,8 +30,11 @@ mod sqlite;
 pub mod test_cluster;
 pub mod test_ports;
 
+use std::cell::{RefCell, RefMut};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use parking_lot::{ReentrantMutex, ReentrantMutexGuard};
 
 pub use alerts::AlertEventRow;
 pub use audit::AuditBreak;
@@ -86,10 +89,34 @@ pub enum Dialect {
 }
 
 /// The store: one connection, used by one caller at a time (writes are serialised anyway, and a
-/// record is small).
+/// record is small). The lock is reentrant so that [`Store::write_batch`] can hold it across the
+/// writes of a batch — one transaction — while each write takes it again on the same thread;
+/// other threads wait for the whole batch.
 pub struct Store {
-    conn: Mutex<Box<dyn backend::Executor>>,
+    conn: ReentrantMutex<RefCell<Box<dyn backend::Executor>>>,
     dialect: Dialect,
+    /// Set while [`Store::write_batch`] holds the lock: writes join its transaction.
+    in_batch: AtomicBool,
+}
+
+/// The connection, borrowed for one operation.
+pub(crate) struct ConnGuard<'a> {
+    // Declared before the lock: dropped first.
+    exec: RefMut<'a, Box<dyn backend::Executor>>,
+    _lock: ReentrantMutexGuard<'a, RefCell<Box<dyn backend::Executor>>>,
+}
+
+impl std::ops::Deref for ConnGuard<'_> {
+    type Target = Box<dyn backend::Executor>;
+    fn deref(&self) -> &Self::Target {
+        &self.exec
+    }
+}
+
+impl std::ops::DerefMut for ConnGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.exec
+    }
 }
 
 impl Store {
@@ -116,7 +143,7 @@ impl Store {
 
     fn with(mut exec: Box<dyn backend::Executor>, dialect: Dialect) -> Result<Self> {
         schema::migrate(exec.as_mut(), dialect)?;
-        Ok(Self { conn: Mutex::new(exec), dialect })
+        Ok(Self { conn: ReentrantMutex::new(RefCell::new(exec)), dialect, in_batch: AtomicBool::new(false) })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -125,17 +152,72 @@ impl Store {
 
     /// The schema version the database is at.
     pub fn schema_version(&self) -> Result<i64> {
-        let mut c = self.conn.lock().expect("the store's lock is never held across a panic");
-        schema::current_version(c.as_mut())
+        schema::current_version(self.conn().as_mut())
     }
 
     /// Runs raw SQL (tests, tools).
     pub fn execute_raw(&self, sql: &str, params: &[Value]) -> Result<u64> {
-        let mut c = self.conn.lock().expect("the store's lock is never held across a panic");
-        c.execute(sql, params)
+        self.conn().execute(sql, params)
     }
 
-    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Box<dyn backend::Executor>> {
-        self.conn.lock().expect("the store's lock is never held across a panic")
+    /// The connection, for one operation. Taking it again on the same thread while a
+    /// [`ConnGuard`] is alive panics (the `RefCell`): no operation nests another.
+    pub(crate) fn conn(&self) -> ConnGuard<'_> {
+        let lock = self.conn.lock();
+        // SAFETY: the `RefCell` lives in `self.conn`, which outlives the guard's lifetime; the
+        // `RefMut` is dropped before the lock guard (field order), and the `RefCell`'s own flag
+        // refuses a second borrow on this thread, while the lock keeps other threads out.
+        let cell: &RefCell<Box<dyn backend::Executor>> = unsafe { &*(&*lock as *const RefCell<_>) };
+        ConnGuard { exec: cell.borrow_mut(), _lock: lock }
+    }
+
+    /// Runs `work` in a transaction of its own (taking `lock`'s table lock on PostgreSQL), or, inside
+    /// [`Store::write_batch`], in the batch's transaction.
+    pub(crate) fn transaction<T>(
+        &self,
+        lock: Option<&str>,
+        work: impl FnOnce(&mut dyn backend::Executor) -> Result<T>,
+    ) -> Result<T> {
+        let mut c = self.conn();
+        if self.in_batch.load(Ordering::Relaxed) {
+            if let (Some(table), Dialect::Postgres) = (lock, self.dialect) {
+                c.batch(&format!("LOCK TABLE {table} IN EXCLUSIVE MODE"))?;
+            }
+            return work(c.as_mut());
+        }
+        schema::in_transaction(c.as_mut(), self.dialect, lock, work)
+    }
+
+    /// Group commit: every write `work` makes goes into one transaction, committed once at the
+    /// end (one `fsync` for all of them); if any fails, none is kept and the error is returned.
+    /// Other threads' reads and writes wait until the batch is done.
+    pub fn write_batch<T>(&self, work: impl FnOnce() -> Result<T>) -> Result<T> {
+        let _held = self.conn.lock();
+        self.conn().batch(match self.dialect {
+            Dialect::Sqlite => "BEGIN IMMEDIATE",
+            Dialect::Postgres => "BEGIN",
+        })?;
+        struct Batch<'a>(&'a AtomicBool);
+        impl Drop for Batch<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::Relaxed);
+            }
+        }
+        let done = {
+            self.in_batch.store(true, Ordering::Relaxed);
+            let _batch = Batch(&self.in_batch);
+            work()
+        };
+        let mut c = self.conn();
+        match done {
+            Ok(v) => {
+                c.batch("COMMIT")?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = c.batch("ROLLBACK");
+                Err(e)
+            }
+        }
     }
 }

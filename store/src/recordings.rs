@@ -12,7 +12,6 @@ use crate::audit::{link, Purged};
 use crate::backend::{Row, Value};
 use crate::documents::placeholders;
 use crate::records::{int, text};
-use crate::schema::in_transaction;
 use crate::{Result, Store};
 
 /// One call's recording. No personal data beyond the ids of the parties.
@@ -150,8 +149,7 @@ impl Store {
     /// Deletes the rows of recordings that ended before `before_ms`, with their views, in one
     /// transaction chained as a `purge` link; returns the files to delete.
     pub fn purge_recordings(&self, before_ms: i64) -> Result<Vec<String>> {
-        let mut c = self.conn();
-        in_transaction(c.as_mut(), self.dialect, Some("audit_chain"), |c| {
+        self.transaction(Some("audit_chain"), |c| {
             let old: Vec<(String, String)> = c
                 .query("SELECT call_id, file FROM recordings WHERE ended_ms < $1", &[before_ms.into()])?
                 .iter()

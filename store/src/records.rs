@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::link;
 use crate::backend::{Row, Value};
-use crate::schema::in_transaction;
 use crate::{Result, Store};
 
 pub fn now_ms() -> i64 {
@@ -174,8 +173,7 @@ impl Store {
         insert: (&str, Vec<Value>),
         and: Vec<(String, Vec<Value>)>,
     ) -> Result<i64> {
-        let mut c = self.conn();
-        in_transaction(c.as_mut(), self.dialect, Some("audit_chain"), |c| {
+        self.transaction(Some("audit_chain"), |c| {
             let seq = link(c, kind, record_id, &content)?;
             let (sql, mut params) = insert;
             params.push(Value::Int(seq));
@@ -310,8 +308,7 @@ impl Store {
 
     /// Takes the next boot number (1, 2, …) for this server start, atomically.
     pub fn register_boot(&self) -> Result<i64> {
-        let mut c = self.conn();
-        in_transaction(c.as_mut(), self.dialect, Some("boots"), |c| {
+        self.transaction(Some("boots"), |c| {
             let next = c.query("SELECT MAX(id) FROM boots", &[])?.first().and_then(|r| r[0].int()).unwrap_or(0) + 1;
             c.execute("INSERT INTO boots (id, started_ms) VALUES ($1, $2)", &[next.into(), now_ms().into()])?;
             Ok(next)

@@ -150,8 +150,7 @@ impl Store {
         if facts.is_empty() {
             return Ok(());
         }
-        let mut c = self.conn();
-        crate::schema::in_transaction(c.as_mut(), self.dialect, None, |c| {
+        self.transaction(None, |c| {
             let sql = format!(
                 "INSERT INTO ticket_facts ({FACT_COLUMNS}) VALUES ({}) ON CONFLICT (ticket_id) DO NOTHING",
                 placeholders(15)

@@ -70,9 +70,14 @@ async fn connection_caps_keep_a_reserve_for_health_and_staff() {
         s.file.limits.max_connections_per_ip = 4;
     }))
     .await;
+    // Four keep-alive connections that have each had a request answered: none is to be shed.
     let mut held = Vec::new();
     for _ in 0..4 {
-        held.push(TcpStream::connect(server.addr).await.unwrap());
+        let mut s = TcpStream::connect(server.addr).await.unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        let mut buf = [0u8; 12];
+        s.read_exact(&mut buf).await.unwrap();
+        held.push(s);
     }
     let mut over = TcpStream::connect(server.addr).await.unwrap();
     let answer = read_to_close(&mut over).await.expect("the fifth connection from one address is closed");
@@ -100,6 +105,38 @@ async fn connection_caps_keep_a_reserve_for_health_and_staff() {
     drop(held);
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(http("GET", format!("{base}/api/catalog"), None, None).await.status, 200);
+    server.shutdown().await;
+}
+
+/// More silent sockets than the server has connections for (they connect and send nothing):
+/// each new connection sheds the oldest silent one instead of being refused, so `/healthz`, a
+/// clerk's login and the clerk's socket still get through, and the silent ones are closed
+/// without an answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_sockets_are_shed_so_health_and_staff_get_in() {
+    let server = start(settings(|s| {
+        s.file.limits.max_connections = 8;
+        s.file.limits.reserved_connections = 4;
+    }))
+    .await;
+    let mut silent = Vec::new();
+    for _ in 0..12 {
+        silent.push(TcpStream::connect(server.addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let base = base_url(&server);
+    assert_eq!(http("GET", format!("{base}/healthz"), None, None).await.status, 200);
+    let login = br#"{"role":"clerk","id":"clerk-hekou-1","secret":"demo"}"#.to_vec();
+    assert_eq!(http("POST", format!("{base}/api/login"), None, Some(login)).await.status, 200);
+    let mut clerk = connect(&server, Role::Clerk, "clerk-hekou-1").await;
+    clerk.send(ClientMessage::SetState { state: protocol::ClerkTargetState::Available, reason: None }).await.unwrap();
+    expect(&mut clerk, "available", |m| {
+        matches!(m, ServerMessage::ClerkState { state: protocol::ClerkState::Available, .. }).then_some(())
+    })
+    .await;
+    // The oldest silent sockets were closed, without a byte.
+    let answer = read_to_close(&mut silent[0]).await.expect("the oldest silent socket was shed");
+    assert!(answer.is_empty(), "{answer}");
     server.shutdown().await;
 }
 
@@ -202,6 +239,47 @@ async fn pending_uploads_are_bounded() {
     let a = http("POST", url, Some(token), Some(media::document::samples::jpeg(640, 480))).await;
     assert_eq!((a.status, a.code()), (503, "server_busy"));
     drop(slow);
+    server.shutdown().await;
+}
+
+/// Uploads are bounded per call: one booth's slow upload holds only its own call — another call's
+/// photo goes through at once, a second photo of the same call gets `503 server_busy` — and a
+/// sender slower than the minimum rate is cut off with `408 request_timeout` after the grace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_upload_holds_only_its_own_call_and_is_cut_off() {
+    let server = start(settings(|s| {
+        s.file.limits.upload_min_bytes_per_sec = 50_000;
+        s.file.limits.upload_rate_grace_secs = 1;
+    }))
+    .await;
+    let (_booth, _clerk, call) = live_call(&server).await;
+    let mut other_clerk = connect(&server, Role::Clerk, "clerk-hekou-2").await;
+    other_clerk
+        .send(ClientMessage::SetState { state: protocol::ClerkTargetState::Available, reason: None })
+        .await
+        .unwrap();
+    let (_other_booth, other_call) = call_from(&server, &mut other_clerk, "booth-gudao-2").await;
+    let token_a = token(&server, Role::Booth, "booth-gudao-1").await;
+    let token_b = token(&server, Role::Booth, "booth-gudao-2").await;
+    let mut slow = TcpStream::connect(server.addr).await.unwrap();
+    let head = format!(
+        "POST /api/calls/{call}/documents?doc_type=id_front HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token_a}\r\n\
+         Content-Type: image/jpeg\r\nContent-Length: 100000\r\n\r\n"
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    slow.write_all(&[0xff, 0xd8]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let photo = media::document::samples::jpeg(640, 480);
+    let url = |c: u64| format!("{}/api/calls/{c}/documents?doc_type=id_front", base_url(&server));
+    let same = http("POST", url(call), Some(token_a.clone()), Some(photo.clone())).await;
+    assert_eq!((same.status, same.code()), (503, "server_busy"), "one upload per call at a time");
+    let other = http("POST", url(other_call), Some(token_b), Some(photo.clone())).await;
+    assert_eq!(other.status, 200, "another call's photo is not held up: {}", other.code());
+    // Two bytes in over a second is far below 50 kB/s: cut off, and the call may upload again.
+    let answer = read_to_close(&mut slow).await.expect("the slow upload is closed");
+    assert!(answer.starts_with("HTTP/1.1 408") && answer.contains("request_timeout"), "{answer:.80}");
+    let again = http("POST", url(call), Some(token_a), Some(photo)).await;
+    assert_eq!(again.status, 200, "{}", again.code());
     server.shutdown().await;
 }
 

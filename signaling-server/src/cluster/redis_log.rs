@@ -182,16 +182,28 @@ pub fn replicas_for(url: &str) -> u64 {
     u64::from(url.starts_with("redis-sentinel://"))
 }
 
-/// Waits until `replicas` replicas have every write made on `conn` so far (`WAIT`); retries while
-/// they have not, so nothing counts as written that a failover could lose.
+/// How long one wait for the replicas may last. Past it the write counts as failed: a router's
+/// commit is then given up (its retries last 30 s in all) and the router exits (71) without
+/// having told anybody the batch's outcome; a gateway's input appender tries again.
+pub const REPLICA_WAIT_LIMIT: Duration = Duration::from_secs(30);
+
+/// Waits until `replicas` replicas have every write made on `conn` so far (`WAIT`), for at most
+/// [`REPLICA_WAIT_LIMIT`], so nothing counts as written that a failover could lose.
 pub fn wait_for_replicas(conn: &mut redis::Connection, replicas: u64) -> Result<(), ClusterError> {
     if replicas == 0 {
         return Ok(());
     }
+    let started = std::time::Instant::now();
     for attempt in 0u32.. {
         let acked: u64 = redis::cmd("WAIT").arg(replicas).arg(500).query(conn)?;
         if acked >= replicas {
             return Ok(());
+        }
+        if started.elapsed() >= REPLICA_WAIT_LIMIT {
+            return Err(ClusterError::Redis(format!(
+                "{acked} of {replicas} Redis replicas confirmed a write within {} s",
+                REPLICA_WAIT_LIMIT.as_secs()
+            )));
         }
         if attempt.is_power_of_two() {
             tracing::warn!(acked, replicas, "the Redis replica has not confirmed a write yet; holding the answers");

@@ -17,6 +17,12 @@ use crate::bus::{RemoteOut, RemoteWhat};
 /// Outcomes kept per away booth at most (a call's end and its ticket's end).
 const MAX_MISSED: usize = 4;
 
+/// A lost gateway may have been dead this long before it is noticed (its heartbeat's timeout,
+/// the router's one-second check, and a margin): outcomes sent to its booths within this window
+/// may have gone to nobody.
+const LOST_GATEWAY_WINDOW: std::time::Duration =
+    std::time::Duration::from_millis(crate::cluster::standby::GATEWAY_TIMEOUT_MS + 2_000);
+
 pub(super) struct Conn {
     pub who: Principal,
     /// The gateway holding the socket (`None`: this node's hub). A connection rebuilt by a
@@ -129,6 +135,20 @@ impl Driver {
         gone.sort_unstable();
         info!(gateway, connections = gone.len(), "gateway lost: its connections are gone");
         for conn in gone {
+            // What its booths were sent while the gateway may already have been dead went to an
+            // outbound stream nobody reads: kept for them as missed, sent when they come back
+            // wherever they come back (before their current state).
+            if let Some(Principal::Booth(booth)) = self.conns.get(&conn).map(|c| c.who) {
+                if self.booth_conn.get(&booth) == Some(&conn) {
+                    let now = self.now;
+                    let recent = self.sent_outcomes.remove(&booth).unwrap_or_default();
+                    let lost =
+                        recent.into_iter().filter(|(at, _)| now.saturating_duration_since(*at) <= LOST_GATEWAY_WINDOW);
+                    for (at, msg) in lost {
+                        self.keep_missed(booth, at, msg);
+                    }
+                }
+            }
             self.disconnect(conn);
         }
     }
@@ -200,15 +220,29 @@ impl Driver {
     /// Sends to the booth's connection; an outcome (`call_ended`, `ticket_closed`) that finds the
     /// booth away is kept for it until it returns (or its grace period is long past).
     pub(super) fn send_to_booth(&mut self, booth: BoothIdx, msg: ServerMessage) {
+        let outcome = matches!(msg, ServerMessage::CallEnded { .. } | ServerMessage::TicketClosed { .. });
         if let Some(conn) = self.booth_conn.get(&booth).copied() {
-            self.send(conn, msg);
-        } else if matches!(msg, ServerMessage::CallEnded { .. } | ServerMessage::TicketClosed { .. }) {
-            let kept = self.missed.entry(booth).or_default();
-            if kept.len() == MAX_MISSED {
-                kept.remove(0);
+            if outcome && self.conns.get(&conn).is_some_and(|c| !self.is_local(c)) {
+                // On another gateway: remembered a while, in case that gateway was dead already.
+                let sent = self.sent_outcomes.entry(booth).or_default();
+                if sent.len() == MAX_MISSED {
+                    sent.remove(0);
+                }
+                sent.push((self.now, msg.clone()));
             }
-            kept.push((self.now, msg));
+            self.send(conn, msg);
+        } else if outcome {
+            self.keep_missed(booth, self.now, msg);
         }
+    }
+
+    /// Keeps an outcome for an away booth (the last [`MAX_MISSED`]).
+    fn keep_missed(&mut self, booth: BoothIdx, at: Instant, msg: ServerMessage) {
+        let kept = self.missed.entry(booth).or_default();
+        if kept.len() == MAX_MISSED {
+            kept.remove(0);
+        }
+        kept.push((at, msg));
     }
 
     pub(super) fn send_to_clerk(&mut self, clerk: ClerkIdx, msg: ServerMessage) {
@@ -229,6 +263,10 @@ impl Driver {
         self.missed.retain(|_, kept| {
             kept.retain(|(at, _)| now.saturating_duration_since(*at) < keep_for);
             !kept.is_empty()
+        });
+        self.sent_outcomes.retain(|_, sent| {
+            sent.retain(|(at, _)| now.saturating_duration_since(*at) <= LOST_GATEWAY_WINDOW);
+            !sent.is_empty()
         });
     }
 }

@@ -84,6 +84,9 @@ pub struct Driver {
     ticks: u64,
     /// Outcomes that found their booth away, delivered when it reconnects.
     missed: HashMap<BoothIdx, Vec<(std::time::Instant, ServerMessage)>>,
+    /// Outcomes sent to each booth's connection lately: if its gateway turns out to have been
+    /// dead when they were sent, they become missed (`connections.rs`).
+    sent_outcomes: HashMap<BoothIdx, Vec<(std::time::Instant, ServerMessage)>>,
     events: events::EventLog,
     /// The boot number of the run that began the engine's history (its ids' prefix): the runs
     /// replayed from one log share it, and their answered counts are saved under it.
@@ -186,6 +189,7 @@ impl Driver {
             load_dirty: true,
             ticks: 0,
             missed: HashMap::new(),
+            sent_outcomes: HashMap::new(),
             events: Default::default(),
             saved_answered: HashMap::new(),
         }
@@ -384,6 +388,13 @@ impl Driver {
                 if self.conns.contains_key(&conn) {
                     self.record(Entry::Disconnect { conn });
                 }
+            }
+            GatewayInput::Message { conn, msg } if writes_a_record(&msg) && self.shared.records.health().is_full() => {
+                // The records writer is at its bound: this would be answered only once its record
+                // is written. Refused, and not logged: it changed nothing.
+                self.begin_turn();
+                tracing::warn!(kind = msg.kind(), "records writer at its bound: request refused");
+                self.send(conn, ServerMessage::error(protocol::ErrorCode::ServerBusy, Some(msg.kind())));
             }
             GatewayInput::Message { conn, msg } if changes_state(&msg) => self.record(Entry::Message { conn, msg }),
             GatewayInput::Message { conn, msg } => {
@@ -615,4 +626,11 @@ fn with_names(debug: &str, dir: &routing::Directory) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// Messages whose answer waits for a record of their own (refused while the records writer is at
+/// its bound).
+fn writes_a_record(msg: &protocol::ClientMessage) -> bool {
+    use protocol::ClientMessage as M;
+    matches!(msg, M::EndWrapUp { .. } | M::RateService { .. } | M::ReviewDocument { .. } | M::ForceClerkState { .. })
 }

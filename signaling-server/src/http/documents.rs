@@ -20,7 +20,7 @@ use protocol::{DocType, ErrorCode};
 use serde::Deserialize;
 use tokio::sync::oneshot;
 
-use super::{read_body, store_call, ApiError, ApiQuery, Caller};
+use super::{read_upload, store_call, ApiError, ApiQuery, Caller};
 use crate::auth::unix_now;
 use crate::commands::{CallInfo, Command, Principal};
 use crate::documents::{new_id, DocMeta, ReadAttempt};
@@ -72,13 +72,14 @@ pub async fn upload(
     if declared.is_some_and(|n| n > MAX_UPLOAD as u64) {
         return Err(ErrorCode::FileTooLarge.into());
     }
+    // One upload per call at a time: a slow booth holds up its own call's photos, nobody else's.
+    let busy = || ApiError::retry_after(ErrorCode::ServerBusy, std::time::Duration::from_secs(2));
+    let _call_slot = CallUpload::take(&state.uploading_calls, call).ok_or_else(busy)?;
     // Each upload in flight may hold 20 MiB of body plus its decode: bound how many at once.
-    let _slot = state
-        .upload_slots
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| ApiError::retry_after(ErrorCode::ServerBusy, std::time::Duration::from_secs(2)))?;
-    let bytes: Bytes = read_body(body, MAX_UPLOAD + 1, state.limits.upload_timeout(), ErrorCode::FileTooLarge).await?;
+    let _slot = state.upload_slots.clone().try_acquire_owned().map_err(|_| busy())?;
+    let rate = (state.limits.upload_min_bytes_per_sec, state.limits.upload_rate_grace());
+    let bytes: Bytes =
+        read_upload(body, MAX_UPLOAD + 1, state.limits.upload_timeout(), rate, ErrorCode::FileTooLarge).await?;
     if bytes.len() > MAX_UPLOAD {
         return Err(ErrorCode::FileTooLarge.into());
     }
@@ -254,4 +255,23 @@ pub async fn reads(
         })
         .collect();
     Ok(Json(protocol::rest::DocumentReads { document: id, reads }))
+}
+
+/// A call's one upload in flight; the call is free for the next when this is dropped.
+struct CallUpload {
+    calls: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<u64>>>,
+    call: u64,
+}
+
+impl CallUpload {
+    fn take(calls: &std::sync::Arc<std::sync::Mutex<std::collections::HashSet<u64>>>, call: u64) -> Option<Self> {
+        let fresh = calls.lock().expect("the uploads lock is never held across a panic").insert(call);
+        fresh.then(|| Self { calls: calls.clone(), call })
+    }
+}
+
+impl Drop for CallUpload {
+    fn drop(&mut self) {
+        self.calls.lock().expect("the uploads lock is never held across a panic").remove(&self.call);
+    }
 }

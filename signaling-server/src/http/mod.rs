@@ -97,6 +97,45 @@ pub async fn read_body(body: Body, max: usize, deadline: Duration, too_large: Er
     }
 }
 
+/// An upload's body: at most `max` bytes (more: `too_large`), all within `deadline`, and — once
+/// `grace` has passed — at least `min_rate` bytes a second on average since the start; a sender
+/// slower than that, or one that stops, gets `408 request_timeout` and its slot is freed.
+pub async fn read_upload(
+    body: Body,
+    max: usize,
+    deadline: Duration,
+    (min_rate, grace): (u64, Duration),
+    too_large: ErrorCode,
+) -> Result<Bytes, ApiError> {
+    use futures_util::StreamExt;
+    let started = tokio::time::Instant::now();
+    let mut stream = body.into_data_stream();
+    let mut got: Vec<u8> = Vec::new();
+    let mut check = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            chunk = stream.next() => match chunk {
+                None => return Ok(Bytes::from(got)),
+                Some(Ok(chunk)) => {
+                    if got.len() + chunk.len() > max {
+                        return Err(too_large.into());
+                    }
+                    got.extend_from_slice(&chunk);
+                }
+                // The client went away mid-body.
+                Some(Err(_)) => return Err(ErrorCode::RequestTimeout.into()),
+            },
+            _ = check.tick() => {
+                let elapsed = started.elapsed();
+                let too_slow = elapsed > grace && (got.len() as f64) < min_rate as f64 * elapsed.as_secs_f64();
+                if elapsed >= deadline || too_slow {
+                    return Err(ErrorCode::RequestTimeout.into());
+                }
+            }
+        }
+    }
+}
+
 /// Last layer: any error response that is not already JSON (an extractor's plain-text rejection,
 /// 404 for an unknown path, 405 for a wrong method, a WebSocket handshake refusal) is rewritten
 /// into the bilingual shape, keeping its status and headers (`Allow` on a 405).

@@ -67,6 +67,9 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
     if writer.set_aside() > 0 {
         reasons.push("records_set_aside");
     }
+    if writer.is_full() {
+        reasons.push("records_queue_full");
+    }
     let status = match (alive, reasons.is_empty()) {
         (false, _) => "unavailable",
         (true, true) => "ok",
