@@ -44,7 +44,7 @@ fn cluster_settings(dir: &std::path::Path, redis: &str) -> Settings {
     let mut s = settings(dir, false);
     s.file.cluster.redis_url = Some(redis.to_owned());
     s.file.cluster.key_prefix = format!("bench-{}", dir.file_name().unwrap().to_string_lossy());
-    s.file.server.token_secret = Some("bench".into());
+    s.file.server.token_secret = Some("bench-secret-of-at-least-thirty-two-bytes".into());
     s.file.database.url = Some(format!("sqlite://{}", dir.join("xiaowu.db").display()));
     s
 }

@@ -137,12 +137,20 @@ fn parse_word<T: for<'de> Deserialize<'de>>(w: &str) -> Option<T> {
 impl Records {
     /// Takes this start's boot number from the store and starts the writer thread.
     pub fn open(store: Arc<Store>) -> std::io::Result<Self> {
+        Self::open_grouped(store, GROUP_MAX)
+    }
+
+    /// [`Records::open`] committing at most `group` records per transaction (1: each on its own,
+    /// for the benchmark that compares the two).
+    pub fn open_grouped(store: Arc<Store>, group: usize) -> std::io::Result<Self> {
         let boot = store.register_boot().map_err(|e| std::io::Error::other(e.bilingual()))?;
         let (tx, rx) = mpsc::channel();
         let writer = store.clone();
         let health = Arc::new(WriterHealth::default());
         let reported = health.clone();
-        std::thread::Builder::new().name("records-writer".into()).spawn(move || write_loop(&writer, rx, &reported))?;
+        std::thread::Builder::new()
+            .name("records-writer".into())
+            .spawn(move || write_loop(&writer, rx, &reported, group.max(1)))?;
         Ok(Self { store, boot, tx, health })
     }
 
@@ -377,7 +385,7 @@ enum Written {
 /// the next `sync` — is written in one transaction, one `fsync` for all of them. If that fails
 /// (one of them is a duplicate, the database went away, one is refused) none of them was kept,
 /// and they are written one by one as above.
-fn write_loop(store: &Store, rx: mpsc::Receiver<ToWriter>, health: &WriterHealth) {
+fn write_loop(store: &Store, rx: mpsc::Receiver<ToWriter>, health: &WriterHealth, group_max: usize) {
     while let Ok(first) = rx.recv() {
         let mut group: Vec<(Box<Row>, Option<OnCommit>)> = Vec::new();
         let mut sync = None;
@@ -391,7 +399,7 @@ fn write_loop(store: &Store, rx: mpsc::Receiver<ToWriter>, health: &WriterHealth
                     break;
                 }
             }
-            if group.len() < GROUP_MAX {
+            if group.len() < group_max {
                 next = rx.try_recv().ok();
             }
         }
@@ -403,7 +411,7 @@ fn write_loop(store: &Store, rx: mpsc::Receiver<ToWriter>, health: &WriterHealth
 }
 
 /// Records committed in one transaction at most.
-const GROUP_MAX: usize = 256;
+pub const GROUP_MAX: usize = 256;
 
 fn write_group(store: &Store, group: Vec<(Box<Row>, Option<OnCommit>)>, health: &WriterHealth) {
     let finish = |done: Option<OnCommit>| {

@@ -35,8 +35,6 @@ const READ_BUFFER: usize = 4 * 1024;
 const MAX_WRITE_BUFFER: usize = 2 * 1024 * 1024;
 /// How long a close frame may take to go out before the socket is dropped anyway.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
-/// Frames read and dropped at most while waiting for the client's close reply.
-const MAX_DRAINED_FRAMES: usize = 1024;
 /// Over-limit messages are counted over windows of this length.
 const STRIKE_WINDOW: Duration = Duration::from_secs(10);
 
@@ -71,13 +69,14 @@ async fn close(sink: &mut Sink, reason: CloseReason) {
     let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(Message::Close(Some(frame)))).await;
 }
 
-/// After our close frame, reads (and drops) what the client still sends until its close reply,
-/// at most [`CLOSE_GRACE`]: a socket dropped with unread incoming data is reset, and the reset
-/// discards what the client had not read yet (its last replies and our close frame).
+/// After our close frame, reads (and drops, undecoded) what the client still sends until its
+/// close reply, at most [`CLOSE_GRACE`]: a socket dropped with unread incoming data is reset, and
+/// the reset discards what the client had not read yet (its last replies and our close frame). So
+/// however many frames a flood still has in flight, they are all read (bounded in time, not in
+/// frames: a client that keeps sending for two more seconds after our close is cut off then).
 async fn drain_until_close(stream: &mut Stream) {
     let _ = tokio::time::timeout(CLOSE_GRACE, async {
-        // Bounded in frames too: a flooder does not get two seconds of free reading.
-        for _ in 0..MAX_DRAINED_FRAMES {
+        loop {
             match stream.next().await {
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
                 Some(Ok(_)) => {}

@@ -197,6 +197,31 @@ async fn a_message_flood_is_limited_then_closed() {
     server.shutdown().await;
 }
 
+/// However fast the flood (1,300 pings at once, far past what is read before the close), the
+/// client receives what the docs promise — the burst answered, one `rate_limited`, and the close
+/// frame `rate_limited` — not a reset: the server reads what is still coming until the client's
+/// close reply before it drops the socket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fast_flood_still_ends_with_the_close_frame() {
+    let server = start(settings(|_| {})).await;
+    let mut flood = RawSocket::authenticated(&server, Role::Booth, "booth-gudao-1").await;
+    for seq in 0..1_300 {
+        flood.send(&ClientMessage::Ping { seq }).await;
+    }
+    let (mut pongs, mut limited) = (0, 0);
+    while let Some(msg) = flood.recv().await {
+        match msg {
+            ServerMessage::Pong { .. } => pongs += 1,
+            ServerMessage::Error { code: ErrorCode::RateLimited, .. } => limited += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!((55..=70).contains(&pongs), "the burst is answered: {pongs}");
+    assert_eq!(limited, 1);
+    assert_eq!(flood.closed_with.as_deref(), Some("rate_limited"), "a close frame, not a reset");
+    server.shutdown().await;
+}
+
 /// Sockets that have not said hello are bounded: past the bound the upgrade gets `503 server_busy`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unauthenticated_sockets_are_bounded() {

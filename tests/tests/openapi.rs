@@ -80,3 +80,36 @@ async fn the_openapi_document_is_valid_and_matches_the_router() {
     assert_eq!(call("delete", &format!("{url}/api/nothing-here"), &sup), 404);
     server.shutdown().await;
 }
+
+/// The statuses docs/protocol.md gives each endpoint ("Statuses by endpoint") are exactly those the
+/// OpenAPI description lists for it, both ways, and every endpoint is in both. Each refusal the
+/// upload's table names (and `410` of a document read) is in both too.
+#[test]
+fn the_documented_statuses_are_the_openapi_statuses() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{root}/signaling-server/api/openapi.json")).unwrap())
+            .unwrap();
+    let protocol = std::fs::read_to_string(format!("{root}/docs/protocol.md")).unwrap();
+    let table = protocol.split("**Statuses by endpoint.**").nth(1).expect("the statuses table");
+    let mut documented = std::collections::BTreeMap::new();
+    for line in table.lines().skip_while(|l| !l.starts_with("| `")).take_while(|l| l.starts_with('|')) {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let endpoint = cells[1].trim_matches('`').to_owned();
+        let statuses: BTreeSet<String> = cells[2].split(',').map(|s| s.trim().to_owned()).collect();
+        documented.insert(endpoint, statuses);
+    }
+    let mut described = std::collections::BTreeMap::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let statuses: BTreeSet<String> = op["responses"].as_object().unwrap().keys().cloned().collect();
+            described.insert(format!("{} {path}", method.to_uppercase()), statuses);
+        }
+    }
+    assert_eq!(documented, described, "docs/protocol.md's statuses table and the OpenAPI description");
+    let upload = &described["POST /api/calls/{call}/documents"];
+    for status in ["400", "403", "408", "409", "413", "415", "422", "503"] {
+        assert!(upload.contains(status), "the upload's {status}");
+    }
+    assert!(described["GET /api/documents/{id}"].contains("410"));
+}
