@@ -53,13 +53,6 @@ const QUEUED: [&str; 20] = [
     "booth-zhanhua-bank-1",
 ];
 
-fn teacher_cert() -> ClientMessage {
-    ClientMessage::RequestService {
-        service: protocol::ServiceCode::new("teacher-cert"),
-        priority: protocol::Priority::Normal,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_standby_takes_over_and_nobody_loses_their_place_or_call() {
     let cluster = tokio::task::spawn_blocking(Cluster::start).await.unwrap();

@@ -12,15 +12,8 @@ use std::time::Duration;
 
 use common::cluster::*;
 use common::*;
-use protocol::{CaseOutcome, ClientMessage, MediaState, Role, ServerMessage, TicketNotice};
+use protocol::{CaseOutcome, ClientMessage, Role, ServerMessage, TicketNotice};
 use session::Session;
-
-fn teacher_cert() -> ClientMessage {
-    ClientMessage::RequestService {
-        service: protocol::ServiceCode::new("teacher-cert"),
-        priority: protocol::Priority::Normal,
-    }
-}
 
 fn id_card_photo() -> Vec<u8> {
     let img = image::RgbImage::from_fn(800, 500, |x, y| image::Rgb([(x / 4) as u8, (y / 2) as u8, 128]));
@@ -37,23 +30,7 @@ async fn start_call(booth: &mut Session, clerk: &mut Session) -> (protocol::Call
         matches!(m, ServerMessage::ClerkState { state: protocol::ClerkState::Available, .. }).then_some(())
     })
     .await;
-    booth.send(teacher_cert()).await.unwrap();
-    let offer = expect(clerk, "offer", |m| match m {
-        ServerMessage::Offer { offer, .. } => Some(*offer),
-        _ => None,
-    })
-    .await;
-    clerk.send(ClientMessage::AcceptOffer { offer }).await.unwrap();
-    let (call, ticket) = expect(booth, "call", |m| match m {
-        ServerMessage::CallStarted { call, ticket, .. } => Some((*call, *ticket)),
-        _ => None,
-    })
-    .await;
-    expect(clerk, "call", |m| matches!(m, ServerMessage::CallStarted { .. }).then_some(())).await;
-    for s in [&*booth, &*clerk] {
-        s.send(ClientMessage::MediaState { call, state: MediaState::Connected }).await.unwrap();
-    }
-    (call, ticket)
+    call_between(booth, clerk).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

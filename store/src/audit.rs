@@ -47,10 +47,28 @@ fn link_hash(prev: &str, kind: &str, record_id: &str, content: &str) -> String {
 /// Appends the chain link of a record inside the caller's transaction (which must hold the
 /// `audit_chain` lock); returns its sequence number.
 pub(crate) fn link(c: &mut dyn Executor, kind: &str, record_id: &str, content: &str) -> Result<i64> {
-    let last = c.query("SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1", &[])?;
-    let (seq, prev) = match last.first() {
-        Some(r) => (int(r, 0) + 1, text(r, 1)),
-        None => (1, GENESIS.to_owned()),
+    link_after(c, None, kind, record_id, content).map(|(seq, _)| seq)
+}
+
+/// [`link`] after `last` (the chain's last link, when the caller knows it: a group commit that
+/// wrote it), else after the last link in the table; returns the new link's sequence number and
+/// hash.
+pub(crate) fn link_after(
+    c: &mut dyn Executor,
+    last: Option<(i64, String)>,
+    kind: &str,
+    record_id: &str,
+    content: &str,
+) -> Result<(i64, String)> {
+    let (seq, prev) = match last {
+        Some((seq, hash)) => (seq + 1, hash),
+        None => {
+            let last = c.query("SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1", &[])?;
+            match last.first() {
+                Some(r) => (int(r, 0) + 1, text(r, 1)),
+                None => (1, GENESIS.to_owned()),
+            }
+        }
     };
     let hash = link_hash(&prev, kind, record_id, content);
     c.execute(
@@ -62,11 +80,11 @@ pub(crate) fn link(c: &mut dyn Executor, kind: &str, record_id: &str, content: &
             record_id.into(),
             content.into(),
             prev.into(),
-            hash.into(),
+            hash.clone().into(),
             crate::records::now_ms().into(),
         ],
     )?;
-    Ok(seq)
+    Ok((seq, hash))
 }
 
 /// What a `purge` link says was removed on purpose.

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{link, Purged};
+use crate::audit::Purged;
 use crate::backend::{Row, Value};
 use crate::records::{int, text};
 use crate::{Result, Store};
@@ -133,7 +133,7 @@ impl Store {
                  ON CONFLICT (sha256) DO NOTHING",
                 &[d.sha256_result.clone().into(), image.into(), thumbnail.into()],
             )?;
-            let seq = link(c, "document", &d.id, &content)?;
+            let seq = self.chain(c, "document", &d.id, &content)?;
             let params: Vec<Value> = vec![
                 d.id.clone().into(),
                 d.call_id.clone().into(),
@@ -262,7 +262,7 @@ impl Store {
                         document_reviews: counts.document_reviews,
                         ..Purged::default()
                     };
-                    link(c, "purge", "documents", &serde_json::to_string(&purged).expect("serializes"))?;
+                    self.chain(c, "purge", "documents", &serde_json::to_string(&purged).expect("serializes"))?;
                 }
                 Ok(counts)
             })?;
@@ -290,7 +290,7 @@ impl Store {
                     ratings_before_ms: Some(before_ms),
                     ..Purged::default()
                 };
-                link(c, "purge", "cases", &serde_json::to_string(&purged).expect("serializes"))?;
+                self.chain(c, "purge", "cases", &serde_json::to_string(&purged).expect("serializes"))?;
             }
             Ok(PurgeCounts { cases, ratings, ticket_events, ..PurgeCounts::default() })
         })

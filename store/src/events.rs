@@ -42,18 +42,34 @@ impl Store {
             return Ok(());
         }
         self.transaction(None, |c| {
-            for e in events {
+            // One statement per 100 rows (one round trip instead of one per row).
+            for chunk in events.chunks(100) {
+                let rows: Vec<String> = (0..chunk.len())
+                    .map(|i| {
+                        let n = i * 6;
+                        format!("(${}, ${}, ${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4, n + 5, n + 6)
+                    })
+                    .collect();
+                let params: Vec<Value> = chunk
+                    .iter()
+                    .flat_map(|e| {
+                        [
+                            e.ticket_id.clone().into(),
+                            e.seq.into(),
+                            e.booth_region.clone().into(),
+                            e.at_ms.into(),
+                            e.kind.clone().into(),
+                            e.detail.clone().into(),
+                        ]
+                    })
+                    .collect();
                 c.execute(
-                    "INSERT INTO ticket_events (ticket_id, seq, booth_region, at_ms, kind, detail) \
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (ticket_id, seq) DO NOTHING",
-                    &[
-                        e.ticket_id.clone().into(),
-                        e.seq.into(),
-                        e.booth_region.clone().into(),
-                        e.at_ms.into(),
-                        e.kind.clone().into(),
-                        e.detail.clone().into(),
-                    ],
+                    &format!(
+                        "INSERT INTO ticket_events (ticket_id, seq, booth_region, at_ms, kind, detail) VALUES {} \
+                         ON CONFLICT (ticket_id, seq) DO NOTHING",
+                        rows.join(", ")
+                    ),
+                    &params,
                 )?;
             }
             Ok(())

@@ -97,6 +97,11 @@ pub struct Store {
     dialect: Dialect,
     /// Set while [`Store::write_batch`] holds the lock: writes join its transaction.
     in_batch: AtomicBool,
+    /// The tables the open batch has locked already (PostgreSQL): locked once per batch.
+    batch_locks: std::sync::Mutex<Vec<String>>,
+    /// The audit chain's last link as the open batch wrote it (its table is locked for the batch,
+    /// so nobody else can add one): the next link needs no read.
+    batch_last_link: std::sync::Mutex<Option<(i64, String)>>,
 }
 
 /// The connection, borrowed for one operation.
@@ -143,7 +148,13 @@ impl Store {
 
     fn with(mut exec: Box<dyn backend::Executor>, dialect: Dialect) -> Result<Self> {
         schema::migrate(exec.as_mut(), dialect)?;
-        Ok(Self { conn: ReentrantMutex::new(RefCell::new(exec)), dialect, in_batch: AtomicBool::new(false) })
+        Ok(Self {
+            conn: ReentrantMutex::new(RefCell::new(exec)),
+            dialect,
+            in_batch: AtomicBool::new(false),
+            batch_locks: std::sync::Mutex::default(),
+            batch_last_link: std::sync::Mutex::default(),
+        })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -181,11 +192,34 @@ impl Store {
         let mut c = self.conn();
         if self.in_batch.load(Ordering::Relaxed) {
             if let (Some(table), Dialect::Postgres) = (lock, self.dialect) {
-                c.batch(&format!("LOCK TABLE {table} IN EXCLUSIVE MODE"))?;
+                let mut locked = self.batch_locks.lock().expect("never held across a panic");
+                if !locked.iter().any(|t| t == table) {
+                    c.batch(&format!("LOCK TABLE {table} IN EXCLUSIVE MODE"))?;
+                    locked.push(table.to_owned());
+                }
             }
             return work(c.as_mut());
         }
         schema::in_transaction(c.as_mut(), self.dialect, lock, work)
+    }
+
+    /// Adds a link to the audit chain for a record written in `c`'s transaction (which holds the
+    /// chain's table lock); returns its sequence number. In a batch the previous link is known
+    /// after the first.
+    pub(crate) fn chain(
+        &self,
+        c: &mut dyn backend::Executor,
+        kind: &str,
+        record_id: &str,
+        content: &str,
+    ) -> Result<i64> {
+        if !self.in_batch.load(Ordering::Relaxed) {
+            return audit::link(c, kind, record_id, content);
+        }
+        let mut last = self.batch_last_link.lock().expect("never held across a panic");
+        let (seq, hash) = audit::link_after(c, last.take(), kind, record_id, content)?;
+        *last = Some((seq, hash));
+        Ok(seq)
     }
 
     /// Group commit: every write `work` makes goes into one transaction, committed once at the
@@ -197,15 +231,17 @@ impl Store {
             Dialect::Sqlite => "BEGIN IMMEDIATE",
             Dialect::Postgres => "BEGIN",
         })?;
-        struct Batch<'a>(&'a AtomicBool);
+        struct Batch<'a>(&'a Store);
         impl Drop for Batch<'_> {
             fn drop(&mut self) {
-                self.0.store(false, Ordering::Relaxed);
+                self.0.in_batch.store(false, Ordering::Relaxed);
+                self.0.batch_locks.lock().expect("never held across a panic").clear();
+                *self.0.batch_last_link.lock().expect("never held across a panic") = None;
             }
         }
         let done = {
             self.in_batch.store(true, Ordering::Relaxed);
-            let _batch = Batch(&self.in_batch);
+            let _batch = Batch(self);
             work()
         };
         let mut c = self.conn();

@@ -9,7 +9,14 @@ use crate::{Result, StoreError};
 pub struct PostgresExecutor {
     client: postgres::Client,
     url: String,
+    /// Statements prepared on this connection, by SQL text: each is parsed and planned once, and
+    /// every later run is one round trip instead of two.
+    prepared: std::collections::HashMap<String, postgres::Statement>,
 }
+
+/// Prepared statements kept per connection at most (the store runs a few dozen distinct texts;
+/// queries built per scope, like a case page's branches, vary and would otherwise pile up).
+const MAX_PREPARED: usize = 256;
 
 /// A lost or refused connection, or a server shutting down (SQLSTATE classes 08 and 57), is
 /// `Unreachable`: the caller may retry once the database is back. A unique violation (23505) is
@@ -55,7 +62,7 @@ impl PostgresExecutor {
     pub fn connect(url: &str) -> Result<Self> {
         let client =
             postgres::Client::connect(url, postgres::NoTls).map_err(|e| StoreError::Unreachable(e.to_string()))?;
-        Ok(Self { client, url: url.to_owned() })
+        Ok(Self { client, url: url.to_owned(), prepared: std::collections::HashMap::new() })
     }
 
     /// After the server went away (restart, network), the next statement connects again.
@@ -63,8 +70,23 @@ impl PostgresExecutor {
         if self.client.is_closed() {
             self.client = postgres::Client::connect(&self.url, postgres::NoTls)
                 .map_err(|e| StoreError::Unreachable(e.to_string()))?;
+            self.prepared.clear();
         }
         Ok(&mut self.client)
+    }
+
+    /// `sql` prepared on the live connection (kept for the next run).
+    fn statement(&mut self, sql: &str) -> Result<postgres::Statement> {
+        self.live()?;
+        if let Some(stmt) = self.prepared.get(sql) {
+            return Ok(stmt.clone());
+        }
+        let stmt = self.client.prepare(sql).map_err(err)?;
+        if self.prepared.len() >= MAX_PREPARED {
+            self.prepared.clear();
+        }
+        self.prepared.insert(sql.to_owned(), stmt.clone());
+        Ok(stmt)
     }
 
     fn params(params: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
@@ -74,11 +96,13 @@ impl PostgresExecutor {
 
 impl Executor for PostgresExecutor {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
-        self.live()?.execute(sql, &Self::params(params)).map_err(err)
+        let stmt = self.statement(sql)?;
+        self.client.execute(&stmt, &Self::params(params)).map_err(err)
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
-        let rows = self.live()?.query(sql, &Self::params(params)).map_err(err)?;
+        let stmt = self.statement(sql)?;
+        let rows = self.client.query(&stmt, &Self::params(params)).map_err(err)?;
         Ok(rows
             .iter()
             .map(|row| {

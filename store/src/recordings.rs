@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{link, Purged};
+use crate::audit::Purged;
 use crate::backend::{Row, Value};
 use crate::documents::placeholders;
 use crate::records::{int, text};
@@ -167,7 +167,7 @@ impl Store {
                     recording_views: views,
                     ..Purged::default()
                 };
-                link(c, "purge", "recordings", &serde_json::to_string(&purged).expect("serializes"))?;
+                self.chain(c, "purge", "recordings", &serde_json::to_string(&purged).expect("serializes"))?;
             }
             Ok(old.into_iter().map(|(_, file)| file).collect())
         })

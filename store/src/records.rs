@@ -5,7 +5,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::audit::link;
 use crate::backend::{Row, Value};
 use crate::{Result, Store};
 
@@ -174,7 +173,7 @@ impl Store {
         and: Vec<(String, Vec<Value>)>,
     ) -> Result<i64> {
         self.transaction(Some("audit_chain"), |c| {
-            let seq = link(c, kind, record_id, &content)?;
+            let seq = self.chain(c, kind, record_id, &content)?;
             let (sql, mut params) = insert;
             params.push(Value::Int(seq));
             c.execute(sql, &params)?;

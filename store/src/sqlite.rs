@@ -52,6 +52,7 @@ impl SqliteExecutor {
         conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
+        conn.set_prepared_statement_cache_capacity(128);
         Ok(Self { conn })
     }
 }
@@ -59,13 +60,15 @@ impl SqliteExecutor {
 impl Executor for SqliteExecutor {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
         let params: Vec<SqlValue> = params.iter().map(to_sql).collect();
-        let n = self.conn.execute(&to_sqlite_placeholders(sql), rusqlite::params_from_iter(params)).map_err(err)?;
+        // Statements are prepared once and kept (the same few SQL texts run again and again).
+        let mut stmt = self.conn.prepare_cached(&to_sqlite_placeholders(sql)).map_err(err)?;
+        let n = stmt.execute(rusqlite::params_from_iter(params)).map_err(err)?;
         Ok(n as u64)
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
         let params: Vec<SqlValue> = params.iter().map(to_sql).collect();
-        let mut stmt = self.conn.prepare(&to_sqlite_placeholders(sql)).map_err(err)?;
+        let mut stmt = self.conn.prepare_cached(&to_sqlite_placeholders(sql)).map_err(err)?;
         let columns = stmt.column_count();
         let rows = stmt
             .query_map(rusqlite::params_from_iter(params), |row| {

@@ -189,3 +189,31 @@ fn stores_opened_at_once_on_a_new_database_all_open() {
         }
     }
 }
+
+/// Group commit: records written in one `write_batch` are committed together, their audit links
+/// chained one after the other (the chain verifies); a batch in which one write fails keeps
+/// nothing, and the chain goes on after it as if it never was.
+#[test]
+fn a_batch_commits_all_or_nothing_and_keeps_the_chain_whole() {
+    for (backend, store) in common::both() {
+        store
+            .write_batch(|| (1..=3).try_for_each(|n| store.append_case(&case(n, "clerk-hekou-1", "hekou")).map(drop)))
+            .unwrap();
+        let failed = store.write_batch(|| {
+            store.append_case(&case(4, "clerk-hekou-1", "hekou"))?;
+            store.append_case(&case(2, "clerk-hekou-1", "hekou"))?;
+            store.append_case(&case(5, "clerk-hekou-1", "hekou")).map(drop)
+        });
+        assert!(matches!(failed, Err(StoreError::Duplicate(_))), "{backend}: {failed:?}");
+        store.append_case(&case(6, "clerk-hekou-1", "hekou")).unwrap();
+        let ids: Vec<String> = store
+            .cases(&CaseQuery::newest(CaseScope::Clerk("clerk-hekou-1".into()), 10))
+            .unwrap()
+            .into_iter()
+            .map(|(c, _)| c.id)
+            .collect();
+        assert_eq!(ids, ["case-6", "case-3", "case-2", "case-1"], "{backend}: the failed batch kept nothing");
+        assert_eq!(store.verify_audit().unwrap(), None, "{backend}: the chain is whole");
+        assert_eq!(store.audit_len().unwrap(), 4, "{backend}");
+    }
+}

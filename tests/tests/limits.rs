@@ -17,6 +17,19 @@ async fn read_to_close(stream: &mut TcpStream) -> Result<String, &'static str> {
     }
 }
 
+/// Reads a flooding socket to its close: the pongs and the `rate_limited` notices it was sent.
+async fn pongs_and_notices(flood: &mut RawSocket) -> (u32, u32) {
+    let (mut pongs, mut limited) = (0, 0);
+    while let Some(msg) = flood.recv().await {
+        match msg {
+            ServerMessage::Pong { .. } => pongs += 1,
+            ServerMessage::Error { code: ErrorCode::RateLimited, .. } => limited += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    (pongs, limited)
+}
+
 /// Connections that never send a request, or trickle their headers (slowloris), or go idle after
 /// a request, are closed after the header timeout; a trickled body gets `408 request_timeout`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -180,14 +193,7 @@ async fn a_message_flood_is_limited_then_closed() {
     for seq in 0..400 {
         flood.send(&ClientMessage::Ping { seq }).await;
     }
-    let (mut pongs, mut limited) = (0, 0);
-    while let Some(msg) = flood.recv().await {
-        match msg {
-            ServerMessage::Pong { .. } => pongs += 1,
-            ServerMessage::Error { code: ErrorCode::RateLimited, .. } => limited += 1,
-            other => panic!("unexpected {other:?}"),
-        }
-    }
+    let (pongs, limited) = pongs_and_notices(&mut flood).await;
     // The burst (less the hello's token), plus a token or two refilled while they were sent.
     assert!((39..=42).contains(&pongs), "the burst is answered, the rest is not: {pongs}");
     assert_eq!(limited, 1, "one notice, not one per refused message");
@@ -208,14 +214,7 @@ async fn a_fast_flood_still_ends_with_the_close_frame() {
     for seq in 0..1_300 {
         flood.send(&ClientMessage::Ping { seq }).await;
     }
-    let (mut pongs, mut limited) = (0, 0);
-    while let Some(msg) = flood.recv().await {
-        match msg {
-            ServerMessage::Pong { .. } => pongs += 1,
-            ServerMessage::Error { code: ErrorCode::RateLimited, .. } => limited += 1,
-            other => panic!("unexpected {other:?}"),
-        }
-    }
+    let (pongs, limited) = pongs_and_notices(&mut flood).await;
     assert!((55..=70).contains(&pongs), "the burst is answered: {pongs}");
     assert_eq!(limited, 1);
     assert_eq!(flood.closed_with.as_deref(), Some("rate_limited"), "a close frame, not a reset");

@@ -102,8 +102,9 @@ async fn an_unreachable_database_stops_the_server_with_a_clear_error() {
     }
 }
 
-/// The database goes away while the server runs: a case wrapped up meanwhile is held by the
-/// writer (not dropped) and the clerk is not told it is saved; case reads answer `503 server_busy`
+/// The database goes away while the server runs: a document review and a case wrapped up
+/// meanwhile are held by the writer (not dropped) and neither the booth nor the clerk is told
+/// they are saved; case reads answer `503 server_busy`
 /// instead of a stale list; once the database is back the case is committed, the clerk gets
 /// `case_recorded`, and the case is listed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,8 +119,20 @@ async fn a_case_written_while_the_database_is_away_is_kept_until_it_is_back() {
     .unwrap();
     let server = start(settings(move |s| s.file.database.url = Some(url))).await;
     let (mut booth, mut clerk, call) = live_call(&server).await;
+    // A photo stored before the database goes away.
+    let booth_token = token(&server, Role::Booth, "booth-gudao-1").await;
+    let upload = format!("{}/api/calls/{call}/documents?doc_type=id_front", base_url(&server));
+    let stored = http("POST", upload, Some(booth_token), Some(media::document::samples::jpeg(640, 480))).await;
+    assert_eq!(stored.status, 200, "{}", stored.body);
+    let document = protocol::DocumentId::new(stored.body["document"].as_str().unwrap().to_owned());
     let halt = pg.clone();
     tokio::task::spawn_blocking(move || halt.halt()).await.unwrap();
+    // The clerk's review of it waits for its commit: the booth is not told yet.
+    clerk.send(ClientMessage::ReviewDocument { document, accepted: true, reason: None }).await.unwrap();
+    expect_none(&mut booth, "document reviewed", std::time::Duration::from_secs(1), |m| {
+        matches!(m, ServerMessage::DocumentReviewed { .. })
+    })
+    .await;
     clerk.send(ClientMessage::HangUp { call: protocol::CallId(call) }).await.unwrap();
     expect(&mut booth, "ticket closed", |m| matches!(m, ServerMessage::TicketClosed { .. }).then_some(())).await;
     clerk.send(ClientMessage::EndWrapUp { outcome: Some(CaseOutcome::NeedsVisit), note: None }).await.unwrap();
@@ -134,7 +147,10 @@ async fn a_case_written_while_the_database_is_away_is_kept_until_it_is_back() {
     assert_eq!((away.status, away.code()), (503, "server_busy"));
     let resume = pg.clone();
     tokio::task::spawn_blocking(move || resume.resume()).await.unwrap();
-    // Once the writer has committed it (it retries with a growing pause, up to 5 s), the clerk is told.
+    // Once the writer has committed them (it retries with a growing pause, up to 5 s), the booth
+    // is told of the review and the clerk of the case.
+    expect(&mut booth, "document reviewed", |m| matches!(m, ServerMessage::DocumentReviewed { .. }).then_some(()))
+        .await;
     expect(&mut clerk, "case recorded", |m| matches!(m, ServerMessage::CaseRecorded { .. }).then_some(())).await;
     let back = http("GET", url.clone(), Some(token.clone()), None).await;
     assert_eq!(back.status, 200, "{}", back.body);

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use protocol::{Role, ServerMessage};
+use protocol::{ClientMessage, Role, ServerMessage};
 use session::Session;
 
 pub const WAIT: Duration = Duration::from_secs(20);
@@ -162,4 +162,33 @@ pub fn replay_twice(source: &str) -> String {
     let (first, second) = (run(), run());
     assert_eq!(first, second, "the same log replays the same");
     first
+}
+
+/// A booth's request for the demo's `teacher-cert` item, normal priority.
+pub fn teacher_cert() -> ClientMessage {
+    ClientMessage::RequestService {
+        service: protocol::ServiceCode::new("teacher-cert"),
+        priority: protocol::Priority::Normal,
+    }
+}
+
+/// `booth` asks, `clerk` (available) accepts, both report their media up: the call and the ticket.
+pub async fn call_between(booth: &mut Session, clerk: &mut Session) -> (protocol::CallId, protocol::TicketId) {
+    booth.send(teacher_cert()).await.unwrap();
+    let offer = expect(clerk, "offer", |m| match m {
+        ServerMessage::Offer { offer, .. } => Some(*offer),
+        _ => None,
+    })
+    .await;
+    clerk.send(ClientMessage::AcceptOffer { offer }).await.unwrap();
+    let (call, ticket) = expect(booth, "call", |m| match m {
+        ServerMessage::CallStarted { call, ticket, .. } => Some((*call, *ticket)),
+        _ => None,
+    })
+    .await;
+    expect(clerk, "call", |m| matches!(m, ServerMessage::CallStarted { .. }).then_some(())).await;
+    for s in [&*booth, &*clerk] {
+        s.send(ClientMessage::MediaState { call, state: protocol::MediaState::Connected }).await.unwrap();
+    }
+    (call, ticket)
 }
