@@ -84,7 +84,12 @@ fn wrap_up(records: &Records, call: u64, done: &mpsc::Sender<Duration>) {
     let handed = Instant::now();
     records.append(events(call));
     let done = done.clone();
-    records.append_then(Record::Case(case(call)), Box::new(move || drop(done.send(handed.elapsed()))));
+    records.append_then(
+        Record::Case(case(call)),
+        Box::new(move || {
+            let _ = done.send(handed.elapsed());
+        }),
+    );
 }
 
 fn throughput(open: &dyn Fn() -> Records) -> f64 {
