@@ -74,7 +74,10 @@ pub struct AgentArgs {
     /// Stop after this many calls (0: run until --timeout).
     #[arg(long, default_value_t = 1)]
     pub calls: u32,
-    /// Hang up this many seconds after the media connects (default: wait for the booth).
+    /// Hang up this many seconds after the call's media flows both ways — from when this console
+    /// first receives the other party's video and audio (on a loaded machine a relay path can
+    /// take seconds to carry media after it connects); given up waiting for media 15 s after the
+    /// connection. With `--no-media`, from the call's start. Default: wait for the booth.
     #[arg(long)]
     pub hold: Option<f64>,
     /// Seconds of wrap-up before going available again.
@@ -230,6 +233,9 @@ impl AgentSummary {
 
 enum Timer {
     HangUp(CallId),
+    /// The media is connected: look again whether the other party's media has arrived (then the
+    /// `--hold` starts), until this instant.
+    AwaitMedia(CallId, Instant),
     /// `--transfer` or `--requeue` now.
     HandOn(CallId),
     EndWrapUp,
@@ -371,6 +377,15 @@ impl<E: FnMut(&ServerMessage), C: FnMut(&str)> RoleHandler for Shift<'_, E, C> {
         let (args, session) = (self.args, &client.session);
         match self.timer.take() {
             Some((_, Timer::HangUp(call))) => session.send(ClientMessage::HangUp { call }).await?,
+            Some((_, Timer::AwaitMedia(call, until))) => {
+                let flowing = client.link.as_ref().is_some_and(|l| l.call == call && l.media_received());
+                let hold = Duration::from_secs_f64(args.hold.unwrap_or(0.0));
+                self.timer = Some(if flowing || Instant::now() >= until {
+                    (Instant::now() + hold, Timer::HangUp(call))
+                } else {
+                    (Instant::now() + Duration::from_millis(100), Timer::AwaitMedia(call, until))
+                });
+            }
             Some((_, Timer::HandOn(call))) => {
                 if let Some(clerk) = &args.transfer {
                     session.send(ClientMessage::TransferCall { call, clerk: clerk.clone() }).await?;
@@ -401,8 +416,10 @@ impl<E: FnMut(&ServerMessage), C: FnMut(&str)> RoleHandler for Shift<'_, E, C> {
         if let (true, None) = (hands_on, &self.timer) {
             let at = Instant::now() + Duration::from_secs_f64(args.transfer_after);
             self.timer = Some((at, Timer::HandOn(call)));
-        } else if let (Some(hold), None) = (args.hold, &self.timer) {
-            self.timer = Some((Instant::now() + Duration::from_secs_f64(hold), Timer::HangUp(call)));
+        } else if let (Some(_), None) = (args.hold, &self.timer) {
+            // The hold counts from when the other party's media arrives.
+            let until = Instant::now() + Duration::from_secs(15);
+            self.timer = Some((Instant::now(), Timer::AwaitMedia(call, until)));
         }
         if args.invite.is_some() || args.invite_service.is_some() {
             let service = args.invite_service.as_deref().map(protocol::ServiceCode::new);

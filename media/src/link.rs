@@ -235,6 +235,12 @@ impl CallLink {
         }
     }
 
+    /// Whether the other party's media has arrived: a video frame and an audio packet.
+    pub fn media_received(&self) -> bool {
+        let c = self.peer.counters().snapshot();
+        c.video_frames > 0 && c.audio_packets > 0
+    }
+
     pub async fn send_chat(&self, text: &str) -> Result<(), MediaError> {
         self.peer.send_chat(text).await
     }

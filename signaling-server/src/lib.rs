@@ -45,6 +45,7 @@ pub mod ws;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -217,6 +218,11 @@ impl RunningServer {
     /// disconnected, then the HTTP server stops.
     pub async fn shutdown(mut self) {
         shutdown_driver(&self.state).await;
+        // The driver has told every socket of this node `server_shutdown` and closes them: wait
+        // (a few seconds at most) until their tasks have written that and the close frame, so a
+        // process that exits next does not cut them off.
+        let mut running = self.state.websockets.subscribe();
+        let _ = tokio::time::timeout(Duration::from_secs(4), running.wait_for(|n| *n == 0)).await;
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

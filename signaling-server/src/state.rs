@@ -82,6 +82,9 @@ pub struct Shared {
     pub login_throttle: crate::throttle::LoginThrottle,
     /// Returns freed memory to the OS after bursts.
     pub trimmer: Arc<crate::memory::Trimmer>,
+    /// WebSocket tasks still running (writing their last messages and close frames): a stopping
+    /// server waits for them, so what it said last reaches its clients.
+    pub websockets: Arc<tokio::sync::watch::Sender<usize>>,
     next_conn: AtomicU64,
 }
 
@@ -182,6 +185,7 @@ impl Shared {
             uploading_calls: Arc::default(),
             login_throttle: crate::throttle::LoginThrottle::new(&limits),
             trimmer: Arc::default(),
+            websockets: Arc::new(tokio::sync::watch::Sender::new(0)),
             conns,
             limits,
             docs,

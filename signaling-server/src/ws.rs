@@ -137,7 +137,24 @@ impl RateLimit {
     }
 }
 
+/// Counts a running WebSocket task while it lives (see `Shared::websockets`).
+struct Running(Arc<tokio::sync::watch::Sender<usize>>);
+
+impl Running {
+    fn new(count: &Arc<tokio::sync::watch::Sender<usize>>) -> Self {
+        count.send_modify(|n| *n += 1);
+        Self(count.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n -= 1);
+    }
+}
+
 async fn connection(socket: WebSocket, state: AppState, role: Role, permit: OwnedSemaphorePermit) {
+    let _running = Running::new(&state.websockets);
     let (mut sink, mut stream) = socket.split();
     let mut limit = RateLimit::new(&state, Instant::now());
     let hello = authenticate(&mut sink, &mut stream, &state, role, &mut limit);
