@@ -45,6 +45,10 @@ pub struct LimitsConfig {
     /// whole upload timeout.
     pub upload_min_bytes_per_sec: u64,
     pub upload_rate_grace_secs: u64,
+    /// Records waiting for the records writer (the database slow or away) at most; past it
+    /// `end_wrap_up`, `rate_service`, `review_document` and `force_clerk_state` are refused
+    /// `server_busy` and `/healthz` says `records_queue_full`.
+    pub records_queue: usize,
     /// Failed logins of one account from one address before back-off starts.
     pub login_free_failures: u32,
     /// Failed logins from one address (any account) before back-off starts.
@@ -76,6 +80,7 @@ impl Default for LimitsConfig {
             max_pending_uploads: 0,
             upload_min_bytes_per_sec: 8 * 1024,
             upload_rate_grace_secs: 10,
+            records_queue: crate::records::MAX_QUEUED,
             login_free_failures: 5,
             login_free_failures_per_ip: 30,
             login_max_backoff_secs: 300,

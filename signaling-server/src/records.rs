@@ -330,6 +330,8 @@ pub struct WriterHealth {
     set_aside: std::sync::atomic::AtomicU64,
     /// The last of them: its kind, its id and the database's reason (no personal data).
     last_set_aside: std::sync::Mutex<Option<String>>,
+    /// The queue's bound (`[limits] records_queue`; [`MAX_QUEUED`] until set).
+    bound: std::sync::atomic::AtomicUsize,
 }
 
 impl WriterHealth {
@@ -337,9 +339,15 @@ impl WriterHealth {
         self.queued.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Whether the queue is at [`MAX_QUEUED`].
+    /// Whether the queue is at its bound.
     pub fn is_full(&self) -> bool {
-        self.queued() >= MAX_QUEUED
+        let bound = self.bound.load(std::sync::atomic::Ordering::Relaxed);
+        self.queued() >= if bound == 0 { MAX_QUEUED } else { bound }
+    }
+
+    /// Sets the queue's bound (at least 1).
+    pub fn set_bound(&self, bound: usize) {
+        self.bound.store(bound.max(1), std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn set_aside(&self) -> u64 {
@@ -351,7 +359,8 @@ impl WriterHealth {
     }
 }
 
-/// Records waiting for the writer at most before the driver refuses what would add one
+/// Records waiting for the writer at most (by default; `[limits] records_queue`) before the
+/// driver refuses what would add one
 /// (`end_wrap_up`, `rate_service`, `review_document`, `force_clerk_state`: `503 server_busy`-style
 /// `error` with code `server_busy`); `/healthz` then says `records_queue_full`. What the server
 /// writes of its own accord (events, a wrap-up's time limit) is still queued: the bound holds

@@ -104,7 +104,9 @@ impl Shared {
         let records = std::thread::scope(|s| {
             s.spawn(|| {
                 let store = store::Store::open_url(&url).map_err(|e| std::io::Error::other(e.bilingual()))?;
-                crate::records::Records::open(Arc::new(store))
+                let records = crate::records::Records::open(Arc::new(store))?;
+                records.health().set_bound(settings.file.limits.records_queue);
+                Ok::<_, std::io::Error>(records)
             })
             .join()
             .map_err(|_| std::io::Error::other("opening the records store panicked"))?

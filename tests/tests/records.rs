@@ -159,3 +159,58 @@ async fn a_case_written_while_the_database_is_away_is_kept_until_it_is_back() {
     assert_eq!(list.cases[0].outcome, CaseOutcome::NeedsVisit);
     server.shutdown().await;
 }
+
+/// The records writer's queue has a bound (`[limits] records_queue`): with the database away and
+/// the queue full, what would add a record is refused `server_busy` and changes nothing —
+/// the clerk stays in wrap-up — and `/healthz` says why; once the database is back and the queue
+/// drains, the same `end_wrap_up` is taken and recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_records_queue_refuses_what_would_add_a_record() {
+    let pg = std::sync::Arc::new(tokio::task::spawn_blocking(store::test_cluster::Cluster::start).await.unwrap());
+    let url = tokio::task::spawn_blocking({
+        let pg = pg.clone();
+        move || pg.database()
+    })
+    .await
+    .unwrap();
+    let server = start(settings(move |s| {
+        s.file.database.url = Some(url);
+        s.file.limits.records_queue = 1;
+    }))
+    .await;
+    let (mut booth, mut clerk, call) = live_call(&server).await;
+    let halt = pg.clone();
+    tokio::task::spawn_blocking(move || halt.halt()).await.unwrap();
+    // The call's end queues its ticket events; the database cannot take them.
+    clerk.send(ClientMessage::HangUp { call: protocol::CallId(call) }).await.unwrap();
+    expect(&mut booth, "ticket closed", |m| matches!(m, ServerMessage::TicketClosed { .. }).then_some(())).await;
+    let health_url = format!("{}/healthz", base_url(&server));
+    let deadline = std::time::Instant::now() + WAIT;
+    let health = loop {
+        let h = http("GET", health_url.clone(), None, None).await;
+        if h.body["reasons"].as_array().is_some_and(|r| r.iter().any(|r| r == "records_queue_full")) {
+            break h;
+        }
+        assert!(std::time::Instant::now() < deadline, "the queue never filled: {}", h.body);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!((health.status, health.body["status"].as_str()), (200, Some("degraded")));
+    clerk.send(ClientMessage::EndWrapUp { outcome: Some(CaseOutcome::Completed), note: None }).await.unwrap();
+    let refused = expect(&mut clerk, "a refusal", |m| match m {
+        ServerMessage::Error { code, in_reply_to, .. } if in_reply_to.as_deref() == Some("end_wrap_up") => Some(*code),
+        ServerMessage::CaseRecorded { .. } => panic!("recorded while the database is away"),
+        _ => None,
+    })
+    .await;
+    assert_eq!(refused, protocol::ErrorCode::ServerBusy);
+    let resume = pg.clone();
+    tokio::task::spawn_blocking(move || resume.resume()).await.unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    while http("GET", health_url.clone(), None, None).await.body["status"] != "ok" {
+        assert!(std::time::Instant::now() < deadline, "the queue never drained");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    clerk.send(ClientMessage::EndWrapUp { outcome: Some(CaseOutcome::Completed), note: None }).await.unwrap();
+    expect(&mut clerk, "case recorded", |m| matches!(m, ServerMessage::CaseRecorded { .. }).then_some(())).await;
+    server.shutdown().await;
+}
