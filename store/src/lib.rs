@@ -227,10 +227,7 @@ impl Store {
     /// Other threads' reads and writes wait until the batch is done.
     pub fn write_batch<T>(&self, work: impl FnOnce() -> Result<T>) -> Result<T> {
         let _held = self.conn.lock();
-        self.conn().batch(match self.dialect {
-            Dialect::Sqlite => "BEGIN IMMEDIATE",
-            Dialect::Postgres => "BEGIN",
-        })?;
+        schema::begin(self.conn().as_mut(), self.dialect)?;
         struct Batch<'a>(&'a Store);
         impl Drop for Batch<'_> {
             fn drop(&mut self) {
@@ -244,16 +241,6 @@ impl Store {
             let _batch = Batch(self);
             work()
         };
-        let mut c = self.conn();
-        match done {
-            Ok(v) => {
-                c.batch("COMMIT")?;
-                Ok(v)
-            }
-            Err(e) => {
-                let _ = c.batch("ROLLBACK");
-                Err(e)
-            }
-        }
+        schema::finish(self.conn().as_mut(), done)
     }
 }

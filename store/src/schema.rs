@@ -341,14 +341,24 @@ pub fn in_transaction<T>(
     lock: Option<&str>,
     work: impl FnOnce(&mut dyn Executor) -> Result<T>,
 ) -> Result<T> {
-    exec.batch(match dialect {
-        Dialect::Sqlite => "BEGIN IMMEDIATE",
-        Dialect::Postgres => "BEGIN",
-    })?;
+    begin(exec, dialect)?;
     let done = match lock.filter(|_| dialect == Dialect::Postgres) {
         Some(table) => exec.batch(&format!("LOCK TABLE {table} IN EXCLUSIVE MODE")).and_then(|_| work(exec)),
         None => work(exec),
     };
+    finish(exec, done)
+}
+
+/// Opens a write transaction (SQLite: `BEGIN IMMEDIATE`, taking the write lock at once).
+pub(crate) fn begin(exec: &mut dyn Executor, dialect: Dialect) -> Result<()> {
+    exec.batch(match dialect {
+        Dialect::Sqlite => "BEGIN IMMEDIATE",
+        Dialect::Postgres => "BEGIN",
+    })
+}
+
+/// Commits the open transaction if its work succeeded, rolls it back if not.
+pub(crate) fn finish<T>(exec: &mut dyn Executor, done: Result<T>) -> Result<T> {
     match done {
         Ok(v) => {
             exec.batch("COMMIT")?;

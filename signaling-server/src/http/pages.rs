@@ -33,6 +33,7 @@ pub async fn openapi() -> Response {
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let m = &crate::metrics::METRICS;
     m.connections.set(state.conns.open() as i64);
+    m.records_queued.set(state.records.health().queued() as i64);
     let body = m.render();
     ([(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body)
         .into_response()
