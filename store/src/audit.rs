@@ -71,10 +71,10 @@ pub(crate) fn link_after(
         }
     };
     let hash = link_hash(&prev, kind, record_id, content);
-    c.execute(
+    c.execute_later(
         "INSERT INTO audit_chain (seq, kind, record_id, content, prev_hash, hash, at_ms) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        &[
+        vec![
             seq.into(),
             kind.into(),
             record_id.into(),

@@ -71,6 +71,12 @@ pub type Row = Vec<Value>;
 /// One database connection. Statements use `$1`, `$2`, … placeholders.
 pub trait Executor: Send {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64>;
+    /// A write whose row count nobody reads: run now, or held and sent with the next statement
+    /// that needs an answer (or the commit), where its error, if any, is returned. Used inside
+    /// transactions only, so a held write is never lost: the commit waits for it.
+    fn execute_later(&mut self, sql: &str, params: Vec<Value>) -> Result<()> {
+        self.execute(sql, &params).map(drop)
+    }
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>>;
     /// Runs several statements without parameters (migrations).
     fn batch(&mut self, sql: &str) -> Result<()>;

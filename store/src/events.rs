@@ -63,13 +63,13 @@ impl Store {
                         ]
                     })
                     .collect();
-                c.execute(
+                c.execute_later(
                     &format!(
                         "INSERT INTO ticket_events (ticket_id, seq, booth_region, at_ms, kind, detail) VALUES {} \
                          ON CONFLICT (ticket_id, seq) DO NOTHING",
                         rows.join(", ")
                     ),
-                    &params,
+                    params,
                 )?;
             }
             Ok(())

@@ -203,6 +203,11 @@ impl Store {
         schema::in_transaction(c.as_mut(), self.dialect, lock, work)
     }
 
+    /// Whether a [`Store::write_batch`] is open (on the calling thread: others wait for the lock).
+    pub(crate) fn in_batch(&self) -> bool {
+        self.in_batch.load(Ordering::Relaxed)
+    }
+
     /// Adds a link to the audit chain for a record written in `c`'s transaction (which holds the
     /// chain's table lock); returns its sequence number. In a batch the previous link is known
     /// after the first.

@@ -1,19 +1,27 @@
-//! The PostgreSQL executor (the `postgres` crate's synchronous client). Columns are `BIGINT`,
-//! `TEXT` or `BYTEA`, so values map one to one.
+//! The PostgreSQL executor, on `tokio-postgres` driven by a private single-thread runtime (the
+//! store is called from blocking threads). Columns are `BIGINT`, `TEXT` or `BYTEA`, so values map
+//! one to one.
+//!
+//! Writes whose row count nobody reads ([`Executor::execute_later`]) are held and sent together
+//! with the next statement that needs an answer, or before the commit: `tokio-postgres` pipelines
+//! requests polled together, so a group commit's hundreds of statements cost one round trip
+//! instead of one each.
 
-use postgres::types::{IsNull, ToSql, Type};
+use tokio_postgres::types::{IsNull, ToSql, Type};
 
 use crate::backend::{Executor, Row, Value};
 use crate::{Result, StoreError};
 
 pub struct PostgresExecutor {
-    client: postgres::Client,
+    runtime: tokio::runtime::Runtime,
+    client: tokio_postgres::Client,
     url: String,
     /// Statements prepared on this connection, by SQL text: each is parsed and planned once, and
     /// every later run is one round trip instead of two.
-    prepared: std::collections::HashMap<String, postgres::Statement>,
+    prepared: std::collections::HashMap<String, tokio_postgres::Statement>,
+    /// Writes held for the next round trip, in order.
+    later: Vec<(String, Vec<Value>)>,
 }
-
 /// Prepared statements kept per connection at most (the store runs a few dozen distinct texts;
 /// queries built per scope, like a case page's branches, vary and would otherwise pile up).
 const MAX_PREPARED: usize = 256;
@@ -22,7 +30,7 @@ const MAX_PREPARED: usize = 256;
 /// `Unreachable`: the caller may retry once the database is back. A unique violation (23505) is
 /// `Duplicate`. The text carries the server's own message: the client's `Display` says only
 /// "db error".
-fn err(e: postgres::Error) -> StoreError {
+fn err(e: tokio_postgres::Error) -> StoreError {
     let class = e.code().map(|c| &c.code()[..2]);
     let text = match e.as_db_error() {
         Some(db) => format!("{} ({}): {}", db.message(), db.code().code(), db.detail().unwrap_or_default()),
@@ -30,7 +38,7 @@ fn err(e: postgres::Error) -> StoreError {
     };
     if e.is_closed() || matches!(class, Some("08" | "57")) || e.as_db_error().is_none() && class.is_none() {
         StoreError::Unreachable(text)
-    } else if e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) {
+    } else if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
         StoreError::Duplicate(text)
     } else {
         StoreError::Query(text)
@@ -41,7 +49,7 @@ impl ToSql for Value {
     fn to_sql(
         &self,
         ty: &Type,
-        out: &mut postgres::types::private::BytesMut,
+        out: &mut tokio_postgres::types::private::BytesMut,
     ) -> std::result::Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
         match self {
             Value::Int(i) => i.to_sql(ty, out),
@@ -55,33 +63,46 @@ impl ToSql for Value {
         <i64 as ToSql>::accepts(ty) || <&str as ToSql>::accepts(ty) || <&[u8] as ToSql>::accepts(ty)
     }
 
-    postgres::types::to_sql_checked!();
+    tokio_postgres::types::to_sql_checked!();
 }
 
 impl PostgresExecutor {
     pub fn connect(url: &str) -> Result<Self> {
-        let client =
-            postgres::Client::connect(url, postgres::NoTls).map_err(|e| StoreError::Unreachable(e.to_string()))?;
-        Ok(Self { client, url: url.to_owned(), prepared: std::collections::HashMap::new() })
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Unreachable(format!("starting the database client: {e}")))?;
+        let client = Self::open(&runtime, url)?;
+        Ok(Self { runtime, client, url: url.to_owned(), prepared: std::collections::HashMap::new(), later: Vec::new() })
+    }
+
+    /// A new connection; its I/O task runs on `runtime` whenever a statement is waited for.
+    fn open(runtime: &tokio::runtime::Runtime, url: &str) -> Result<tokio_postgres::Client> {
+        let (client, connection) = runtime
+            .block_on(tokio_postgres::connect(url, tokio_postgres::NoTls))
+            .map_err(|e| StoreError::Unreachable(e.to_string()))?;
+        // Its end (the server gone) shows as the client's `is_closed` and the next statement's error.
+        runtime.spawn(async move { drop(connection.await) });
+        Ok(client)
     }
 
     /// After the server went away (restart, network), the next statement connects again.
-    fn live(&mut self) -> Result<&mut postgres::Client> {
+    fn live(&mut self) -> Result<&tokio_postgres::Client> {
         if self.client.is_closed() {
-            self.client = postgres::Client::connect(&self.url, postgres::NoTls)
-                .map_err(|e| StoreError::Unreachable(e.to_string()))?;
+            self.client = Self::open(&self.runtime, &self.url)?;
             self.prepared.clear();
+            self.later.clear();
         }
-        Ok(&mut self.client)
+        Ok(&self.client)
     }
 
     /// `sql` prepared on the live connection (kept for the next run).
-    fn statement(&mut self, sql: &str) -> Result<postgres::Statement> {
+    fn statement(&mut self, sql: &str) -> Result<tokio_postgres::Statement> {
         self.live()?;
         if let Some(stmt) = self.prepared.get(sql) {
             return Ok(stmt.clone());
         }
-        let stmt = self.client.prepare(sql).map_err(err)?;
+        let stmt = self.runtime.block_on(self.client.prepare(sql)).map_err(err)?;
         if self.prepared.len() >= MAX_PREPARED {
             self.prepared.clear();
         }
@@ -92,17 +113,39 @@ impl PostgresExecutor {
     fn params(params: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
         params.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
     }
+
+    /// Sends every held write at once and waits for all their answers; the first error (in
+    /// order) is returned. The held writes are gone either way.
+    fn flush(&mut self) -> Result<()> {
+        if self.later.is_empty() {
+            return Ok(());
+        }
+        let later = std::mem::take(&mut self.later);
+        let statements = later.iter().map(|(sql, _)| self.statement(sql)).collect::<Result<Vec<_>>>()?;
+        let params: Vec<_> = later.iter().map(|(_, p)| Self::params(p)).collect();
+        let client = &self.client;
+        let runs = statements.iter().zip(&params).map(|(stmt, p)| client.execute(stmt, p));
+        let answers = self.runtime.block_on(futures_util::future::join_all(runs));
+        answers.into_iter().find_map(std::result::Result::err).map_or(Ok(()), |e| Err(err(e)))
+    }
 }
 
 impl Executor for PostgresExecutor {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        self.flush()?;
         let stmt = self.statement(sql)?;
-        self.client.execute(&stmt, &Self::params(params)).map_err(err)
+        self.runtime.block_on(self.client.execute(&stmt, &Self::params(params))).map_err(err)
+    }
+
+    fn execute_later(&mut self, sql: &str, params: Vec<Value>) -> Result<()> {
+        self.later.push((sql.to_owned(), params));
+        Ok(())
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+        self.flush()?;
         let stmt = self.statement(sql)?;
-        let rows = self.client.query(&stmt, &Self::params(params)).map_err(err)?;
+        let rows = self.runtime.block_on(self.client.query(&stmt, &Self::params(params))).map_err(err)?;
         Ok(rows
             .iter()
             .map(|row| {
@@ -125,6 +168,14 @@ impl Executor for PostgresExecutor {
     }
 
     fn batch(&mut self, sql: &str) -> Result<()> {
-        self.live()?.batch_execute(sql).map_err(err)
+        // A rollback drops what was held (it would be undone, and after an error in the
+        // transaction each would fail); anything else runs after it.
+        if sql.trim().eq_ignore_ascii_case("ROLLBACK") {
+            self.later.clear();
+        } else {
+            self.flush()?;
+        }
+        self.live()?;
+        self.runtime.block_on(self.client.batch_execute(sql)).map_err(err)
     }
 }

@@ -176,9 +176,9 @@ impl Store {
             let seq = self.chain(c, kind, record_id, &content)?;
             let (sql, mut params) = insert;
             params.push(Value::Int(seq));
-            c.execute(sql, &params)?;
-            for (sql, params) in &and {
-                c.execute(sql, params)?;
+            c.execute_later(sql, params)?;
+            for (sql, params) in and {
+                c.execute_later(&sql, params)?;
             }
             Ok(seq)
         })

@@ -146,14 +146,21 @@ pub const RATING_WORDS: [&str; 5] = ["very_satisfied", "satisfied", "acceptable"
 impl Store {
     /// Writes closed tickets' facts and adds each to the roll-ups, in one transaction (a fact
     /// already written is kept and not added again: replays and retried batches count once).
+    ///
+    /// Inside a group commit the fact is written without waiting for an answer, so a fact already
+    /// there fails the batch with [`crate::StoreError::Duplicate`]: the records writer then writes
+    /// the batch's records one by one, where it is skipped as above.
     pub fn append_facts(&self, facts: &[TicketFactRow]) -> Result<()> {
         if facts.is_empty() {
             return Ok(());
         }
         self.transaction(None, |c| {
+            // Read with the connection held: a batch on another thread has ended by now.
+            let held = self.in_batch();
             let sql = format!(
-                "INSERT INTO ticket_facts ({FACT_COLUMNS}) VALUES ({}) ON CONFLICT (ticket_id) DO NOTHING",
-                placeholders(15)
+                "INSERT INTO ticket_facts ({FACT_COLUMNS}) VALUES ({}){}",
+                placeholders(15),
+                if held { "" } else { " ON CONFLICT (ticket_id) DO NOTHING" }
             );
             let upserts: Vec<String> = ROLLUPS.iter().map(|table| upsert(table)).collect();
             for f in facts {
@@ -176,7 +183,9 @@ impl Store {
                     f.requeues.into(),
                     opt_int(f.estimate_secs),
                 ];
-                if c.execute(&sql, &params)? == 0 {
+                if held {
+                    c.execute_later(&sql, params)?;
+                } else if c.execute(&sql, &params)? == 0 {
                     continue;
                 }
                 for (table, sql) in ROLLUPS.iter().zip(&upserts) {
@@ -188,7 +197,7 @@ impl Store {
                         f.service.clone().into(),
                     ];
                     params.extend(contribution(f).into_iter().map(Value::Int));
-                    c.execute(sql, &params)?;
+                    c.execute_later(sql, params)?;
                 }
             }
             Ok(())

@@ -360,10 +360,14 @@ pub(crate) fn begin(exec: &mut dyn Executor, dialect: Dialect) -> Result<()> {
 /// Commits the open transaction if its work succeeded, rolls it back if not.
 pub(crate) fn finish<T>(exec: &mut dyn Executor, done: Result<T>) -> Result<T> {
     match done {
-        Ok(v) => {
-            exec.batch("COMMIT")?;
-            Ok(v)
-        }
+        Ok(v) => match exec.batch("COMMIT") {
+            Ok(()) => Ok(v),
+            // A held write failed before the commit was sent: the transaction is still open.
+            Err(e) => {
+                let _ = exec.batch("ROLLBACK");
+                Err(e)
+            }
+        },
         Err(e) => {
             let _ = exec.batch("ROLLBACK");
             Err(e)

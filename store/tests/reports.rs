@@ -46,6 +46,13 @@ fn facts_add_up_to_the_same_report_on_both_backends() {
             .unwrap();
         // A retried batch writes nothing twice.
         store.append_facts(&[fact(1, "hekou", 0, Some(20), "served")]).unwrap();
+        // In a group commit a fact already there fails the whole batch (its writes are sent
+        // without waiting for answers; the records writer then writes one by one): the new fact
+        // beside it is not kept, and the sums below are unchanged.
+        let grouped = store.write_batch(|| {
+            store.append_facts(&[fact(7, "hekou", 1900, Some(5), "served"), fact(2, "hekou", 600, Some(70), "served")])
+        });
+        assert!(matches!(grouped, Err(xiaowu_store::StoreError::Duplicate(_))), "{backend}: {grouped:?}");
         // Ticket 1's case: 30 s of wrap-up; its rating.
         let case = CaseRow {
             id: "1-1".into(),

@@ -800,3 +800,34 @@ async fn a_clerk_back_within_its_grace_is_offered_the_waiting_ticket_once() {
         .collect();
     assert_eq!(offers.len(), 1, "one offer, sent once: {offers:?}");
 }
+
+/// A three-way call ends while another citizen waits: the guest, back to available, is offered
+/// the waiting ticket once, after it was told the call ended — its availability is applied once
+/// the call's end is routed (queued as a follow-up), not fed into the engine in the middle of it.
+#[tokio::test]
+async fn a_guest_freed_by_a_calls_end_is_offered_the_waiting_ticket_after_the_end_once() {
+    let mut d = driver();
+    let dir = d.shared.directory.clone();
+    let idx = |id: &str| dir.clerk_idx(id).unwrap();
+    let mut first = connect(&mut d, 1, Principal::Clerk(idx("clerk-hekou-1")), 256);
+    let mut guest = connect(&mut d, 2, Principal::Clerk(idx("clerk-hekou-2")), 256);
+    let (call, _booth) = in_a_call(&mut d, &mut first, idx("clerk-hekou-1"));
+    message(&mut d, 1, ClientMessage::InviteToCall { call, clerk: Some("clerk-hekou-2".into()), service: None });
+    message(&mut d, 2, ClientMessage::JoinCall { call });
+    let mut waiting = connect(&mut d, 11, Principal::Booth(dir.booth_idx("booth-gudao-2").unwrap()), 256);
+    let request =
+        ClientMessage::RequestService { service: ServiceCode::new("teacher-cert"), priority: Priority::Normal };
+    message(&mut d, 11, request);
+    let _ = (guest.drain(), waiting.drain());
+
+    message(&mut d, 10, ClientMessage::HangUp { call });
+    let told = guest.drain();
+    let ended =
+        told.iter().position(|m| matches!(m, ServerMessage::CallEnded { .. } | ServerMessage::PartyLeft { .. }));
+    let offers: Vec<usize> =
+        told.iter().enumerate().filter(|(_, m)| matches!(m, ServerMessage::Offer { .. })).map(|(i, _)| i).collect();
+    assert_eq!(offers.len(), 1, "one offer: {told:?}");
+    assert!(ended.is_some_and(|e| e < offers[0]), "the call's end comes before the offer: {told:?}");
+    let ticket = d.engine.call_of(idx("clerk-hekou-2"));
+    assert!(ticket.is_none(), "the guest is offered, not yet in a call");
+}
