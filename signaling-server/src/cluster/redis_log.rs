@@ -190,6 +190,11 @@ pub const REPLICA_WAIT_LIMIT: Duration = Duration::from_secs(30);
 /// Waits until `replicas` replicas have every write made on `conn` so far (`WAIT`), for at most
 /// [`REPLICA_WAIT_LIMIT`], so nothing counts as written that a failover could lose.
 pub fn wait_for_replicas(conn: &mut redis::Connection, replicas: u64) -> Result<(), ClusterError> {
+    wait_for_replicas_within(conn, replicas, REPLICA_WAIT_LIMIT)
+}
+
+/// [`wait_for_replicas`] with its bound given.
+fn wait_for_replicas_within(conn: &mut redis::Connection, replicas: u64, limit: Duration) -> Result<(), ClusterError> {
     if replicas == 0 {
         return Ok(());
     }
@@ -199,10 +204,10 @@ pub fn wait_for_replicas(conn: &mut redis::Connection, replicas: u64) -> Result<
         if acked >= replicas {
             return Ok(());
         }
-        if started.elapsed() >= REPLICA_WAIT_LIMIT {
+        if started.elapsed() >= limit {
             return Err(ClusterError::Redis(format!(
                 "{acked} of {replicas} Redis replicas confirmed a write within {} s",
-                REPLICA_WAIT_LIMIT.as_secs()
+                limit.as_secs_f64()
             )));
         }
         if attempt.is_power_of_two() {
@@ -557,6 +562,20 @@ mod tests {
             replicas: 0,
             deposed: Arc::default(),
         }
+    }
+
+    /// A Redis whose replica never confirms (here: it has none) fails the wait once its bound has
+    /// passed, instead of holding the writer for ever; with no replica asked for it does not wait.
+    #[test]
+    fn the_wait_for_a_replica_ends_at_its_bound() {
+        let redis = TestRedis::start();
+        let mut conn = connect(&redis.url()).unwrap();
+        redis::cmd("SET").arg("k").arg("v").query::<()>(&mut conn).unwrap();
+        let started = std::time::Instant::now();
+        let refused = wait_for_replicas_within(&mut conn, 1, Duration::from_secs(1)).unwrap_err();
+        assert!(started.elapsed() >= Duration::from_secs(1), "it waited for its bound first");
+        assert!(refused.to_string().contains("0 of 1 Redis replicas confirmed a write within 1 s"), "{refused}");
+        wait_for_replicas(&mut conn, 0).unwrap();
     }
 
     #[test]
