@@ -53,9 +53,24 @@ server_links_no_decoder() {
   ! cargo tree -p signaling-server -e normal --prefix none | grep -E '^(xiaowu-vp8|xiaowu-media) '
 }
 
+# The routing engine decides and does no I/O: no crate that does I/O among its dependencies, and no
+# clock, socket, file, thread, process or environment read in its source (time is passed in).
+routing_does_no_io() {
+  ! cargo tree -p xiaowu-routing -e normal --prefix none |
+    grep -E '^(tokio|mio|socket2|libc|rusqlite|postgres|tokio-postgres|redis|hyper|axum|ureq|webrtc) ' &&
+  ! grep -rnE 'Instant::now|SystemTime|std::net|std::fs|std::thread|std::process|std::env|tokio' routing/src
+}
+
+# The throwaway test servers are a dev-dependency only: the server does not link them.
+server_links_no_test_kit() {
+  ! cargo tree -p signaling-server -e normal --prefix none | grep -E '^xiaowu-test-kit '
+}
+
 check "format check" cargo fmt --all -- --check
 # The server links neither libvpx nor the clients' media crate: the relay forwards, never decodes.
 check "the server links no decoder" server_links_no_decoder
+check "routing does no I/O" routing_does_no_io
+check "the server links no test kit" server_links_no_test_kit
 check "clippy (warnings are errors)" cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 echo "== tests"

@@ -2,6 +2,7 @@
 //! call with real media (webrtc-rs; the clerk's side makes the SDP offer and restarts ICE when
 //! the path is lost), hangs up, ends wrap-up, and reports a summary. Used from the command line
 //! (`agent-console`) and in-process by tests.
+#![forbid(unsafe_code)]
 
 pub mod guest;
 pub mod monitor;

@@ -4,6 +4,7 @@
 //! `--monitor`, the call was watched; with `--join-invites`, a call was joined, or taken over
 //! after a transfer and its case recorded); 1 error (server unreachable, sign-in refused, connection
 //! lost, monitoring refused); 2 bad command line; 4 timed out (`--timeout`).
+#![forbid(unsafe_code)]
 
 use clap::Parser;
 

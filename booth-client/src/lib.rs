@@ -1,6 +1,7 @@
 //! Headless booth client: takes a ticket for a service item, follows the queue, joins the call
 //! with real media (webrtc-rs: VP8 + Opus from the bundled samples, chat on a data channel), and
 //! reports a summary. Used from the command line (`booth-client`) and in-process by tests.
+#![forbid(unsafe_code)]
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};

@@ -3,6 +3,7 @@
 //! Exit codes: 0 served; 1 error (server unreachable, sign-in refused, connection lost); 2 bad
 //! command line; 3 the ticket ended without service (`no_clerk`, `expired`, `cancelled`, …, the
 //! summary's `outcome`); 4 timed out (`--timeout`).
+#![forbid(unsafe_code)]
 
 use clap::Parser;
 

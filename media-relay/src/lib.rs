@@ -22,6 +22,7 @@
 //! Recording ([`record`]): the relay writes the call as one WebM file (VP8 + Opus, one video and
 //! one audio track per recorded party), cluster by cluster as the call runs, so a crash loses at
 //! most the cluster being filled (about one second).
+#![forbid(unsafe_code)]
 
 pub mod bitrate;
 pub mod control;

@@ -14,6 +14,7 @@
 //! The peer settings (in `peer.rs`, each explained there): mDNS off (it fails where no multicast
 //! interface exists), loopback candidates allowed, a short ICE check interval and no wait before
 //! accepting peer-reflexive pairs (both cut call set-up from hundreds of milliseconds to tens).
+#![forbid(unsafe_code)]
 
 pub mod client;
 pub mod counters;

@@ -6,6 +6,7 @@
 //! is allocated, and every decode reserves its buffer against a memory limit. The image is resized
 //! before it is rotated upright (EXIF orientation), so the rotation touches at most 2048² pixels.
 //! Nothing of the original's metadata (EXIF, GPS, camera) survives: the output is re-encoded.
+#![forbid(unsafe_code)]
 
 mod error;
 pub mod samples;

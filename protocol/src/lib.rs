@@ -5,6 +5,7 @@
 //! bodies live in [`rest`]. These types are the wire contract only: the routing engine has its own
 //! types and the server converts between the two. `docs/protocol.md` documents every message and
 //! the golden tests in `tests/golden.rs` pin their JSON shape.
+#![forbid(unsafe_code)]
 
 pub mod client;
 pub mod close;

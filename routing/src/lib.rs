@@ -12,6 +12,7 @@
 //! - order is priority class first, then age; a clerk takes the best eligible ticket across all
 //!   its skills; a ticket goes to the eligible available clerk idle longest at the nearest step;
 //! - one offer to one clerk at a time, with a timeout; two missed offers put the clerk away.
+#![forbid(unsafe_code)]
 
 mod audit;
 mod digest;

@@ -1,6 +1,7 @@
 //! Client side of the Xiaowu protocol, shared by `booth-client`, `agent-console` and the tests:
 //! log in over REST, open the role's WebSocket, say `hello`, keep the connection alive with
 //! pings, and expose plain `send` / `recv` of protocol messages.
+#![forbid(unsafe_code)]
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;

@@ -130,7 +130,7 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("xiaowu-records-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let postgres = store::test_cluster::postgres_url();
+    let postgres = test_kit::postgres::postgres_url();
     println!("records writer: {BURST} wrap-ups at once; then {RATE} a second for {SECONDS} s (a wrap-up: a chained case + 6 events + facts)");
     println!("{:<11} {:<16} {:>14} {:>10} {:>10} {:>10}", "database", "commits", "wrap-ups/s", "p50", "p99", "max");
     let mut n = 0;

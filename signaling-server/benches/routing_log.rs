@@ -178,8 +178,8 @@ fn main() {
     let root = std::env::temp_dir().join(format!("xiaowu-bench-routing-log-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     let on = root.join("tp-on");
-    let redis = signaling_server::cluster::test_redis::TestRedis::start();
-    let sentinel = signaling_server::cluster::test_redis::TestSentinel::start();
+    let redis = test_kit::redis::TestRedis::start();
+    let sentinel = test_kit::redis::TestSentinel::start();
     let cross = |tag: &str| {
         let router = root.join(tag);
         // The same prefix (from the router's directory): the same cluster.

@@ -12,7 +12,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{free_addr, temp_dir, Server};
-use signaling_server::cluster::test_redis::TestRedis;
+use test_kit::redis::TestRedis;
 
 const RUNS: usize = 9;
 
@@ -29,7 +29,7 @@ fn is_router(s: &Server) -> bool {
 
 fn main() {
     let redis = TestRedis::start();
-    let database = store::test_cluster::postgres_url();
+    let database = test_kit::postgres::postgres_url();
     let mut nodes = vec![node(&redis, &database, "n0"), node(&redis, &database, "n1")];
     let deadline = Instant::now() + Duration::from_secs(30);
     while !nodes.iter().any(is_router) {

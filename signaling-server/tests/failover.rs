@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::cluster::*;
 use common::*;
 use protocol::{CaseOutcome, ClientMessage, Role, ServerMessage, TicketNotice};
-use store::test_cluster;
+use test_kit::postgres as test_postgres;
 
 /// (booth, clerk) pairs in a call when the router dies: each clerk in the booth's own county.
 const CALLS: [(&str, &str); 5] = [
@@ -226,9 +226,8 @@ async fn a_router_paused_past_its_lease_is_fenced_off_and_steps_down() {
 /// held, then answered; and the log has each of them exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_failover_loses_nothing_a_client_was_told() {
-    let mut sentinel =
-        tokio::task::spawn_blocking(signaling_server::cluster::test_redis::TestSentinel::start).await.unwrap();
-    let database = tokio::task::spawn_blocking(test_cluster::postgres_url).await.unwrap();
+    let mut sentinel = tokio::task::spawn_blocking(test_kit::redis::TestSentinel::start).await.unwrap();
+    let database = tokio::task::spawn_blocking(test_postgres::postgres_url).await.unwrap();
     let url = sentinel.url();
     // A lease longer than the failover, so the router keeps it and goes on once Redis is back.
     // Generous: under a loaded machine a Sentinel failover has taken more than 10 s, and a lease

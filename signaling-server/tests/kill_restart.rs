@@ -101,7 +101,7 @@ fn wait_for_saved_grid(db: &Path) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn everything_acknowledged_before_a_kill_9_is_there_after_the_restart() {
     let dir = temp_dir("kill9");
-    let addr: SocketAddr = store::test_ports::free_addr();
+    let addr: SocketAddr = test_kit::ports::free_addr();
     let server = start(&dir, addr);
     let before = serve(&server, CaseOutcome::Completed, Rating::VerySatisfied, true).await;
     let doc = before.document.clone().unwrap();

@@ -130,7 +130,7 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let sqlite = Store::open_sqlite(&dir.join("xiaowu.db")).unwrap();
-    let postgres = Store::open_postgres(&xiaowu_store::test_cluster::postgres_url()).unwrap();
+    let postgres = Store::open_postgres(&test_kit::postgres::postgres_url()).unwrap();
     println!("durable case-record writes, {WRITES} each, one after another:");
     report("SQLite (WAL, synchronous=FULL)", durable_writes(&sqlite));
     report("PostgreSQL 15 (local, fsync=on)", durable_writes(&postgres));

@@ -163,7 +163,7 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let sqlite = Store::open_sqlite(&dir.join("xiaowu.db")).unwrap();
-    let postgres = Store::open_postgres(&xiaowu_store::test_cluster::postgres_url()).unwrap();
+    let postgres = Store::open_postgres(&test_kit::postgres::postgres_url()).unwrap();
     let province: Vec<String> = (0..HALLS).map(|h| format!("region-{h}")).collect();
     let city: Vec<String> = (0..10).map(|h| format!("region-{h}")).collect();
     let month = ReportQuery {

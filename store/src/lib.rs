@@ -27,8 +27,6 @@ mod records;
 mod reports;
 mod schema;
 mod sqlite;
-pub mod test_cluster;
-pub mod test_ports;
 
 use std::cell::{RefCell, RefMut};
 use std::path::Path;

@@ -139,7 +139,7 @@ fn migrations_are_idempotent_and_a_newer_schema_is_refused() {
 
 #[test]
 fn an_unreachable_database_is_a_clear_error() {
-    let port = xiaowu_store::test_ports::free_port();
+    let port = test_kit::ports::free_port();
     match Store::open_url(&format!("postgres://xiaowu@127.0.0.1:{port}/nothing")) {
         Err(e @ StoreError::Unreachable(_)) => {
             assert!(e.bilingual().starts_with("无法连接数据库 / database unreachable"))

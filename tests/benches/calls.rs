@@ -93,7 +93,7 @@ fn concurrent_resources(n: usize, relayed: bool) {
     let config = dir.join("config.toml");
     let media = if relayed { "\n[media]\nmode = \"relay\"\nrecord = true\n" } else { "\n[media]\nmode = \"p2p\"\n" };
     std::fs::write(&config, config_with_extra(n) + media).unwrap();
-    let port = store::test_ports::free_port();
+    let port = test_kit::ports::free_port();
     let url = format!("http://127.0.0.1:{port}");
     let quiet = || Stdio::null();
     let mut procs = Procs(vec![]);

@@ -135,6 +135,6 @@ fn main() {
     let photos = distinct_photos();
     rt.block_on(upload_to_notified("SQLite", None, &photos));
     // The PostgreSQL client runs its own runtime: start the cluster outside tokio's.
-    let pg = store::test_cluster::postgres_url();
+    let pg = test_kit::postgres::postgres_url();
     rt.block_on(upload_to_notified("PostgreSQL", Some(pg), &photos));
 }

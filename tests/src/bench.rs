@@ -47,7 +47,7 @@ pub fn server_process(config: &str, tag: &str) -> (Procs, std::net::SocketAddr) 
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("config.toml");
     std::fs::write(&file, config).unwrap();
-    let addr = store::test_ports::free_addr();
+    let addr = test_kit::ports::free_addr();
     let child = Command::new(release_bin("signaling-server"))
         .args(["--listen", &addr.to_string(), "--config", file.to_str().unwrap()])
         .env("RUST_LOG", "warn")

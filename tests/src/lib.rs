@@ -1,5 +1,6 @@
 //! Helpers for the end-to-end tests: start the real server on port 0 with the demo directory and
 //! test timings, connect real sessions, and wait for specific messages.
+#![forbid(unsafe_code)]
 
 use std::time::Duration;
 
@@ -260,7 +261,7 @@ pub struct Coturn {
 
 impl Coturn {
     pub fn start() -> Self {
-        let port = store::test_ports::free_port();
+        let port = test_kit::ports::free_port();
         let secret = format!("xiaowu-test-{port}");
         let log = std::env::temp_dir().join(format!("xiaowu-coturn-{port}.log"));
         let mut child = std::process::Command::new("turnserver")

@@ -2,6 +2,10 @@
 //! a throwaway config and data folder): after a served call, Prometheus has the answer counted
 //! under the hall and service, the clerks by state and the HTTP and message latency histograms;
 //! no label names a booth, a clerk or a ticket.
+//!
+//! A test binary of its own: the metrics registry belongs to the process (one server per process
+//! in production), so series that must be at 0 from the start need a process no other test's
+//! server has counted in.
 
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -23,7 +27,7 @@ impl Drop for Prometheus {
 }
 
 fn prometheus_scraping(target: &str) -> Prometheus {
-    let port = store::test_ports::free_port();
+    let port = test_kit::ports::free_port();
     let dir = std::env::temp_dir().join(format!("xiaowu-prometheus-{}-{port}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("prometheus.yml");

@@ -3,6 +3,7 @@
 //! parties' media reaches it on UDP at `--bind-ip` (or `--public-ip` behind a 1:1 NAT).
 //! Recordings go to `--record-dir`; the server fetches each finished one over the control port
 //! (`media_relay::transfer`).
+#![forbid(unsafe_code)]
 
 use std::net::IpAddr;
 use std::path::PathBuf;

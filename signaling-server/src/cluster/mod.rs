@@ -9,7 +9,6 @@
 //! - `standby.rs`: a node without the lease tails the log and replays it, and takes over when the
 //!   lease lapses;
 //! - `nodes.rs`: each node's heartbeat, and the view `GET /api/cluster` gives supervisors;
-//! - `test_redis.rs`: a throwaway `redis-server` for tests and benchmarks.
 //!
 //! Every node is a gateway: it serves HTTP and WebSockets for every role whether it routes or
 //! not, so a load balancer may send any client to any node. A booth on node A, its clerk on node
@@ -20,7 +19,6 @@ pub mod bus;
 pub mod nodes;
 pub mod redis_log;
 pub mod standby;
-pub mod test_redis;
 
 use std::time::Duration;
 

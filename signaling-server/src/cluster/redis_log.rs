@@ -542,8 +542,8 @@ impl AppliedLog for RedisLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::test_redis::TestRedis;
     use crate::routing_log::Entry;
+    use test_kit::redis::TestRedis;
 
     fn entry(t: u64) -> Logged {
         Logged { t, src: None, entry: Entry::Timeout {} }
@@ -639,7 +639,7 @@ mod tests {
     /// server says it is the master.
     #[test]
     fn sentinel_connections_go_to_the_master_the_majority_names() {
-        let sentinel = crate::cluster::test_redis::TestSentinel::start();
+        let sentinel = test_kit::redis::TestSentinel::start();
         let mut conn = connect(&sentinel.url()).unwrap();
         let port: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("port").query(&mut conn).unwrap();
         assert_eq!(port[1], sentinel.master_port.to_string());

@@ -3,21 +3,18 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use store::test_cluster;
+use test_kit::postgres as test_postgres;
 
 use super::{free_addr, temp_dir, Server};
 
 pub struct Cluster {
-    pub redis: signaling_server::cluster::test_redis::TestRedis,
+    pub redis: test_kit::redis::TestRedis,
     pub database: String,
 }
 
 impl Cluster {
     pub fn start() -> Self {
-        Self {
-            redis: signaling_server::cluster::test_redis::TestRedis::start(),
-            database: test_cluster::postgres_url(),
-        }
+        Self { redis: test_kit::redis::TestRedis::start(), database: test_postgres::postgres_url() }
     }
 
     pub fn node(&self, name: &str) -> Server {

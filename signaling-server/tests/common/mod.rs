@@ -97,9 +97,9 @@ fn ureq_get(url: &str) -> String {
     out.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default()
 }
 
-/// A free loopback address (below the ephemeral range: see [`store::test_ports`]).
+/// A free loopback address (below the ephemeral range: see [`test_kit::ports`]).
 pub fn free_addr() -> SocketAddr {
-    store::test_ports::free_addr()
+    test_kit::ports::free_addr()
 }
 
 pub fn temp_dir(tag: &str) -> std::path::PathBuf {

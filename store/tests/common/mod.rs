@@ -1,11 +1,11 @@
 //! Real databases for the store tests: a SQLite file in a temp folder, and a fresh database in
-//! the throwaway PostgreSQL cluster of `xiaowu_store::test_cluster`.
+//! the throwaway PostgreSQL cluster of `test_kit::postgres`.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-pub use xiaowu_store::test_cluster::postgres_url;
+pub use test_kit::postgres::postgres_url;
 use xiaowu_store::Store;
 
 static NEXT: AtomicU32 = AtomicU32::new(0);

@@ -1,9 +1,9 @@
 //! A throwaway `redis-server` on a free loopback port, in a temporary folder, for tests and
 //! benchmarks (`scripts/test.sh` installs Debian's `redis-server`). It is stopped when dropped.
 
+use crate::ports::free_port;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use store::test_ports::free_port;
 
 pub struct TestRedis {
     child: Child,
@@ -14,7 +14,7 @@ pub struct TestRedis {
 impl TestRedis {
     /// Starts a server (no persistence: tests want a clean one) and waits until it answers.
     pub fn start() -> Self {
-        let port = store::test_ports::free_port();
+        let port = free_port();
         let dir = std::env::temp_dir().join(format!("xiaowu-redis-{}-{port}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();

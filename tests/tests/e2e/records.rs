@@ -34,7 +34,7 @@ async fn served_and_rated(server: &signaling_server::RunningServer, outcome: Cas
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_on_one_postgres_see_each_others_records() {
     // The PostgreSQL client runs its own runtime: off this one.
-    let url = tokio::task::spawn_blocking(store::test_cluster::postgres_url).await.unwrap();
+    let url = tokio::task::spawn_blocking(test_kit::postgres::postgres_url).await.unwrap();
     let on_pg = |url: String| settings(move |s| s.file.database.url = Some(url));
     let a = start(on_pg(url.clone())).await;
     let b = start(on_pg(url.clone())).await;
@@ -92,7 +92,7 @@ async fn after_a_restart_ids_are_new_and_ratings_land_on_the_right_case() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_database_stops_the_server_with_a_clear_error() {
-    let port = store::test_ports::free_port();
+    let port = test_kit::ports::free_port();
     let mut s = settings(|_| {});
     s.file.database.url = Some(format!("postgres://xiaowu@127.0.0.1:{port}/xiaowu"));
     s.file.documents.data_dir = std::env::temp_dir().join(format!("xiaowu-nodb-{}", std::process::id()));
@@ -109,7 +109,7 @@ async fn an_unreachable_database_stops_the_server_with_a_clear_error() {
 /// `case_recorded`, and the case is listed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_case_written_while_the_database_is_away_is_kept_until_it_is_back() {
-    let pg = tokio::task::spawn_blocking(store::test_cluster::Cluster::start).await.unwrap();
+    let pg = tokio::task::spawn_blocking(test_kit::postgres::Cluster::start).await.unwrap();
     let pg = std::sync::Arc::new(pg);
     let url = tokio::task::spawn_blocking({
         let pg = pg.clone();
@@ -166,7 +166,7 @@ async fn a_case_written_while_the_database_is_away_is_kept_until_it_is_back() {
 /// drains, the same `end_wrap_up` is taken and recorded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_records_queue_refuses_what_would_add_a_record() {
-    let pg = std::sync::Arc::new(tokio::task::spawn_blocking(store::test_cluster::Cluster::start).await.unwrap());
+    let pg = std::sync::Arc::new(tokio::task::spawn_blocking(test_kit::postgres::Cluster::start).await.unwrap());
     let url = tokio::task::spawn_blocking({
         let pg = pg.clone();
         move || pg.database()

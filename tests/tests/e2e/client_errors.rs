@@ -32,7 +32,7 @@ async fn a_url_without_a_scheme_is_named_as_such() {
 
 #[tokio::test]
 async fn nothing_listening_is_unreachable_and_retried_for_the_wait() {
-    let port = store::test_ports::free_port();
+    let port = test_kit::ports::free_port();
     let url = format!("http://127.0.0.1:{port}");
     let mut retries = 0;
     let result =

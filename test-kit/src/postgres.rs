@@ -66,7 +66,7 @@ impl Cluster {
         Command::new("chmod").args(["777", dir.to_str().unwrap()]).status().unwrap();
         let data = dir.join("data");
         run(&pg_bin("initdb"), &["-D", data.to_str().unwrap(), "-A", "trust", "-U", "xiaowu", "--no-sync"]);
-        let port = crate::test_ports::free_port();
+        let port = crate::ports::free_port();
         let opts = format!("-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=on", dir.display());
         let cluster = Cluster { port, data: data.clone(), opts, log: dir.join("log") };
         cluster.resume();
