@@ -30,14 +30,14 @@ impl Engine {
             return;
         }
         let info = self.dir.clerk(clerk);
-        let key = self.tickets[&ticket].key;
+        let key = self.tickets[&ticket].key();
         let better = self.tickets.iter().find(|(id, t)| {
             **id != ticket
-                && self.is_matchable(t)
-                && t.key < key
-                && info.skills.contains(&t.service)
+                && t.is_matchable()
+                && t.key() < key
+                && info.skills.contains(&t.service())
                 && !t.excluded.contains(&clerk)
-                && t.steps[..=t.step].iter().flatten().any(|h| *h == info.hall)
+                && t.steps()[..=t.step()].iter().flatten().any(|h| *h == info.hall)
         });
         if let Some((id, _)) = better {
             let msg = format!("offer of {ticket:?} to {clerk:?} skipped better waiting {id:?}");
@@ -53,16 +53,16 @@ impl Engine {
         let t = &self.tickets[&ticket];
         let ok = match cause {
             WidenCause::Threshold => {
-                let th = &self.dir.service(t.service).widen_after;
-                let due = t.enqueued_at + th[t.step.min(th.len() - 1)];
+                let th = &self.dir.service(t.service()).widen_after;
+                let due = t.enqueued_at + th[t.step().min(th.len() - 1)];
                 now >= due
             }
-            WidenCause::EmptyStep => {
-                !t.steps[t.step].iter().any(|h| self.idx.signed_in.get(&(t.service, *h)).copied().unwrap_or(0) > 0)
-            }
+            WidenCause::EmptyStep => !t.steps()[t.step()]
+                .iter()
+                .any(|h| self.idx.signed_in.get(&(t.service(), *h)).copied().unwrap_or(0) > 0),
         };
         if !ok {
-            let msg = format!("{ticket:?} widened from step {} by {cause:?} too early", t.step);
+            let msg = format!("{ticket:?} widened from step {} by {cause:?} too early", t.step());
             self.record(msg);
         }
     }
@@ -71,7 +71,7 @@ impl Engine {
     pub fn check_invariants(&self) -> Result<(), String> {
         let mut offered_clerks = BTreeSet::new();
         for (offer, rec) in &self.offers {
-            match self.tickets.get(&rec.ticket).map(|t| t.phase) {
+            match self.tickets.get(&rec.ticket).map(|t| t.phase()) {
                 Some(Phase::Offered { offer: o, clerk }) if o == *offer && clerk == rec.clerk => {}
                 other => return Err(format!("{offer:?} points at ticket in phase {other:?}")),
             }
@@ -81,7 +81,7 @@ impl Engine {
         }
         let mut calling_clerks = BTreeSet::new();
         for (call, rec) in &self.calls {
-            match self.tickets.get(&rec.ticket).map(|t| t.phase) {
+            match self.tickets.get(&rec.ticket).map(|t| t.phase()) {
                 Some(Phase::Connected { call: c, clerk }) if c == *call && clerk == rec.clerk => {}
                 other => return Err(format!("{call:?} points at ticket in phase {other:?}")),
             }
@@ -98,36 +98,40 @@ impl Engine {
                 return Err(format!("{clerk:?} in {:?} disagrees with the calls", c.state));
             }
         }
-        for (id, t) in &self.tickets {
+        for (id, t) in self.tickets.iter() {
             if self.booths[t.booth.0 as usize].ticket != Some(*id) {
                 return Err(format!("{id:?} is not its booth's ticket"));
             }
-            let in_index = t.steps[..=t.step]
+            let in_index = t.steps()[..=t.step()]
                 .iter()
                 .flatten()
-                .all(|h| self.idx.waiting.get(&(t.service, *h)).is_some_and(|s| s.contains(&(t.key, *id))));
-            let matchable = self.is_matchable(t);
-            if matchable != in_index {
-                return Err(format!("{id:?} in {:?} disagrees with the waiting index", t.phase));
+                .all(|h| self.tickets.waiting_at((t.service(), *h)).is_some_and(|s| s.contains(&(t.key(), *id))));
+            // Worked out here from the booth, not asked of the ticket: its own flag must agree.
+            let matchable = t.phase() == Phase::Waiting && self.booths[t.booth.0 as usize].connected;
+            if matchable != t.is_matchable() {
+                return Err(format!("{id:?} disagrees with its booth on whether the booth is there"));
             }
-            if matches!(t.phase, Phase::Offered { .. }) && !self.booths[t.booth.0 as usize].connected {
+            if matchable != in_index {
+                return Err(format!("{id:?} in {:?} disagrees with the waiting index", t.phase()));
+            }
+            if matches!(t.phase(), Phase::Offered { .. }) && !self.booths[t.booth.0 as usize].connected {
                 return Err(format!("{id:?} is offered while its booth is away"));
             }
             if matchable {
-                for h in t.steps[..=t.step].iter().flatten() {
-                    let free = self.idx.available.get(&(t.service, *h)).into_iter().flatten();
+                for h in t.steps()[..=t.step()].iter().flatten() {
+                    let free = self.idx.available.get(&(t.service(), *h)).into_iter().flatten();
                     if let Some((_, _, c)) = free.into_iter().find(|(_, _, c)| !t.excluded.contains(c)) {
                         return Err(format!("{id:?} waits while {c:?} is available in its pool"));
                     }
                 }
             }
         }
-        let indexed: usize = self.idx.waiting.values().map(|s| s.len()).sum();
+        let indexed: usize = self.tickets.waiting().values().map(|s| s.len()).sum();
         let expected: usize = self
             .tickets
             .values()
-            .filter(|t| self.is_matchable(t))
-            .map(|t| t.steps[..=t.step].iter().map(Vec::len).sum::<usize>())
+            .filter(|t| t.is_matchable())
+            .map(|t| t.steps()[..=t.step()].iter().map(Vec::len).sum::<usize>())
             .sum();
         if indexed != expected {
             return Err(format!("waiting index holds {indexed} entries, expected {expected}"));

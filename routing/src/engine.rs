@@ -1,14 +1,16 @@
 //! The engine: state, the `handle_input` / `poll_action` / `poll_timeout` surface, and the
 //! handling of every input and timer. Matching itself lives in `matching.rs`.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::clerk_index::ClerkIndex;
 use crate::directory::{BoothIdx, ClerkIdx, Directory, RegionIdx, ServiceIdx};
 use crate::fxhash::FxMap;
-use crate::matching::{Indexes, QueueKey};
 use crate::model::*;
+use crate::tickets::Tickets;
+pub(crate) use crate::tickets::{Phase, QueueKey, TicketRec};
 use crate::timers::{Timer, Timers};
 
 pub mod snapshot;
@@ -58,31 +60,6 @@ impl Default for EngineConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Phase {
-    Waiting,
-    Offered { offer: OfferId, clerk: ClerkIdx },
-    Connected { call: CallId, clerk: ClerkIdx },
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct TicketRec {
-    pub booth: BoothIdx,
-    pub service: ServiceIdx,
-    pub priority: Priority,
-    pub key: QueueKey,
-    pub enqueued_at: Instant,
-    pub steps: Arc<[Vec<RegionIdx>]>,
-    /// Index of the widest step reached; the pool is steps `0..=step`.
-    pub step: usize,
-    pub phase: Phase,
-    /// Clerks who declined or missed this ticket; it is not offered to them again.
-    pub excluded: Vec<ClerkIdx>,
-    pub expiry_epoch: u64,
-    /// Counted in the service level already (at its first answer; a re-queue does not recount).
-    pub answered: bool,
-}
-
 #[derive(Debug, Clone)]
 pub(crate) struct ClerkRec {
     pub state: ClerkState,
@@ -130,14 +107,13 @@ pub(crate) struct CallRec {
 pub struct Engine {
     pub(crate) dir: Arc<Directory>,
     pub(crate) cfg: EngineConfig,
-    pub(crate) tickets: FxMap<TicketId, TicketRec>,
-    /// Open tickets per service, in ticket order (for sign-out checks and status updates).
-    pub(crate) open_by_service: FxMap<ServiceIdx, BTreeSet<TicketId>>,
+    /// Open tickets, behind their phase gate (`tickets.rs`).
+    pub(crate) tickets: Tickets,
     pub(crate) clerks: Vec<ClerkRec>,
     pub(crate) booths: Vec<BoothRec>,
     pub(crate) offers: FxMap<OfferId, OfferRec>,
     pub(crate) calls: FxMap<CallId, CallRec>,
-    pub(crate) idx: Indexes,
+    pub(crate) idx: ClerkIndex,
     steps_cache: FxMap<(RegionIdx, ServiceIdx), Arc<[Vec<RegionIdx>]>>,
     pub(crate) timers: Timers,
     actions: VecDeque<Action>,
@@ -182,11 +158,10 @@ impl Engine {
             next_ticket: cfg.first_ticket,
             dir,
             cfg,
-            tickets: FxMap::default(),
-            open_by_service: FxMap::default(),
+            tickets: Tickets::default(),
             offers: FxMap::default(),
             calls: FxMap::default(),
-            idx: Indexes::default(),
+            idx: ClerkIndex::default(),
             steps_cache: FxMap::default(),
             answered: FxMap::default(),
             timers: Timers::default(),
@@ -380,7 +355,7 @@ impl Engine {
             ClerkState::InCall => {
                 let call = self.call_of_clerk(clerk).expect("an in-call clerk has exactly one call");
                 let rec = self.calls.remove(&call).expect("call_of_clerk returned a live call");
-                let service = self.tickets[&rec.ticket].service;
+                let service = self.tickets[&rec.ticket].service();
                 self.emit(Action::CallEnded {
                     call,
                     ticket: rec.ticket,
@@ -460,13 +435,13 @@ impl Engine {
         let rec = self.offers.remove(&offer).expect("checked just above");
         let call = CallId(self.next_call);
         self.next_call += 1;
+        self.tickets.set_phase(rec.ticket, Phase::Connected { call, clerk });
         let t = self.tickets.get_mut(&rec.ticket).expect("an offer always points at an open ticket");
-        t.phase = Phase::Connected { call, clerk };
-        let (booth, service) = (t.booth, t.service);
+        let (booth, service) = (t.booth, t.service());
         if !t.answered {
             t.answered = true;
             let within = now.saturating_duration_since(t.enqueued_at) <= self.dir.service(service).target_answer;
-            let counts = self.answered.entry((t.steps[0][0], service)).or_default();
+            let counts = self.answered.entry((t.steps()[0][0], service)).or_default();
             counts.0 += 1;
             counts.1 += u32::from(within);
         }
@@ -516,10 +491,10 @@ impl Engine {
             return Ok(());
         };
         // A held ticket rejoins the queue with the key it always kept, and may be offered now.
+        self.tickets.set_present(ticket, true);
         let t = &self.tickets[&ticket];
-        if t.phase == Phase::Waiting {
-            let (service, step) = (t.service, t.step);
-            self.idx.insert_waiting(&self.tickets[&ticket], ticket, 0..step + 1);
+        if t.phase() == Phase::Waiting {
+            let service = t.service();
             self.emit(Action::QueueChanged { service });
             self.try_match_ticket(ticket, now);
         }
@@ -544,18 +519,17 @@ impl Engine {
         if !was_connected {
             return Ok(());
         }
+        self.tickets.set_present(ticket, false);
         let t = &self.tickets[&ticket];
-        match t.phase {
+        match t.phase() {
             Phase::Waiting => {
-                let (service, step) = (t.service, t.step);
-                self.idx.remove_waiting(&self.tickets[&ticket], ticket, 0..step + 1);
-                self.emit(Action::QueueChanged { service });
+                self.emit(Action::QueueChanged { service: t.service() });
             }
             Phase::Offered { offer, clerk } => {
                 self.offers.remove(&offer);
                 self.emit(Action::OfferRevoked { offer, ticket, clerk, reason: OfferRevokeReason::BoothAway });
-                self.tickets.get_mut(&ticket).expect("checked above").phase = Phase::Waiting;
-                self.emit(Action::QueueChanged { service: self.tickets[&ticket].service });
+                self.tickets.set_phase(ticket, Phase::Waiting);
+                self.emit(Action::QueueChanged { service: self.tickets[&ticket].service() });
                 self.resume_widening(ticket, now);
                 self.set_clerk_state(clerk, ClerkState::Available, now);
                 self.try_match_clerk(clerk, now);
@@ -563,11 +537,6 @@ impl Engine {
             Phase::Connected { .. } => {}
         }
         Ok(())
-    }
-
-    /// Whether a ticket is in the waiting index: waiting, and its booth is connected.
-    pub(crate) fn is_matchable(&self, t: &TicketRec) -> bool {
-        t.phase == Phase::Waiting && self.booths[t.booth.0 as usize].connected
     }
 
     fn request_service(
@@ -597,27 +566,10 @@ impl Engine {
         self.next_ticket += 1;
         let key = QueueKey::new(priority, self.next_order);
         self.next_order += 1;
-        self.tickets.insert(
-            ticket,
-            TicketRec {
-                booth,
-                service,
-                priority,
-                key,
-                enqueued_at: now,
-                steps,
-                step: 0,
-                phase: Phase::Waiting,
-                excluded: Vec::new(),
-                expiry_epoch: 0,
-                answered: false,
-            },
-        );
-        self.open_by_service.entry(service).or_default().insert(ticket);
+        self.tickets.open(ticket, TicketRec::new(booth, service, priority, key, now, steps));
         self.booths[booth.0 as usize].ticket = Some(ticket);
         self.emit(Action::TicketOpened { ticket, booth, service, priority });
         self.timers.schedule(now + self.cfg.max_wait, Timer::TicketExpiry { ticket, epoch: 0 });
-        self.idx.insert_waiting(&self.tickets[&ticket], ticket, 0..1);
         self.skip_empty_steps(ticket, now);
         if !self.pool_has_signed_in(ticket) {
             // Nobody anywhere can serve it: say so now rather than let the citizen wait.
@@ -633,7 +585,7 @@ impl Engine {
     fn cancel_ticket(&mut self, booth: BoothIdx, ticket: TicketId, now: Instant) -> Result<(), Reject> {
         self.booth_checked(booth)?;
         let phase = match self.tickets.get(&ticket) {
-            Some(t) if t.booth == booth => t.phase,
+            Some(t) if t.booth == booth => t.phase(),
             _ => return Err(Reject::NoSuchTicket),
         };
         match phase {
@@ -675,7 +627,7 @@ impl Engine {
     /// to available (and is not offered this ticket again) and the ticket returns to the head.
     fn media_failed(&mut self, call: CallId, now: Instant) {
         let rec = self.calls.remove(&call).expect("media_failed is only called for live calls");
-        let service = self.tickets[&rec.ticket].service;
+        let service = self.tickets[&rec.ticket].service();
         self.emit(Action::CallEnded {
             call,
             ticket: rec.ticket,
@@ -704,7 +656,7 @@ impl Engine {
     /// Ends a call whose ticket will be closed by the caller; the clerk goes to wrap-up.
     fn end_call(&mut self, call: CallId, rec: CallRec, reason: CallEndReason, now: Instant) {
         self.calls.remove(&call);
-        let service = self.tickets[&rec.ticket].service;
+        let service = self.tickets[&rec.ticket].service();
         self.emit(Action::CallEnded { call, ticket: rec.ticket, booth: rec.booth, clerk: rec.clerk, service, reason });
         self.start_wrap_up(rec.clerk, service, now.saturating_duration_since(rec.started_at), now);
     }
@@ -727,15 +679,14 @@ impl Engine {
         if to == from || !free || !target.connected {
             return Err(Reject::WrongState);
         }
-        let service = self.tickets[&rec.ticket].service;
+        let service = self.tickets[&rec.ticket].service();
         let c = self.calls.get_mut(&call).expect("checked by call_party");
         c.clerk = to;
         // The new clerk's part starts now: its talk time, and its media must come up in time.
         c.started_at = now;
         c.clerk_media = false;
         c.handovers += 1;
-        self.tickets.get_mut(&rec.ticket).expect("a call points at an open ticket").phase =
-            Phase::Connected { call, clerk: to };
+        self.tickets.set_phase(rec.ticket, Phase::Connected { call, clerk: to });
         self.timers.schedule(now + self.cfg.media_timeout, Timer::MediaTimeout { call });
         self.emit(Action::CallTransferred { call, ticket: rec.ticket, booth: rec.booth, service, from, to });
         self.start_wrap_up(from, service, now.saturating_duration_since(rec.started_at), now);
@@ -757,18 +708,13 @@ impl Engine {
             return Err(Reject::ServiceNotOffered);
         }
         self.end_call(call, rec, CallEndReason::Requeued, now);
+        let from = self.tickets[&rec.ticket].service();
+        self.tickets.move_to_service(rec.ticket, service, steps);
         let t = self.tickets.get_mut(&rec.ticket).expect("a call points at an open ticket");
-        let from = std::mem::replace(&mut t.service, service);
-        t.steps = steps;
-        t.step = 0;
         // In the new queue its widening counts from now (the wait shown starts again too).
         t.enqueued_at = now;
         // Nobody has declined it for the new service; the clerk who sent it on is not asked again.
         t.excluded = vec![clerk];
-        if let Some(set) = self.open_by_service.get_mut(&from) {
-            set.remove(&rec.ticket);
-        }
-        self.open_by_service.entry(service).or_default().insert(rec.ticket);
         self.emit(Action::TicketServiceChanged { ticket: rec.ticket, booth: rec.booth, from, to: service });
         self.emit(Action::QueueChanged { service: from });
         // Waiting again: its widening starts afresh from `enqueued_at` (`resume_widening`).
@@ -778,31 +724,24 @@ impl Engine {
 
     /// Removes an open ticket for good and tells the booth why.
     pub(crate) fn close_ticket(&mut self, ticket: TicketId, reason: TicketEndReason) {
-        let matchable = self.is_matchable(&self.tickets[&ticket]);
-        let t = self.tickets.remove(&ticket).expect("close_ticket is only called for open tickets");
-        if matchable {
-            self.idx.remove_waiting(&t, ticket, 0..t.step + 1);
-        }
-        if let Some(set) = self.open_by_service.get_mut(&t.service) {
-            set.remove(&ticket);
-        }
+        let t = self.tickets.close(ticket);
         self.booths[t.booth.0 as usize].ticket = None;
-        self.emit(Action::TicketClosed { ticket, booth: t.booth, service: t.service, reason });
-        self.emit(Action::QueueChanged { service: t.service });
+        self.emit(Action::TicketClosed { ticket, booth: t.booth, service: t.service(), reason });
+        self.emit(Action::QueueChanged { service: t.service() });
     }
 
     fn shutdown(&mut self) {
         let mut open: Vec<TicketId> = self.tickets.keys().copied().collect();
         open.sort();
         for ticket in open {
-            match self.tickets[&ticket].phase {
+            match self.tickets[&ticket].phase() {
                 Phase::Waiting => {}
                 Phase::Offered { offer, clerk } => {
                     self.offers.remove(&offer);
                     self.emit(Action::OfferRevoked { offer, ticket, clerk, reason: OfferRevokeReason::ServerShutdown });
                 }
                 Phase::Connected { call, clerk } => {
-                    let (booth, service) = (self.tickets[&ticket].booth, self.tickets[&ticket].service);
+                    let (booth, service) = (self.tickets[&ticket].booth, self.tickets[&ticket].service());
                     self.calls.remove(&call);
                     let reason = CallEndReason::ServerShutdown;
                     self.emit(Action::CallEnded { call, ticket, booth, clerk, service, reason });
@@ -822,13 +761,13 @@ impl Engine {
                 // A ticket moved to another item's queue (`RequeueCall`) starts its widening
                 // afresh: a timer of its old schedule that is not due on the new one is stale.
                 let due = |t: &TicketRec| {
-                    let thresholds = &self.dir.service(t.service).widen_after;
+                    let thresholds = &self.dir.service(t.service()).widen_after;
                     now >= t.enqueued_at + thresholds[(to_step - 1).min(thresholds.len() - 1)]
                 };
                 // Only a waiting ticket widens: one offered or in a call catches up on what it
                 // missed when it waits again (`resume_widening`).
-                let waiting = |t: &TicketRec| t.phase == Phase::Waiting;
-                if self.tickets.get(&ticket).is_some_and(|t| t.step + 1 == to_step && due(t) && waiting(t)) {
+                let waiting = |t: &TicketRec| t.phase() == Phase::Waiting;
+                if self.tickets.get(&ticket).is_some_and(|t| t.step() + 1 == to_step && due(t) && waiting(t)) {
                     self.widen(ticket, WidenCause::Threshold, now);
                     self.skip_empty_steps(ticket, now);
                     self.schedule_widen(ticket);
@@ -862,7 +801,7 @@ impl Engine {
                 }
             }
             Timer::TicketExpiry { ticket, epoch } => {
-                if self.tickets.get(&ticket).is_some_and(|t| t.phase == Phase::Waiting && t.expiry_epoch == epoch) {
+                if self.tickets.get(&ticket).is_some_and(|t| t.phase() == Phase::Waiting && t.expiry_epoch == epoch) {
                     self.close_ticket(ticket, TicketEndReason::Expired);
                 }
             }
@@ -874,7 +813,7 @@ impl Engine {
                 }
             }
             Timer::NoClerk { ticket } => {
-                if self.tickets.get(&ticket).is_some_and(|t| t.phase == Phase::Waiting)
+                if self.tickets.get(&ticket).is_some_and(|t| t.phase() == Phase::Waiting)
                     && !self.pool_has_signed_in(ticket)
                 {
                     self.close_ticket(ticket, TicketEndReason::NoClerk);
@@ -900,7 +839,7 @@ impl Engine {
     }
 
     fn booth_lost(&mut self, ticket: TicketId, now: Instant) {
-        match self.tickets[&ticket].phase {
+        match self.tickets[&ticket].phase() {
             Phase::Waiting => {}
             Phase::Offered { offer, clerk } => {
                 self.offers.remove(&offer);

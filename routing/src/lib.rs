@@ -15,12 +15,14 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod clerk_index;
 mod digest;
 mod directory;
 mod engine;
 mod fxhash;
 mod matching;
 mod model;
+mod tickets;
 mod timers;
 mod views;
 

@@ -5,95 +5,14 @@
 //! has not declined or missed it. So matching only ever runs for the one ticket or clerk that
 //! just changed, never as a scan.
 
-use std::collections::BTreeSet;
-use std::ops::Range;
 use std::time::Instant;
 
-use crate::directory::{ClerkIdx, RegionIdx, ServiceIdx};
-use crate::engine::{Engine, OfferRec, Phase, TicketRec};
-use crate::fxhash::FxMap;
+use crate::clerk_index::{is_working, ClerkIndex};
+use crate::directory::ClerkIdx;
+use crate::engine::{Engine, OfferRec};
 use crate::model::*;
+use crate::tickets::{Phase, QueueKey, TicketRec};
 use crate::timers::Timer;
-
-/// Sort key of a waiting ticket: higher priority class first, then lower `order` (arrival).
-/// A ticket put back at the head after its clerk was lost gets a negative order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct QueueKey {
-    class: u8,
-    order: i64,
-}
-
-impl QueueKey {
-    pub fn new(priority: Priority, order: i64) -> Self {
-        let class = match priority {
-            Priority::Appointment => 0,
-            Priority::Elderly => 1,
-            Priority::Normal => 2,
-        };
-        Self { class, order }
-    }
-
-    /// Its class and order (a snapshot writes them as numbers).
-    pub(crate) fn parts(self) -> (u8, i64) {
-        (self.class, self.order)
-    }
-
-    pub(crate) fn from_parts(class: u8, order: i64) -> Self {
-        Self { class, order }
-    }
-
-    pub fn at_head(self, order: i64) -> Self {
-        Self { class: self.class, order }
-    }
-}
-
-type HallKey = (ServiceIdx, RegionIdx);
-
-/// Indexes over waiting tickets and clerks, per (service, hall).
-#[derive(Debug, Default)]
-pub(crate) struct Indexes {
-    /// Waiting tickets whose pool includes the hall, best first.
-    pub waiting: FxMap<HallKey, BTreeSet<(QueueKey, TicketId)>>,
-    /// Available clerks of the hall with the skill, idle longest first.
-    pub available: FxMap<HallKey, BTreeSet<(Instant, u64, ClerkIdx)>>,
-    /// Clerks of the hall with the skill who are signed in (any state but offline).
-    pub signed_in: FxMap<HallKey, u32>,
-    /// Clerks of the hall with the skill who are taking calls (available, offered, in call, wrap-up).
-    pub working: FxMap<HallKey, u32>,
-}
-
-impl Indexes {
-    pub fn insert_waiting(&mut self, t: &TicketRec, id: TicketId, steps: Range<usize>) {
-        for hall in t.steps[steps].iter().flatten() {
-            self.waiting.entry((t.service, *hall)).or_default().insert((t.key, id));
-        }
-    }
-
-    pub fn remove_waiting(&mut self, t: &TicketRec, id: TicketId, steps: Range<usize>) {
-        for hall in t.steps[steps].iter().flatten() {
-            if let Some(set) = self.waiting.get_mut(&(t.service, *hall)) {
-                set.remove(&(t.key, id));
-            }
-        }
-    }
-
-    pub fn count(map: &FxMap<HallKey, u32>, key: HallKey) -> u32 {
-        map.get(&key).copied().unwrap_or(0)
-    }
-}
-
-fn bump(map: &mut FxMap<HallKey, u32>, key: HallKey, up: bool) {
-    let n = map.entry(key).or_default();
-    if up {
-        *n += 1;
-    } else {
-        *n = n.checked_sub(1).expect("a count only goes down after it went up");
-    }
-}
-
-fn is_working(state: ClerkState) -> bool {
-    matches!(state, ClerkState::Available | ClerkState::Offered | ClerkState::InCall | ClerkState::WrapUp)
-}
 
 impl Engine {
     /// The one place a clerk's state changes: keeps every index and count in step.
@@ -134,10 +53,10 @@ impl Engine {
         for s in &info.skills {
             let key = (*s, info.hall);
             if was_in != is_in {
-                bump(&mut self.idx.signed_in, key, is_in);
+                ClerkIndex::bump(&mut self.idx.signed_in, key, is_in);
             }
             if was_working != now_working {
-                bump(&mut self.idx.working, key, now_working);
+                ClerkIndex::bump(&mut self.idx.working, key, now_working);
             }
         }
         if old != new {
@@ -150,13 +69,13 @@ impl Engine {
         let Some(t) = self.tickets.get(&ticket) else {
             return;
         };
-        if !self.is_matchable(t) {
+        if !t.is_matchable() {
             return;
         }
-        for step in &t.steps[..=t.step] {
+        for step in t.pool() {
             let mut best: Option<(Instant, u64, ClerkIdx)> = None;
             for hall in step {
-                let Some(set) = self.idx.available.get(&(t.service, *hall)) else {
+                let Some(set) = self.idx.available.get(&(t.service(), *hall)) else {
                     continue;
                 };
                 if let Some(c) = set.iter().find(|(_, _, c)| !t.excluded.contains(c)) {
@@ -180,7 +99,7 @@ impl Engine {
         let info = self.dir.clerk(clerk);
         let mut best: Option<(QueueKey, TicketId)> = None;
         for s in &info.skills {
-            let Some(set) = self.idx.waiting.get(&(*s, info.hall)) else {
+            let Some(set) = self.tickets.waiting_at((*s, info.hall)) else {
                 continue;
             };
             let found = set.iter().find(|(_, id)| !self.tickets[id].excluded.contains(&clerk));
@@ -198,10 +117,9 @@ impl Engine {
     fn make_offer(&mut self, ticket: TicketId, clerk: ClerkIdx, now: Instant) {
         self.audit_offer(ticket, clerk);
         let offer = self.next_offer_id();
-        let t = self.tickets.get_mut(&ticket).expect("matching only picks open tickets");
-        t.phase = Phase::Offered { offer, clerk };
-        let (booth, service, step) = (t.booth, t.service, t.step);
-        self.idx.remove_waiting(&self.tickets[&ticket], ticket, 0..step + 1);
+        self.tickets.set_phase(ticket, Phase::Offered { offer, clerk });
+        let t = &self.tickets[&ticket];
+        let (booth, service) = (t.booth, t.service());
         self.offers.insert(offer, OfferRec { ticket, clerk });
         self.set_clerk_state(clerk, ClerkState::Offered, now);
         self.timers.schedule(now + self.cfg.offer_timeout, Timer::OfferExpiry { offer });
@@ -212,19 +130,17 @@ impl Engine {
     /// Puts an offered or connected ticket back to waiting, in its place or at the head.
     pub(crate) fn return_to_waiting(&mut self, ticket: TicketId, cause: RequeueCause, now: Instant) {
         let head = if cause.at_head() { Some(self.next_head_order()) } else { None };
-        let t = self.tickets.get_mut(&ticket).expect("only open tickets return to waiting");
-        t.phase = Phase::Waiting;
+        self.tickets.set_phase(ticket, Phase::Waiting);
         if let Some(order) = head {
-            t.key = t.key.at_head(order);
+            let key = self.tickets[&ticket].key().at_head(order);
+            self.tickets.set_key(ticket, key);
             // A re-queued citizen gets a fresh waiting allowance.
+            let t = self.tickets.get_mut(&ticket).expect("only open tickets return to waiting");
             t.expiry_epoch += 1;
             let epoch = t.expiry_epoch;
             self.timers.schedule(now + self.cfg.max_wait, Timer::TicketExpiry { ticket, epoch });
         }
-        let (booth, service, step) = (t.booth, t.service, t.step);
-        if self.is_matchable(&self.tickets[&ticket]) {
-            self.idx.insert_waiting(&self.tickets[&ticket], ticket, 0..step + 1);
-        }
+        let (booth, service) = (self.tickets[&ticket].booth, self.tickets[&ticket].service());
         self.emit(Action::TicketRequeued { ticket, booth, cause });
         self.emit(Action::QueueChanged { service });
         self.resume_widening(ticket, now);
@@ -238,12 +154,7 @@ impl Engine {
     /// Moves the ticket's pool one step wider.
     pub(crate) fn widen(&mut self, ticket: TicketId, cause: WidenCause, now: Instant) {
         self.audit_widen(ticket, cause, now);
-        let t = self.tickets.get_mut(&ticket).expect("only open tickets widen");
-        t.step += 1;
-        let step = t.step;
-        if self.is_matchable(&self.tickets[&ticket]) {
-            self.idx.insert_waiting(&self.tickets[&ticket], ticket, step..step + 1);
-        }
+        let step = self.tickets.widen(ticket);
         self.emit(Action::TicketWidened { ticket, step, cause });
     }
 
@@ -251,7 +162,7 @@ impl Engine {
     pub(crate) fn skip_empty_steps(&mut self, ticket: TicketId, now: Instant) {
         loop {
             let t = &self.tickets[&ticket];
-            if t.step + 1 >= t.steps.len() || self.step_has_signed_in(t, t.step) {
+            if t.step() + 1 >= t.steps().len() || self.step_has_signed_in(t, t.step()) {
                 return;
             }
             self.widen(ticket, WidenCause::EmptyStep, now);
@@ -264,11 +175,11 @@ impl Engine {
     pub(crate) fn resume_widening(&mut self, ticket: TicketId, now: Instant) {
         loop {
             let t = &self.tickets[&ticket];
-            let to_step = t.step + 1;
-            if to_step >= t.steps.len() {
+            let to_step = t.step() + 1;
+            if to_step >= t.steps().len() {
                 return;
             }
-            let thresholds = &self.dir.service(t.service).widen_after;
+            let thresholds = &self.dir.service(t.service()).widen_after;
             if t.enqueued_at + thresholds[(to_step - 1).min(thresholds.len() - 1)] > now {
                 break;
             }
@@ -280,24 +191,24 @@ impl Engine {
     /// Sets the timer for the ticket's next threshold widening, if there is a next step.
     pub(crate) fn schedule_widen(&mut self, ticket: TicketId) {
         let t = &self.tickets[&ticket];
-        let to_step = t.step + 1;
-        if to_step >= t.steps.len() {
+        let to_step = t.step() + 1;
+        if to_step >= t.steps().len() {
             return;
         }
-        let thresholds = &self.dir.service(t.service).widen_after;
+        let thresholds = &self.dir.service(t.service()).widen_after;
         let after = thresholds[(to_step - 1).min(thresholds.len() - 1)];
         let at = t.enqueued_at + after;
         self.timers.schedule(at, Timer::Widen { ticket, to_step });
     }
 
     fn step_has_signed_in(&self, t: &TicketRec, step: usize) -> bool {
-        t.steps[step].iter().any(|hall| Indexes::count(&self.idx.signed_in, (t.service, *hall)) > 0)
+        t.steps()[step].iter().any(|hall| ClerkIndex::count(&self.idx.signed_in, (t.service(), *hall)) > 0)
     }
 
     /// Whether anyone who could ever serve the ticket (at any step) is signed in.
     pub(crate) fn pool_has_signed_in(&self, ticket: TicketId) -> bool {
         let t = &self.tickets[&ticket];
-        (0..t.steps.len()).any(|s| self.step_has_signed_in(t, s))
+        (0..t.steps().len()).any(|s| self.step_has_signed_in(t, s))
     }
 
     /// After a clerk signs out, waiting tickets whose current step emptied widen at once, and
@@ -306,30 +217,30 @@ impl Engine {
         let dir = self.dir.clone();
         let info = dir.clerk(clerk);
         for s in &info.skills {
-            if Indexes::count(&self.idx.signed_in, (*s, info.hall)) > 0 {
+            if ClerkIndex::count(&self.idx.signed_in, (*s, info.hall)) > 0 {
                 continue;
             }
             let affected: Vec<TicketId> = self
-                .open_by_service
-                .get(s)
+                .tickets
+                .of_service(*s)
                 .map(|set| {
                     set.iter()
                         .copied()
                         .filter(|id| {
                             let t = &self.tickets[id];
-                            t.phase == Phase::Waiting && t.steps[t.step].contains(&info.hall)
+                            t.phase() == Phase::Waiting && t.steps()[t.step()].contains(&info.hall)
                         })
                         .collect()
                 })
                 .unwrap_or_default();
             for ticket in affected {
-                let before = self.tickets[&ticket].step;
+                let before = self.tickets[&ticket].step();
                 self.skip_empty_steps(ticket, now);
-                if self.tickets[&ticket].step != before {
+                if self.tickets[&ticket].step() != before {
                     self.schedule_widen(ticket);
                     self.try_match_ticket(ticket, now);
                 }
-                if self.tickets.get(&ticket).is_some_and(|t| t.phase == Phase::Waiting)
+                if self.tickets.get(&ticket).is_some_and(|t| t.phase() == Phase::Waiting)
                     && !self.pool_has_signed_in(ticket)
                 {
                     self.timers.schedule(now + self.cfg.no_clerk_grace, Timer::NoClerk { ticket });

@@ -12,9 +12,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use crate::clerk_index::ClerkIndex;
 use crate::directory::{BoothIdx, ClerkIdx, RegionIdx, ServiceIdx};
 use crate::engine::{Engine, Phase};
-use crate::matching::Indexes;
 use crate::model::*;
 
 /// A ticket as the booth sees it.
@@ -69,15 +69,18 @@ pub struct LoadRow {
 impl Engine {
     pub fn ticket_view(&self, ticket: TicketId, now: Instant) -> Option<TicketView> {
         let t = self.tickets.get(&ticket)?;
-        let state = match t.phase {
+        let state = match t.phase() {
             Phase::Waiting => TicketState::Waiting,
             Phase::Offered { .. } => TicketState::Offered,
             Phase::Connected { .. } => TicketState::Connected,
         };
-        let (position, estimated_wait) = if t.phase == Phase::Waiting {
-            let home = t.steps[0][0];
-            let ahead =
-                self.idx.waiting.get(&(t.service, home)).map(|set| set.range(..(t.key, ticket)).count()).unwrap_or(0);
+        let (position, estimated_wait) = if t.phase() == Phase::Waiting {
+            let home = t.steps()[0][0];
+            let ahead = self
+                .tickets
+                .waiting_at((t.service(), home))
+                .map(|set| set.range(..(t.key(), ticket)).count())
+                .unwrap_or(0);
             let position = ahead as u32 + 1;
             (Some(position), self.estimate(ticket, position))
         } else {
@@ -86,13 +89,13 @@ impl Engine {
         Some(TicketView {
             ticket,
             booth: t.booth,
-            service: t.service,
+            service: t.service(),
             priority: t.priority,
             state,
             position,
             estimated_wait,
             waited: now.saturating_duration_since(t.enqueued_at),
-            step: t.step,
+            step: t.step(),
         })
     }
 
@@ -100,9 +103,9 @@ impl Engine {
         let t = &self.tickets[&ticket];
         let mut working = 0;
         let mut available = 0;
-        for hall in t.steps[..=t.step].iter().flatten() {
-            working += Indexes::count(&self.idx.working, (t.service, *hall));
-            available += self.idx.available.get(&(t.service, *hall)).map_or(0, |s| s.len());
+        for hall in t.steps()[..=t.step()].iter().flatten() {
+            working += ClerkIndex::count(&self.idx.working, (t.service(), *hall));
+            available += self.idx.available.get(&(t.service(), *hall)).map_or(0, |s| s.len());
         }
         if available > 0 {
             return Some(Duration::ZERO);
@@ -110,13 +113,13 @@ impl Engine {
         if working == 0 {
             return None;
         }
-        let aht = self.aht_secs[t.service.0 as usize];
+        let aht = self.aht_secs[t.service().0 as usize];
         Some(Duration::from_secs_f64(position as f64 * aht / working as f64))
     }
 
     /// Open tickets of a service, in ticket order.
     pub fn open_tickets(&self, service: ServiceIdx) -> impl Iterator<Item = TicketId> + '_ {
-        self.open_by_service.get(&service).into_iter().flatten().copied()
+        self.tickets.of_service(service).into_iter().flatten().copied()
     }
 
     pub fn booth_ticket(&self, booth: BoothIdx) -> Option<TicketId> {
@@ -138,7 +141,7 @@ impl Engine {
 
     pub fn call(&self, call: CallId) -> Option<CallView> {
         let c = self.calls.get(&call)?;
-        let service = self.tickets[&c.ticket].service;
+        let service = self.tickets[&c.ticket].service();
         Some(CallView { call, ticket: c.ticket, booth: c.booth, clerk: c.clerk, service, handovers: c.handovers })
     }
 
@@ -152,7 +155,7 @@ impl Engine {
     /// The booth's live call, if any.
     pub fn call_of_booth(&self, booth: BoothIdx) -> Option<CallView> {
         let ticket = self.booth_ticket(booth)?;
-        match self.tickets[&ticket].phase {
+        match self.tickets[&ticket].phase() {
             Phase::Connected { call, .. } => self.call(call),
             _ => None,
         }
@@ -173,7 +176,7 @@ impl Engine {
     pub fn clerks_signed_in_for(&self, booth: BoothIdx, service: ServiceIdx) -> usize {
         let region = self.dir.booth(booth).region;
         let steps = self.dir.widening_steps(region, service);
-        steps.iter().flatten().map(|hall| Indexes::count(&self.idx.signed_in, (service, *hall)) as usize).sum()
+        steps.iter().flatten().map(|hall| ClerkIndex::count(&self.idx.signed_in, (service, *hall)) as usize).sum()
     }
 
     pub fn open_ticket_count(&self) -> usize {
@@ -197,13 +200,13 @@ impl Engine {
             })
         }
         for t in self.tickets.values() {
-            if matches!(t.phase, Phase::Connected { .. }) {
+            if matches!(t.phase(), Phase::Connected { .. }) {
                 continue;
             }
-            let r = row(&mut rows, t.steps[0][0], t.service);
+            let r = row(&mut rows, t.steps()[0][0], t.service());
             r.waiting += 1;
             r.longest_wait = r.longest_wait.max(now.saturating_duration_since(t.enqueued_at));
-            if t.step > 0 {
+            if t.step() > 0 {
                 r.overflowing += 1;
             }
         }

@@ -10,11 +10,12 @@ use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::clerk_index::ClerkIndex;
 use crate::directory::{BoothIdx, ClerkIdx, Directory, RegionIdx, ServiceIdx};
 use crate::engine::{BoothRec, CallRec, ClerkRec, Engine, EngineConfig, OfferRec, Phase, TicketRec};
 use crate::fxhash::FxMap;
-use crate::matching::{Indexes, QueueKey};
 use crate::model::{CallId, ClerkState, OfferId, Priority, TicketId};
+use crate::tickets::QueueKey;
 use crate::timers::{Timer, Timers};
 
 /// A queue: (service, hall).
@@ -119,12 +120,12 @@ impl Engine {
             .map(|(id, t)| {
                 let snap = TicketSnap {
                     booth: t.booth,
-                    service: t.service,
+                    service: t.service(),
                     priority: t.priority,
-                    key: t.key,
+                    key: t.key(),
                     enqueued_at: nanos(base, t.enqueued_at),
-                    step: t.step,
-                    phase: t.phase,
+                    step: t.step(),
+                    phase: t.phase(),
                     excluded: t.excluded.clone(),
                     expiry_epoch: t.expiry_epoch,
                     answered: t.answered,
@@ -134,7 +135,7 @@ impl Engine {
             .collect();
         tickets.sort_by_key(|(id, _)| *id);
         let mut open_by_service: Vec<(ServiceIdx, Vec<TicketId>)> =
-            self.open_by_service.iter().map(|(s, set)| (*s, set.iter().copied().collect())).collect();
+            self.tickets.by_service().iter().map(|(s, set)| (*s, set.iter().copied().collect())).collect();
         open_by_service.sort_by_key(|(s, _)| *s);
         let clerks = self
             .clerks
@@ -172,7 +173,7 @@ impl Engine {
             .collect();
         calls.sort_by_key(|(id, _)| *id);
         let mut waiting: Vec<(HallKey, Vec<(QueueKey, TicketId)>)> =
-            self.idx.waiting.iter().map(|(k, set)| (*k, set.iter().copied().collect())).collect();
+            self.tickets.waiting().iter().map(|(k, set)| (*k, set.iter().copied().collect())).collect();
         waiting.sort_by_key(|(k, _)| *k);
         let mut available: Vec<(HallKey, Vec<IdleClerk>)> = self
             .idx
@@ -228,6 +229,7 @@ impl Engine {
             return Err(SnapshotError::Directory { what: "services" });
         }
         let mut engine = Engine::new(dir.clone(), cfg, base);
+        let mut tickets = Vec::with_capacity(snap.tickets.len());
         for (id, t) in &snap.tickets {
             if t.booth.0 as usize >= dir.booths.len() || t.service.0 as usize >= dir.services.len() {
                 return Err(SnapshotError::Inconsistent(format!("ticket {} names an unknown booth or service", id.0)));
@@ -236,23 +238,18 @@ impl Engine {
             if t.step >= steps.len() {
                 return Err(SnapshotError::Inconsistent(format!("ticket {} is past its last step", id.0)));
             }
-            let rec = TicketRec {
-                booth: t.booth,
-                service: t.service,
-                priority: t.priority,
-                key: t.key,
-                enqueued_at: at(base, t.enqueued_at),
-                steps,
-                step: t.step,
-                phase: t.phase,
-                excluded: t.excluded.clone(),
-                expiry_epoch: t.expiry_epoch,
-                answered: t.answered,
-            };
-            engine.tickets.insert(*id, rec);
+            let present = snap.booths.get(t.booth.0 as usize).is_some_and(|(_, connected, _)| *connected);
+            let new = TicketRec::new(t.booth, t.service, t.priority, t.key, at(base, t.enqueued_at), steps);
+            let mut rec = TicketRec::restored(new, t.step, t.phase, present);
+            rec.excluded = t.excluded.clone();
+            rec.expiry_epoch = t.expiry_epoch;
+            rec.answered = t.answered;
+            tickets.push((*id, rec));
         }
-        engine.open_by_service =
+        let by_service =
             snap.open_by_service.iter().map(|(s, ids)| (*s, ids.iter().copied().collect::<BTreeSet<_>>())).collect();
+        let waiting = snap.waiting.iter().map(|(k, v)| (*k, v.iter().copied().collect())).collect();
+        engine.tickets.restore(tickets, by_service, waiting).map_err(SnapshotError::Inconsistent)?;
         engine.clerks = snap
             .clerks
             .iter()
@@ -291,8 +288,7 @@ impl Engine {
                 (*id, rec)
             })
             .collect();
-        engine.idx = Indexes {
-            waiting: snap.waiting.iter().map(|(k, v)| (*k, v.iter().copied().collect())).collect(),
+        engine.idx = ClerkIndex {
             available: snap
                 .available
                 .iter()

@@ -6,8 +6,8 @@
 use super::snapshot::{CallSnap, ClerkSnap, EngineSnapshot, SnapshotError, TicketSnap};
 use super::Phase;
 use crate::directory::{BoothIdx, ClerkIdx, RegionIdx, ServiceIdx};
-use crate::matching::QueueKey;
 use crate::model::{AwayReason, CallId, ClerkState, OfferId, Priority, TicketId};
+use crate::tickets::QueueKey;
 use crate::timers::Timer;
 
 /// The layout's version: the first word. Version 2 added a call's `handovers`; a version 1
