@@ -26,17 +26,16 @@
 
 pub mod bitrate;
 pub mod control;
-pub mod feedback;
 pub mod forward;
 pub mod handshake;
-pub mod intercept;
 pub mod participant;
 pub mod record;
 mod relay;
 pub mod room;
-pub mod rtx;
 pub mod transfer;
 
+/// The interceptors and codecs the relay shares with the clients (crate `xiaowu-interceptors`).
+pub use interceptors::{feedback, intercept, rtx};
 pub use relay::{LocalRelay, Relay, RelayConfig, DEFAULT_MAX_BITRATE_KBPS};
 
 /// Who a party of a room is, as the signaling server names it (`booth`, `clerk`, `monitor:3`, …).

@@ -42,6 +42,10 @@ pub struct DecodedVideo {
     pub height: u32,
     /// Mean luma (0–255) of the last picture: real content, not a blank.
     pub luma_mean: f64,
+    /// The highest mean luma of any picture decoded. A source whose pictures darken and brighten
+    /// (Chromium's fake camera draws a growing and shrinking figure on black) may end on a
+    /// nearly black one; this says whether real content came at all.
+    pub luma_max: f64,
     /// Frames that failed to decode, or were dropped for missing packets.
     pub errors: u64,
 }
@@ -79,6 +83,7 @@ impl Counters {
         if let Some((width, height, luma_mean)) = picture {
             d.frames += 1;
             (d.width, d.height, d.luma_mean) = (width, height, luma_mean);
+            d.luma_max = d.luma_max.max(luma_mean);
         }
         d.errors = errors;
     }

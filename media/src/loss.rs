@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use media_relay::intercept::{OnRead, ReadStep};
+use interceptors::intercept::{OnRead, ReadStep};
 use rtc::interceptor::{Packet as InterceptorPacket, StreamInfo, TaggedPacket};
 
 /// Nearer the wire than every built-in interceptor (the congestion controller is at 1,000).

@@ -238,7 +238,7 @@ pub struct CallPeer {
 
 /// The codecs the calls use (VP8, Opus), as the media relay offers them.
 fn codec(kind: RtpCodecKind) -> RTCRtpCodec {
-    media_relay::participant::codec(kind)
+    interceptors::codecs::codec(kind)
 }
 
 fn local_track(kind: RtpCodecKind, ssrc: u32) -> Result<Arc<TrackLocalStaticSample>, MediaError> {
@@ -264,10 +264,10 @@ impl CallPeer {
         // Keyframe requests reach the video sender, which then starts again at a keyframe.
         // RTX packets become the packets they repair before the NACK generator sees them.
         let mut registry = register_default_interceptors(Registry::new(), &mut media)?
-            .with(rtc::interceptor::Slot::from(media_relay::rtx::SLOT), media_relay::rtx::RtxUnwrap::interceptor())
+            .with(rtc::interceptor::Slot::from(interceptors::rtx::SLOT), interceptors::rtx::RtxUnwrap::interceptor())
             .with(
-                rtc::interceptor::Slot::from(media_relay::feedback::SLOT),
-                media_relay::feedback::FeedbackToApp::interceptor(),
+                rtc::interceptor::Slot::from(interceptors::feedback::SLOT),
+                interceptors::feedback::FeedbackToApp::interceptor(),
             );
         if let Some(every) = config.simulated_loss {
             registry = registry

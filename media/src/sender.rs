@@ -77,10 +77,10 @@ async fn watch_feedback(
     while !*stop.borrow() {
         match track.poll().await {
             Some(TrackLocalEvent::OnRtcpPacket(packets)) => {
-                if packets.iter().any(|p| media_relay::feedback::is_keyframe_request(p.as_ref())) {
+                if packets.iter().any(|p| interceptors::feedback::is_keyframe_request(p.as_ref())) {
                     wanted.store(true, Ordering::Relaxed);
                 }
-                if let Some(limit) = packets.iter().find_map(|p| media_relay::feedback::bitrate_limit(p.as_ref())) {
+                if let Some(limit) = packets.iter().find_map(|p| interceptors::feedback::bitrate_limit(p.as_ref())) {
                     counters.bitrate_limit(limit);
                 }
             }
