@@ -66,11 +66,17 @@ server_links_no_test_kit() {
   ! cargo tree -p signaling-server -e normal --prefix none | grep -E '^xiaowu-test-kit '
 }
 
+# The clients share the relay's interceptors (crate `interceptors`), not the relay and its recorder.
+clients_link_no_relay() {
+  ! cargo tree -p booth-client -p agent-console -e normal --prefix none | grep -E '^xiaowu-media-relay '
+}
+
 check "format check" cargo fmt --all -- --check
 # The server links neither libvpx nor the clients' media crate: the relay forwards, never decodes.
 check "the server links no decoder" server_links_no_decoder
 check "routing does no I/O" routing_does_no_io
 check "the server links no test kit" server_links_no_test_kit
+check "the clients link no relay" clients_link_no_relay
 check "clippy (warnings are errors)" cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 echo "== tests"

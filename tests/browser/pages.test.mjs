@@ -166,6 +166,8 @@ test("a Chromium clerk page and the Rust booth-client complete a call with video
   const d = summary.media.decoded;
   assert.ok(summary.frames_decoded > 10, `the Rust booth decoded ${summary.frames_decoded} frames: ${JSON.stringify(summary.media)}`);
   assert.ok(d.width >= 320 && d.height >= 180, `decoded picture ${d.width}×${d.height}`);
-  assert.ok(d.luma_mean > 16 && d.luma_mean < 235, `decoded mean luma ${d.luma_mean}`);
+  // Chromium's fake camera draws a figure that grows and shrinks on black: the last picture may
+  // be nearly black, so the brightest one says whether real content came.
+  assert.ok(d.luma_max > 16 && d.luma_max < 235, `brightest decoded picture's mean luma ${d.luma_max}`);
   await clerk.context().close();
 });

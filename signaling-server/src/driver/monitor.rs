@@ -30,7 +30,7 @@ impl Driver {
             range: "live".into(),
             allowed,
             from_addr: String::new(),
-            at_ms: store::now_ms(),
+            at_ms: self.timeline_ms(),
         }));
         if !allowed {
             return Err(ErrorCode::Forbidden);

@@ -212,6 +212,9 @@ async fn a_restart_replays_from_the_last_snapshot_to_the_same_state() {
     assert!(log.entries.len() < 100, "{} entries since the last snapshot", log.entries.len());
     assert!(path.with_extension("log.1").exists(), "the previous file is kept");
 
+    // Time passes before the restart: what the replay stamps (ticket events, facts, TURN
+    // expiries) comes from the log's timeline, so it is what the live run stamped.
+    std::thread::sleep(Duration::from_millis(50));
     let mut restarted = Driver::new(shared.clone(), cfg.clone());
     restarted.set_wall_base(started);
     restarted.replay(from_last_snapshot(&log.entries));

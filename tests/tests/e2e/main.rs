@@ -2,14 +2,15 @@
 //! (booth-client, agent-console), raw protocol, real PostgreSQL, Redis, coturn and Prometheus.
 //! One binary links the server, webrtc-rs and both clients once instead of once per file; each
 //! module is one former file (`cargo test -p xiaowu-tests --test e2e relay::` runs one of them).
-//! The metrics tests are a binary of their own (`tests/metrics.rs`): the metrics are the
-//! process's, as in production (one server per process), and they check series at 0 from the start.
+//! Three are binaries of their own, because what they measure or do is the whole process's:
+//! `tests/metrics.rs` (the metrics registry is the process's, as in production, and series must
+//! be at 0 from the start), `tests/document_uploads.rs` (it bounds the process's peak memory) and
+//! `tests/calls.rs` (twenty calls at once load the machine on purpose; beside another test's
+//! calls on two loaded cores they missed their media).
 
 mod bad_input;
-mod calls;
 mod cases;
 mod client_errors;
-mod document_uploads;
 mod documents;
 mod faults;
 mod limits;

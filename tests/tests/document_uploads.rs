@@ -1,6 +1,9 @@
 //! Bad document uploads over HTTP during a live call: each gets a clear error (code, Chinese and
 //! English message) quickly, in bounded memory, and the server carries on. Its own test binary, so
 //! that the process's peak memory measures only this.
+//!
+//! A test binary of its own: it bounds the process's peak memory, which other tests' servers in
+//! the same process would share.
 
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};

@@ -1,5 +1,8 @@
 //! End-to-end calls with real media: the real server, the real booth-client and agent-console,
 //! webrtc-rs on both sides over loopback.
+//!
+//! A test binary of its own: twenty calls at once load the machine on purpose, and run beside
+//! other tests' calls in one binary on two loaded cores, their media came too late.
 
 use protocol::ServerMessage;
 use xiaowu_tests::*;
