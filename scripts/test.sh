@@ -53,12 +53,15 @@ server_links_no_decoder() {
   ! cargo tree -p signaling-server -e normal --prefix none | grep -E '^(xiaowu-vp8|xiaowu-media) '
 }
 
-# The routing engine decides and does no I/O: no crate that does I/O among its dependencies, and no
-# clock, socket, file, thread, process or environment read in its source (time is passed in).
-routing_does_no_io() {
-  ! cargo tree -p xiaowu-routing -e normal --prefix none |
-    grep -E '^(tokio|mio|socket2|libc|rusqlite|postgres|tokio-postgres|redis|hyper|axum|ureq|webrtc) ' &&
-  ! grep -rnE 'Instant::now|SystemTime|std::net|std::fs|std::thread|std::process|std::env|tokio' routing/src
+# The routing engine and the desk decide and do no I/O: no crate that does I/O among their
+# dependencies, and no clock, socket, file, thread, process or environment read in their source
+# (time is passed in).
+does_no_io() { # does_no_io PACKAGE SOURCE_DIR
+  ! cargo tree -p "$1" -e normal --prefix none |
+    grep -E '^(tokio|mio|socket2|libc|rusqlite|postgres|tokio-postgres|redis|hyper|axum|ureq|webrtc|tracing) ' &&
+  ! for f in $(find "$2" -name '*.rs'); do # a file's unit tests (from `#[cfg(test)]` on) may read a clock
+    sed '/^#\[cfg(test)\]/,$d' "$f" | grep -nE 'Instant::now|SystemTime|std::net|std::fs|std::thread|std::process|std::env|tokio' | sed "s|^|$f:|"
+  done | grep .
 }
 
 # The throwaway test servers are a dev-dependency only: the server does not link them.
@@ -74,7 +77,8 @@ clients_link_no_relay() {
 check "format check" cargo fmt --all -- --check
 # The server links neither libvpx nor the clients' media crate: the relay forwards, never decodes.
 check "the server links no decoder" server_links_no_decoder
-check "routing does no I/O" routing_does_no_io
+check "routing does no I/O" does_no_io xiaowu-routing routing/src
+check "the desk does no I/O" does_no_io xiaowu-desk desk/src
 check "the server links no test kit" server_links_no_test_kit
 check "the clients link no relay" clients_link_no_relay
 check "clippy (warnings are errors)" cargo clippy --workspace --all-targets --quiet -- -D warnings

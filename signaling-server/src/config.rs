@@ -43,7 +43,7 @@ pub struct FileConfig {
     pub cluster: crate::cluster::ClusterConfig,
     /// When the supervisors are alerted.
     #[serde(default)]
-    pub alerts: crate::driver::alerts::AlertsConfig,
+    pub alerts: desk::alerts::AlertsConfig,
     pub regions: Vec<RegionEntry>,
     pub services: Vec<ServiceEntry>,
     #[serde(default)]

@@ -46,7 +46,7 @@ pub struct Shared {
     pub ice_servers: Vec<IceServer>,
     /// `[media]`: relay or peer to peer, recording.
     pub media: crate::media::MediaConfig,
-    pub alerts: crate::driver::alerts::AlertsConfig,
+    pub alerts: desk::alerts::AlertsConfig,
     /// Where call recordings are written (relay mode with recording on).
     pub recording_dir: std::path::PathBuf,
     /// The in-process media relay (relay mode).

@@ -29,8 +29,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, info};
 
 mod actions;
-pub mod alerts;
-mod clerk_day;
+mod alerts;
 mod clerk_time;
 pub mod clock;
 mod connections;
@@ -121,11 +120,10 @@ pub struct Driver {
     /// Rebuilding state from the log: nothing is sent or written.
     replaying: bool,
     /// Each clerk's day so far (the supervisors' clerk list).
-    clerk_day: clerk_day::ClerkDay,
+    clerk_day: desk::clerk_day::ClerkDay,
     clerk_time: clerk_time::ClerkTime,
     /// The supervisors' alerts, and the region each standing one is in (for scopes).
-    alerts: alerts::AlertState,
-    alert_regions: Vec<(alerts::Subject, RegionIdx)>,
+    alerts: desk::alerts::Alerts,
     /// Relay mode: the calls whose rooms this driver opened, for their recordings' index rows.
     media_calls: HashMap<u64, media::MediaCall>,
     /// Supervisors' connections monitoring a live call, and which.
@@ -166,10 +164,9 @@ impl Driver {
             deferred: Default::default(),
             replaying: false,
             media_calls: HashMap::new(),
-            alerts: alerts::AlertState::default(),
-            clerk_day: clerk_day::ClerkDay::default(),
+            alerts: desk::alerts::Alerts::default(),
+            clerk_day: desk::clerk_day::ClerkDay::default(),
             clerk_time: clerk_time::ClerkTime::default(),
-            alert_regions: Vec::new(),
             monitors: HashMap::new(),
             guests: HashMap::new(),
             followups: Default::default(),

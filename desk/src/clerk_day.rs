@@ -8,8 +8,9 @@ use std::time::Instant;
 
 use routing::{Action, CallEndReason, ClerkIdx, ClerkState, OfferRevokeReason, TicketId};
 
-#[derive(Default, Clone, Copy)]
-pub(super) struct Tally {
+/// One clerk's figures so far today.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
     pub calls: u32,
     pub handle_ms: u64,
     pub missed: u32,
@@ -26,8 +27,9 @@ impl Tally {
     }
 }
 
+/// Every clerk's day, counted from the engine's actions.
 #[derive(Default)]
-pub(super) struct ClerkDay {
+pub struct ClerkDay {
     day: String,
     by_clerk: HashMap<ClerkIdx, Tally>,
     /// Served tickets not rated yet, by who finished them.
