@@ -200,12 +200,8 @@ impl Alerts {
     /// The standing alerts of `scope` for one supervisor: queues past target first, then low
     /// service levels, clerks, booths; within a kind the longest (or lowest) first.
     pub fn for_scope(&self, dir: &Directory, scope: RegionIdx) -> Vec<Alert> {
-        let mut alerts: Vec<Alert> = self
-            .current
-            .values()
-            .filter(|(_, region)| dir.is_within(*region, scope))
-            .map(|(a, _)| a.clone())
-            .collect();
+        let mut alerts: Vec<Alert> =
+            self.current.values().filter(|(_, region)| dir.is_within(*region, scope)).map(|(a, _)| a.clone()).collect();
         alerts.sort_by(|a, b| {
             let urgency = |x: &Alert| if x.kind == AlertKind::ServiceLevelLow { -x.value } else { x.value };
             a.kind.cmp(&b.kind).then(urgency(b).total_cmp(&urgency(a)))
@@ -258,7 +254,10 @@ impl Alerts {
                 hall,
                 level,
                 format!("{}「{}」近一小时服务水平 {pct}%，低于目标 {goal}%", region.name, item.name),
-                format!("{} {}: service level {pct} % over the last hour, under the {goal} % goal", region.id, item.code),
+                format!(
+                    "{} {}: service level {pct} % over the last hour, under the {goal} % goal",
+                    region.id, item.code
+                ),
             );
             a.service = Some(ServiceCode::new(item.code.clone()));
             found.insert(Subject::Queue(AlertKind::ServiceLevelLow, hall.0, service.0), (a, hall));
@@ -292,7 +291,8 @@ impl Alerts {
             }
             let b = s.dir.booth(*booth);
             let (zh, en) = device_problem(*camera, *microphone);
-            let mut a = alert(s, AlertKind::BoothDevice, b.region, 0.0, format!("{}：{zh}", b.name), format!("{}: {en}", b.id));
+            let mut a =
+                alert(s, AlertKind::BoothDevice, b.region, 0.0, format!("{}：{zh}", b.name), format!("{}: {en}", b.id));
             a.booth = Some(b.id.clone());
             found.insert(Subject::BoothDevice(booth.0), (a, b.region));
         }

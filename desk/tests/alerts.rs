@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use desk::alerts::{AlertEvent, Alerts, AlertsConfig, Evaluation, Situation};
-use protocol::{AlertKind, DeviceState, Priority};
+use protocol::{AlertKind, DeviceState};
 use routing::*;
 
 /// 2026-12-01 09:00 China time (01:00 UTC): within the default opening hours.
@@ -115,7 +115,11 @@ fn a_queue_past_its_target_is_raised_kept_and_cleared() {
     assert_eq!(w.evaluate(90), Evaluation::default(), "standing: nothing new, nothing to send");
     let sd = w.dir.region_idx("sd").unwrap();
     let standing = w.alerts.for_scope(&w.dir, sd);
-    assert_eq!((standing[0].value, standing[0].since_unix), (90.0, NINE_UNIX + 61), "its value goes on, its time stays");
+    assert_eq!(
+        (standing[0].value, standing[0].since_unix),
+        (90.0, NINE_UNIX + 61),
+        "its value goes on, its time stays"
+    );
 
     let ticket = TicketId(1);
     w.input(95, Input::CancelTicket { booth, ticket });

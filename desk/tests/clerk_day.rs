@@ -13,7 +13,13 @@ const A: ClerkIdx = ClerkIdx(0);
 const B: ClerkIdx = ClerkIdx(1);
 
 fn started(call: u64, clerk: ClerkIdx) -> Action {
-    Action::CallStarted { call: CallId(call), ticket: TicketId(call), booth: BoothIdx(0), clerk, service: ServiceIdx(0) }
+    Action::CallStarted {
+        call: CallId(call),
+        ticket: TicketId(call),
+        booth: BoothIdx(0),
+        clerk,
+        service: ServiceIdx(0),
+    }
 }
 
 fn ended(call: u64, clerk: ClerkIdx, reason: CallEndReason) -> Action {
