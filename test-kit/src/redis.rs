@@ -136,8 +136,28 @@ impl TestSentinel {
         }
     }
 
-    /// Starts the old master again; the Sentinels make it a replica of the new one.
+    /// Starts the old master again, empty; the Sentinels make it a replica of the new one.
+    ///
+    /// Only once every Sentinel names the new master and the new master says it is one: an empty
+    /// master back while the replica still follows it would hand the replica its emptiness (a
+    /// full resync), and the promoted replica would then hold no data (what Redis warns of for
+    /// masters without persistence that restart by themselves).
     pub fn restart_old_master(&mut self) {
+        let old = self.master_port;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let named: Vec<Option<u16>> = self.sentinel_ports.iter().map(|p| master_named_by(*p)).collect();
+            let promoted = named.iter().all(|n| n.is_some_and(|p| p != old))
+                && named[0].is_some_and(|p| {
+                    matches!(query(p, redis::cmd("INFO").arg("replication")),
+                        Some(redis::Value::BulkString(b)) if String::from_utf8_lossy(&b).contains("role:master"))
+                });
+            if promoted {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the Sentinels did not agree on a new master: {named:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
         let args = vec![
             "--port".into(),
             self.master_port.to_string(),
@@ -149,16 +169,20 @@ impl TestSentinel {
         self.master = Some(redis_server(&self.dir, &args));
     }
 
-    /// The port the Sentinels name as master now.
+    /// The port the (first) Sentinel names as master now.
     pub fn current_master_port(&self) -> Option<u16> {
-        let v = query(self.sentinel_ports[0], redis::cmd("SENTINEL").arg("get-master-addr-by-name").arg("mymaster"))?;
-        match v {
-            redis::Value::Array(parts) => match parts.get(1) {
-                Some(redis::Value::BulkString(p)) => String::from_utf8_lossy(p).parse().ok(),
-                _ => None,
-            },
+        master_named_by(self.sentinel_ports[0])
+    }
+}
+
+/// The master's port as the Sentinel on `port` names it.
+fn master_named_by(port: u16) -> Option<u16> {
+    match query(port, redis::cmd("SENTINEL").arg("get-master-addr-by-name").arg("mymaster"))? {
+        redis::Value::Array(parts) => match parts.get(1) {
+            Some(redis::Value::BulkString(p)) => String::from_utf8_lossy(p).parse().ok(),
             _ => None,
-        }
+        },
+        _ => None,
     }
 }
 
