@@ -217,3 +217,34 @@ fn a_batch_commits_all_or_nothing_and_keeps_the_chain_whole() {
         assert_eq!(store.audit_len().unwrap(), 4, "{backend}");
     }
 }
+
+/// The PostgreSQL connection dies in the middle of a group commit: the batch fails as
+/// `Unreachable` and none of it is kept (nothing that followed runs on a new connection outside
+/// the transaction); the next write connects again and the chain goes on whole.
+#[test]
+fn a_connection_lost_in_a_batch_keeps_none_of_it() {
+    let url = common::postgres_url();
+    let store = Store::open_postgres(&url).unwrap();
+    let other = Store::open_postgres(&url).unwrap();
+    store.append_case(&case(1, "clerk-hekou-1", "hekou")).unwrap();
+    let lost = store.write_batch(|| {
+        store.append_case(&case(2, "clerk-hekou-1", "hekou"))?;
+        // Every other connection to this database is ended by the server: the store's.
+        other.execute_raw(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )?;
+        store.append_case(&case(3, "clerk-hekou-1", "hekou")).map(drop)
+    });
+    assert!(matches!(lost, Err(StoreError::Unreachable(_))), "{lost:?}");
+    store.append_case(&case(4, "clerk-hekou-1", "hekou")).unwrap();
+    let ids: Vec<String> = store
+        .cases(&CaseQuery::newest(CaseScope::Clerk("clerk-hekou-1".into()), 10))
+        .unwrap()
+        .into_iter()
+        .map(|(c, _)| c.id)
+        .collect();
+    assert_eq!(ids, ["case-4", "case-1"], "nothing of the lost batch");
+    assert_eq!(store.verify_audit().unwrap(), None);
+}

@@ -30,7 +30,6 @@ use tracing::{debug, info};
 
 mod actions;
 mod alerts;
-mod clerk_time;
 pub mod clock;
 mod connections;
 mod events;
@@ -121,7 +120,7 @@ pub struct Driver {
     replaying: bool,
     /// Each clerk's day so far (the supervisors' clerk list).
     clerk_day: desk::clerk_day::ClerkDay,
-    clerk_time: clerk_time::ClerkTime,
+    clerk_time: desk::clerk_time::ClerkTime,
     /// The supervisors' alerts, and the region each standing one is in (for scopes).
     alerts: desk::alerts::Alerts,
     /// Relay mode: the calls whose rooms this driver opened, for their recordings' index rows.
@@ -166,7 +165,7 @@ impl Driver {
             media_calls: HashMap::new(),
             alerts: desk::alerts::Alerts::default(),
             clerk_day: desk::clerk_day::ClerkDay::default(),
-            clerk_time: clerk_time::ClerkTime::default(),
+            clerk_time: desk::clerk_time::ClerkTime::default(),
             monitors: HashMap::new(),
             guests: HashMap::new(),
             followups: Default::default(),

@@ -64,7 +64,7 @@ pub struct DriverSnapshot {
     pub(super) ticket_logs: Vec<super::events::OpenTicketLog>,
     /// Clerks' open state stretches: (clerk index, activity, since Unix ms).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub(super) clerk_stretches: Vec<(u32, store::ClerkActivity, i64)>,
+    pub(super) clerk_stretches: Vec<(u32, desk::clerk_time::ClerkActivity, i64)>,
     /// Booths' last reported camera and microphone, by booth index.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     booth_devices: Vec<(u32, protocol::DeviceState, protocol::DeviceState)>,

@@ -1,8 +1,9 @@
 //! Where each clerk's signed-in time goes: every clerk state change the engine routes closes the
 //! clerk's current stretch (available, offered, in a call, wrap-up, away) and opens the next; the
-//! closed stretches go to the records store with the turn's ticket events, where they add up per
-//! hour (`store::ClerkInterval`, the per-clerk reports and occupancy). Times are the driver's
-//! timeline, so a replay hands over the very same stretches (and the store counts each once).
+//! closed stretches are handed to the caller ([`ClerkTime::take_closed`]; the server writes them to
+//! the records store, where they add up per hour for the per-clerk reports and occupancy). Times
+//! are the caller's timeline (Unix ms), so a replay hands over the very same stretches (and the
+//! store counts each once).
 //!
 //! Each tick cuts open stretches at the last hour boundary, so an hour's sums are complete soon
 //! after it ends even for a clerk who stays in one state for hours. The store cuts stretches at
@@ -11,7 +12,31 @@
 use std::collections::HashMap;
 
 use routing::{Action, AwayReason, ClerkIdx, ClerkState, Directory};
-use store::{ClerkActivity, ClerkInterval};
+use serde::{Deserialize, Serialize};
+
+/// What a clerk was doing (signed-out time is not counted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClerkActivity {
+    Available,
+    Offered,
+    InCall,
+    WrapUp,
+    Away,
+}
+
+/// A closed stretch of one activity. `call_finished`: a call that ended handled (the clerk went on
+/// to wrap-up).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stretch {
+    pub clerk: String,
+    /// The clerk's hall.
+    pub hall: String,
+    pub activity: ClerkActivity,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub call_finished: bool,
+}
 
 const HOUR_MS: i64 = 3_600_000;
 /// China time is UTC+8: hours fall on the hour there and here alike, days do not.
@@ -19,10 +44,10 @@ const CHINA_MS: i64 = 8 * HOUR_MS;
 
 /// Open stretches and those closed but not yet handed to the records writer.
 #[derive(Default)]
-pub(super) struct ClerkTime {
+pub struct ClerkTime {
     /// Per clerk: what it has been doing since when (Unix ms on the driver's timeline).
     open: HashMap<ClerkIdx, (ClerkActivity, i64)>,
-    pending: Vec<ClerkInterval>,
+    pending: Vec<Stretch>,
 }
 
 /// The activity a state counts as; signed out or disconnected counts as nothing.
@@ -56,7 +81,7 @@ impl ClerkTime {
             return;
         }
         let c = dir.clerk(clerk);
-        self.pending.push(ClerkInterval {
+        self.pending.push(Stretch {
             clerk: c.id.clone(),
             hall: dir.region(c.hall).id.clone(),
             activity: was,
@@ -79,7 +104,7 @@ impl ClerkTime {
     }
 
     /// The stretches closed since the last call.
-    pub fn take_closed(&mut self) -> Vec<ClerkInterval> {
+    pub fn take_closed(&mut self) -> Vec<Stretch> {
         std::mem::take(&mut self.pending)
     }
 

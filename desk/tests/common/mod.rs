@@ -1,0 +1,28 @@
+//! The small directory the desk's tests share.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use routing::*;
+
+/// Shandong › 东营 › 河口区 › 孤岛镇; 滨州 › 滨城区.
+pub fn directory() -> Directory {
+    let mut b = DirectoryBuilder::default();
+    b.region("sd", "山东省", Level::Province, None, &[])
+        .region("dongying", "东营市", Level::City, Some("sd"), &[])
+        .region("binzhou", "滨州市", Level::City, Some("sd"), &[])
+        .region("hekou", "河口区", Level::County, Some("dongying"), &[])
+        .region("bincheng", "滨城区", Level::County, Some("binzhou"), &[])
+        .region("gudao", "孤岛镇", Level::Town, Some("hekou"), &[]);
+    b.service(Service {
+        code: "teacher-cert".into(),
+        name: "教师资格认定".into(),
+        levels: vec![Level::County, Level::City, Level::Province],
+        widen_after: vec![Duration::from_secs(600), Duration::from_secs(1200)],
+        target_answer: Duration::from_secs(60),
+        expected_handle: Duration::from_secs(300),
+    });
+    b.booth("booth-gudao-1", "孤岛镇1号", "gudao").booth("booth-bincheng-1", "滨城区1号", "bincheng");
+    b.clerk("clerk-hekou-1", "河口1", "hekou", &["teacher-cert"]);
+    b.build().expect("a valid directory")
+}
