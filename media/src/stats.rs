@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use rtc::peer_connection::transport::RTCIceCandidatePair;
 use rtc::statistics::report::RTCStatsReportEntry;
 use webrtc::peer_connection::PeerConnection;
 
@@ -56,6 +57,15 @@ pub async fn collect(pc: &dyn PeerConnection, previous: Option<(u64, Instant)>) 
             }
         }
     }
+    // The ICE agent's own selected pair (`getSelectedCandidatePair()`) is the authority on the
+    // path: the report's candidate entries can miss one (a peer-reflexive candidate learnt from a
+    // check has no entry), and a loaded machine showed a report naming no local address.
+    if let Some(pair) = selected_pair(pc).await {
+        let (local, remote) = (pair.local(), pair.remote());
+        s.local_candidate_type = Some(local.typ.to_string());
+        s.local_address = Some(format!("{}:{}", local.address, local.port));
+        s.remote_address = Some(format!("{}:{}", remote.address, remote.port));
+    }
     for inbound in report.inbound_rtp_streams() {
         let r = &inbound.received_rtp_stream_stats;
         s.packets_lost += r.packets_lost;
@@ -74,4 +84,16 @@ pub async fn collect(pc: &dyn PeerConnection, previous: Option<(u64, Instant)>) 
         }
     }
     s
+}
+
+/// The candidate pair ICE selected, read from the transport the media senders use.
+async fn selected_pair(pc: &dyn PeerConnection) -> Option<RTCIceCandidatePair> {
+    for transceiver in pc.get_transceivers().await {
+        let Ok(Some(sender)) = transceiver.sender().await else { continue };
+        let Ok(Some(dtls)) = sender.transport().await else { continue };
+        if let Ok(Some(pair)) = dtls.ice_transport().get_selected_candidate_pair().await {
+            return Some(pair);
+        }
+    }
+    None
 }
