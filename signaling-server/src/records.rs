@@ -17,7 +17,7 @@
 use std::sync::{mpsc, Arc};
 
 pub use protocol::rest::CaseRecord;
-use protocol::{CallEndReason, CaseOutcome, Rating};
+use protocol::{CallEndReason, CaseOutcome};
 use serde::{Deserialize, Serialize};
 use store::{AnsweredRow, CaseQuery, CaseRow, ForcedStateRow, RatingRow, Store, TicketEventRow};
 use tracing::error;
@@ -46,15 +46,8 @@ pub fn short_number(id: u64) -> u32 {
     (id & 0xFFFF_FFFF) as u32
 }
 
-/// A citizen's rating of a served ticket.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RatingRecord {
-    pub ticket: u64,
-    pub booth: String,
-    pub rating: Rating,
-    pub reason: Option<protocol::RatingReason>,
-    pub at_unix: u64,
-}
+/// A citizen's rating of a served ticket (the desk decides it).
+pub use desk::cases::RatingRecord;
 
 /// A supervisor set a clerk's state: who, whom, what and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -490,6 +483,7 @@ fn write_one(store: &Store, row: &Row, health: &WriterHealth) -> Written {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use protocol::Rating;
     use store::CaseScope;
 
     fn case(call: u64, ticket: u64, outcome: CaseOutcome) -> CaseRecord {

@@ -82,7 +82,7 @@ impl Driver {
             }
             Action::TicketClosed { ticket, booth, reason, .. } => {
                 if reason == routing::TicketEndReason::Served {
-                    self.rateable.insert(booth, ticket);
+                    self.cases.served(booth, ticket);
                 }
                 info!(ticket = ticket.0, booth = %dir.booth(booth).id, ?reason, "ticket closed");
                 self.last_status.remove(&ticket);
@@ -90,11 +90,7 @@ impl Driver {
                 if let ServerMessage::TicketClosed { case, .. } = &mut msg {
                     // The case the call opened (its clerk is in wrap-up): its number goes on the
                     // citizen's receipt.
-                    // (A clerk who handed the call on may still be in wrap-up with a case of its own.)
-                    let last = |c: &&crate::records::CaseRecord| {
-                        c.ticket == ticket.0 && c.call_end != protocol::CallEndReason::Transferred
-                    };
-                    *case = self.pending_cases.values().find(last).map(|c| c.id.clone());
+                    *case = self.cases.receipt_case(ticket);
                 }
                 self.send_to_booth(booth, msg);
             }

@@ -72,10 +72,9 @@ pub struct Driver {
     clerk_conn: HashMap<ClerkIdx, ConnId>,
     last_status: HashMap<TicketId, SentStatus>,
     dirty_services: BTreeSet<ServiceIdx>,
-    /// Each booth's last served ticket, which it may rate once.
-    rateable: HashMap<BoothIdx, TicketId>,
-    /// Each clerk's call awaiting its wrap-up outcome (办件 not yet recorded).
-    pending_cases: HashMap<ClerkIdx, crate::records::CaseRecord>,
+    /// Each clerk's call awaiting its wrap-up outcome (办件 not yet recorded) and each booth's
+    /// last served ticket, which it may rate once.
+    cases: desk::cases::Cases,
     history: WaitingHistory,
     answered_today: crate::history::AnsweredToday,
     load_dirty: bool,
@@ -178,8 +177,7 @@ impl Driver {
             clerk_conn: HashMap::new(),
             last_status: HashMap::new(),
             dirty_services: BTreeSet::new(),
-            rateable: HashMap::new(),
-            pending_cases: HashMap::new(),
+            cases: Default::default(),
             history,
             answered_today: Default::default(),
             load_dirty: true,
@@ -529,8 +527,7 @@ impl Driver {
             info!(open_tickets = self.engine.open_ticket_count(), "shutting down: closing tickets with a reason");
             self.record(Entry::Shutdown {});
             // Calls still in wrap-up are recorded with their drafts, and all is on disk before exit.
-            let clerks: Vec<ClerkIdx> = self.pending_cases.keys().copied().collect();
-            for clerk in clerks {
+            for clerk in self.cases.pending_clerks() {
                 self.close_case_with_draft(clerk);
             }
             self.end_batch();

@@ -97,17 +97,7 @@ impl Driver {
         let mut last_status: Vec<_> =
             self.last_status.iter().map(|(t, s)| (t.0, s.state, s.position, s.estimate)).collect();
         last_status.sort_by_key(|s| s.0);
-        let mut rateable: Vec<_> = self.rateable.iter().map(|(b, t)| (b.0, t.0)).collect();
-        rateable.sort();
-        let mut pending_cases: Vec<_> = self
-            .pending_cases
-            .iter()
-            .map(|(c, case)| {
-                // A note is kept in the records database only, never in the log.
-                (c.0, CaseRecord { note: None, ..case.clone() })
-            })
-            .collect();
-        pending_cases.sort_by_key(|(c, _)| *c);
+        let desk::cases::CasesSnapshot { rateable, pending: pending_cases } = self.cases.snapshot();
         let mut missed: Vec<_> = self
             .missed
             .iter()
@@ -180,8 +170,10 @@ impl Driver {
                 (TicketId(*t), SentStatus { state: *state, position: *position, estimate: *estimate })
             })
             .collect();
-        self.rateable = snap.rateable.iter().map(|(b, t)| (BoothIdx(*b), TicketId(*t))).collect();
-        self.pending_cases = snap.pending_cases.iter().map(|(c, case)| (ClerkIdx(*c), case.clone())).collect();
+        self.cases = desk::cases::Cases::restore(&desk::cases::CasesSnapshot {
+            rateable: snap.rateable.clone(),
+            pending: snap.pending_cases.clone(),
+        });
         self.missed = snap
             .missed
             .iter()

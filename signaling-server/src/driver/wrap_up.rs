@@ -1,29 +1,17 @@
-//! Case records (办件) and ratings in the driver. A call that ends into wrap-up opens a pending
-//! case for its clerk; `end_wrap_up` closes it with the clerk's outcome and note. `wrap_up_draft`
-//! keeps what the clerk has entered so far on the pending case: if wrap-up ends any other way
-//! (time limit, `set_state`, supervisor, sign-out, shutdown) the case is written with that draft,
-//! or as `not_recorded` without one — every handled call leaves a record, and nothing the clerk
-//! entered is lost.
-//!
-//! `case_recorded` and `rating_recorded` are sent only once the record is committed to the
-//! database: what a clerk or citizen is told is saved, is saved.
+//! The driver's side of case records (办件) and ratings: it builds the case a finished call opens,
+//! feeds the clerk's and booth's messages to the desk's [`desk::cases::Cases`], and carries out
+//! each write it decides — the record to the records writer, and its answer (`case_recorded`,
+//! `rating_recorded`) only once the record is committed: what a clerk or citizen is told is saved,
+//! is saved.
 
-use protocol::{CaseOutcome, ErrorCode, Rating, ServerMessage, MAX_CASE_NOTE_CHARS};
+use desk::cases::{Write, Written};
+use protocol::{CaseOutcome, ErrorCode, Rating, ServerMessage};
 use routing::{BoothIdx, CallId, ClerkIdx, Input, Party, ServiceIdx, TicketId};
 use tracing::{info, warn};
 
 use super::Driver;
 use crate::convert::reject_code;
-use crate::records::{CaseRecord, OnCommit, RatingRecord, Record};
-
-/// A wrap-up note trimmed (`None` when empty), or `invalid_field` when it is over the limit.
-fn checked_note(note: Option<&str>) -> Result<Option<&str>, ErrorCode> {
-    let note = note.map(str::trim).filter(|n| !n.is_empty());
-    if note.is_some_and(|n| n.chars().count() > MAX_CASE_NOTE_CHARS) {
-        return Err(ErrorCode::InvalidField);
-    }
-    Ok(note)
-}
+use crate::records::{CaseRecord, OnCommit, Record};
 
 impl Driver {
     /// A call ended: if its clerk goes into wrap-up, hold the case until the outcome is known.
@@ -36,14 +24,12 @@ impl Driver {
         service: ServiceIdx,
         reason: protocol::CallEndReason,
     ) {
-        // A lost clerk or failed media sends the citizen back to the queue: that call handled
-        // nothing, and the next one will be the case.
-        if matches!(reason, protocol::CallEndReason::ClerkLost | protocol::CallEndReason::MediaFailed) {
+        if !desk::cases::opens_case(reason) {
             return;
         }
         let dir = self.shared.directory.clone();
         let (b, c) = (dir.booth(booth), dir.clerk(clerk));
-        let record = CaseRecord {
+        let case = CaseRecord {
             id: self.case_id(call, reason),
             call: call.0,
             ticket: ticket.0,
@@ -60,10 +46,9 @@ impl Driver {
             rating: None,
             rating_reason: None,
         };
-        if let Some(previous) = self.pending_cases.insert(clerk, record) {
-            // Cannot happen (a clerk in wrap-up takes no call), but a case is never dropped.
-            warn!(call = previous.call, "a pending case was replaced; writing it as not recorded");
-            self.write_case(previous, CaseOutcome::NotRecorded, None, None);
+        if let Some(replaced) = self.cases.open(clerk, case, self.wall_unix()) {
+            warn!("a pending case was replaced; writing it as not recorded");
+            self.carry_out(replaced);
         }
     }
 
@@ -84,10 +69,12 @@ impl Driver {
         outcome: Option<CaseOutcome>,
         note: Option<&str>,
     ) -> Result<(), ErrorCode> {
-        let note = checked_note(note)?;
+        let note = desk::cases::checked_note(note)?;
         self.input(Input::EndWrapUp { clerk }).map_err(reject_code)?;
         let outcome = outcome.unwrap_or(CaseOutcome::NotRecorded);
-        self.close_case(clerk, outcome, note.map(str::to_owned));
+        if let Some(write) = self.cases.close(clerk, outcome, note.map(str::to_owned), self.wall_unix()) {
+            self.carry_out(write);
+        }
         Ok(())
     }
 
@@ -98,46 +85,50 @@ impl Driver {
         outcome: Option<CaseOutcome>,
         note: Option<&str>,
     ) -> Result<(), ErrorCode> {
-        let note = checked_note(note)?;
-        let Some(record) = self.pending_cases.get_mut(&clerk) else { return Err(ErrorCode::WrongState) };
-        record.outcome = outcome.unwrap_or(CaseOutcome::NotRecorded);
-        record.note = note.map(str::to_owned);
-        Ok(())
+        self.cases.draft(clerk, outcome, note)
     }
 
     /// Wrap-up ended without `end_wrap_up`: the case is written with the clerk's draft, if any.
     pub(super) fn close_case_with_draft(&mut self, clerk: ClerkIdx) {
-        let Some(record) = self.pending_cases.get(&clerk) else { return };
-        let (outcome, note) = (record.outcome, record.note.clone());
-        self.close_case(clerk, outcome, note);
+        if let Some(write) = self.cases.close_with_draft(clerk, self.wall_unix()) {
+            self.carry_out(write);
+        }
     }
 
-    /// Writes the clerk's pending case, if any, and tells the clerk once it is committed.
-    pub(super) fn close_case(&mut self, clerk: ClerkIdx, outcome: CaseOutcome, note: Option<String>) {
-        let Some(record) = self.pending_cases.remove(&clerk) else {
-            return;
-        };
-        let (call, ticket) = (protocol::CallId(record.call), protocol::TicketId(record.ticket));
-        let answer = ServerMessage::CaseRecorded { call, ticket, outcome };
-        let done = self.deliver_on_commit(Party::Clerk(clerk), answer);
-        self.write_case(record, outcome, note, Some(done));
-    }
-
-    fn write_case(
+    /// A booth rates its last served ticket, once (一事一评).
+    pub(super) fn rate_service(
         &mut self,
-        mut record: CaseRecord,
-        outcome: CaseOutcome,
-        note: Option<String>,
-        done: Option<OnCommit>,
-    ) {
-        record.outcome = outcome;
-        // A replay has only the note's mask (the routing log does not keep staff text): a case it
-        // writes — one the dead run had logged but not committed — keeps its outcome, not a note.
-        record.note = note.filter(|_| !self.replaying);
-        record.recorded_unix = self.wall_unix();
-        // The note is not logged: it may describe the citizen's circumstances.
-        info!(call = record.call, ticket = record.ticket, clerk = %record.clerk, ?outcome, "case recorded");
-        self.write_record(Record::Case(record), done);
+        booth: BoothIdx,
+        ticket: protocol::TicketId,
+        rating: Rating,
+        reason: Option<protocol::RatingReason>,
+    ) -> Result<(), ErrorCode> {
+        let booth_id = self.shared.directory.booth(booth).id.clone();
+        let write = self.cases.rate(booth, &booth_id, TicketId(ticket.0), rating, reason, self.wall_unix())?;
+        info!(ticket = ticket.0, ?rating, "service rated");
+        let bad = matches!(rating, Rating::Dissatisfied | Rating::VeryDissatisfied);
+        self.clerk_day.rated(TicketId(ticket.0), bad);
+        self.carry_out(write);
+        Ok(())
+    }
+
+    /// Hands a desk's write to the records writer, with its answer to run once committed.
+    fn carry_out(&mut self, write: Write) {
+        let done = write.then.map(|(to, msg)| self.deliver_on_commit(to, msg));
+        let record = match write.record {
+            Written::Case(mut case) => {
+                // A replay has only the note's mask (the routing log does not keep staff text): a
+                // case it writes — one the dead run had logged but not committed — keeps its
+                // outcome, not a note.
+                case.note = case.note.filter(|_| !self.replaying);
+                // The note is not logged: it may describe the citizen's circumstances.
+                info!(call = case.call, ticket = case.ticket, clerk = %case.clerk, outcome = ?case.outcome,
+                      "case recorded");
+                Record::Case(case)
+            }
+            Written::Rating(rating) => Record::Rating(rating),
+        };
+        self.write_record(record, done);
     }
 
     /// An action for the records writer: once the record is committed, `msg` goes to `to`'s
@@ -149,28 +140,5 @@ impl Driver {
             // on the writer, so this cannot deadlock.
             let _ = commands.blocking_send(super::Command::Deliver { to, msg });
         })
-    }
-
-    /// A booth rates its last served ticket, once (一事一评).
-    pub(super) fn rate_service(
-        &mut self,
-        booth: BoothIdx,
-        ticket: protocol::TicketId,
-        rating: Rating,
-        reason: Option<protocol::RatingReason>,
-    ) -> Result<(), ErrorCode> {
-        if self.rateable.get(&booth) != Some(&TicketId(ticket.0)) {
-            return Err(ErrorCode::NotFound);
-        }
-        self.rateable.remove(&booth);
-        info!(ticket = ticket.0, ?rating, "service rated");
-        let bad = matches!(rating, Rating::Dissatisfied | Rating::VeryDissatisfied);
-        self.clerk_day.rated(TicketId(ticket.0), bad);
-        let booth_id = self.shared.directory.booth(booth).id.clone();
-        let at_unix = self.wall_unix();
-        let record = Record::Rating(RatingRecord { ticket: ticket.0, booth: booth_id, rating, reason, at_unix });
-        let done = self.deliver_on_commit(Party::Booth(booth), ServerMessage::RatingRecorded { ticket, rating });
-        self.write_record(record, Some(done));
-        Ok(())
     }
 }
