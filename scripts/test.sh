@@ -64,9 +64,9 @@ does_no_io() { # does_no_io PACKAGE SOURCE_DIR
   done | grep .
 }
 
-# The throwaway test servers are a dev-dependency only: the server does not link them.
-server_links_no_test_kit() {
-  ! cargo tree -p signaling-server -e normal --prefix none | grep -E '^xiaowu-test-kit '
+# The throwaway test servers and fixtures are a dev-dependency only: no program links them.
+programs_link_no_test_kit() {
+  ! cargo tree -p signaling-server -p booth-client -p agent-console -e normal --prefix none | grep -E '^xiaowu-test-kit '
 }
 
 # The clients share the relay's interceptors (crate `interceptors`), not the relay and its recorder.
@@ -79,7 +79,7 @@ check "format check" cargo fmt --all -- --check
 check "the server links no decoder" server_links_no_decoder
 check "routing does no I/O" does_no_io xiaowu-routing routing/src
 check "the desk does no I/O" does_no_io xiaowu-desk desk/src
-check "the server links no test kit" server_links_no_test_kit
+check "no program links the test kit" programs_link_no_test_kit
 check "the clients link no relay" clients_link_no_relay
 check "clippy (warnings are errors)" cargo clippy --workspace --all-targets --quiet -- -D warnings
 

@@ -4,7 +4,7 @@
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (input, output) = match args.as_slice() {
-        [out] => (xiaowu_photo::samples::camera_photo(4000, 3000, 6, true), out.clone()),
+        [out] => (test_kit::photos::camera_photo(4000, 3000, 6, true), out.clone()),
         [inp, out] => (std::fs::read(inp).expect("input readable"), out.clone()),
         _ => panic!("usage: process_photo [IN] OUT.jpg"),
     };

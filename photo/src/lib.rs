@@ -9,7 +9,6 @@
 #![forbid(unsafe_code)]
 
 mod error;
-pub mod samples;
 mod sniff;
 mod watermark;
 

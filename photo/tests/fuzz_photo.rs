@@ -4,7 +4,8 @@
 //! accepted is larger than the limits allow.
 
 use proptest::prelude::*;
-use xiaowu_photo::{process, samples, sniff, PipelineLimits, Watermark};
+use test_kit::photos;
+use xiaowu_photo::{process, sniff, PipelineLimits, Watermark};
 
 fn watermark() -> Watermark {
     Watermark::for_service("教师资格认定确认", "2026-12-02")
@@ -46,7 +47,7 @@ proptest! {
         jpeg in any::<bool>(),
         ops in proptest::collection::vec((any::<usize>(), 0..3u8, any::<u8>()), 1..8),
     ) {
-        let mut bytes = if jpeg { samples::jpeg(96, 64) } else { png(96, 64) };
+        let mut bytes = if jpeg { photos::jpeg(96, 64) } else { png(96, 64) };
         for (at, op, byte) in ops {
             let at = at % bytes.len().max(1);
             match op {

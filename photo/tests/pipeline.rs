@@ -4,7 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use xiaowu_photo::{process, samples, sha256_hex, DocError, PipelineLimits, Watermark};
+use test_kit::photos;
+use xiaowu_photo::{process, sha256_hex, DocError, PipelineLimits, Watermark};
 
 fn wm() -> Watermark {
     Watermark::for_service("教师资格认定确认", "2026-11-22")
@@ -31,7 +32,7 @@ fn patch(img: &image::RgbImage, x: u32, y: u32) -> [u32; 3] {
 #[test]
 fn camera_photo_comes_out_upright_stripped_resized_and_hashed() {
     // 4000×3000 landscape pixels with orientation 6: upright it is a 3000×4000 portrait.
-    let original = samples::camera_photo(4000, 3000, 6, true);
+    let original = photos::camera_photo(4000, 3000, 6, true);
     assert!(original.windows(4).any(|w| w == b"Exif"));
     let out = process(&original, &wm(), &PipelineLimits::default()).unwrap();
     assert_eq!((out.width, out.height), (1536, 2048));
@@ -53,7 +54,7 @@ fn camera_photo_comes_out_upright_stripped_resized_and_hashed() {
 
 #[test]
 fn watermark_is_visible_on_the_clerks_copy() {
-    let original = samples::jpeg(1200, 900);
+    let original = photos::jpeg(1200, 900);
     let plain = decode(&original);
     let out = process(&original, &wm(), &PipelineLimits::default()).unwrap();
     let marked = decode(&out.jpeg);
@@ -90,7 +91,7 @@ fn peak_rss_mib() -> u64 {
 #[test]
 fn bad_inputs_are_refused_quickly_and_in_bounded_memory() {
     let limits = PipelineLimits::default();
-    let real = samples::jpeg(640, 480);
+    let real = photos::jpeg(640, 480);
     let mut iso = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic".to_vec();
     iso.extend_from_slice(&[0; 64]);
     let mut avif = b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf".to_vec();
@@ -107,13 +108,13 @@ fn bad_inputs_are_refused_quickly_and_in_bounded_memory() {
         ),
         (
             "60000×60000 JPEG header",
-            samples::jpeg_claiming(60000, 60000),
+            photos::jpeg_claiming(60000, 60000),
             DocError::Dimensions { width: 60000, height: 60000 },
         ),
-        ("PNG claiming 50000×50000", samples::png_claiming(50000, 50000), DocError::Dimensions { width: 0, height: 0 }),
+        ("PNG claiming 50000×50000", photos::png_claiming(50000, 50000), DocError::Dimensions { width: 0, height: 0 }),
         (
             "PNG claiming 11000×11000 (121 MP)",
-            samples::png_claiming(11000, 11000),
+            photos::png_claiming(11000, 11000),
             DocError::Dimensions { width: 11000, height: 11000 },
         ),
         (

@@ -16,8 +16,9 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use media::document::{process, samples, PipelineLimits, Watermark};
+use media::document::{process, PipelineLimits, Watermark};
 use protocol::ServerMessage;
+use test_kit::photos;
 use xiaowu_tests::*;
 
 const RUNS: usize = 15;
@@ -38,7 +39,7 @@ fn compare(label: &str, w: u32, h: u32) {
     let dir = std::env::temp_dir().join(format!("xiaowu-docbench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let input = dir.join(format!("{label}.jpg"));
-    std::fs::write(&input, samples::camera_photo(w, h, 6, true)).unwrap();
+    std::fs::write(&input, photos::camera_photo(w, h, 6, true)).unwrap();
     let size = std::fs::metadata(&input).unwrap().len();
     let wm = Watermark::for_service("教师资格认定确认", "2026-11-22");
     let limits = PipelineLimits::default();
@@ -76,7 +77,7 @@ fn distinct_photos() -> Vec<Vec<u8>> {
     let (w, h) = (4000u32, 3000u32);
     (0..10u32)
         .map(|i| {
-            let mut rgb = samples::pattern(w, h);
+            let mut rgb = photos::pattern(w, h);
             for y in 100..300 {
                 for x in (200 + i * 300)..(400 + i * 300) {
                     let p = ((y * w + x) * 3) as usize;
@@ -88,7 +89,7 @@ fn distinct_photos() -> Vec<Vec<u8>> {
                 .encode(&rgb, w, h, image::ExtendedColorType::Rgb8)
                 .unwrap();
             let mut out = jpeg[..2].to_vec();
-            out.extend(samples::exif_segment(6, true));
+            out.extend(photos::exif_segment(6, true));
             out.extend_from_slice(&jpeg[2..]);
             out
         })

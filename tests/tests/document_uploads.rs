@@ -8,8 +8,8 @@
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use media::document::samples;
 use protocol::{Role, ServerMessage};
+use test_kit::photos;
 use xiaowu_tests::*;
 
 fn peak_rss_mib() -> u64 {
@@ -45,7 +45,7 @@ async fn bad_uploads_get_clear_errors_and_change_nothing() {
     let (booth, mut clerk, call) = live_call(&server).await;
     let other_booth = connect(&server, Role::Booth, "booth-gudao-2").await;
 
-    let real = samples::jpeg(640, 480);
+    let real = photos::jpeg(640, 480);
     let mut heic = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic".to_vec();
     heic.extend_from_slice(&[0; 64]);
     let mut avif = b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf".to_vec();
@@ -56,12 +56,12 @@ async fn bad_uploads_get_clear_errors_and_change_nothing() {
         ("text file named .jpg", &booth.token, call, b"not a photo at all\n".to_vec(), 415, "unsupported_format"),
         ("empty file", &booth.token, call, vec![], 400, "empty_file"),
         ("truncated JPEG", &booth.token, call, real[..real.len() / 2].to_vec(), 422, "truncated_image"),
-        ("60000×60000 header bomb", &booth.token, call, samples::jpeg_claiming(60000, 60000), 422, "image_too_large"),
+        ("60000×60000 header bomb", &booth.token, call, photos::jpeg_claiming(60000, 60000), 422, "image_too_large"),
         (
             "tiny PNG claiming 50000×50000",
             &booth.token,
             call,
-            samples::png_claiming(50000, 50000),
+            photos::png_claiming(50000, 50000),
             422,
             "image_too_large",
         ),

@@ -3,8 +3,9 @@
 //! hash, rejects it, gets it again, accepts it; outsiders' reads are refused, and every read is
 //! audited.
 
-use media::document::{process, samples, sha256_hex, PipelineLimits, Watermark};
+use media::document::{process, sha256_hex, PipelineLimits, Watermark};
 use protocol::{Role, ServerMessage};
+use test_kit::photos;
 use xiaowu_tests::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -14,7 +15,7 @@ async fn clerk_requests_rejects_and_accepts_an_id_card_photo() {
     let work = std::env::temp_dir().join(format!("xiaowu-docs-e2e-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).unwrap();
-    let photo = samples::camera_photo(4000, 3000, 6, true);
+    let photo = photos::camera_photo(4000, 3000, 6, true);
     let photo_path = work.join("id-front.jpg");
     std::fs::write(&photo_path, &photo).unwrap();
     let saved = work.join("received");

@@ -267,7 +267,7 @@ async fn pending_uploads_are_bounded() {
     slow.write_all(&[0xff, 0xd8]).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let url = format!("{}/api/calls/{call}/documents?doc_type=id_front", base_url(&server));
-    let a = http("POST", url, Some(token), Some(media::document::samples::jpeg(640, 480))).await;
+    let a = http("POST", url, Some(token), Some(test_kit::photos::jpeg(640, 480))).await;
     assert_eq!((a.status, a.code()), (503, "server_busy"));
     drop(slow);
     server.shutdown().await;
@@ -300,7 +300,7 @@ async fn a_slow_upload_holds_only_its_own_call_and_is_cut_off() {
     slow.write_all(head.as_bytes()).await.unwrap();
     slow.write_all(&[0xff, 0xd8]).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let photo = media::document::samples::jpeg(640, 480);
+    let photo = test_kit::photos::jpeg(640, 480);
     let url = |c: u64| format!("{}/api/calls/{c}/documents?doc_type=id_front", base_url(&server));
     let same = http("POST", url(call), Some(token_a.clone()), Some(photo.clone())).await;
     assert_eq!((same.status, same.code()), (503, "server_busy"), "one upload per call at a time");

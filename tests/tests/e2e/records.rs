@@ -122,7 +122,7 @@ async fn a_case_written_while_the_database_is_away_is_kept_until_it_is_back() {
     // A photo stored before the database goes away.
     let booth_token = token(&server, Role::Booth, "booth-gudao-1").await;
     let upload = format!("{}/api/calls/{call}/documents?doc_type=id_front", base_url(&server));
-    let stored = http("POST", upload, Some(booth_token), Some(media::document::samples::jpeg(640, 480))).await;
+    let stored = http("POST", upload, Some(booth_token), Some(test_kit::photos::jpeg(640, 480))).await;
     assert_eq!(stored.status, 200, "{}", stored.body);
     let document = protocol::DocumentId::new(stored.body["document"].as_str().unwrap().to_owned());
     let halt = pg.clone();
