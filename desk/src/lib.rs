@@ -3,13 +3,15 @@
 //! inside. The server's driver feeds it and carries its answers out (sends, records, log lines),
 //! and a replay or a standby can feed it the same way.
 //!
-//! Built so far: the supervisors' alerts ([`alerts`]), case records and ratings ([`cases`]), each
-//! clerk's day ([`clerk_day`]) and where each clerk's signed-in time goes ([`clerk_time`]).
-//! The rest of what the driver decides (three-way calls, transfers, outcomes kept for away
-//! booths, the per-ticket event log) is still in the driver and moves here next.
+//! Built so far: the supervisors' alerts ([`alerts`]), outcomes kept for away booths
+//! ([`booth_outcomes`]), case records and ratings ([`cases`]), each clerk's day ([`clerk_day`])
+//! and where each clerk's signed-in time goes ([`clerk_time`]). The rest of what the driver
+//! decides (three-way calls, transfers, the per-ticket event log) is still in the driver and moves
+//! here next.
 #![forbid(unsafe_code)]
 
 pub mod alerts;
+pub mod booth_outcomes;
 pub mod cases;
 pub mod clerk_day;
 pub mod clerk_time;

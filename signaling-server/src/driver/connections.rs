@@ -7,6 +7,7 @@
 
 use std::time::Instant;
 
+use desk::booth_outcomes::BoothReach;
 use protocol::{CloseReason, ErrorCode, Role, ServerMessage, TicketNotice};
 use routing::{BoothIdx, ClerkIdx, Input};
 use tracing::info;
@@ -14,13 +15,10 @@ use tracing::info;
 use super::{ConnId, Driver, Principal};
 use crate::bus::{RemoteOut, RemoteWhat};
 
-/// Outcomes kept per away booth at most (a call's end and its ticket's end).
-const MAX_MISSED: usize = 4;
-
 /// A lost gateway may have been dead this long before it is noticed (its heartbeat's timeout,
 /// the router's one-second check, and a margin): outcomes sent to its booths within this window
 /// may have gone to nobody.
-const LOST_GATEWAY_WINDOW: std::time::Duration =
+pub(super) const LOST_GATEWAY_WINDOW: std::time::Duration =
     std::time::Duration::from_millis(crate::cluster::standby::GATEWAY_TIMEOUT_MS + 2_000);
 
 pub(super) struct Conn {
@@ -60,7 +58,7 @@ impl Driver {
                 }
                 self.alerts.booth_up(booth);
                 // What ended while the booth was away comes first, then its current state.
-                for msg in self.missed.remove(&booth).unwrap_or_default().into_iter().map(|(_, m)| m) {
+                for msg in self.outcomes.returned(booth) {
                     self.send(conn, msg);
                 }
                 self.lifecycle(Input::BoothConnected { booth });
@@ -140,13 +138,7 @@ impl Driver {
             // wherever they come back (before their current state).
             if let Some(Principal::Booth(booth)) = self.conns.get(&conn).map(|c| c.who) {
                 if self.booth_conn.get(&booth) == Some(&conn) {
-                    let now = self.now;
-                    let recent = self.sent_outcomes.remove(&booth).unwrap_or_default();
-                    let lost =
-                        recent.into_iter().filter(|(at, _)| now.saturating_duration_since(*at) <= LOST_GATEWAY_WINDOW);
-                    for (at, msg) in lost {
-                        self.keep_missed(booth, at, msg);
-                    }
+                    self.outcomes.gateway_lost(booth, self.now);
                 }
             }
             self.disconnect(conn);
@@ -219,30 +211,17 @@ impl Driver {
 
     /// Sends to the booth's connection; an outcome (`call_ended`, `ticket_closed`) that finds the
     /// booth away is kept for it until it returns (or its grace period is long past).
+    /// (The desk's [`desk::booth_outcomes`] decides.)
     pub(super) fn send_to_booth(&mut self, booth: BoothIdx, msg: ServerMessage) {
-        let outcome = matches!(msg, ServerMessage::CallEnded { .. } | ServerMessage::TicketClosed { .. });
-        if let Some(conn) = self.booth_conn.get(&booth).copied() {
-            if outcome && self.conns.get(&conn).is_some_and(|c| !self.is_local(c)) {
-                // On another gateway: remembered a while, in case that gateway was dead already.
-                let sent = self.sent_outcomes.entry(booth).or_default();
-                if sent.len() == MAX_MISSED {
-                    sent.remove(0);
-                }
-                sent.push((self.now, msg.clone()));
-            }
+        let conn = self.booth_conn.get(&booth).copied();
+        let reach = match conn.and_then(|conn| self.conns.get(&conn)) {
+            None if conn.is_none() => BoothReach::Away,
+            Some(c) if !self.is_local(c) => BoothReach::Remote,
+            _ => BoothReach::Local,
+        };
+        if let (true, Some(conn)) = (self.outcomes.to_booth(booth, reach, &msg, self.now), conn) {
             self.send(conn, msg);
-        } else if outcome {
-            self.keep_missed(booth, self.now, msg);
         }
-    }
-
-    /// Keeps an outcome for an away booth (the last [`MAX_MISSED`]).
-    fn keep_missed(&mut self, booth: BoothIdx, at: Instant, msg: ServerMessage) {
-        let kept = self.missed.entry(booth).or_default();
-        if kept.len() == MAX_MISSED {
-            kept.remove(0);
-        }
-        kept.push((at, msg));
     }
 
     pub(super) fn send_to_clerk(&mut self, clerk: ClerkIdx, msg: ServerMessage) {
@@ -259,14 +238,6 @@ impl Driver {
     /// Forgets missed outcomes older than twice the booth grace period (the booth is not coming back
     /// for them; its next ticket starts fresh).
     pub(super) fn expire_missed(&mut self, now: Instant) {
-        let keep_for = self.engine.config().booth_grace * 2;
-        self.missed.retain(|_, kept| {
-            kept.retain(|(at, _)| now.saturating_duration_since(*at) < keep_for);
-            !kept.is_empty()
-        });
-        self.sent_outcomes.retain(|_, sent| {
-            sent.retain(|(at, _)| now.saturating_duration_since(*at) <= LOST_GATEWAY_WINDOW);
-            !sent.is_empty()
-        });
+        self.outcomes.expire(now, self.engine.config().booth_grace * 2);
     }
 }

@@ -79,11 +79,9 @@ pub struct Driver {
     answered_today: crate::history::AnsweredToday,
     load_dirty: bool,
     ticks: u64,
-    /// Outcomes that found their booth away, delivered when it reconnects.
-    missed: HashMap<BoothIdx, Vec<(std::time::Instant, ServerMessage)>>,
-    /// Outcomes sent to each booth's connection lately: if its gateway turns out to have been
-    /// dead when they were sent, they become missed (`connections.rs`).
-    sent_outcomes: HashMap<BoothIdx, Vec<(std::time::Instant, ServerMessage)>>,
+    /// Outcomes that found their booth away (or went to a gateway found dead), delivered when it
+    /// reconnects.
+    outcomes: desk::booth_outcomes::BoothOutcomes,
     events: events::EventLog,
     /// The boot number of the run that began the engine's history (its ids' prefix): the runs
     /// replayed from one log share it, and their answered counts are saved under it.
@@ -182,8 +180,7 @@ impl Driver {
             answered_today: Default::default(),
             load_dirty: true,
             ticks: 0,
-            missed: HashMap::new(),
-            sent_outcomes: HashMap::new(),
+            outcomes: desk::booth_outcomes::BoothOutcomes::new(connections::LOST_GATEWAY_WINDOW),
             events: Default::default(),
             saved_answered: HashMap::new(),
         }

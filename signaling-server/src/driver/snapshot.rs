@@ -98,12 +98,7 @@ impl Driver {
             self.last_status.iter().map(|(t, s)| (t.0, s.state, s.position, s.estimate)).collect();
         last_status.sort_by_key(|s| s.0);
         let desk::cases::CasesSnapshot { rateable, pending: pending_cases } = self.cases.snapshot();
-        let mut missed: Vec<_> = self
-            .missed
-            .iter()
-            .map(|(b, kept)| (b.0, kept.iter().map(|(at, m)| (nanos(base, *at), m.clone())).collect()))
-            .collect();
-        missed.sort_by_key(|(b, _)| *b);
+        let missed = self.outcomes.snapshot(base);
         let mut guests: Vec<_> = self.guests.iter().map(|(call, c)| (*call, c.0)).collect();
         guests.sort();
         let mut invitations: Vec<_> =
@@ -174,13 +169,7 @@ impl Driver {
             rateable: snap.rateable.clone(),
             pending: snap.pending_cases.clone(),
         });
-        self.missed = snap
-            .missed
-            .iter()
-            .map(|(b, kept)| {
-                (BoothIdx(*b), kept.iter().map(|(n, m)| (base + Duration::from_nanos(*n), m.clone())).collect())
-            })
-            .collect();
+        self.outcomes.restore(base, &snap.missed);
         self.last_src.clone_from(&snap.last_src);
         self.guests = snap.guests.iter().map(|(call, c)| (*call, ClerkIdx(*c))).collect();
         self.invitations = snap
