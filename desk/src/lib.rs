@@ -5,9 +5,9 @@
 //!
 //! Built so far: the supervisors' alerts ([`alerts`]), outcomes kept for away booths
 //! ([`booth_outcomes`]), case records and ratings ([`cases`]), each clerk's day ([`clerk_day`])
-//! and where each clerk's signed-in time goes ([`clerk_time`]). The rest of what the driver
-//! decides (three-way calls, transfers, the per-ticket event log) is still in the driver and moves
-//! here next.
+//! where each clerk's signed-in time goes ([`clerk_time`]) and three-way calls ([`three_way`]),
+//! whose decisions come back as [`effect::Effect`]s. The rest of what the driver decides
+//! (transfers, the per-ticket event log) is still in the driver and moves here next.
 #![forbid(unsafe_code)]
 
 pub mod alerts;
@@ -15,3 +15,5 @@ pub mod booth_outcomes;
 pub mod cases;
 pub mod clerk_day;
 pub mod clerk_time;
+pub mod effect;
+pub mod three_way;

@@ -7,6 +7,19 @@ use routing::*;
 
 /// Shandong › 东营 › 河口区 › 孤岛镇; 滨州 › 滨城区.
 pub fn directory() -> Directory {
+    builder().build().expect("a valid directory")
+}
+
+/// The same, with `extra` clerks (id, hall) who handle `teacher-cert`.
+pub fn directory_with_clerks(extra: &[(&str, &str)]) -> Directory {
+    let mut b = builder();
+    for (id, hall) in extra {
+        b.clerk(id, id, hall, &["teacher-cert"]);
+    }
+    b.build().expect("a valid directory")
+}
+
+fn builder() -> DirectoryBuilder {
     let mut b = DirectoryBuilder::default();
     b.region("sd", "山东省", Level::Province, None, &[])
         .region("dongying", "东营市", Level::City, Some("sd"), &[])
@@ -24,5 +37,5 @@ pub fn directory() -> Directory {
     });
     b.booth("booth-gudao-1", "孤岛镇1号", "gudao").booth("booth-bincheng-1", "滨城区1号", "bincheng");
     b.clerk("clerk-hekou-1", "河口1", "hekou", &["teacher-cert"]);
-    b.build().expect("a valid directory")
+    b
 }

@@ -65,7 +65,7 @@ impl Driver {
                     reason: call_end_out(reason),
                 };
                 self.send_to_booth(booth, msg.clone());
-                if let Some(guest) = self.guests.get(&call.0).copied() {
+                if let Some(guest) = self.three_way.guest_of(call.0) {
                     self.send_to_clerk(guest, msg.clone());
                     self.leave_call(call.0, true);
                 }

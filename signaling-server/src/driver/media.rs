@@ -117,8 +117,8 @@ impl Driver {
                 match party.as_str() {
                     BOOTH => self.send_to_booth(view.booth, msg),
                     CLERK => self.send_to_clerk(view.clerk, msg),
-                    super::guests::GUEST => {
-                        if let Some(guest) = self.guests.get(&call).copied() {
+                    desk::three_way::GUEST => {
+                        if let Some(guest) = self.three_way.guest_of(call) {
                             self.send_to_clerk(guest, msg);
                         }
                     }

@@ -112,14 +112,14 @@ impl Driver {
             ) if self.shared.media.relayed() => self.signal_relay(who, &msg),
             (Principal::Clerk(clerk), ClientMessage::InviteToCall { call, clerk: invited, service }) => {
                 match (invited, service) {
-                    (Some(id), None) => self.invite(clerk, *call, super::guests::Invitee::Clerk(id)),
-                    (None, Some(code)) => self.invite(clerk, *call, super::guests::Invitee::Service(code.as_str())),
+                    (Some(id), None) => self.invite(clerk, *call, desk::three_way::Invitee::Clerk(id)),
+                    (None, Some(code)) => self.invite(clerk, *call, desk::three_way::Invitee::Service(code.as_str())),
                     _ => Err(ErrorCode::InvalidField),
                 }
             }
             (Principal::Clerk(clerk), ClientMessage::JoinCall { call }) => self.join_call(clerk, *call),
             (Principal::Clerk(clerk), ClientMessage::LeaveCall { call }) => {
-                if self.guests.get(&call.0) == Some(&clerk) {
+                if self.three_way.guest_of(call.0) == Some(clerk) {
                     self.leave_call(call.0, true);
                     Ok(())
                 } else {

@@ -124,12 +124,11 @@ pub struct Driver {
     media_calls: HashMap<u64, media::MediaCall>,
     /// Supervisors' connections monitoring a live call, and which.
     monitors: HashMap<ConnId, u64>,
-    /// Three-way calls: each call's invited third party, and open invitations (call, until).
-    guests: HashMap<u64, ClerkIdx>,
+    /// Three-way calls: each call's guest, and open invitations.
+    three_way: desk::three_way::ThreeWay,
     /// Inputs the driver decided while routing actions (a guest back to available when its call
     /// ended): applied once the engine's queue is drained, never in the middle of it.
     followups: std::collections::VecDeque<Input>,
-    invitations: HashMap<ClerkIdx, (u64, std::time::Instant)>,
     /// `signaling-server replay`: each applied entry and action, printed.
     trace: Option<Box<dyn FnMut(String) + Send>>,
 }
@@ -164,9 +163,8 @@ impl Driver {
             clerk_day: desk::clerk_day::ClerkDay::default(),
             clerk_time: desk::clerk_time::ClerkTime::default(),
             monitors: HashMap::new(),
-            guests: HashMap::new(),
+            three_way: Default::default(),
             followups: Default::default(),
-            invitations: HashMap::new(),
             trace: None,
             engine,
             shared,

@@ -11,11 +11,9 @@
 //! entry (it is its own state); a replay restores it, which makes a replay from the very first
 //! entry check, at every snapshot, that the state rebuilt so far is the one logged.
 
-use std::time::{Duration, Instant};
-
 use protocol::rest::CaseRecord;
 use protocol::{Role, ServerMessage};
-use routing::{BoothIdx, ClerkIdx, Engine, EngineSnapshot, TicketId};
+use routing::{BoothIdx, Engine, EngineSnapshot, TicketId};
 use serde::{Deserialize, Serialize};
 
 use super::connections::Conn;
@@ -77,10 +75,6 @@ impl DriverSnapshot {
     }
 }
 
-fn nanos(base: Instant, at: Instant) -> u64 {
-    at.saturating_duration_since(base).as_nanos() as u64
-}
-
 impl Driver {
     /// The driver's state now (between batches: nothing pending).
     pub(super) fn take_snapshot(&self) -> DriverSnapshot {
@@ -99,11 +93,7 @@ impl Driver {
         last_status.sort_by_key(|s| s.0);
         let desk::cases::CasesSnapshot { rateable, pending: pending_cases } = self.cases.snapshot();
         let missed = self.outcomes.snapshot(base);
-        let mut guests: Vec<_> = self.guests.iter().map(|(call, c)| (*call, c.0)).collect();
-        guests.sort();
-        let mut invitations: Vec<_> =
-            self.invitations.iter().map(|(c, (call, until))| (c.0, *call, nanos(base, *until))).collect();
-        invitations.sort();
+        let desk::three_way::ThreeWaySnapshot { guests, invitations } = self.three_way.snapshot(base);
         DriverSnapshot {
             first_ticket: self.first_ids.0,
             first_call: self.first_ids.1,
@@ -171,12 +161,9 @@ impl Driver {
         });
         self.outcomes.restore(base, &snap.missed);
         self.last_src.clone_from(&snap.last_src);
-        self.guests = snap.guests.iter().map(|(call, c)| (*call, ClerkIdx(*c))).collect();
-        self.invitations = snap
-            .invitations
-            .iter()
-            .map(|(c, call, until)| (ClerkIdx(*c), (*call, base + Duration::from_nanos(*until))))
-            .collect();
+        let three_way =
+            desk::three_way::ThreeWaySnapshot { guests: snap.guests.clone(), invitations: snap.invitations.clone() };
+        self.three_way = desk::three_way::ThreeWay::restore(base, &three_way);
         self.alerts.devices = snap.booth_devices.iter().map(|(b, c, m)| (BoothIdx(*b), (*c, *m))).collect();
         self.events.restore(&snap.ticket_logs);
         self.clerk_time.restore(&snap.clerk_stretches);

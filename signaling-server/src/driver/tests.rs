@@ -333,17 +333,18 @@ async fn a_snapshot_carries_three_way_guests_and_open_invitations() {
     let _other = connect(&mut d, 3, Principal::Clerk(idx("clerk-hekou-3")), 256);
     let (call, _booth) = in_a_call(&mut d, &mut first, idx("clerk-hekou-1"));
     message(&mut d, 1, ClientMessage::InviteToCall { call, clerk: Some("clerk-hekou-2".into()), service: None });
+    // A second invitation stays open (once the call has its guest, this one would be refused at join).
+    message(&mut d, 1, ClientMessage::InviteToCall { call, clerk: Some("clerk-hekou-3".into()), service: None });
     message(&mut d, 2, ClientMessage::JoinCall { call });
-    assert_eq!(d.guests.get(&call.0), Some(&idx("clerk-hekou-2")));
-    // A second invitation stays open (the call has its guest; this one would be refused at join).
-    d.invitations.insert(idx("clerk-hekou-3"), (call.0, d.now + Duration::from_secs(30)));
+    assert_eq!(d.three_way.guest_of(call.0), Some(idx("clerk-hekou-2")));
 
     let snap = d.take_snapshot();
     let mut restarted = driver();
     restarted.set_wall_base(snap.started_unix_ms);
     restarted.restore_snapshot(&snap);
-    assert_eq!(restarted.guests, d.guests);
-    assert_eq!(restarted.invitations.keys().collect::<Vec<_>>(), vec![&idx("clerk-hekou-3")]);
+    assert_eq!(restarted.three_way.guest_of(call.0), Some(idx("clerk-hekou-2")));
+    let invited: Vec<u32> = restarted.three_way.snapshot(d.now).invitations.iter().map(|(c, _, _)| *c).collect();
+    assert_eq!(invited, vec![idx("clerk-hekou-3").0]);
     assert_eq!(restarted.take_snapshot(), snap, "the same driver state");
     assert!(restarted.is_guest(Principal::Clerk(idx("clerk-hekou-2"))));
 }

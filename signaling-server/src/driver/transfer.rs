@@ -10,10 +10,10 @@ use protocol::{CallId, ErrorCode, Peer, Role, ServerMessage, ServiceCode};
 use routing::{BoothIdx, ClerkIdx, Input, ServiceIdx, TicketId};
 use tracing::warn;
 
-use super::guests::GUEST;
 use super::Driver;
 use crate::convert::reject_code;
 use crate::media::CLERK;
+use desk::three_way::GUEST;
 
 impl Driver {
     pub(super) fn transfer_call(&mut self, clerk: ClerkIdx, call: CallId, to: &str) -> Result<(), ErrorCode> {
@@ -58,11 +58,7 @@ impl Driver {
             reason: protocol::CallEndReason::Transferred,
         };
         self.send_to_clerk(from, ended);
-        self.invitations.remove(&to);
-        let was_guest = self.guests.get(&call.0) == Some(&to);
-        if was_guest {
-            self.guests.remove(&call.0);
-        }
+        let was_guest = self.three_way.taken_over(call.0, to);
         let (c, b) = (dir.clerk(to), dir.booth(booth));
         let transferred = ServerMessage::CallTransferred {
             call: CallId(call.0),
@@ -71,7 +67,7 @@ impl Driver {
             peer: Peer { role: Role::Clerk, id: c.id.clone(), display_name: c.name.clone() },
         };
         self.send_to_booth(booth, transferred.clone());
-        if let Some(guest) = self.guests.get(&call.0).copied() {
+        if let Some(guest) = self.three_way.guest_of(call.0) {
             self.send_to_clerk(guest, transferred);
         }
         if let Some(view) = self.engine.call(call) {

@@ -1,0 +1,20 @@
+//! What the desk asks the shell to do. The desk decides; the shell carries each effect out (or,
+//! replaying a log or standing by, drops the ones that reach the world).
+
+use protocol::ServerMessage;
+use routing::{BoothIdx, ClerkIdx};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// A message for the clerk's connection, if it has one.
+    ToClerk(ClerkIdx, ServerMessage),
+    /// A message for the booth's connection (an outcome for an away booth is kept for it).
+    ToBooth(BoothIdx, ServerMessage),
+    /// The party joins the call's media room on the relay (`publish`: its media goes to the others).
+    RelayJoin { call: u64, party: String, publish: bool },
+    /// The party leaves the call's media room.
+    RelayLeave { call: u64, party: String },
+    /// An input for the routing engine, applied once the engine's current work is drained (it may
+    /// follow from an action the engine is still routing).
+    FollowUp(routing::Input),
+}
