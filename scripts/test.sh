@@ -74,6 +74,13 @@ clients_link_no_relay() {
   ! cargo tree -p booth-client -p agent-console -e normal --prefix none | grep -E '^xiaowu-media-relay '
 }
 
+# No crate's top-level modules depend on each other in a cycle (scripts/module-cycles.mjs).
+# signaling-server is left out: its cycle (bus, cluster, commands, config, driver, http, media,
+# routing_log, state) is still to be cut into crates.
+no_module_cycles() {
+  node scripts/module-cycles.mjs $(ls -d */src | sed 's|/src||' | grep -vx signaling-server)
+}
+
 check "format check" cargo fmt --all -- --check
 # The server links neither libvpx nor the clients' media crate: the relay forwards, never decodes.
 check "the server links no decoder" server_links_no_decoder
@@ -81,6 +88,7 @@ check "routing does no I/O" does_no_io xiaowu-routing routing/src
 check "the desk does no I/O" does_no_io xiaowu-desk desk/src
 check "no program links the test kit" programs_link_no_test_kit
 check "the clients link no relay" clients_link_no_relay
+check "no module cycles (but the server's)" no_module_cycles
 check "clippy (warnings are errors)" cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 echo "== tests"

@@ -29,9 +29,11 @@ pub mod control;
 pub mod forward;
 pub mod handshake;
 pub mod participant;
+pub mod pool;
 pub mod record;
 mod relay;
 pub mod room;
+pub mod serve;
 pub mod transfer;
 
 /// The interceptors and codecs the relay shares with the clients (crate `xiaowu-interceptors`).

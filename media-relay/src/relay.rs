@@ -2,7 +2,7 @@
 //! parties' answers and candidates on, let parties join and leave, close the room. Every method
 //! returns at once (the room's task does the work), so the server's routing loop never waits on
 //! media. [`Relay`] is the in-process [`LocalRelay`] or a pool of remote relays
-//! ([`crate::control::RelayPool`]) behind the same methods.
+//! ([`crate::pool::RelayPool`]) behind the same methods.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -176,7 +176,7 @@ pub fn recording_path(dir: &std::path::Path, call: u64) -> PathBuf {
 #[derive(Clone)]
 pub enum Relay {
     Local(LocalRelay),
-    Remote(crate::control::RelayPool),
+    Remote(crate::pool::RelayPool),
 }
 
 macro_rules! both {

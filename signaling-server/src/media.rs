@@ -119,7 +119,8 @@ pub fn start_relay(
     } else {
         let secret = config.relay_secret.as_deref().unwrap_or_default();
         let fetch_into = config.recorded().then(|| config.recording_dir(data_dir));
-        media_relay::control::RelayPool::connect(&config.relays, secret, fetch_into)
+        let (pool, events) = media_relay::pool::RelayPool::connect(&config.relays, secret, fetch_into);
+        (media_relay::Relay::Remote(pool), events)
     };
     tokio::spawn(async move {
         while let Some(event) = events.recv().await {

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::backend::Value;
-use crate::records::{int, text};
+use crate::rows::{int, text};
 use crate::{Result, Store};
 
 /// An alert raised or cleared. No personal data: ids, numbers and the alert's text.

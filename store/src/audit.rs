@@ -14,7 +14,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::backend::{Executor, Row};
-use crate::records::{int, text};
+use crate::purged::Purged;
+use crate::rows::{int, text};
 use crate::{Result, Store, StoreError};
 
 /// The previous hash of the first link.
@@ -81,35 +82,10 @@ pub(crate) fn link_after(
             content.into(),
             prev.into(),
             hash.clone().into(),
-            crate::records::now_ms().into(),
+            crate::rows::now_ms().into(),
         ],
     )?;
     Ok((seq, hash))
-}
-
-/// What a `purge` link says was removed on purpose.
-#[derive(Debug, Default, Clone, serde::Serialize, Deserialize)]
-pub(crate) struct Purged {
-    #[serde(default)]
-    pub documents: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cases_before_ms: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ratings_before_ms: Option<i64>,
-    /// Counts only, for the operator.
-    #[serde(default)]
-    pub document_reads: u64,
-    #[serde(default)]
-    pub document_reviews: u64,
-    /// Calls whose recordings were removed.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub recordings: Vec<String>,
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub recording_views: u64,
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
 }
 
 /// Everything the purge links of the chain removed.

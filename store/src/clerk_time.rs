@@ -10,8 +10,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{Row, Value};
-use crate::records::{int, text};
 use crate::reports::{Period, CHINA_MS, HOUR_MS};
+use crate::rows::{int, text};
 use crate::{Result, Store};
 
 /// What a clerk was doing (the routing engine's clerk states; signed-out time is not counted).

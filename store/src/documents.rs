@@ -8,9 +8,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::audit::Purged;
 use crate::backend::{Row, Value};
-use crate::records::{int, text};
+use crate::purged::Purged;
+use crate::rows::{int, placeholders, text};
 use crate::{Result, Store};
 
 /// A stored document's metadata. No personal data beyond the ids of the parties.
@@ -118,10 +118,6 @@ pub(crate) fn read_from(r: &Row) -> DocumentReadRow {
 }
 
 /// `$1, $2, …, $n`.
-pub(crate) fn placeholders(n: usize) -> String {
-    (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-}
-
 impl Store {
     /// Stores a document's bytes and metadata (with its chain link) in one transaction, committed
     /// before this returns. Bytes already stored under the same hash are not written again.

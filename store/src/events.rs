@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::backend::Value;
-use crate::records::{int, text};
+use crate::rows::{int, text};
 use crate::{Result, Store};
 
 /// One step in a ticket's life. `detail` is a JSON object (ids of parties, reasons, steps).

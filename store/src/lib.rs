@@ -22,9 +22,11 @@ mod clerk_time;
 mod documents;
 mod events;
 mod postgres;
+mod purged;
 mod recordings;
 mod records;
 mod reports;
+mod rows;
 mod schema;
 mod sqlite;
 
@@ -41,8 +43,9 @@ pub use clerk_time::{ClerkActivity, ClerkInterval, ClerkSums};
 pub use documents::{DocumentReadRow, DocumentReviewRow, DocumentRow, PurgeCounts};
 pub use events::{AnsweredRow, TicketEventRow};
 pub use recordings::{RecordingRow, RecordingViewRow};
-pub use records::{now_ms, CaseCursor, CaseQuery, CaseRating, CaseRow, CaseScope, ForcedStateRow, RatingRow};
+pub use records::{CaseCursor, CaseQuery, CaseRating, CaseRow, CaseScope, ForcedStateRow, RatingRow};
 pub use reports::{Period, ReportQuery, ReportSums, TicketFactRow, RATING_WORDS, WAIT_BUCKETS_MS};
+pub use rows::now_ms;
 pub use schema::SCHEMA_VERSION;
 
 /// Why a store operation failed. Each has a Chinese and an English text for the people who run it.

@@ -8,10 +8,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::audit::Purged;
 use crate::backend::{Row, Value};
-use crate::documents::placeholders;
-use crate::records::{int, text};
+use crate::purged::Purged;
+use crate::rows::placeholders;
+use crate::rows::{int, text};
 use crate::{Result, Store};
 
 /// One call's recording. No personal data beyond the ids of the parties.

@@ -6,11 +6,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{Row, Value};
+use crate::rows::{int, now_ms, text};
 use crate::{Result, Store};
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
 
 /// A handled call's case record. Ids are text, unique across restarts and nodes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,14 +56,6 @@ pub struct ForcedStateRow {
     pub state: String,
     pub why: String,
     pub at_ms: i64,
-}
-
-pub(crate) fn text(row: &Row, i: usize) -> String {
-    row[i].text().unwrap_or_default().to_owned()
-}
-
-pub(crate) fn int(row: &Row, i: usize) -> i64 {
-    row[i].int().unwrap_or_default()
 }
 
 pub(crate) const CASE_COLUMNS: &str =

@@ -13,8 +13,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{Row, Value};
-use crate::documents::placeholders;
-use crate::records::{int, text};
+use crate::rows::placeholders;
+use crate::rows::{int, text};
 use crate::{Result, Store};
 
 /// One closed ticket. No personal data: ids, times and reasons.

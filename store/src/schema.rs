@@ -324,7 +324,7 @@ pub fn migrate(exec: &mut dyn Executor, dialect: Dialect) -> Result<()> {
             exec.batch(&sql)?;
             exec.execute(
                 "INSERT INTO schema_version (version, applied_ms) VALUES ($1, $2)",
-                &[Value::Int(version), Value::Int(crate::records::now_ms())],
+                &[Value::Int(version), Value::Int(crate::rows::now_ms())],
             )
         })?;
     }

@@ -56,6 +56,6 @@ async fn main() -> anyhow::Result<()> {
         record_dir: args.record_dir,
         max_bitrate_kbps: args.max_bitrate_kbps,
     };
-    media_relay::control::serve(listener, config, args.secret).await?;
+    media_relay::serve::serve(listener, config, args.secret).await?;
     Ok(())
 }
