@@ -14,6 +14,9 @@ pub enum Effect {
     RelayJoin { call: u64, party: String, publish: bool },
     /// The party leaves the call's media room.
     RelayLeave { call: u64, party: String },
+    /// Tell the call's parties (the clerk, the booth or both) that their call started: the shell
+    /// builds the `call_started` messages, with the STUN/TURN servers and credentials it holds.
+    CallStarted { call: u64, to_clerk: bool, to_booth: bool },
     /// An input for the routing engine, applied once the engine's current work is drained (it may
     /// follow from an action the engine is still routing).
     FollowUp(routing::Input),

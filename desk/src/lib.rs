@@ -5,9 +5,10 @@
 //!
 //! Built so far: the supervisors' alerts ([`alerts`]), outcomes kept for away booths
 //! ([`booth_outcomes`]), case records and ratings ([`cases`]), each clerk's day ([`clerk_day`])
-//! where each clerk's signed-in time goes ([`clerk_time`]) and three-way calls ([`three_way`]),
-//! whose decisions come back as [`effect::Effect`]s. The rest of what the driver decides
-//! (transfers, the per-ticket event log) is still in the driver and moves here next.
+//! where each clerk's signed-in time goes ([`clerk_time`]), three-way calls ([`three_way`]) and
+//! transfers ([`transfer`]), whose decisions come back as [`effect::Effect`]s. The rest of what
+//! the driver decides (the engine's actions turned into messages, the per-ticket event log) is
+//! still in the driver and moves here next.
 #![forbid(unsafe_code)]
 
 pub mod alerts;
@@ -17,3 +18,4 @@ pub mod clerk_day;
 pub mod clerk_time;
 pub mod effect;
 pub mod three_way;
+pub mod transfer;

@@ -1,7 +1,7 @@
 //! The bus between a node's gateway — its WebSockets and HTTP handlers — and the engine host that
 //! runs the routing engine.
 //!
-//! - Inbound, [`Inputs`]: connects, disconnects, client messages and stored documents, in the
+//! - Inbound, [`GatewayInput`]s (sent through `commands::Inputs`): connects, disconnects, client messages and stored documents, in the
 //!   order the gateway saw them. On a single node (the default) they go over an in-process
 //!   channel straight to the driver. In a cluster every gateway appends them to one Redis Stream
 //!   that the router reads (`cluster::bus`), so an input survives the router's death.
@@ -11,9 +11,7 @@
 
 use protocol::{ClientMessage, CloseReason, Role, ServerMessage};
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
 
-use crate::commands::Command;
 use crate::documents::DocMeta;
 use crate::hub::ConnId;
 
@@ -47,25 +45,6 @@ pub enum GatewayInput {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the routing engine is not taking inputs (shutting down)")]
 pub struct BusClosed;
-
-/// Where this node's gateway sends its inputs.
-#[derive(Debug, Clone)]
-pub enum Inputs {
-    /// The driver in this process.
-    Local(mpsc::Sender<Command>),
-    /// The cluster's input stream, through this node's appender (`cluster::bus`).
-    Cluster(mpsc::Sender<GatewayInput>),
-}
-
-impl Inputs {
-    /// Hands `input` on, waiting while the channel is full (back-pressure on the socket).
-    pub async fn send(&self, input: GatewayInput) -> Result<(), BusClosed> {
-        match self {
-            Inputs::Local(tx) => tx.send(Command::Input { src: None, input }).await.map_err(|_| BusClosed),
-            Inputs::Cluster(tx) => tx.send(input).await.map_err(|_| BusClosed),
-        }
-    }
-}
 
 /// A message or a close for a connection on another gateway.
 #[derive(Debug, Clone, PartialEq)]

@@ -7,9 +7,9 @@
 
 use protocol::{QueueLoadRow, ServerMessage};
 use routing::{BoothIdx, ClerkIdx, Party, RegionIdx, ServiceIdx};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
-use crate::bus::{GatewayInput, RemoteBus};
+use crate::bus::{BusClosed, GatewayInput, RemoteBus};
 use crate::routing_log::{AppliedLog, Logged};
 
 /// Who is on a connection, resolved from a verified token.
@@ -82,4 +82,23 @@ pub enum Command {
         log: Box<dyn AppliedLog>,
         bus: Box<dyn RemoteBus>,
     },
+}
+
+/// Where this node's gateway sends its inputs.
+#[derive(Debug, Clone)]
+pub enum Inputs {
+    /// The driver in this process.
+    Local(mpsc::Sender<Command>),
+    /// The cluster's input stream, through this node's appender (`cluster::bus`).
+    Cluster(mpsc::Sender<GatewayInput>),
+}
+
+impl Inputs {
+    /// Hands `input` on, waiting while the channel is full (back-pressure on the socket).
+    pub async fn send(&self, input: GatewayInput) -> Result<(), BusClosed> {
+        match self {
+            Inputs::Local(tx) => tx.send(Command::Input { src: None, input }).await.map_err(|_| BusClosed),
+            Inputs::Cluster(tx) => tx.send(input).await.map_err(|_| BusClosed),
+        }
+    }
 }

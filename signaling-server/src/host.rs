@@ -121,7 +121,7 @@ pub fn spawn_cluster(settings: Settings) -> std::io::Result<AppState> {
     cluster::nodes::spawn_heartbeat(&cfg, role.clone(), shared.gateway.clone());
     cluster::bus::spawn_outbound_tail(url, keys, shared.gateway.clone(), shared.hub.clone());
     watch_driver(tokio::spawn(run_cluster(shared.clone(), rx)));
-    cluster::standby::spawn_log_tail(shared.clone(), cfg, role);
+    cluster::standby::spawn_log_tail(shared.commands.clone(), shared.records.boot(), cfg, role);
     Ok(shared)
 }
 

@@ -36,6 +36,7 @@ pub mod records;
 pub mod relay;
 pub mod routing_log;
 pub mod serve;
+pub mod snapshot;
 pub mod staffing;
 pub mod state;
 pub mod telemetry;

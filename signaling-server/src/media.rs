@@ -134,7 +134,7 @@ pub fn start_relay(
 
 /// The relay's name for a party of a call.
 pub const BOOTH: &str = "booth";
-pub const CLERK: &str = "clerk";
+pub use desk::transfer::CLERK;
 
 #[cfg(test)]
 mod tests {

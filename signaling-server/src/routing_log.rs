@@ -56,7 +56,7 @@ pub enum Entry {
     /// Graceful shutdown: open tickets were closed.
     Shutdown {},
     /// The driver's whole state (`driver/snapshot.rs`): a replay may start here.
-    Snapshot { snapshot: Box<crate::driver::DriverSnapshot> },
+    Snapshot { snapshot: Box<crate::snapshot::DriverSnapshot> },
 }
 
 /// An entry with its time on the log's timeline.

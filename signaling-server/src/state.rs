@@ -63,7 +63,7 @@ pub struct Shared {
     /// The engine host on this node (queries, and the router's own inputs).
     pub commands: mpsc::Sender<Command>,
     /// Where the gateway's inputs go: the local driver, or the cluster's input stream.
-    pub inputs: crate::bus::Inputs,
+    pub inputs: crate::commands::Inputs,
     /// This node's WebSockets.
     pub hub: Arc<crate::hub::Hub>,
     /// This node's name as a gateway (`<node>:<boot>` in a cluster, so that a restarted node is a
@@ -210,8 +210,8 @@ impl Shared {
             cluster,
             hub: Arc::default(),
             inputs: match inputs {
-                Some(tx) => crate::bus::Inputs::Cluster(tx),
-                None => crate::bus::Inputs::Local(commands.clone()),
+                Some(tx) => crate::commands::Inputs::Cluster(tx),
+                None => crate::commands::Inputs::Local(commands.clone()),
             },
             tcp_nodelay: f.server.tcp_nodelay,
             ice_servers: f.ice_servers.clone(),

@@ -1,6 +1,8 @@
 //! The small directory the desk's tests share.
 #![allow(dead_code)]
 
+pub mod call;
+
 use std::time::Duration;
 
 use routing::*;

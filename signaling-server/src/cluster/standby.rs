@@ -17,6 +17,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::sync::mpsc;
+
 use super::bus::RedisBus;
 use super::redis_log::{
     connect, read_after, read_snapshot, replicas_for, try_acquire, wait_for_replicas, Keys, RedisLog,
@@ -24,7 +26,6 @@ use super::redis_log::{
 use super::{ClusterConfig, ClusterError};
 use crate::commands::Command;
 use crate::routing_log::{AppliedLog, Entry, Logged, LOG_VERSION};
-use crate::state::Shared;
 
 /// This node's place in the cluster, for `/healthz` and the gates on sockets and logins.
 #[derive(Debug)]
@@ -104,9 +105,11 @@ impl NodeRole {
 /// it, it reads what is left of the log, starts a new log if there was none (the first router of
 /// this deployment), and hands the host the log and the bus to route with ([`Command::Promote`]).
 /// Blocking: runs on a thread of its own.
-pub fn spawn_log_tail(shared: Arc<Shared>, cfg: ClusterConfig, role: Arc<NodeRole>) {
+/// `commands`: the driver's; `boot`: this start's number (its ids' prefix if it becomes the
+/// router of an empty log).
+pub fn spawn_log_tail(commands: mpsc::Sender<Command>, boot: i64, cfg: ClusterConfig, role: Arc<NodeRole>) {
     let spawned = std::thread::Builder::new().name("standby-log-tail".into()).spawn(move || {
-        if let Err(e) = tail_until_router(&shared, &cfg, &role) {
+        if let Err(e) = tail_until_router(&commands, boot, &cfg, &role) {
             tracing::error!(error = %e.bilingual(), "standby stopped; exiting so the service is restarted");
             std::process::exit(76);
         }
@@ -117,7 +120,12 @@ pub fn spawn_log_tail(shared: Arc<Shared>, cfg: ClusterConfig, role: Arc<NodeRol
     }
 }
 
-fn tail_until_router(shared: &Arc<Shared>, cfg: &ClusterConfig, role: &NodeRole) -> Result<(), ClusterError> {
+fn tail_until_router(
+    commands: &mpsc::Sender<Command>,
+    boot: i64,
+    cfg: &ClusterConfig,
+    role: &NodeRole,
+) -> Result<(), ClusterError> {
     let url = cfg.redis_url.clone().expect("cluster mode has a Redis URL");
     let keys = Keys::new(&cfg.key_prefix);
     let lease = cfg.lease();
@@ -128,7 +136,7 @@ fn tail_until_router(shared: &Arc<Shared>, cfg: &ClusterConfig, role: &NodeRole)
     if let Some((id, snapshot)) = read_snapshot(&mut conn, &keys)? {
         last.clone_from(&id);
         have_header = true;
-        if shared.commands.blocking_send(Command::Replay { entries: vec![snapshot] }).is_err() {
+        if commands.blocking_send(Command::Replay { entries: vec![snapshot] }).is_err() {
             return Ok(());
         }
     }
@@ -137,7 +145,7 @@ fn tail_until_router(shared: &Arc<Shared>, cfg: &ClusterConfig, role: &NodeRole)
         last.clone_from(id);
         *have_header = true;
         let entries = batch.into_iter().map(|(_, l)| l).collect();
-        shared.commands.blocking_send(Command::Replay { entries }).is_ok()
+        commands.blocking_send(Command::Replay { entries }).is_ok()
     };
     // Tails the log and tries the lease until it is ours; a lost connection (Redis restarting, a
     // Sentinel failover) is made again.
@@ -169,7 +177,7 @@ fn tail_until_router(shared: &Arc<Shared>, cfg: &ClusterConfig, role: &NodeRole)
             Ok(None) => {}
             Err(e @ ClusterError::BadLog(_)) => return Err(e),
             Err(e) => {
-                if shared.commands.is_closed() {
+                if commands.is_closed() {
                     return Ok(());
                 }
                 tracing::warn!(error = %e, "standby lost Redis; reconnecting");
@@ -183,7 +191,7 @@ fn tail_until_router(shared: &Arc<Shared>, cfg: &ClusterConfig, role: &NodeRole)
     let mut log = RedisLog::new(&url, keys.clone(), role.node.clone(), epoch, lease)?;
     if !have_header {
         // The first router of this deployment: its boot number starts the ids.
-        let base = crate::records::id_base(shared.records.boot());
+        let base = crate::records::id_base(boot);
         let header = Entry::Header {
             version: LOG_VERSION,
             first_ticket: base,
@@ -194,9 +202,9 @@ fn tail_until_router(shared: &Arc<Shared>, cfg: &ClusterConfig, role: &NodeRole)
         log.append(&logged).map_err(|e| ClusterError::Redis(e.to_string()))?;
         log.commit().map_err(ClusterError::Redis)?;
         tracing::info!(epoch, "first router of the cluster: a new applied log begins");
-        let _ = shared.commands.blocking_send(Command::Replay { entries: vec![logged] });
+        let _ = commands.blocking_send(Command::Replay { entries: vec![logged] });
     }
     let bus = RedisBus::new(&url, keys, epoch);
-    let _ = shared.commands.blocking_send(Command::Promote { epoch, log: Box::new(log), bus: Box::new(bus) });
+    let _ = commands.blocking_send(Command::Promote { epoch, log: Box::new(log), bus: Box::new(bus) });
     Ok(())
 }

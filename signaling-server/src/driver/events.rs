@@ -16,6 +16,8 @@ use routing::{Action, Party, TicketId};
 use serde_json::json;
 use store::{TicketEventRow, TicketFactRow};
 
+use crate::snapshot::OpenTicketLog;
+
 use super::Driver;
 use crate::convert::{call_end_out, priority_out, revoke_out, ticket_end_out};
 use crate::records::{store_id, Record};
@@ -32,18 +34,6 @@ pub(super) struct EventLog {
     /// Per open ticket: its facts so far, and when its current call started.
     facts: HashMap<TicketId, (TicketFactRow, Option<i64>)>,
     closed: Vec<TicketFactRow>,
-}
-
-/// An open ticket's log as a snapshot keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct OpenTicketLog {
-    ticket: u64,
-    /// The last event's sequence number.
-    seq: i64,
-    booth_region: String,
-    facts: Option<TicketFactRow>,
-    /// When its current call started (Unix ms).
-    call_started_ms: Option<i64>,
 }
 
 impl EventLog {

@@ -8,8 +8,7 @@
 //! are skipped then. A driver snapshot carries the guests and open invitations.
 
 use desk::effect::Effect;
-use desk::three_way::{Floor, Invitee};
-use media_relay::JoinSpec;
+use desk::three_way::Invitee;
 use protocol::{CallId, ClientMessage, ErrorCode};
 use routing::{ClerkIdx, Input};
 use tracing::info;
@@ -17,16 +16,6 @@ use tracing::info;
 use super::{Driver, Principal};
 
 impl Driver {
-    /// What the desk's three-way decisions read.
-    fn floor(&self) -> Floor<'_> {
-        Floor {
-            engine: &self.engine,
-            directory: &self.shared.directory,
-            relayed: self.shared.media.relayed(),
-            connected: &self.clerk_conn,
-        }
-    }
-
     /// Invites a clerk into the inviter's call (see [`desk::three_way::ThreeWay::invite`]).
     pub(super) fn invite(&mut self, inviter: ClerkIdx, call: CallId, invitee: Invitee<'_>) -> Result<(), ErrorCode> {
         let now = self.now;
@@ -82,29 +71,5 @@ impl Driver {
     /// Whether `who` is the guest of a live call (its `set_state` waits until it leaves).
     pub(super) fn is_guest(&self, who: Principal) -> bool {
         matches!(who, Principal::Clerk(c) if self.guest_call(c).is_some())
-    }
-
-    /// Carries out what the desk decided, in order. The relay is left alone while replaying or
-    /// standing by (its rooms belong to the live router).
-    pub(super) fn carry_out_effects(&mut self, effects: Vec<Effect>) {
-        for effect in effects {
-            match effect {
-                Effect::ToClerk(clerk, msg) => self.send_to_clerk(clerk, msg),
-                Effect::ToBooth(booth, msg) => self.send_to_booth(booth, msg),
-                Effect::RelayJoin { call, party, publish } => {
-                    if let Some(relay) = self.live_relay() {
-                        if let Err(e) = relay.join(call, JoinSpec { party: party.clone(), publish }) {
-                            tracing::warn!(call, party, error = %e, "a party could not join the media room");
-                        }
-                    }
-                }
-                Effect::RelayLeave { call, party } => {
-                    if let Some(relay) = self.live_relay() {
-                        let _ = relay.leave(call, party);
-                    }
-                }
-                Effect::FollowUp(input) => self.followups.push_back(input),
-            }
-        }
     }
 }

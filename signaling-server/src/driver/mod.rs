@@ -32,6 +32,7 @@ mod actions;
 mod alerts;
 pub mod clock;
 mod connections;
+mod effects;
 mod events;
 mod guests;
 mod media;

@@ -11,69 +11,11 @@
 //! entry (it is its own state); a replay restores it, which makes a replay from the very first
 //! entry check, at every snapshot, that the state rebuilt so far is the one logged.
 
-use protocol::rest::CaseRecord;
-use protocol::{Role, ServerMessage};
 use routing::{BoothIdx, Engine, EngineSnapshot, TicketId};
-use serde::{Deserialize, Serialize};
 
 use super::connections::Conn;
-use super::{ConnId, Driver, SentStatus};
-
-/// One connection as the snapshot keeps it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ConnSnap {
-    pub conn: ConnId,
-    pub role: Role,
-    pub id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gateway: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DriverSnapshot {
-    /// The log's header: ids of the first ticket and call, wall time at `t = 0`.
-    pub first_ticket: u64,
-    pub first_call: u64,
-    pub started_unix_ms: u64,
-    /// The engine's snapshot as numbers ([`EngineSnapshot::to_words`]).
-    pub engine: Vec<u64>,
-    pub conns: Vec<ConnSnap>,
-    /// By ticket id: state, position, estimate.
-    last_status: Vec<(u64, protocol::TicketState, Option<u32>, Option<u32>)>,
-    /// By booth index: its last served ticket's id.
-    rateable: Vec<(u32, u64)>,
-    /// By clerk index.
-    pending_cases: Vec<(u32, CaseRecord)>,
-    /// Outcomes kept for away booths (by booth index), each with nanoseconds after the timeline's
-    /// base.
-    missed: Vec<(u32, Vec<(u64, ServerMessage)>)>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    last_src: Option<String>,
-    /// Three-way calls: (call, guest clerk index).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    guests: Vec<(u64, u32)>,
-    /// Open invitations: (clerk index, call, nanoseconds after the timeline's base until which
-    /// it may be taken up).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    invitations: Vec<(u32, u64, u64)>,
-    /// Open tickets' event logs and facts so far, so that what happens to them after a restart
-    /// from this snapshot is logged and reported too.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub(super) ticket_logs: Vec<super::events::OpenTicketLog>,
-    /// Clerks' open state stretches: (clerk index, activity, since Unix ms).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub(super) clerk_stretches: Vec<(u32, desk::clerk_time::ClerkActivity, i64)>,
-    /// Booths' last reported camera and microphone, by booth index.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    booth_devices: Vec<(u32, protocol::DeviceState, protocol::DeviceState)>,
-}
-
-impl DriverSnapshot {
-    /// A short line for the `replay` trace (the whole snapshot is not printed).
-    pub fn summary(&self) -> String {
-        format!("snapshot: {} connections, {} awaiting wrap-up", self.conns.len(), self.pending_cases.len())
-    }
-}
+use super::{Driver, SentStatus};
+pub use crate::snapshot::{ConnSnap, DriverSnapshot};
 
 impl Driver {
     /// The driver's state now (between batches: nothing pending).
