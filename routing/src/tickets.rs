@@ -328,10 +328,11 @@ impl Tickets {
 mod tests {
     use super::*;
 
-    fn ticket(tickets: &mut Tickets, id: u64, halls: &[u32]) -> TicketId {
+    /// Opens ticket `id` at `at` (the phase gate never looks at the time: any instant will do).
+    fn ticket(tickets: &mut Tickets, at: Instant, id: u64, halls: &[u32]) -> TicketId {
         let steps: Arc<[Vec<RegionIdx>]> = halls.iter().map(|h| vec![RegionIdx(*h)]).collect::<Vec<_>>().into();
         let key = QueueKey::new(Priority::Normal, id as i64);
-        let rec = TicketRec::new(BoothIdx(id as u32), ServiceIdx(0), Priority::Normal, key, Instant::now(), steps);
+        let rec = TicketRec::new(BoothIdx(id as u32), ServiceIdx(0), Priority::Normal, key, at, steps);
         tickets.open(TicketId(id), rec);
         TicketId(id)
     }
@@ -344,9 +345,11 @@ mod tests {
     /// steps reached so far.
     #[test]
     fn the_index_follows_phase_presence_and_pool() {
+        // The test's timeline origin (the only clock read: the gate itself takes no time).
+        let t0 = Instant::now();
         let mut tickets = Tickets::default();
-        let a = ticket(&mut tickets, 1, &[10, 20]);
-        let b = ticket(&mut tickets, 2, &[10]);
+        let a = ticket(&mut tickets, t0, 1, &[10, 20]);
+        let b = ticket(&mut tickets, t0, 2, &[10]);
         assert_eq!(waiting(&tickets, 10), [a, b]);
         assert_eq!(waiting(&tickets, 20), []);
         assert_eq!(tickets.widen(a), 1);
@@ -367,8 +370,9 @@ mod tests {
     /// A snapshot whose index disagrees with its tickets is refused.
     #[test]
     fn a_restored_index_must_match_the_tickets() {
+        let t0 = Instant::now();
         let mut live = Tickets::default();
-        let a = ticket(&mut live, 1, &[10]);
+        let a = ticket(&mut live, t0, 1, &[10]);
         let recs = vec![(a, live[&a].clone())];
         let mut restored = Tickets::default();
         assert!(restored.restore(recs.clone(), live.by_service().clone(), live.waiting().clone()).is_ok());

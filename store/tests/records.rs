@@ -26,6 +26,12 @@ fn case(n: i64, clerk: &str, hall: &str) -> CaseRow {
     }
 }
 
+/// The ids of a clerk's newest cases (at most 10), newest first.
+fn case_ids(store: &Store, clerk: &str) -> Vec<String> {
+    let query = CaseQuery::newest(CaseScope::Clerk(clerk.into()), 10);
+    store.cases(&query).unwrap().into_iter().map(|(c, _)| c.id).collect()
+}
+
 #[test]
 fn records_round_trip_and_ratings_join_by_ticket_id() {
     for (backend, store) in common::both() {
@@ -206,12 +212,7 @@ fn a_batch_commits_all_or_nothing_and_keeps_the_chain_whole() {
         });
         assert!(matches!(failed, Err(StoreError::Duplicate(_))), "{backend}: {failed:?}");
         store.append_case(&case(6, "clerk-hekou-1", "hekou")).unwrap();
-        let ids: Vec<String> = store
-            .cases(&CaseQuery::newest(CaseScope::Clerk("clerk-hekou-1".into()), 10))
-            .unwrap()
-            .into_iter()
-            .map(|(c, _)| c.id)
-            .collect();
+        let ids = case_ids(&store, "clerk-hekou-1");
         assert_eq!(ids, ["case-6", "case-3", "case-2", "case-1"], "{backend}: the failed batch kept nothing");
         assert_eq!(store.verify_audit().unwrap(), None, "{backend}: the chain is whole");
         assert_eq!(store.audit_len().unwrap(), 4, "{backend}");
@@ -239,12 +240,6 @@ fn a_connection_lost_in_a_batch_keeps_none_of_it() {
     });
     assert!(matches!(lost, Err(StoreError::Unreachable(_))), "{lost:?}");
     store.append_case(&case(4, "clerk-hekou-1", "hekou")).unwrap();
-    let ids: Vec<String> = store
-        .cases(&CaseQuery::newest(CaseScope::Clerk("clerk-hekou-1".into()), 10))
-        .unwrap()
-        .into_iter()
-        .map(|(c, _)| c.id)
-        .collect();
-    assert_eq!(ids, ["case-4", "case-1"], "nothing of the lost batch");
+    assert_eq!(case_ids(&store, "clerk-hekou-1"), ["case-4", "case-1"], "nothing of the lost batch");
     assert_eq!(store.verify_audit().unwrap(), None);
 }

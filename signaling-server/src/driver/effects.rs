@@ -4,20 +4,24 @@
 //! this node's STUN/TURN servers, or an engine input queued behind the current work.
 
 use desk::effect::Effect;
-use desk::three_way::Floor;
+use desk::three_way::{Floor, ThreeWay};
 use media_relay::JoinSpec;
 
 use super::Driver;
+use crate::state::Shared;
+
+type ClerkConns = std::collections::HashMap<routing::ClerkIdx, super::ConnId>;
 
 impl Driver {
-    /// What the desk's three-way decisions read.
+    /// What the desk's three-way and transfer decisions read.
     pub(super) fn floor(&self) -> Floor<'_> {
-        Floor {
-            engine: &self.engine,
-            directory: &self.shared.directory,
-            relayed: self.shared.media.relayed(),
-            connected: &self.clerk_conn,
-        }
+        floor(&self.engine, &self.shared, &self.clerk_conn)
+    }
+
+    /// A desk decision that reads the floor and changes the three-way state (the fields are
+    /// borrowed apart, so both fit in one call).
+    pub(super) fn decide_three_way<R>(&mut self, decide: impl FnOnce(&Floor<'_>, &mut ThreeWay) -> R) -> R {
+        decide(&floor(&self.engine, &self.shared, &self.clerk_conn), &mut self.three_way)
     }
 
     /// Carries out what the desk decided, in order. The relay is left alone while replaying or
@@ -48,4 +52,8 @@ impl Driver {
             }
         }
     }
+}
+
+fn floor<'a>(engine: &'a routing::Engine, shared: &'a Shared, clerk_conn: &'a ClerkConns) -> Floor<'a> {
+    Floor { engine, directory: &shared.directory, relayed: shared.media.relayed(), connected: clerk_conn }
 }

@@ -19,10 +19,7 @@ impl Driver {
     /// Invites a clerk into the inviter's call (see [`desk::three_way::ThreeWay::invite`]).
     pub(super) fn invite(&mut self, inviter: ClerkIdx, call: CallId, invitee: Invitee<'_>) -> Result<(), ErrorCode> {
         let now = self.now;
-        let mut three_way = std::mem::take(&mut self.three_way);
-        let decided = three_way.invite(&self.floor(), inviter, call, invitee, now);
-        self.three_way = three_way;
-        let effects = decided?;
+        let effects = self.decide_three_way(|floor, three_way| three_way.invite(floor, inviter, call, invitee, now))?;
         if let Some(Effect::ToClerk(invited, _)) = effects.first() {
             let dir = &self.shared.directory;
             info!(call = call.0, from = %dir.clerk(inviter).id, to = %dir.clerk(*invited).id, "invited to a call");
@@ -37,9 +34,7 @@ impl Driver {
         self.input(Input::ClerkSetAway { clerk, reason: routing::AwayReason::Assisting })
             .map_err(|_| ErrorCode::WrongState)?;
         let ice_servers = self.shared.ice_servers.clone();
-        let mut three_way = std::mem::take(&mut self.three_way);
-        let effects = three_way.joined(&self.floor(), clerk, call, &ice_servers);
-        self.three_way = three_way;
+        let effects = self.decide_three_way(|floor, three_way| three_way.joined(floor, clerk, call, &ice_servers));
         info!(call = call.0, guest = %self.shared.directory.clerk(clerk).id, "a guest joined the call");
         self.carry_out_effects(effects);
         Ok(())
@@ -48,9 +43,7 @@ impl Driver {
     /// The guest leaves (asked to, or its connection or the call went away); with `available` it
     /// is available again once the engine's current work is drained (see `Driver::route_all`).
     pub(super) fn leave_call(&mut self, call: u64, available: bool) {
-        let mut three_way = std::mem::take(&mut self.three_way);
-        let effects = three_way.leave(&self.floor(), call, available);
-        self.three_way = three_way;
+        let effects = self.decide_three_way(|floor, three_way| three_way.leave(floor, call, available));
         self.carry_out_effects(effects);
     }
 

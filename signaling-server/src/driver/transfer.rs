@@ -38,9 +38,9 @@ impl Driver {
     ) {
         // The first clerk's part is a case of its own (its wrap-up records it).
         self.open_case(call, ticket, booth, from, service, protocol::CallEndReason::Transferred);
-        let mut three_way = std::mem::take(&mut self.three_way);
-        let effects = desk::transfer::transferred(&self.floor(), &mut three_way, call, ticket, booth, from, to);
-        self.three_way = three_way;
+        let effects = self.decide_three_way(|floor, three_way| {
+            desk::transfer::transferred(floor, three_way, call, ticket, booth, from, to)
+        });
         if let Some(media) = self.media_calls.get_mut(&call.0) {
             media.clerks.push(to);
         }
