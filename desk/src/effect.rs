@@ -2,7 +2,9 @@
 //! replaying a log or standing by, drops the ones that reach the world).
 
 use protocol::ServerMessage;
-use routing::{BoothIdx, ClerkIdx};
+use routing::{BoothIdx, ClerkIdx, TicketId};
+
+use crate::cases::Write;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
@@ -16,7 +18,20 @@ pub enum Effect {
     RelayLeave { call: u64, party: String },
     /// Tell the call's parties (the clerk, the booth or both) that their call started: the shell
     /// builds the `call_started` messages, with the STUN/TURN servers and credentials it holds.
-    CallStarted { call: u64, to_clerk: bool, to_booth: bool },
+    /// With `open_media`, the relay then opens the call's media room for them (or lets a party
+    /// that came back rejoin it); without, the media is the caller's own effects.
+    CallStarted { call: u64, to_clerk: bool, to_booth: bool, open_media: bool },
+    /// The call ended: its media room closes and its silent monitors end.
+    CallEnded { call: u64 },
+    /// A record to commit, and the message that follows its commit (never before).
+    Write(Box<Write>),
+    /// The queue load changed: the supervisors' feed is due.
+    LoadChanged,
+    /// The booth was shown this wait estimate for its ticket (the ticket's facts keep the first).
+    EstimateShown { ticket: TicketId, secs: u32 },
+    /// An action the engine took, before the effects it leads to: for the shell's log lines,
+    /// per-ticket event log and trace.
+    Noted(routing::Action),
     /// An input for the routing engine, applied once the engine's current work is drained (it may
     /// follow from an action the engine is still routing).
     FollowUp(routing::Input),

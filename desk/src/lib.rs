@@ -3,12 +3,12 @@
 //! inside. The server's driver feeds it and carries its answers out (sends, records, log lines),
 //! and a replay or a standby can feed it the same way.
 //!
-//! Built so far: the supervisors' alerts ([`alerts`]), outcomes kept for away booths
+//! [`Desk`] owns the routing engine: the shell feeds it an input and its time, then drains the
+//! effects of everything the engine did ([`turns`]). Beside it: the supervisors' alerts ([`alerts`]), outcomes kept for away booths
 //! ([`booth_outcomes`]), case records and ratings ([`cases`]), each clerk's day ([`clerk_day`])
 //! where each clerk's signed-in time goes ([`clerk_time`]), three-way calls ([`three_way`]) and
-//! transfers ([`transfer`]), whose decisions come back as [`effect::Effect`]s. The rest of what
-//! the driver decides (the engine's actions turned into messages, the per-ticket event log) is
-//! still in the driver and moves here next.
+//! transfers ([`transfer`]), whose decisions come back as [`effect::Effect`]s; what booths and
+//! clerks are shown ([`shown`]); the wire's words for the engine's ([`convert`]) and ids ([`ids`]).
 #![forbid(unsafe_code)]
 
 pub mod alerts;
@@ -16,6 +16,12 @@ pub mod booth_outcomes;
 pub mod cases;
 pub mod clerk_day;
 pub mod clerk_time;
+pub mod convert;
 pub mod effect;
+pub mod ids;
+pub mod shown;
 pub mod three_way;
 pub mod transfer;
+pub mod turns;
+
+pub use turns::{Desk, Now};

@@ -56,7 +56,7 @@ pub fn transferred(
     if let Some(guest) = three_way.guest_of(call.0) {
         effects.push(Effect::ToClerk(guest, moved));
     }
-    effects.push(Effect::CallStarted { call: call.0, to_clerk: true, to_booth: false });
+    effects.push(Effect::CallStarted { call: call.0, to_clerk: true, to_booth: false, open_media: false });
     // The call's `clerk` party is now `to`: a fresh connection replaces the first clerk's, and
     // what it publishes flows on in the tracks the booth already receives. First, so that the new
     // clerk's first offer is that fresh one (the guest's leaving renegotiates the others next).

@@ -52,7 +52,7 @@ fn a_warm_transfer_hands_the_call_to_its_guest() {
         vec![
             Effect::ToClerk(first, ended),
             Effect::ToBooth(BoothIdx(0), moved(call, "clerk-hekou-2", "clerk-hekou-2")),
-            Effect::CallStarted { call: call.0, to_clerk: true, to_booth: false },
+            Effect::CallStarted { call: call.0, to_clerk: true, to_booth: false, open_media: false },
             Effect::RelayJoin { call: call.0, party: CLERK.into(), publish: true },
             Effect::RelayLeave { call: call.0, party: GUEST.into() },
         ]
@@ -79,7 +79,7 @@ fn a_cold_transfer_to_an_available_clerk_keeps_the_guest_informed() {
             Effect::ToClerk(first, ended),
             Effect::ToBooth(BoothIdx(0), moved.clone()),
             Effect::ToClerk(guest, moved),
-            Effect::CallStarted { call: call.0, to_clerk: true, to_booth: false },
+            Effect::CallStarted { call: call.0, to_clerk: true, to_booth: false, open_media: false },
             Effect::RelayJoin { call: call.0, party: CLERK.into(), publish: true },
         ]
     );

@@ -21,7 +21,6 @@ pub mod bus;
 pub mod cluster;
 pub mod commands;
 pub mod config;
-pub mod convert;
 pub mod documents;
 pub mod driver;
 pub mod history;

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use crate::auth::{SecretHash, TokenSigner};
 use crate::commands::Command;
 use crate::config::Settings;
-use crate::convert::level_out;
+use desk::convert::level_out;
 
 #[derive(Debug, Clone)]
 pub struct SupervisorInfo {

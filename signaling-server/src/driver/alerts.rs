@@ -19,7 +19,7 @@ impl Driver {
         let online = |booth| self.booth_conn.contains_key(&booth);
         let situation = desk::alerts::Situation {
             dir: &dir,
-            engine: &self.engine,
+            engine: self.desk.engine(),
             load,
             online: &online,
             now: self.now,

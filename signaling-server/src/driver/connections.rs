@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use desk::booth_outcomes::BoothReach;
-use protocol::{CloseReason, ErrorCode, Role, ServerMessage, TicketNotice};
+use protocol::{CloseReason, ErrorCode, Role, ServerMessage};
 use routing::{BoothIdx, ClerkIdx, Input};
 use tracing::info;
 
@@ -61,35 +61,15 @@ impl Driver {
                 for msg in self.outcomes.returned(booth) {
                     self.send(conn, msg);
                 }
-                self.lifecycle(Input::BoothConnected { booth });
-                if let Some(ticket) = self.engine.booth_ticket(booth) {
-                    self.last_status.remove(&ticket);
-                    self.push_status(ticket, Some(TicketNotice::Resumed));
-                    if let Some(call) = self.engine.call_of_booth(booth) {
-                        self.send_call_started(call, false, true);
-                    }
-                }
+                let effects = self.desk.booth_connected(booth, self.turn_now());
+                self.carry_out_effects(effects);
             }
             Principal::Clerk(clerk) => {
                 if let Some(old) = self.clerk_conn.insert(clerk, conn) {
                     self.replace(old);
                 }
-                let before = (self.engine.clerk_state(clerk), self.engine.offer_of(clerk));
-                self.lifecycle(Input::ClerkSignIn { clerk });
-                // A sign-in that changed the clerk's state or offer (a first sign-in; a return
-                // within the grace that makes the clerk available, and maybe offered) announces
-                // it through the engine's actions, routed next: sending the state and offer here
-                // too would tell the clerk the same offer twice. One that changed nothing (back to
-                // a call, wrap-up or away; a second console) is told where things stand.
-                if (self.engine.clerk_state(clerk), self.engine.offer_of(clerk)) == before {
-                    self.send_clerk_state(clerk);
-                    if let Some((offer, ticket)) = self.engine.offer_of(clerk) {
-                        self.send_offer(offer, ticket, clerk);
-                    }
-                }
-                if let Some(call) = self.engine.call_of(clerk) {
-                    self.send_call_started(call, true, false);
-                }
+                let effects = self.desk.clerk_connected(clerk, self.turn_now());
+                self.carry_out_effects(effects);
             }
             Principal::Supervisor(s) => {
                 let scope = self.shared.supervisors[s].scope;
@@ -238,6 +218,6 @@ impl Driver {
     /// Forgets missed outcomes older than twice the booth grace period (the booth is not coming back
     /// for them; its next ticket starts fresh).
     pub(super) fn expire_missed(&mut self, now: Instant) {
-        self.outcomes.expire(now, self.engine.config().booth_grace * 2);
+        self.outcomes.expire(now, self.desk.engine().config().booth_grace * 2);
     }
 }

@@ -19,8 +19,8 @@ use store::{TicketEventRow, TicketFactRow};
 use crate::snapshot::OpenTicketLog;
 
 use super::Driver;
-use crate::convert::{call_end_out, priority_out, revoke_out, ticket_end_out};
 use crate::records::{store_id, Record};
+use desk::convert::{call_end_out, priority_out, revoke_out, ticket_end_out};
 
 /// Tickets being logged and the rows not yet handed to the writer.
 #[derive(Default)]
@@ -172,7 +172,7 @@ impl Driver {
 
     /// A party reported its media up on a live call.
     pub(super) fn log_media_up(&mut self, call: routing::CallId, by: Party) {
-        let Some(view) = self.engine.call(call) else { return };
+        let Some(view) = self.desk.engine().call(call) else { return };
         let party = match by {
             Party::Booth(_) => "booth",
             Party::Clerk(_) => "clerk",
@@ -188,7 +188,7 @@ impl Driver {
             let facts = std::mem::take(&mut self.events.closed);
             self.write_record(Record::Events(rows, facts), None);
         }
-        let stretches = self.clerk_time.take_closed();
+        let stretches = self.desk.clerk_time.take_closed();
         if !stretches.is_empty() {
             self.write_record(Record::ClerkTime(stretches.into_iter().map(clerk_interval).collect()), None);
         }

@@ -29,7 +29,7 @@ impl Driver {
     }
 
     pub(super) fn join_call(&mut self, clerk: ClerkIdx, call: CallId) -> Result<(), ErrorCode> {
-        self.three_way.may_join(&self.floor(), clerk, call, self.now)?;
+        self.desk.three_way.may_join(&self.floor(), clerk, call, self.now)?;
         // Not offered anything while assisting.
         self.input(Input::ClerkSetAway { clerk, reason: routing::AwayReason::Assisting })
             .map_err(|_| ErrorCode::WrongState)?;
@@ -49,13 +49,13 @@ impl Driver {
 
     /// The call the clerk is a guest of.
     pub(super) fn guest_call(&self, clerk: ClerkIdx) -> Option<u64> {
-        self.three_way.guest_call(clerk)
+        self.desk.three_way.guest_call(clerk)
     }
 
     /// A guest's answer or candidate, for the relay.
     pub(super) fn guest_signal(&mut self, clerk: ClerkIdx, msg: &ClientMessage) -> Result<(), ErrorCode> {
         let call = crate::relay::call_of(msg).expect("only sdp and ice_candidate reach here");
-        if self.three_way.guest_of(call.0) != Some(clerk) {
+        if self.desk.three_way.guest_of(call.0) != Some(clerk) {
             return Err(ErrorCode::Forbidden);
         }
         self.forward_to_relay(call.0, desk::three_way::GUEST, msg)

@@ -67,7 +67,7 @@ impl Driver {
     /// A party's answer or candidate, for the relay. Offers come only from the relay.
     pub(super) fn signal_relay(&mut self, who: Principal, msg: &ClientMessage) -> Result<(), ErrorCode> {
         let call = crate::relay::call_of(msg).expect("only sdp and ice_candidate reach here");
-        let view = self.engine.call(routing::CallId(call.0)).ok_or(ErrorCode::NotFound)?;
+        let view = self.desk.engine().call(routing::CallId(call.0)).ok_or(ErrorCode::NotFound)?;
         let party = match who {
             Principal::Booth(b) if b == view.booth => BOOTH,
             Principal::Clerk(c) if c == view.clerk => CLERK,
@@ -102,7 +102,7 @@ impl Driver {
     pub(super) fn on_relay_event(&mut self, event: RelayEvent) {
         match event {
             RelayEvent::Signal { call, party, signal } => {
-                let Some(view) = self.engine.call(routing::CallId(call)) else { return };
+                let Some(view) = self.desk.engine().call(routing::CallId(call)) else { return };
                 let msg = match signal {
                     Signal::Offer { sdp, fresh } => {
                         ServerMessage::Sdp { call: protocol::CallId(call), kind: SdpKind::Offer, sdp, fresh }
@@ -118,7 +118,7 @@ impl Driver {
                     BOOTH => self.send_to_booth(view.booth, msg),
                     CLERK => self.send_to_clerk(view.clerk, msg),
                     desk::three_way::GUEST => {
-                        if let Some(guest) = self.three_way.guest_of(call) {
+                        if let Some(guest) = self.desk.three_way.guest_of(call) {
                             self.send_to_clerk(guest, msg);
                         }
                     }
@@ -136,7 +136,7 @@ impl Driver {
                 warn!(call, %party, "party's media relay connection failed");
                 let is_party = party == BOOTH || party == CLERK;
                 if let Some(relay) =
-                    self.live_relay().filter(|_| is_party && self.engine.call(routing::CallId(call)).is_some())
+                    self.live_relay().filter(|_| is_party && self.desk.engine().call(routing::CallId(call)).is_some())
                 {
                     let _ = relay.join(call, JoinSpec { party, publish: true });
                 }
@@ -147,7 +147,7 @@ impl Driver {
                 if let Some(recorded) = self.media_calls.remove(&call) {
                     self.index_partial_recording(call, recorded);
                 }
-                if self.engine.call(routing::CallId(call)).is_some() && !self.replaying {
+                if self.desk.engine().call(routing::CallId(call)).is_some() && !self.replaying {
                     warn!(call, "the call's media relay is gone: the call ends as media_failed");
                     self.record(crate::routing_log::Entry::MediaLost { call });
                 }
@@ -162,7 +162,7 @@ impl Driver {
     /// A logged `media_lost`: the call (if still live) ends as `media_failed` and its citizen goes
     /// back to the head of the queue, as when a party reports its media failed.
     pub(super) fn media_lost(&mut self, call: u64) {
-        if let Some(view) = self.engine.call(routing::CallId(call)) {
+        if let Some(view) = self.desk.engine().call(routing::CallId(call)) {
             let by = routing::Party::Booth(view.booth);
             let _ = self.input(routing::Input::MediaFailed { call: view.call, by });
         }
@@ -231,7 +231,8 @@ impl Driver {
     /// The live calls whose booth is within `scope`, for the supervisors' list.
     pub(super) fn live_calls(&self, scope: routing::RegionIdx) -> Vec<protocol::rest::LiveCall> {
         let dir = self.shared.directory.clone();
-        self.engine
+        self.desk
+            .engine()
             .live_calls()
             .into_iter()
             .filter(|c| dir.is_within(dir.booth(c.booth).region, scope))

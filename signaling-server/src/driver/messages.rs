@@ -6,8 +6,8 @@ use routing::{ClerkIdx, Input, Party, TicketId};
 use tracing::{debug, info, warn};
 
 use super::{party, ConnId, Driver, Principal};
-use crate::convert::*;
 use crate::relay::{self, RelayError};
+use desk::convert::*;
 
 impl Driver {
     pub(super) fn on_message(&mut self, conn: ConnId, msg: ClientMessage) {
@@ -119,7 +119,7 @@ impl Driver {
             }
             (Principal::Clerk(clerk), ClientMessage::JoinCall { call }) => self.join_call(clerk, *call),
             (Principal::Clerk(clerk), ClientMessage::LeaveCall { call }) => {
-                if self.three_way.guest_of(call.0) == Some(clerk) {
+                if self.desk.three_way.guest_of(call.0) == Some(clerk) {
                     self.leave_call(call.0, true);
                     Ok(())
                 } else {
@@ -151,7 +151,7 @@ impl Driver {
     /// Relays SDP and ICE between the two parties of a live call, and only between them.
     fn relay(&mut self, who: Principal, msg: &ClientMessage) -> Result<(), ErrorCode> {
         let call = relay::call_of(msg).expect("only sdp and ice_candidate are relayed");
-        let view = self.engine.call(routing::CallId(call.0)).ok_or(ErrorCode::NotFound)?;
+        let view = self.desk.engine().call(routing::CallId(call.0)).ok_or(ErrorCode::NotFound)?;
         let target = match who {
             Principal::Booth(b) if b == view.booth => Principal::Clerk(view.clerk),
             Principal::Clerk(c) if c == view.clerk => Principal::Booth(view.booth),
@@ -176,7 +176,7 @@ impl Driver {
 
     /// The clerk's live call, or the error to answer with.
     fn clerk_call(&self, clerk: ClerkIdx, call: protocol::CallId) -> Result<routing::CallView, ErrorCode> {
-        match self.engine.call(routing::CallId(call.0)) {
+        match self.desk.engine().call(routing::CallId(call.0)) {
             Some(v) if v.clerk == clerk => Ok(v),
             Some(_) => Err(ErrorCode::Forbidden),
             None => Err(ErrorCode::NotFound),
@@ -242,7 +242,7 @@ impl Driver {
 
     pub(super) fn document_stored(&mut self, meta: crate::documents::DocMeta) {
         self.shared.docs.remember(&meta);
-        let Some(view) = self.engine.call(routing::CallId(meta.call)) else { return };
+        let Some(view) = self.desk.engine().call(routing::CallId(meta.call)) else { return };
         let url = format!("/api/documents/{}", meta.id);
         let msg = ServerMessage::DocumentReady {
             call: protocol::CallId(meta.call),

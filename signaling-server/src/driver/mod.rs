@@ -19,12 +19,12 @@
 //! - `events.rs`: the per-ticket event log;
 //! - `clock.rs`: the timeline; `replay.rs`: rebuilding state from the applied log.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::ServerMessage;
-use routing::{BoothIdx, ClerkIdx, Engine, Input, Party, RegionIdx, ServiceIdx, TicketId};
+use routing::{BoothIdx, ClerkIdx, Engine, Input, Party, RegionIdx, ServiceIdx};
 use tokio::sync::mpsc;
 use tracing::{debug, info};
 
@@ -57,25 +57,13 @@ use crate::history::WaitingHistory;
 use crate::routing_log::{changes_state, AppliedLog, Entry, Logged};
 use crate::state::Shared;
 
-/// What the booth was last told, to send a status only when something changed.
-#[derive(PartialEq, Eq, Clone, Copy)]
-struct SentStatus {
-    state: protocol::TicketState,
-    position: Option<u32>,
-    estimate: Option<u32>,
-}
-
 pub struct Driver {
-    engine: Engine,
+    /// The routing engine and every decision above it.
+    desk: desk::Desk,
     shared: Arc<Shared>,
     conns: HashMap<ConnId, Conn>,
     booth_conn: HashMap<BoothIdx, ConnId>,
     clerk_conn: HashMap<ClerkIdx, ConnId>,
-    last_status: HashMap<TicketId, SentStatus>,
-    dirty_services: BTreeSet<ServiceIdx>,
-    /// Each clerk's call awaiting its wrap-up outcome (办件 not yet recorded) and each booth's
-    /// last served ticket, which it may rate once.
-    cases: desk::cases::Cases,
     history: WaitingHistory,
     answered_today: crate::history::AnsweredToday,
     load_dirty: bool,
@@ -116,20 +104,12 @@ pub struct Driver {
     deferred: std::cell::RefCell<std::collections::VecDeque<crate::records::Record>>,
     /// Rebuilding state from the log: nothing is sent or written.
     replaying: bool,
-    /// Each clerk's day so far (the supervisors' clerk list).
-    clerk_day: desk::clerk_day::ClerkDay,
-    clerk_time: desk::clerk_time::ClerkTime,
     /// The supervisors' alerts, and the region each standing one is in (for scopes).
     alerts: desk::alerts::Alerts,
     /// Relay mode: the calls whose rooms this driver opened, for their recordings' index rows.
     media_calls: HashMap<u64, media::MediaCall>,
     /// Supervisors' connections monitoring a live call, and which.
     monitors: HashMap<ConnId, u64>,
-    /// Three-way calls: each call's guest, and open invitations.
-    three_way: desk::three_way::ThreeWay,
-    /// Inputs the driver decided while routing actions (a guest back to available when its call
-    /// ended): applied once the engine's queue is drained, never in the middle of it.
-    followups: std::collections::VecDeque<Input>,
     /// `signaling-server replay`: each applied entry and action, printed.
     trace: Option<Box<dyn FnMut(String) + Send>>,
 }
@@ -161,20 +141,13 @@ impl Driver {
             replaying: false,
             media_calls: HashMap::new(),
             alerts: desk::alerts::Alerts::default(),
-            clerk_day: desk::clerk_day::ClerkDay::default(),
-            clerk_time: desk::clerk_time::ClerkTime::default(),
             monitors: HashMap::new(),
-            three_way: Default::default(),
-            followups: Default::default(),
             trace: None,
-            engine,
+            desk: desk::Desk::new(engine, shared.media.relayed()),
             shared,
             conns: HashMap::new(),
             booth_conn: HashMap::new(),
             clerk_conn: HashMap::new(),
-            last_status: HashMap::new(),
-            dirty_services: BTreeSet::new(),
-            cases: Default::default(),
             history,
             answered_today: Default::default(),
             load_dirty: true,
@@ -195,7 +168,7 @@ impl Driver {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let deadline = self.engine.poll_timeout().map(|d| self.clock.tokio_deadline(d));
+            let deadline = self.desk.engine().poll_timeout().map(|d| self.clock.tokio_deadline(d));
             let mut shutdown = None;
             tokio::select! {
                 biased;
@@ -296,7 +269,7 @@ impl Driver {
             Entry::MediaLost { call } => self.media_lost(*call),
             Entry::Consumed {} => {}
             Entry::Message { conn, msg } => self.on_message(*conn, msg.clone()),
-            Entry::Timeout {} => self.engine.handle_timeout(self.now),
+            Entry::Timeout {} => self.desk.timeout(self.now),
             Entry::Shutdown {} => {
                 let _ = self.input(Input::Shutdown);
             }
@@ -333,7 +306,7 @@ impl Driver {
                 let _ = reply.send(());
             }
             Command::CallInfo { call, reply } => {
-                let info = self.engine.call(routing::CallId(call)).map(|v| CallInfo {
+                let info = self.desk.engine().call(routing::CallId(call)).map(|v| CallInfo {
                     booth: v.booth,
                     clerk: v.clerk,
                     service: v.service,
@@ -361,7 +334,7 @@ impl Driver {
             Command::StaffedFor { booth, reply } => {
                 let services = self.shared.directory.services.len() as u32;
                 let counts = (0..services)
-                    .map(|s| self.engine.clerks_signed_in_for(booth, routing::ServiceIdx(s)) as u32)
+                    .map(|s| self.desk.engine().clerks_signed_in_for(booth, routing::ServiceIdx(s)) as u32)
                     .collect();
                 let _ = reply.send(counts);
             }
@@ -416,37 +389,19 @@ impl Driver {
     /// did; a replay does the same at the same logged time, so it decides the same). A refused
     /// input queues nothing of its own.
     fn input(&mut self, input: Input) -> Result<(), routing::Reject> {
-        self.engine.handle_timeout(self.now);
-        self.engine.handle_input(input, self.now)
+        self.desk.input(input, self.now)
     }
 
-    /// Routes every action the last input queued, then applies the inputs routing them gave rise
-    /// to (each after the queue is drained, so no input re-enters the engine mid-drain) and routes
-    /// what those queued, until nothing is left.
+    /// The current input's time, as the desk takes it.
+    fn turn_now(&self) -> desk::Now {
+        desk::Now { at: self.now, wall_ms: self.timeline_ms() }
+    }
+
+    /// Drains the desk: every action the last input queued, and what those gave rise to, as
+    /// effects, carried out in order.
     fn route_all(&mut self) {
-        loop {
-            while let Some(action) = self.engine.poll_action() {
-                if self.trace.is_some() {
-                    let line = format!("  {}", with_names(&format!("{action:?}"), &self.shared.directory));
-                    if let Some(trace) = self.trace.as_mut() {
-                        trace(line);
-                    }
-                }
-                self.log_action(&action);
-                self.clerk_day.on_action(&action, self.now);
-                self.clerk_time.on_action(&action, self.timeline_ms(), &self.shared.directory);
-                self.route(action);
-            }
-            let Some(input) = self.followups.pop_front() else { break };
-            // Refused only if the state moved on meanwhile (the guest signed out): nothing to do.
-            let _ = self.input(input);
-        }
-        for service in std::mem::take(&mut self.dirty_services) {
-            let tickets: Vec<TicketId> = self.engine.open_tickets(service).collect();
-            for ticket in tickets {
-                self.push_status(ticket, None);
-            }
-        }
+        let effects = self.desk.drain(self.turn_now(), &self.clerk_conn);
+        self.carry_out_effects(effects);
     }
 
     /// The end of a batch: the log is committed, then the batch's messages go out — to this node's
@@ -511,7 +466,7 @@ impl Driver {
         if cluster {
             // A router of a cluster hands over instead: tickets, calls and wrap-ups go on with the
             // next router. This node's clients reconnect to another node within their graces.
-            info!(open_tickets = self.engine.open_ticket_count(), "stopping: handing the routing over");
+            info!(open_tickets = self.desk.engine().open_ticket_count(), "stopping: handing the routing over");
             for &conn in &local {
                 self.record(Entry::Disconnect { conn });
             }
@@ -520,10 +475,13 @@ impl Driver {
                 log.release();
             }
         } else {
-            info!(open_tickets = self.engine.open_ticket_count(), "shutting down: closing tickets with a reason");
+            info!(
+                open_tickets = self.desk.engine().open_ticket_count(),
+                "shutting down: closing tickets with a reason"
+            );
             self.record(Entry::Shutdown {});
             // Calls still in wrap-up are recorded with their drafts, and all is on disk before exit.
-            for clerk in self.cases.pending_clerks() {
+            for clerk in self.desk.cases.pending_clerks() {
                 self.close_case_with_draft(clerk);
             }
             self.end_batch();
@@ -566,17 +524,6 @@ fn party(who: Principal) -> Option<Party> {
         Principal::Clerk(c) => Some(Party::Clerk(c)),
         Principal::Supervisor(_) => None,
     }
-}
-
-/// "东营市 河口区 孤岛镇": the region and its ancestors below the province, top down.
-fn region_path(dir: &routing::Directory, r: RegionIdx) -> String {
-    let mut names: Vec<&str> = dir
-        .ancestry(r)
-        .filter(|a| dir.region(*a).level != routing::Level::Province)
-        .map(|a| dir.region(a).name.as_str())
-        .collect();
-    names.reverse();
-    names.join(" ")
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {

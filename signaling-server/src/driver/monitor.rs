@@ -18,7 +18,7 @@ impl Driver {
     pub(super) fn monitor_call(&mut self, conn: ConnId, sup: usize, call: CallId) -> Result<(), ErrorCode> {
         let relay = self.shared.relay.clone().filter(|_| !self.replaying && !self.is_standby());
         let Some(relay) = relay else { return Err(ErrorCode::WrongState) };
-        let view = self.engine.call(routing::CallId(call.0)).ok_or(ErrorCode::NotFound)?;
+        let view = self.desk.engine().call(routing::CallId(call.0)).ok_or(ErrorCode::NotFound)?;
         let dir = self.shared.directory.clone();
         let supervisor = &self.shared.supervisors[sup];
         let booth = dir.booth(view.booth);

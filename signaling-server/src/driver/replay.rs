@@ -103,6 +103,6 @@ impl Driver {
 
     /// Open tickets (for the start-up log line and tests).
     pub fn open_tickets(&self) -> usize {
-        self.engine.open_ticket_count()
+        self.desk.engine().open_ticket_count()
     }
 }

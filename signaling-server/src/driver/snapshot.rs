@@ -11,10 +11,10 @@
 //! entry (it is its own state); a replay restores it, which makes a replay from the very first
 //! entry check, at every snapshot, that the state rebuilt so far is the one logged.
 
-use routing::{BoothIdx, Engine, EngineSnapshot, TicketId};
+use routing::{BoothIdx, Engine, EngineSnapshot};
 
 use super::connections::Conn;
-use super::{Driver, SentStatus};
+use super::Driver;
 pub use crate::snapshot::{ConnSnap, DriverSnapshot};
 
 impl Driver {
@@ -30,17 +30,16 @@ impl Driver {
             })
             .collect();
         conns.sort_by_key(|c| c.conn);
-        let mut last_status: Vec<_> =
-            self.last_status.iter().map(|(t, s)| (t.0, s.state, s.position, s.estimate)).collect();
-        last_status.sort_by_key(|s| s.0);
-        let desk::cases::CasesSnapshot { rateable, pending: pending_cases } = self.cases.snapshot();
+        let last_status: Vec<_> =
+            self.desk.shown.list().into_iter().map(|(t, s)| (t, s.state, s.position, s.estimate)).collect();
+        let desk::cases::CasesSnapshot { rateable, pending: pending_cases } = self.desk.cases.snapshot();
         let missed = self.outcomes.snapshot(base);
-        let desk::three_way::ThreeWaySnapshot { guests, invitations } = self.three_way.snapshot(base);
+        let desk::three_way::ThreeWaySnapshot { guests, invitations } = self.desk.three_way.snapshot(base);
         DriverSnapshot {
             first_ticket: self.first_ids.0,
             first_call: self.first_ids.1,
             started_unix_ms: self.wall_base_ms,
-            engine: self.engine.snapshot(base).to_words(),
+            engine: self.desk.engine().snapshot(base).to_words(),
             conns,
             last_status,
             rateable,
@@ -55,7 +54,7 @@ impl Driver {
                 d
             },
             ticket_logs: self.events.open_list(),
-            clerk_stretches: self.clerk_time.open_list(),
+            clerk_stretches: self.desk.clerk_time.open_list(),
         }
     }
 
@@ -65,9 +64,9 @@ impl Driver {
         self.flush_events();
         let base = self.clock.engine_base();
         let dir = self.shared.directory.clone();
-        let cfg = self.engine.config().clone();
+        let cfg = self.desk.engine().config().clone();
         match EngineSnapshot::from_words(&snap.engine).and_then(|e| Engine::restore(dir, cfg, base, &e)) {
-            Ok(engine) => self.engine = engine,
+            Ok(engine) => self.desk.set_engine(engine),
             Err(e) => {
                 // The configuration changed under a running log: nothing can be trusted.
                 tracing::error!(error = %e, "the routing log's snapshot does not fit this configuration; exiting");
@@ -90,14 +89,10 @@ impl Driver {
             }
             self.conns.insert(c.conn, Conn { who, gateway: c.gateway.clone() });
         }
-        self.last_status = snap
-            .last_status
-            .iter()
-            .map(|(t, state, position, estimate)| {
-                (TicketId(*t), SentStatus { state: *state, position: *position, estimate: *estimate })
-            })
-            .collect();
-        self.cases = desk::cases::Cases::restore(&desk::cases::CasesSnapshot {
+        self.desk.shown = desk::shown::Shown::restore(snap.last_status.iter().map(|(t, state, position, estimate)| {
+            (*t, desk::shown::SentStatus { state: *state, position: *position, estimate: *estimate })
+        }));
+        self.desk.cases = desk::cases::Cases::restore(&desk::cases::CasesSnapshot {
             rateable: snap.rateable.clone(),
             pending: snap.pending_cases.clone(),
         });
@@ -105,11 +100,10 @@ impl Driver {
         self.last_src.clone_from(&snap.last_src);
         let three_way =
             desk::three_way::ThreeWaySnapshot { guests: snap.guests.clone(), invitations: snap.invitations.clone() };
-        self.three_way = desk::three_way::ThreeWay::restore(base, &three_way);
+        self.desk.three_way = desk::three_way::ThreeWay::restore(base, &three_way);
         self.alerts.devices = snap.booth_devices.iter().map(|(b, c, m)| (BoothIdx(*b), (*c, *m))).collect();
         self.events.restore(&snap.ticket_logs);
-        self.clerk_time.restore(&snap.clerk_stretches);
-        self.dirty_services.clear();
+        self.desk.clerk_time.restore(&snap.clerk_stretches);
         self.load_dirty = true;
     }
 }

@@ -8,8 +8,8 @@ use routing::{ClerkIdx, Input, LoadRow, RegionIdx};
 use tracing::info;
 
 use super::{ConnId, Driver, Principal};
-use crate::convert::{clerk_state_out, reject_code};
 use crate::records::Record;
+use desk::convert::{clerk_state_out, reject_code};
 
 impl Driver {
     /// On a supervisor's connect: the last hour, then the current grid and clerk list.
@@ -101,11 +101,11 @@ impl Driver {
         (0..dir.clerks.len() as u32)
             .map(ClerkIdx)
             .filter(|c| dir.is_within(dir.clerk(*c).hall, scope))
-            .filter(|c| self.engine.clerk_state(*c) != routing::ClerkState::Offline)
+            .filter(|c| self.desk.engine().clerk_state(*c) != routing::ClerkState::Offline)
             .map(|c| {
                 let info = dir.clerk(c);
-                let (state, reason) = clerk_state_out(self.engine.clerk_state(c));
-                let day = self.clerk_day.get(c);
+                let (state, reason) = clerk_state_out(self.desk.engine().clerk_state(c));
+                let day = self.desk.clerk_day.get(c);
                 protocol::ClerkRow {
                     calls_today: day.calls,
                     avg_handle_secs: day.avg_handle_secs(),
@@ -118,7 +118,8 @@ impl Driver {
                     hall_name: dir.region(info.hall).name.clone(),
                     state,
                     reason,
-                    secs_in_state: now.saturating_duration_since(self.engine.clerk_state_since(c)).as_secs() as u32,
+                    secs_in_state: now.saturating_duration_since(self.desk.engine().clerk_state_since(c)).as_secs()
+                        as u32,
                 }
             })
             .collect()
@@ -132,14 +133,14 @@ impl Driver {
         let unix = crate::auth::unix_now();
         let sample = self.history.due(unix);
         let new_day = self.answered_today.is_new_day(unix);
-        self.clerk_day.roll(crate::documents::china_date(unix));
-        self.clerk_time.cut_hours(self.timeline_ms(), &self.shared.directory);
+        self.desk.clerk_day.roll(crate::documents::china_date(unix));
+        self.desk.clerk_time.cut_hours(self.timeline_ms(), &self.shared.directory);
         // Longest-wait figures age every second; send at least every 5 s, at once after changes.
         let send = self.load_dirty || self.ticks.is_multiple_of(5);
         if !(sample || new_day || send) {
             return;
         }
-        let mut snapshot = self.engine.load_snapshot(self.now);
+        let mut snapshot = self.desk.engine().load_snapshot(self.now);
         if sample {
             self.history.record(unix, self.shared.directory.regions.len(), &snapshot);
             if let Some((at, by_region)) = self.history.latest() {
@@ -187,7 +188,7 @@ impl Driver {
         }
         let mut by_state: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
         for i in 0..dir.clerks.len() as u32 {
-            let word = match self.engine.clerk_state(ClerkIdx(i)) {
+            let word = match self.desk.engine().clerk_state(ClerkIdx(i)) {
                 routing::ClerkState::Offline => continue,
                 routing::ClerkState::Available => "available",
                 routing::ClerkState::Offered => "offered",
@@ -251,7 +252,7 @@ impl Driver {
 
     /// The grid of `scope` as of now.
     pub(super) fn current_load_rows(&self, scope: RegionIdx) -> Vec<QueueLoadRow> {
-        let mut snapshot = self.engine.load_snapshot(self.now);
+        let mut snapshot = self.desk.engine().load_snapshot(self.now);
         self.answered_today.add_carried_rows(&mut snapshot);
         self.load_rows(&snapshot, scope)
     }

@@ -127,7 +127,7 @@ async fn a_send_failing_while_an_accept_is_routed_closes_the_clerk_and_keeps_the
     // The driver goes on: the same clerk signs in again and finds the call.
     let mut again = connect(&mut d, 3, clerk, 64);
     assert!(again.drain().iter().any(|m| matches!(m, ServerMessage::CallStarted { .. })));
-    d.engine.check_invariants().expect("the engine's records agree");
+    d.desk.engine().check_invariants().expect("the engine's records agree");
 }
 
 /// A run logged a wrap-up and died before its records writer committed the case: replaying the
@@ -219,8 +219,8 @@ async fn a_restart_replays_from_the_last_snapshot_to_the_same_state() {
     restarted.set_wall_base(started);
     restarted.replay(from_last_snapshot(&log.entries));
     assert_eq!(
-        restarted.engine.describe(restarted.clock.engine_base()),
-        d.engine.describe(d.clock.engine_base()),
+        restarted.desk.engine().describe(restarted.clock.engine_base()),
+        d.desk.engine().describe(d.clock.engine_base()),
         "the same engine"
     );
     assert_eq!(restarted.take_snapshot(), d.take_snapshot(), "the same driver state");
@@ -242,7 +242,7 @@ async fn a_snapshot_carries_open_tickets_logs_and_facts_and_clerks_stretches() {
         10,
         ClientMessage::RequestService { service: ServiceCode::new("teacher-cert"), priority: Priority::Normal },
     );
-    let ticket = d.engine.booth_ticket(dir.booth_idx("booth-gudao-1").unwrap()).expect("a waiting ticket");
+    let ticket = d.desk.engine().booth_ticket(dir.booth_idx("booth-gudao-1").unwrap()).expect("a waiting ticket");
     let snap = d.take_snapshot();
     assert_eq!(snap.ticket_logs.len(), 1, "the open ticket's log is in the snapshot");
     assert_eq!(snap.clerk_stretches.len(), 1, "the signed-in clerk's stretch is in the snapshot");
@@ -316,7 +316,7 @@ fn in_a_call(d: &mut Driver, first: &mut TestConn, clerk: routing::ClerkIdx) -> 
     message(d, 10, request);
     let offer = first.offer().expect("the clerk is offered the ticket");
     message(d, 1, ClientMessage::AcceptOffer { offer });
-    let call = d.engine.call_of(clerk).expect("a call").call;
+    let call = d.desk.engine().call_of(clerk).expect("a call").call;
     (protocol::CallId(call.0), booth)
 }
 
@@ -336,14 +336,14 @@ async fn a_snapshot_carries_three_way_guests_and_open_invitations() {
     // A second invitation stays open (once the call has its guest, this one would be refused at join).
     message(&mut d, 1, ClientMessage::InviteToCall { call, clerk: Some("clerk-hekou-3".into()), service: None });
     message(&mut d, 2, ClientMessage::JoinCall { call });
-    assert_eq!(d.three_way.guest_of(call.0), Some(idx("clerk-hekou-2")));
+    assert_eq!(d.desk.three_way.guest_of(call.0), Some(idx("clerk-hekou-2")));
 
     let snap = d.take_snapshot();
     let mut restarted = driver();
     restarted.set_wall_base(snap.started_unix_ms);
     restarted.restore_snapshot(&snap);
-    assert_eq!(restarted.three_way.guest_of(call.0), Some(idx("clerk-hekou-2")));
-    let invited: Vec<u32> = restarted.three_way.snapshot(d.now).invitations.iter().map(|(c, _, _)| *c).collect();
+    assert_eq!(restarted.desk.three_way.guest_of(call.0), Some(idx("clerk-hekou-2")));
+    let invited: Vec<u32> = restarted.desk.three_way.snapshot(d.now).invitations.iter().map(|(c, _, _)| *c).collect();
     assert_eq!(invited, vec![idx("clerk-hekou-3").0]);
     assert_eq!(restarted.take_snapshot(), snap, "the same driver state");
     assert!(restarted.is_guest(Principal::Clerk(idx("clerk-hekou-2"))));
@@ -425,7 +425,7 @@ async fn a_known_morning_gives_exactly_the_expected_report_hour_by_hour() {
     let set = |state| ClientMessage::SetState { state, reason: None };
     // The clerk's call, and its ticket.
     let live_call = |d: &Driver| {
-        let v = d.engine.call_of(clerk_idx).expect("in a call");
+        let v = d.desk.engine().call_of(clerk_idx).expect("in a call");
         (protocol::CallId(v.call.0), protocol::TicketId(v.ticket.0))
     };
     let end = || ClientMessage::EndWrapUp { outcome: Some(protocol::CaseOutcome::Completed), note: None };
@@ -449,7 +449,7 @@ async fn a_known_morning_gives_exactly_the_expected_report_hour_by_hour() {
     at(60).await;
     message(&mut d, 11, request());
     at(100).await;
-    let t2 = d.engine.booth_ticket(dir.booth_idx("booth-gudao-2").unwrap()).unwrap();
+    let t2 = d.desk.engine().booth_ticket(dir.booth_idx("booth-gudao-2").unwrap()).unwrap();
     message(&mut d, 11, ClientMessage::CancelTicket { ticket: protocol::TicketId(t2.0) });
     // 09:05:00 T3 (booth 2) asks while the clerk talks (it is shown an estimate); answered at
     // 09:06:20 (80 s: over the 60 s target), 100 s of talk, 30 s of wrap-up.
@@ -547,7 +547,7 @@ async fn a_known_morning_gives_exactly_the_expected_report_hour_by_hour() {
     assert_eq!(h10.bad_rating_rate, None);
     // The clerk's day on the supervisors' list: three calls, (360 + 130 + 60) / 3 s handling,
     // two ratings of which one bad, no missed offer.
-    let day = d.clerk_day.get(clerk_idx);
+    let day = d.desk.clerk_day.get(clerk_idx);
     assert_eq!((day.calls, day.avg_handle_secs(), day.ratings, day.bad_ratings, day.missed), (3, Some(183), 2, 1, 0));
 
     // Where the clerk's time went, hour by hour. 09:00: offered 0–15 s and 375–380 s, talking
@@ -691,7 +691,7 @@ async fn a_last_hour_under_the_service_level_goal_raises_an_alert() {
         message(&mut d, 3, set(ClerkTargetState::Available, None));
         let offer = clerk_conn.offer().expect("offered");
         message(&mut d, 3, ClientMessage::AcceptOffer { offer });
-        let call = protocol::CallId(d.engine.call_of(clerk).unwrap().call.0);
+        let call = protocol::CallId(d.desk.engine().call_of(clerk).unwrap().call.0);
         message(&mut d, 3, ClientMessage::HangUp { call });
         message(&mut d, 3, ClientMessage::EndWrapUp { outcome: None, note: None });
     }
@@ -832,6 +832,6 @@ async fn a_guest_freed_by_a_calls_end_is_offered_the_waiting_ticket_after_the_en
         told.iter().enumerate().filter(|(_, m)| matches!(m, ServerMessage::Offer { .. })).map(|(i, _)| i).collect();
     assert_eq!(offers.len(), 1, "one offer: {told:?}");
     assert!(ended.is_some_and(|e| e < offers[0]), "the call's end comes before the offer: {told:?}");
-    let ticket = d.engine.call_of(idx("clerk-hekou-2"));
+    let ticket = d.desk.engine().call_of(idx("clerk-hekou-2"));
     assert!(ticket.is_none(), "the guest is offered, not yet in a call");
 }
