@@ -136,9 +136,11 @@ impl Desk {
         self.engine.handle_timeout(at);
     }
 
-    /// Routes every action queued so far into effects, then applies the inputs that gave rise to
+    /// Routes every action queued so far into effects, then applies the inputs those gave rise to
     /// (each after the queue is drained) and routes what those queued, until nothing is left; last,
-    /// the statuses of the tickets whose queue changed.
+    /// the statuses of the tickets whose queue changed. A message for a clerk without a connection
+    /// (`connected`) is left out: nobody would receive it. One for an away booth stays (the shell
+    /// keeps an outcome for its return).
     pub fn drain(&mut self, now: Now, connected: &dyn Connected) -> Vec<Effect> {
         let mut out = Vec::new();
         loop {
@@ -155,6 +157,7 @@ impl Desk {
                 self.push_status(ticket, None, now.at, &mut out);
             }
         }
+        out.retain(|effect| !matches!(effect, Effect::ToClerk(clerk, _) if !connected.has(*clerk)));
         out
     }
 

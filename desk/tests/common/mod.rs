@@ -21,6 +21,22 @@ pub fn directory_with_clerks(extra: &[(&str, &str)]) -> Directory {
     b.build().expect("a valid directory")
 }
 
+/// The same, with a second item, 户口迁移 (`household`), that only 河口户籍 (`clerk-hekou-h`)
+/// handles; 河口1 handles `teacher-cert` only.
+pub fn directory_with_two_items() -> Directory {
+    let mut b = builder();
+    b.service(Service {
+        code: "household".into(),
+        name: "户口迁移".into(),
+        levels: vec![Level::County, Level::City, Level::Province],
+        widen_after: vec![Duration::from_secs(600), Duration::from_secs(1200)],
+        target_answer: Duration::from_secs(60),
+        expected_handle: Duration::from_secs(300),
+    });
+    b.clerk("clerk-hekou-h", "河口户籍", "hekou", &["household"]);
+    b.build().expect("a valid directory")
+}
+
 fn builder() -> DirectoryBuilder {
     let mut b = DirectoryBuilder::default();
     b.region("sd", "山东省", Level::Province, None, &[])

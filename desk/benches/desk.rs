@@ -1,0 +1,231 @@
+//! The desk with the engine inside it, under the engine bench's load: 10,000 waiting tickets,
+//! 2,000 clerks (all busy), 200 regions, 50 service items. Each measured sample is one input as
+//! the server's shell feeds it — `Desk::input` and `Desk::drain`, every action turned into
+//! effects — or one three-way decision (`invite`, `joined`). The steady state is the engine
+//! bench's cycle (a clerk hangs up, ends wrap-up and is matched at once, accepts; the freed booth
+//! asks again), and every eighth cycle is a warm transfer instead: a clerk ends its call and goes
+//! away, is invited into another clerk's call by id, joins it as its guest, and takes it over;
+//! the first clerk ends wrap-up and is matched. Virtual time advances 1 ms per input. Reports
+//! inputs/s and p50/p99/max per input.
+//!
+//! Run: `cargo bench -p xiaowu-desk --bench desk` (add `-- --inputs N` to change the count).
+
+extern crate routing as xiaowu_routing;
+
+#[path = "../../routing/benches/common/mod.rs"]
+mod floor;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use desk::effect::Effect;
+use desk::three_way::Invitee;
+use desk::{Desk, Now};
+use floor::{directory, Rng, CLERKS, SERVICES};
+use routing::*;
+
+struct Bench {
+    desk: Desk,
+    connected: BTreeSet<ClerkIdx>,
+    t0: Instant,
+    now: Instant,
+    call_of: HashMap<ClerkIdx, CallId>,
+    offer_of: HashMap<ClerkIdx, OfferId>,
+    samples: Vec<Duration>,
+    effects: usize,
+}
+
+impl Bench {
+    fn now(&self) -> Now {
+        Now { at: self.now, wall_ms: 1_800_000_000_000 + self.now.duration_since(self.t0).as_millis() as i64 }
+    }
+
+    /// One input and its drain; the effects are tracked as the shell would read them.
+    fn step(&mut self, input: Input, measure: bool) -> Result<(), Reject> {
+        self.now += Duration::from_millis(1);
+        let now = self.now();
+        let t = Instant::now();
+        let r = self.desk.input(input, now.at);
+        let effects = self.desk.drain(now, &self.connected);
+        if measure {
+            self.samples.push(t.elapsed());
+        }
+        self.track(effects);
+        r
+    }
+
+    /// One three-way decision (no engine input of its own).
+    fn decide(&mut self, decide: impl FnOnce(&mut Desk, &BTreeSet<ClerkIdx>, Instant) -> Vec<Effect>) {
+        self.now += Duration::from_millis(1);
+        let t = Instant::now();
+        let effects = decide(&mut self.desk, &self.connected, self.now);
+        self.samples.push(t.elapsed());
+        self.track(effects);
+    }
+
+    fn track(&mut self, effects: Vec<Effect>) {
+        self.effects += effects.len();
+        for effect in effects {
+            match effect {
+                Effect::Noted(Action::OfferMade { offer, clerk, .. }) => {
+                    self.offer_of.insert(clerk, offer);
+                }
+                Effect::Noted(Action::CallStarted { call, clerk, .. }) => {
+                    self.offer_of.remove(&clerk);
+                    self.call_of.insert(clerk, call);
+                }
+                Effect::Noted(Action::CallEnded { clerk, .. }) => {
+                    self.call_of.remove(&clerk);
+                }
+                Effect::Noted(Action::CallTransferred { call, from, to, .. }) => {
+                    self.call_of.remove(&from);
+                    self.call_of.insert(to, call);
+                }
+                Effect::Noted(Action::OfferRevoked { clerk, .. }) => {
+                    self.offer_of.remove(&clerk);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Every outstanding offer is accepted (each a measured input); returns how many.
+    fn accept_all(&mut self) -> usize {
+        let offers: Vec<(ClerkIdx, OfferId)> = self.offer_of.iter().map(|(c, o)| (*c, *o)).collect();
+        for (clerk, offer) in &offers {
+            self.step(Input::AcceptOffer { clerk: *clerk, offer: *offer }, true).expect("a tracked offer is live");
+        }
+        offers.len()
+    }
+
+    /// `guest` (in a call) ends it and steps away, is invited into `host`'s call, joins it and
+    /// takes it over; `host` ends wrap-up. Returns the booth `guest` served (free to ask again).
+    fn warm_transfer(&mut self, host: ClerkIdx, guest: ClerkIdx) -> BoothIdx {
+        let (host_call, guest_call) = (self.call_of[&host], self.call_of[&guest]);
+        let freed = self.desk.engine().call(guest_call).expect("tracked call is live").booth;
+        self.step(Input::HangUp { call: guest_call, by: Party::Clerk(guest) }, true).unwrap();
+        self.step(Input::ClerkSetAway { clerk: guest, reason: AwayReason::Break }, true).unwrap();
+        let wire = protocol::CallId(host_call.0);
+        let id = self.desk.engine().directory().clerk(guest).id.clone();
+        self.decide(|desk, connected, at| {
+            let invited = desk.decide_three_way(connected, |floor, three_way| {
+                three_way.invite(floor, host, wire, Invitee::Clerk(&id), at)
+            });
+            invited.expect("an away clerk can be invited")
+        });
+        self.step(Input::ClerkSetAway { clerk: guest, reason: AwayReason::Assisting }, true).unwrap();
+        self.decide(|desk, connected, at| {
+            let floor = desk.floor(connected);
+            desk.three_way.may_join(&floor, guest, wire, at).expect("the invitation is open");
+            let effects =
+                desk.decide_three_way(connected, |floor, three_way| three_way.joined(floor, guest, wire, &[]));
+            desk.absorb(effects)
+        });
+        self.step(Input::TransferCall { call: host_call, from: host, to: guest }, true).unwrap();
+        self.step(Input::EndWrapUp { clerk: host }, true).unwrap();
+        freed
+    }
+}
+
+fn main() {
+    let inputs: usize =
+        std::env::args().skip_while(|a| a != "--inputs").nth(1).and_then(|n| n.parse().ok()).unwrap_or(400_000);
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let (dir, booths) = directory(&mut rng);
+    let dir = Arc::new(dir);
+    let t0 = Instant::now();
+    let cfg = EngineConfig { max_wait: Duration::from_secs(24 * 3600), ..EngineConfig::default() };
+    let mut b = Bench {
+        desk: Desk::new(Engine::new(dir.clone(), cfg, t0), true),
+        connected: (0..CLERKS as u32).map(ClerkIdx).collect(),
+        t0,
+        now: t0,
+        call_of: HashMap::new(),
+        offer_of: HashMap::new(),
+        samples: Vec::with_capacity(inputs + 16),
+        effects: 0,
+    };
+    for c in 0..CLERKS as u32 {
+        b.step(Input::ClerkSignIn { clerk: ClerkIdx(c) }, false).unwrap();
+        b.step(Input::ClerkSetAvailable { clerk: ClerkIdx(c) }, false).unwrap();
+    }
+    let skill = |rng: &mut Rng| ServiceIdx(rng.below(SERVICES) as u32);
+    for i in 0..booths {
+        let booth = BoothIdx(i as u32);
+        b.step(Input::BoothConnected { booth }, false).unwrap();
+        let service = skill(&mut rng);
+        let _ = b.step(Input::RequestService { booth, service, priority: Priority::Normal }, false);
+        let offers: Vec<(ClerkIdx, OfferId)> = b.offer_of.iter().map(|(c, o)| (*c, *o)).collect();
+        for (clerk, offer) in offers {
+            b.step(Input::AcceptOffer { clerk, offer }, false).expect("a tracked offer is live");
+        }
+    }
+    let engine = b.desk.engine();
+    println!(
+        "set-up: {} regions, {} services, {} clerks ({} in calls), {} open tickets ({} waiting)",
+        dir.regions.len(),
+        dir.services.len(),
+        dir.clerks.len(),
+        b.call_of.len(),
+        engine.open_ticket_count(),
+        engine.open_ticket_count() - b.call_of.len()
+    );
+    b.effects = 0;
+
+    let started = Instant::now();
+    let (mut cycles, mut transfers, mut calls, mut refused) = (0usize, 0usize, 0usize, 0usize);
+    while b.samples.len() < inputs {
+        let busy: Vec<ClerkIdx> = b.call_of.keys().copied().take(64).collect();
+        if busy.len() < 2 {
+            break;
+        }
+        let clerk = busy[rng.below(busy.len())];
+        cycles += 1;
+        let booth = if cycles % 8 == 0 {
+            let guest = *busy.iter().find(|c| **c != clerk).expect("two busy clerks");
+            transfers += 1;
+            b.warm_transfer(clerk, guest)
+        } else {
+            let call = b.call_of[&clerk];
+            let booth = b.desk.engine().call(call).expect("tracked call is live").booth;
+            b.step(Input::HangUp { call, by: Party::Clerk(clerk) }, true).unwrap();
+            b.step(Input::EndWrapUp { clerk }, true).unwrap();
+            booth
+        };
+        calls += b.accept_all();
+        let service = skill(&mut rng);
+        if b.step(Input::RequestService { booth, service, priority: Priority::Normal }, true).is_err() {
+            refused += 1;
+        }
+        calls += b.accept_all();
+    }
+    let wall = started.elapsed();
+    let mut s = b.samples.clone();
+    s.sort();
+    let pct = |p: f64| s[((s.len() as f64 * p) as usize).min(s.len() - 1)];
+    let busy_time: Duration = s.iter().sum();
+    println!(
+        "measured: {} inputs ({} cycles, {} of them warm transfers through a three-way call; {} calls answered, \
+         {} requests refused), {} effects, open tickets at end {}",
+        s.len(),
+        cycles,
+        transfers,
+        calls,
+        refused,
+        b.effects,
+        b.desk.engine().open_ticket_count()
+    );
+    println!(
+        "throughput: {:.0} inputs/s inside the desk ({:.0} inputs/s wall, bookkeeping included)",
+        s.len() as f64 / busy_time.as_secs_f64(),
+        s.len() as f64 / wall.as_secs_f64()
+    );
+    println!(
+        "latency per input: p50 {:.2} µs, p99 {:.2} µs, p99.9 {:.2} µs, max {:.2} µs",
+        pct(0.50).as_secs_f64() * 1e6,
+        pct(0.99).as_secs_f64() * 1e6,
+        pct(0.999).as_secs_f64() * 1e6,
+        s[s.len() - 1].as_secs_f64() * 1e6
+    );
+}
