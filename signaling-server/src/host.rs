@@ -1,4 +1,9 @@
-//! The engine host: the task that runs this node's driver, and the start-up around it.
+//! The engine host: the thread that runs this node's driver, and the start-up around it.
+//!
+//! The driver runs on an OS thread of its own, with a single-threaded tokio runtime for its
+//! channel and timers ([`spawn_driver_thread`]): the group commit's `fdatasync` and a cluster's
+//! synchronous Redis calls (`EVAL`, `WAIT`) block that thread only, never the shared runtime's
+//! workers, which carry the sockets and the in-process media relay.
 //!
 //! - A single node ([`spawn_single`]) replays the routing log a crash left (if any), then routes:
 //!   its gateway's inputs come over an in-process channel.
@@ -12,7 +17,6 @@
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tracing::error;
 
 use crate::config::Settings;
@@ -91,7 +95,7 @@ pub fn spawn_single(settings: Settings) -> std::io::Result<AppState> {
         }
         (None, _) => {}
     }
-    watch_driver(tokio::spawn(driver.run(rx)));
+    spawn_driver_thread(driver.run(rx))?;
     Ok(shared)
 }
 
@@ -120,7 +124,7 @@ pub fn spawn_cluster(settings: Settings) -> std::io::Result<AppState> {
     let role = shared.cluster.clone().expect("cluster mode has a node role");
     cluster::nodes::spawn_heartbeat(&cfg, role.clone(), shared.gateway.clone());
     cluster::bus::spawn_outbound_tail(url, keys, shared.gateway.clone(), shared.hub.clone());
-    watch_driver(tokio::spawn(run_cluster(shared.clone(), rx)));
+    spawn_driver_thread(run_cluster(shared.clone(), rx))?;
     cluster::standby::spawn_log_tail(shared.commands.clone(), shared.records.boot(), cfg, role);
     Ok(shared)
 }
@@ -198,16 +202,17 @@ async fn replica_for(shared: &AppState, header: &Entry) -> Result<Driver, String
     Ok(driver)
 }
 
-/// Ends the process if the driver panics.
-fn watch_driver(driver: JoinHandle<()>) {
-    tokio::spawn(async move {
-        // A panicking driver is a bug, and a server without its driver routes nobody while still
-        // answering HTTP: end the process so the supervisor (systemd, k8s) restarts it.
-        if let Err(e) = driver.await {
-            if e.is_panic() {
-                error!("the routing driver panicked; exiting so the service is restarted");
-                std::process::exit(70);
-            }
+/// Runs the driver (`work`) on a thread of its own, with a single-threaded runtime for its timers
+/// and channel. Ends the process if the driver panics: a server without its driver routes nobody
+/// while still answering HTTP, so the supervisor (systemd, k8s) had better restart it.
+fn spawn_driver_thread(work: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
+    std::thread::Builder::new().name("routing-driver".into()).spawn(move || {
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(work)));
+        if ran.is_err() {
+            error!("the routing driver panicked; exiting so the service is restarted");
+            std::process::exit(70);
         }
-    });
+    })?;
+    Ok(())
 }
