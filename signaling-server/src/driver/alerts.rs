@@ -12,7 +12,7 @@ use super::{ConnId, Driver};
 impl Driver {
     /// Works the alerts out; on a change, logs it and tells the supervisors.
     pub(super) fn check_alerts(&mut self, load: &[LoadRow]) {
-        if self.replaying || self.is_standby() {
+        if !self.reach().drives() {
             return;
         }
         let dir = self.shared.directory.clone();

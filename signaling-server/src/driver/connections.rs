@@ -97,9 +97,9 @@ impl Driver {
         c.gateway.as_deref().filter(|g| *g != self.shared.gateway)
     }
 
-    /// Closes a connection's socket, wherever it is (not while replaying: the world is cut off).
+    /// Closes a connection's socket, wherever it is (not while rebuilding: the world is cut off).
     fn close_conn(&mut self, conn: ConnId, reason: CloseReason) {
-        let Some(c) = self.conns.get(&conn).filter(|_| !self.replaying) else { return };
+        let Some(c) = self.conns.get(&conn).filter(|_| self.reach().sends()) else { return };
         match self.remote_gateway(c).map(str::to_owned) {
             Some(gateway) => self.remote.push(RemoteOut { gateway, conn, what: RemoteWhat::Close(reason) }),
             None => self.shared.hub.close(conn, reason),
@@ -159,7 +159,7 @@ impl Driver {
     /// committed ([`Driver::deliver_outbox`]). Never blocks and never re-enters the engine; a
     /// replay sends nothing.
     pub(super) fn send(&mut self, conn: ConnId, msg: ServerMessage) {
-        if self.replaying {
+        if !self.reach().sends() {
             return;
         }
         if self.log.is_some() {

@@ -120,7 +120,7 @@ impl Driver {
                 }
             }
         }
-        self.events.gather_facts(action, &dir, now_ms, !self.replaying);
+        self.events.gather_facts(action, &dir, now_ms, self.reach().counts());
         let log = &mut self.events;
         log.at_ms = now_ms;
         match *action {
@@ -218,7 +218,7 @@ fn clerk_interval(s: desk::clerk_time::Stretch) -> store::ClerkInterval {
 
 impl EventLog {
     /// Folds an action into its ticket's facts; a closed ticket's go to `closed`.
-    /// `count`: also count it in the Prometheus metrics (live, not while replaying).
+    /// `count`: also count it in the Prometheus metrics (live, not while rebuilding).
     fn gather_facts(&mut self, action: &Action, dir: &routing::Directory, now_ms: i64, count: bool) {
         use crate::metrics::{labels, METRICS};
         match *action {

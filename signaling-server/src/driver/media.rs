@@ -23,7 +23,7 @@ pub(super) struct MediaCall {
 impl Driver {
     /// The relay, when this driver routes live in relay mode.
     pub(super) fn live_relay(&self) -> Option<media_relay::Relay> {
-        self.shared.relay.clone().filter(|_| !self.replaying && !self.is_standby())
+        self.shared.relay.clone().filter(|_| self.reach().drives())
     }
 
     /// A call started (`both`), or one party was told again about its live call.
@@ -147,7 +147,7 @@ impl Driver {
                 if let Some(recorded) = self.media_calls.remove(&call) {
                     self.index_partial_recording(call, recorded);
                 }
-                if self.desk.engine().call(routing::CallId(call)).is_some() && !self.replaying {
+                if self.desk.engine().call(routing::CallId(call)).is_some() && !self.reach().rebuilding {
                     warn!(call, "the call's media relay is gone: the call ends as media_failed");
                     self.record(crate::routing_log::Entry::MediaLost { call });
                 }

@@ -14,7 +14,7 @@ impl Driver {
         let started = std::time::Instant::now();
         let kind = msg.kind();
         self.handle_message(conn, msg);
-        if !self.replaying {
+        if self.reach().counts() {
             let h = crate::metrics::METRICS.messages.get_or_create(&vec![("kind", kind.to_owned())]);
             crate::metrics::observe(&h, started.elapsed());
         }

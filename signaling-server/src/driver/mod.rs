@@ -1,23 +1,27 @@
-//! The driver: the one task that owns the routing engine. Connections send it [`Command`]s; it
-//! turns them into engine inputs, drains the engine's actions and routes each to the right
-//! connection. Time comes from [`clock::Clock`]: one timeline in microseconds that the applied log
-//! records, so that a replay gives the engine the very same instants.
+//! The driver: the desk's shell, the one loop that feeds the desk (and through it the routing
+//! engine), on an OS thread of its own (`host.rs`). Connections send it [`Command`]s; it turns them
+//! into inputs for the desk, drains the desk's effects and carries each out (a message to the right
+//! connection, a record, a relay command). Time comes from [`clock::Clock`]: one timeline in
+//! microseconds that the applied log records, so that a replay gives the desk the very same
+//! instants.
 //!
 //! Per loop turn, in fixed priority order: a batch of commands (up to 64 that are ready), else a
 //! due engine timer, else the periodic tick (supervisor load feed). Every input that changes state
 //! is applied through [`Driver::apply`] — the same path a replay takes — and appended to the
-//! applied log (`routing_log`); every queued action is routed after each. At the end of the batch
-//! the log is committed (one `fdatasync`, or one fenced append in Redis), and only then do the
-//! batch's messages go out: through this node's hub, or for a connection on another gateway of a
-//! cluster, through the bus. A connection too slow to take its messages is closed by the hub, and
-//! its gateway reports the disconnect like any other.
+//! applied log (`routing_log`); the desk is drained after each. At the end of the batch the log is
+//! committed (one `fdatasync`, or one fenced append in Redis), and only then do the batch's
+//! messages go out: through this node's hub, or for a connection on another gateway of a cluster,
+//! through the bus. A connection too slow to take its messages is closed by the hub, and its
+//! gateway reports the disconnect like any other. What a replay or a standby may touch of the
+//! world is read in one place, `reach.rs`.
 //!
 //! - `connections.rs`: who is on which connection (and gateway), sending, replacing and dropping;
-//! - `messages.rs`: client messages to engine inputs (and documents);
-//! - `actions.rs`: engine actions to client messages;
+//! - `messages.rs`: client messages to desk inputs (and documents);
+//! - `effects.rs`: the desk's effects carried out; `actions.rs`: the engine's actions noted;
 //! - `supervisors.rs`, `wrap_up.rs`: the supervisors' feed, case records and ratings;
 //! - `events.rs`: the per-ticket event log;
-//! - `clock.rs`: the timeline; `replay.rs`: rebuilding state from the applied log.
+//! - `clock.rs`: the timeline; `replay.rs`: rebuilding state from the applied log; `reach.rs`:
+//!   what of the world the driver reaches.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -38,6 +42,7 @@ mod guests;
 mod media;
 mod messages;
 mod monitor;
+mod reach;
 mod replay;
 mod snapshot;
 mod supervisors;
@@ -102,8 +107,8 @@ pub struct Driver {
     since_snapshot: u64,
     /// A standby's replayed records, written if it takes over (`replay.rs`).
     deferred: std::cell::RefCell<std::collections::VecDeque<crate::records::Record>>,
-    /// Rebuilding state from the log: nothing is sent or written.
-    replaying: bool,
+    /// Rebuilding state from the log (see `reach.rs`).
+    rebuilding: bool,
     /// The supervisors' alerts, and the region each standing one is in (for scopes).
     alerts: desk::alerts::Alerts,
     /// Relay mode: the calls whose rooms this driver opened, for their recordings' index rows.
@@ -138,7 +143,7 @@ impl Driver {
             first_ids,
             since_snapshot: 0,
             deferred: Default::default(),
-            replaying: false,
+            rebuilding: false,
             media_calls: HashMap::new(),
             alerts: desk::alerts::Alerts::default(),
             monitors: HashMap::new(),
@@ -274,7 +279,7 @@ impl Driver {
                 let _ = self.input(Input::Shutdown);
             }
             // Live, the snapshot is this very state; a replay takes it over.
-            Entry::Snapshot { snapshot } if self.replaying => self.restore_snapshot(snapshot),
+            Entry::Snapshot { snapshot } if self.rebuilding => self.restore_snapshot(snapshot),
             Entry::Snapshot { .. } => {}
         }
         self.route_all();
@@ -317,7 +322,7 @@ impl Driver {
             Command::Deliver { to: Party::Booth(b), msg } => self.send_to_booth(b, msg),
             Command::Deliver { to: Party::Clerk(c), msg } => self.send_to_clerk(c, msg),
             Command::Snapshot { scope, reply } => {
-                if !self.is_standby() {
+                if self.reach().routing {
                     self.begin_turn();
                 }
                 let _ = reply.send(self.current_load_rows(scope));
@@ -380,9 +385,10 @@ impl Driver {
         }
     }
 
-    /// A cluster node that does not route (yet): its engine follows the log.
-    fn is_standby(&self) -> bool {
-        self.shared.cluster.as_ref().is_some_and(|r| !r.is_router())
+    /// What of the world this driver reaches now (see `reach.rs`).
+    fn reach(&self) -> reach::Reach {
+        let routing = self.shared.cluster.as_ref().is_none_or(|r| r.is_router());
+        reach::Reach { rebuilding: self.rebuilding, routing }
     }
 
     /// Feeds one input to the engine, after the timers already due (the input sees what they

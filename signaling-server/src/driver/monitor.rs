@@ -16,7 +16,7 @@ pub(super) fn monitor_party(conn: ConnId) -> String {
 
 impl Driver {
     pub(super) fn monitor_call(&mut self, conn: ConnId, sup: usize, call: CallId) -> Result<(), ErrorCode> {
-        let relay = self.shared.relay.clone().filter(|_| !self.replaying && !self.is_standby());
+        let relay = self.shared.relay.clone().filter(|_| self.reach().drives());
         let Some(relay) = relay else { return Err(ErrorCode::WrongState) };
         let view = self.desk.engine().call(routing::CallId(call.0)).ok_or(ErrorCode::NotFound)?;
         let dir = self.shared.directory.clone();
@@ -85,7 +85,7 @@ impl Driver {
     /// The connection stopped monitoring (or went away): it leaves the room.
     pub(super) fn monitor_gone(&mut self, conn: ConnId) {
         if let Some(call) = self.monitors.remove(&conn) {
-            if let Some(relay) = self.shared.relay.clone().filter(|_| !self.replaying) {
+            if let Some(relay) = self.shared.relay.clone().filter(|_| self.reach().sends()) {
                 let _ = relay.leave(call, monitor_party(conn));
             }
         }

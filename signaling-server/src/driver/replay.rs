@@ -29,7 +29,7 @@ impl Driver {
     /// the standby takes over ([`Driver::write_deferred`]), found there unless the old router died
     /// before committing them.
     pub(super) fn write_record(&self, record: Record, done: Option<OnCommit>) {
-        if self.is_standby() {
+        if self.reach().holds_records() {
             let mut deferred = self.deferred.borrow_mut();
             if deferred.len() == DEFERRED_RECORDS {
                 deferred.pop_front();
@@ -37,7 +37,7 @@ impl Driver {
             deferred.push_back(record);
             return;
         }
-        match done.filter(|_| !self.replaying) {
+        match done.filter(|_| self.reach().answers()) {
             Some(done) => self.shared.records.append_then(record, done),
             None => self.shared.records.append(record),
         }
@@ -52,7 +52,7 @@ impl Driver {
 
     /// Re-applies `entries` (a log read back, header first).
     pub fn replay(&mut self, entries: &[Logged]) {
-        self.replaying = true;
+        self.rebuilding = true;
         for e in entries {
             if e.src.is_some() {
                 self.last_src.clone_from(&e.src);
@@ -61,7 +61,7 @@ impl Driver {
             self.now = self.clock.instant(e.t);
             self.apply(&e.entry);
         }
-        self.replaying = false;
+        self.rebuilding = false;
         self.outbox.clear();
         self.remote.clear();
     }

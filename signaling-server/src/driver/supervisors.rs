@@ -176,7 +176,7 @@ impl Driver {
     /// The queue and clerk gauges of `/metrics`, from the load snapshot and the engine.
     fn set_gauges(&self, snapshot: &[LoadRow]) {
         use crate::metrics::{labels, METRICS};
-        if self.replaying || self.is_standby() {
+        if !self.reach().drives() {
             return;
         }
         let dir = &self.shared.directory;

@@ -65,7 +65,7 @@ impl Driver {
                 // A replay has only the note's mask (the routing log does not keep staff text): a
                 // case it writes — one the dead run had logged but not committed — keeps its
                 // outcome, not a note.
-                case.note = case.note.filter(|_| !self.replaying);
+                case.note = case.note.filter(|_| self.reach().has_staff_text());
                 // The note is not logged: it may describe the citizen's circumstances.
                 info!(call = case.call, ticket = case.ticket, clerk = %case.clerk, outcome = ?case.outcome,
                       "case recorded");
