@@ -87,6 +87,9 @@ check "the desk does no I/O" does_no_io xiaowu-desk desk/src
 check "no program links the test kit" programs_link_no_test_kit
 check "the clients link no relay" clients_link_no_relay
 check "no module cycles" no_module_cycles
+# Cluster mode is a feature of the server (on by default): without it the server still builds.
+check "the server builds without the cluster" \
+  cargo clippy -p signaling-server --no-default-features --lib --bins --quiet -- -D warnings
 check "clippy (warnings are errors)" cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 echo "== tests"

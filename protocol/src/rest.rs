@@ -374,3 +374,28 @@ pub struct StaffingRow {
     #[serde(default)]
     pub clerks_signed_in_then: Option<f64>,
 }
+
+/// `GET /api/cluster`: who routes, the fencing epoch, the applied log's length, and each node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClusterView {
+    /// `single` (no Redis) or `cluster`.
+    pub mode: String,
+    /// The node holding the router lease, if any.
+    pub router: Option<String>,
+    pub epoch: u64,
+    /// Entries in the applied log.
+    pub log_length: u64,
+    pub nodes: Vec<NodeView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeView {
+    pub node: String,
+    pub role: String,
+    pub epoch: u64,
+    pub applied: u64,
+    /// Entries of the log this node has not applied yet.
+    pub lag: u64,
+    /// Milliseconds since its last heartbeat (over 3,000: the node is probably gone).
+    pub last_seen_ms: u64,
+}

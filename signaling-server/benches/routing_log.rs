@@ -21,8 +21,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use host::bus::GatewayInput;
 use protocol::{ClientMessage, Priority, ServerMessage, ServiceCode, TicketId};
-use signaling_server::bus::GatewayInput;
 use signaling_server::config::Settings;
 use signaling_server::driver::{CloseSignal, ConnHandle, Outbound, Principal};
 use signaling_server::AppState;

@@ -40,7 +40,7 @@ pub struct FileConfig {
     pub media: crate::media::MediaConfig,
     /// Cluster mode on Redis (absent: a single node with its routing log in a file).
     #[serde(default)]
-    pub cluster: crate::cluster::ClusterConfig,
+    pub cluster: host::role::ClusterConfig,
     /// When the supervisors are alerted.
     #[serde(default)]
     pub alerts: desk::alerts::AlertsConfig,

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use protocol::DocType;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use store::{DocumentReadRow, DocumentReviewRow, DocumentRow, PurgeCounts, Store, StoreError};
 
 use crate::records::{store_id, wire_id};
@@ -35,32 +35,7 @@ impl Default for DocumentsConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Review {
-    pub accepted: bool,
-    pub reason: Option<String>,
-    pub at_unix: u64,
-}
-
-/// What is known about a stored document. No personal data beyond the ids of the parties.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DocMeta {
-    pub id: String,
-    pub call: u64,
-    pub ticket: u64,
-    pub booth: String,
-    pub clerk: String,
-    pub booth_region: String,
-    pub service: String,
-    pub doc_type: DocType,
-    pub created_unix: u64,
-    pub width: u32,
-    pub height: u32,
-    pub bytes: u64,
-    pub sha256_original: String,
-    pub sha256_result: String,
-    pub review: Option<Review>,
-}
+use host::doc_meta::{DocMeta, Review};
 
 /// Documents over the records store, with the recent ones' metadata kept in memory: the driver
 /// looks up a live call's documents without touching the database.

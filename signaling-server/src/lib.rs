@@ -1,11 +1,12 @@
-//! Xiaowu signaling server: the axum + WebSocket I/O shell around the routing engine.
+//! Xiaowu signaling server: the axum + WebSocket I/O shell around the desk and its routing engine.
 //!
 //! - `config`: TOML (or the embedded demo) → validated settings and the routing directory;
 //! - `auth`: hashed secrets and signed tokens;
-//! - `driver`: owns the engine and routes its actions; `host`: runs it (alone, or as a cluster's
-//!   standby replica that becomes the router);
-//! - `hub`: this node's WebSockets; `bus`: inputs from the gateway to the engine host, and what
-//!   the router says to other gateways (`cluster::bus` on Redis);
+//! - `driver`: the desk's shell (feeds it, carries out its effects); `startup`: runs it on a thread
+//!   of its own, alone or (`cluster_node`, with the `cluster` feature) as a cluster's standby
+//!   replica that becomes the router;
+//! - the `host` crate holds the seams: the applied log, the commands, the gateway ↔ router bus and
+//!   this node's WebSocket hub; the `cluster` crate, the Redis side of cluster mode;
 //! - `ws` / `http`: thin adapters from the wire to gateway inputs and driver queries;
 //! - `serve`: the listener (connection caps, `TCP_NODELAY`, header timeout);
 //! - `limits` / `throttle`: every bound on clients, and login back-off;
@@ -17,26 +18,22 @@
 //! [`router`] builds the app without a socket (for tests); [`start`] binds and serves it.
 
 pub mod auth;
-pub mod bus;
-pub mod cluster;
-pub mod commands;
+#[cfg(feature = "cluster")]
+mod cluster_node;
 pub mod config;
 pub mod documents;
 pub mod driver;
 pub mod history;
-pub mod host;
 pub mod http;
-pub mod hub;
 pub mod limits;
 pub mod media;
 pub mod memory;
 pub mod metrics;
 pub mod records;
 pub mod relay;
-pub mod routing_log;
 pub mod serve;
-pub mod snapshot;
 pub mod staffing;
+pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod throttle;
@@ -63,10 +60,25 @@ pub type AppState = Arc<Shared>;
 /// becomes the router) and the retention purger.
 pub fn spawn_driver(settings: Settings) -> std::io::Result<AppState> {
     let cluster = settings.file.cluster.redis_url.is_some();
-    let shared = if cluster { host::spawn_cluster(settings)? } else { host::spawn_single(settings)? };
+    let shared = if cluster { spawn_cluster(settings)? } else { startup::spawn_single(settings)? };
     tokio::spawn(retention(shared.clone()));
     shared.trimmer.clone().spawn(shared.conns.clone());
     Ok(shared)
+}
+
+/// Why a server built without the `cluster` feature refuses a cluster's settings.
+pub const NO_CLUSTER: &str =
+    "本版本未包含集群功能 / this build has no cluster support (build with the `cluster` feature, on by default)";
+
+/// A cluster node (`cluster_node.rs`), when the server is built with the `cluster` feature.
+#[cfg(feature = "cluster")]
+fn spawn_cluster(settings: Settings) -> std::io::Result<AppState> {
+    cluster_node::spawn_cluster(settings)
+}
+
+#[cfg(not(feature = "cluster"))]
+fn spawn_cluster(_settings: Settings) -> std::io::Result<AppState> {
+    Err(std::io::Error::other(NO_CLUSTER))
 }
 
 /// Re-runs the applied log at `source` offline — a file, or `redis://…` for a cluster's stream
@@ -80,14 +92,8 @@ pub fn replay_log(
     out: Box<dyn FnMut(String) + Send>,
 ) -> std::io::Result<usize> {
     let log = match source.to_str().filter(|s| s.starts_with("redis://") || s.starts_with("redis-sentinel://")) {
-        Some(url) => {
-            let keys = cluster::redis_log::Keys::new(&settings.file.cluster.key_prefix);
-            let mut conn = cluster::redis_log::connect(url).map_err(|e| std::io::Error::other(e.bilingual()))?;
-            let (entries, _) =
-                cluster::redis_log::read_all(&mut conn, &keys).map_err(|e| std::io::Error::other(e.bilingual()))?;
-            routing_log::ReadLog { entries, valid_len: 0 }
-        }
-        None => routing_log::read(source)?,
+        Some(url) => read_redis_log(url, &settings.file.cluster.key_prefix)?,
+        None => host::routing_log::read(source)?,
     };
     let Some((first_ticket, first_call, started_unix_ms)) = log.entries.first().and_then(|e| e.entry.log_start())
     else {
@@ -108,6 +114,21 @@ pub fn replay_log(
     drop(driver);
     let _ = std::fs::remove_dir_all(&scratch);
     Ok(log.entries.len())
+}
+
+/// A cluster's applied log, read from Redis.
+#[cfg(feature = "cluster")]
+fn read_redis_log(url: &str, key_prefix: &str) -> std::io::Result<host::routing_log::ReadLog> {
+    let keys = cluster::redis_log::Keys::new(key_prefix);
+    let mut conn = cluster::redis_log::connect(url).map_err(|e| std::io::Error::other(e.bilingual()))?;
+    let (entries, _) =
+        cluster::redis_log::read_all(&mut conn, &keys).map_err(|e| std::io::Error::other(e.bilingual()))?;
+    Ok(host::routing_log::ReadLog { entries, valid_len: 0 })
+}
+
+#[cfg(not(feature = "cluster"))]
+fn read_redis_log(_url: &str, _key_prefix: &str) -> std::io::Result<host::routing_log::ReadLog> {
+    Err(std::io::Error::other(NO_CLUSTER))
 }
 
 /// Retention, once at start and then every hour: documents (with their reads, reviews and bytes)

@@ -12,9 +12,9 @@ use routing::{Directory, RegionIdx};
 use tokio::sync::mpsc;
 
 use crate::auth::{SecretHash, TokenSigner};
-use crate::commands::Command;
 use crate::config::Settings;
 use desk::convert::level_out;
+use host::commands::Command;
 
 #[derive(Debug, Clone)]
 pub struct SupervisorInfo {
@@ -36,8 +36,8 @@ pub struct Shared {
     /// The routing engine's timeouts (the driver starts its engine, or a standby's, with them).
     pub engine_config: routing::EngineConfig,
     /// In cluster mode: this node's name and whether it is the router now.
-    pub cluster: Option<Arc<crate::cluster::standby::NodeRole>>,
-    pub cluster_config: crate::cluster::ClusterConfig,
+    pub cluster: Option<Arc<host::role::NodeRole>>,
+    pub cluster_config: host::role::ClusterConfig,
     pub tcp_nodelay: bool,
     pub booth_secrets: Vec<SecretHash>,
     pub clerk_secrets: Vec<SecretHash>,
@@ -63,9 +63,9 @@ pub struct Shared {
     /// The engine host on this node (queries, and the router's own inputs).
     pub commands: mpsc::Sender<Command>,
     /// Where the gateway's inputs go: the local driver, or the cluster's input stream.
-    pub inputs: crate::commands::Inputs,
+    pub inputs: host::commands::Inputs,
     /// This node's WebSockets.
-    pub hub: Arc<crate::hub::Hub>,
+    pub hub: Arc<host::hub::Hub>,
     /// This node's name as a gateway (`<node>:<boot>` in a cluster, so that a restarted node is a
     /// new gateway; `local` on a single node).
     pub gateway: String,
@@ -93,7 +93,7 @@ impl Shared {
         settings: Settings,
         directory: Arc<Directory>,
         commands: mpsc::Sender<Command>,
-        inputs: Option<mpsc::Sender<crate::bus::GatewayInput>>,
+        inputs: Option<mpsc::Sender<host::bus::GatewayInput>>,
     ) -> std::io::Result<Self> {
         let url =
             settings.file.database.url.clone().unwrap_or_else(|| {
@@ -174,7 +174,7 @@ impl Shared {
         let limits = f.limits.clone();
         let cluster = f.cluster.redis_url.as_ref().map(|_| {
             let node = f.cluster.node_id.clone().unwrap_or_else(|| format!("node-{}", std::process::id()));
-            Arc::new(crate::cluster::standby::NodeRole::new(node))
+            Arc::new(host::role::NodeRole::new(node))
         });
         let conns = Arc::new(crate::serve::ConnTracker::new(
             limits.effective_max_connections(),
@@ -210,8 +210,8 @@ impl Shared {
             cluster,
             hub: Arc::default(),
             inputs: match inputs {
-                Some(tx) => crate::commands::Inputs::Cluster(tx),
-                None => crate::commands::Inputs::Local(commands.clone()),
+                Some(tx) => host::commands::Inputs::Cluster(tx),
+                None => host::commands::Inputs::Local(commands.clone()),
             },
             tcp_nodelay: f.server.tcp_nodelay,
             ice_servers: f.ice_servers.clone(),
@@ -237,8 +237,8 @@ impl Shared {
     }
 
     /// The role and id of an account, as inputs and the log name it.
-    pub fn account_of(&self, who: crate::commands::Principal) -> (protocol::Role, String) {
-        use crate::commands::Principal;
+    pub fn account_of(&self, who: host::commands::Principal) -> (protocol::Role, String) {
+        use host::commands::Principal;
         match who {
             Principal::Booth(b) => (protocol::Role::Booth, self.directory.booth(b).id.clone()),
             Principal::Clerk(c) => (protocol::Role::Clerk, self.directory.clerk(c).id.clone()),

@@ -18,12 +18,12 @@ use tokio::time::Instant;
 use tracing::{debug, info};
 
 use crate::auth::unix_now;
-use crate::bus::GatewayInput;
-use crate::commands::Principal;
 use crate::http::ApiError;
-use crate::hub::{CloseSignal, ConnHandle, Outbound};
 use crate::limits::TokenBucket;
 use crate::AppState;
+use host::bus::GatewayInput;
+use host::commands::Principal;
+use host::hub::{CloseSignal, ConnHandle, Outbound};
 
 /// Frames above this are refused by the WebSocket layer itself (connection closed); frames
 /// between `protocol::MAX_MESSAGE_BYTES` and this get an error reply and the session goes on.

@@ -159,7 +159,7 @@ async fn the_standby_takes_over_and_nobody_loses_their_place_or_call() {
     let sup = token(&b, Role::Supervisor, "sup-dongying").await;
     let deadline = Instant::now() + WAIT;
     let view = loop {
-        let view: signaling_server::cluster::nodes::ClusterView = get_json(&b, "/api/cluster", sup.clone()).await;
+        let view: protocol::rest::ClusterView = get_json(&b, "/api/cluster", sup.clone()).await;
         if view.nodes.iter().any(|n| n.node == "b" && n.role == "router") {
             break view;
         }
@@ -322,7 +322,7 @@ async fn a_router_stopped_on_purpose_hands_over_without_closing_tickets() {
             assert!(Instant::now() < deadline, "the router did not stop");
             std::thread::sleep(Duration::from_millis(20));
         }
-        let mut conn = signaling_server::cluster::redis_log::connect(&url).unwrap();
+        let mut conn = ::cluster::redis_log::connect(&url).unwrap();
         let holder: Option<String> = redis::cmd("GET").arg("xiaowu:lease").query(&mut conn).unwrap();
         assert_ne!(holder.as_deref(), Some("a"), "the stopped router released its lease");
         wait_for_router(&b, WAIT);

@@ -16,7 +16,7 @@ use routing::{Action, Party, TicketId};
 use serde_json::json;
 use store::{TicketEventRow, TicketFactRow};
 
-use crate::snapshot::OpenTicketLog;
+use host::snapshot::OpenTicketLog;
 
 use super::Driver;
 use crate::records::{store_id, Record};

@@ -213,7 +213,7 @@ impl Driver {
         // Times and the review's id come from the log's timeline, so a replay writes the same
         // record (and finds it there).
         let at_ms = self.timeline_ms();
-        let review = crate::documents::Review { accepted, reason: reason.clone(), at_unix: (at_ms / 1000) as u64 };
+        let review = host::doc_meta::Review { accepted, reason: reason.clone(), at_unix: (at_ms / 1000) as u64 };
         let row = store::DocumentReviewRow {
             id: format!("{}-review-{}", meta.id, self.t),
             document_id: meta.id.clone(),
@@ -240,7 +240,7 @@ impl Driver {
         Ok(())
     }
 
-    pub(super) fn document_stored(&mut self, meta: crate::documents::DocMeta) {
+    pub(super) fn document_stored(&mut self, meta: host::doc_meta::DocMeta) {
         self.shared.docs.remember(&meta);
         let Some(view) = self.desk.engine().call(routing::CallId(meta.call)) else { return };
         let url = format!("/api/documents/{}", meta.id);

@@ -52,15 +52,15 @@ mod tests;
 mod transfer;
 mod wrap_up;
 
-pub use crate::commands::{CallInfo, Command, Principal};
-pub use crate::hub::{CloseSignal, ConnHandle, ConnId, Outbound};
 use connections::Conn;
+pub use host::commands::{CallInfo, Command, Principal};
+pub use host::hub::{CloseSignal, ConnHandle, ConnId, Outbound};
 pub use snapshot::DriverSnapshot;
 
-use crate::bus::{GatewayInput, RemoteBus, RemoteOut};
 use crate::history::WaitingHistory;
-use crate::routing_log::{changes_state, AppliedLog, Entry, Logged};
 use crate::state::Shared;
+use host::bus::{GatewayInput, RemoteBus, RemoteOut};
+use host::routing_log::{changes_state, AppliedLog, Entry, Logged};
 
 pub struct Driver {
     /// The routing engine and every decision above it.
@@ -440,7 +440,7 @@ impl Driver {
         self.since_snapshot = 0;
         let snapshot = self.take_snapshot();
         let header = Entry::Header {
-            version: crate::routing_log::LOG_VERSION,
+            version: host::routing_log::LOG_VERSION,
             first_ticket: snapshot.first_ticket,
             first_call: snapshot.first_call,
             started_unix_ms: snapshot.started_unix_ms,

@@ -16,7 +16,7 @@ use super::Driver;
 /// ago (its writer retries until the database takes them).
 pub(super) const DEFERRED_RECORDS: usize = 20_000;
 use crate::records::{OnCommit, Record};
-use crate::routing_log::{AppliedLog, Entry, Logged};
+use host::routing_log::{AppliedLog, Entry, Logged};
 
 impl Driver {
     /// Hands a record to the records writer. A replay writes too — what the logged run had not

@@ -15,7 +15,7 @@ use routing::{BoothIdx, Engine, EngineSnapshot};
 
 use super::connections::Conn;
 use super::Driver;
-pub use crate::snapshot::{ConnSnap, DriverSnapshot};
+pub use host::snapshot::{ConnSnap, DriverSnapshot};
 
 impl Driver {
     /// The driver's state now (between batches: nothing pending).

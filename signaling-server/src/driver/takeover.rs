@@ -3,13 +3,10 @@
 //! logged as an input of its own ([`Entry::GatewayLost`]): a replay repeats the decision without
 //! the heartbeats.
 
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
-
 use super::Driver;
-use crate::bus::RemoteBus;
-use crate::cluster::standby::GATEWAY_TIMEOUT_MS;
-use crate::routing_log::{AppliedLog, Entry};
+use host::bus::RemoteBus;
+use host::role::GATEWAY_TIMEOUT_MS;
+use host::routing_log::{AppliedLog, Entry};
 
 /// The router drops the inputs it no longer needs from the input stream this often (ticks).
 const TRIM_EVERY_TICKS: u64 = 30;
@@ -29,7 +26,6 @@ impl Driver {
         role.became_router(epoch);
         // What the old router may not have committed when it died.
         self.write_deferred();
-        let cfg = &self.shared.cluster_config;
         let after = self.last_src.clone().unwrap_or_else(|| "0".into());
         tracing::info!(
             epoch,
@@ -38,13 +34,9 @@ impl Driver {
             inputs_after = %after,
             "took over as router"
         );
-        crate::cluster::bus::spawn_input_reader(
-            cfg.redis_url.clone().expect("cluster mode has a Redis URL"),
-            crate::cluster::redis_log::Keys::new(&cfg.key_prefix),
-            after,
-            self.shared.commands.clone(),
-            Arc::new(AtomicBool::new(false)),
-        );
+        if let Some(bus) = self.bus.as_mut() {
+            bus.read_inputs_after(after);
+        }
         self.check_gateways();
         self.end_batch();
     }

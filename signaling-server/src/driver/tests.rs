@@ -136,7 +136,7 @@ async fn a_send_failing_while_an_accept_is_routed_closes_the_clerk_and_keeps_the
 #[tokio::test]
 async fn a_replay_writes_the_case_the_dead_run_had_not_committed() {
     use crate::records::short_number;
-    use crate::routing_log::read;
+    use host::routing_log::read;
 
     let Logging { mut d, shared, cfg, dir, path, started } = logging_driver("replay", |_| {});
     let directory = shared.directory.clone();
@@ -184,7 +184,7 @@ async fn a_replay_writes_the_case_the_dead_run_had_not_committed() {
 /// very state of the run that wrote it.
 #[tokio::test]
 async fn a_restart_replays_from_the_last_snapshot_to_the_same_state() {
-    use crate::routing_log::{from_last_snapshot, read, Entry};
+    use host::routing_log::{from_last_snapshot, read, Entry};
 
     let Logging { mut d, shared, cfg, dir, path, started } =
         logging_driver("snapshot", |s| s.file.server.snapshot_every = 100);
@@ -279,7 +279,7 @@ struct Logging {
 
 fn logging_driver(tag: &str, adjust: impl FnOnce(&mut Settings)) -> Logging {
     use crate::records::id_base;
-    use crate::routing_log::{Entry, LogWriter, LOG_VERSION};
+    use host::routing_log::{Entry, LogWriter, LOG_VERSION};
 
     let dir = std::env::temp_dir().join(format!("xiaowu-driver-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -8,8 +8,8 @@ use protocol::{ErrorCode, Role};
 
 use super::ApiError;
 use crate::auth::unix_now;
-use crate::commands::Principal;
 use crate::AppState;
+use host::commands::Principal;
 
 /// The verified caller of a REST request; `label` is `role:id` for audit records.
 #[derive(Debug, Clone)]

@@ -22,9 +22,10 @@ use tokio::sync::oneshot;
 
 use super::{read_upload, store_call, ApiError, ApiQuery, Caller};
 use crate::auth::unix_now;
-use crate::commands::{CallInfo, Command, Principal};
-use crate::documents::{new_id, DocMeta, ReadAttempt};
+use crate::documents::{new_id, ReadAttempt};
 use crate::AppState;
+use host::commands::{CallInfo, Command, Principal};
+use host::doc_meta::DocMeta;
 
 pub const MAX_UPLOAD: usize = 20 * 1024 * 1024;
 
@@ -128,7 +129,7 @@ pub async fn upload(
         sha256_original: meta.sha256_original.clone(),
         sha256_result: meta.sha256_result.clone(),
     };
-    let _ = state.inputs.send(crate::bus::GatewayInput::DocumentStored { meta }).await;
+    let _ = state.inputs.send(host::bus::GatewayInput::DocumentStored { meta }).await;
     state.trimmer.upload_finished();
     Ok(Json(answer))
 }

@@ -12,8 +12,8 @@ use protocol::ErrorCode;
 use tokio::sync::oneshot;
 
 use super::ApiError;
-use crate::commands::Command;
 use crate::AppState;
+use host::commands::Command;
 
 /// How long `/healthz` waits for the driver to answer before calling it unhealthy.
 const DRIVER_PROBE: Duration = Duration::from_secs(2);

@@ -8,8 +8,8 @@ use protocol::ErrorCode;
 use tokio::sync::oneshot;
 
 use super::{ApiError, Caller};
-use crate::commands::Command;
 use crate::AppState;
+use host::commands::Command;
 
 pub async fn queues(State(state): State<AppState>, caller: Caller) -> Result<Json<QueueSnapshot>, ApiError> {
     let sup = caller.supervisor()?;
@@ -26,20 +26,25 @@ pub async fn queues(State(state): State<AppState>, caller: Caller) -> Result<Jso
 pub async fn cluster(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<crate::cluster::nodes::ClusterView>, ApiError> {
+) -> Result<Json<protocol::rest::ClusterView>, ApiError> {
     caller.supervisor()?;
     if state.cluster.is_none() {
-        let single = crate::cluster::nodes::ClusterView {
-            mode: "single".into(),
-            router: None,
-            epoch: 0,
-            log_length: 0,
-            nodes: vec![],
-        };
+        let single =
+            protocol::rest::ClusterView { mode: "single".into(), router: None, epoch: 0, log_length: 0, nodes: vec![] };
         return Ok(Json(single));
     }
+    cluster_view(state).await
+}
+
+#[cfg(not(feature = "cluster"))]
+async fn cluster_view(_state: AppState) -> Result<Json<protocol::rest::ClusterView>, ApiError> {
+    unreachable!("a server built without the cluster feature runs no cluster node")
+}
+
+#[cfg(feature = "cluster")]
+async fn cluster_view(state: AppState) -> Result<Json<protocol::rest::ClusterView>, ApiError> {
     let cfg = state.cluster_config.clone();
-    let view = tokio::task::spawn_blocking(move || crate::cluster::nodes::view(&cfg))
+    let view = tokio::task::spawn_blocking(move || cluster::nodes::view(&cfg))
         .await
         .map_err(|_| ErrorCode::Internal)?
         .map_err(|e| {

@@ -26,8 +26,8 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use media_relay::record::views;
 
 use super::{store_call, ApiError, Caller};
-use crate::commands::Principal;
 use crate::AppState;
+use host::commands::Principal;
 
 type Peer = Option<axum::Extension<ConnectInfo<std::net::SocketAddr>>>;
 
@@ -249,7 +249,7 @@ pub async fn live(
     }
     let (reply, rx) = tokio::sync::oneshot::channel();
     let scope = state.supervisors[sup].scope;
-    let command = crate::commands::Command::LiveCalls { scope, reply };
+    let command = host::commands::Command::LiveCalls { scope, reply };
     state.commands.send(command).await.map_err(|_| ErrorCode::ShuttingDown)?;
     let calls = rx.await.map_err(|_| ErrorCode::ShuttingDown)?;
     Ok(Json(protocol::rest::LiveCalls { calls }))

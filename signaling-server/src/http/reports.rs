@@ -14,8 +14,8 @@ use protocol::ErrorCode;
 use store::{Period, ReportQuery, ReportSums, RATING_WORDS, WAIT_BUCKETS_MS};
 
 use super::{store_call, ApiError, ApiQuery, Caller};
-use crate::commands::Principal;
 use crate::AppState;
+use host::commands::Principal;
 
 /// The longest range one report covers.
 pub const MAX_REPORT_DAYS: i64 = 400;

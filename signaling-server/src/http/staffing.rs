@@ -15,9 +15,9 @@ use tokio::sync::oneshot;
 
 use super::reports::{civil_days, day_start_ms, period_label};
 use super::{store_call, ApiError, ApiQuery, Caller};
-use crate::commands::Command;
 use crate::staffing::{agents_needed, asa_secs, service_level};
 use crate::AppState;
+use host::commands::Command;
 
 /// Weeks of history the forecast averages.
 pub const HISTORY_WEEKS: i64 = 4;

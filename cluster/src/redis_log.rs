@@ -18,8 +18,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::ClusterError;
-use crate::routing_log::{AppliedLog, Logged};
+use crate::ClusterError;
+use host::routing_log::{AppliedLog, Logged};
 
 /// Appends a batch if the epoch still holds, once: a batch id already appended (a retry after a
 /// lost answer, e.g. across a Redis failover) is not appended again. KEYS: epoch, stream, last
@@ -519,7 +519,7 @@ impl AppliedLog for RedisLog {
 
     /// Appends the snapshot (fenced) and waits for the replicas; retried like a commit (a
     /// snapshot written twice is harmless: a replay restores the same state twice).
-    fn snapshot(&mut self, _header: crate::routing_log::Entry, snapshot: &Logged) -> Result<(), String> {
+    fn snapshot(&mut self, _header: host::routing_log::Entry, snapshot: &Logged) -> Result<(), String> {
         let json = serde_json::to_string(snapshot).map_err(|e| e.to_string())?;
         self.retried("appending a snapshot", |log| log.try_snapshot(&json))
     }
@@ -542,7 +542,7 @@ impl AppliedLog for RedisLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::routing_log::Entry;
+    use host::routing_log::Entry;
     use test_kit::redis::TestRedis;
 
     fn entry(t: u64) -> Logged {

@@ -12,7 +12,7 @@
 use protocol::{ClientMessage, CloseReason, Role, ServerMessage};
 use serde::{Deserialize, Serialize};
 
-use crate::documents::DocMeta;
+use crate::doc_meta::DocMeta;
 use crate::hub::ConnId;
 
 /// One input from a gateway.
@@ -67,6 +67,9 @@ pub trait RemoteBus: Send {
     fn publish(&mut self, out: Vec<RemoteOut>) -> Result<(), String>;
     /// Inputs up to `upto` (a stream id the log recorded) are no longer needed.
     fn trim_inputs(&mut self, _upto: &str) {}
+    /// A new router reads the gateways' inputs from after `after` (the last one its log
+    /// recorded) into its driver.
+    fn read_inputs_after(&mut self, _after: String) {}
 }
 
 /// A close reason from its wire word.

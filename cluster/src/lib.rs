@@ -20,34 +20,6 @@ pub mod nodes;
 pub mod redis_log;
 pub mod standby;
 
-use std::time::Duration;
-
-/// `[cluster]` in the configuration (or `--redis` / `XIAOWU_REDIS`, `--node-id`).
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ClusterConfig {
-    /// `redis://host:port/db`; without it the node runs alone with its log in a file.
-    pub redis_url: Option<String>,
-    /// This node's name (default: the host name and port).
-    pub node_id: Option<String>,
-    /// How long the router's lease lasts without renewal; a standby takes over after it lapses.
-    pub lease_ms: u64,
-    /// Prefix of every Redis key (several deployments may share a Redis).
-    pub key_prefix: String,
-}
-
-impl Default for ClusterConfig {
-    fn default() -> Self {
-        Self { redis_url: None, node_id: None, lease_ms: 1000, key_prefix: "xiaowu".into() }
-    }
-}
-
-impl ClusterConfig {
-    pub fn lease(&self) -> Duration {
-        Duration::from_millis(self.lease_ms.max(100))
-    }
-}
-
 /// Why a cluster operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {

@@ -9,96 +9,21 @@
 //! Records are written by the replay too (each found already there, unless the old router died
 //! before committing it): nothing a router logged is lost with it.
 //!
-//! [`NodeRole`] also keeps what the heartbeats say of every gateway, which the router reads to
-//! tell a dead gateway.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::bus::RedisBus;
-use super::redis_log::{
+use crate::bus::RedisBus;
+use crate::redis_log::{
     connect, read_after, read_snapshot, replicas_for, try_acquire, wait_for_replicas, Keys, RedisLog,
 };
-use super::{ClusterConfig, ClusterError};
-use crate::commands::Command;
-use crate::routing_log::{AppliedLog, Entry, Logged, LOG_VERSION};
+use host::commands::Command;
+use host::role::{ClusterConfig, NodeRole};
+use host::routing_log::{AppliedLog, Entry, Logged, LOG_VERSION};
 
-/// This node's place in the cluster, for `/healthz` and the gates on sockets and logins.
-#[derive(Debug)]
-pub struct NodeRole {
-    pub node: String,
-    router: AtomicBool,
-    epoch: AtomicU64,
-    /// Applied-log entries this node's engine has applied (live or replayed).
-    applied: AtomicU64,
-    /// Every gateway's last heartbeat (Unix ms) as last read, and when it was read.
-    gateways: Mutex<(HashMap<String, u64>, u64)>,
-}
-
-/// A gateway without a heartbeat for this long is taken as dead, its connections as gone (three
-/// missed beats; the nodes' clocks must agree to well within this).
-pub const GATEWAY_TIMEOUT_MS: u64 = 3_000;
-
-impl NodeRole {
-    pub fn new(node: String) -> Self {
-        Self {
-            node,
-            router: AtomicBool::new(false),
-            epoch: AtomicU64::new(0),
-            applied: AtomicU64::new(0),
-            gateways: Mutex::default(),
-        }
-    }
-
-    /// The gateways' heartbeats as just read from Redis.
-    pub fn set_gateway_beats(&self, beats: HashMap<String, u64>, now_ms: u64) {
-        *self.gateways.lock().unwrap_or_else(|p| p.into_inner()) = (beats, now_ms);
-    }
-
-    /// When `gateway` last beat (`Some(None)`: never seen), or `None` when this node's own view
-    /// is too old to tell (it cannot reach Redis): then nobody is judged dead.
-    pub fn gateway_seen(&self, gateway: &str, now_ms: u64) -> Option<Option<u64>> {
-        let guard = self.gateways.lock().unwrap_or_else(|p| p.into_inner());
-        let (beats, read_ms) = &*guard;
-        if now_ms.saturating_sub(*read_ms) > GATEWAY_TIMEOUT_MS / 2 {
-            return None;
-        }
-        Some(beats.get(gateway).copied())
-    }
-
-    /// One more entry applied.
-    pub fn applied_one(&self) {
-        self.applied.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn applied(&self) -> u64 {
-        self.applied.load(Ordering::Relaxed)
-    }
-
-    pub fn is_router(&self) -> bool {
-        self.router.load(Ordering::SeqCst)
-    }
-
-    pub fn epoch(&self) -> u64 {
-        self.epoch.load(Ordering::SeqCst)
-    }
-
-    /// A standby's view of the router lease's epoch (read from Redis as it tails the log).
-    pub fn saw_epoch(&self, epoch: u64) {
-        if !self.is_router() {
-            self.epoch.fetch_max(epoch, Ordering::SeqCst);
-        }
-    }
-
-    pub fn became_router(&self, epoch: u64) {
-        self.epoch.store(epoch, Ordering::SeqCst);
-        self.router.store(true, Ordering::SeqCst);
-    }
-}
+use crate::ClusterError;
 
 /// Tails the applied log as a standby and hands each batch to the engine host
 /// ([`Command::Replay`]); every third of the lease (at most a second) tries the lease. Once it has
@@ -191,7 +116,7 @@ fn tail_until_router(
     let mut log = RedisLog::new(&url, keys.clone(), role.node.clone(), epoch, lease)?;
     if !have_header {
         // The first router of this deployment: its boot number starts the ids.
-        let base = crate::records::id_base(boot);
+        let base = desk::ids::id_base(boot);
         let header = Entry::Header {
             version: LOG_VERSION,
             first_ticket: base,
@@ -204,7 +129,7 @@ fn tail_until_router(
         tracing::info!(epoch, "first router of the cluster: a new applied log begins");
         let _ = commands.blocking_send(Command::Replay { entries: vec![logged] });
     }
-    let bus = RedisBus::new(&url, keys, epoch);
+    let bus = RedisBus::new(&url, keys, epoch, commands.clone());
     let _ = commands.blocking_send(Command::Promote { epoch, log: Box::new(log), bus: Box::new(bus) });
     Ok(())
 }

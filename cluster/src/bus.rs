@@ -24,11 +24,11 @@ use std::time::Duration;
 use protocol::ServerMessage;
 use tokio::sync::mpsc;
 
-use super::redis_log::{connect, replicas_for, wait_for_replicas, Keys};
-use super::ClusterError;
-use crate::bus::{close_reason, GatewayInput, RemoteBus, RemoteOut, RemoteWhat};
-use crate::commands::Command;
-use crate::hub::Hub;
+use crate::redis_log::{connect, replicas_for, wait_for_replicas, Keys};
+use crate::ClusterError;
+use host::bus::{close_reason, GatewayInput, RemoteBus, RemoteOut, RemoteWhat};
+use host::commands::Command;
+use host::hub::Hub;
 
 /// Inputs appended per round trip at most.
 const INPUT_BATCH: usize = 256;
@@ -238,11 +238,13 @@ pub struct RedisBus {
     epoch: u64,
     conn: Option<redis::Connection>,
     replicas: u64,
+    /// The driver the gateways' inputs are read into, once it routes.
+    commands: mpsc::Sender<Command>,
 }
 
 impl RedisBus {
-    pub fn new(url: &str, keys: Keys, epoch: u64) -> Self {
-        Self { url: url.to_owned(), keys, epoch, conn: None, replicas: replicas_for(url) }
+    pub fn new(url: &str, keys: Keys, epoch: u64, commands: mpsc::Sender<Command>) -> Self {
+        Self { url: url.to_owned(), keys, epoch, conn: None, replicas: replicas_for(url), commands }
     }
 
     fn try_publish(&mut self, out: &[RemoteOut]) -> Result<(), ClusterError> {
@@ -288,6 +290,11 @@ impl RemoteBus for RedisBus {
                 Err(e) => return Err(e.to_string()),
             }
         }
+    }
+
+    fn read_inputs_after(&mut self, after: String) {
+        let stop = Arc::new(AtomicBool::new(false));
+        spawn_input_reader(self.url.clone(), self.keys.clone(), after, self.commands.clone(), stop);
     }
 
     /// Drops inputs before `upto` (the last one the log recorded): a new router never reads them.

@@ -33,33 +33,33 @@ pub struct DriverSnapshot {
     pub engine: Vec<u64>,
     pub conns: Vec<ConnSnap>,
     /// By ticket id: state, position, estimate.
-    pub(crate) last_status: Vec<(u64, protocol::TicketState, Option<u32>, Option<u32>)>,
+    pub last_status: Vec<(u64, protocol::TicketState, Option<u32>, Option<u32>)>,
     /// By booth index: its last served ticket's id.
-    pub(crate) rateable: Vec<(u32, u64)>,
+    pub rateable: Vec<(u32, u64)>,
     /// By clerk index.
-    pub(crate) pending_cases: Vec<(u32, CaseRecord)>,
+    pub pending_cases: Vec<(u32, CaseRecord)>,
     /// Outcomes kept for away booths (by booth index), each with nanoseconds after the timeline's
     /// base.
-    pub(crate) missed: Vec<(u32, Vec<(u64, ServerMessage)>)>,
+    pub missed: Vec<(u32, Vec<(u64, ServerMessage)>)>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) last_src: Option<String>,
+    pub last_src: Option<String>,
     /// Three-way calls: (call, guest clerk index).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub(crate) guests: Vec<(u64, u32)>,
+    pub guests: Vec<(u64, u32)>,
     /// Open invitations: (clerk index, call, nanoseconds after the timeline's base until which
     /// it may be taken up).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub(crate) invitations: Vec<(u32, u64, u64)>,
+    pub invitations: Vec<(u32, u64, u64)>,
     /// Open tickets' event logs and facts so far, so that what happens to them after a restart
     /// from this snapshot is logged and reported too.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub(crate) ticket_logs: Vec<OpenTicketLog>,
+    pub ticket_logs: Vec<OpenTicketLog>,
     /// Clerks' open state stretches: (clerk index, activity, since Unix ms).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub(crate) clerk_stretches: Vec<(u32, desk::clerk_time::ClerkActivity, i64)>,
+    pub clerk_stretches: Vec<(u32, desk::clerk_time::ClerkActivity, i64)>,
     /// Booths' last reported camera and microphone, by booth index.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub(crate) booth_devices: Vec<(u32, protocol::DeviceState, protocol::DeviceState)>,
+    pub booth_devices: Vec<(u32, protocol::DeviceState, protocol::DeviceState)>,
 }
 
 impl DriverSnapshot {
@@ -72,11 +72,11 @@ impl DriverSnapshot {
 /// An open ticket's log as a snapshot keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OpenTicketLog {
-    pub(crate) ticket: u64,
+    pub ticket: u64,
     /// The last event's sequence number.
-    pub(crate) seq: i64,
-    pub(crate) booth_region: String,
-    pub(crate) facts: Option<store::TicketFactRow>,
+    pub seq: i64,
+    pub booth_region: String,
+    pub facts: Option<store::TicketFactRow>,
     /// When its current call started (Unix ms).
-    pub(crate) call_started_ms: Option<i64>,
+    pub call_started_ms: Option<i64>,
 }

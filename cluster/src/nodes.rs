@@ -5,11 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use protocol::rest::{ClusterView, NodeView};
 use serde::{Deserialize, Serialize};
 
-use super::redis_log::{connect, Keys};
-use super::standby::NodeRole;
-use super::{ClusterConfig, ClusterError};
+use crate::redis_log::{connect, Keys};
+use crate::ClusterError;
+use host::role::ClusterConfig;
+use host::role::NodeRole;
 
 /// A node as its heartbeat describes it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -18,31 +20,6 @@ pub struct NodeBeat {
     pub epoch: u64,
     pub applied: u64,
     pub seen_unix_ms: u64,
-}
-
-/// `GET /api/cluster`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ClusterView {
-    /// `single` (no Redis) or `cluster`.
-    pub mode: String,
-    /// The node holding the router lease, if any.
-    pub router: Option<String>,
-    pub epoch: u64,
-    /// Entries in the applied log.
-    pub log_length: u64,
-    pub nodes: Vec<NodeView>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct NodeView {
-    pub node: String,
-    pub role: String,
-    pub epoch: u64,
-    pub applied: u64,
-    /// Entries of the log this node has not applied yet.
-    pub lag: u64,
-    /// Milliseconds since its last heartbeat (over 3,000: the node is probably gone).
-    pub last_seen_ms: u64,
 }
 
 /// Every gateway's last heartbeat, as `HGETALL` returns it.
@@ -57,7 +34,7 @@ fn nodes_key(prefix: &str) -> String {
 pub fn spawn_heartbeat(cfg: &ClusterConfig, role: Arc<NodeRole>, gateway: String) {
     let url = cfg.redis_url.clone().expect("cluster mode has a Redis URL");
     let key = nodes_key(&cfg.key_prefix);
-    let gateways = super::redis_log::Keys::new(&cfg.key_prefix).gateways;
+    let gateways = crate::redis_log::Keys::new(&cfg.key_prefix).gateways;
     let _ = std::thread::Builder::new().name("cluster-heartbeat".into()).spawn(move || {
         let mut conn = None;
         loop {
@@ -112,7 +89,7 @@ pub fn view(cfg: &ClusterConfig) -> Result<ClusterView, ClusterError> {
     let keys = Keys::new(&cfg.key_prefix);
     let mut conn = connect(&url)?;
     let router: Option<String> = redis::cmd("GET").arg(&keys.lease).query(&mut conn)?;
-    let epoch = super::redis_log::current_epoch(&mut conn, &keys)?;
+    let epoch = crate::redis_log::current_epoch(&mut conn, &keys)?;
     let log_length: u64 = redis::cmd("XLEN").arg(&keys.applied).query(&mut conn)?;
     let beats: Vec<(String, String)> = redis::cmd("HGETALL").arg(nodes_key(&cfg.key_prefix)).query(&mut conn)?;
     let now = store::now_ms() as u64;

@@ -1,0 +1,20 @@
+//! The engine host's seams: what the server's gateways, its driver and the cluster's Redis code
+//! hand each other, without depending on one another.
+//!
+//! - [`routing_log`]: the applied log — entries, the group-committed file writer, a reader that
+//!   cuts a torn tail — and the [`routing_log::AppliedLog`] seam a cluster's Redis log also fills;
+//! - [`snapshot`]: the driver's state as one log entry (types only);
+//! - [`commands`]: what the engine host is asked and by whom, and where a gateway's inputs go;
+//! - [`bus`]: the gateway ↔ router bus ([`bus::GatewayInput`], [`bus::RemoteBus`]);
+//! - [`hub`]: this node's WebSockets, delivered to without blocking;
+//! - [`role`]: a node's place in a cluster and its `[cluster]` settings;
+//! - [`doc_meta`]: a stored document's metadata, as the gateway hands it to the host.
+#![forbid(unsafe_code)]
+
+pub mod bus;
+pub mod commands;
+pub mod doc_meta;
+pub mod hub;
+pub mod role;
+pub mod routing_log;
+pub mod snapshot;
