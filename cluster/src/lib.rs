@@ -15,6 +15,8 @@
 //! B and their supervisor on node C are one call: the inputs go through the input stream to the
 //! router, its answers through each gateway's outbound stream.
 
+#![forbid(unsafe_code)]
+
 pub mod bus;
 pub mod nodes;
 pub mod redis_log;
