@@ -11,7 +11,7 @@
 //!    drops and reconnects. Checked from the clients' side: no clerk holds two offers, no booth is
 //!    offered while it is away, no ticket is in two calls, every ticket ends exactly once.
 //!
-//! Run: `cargo build --release --bins && cargo bench -p xiaowu-tests --bench load [-- idle|flood|nagle|churn] [--booths N]`
+//! Run: `cargo build --release --bins && cargo bench -p xiaowu-tests --bench load [-- idle|flood|nagle|churn] [--booths N] [--rounds N]`
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -220,10 +220,10 @@ async fn offer_latency(nodelay: bool, rounds: usize) -> Vec<u64> {
     lat
 }
 
-async fn nagle() {
-    println!("request_service → offer at the clerk (clerk_state and offer sent back to back), 40 rounds each:");
-    let mut on = offer_latency(true, 40).await;
-    let mut off = offer_latency(false, 40).await;
+async fn nagle(rounds: usize) {
+    println!("request_service → offer at the clerk (clerk_state and offer sent back to back), {rounds} rounds each:");
+    let mut on = offer_latency(true, rounds).await;
+    let mut off = offer_latency(false, rounds).await;
     report_rtt("server TCP_NODELAY on (default)", &mut on);
     report_rtt("server TCP_NODELAY off (Nagle)", &mut off);
 }
@@ -521,6 +521,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     let booths =
         args.iter().position(|a| a == "--booths").and_then(|i| args.get(i + 1)?.parse().ok()).unwrap_or(10_000);
+    let rounds = args.iter().position(|a| a == "--rounds").and_then(|i| args.get(i + 1)?.parse().ok()).unwrap_or(40);
     let which: Vec<&str> =
         args.iter().map(String::as_str).filter(|a| ["idle", "flood", "nagle", "churn"].contains(a)).collect();
     let all = which.is_empty();
@@ -532,7 +533,7 @@ fn main() {
         rt.block_on(flood());
     }
     if all || which.contains(&"nagle") {
-        rt.block_on(nagle());
+        rt.block_on(nagle(rounds));
     }
     if all || which.contains(&"churn") {
         rt.block_on(churn());
