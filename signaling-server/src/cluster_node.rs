@@ -15,7 +15,8 @@ use crate::config::Settings;
 use crate::driver::{shutdown_notice, Command, Driver};
 use crate::startup::{spawn_driver_thread, COMMAND_QUEUE};
 use crate::state::Shared;
-use crate::{auth, history, AppState};
+use crate::{history, AppState};
+use gateway::auth;
 
 /// A cluster node: a gateway at once, a standby until its log tail takes the lease, then the
 /// router (see the module's summary).

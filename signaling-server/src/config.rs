@@ -9,7 +9,7 @@ use protocol::{IceServer, RegionLevel};
 use routing::{Directory, DirectoryBuilder, DirectoryError, EngineConfig, Level, Service};
 use serde::Deserialize;
 
-use crate::auth::SecretHash;
+use gateway::auth::SecretHash;
 
 /// The demo configuration compiled into the binary, used when no `--config` is given.
 pub const DEMO_CONFIG: &str = include_str!("../config/demo.toml");
@@ -31,7 +31,7 @@ pub struct FileConfig {
     pub documents: crate::documents::DocumentsConfig,
     /// Bounds on connections, messages, logins and uploads.
     #[serde(default)]
-    pub limits: crate::limits::LimitsConfig,
+    pub limits: gateway::limits::LimitsConfig,
     /// Where durable records go.
     #[serde(default)]
     pub database: DatabaseSection,

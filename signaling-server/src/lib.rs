@@ -16,8 +16,8 @@
 //! - `history`: the last hour of waiting counts for the supervisors' chart.
 //!
 //! [`router`] builds the app without a socket (for tests); [`start`] binds and serves it.
+#![forbid(unsafe_code)]
 
-pub mod auth;
 #[cfg(feature = "cluster")]
 mod cluster_node;
 pub mod config;
@@ -25,18 +25,14 @@ pub mod documents;
 pub mod driver;
 pub mod history;
 pub mod http;
-pub mod limits;
 pub mod media;
-pub mod memory;
 pub mod metrics;
 pub mod records;
 pub mod relay;
-pub mod serve;
 pub mod staffing;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
-pub mod throttle;
 pub mod turn;
 pub mod ws;
 
@@ -142,7 +138,7 @@ async fn retention(state: AppState) {
         every.tick().await;
         let state = state.clone();
         let purged = tokio::task::spawn_blocking(move || -> Result<store::PurgeCounts, store::StoreError> {
-            let now = auth::unix_now();
+            let now = gateway::auth::unix_now();
             let mut counts = state.docs.purge(now)?;
             let case_cutoff = now.saturating_sub(state.case_retention_days.saturating_mul(86_400));
             let cases = state.records.store().purge_cases(case_cutoff as i64 * 1000)?;
@@ -265,7 +261,7 @@ async fn shutdown_driver(state: &AppState) {
 
 /// Binds `listen` (port 0 picks a free port) and serves until [`RunningServer::shutdown`].
 pub async fn start(settings: Settings, listen: &str) -> std::io::Result<RunningServer> {
-    let nofile = limits::raise_nofile_limit();
+    let nofile = gateway::limits::raise_nofile_limit();
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let state = spawn_driver(settings)?;
@@ -273,7 +269,8 @@ pub async fn start(settings: Settings, listen: &str) -> std::io::Result<RunningS
     tracing::info!(nofile, max_connections = state.limits.effective_max_connections(), "limits");
     let (stop, stopped) = oneshot::channel::<()>();
     let app = router(state.clone());
-    let options = serve::ListenOptions { header_timeout: state.limits.header_timeout(), nodelay: state.tcp_nodelay };
-    let task = tokio::spawn(serve::serve(listener, app, state.conns.clone(), options, stopped));
+    let options =
+        gateway::serve::ListenOptions { header_timeout: state.limits.header_timeout(), nodelay: state.tcp_nodelay };
+    let task = tokio::spawn(gateway::serve::serve(listener, app, state.conns.clone(), options, stopped));
     Ok(RunningServer { addr, state, stop: Some(stop), task })
 }

@@ -1,10 +1,11 @@
 //! `signaling-server`: runs the Xiaowu signaling server (single node, embedded demo by default).
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use signaling_server::auth::SecretHash;
+use gateway::auth::SecretHash;
 use signaling_server::config::Settings;
 
 #[derive(Parser)]
@@ -139,7 +140,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     // A key anybody could guess signs tokens anybody could make: refuse it, whether it came from
     // the flag, the environment or the config (EX_CONFIG, 78).
-    if let Err(e) = signaling_server::auth::check_token_secret(settings.file.server.token_secret.as_deref()) {
+    if let Err(e) = gateway::auth::check_token_secret(settings.file.server.token_secret.as_deref()) {
         eprintln!("error: {e}");
         std::process::exit(78);
     }

@@ -18,7 +18,8 @@ use tracing::error;
 use crate::config::Settings;
 use crate::driver::Driver;
 use crate::state::Shared;
-use crate::{auth, history, records, AppState};
+use crate::{history, records, AppState};
+use gateway::auth;
 use host::routing_log::{self, Entry};
 
 /// Commands queued for the driver at most (the gateway waits beyond: back-pressure).

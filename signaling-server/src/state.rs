@@ -11,9 +11,9 @@ use protocol::{BoothId, IceServer, RegionId, ServiceCode};
 use routing::{Directory, RegionIdx};
 use tokio::sync::mpsc;
 
-use crate::auth::{SecretHash, TokenSigner};
 use crate::config::Settings;
 use desk::convert::level_out;
+use gateway::auth::{SecretHash, TokenSigner};
 use host::commands::Command;
 
 #[derive(Debug, Clone)]
@@ -70,18 +70,18 @@ pub struct Shared {
     /// new gateway; `local` on a single node).
     pub gateway: String,
     /// Every bound on clients (`[limits]`).
-    pub limits: crate::limits::LimitsConfig,
+    pub limits: gateway::limits::LimitsConfig,
     /// Open TCP connections, in total and per address.
-    pub conns: Arc<crate::serve::ConnTracker>,
+    pub conns: Arc<gateway::serve::ConnTracker>,
     /// WebSockets that have not said `hello` yet.
     pub unauthenticated: Arc<tokio::sync::Semaphore>,
     /// Document uploads being received or processed.
     pub upload_slots: Arc<tokio::sync::Semaphore>,
     /// Calls with an upload being received or processed (one per call at a time).
     pub uploading_calls: Arc<std::sync::Mutex<std::collections::HashSet<u64>>>,
-    pub login_throttle: crate::throttle::LoginThrottle,
+    pub login_throttle: gateway::throttle::LoginThrottle,
     /// Returns freed memory to the OS after bursts.
-    pub trimmer: Arc<crate::memory::Trimmer>,
+    pub trimmer: Arc<gateway::memory::Trimmer>,
     /// WebSocket tasks still running (writing their last messages and close frames): a stopping
     /// server waits for them, so what it said last reaches its clients.
     pub websockets: Arc<tokio::sync::watch::Sender<usize>>,
@@ -176,7 +176,7 @@ impl Shared {
             let node = f.cluster.node_id.clone().unwrap_or_else(|| format!("node-{}", std::process::id()));
             Arc::new(host::role::NodeRole::new(node))
         });
-        let conns = Arc::new(crate::serve::ConnTracker::new(
+        let conns = Arc::new(gateway::serve::ConnTracker::new(
             limits.effective_max_connections(),
             limits.reserved_connections,
             limits.max_connections_per_ip,
@@ -185,7 +185,7 @@ impl Shared {
             unauthenticated: Arc::new(tokio::sync::Semaphore::new(limits.max_unauthenticated.max(1))),
             upload_slots: Arc::new(tokio::sync::Semaphore::new(limits.effective_max_pending_uploads())),
             uploading_calls: Arc::default(),
-            login_throttle: crate::throttle::LoginThrottle::new(&limits),
+            login_throttle: gateway::throttle::LoginThrottle::new(&limits),
             trimmer: Arc::default(),
             websockets: Arc::new(tokio::sync::watch::Sender::new(0)),
             conns,

@@ -17,10 +17,10 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio::time::Instant;
 use tracing::{debug, info};
 
-use crate::auth::unix_now;
 use crate::http::ApiError;
-use crate::limits::TokenBucket;
 use crate::AppState;
+use gateway::auth::unix_now;
+use gateway::limits::TokenBucket;
 use host::bus::GatewayInput;
 use host::commands::Principal;
 use host::hub::{CloseSignal, ConnHandle, Outbound};

@@ -90,7 +90,7 @@ async fn serve(server: &Server, outcome: CaseOutcome, rating: Rating, with_docum
 /// takes them, within a second or two).
 fn wait_for_saved_grid(db: &Path) {
     let store = store::Store::open_sqlite(db).unwrap();
-    let today = signaling_server::documents::china_date(signaling_server::auth::unix_now());
+    let today = signaling_server::documents::china_date(gateway::auth::unix_now());
     let deadline = Instant::now() + WAIT;
     while store.waiting_samples(0).unwrap().is_empty() || store.answered_on(&today, 0).unwrap().is_empty() {
         assert!(Instant::now() < deadline, "the grid was not saved");
@@ -127,7 +127,7 @@ async fn everything_acknowledged_before_a_kill_9_is_there_after_the_restart() {
     })
     .await
     .unwrap();
-    let killed_at = signaling_server::auth::unix_now();
+    let killed_at = gateway::auth::unix_now();
     server.kill_9();
     let places: Vec<(u64, u32)> = waiting.iter().map(|(_, p)| *p).collect();
     drop((waiting, _away));

@@ -517,7 +517,7 @@ async fn churn() {
 }
 
 fn main() {
-    signaling_server::limits::raise_nofile_limit();
+    gateway::limits::raise_nofile_limit();
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     let booths =
         args.iter().position(|a| a == "--booths").and_then(|i| args.get(i + 1)?.parse().ok()).unwrap_or(10_000);

@@ -160,7 +160,7 @@ pub fn load_config(booths: usize, clerks: usize, token_key: &str, extra: &str) -
 
 /// A token for `id` signed with the config's `token_key`, valid for a day.
 pub fn mint_token(token_key: &str, role: Role, id: &str) -> String {
-    let signer = signaling_server::auth::TokenSigner::new(token_key.as_bytes());
-    let exp = signaling_server::auth::unix_now() + 86_400;
-    signer.issue(&signaling_server::auth::Claims { role, id: id.to_owned(), exp })
+    let signer = gateway::auth::TokenSigner::new(token_key.as_bytes());
+    let exp = gateway::auth::unix_now() + 86_400;
+    signer.issue(&gateway::auth::Claims { role, id: id.to_owned(), exp })
 }

@@ -130,7 +130,7 @@ impl Driver {
     pub(super) fn on_tick(&mut self) {
         self.begin_turn();
         self.ticks += 1;
-        let unix = crate::auth::unix_now();
+        let unix = gateway::auth::unix_now();
         let sample = self.history.due(unix);
         let new_day = self.answered_today.is_new_day(unix);
         self.desk.clerk_day.roll(crate::documents::china_date(unix));
@@ -245,7 +245,7 @@ impl Driver {
 
     /// Puts back what the grid had before a restart.
     pub fn restore_grid(&mut self, saved: crate::history::SavedGrid) {
-        let unix = crate::auth::unix_now();
+        let unix = gateway::auth::unix_now();
         self.history.restore(unix, saved.samples);
         self.answered_today.carry(unix, saved.answered);
     }

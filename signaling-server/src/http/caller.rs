@@ -7,8 +7,8 @@ use axum::http::{header, HeaderMap};
 use protocol::{ErrorCode, Role};
 
 use super::ApiError;
-use crate::auth::unix_now;
 use crate::AppState;
+use gateway::auth::unix_now;
 use host::commands::Principal;
 
 /// The verified caller of a REST request; `label` is `role:id` for audit records.

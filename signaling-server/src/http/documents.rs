@@ -21,9 +21,9 @@ use serde::Deserialize;
 use tokio::sync::oneshot;
 
 use super::{read_upload, store_call, ApiError, ApiQuery, Caller};
-use crate::auth::unix_now;
 use crate::documents::{new_id, ReadAttempt};
 use crate::AppState;
+use gateway::auth::unix_now;
 use host::commands::{CallInfo, Command, Principal};
 use host::doc_meta::DocMeta;
 

@@ -11,8 +11,8 @@ use protocol::rest::{LoginRequest, LoginResponse};
 use protocol::{ErrorCode, Role};
 
 use super::{read_body, ApiError};
-use crate::auth::{unix_now, Claims, SecretHash};
 use crate::AppState;
+use gateway::auth::{unix_now, Claims, SecretHash};
 
 /// A login body is a few hundred bytes; anything near this is not a login.
 const MAX_LOGIN_BODY: usize = 4 * 1024;

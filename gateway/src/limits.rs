@@ -8,6 +8,10 @@ use serde::Deserialize;
 use tokio::time::Instant;
 
 /// `[limits]`: connection, message, login and upload bounds. All optional.
+/// `[limits] records_queue` unless set: the records writer's queue bound (see the server's
+/// records writer).
+pub const DEFAULT_RECORDS_QUEUE: usize = 50_000;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
@@ -80,7 +84,7 @@ impl Default for LimitsConfig {
             max_pending_uploads: 0,
             upload_min_bytes_per_sec: 8 * 1024,
             upload_rate_grace_secs: 10,
-            records_queue: crate::records::MAX_QUEUED,
+            records_queue: DEFAULT_RECORDS_QUEUE,
             login_free_failures: 5,
             login_free_failures_per_ip: 30,
             login_max_backoff_secs: 300,
