@@ -33,6 +33,10 @@ struct Bench {
     call_of: HashMap<ClerkIdx, CallId>,
     offer_of: HashMap<ClerkIdx, OfferId>,
     samples: Vec<Duration>,
+    /// Per measured input: its decisions alone (`input` and `route_actions`), and the status
+    /// refresh that completes its drain.
+    decide: Vec<Duration>,
+    refresh: Vec<Duration>,
     effects: usize,
 }
 
@@ -47,9 +51,14 @@ impl Bench {
         let now = self.now();
         let t = Instant::now();
         let r = self.desk.input(input, now.at);
-        let effects = self.desk.drain(now, &self.connected);
+        let mut effects = self.desk.route_actions(now, &self.connected);
+        let decided = t.elapsed();
+        effects.extend(self.desk.refresh_statuses(now.at));
+        let whole = t.elapsed();
         if measure {
-            self.samples.push(t.elapsed());
+            self.samples.push(whole);
+            self.decide.push(decided);
+            self.refresh.push(whole - decided);
         }
         self.track(effects);
         r
@@ -60,7 +69,10 @@ impl Bench {
         self.now += Duration::from_millis(1);
         let t = Instant::now();
         let effects = decide(&mut self.desk, &self.connected, self.now);
-        self.samples.push(t.elapsed());
+        let took = t.elapsed();
+        self.samples.push(took);
+        self.decide.push(took);
+        self.refresh.push(Duration::ZERO);
         self.track(effects);
     }
 
@@ -144,6 +156,8 @@ fn main() {
         call_of: HashMap::new(),
         offer_of: HashMap::new(),
         samples: Vec::with_capacity(inputs + 16),
+        decide: Vec::with_capacity(inputs + 16),
+        refresh: Vec::with_capacity(inputs + 16),
         effects: 0,
     };
     for c in 0..CLERKS as u32 {
@@ -205,6 +219,18 @@ fn main() {
     s.sort();
     let pct = |p: f64| s[((s.len() as f64 * p) as usize).min(s.len() - 1)];
     let busy_time: Duration = s.iter().sum();
+    let part = |name: &str, samples: &mut Vec<Duration>| {
+        samples.sort();
+        let at = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)].as_secs_f64() * 1e6;
+        let total: Duration = samples.iter().sum();
+        println!(
+            "  {name}: {:.0} inputs/s, p50 {:.2} µs, p99 {:.2} µs, p99.9 {:.2} µs",
+            samples.len() as f64 / total.as_secs_f64(),
+            at(0.50),
+            at(0.99),
+            at(0.999)
+        );
+    };
     println!(
         "measured: {} inputs ({} cycles, {} of them warm transfers through a three-way call; {} calls answered, \
          {} requests refused), {} effects, open tickets at end {}",
@@ -228,4 +254,7 @@ fn main() {
         pct(0.999).as_secs_f64() * 1e6,
         s[s.len() - 1].as_secs_f64() * 1e6
     );
+    println!("of which, per input (three-way decisions count as decisions, with no refresh):");
+    part("decisions (input + route_actions)", &mut b.decide);
+    part("status refresh (refresh_statuses)", &mut b.refresh);
 }

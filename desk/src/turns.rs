@@ -142,6 +142,14 @@ impl Desk {
     /// (`connected`) is left out: nobody would receive it. One for an away booth stays (the shell
     /// keeps an outcome for its return).
     pub fn drain(&mut self, now: Now, connected: &dyn Connected) -> Vec<Effect> {
+        let mut out = self.route_actions(now, connected);
+        out.extend(self.refresh_statuses(now.at));
+        out
+    }
+
+    /// The first part of [`Desk::drain`]: every queued action routed into effects, and the
+    /// follow-up inputs applied, until nothing is left.
+    pub fn route_actions(&mut self, now: Now, connected: &dyn Connected) -> Vec<Effect> {
         let mut out = Vec::new();
         loop {
             while let Some(action) = self.engine.poll_action() {
@@ -151,13 +159,21 @@ impl Desk {
             // Refused only if the state moved on meanwhile (the guest signed out): nothing to do.
             let _ = self.input(input, now.at);
         }
+        out.retain(|effect| !matches!(effect, Effect::ToClerk(clerk, _) if !connected.has(*clerk)));
+        out
+    }
+
+    /// The second part of [`Desk::drain`]: the status of every open ticket of each service item
+    /// whose queue changed, for the booths whose status changed since they were last told. On a
+    /// large floor this is most of a drain's cost (see BENCHMARKS.md).
+    pub fn refresh_statuses(&mut self, at: Instant) -> Vec<Effect> {
+        let mut out = Vec::new();
         for service in std::mem::take(&mut self.dirty_services) {
             let tickets: Vec<TicketId> = self.engine.open_tickets(service).collect();
             for ticket in tickets {
-                self.push_status(ticket, None, now.at, &mut out);
+                self.push_status(ticket, None, at, &mut out);
             }
         }
-        out.retain(|effect| !matches!(effect, Effect::ToClerk(clerk, _) if !connected.has(*clerk)));
         out
     }
 
