@@ -4,11 +4,12 @@
 //! and a replay or a standby can feed it the same way.
 //!
 //! [`Desk`] owns the routing engine: the shell feeds it an input and its time, then drains the
-//! effects of everything the engine did ([`turns`]). Beside it: the supervisors' alerts ([`alerts`]), outcomes kept for away booths
-//! ([`booth_outcomes`]), case records and ratings ([`cases`]), each clerk's day ([`clerk_day`])
-//! where each clerk's signed-in time goes ([`clerk_time`]), three-way calls ([`three_way`]) and
-//! transfers ([`transfer`]), whose decisions come back as [`effect::Effect`]s; what booths and
-//! clerks are shown ([`shown`]); the wire's words for the engine's ([`convert`]) and ids ([`ids`]).
+//! effects of everything the engine did ([`turns`]). Beside it: the supervisors' alerts
+//! ([`alerts`]), outcomes kept for away booths ([`booth_outcomes`]), case records and ratings
+//! ([`cases`]), each clerk's day ([`clerk_day`]), where each clerk's signed-in time goes
+//! ([`clerk_time`]), three-way calls ([`three_way`]) and transfers ([`transfer`]), whose decisions
+//! come back as [`effect::Effect`]s; what booths and clerks are shown ([`shown`]); the wire's words
+//! for the engine's ([`convert`]) and ids ([`ids`]).
 #![forbid(unsafe_code)]
 
 pub mod alerts;
