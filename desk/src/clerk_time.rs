@@ -27,7 +27,7 @@ pub enum ClerkActivity {
 
 /// A closed stretch of one activity. `call_finished`: a call that ended handled (the clerk went on
 /// to wrap-up).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stretch {
     pub clerk: String,
     /// The clerk's hall.

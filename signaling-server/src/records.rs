@@ -61,7 +61,7 @@ pub enum Record {
     /// An attempt to watch a call (a supervisor monitoring it live).
     View(store::RecordingViewRow),
     /// Clerks' state stretches that ended (or were cut at an hour).
-    ClerkTime(Vec<store::ClerkInterval>),
+    ClerkTime(Vec<store::Stretch>),
     /// Supervisors' alerts raised and cleared.
     Alerts(Vec<store::AlertEventRow>),
     /// A clerk's review of a document photo (chained).
@@ -85,7 +85,7 @@ enum Row {
     Sample { at_ms: i64, boot: i64, counts: String },
     Recording(store::RecordingRow),
     View(store::RecordingViewRow),
-    ClerkTime(Vec<store::ClerkInterval>),
+    ClerkTime(Vec<store::Stretch>),
     Alerts(Vec<store::AlertEventRow>),
     Review(store::DocumentReviewRow),
 }

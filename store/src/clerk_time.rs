@@ -7,36 +7,16 @@
 //! come in time order, so one that starts before that end was added already (a replay of the
 //! routing log, a retried batch) and is skipped: every interval counts once.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::backend::{Row, Value};
 use crate::reports::{Period, CHINA_MS, HOUR_MS};
 use crate::rows::{int, text};
 use crate::{Result, Store};
 
-/// What a clerk was doing (the routing engine's clerk states; signed-out time is not counted).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClerkActivity {
-    Available,
-    Offered,
-    InCall,
-    WrapUp,
-    Away,
-}
-
-/// A stretch of one activity. `call_finished`: it was a call that ended handled (the clerk went
-/// on to wrap-up), counted in `calls` of the hour it ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClerkInterval {
-    pub clerk: String,
-    /// The clerk's hall.
-    pub hall: String,
-    pub activity: ClerkActivity,
-    pub start_ms: i64,
-    pub end_ms: i64,
-    pub call_finished: bool,
-}
+/// What a clerk was doing, and a stretch of one activity: the desk's, which decides them (one
+/// type for the decision and the row).
+pub use desk::clerk_time::{ClerkActivity, Stretch};
 
 /// One clerk's sums over a report's group.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -65,7 +45,7 @@ const ADD_PIECE: &str = "INSERT INTO clerk_hours (slot, clerk, hall, available_m
      WHERE clerk_hours.covered_to_ms <= $11";
 
 /// `interval` cut at the hours it spans: (hour slot, start, end) of each piece.
-fn pieces(interval: &ClerkInterval) -> Vec<(i64, i64, i64)> {
+fn pieces(interval: &Stretch) -> Vec<(i64, i64, i64)> {
     let mut out = vec![];
     let mut start = interval.start_ms;
     while start < interval.end_ms {
@@ -81,7 +61,7 @@ fn pieces(interval: &ClerkInterval) -> Vec<(i64, i64, i64)> {
 impl Store {
     /// Adds clerk state intervals to the hourly sums, in one transaction (what a row already
     /// covers is skipped).
-    pub fn append_clerk_time(&self, intervals: &[ClerkInterval]) -> Result<()> {
+    pub fn append_clerk_time(&self, intervals: &[Stretch]) -> Result<()> {
         if intervals.is_empty() {
             return Ok(());
         }
@@ -168,7 +148,7 @@ mod tests {
     fn an_interval_is_cut_at_china_hours() {
         // 2026-12-02 09:50 China time, for 25 minutes.
         let start = 1_796_173_200_000 + 50 * 60_000;
-        let i = ClerkInterval {
+        let i = Stretch {
             clerk: "c".into(),
             hall: "h".into(),
             activity: ClerkActivity::InCall,
@@ -181,6 +161,6 @@ mod tests {
         assert_eq!((p[0].2 - p[0].1, p[1].2 - p[1].1), (10 * 60_000, 15 * 60_000));
         assert_eq!(p[1].0, p[0].0 + 1);
         assert_eq!(p[0].2, p[1].1, "no gap, no overlap");
-        assert!(pieces(&ClerkInterval { end_ms: start, ..i }).is_empty(), "an empty interval adds nothing");
+        assert!(pieces(&Stretch { end_ms: start, ..i }).is_empty(), "an empty interval adds nothing");
     }
 }

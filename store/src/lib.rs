@@ -39,7 +39,7 @@ use parking_lot::{ReentrantMutex, ReentrantMutexGuard};
 pub use alerts::AlertEventRow;
 pub use audit::AuditBreak;
 pub use backend::Value;
-pub use clerk_time::{ClerkActivity, ClerkInterval, ClerkSums};
+pub use clerk_time::{ClerkActivity, ClerkSums, Stretch};
 pub use documents::{DocumentReadRow, DocumentReviewRow, DocumentRow, PurgeCounts};
 pub use events::{AnsweredRow, TicketEventRow};
 pub use recordings::{RecordingRow, RecordingViewRow};

@@ -4,9 +4,7 @@
 
 mod common;
 
-use xiaowu_store::{
-    AlertEventRow, CaseRow, ClerkActivity, ClerkInterval, Period, RatingRow, ReportQuery, TicketFactRow,
-};
+use xiaowu_store::{AlertEventRow, CaseRow, ClerkActivity, Period, RatingRow, ReportQuery, Stretch, TicketFactRow};
 
 /// 2026-12-01 09:00 China time.
 const NINE: i64 = 1_796_086_800_000;
@@ -135,8 +133,8 @@ fn facts_add_up_to_the_same_report_on_both_backends() {
     }
 }
 
-fn stretch(clerk: &str, activity: ClerkActivity, from_min: i64, to_min: i64, call_finished: bool) -> ClerkInterval {
-    ClerkInterval {
+fn stretch(clerk: &str, activity: ClerkActivity, from_min: i64, to_min: i64, call_finished: bool) -> Stretch {
+    Stretch {
         clerk: clerk.into(),
         hall: if clerk.starts_with("k") { "kenli" } else { "hekou" }.into(),
         activity,

@@ -190,29 +190,8 @@ impl Driver {
         }
         let stretches = self.desk.clerk_time.take_closed();
         if !stretches.is_empty() {
-            self.write_record(Record::ClerkTime(stretches.into_iter().map(clerk_interval).collect()), None);
+            self.write_record(Record::ClerkTime(stretches), None);
         }
-    }
-}
-
-/// A clerk's closed stretch (the desk's) as the records store's row.
-fn clerk_interval(s: desk::clerk_time::Stretch) -> store::ClerkInterval {
-    use desk::clerk_time::ClerkActivity as Desk;
-    use store::ClerkActivity as Row;
-    let activity = match s.activity {
-        Desk::Available => Row::Available,
-        Desk::Offered => Row::Offered,
-        Desk::InCall => Row::InCall,
-        Desk::WrapUp => Row::WrapUp,
-        Desk::Away => Row::Away,
-    };
-    store::ClerkInterval {
-        clerk: s.clerk,
-        hall: s.hall,
-        activity,
-        start_ms: s.start_ms,
-        end_ms: s.end_ms,
-        call_finished: s.call_finished,
     }
 }
 

@@ -2,7 +2,7 @@
 //! each clerk's signed-in time went — available, offered, talking, in wrap-up, away — with the
 //! calls finished, occupancy and handling time, per clerk (and hour / day / week), for the clerks
 //! of the halls in a supervisor's scope. From the hourly sums the driver's clerk state stretches
-//! add up to (`store::ClerkInterval`); an hour is complete once it has ended.
+//! add up to (`store::Stretch`); an hour is complete once it has ended.
 
 use std::collections::BTreeMap;
 
