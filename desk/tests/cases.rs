@@ -1,6 +1,8 @@
 //! Scenario tests of the desk's case records and ratings: the exact write (record and the answer
 //! that follows its commit) for each way a wrap-up ends, and a rating given once.
 
+mod common;
+
 use desk::cases::{Cases, RatingRecord, Write, Written};
 use protocol::rest::CaseRecord;
 use protocol::{CallEndReason, CaseOutcome, ErrorCode, Rating, RatingReason, ServerMessage, MAX_CASE_NOTE_CHARS};
@@ -10,23 +12,7 @@ const CLERK: ClerkIdx = ClerkIdx(3);
 const BOOTH: BoothIdx = BoothIdx(1);
 
 fn case(call: u64, ticket: u64, call_end: CallEndReason) -> CaseRecord {
-    CaseRecord {
-        id: format!("7-{call}"),
-        call,
-        ticket,
-        service: "teacher-cert".into(),
-        booth: "booth-gudao-1".into(),
-        booth_region: "gudao".into(),
-        clerk: "clerk-hekou-1".into(),
-        hall: "hekou".into(),
-        call_end,
-        ended_unix: 1_000,
-        outcome: CaseOutcome::NotRecorded,
-        note: None,
-        recorded_unix: 0,
-        rating: None,
-        rating_reason: None,
-    }
+    common::pending_case(&format!("7-{call}"), call, ticket, call_end, 1_000)
 }
 
 fn case_write(case: CaseRecord, outcome: CaseOutcome, note: Option<&str>, at: u64, told: bool) -> Write {

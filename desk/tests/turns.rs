@@ -107,22 +107,12 @@ fn case(
     ended_secs: u64,
     recorded_secs: u64,
 ) -> CaseRecord {
+    let unix0 = (WALL0 / 1000) as u64;
     CaseRecord {
-        id: "0-1".into(),
-        call: 1,
-        ticket: 1,
-        service: "teacher-cert".into(),
-        booth: "booth-gudao-1".into(),
-        booth_region: "gudao".into(),
-        clerk: "clerk-hekou-1".into(),
-        hall: "hekou".into(),
-        call_end,
-        ended_unix: (WALL0 / 1000) as u64 + ended_secs,
         outcome,
         note: note.map(str::to_owned),
-        recorded_unix: (WALL0 / 1000) as u64 + recorded_secs,
-        rating: None,
-        rating_reason: None,
+        recorded_unix: unix0 + recorded_secs,
+        ..common::pending_case("0-1", 1, 1, call_end, unix0 + ended_secs)
     }
 }
 

@@ -37,6 +37,34 @@ pub fn directory_with_two_items() -> Directory {
     b.build().expect("a valid directory")
 }
 
+/// The case 河口1 (河口区) opens for a call with 孤岛镇1号 on `teacher-cert`, as it waits for its
+/// outcome: not recorded, no note, no rating.
+pub fn pending_case(
+    id: &str,
+    call: u64,
+    ticket: u64,
+    call_end: protocol::CallEndReason,
+    ended_unix: u64,
+) -> protocol::rest::CaseRecord {
+    protocol::rest::CaseRecord {
+        id: id.into(),
+        call,
+        ticket,
+        service: "teacher-cert".into(),
+        booth: "booth-gudao-1".into(),
+        booth_region: "gudao".into(),
+        clerk: "clerk-hekou-1".into(),
+        hall: "hekou".into(),
+        call_end,
+        ended_unix,
+        outcome: protocol::CaseOutcome::NotRecorded,
+        note: None,
+        recorded_unix: 0,
+        rating: None,
+        rating_reason: None,
+    }
+}
+
 fn builder() -> DirectoryBuilder {
     let mut b = DirectoryBuilder::default();
     b.region("sd", "山东省", Level::Province, None, &[])
