@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use desk::effect::Effect;
 use desk::three_way::Invitee;
 use desk::{Desk, Now};
-use floor::{directory, Rng, CLERKS, SERVICES};
+use floor::{directory, Latencies, Rng, CLERKS, SERVICES};
 use routing::*;
 
 struct Bench {
@@ -215,21 +215,10 @@ fn main() {
         calls += b.accept_all();
     }
     let wall = started.elapsed();
-    let mut s = b.samples.clone();
-    s.sort();
-    let pct = |p: f64| s[((s.len() as f64 * p) as usize).min(s.len() - 1)];
-    let busy_time: Duration = s.iter().sum();
-    let part = |name: &str, samples: &mut Vec<Duration>| {
-        samples.sort();
-        let at = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)].as_secs_f64() * 1e6;
-        let total: Duration = samples.iter().sum();
-        println!(
-            "  {name}: {:.0} inputs/s, p50 {:.2} µs, p99 {:.2} µs, p99.9 {:.2} µs",
-            samples.len() as f64 / total.as_secs_f64(),
-            at(0.50),
-            at(0.99),
-            at(0.999)
-        );
+    let s = Latencies::new(std::mem::take(&mut b.samples));
+    let part = |name: &str, samples: Vec<Duration>| {
+        let part = Latencies::new(samples);
+        println!("  {name}: {:.0} inputs/s, {}", part.per_sec(), part.percentiles());
     };
     println!(
         "measured: {} inputs ({} cycles, {} of them warm transfers through a three-way call; {} calls answered, \
@@ -244,17 +233,11 @@ fn main() {
     );
     println!(
         "throughput: {:.0} inputs/s inside the desk ({:.0} inputs/s wall, bookkeeping included)",
-        s.len() as f64 / busy_time.as_secs_f64(),
+        s.per_sec(),
         s.len() as f64 / wall.as_secs_f64()
     );
-    println!(
-        "latency per input: p50 {:.2} µs, p99 {:.2} µs, p99.9 {:.2} µs, max {:.2} µs",
-        pct(0.50).as_secs_f64() * 1e6,
-        pct(0.99).as_secs_f64() * 1e6,
-        pct(0.999).as_secs_f64() * 1e6,
-        s[s.len() - 1].as_secs_f64() * 1e6
-    );
+    println!("latency per input: {}, max {:.2} µs", s.percentiles(), s.max_us());
     println!("of which, per input (three-way decisions count as decisions, with no refresh):");
-    part("decisions (input + route_actions)", &mut b.decide);
-    part("status refresh (refresh_statuses)", &mut b.refresh);
+    part("decisions (input + route_actions)", std::mem::take(&mut b.decide));
+    part("status refresh (refresh_statuses)", std::mem::take(&mut b.refresh));
 }

@@ -15,7 +15,7 @@ use xiaowu_routing::*;
 
 mod common;
 
-use common::{directory, Rng, CLERKS, SERVICES};
+use common::{directory, Latencies, Rng, CLERKS, SERVICES};
 
 struct Bench {
     engine: Engine,
@@ -133,10 +133,7 @@ fn main() {
         calls += b.accept_all();
     }
     let wall = started.elapsed();
-    let mut s = b.samples.clone();
-    s.sort();
-    let pct = |p: f64| s[((s.len() as f64 * p) as usize).min(s.len() - 1)];
-    let busy_time: Duration = s.iter().sum();
+    let s = Latencies::new(std::mem::take(&mut b.samples));
     println!(
         "measured: {} inputs ({} calls answered, {} requests refused), open tickets at end {}",
         s.len(),
@@ -146,14 +143,8 @@ fn main() {
     );
     println!(
         "throughput: {:.0} events/s inside handle_input ({:.0} events/s wall, bookkeeping included)",
-        s.len() as f64 / busy_time.as_secs_f64(),
+        s.per_sec(),
         s.len() as f64 / wall.as_secs_f64()
     );
-    println!(
-        "latency per handle_input: p50 {:.2} µs, p99 {:.2} µs, p99.9 {:.2} µs, max {:.2} µs",
-        pct(0.50).as_secs_f64() * 1e6,
-        pct(0.99).as_secs_f64() * 1e6,
-        pct(0.999).as_secs_f64() * 1e6,
-        s[s.len() - 1].as_secs_f64() * 1e6
-    );
+    println!("latency per handle_input: {}, max {:.2} µs", s.percentiles(), s.max_us());
 }

@@ -73,3 +73,36 @@ pub fn directory(rng: &mut Rng) -> (Directory, usize) {
     }
     (b.build().expect("bench directory is valid"), booths)
 }
+
+/// Per-input samples, sorted: how many per second of their own time, and their percentiles.
+pub struct Latencies(Vec<Duration>);
+
+impl Latencies {
+    pub fn new(mut samples: Vec<Duration>) -> Self {
+        samples.sort();
+        Self(samples)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Inputs per second of the time spent in them.
+    pub fn per_sec(&self) -> f64 {
+        self.0.len() as f64 / self.0.iter().sum::<Duration>().as_secs_f64()
+    }
+
+    /// The `p` quantile (0.99: p99), in µs.
+    pub fn at_us(&self, p: f64) -> f64 {
+        self.0[((self.0.len() as f64 * p) as usize).min(self.0.len() - 1)].as_secs_f64() * 1e6
+    }
+
+    /// `p50 …, p99 …, p99.9 …` in µs.
+    pub fn percentiles(&self) -> String {
+        format!("p50 {:.2} µs, p99 {:.2} µs, p99.9 {:.2} µs", self.at_us(0.50), self.at_us(0.99), self.at_us(0.999))
+    }
+
+    pub fn max_us(&self) -> f64 {
+        self.at_us(1.0)
+    }
+}
