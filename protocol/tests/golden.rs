@@ -433,6 +433,22 @@ fn rest_bodies() {
     );
 }
 
+/// `GET /api/cluster` as docs/protocol.md shows it, both ways, and a single node's answer.
+#[test]
+fn the_cluster_view() {
+    let doc = json!({"mode": "cluster", "router": "b", "epoch": 4, "log_length": 18234,
+        "nodes": [{"node": "a", "role": "router", "epoch": 3, "applied": 18190, "lag": 44, "last_seen_ms": 9120},
+                  {"node": "b", "role": "router", "epoch": 4, "applied": 18234, "lag": 0, "last_seen_ms": 310}]});
+    let view: ClusterView = serde_json::from_value(doc.clone()).unwrap();
+    assert_eq!((view.router.as_deref(), view.nodes.len(), view.nodes[0].lag), (Some("b"), 2, 44));
+    assert_eq!(serde_json::to_value(&view).unwrap(), doc);
+    let single = ClusterView { mode: "single".into(), router: None, epoch: 0, log_length: 0, nodes: vec![] };
+    assert_eq!(
+        serde_json::to_value(&single).unwrap(),
+        json!({"mode": "single", "router": null, "epoch": 0, "log_length": 0, "nodes": []})
+    );
+}
+
 #[test]
 fn rest_error_bodies_and_statuses() {
     let (zh, en) = ErrorCode::BadCredentials.messages();
