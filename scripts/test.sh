@@ -8,6 +8,9 @@ command -v cargo >/dev/null || { echo "cargo (Rust ≥ 1.88) is required" >&2; e
 # Two cores: one build job at a time keeps memory and time predictable.
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 export RUST_BACKTRACE=1
+# No incremental caches: a fresh clone builds everything once, and the caches would more than double
+# the target directory's size (a full disk shows up as the linker dying of SIGBUS).
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 # System packages the tests use (Debian): coturn for the TURN relay test, libvpx-dev for the Rust
 # clients' VP8 decoder, chromium and node/npm for the browser tests, postgresql for the store,
@@ -93,6 +96,7 @@ check "the server builds without the cluster" \
 check "clippy (warnings are errors)" cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 echo "== tests"
+df -h . | awk 'NR == 2 { print "== disk: " $4 " free before the test build" }'
 # --no-fail-fast: one failing test binary does not keep the others from running.
 cargo test --workspace --quiet --no-fail-fast > target/test-output.txt 2>&1
 tests_status=$?
@@ -104,6 +108,7 @@ if [ "$tests_status" -ne 0 ] && ! grep -q . target/failures.txt; then
   echo "cargo: cargo test exited $tests_status" >> target/failures.txt
 fi
 
+df -h . | awk 'NR == 2 { print "== disk: " $4 " free after the test build" }'
 check "build the binaries for the browser tests and the README runs" cargo build --workspace --bins --quiet
 echo "== browser tests (headless Chromium, playwright-core)"
 (cd tests/browser && npm ci --no-audit --no-fund --silent) || echo "browser: npm ci failed" >> target/failures.txt
