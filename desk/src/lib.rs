@@ -8,7 +8,8 @@
 //! ([`alerts`]), outcomes kept for away booths ([`booth_outcomes`]), case records and ratings
 //! ([`cases`]), each clerk's day ([`clerk_day`]), where each clerk's signed-in time goes
 //! ([`clerk_time`]), three-way calls ([`three_way`]) and transfers ([`transfer`]), whose decisions
-//! come back as [`effect::Effect`]s; what booths and clerks are shown ([`shown`]); the wire's words
+//! come back as [`effect::Effect`]s; what booths and clerks are shown ([`shown`]) and how often
+//! waiting citizens' positions are refreshed ([`status_pace`]); the wire's words
 //! for the engine's ([`convert`]) and ids ([`ids`]).
 #![forbid(unsafe_code)]
 
@@ -21,6 +22,7 @@ pub mod convert;
 pub mod effect;
 pub mod ids;
 pub mod shown;
+pub mod status_pace;
 pub mod three_way;
 pub mod transfer;
 pub mod turns;

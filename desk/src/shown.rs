@@ -2,11 +2,10 @@
 //! changed since the booth was last told, or with a notice), an offer, a clerk's state. The
 //! messages are built from the engine's views at the instant passed in.
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use protocol::{ServerMessage, TicketNotice};
-use routing::{ClerkIdx, Directory, Engine, OfferId, RegionIdx, TicketId};
+use routing::{ClerkIdx, Directory, Engine, FxMap, OfferId, RegionIdx, TicketId, TicketView};
 
 use crate::convert::{clerk_state_out, priority_out, ticket_state_out};
 use crate::ids::short_number;
@@ -22,11 +21,13 @@ pub struct SentStatus {
 /// The status each open ticket's booth was last sent.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Shown {
-    last: HashMap<TicketId, SentStatus>,
+    /// By ticket id (the engine's own numbers: a fast hash, as the engine's maps use).
+    last: FxMap<TicketId, SentStatus>,
 }
 
 /// A status to send: the booth, the message, and the wait estimate it shows (while waiting).
 pub struct StatusUpdate {
+    pub ticket: TicketId,
     pub booth: routing::BoothIdx,
     pub message: ServerMessage,
     pub estimate_secs: Option<u32>,
@@ -42,6 +43,17 @@ impl Shown {
         at: Instant,
     ) -> Option<StatusUpdate> {
         let view = engine.ticket_view(ticket, at)?;
+        self.status_of(engine.directory(), &view, notice)
+    }
+
+    /// [`Shown::status`] of a view already taken (a refresh takes a whole item's at once).
+    pub fn status_of(
+        &mut self,
+        dir: &Directory,
+        view: &TicketView,
+        notice: Option<TicketNotice>,
+    ) -> Option<StatusUpdate> {
+        let ticket = view.ticket;
         let sent = SentStatus {
             state: ticket_state_out(view.state),
             position: view.position,
@@ -54,7 +66,7 @@ impl Shown {
         let message = ServerMessage::TicketStatus {
             ticket: protocol::TicketId(ticket.0),
             number: short_number(ticket.0),
-            service: protocol::ServiceCode::new(engine.directory().service(view.service).code.clone()),
+            service: protocol::ServiceCode::new(dir.service(view.service).code.clone()),
             state: sent.state,
             position: sent.position,
             estimated_wait_secs: sent.estimate,
@@ -62,7 +74,7 @@ impl Shown {
             notice,
         };
         let estimate_secs = sent.estimate.filter(|_| sent.state == protocol::TicketState::Waiting);
-        Some(StatusUpdate { booth: view.booth, message, estimate_secs })
+        Some(StatusUpdate { ticket, booth: view.booth, message, estimate_secs })
     }
 
     /// Forgets what the ticket's booth was told (it closed, or the next status must go out).

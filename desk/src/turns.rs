@@ -9,7 +9,7 @@
 //! records are stamped with), so a replay of the same inputs at the same times gives the same
 //! effects.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use protocol::{CaseOutcome, ErrorCode, Rating, ServerMessage, TicketNotice};
@@ -20,7 +20,8 @@ use crate::clerk_day::ClerkDay;
 use crate::clerk_time::ClerkTime;
 use crate::convert::{call_end_out, clerk_state_out, reject_code, revoke_out, ticket_end_out};
 use crate::effect::Effect;
-use crate::shown::{clerk_state_message, offer_message, Shown};
+use crate::shown::{clerk_state_message, offer_message, Shown, StatusUpdate};
+use crate::status_pace::StatusPace;
 use crate::three_way::{Connected, Floor, ThreeWay};
 
 /// The time of the input being handled: the engine's instant, and the wall time on the log's
@@ -51,8 +52,8 @@ pub struct Desk {
     pub clerk_time: ClerkTime,
     /// What each booth was last told of its ticket.
     pub shown: Shown,
-    /// Service items whose queue changed: their waiting tickets' statuses are due.
-    dirty_services: BTreeSet<ServiceIdx>,
+    /// Items whose queue changed, and when their waiting tickets' statuses were last refreshed.
+    pub pace: StatusPace,
     /// Inputs decided while routing actions, applied once the engine's queue is drained.
     followups: VecDeque<Input>,
     /// Calls go through the server's media relay (three-way calls and transfers need it).
@@ -68,7 +69,7 @@ impl Desk {
             clerk_day: ClerkDay::default(),
             clerk_time: ClerkTime::default(),
             shown: Shown::default(),
-            dirty_services: BTreeSet::new(),
+            pace: StatusPace::default(),
             followups: VecDeque::new(),
             relayed,
         }
@@ -81,7 +82,7 @@ impl Desk {
     /// Takes a restored engine (a snapshot's): nothing of the old one's queue is left to route.
     pub fn set_engine(&mut self, engine: Engine) {
         self.engine = engine;
-        self.dirty_services.clear();
+        self.pace.clear_marks();
         self.followups.clear();
     }
 
@@ -138,7 +139,7 @@ impl Desk {
 
     /// Routes every action queued so far into effects, then applies the inputs those gave rise to
     /// (each after the queue is drained) and routes what those queued, until nothing is left; last,
-    /// the statuses of the tickets whose queue changed. A message for a clerk without a connection
+    /// the statuses of the tickets whose queue changed, when their paced refresh is due. A message for a clerk without a connection
     /// (`connected`) is left out: nobody would receive it. One for an away booth stays (the shell
     /// keeps an outcome for its return).
     pub fn drain(&mut self, now: Now, connected: &dyn Connected) -> Vec<Effect> {
@@ -163,18 +164,29 @@ impl Desk {
         out
     }
 
-    /// The second part of [`Desk::drain`]: the status of every open ticket of each service item
-    /// whose queue changed, for the booths whose status changed since they were last told. On a
-    /// large floor this is most of a drain's cost (see BENCHMARKS.md).
+    /// The second part of [`Desk::drain`]: when the paced refresh is due ([`crate::status_pace`]),
+    /// the status of every open ticket of each item whose queue changed, for the booths whose
+    /// status changed since they were last told.
     pub fn refresh_statuses(&mut self, at: Instant) -> Vec<Effect> {
         let mut out = Vec::new();
-        for service in std::mem::take(&mut self.dirty_services) {
-            let tickets: Vec<TicketId> = self.engine.open_tickets(service).collect();
-            for ticket in tickets {
-                self.push_status(ticket, None, at, &mut out);
+        for service in self.pace.take_due(at) {
+            for view in self.engine.open_views(service, at) {
+                if let Some(update) = self.shown.status_of(self.engine.directory(), &view, None) {
+                    push_update(update, &mut out);
+                }
             }
         }
         out
+    }
+
+    /// When the shell must wake the desk next, if nothing else comes first: the engine's next
+    /// timer, or the paced refresh of waiting tickets' statuses ([`crate::status_pace`]). At that
+    /// time it calls [`Desk::timeout`], then [`Desk::drain`].
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match (self.engine.poll_timeout(), self.pace.deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     fn route(&mut self, action: Action, now: Now, connected: &dyn Connected, out: &mut Vec<Effect>) {
@@ -184,7 +196,7 @@ impl Desk {
         match action {
             Action::TicketOpened { ticket, .. } => self.push_status(ticket, None, now.at, out),
             Action::QueueChanged { service } => {
-                self.dirty_services.insert(service);
+                self.pace.mark(service);
                 out.push(Effect::LoadChanged);
             }
             Action::TicketWidened { .. } | Action::TicketServiceChanged { .. } => {}
@@ -273,10 +285,7 @@ impl Desk {
     /// The booth's ticket's status, if it changed since the booth was last told (or a notice is due).
     fn push_status(&mut self, ticket: TicketId, notice: Option<TicketNotice>, at: Instant, out: &mut Vec<Effect>) {
         if let Some(update) = self.shown.status(&self.engine, ticket, notice, at) {
-            if let Some(secs) = update.estimate_secs {
-                out.push(Effect::EstimateShown { ticket, secs });
-            }
-            out.push(Effect::ToBooth(update.booth, update.message));
+            push_update(update, out);
         }
     }
 
@@ -408,4 +417,12 @@ impl Desk {
         self.clerk_day.rated(ticket, bad);
         Ok(write)
     }
+}
+
+/// A ticket's status as effects: the estimate it shows (while waiting), and the message.
+fn push_update(update: StatusUpdate, out: &mut Vec<Effect>) {
+    if let Some(secs) = update.estimate_secs {
+        out.push(Effect::EstimateShown { ticket: update.ticket, secs });
+    }
+    out.push(Effect::ToBooth(update.booth, update.message));
 }

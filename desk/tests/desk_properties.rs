@@ -307,12 +307,13 @@ impl Shell {
     fn state(&self) -> String {
         let d = &self.desk;
         format!(
-            "{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+            "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
             d.engine().snapshot(self.t0).to_words(),
             d.three_way.snapshot(self.t0),
             d.cases.snapshot(),
             d.shown.list(),
             d.clerk_time.open_list(),
+            d.pace.snapshot(self.t0),
         )
     }
 }

@@ -57,6 +57,10 @@ pub struct DriverSnapshot {
     /// Clerks' open state stretches: (clerk index, activity, since Unix ms).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clerk_stretches: Vec<(u32, desk::clerk_time::ClerkActivity, i64)>,
+    /// Items whose waiting tickets' statuses are due, and the last refresh (nanoseconds after the
+    /// timeline's base).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub status_pace: desk::status_pace::StatusPaceSnapshot,
     /// Booths' last reported camera and microphone, by booth index.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub booth_devices: Vec<(u32, protocol::DeviceState, protocol::DeviceState)>,
@@ -79,4 +83,8 @@ pub struct OpenTicketLog {
     pub facts: Option<store::TicketFactRow>,
     /// When its current call started (Unix ms).
     pub call_started_ms: Option<i64>,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }

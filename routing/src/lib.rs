@@ -32,6 +32,7 @@ pub use directory::{
 };
 pub use engine::snapshot::{EngineSnapshot, SnapshotError};
 pub use engine::{Engine, EngineConfig};
+pub use fxhash::FxMap;
 pub use model::{
     Action, AwayReason, CallEndReason, CallId, ClerkState, Input, OfferId, OfferRevokeReason, Party, Priority, Reject,
     RequeueCause, TicketEndReason, TicketId, TicketState, WidenCause,

@@ -10,12 +10,17 @@
 //!   unknown when n = 0.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::clerk_index::ClerkIndex;
 use crate::directory::{BoothIdx, ClerkIdx, RegionIdx, ServiceIdx};
 use crate::engine::{Engine, Phase};
 use crate::model::*;
+
+/// A pool's widening steps (shared by the tickets of one booth region) and how far a ticket has
+/// widened along them.
+type PoolStep = (*const [Vec<RegionIdx>], usize);
 
 /// A ticket as the booth sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,20 +106,91 @@ impl Engine {
 
     fn estimate(&self, ticket: TicketId, position: u32) -> Option<Duration> {
         let t = &self.tickets[&ticket];
+        let pool = self.pool_counts(t.service(), &t.steps()[..=t.step()]);
+        self.estimate_from(t.service(), pool, position)
+    }
+
+    /// (working, available) clerks of `service` in the halls of `steps`.
+    fn pool_counts(&self, service: ServiceIdx, steps: &[Vec<RegionIdx>]) -> (usize, usize) {
         let mut working = 0;
         let mut available = 0;
-        for hall in t.steps()[..=t.step()].iter().flatten() {
-            working += ClerkIndex::count(&self.idx.working, (t.service(), *hall));
-            available += self.idx.available.get(&(t.service(), *hall)).map_or(0, |s| s.len());
+        for hall in steps.iter().flatten() {
+            working += ClerkIndex::count(&self.idx.working, (service, *hall)) as usize;
+            available += self.idx.available.get(&(service, *hall)).map_or(0, |s| s.len());
         }
+        (working, available)
+    }
+
+    fn estimate_from(
+        &self,
+        service: ServiceIdx,
+        (working, available): (usize, usize),
+        position: u32,
+    ) -> Option<Duration> {
         if available > 0 {
             return Some(Duration::ZERO);
         }
         if working == 0 {
             return None;
         }
-        let aht = self.aht_secs[t.service().0 as usize];
+        let aht = self.aht_secs[service.0 as usize];
         Some(Duration::from_secs_f64(position as f64 * aht / working as f64))
+    }
+
+    /// The views of every open ticket of `service`, the same as [`Engine::ticket_view`] gives one
+    /// by one, with one walk of each home hall's queue: a waiting ticket's position is counted as
+    /// the walk passes it (instead of a count of the tickets ahead per ticket, which makes a whole
+    /// item's refresh quadratic), and the pool's clerk counts are looked up once per pool step.
+    /// Ordered by home hall, then position; last, the others (offered, connected, or waiting for a
+    /// booth that is away).
+    pub fn open_views(&self, service: ServiceIdx, now: Instant) -> Vec<TicketView> {
+        let mut homes: Vec<RegionIdx> = Vec::new();
+        let mut unqueued: Vec<TicketId> = Vec::new();
+        for id in self.open_tickets(service) {
+            let t = &self.tickets[&id];
+            if t.is_matchable() {
+                homes.push(t.steps()[0][0]);
+            } else {
+                unqueued.push(id);
+            }
+        }
+        homes.sort();
+        homes.dedup();
+        let mut views = Vec::new();
+        // Tickets of one booth region share their widening steps: counts per (steps, step).
+        let mut pools: Vec<(PoolStep, (usize, usize))> = Vec::new();
+        for home in homes {
+            let Some(queue) = self.tickets.waiting_at((service, home)) else { continue };
+            for (ahead, (_, id)) in queue.iter().enumerate() {
+                let t = &self.tickets[id];
+                if t.steps()[0][0] != home {
+                    continue; // widened here from another home hall: counted, not shown here
+                }
+                let key = (Arc::as_ptr(t.steps()), t.step());
+                let pool = match pools.iter().find(|p| p.0 == key) {
+                    Some(p) => p.1,
+                    None => {
+                        let counts = self.pool_counts(service, &t.steps()[..=t.step()]);
+                        pools.push((key, counts));
+                        counts
+                    }
+                };
+                let position = ahead as u32 + 1;
+                views.push(TicketView {
+                    ticket: *id,
+                    booth: t.booth,
+                    service,
+                    priority: t.priority,
+                    state: TicketState::Waiting,
+                    position: Some(position),
+                    estimated_wait: self.estimate_from(service, pool, position),
+                    waited: now.saturating_duration_since(t.enqueued_at),
+                    step: t.step(),
+                });
+            }
+        }
+        views.extend(unqueued.into_iter().filter_map(|id| self.ticket_view(id, now)));
+        views
     }
 
     /// Open tickets of a service, in ticket order.

@@ -7,7 +7,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use common::Harness;
+use common::{Harness, SERVICES};
 use proptest::prelude::*;
 use xiaowu_routing::*;
 
@@ -343,6 +343,7 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
         prop_assert!(h.engine.audit_violations().is_empty(), "{:?}", h.engine.audit_violations());
         // Every open ticket the engine knows is open in the ledger and vice versa.
         prop_assert_eq!(h.engine.open_ticket_count(), ledger.open.len());
+        same_open_views(&h)?;
     }
     h.input(Input::Shutdown).unwrap();
     for action in h.drain() {
@@ -350,6 +351,19 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
     }
     prop_assert!(ledger.open.is_empty(), "tickets left open after shutdown: {:?}", ledger.open);
     prop_assert!(ledger.offers.is_empty() && ledger.call_by_clerk.is_empty());
+    Ok(())
+}
+
+/// An item's open views from one walk are each open ticket's own view.
+fn same_open_views(h: &Harness) -> Result<(), TestCaseError> {
+    for s in 0..SERVICES.len() {
+        let service = ServiceIdx(s as u32);
+        let mut walked = h.engine.open_views(service, h.now);
+        walked.sort_by_key(|v| v.ticket);
+        let one_by_one: Vec<TicketView> =
+            h.engine.open_tickets(service).filter_map(|t| h.engine.ticket_view(t, h.now)).collect();
+        prop_assert_eq!(walked, one_by_one);
+    }
     Ok(())
 }
 

@@ -21,6 +21,15 @@ pub fn directory_with_clerks(extra: &[(&str, &str)]) -> Directory {
     b.build().expect("a valid directory")
 }
 
+/// The same, with `extra` booths (id, region).
+pub fn directory_with_booths(extra: &[(&str, &str)]) -> Directory {
+    let mut b = builder();
+    for (id, region) in extra {
+        b.booth(id, id, region);
+    }
+    b.build().expect("a valid directory")
+}
+
 /// The same, with a second item, 户口迁移 (`household`), that only 河口户籍 (`clerk-hekou-h`)
 /// handles; 河口1 handles `teacher-cert` only.
 pub fn directory_with_two_items() -> Directory {

@@ -173,7 +173,7 @@ impl Driver {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let deadline = self.desk.engine().poll_timeout().map(|d| self.clock.tokio_deadline(d));
+            let deadline = self.desk.poll_timeout().map(|d| self.clock.tokio_deadline(d));
             let mut shutdown = None;
             tokio::select! {
                 biased;

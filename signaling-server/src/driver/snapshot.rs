@@ -55,6 +55,7 @@ impl Driver {
             },
             ticket_logs: self.events.open_list(),
             clerk_stretches: self.desk.clerk_time.open_list(),
+            status_pace: self.desk.pace.snapshot(base),
         }
     }
 
@@ -104,6 +105,7 @@ impl Driver {
         self.alerts.devices = snap.booth_devices.iter().map(|(b, c, m)| (BoothIdx(*b), (*c, *m))).collect();
         self.events.restore(&snap.ticket_logs);
         self.desk.clerk_time.restore(&snap.clerk_stretches);
+        self.desk.pace = desk::status_pace::StatusPace::restore(base, &snap.status_pace);
         self.load_dirty = true;
     }
 }
