@@ -6,11 +6,11 @@
 //!
 //! Most timers of one kind are set a fixed delay after the input that sets them (an offer's 30 s,
 //! a call's media 15 s), and the engine's time never runs backwards, so they come due in the order
-//! they were set: each kind has a first-in-first-out lane, and a pop compares only the lanes'
-//! fronts (a pop from one heap of every timer moved about 48 bytes per level of a heap tens of
+//! they were set: each kind has a first-in-first-out lane (widenings one per step), and a pop
+//! compares only the lanes' fronts (a pop from one heap of every timer moved about 48 bytes per level of a heap tens of
 //! thousands deep: a quarter of the engine bench's time). A timer that would come due before the
-//! last of its lane (a widening, whose delay depends on the item and step; every timer restored
-//! from a snapshot) goes to a min-heap beside them. Lanes are sorted by (deadline, insertion
+//! last of its lane (a widening of an item whose thresholds differ from the last one's; every
+//! timer restored from a snapshot) goes to a min-heap beside them. Lanes are sorted by (deadline, insertion
 //! number) as the heap is, so timers pop in exactly the order one heap of all of them would give.
 
 use std::cmp::Reverse;
@@ -60,22 +60,23 @@ pub(crate) enum Timer {
 }
 
 impl Timer {
-    /// Its lane: one per kind.
+    /// Its lane: one per kind, and widenings one per step (the first three; items that share
+    /// their thresholds keep one lane's order).
     fn lane(&self) -> usize {
         match self {
-            Timer::Widen { .. } => 0,
-            Timer::OfferExpiry { .. } => 1,
-            Timer::BoothGrace { .. } => 2,
-            Timer::ClerkGrace { .. } => 3,
-            Timer::WrapUpEnd { .. } => 4,
-            Timer::TicketExpiry { .. } => 5,
-            Timer::MediaTimeout { .. } => 6,
-            Timer::NoClerk { .. } => 7,
+            Timer::OfferExpiry { .. } => 0,
+            Timer::BoothGrace { .. } => 1,
+            Timer::ClerkGrace { .. } => 2,
+            Timer::WrapUpEnd { .. } => 3,
+            Timer::TicketExpiry { .. } => 4,
+            Timer::MediaTimeout { .. } => 5,
+            Timer::NoClerk { .. } => 6,
+            Timer::Widen { to_step, .. } => 6 + (*to_step).clamp(1, 3),
         }
     }
 }
 
-const LANES: usize = 8;
+const LANES: usize = 10;
 
 /// A deadline, its insertion number, the timer.
 type Entry = (Instant, u64, Timer);
@@ -171,13 +172,15 @@ mod tests {
 
     /// (kind, delay in ms, time step in ms) per timer set; restored at the given step.
     fn schedules() -> impl Strategy<Value = (Vec<(u8, u64, u64)>, usize)> {
-        (prop::collection::vec((0u8..8, 0u64..50, 0u64..20), 1..200), 0usize..200)
+        (prop::collection::vec((0u8..10, 0u64..50, 0u64..20), 1..200), 0usize..200)
     }
 
     fn timer(kind: u8, n: u64) -> Timer {
         let ticket = TicketId(n);
         match kind {
             0 => Timer::Widen { ticket, to_step: 1 },
+            8 => Timer::Widen { ticket, to_step: 2 },
+            9 => Timer::Widen { ticket, to_step: 5 },
             1 => Timer::OfferExpiry { offer: OfferId(n) },
             2 => Timer::BoothGrace { booth: BoothIdx(1), epoch: n },
             3 => Timer::ClerkGrace { clerk: ClerkIdx(1), epoch: n },

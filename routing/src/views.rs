@@ -16,11 +16,13 @@ use std::time::{Duration, Instant};
 use crate::clerk_index::ClerkIndex;
 use crate::directory::{BoothIdx, ClerkIdx, RegionIdx, ServiceIdx};
 use crate::engine::{Engine, Phase};
+use crate::fxhash::FxMap;
 use crate::model::*;
 
 /// A pool's widening steps (shared by the tickets of one booth region) and how far a ticket has
 /// widened along them.
-type PoolStep = (*const [Vec<RegionIdx>], usize);
+/// (The steps' address: they are one `Arc` per booth region and item.)
+type PoolStep = (usize, usize);
 
 /// A ticket as the booth sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,7 +160,7 @@ impl Engine {
         homes.dedup();
         let mut views = Vec::new();
         // Tickets of one booth region share their widening steps: counts per (steps, step).
-        let mut pools: Vec<(PoolStep, (usize, usize))> = Vec::new();
+        let mut pools: FxMap<PoolStep, (usize, usize)> = FxMap::default();
         for home in homes {
             let Some(queue) = self.tickets.waiting_at((service, home)) else { continue };
             for (ahead, (_, id)) in queue.iter().enumerate() {
@@ -166,15 +168,8 @@ impl Engine {
                 if t.steps()[0][0] != home {
                     continue; // widened here from another home hall: counted, not shown here
                 }
-                let key = (Arc::as_ptr(t.steps()), t.step());
-                let pool = match pools.iter().find(|p| p.0 == key) {
-                    Some(p) => p.1,
-                    None => {
-                        let counts = self.pool_counts(service, &t.steps()[..=t.step()]);
-                        pools.push((key, counts));
-                        counts
-                    }
-                };
+                let key = (Arc::as_ptr(t.steps()) as *const () as usize, t.step());
+                let pool = *pools.entry(key).or_insert_with(|| self.pool_counts(service, &t.steps()[..=t.step()]));
                 let position = ahead as u32 + 1;
                 views.push(TicketView {
                     ticket: *id,
