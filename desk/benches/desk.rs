@@ -5,8 +5,9 @@
 //! bench's cycle (a clerk hangs up, ends wrap-up and is matched at once, accepts; the freed booth
 //! asks again), and every eighth cycle is a warm transfer instead: a clerk ends its call and goes
 //! away, is invited into another clerk's call by id, joins it as its guest, and takes it over;
-//! the first clerk ends wrap-up and is matched. Virtual time advances 1 ms per input. Reports
-//! inputs/s and p50/p99/max per input.
+//! the first clerk ends wrap-up and is matched. Virtual time advances 1 ms per input, so the
+//! paced status refresh (at most once a second) rides on one input in 1,000. Reports inputs/s and
+//! p50/p99/max per input, and the decisions and the refresh apart.
 //!
 //! Run: `cargo bench -p xiaowu-desk --bench desk` (add `-- --inputs N` to change the count).
 
