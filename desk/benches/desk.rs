@@ -79,6 +79,8 @@ impl Bench {
 
     fn track(&mut self, effects: Vec<Effect>) {
         self.effects += effects.len();
+        // The clerks' closed stretches of time go to the records writer after each batch.
+        let _ = self.desk.clerk_time.take_closed();
         for effect in effects {
             match effect {
                 Effect::Noted(Action::OfferMade { offer, clerk, .. }) => {

@@ -94,8 +94,29 @@ impl Shown {
     }
 }
 
+/// Every region's [`region_path`], by region index: an offer names its booth's, and the directory
+/// never changes under a running desk.
+#[derive(Debug, Clone, Default)]
+pub struct RegionPaths(Vec<String>);
+
+impl RegionPaths {
+    pub fn new(dir: &Directory) -> Self {
+        Self((0..dir.regions.len()).map(|r| region_path(dir, RegionIdx(r as u32))).collect())
+    }
+
+    fn of(&self, dir: &Directory, r: RegionIdx) -> String {
+        self.0.get(r.0 as usize).cloned().unwrap_or_else(|| region_path(dir, r))
+    }
+}
+
 /// The offer of `ticket` to its clerk (`None` once the ticket is gone).
-pub fn offer_message(engine: &Engine, offer: OfferId, ticket: TicketId, at: Instant) -> Option<ServerMessage> {
+pub fn offer_message(
+    engine: &Engine,
+    paths: &RegionPaths,
+    offer: OfferId,
+    ticket: TicketId,
+    at: Instant,
+) -> Option<ServerMessage> {
     let view = engine.ticket_view(ticket, at)?;
     let dir = engine.directory();
     let booth = dir.booth(view.booth);
@@ -107,7 +128,7 @@ pub fn offer_message(engine: &Engine, offer: OfferId, ticket: TicketId, at: Inst
         service_name: service.name.clone(),
         booth: protocol::BoothId::new(booth.id.clone()),
         booth_region: protocol::RegionId::new(dir.region(booth.region).id.clone()),
-        booth_region_name: region_path(dir, booth.region),
+        booth_region_name: paths.of(dir, booth.region),
         priority: priority_out(view.priority),
         waited_secs: view.waited.as_secs() as u32,
         expires_in_ms: engine.config().offer_timeout.as_millis() as u64,

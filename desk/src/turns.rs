@@ -20,7 +20,7 @@ use crate::clerk_day::ClerkDay;
 use crate::clerk_time::ClerkTime;
 use crate::convert::{call_end_out, clerk_state_out, reject_code, revoke_out, ticket_end_out};
 use crate::effect::Effect;
-use crate::shown::{clerk_state_message, offer_message, Shown, StatusUpdate};
+use crate::shown::{clerk_state_message, offer_message, RegionPaths, Shown, StatusUpdate};
 use crate::status_pace::StatusPace;
 use crate::three_way::{Connected, Floor, ThreeWay};
 
@@ -58,11 +58,14 @@ pub struct Desk {
     followups: VecDeque<Input>,
     /// Calls go through the server's media relay (three-way calls and transfers need it).
     relayed: bool,
+    /// The regions' names as offers show them.
+    region_paths: RegionPaths,
 }
 
 impl Desk {
     pub fn new(engine: Engine, relayed: bool) -> Self {
         Self {
+            region_paths: RegionPaths::new(engine.directory()),
             engine,
             three_way: ThreeWay::default(),
             cases: Cases::default(),
@@ -81,6 +84,7 @@ impl Desk {
 
     /// Takes a restored engine (a snapshot's): nothing of the old one's queue is left to route.
     pub fn set_engine(&mut self, engine: Engine) {
+        self.region_paths = RegionPaths::new(engine.directory());
         self.engine = engine;
         self.pace.clear_marks();
         self.followups.clear();
@@ -151,7 +155,8 @@ impl Desk {
     /// The first part of [`Desk::drain`]: every queued action routed into effects, and the
     /// follow-up inputs applied, until nothing is left.
     pub fn route_actions(&mut self, now: Now, connected: &dyn Connected) -> Vec<Effect> {
-        let mut out = Vec::new();
+        // An input leads to about 15 effects on a busy floor: room for them up front.
+        let mut out = Vec::with_capacity(16);
         loop {
             while let Some(action) = self.engine.poll_action() {
                 self.route(action, now, connected, &mut out);
@@ -201,7 +206,7 @@ impl Desk {
             }
             Action::TicketWidened { .. } | Action::TicketServiceChanged { .. } => {}
             Action::OfferMade { offer, ticket, clerk, .. } => {
-                if let Some(msg) = offer_message(&self.engine, offer, ticket, now.at) {
+                if let Some(msg) = offer_message(&self.engine, &self.region_paths, offer, ticket, now.at) {
                     out.push(Effect::ToClerk(clerk, msg));
                 }
                 self.push_status(ticket, None, now.at, out);
@@ -319,7 +324,7 @@ impl Desk {
         if (self.engine.clerk_state(clerk), self.engine.offer_of(clerk)) == before {
             out.push(Effect::ToClerk(clerk, clerk_state_message(&self.engine, clerk, now.at)));
             if let Some((offer, ticket)) = self.engine.offer_of(clerk) {
-                if let Some(msg) = offer_message(&self.engine, offer, ticket, now.at) {
+                if let Some(msg) = offer_message(&self.engine, &self.region_paths, offer, ticket, now.at) {
                     out.push(Effect::ToClerk(clerk, msg));
                 }
             }
