@@ -2,8 +2,8 @@
 //! 2,000 clerks (all busy), 200 regions, 50 service items. Each measured sample is one input as
 //! the server's shell feeds it — `Desk::input` and `Desk::drain`, every action turned into
 //! effects — or one three-way decision (`invite`, `joined`). The steady state is the engine
-//! bench's cycle (a clerk hangs up, ends wrap-up and is matched at once, accepts; the freed booth
-//! asks again), and every eighth cycle is a warm transfer instead: a clerk ends its call and goes
+//! bench's cycle (a clerk hangs up, ends wrap-up and is matched at once, accepts, both parties
+//! report the call's media up; the freed booth asks again), and every eighth cycle is a warm transfer instead: a clerk ends its call and goes
 //! away, is invited into another clerk's call by id, joins it as its guest, and takes it over;
 //! the first clerk ends wrap-up and is matched. Virtual time advances 1 ms per input, so the
 //! paced status refresh (at most once a second) rides on one input in 1,000. Reports inputs/s and
@@ -110,8 +110,18 @@ impl Bench {
         let offers: Vec<(ClerkIdx, OfferId)> = self.offer_of.iter().map(|(c, o)| (*c, *o)).collect();
         for (clerk, offer) in &offers {
             self.step(Input::AcceptOffer { clerk: *clerk, offer: *offer }, true).expect("a tracked offer is live");
+            self.media_up(*clerk, true);
         }
         offers.len()
+    }
+
+    /// Both parties report the clerk's new call's media up, as a booth and a console do once
+    /// connected (else the call would end as a media failure after the media timeout).
+    fn media_up(&mut self, clerk: ClerkIdx, measure: bool) {
+        let Some(&call) = self.call_of.get(&clerk) else { return };
+        let booth = self.desk.engine().call(call).expect("tracked call is live").booth;
+        self.step(Input::MediaConnected { call, by: Party::Booth(booth) }, measure).expect("the call is live");
+        self.step(Input::MediaConnected { call, by: Party::Clerk(clerk) }, measure).expect("the call is live");
     }
 
     /// `guest` (in a call) ends it and steps away, is invited into `host`'s call, joins it and
@@ -176,6 +186,7 @@ fn main() {
         let offers: Vec<(ClerkIdx, OfferId)> = b.offer_of.iter().map(|(c, o)| (*c, *o)).collect();
         for (clerk, offer) in offers {
             b.step(Input::AcceptOffer { clerk, offer }, false).expect("a tracked offer is live");
+            b.media_up(clerk, false);
         }
     }
     let engine = b.desk.engine();

@@ -1,7 +1,7 @@
 //! Engine throughput and latency at scale: 10,000 waiting tickets, 2,000 clerks (all busy),
-//! 200 regions, 50 service items. Each measured cycle is four inputs — a clerk hangs up, ends
-//! wrap-up (and is matched at once with the best waiting ticket), accepts the offer, and the
-//! freed booth asks again — with virtual time advancing 1 ms per input so that widenings and
+//! 200 regions, 50 service items. Each measured cycle is a clerk hanging up, ending wrap-up (and
+//! being matched at once with the best waiting ticket), accepting the offer, both parties
+//! reporting the call's media up, and the freed booth asking again — with virtual time advancing 1 ms per input so that widenings and
 //! expiries fire along the way. Reports events/s and p50/p99/max per `handle_input` (including
 //! draining its actions).
 //!
@@ -63,8 +63,18 @@ impl Bench {
         let offers: Vec<(ClerkIdx, OfferId)> = self.offer_of.iter().map(|(c, o)| (*c, *o)).collect();
         for (clerk, offer) in &offers {
             self.step(Input::AcceptOffer { clerk: *clerk, offer: *offer }, true).expect("a tracked offer is live");
+            self.media_up(*clerk, true);
         }
         offers.len()
+    }
+
+    /// Both parties report the clerk's new call's media up, as a booth and a console do once
+    /// connected (else the call would end as a media failure after the media timeout).
+    fn media_up(&mut self, clerk: ClerkIdx, measure: bool) {
+        let Some(&call) = self.call_of.get(&clerk) else { return };
+        let booth = self.engine.call(call).expect("tracked call is live").booth;
+        self.step(Input::MediaConnected { call, by: Party::Booth(booth) }, measure).expect("the call is live");
+        self.step(Input::MediaConnected { call, by: Party::Clerk(clerk) }, measure).expect("the call is live");
     }
 }
 
@@ -98,6 +108,7 @@ fn main() {
         let offers: Vec<(ClerkIdx, OfferId)> = b.offer_of.iter().map(|(c, o)| (*c, *o)).collect();
         for (clerk, offer) in offers {
             b.step(Input::AcceptOffer { clerk, offer }, false).expect("a tracked offer is live");
+            b.media_up(clerk, false);
         }
     }
     let waiting = b.engine.open_ticket_count() - b.call_of.len();

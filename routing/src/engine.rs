@@ -441,7 +441,7 @@ impl Engine {
         if !t.answered {
             t.answered = true;
             let within = now.saturating_duration_since(t.enqueued_at) <= self.dir.service(service).target_answer;
-            let counts = self.answered.entry((t.steps()[0][0], service)).or_default();
+            let counts = self.answered.entry((t.home(), service)).or_default();
             counts.0 += 1;
             counts.1 += u32::from(within);
         }

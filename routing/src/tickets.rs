@@ -67,6 +67,9 @@ pub(crate) struct TicketRec {
     service: ServiceIdx,
     key: QueueKey,
     steps: Arc<[Vec<RegionIdx>]>,
+    /// Its home hall: the first hall of its first step (kept beside the steps, which are two
+    /// pointers away: a whole item's refresh reads it for every ticket).
+    home: RegionIdx,
     /// Index of the widest step reached; the pool is steps `0..=step`.
     step: usize,
     phase: Phase,
@@ -93,6 +96,7 @@ impl TicketRec {
             answered: false,
             service,
             key,
+            home: home_of(&steps),
             steps,
             step: 0,
             phase: Phase::Waiting,
@@ -120,6 +124,11 @@ impl TicketRec {
         &self.steps
     }
 
+    /// The hall whose queue its position is counted in.
+    pub fn home(&self) -> RegionIdx {
+        self.home
+    }
+
     pub fn step(&self) -> usize {
         self.step
     }
@@ -137,6 +146,12 @@ impl TicketRec {
     pub fn is_matchable(&self) -> bool {
         self.phase == Phase::Waiting && self.present
     }
+}
+
+/// The first hall of the first step (an open ticket always has one: a request no hall may serve is
+/// refused before a ticket opens).
+fn home_of(steps: &[Vec<RegionIdx>]) -> RegionIdx {
+    steps.first().and_then(|step| step.first()).copied().unwrap_or(RegionIdx(0))
 }
 
 /// The open tickets, the waiting index and the open tickets per service.
@@ -251,6 +266,7 @@ impl Tickets {
         self.by_service.entry(service).or_default().insert(id);
         self.change(id, |t| {
             t.service = service;
+            t.home = home_of(&steps);
             t.steps = steps;
             t.step = 0;
         });

@@ -82,7 +82,7 @@ impl Engine {
             Phase::Connected { .. } => TicketState::Connected,
         };
         let (position, estimated_wait) = if t.phase() == Phase::Waiting {
-            let home = t.steps()[0][0];
+            let home = t.home();
             let ahead = self
                 .tickets
                 .waiting_at((t.service(), home))
@@ -151,21 +151,21 @@ impl Engine {
         for id in self.open_tickets(service) {
             let t = &self.tickets[&id];
             if t.is_matchable() {
-                homes.push(t.steps()[0][0]);
+                homes.push(t.home());
             } else {
                 unqueued.push(id);
             }
         }
-        homes.sort();
+        let mut views = Vec::with_capacity(homes.len() + unqueued.len());
+        homes.sort_unstable();
         homes.dedup();
-        let mut views = Vec::new();
         // Tickets of one booth region share their widening steps: counts per (steps, step).
         let mut pools: FxMap<PoolStep, (usize, usize)> = FxMap::default();
         for home in homes {
             let Some(queue) = self.tickets.waiting_at((service, home)) else { continue };
             for (ahead, (_, id)) in queue.iter().enumerate() {
                 let t = &self.tickets[id];
-                if t.steps()[0][0] != home {
+                if t.home() != home {
                     continue; // widened here from another home hall: counted, not shown here
                 }
                 let key = (Arc::as_ptr(t.steps()) as *const () as usize, t.step());
@@ -274,7 +274,7 @@ impl Engine {
             if matches!(t.phase(), Phase::Connected { .. }) {
                 continue;
             }
-            let r = row(&mut rows, t.steps()[0][0], t.service());
+            let r = row(&mut rows, t.home(), t.service());
             r.waiting += 1;
             r.longest_wait = r.longest_wait.max(now.saturating_duration_since(t.enqueued_at));
             if t.step() > 0 {
