@@ -173,7 +173,10 @@ impl Driver {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let deadline = self.desk.poll_timeout().map(|d| self.clock.tokio_deadline(d));
+            // Only the router fires timers: a standby applies the router's logged `Timeout`s, at
+            // the router's times, and firing its own would run its timeline ahead of the log.
+            let deadline = if self.reach().routing { self.desk.poll_timeout() } else { None };
+            let deadline = deadline.map(|d| self.clock.tokio_deadline(d));
             let mut shutdown = None;
             tokio::select! {
                 biased;
