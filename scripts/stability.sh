@@ -7,6 +7,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-10}"
+# The same build as scripts/test.sh's (no incremental caches), so the two do not rebuild each other's.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 command -v stress-ng >/dev/null || { apt-get install -y -qq stress-ng >/dev/null || exit 1; }
 cargo build --workspace --all-targets --quiet || exit 1
 (cd tests/browser && npm ci --no-audit --no-fund --silent) || exit 1

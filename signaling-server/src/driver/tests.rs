@@ -835,3 +835,74 @@ async fn a_guest_freed_by_a_calls_end_is_offered_the_waiting_ticket_after_the_en
     let ticket = d.desk.engine().call_of(idx("clerk-hekou-2"));
     assert!(ticket.is_none(), "the guest is offered, not yet in a call");
 }
+
+/// A cluster standby applies the router's log and nothing else: time passing beyond a deadline
+/// of its replica (a booth gone past its grace) changes nothing on it until the router's logged
+/// `Timeout` arrives, which then closes the ticket as it did on the router. (Its own timers would
+/// run its timeline ahead of the log, and its replica could drift from the router's.)
+#[tokio::test(start_paused = true)]
+async fn a_standby_fires_no_timer_of_its_own_only_the_routers_logged_ones() {
+    use host::routing_log::{Entry, Logged, LOG_VERSION};
+    let d = {
+        let mut settings = Settings::demo();
+        let dir = std::env::temp_dir().join(format!("xiaowu-driver-test-{}-standby", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        settings.file.documents.data_dir = dir;
+        let directory = Arc::new(settings.directory.clone());
+        let engine_cfg = settings.engine.clone();
+        let (tx, _rx) = mpsc::channel(8);
+        let mut shared = Shared::new(settings, directory, tx, None).expect("a writable temp dir");
+        shared.cluster = Some(Arc::new(host::role::NodeRole::new("standby".into())));
+        Driver::new(Arc::new(shared), engine_cfg)
+    };
+    let dir = d.shared.directory.clone();
+    let grace = d.shared.engine_config.booth_grace;
+    let root = (0..dir.regions.len() as u32).map(routing::RegionIdx).find(|r| dir.region(*r).parent.is_none()).unwrap();
+    let logged = |t_secs: u64, entry: Entry| Logged { t: t_secs * 1_000_000, src: None, entry };
+    let gateway = Some("router:1".to_owned());
+    let (commands, rx) = mpsc::channel(8);
+    let driver = tokio::spawn(d.run(rx));
+    let replay = vec![
+        logged(
+            0,
+            Entry::Header { version: LOG_VERSION, first_ticket: 1, first_call: 1, started_unix_ms: 1_800_000_000_000 },
+        ),
+        logged(
+            1,
+            Entry::Connect {
+                conn: 1,
+                role: protocol::Role::Clerk,
+                id: "clerk-hekou-1".into(),
+                gateway: gateway.clone(),
+            },
+        ),
+        logged(2, Entry::Connect { conn: 2, role: protocol::Role::Booth, id: "booth-gudao-1".into(), gateway }),
+        logged(
+            3,
+            Entry::Message {
+                conn: 2,
+                msg: ClientMessage::RequestService {
+                    service: ServiceCode::new("teacher-cert"),
+                    priority: Priority::Normal,
+                },
+            },
+        ),
+        logged(4, Entry::Disconnect { conn: 2 }),
+    ];
+    commands.send(Command::Replay { entries: replay }).await.unwrap();
+    let waiting = |commands: mpsc::Sender<Command>| async move {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        commands.send(Command::Snapshot { scope: root, reply }).await.unwrap();
+        answer.await.unwrap().iter().map(|r| r.waiting).sum::<u32>()
+    };
+    assert_eq!(waiting(commands.clone()).await, 1, "the replica has the router's ticket");
+    // Well past the booth's grace on the standby's own clock: its replica keeps the ticket.
+    tokio::time::sleep(grace * 10).await;
+    assert_eq!(waiting(commands.clone()).await, 1, "a standby closes nothing by itself");
+    // The router's timer run, logged just after the grace: now the replica closes it too.
+    let at = 4 + grace.as_secs() + 1;
+    commands.send(Command::Replay { entries: vec![logged(at, Entry::Timeout {})] }).await.unwrap();
+    assert_eq!(waiting(commands.clone()).await, 0, "closed as the router closed it");
+    drop(commands);
+    driver.await.unwrap();
+}
