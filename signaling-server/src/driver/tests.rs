@@ -38,6 +38,11 @@ impl TestConn {
 /// A driver with a records store of its own (tests run in parallel: two opening one store at once
 /// would both create its tables).
 fn driver() -> Driver {
+    driver_with(|_| {})
+}
+
+/// The same, with `adjust` applied to its shared state first.
+fn driver_with(adjust: impl FnOnce(&mut Shared)) -> Driver {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut settings = Settings::demo();
@@ -47,8 +52,9 @@ fn driver() -> Driver {
     let directory = Arc::new(settings.directory.clone());
     let engine_cfg = settings.engine.clone();
     let (tx, _rx) = mpsc::channel(8);
-    let shared = Arc::new(Shared::new(settings, directory.clone(), tx, None).expect("a writable temp dir"));
-    Driver::new(shared, engine_cfg)
+    let mut shared = Shared::new(settings, directory.clone(), tx, None).expect("a writable temp dir");
+    adjust(&mut shared);
+    Driver::new(Arc::new(shared), engine_cfg)
 }
 
 fn connect(d: &mut Driver, conn: ConnId, who: Principal, capacity: usize) -> TestConn {
@@ -843,18 +849,7 @@ async fn a_guest_freed_by_a_calls_end_is_offered_the_waiting_ticket_after_the_en
 #[tokio::test(start_paused = true)]
 async fn a_standby_fires_no_timer_of_its_own_only_the_routers_logged_ones() {
     use host::routing_log::{Entry, Logged, LOG_VERSION};
-    let d = {
-        let mut settings = Settings::demo();
-        let dir = std::env::temp_dir().join(format!("xiaowu-driver-test-{}-standby", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        settings.file.documents.data_dir = dir;
-        let directory = Arc::new(settings.directory.clone());
-        let engine_cfg = settings.engine.clone();
-        let (tx, _rx) = mpsc::channel(8);
-        let mut shared = Shared::new(settings, directory, tx, None).expect("a writable temp dir");
-        shared.cluster = Some(Arc::new(host::role::NodeRole::new("standby".into())));
-        Driver::new(Arc::new(shared), engine_cfg)
-    };
+    let d = driver_with(|shared| shared.cluster = Some(Arc::new(host::role::NodeRole::new("standby".into()))));
     let dir = d.shared.directory.clone();
     let grace = d.shared.engine_config.booth_grace;
     let root = (0..dir.regions.len() as u32).map(routing::RegionIdx).find(|r| dir.region(*r).parent.is_none()).unwrap();
