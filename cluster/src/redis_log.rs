@@ -355,6 +355,10 @@ pub struct RedisLog {
     batches: u64,
     replicas: u64,
     deposed: Arc<AtomicBool>,
+    /// How long a failing append or snapshot is retried: as long as the lease could still be this
+    /// router's (nobody else can route meanwhile, and fencing stops it if somebody does), at least
+    /// 30 s.
+    retry_for: Duration,
 }
 
 impl RedisLog {
@@ -410,6 +414,7 @@ impl RedisLog {
             pending: Vec::new(),
             batches: 0,
             deposed,
+            retry_for: lease.max(Duration::from_secs(30)),
         })
     }
 
@@ -445,8 +450,8 @@ impl RedisLog {
     }
 
     /// Runs `attempt` until it succeeds: a lost connection (Redis restarting, a Sentinel
-    /// failover) is made again and the attempt retried for up to 30 s; being fenced ends it at
-    /// once.
+    /// failover) is made again and the attempt retried for up to `retry_for` (the lease, at least
+    /// 30 s); being fenced ends it at once.
     fn retried(
         &mut self,
         what: &str,
@@ -461,7 +466,7 @@ impl RedisLog {
             match attempt(self) {
                 Ok(()) => return Ok(()),
                 Err(e @ ClusterError::Fenced { .. }) => return Err(e.to_string()),
-                Err(e) if started.elapsed() < Duration::from_secs(30) => {
+                Err(e) if started.elapsed() < self.retry_for => {
                     tracing::warn!(error = %e, "{what} failed; reconnecting and retrying");
                     self.conn = None;
                     std::thread::sleep(pause);

@@ -231,7 +231,9 @@ async fn a_redis_failover_loses_nothing_a_client_was_told() {
     let url = sentinel.url();
     // A lease longer than the failover, so the router keeps it and goes on once Redis is back.
     // Generous: under a loaded machine a Sentinel failover has taken more than 10 s, and a lease
-    // that expired on the new master meanwhile makes the router step down (exit 75).
+    // that expired on the new master meanwhile makes the router step down (exit 75); an append is
+    // retried as long as the lease (here about 30 s were seen under load before the new master
+    // had the cluster's state).
     let args = [
         "--node-id",
         "a",
@@ -240,7 +242,7 @@ async fn a_redis_failover_loses_nothing_a_client_was_told() {
         "--token-secret",
         "sentinel-test-secret-of-at-least-32-bytes",
         "--lease-ms",
-        "30000",
+        "60000",
     ];
     let a = Server::start(&temp_dir("sentinel-a"), free_addr(), &args, &[("XIAOWU_DATABASE", database)]);
     wait_for_router(&a, WAIT);
