@@ -566,6 +566,7 @@ mod tests {
             batches: 0,
             replicas: 0,
             deposed: Arc::default(),
+            retry_for: Duration::from_secs(30),
         }
     }
 
