@@ -33,6 +33,8 @@ pub struct RatingRecord {
 pub enum Written {
     Case(CaseRecord),
     Rating(RatingRecord),
+    ForcedState(crate::messages::ForcedState),
+    Review(crate::messages::Review),
 }
 
 /// A record to commit, and the message for a party that follows its commit (never before).

@@ -14,6 +14,10 @@ pub enum Effect {
     ToBooth(BoothIdx, ServerMessage),
     /// The party joins the call's media room on the relay (`publish`: its media goes to the others).
     RelayJoin { call: u64, party: String, publish: bool },
+    /// An answer or ICE candidate (`signal`, checked) for the relay, from `party` of the call.
+    ToRelay { call: u64, party: String, signal: protocol::ClientMessage },
+    /// A party of the call reported its media connected (the ticket's event log notes it).
+    MediaUp { call: u64, by: routing::Party },
     /// The party leaves the call's media room.
     RelayLeave { call: u64, party: String },
     /// Tell the call's parties (the clerk, the booth or both) that their call started: the shell

@@ -3,14 +3,14 @@
 //! inside. The server's driver feeds it and carries its answers out (sends, records, log lines),
 //! and a replay or a standby can feed it the same way.
 //!
-//! [`Desk`] owns the routing engine: the shell feeds it an input and its time, then drains the
-//! effects of everything the engine did ([`turns`]). Beside it: the supervisors' alerts
+//! [`Desk`] owns the routing engine: the shell feeds it a client's message ([`messages`]) or an
+//! input, with its time, then drains the effects of everything the engine did ([`turns`]). Beside it: the supervisors' alerts
 //! ([`alerts`]), outcomes kept for away booths ([`booth_outcomes`]), case records and ratings
 //! ([`cases`]), each clerk's day ([`clerk_day`]), where each clerk's signed-in time goes
 //! ([`clerk_time`]), three-way calls ([`three_way`]) and transfers ([`transfer`]), whose decisions
 //! come back as [`effect::Effect`]s; what booths and clerks are shown ([`shown`]) and how often
 //! waiting citizens' positions are refreshed ([`status_pace`]); the wire's words
-//! for the engine's ([`convert`]) and ids ([`ids`]).
+//! for the engine's ([`convert`]), ids ([`ids`]), and signaling payloads checked ([`signal`]).
 #![forbid(unsafe_code)]
 
 pub mod alerts;
@@ -21,10 +21,13 @@ pub mod clerk_time;
 pub mod convert;
 pub mod effect;
 pub mod ids;
+pub mod messages;
 pub mod shown;
+pub mod signal;
 pub mod status_pace;
 pub mod three_way;
 pub mod transfer;
 pub mod turns;
 
+pub use messages::Principal;
 pub use turns::{Desk, Now};

@@ -12,14 +12,16 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use protocol::{CaseOutcome, ErrorCode, Rating, ServerMessage, TicketNotice};
+use protocol::{CaseOutcome, ErrorCode, IceServer, Rating, ServerMessage, TicketNotice};
 use routing::{Action, BoothIdx, CallId, ClerkIdx, Engine, Input, Reject, ServiceIdx, TicketId};
 
+use crate::alerts::Alerts;
 use crate::cases::{Cases, Write};
 use crate::clerk_day::ClerkDay;
 use crate::clerk_time::ClerkTime;
 use crate::convert::{call_end_out, clerk_state_out, reject_code, revoke_out, ticket_end_out};
 use crate::effect::Effect;
+use crate::messages::Supervisor;
 use crate::shown::{clerk_state_message, offer_message, RegionPaths, Shown, StatusUpdate};
 use crate::status_pace::StatusPace;
 use crate::three_way::{Connected, Floor, ThreeWay};
@@ -41,7 +43,7 @@ impl Now {
 
 /// The engine and every decision above it.
 pub struct Desk {
-    engine: Engine,
+    pub(crate) engine: Engine,
     /// Three-way calls: each call's guest, and open invitations.
     pub three_way: ThreeWay,
     /// Each clerk's call awaiting its wrap-up outcome, and each booth's last served ticket.
@@ -57,9 +59,15 @@ pub struct Desk {
     /// Inputs decided while routing actions, applied once the engine's queue is drained.
     followups: VecDeque<Input>,
     /// Calls go through the server's media relay (three-way calls and transfers need it).
-    relayed: bool,
+    pub(crate) relayed: bool,
     /// The regions' names as offers show them.
     region_paths: RegionPaths,
+    /// The supervisors' alerts, and the booths' devices.
+    pub alerts: Alerts,
+    /// The configured supervisors (a [`crate::Principal::Supervisor`] is an index into them).
+    pub(crate) supervisors: Vec<Supervisor>,
+    /// The static STUN/TURN servers a guest joining a call is given.
+    pub(crate) ice_servers: Vec<IceServer>,
 }
 
 impl Desk {
@@ -75,7 +83,38 @@ impl Desk {
             pace: StatusPace::default(),
             followups: VecDeque::new(),
             relayed,
+            alerts: Alerts::default(),
+            supervisors: Vec::new(),
+            ice_servers: Vec::new(),
         }
+    }
+
+    /// Works the supervisors' alerts out from the routing state and `load` (see
+    /// [`crate::alerts::Alerts::evaluate`]); `online`: whether a booth is connected now.
+    pub fn evaluate_alerts(
+        &mut self,
+        cfg: &crate::alerts::AlertsConfig,
+        load: &[routing::LoadRow],
+        online: &dyn Fn(BoothIdx) -> bool,
+        now: Now,
+    ) -> crate::alerts::Evaluation {
+        let situation = crate::alerts::Situation {
+            dir: self.engine.directory(),
+            engine: &self.engine,
+            load,
+            online,
+            now: now.at,
+            unix: now.unix(),
+            at_ms: now.wall_ms,
+        };
+        self.alerts.evaluate(cfg, &situation)
+    }
+
+    /// The configured supervisors and the static STUN/TURN servers: what the messages' decisions
+    /// read beside the directory.
+    pub fn set_staff(&mut self, supervisors: Vec<Supervisor>, ice_servers: Vec<IceServer>) {
+        self.supervisors = supervisors;
+        self.ice_servers = ice_servers;
     }
 
     pub fn engine(&self) -> &Engine {

@@ -12,14 +12,8 @@ use tokio::sync::{mpsc, oneshot};
 use crate::bus::{BusClosed, GatewayInput, RemoteBus};
 use crate::routing_log::{AppliedLog, Logged};
 
-/// Who is on a connection, resolved from a verified token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Principal {
-    Booth(BoothIdx),
-    Clerk(ClerkIdx),
-    /// Index into the configured supervisors.
-    Supervisor(usize),
-}
+/// Who is on a connection, resolved from a verified token (the desk's decisions read it).
+pub use desk::Principal;
 
 /// The parties and service of a live call, for the document endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

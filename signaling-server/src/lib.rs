@@ -28,7 +28,6 @@ pub mod http;
 pub mod media;
 pub mod metrics;
 pub mod records;
-pub mod relay;
 pub mod staffing;
 pub mod startup;
 pub mod state;

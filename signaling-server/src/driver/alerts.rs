@@ -15,18 +15,10 @@ impl Driver {
         if !self.reach().drives() {
             return;
         }
-        let dir = self.shared.directory.clone();
-        let online = |booth| self.booth_conn.contains_key(&booth);
-        let situation = desk::alerts::Situation {
-            dir: &dir,
-            engine: self.desk.engine(),
-            load,
-            online: &online,
-            now: self.now,
-            unix: self.wall_unix(),
-            at_ms: self.timeline_ms(),
-        };
-        let found = self.alerts.evaluate(&self.shared.alerts, &situation);
+        let now = self.turn_now();
+        let booth_conn = &self.booth_conn;
+        let online = |booth| booth_conn.contains_key(&booth);
+        let found = self.desk.evaluate_alerts(&self.shared.alerts, load, &online, now);
         for e in &found.events {
             let a = &e.alert;
             if e.raised {
@@ -48,7 +40,7 @@ impl Driver {
 
     /// The alerts of `scope` to one supervisor, most urgent first.
     pub(super) fn send_alerts(&mut self, conn: ConnId, scope: RegionIdx) {
-        let alerts = self.alerts.for_scope(&self.shared.directory, scope);
+        let alerts = self.desk.alerts.for_scope(&self.shared.directory, scope);
         self.send(conn, ServerMessage::Alerts { alerts });
     }
 }

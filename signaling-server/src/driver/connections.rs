@@ -56,7 +56,7 @@ impl Driver {
                 if let Some(old) = self.booth_conn.insert(booth, conn) {
                     self.replace(old);
                 }
-                self.alerts.booth_up(booth);
+                self.desk.alerts.booth_up(booth);
                 // What ended while the booth was away comes first, then its current state.
                 for msg in self.outcomes.returned(booth) {
                     self.send(conn, msg);
@@ -139,7 +139,7 @@ impl Driver {
         match c.who {
             Principal::Booth(booth) if self.booth_conn.get(&booth) == Some(&conn) => {
                 self.booth_conn.remove(&booth);
-                self.alerts.booth_down(booth, self.now);
+                self.desk.alerts.booth_down(booth, self.now);
                 self.lifecycle(Input::BoothDisconnected { booth });
             }
             Principal::Clerk(clerk) if self.clerk_conn.get(&clerk) == Some(&conn) => {

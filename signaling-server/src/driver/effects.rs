@@ -12,11 +12,6 @@ use media_relay::JoinSpec;
 use super::Driver;
 
 impl Driver {
-    /// What the desk's three-way and transfer decisions read.
-    pub(super) fn floor(&self) -> Floor<'_> {
-        self.desk.floor(&self.clerk_conn)
-    }
-
     /// A desk decision that reads the floor and changes the three-way state.
     pub(super) fn decide_three_way<R>(&mut self, decide: impl FnOnce(&Floor<'_>, &mut ThreeWay) -> R) -> R {
         self.desk.decide_three_way(&self.clerk_conn, decide)
@@ -57,6 +52,12 @@ impl Driver {
                 self.relay_call_ended(routing::CallId(call));
                 self.monitors_end(call);
             }
+            Effect::ToRelay { call, party, signal } => {
+                if let Err(code) = self.forward_to_relay(call, &party, &signal) {
+                    tracing::debug!(call, party, ?code, "a signal the relay did not take");
+                }
+            }
+            Effect::MediaUp { call, by } => self.log_media_up(routing::CallId(call), by),
             Effect::Write(write) => self.carry_out_write(*write),
             Effect::LoadChanged => self.load_dirty = true,
             Effect::EstimateShown { ticket, secs } => self.events.note_estimate(ticket, secs),

@@ -116,7 +116,7 @@ impl Driver {
                 let within = now_ms - f.requested_ms <= f.target_secs * 1000;
                 let service = dir.service_idx(&f.service);
                 if let (Some(hall), Some(service)) = (dir.region_idx(&f.home_hall), service) {
-                    self.alerts.answered(self.now, hall, service, within);
+                    self.desk.alerts.answered(self.now, hall, service, within);
                 }
             }
         }

@@ -8,7 +8,7 @@ use media_relay::{JoinSpec, RelayEvent, Signal};
 use protocol::{ClientMessage, ErrorCode, SdpKind, ServerMessage};
 use tracing::{debug, info, warn};
 
-use super::{Driver, Principal};
+use super::Driver;
 use crate::media::{BOOTH, CLERK};
 
 /// A relayed call as its recording's index row needs it: the call, and every clerk who served
@@ -64,25 +64,10 @@ impl Driver {
         }
     }
 
-    /// A party's answer or candidate, for the relay. Offers come only from the relay.
-    pub(super) fn signal_relay(&mut self, who: Principal, msg: &ClientMessage) -> Result<(), ErrorCode> {
-        let call = crate::relay::call_of(msg).expect("only sdp and ice_candidate reach here");
-        let view = self.desk.engine().call(routing::CallId(call.0)).ok_or(ErrorCode::NotFound)?;
-        let party = match who {
-            Principal::Booth(b) if b == view.booth => BOOTH,
-            Principal::Clerk(c) if c == view.clerk => CLERK,
-            _ => {
-                warn!(call = call.0, "signaling from a non-party refused");
-                return Err(ErrorCode::Forbidden);
-            }
-        };
-        self.forward_to_relay(call.0, party, msg)
-    }
-
     /// Hands an answer or candidate (`msg`) for `call` to the relay as coming from `party` (a
     /// party, a guest, a monitor). Offers come only from the relay: a party's is `wrong_state`.
     pub(super) fn forward_to_relay(&self, call: u64, party: &str, msg: &ClientMessage) -> Result<(), ErrorCode> {
-        crate::relay::validate(msg).map_err(|e| {
+        desk::signal::validate(msg).map_err(|e| {
             debug!(call, error = %e, "relay payload refused");
             ErrorCode::InvalidField
         })?;

@@ -49,8 +49,7 @@ mod supervisors;
 mod takeover;
 #[cfg(test)]
 mod tests;
-mod transfer;
-mod wrap_up;
+mod writes;
 
 use connections::Conn;
 pub use host::commands::{CallInfo, Command, Principal};
@@ -109,8 +108,6 @@ pub struct Driver {
     deferred: std::cell::RefCell<std::collections::VecDeque<crate::records::Record>>,
     /// Rebuilding state from the log (see `reach.rs`).
     rebuilding: bool,
-    /// The supervisors' alerts, and the region each standing one is in (for scopes).
-    alerts: desk::alerts::Alerts,
     /// Relay mode: the calls whose rooms this driver opened, for their recordings' index rows.
     media_calls: HashMap<u64, media::MediaCall>,
     /// Supervisors' connections monitoring a live call, and which.
@@ -145,10 +142,18 @@ impl Driver {
             deferred: Default::default(),
             rebuilding: false,
             media_calls: HashMap::new(),
-            alerts: desk::alerts::Alerts::default(),
             monitors: HashMap::new(),
             trace: None,
-            desk: desk::Desk::new(engine, shared.media.relayed()),
+            desk: {
+                let mut desk = desk::Desk::new(engine, shared.media.relayed());
+                let supervisors = shared
+                    .supervisors
+                    .iter()
+                    .map(|s| desk::messages::Supervisor { id: s.id.clone(), scope: s.scope })
+                    .collect();
+                desk.set_staff(supervisors, shared.ice_servers.clone());
+                desk
+            },
             shared,
             conns: HashMap::new(),
             booth_conn: HashMap::new(),
@@ -525,14 +530,6 @@ pub(crate) fn shutdown_notice(retry_after_ms: u64) -> ServerMessage {
 fn fatal_log_error(e: &str) -> ! {
     tracing::error!(error = %e, "the routing log cannot be written; exiting");
     std::process::exit(71)
-}
-
-fn party(who: Principal) -> Option<Party> {
-    match who {
-        Principal::Booth(b) => Some(Party::Booth(b)),
-        Principal::Clerk(c) => Some(Party::Clerk(c)),
-        Principal::Supervisor(_) => None,
-    }
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {

@@ -66,7 +66,7 @@ impl Driver {
 
     /// A monitoring connection's answer or candidate, for the relay.
     pub(super) fn monitor_signal(&mut self, conn: ConnId, msg: &ClientMessage) -> Result<(), ErrorCode> {
-        let call = crate::relay::call_of(msg).expect("only sdp and ice_candidate reach here");
+        let call = desk::signal::call_of(msg).expect("only sdp and ice_candidate reach here");
         if self.monitors.get(&conn) != Some(&call.0) {
             return Err(ErrorCode::Forbidden);
         }

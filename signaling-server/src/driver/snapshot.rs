@@ -49,7 +49,7 @@ impl Driver {
             guests,
             invitations,
             booth_devices: {
-                let mut d: Vec<_> = self.alerts.devices.iter().map(|(b, (c, m))| (b.0, *c, *m)).collect();
+                let mut d: Vec<_> = self.desk.alerts.devices.iter().map(|(b, (c, m))| (b.0, *c, *m)).collect();
                 d.sort_by_key(|x| x.0);
                 d
             },
@@ -102,7 +102,7 @@ impl Driver {
         let three_way =
             desk::three_way::ThreeWaySnapshot { guests: snap.guests.clone(), invitations: snap.invitations.clone() };
         self.desk.three_way = desk::three_way::ThreeWay::restore(base, &three_way);
-        self.alerts.devices = snap.booth_devices.iter().map(|(b, c, m)| (BoothIdx(*b), (*c, *m))).collect();
+        self.desk.alerts.devices = snap.booth_devices.iter().map(|(b, c, m)| (BoothIdx(*b), (*c, *m))).collect();
         self.events.restore(&snap.ticket_logs);
         self.desk.clerk_time.restore(&snap.clerk_stretches);
         self.desk.pace = desk::status_pace::StatusPace::restore(base, &snap.status_pace);

@@ -3,13 +3,12 @@
 //! clerk's state within the supervisor's scope. Samples and the day's answered counts are saved
 //! as they are taken, and put back after a restart.
 
-use protocol::{ErrorCode, QueueLoadRow, ServerMessage};
-use routing::{ClerkIdx, Input, LoadRow, RegionIdx};
-use tracing::info;
+use protocol::{QueueLoadRow, ServerMessage};
+use routing::{ClerkIdx, LoadRow, RegionIdx};
 
 use super::{ConnId, Driver, Principal};
 use crate::records::Record;
-use desk::convert::{clerk_state_out, reject_code};
+use desk::convert::clerk_state_out;
 
 impl Driver {
     /// On a supervisor's connect: the last hour, then the current grid and clerk list.
@@ -26,48 +25,6 @@ impl Driver {
         self.send_alerts(conn, scope);
     }
 
-    /// A supervisor sets a clerk of their scope available or away(supervisor); who and why are
-    /// written to the log (the reason is free text from staff, not citizens' data).
-    pub(super) fn force_clerk_state(
-        &mut self,
-        sup: usize,
-        clerk: &str,
-        state: protocol::ClerkTargetState,
-        why: &str,
-    ) -> Result<(), ErrorCode> {
-        let dir = self.shared.directory.clone();
-        let supervisor = self.shared.supervisors[sup].clone();
-        let idx = dir.clerk_idx(clerk).ok_or(ErrorCode::NotFound)?;
-        if !dir.is_within(dir.clerk(idx).hall, supervisor.scope) {
-            return Err(ErrorCode::Forbidden);
-        }
-        if why.trim().is_empty() || why.chars().count() > 200 {
-            return Err(ErrorCode::InvalidField);
-        }
-        let input = match state {
-            protocol::ClerkTargetState::Available => Input::ClerkSetAvailable { clerk: idx },
-            protocol::ClerkTargetState::Away => {
-                Input::ClerkSetAway { clerk: idx, reason: routing::AwayReason::Supervisor }
-            }
-        };
-        self.input(input).map_err(reject_code)?;
-        info!(supervisor = %supervisor.id, clerk, ?state, why, "clerk state forced by supervisor");
-        self.write_record(
-            Record::ForcedState(crate::records::ForcedStateRecord {
-                // The same in a replay of this input, so a replay writes it at most once.
-                id: format!("{}-{}-{}", self.lineage, self.t, clerk),
-                supervisor: supervisor.id.clone(),
-                clerk: clerk.to_owned(),
-                state,
-                why: why.trim().to_owned(),
-                at_unix: self.wall_unix(),
-            }),
-            None,
-        );
-        self.load_dirty = true;
-        Ok(())
-    }
-
     /// The booths of `scope`: offline ones first (longest first), then online ones.
     fn booth_rows(&self, scope: RegionIdx) -> Vec<protocol::BoothRow> {
         let dir = &self.shared.directory;
@@ -77,8 +34,8 @@ impl Driver {
             .map(|b| {
                 let info = dir.booth(b);
                 let online = self.booth_conn.contains_key(&b);
-                let since = self.alerts.offline_since(b).filter(|_| !online);
-                let devices = self.alerts.devices.get(&b);
+                let since = self.desk.alerts.offline_since(b).filter(|_| !online);
+                let devices = self.desk.alerts.devices.get(&b);
                 protocol::BoothRow {
                     camera: devices.map(|d| d.0),
                     microphone: devices.map(|d| d.1),
@@ -159,7 +116,7 @@ impl Driver {
             return;
         }
         self.load_dirty = false;
-        let booths_changed = std::mem::take(&mut self.alerts.booths_changed);
+        let booths_changed = std::mem::take(&mut self.desk.alerts.booths_changed);
         let sups = self.supervisor_conns();
         for (conn, scope) in sups {
             let rows = self.load_rows(&snapshot, scope);

@@ -352,7 +352,7 @@ async fn a_snapshot_carries_three_way_guests_and_open_invitations() {
     let invited: Vec<u32> = restarted.desk.three_way.snapshot(d.now).invitations.iter().map(|(c, _, _)| *c).collect();
     assert_eq!(invited, vec![idx("clerk-hekou-3").0]);
     assert_eq!(restarted.take_snapshot(), snap, "the same driver state");
-    assert!(restarted.is_guest(Principal::Clerk(idx("clerk-hekou-2"))));
+    assert!(restarted.guest_call(idx("clerk-hekou-2")).is_some());
 }
 
 /// Inviting by service item: the server picks a clerk who handles it and is available — from the
@@ -751,7 +751,7 @@ async fn a_booth_reporting_a_broken_camera_is_shown_and_raises_an_alert() {
     let snap = d.take_snapshot();
     let mut restarted = driver();
     restarted.restore_snapshot(&snap);
-    assert_eq!(restarted.alerts.devices.get(&booth), Some(&(Denied, Works)), "kept in the snapshot");
+    assert_eq!(restarted.desk.alerts.devices.get(&booth), Some(&(Denied, Works)), "kept in the snapshot");
     // All works again: the alert clears and the list says so.
     message(&mut d, 10, ClientMessage::DeviceStatus { camera: Works, microphone: Works });
     tick(&mut d);

@@ -1,5 +1,5 @@
-//! Validation of relayed signaling payloads (SDP and ICE candidates) before they reach the
-//! other party: shape checks only; the peers' WebRTC stacks do the real parsing.
+//! Signaling payloads (SDP and ICE candidates) checked before they reach the call's other party
+//! or the relay: shape checks only; the peers' WebRTC stacks do the real parsing.
 
 use protocol::{CallId, ClientMessage, ServerMessage};
 
@@ -7,7 +7,7 @@ use protocol::{CallId, ClientMessage, ServerMessage};
 pub const MAX_CANDIDATE_BYTES: usize = 1024;
 
 #[derive(Debug, thiserror::Error)]
-pub enum RelayError {
+pub enum SignalError {
     #[error("SDP does not start with `v=0`")]
     NotSdp,
     #[error("ICE candidate is malformed")]
@@ -22,11 +22,11 @@ pub fn call_of(msg: &ClientMessage) -> Option<CallId> {
 }
 
 /// Checks a relayed payload and builds the message for the other party.
-pub fn validate(msg: &ClientMessage) -> Result<ServerMessage, RelayError> {
+pub fn validate(msg: &ClientMessage) -> Result<ServerMessage, SignalError> {
     match msg {
         ClientMessage::Sdp { call, kind, sdp } => {
             if !sdp.starts_with("v=0") {
-                return Err(RelayError::NotSdp);
+                return Err(SignalError::NotSdp);
             }
             Ok(ServerMessage::Sdp { call: *call, kind: *kind, sdp: sdp.clone(), fresh: false })
         }
@@ -39,7 +39,7 @@ pub fn validate(msg: &ClientMessage) -> Result<ServerMessage, RelayError> {
                     && !candidate.chars().any(char::is_control));
             let mid_ok = sdp_mid.as_ref().is_none_or(|m| m.len() <= 64 && !m.chars().any(char::is_control));
             if !well_formed || !mid_ok {
-                return Err(RelayError::BadCandidate);
+                return Err(SignalError::BadCandidate);
             }
             Ok(ServerMessage::IceCandidate {
                 call: *call,
