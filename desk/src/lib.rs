@@ -3,8 +3,8 @@
 //! inside. The server's driver feeds it and carries its answers out (sends, records, log lines),
 //! and a replay or a standby can feed it the same way.
 //!
-//! [`Desk`] owns the routing engine: the shell feeds it a client's message ([`messages`]) or an
-//! input, with its time, then drains the effects of everything the engine did ([`turns`]). Beside it: the supervisors' alerts
+//! [`Desk`] owns the routing engine: the shell feeds it a client's message ([`messages`]), a
+//! party's coming or going ([`presence`]) or an input, with its time, then drains the effects of everything the engine did ([`turns`]). Beside it: the supervisors' alerts
 //! ([`alerts`]), outcomes kept for away booths ([`booth_outcomes`]), case records and ratings
 //! ([`cases`]), each clerk's day ([`clerk_day`]), where each clerk's signed-in time goes
 //! ([`clerk_time`]), three-way calls ([`three_way`]) and transfers ([`transfer`]), whose decisions
@@ -22,6 +22,7 @@ pub mod convert;
 pub mod effect;
 pub mod ids;
 pub mod messages;
+pub mod presence;
 pub mod shown;
 pub mod signal;
 pub mod status_pace;

@@ -22,7 +22,7 @@ use crate::clerk_time::ClerkTime;
 use crate::convert::{call_end_out, clerk_state_out, reject_code, revoke_out, ticket_end_out};
 use crate::effect::Effect;
 use crate::messages::Supervisor;
-use crate::shown::{clerk_state_message, offer_message, RegionPaths, Shown, StatusUpdate};
+use crate::shown::{offer_message, RegionPaths, Shown, StatusUpdate};
 use crate::status_pace::StatusPace;
 use crate::three_way::{Connected, Floor, ThreeWay};
 
@@ -61,7 +61,7 @@ pub struct Desk {
     /// Calls go through the server's media relay (three-way calls and transfers need it).
     pub(crate) relayed: bool,
     /// The regions' names as offers show them.
-    region_paths: RegionPaths,
+    pub(crate) region_paths: RegionPaths,
     /// The supervisors' alerts, and the booths' devices.
     pub alerts: Alerts,
     /// The configured supervisors (a [`crate::Principal::Supervisor`] is an index into them).
@@ -327,51 +327,16 @@ impl Desk {
     }
 
     /// The booth's ticket's status, if it changed since the booth was last told (or a notice is due).
-    fn push_status(&mut self, ticket: TicketId, notice: Option<TicketNotice>, at: Instant, out: &mut Vec<Effect>) {
+    pub(crate) fn push_status(
+        &mut self,
+        ticket: TicketId,
+        notice: Option<TicketNotice>,
+        at: Instant,
+        out: &mut Vec<Effect>,
+    ) {
         if let Some(update) = self.shown.status(&self.engine, ticket, notice, at) {
             push_update(update, out);
         }
-    }
-
-    // ---- parties coming back ---------------------------------------------------------------
-
-    /// A booth connected (or came back): it is told where its ticket stands (`resumed`) and, in a
-    /// call, that call again. What the engine does about it is routed by the next drain.
-    pub fn booth_connected(&mut self, booth: BoothIdx, now: Now) -> Vec<Effect> {
-        let mut out = Vec::new();
-        // Refused only once the engine is shut down: nothing to tell.
-        let _ = self.input(Input::BoothConnected { booth }, now.at);
-        if let Some(ticket) = self.engine.booth_ticket(booth) {
-            self.shown.forget(ticket);
-            self.push_status(ticket, Some(TicketNotice::Resumed), now.at, &mut out);
-            if let Some(call) = self.engine.call_of_booth(booth) {
-                out.push(Effect::CallStarted { call: call.call.0, to_clerk: false, to_booth: true, open_media: true });
-            }
-        }
-        out
-    }
-
-    /// A clerk signed in (or came back). A sign-in that changed the clerk's state or offer (a
-    /// first sign-in; a return within the grace that makes the clerk available, and maybe
-    /// offered) announces it through the engine's actions, routed next: telling the clerk here
-    /// too would show the same offer twice. One that changed nothing (back to a call, wrap-up or
-    /// away; a second console) is told where things stand.
-    pub fn clerk_connected(&mut self, clerk: ClerkIdx, now: Now) -> Vec<Effect> {
-        let mut out = Vec::new();
-        let before = (self.engine.clerk_state(clerk), self.engine.offer_of(clerk));
-        let _ = self.input(Input::ClerkSignIn { clerk }, now.at);
-        if (self.engine.clerk_state(clerk), self.engine.offer_of(clerk)) == before {
-            out.push(Effect::ToClerk(clerk, clerk_state_message(&self.engine, clerk, now.at)));
-            if let Some((offer, ticket)) = self.engine.offer_of(clerk) {
-                if let Some(msg) = offer_message(&self.engine, &self.region_paths, offer, ticket, now.at) {
-                    out.push(Effect::ToClerk(clerk, msg));
-                }
-            }
-        }
-        if let Some(call) = self.engine.call_of(clerk) {
-            out.push(Effect::CallStarted { call: call.call.0, to_clerk: true, to_booth: false, open_media: true });
-        }
-        out
     }
 
     // ---- cases and ratings -----------------------------------------------------------------

@@ -1,7 +1,7 @@
 //! Scenario tests of the desk's handling of client messages, in virtual time, asserting the exact
 //! effects or the refusal: who may send what, a supervisor forcing a clerk's state within scope,
-//! signaling peer to peer and through the relay, documents asked for and reviewed, and that a
-//! refused message changes nothing.
+//! signaling peer to peer and through the relay, documents asked for and reviewed, a guest's
+//! state, and that a refused message changes nothing.
 
 mod common;
 
@@ -303,4 +303,31 @@ fn a_guest_changes_its_state_only_by_leaving_the_call() {
     let effects = f.send(8, guest, ClientMessage::LeaveCall { call: wire }).unwrap();
     assert_eq!(effects.first(), Some(&Effect::RelayLeave { call: call.0, party: "guest".into() }));
     assert_eq!(f.desk.engine().clerk_state(f.colleague), ClerkState::Available, "available again once it left");
+}
+
+#[test]
+fn a_guest_whose_console_drops_leaves_the_call_and_is_not_made_available() {
+    let mut f = Floor::new(true);
+    let call = f.in_a_call();
+    let wire = protocol::CallId(call.0);
+    let invite = ClientMessage::InviteToCall { call: wire, clerk: Some("clerk-hekou-2".into()), service: None };
+    f.send(5, Principal::Clerk(f.clerk), invite).unwrap();
+    f.send(6, Principal::Clerk(f.colleague), ClientMessage::JoinCall { call: wire }).unwrap();
+
+    f.connected.remove(&f.colleague);
+    let now = f.now(7);
+    let effects = f.desk.clerk_disconnected(f.colleague, now, &f.connected);
+    let left = ServerMessage::PartyLeft { call: wire, party: "guest".into(), id: "clerk-hekou-2".into() };
+    assert_eq!(
+        effects,
+        vec![
+            Effect::RelayLeave { call: call.0, party: "guest".into() },
+            Effect::ToBooth(f.booth, left.clone()),
+            Effect::ToClerk(f.clerk, left),
+        ]
+    );
+    f.desk.drain(now, &f.connected);
+    assert_eq!(f.desk.three_way.guest_of(call.0), None);
+    assert_eq!(f.desk.engine().call_of(f.clerk).map(|c| c.call), Some(call), "the call goes on");
+    assert_ne!(f.desk.engine().clerk_state(f.colleague), ClerkState::Available);
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use desk::booth_outcomes::BoothReach;
 use protocol::{CloseReason, ErrorCode, Role, ServerMessage};
-use routing::{BoothIdx, ClerkIdx, Input};
+use routing::{BoothIdx, ClerkIdx};
 use tracing::info;
 
 use super::{ConnId, Driver, Principal};
@@ -56,7 +56,6 @@ impl Driver {
                 if let Some(old) = self.booth_conn.insert(booth, conn) {
                     self.replace(old);
                 }
-                self.desk.alerts.booth_up(booth);
                 // What ended while the booth was away comes first, then its current state.
                 for msg in self.outcomes.returned(booth) {
                     self.send(conn, msg);
@@ -139,17 +138,12 @@ impl Driver {
         match c.who {
             Principal::Booth(booth) if self.booth_conn.get(&booth) == Some(&conn) => {
                 self.booth_conn.remove(&booth);
-                self.desk.alerts.booth_down(booth, self.now);
-                self.lifecycle(Input::BoothDisconnected { booth });
+                self.desk.booth_disconnected(booth, self.turn_now());
             }
             Principal::Clerk(clerk) if self.clerk_conn.get(&clerk) == Some(&conn) => {
                 self.clerk_conn.remove(&clerk);
-                // A third party whose console went away leaves the call it was assisting.
-                if let Some(call) = self.guest_call(clerk) {
-                    self.leave_call(call, false);
-                }
-                // Not a sign-out yet: the clerk has `clerk_grace` to come back to its call.
-                self.lifecycle(Input::ClerkDisconnected { clerk });
+                let effects = self.desk.clerk_disconnected(clerk, self.turn_now(), &self.clerk_conn);
+                self.carry_out_effects(effects);
             }
             _ => {}
         }

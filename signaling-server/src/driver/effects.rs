@@ -1,22 +1,16 @@
 //! Carrying out what the desk decides, in order: each [`Effect`] becomes a send (through the
 //! connection registry, so an away booth's outcome is kept), a `call_started` built with this
 //! node's STUN/TURN servers, a relay join, leave, open or close (only while routing live: a replay
-//! or a standby leaves the relay's rooms to the live router), a record for the records writer
-//! (its answer sent once it is committed), a note for the event log, or an input for the desk's
-//! next drain.
+//! or a standby leaves the relay's rooms to the live router), a party's answer or candidate for
+//! the relay, a record for the records writer (its answer sent once it is committed), a note for
+//! the event log, or an input for the desk's next drain.
 
 use desk::effect::Effect;
-use desk::three_way::{Floor, ThreeWay};
 use media_relay::JoinSpec;
 
 use super::Driver;
 
 impl Driver {
-    /// A desk decision that reads the floor and changes the three-way state.
-    pub(super) fn decide_three_way<R>(&mut self, decide: impl FnOnce(&Floor<'_>, &mut ThreeWay) -> R) -> R {
-        self.desk.decide_three_way(&self.clerk_conn, decide)
-    }
-
     pub(super) fn carry_out_effects(&mut self, effects: Vec<Effect>) {
         for effect in effects {
             self.carry_out_effect(effect);

@@ -38,7 +38,6 @@ pub mod clock;
 mod connections;
 mod effects;
 mod events;
-mod guests;
 mod media;
 mod messages;
 mod monitor;
@@ -382,14 +381,6 @@ impl Driver {
                 self.begin_turn();
                 self.document_stored(meta);
             }
-        }
-    }
-
-    /// Connection lifecycle inputs name accounts from verified tokens, so they only fail once
-    /// the engine is shut down; that is logged, not answered.
-    fn lifecycle(&mut self, input: Input) {
-        if let Err(e) = self.input(input) {
-            debug!(error = %e, "lifecycle input refused");
         }
     }
 

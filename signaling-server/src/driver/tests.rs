@@ -352,7 +352,7 @@ async fn a_snapshot_carries_three_way_guests_and_open_invitations() {
     let invited: Vec<u32> = restarted.desk.three_way.snapshot(d.now).invitations.iter().map(|(c, _, _)| *c).collect();
     assert_eq!(invited, vec![idx("clerk-hekou-3").0]);
     assert_eq!(restarted.take_snapshot(), snap, "the same driver state");
-    assert!(restarted.guest_call(idx("clerk-hekou-2")).is_some());
+    assert!(restarted.desk.three_way.guest_call(idx("clerk-hekou-2")).is_some());
 }
 
 /// Inviting by service item: the server picks a clerk who handles it and is available — from the
