@@ -1,8 +1,10 @@
-//! Property test of the whole desk: random inputs — clerks signing in, dropping and signing out,
+//! Property test of the whole desk: random steps — clerks signing in, dropping and signing out,
 //! going available and away, taking and declining offers; booths coming and going, asking and
 //! cancelling; media up and failing; hang-ups, transfers, re-queues, three-way invitations, joins
 //! and leaves; wrap-ups ended and ratings given; time passing — fed to one [`Desk`] as the
-//! server's shell feeds it, each step logged. After every step:
+//! server's shell feeds it (the clients' requests as their messages, through
+//! [`Desk::on_message`]), each step logged. A message the desk refuses changes nothing. After
+//! every step:
 //! - the log replayed into a fresh desk gives the very same effects and the same state (engine,
 //!   three-way calls, cases, what each booth was shown, clerks' open time);
 //! - the engine's own records agree, and no clerk is in two calls (as a call's clerk or guest);
@@ -18,11 +20,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use desk::effect::Effect;
-use desk::three_way::Invitee;
-use desk::{Desk, Now};
+use desk::{Desk, Now, Principal};
 use proptest::prelude::*;
-use protocol::{CaseOutcome, Rating};
-use routing::{Action, AwayReason, BoothIdx, ClerkIdx, Engine, EngineConfig, Input, Party, Priority};
+use protocol::{AwayReason, CaseOutcome, ClerkTargetState, ClientMessage, Rating, ServiceCode};
+use routing::{Action, BoothIdx, ClerkIdx, Engine, EngineConfig, Input};
 
 const CLERKS: usize = 4;
 const BOOTHS: usize = 2;
@@ -136,7 +137,9 @@ impl Shell {
         }
     }
 
-    /// Applies one step as the shell would and returns every effect it led to.
+    /// Applies one step as the shell would — a message through [`Desk::on_message`], a party's
+    /// coming or going through the desk's presence calls, time through [`Desk::timeout`] — and
+    /// returns every effect it led to. A message the desk refuses must change nothing.
     fn step(&mut self, op: &Op) -> Vec<Effect> {
         let mut out = Vec::new();
         if let Op::Wait(secs) = op {
@@ -146,9 +149,15 @@ impl Shell {
             return Vec::new();
         }
         let now = self.now();
-        let input = |shell: &mut Self, input: Input| {
-            let _ = shell.desk.input(input, now.at);
-        };
+        // The timers due first, as every input does: a refused message then changes nothing.
+        self.desk.timeout(now.at);
+        for (who, msg) in self.messages(op) {
+            let before = self.state();
+            match self.desk.on_message(who, &msg, now, &self.connected) {
+                Ok(effects) => out.extend(effects),
+                Err(code) => assert_eq!(self.state(), before, "{} refused ({code:?}) changed the desk", msg.kind()),
+            }
+        }
         match *op {
             Op::ClerkOn(c) => {
                 let clerk = self.clerk(c);
@@ -158,30 +167,13 @@ impl Shell {
             Op::ClerkDrop(c) => {
                 let clerk = self.clerk(c);
                 if self.connected.remove(&clerk) {
-                    input(self, Input::ClerkDisconnected { clerk });
+                    out.extend(self.desk.clerk_disconnected(clerk, now, &self.connected));
                 }
             }
             Op::ClerkOff(c) => {
                 let clerk = self.clerk(c);
                 if self.connected.remove(&clerk) {
-                    input(self, Input::ClerkSignOut { clerk });
-                }
-            }
-            Op::Available(c) => input(self, Input::ClerkSetAvailable { clerk: self.clerk(c) }),
-            Op::Away(c) => input(self, Input::ClerkSetAway { clerk: self.clerk(c), reason: AwayReason::Break }),
-            Op::Accept(c) | Op::Decline(c) => {
-                let clerk = self.clerk(c);
-                if let Some((offer, _)) = self.desk.engine().offer_of(clerk) {
-                    match op {
-                        Op::Accept(_) => input(self, Input::AcceptOffer { clerk, offer }),
-                        _ => input(self, Input::DeclineOffer { clerk, offer }),
-                    }
-                }
-            }
-            Op::EndWrapUp(c) => {
-                let outcome = Some(CaseOutcome::Completed);
-                if let Ok(Some(write)) = self.desk.end_wrap_up(self.clerk(c), outcome, Some("办结"), now) {
-                    out.push(Effect::Write(Box::new(write)));
+                    let _ = self.desk.input(Input::ClerkSignOut { clerk }, now.at);
                 }
             }
             Op::BoothOn(b) => {
@@ -190,117 +182,115 @@ impl Shell {
             }
             Op::BoothDrop(b) => {
                 if self.booths.remove(&self.booth(b)) {
-                    input(self, Input::BoothDisconnected { booth: self.booth(b) });
+                    self.desk.booth_disconnected(self.booth(b), now);
                 }
             }
-            Op::Request(b, elderly) => {
-                let priority = if elderly { Priority::Elderly } else { Priority::Normal };
-                let service = routing::ServiceIdx(0);
-                input(self, Input::RequestService { booth: self.booth(b), service, priority });
-            }
-            Op::Cancel(b) => {
-                if let Some(ticket) = self.desk.engine().booth_ticket(self.booth(b)) {
-                    input(self, Input::CancelTicket { booth: self.booth(b), ticket });
-                }
-            }
-            Op::MediaUp(b) | Op::MediaFailed(b) => {
-                if let Some(view) = self.desk.engine().call_of_booth(self.booth(b)) {
-                    let call = view.call;
-                    match op {
-                        Op::MediaUp(_) => {
-                            input(self, Input::MediaConnected { call, by: Party::Booth(view.booth) });
-                            input(self, Input::MediaConnected { call, by: Party::Clerk(view.clerk) });
-                        }
-                        _ => input(self, Input::MediaFailed { call, by: Party::Booth(view.booth) }),
-                    }
-                }
-            }
-            Op::HangUp(b, by_booth) => {
-                let call = if by_booth { self.desk.engine().call_of_booth(self.booth(b)) } else { self.clerks_call(b) };
-                if let Some(view) = call {
-                    let by = if by_booth { Party::Booth(view.booth) } else { Party::Clerk(view.clerk) };
-                    input(self, Input::HangUp { call: view.call, by });
-                }
-            }
-            Op::Transfer(b, to) => {
-                if let Some(view) = self.clerks_call(b) {
-                    let to_id = self.desk.engine().directory().clerk(self.clerk(to)).id.clone();
-                    let checked = desk::transfer::check(
-                        &self.desk.floor(&self.connected),
-                        &self.desk.three_way,
-                        view.call.0,
-                        &to_id,
-                    );
-                    if let Ok(to) = checked {
-                        input(self, Input::TransferCall { call: view.call, from: view.clerk, to });
-                    }
-                }
-            }
-            Op::Requeue(b) => {
-                if let Some(view) = self.clerks_call(b) {
-                    let service = routing::ServiceIdx(0);
-                    input(self, Input::RequeueCall { call: view.call, clerk: view.clerk, service });
-                }
-            }
-            Op::Invite(b, _) | Op::InviteByItem(b) => {
-                if let Some(view) = self.clerks_call(b) {
-                    let to_id = match op {
-                        Op::Invite(_, to) => Some(self.desk.engine().directory().clerk(self.clerk(*to)).id.clone()),
-                        _ => None,
-                    };
-                    let invitee = match &to_id {
-                        Some(id) => Invitee::Clerk(id),
-                        None => Invitee::Service("teacher-cert"),
-                    };
-                    let call = protocol::CallId(view.call.0);
-                    let connected = self.connected.clone();
-                    let decided = self.desk.decide_three_way(&connected, |floor, three_way| {
-                        three_way.invite(floor, view.clerk, call, invitee, now.at)
-                    });
-                    if let Ok(effects) = decided {
-                        out.extend(self.desk.absorb(effects));
-                    }
-                }
-            }
-            Op::Join(c, b) => {
-                let clerk = self.clerk(c);
-                if let Some(call) = self.call_of_booth(b) {
-                    let call = protocol::CallId(call.0);
-                    let may = self.desk.three_way.may_join(&self.desk.floor(&self.connected), clerk, call, now.at);
-                    let away = Input::ClerkSetAway { clerk, reason: AwayReason::Assisting };
-                    if may.is_ok() && self.desk.input(away, now.at).is_ok() {
-                        let connected = self.connected.clone();
-                        let effects = self
-                            .desk
-                            .decide_three_way(&connected, |floor, three_way| three_way.joined(floor, clerk, call, &[]));
-                        out.extend(self.desk.absorb(effects));
-                    }
-                }
-            }
-            Op::Leave(b) => {
-                if let Some(call) = self.call_of_booth(b) {
-                    let connected = self.connected.clone();
-                    let effects =
-                        self.desk.decide_three_way(&connected, |floor, three_way| three_way.leave(floor, call.0, true));
-                    out.extend(self.desk.absorb(effects));
-                }
-            }
-            Op::Rate(b, good) => {
-                let booth = self.booth(b);
-                let rating = if good { Rating::VerySatisfied } else { Rating::Dissatisfied };
-                // The booth rates the ticket it may rate, if any: its last served one.
-                let ticket = self.desk.cases.snapshot().rateable.iter().find(|(bb, _)| *bb == booth.0).map(|x| x.1);
-                if let Some(ticket) = ticket {
-                    let rated = self.desk.rate_service(booth, routing::TicketId(ticket), rating, None, now);
-                    if let Ok(write) = rated {
-                        out.push(Effect::Write(Box::new(write)));
-                    }
-                }
-            }
-            Op::Wait(_) => self.desk.timeout(now.at),
+            _ => {}
         }
         out.extend(self.desk.drain(now, &self.connected));
         out
+    }
+
+    /// The messages a step stands for, each from the party that sends it.
+    fn messages(&self, op: &Op) -> Vec<(Principal, ClientMessage)> {
+        use ClientMessage as M;
+        let clerk = |c: usize| Principal::Clerk(self.clerk(c));
+        let booth = |b: usize| Principal::Booth(self.booth(b));
+        let wire = |call: routing::CallId| protocol::CallId(call.0);
+        let id_of = |c: usize| self.desk.engine().directory().clerk(self.clerk(c)).id.clone();
+        let teacher = || ServiceCode::new("teacher-cert".to_owned());
+        match *op {
+            Op::Available(c) => vec![(clerk(c), M::SetState { state: ClerkTargetState::Available, reason: None })],
+            Op::Away(c) => {
+                vec![(clerk(c), M::SetState { state: ClerkTargetState::Away, reason: Some(AwayReason::Break) })]
+            }
+            Op::Accept(c) | Op::Decline(c) => match self.desk.engine().offer_of(self.clerk(c)) {
+                Some((offer, _)) if matches!(op, Op::Accept(_)) => {
+                    vec![(clerk(c), M::AcceptOffer { offer: protocol::OfferId(offer.0) })]
+                }
+                Some((offer, _)) => vec![(clerk(c), M::DeclineOffer { offer: protocol::OfferId(offer.0) })],
+                None => vec![],
+            },
+            Op::EndWrapUp(c) => {
+                vec![(clerk(c), M::EndWrapUp { outcome: Some(CaseOutcome::Completed), note: Some("办结".into()) })]
+            }
+            Op::Request(b, elderly) => {
+                let priority = if elderly { protocol::Priority::Elderly } else { protocol::Priority::Normal };
+                vec![(booth(b), M::RequestService { service: teacher(), priority })]
+            }
+            Op::Cancel(b) => match self.desk.engine().booth_ticket(self.booth(b)) {
+                Some(ticket) => vec![(booth(b), M::CancelTicket { ticket: protocol::TicketId(ticket.0) })],
+                None => vec![],
+            },
+            Op::MediaUp(b) | Op::MediaFailed(b) => match self.desk.engine().call_of_booth(self.booth(b)) {
+                Some(view) if matches!(op, Op::MediaUp(_)) => {
+                    let up = M::MediaState { call: wire(view.call), state: protocol::MediaState::Connected };
+                    vec![(booth(b), up.clone()), (Principal::Clerk(view.clerk), up)]
+                }
+                Some(view) => {
+                    vec![(booth(b), M::MediaState { call: wire(view.call), state: protocol::MediaState::Failed })]
+                }
+                None => vec![],
+            },
+            Op::HangUp(b, by_booth) => {
+                let call = if by_booth { self.desk.engine().call_of_booth(self.booth(b)) } else { self.clerks_call(b) };
+                match call {
+                    Some(view) if by_booth => vec![(booth(b), M::HangUp { call: wire(view.call) })],
+                    Some(view) => vec![(Principal::Clerk(view.clerk), M::HangUp { call: wire(view.call) })],
+                    None => vec![],
+                }
+            }
+            Op::Transfer(b, to) => match self.clerks_call(b) {
+                Some(view) => {
+                    vec![(Principal::Clerk(view.clerk), M::TransferCall { call: wire(view.call), clerk: id_of(to) })]
+                }
+                None => vec![],
+            },
+            Op::Requeue(b) => match self.clerks_call(b) {
+                Some(view) => {
+                    vec![(Principal::Clerk(view.clerk), M::RequeueCall { call: wire(view.call), service: teacher() })]
+                }
+                None => vec![],
+            },
+            Op::Invite(b, _) | Op::InviteByItem(b) => match self.clerks_call(b) {
+                Some(view) => {
+                    let (invited, service) = match op {
+                        Op::Invite(_, to) => (Some(id_of(*to)), None),
+                        _ => (None, Some(teacher())),
+                    };
+                    vec![(
+                        Principal::Clerk(view.clerk),
+                        M::InviteToCall { call: wire(view.call), clerk: invited, service },
+                    )]
+                }
+                None => vec![],
+            },
+            Op::Join(c, b) => match self.call_of_booth(b) {
+                Some(call) => vec![(clerk(c), M::JoinCall { call: wire(call) })],
+                None => vec![],
+            },
+            Op::Leave(b) => {
+                let call = self.call_of_booth(b);
+                let guest = call.and_then(|call| self.desk.three_way.guest_of(call.0));
+                match (call, guest) {
+                    (Some(call), Some(guest)) if self.connected.contains(&guest) => {
+                        vec![(Principal::Clerk(guest), M::LeaveCall { call: wire(call) })]
+                    }
+                    _ => vec![],
+                }
+            }
+            Op::Rate(b, good) => {
+                let rating = if good { Rating::VerySatisfied } else { Rating::Dissatisfied };
+                // The booth rates the ticket it may rate, if any: its last served one.
+                let ticket =
+                    self.desk.cases.snapshot().rateable.iter().find(|(bb, _)| *bb == self.booth(b).0).map(|x| x.1);
+                match ticket {
+                    Some(t) => vec![(booth(b), M::RateService { ticket: protocol::TicketId(t), rating, reason: None })],
+                    None => vec![],
+                }
+            }
+            _ => vec![],
+        }
     }
 
     /// The desk's state, in a form two desks can be compared by.
