@@ -180,11 +180,7 @@ impl Shell {
                 self.booths.insert(self.booth(b));
                 out.extend(self.desk.booth_connected(self.booth(b), now));
             }
-            Op::BoothDrop(b) => {
-                if self.booths.remove(&self.booth(b)) {
-                    self.desk.booth_disconnected(self.booth(b), now);
-                }
-            }
+            Op::BoothDrop(b) if self.booths.remove(&self.booth(b)) => self.desk.booth_disconnected(self.booth(b), now),
             _ => {}
         }
         out.extend(self.desk.drain(now, &self.connected));
