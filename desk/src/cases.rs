@@ -28,13 +28,33 @@ pub struct RatingRecord {
     pub at_unix: u64,
 }
 
+/// A supervisor set a clerk's state: who, whom, what and why (the shell gives it its id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForcedState {
+    pub supervisor: String,
+    pub clerk: String,
+    pub state: protocol::ClerkTargetState,
+    pub why: String,
+    pub at_unix: u64,
+}
+
+/// A clerk's verdict on a document of its live call (the shell gives it its id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Review {
+    pub document: String,
+    pub call: u64,
+    pub accepted: bool,
+    pub reason: Option<String>,
+    pub at_ms: i64,
+}
+
 /// What a [`Write`] commits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Written {
     Case(CaseRecord),
     Rating(RatingRecord),
-    ForcedState(crate::messages::ForcedState),
-    Review(crate::messages::Review),
+    ForcedState(ForcedState),
+    Review(Review),
 }
 
 /// A record to commit, and the message for a party that follows its commit (never before).

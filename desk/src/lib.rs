@@ -10,7 +10,8 @@
 //! ([`clerk_time`]), three-way calls ([`three_way`]) and transfers ([`transfer`]), whose decisions
 //! come back as [`effect::Effect`]s; what booths and clerks are shown ([`shown`]) and how often
 //! waiting citizens' positions are refreshed ([`status_pace`]); the wire's words
-//! for the engine's ([`convert`]), ids ([`ids`]), and signaling payloads checked ([`signal`]).
+//! for the engine's ([`convert`]), ids ([`ids`]), and signaling payloads checked ([`signal`]), and the staff configuration the decisions read
+//! ([`staff`]).
 #![forbid(unsafe_code)]
 
 pub mod alerts;
@@ -25,6 +26,7 @@ pub mod messages;
 pub mod presence;
 pub mod shown;
 pub mod signal;
+pub mod staff;
 pub mod status_pace;
 pub mod three_way;
 pub mod transfer;

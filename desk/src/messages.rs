@@ -9,9 +9,9 @@
 //! send.
 
 use protocol::{ClerkTargetState, ClientMessage, ErrorCode, SdpKind, ServerMessage};
-use routing::{BoothIdx, ClerkIdx, Input, Party, RegionIdx, TicketId};
+use routing::{BoothIdx, ClerkIdx, Input, Party, TicketId};
 
-use crate::cases::{Write, Written};
+use crate::cases::{ForcedState, Review, Write, Written};
 use crate::convert::{away_in, priority_in, reject_code};
 use crate::effect::Effect;
 use crate::three_way::{Connected, Invitee, GUEST};
@@ -28,7 +28,7 @@ pub const MAX_REASON_CHARS: usize = 200;
 pub enum Principal {
     Booth(BoothIdx),
     Clerk(ClerkIdx),
-    /// Index into the configured supervisors ([`Desk::set_staff`]).
+    /// Index into the configured supervisors ([`crate::staff`]).
     Supervisor(usize),
 }
 
@@ -41,33 +41,6 @@ impl Principal {
             Principal::Supervisor(_) => None,
         }
     }
-}
-
-/// A configured supervisor, as the desk's decisions read it: who, and the region they oversee.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Supervisor {
-    pub id: String,
-    pub scope: RegionIdx,
-}
-
-/// A supervisor set a clerk's state: who, whom, what and why (the shell gives it its id).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ForcedState {
-    pub supervisor: String,
-    pub clerk: String,
-    pub state: ClerkTargetState,
-    pub why: String,
-    pub at_unix: u64,
-}
-
-/// A clerk's verdict on a document of its live call (the shell gives it its id).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Review {
-    pub document: String,
-    pub call: u64,
-    pub accepted: bool,
-    pub reason: Option<String>,
-    pub at_ms: i64,
 }
 
 /// A document as the shell's registry knows it: its id, its call and its type.
@@ -192,11 +165,11 @@ impl Desk {
                 // Not offered anything while assisting.
                 self.take(Input::ClerkSetAway { clerk, reason: routing::AwayReason::Assisting }, now)
                     .map_err(|_| ErrorCode::WrongState)?;
-                let ice_servers = std::mem::take(&mut self.ice_servers);
+                let ice_servers = std::mem::take(&mut self.staff.ice_servers);
                 let effects = self.decide_three_way(connected, |floor, three_way| {
                     three_way.joined(floor, clerk, *call, &ice_servers)
                 });
-                self.ice_servers = ice_servers;
+                self.staff.ice_servers = ice_servers;
                 Ok(effects)
             }
             (P::Clerk(clerk), M::LeaveCall { call }) => {
@@ -267,7 +240,7 @@ impl Desk {
         why: &str,
         now: Now,
     ) -> Result<Vec<Effect>, ErrorCode> {
-        let supervisor = self.supervisors.get(sup).ok_or(ErrorCode::Forbidden)?;
+        let supervisor = self.staff.supervisors.get(sup).ok_or(ErrorCode::Forbidden)?;
         let dir = self.engine.directory();
         let idx = dir.clerk_idx(clerk).ok_or(ErrorCode::NotFound)?;
         if !dir.is_within(dir.clerk(idx).hall, supervisor.scope) {

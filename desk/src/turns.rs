@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use protocol::{CaseOutcome, ErrorCode, IceServer, Rating, ServerMessage, TicketNotice};
+use protocol::{CaseOutcome, ErrorCode, Rating, ServerMessage, TicketNotice};
 use routing::{Action, BoothIdx, CallId, ClerkIdx, Engine, Input, Reject, ServiceIdx, TicketId};
 
 use crate::alerts::Alerts;
@@ -21,8 +21,8 @@ use crate::clerk_day::ClerkDay;
 use crate::clerk_time::ClerkTime;
 use crate::convert::{call_end_out, clerk_state_out, reject_code, revoke_out, ticket_end_out};
 use crate::effect::Effect;
-use crate::messages::Supervisor;
 use crate::shown::{offer_message, RegionPaths, Shown, StatusUpdate};
+use crate::staff::Staff;
 use crate::status_pace::StatusPace;
 use crate::three_way::{Connected, Floor, ThreeWay};
 
@@ -64,10 +64,8 @@ pub struct Desk {
     pub(crate) region_paths: RegionPaths,
     /// The supervisors' alerts, and the booths' devices.
     pub alerts: Alerts,
-    /// The configured supervisors (a [`crate::Principal::Supervisor`] is an index into them).
-    pub(crate) supervisors: Vec<Supervisor>,
-    /// The static STUN/TURN servers a guest joining a call is given.
-    pub(crate) ice_servers: Vec<IceServer>,
+    /// The supervisors and the STUN/TURN servers the decisions read.
+    pub(crate) staff: Staff,
 }
 
 impl Desk {
@@ -84,8 +82,7 @@ impl Desk {
             followups: VecDeque::new(),
             relayed,
             alerts: Alerts::default(),
-            supervisors: Vec::new(),
-            ice_servers: Vec::new(),
+            staff: Staff::default(),
         }
     }
 
@@ -112,9 +109,8 @@ impl Desk {
 
     /// The configured supervisors and the static STUN/TURN servers: what the messages' decisions
     /// read beside the directory.
-    pub fn set_staff(&mut self, supervisors: Vec<Supervisor>, ice_servers: Vec<IceServer>) {
-        self.supervisors = supervisors;
-        self.ice_servers = ice_servers;
+    pub fn set_staff(&mut self, staff: Staff) {
+        self.staff = staff;
     }
 
     pub fn engine(&self) -> &Engine {

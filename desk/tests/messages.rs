@@ -9,9 +9,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use desk::cases::{Write, Written};
+use desk::cases::{ForcedState, Review, Write, Written};
 use desk::effect::Effect;
-use desk::messages::{DocumentRef, ForcedState, Review, Supervisor};
+use desk::messages::DocumentRef;
+use desk::staff::{Staff, Supervisor};
 use desk::{Desk, Now, Principal};
 use protocol::{ClerkTargetState, ClientMessage, DocType, ErrorCode, SdpKind, ServerMessage, ServiceCode};
 use routing::{AwayReason, BoothIdx, CallId, ClerkIdx, ClerkState, Engine, EngineConfig, Party};
@@ -41,7 +42,10 @@ impl Floor {
         let t0 = Instant::now();
         let mut desk = Desk::new(Engine::new(dir.clone(), EngineConfig::default(), t0), relayed);
         let sup = |id: &str, region: &str| Supervisor { id: id.into(), scope: dir.region_idx(region).unwrap() };
-        desk.set_staff(vec![sup("sup-hekou", "hekou"), sup("sup-binzhou", "binzhou")], vec![]);
+        desk.set_staff(Staff {
+            supervisors: vec![sup("sup-hekou", "hekou"), sup("sup-binzhou", "binzhou")],
+            ice_servers: vec![],
+        });
         let mut f = Floor {
             desk,
             connected: BTreeSet::new(),

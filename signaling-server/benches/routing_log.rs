@@ -66,7 +66,7 @@ struct Seen {
 
 /// A connection in `state`'s hub whose messages are counted and dropped (its queue never fills).
 fn register(state: &AppState, seen: &Arc<Seen>) -> u64 {
-    let conn = state.next_conn_id();
+    let conn = state.edge.next_conn_id();
     let (tx, mut rx) = mpsc::channel(4096);
     let seen = seen.clone();
     tokio::spawn(async move {
@@ -78,14 +78,14 @@ fn register(state: &AppState, seen: &Arc<Seen>) -> u64 {
             };
         }
     });
-    state.hub.register(conn, ConnHandle { tx, close: Arc::new(CloseSignal::default()) });
+    state.edge.hub.register(conn, ConnHandle { tx, close: Arc::new(CloseSignal::default()) });
     conn
 }
 
 async fn connect(state: &AppState, conn: u64, who: Principal) {
-    let (role, id) = state.account_of(who);
-    let gateway = state.cluster.is_some().then(|| state.gateway.clone());
-    state.inputs.send(GatewayInput::Connect { conn, role, id, gateway }).await.unwrap();
+    let (role, id) = state.edge.account_of(who);
+    let gateway = state.cluster.is_some().then(|| state.edge.gateway.clone());
+    state.edge.inputs.send(GatewayInput::Connect { conn, role, id, gateway }).await.unwrap();
 }
 
 async fn wait_for(counter: &AtomicU64, n: u64) {
@@ -117,8 +117,8 @@ async fn latency(settings: Settings, gateway: Option<Settings>) -> (f64, f64) {
     let clerk_conn = register(&state, &seen);
     connect(&state, clerk_conn, clerk).await;
     let (tx, mut rx) = mpsc::channel(4096);
-    let conn = state.next_conn_id();
-    state.hub.register(conn, ConnHandle { tx, close: Arc::default() });
+    let conn = state.edge.next_conn_id();
+    state.edge.hub.register(conn, ConnHandle { tx, close: Arc::default() });
     connect(&state, conn, Principal::Booth(routing::BoothIdx(0))).await;
     wait_for(&seen.welcomes, 1).await;
     while !matches!(rx.recv().await, Some(Outbound::Msg(ServerMessage::Welcome { .. }))) {}
@@ -130,7 +130,7 @@ async fn latency(settings: Settings, gateway: Option<Settings>) -> (f64, f64) {
         let cancel = ClientMessage::CancelTicket { ticket: TicketId(first_ticket + i) };
         for (msg, closes) in [(request, false), (cancel, true)] {
             let started = Instant::now();
-            state.inputs.send(GatewayInput::Message { conn, msg }).await.unwrap();
+            state.edge.inputs.send(GatewayInput::Message { conn, msg }).await.unwrap();
             loop {
                 match rx.recv().await.unwrap() {
                     Outbound::Msg(ServerMessage::TicketStatus { .. }) if !closes => break,
@@ -165,9 +165,9 @@ async fn throughput(settings: Settings, gateway: Option<Settings>) -> f64 {
     for i in 0..INPUTS / 2 {
         let conn = booths[i as usize % BOOTHS];
         let request = ClientMessage::RequestService { service: service.clone(), priority: Priority::Normal };
-        state.inputs.send(GatewayInput::Message { conn, msg: request }).await.unwrap();
+        state.edge.inputs.send(GatewayInput::Message { conn, msg: request }).await.unwrap();
         let cancel = ClientMessage::CancelTicket { ticket: TicketId(first_ticket + i) };
-        state.inputs.send(GatewayInput::Message { conn, msg: cancel }).await.unwrap();
+        state.edge.inputs.send(GatewayInput::Message { conn, msg: cancel }).await.unwrap();
     }
     wait_for(&seen.closed, INPUTS / 2).await;
     INPUTS as f64 / started.elapsed().as_secs_f64()

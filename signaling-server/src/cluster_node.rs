@@ -41,8 +41,8 @@ pub fn spawn_cluster(settings: Settings) -> std::io::Result<AppState> {
     let inputs = cluster::bus::spawn_input_appender(url.clone(), keys.clone());
     let shared = Arc::new(Shared::new(settings, directory, tx, Some(inputs))?);
     let role = shared.cluster.clone().expect("cluster mode has a node role");
-    cluster::nodes::spawn_heartbeat(&cfg, role.clone(), shared.gateway.clone());
-    cluster::bus::spawn_outbound_tail(url, keys, shared.gateway.clone(), shared.hub.clone());
+    cluster::nodes::spawn_heartbeat(&cfg, role.clone(), shared.edge.gateway.clone());
+    cluster::bus::spawn_outbound_tail(url, keys, shared.edge.gateway.clone(), shared.edge.hub.clone());
     spawn_driver_thread(run_cluster(shared.clone(), rx))?;
     cluster::standby::spawn_log_tail(shared.commands.clone(), shared.records.boot(), cfg, role);
     Ok(shared)
@@ -69,9 +69,9 @@ async fn run_cluster(shared: AppState, mut rx: mpsc::Receiver<Command>) {
             (Command::Shutdown { reply }, _) => {
                 // A standby routes nothing: only this gateway's clients are told, to reconnect
                 // to another node.
-                for conn in shared.hub.connections() {
-                    shared.hub.deliver(conn, shutdown_notice(1_000));
-                    shared.hub.close_after_queued(conn, protocol::CloseReason::ServerShutdown);
+                for conn in shared.edge.hub.connections() {
+                    shared.edge.hub.deliver(conn, shutdown_notice(1_000));
+                    shared.edge.hub.close_after_queued(conn, protocol::CloseReason::ServerShutdown);
                 }
                 let _ = reply.send(());
                 return;

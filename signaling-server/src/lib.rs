@@ -33,7 +33,6 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod turn;
-pub mod ws;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -57,7 +56,7 @@ pub fn spawn_driver(settings: Settings) -> std::io::Result<AppState> {
     let cluster = settings.file.cluster.redis_url.is_some();
     let shared = if cluster { spawn_cluster(settings)? } else { startup::spawn_single(settings)? };
     tokio::spawn(retention(shared.clone()));
-    shared.trimmer.clone().spawn(shared.conns.clone());
+    shared.edge.trimmer.clone().spawn(shared.edge.conns.clone());
     Ok(shared)
 }
 
@@ -197,7 +196,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/alerts", get(alerts::alert_history))
         .route("/api/staffing", get(staffing::staffing))
         .route("/api/cluster", get(queues::cluster))
-        .route("/ws/{role}", get(ws::upgrade))
+        .merge(gateway::ws::routes(state.edge.clone()))
         .route("/api/calls/{call}/documents", post(documents::upload))
         .route("/api/documents/{id}", get(documents::download))
         .route("/api/documents/{id}/thumbnail", get(documents::thumbnail))
@@ -237,7 +236,7 @@ impl RunningServer {
         // The driver has told every socket of this node `server_shutdown` and closes them: wait
         // (a few seconds at most) until their tasks have written that and the close frame, so a
         // process that exits next does not cut them off.
-        let mut running = self.state.websockets.subscribe();
+        let mut running = self.state.edge.websockets.subscribe();
         let _ = tokio::time::timeout(Duration::from_secs(4), running.wait_for(|n| *n == 0)).await;
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -265,11 +264,13 @@ pub async fn start(settings: Settings, listen: &str) -> std::io::Result<RunningS
     let addr = listener.local_addr()?;
     let state = spawn_driver(settings)?;
     metrics::create_configured_series(&state.directory);
-    tracing::info!(nofile, max_connections = state.limits.effective_max_connections(), "limits");
+    tracing::info!(nofile, max_connections = state.edge.limits.effective_max_connections(), "limits");
     let (stop, stopped) = oneshot::channel::<()>();
     let app = router(state.clone());
-    let options =
-        gateway::serve::ListenOptions { header_timeout: state.limits.header_timeout(), nodelay: state.tcp_nodelay };
-    let task = tokio::spawn(gateway::serve::serve(listener, app, state.conns.clone(), options, stopped));
+    let options = gateway::serve::ListenOptions {
+        header_timeout: state.edge.limits.header_timeout(),
+        nodelay: state.tcp_nodelay,
+    };
+    let task = tokio::spawn(gateway::serve::serve(listener, app, state.edge.conns.clone(), options, stopped));
     Ok(RunningServer { addr, state, stop: Some(stop), task })
 }

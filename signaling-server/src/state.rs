@@ -2,7 +2,6 @@
 //! connection hub and its inputs to the engine host. Immutable after start-up except the
 //! connection counter (and the hub's registry).
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,10 +25,8 @@ pub struct SupervisorInfo {
 pub struct Shared {
     pub directory: Arc<Directory>,
     pub catalog: Catalog,
-    pub signer: TokenSigner,
     pub token_ttl: Duration,
     pub heartbeat_interval: Duration,
-    pub heartbeat_timeout: Duration,
     pub history_sample_secs: u64,
     /// Applied-log entries between two snapshots (`[server] snapshot_every`).
     pub snapshot_every: u64,
@@ -62,30 +59,12 @@ pub struct Shared {
     pub doc_pool: tokio::sync::Semaphore,
     /// The engine host on this node (queries, and the router's own inputs).
     pub commands: mpsc::Sender<Command>,
-    /// Where the gateway's inputs go: the local driver, or the cluster's input stream.
-    pub inputs: host::commands::Inputs,
-    /// This node's WebSockets.
-    pub hub: Arc<host::hub::Hub>,
-    /// This node's name as a gateway (`<node>:<boot>` in a cluster, so that a restarted node is a
-    /// new gateway; `local` on a single node).
-    pub gateway: String,
-    /// Every bound on clients (`[limits]`).
-    pub limits: gateway::limits::LimitsConfig,
-    /// Open TCP connections, in total and per address.
-    pub conns: Arc<gateway::serve::ConnTracker>,
-    /// WebSockets that have not said `hello` yet.
-    pub unauthenticated: Arc<tokio::sync::Semaphore>,
     /// Document uploads being received or processed.
     pub upload_slots: Arc<tokio::sync::Semaphore>,
     /// Calls with an upload being received or processed (one per call at a time).
     pub uploading_calls: Arc<std::sync::Mutex<std::collections::HashSet<u64>>>,
-    pub login_throttle: gateway::throttle::LoginThrottle,
-    /// Returns freed memory to the OS after bursts.
-    pub trimmer: Arc<gateway::memory::Trimmer>,
-    /// WebSocket tasks still running (writing their last messages and close frames): a stopping
-    /// server waits for them, so what it said last reaches its clients.
-    pub websockets: Arc<tokio::sync::watch::Sender<usize>>,
-    next_conn: AtomicU64,
+    /// The gateway's share: tokens, bounds, this node's sockets and its inputs to the engine host.
+    pub edge: Arc<gateway::edge::Edge>,
 }
 
 impl Shared {
@@ -171,48 +150,44 @@ impl Shared {
             // Kept under the data directory, so a restart does not sign every open page out.
             None => TokenSigner::persisted(&f.documents.data_dir)?,
         };
-        let limits = f.limits.clone();
         let cluster = f.cluster.redis_url.as_ref().map(|_| {
             let node = f.cluster.node_id.clone().unwrap_or_else(|| format!("node-{}", std::process::id()));
             Arc::new(host::role::NodeRole::new(node))
         });
-        let conns = Arc::new(gateway::serve::ConnTracker::new(
-            limits.effective_max_connections(),
-            limits.reserved_connections,
-            limits.max_connections_per_ip,
-        ));
+        let limits = f.limits.clone();
+        let edge = Arc::new(gateway::edge::Edge::new(gateway::edge::EdgeConfig {
+            directory: directory.clone(),
+            supervisor_ids: f.supervisors.iter().map(|s| s.id.clone()).collect(),
+            signer,
+            heartbeat_timeout: Duration::from_secs(f.server.heartbeat_timeout_secs),
+            gateway: match &cluster {
+                Some(role) => format!("{}:{records_boot}", role.node),
+                None => "local".into(),
+            },
+            inputs: match inputs {
+                Some(tx) => host::commands::Inputs::Cluster(tx),
+                None => host::commands::Inputs::Local(commands.clone()),
+            },
+            clustered: cluster.is_some(),
+            limits: limits.clone(),
+            first_conn_id: crate::records::id_base(records_boot),
+        }));
         Ok(Self {
-            unauthenticated: Arc::new(tokio::sync::Semaphore::new(limits.max_unauthenticated.max(1))),
             upload_slots: Arc::new(tokio::sync::Semaphore::new(limits.effective_max_pending_uploads())),
             uploading_calls: Arc::default(),
-            login_throttle: gateway::throttle::LoginThrottle::new(&limits),
-            trimmer: Arc::default(),
-            websockets: Arc::new(tokio::sync::watch::Sender::new(0)),
-            conns,
-            limits,
             docs,
             records,
             case_retention_days: f.database.case_retention_days,
             doc_pool,
             catalog,
-            signer,
             token_ttl: Duration::from_secs(f.server.token_ttl_secs),
             heartbeat_interval: Duration::from_secs(f.server.heartbeat_interval_secs),
-            heartbeat_timeout: Duration::from_secs(f.server.heartbeat_timeout_secs),
             history_sample_secs: f.server.history_sample_secs,
             snapshot_every: f.server.snapshot_every.max(100),
             engine_config: settings.engine.clone(),
             cluster_config: f.cluster.clone(),
-            gateway: match &cluster {
-                Some(role) => format!("{}:{records_boot}", role.node),
-                None => "local".into(),
-            },
             cluster,
-            hub: Arc::default(),
-            inputs: match inputs {
-                Some(tx) => host::commands::Inputs::Cluster(tx),
-                None => host::commands::Inputs::Local(commands.clone()),
-            },
+            edge,
             tcp_nodelay: f.server.tcp_nodelay,
             ice_servers: f.ice_servers.clone(),
             media: f.media.clone(),
@@ -226,27 +201,10 @@ impl Shared {
             supervisor_secrets: settings.supervisor_secrets,
             directory,
             commands,
-            // Connection ids carry the boot number too: the applied log names connections, and a
-            // restarted server's must not collide with the replayed ones.
-            next_conn: AtomicU64::new(crate::records::id_base(records_boot)),
         })
     }
 
-    pub fn next_conn_id(&self) -> u64 {
-        self.next_conn.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// The role and id of an account, as inputs and the log name it.
-    pub fn account_of(&self, who: host::commands::Principal) -> (protocol::Role, String) {
-        use host::commands::Principal;
-        match who {
-            Principal::Booth(b) => (protocol::Role::Booth, self.directory.booth(b).id.clone()),
-            Principal::Clerk(c) => (protocol::Role::Clerk, self.directory.clerk(c).id.clone()),
-            Principal::Supervisor(s) => (protocol::Role::Supervisor, self.supervisors[s].id.clone()),
-        }
-    }
-
     pub fn supervisor_idx(&self, id: &str) -> Option<usize> {
-        self.supervisors.iter().position(|s| s.id == id)
+        self.edge.supervisor_idx(id)
     }
 }

@@ -148,9 +148,9 @@ impl Driver {
                 let supervisors = shared
                     .supervisors
                     .iter()
-                    .map(|s| desk::messages::Supervisor { id: s.id.clone(), scope: s.scope })
+                    .map(|s| desk::staff::Supervisor { id: s.id.clone(), scope: s.scope })
                     .collect();
-                desk.set_staff(supervisors, shared.ice_servers.clone());
+                desk.set_staff(desk::staff::Staff { supervisors, ice_servers: shared.ice_servers.clone() });
                 desk
             },
             shared,
@@ -499,8 +499,8 @@ impl Driver {
         // Last, after every answer of the batches above.
         let retry_after_ms = if cluster { 1_000 } else { 5_000 };
         for conn in local {
-            self.shared.hub.deliver(conn, shutdown_notice(retry_after_ms));
-            self.shared.hub.close_after_queued(conn, protocol::CloseReason::ServerShutdown);
+            self.shared.edge.hub.deliver(conn, shutdown_notice(retry_after_ms));
+            self.shared.edge.hub.close_after_queued(conn, protocol::CloseReason::ServerShutdown);
         }
         self.conns.clear();
     }

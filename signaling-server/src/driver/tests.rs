@@ -60,8 +60,8 @@ fn driver_with(adjust: impl FnOnce(&mut Shared)) -> Driver {
 fn connect(d: &mut Driver, conn: ConnId, who: Principal, capacity: usize) -> TestConn {
     let (tx, rx) = mpsc::channel(capacity);
     let close = Arc::new(CloseSignal::default());
-    d.shared.hub.register(conn, ConnHandle { tx: tx.clone(), close: close.clone() });
-    let (role, id) = d.shared.account_of(who);
+    d.shared.edge.hub.register(conn, ConnHandle { tx: tx.clone(), close: close.clone() });
+    let (role, id) = d.shared.edge.account_of(who);
     d.on_command(Command::Input { src: None, input: GatewayInput::Connect { conn, role, id, gateway: None } });
     d.flush();
     TestConn { rx, tx, close }
@@ -125,7 +125,7 @@ async fn a_send_failing_while_an_accept_is_routed_closes_the_clerk_and_keeps_the
     // The call goes on: a dropped clerk has its grace period to come back.
     assert_eq!(kinds, ["call_started"]);
     assert_eq!(c.close.closed().await, CloseReason::TooSlow);
-    assert!(!d.shared.hub.connections().contains(&1), "the hub forgot it");
+    assert!(!d.shared.edge.hub.connections().contains(&1), "the hub forgot it");
     // Its socket task reports the disconnect, as the gateway does.
     d.on_command(Command::Input { src: None, input: GatewayInput::Disconnect { conn: 1 } });
     d.flush();

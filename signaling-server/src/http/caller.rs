@@ -27,7 +27,7 @@ impl Caller {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or(ErrorCode::NotAuthenticated)?;
-        let claims = state.signer.verify(token, unix_now()).map_err(|_| ErrorCode::InvalidToken)?;
+        let claims = state.edge.signer.verify(token, unix_now()).map_err(|_| ErrorCode::InvalidToken)?;
         let dir = &state.directory;
         let who = match claims.role {
             Role::Booth => dir.booth_idx(&claims.id).map(Principal::Booth),

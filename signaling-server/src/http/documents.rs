@@ -78,9 +78,9 @@ pub async fn upload(
     let _call_slot = CallUpload::take(&state.uploading_calls, call).ok_or_else(busy)?;
     // Each upload in flight may hold 20 MiB of body plus its decode: bound how many at once.
     let _slot = state.upload_slots.clone().try_acquire_owned().map_err(|_| busy())?;
-    let rate = (state.limits.upload_min_bytes_per_sec, state.limits.upload_rate_grace());
+    let rate = (state.edge.limits.upload_min_bytes_per_sec, state.edge.limits.upload_rate_grace());
     let bytes: Bytes =
-        read_upload(body, MAX_UPLOAD + 1, state.limits.upload_timeout(), rate, ErrorCode::FileTooLarge).await?;
+        read_upload(body, MAX_UPLOAD + 1, state.edge.limits.upload_timeout(), rate, ErrorCode::FileTooLarge).await?;
     if bytes.len() > MAX_UPLOAD {
         return Err(ErrorCode::FileTooLarge.into());
     }
@@ -129,8 +129,8 @@ pub async fn upload(
         sha256_original: meta.sha256_original.clone(),
         sha256_result: meta.sha256_result.clone(),
     };
-    let _ = state.inputs.send(host::bus::GatewayInput::DocumentStored { meta }).await;
-    state.trimmer.upload_finished();
+    let _ = state.edge.inputs.send(host::bus::GatewayInput::DocumentStored { meta }).await;
+    state.edge.trimmer.upload_finished();
     Ok(Json(answer))
 }
 

@@ -35,13 +35,13 @@ pub async fn login(
     PeerIp(ip): PeerIp,
     body: Body,
 ) -> Result<Json<LoginResponse>, ApiError> {
-    let bytes = read_body(body, MAX_LOGIN_BODY, state.limits.body_timeout(), ErrorCode::MessageTooLarge).await?;
+    let bytes = read_body(body, MAX_LOGIN_BODY, state.edge.limits.body_timeout(), ErrorCode::MessageTooLarge).await?;
     let req: LoginRequest = serde_json::from_slice(&bytes).map_err(|_| ErrorCode::BadMessage)?;
     if req.secret.len() > 256 || req.id.len() > 128 {
         return Err(ErrorCode::InvalidField.into());
     }
     let now = tokio::time::Instant::now();
-    if let Err(wait) = state.login_throttle.check(req.role, &req.id, ip, now) {
+    if let Err(wait) = state.edge.login_throttle.check(req.role, &req.id, ip, now) {
         tracing::info!(role = req.role.as_str(), wait_secs = wait.as_secs(), "login refused: backing off");
         return Err(ApiError::retry_after(ErrorCode::TooManyAttempts, wait));
     }
@@ -71,13 +71,13 @@ pub async fn login(
     .await
     .map_err(|_| ErrorCode::Internal)?;
     if !ok {
-        state.login_throttle.failed(req.role, &req.id, ip, tokio::time::Instant::now());
+        state.edge.login_throttle.failed(req.role, &req.id, ip, tokio::time::Instant::now());
         tracing::info!(role = req.role.as_str(), "login refused");
         return Err(ErrorCode::BadCredentials.into());
     }
-    state.login_throttle.succeeded(req.role, &req.id, ip);
+    state.edge.login_throttle.succeeded(req.role, &req.id, ip);
     let exp = unix_now() + state.token_ttl.as_secs();
-    let token = state.signer.issue(&Claims { role: req.role, id: req.id.clone(), exp });
+    let token = state.edge.signer.issue(&Claims { role: req.role, id: req.id.clone(), exp });
     tracing::info!(role = req.role.as_str(), id = %req.id, "login");
     Ok(Json(LoginResponse { token, role: req.role, id: req.id, display_name: name, expires_at_unix: exp }))
 }

@@ -21,11 +21,9 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use protocol::rest::ApiErrorBody;
 use protocol::ErrorCode;
 use serde::de::DeserializeOwned;
 
@@ -33,45 +31,7 @@ pub use caller::{store_call, Caller};
 
 use crate::AppState;
 
-/// An error answer: a protocol error code (its status and standard texts follow from it), and
-/// for back-off refusals the seconds to wait.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ApiError {
-    pub code: ErrorCode,
-    pub retry_after_secs: Option<u64>,
-}
-
-impl ApiError {
-    pub fn retry_after(code: ErrorCode, wait: Duration) -> Self {
-        // Round up: a client retrying after the stated time must not be refused again.
-        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        Self { code, retry_after_secs: Some(secs.max(1)) }
-    }
-}
-
-impl From<ErrorCode> for ApiError {
-    fn from(code: ErrorCode) -> Self {
-        Self { code, retry_after_secs: None }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (zh, en) = self.code.messages();
-        let body = ApiErrorBody {
-            code: self.code,
-            message_zh: zh.into(),
-            message_en: en.into(),
-            retry_after_secs: self.retry_after_secs,
-        };
-        let status = StatusCode::from_u16(self.code.http_status()).expect("http_status returns valid statuses");
-        let mut resp = (status, Json(body)).into_response();
-        if let Some(secs) = self.retry_after_secs {
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        resp
-    }
-}
+pub use gateway::api_error::ApiError;
 
 /// A query string parsed into `T`; a malformed one is `400 invalid_field` in the JSON shape.
 pub struct ApiQuery<T>(pub T);
@@ -186,7 +146,7 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
 /// health checks, login, the clerk and supervisor pages and sockets. Booth traffic gets
 /// `503 server_busy` and the connection is closed, so it frees its slot at once.
 pub async fn reserve_gate(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if !state.conns.in_reserve() || is_reserved_path(req.uri().path()) {
+    if !state.edge.conns.in_reserve() || is_reserved_path(req.uri().path()) {
         return next.run(req).await;
     }
     let mut resp = ApiError::retry_after(ErrorCode::ServerBusy, Duration::from_secs(5)).into_response();

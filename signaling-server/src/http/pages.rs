@@ -32,7 +32,7 @@ pub async fn openapi() -> Response {
 /// durations by hall, service and route only.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let m = &crate::metrics::METRICS;
-    m.connections.set(state.conns.open() as i64);
+    m.connections.set(state.edge.conns.open() as i64);
     m.records_queued.set(state.records.health().queued() as i64);
     let body = m.render();
     ([(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body)
@@ -45,7 +45,7 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
     let (reply, rx) = oneshot::channel();
     let alive = state.commands.try_send(Command::Probe { reply }).is_ok()
         && matches!(tokio::time::timeout(DRIVER_PROBE, rx).await, Ok(Ok(())));
-    let connections = state.conns.open();
+    let connections = state.edge.conns.open();
     // Relay mode: rooms open on this node and what its relay forwarded since start (with relays
     // of their own: on the relays that are up, and which are).
     let media = state.relay.as_ref().map(|relay| {
@@ -83,7 +83,7 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
             "status": status, "protocol_version": protocol::PROTOCOL_VERSION,
             "driver": if alive { "ok" } else { "not_responding" }, "connections": connections,
             "node": role.node, "role": if role.is_router() { "router" } else { "standby" }, "epoch": role.epoch(),
-            "gateway": state.gateway, "media": media, "records": records, "reasons": reasons,
+            "gateway": state.edge.gateway, "media": media, "records": records, "reasons": reasons,
         });
         let status = if alive { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
         return (status, Json(body)).into_response();

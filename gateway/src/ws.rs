@@ -17,10 +17,10 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio::time::Instant;
 use tracing::{debug, info};
 
-use crate::http::ApiError;
-use crate::AppState;
-use gateway::auth::unix_now;
-use gateway::limits::TokenBucket;
+use crate::api_error::ApiError;
+use crate::auth::unix_now;
+use crate::edge::Edge;
+use crate::limits::TokenBucket;
 use host::bus::GatewayInput;
 use host::commands::Principal;
 use host::hub::{CloseSignal, ConnHandle, Outbound};
@@ -38,7 +38,12 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// Over-limit messages are counted over windows of this length.
 const STRIKE_WINDOW: Duration = Duration::from_secs(10);
 
-pub async fn upgrade(Path(role): Path<String>, State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+/// The WebSocket route, `GET /ws/{role}`, with the gateway's state, for the server's router.
+pub fn routes<S: Clone + Send + Sync + 'static>(edge: Arc<Edge>) -> axum::Router<S> {
+    axum::Router::new().route("/ws/{role}", axum::routing::get(upgrade)).with_state(edge)
+}
+
+pub async fn upgrade(Path(role): Path<String>, State(state): State<Arc<Edge>>, ws: WebSocketUpgrade) -> Response {
     let role = match role.as_str() {
         "booth" => Role::Booth,
         "clerk" => Role::Clerk,
@@ -106,7 +111,7 @@ enum Verdict {
 }
 
 impl RateLimit {
-    fn new(state: &AppState, now: Instant) -> Self {
+    fn new(state: &Edge, now: Instant) -> Self {
         let l = &state.limits;
         Self {
             bucket: TokenBucket::new(l.messages_per_sec, l.message_burst, now),
@@ -153,7 +158,7 @@ impl Drop for Running {
     }
 }
 
-async fn connection(socket: WebSocket, state: AppState, role: Role, permit: OwnedSemaphorePermit) {
+async fn connection(socket: WebSocket, state: Arc<Edge>, role: Role, permit: OwnedSemaphorePermit) {
     let _running = Running::new(&state.websockets);
     let (mut sink, mut stream) = socket.split();
     let mut limit = RateLimit::new(&state, Instant::now());
@@ -179,7 +184,7 @@ async fn connection(socket: WebSocket, state: AppState, role: Role, permit: Owne
     // Registered before the connect is sent: the welcome may come back at once.
     state.hub.register(conn, ConnHandle { tx: tx.clone(), close: signal.clone() });
     let (role, id) = state.account_of(who);
-    let gateway = state.cluster.is_some().then(|| state.gateway.clone());
+    let gateway = state.clustered.then(|| state.gateway.clone());
     if state.inputs.send(GatewayInput::Connect { conn, role, id, gateway }).await.is_err() {
         state.hub.unregister(conn);
         let _ = send_now(&mut sink, &ServerMessage::error(ErrorCode::ShuttingDown, None)).await;
@@ -215,7 +220,7 @@ async fn connection(socket: WebSocket, state: AppState, role: Role, permit: Owne
 async fn authenticate(
     sink: &mut Sink,
     stream: &mut Stream,
-    state: &AppState,
+    state: &Edge,
     role: Role,
     limit: &mut RateLimit,
 ) -> Result<Principal, CloseReason> {
@@ -297,7 +302,7 @@ fn claims_to_be_hello(text: &str) -> bool {
 /// Reads frames until the client leaves (`None`) or the server must close (`Some(reason)`).
 async fn read_loop(
     stream: &mut Stream,
-    state: &AppState,
+    state: &Edge,
     conn: u64,
     tx: &mpsc::Sender<Outbound>,
     mut limit: RateLimit,
