@@ -8,7 +8,8 @@
 //! ([`alerts`]), outcomes kept for away booths ([`booth_outcomes`]), case records and ratings
 //! ([`cases`]), each clerk's day ([`clerk_day`]), where each clerk's signed-in time goes
 //! ([`clerk_time`]), three-way calls ([`three_way`]) and transfers ([`transfer`]), whose decisions
-//! come back as [`effect::Effect`]s; what booths and clerks are shown ([`shown`]) and how often
+//! come back as [`effect::Effect`]s; what booths and clerks are shown ([`shown`]) and what
+//! supervisors' screens list of the floor ([`supervisor_lists`]) and how often
 //! waiting citizens' positions are refreshed ([`status_pace`]); the wire's words
 //! for the engine's ([`convert`]), ids ([`ids`]), and signaling payloads checked ([`signal`]), and the staff configuration the decisions read
 //! ([`staff`]).
@@ -28,6 +29,7 @@ pub mod shown;
 pub mod signal;
 pub mod staff;
 pub mod status_pace;
+pub mod supervisor_lists;
 pub mod three_way;
 pub mod transfer;
 pub mod turns;

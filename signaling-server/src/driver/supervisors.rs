@@ -8,7 +8,6 @@ use routing::{ClerkIdx, LoadRow, RegionIdx};
 
 use super::{ConnId, Driver, Principal};
 use crate::records::Record;
-use desk::convert::clerk_state_out;
 
 impl Driver {
     /// On a supervisor's connect: the last hour, then the current grid and clerk list.
@@ -25,61 +24,14 @@ impl Driver {
         self.send_alerts(conn, scope);
     }
 
-    /// The booths of `scope`: offline ones first (longest first), then online ones.
+    /// The booths of `scope` (see [`desk::Desk::booth_rows`]).
     fn booth_rows(&self, scope: RegionIdx) -> Vec<protocol::BoothRow> {
-        let dir = &self.shared.directory;
-        let mut rows: Vec<protocol::BoothRow> = (0..dir.booths.len() as u32)
-            .map(routing::BoothIdx)
-            .filter(|b| dir.is_within(dir.booth(*b).region, scope))
-            .map(|b| {
-                let info = dir.booth(b);
-                let online = self.booth_conn.contains_key(&b);
-                let since = self.desk.alerts.offline_since(b).filter(|_| !online);
-                let devices = self.desk.alerts.devices.get(&b);
-                protocol::BoothRow {
-                    camera: devices.map(|d| d.0),
-                    microphone: devices.map(|d| d.1),
-                    booth: info.id.clone(),
-                    name: info.name.clone(),
-                    region: protocol::RegionId::new(dir.region(info.region).id.clone()),
-                    online,
-                    offline_since_unix: since
-                        .map(|at| self.wall_unix().saturating_sub(self.now.saturating_duration_since(at).as_secs())),
-                }
-            })
-            .collect();
-        rows.sort_by_key(|r| (r.online, r.offline_since_unix.unwrap_or(u64::MAX)));
-        rows
+        let online = |b| self.booth_conn.contains_key(&b);
+        self.desk.booth_rows(scope, &online, self.turn_now())
     }
 
     fn clerk_rows(&self, scope: RegionIdx) -> Vec<protocol::ClerkRow> {
-        let dir = &self.shared.directory;
-        let now = self.now;
-        (0..dir.clerks.len() as u32)
-            .map(ClerkIdx)
-            .filter(|c| dir.is_within(dir.clerk(*c).hall, scope))
-            .filter(|c| self.desk.engine().clerk_state(*c) != routing::ClerkState::Offline)
-            .map(|c| {
-                let info = dir.clerk(c);
-                let (state, reason) = clerk_state_out(self.desk.engine().clerk_state(c));
-                let day = self.desk.clerk_day.get(c);
-                protocol::ClerkRow {
-                    calls_today: day.calls,
-                    avg_handle_secs: day.avg_handle_secs(),
-                    missed_offers_today: day.missed,
-                    ratings_today: day.ratings,
-                    bad_ratings_today: day.bad_ratings,
-                    clerk: info.id.clone(),
-                    name: info.name.clone(),
-                    hall: protocol::RegionId::new(dir.region(info.hall).id.clone()),
-                    hall_name: dir.region(info.hall).name.clone(),
-                    state,
-                    reason,
-                    secs_in_state: now.saturating_duration_since(self.desk.engine().clerk_state_since(c)).as_secs()
-                        as u32,
-                }
-            })
-            .collect()
+        self.desk.clerk_rows(scope, self.turn_now())
     }
 
     /// One engine snapshot per tick serves the history sample, the day's baseline and every
