@@ -2,7 +2,7 @@
 //! replaying a log or standing by, drops the ones that reach the world).
 
 use protocol::ServerMessage;
-use routing::{BoothIdx, ClerkIdx, TicketId};
+use routing::{BoothIdx, ClerkIdx};
 
 use crate::cases::Write;
 
@@ -16,8 +16,6 @@ pub enum Effect {
     RelayJoin { call: u64, party: String, publish: bool },
     /// An answer or ICE candidate (`signal`, checked) for the relay, from `party` of the call.
     ToRelay { call: u64, party: String, signal: protocol::ClientMessage },
-    /// A party of the call reported its media connected (the ticket's event log notes it).
-    MediaUp { call: u64, by: routing::Party },
     /// The party leaves the call's media room.
     RelayLeave { call: u64, party: String },
     /// Tell the call's parties (the clerk, the booth or both) that their call started: the shell
@@ -31,10 +29,8 @@ pub enum Effect {
     Write(Box<Write>),
     /// The queue load changed: the supervisors' feed is due.
     LoadChanged,
-    /// The booth was shown this wait estimate for its ticket (the ticket's facts keep the first).
-    EstimateShown { ticket: TicketId, secs: u32 },
-    /// An action the engine took, before the effects it leads to: for the shell's log lines,
-    /// per-ticket event log and trace.
+    /// An action the engine took, before the effects it leads to: for the shell's log lines and
+    /// trace.
     Noted(routing::Action),
     /// An input for the routing engine, applied once the engine's current work is drained (it may
     /// follow from an action the engine is still routing).

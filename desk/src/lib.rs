@@ -7,7 +7,8 @@
 //! party's coming or going ([`presence`]) or an input, with its time, then drains the effects of everything the engine did ([`turns`]). Beside it: the supervisors' alerts
 //! ([`alerts`]), outcomes kept for away booths ([`booth_outcomes`]), case records and ratings
 //! ([`cases`]), each clerk's day ([`clerk_day`]), where each clerk's signed-in time goes
-//! ([`clerk_time`]), three-way calls ([`three_way`]) and transfers ([`transfer`]), whose decisions
+//! ([`clerk_time`]), three-way calls ([`three_way`]) and transfers ([`transfer`]), each ticket's event log and
+//! facts ([`ticket_log`]), whose decisions
 //! come back as [`effect::Effect`]s; what booths and clerks are shown ([`shown`]) and what
 //! supervisors' screens list of the floor ([`supervisor_lists`]) and how often
 //! waiting citizens' positions are refreshed ([`status_pace`]); the wire's words
@@ -31,6 +32,7 @@ pub mod staff;
 pub mod status_pace;
 pub mod supervisor_lists;
 pub mod three_way;
+pub mod ticket_log;
 pub mod transfer;
 pub mod turns;
 

@@ -130,7 +130,10 @@ impl Desk {
                 match state {
                     protocol::MediaState::Connected => {
                         self.take(Input::MediaConnected { call, by }, now)?;
-                        Ok(vec![Effect::MediaUp { call: call.0, by }])
+                        if let Some(view) = self.engine.call(call) {
+                            self.ticket_log.media_up(view.ticket, call.0, by, now.wall_ms);
+                        }
+                        Ok(Vec::new())
                     }
                     protocol::MediaState::Failed => self.take(Input::MediaFailed { call, by }, now),
                 }

@@ -25,6 +25,7 @@ use crate::shown::{offer_message, RegionPaths, Shown, StatusUpdate};
 use crate::staff::Staff;
 use crate::status_pace::StatusPace;
 use crate::three_way::{Connected, Floor, ThreeWay};
+use crate::ticket_log::TicketLog;
 
 /// The time of the input being handled: the engine's instant, and the wall time on the log's
 /// timeline (Unix ms).
@@ -64,6 +65,8 @@ pub struct Desk {
     pub(crate) region_paths: RegionPaths,
     /// The supervisors' alerts, and the booths' devices.
     pub alerts: Alerts,
+    /// Each ticket's event log and facts.
+    pub ticket_log: TicketLog,
     /// The supervisors and the STUN/TURN servers the decisions read.
     pub(crate) staff: Staff,
 }
@@ -82,6 +85,7 @@ impl Desk {
             followups: VecDeque::new(),
             relayed,
             alerts: Alerts::default(),
+            ticket_log: TicketLog::default(),
             staff: Staff::default(),
         }
     }
@@ -212,7 +216,7 @@ impl Desk {
         for service in self.pace.take_due(at) {
             for view in self.engine.open_views(service, at) {
                 if let Some(update) = self.shown.status_of(self.engine.directory(), &view, None) {
-                    push_update(update, &mut out);
+                    self.push_update(update, &mut out);
                 }
             }
         }
@@ -232,6 +236,8 @@ impl Desk {
     fn route(&mut self, action: Action, now: Now, connected: &dyn Connected, out: &mut Vec<Effect>) {
         self.clerk_day.on_action(&action, now.at);
         self.clerk_time.on_action(&action, now.wall_ms, self.engine.directory());
+        self.count_first_answer(&action, now);
+        self.ticket_log.on_action(&action, self.engine.directory(), now.wall_ms);
         out.push(Effect::Noted(action.clone()));
         match action {
             Action::TicketOpened { ticket, .. } => self.push_status(ticket, None, now.at, out),
@@ -322,6 +328,25 @@ impl Desk {
         }
     }
 
+    /// A status for a booth; the first wait estimate it shows goes into the ticket's facts.
+    fn push_update(&mut self, update: StatusUpdate, out: &mut Vec<Effect>) {
+        if let Some(secs) = update.estimate_secs {
+            self.ticket_log.note_estimate(update.ticket, secs);
+        }
+        out.push(Effect::ToBooth(update.booth, update.message));
+    }
+
+    /// A ticket's first answer counts in its queue's last-hour service level (the alerts').
+    fn count_first_answer(&mut self, action: &Action, now: Now) {
+        let Action::CallStarted { ticket, .. } = *action else { return };
+        let Some(f) = self.ticket_log.facts(ticket).filter(|f| f.answered_ms.is_none()) else { return };
+        let within = now.wall_ms - f.requested_ms <= f.target_secs * 1000;
+        let dir = self.engine.directory();
+        if let (Some(hall), Some(service)) = (dir.region_idx(&f.home_hall), dir.service_idx(&f.service)) {
+            self.alerts.answered(now.at, hall, service, within);
+        }
+    }
+
     /// The booth's ticket's status, if it changed since the booth was last told (or a notice is due).
     pub(crate) fn push_status(
         &mut self,
@@ -331,7 +356,7 @@ impl Desk {
         out: &mut Vec<Effect>,
     ) {
         if let Some(update) = self.shown.status(&self.engine, ticket, notice, at) {
-            push_update(update, out);
+            self.push_update(update, out);
         }
     }
 
@@ -422,12 +447,4 @@ impl Desk {
         self.clerk_day.rated(ticket, bad);
         Ok(write)
     }
-}
-
-/// A ticket's status as effects: the estimate it shows (while waiting), and the message.
-fn push_update(update: StatusUpdate, out: &mut Vec<Effect>) {
-    if let Some(secs) = update.estimate_secs {
-        out.push(Effect::EstimateShown { ticket: update.ticket, secs });
-    }
-    out.push(Effect::ToBooth(update.booth, update.message));
 }

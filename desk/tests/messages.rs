@@ -277,12 +277,16 @@ fn a_clerk_asks_for_a_document_of_its_own_call_and_its_review_is_told_after_the_
 }
 
 #[test]
-fn a_party_whose_media_came_up_is_noted_for_the_tickets_log() {
+fn a_party_whose_media_came_up_is_noted_in_the_tickets_log() {
     let mut f = Floor::new(false);
     let call = f.in_a_call();
     let up = ClientMessage::MediaState { call: protocol::CallId(call.0), state: protocol::MediaState::Connected };
-    let effects = f.send(4, Principal::Booth(f.booth), up).unwrap();
-    assert_eq!(effects.first(), Some(&Effect::MediaUp { call: call.0, by: Party::Booth(f.booth) }));
+    f.desk.ticket_log.take_rows();
+    assert_eq!(f.send(4, Principal::Booth(f.booth), up).unwrap(), vec![]);
+    let (rows, _) = f.desk.ticket_log.take_rows();
+    let said: Vec<_> = rows.iter().map(|r| (r.kind.as_str(), r.detail.as_str(), r.at_ms)).collect();
+    let detail = format!("{{\"call\":{},\"party\":\"booth\"}}", call.0);
+    assert_eq!(said, vec![("media_up", detail.as_str(), WALL0 + 4_000)]);
 }
 
 #[test]

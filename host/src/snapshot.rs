@@ -73,17 +73,8 @@ impl DriverSnapshot {
     }
 }
 
-/// An open ticket's log as a snapshot keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct OpenTicketLog {
-    pub ticket: u64,
-    /// The last event's sequence number.
-    pub seq: i64,
-    pub booth_region: String,
-    pub facts: Option<store::TicketFactRow>,
-    /// When its current call started (Unix ms).
-    pub call_started_ms: Option<i64>,
-}
+/// An open ticket's log as a snapshot keeps it (the desk's type).
+pub use desk::ticket_log::OpenTicketLog;
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
     *value == T::default()

@@ -5,24 +5,11 @@
 //!
 //! These are operational records, not chained: they are many, small, and written in batches.
 
-use serde::{Deserialize, Serialize};
+pub use desk::ticket_log::TicketEventRow;
 
 use crate::backend::Value;
 use crate::rows::{int, text};
 use crate::{Result, Store};
-
-/// One step in a ticket's life. `detail` is a JSON object (ids of parties, reasons, steps).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TicketEventRow {
-    pub ticket_id: String,
-    /// Order within the ticket.
-    pub seq: i64,
-    /// The booth's region: who may read the ticket's log follows from it.
-    pub booth_region: String,
-    pub at_ms: i64,
-    pub kind: String,
-    pub detail: String,
-}
 
 /// Calls answered on `day` (China date) by one server start, per hall and service.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,40 +10,14 @@
 //! tens of thousands of rows, not millions of tickets. The server turns the sums into the named
 //! figures (`docs/protocol.md`, "Reports"). Operational rows, not chained (cases and ratings are).
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+
+pub use desk::ticket_log::TicketFactRow;
 
 use crate::backend::{Row, Value};
 use crate::rows::placeholders;
 use crate::rows::{int, text};
 use crate::{Result, Store};
-
-/// One closed ticket. No personal data: ids, times and reasons.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TicketFactRow {
-    pub ticket_id: String,
-    pub booth: String,
-    pub booth_region: String,
-    /// The hall nearest the booth that serves the item (the first hall it was offered to).
-    pub home_hall: String,
-    /// The item the citizen asked for.
-    pub service: String,
-    pub requested_ms: i64,
-    /// The first time a clerk accepted it.
-    pub answered_ms: Option<i64>,
-    pub answered_hall: Option<String>,
-    pub answered_clerk: Option<String>,
-    /// The item's target answer time, in seconds, when the ticket was opened.
-    pub target_secs: i64,
-    pub closed_ms: i64,
-    /// The ticket's end reason (`served`, `cancelled`, `booth_lost`, `no_clerk`, …).
-    pub outcome: String,
-    /// Its calls' durations, summed.
-    pub talk_ms: i64,
-    /// Times it went back to the queue because its clerk was lost or its media failed.
-    pub requeues: i64,
-    /// The first wait estimate the booth was shown, in seconds.
-    pub estimate_secs: Option<i64>,
-}
 
 const FACT_COLUMNS: &str = "ticket_id, booth, booth_region, home_hall, service, requested_ms, answered_ms, \
      answered_hall, answered_clerk, target_secs, closed_ms, outcome, talk_ms, requeues, estimate_secs";
@@ -315,11 +289,9 @@ fn hour_of(ms: i64) -> i64 {
     (ms + CHINA_MS).div_euclid(3_600_000)
 }
 
-impl TicketFactRow {
-    /// Asked → first answer, or close if never answered.
-    fn wait_ms(&self) -> i64 {
-        self.answered_ms.unwrap_or(self.closed_ms) - self.requested_ms
-    }
+/// Asked → first answer, or close if never answered.
+fn wait_ms(f: &TicketFactRow) -> i64 {
+    f.answered_ms.unwrap_or(f.closed_ms) - f.requested_ms
 }
 
 /// What one fact adds to its roll-up rows, in [`all_sum_columns`] order (wrap-up and ratings come
@@ -341,7 +313,7 @@ fn contribution(f: &TicketFactRow) -> Vec<i64> {
         b(f.outcome == "no_clerk"),
         b(answer_wait.is_some_and(|w| w <= f.target_secs * 1000)),
         answer_wait.unwrap_or(0),
-        f.wait_ms(),
+        wait_ms(f),
         b(overflow),
         f.requeues,
         f.talk_ms,
@@ -356,7 +328,7 @@ fn contribution(f: &TicketFactRow) -> Vec<i64> {
         estimate_error.unwrap_or(0),
     ];
     let mut buckets = vec![0; WAIT_BUCKETS_MS.len()];
-    buckets[bucket_of(f.wait_ms())] = 1;
+    buckets[bucket_of(wait_ms(f))] = 1;
     sums.extend(buckets);
     sums
 }

@@ -18,7 +18,6 @@ impl Driver {
                 trace(line);
             }
         }
-        self.log_action(action);
         log_line(action, &self.shared.directory);
         if let Action::CallTransferred { call, to, .. } = *action {
             if let Some(media) = self.media_calls.get_mut(&call.0) {

@@ -51,10 +51,8 @@ impl Driver {
                     tracing::debug!(call, party, ?code, "a signal the relay did not take");
                 }
             }
-            Effect::MediaUp { call, by } => self.log_media_up(routing::CallId(call), by),
             Effect::Write(write) => self.carry_out_write(*write),
             Effect::LoadChanged => self.load_dirty = true,
-            Effect::EstimateShown { ticket, secs } => self.events.note_estimate(ticket, secs),
             Effect::Noted(action) => self.note_action(&action),
             Effect::FollowUp(input) => self.desk.follow_up(input),
         }

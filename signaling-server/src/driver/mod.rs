@@ -19,7 +19,7 @@
 //! - `messages.rs`: client messages to desk inputs (and documents);
 //! - `effects.rs`: the desk's effects carried out; `actions.rs`: the engine's actions noted;
 //! - `supervisors.rs`, `wrap_up.rs`: the supervisors' feed, case records and ratings;
-//! - `events.rs`: the per-ticket event log;
+//! - `events.rs`: the desk's ticket event log, its facts and counts, handed on;
 //! - `clock.rs`: the timeline; `replay.rs`: rebuilding state from the applied log; `reach.rs`:
 //!   what of the world the driver reaches.
 
@@ -74,7 +74,6 @@ pub struct Driver {
     /// Outcomes that found their booth away (or went to a gateway found dead), delivered when it
     /// reconnects.
     outcomes: desk::booth_outcomes::BoothOutcomes,
-    events: events::EventLog,
     /// The boot number of the run that began the engine's history (its ids' prefix): the runs
     /// replayed from one log share it, and their answered counts are saved under it.
     lineage: i64,
@@ -162,7 +161,6 @@ impl Driver {
             load_dirty: true,
             ticks: 0,
             outcomes: desk::booth_outcomes::BoothOutcomes::new(connections::LOST_GATEWAY_WINDOW),
-            events: Default::default(),
             saved_answered: HashMap::new(),
         }
     }
@@ -407,6 +405,7 @@ impl Driver {
     fn route_all(&mut self) {
         let effects = self.desk.drain(self.turn_now(), &self.clerk_conn);
         self.carry_out_effects(effects);
+        self.count_actions();
     }
 
     /// The end of a batch: the log is committed, then the batch's messages go out — to this node's

@@ -53,7 +53,7 @@ impl Driver {
                 d.sort_by_key(|x| x.0);
                 d
             },
-            ticket_logs: self.events.open_list(),
+            ticket_logs: self.desk.ticket_log.open_list(),
             clerk_stretches: self.desk.clerk_time.open_list(),
             status_pace: self.desk.pace.snapshot(base),
         }
@@ -103,7 +103,7 @@ impl Driver {
             desk::three_way::ThreeWaySnapshot { guests: snap.guests.clone(), invitations: snap.invitations.clone() };
         self.desk.three_way = desk::three_way::ThreeWay::restore(base, &three_way);
         self.desk.alerts.devices = snap.booth_devices.iter().map(|(b, c, m)| (BoothIdx(*b), (*c, *m))).collect();
-        self.events.restore(&snap.ticket_logs);
+        self.desk.ticket_log.restore(&snap.ticket_logs);
         self.desk.clerk_time.restore(&snap.clerk_stretches);
         self.desk.pace = desk::status_pace::StatusPace::restore(base, &snap.status_pace);
         self.load_dirty = true;
