@@ -6,7 +6,8 @@
 //! [`Desk::on_message`]), each step logged. A message the desk refuses changes nothing. After
 //! every step:
 //! - the log replayed into a fresh desk gives the very same effects and the same state (engine,
-//!   three-way calls, cases, what each booth was shown, clerks' open time);
+//!   three-way calls, cases, what each booth was shown, clerks' open time, open tickets' logs and
+//!   facts);
 //! - the engine's own records agree, and no clerk is in two calls (as a call's clerk or guest);
 //! - no ticket is closed twice;
 //! - no message goes to a clerk without a connection.
@@ -293,13 +294,14 @@ impl Shell {
     fn state(&self) -> String {
         let d = &self.desk;
         format!(
-            "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+            "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
             d.engine().snapshot(self.t0).to_words(),
             d.three_way.snapshot(self.t0),
             d.cases.snapshot(),
             d.shown.list(),
             d.clerk_time.open_list(),
             d.pace.snapshot(self.t0),
+            d.ticket_log.open_list(),
         )
     }
 }
