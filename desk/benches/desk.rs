@@ -1,11 +1,13 @@
 //! The desk with the engine inside it, under the engine bench's load: 10,000 waiting tickets,
-//! 2,000 clerks (all busy), 200 regions, 50 service items. Each measured sample is one input as
-//! the server's shell feeds it — `Desk::input` and `Desk::drain`, every action turned into
-//! effects — or one three-way decision (`invite`, `joined`). The steady state is the engine
-//! bench's cycle (a clerk hangs up, ends wrap-up and is matched at once, accepts, both parties
-//! report the call's media up; the freed booth asks again), and every eighth cycle is a warm transfer instead: a clerk ends its call and goes
-//! away, is invited into another clerk's call by id, joins it as its guest, and takes it over;
-//! the first clerk ends wrap-up and is matched. Virtual time advances 1 ms per input, so the
+//! 2,000 clerks (all busy), 200 regions, 50 service items. Each measured sample is one client
+//! message as the server's shell feeds it — `Desk::on_message` and `Desk::drain`, every action
+//! turned into effects, each ticket's event rows and facts written into the desk's log (taken after
+//! each message, as the shell takes them after each batch). The steady state is the engine
+//! bench's cycle (a clerk hangs up, ends wrap-up with an outcome — a case record to write — and is
+//! matched at once, accepts, both parties report the call's media up; the freed booth asks
+//! again), and every eighth cycle is a warm transfer instead: a clerk ends its call and goes away,
+//! is invited into another clerk's call by id, joins it as its guest, and takes it over; the first
+//! clerk ends wrap-up and is matched. Virtual time advances 1 ms per input, so the
 //! paced status refresh (at most once a second) rides on one input in 1,000. Reports inputs/s and
 //! p50/p99/max per input, and the decisions and the refresh apart.
 //!
@@ -21,9 +23,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use desk::effect::Effect;
-use desk::three_way::Invitee;
-use desk::{Desk, Now};
+use desk::{Desk, Now, Principal};
 use floor::{directory, Latencies, Rng, CLERKS, SERVICES};
+use protocol::{CaseOutcome, ClerkTargetState, ClientMessage, ErrorCode, ServiceCode};
 use routing::*;
 
 struct Bench {
@@ -65,22 +67,31 @@ impl Bench {
         r
     }
 
-    /// One three-way decision (no engine input of its own).
-    fn decide(&mut self, decide: impl FnOnce(&mut Desk, &BTreeSet<ClerkIdx>, Instant) -> Vec<Effect>) {
+    /// One client message from `who` and its drain, measured like an input.
+    fn send(&mut self, who: Principal, msg: ClientMessage) -> Result<(), ErrorCode> {
         self.now += Duration::from_millis(1);
+        let now = self.now();
         let t = Instant::now();
-        let effects = decide(&mut self.desk, &self.connected, self.now);
-        let took = t.elapsed();
-        self.samples.push(took);
-        self.decide.push(took);
-        self.refresh.push(Duration::ZERO);
+        let decided_now = self.desk.on_message(who, &msg, now, &self.connected);
+        let mut effects = decided_now.clone().unwrap_or_default();
+        effects.extend(self.desk.route_actions(now, &self.connected));
+        let decided = t.elapsed();
+        effects.extend(self.desk.refresh_statuses(now.at));
+        let whole = t.elapsed();
+        self.samples.push(whole);
+        self.decide.push(decided);
+        self.refresh.push(whole - decided);
         self.track(effects);
+        decided_now.map(|_| ())
     }
 
     fn track(&mut self, effects: Vec<Effect>) {
         self.effects += effects.len();
-        // The clerks' closed stretches of time go to the records writer after each batch.
+        // The clerks' closed stretches of time, the tickets' event rows and facts, and the counts
+        // go to the records writer and the metrics after each batch.
         let _ = self.desk.clerk_time.take_closed();
+        let _ = self.desk.ticket_log.take_rows();
+        let _ = self.desk.ticket_log.take_counted();
         for effect in effects {
             match effect {
                 Effect::Noted(Action::OfferMade { offer, clerk, .. }) => {
@@ -109,7 +120,8 @@ impl Bench {
     fn accept_all(&mut self) -> usize {
         let offers: Vec<(ClerkIdx, OfferId)> = self.offer_of.iter().map(|(c, o)| (*c, *o)).collect();
         for (clerk, offer) in &offers {
-            self.step(Input::AcceptOffer { clerk: *clerk, offer: *offer }, true).expect("a tracked offer is live");
+            let accept = ClientMessage::AcceptOffer { offer: protocol::OfferId(offer.0) };
+            self.send(Principal::Clerk(*clerk), accept).expect("a tracked offer is live");
             self.media_up(*clerk, true);
         }
         offers.len()
@@ -120,8 +132,14 @@ impl Bench {
     fn media_up(&mut self, clerk: ClerkIdx, measure: bool) {
         let Some(&call) = self.call_of.get(&clerk) else { return };
         let booth = self.desk.engine().call(call).expect("tracked call is live").booth;
-        self.step(Input::MediaConnected { call, by: Party::Booth(booth) }, measure).expect("the call is live");
-        self.step(Input::MediaConnected { call, by: Party::Clerk(clerk) }, measure).expect("the call is live");
+        if !measure {
+            self.step(Input::MediaConnected { call, by: Party::Booth(booth) }, false).expect("the call is live");
+            self.step(Input::MediaConnected { call, by: Party::Clerk(clerk) }, false).expect("the call is live");
+            return;
+        }
+        let up = ClientMessage::MediaState { call: protocol::CallId(call.0), state: protocol::MediaState::Connected };
+        self.send(Principal::Booth(booth), up.clone()).expect("the call is live");
+        self.send(Principal::Clerk(clerk), up).expect("the call is live");
     }
 
     /// `guest` (in a call) ends it and steps away, is invited into `host`'s call, joins it and
@@ -129,28 +147,24 @@ impl Bench {
     fn warm_transfer(&mut self, host: ClerkIdx, guest: ClerkIdx) -> BoothIdx {
         let (host_call, guest_call) = (self.call_of[&host], self.call_of[&guest]);
         let freed = self.desk.engine().call(guest_call).expect("tracked call is live").booth;
-        self.step(Input::HangUp { call: guest_call, by: Party::Clerk(guest) }, true).unwrap();
-        self.step(Input::ClerkSetAway { clerk: guest, reason: AwayReason::Break }, true).unwrap();
+        let (host_p, guest_p) = (Principal::Clerk(host), Principal::Clerk(guest));
+        self.send(guest_p, ClientMessage::HangUp { call: protocol::CallId(guest_call.0) }).unwrap();
+        let away = ClientMessage::SetState { state: ClerkTargetState::Away, reason: Some(protocol::AwayReason::Break) };
+        self.send(guest_p, away).unwrap();
         let wire = protocol::CallId(host_call.0);
         let id = self.desk.engine().directory().clerk(guest).id.clone();
-        self.decide(|desk, connected, at| {
-            let invited = desk.decide_three_way(connected, |floor, three_way| {
-                three_way.invite(floor, host, wire, Invitee::Clerk(&id), at)
-            });
-            invited.expect("an away clerk can be invited")
-        });
-        self.step(Input::ClerkSetAway { clerk: guest, reason: AwayReason::Assisting }, true).unwrap();
-        self.decide(|desk, connected, at| {
-            let floor = desk.floor(connected);
-            desk.three_way.may_join(&floor, guest, wire, at).expect("the invitation is open");
-            let effects =
-                desk.decide_three_way(connected, |floor, three_way| three_way.joined(floor, guest, wire, &[]));
-            desk.absorb(effects)
-        });
-        self.step(Input::TransferCall { call: host_call, from: host, to: guest }, true).unwrap();
-        self.step(Input::EndWrapUp { clerk: host }, true).unwrap();
+        let invite = ClientMessage::InviteToCall { call: wire, clerk: Some(id.clone()), service: None };
+        self.send(host_p, invite).expect("an away clerk can be invited");
+        self.send(guest_p, ClientMessage::JoinCall { call: wire }).expect("the invitation is open");
+        self.send(host_p, ClientMessage::TransferCall { call: wire, clerk: id }).unwrap();
+        self.send(host_p, end_wrap_up()).unwrap();
         freed
     }
+}
+
+/// The clerk ends wrap-up with an outcome: a case record to write.
+fn end_wrap_up() -> ClientMessage {
+    ClientMessage::EndWrapUp { outcome: Some(CaseOutcome::Completed), note: None }
 }
 
 fn main() {
@@ -217,13 +231,14 @@ fn main() {
         } else {
             let call = b.call_of[&clerk];
             let booth = b.desk.engine().call(call).expect("tracked call is live").booth;
-            b.step(Input::HangUp { call, by: Party::Clerk(clerk) }, true).unwrap();
-            b.step(Input::EndWrapUp { clerk }, true).unwrap();
+            b.send(Principal::Clerk(clerk), ClientMessage::HangUp { call: protocol::CallId(call.0) }).unwrap();
+            b.send(Principal::Clerk(clerk), end_wrap_up()).unwrap();
             booth
         };
         calls += b.accept_all();
-        let service = skill(&mut rng);
-        if b.step(Input::RequestService { booth, service, priority: Priority::Normal }, true).is_err() {
+        let service = ServiceCode::new(dir.service(skill(&mut rng)).code.clone());
+        let request = ClientMessage::RequestService { service, priority: protocol::Priority::Normal };
+        if b.send(Principal::Booth(booth), request).is_err() {
             refused += 1;
         }
         calls += b.accept_all();
@@ -251,7 +266,7 @@ fn main() {
         s.len() as f64 / wall.as_secs_f64()
     );
     println!("latency per input: {}, max {:.2} µs", s.percentiles(), s.max_us());
-    println!("of which, per input (three-way decisions count as decisions, with no refresh):");
-    part("decisions (input + route_actions)", std::mem::take(&mut b.decide));
+    println!("of which, per input:");
+    part("decisions (on_message + route_actions)", std::mem::take(&mut b.decide));
     part("status refresh (refresh_statuses)", std::mem::take(&mut b.refresh));
 }
