@@ -10,11 +10,8 @@
 //! up. Times are the log's timeline (`Now::wall_ms`), so a replay writes the same ones. `detail`
 //! holds ids and reasons only, never a citizen's data.
 
-use std::collections::HashMap;
-
-use routing::{Action, Directory, Party, TicketId};
+use routing::{Action, Directory, FxMap, Party, TicketId};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::convert::{call_end_out, priority_out, revoke_out, ticket_end_out};
 use crate::ids::store_id;
@@ -95,11 +92,11 @@ pub struct OpenTicketLog {
 /// Tickets being logged and the rows not yet handed to the writer.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct TicketLog {
-    /// Per open ticket: the last sequence number and the booth's region.
-    open: HashMap<TicketId, (i64, String)>,
+    /// Per open ticket: the last sequence number, the booth's region and the ticket's store id.
+    open: FxMap<TicketId, (i64, String, String)>,
     pending: Vec<TicketEventRow>,
     /// Per open ticket: its facts so far, and when its current call started.
-    facts: HashMap<TicketId, (TicketFactRow, Option<i64>)>,
+    facts: FxMap<TicketId, (TicketFactRow, Option<i64>)>,
     closed: Vec<TicketFactRow>,
     /// What the counters count, since the shell last took it.
     counted: Vec<Counted>,
@@ -121,9 +118,44 @@ fn snake(debug: impl std::fmt::Debug) -> String {
     out
 }
 
-/// A protocol value's wire word.
-fn wire<T: Serialize>(v: T) -> serde_json::Value {
-    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+/// A row's `detail`, a JSON object written field by field: each value serialized straight into
+/// the text (no intermediate `serde_json::Value`: a row is written for most engine actions, and
+/// building a map for each doubled the desk's cost per input). Keys are given in alphabetical
+/// order, the order `serde_json`'s maps have always written them in the stored rows.
+struct Detail(Vec<u8>);
+
+impl Detail {
+    fn new() -> Self {
+        let mut buf = Vec::with_capacity(96);
+        buf.push(b'{');
+        Detail(buf)
+    }
+
+    /// Adds `"key": value`; `key` is a plain ASCII word (never escaped).
+    fn field(mut self, key: &str, value: &impl Serialize) -> Self {
+        if self.0.len() > 1 {
+            self.0.push(b',');
+        }
+        self.0.push(b'"');
+        self.0.extend_from_slice(key.as_bytes());
+        self.0.extend_from_slice(b"\":");
+        // Writing into a Vec cannot fail, and these values (numbers, strings, unit enums) always serialize.
+        serde_json::to_writer(&mut self.0, value).expect("a detail value serializes");
+        self
+    }
+
+    fn done(mut self) -> String {
+        self.0.push(b'}');
+        String::from_utf8(self.0).expect("serde_json writes UTF-8")
+    }
+}
+
+/// A protocol value's wire word (`served`, `booth_lost`, …).
+fn word<T: Serialize>(v: T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
 }
 
 impl TicketLog {
@@ -132,7 +164,7 @@ impl TicketLog {
         let mut list: Vec<OpenTicketLog> = self
             .open
             .iter()
-            .map(|(t, (seq, region))| {
+            .map(|(t, (seq, region, _))| {
                 let (facts, call_started_ms) = match self.facts.get(t) {
                     Some((f, at)) => (Some(f.clone()), *at),
                     None => (None, None),
@@ -146,7 +178,8 @@ impl TicketLog {
 
     /// Takes a snapshot's open logs (what was pending went to the writer before).
     pub fn restore(&mut self, list: &[OpenTicketLog]) {
-        self.open = list.iter().map(|l| (TicketId(l.ticket), (l.seq, l.booth_region.clone()))).collect();
+        self.open =
+            list.iter().map(|l| (TicketId(l.ticket), (l.seq, l.booth_region.clone(), store_id(l.ticket)))).collect();
         self.facts =
             list.iter().filter_map(|l| Some((TicketId(l.ticket), (l.facts.clone()?, l.call_started_ms)))).collect();
     }
@@ -175,16 +208,16 @@ impl TicketLog {
         self.facts.get(&ticket).map(|(f, _)| f)
     }
 
-    fn push(&mut self, ticket: TicketId, at_ms: i64, kind: &str, detail: serde_json::Value) {
-        let Some((seq, region)) = self.open.get_mut(&ticket) else { return };
+    fn push(&mut self, ticket: TicketId, at_ms: i64, kind: &str, detail: Detail) {
+        let Some((seq, region, id)) = self.open.get_mut(&ticket) else { return };
         *seq += 1;
         self.pending.push(TicketEventRow {
-            ticket_id: store_id(ticket.0),
+            ticket_id: id.clone(),
             seq: *seq,
             booth_region: region.clone(),
             at_ms,
             kind: kind.to_owned(),
-            detail: detail.to_string(),
+            detail: detail.done(),
         });
     }
 
@@ -194,7 +227,7 @@ impl TicketLog {
             Party::Booth(_) => "booth",
             Party::Clerk(_) => "clerk",
         };
-        self.push(ticket, at_ms, "media_up", json!({"call": call, "party": party}));
+        self.push(ticket, at_ms, "media_up", Detail::new().field("call", &call).field("party", &party));
     }
 
     /// Adds the log row of `action`, if it is about a ticket, and folds it into the ticket's
@@ -206,44 +239,56 @@ impl TicketLog {
         match *action {
             Action::TicketOpened { ticket, booth, service, priority } => {
                 let region = dir.region(dir.booth(booth).region).id.clone();
-                self.open.insert(ticket, (0, region));
-                let detail = json!({"booth": dir.booth(booth).id, "service": dir.service(service).code,
-                                    "priority": wire(priority_out(priority))});
+                self.open.insert(ticket, (0, region, store_id(ticket.0)));
+                let detail = Detail::new()
+                    .field("booth", &dir.booth(booth).id)
+                    .field("priority", &priority_out(priority))
+                    .field("service", &dir.service(service).code);
                 self.push(ticket, at_ms, "requested", detail);
             }
             Action::TicketWidened { ticket, step, cause } => {
-                self.push(ticket, at_ms, "widened", json!({"step": step, "cause": snake(cause)}));
+                let detail = Detail::new().field("cause", &snake(cause)).field("step", &step);
+                self.push(ticket, at_ms, "widened", detail);
             }
             Action::OfferMade { offer, ticket, clerk, .. } => {
-                self.push(ticket, at_ms, "offered", json!({"offer": offer.0, "clerk": dir.clerk(clerk).id}));
+                let detail = Detail::new().field("clerk", &dir.clerk(clerk).id).field("offer", &offer.0);
+                self.push(ticket, at_ms, "offered", detail);
             }
             Action::OfferRevoked { offer, ticket, clerk, reason } => {
-                let detail =
-                    json!({"offer": offer.0, "clerk": dir.clerk(clerk).id, "reason": wire(revoke_out(reason))});
+                let detail = Detail::new()
+                    .field("clerk", &dir.clerk(clerk).id)
+                    .field("offer", &offer.0)
+                    .field("reason", &revoke_out(reason));
                 self.push(ticket, at_ms, "offer_revoked", detail);
             }
             Action::TicketRequeued { ticket, cause, .. } => {
-                self.push(ticket, at_ms, "requeued", json!({"cause": snake(cause)}));
+                self.push(ticket, at_ms, "requeued", Detail::new().field("cause", &snake(cause)));
             }
             Action::CallStarted { call, ticket, clerk, .. } => {
-                let detail =
-                    json!({"call": call.0, "clerk": dir.clerk(clerk).id, "hall": dir.region(dir.clerk(clerk).hall).id});
+                let detail = Detail::new()
+                    .field("call", &call.0)
+                    .field("clerk", &dir.clerk(clerk).id)
+                    .field("hall", &dir.region(dir.clerk(clerk).hall).id);
                 self.push(ticket, at_ms, "accepted", detail);
             }
             Action::CallEnded { call, ticket, reason, .. } => {
-                self.push(ticket, at_ms, "call_ended", json!({"call": call.0, "reason": wire(call_end_out(reason))}));
+                let detail = Detail::new().field("call", &call.0).field("reason", &call_end_out(reason));
+                self.push(ticket, at_ms, "call_ended", detail);
             }
             Action::CallTransferred { call, ticket, from, to, .. } => {
-                let detail = json!({"call": call.0, "from": dir.clerk(from).id, "to": dir.clerk(to).id,
-                                    "hall": dir.region(dir.clerk(to).hall).id});
+                let detail = Detail::new()
+                    .field("call", &call.0)
+                    .field("from", &dir.clerk(from).id)
+                    .field("hall", &dir.region(dir.clerk(to).hall).id)
+                    .field("to", &dir.clerk(to).id);
                 self.push(ticket, at_ms, "transferred", detail);
             }
             Action::TicketServiceChanged { ticket, from, to, .. } => {
-                let detail = json!({"from": dir.service(from).code, "to": dir.service(to).code});
+                let detail = Detail::new().field("from", &dir.service(from).code).field("to", &dir.service(to).code);
                 self.push(ticket, at_ms, "service_changed", detail);
             }
             Action::TicketClosed { ticket, reason, .. } => {
-                self.push(ticket, at_ms, "closed", json!({"reason": wire(ticket_end_out(reason))}));
+                self.push(ticket, at_ms, "closed", Detail::new().field("reason", &ticket_end_out(reason)));
                 self.open.remove(&ticket);
             }
             Action::QueueChanged { .. } | Action::ClerkStateChanged { .. } => {}
@@ -255,7 +300,10 @@ impl TicketLog {
         match *action {
             Action::TicketOpened { ticket, booth, service, .. } => {
                 let b = dir.booth(booth);
-                let home = dir.widening_steps(b.region, service).first().and_then(|s| s.first().copied());
+                // The first hall its widening reaches: the booth's nearest region at a level the
+                // item is served at (as `Directory::widening_steps` starts, without building them).
+                let levels = &dir.service(service).levels;
+                let home = dir.ancestry(b.region).find(|r| levels.contains(&dir.region(*r).level));
                 let fact = TicketFactRow {
                     ticket_id: store_id(ticket.0),
                     booth: b.id.clone(),
@@ -304,7 +352,7 @@ impl TicketLog {
             Action::TicketClosed { ticket, reason, .. } => {
                 if let Some((mut f, _)) = self.facts.remove(&ticket) {
                     f.closed_ms = now_ms;
-                    f.outcome = wire(ticket_end_out(reason)).as_str().unwrap_or_default().to_owned();
+                    f.outcome = word(ticket_end_out(reason));
                     let abandoned = matches!(f.outcome.as_str(), "cancelled" | "booth_lost") && f.answered_ms.is_none();
                     if abandoned {
                         counted.push(Counted::Abandoned { hall: f.home_hall.clone(), service: f.service.clone() });
@@ -322,5 +370,27 @@ impl TicketLog {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn details_are_written_as_serde_json_writes_its_maps() {
+        let written = Detail::new()
+            .field("call", &4_294_967_297u64)
+            .field("from", &"clerk-\"hekou\"-1")
+            .field("hall", &"河口区")
+            .field("to", &"clerk-2")
+            .done();
+        let expected =
+            json!({"to": "clerk-2", "call": 4_294_967_297u64, "hall": "河口区", "from": "clerk-\"hekou\"-1"});
+        assert_eq!(written, expected.to_string());
+        let reason = Detail::new().field("reason", &ticket_end_out(routing::TicketEndReason::BoothLost)).done();
+        assert_eq!(reason, r#"{"reason":"booth_lost"}"#);
+        assert_eq!(word(ticket_end_out(routing::TicketEndReason::Served)), "served");
     }
 }

@@ -63,10 +63,10 @@ async fn the_openapi_document_is_valid_and_matches_the_router() {
             documented.insert(path.clone());
         }
     }
-    // Every REST route the router has is documented: the routes as `router()` declares them (the
-    // pages and their assets are not REST).
-    let source =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../signaling-server/src/lib.rs")).unwrap();
+    // Every REST route the router has is documented: the routes as `router()` declares them, and
+    // the WebSocket route the gateway adds to it (the pages and their assets are not REST).
+    let read = |path: &str| std::fs::read_to_string(format!("{}/../{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let source = read("signaling-server/src/lib.rs") + &read("gateway/src/ws.rs");
     let pages = ["/", "/booth", "/clerk", "/supervisor", "/web/{name}"];
     let routes: BTreeSet<String> = source
         .split(".route(\"")
