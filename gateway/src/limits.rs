@@ -10,7 +10,7 @@ use tokio::time::Instant;
 /// `[limits]`: connection, message, login and upload bounds. All optional.
 /// `[limits] records_queue` unless set: the records writer's queue bound (see the server's
 /// records writer).
-pub const DEFAULT_RECORDS_QUEUE: usize = 50_000;
+pub const DEFAULT_RECORDS_QUEUE: usize = host::records::MAX_QUEUED;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -8,13 +8,22 @@
 //! - [`bus`]: the gateway ↔ router bus ([`bus::GatewayInput`], [`bus::RemoteBus`]);
 //! - [`hub`]: this node's WebSockets, delivered to without blocking;
 //! - [`role`]: a node's place in a cluster and its `[cluster]` settings;
-//! - [`doc_meta`]: a stored document's metadata, as the gateway hands it to the host.
+//! - [`doc_meta`]: a stored document's metadata, as the gateway hands it to the host;
+//! - [`records`]: the records writer (cases, ratings, events and the rest, committed in order on
+//!   a thread of their own, each answer sent once its record is committed) and the id scheme;
+//! - [`documents`]: documents over the records store, recent metadata in memory;
+//! - [`history`]: the supervisors' last hour of waiting counts and today's answered counts;
+//! - [`metrics`]: the Prometheus registry every part of the server counts in.
 #![forbid(unsafe_code)]
 
 pub mod bus;
 pub mod commands;
 pub mod doc_meta;
+pub mod documents;
+pub mod history;
 pub mod hub;
+pub mod metrics;
+pub mod records;
 pub mod role;
 pub mod routing_log;
 pub mod snapshot;

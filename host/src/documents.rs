@@ -35,7 +35,7 @@ impl Default for DocumentsConfig {
     }
 }
 
-use host::doc_meta::{DocMeta, Review};
+use crate::doc_meta::{DocMeta, Review};
 
 /// Documents over the records store, with the recent ones' metadata kept in memory: the driver
 /// looks up a live call's documents without touching the database.

@@ -337,7 +337,7 @@ impl WriterHealth {
 /// `error` with code `server_busy`); `/healthz` then says `records_queue_full`. What the server
 /// writes of its own accord (events, a wrap-up's time limit) is still queued: the bound holds
 /// the clients back, never a record.
-pub const MAX_QUEUED: usize = gateway::limits::DEFAULT_RECORDS_QUEUE;
+pub const MAX_QUEUED: usize = 50_000;
 
 /// How often a record the database refuses (other than a lost connection or a duplicate) is
 /// tried before it is set aside.
