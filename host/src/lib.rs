@@ -13,7 +13,9 @@
 //!   a thread of their own, each answer sent once its record is committed) and the id scheme;
 //! - [`documents`]: documents over the records store, recent metadata in memory;
 //! - [`history`]: the supervisors' last hour of waiting counts and today's answered counts;
-//! - [`metrics`]: the Prometheus registry every part of the server counts in.
+//! - [`metrics`]: the Prometheus registry every part of the server counts in;
+//! - [`media`]: the `[media]` settings and the in-process media relay; [`turn`]: the `[turn]`
+//!   settings and the TURN credentials minted per call.
 #![forbid(unsafe_code)]
 
 pub mod bus;
@@ -22,8 +24,10 @@ pub mod doc_meta;
 pub mod documents;
 pub mod history;
 pub mod hub;
+pub mod media;
 pub mod metrics;
 pub mod records;
 pub mod role;
 pub mod routing_log;
 pub mod snapshot;
+pub mod turn;

@@ -21,17 +21,15 @@
 #[cfg(feature = "cluster")]
 mod cluster_node;
 pub mod config;
-// The records writer, documents, the grid's history and the metrics are the host's; under their
-// old names here too.
-pub use host::{documents, history, metrics, records};
+// The records writer, documents, the grid's history, the metrics and the media and TURN settings
+// are the host's; under their old names here too.
+pub use host::{documents, history, media, metrics, records, turn};
 pub mod driver;
 pub mod http;
-pub mod media;
 pub mod staffing;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
-pub mod turn;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

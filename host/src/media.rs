@@ -3,7 +3,7 @@
 //! In relay mode (the default) every call goes through the relay (`media-relay` crate): the
 //! driver opens a room when a call starts, hands the parties' answers and candidates to it, and
 //! closes it when the call ends; the relay's offers and candidates come back as
-//! [`Command::Relay`](host::commands::Command::Relay) and go out to the party like any message.
+//! [`Command::Relay`](crate::commands::Command::Relay) and go out to the party like any message.
 //! Calls are recorded when `record` is on. In `p2p` mode the server only relays signaling
 //! between the two parties, as before.
 
@@ -103,7 +103,7 @@ impl MediaConfig {
 pub fn start_relay(
     config: &MediaConfig,
     data_dir: &std::path::Path,
-    commands: tokio::sync::mpsc::Sender<host::commands::Command>,
+    commands: tokio::sync::mpsc::Sender<crate::commands::Command>,
 ) -> Option<media_relay::Relay> {
     if !config.relayed() || tokio::runtime::Handle::try_current().is_err() {
         return None;
@@ -124,7 +124,7 @@ pub fn start_relay(
     };
     tokio::spawn(async move {
         while let Some(event) = events.recv().await {
-            if commands.send(host::commands::Command::Relay(event)).await.is_err() {
+            if commands.send(crate::commands::Command::Relay(event)).await.is_err() {
                 break;
             }
         }
