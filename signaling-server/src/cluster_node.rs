@@ -45,12 +45,12 @@ pub fn spawn_cluster(settings: Settings) -> std::io::Result<AppState> {
     cluster::bus::spawn_outbound_tail(url, keys, shared.edge.gateway.clone(), shared.edge.hub.clone());
     spawn_driver_thread(run_cluster(shared.clone(), rx))?;
     cluster::standby::spawn_log_tail(shared.commands.clone(), shared.records.boot(), cfg, role);
-    Ok(shared)
+    Ok(AppState(shared))
 }
 
 /// The cluster node's host: a replica built from the log's header and fed by the log tail, which
 /// answers this node's queries, until [`Command::Promote`] makes its driver the router.
-async fn run_cluster(shared: AppState, mut rx: mpsc::Receiver<Command>) {
+async fn run_cluster(shared: Arc<Shared>, mut rx: mpsc::Receiver<Command>) {
     let mut driver: Option<Driver> = None;
     while let Some(cmd) = rx.recv().await {
         match (cmd, driver.as_mut()) {
@@ -101,7 +101,7 @@ async fn run_cluster(shared: AppState, mut rx: mpsc::Receiver<Command>) {
 
 /// A driver for the log whose header is `header` (its first ids and wall time), with the grid's
 /// saved counts of its lineage.
-async fn replica_for(shared: &AppState, header: &Entry) -> Result<Driver, String> {
+async fn replica_for(shared: &Arc<Shared>, header: &Entry) -> Result<Driver, String> {
     let Some((first_ticket, first_call, started_unix_ms)) = header.log_start() else {
         return Err("the first entry is neither a header nor a snapshot".into());
     };

@@ -45,7 +45,24 @@ use crate::config::Settings;
 use crate::driver::{Command, Driver};
 use crate::state::Shared;
 
-pub type AppState = Arc<Shared>;
+/// What every handler is given: the server's shared state. A type of the server's own, so the
+/// gateway's extractors can take their share of it (`Arc<Edge>`) by `FromRef`.
+#[derive(Clone)]
+pub struct AppState(pub Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl axum::extract::FromRef<AppState> for Arc<gateway::edge::Edge> {
+    fn from_ref(state: &AppState) -> Self {
+        state.edge.clone()
+    }
+}
 
 /// Builds the shared state and spawns the engine host (single node, or a cluster's standby that
 /// becomes the router) and the retention purger.
@@ -208,7 +225,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(http::not_found)
         // Bodies are read by the handlers themselves, each with its own size and time limit.
         .layer(axum::extract::DefaultBodyLimit::disable())
-        .layer(axum::middleware::from_fn_with_state(state.clone(), http::reserve_gate))
+        .layer(axum::middleware::from_fn_with_state(state.edge.clone(), http::reserve_gate))
         .layer(axum::middleware::from_fn(http::json_errors))
         .with_state(state)
 }

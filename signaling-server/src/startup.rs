@@ -93,7 +93,7 @@ pub fn spawn_single(settings: Settings) -> std::io::Result<AppState> {
         (None, _) => {}
     }
     spawn_driver_thread(driver.run(rx))?;
-    Ok(shared)
+    Ok(AppState(shared))
 }
 
 /// Runs the driver (`work`) on a thread of its own, with a single-threaded runtime for its timers

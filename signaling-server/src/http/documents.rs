@@ -184,7 +184,7 @@ async fn authorize_read(
     let what = if thumb { "thumbnail" } else { "document" };
     // Bound what an unauthenticated caller can make us look up and write: ids are 32 hex characters.
     let id: String = id.chars().take(64).collect();
-    let (verdict, label) = match Caller::from_headers(state, headers) {
+    let (verdict, label) = match Caller::from_headers(&state.edge, headers) {
         Ok(caller) => (check_read(state, &id, &caller, now).await, caller.label),
         Err(e) => {
             let label = if e.code == ErrorCode::NotAuthenticated { "anonymous" } else { "invalid_token" };

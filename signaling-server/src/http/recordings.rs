@@ -161,7 +161,7 @@ async fn authorize(
     headers: &HeaderMap,
     range: Option<String>,
 ) -> Result<store::RecordingRow, ApiError> {
-    let (verdict, label) = match Caller::from_headers(state, headers) {
+    let (verdict, label) = match Caller::from_headers(&state.edge, headers) {
         Ok(caller) => (check(state, call, &caller).await, caller.label),
         Err(e) => {
             let label = if e.code == ErrorCode::NotAuthenticated { "anonymous" } else { "invalid_token" };
