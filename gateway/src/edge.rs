@@ -1,5 +1,6 @@
 //! The gateway's share of the server's state: what its WebSocket and REST handlers read to take a
-//! client in — the directory and the supervisors' ids (whom a token may name), the token signer,
+//! client in — the directory and the supervisors' ids (whom a token may name), each account's
+//! hashed secret, the token signer,
 //! every bound on clients and the counters that enforce them — and where they hand what clients
 //! say: this node's hub of sockets and its inputs to the engine host. Immutable after start-up
 //! except the counters (and the hub's registry).
@@ -13,7 +14,7 @@ use host::hub::Hub;
 use routing::Directory;
 use tokio::sync::{watch, Semaphore};
 
-use crate::auth::TokenSigner;
+use crate::auth::{SecretHash, TokenSigner};
 use crate::limits::LimitsConfig;
 use crate::memory::Trimmer;
 use crate::serve::ConnTracker;
@@ -23,7 +24,11 @@ pub struct Edge {
     pub directory: Arc<Directory>,
     /// The configured supervisors' ids, in order: a [`Principal::Supervisor`] is an index into them.
     pub supervisor_ids: Vec<String>,
+    /// Each account's hashed secret and the supervisors' display names, for login.
+    pub accounts: Accounts,
     pub signer: TokenSigner,
+    /// How long a token from `POST /api/login` is valid.
+    pub token_ttl: Duration,
     /// Silence longer than this closes a WebSocket (`heartbeat_timeout`).
     pub heartbeat_timeout: Duration,
     /// Where the gateway's inputs go: the local driver, or the cluster's input stream.
@@ -50,11 +55,22 @@ pub struct Edge {
     next_conn: AtomicU64,
 }
 
+/// Each account's hashed secret: booths and clerks by directory index, supervisors by their index;
+/// and the supervisors' display names (booths' and clerks' are in the directory).
+pub struct Accounts {
+    pub booths: Vec<SecretHash>,
+    pub clerks: Vec<SecretHash>,
+    pub supervisors: Vec<SecretHash>,
+    pub supervisor_names: Vec<String>,
+}
+
 /// What the gateway is configured with; the rest it builds.
 pub struct EdgeConfig {
     pub directory: Arc<Directory>,
     pub supervisor_ids: Vec<String>,
+    pub accounts: Accounts,
     pub signer: TokenSigner,
+    pub token_ttl: Duration,
     pub heartbeat_timeout: Duration,
     pub inputs: Inputs,
     pub gateway: String,
@@ -82,7 +98,9 @@ impl Edge {
             limits,
             directory: c.directory,
             supervisor_ids: c.supervisor_ids,
+            accounts: c.accounts,
             signer: c.signer,
+            token_ttl: c.token_ttl,
             heartbeat_timeout: c.heartbeat_timeout,
             inputs: c.inputs,
             gateway: c.gateway,

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use crate::config::Settings;
 use desk::convert::level_out;
-use gateway::auth::{SecretHash, TokenSigner};
+use gateway::auth::TokenSigner;
 use host::commands::Command;
 
 #[derive(Debug, Clone)]
@@ -25,7 +25,6 @@ pub struct SupervisorInfo {
 pub struct Shared {
     pub directory: Arc<Directory>,
     pub catalog: Catalog,
-    pub token_ttl: Duration,
     pub heartbeat_interval: Duration,
     pub history_sample_secs: u64,
     /// Applied-log entries between two snapshots (`[server] snapshot_every`).
@@ -36,10 +35,7 @@ pub struct Shared {
     pub cluster: Option<Arc<host::role::NodeRole>>,
     pub cluster_config: host::role::ClusterConfig,
     pub tcp_nodelay: bool,
-    pub booth_secrets: Vec<SecretHash>,
-    pub clerk_secrets: Vec<SecretHash>,
     pub supervisors: Vec<SupervisorInfo>,
-    pub supervisor_secrets: Vec<SecretHash>,
     pub ice_servers: Vec<IceServer>,
     /// `[media]`: relay or peer to peer, recording.
     pub media: crate::media::MediaConfig,
@@ -158,7 +154,14 @@ impl Shared {
         let edge = Arc::new(gateway::edge::Edge::new(gateway::edge::EdgeConfig {
             directory: directory.clone(),
             supervisor_ids: f.supervisors.iter().map(|s| s.id.clone()).collect(),
+            accounts: gateway::edge::Accounts {
+                booths: settings.booth_secrets,
+                clerks: settings.clerk_secrets,
+                supervisors: settings.supervisor_secrets,
+                supervisor_names: f.supervisors.iter().map(|s| s.name.clone()).collect(),
+            },
             signer,
+            token_ttl: Duration::from_secs(f.server.token_ttl_secs),
             heartbeat_timeout: Duration::from_secs(f.server.heartbeat_timeout_secs),
             gateway: match &cluster {
                 Some(role) => format!("{}:{records_boot}", role.node),
@@ -180,7 +183,6 @@ impl Shared {
             case_retention_days: f.database.case_retention_days,
             doc_pool,
             catalog,
-            token_ttl: Duration::from_secs(f.server.token_ttl_secs),
             heartbeat_interval: Duration::from_secs(f.server.heartbeat_interval_secs),
             history_sample_secs: f.server.history_sample_secs,
             snapshot_every: f.server.snapshot_every.max(100),
@@ -195,10 +197,7 @@ impl Shared {
             recording_dir: f.media.recording_dir(&f.documents.data_dir),
             relay: crate::media::start_relay(&f.media, &f.documents.data_dir, commands.clone()),
             turn: f.turn.clone(),
-            booth_secrets: settings.booth_secrets,
-            clerk_secrets: settings.clerk_secrets,
             supervisors,
-            supervisor_secrets: settings.supervisor_secrets,
             directory,
             commands,
         })

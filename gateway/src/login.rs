@@ -10,9 +10,12 @@ use axum::Json;
 use protocol::rest::{LoginRequest, LoginResponse};
 use protocol::{ErrorCode, Role};
 
-use super::{read_body, ApiError};
-use crate::AppState;
-use gateway::auth::{unix_now, Claims, SecretHash};
+use std::sync::Arc;
+
+use crate::api_error::ApiError;
+use crate::auth::{unix_now, Claims, SecretHash};
+use crate::edge::Edge;
+use crate::rest::read_body;
 
 /// A login body is a few hundred bytes; anything near this is not a login.
 const MAX_LOGIN_BODY: usize = 4 * 1024;
@@ -31,27 +34,31 @@ impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
 }
 
 pub async fn login(
-    State(state): State<AppState>,
+    State(state): State<Arc<Edge>>,
     PeerIp(ip): PeerIp,
     body: Body,
 ) -> Result<Json<LoginResponse>, ApiError> {
-    let bytes = read_body(body, MAX_LOGIN_BODY, state.edge.limits.body_timeout(), ErrorCode::MessageTooLarge).await?;
+    let bytes = read_body(body, MAX_LOGIN_BODY, state.limits.body_timeout(), ErrorCode::MessageTooLarge).await?;
     let req: LoginRequest = serde_json::from_slice(&bytes).map_err(|_| ErrorCode::BadMessage)?;
     if req.secret.len() > 256 || req.id.len() > 128 {
         return Err(ErrorCode::InvalidField.into());
     }
     let now = tokio::time::Instant::now();
-    if let Err(wait) = state.edge.login_throttle.check(req.role, &req.id, ip, now) {
+    if let Err(wait) = state.login_throttle.check(req.role, &req.id, ip, now) {
         tracing::info!(role = req.role.as_str(), wait_secs = wait.as_secs(), "login refused: backing off");
         return Err(ApiError::retry_after(ErrorCode::TooManyAttempts, wait));
     }
     let dir = &state.directory;
     let (hash, name) = match req.role {
-        Role::Booth => dir.booth_idx(&req.id).map(|i| (&state.booth_secrets[i.0 as usize], dir.booth(i).name.clone())),
-        Role::Clerk => dir.clerk_idx(&req.id).map(|i| (&state.clerk_secrets[i.0 as usize], dir.clerk(i).name.clone())),
-        Role::Supervisor => {
-            state.supervisor_idx(&req.id).map(|i| (&state.supervisor_secrets[i], state.supervisors[i].name.clone()))
+        Role::Booth => {
+            dir.booth_idx(&req.id).map(|i| (&state.accounts.booths[i.0 as usize], dir.booth(i).name.clone()))
         }
+        Role::Clerk => {
+            dir.clerk_idx(&req.id).map(|i| (&state.accounts.clerks[i.0 as usize], dir.clerk(i).name.clone()))
+        }
+        Role::Supervisor => state
+            .supervisor_idx(&req.id)
+            .map(|i| (&state.accounts.supervisors[i], state.accounts.supervisor_names[i].clone())),
     }
     .map(|(h, n)| (Some(h.clone()), n))
     .unwrap_or((None, String::new()));
@@ -71,13 +78,13 @@ pub async fn login(
     .await
     .map_err(|_| ErrorCode::Internal)?;
     if !ok {
-        state.edge.login_throttle.failed(req.role, &req.id, ip, tokio::time::Instant::now());
+        state.login_throttle.failed(req.role, &req.id, ip, tokio::time::Instant::now());
         tracing::info!(role = req.role.as_str(), "login refused");
         return Err(ErrorCode::BadCredentials.into());
     }
-    state.edge.login_throttle.succeeded(req.role, &req.id, ip);
+    state.login_throttle.succeeded(req.role, &req.id, ip);
     let exp = unix_now() + state.token_ttl.as_secs();
-    let token = state.edge.signer.issue(&Claims { role: req.role, id: req.id.clone(), exp });
+    let token = state.signer.issue(&Claims { role: req.role, id: req.id.clone(), exp });
     tracing::info!(role = req.role.as_str(), id = %req.id, "login");
     Ok(Json(LoginResponse { token, role: req.role, id: req.id, display_name: name, expires_at_unix: exp }))
 }
