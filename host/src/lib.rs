@@ -14,6 +14,7 @@
 //! - [`documents`]: documents over the records store, recent metadata in memory;
 //! - [`history`]: the supervisors' last hour of waiting counts and today's answered counts;
 //! - [`metrics`]: the Prometheus registry every part of the server counts in;
+//! - [`state`]: what the host reads, shared with the server's handlers (`Shared`);
 //! - [`media`]: the `[media]` settings and the in-process media relay; [`turn`]: the `[turn]`
 //!   settings and the TURN credentials minted per call.
 #![forbid(unsafe_code)]
@@ -30,4 +31,5 @@ pub mod records;
 pub mod role;
 pub mod routing_log;
 pub mod snapshot;
+pub mod state;
 pub mod turn;

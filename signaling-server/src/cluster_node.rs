@@ -107,7 +107,7 @@ async fn replica_for(shared: &Arc<Shared>, header: &Entry) -> Result<Driver, Str
     };
     let mut cfg = shared.engine_config.clone();
     (cfg.first_ticket, cfg.first_call) = (first_ticket, first_call);
-    let mut driver = Driver::new(shared.clone(), cfg);
+    let mut driver = Driver::new(shared.host.clone(), cfg);
     driver.set_wall_base(started_unix_ms);
     let lineage = driver.lineage();
     let state = shared.clone();

@@ -115,7 +115,7 @@ pub fn replay_log(
     let directory = Arc::new(settings.directory.clone());
     let (tx, _rx) = mpsc::channel(1);
     let shared = Arc::new(Shared::new(settings, directory, tx, None)?);
-    let mut driver = Driver::new(shared, engine_cfg);
+    let mut driver = Driver::new(shared.host.clone(), engine_cfg);
     driver.set_wall_base(started_unix_ms);
     driver.trace_to(out);
     driver.replay(&log.entries);

@@ -57,7 +57,7 @@ pub fn spawn_single(settings: Settings) -> std::io::Result<AppState> {
         };
     engine_cfg.first_ticket = first_ticket;
     engine_cfg.first_call = first_call;
-    let mut driver = Driver::new(shared.clone(), engine_cfg);
+    let mut driver = Driver::new(shared.host.clone(), engine_cfg);
     driver.set_wall_base(started_unix_ms);
     // Today's answered counts of other engine histories (earlier logs, other nodes); this one's
     // come back with the replay.

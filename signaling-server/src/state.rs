@@ -1,13 +1,13 @@
-//! State shared by every handler: the directory, accounts, token signer, catalog, this node's
-//! connection hub and its inputs to the engine host. Immutable after start-up except the
-//! connection counter (and the hub's registry).
+//! The server's shared state, built from the settings: the host's share (`host::state::Shared`:
+//! directory, records, documents, relay, hub — what the driver reads), the gateway's (`Edge`:
+//! accounts, tokens, bounds), and what only the REST handlers read (the catalog, upload slots).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::rest::{Catalog, CatalogBooth, CatalogRegion, CatalogService};
-use protocol::{BoothId, IceServer, RegionId, ServiceCode};
-use routing::{Directory, RegionIdx};
+use protocol::{BoothId, RegionId, ServiceCode};
+use routing::Directory;
 use tokio::sync::mpsc;
 
 use crate::config::Settings;
@@ -15,52 +15,33 @@ use desk::convert::level_out;
 use gateway::auth::TokenSigner;
 use host::commands::Command;
 
-#[derive(Debug, Clone)]
-pub struct SupervisorInfo {
-    pub id: String,
-    pub name: String,
-    pub scope: RegionIdx,
-}
+pub use host::state::SupervisorInfo;
 
+/// The server's shared state: the host's share (read through `Deref`), the gateway's, and what
+/// only the REST handlers read.
 pub struct Shared {
-    pub directory: Arc<Directory>,
+    pub host: Arc<host::state::Shared>,
+    /// The gateway's share: tokens, bounds, this node's sockets and its inputs to the engine host.
+    pub edge: Arc<gateway::edge::Edge>,
     pub catalog: Catalog,
-    pub heartbeat_interval: Duration,
-    pub history_sample_secs: u64,
-    /// Applied-log entries between two snapshots (`[server] snapshot_every`).
-    pub snapshot_every: u64,
-    /// The routing engine's timeouts (the driver starts its engine, or a standby's, with them).
-    pub engine_config: routing::EngineConfig,
-    /// In cluster mode: this node's name and whether it is the router now.
-    pub cluster: Option<Arc<host::role::NodeRole>>,
     pub cluster_config: host::role::ClusterConfig,
     pub tcp_nodelay: bool,
-    pub supervisors: Vec<SupervisorInfo>,
-    pub ice_servers: Vec<IceServer>,
-    /// `[media]`: relay or peer to peer, recording.
-    pub media: crate::media::MediaConfig,
-    pub alerts: desk::alerts::AlertsConfig,
-    /// Where call recordings are written (relay mode with recording on).
-    pub recording_dir: std::path::PathBuf,
-    /// The in-process media relay (relay mode).
-    pub relay: Option<media_relay::Relay>,
-    pub turn: Option<crate::turn::TurnConfig>,
-    pub docs: Arc<crate::documents::DocStore>,
-    /// Case records, ratings, forced states, ticket events and the grid's counts, in the
-    /// records store (`[database] url`).
-    pub records: Arc<crate::records::Records>,
     /// How long case records (and ratings and ticket events) are kept.
     pub case_retention_days: u64,
     /// Bounds how many photos are processed at once (the pipeline's blocking pool).
     pub doc_pool: tokio::sync::Semaphore,
-    /// The engine host on this node (queries, and the router's own inputs).
-    pub commands: mpsc::Sender<Command>,
     /// Document uploads being received or processed.
     pub upload_slots: Arc<tokio::sync::Semaphore>,
     /// Calls with an upload being received or processed (one per call at a time).
     pub uploading_calls: Arc<std::sync::Mutex<std::collections::HashSet<u64>>>,
-    /// The gateway's share: tokens, bounds, this node's sockets and its inputs to the engine host.
-    pub edge: Arc<gateway::edge::Edge>,
+}
+
+impl std::ops::Deref for Shared {
+    type Target = host::state::Shared;
+
+    fn deref(&self) -> &host::state::Shared {
+        &self.host
+    }
 }
 
 impl Shared {
@@ -175,22 +156,14 @@ impl Shared {
             limits: limits.clone(),
             first_conn_id: crate::records::id_base(records_boot),
         }));
-        Ok(Self {
-            upload_slots: Arc::new(tokio::sync::Semaphore::new(limits.effective_max_pending_uploads())),
-            uploading_calls: Arc::default(),
+        let host = Arc::new(host::state::Shared {
             docs,
             records,
-            case_retention_days: f.database.case_retention_days,
-            doc_pool,
-            catalog,
             heartbeat_interval: Duration::from_secs(f.server.heartbeat_interval_secs),
             history_sample_secs: f.server.history_sample_secs,
             snapshot_every: f.server.snapshot_every.max(100),
             engine_config: settings.engine.clone(),
-            cluster_config: f.cluster.clone(),
             cluster,
-            edge,
-            tcp_nodelay: f.server.tcp_nodelay,
             ice_servers: f.ice_servers.clone(),
             media: f.media.clone(),
             alerts: f.alerts.clone(),
@@ -200,10 +173,19 @@ impl Shared {
             supervisors,
             directory,
             commands,
+            hub: edge.hub.clone(),
+            gateway: edge.gateway.clone(),
+        });
+        Ok(Self {
+            host,
+            edge,
+            upload_slots: Arc::new(tokio::sync::Semaphore::new(limits.effective_max_pending_uploads())),
+            uploading_calls: Arc::default(),
+            case_retention_days: f.database.case_retention_days,
+            doc_pool,
+            catalog,
+            cluster_config: f.cluster.clone(),
+            tcp_nodelay: f.server.tcp_nodelay,
         })
-    }
-
-    pub fn supervisor_idx(&self, id: &str) -> Option<usize> {
-        self.edge.supervisor_idx(id)
     }
 }

@@ -93,7 +93,7 @@ impl Driver {
 
     /// The other gateway holding `c`'s socket, or `None` when it is in this node's hub.
     fn remote_gateway<'a>(&self, c: &'a Conn) -> Option<&'a str> {
-        c.gateway.as_deref().filter(|g| *g != self.shared.edge.gateway)
+        c.gateway.as_deref().filter(|g| *g != self.shared.gateway)
     }
 
     /// Closes a connection's socket, wherever it is (not while rebuilding: the world is cut off).
@@ -101,7 +101,7 @@ impl Driver {
         let Some(c) = self.conns.get(&conn).filter(|_| self.reach().sends()) else { return };
         match self.remote_gateway(c).map(str::to_owned) {
             Some(gateway) => self.remote.push(RemoteOut { gateway, conn, what: RemoteWhat::Close(reason) }),
-            None => self.shared.edge.hub.close(conn, reason),
+            None => self.shared.hub.close(conn, reason),
         }
     }
 
@@ -178,7 +178,7 @@ impl Driver {
         match self.remote_gateway(c).map(str::to_owned) {
             Some(gateway) => self.remote.push(RemoteOut { gateway, conn, what: RemoteWhat::Msg(msg) }),
             None => {
-                self.shared.edge.hub.deliver(conn, msg);
+                self.shared.hub.deliver(conn, msg);
             }
         }
     }

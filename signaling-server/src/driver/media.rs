@@ -227,7 +227,7 @@ impl Driver {
                     call: c.call.0,
                     ticket: c.ticket.0,
                     service: service.code.clone(),
-                    service_name: self.shared.catalog.services[c.service.0 as usize].name.clone(),
+                    service_name: self.shared.directory.service(c.service).name.clone(),
                     booth: booth.id.clone(),
                     booth_name: booth.name.clone(),
                     booth_region: dir.region(booth.region).id.clone(),

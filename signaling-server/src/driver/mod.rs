@@ -56,9 +56,9 @@ pub use host::hub::{CloseSignal, ConnHandle, ConnId, Outbound};
 pub use snapshot::DriverSnapshot;
 
 use crate::history::WaitingHistory;
-use crate::state::Shared;
 use host::bus::{GatewayInput, RemoteBus, RemoteOut};
 use host::routing_log::{changes_state, AppliedLog, Entry, Logged};
+use host::state::Shared;
 
 pub struct Driver {
     /// The routing engine and every decision above it.
@@ -498,8 +498,8 @@ impl Driver {
         // Last, after every answer of the batches above.
         let retry_after_ms = if cluster { 1_000 } else { 5_000 };
         for conn in local {
-            self.shared.edge.hub.deliver(conn, shutdown_notice(retry_after_ms));
-            self.shared.edge.hub.close_after_queued(conn, protocol::CloseReason::ServerShutdown);
+            self.shared.hub.deliver(conn, shutdown_notice(retry_after_ms));
+            self.shared.hub.close_after_queued(conn, protocol::CloseReason::ServerShutdown);
         }
         self.conns.clear();
     }

@@ -25,7 +25,7 @@ impl Driver {
             .conns
             .iter()
             .map(|(conn, c)| {
-                let (role, id) = self.shared.edge.account_of(c.who);
+                let (role, id) = self.shared.account_of(c.who);
                 ConnSnap { conn: *conn, role, id, gateway: c.gateway.clone() }
             })
             .collect();

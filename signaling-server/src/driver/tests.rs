@@ -52,7 +52,8 @@ fn driver_with(adjust: impl FnOnce(&mut Shared)) -> Driver {
     let directory = Arc::new(settings.directory.clone());
     let engine_cfg = settings.engine.clone();
     let (tx, _rx) = mpsc::channel(8);
-    let mut shared = Shared::new(settings, directory.clone(), tx, None).expect("a writable temp dir");
+    let server = crate::state::Shared::new(settings, directory.clone(), tx, None).expect("a writable temp dir");
+    let mut shared = Arc::try_unwrap(server.host).ok().expect("the host's share is not held elsewhere yet");
     adjust(&mut shared);
     Driver::new(Arc::new(shared), engine_cfg)
 }
@@ -60,8 +61,8 @@ fn driver_with(adjust: impl FnOnce(&mut Shared)) -> Driver {
 fn connect(d: &mut Driver, conn: ConnId, who: Principal, capacity: usize) -> TestConn {
     let (tx, rx) = mpsc::channel(capacity);
     let close = Arc::new(CloseSignal::default());
-    d.shared.edge.hub.register(conn, ConnHandle { tx: tx.clone(), close: close.clone() });
-    let (role, id) = d.shared.edge.account_of(who);
+    d.shared.hub.register(conn, ConnHandle { tx: tx.clone(), close: close.clone() });
+    let (role, id) = d.shared.account_of(who);
     d.on_command(Command::Input { src: None, input: GatewayInput::Connect { conn, role, id, gateway: None } });
     d.flush();
     TestConn { rx, tx, close }
@@ -125,7 +126,7 @@ async fn a_send_failing_while_an_accept_is_routed_closes_the_clerk_and_keeps_the
     // The call goes on: a dropped clerk has its grace period to come back.
     assert_eq!(kinds, ["call_started"]);
     assert_eq!(c.close.closed().await, CloseReason::TooSlow);
-    assert!(!d.shared.edge.hub.connections().contains(&1), "the hub forgot it");
+    assert!(!d.shared.hub.connections().contains(&1), "the hub forgot it");
     // Its socket task reports the disconnect, as the gateway does.
     d.on_command(Command::Input { src: None, input: GatewayInput::Disconnect { conn: 1 } });
     d.flush();
@@ -295,7 +296,7 @@ fn logging_driver(tag: &str, adjust: impl FnOnce(&mut Settings)) -> Logging {
     let directory = Arc::new(settings.directory.clone());
     let mut cfg = settings.engine.clone();
     let (tx, _rx) = mpsc::channel(64);
-    let shared = Arc::new(Shared::new(settings, directory, tx, None).unwrap());
+    let shared = crate::state::Shared::new(settings, directory, tx, None).unwrap().host;
     (cfg.first_ticket, cfg.first_call) = (id_base(shared.records.boot()), id_base(shared.records.boot()));
     let started = store::now_ms() as u64;
     let header = Entry::Header {
