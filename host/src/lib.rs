@@ -14,6 +14,8 @@
 //! - [`documents`]: documents over the records store, recent metadata in memory;
 //! - [`history`]: the supervisors' last hour of waiting counts and today's answered counts;
 //! - [`metrics`]: the Prometheus registry every part of the server counts in;
+//! - [`driver`]: the desk's shell — the one loop that feeds the desk, logs and commits its
+//!   inputs and carries out its effects;
 //! - [`state`]: what the host reads, shared with the server's handlers (`Shared`);
 //! - [`media`]: the `[media]` settings and the in-process media relay; [`turn`]: the `[turn]`
 //!   settings and the TURN credentials minted per call.
@@ -23,6 +25,7 @@ pub mod bus;
 pub mod commands;
 pub mod doc_meta;
 pub mod documents;
+pub mod driver;
 pub mod history;
 pub mod hub;
 pub mod media;

@@ -1,19 +1,15 @@
-//! Xiaowu signaling server: the axum + WebSocket I/O shell around the desk and its routing engine.
+//! Xiaowu signaling server: the binary's wiring around the crates that do the work.
 //!
 //! - `config`: TOML (or the embedded demo) → validated settings and the routing directory;
-//! - `auth`: hashed secrets and signed tokens;
-//! - `driver`: the desk's shell (feeds it, carries out its effects); `startup`: runs it on a thread
-//!   of its own, alone or (`cluster_node`, with the `cluster` feature) as a cluster's standby
-//!   replica that becomes the router;
-//! - the `host` crate holds the seams: the applied log, the commands, the gateway ↔ router bus and
-//!   this node's WebSocket hub; the `cluster` crate, the Redis side of cluster mode;
-//! - `ws` / `http`: thin adapters from the wire to gateway inputs and driver queries;
-//! - `serve`: the listener (connection caps, `TCP_NODELAY`, header timeout);
-//! - `limits` / `throttle`: every bound on clients, and login back-off;
-//! - `relay`: checks on SDP / ICE relayed between the two parties of a call;
-//! - `records` / `documents`: everything durable, in the records store (case records, ratings,
-//!   ticket events, the grid's counts; document photos and their reads);
-//! - `history`: the last hour of waiting counts for the supervisors' chart.
+//! - `state`: the server's shared state — the host's share, the gateway's, and the REST handlers';
+//! - `startup`: runs the host's driver (the desk's shell, `host::driver`) on a thread of its own,
+//!   alone or (`cluster_node`, with the `cluster` feature) as a cluster's standby replica that
+//!   becomes the router;
+//! - `http`: the REST resources (cases, reports, documents, recordings, queues, staffing, alerts,
+//!   the pages); the gateway crate has the listener, the WebSocket sessions, login, tokens, limits
+//!   and the REST plumbing; the host crate the driver, the applied log, the records writer, the
+//!   documents and the grid's history; the `cluster` crate the Redis side of cluster mode;
+//! - `staffing`: staffing advice; `telemetry`: logging set-up.
 //!
 //! [`router`] builds the app without a socket (for tests); [`start`] binds and serves it.
 #![forbid(unsafe_code)]
@@ -23,8 +19,9 @@ mod cluster_node;
 pub mod config;
 // The records writer, documents, the grid's history, the metrics and the media and TURN settings
 // are the host's; under their old names here too.
-pub use host::{documents, history, media, metrics, records, turn};
-pub mod driver;
+pub use host::{documents, driver, history, media, metrics, records, turn};
+#[cfg(test)]
+mod driver_tests;
 pub mod http;
 pub mod staffing;
 pub mod startup;

@@ -8,7 +8,12 @@ use std::sync::Arc;
 use protocol::{ClerkTargetState, ClientMessage, CloseReason, ErrorCode, Priority, ServerMessage, ServiceCode};
 use tokio::sync::mpsc;
 
-use super::*;
+use std::time::Duration;
+
+use host::bus::GatewayInput;
+use host::driver::*;
+use host::state::Shared;
+
 use crate::config::Settings;
 
 struct TestConn {
@@ -61,8 +66,8 @@ fn driver_with(adjust: impl FnOnce(&mut Shared)) -> Driver {
 fn connect(d: &mut Driver, conn: ConnId, who: Principal, capacity: usize) -> TestConn {
     let (tx, rx) = mpsc::channel(capacity);
     let close = Arc::new(CloseSignal::default());
-    d.shared.hub.register(conn, ConnHandle { tx: tx.clone(), close: close.clone() });
-    let (role, id) = d.shared.account_of(who);
+    d.shared().hub.register(conn, ConnHandle { tx: tx.clone(), close: close.clone() });
+    let (role, id) = d.shared().account_of(who);
     d.on_command(Command::Input { src: None, input: GatewayInput::Connect { conn, role, id, gateway: None } });
     d.flush();
     TestConn { rx, tx, close }
@@ -98,7 +103,7 @@ fn last_alerts(c: &mut TestConn) -> Option<Vec<protocol::Alert>> {
 #[tokio::test]
 async fn a_send_failing_while_an_accept_is_routed_closes_the_clerk_and_keeps_the_call() {
     let mut d = driver();
-    let dir = d.shared.directory.clone();
+    let dir = d.shared().directory.clone();
     let clerk = Principal::Clerk(dir.clerk_idx("clerk-hekou-1").unwrap());
     let booth = Principal::Booth(dir.booth_idx("booth-gudao-1").unwrap());
     let mut c = connect(&mut d, 1, clerk, 16);
@@ -126,15 +131,15 @@ async fn a_send_failing_while_an_accept_is_routed_closes_the_clerk_and_keeps_the
     // The call goes on: a dropped clerk has its grace period to come back.
     assert_eq!(kinds, ["call_started"]);
     assert_eq!(c.close.closed().await, CloseReason::TooSlow);
-    assert!(!d.shared.hub.connections().contains(&1), "the hub forgot it");
+    assert!(!d.shared().hub.connections().contains(&1), "the hub forgot it");
     // Its socket task reports the disconnect, as the gateway does.
     d.on_command(Command::Input { src: None, input: GatewayInput::Disconnect { conn: 1 } });
     d.flush();
-    assert!(!d.conns.contains_key(&1), "the clerk's connection is forgotten");
+    assert!(!d.has_conn(1), "the clerk's connection is forgotten");
     // The driver goes on: the same clerk signs in again and finds the call.
     let mut again = connect(&mut d, 3, clerk, 64);
     assert!(again.drain().iter().any(|m| matches!(m, ServerMessage::CallStarted { .. })));
-    d.desk.engine().check_invariants().expect("the engine's records agree");
+    d.desk().engine().check_invariants().expect("the engine's records agree");
 }
 
 /// A run logged a wrap-up and died before its records writer committed the case: replaying the
@@ -226,8 +231,8 @@ async fn a_restart_replays_from_the_last_snapshot_to_the_same_state() {
     restarted.set_wall_base(started);
     restarted.replay(from_last_snapshot(&log.entries));
     assert_eq!(
-        restarted.desk.engine().describe(restarted.clock.engine_base()),
-        d.desk.engine().describe(d.clock.engine_base()),
+        restarted.desk().engine().describe(restarted.engine_base()),
+        d.desk().engine().describe(d.engine_base()),
         "the same engine"
     );
     assert_eq!(restarted.take_snapshot(), d.take_snapshot(), "the same driver state");
@@ -249,7 +254,7 @@ async fn a_snapshot_carries_open_tickets_logs_and_facts_and_clerks_stretches() {
         10,
         ClientMessage::RequestService { service: ServiceCode::new("teacher-cert"), priority: Priority::Normal },
     );
-    let ticket = d.desk.engine().booth_ticket(dir.booth_idx("booth-gudao-1").unwrap()).expect("a waiting ticket");
+    let ticket = d.desk().engine().booth_ticket(dir.booth_idx("booth-gudao-1").unwrap()).expect("a waiting ticket");
     let snap = d.take_snapshot();
     assert_eq!(snap.ticket_logs.len(), 1, "the open ticket's log is in the snapshot");
     assert_eq!(snap.clerk_stretches.len(), 1, "the signed-in clerk's stretch is in the snapshot");
@@ -315,7 +320,7 @@ fn logging_driver(tag: &str, adjust: impl FnOnce(&mut Settings)) -> Logging {
 /// Puts the clerk of connection 1 (`first`) in a call with booth-gudao-1 (connection 10, returned
 /// to keep it open): the clerk goes available, the booth asks for teacher-cert, the clerk accepts.
 fn in_a_call(d: &mut Driver, first: &mut TestConn, clerk: routing::ClerkIdx) -> (protocol::CallId, TestConn) {
-    let dir = d.shared.directory.clone();
+    let dir = d.shared().directory.clone();
     let booth = connect(d, 10, Principal::Booth(dir.booth_idx("booth-gudao-1").unwrap()), 256);
     message(d, 1, ClientMessage::SetState { state: ClerkTargetState::Available, reason: None });
     let request =
@@ -323,7 +328,7 @@ fn in_a_call(d: &mut Driver, first: &mut TestConn, clerk: routing::ClerkIdx) -> 
     message(d, 10, request);
     let offer = first.offer().expect("the clerk is offered the ticket");
     message(d, 1, ClientMessage::AcceptOffer { offer });
-    let call = d.desk.engine().call_of(clerk).expect("a call").call;
+    let call = d.desk().engine().call_of(clerk).expect("a call").call;
     (protocol::CallId(call.0), booth)
 }
 
@@ -333,7 +338,7 @@ fn in_a_call(d: &mut Driver, first: &mut TestConn, clerk: routing::ClerkIdx) -> 
 #[tokio::test]
 async fn a_snapshot_carries_three_way_guests_and_open_invitations() {
     let mut d = driver();
-    let dir = d.shared.directory.clone();
+    let dir = d.shared().directory.clone();
     let idx = |id: &str| dir.clerk_idx(id).unwrap();
     let mut first = connect(&mut d, 1, Principal::Clerk(idx("clerk-hekou-1")), 256);
     let _guest = connect(&mut d, 2, Principal::Clerk(idx("clerk-hekou-2")), 256);
@@ -343,17 +348,18 @@ async fn a_snapshot_carries_three_way_guests_and_open_invitations() {
     // A second invitation stays open (once the call has its guest, this one would be refused at join).
     message(&mut d, 1, ClientMessage::InviteToCall { call, clerk: Some("clerk-hekou-3".into()), service: None });
     message(&mut d, 2, ClientMessage::JoinCall { call });
-    assert_eq!(d.desk.three_way.guest_of(call.0), Some(idx("clerk-hekou-2")));
+    assert_eq!(d.desk().three_way.guest_of(call.0), Some(idx("clerk-hekou-2")));
 
     let snap = d.take_snapshot();
     let mut restarted = driver();
     restarted.set_wall_base(snap.started_unix_ms);
     restarted.restore_snapshot(&snap);
-    assert_eq!(restarted.desk.three_way.guest_of(call.0), Some(idx("clerk-hekou-2")));
-    let invited: Vec<u32> = restarted.desk.three_way.snapshot(d.now).invitations.iter().map(|(c, _, _)| *c).collect();
+    assert_eq!(restarted.desk().three_way.guest_of(call.0), Some(idx("clerk-hekou-2")));
+    let invited: Vec<u32> =
+        restarted.desk().three_way.snapshot(d.now()).invitations.iter().map(|(c, _, _)| *c).collect();
     assert_eq!(invited, vec![idx("clerk-hekou-3").0]);
     assert_eq!(restarted.take_snapshot(), snap, "the same driver state");
-    assert!(restarted.desk.three_way.guest_call(idx("clerk-hekou-2")).is_some());
+    assert!(restarted.desk().three_way.guest_call(idx("clerk-hekou-2")).is_some());
 }
 
 /// Inviting by service item: the server picks a clerk who handles it and is available — from the
@@ -363,7 +369,7 @@ async fn a_snapshot_carries_three_way_guests_and_open_invitations() {
 #[tokio::test]
 async fn an_invitation_by_service_goes_to_a_free_clerk_of_the_inviters_hall_first() {
     let mut d = driver();
-    let dir = d.shared.directory.clone();
+    let dir = d.shared().directory.clone();
     let idx = |id: &str| dir.clerk_idx(id).unwrap();
     let mut first = connect(&mut d, 1, Principal::Clerk(idx("clerk-hekou-1")), 256);
     // Both handle pension-check; the other city's clerk has been available longer.
@@ -419,7 +425,7 @@ async fn a_known_morning_gives_exactly_the_expected_report_hour_by_hour() {
     // t = 0 is 2026-12-01 09:00 China time.
     let nine = 1_796_086_800_000_u64;
     d.set_wall_base(nine);
-    let dir = d.shared.directory.clone();
+    let dir = d.shared().directory.clone();
     let clerk_idx = dir.clerk_idx("clerk-hekou-1").unwrap();
     let mut clerk = connect(&mut d, 1, Principal::Clerk(clerk_idx), 1024);
     let _b1 = connect(&mut d, 10, Principal::Booth(dir.booth_idx("booth-gudao-1").unwrap()), 1024);
@@ -432,7 +438,7 @@ async fn a_known_morning_gives_exactly_the_expected_report_hour_by_hour() {
     let set = |state| ClientMessage::SetState { state, reason: None };
     // The clerk's call, and its ticket.
     let live_call = |d: &Driver| {
-        let v = d.desk.engine().call_of(clerk_idx).expect("in a call");
+        let v = d.desk().engine().call_of(clerk_idx).expect("in a call");
         (protocol::CallId(v.call.0), protocol::TicketId(v.ticket.0))
     };
     let end = || ClientMessage::EndWrapUp { outcome: Some(protocol::CaseOutcome::Completed), note: None };
@@ -456,7 +462,7 @@ async fn a_known_morning_gives_exactly_the_expected_report_hour_by_hour() {
     at(60).await;
     message(&mut d, 11, request());
     at(100).await;
-    let t2 = d.desk.engine().booth_ticket(dir.booth_idx("booth-gudao-2").unwrap()).unwrap();
+    let t2 = d.desk().engine().booth_ticket(dir.booth_idx("booth-gudao-2").unwrap()).unwrap();
     message(&mut d, 11, ClientMessage::CancelTicket { ticket: protocol::TicketId(t2.0) });
     // 09:05:00 T3 (booth 2) asks while the clerk talks (it is shown an estimate); answered at
     // 09:06:20 (80 s: over the 60 s target), 100 s of talk, 30 s of wrap-up.
@@ -516,7 +522,7 @@ async fn a_known_morning_gives_exactly_the_expected_report_hour_by_hour() {
     at(3750).await;
     message(&mut d, 1, ClientMessage::HangUp { call: t4 });
     message(&mut d, 1, end());
-    d.shared.records.sync();
+    d.shared().records.sync();
 
     let query = ReportQuery {
         from_ms: nine as i64,
@@ -527,7 +533,7 @@ async fn a_known_morning_gives_exactly_the_expected_report_hour_by_hour() {
         booth_regions: None,
     };
     let rows: Vec<_> =
-        d.shared.records.store().report(&query).unwrap().iter().map(crate::http::reports::figures).collect();
+        d.shared().records.store().report(&query).unwrap().iter().map(crate::http::reports::figures).collect();
     assert_eq!(rows.len(), 2, "{rows:#?}");
     let (h9, h10) = (&rows[0], &rows[1]);
     assert_eq!((h9.hall.as_deref(), h9.service.as_deref()), (Some("hekou"), Some("teacher-cert")));
@@ -554,7 +560,7 @@ async fn a_known_morning_gives_exactly_the_expected_report_hour_by_hour() {
     assert_eq!(h10.bad_rating_rate, None);
     // The clerk's day on the supervisors' list: three calls, (360 + 130 + 60) / 3 s handling,
     // two ratings of which one bad, no missed offer.
-    let day = d.desk.clerk_day.get(clerk_idx);
+    let day = d.desk().clerk_day.get(clerk_idx);
     assert_eq!((day.calls, day.avg_handle_secs(), day.ratings, day.bad_ratings, day.missed), (3, Some(183), 2, 1, 0));
 
     // Where the clerk's time went, hour by hour. 09:00: offered 0–15 s and 375–380 s, talking
@@ -562,7 +568,7 @@ async fn a_known_morning_gives_exactly_the_expected_report_hour_by_hour() {
     // from 3500 s. 10:00: the break to 3680 s, offered to 3690 s, talking to 3750 s; the clerk is
     // still available (that stretch is written when it ends or the hour does).
     let clerk_rows: Vec<_> = d
-        .shared
+        .shared()
         .records
         .store()
         .clerk_report(nine as i64, nine as i64 + 2 * 3_600_000, Some(Period::Hour), None)
@@ -586,9 +592,9 @@ async fn a_known_morning_gives_exactly_the_expected_report_hour_by_hour() {
     // At 11:00 a tick closes the 10:00 hour: the available stretch from 3750 s is cut there.
     at(2 * 3600 + 5).await;
     tick(&mut d);
-    d.shared.records.sync();
+    d.shared().records.sync();
     let hour10 =
-        d.shared.records.store().clerk_report(nine as i64 + 3_600_000, nine as i64 + 2 * 3_600_000, None, None);
+        d.shared().records.store().clerk_report(nine as i64 + 3_600_000, nine as i64 + 2 * 3_600_000, None, None);
     let hour10: Vec<_> = hour10.unwrap().into_iter().filter(|r| r.clerk == "clerk-hekou-1").collect();
     assert_eq!(hour10[0].available_ms, 3_600_000 - 3_750_000 + 3_600_000, "3750 s to 7200 s");
 }
@@ -600,11 +606,11 @@ async fn a_known_morning_gives_exactly_the_expected_report_hour_by_hour() {
 async fn alerts_are_raised_sent_in_scope_and_cleared() {
     let mut d = driver();
     d.set_wall_base(1_796_086_800_000); // 2026-12-01 09:00 China time: opening hours
-    let dir = d.shared.directory.clone();
+    let dir = d.shared().directory.clone();
     let start = tokio::time::Instant::now();
     let at = move |s: u64| advance_to(start, s);
-    let sup_idx = d.shared.supervisor_idx("sup-dongying").unwrap();
-    let other_idx = d.shared.supervisor_idx("sup-binzhou").unwrap();
+    let sup_idx = d.shared().supervisor_idx("sup-dongying").unwrap();
+    let other_idx = d.shared().supervisor_idx("sup-binzhou").unwrap();
     let mut sup = connect(&mut d, 1, Principal::Supervisor(sup_idx), 4096);
     let mut other = connect(&mut d, 2, Principal::Supervisor(other_idx), 4096);
     let clerk = dir.clerk_idx("clerk-hekou-1").unwrap();
@@ -677,10 +683,10 @@ async fn alerts_are_raised_sent_in_scope_and_cleared() {
 async fn a_last_hour_under_the_service_level_goal_raises_an_alert() {
     let mut d = driver();
     d.set_wall_base(1_796_086_800_000);
-    let dir = d.shared.directory.clone();
+    let dir = d.shared().directory.clone();
     let start = tokio::time::Instant::now();
     let at = move |s: u64| advance_to(start, s);
-    let sup_idx = d.shared.supervisor_idx("sup-dongying").unwrap();
+    let sup_idx = d.shared().supervisor_idx("sup-dongying").unwrap();
     let mut sup = connect(&mut d, 1, Principal::Supervisor(sup_idx), 4096);
     let clerk = dir.clerk_idx("clerk-hekou-1").unwrap();
     let mut clerk_conn = connect(&mut d, 3, Principal::Clerk(clerk), 4096);
@@ -698,7 +704,7 @@ async fn a_last_hour_under_the_service_level_goal_raises_an_alert() {
         message(&mut d, 3, set(ClerkTargetState::Available, None));
         let offer = clerk_conn.offer().expect("offered");
         message(&mut d, 3, ClientMessage::AcceptOffer { offer });
-        let call = protocol::CallId(d.desk.engine().call_of(clerk).unwrap().call.0);
+        let call = protocol::CallId(d.desk().engine().call_of(clerk).unwrap().call.0);
         message(&mut d, 3, ClientMessage::HangUp { call });
         message(&mut d, 3, ClientMessage::EndWrapUp { outcome: None, note: None });
     }
@@ -718,8 +724,8 @@ async fn a_booth_reporting_a_broken_camera_is_shown_and_raises_an_alert() {
     use protocol::DeviceState::{Denied, Ok as Works};
     let mut d = driver();
     d.set_wall_base(1_796_086_800_000);
-    let dir = d.shared.directory.clone();
-    let sup_idx = d.shared.supervisor_idx("sup-dongying").unwrap();
+    let dir = d.shared().directory.clone();
+    let sup_idx = d.shared().supervisor_idx("sup-dongying").unwrap();
     let mut sup = connect(&mut d, 1, Principal::Supervisor(sup_idx), 4096);
     let booth = dir.booth_idx("booth-xianhe-1").unwrap();
     let _booth = connect(&mut d, 10, Principal::Booth(booth), 4096);
@@ -752,7 +758,7 @@ async fn a_booth_reporting_a_broken_camera_is_shown_and_raises_an_alert() {
     let snap = d.take_snapshot();
     let mut restarted = driver();
     restarted.restore_snapshot(&snap);
-    assert_eq!(restarted.desk.alerts.devices.get(&booth), Some(&(Denied, Works)), "kept in the snapshot");
+    assert_eq!(restarted.desk().alerts.devices.get(&booth), Some(&(Denied, Works)), "kept in the snapshot");
     // All works again: the alert clears and the list says so.
     message(&mut d, 10, ClientMessage::DeviceStatus { camera: Works, microphone: Works });
     tick(&mut d);
@@ -768,9 +774,9 @@ async fn a_booth_reporting_a_broken_camera_is_shown_and_raises_an_alert() {
     });
     assert_eq!(row.and_then(|r| r.camera), Some(Works));
     // Both changes are in the records store's alert history, newest first.
-    d.shared.records.sync();
+    d.shared().records.sync();
     let region = vec!["xianhe".to_owned()];
-    let history = d.shared.records.store().alert_events(0, i64::MAX, &region, 10).unwrap();
+    let history = d.shared().records.store().alert_events(0, i64::MAX, &region, 10).unwrap();
     let seen: Vec<(&str, &str, Option<&str>)> =
         history.iter().map(|e| (e.event.as_str(), e.kind.as_str(), e.booth.as_deref())).collect();
     assert_eq!(
@@ -785,7 +791,7 @@ async fn a_booth_reporting_a_broken_camera_is_shown_and_raises_an_alert() {
 #[tokio::test]
 async fn a_clerk_back_within_its_grace_is_offered_the_waiting_ticket_once() {
     let mut d = driver();
-    let dir = d.shared.directory.clone();
+    let dir = d.shared().directory.clone();
     let clerk = Principal::Clerk(dir.clerk_idx("clerk-hekou-1").unwrap());
     let booth = Principal::Booth(dir.booth_idx("booth-gudao-1").unwrap());
     let mut c = connect(&mut d, 1, clerk, 64);
@@ -818,7 +824,7 @@ async fn a_clerk_back_within_its_grace_is_offered_the_waiting_ticket_once() {
 #[tokio::test]
 async fn a_guest_freed_by_a_calls_end_is_offered_the_waiting_ticket_after_the_end_once() {
     let mut d = driver();
-    let dir = d.shared.directory.clone();
+    let dir = d.shared().directory.clone();
     let idx = |id: &str| dir.clerk_idx(id).unwrap();
     let mut first = connect(&mut d, 1, Principal::Clerk(idx("clerk-hekou-1")), 256);
     let mut guest = connect(&mut d, 2, Principal::Clerk(idx("clerk-hekou-2")), 256);
@@ -839,7 +845,7 @@ async fn a_guest_freed_by_a_calls_end_is_offered_the_waiting_ticket_after_the_en
         told.iter().enumerate().filter(|(_, m)| matches!(m, ServerMessage::Offer { .. })).map(|(i, _)| i).collect();
     assert_eq!(offers.len(), 1, "one offer: {told:?}");
     assert!(ended.is_some_and(|e| e < offers[0]), "the call's end comes before the offer: {told:?}");
-    let ticket = d.desk.engine().call_of(idx("clerk-hekou-2"));
+    let ticket = d.desk().engine().call_of(idx("clerk-hekou-2"));
     assert!(ticket.is_none(), "the guest is offered, not yet in a call");
 }
 
@@ -851,8 +857,8 @@ async fn a_guest_freed_by_a_calls_end_is_offered_the_waiting_ticket_after_the_en
 async fn a_standby_fires_no_timer_of_its_own_only_the_routers_logged_ones() {
     use host::routing_log::{Entry, Logged, LOG_VERSION};
     let d = driver_with(|shared| shared.cluster = Some(Arc::new(host::role::NodeRole::new("standby".into()))));
-    let dir = d.shared.directory.clone();
-    let grace = d.shared.engine_config.booth_grace;
+    let dir = d.shared().directory.clone();
+    let grace = d.shared().engine_config.booth_grace;
     let root = (0..dir.regions.len() as u32).map(routing::RegionIdx).find(|r| dir.region(*r).parent.is_none()).unwrap();
     let logged = |t_secs: u64, entry: Entry| Logged { t: t_secs * 1_000_000, src: None, entry };
     let gateway = Some("router:1".to_owned());

@@ -4,9 +4,9 @@
 //! the heartbeats.
 
 use super::Driver;
-use host::bus::RemoteBus;
-use host::role::GATEWAY_TIMEOUT_MS;
-use host::routing_log::{AppliedLog, Entry};
+use crate::bus::RemoteBus;
+use crate::role::GATEWAY_TIMEOUT_MS;
+use crate::routing_log::{AppliedLog, Entry};
 
 /// The router drops the inputs it no longer needs from the input stream this often (ticks).
 const TRIM_EVERY_TICKS: u64 = 30;

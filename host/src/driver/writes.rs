@@ -51,7 +51,7 @@ impl Driver {
             Written::Review(review) => {
                 // The registry learns the verdict with the booth, once the review is committed.
                 let docs = self.shared.docs.clone();
-                let kept = host::doc_meta::Review {
+                let kept = crate::doc_meta::Review {
                     accepted: review.accepted,
                     reason: review.reason.clone(),
                     at_unix: (review.at_ms / 1000) as u64,

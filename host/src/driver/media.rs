@@ -134,7 +134,7 @@ impl Driver {
                 }
                 if self.desk.engine().call(routing::CallId(call)).is_some() && !self.reach().rebuilding {
                     warn!(call, "the call's media relay is gone: the call ends as media_failed");
-                    self.record(host::routing_log::Entry::MediaLost { call });
+                    self.record(crate::routing_log::Entry::MediaLost { call });
                 }
             }
             RelayEvent::Recorded(info) => {

@@ -36,10 +36,10 @@ impl Driver {
 
     /// One engine snapshot per tick serves the history sample, the day's baseline and every
     /// supervisor's grid.
-    pub(super) fn on_tick(&mut self) {
+    pub fn on_tick(&mut self) {
         self.begin_turn();
         self.ticks += 1;
-        let unix = gateway::auth::unix_now();
+        let unix = super::clock::unix_now();
         let sample = self.history.due(unix);
         let new_day = self.answered_today.is_new_day(unix);
         self.desk.clerk_day.roll(crate::documents::china_date(unix));
@@ -154,7 +154,7 @@ impl Driver {
 
     /// Puts back what the grid had before a restart.
     pub fn restore_grid(&mut self, saved: crate::history::SavedGrid) {
-        let unix = gateway::auth::unix_now();
+        let unix = super::clock::unix_now();
         self.history.restore(unix, saved.samples);
         self.answered_today.carry(unix, saved.answered);
     }

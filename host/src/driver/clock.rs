@@ -57,6 +57,12 @@ impl Clock {
     }
 }
 
+/// The wall clock, Unix seconds: what the supervisors' feed and the grid's history are dated by
+/// (the tick's, never an applied input's: those take their time from the timeline).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

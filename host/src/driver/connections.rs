@@ -13,13 +13,13 @@ use routing::{BoothIdx, ClerkIdx};
 use tracing::info;
 
 use super::{ConnId, Driver, Principal};
-use host::bus::{RemoteOut, RemoteWhat};
+use crate::bus::{RemoteOut, RemoteWhat};
 
 /// A lost gateway may have been dead this long before it is noticed (its heartbeat's timeout,
 /// the router's one-second check, and a margin): outcomes sent to its booths within this window
 /// may have gone to nobody.
 pub(super) const LOST_GATEWAY_WINDOW: std::time::Duration =
-    std::time::Duration::from_millis(host::role::GATEWAY_TIMEOUT_MS + 2_000);
+    std::time::Duration::from_millis(crate::role::GATEWAY_TIMEOUT_MS + 2_000);
 
 pub(super) struct Conn {
     pub who: Principal,

@@ -10,13 +10,16 @@
 //! when they reconnect, and clerks are signed out (a call in progress goes back to the head of
 //! the queue, and a wrap-up is recorded as `not_recorded`).
 
-use super::Driver;
+use std::sync::Arc;
+
+use super::{ConnId, Driver};
+use crate::state::Shared;
 
 /// Records a standby's replica holds back at most: older ones were committed by the router long
 /// ago (its writer retries until the database takes them).
 pub(super) const DEFERRED_RECORDS: usize = 20_000;
 use crate::records::{OnCommit, Record};
-use host::routing_log::{AppliedLog, Entry, Logged};
+use crate::routing_log::{AppliedLog, Entry, Logged};
 
 impl Driver {
     /// Hands a record to the records writer. A replay writes too — what the logged run had not
@@ -104,5 +107,31 @@ impl Driver {
     /// Open tickets (for the start-up log line and tests).
     pub fn open_tickets(&self) -> usize {
         self.desk.engine().open_ticket_count()
+    }
+}
+
+/// Read access to the driver's state, for the server's driver tests and the replay tool.
+impl Driver {
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    pub fn desk(&self) -> &desk::Desk {
+        &self.desk
+    }
+
+    /// The engine's instant at `t = 0` (what snapshots' times count from).
+    pub fn engine_base(&self) -> std::time::Instant {
+        self.clock.engine_base()
+    }
+
+    /// The current input's instant.
+    pub fn now(&self) -> std::time::Instant {
+        self.now
+    }
+
+    /// Whether `conn` is a connection the driver knows.
+    pub fn has_conn(&self, conn: ConnId) -> bool {
+        self.conns.contains_key(&conn)
     }
 }

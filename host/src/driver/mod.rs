@@ -46,19 +46,17 @@ mod replay;
 mod snapshot;
 mod supervisors;
 mod takeover;
-#[cfg(test)]
-mod tests;
 mod writes;
 
+pub use crate::commands::{CallInfo, Command, Principal};
+pub use crate::hub::{CloseSignal, ConnHandle, ConnId, Outbound};
 use connections::Conn;
-pub use host::commands::{CallInfo, Command, Principal};
-pub use host::hub::{CloseSignal, ConnHandle, ConnId, Outbound};
 pub use snapshot::DriverSnapshot;
 
+use crate::bus::{GatewayInput, RemoteBus, RemoteOut};
 use crate::history::WaitingHistory;
-use host::bus::{GatewayInput, RemoteBus, RemoteOut};
-use host::routing_log::{changes_state, AppliedLog, Entry, Logged};
-use host::state::Shared;
+use crate::routing_log::{changes_state, AppliedLog, Entry, Logged};
+use crate::state::Shared;
 
 pub struct Driver {
     /// The routing engine and every decision above it.
@@ -304,7 +302,7 @@ impl Driver {
         self.record(Entry::Timeout {});
     }
 
-    pub(crate) fn on_command(&mut self, cmd: Command) {
+    pub fn on_command(&mut self, cmd: Command) {
         match cmd {
             Command::Input { src, input } => {
                 if src.is_some() {
@@ -438,7 +436,7 @@ impl Driver {
         self.since_snapshot = 0;
         let snapshot = self.take_snapshot();
         let header = Entry::Header {
-            version: host::routing_log::LOG_VERSION,
+            version: crate::routing_log::LOG_VERSION,
             first_ticket: snapshot.first_ticket,
             first_call: snapshot.first_call,
             started_unix_ms: snapshot.started_unix_ms,
@@ -452,9 +450,9 @@ impl Driver {
         }
     }
 
-    /// One input and all it caused, as a batch of its own (tests).
-    #[cfg(test)]
-    fn flush(&mut self) {
+    /// One input and all it caused, as a batch of its own (the server's driver tests feed it
+    /// commands one at a time this way).
+    pub fn flush(&mut self) {
         self.route_all();
         self.end_batch();
     }
@@ -507,7 +505,7 @@ impl Driver {
 
 /// `server_shutdown`: reconnect after `retry_after_ms` (a cluster's next router is up at once; a
 /// single node takes a moment).
-pub(crate) fn shutdown_notice(retry_after_ms: u64) -> ServerMessage {
+pub fn shutdown_notice(retry_after_ms: u64) -> ServerMessage {
     ServerMessage::ServerShutdown {
         retry_after_ms,
         message_zh: "系统维护中，请稍后重新连接".into(),

@@ -15,11 +15,11 @@ use routing::{BoothIdx, Engine, EngineSnapshot};
 
 use super::connections::Conn;
 use super::Driver;
-pub use host::snapshot::{ConnSnap, DriverSnapshot};
+pub use crate::snapshot::{ConnSnap, DriverSnapshot};
 
 impl Driver {
     /// The driver's state now (between batches: nothing pending).
-    pub(super) fn take_snapshot(&self) -> DriverSnapshot {
+    pub fn take_snapshot(&self) -> DriverSnapshot {
         let base = self.clock.engine_base();
         let mut conns: Vec<ConnSnap> = self
             .conns
@@ -60,7 +60,7 @@ impl Driver {
     }
 
     /// Replaces the driver's state with `snap` (a replay reaching a snapshot entry).
-    pub(super) fn restore_snapshot(&mut self, snap: &DriverSnapshot) {
+    pub fn restore_snapshot(&mut self, snap: &DriverSnapshot) {
         // What the replay produced so far goes to the records writer first.
         self.flush_events();
         let base = self.clock.engine_base();

@@ -72,7 +72,7 @@ impl Driver {
         Ok(())
     }
 
-    pub(super) fn document_stored(&mut self, meta: host::doc_meta::DocMeta) {
+    pub(super) fn document_stored(&mut self, meta: crate::doc_meta::DocMeta) {
         self.shared.docs.remember(&meta);
         let Some(view) = self.desk.engine().call(routing::CallId(meta.call)) else { return };
         let url = format!("/api/documents/{}", meta.id);
