@@ -39,7 +39,7 @@ pub fn spawn_cluster(settings: Settings) -> std::io::Result<AppState> {
     let directory = Arc::new(settings.directory.clone());
     let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
     let inputs = cluster::bus::spawn_input_appender(url.clone(), keys.clone());
-    let shared = Arc::new(Shared::new(settings, directory, tx, Some(inputs))?);
+    let shared = Arc::new(crate::state::build(settings, directory, tx, Some(inputs))?);
     let role = shared.cluster.clone().expect("cluster mode has a node role");
     cluster::nodes::spawn_heartbeat(&cfg, role.clone(), shared.edge.gateway.clone());
     cluster::bus::spawn_outbound_tail(url, keys, shared.edge.gateway.clone(), shared.edge.hub.clone());

@@ -57,7 +57,7 @@ fn driver_with(adjust: impl FnOnce(&mut Shared)) -> Driver {
     let directory = Arc::new(settings.directory.clone());
     let engine_cfg = settings.engine.clone();
     let (tx, _rx) = mpsc::channel(8);
-    let server = crate::state::Shared::new(settings, directory.clone(), tx, None).expect("a writable temp dir");
+    let server = crate::state::build(settings, directory.clone(), tx, None).expect("a writable temp dir");
     let mut shared = Arc::try_unwrap(server.host).ok().expect("the host's share is not held elsewhere yet");
     adjust(&mut shared);
     Driver::new(Arc::new(shared), engine_cfg)
@@ -301,7 +301,7 @@ fn logging_driver(tag: &str, adjust: impl FnOnce(&mut Settings)) -> Logging {
     let directory = Arc::new(settings.directory.clone());
     let mut cfg = settings.engine.clone();
     let (tx, _rx) = mpsc::channel(64);
-    let shared = crate::state::Shared::new(settings, directory, tx, None).unwrap().host;
+    let shared = crate::state::build(settings, directory, tx, None).unwrap().host;
     (cfg.first_ticket, cfg.first_call) = (id_base(shared.records.boot()), id_base(shared.records.boot()));
     let started = store::now_ms() as u64;
     let header = Entry::Header {

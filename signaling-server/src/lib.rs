@@ -22,8 +22,7 @@ pub mod config;
 pub use host::{documents, driver, history, media, metrics, records, turn};
 #[cfg(test)]
 mod driver_tests;
-pub mod http;
-pub mod staffing;
+pub use gateway::http;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
@@ -40,26 +39,8 @@ use tokio::task::JoinHandle;
 
 use crate::config::Settings;
 use crate::driver::{Command, Driver};
-use crate::state::Shared;
 
-/// What every handler is given: the server's shared state. A type of the server's own, so the
-/// gateway's extractors can take their share of it (`Arc<Edge>`) by `FromRef`.
-#[derive(Clone)]
-pub struct AppState(pub Arc<Shared>);
-
-impl std::ops::Deref for AppState {
-    type Target = Shared;
-
-    fn deref(&self) -> &Shared {
-        &self.0
-    }
-}
-
-impl axum::extract::FromRef<AppState> for Arc<gateway::edge::Edge> {
-    fn from_ref(state: &AppState) -> Self {
-        state.edge.clone()
-    }
-}
+pub use gateway::state::AppState;
 
 /// Builds the shared state and spawns the engine host (single node, or a cluster's standby that
 /// becomes the router) and the retention purger.
@@ -111,7 +92,7 @@ pub fn replay_log(
     (engine_cfg.first_ticket, engine_cfg.first_call) = (first_ticket, first_call);
     let directory = Arc::new(settings.directory.clone());
     let (tx, _rx) = mpsc::channel(1);
-    let shared = Arc::new(Shared::new(settings, directory, tx, None)?);
+    let shared = Arc::new(crate::state::build(settings, directory, tx, None)?);
     let mut driver = Driver::new(shared.host.clone(), engine_cfg);
     driver.set_wall_base(started_unix_ms);
     driver.trace_to(out);

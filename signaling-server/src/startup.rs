@@ -17,7 +17,6 @@ use tracing::error;
 
 use crate::config::Settings;
 use crate::driver::Driver;
-use crate::state::Shared;
 use crate::{history, records, AppState};
 use gateway::auth;
 use host::routing_log::{self, Entry};
@@ -32,7 +31,7 @@ pub fn spawn_single(settings: Settings) -> std::io::Result<AppState> {
     let log_path =
         settings.file.server.routing_log.then(|| routing_log::default_path(&settings.file.documents.data_dir));
     let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
-    let shared = Arc::new(Shared::new(settings, directory.clone(), tx, None)?);
+    let shared = Arc::new(crate::state::build(settings, directory.clone(), tx, None)?);
     let boot = shared.records.boot();
     let previous = match &log_path {
         Some(path) if path.exists() => {

@@ -88,8 +88,7 @@ async fn the_openapi_document_is_valid_and_matches_the_router() {
 fn the_documented_statuses_are_the_openapi_statuses() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(format!("{root}/signaling-server/api/openapi.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(format!("{root}/gateway/api/openapi.json")).unwrap()).unwrap();
     let protocol = std::fs::read_to_string(format!("{root}/docs/protocol.md")).unwrap();
     let table = protocol.split("**Statuses by endpoint.**").nth(1).expect("the statuses table");
     let mut documented = std::collections::BTreeMap::new();

@@ -8,7 +8,7 @@ use protocol::ErrorCode;
 use tokio::sync::oneshot;
 
 use super::{ApiError, Caller};
-use crate::AppState;
+use crate::state::AppState;
 use host::commands::Command;
 
 pub async fn queues(State(state): State<AppState>, caller: Caller) -> Result<Json<QueueSnapshot>, ApiError> {

@@ -21,11 +21,11 @@ use serde::Deserialize;
 use tokio::sync::oneshot;
 
 use super::{read_upload, store_call, ApiError, ApiQuery, Caller};
-use crate::documents::{new_id, ReadAttempt};
-use crate::AppState;
-use gateway::auth::unix_now;
+use crate::auth::unix_now;
+use crate::state::AppState;
 use host::commands::{CallInfo, Command, Principal};
 use host::doc_meta::DocMeta;
+use host::documents::{new_id, ReadAttempt};
 
 pub const MAX_UPLOAD: usize = 20 * 1024 * 1024;
 
@@ -87,7 +87,7 @@ pub async fn upload(
     let dir = state.directory.clone();
     let service_name = dir.service(info.service).name.clone();
     let now = unix_now();
-    let watermark = Watermark::for_service(&service_name, &crate::documents::china_date(now));
+    let watermark = Watermark::for_service(&service_name, &host::documents::china_date(now));
     let _permit = state.doc_pool.acquire().await.map_err(|_| ErrorCode::ShuttingDown)?;
     let started = std::time::Instant::now();
     let processed =
@@ -98,7 +98,7 @@ pub async fn upload(
                 tracing::info!(call, code = e.code(), "document refused");
                 pipeline_error(&e)
             })?;
-    crate::metrics::observe(&crate::metrics::METRICS.documents, started.elapsed());
+    host::metrics::observe(&host::metrics::METRICS.documents, started.elapsed());
     let booth_info = dir.booth(info.booth);
     let meta = DocMeta {
         id: new_id(),

@@ -26,7 +26,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use media_relay::record::views;
 
 use super::{store_call, ApiError, Caller};
-use crate::AppState;
+use crate::state::AppState;
 use host::commands::Principal;
 
 type Peer = Option<axum::Extension<ConnectInfo<std::net::SocketAddr>>>;
@@ -169,8 +169,8 @@ async fn authorize(
         }
     };
     let view = store::RecordingViewRow {
-        id: crate::documents::new_id(),
-        call_id: crate::records::store_id(call),
+        id: host::documents::new_id(),
+        call_id: host::records::store_id(call),
         who: label,
         range: range.unwrap_or_else(|| "all".into()),
         allowed: verdict.is_ok(),
@@ -184,7 +184,7 @@ async fn authorize(
 
 async fn check(state: &AppState, call: u64, caller: &Caller) -> Result<store::RecordingRow, ApiError> {
     let records = state.records.clone();
-    let key = crate::records::store_id(call);
+    let key = host::records::store_id(call);
     let row = store_call("looking up a recording", move || records.store().recording(&key)).await?;
     let row = row.ok_or(ErrorCode::NotFound)?;
     if may_view(state, caller, &row) {

@@ -2,7 +2,7 @@
 //! extractor verifies the bearer token, its [`ApiQuery`] parses query strings, and every error,
 //! the framework's own rejections included, goes out as one bilingual JSON shape (`ApiErrorBody`)
 //! whose HTTP status comes from `ErrorCode::http_status` alone (the plumbing is
-//! `gateway::rest`).
+//! `crate::rest`).
 
 pub mod alerts;
 pub mod caller;
@@ -16,8 +16,8 @@ pub mod recordings;
 pub mod reports;
 pub mod staffing;
 
+pub use crate::api_error::ApiError;
+pub use crate::caller::Caller;
+pub use crate::login;
+pub use crate::rest::{json_errors, not_found, read_body, read_upload, reserve_gate, time_route, ApiQuery};
 pub use caller::store_call;
-pub use gateway::api_error::ApiError;
-pub use gateway::caller::Caller;
-pub use gateway::login;
-pub use gateway::rest::{json_errors, not_found, read_body, read_upload, reserve_gate, time_route, ApiQuery};

@@ -14,7 +14,7 @@ use protocol::ErrorCode;
 use store::{Period, ReportQuery, ReportSums, RATING_WORDS, WAIT_BUCKETS_MS};
 
 use super::{store_call, ApiError, ApiQuery, Caller};
-use crate::AppState;
+use crate::state::AppState;
 use host::commands::Principal;
 
 /// The longest range one report covers.
@@ -268,7 +268,7 @@ pub(crate) fn day_start_ms(days: i64) -> i64 {
 /// `2026-12-01T09:00+08:00` for a period start.
 pub(crate) fn period_label(ms: i64) -> String {
     let local = ms + 8 * 3_600_000;
-    let date = crate::documents::china_date((ms / 1000).max(0) as u64);
+    let date = host::documents::china_date((ms / 1000).max(0) as u64);
     let minutes = local.rem_euclid(86_400_000) / 60_000;
     format!("{date}T{:02}:{:02}+08:00", minutes / 60, minutes % 60)
 }

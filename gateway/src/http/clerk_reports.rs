@@ -16,7 +16,7 @@ use store::ClerkSums;
 
 use super::reports::{date_range, day_start_ms, period_label, period_of, regions_within, wants_csv, ReportParams};
 use super::{store_call, ApiError, ApiQuery, Caller};
-use crate::AppState;
+use crate::state::AppState;
 
 /// Each figure's formula, as the answer and the docs state it.
 pub const FORMULAS: &[(&str, &str)] = &[

@@ -12,7 +12,7 @@ use protocol::ErrorCode;
 use tokio::sync::oneshot;
 
 use super::ApiError;
-use crate::AppState;
+use crate::state::AppState;
 use host::commands::Command;
 
 /// How long `/healthz` waits for the driver to answer before calling it unhealthy.
@@ -23,7 +23,7 @@ pub async fn index() -> Html<&'static str> {
 }
 
 /// `GET /api/openapi.json`: the OpenAPI 3 description of the REST endpoints
-/// (`signaling-server/api/openapi.json`, checked against the router by a test).
+/// (`gateway/api/openapi.json`, checked against the router by a test).
 pub async fn openapi() -> Response {
     ([(axum::http::header::CONTENT_TYPE, "application/json")], include_str!("../../api/openapi.json")).into_response()
 }
@@ -31,7 +31,7 @@ pub async fn openapi() -> Response {
 /// `GET /metrics`: Prometheus metrics (OpenMetrics text). Public like `/healthz`: counts and
 /// durations by hall, service and route only.
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let m = &crate::metrics::METRICS;
+    let m = &host::metrics::METRICS;
     m.connections.set(state.edge.conns.open() as i64);
     m.records_queued.set(state.records.health().queued() as i64);
     let body = m.render();
@@ -60,7 +60,7 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
     });
     // The records writer: what waits for it, and what the database refused for good.
     let writer = state.records.health();
-    crate::metrics::METRICS.records_queued.set(writer.queued() as i64);
+    host::metrics::METRICS.records_queued.set(writer.queued() as i64);
     let records = serde_json::json!({
         "queued": writer.queued(), "set_aside": writer.set_aside(), "last_set_aside": writer.last_set_aside(),
     });

@@ -9,7 +9,7 @@ use protocol::Alert;
 
 use super::reports::{date_range, day_start_ms, regions_within};
 use super::{store_call, ApiError, ApiQuery, Caller};
-use crate::AppState;
+use crate::state::AppState;
 
 /// The most events one answer carries.
 pub const MAX_ALERT_EVENTS: u32 = 1000;

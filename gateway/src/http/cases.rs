@@ -9,9 +9,9 @@ use routing::RegionIdx;
 use store::{CaseCursor, CaseQuery, CaseScope};
 
 use super::{store_call, ApiError, ApiQuery, Caller};
-use crate::records::{short_number, store_id};
-use crate::AppState;
+use crate::state::AppState;
 use host::commands::Principal;
+use host::records::{short_number, store_id};
 
 /// Largest page of `GET /api/cases`.
 pub const MAX_CASES: usize = 500;

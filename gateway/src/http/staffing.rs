@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 use super::reports::{civil_days, day_start_ms, period_label};
 use super::{store_call, ApiError, ApiQuery, Caller};
 use crate::staffing::{agents_needed, asa_secs, service_level};
-use crate::AppState;
+use crate::state::AppState;
 use host::commands::Command;
 
 /// Weeks of history the forecast averages.
@@ -132,7 +132,7 @@ pub async fn staffing(
         })
         .collect();
     Ok(Json(Staffing {
-        week: crate::documents::china_date((week_start / 1000 + 8 * 3600) as u64),
+        week: host::documents::china_date((week_start / 1000 + 8 * 3600) as u64),
         history_weeks: HISTORY_WEEKS as u32,
         goal: GOAL,
         formula: FORMULA.into(),
