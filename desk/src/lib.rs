@@ -3,8 +3,10 @@
 //! inside. The server's driver feeds it and carries its answers out (sends, records, log lines),
 //! and a replay or a standby can feed it the same way.
 //!
-//! [`Desk`] owns the routing engine: the shell feeds it a client's message ([`messages`]), a
-//! party's coming or going ([`presence`]) or an input, with its time, then drains the effects of everything the engine did ([`turns`]). Beside it: the supervisors' alerts
+//! [`Desk`] owns the routing engine. The shell feeds it one [`Event`] at a time through
+//! [`Desk::apply`] ([`apply`]) — a client's message ([`messages`]), a party's coming or going
+//! ([`presence`]), time passing or an input — and gets back the effects of everything it caused,
+//! the engine's actions drained ([`turns`]). Beside it: the supervisors' alerts
 //! ([`alerts`]), outcomes kept for away booths ([`booth_outcomes`]), case records and ratings
 //! ([`cases`]), each clerk's day ([`clerk_day`]), where each clerk's signed-in time goes
 //! ([`clerk_time`]), three-way calls ([`three_way`]) and transfers ([`transfer`]), each ticket's event log and
@@ -17,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 pub mod alerts;
+pub mod apply;
 pub mod booth_outcomes;
 pub mod cases;
 pub mod clerk_day;
@@ -36,5 +39,6 @@ pub mod ticket_log;
 pub mod transfer;
 pub mod turns;
 
+pub use apply::{Applied, Event};
 pub use messages::Principal;
 pub use turns::{Desk, Now};

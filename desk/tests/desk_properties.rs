@@ -2,8 +2,8 @@
 //! going available and away, taking and declining offers; booths coming and going, asking and
 //! cancelling; media up and failing; hang-ups, transfers, re-queues, three-way invitations, joins
 //! and leaves; wrap-ups ended and ratings given; time passing — fed to one [`Desk`] as the
-//! server's shell feeds it (the clients' requests as their messages, through
-//! [`Desk::on_message`]), each step logged. A message the desk refuses changes nothing. After
+//! server's shell feeds it (through [`Desk::apply`], the clients' requests as their messages),
+//! each step logged. A message the desk refuses changes nothing. After
 //! every step:
 //! - the log replayed into a fresh desk gives the very same effects and the same state (engine,
 //!   three-way calls, cases, what each booth was shown, clerks' open time, open tickets' logs and
@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use desk::effect::Effect;
-use desk::{Desk, Now, Principal};
+use desk::{Desk, Event, Now, Principal};
 use proptest::prelude::*;
 use protocol::{AwayReason, CaseOutcome, ClerkTargetState, ClientMessage, Rating, ServiceCode};
 use routing::{Action, BoothIdx, ClerkIdx, Engine, EngineConfig, Input};
@@ -138,9 +138,9 @@ impl Shell {
         }
     }
 
-    /// Applies one step as the shell would — a message through [`Desk::on_message`], a party's
-    /// coming or going through the desk's presence calls, time through [`Desk::timeout`] — and
-    /// returns every effect it led to. A message the desk refuses must change nothing.
+    /// Applies one step as the shell does — each event through [`Desk::apply`]: time passing, the
+    /// step's messages, a party's coming or going — and returns every effect it led to. A message
+    /// the desk refuses must change nothing.
     fn step(&mut self, op: &Op) -> Vec<Effect> {
         let mut out = Vec::new();
         if let Op::Wait(secs) = op {
@@ -150,41 +150,43 @@ impl Shell {
             return Vec::new();
         }
         let now = self.now();
-        // The timers due first, as every input does: a refused message then changes nothing.
-        self.desk.timeout(now.at);
+        // The timers due first, as every input does (and what they caused, drained): a refused
+        // message then changes nothing.
+        out.extend(self.desk.apply(Event::Timeout, now, &self.connected).effects);
         for (who, msg) in self.messages(op) {
             let before = self.state();
-            match self.desk.on_message(who, &msg, now, &self.connected) {
-                Ok(effects) => out.extend(effects),
-                Err(code) => assert_eq!(self.state(), before, "{} refused ({code:?}) changed the desk", msg.kind()),
+            let applied = self.desk.apply(Event::Message { who, msg: &msg }, now, &self.connected);
+            if let Some(code) = applied.refused {
+                assert_eq!(self.state(), before, "{} refused ({code:?}) changed the desk", msg.kind());
             }
+            out.extend(applied.effects);
         }
-        match *op {
+        let event = match *op {
             Op::ClerkOn(c) => {
-                let clerk = self.clerk(c);
-                self.connected.insert(clerk);
-                out.extend(self.desk.clerk_connected(clerk, now));
+                self.connected.insert(self.clerk(c));
+                Some(Event::Connected(Principal::Clerk(self.clerk(c))))
             }
-            Op::ClerkDrop(c) => {
-                let clerk = self.clerk(c);
-                if self.connected.remove(&clerk) {
-                    out.extend(self.desk.clerk_disconnected(clerk, now, &self.connected));
-                }
-            }
-            Op::ClerkOff(c) => {
-                let clerk = self.clerk(c);
-                if self.connected.remove(&clerk) {
-                    let _ = self.desk.input(Input::ClerkSignOut { clerk }, now.at);
-                }
+            Op::ClerkDrop(c) if self.connected.remove(&self.clerk(c)) => {
+                Some(Event::Disconnected(Principal::Clerk(self.clerk(c))))
             }
             Op::BoothOn(b) => {
                 self.booths.insert(self.booth(b));
-                out.extend(self.desk.booth_connected(self.booth(b), now));
+                Some(Event::Connected(Principal::Booth(self.booth(b))))
             }
-            Op::BoothDrop(b) if self.booths.remove(&self.booth(b)) => self.desk.booth_disconnected(self.booth(b), now),
-            _ => {}
+            Op::BoothDrop(b) if self.booths.remove(&self.booth(b)) => {
+                Some(Event::Disconnected(Principal::Booth(self.booth(b))))
+            }
+            _ => None,
+        };
+        if let Some(event) = event {
+            out.extend(self.desk.apply(event, now, &self.connected).effects);
         }
-        out.extend(self.desk.drain(now, &self.connected));
+        if let Op::ClerkOff(c) = *op {
+            if self.connected.remove(&self.clerk(c)) {
+                let sign_out = Input::ClerkSignOut { clerk: self.clerk(c) };
+                out.extend(self.desk.apply(Event::Input(&sign_out), now, &self.connected).effects);
+            }
+        }
         out
     }
 

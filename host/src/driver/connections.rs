@@ -60,15 +60,13 @@ impl Driver {
                 for msg in self.outcomes.returned(booth) {
                     self.send(conn, msg);
                 }
-                let effects = self.desk.booth_connected(booth, self.turn_now());
-                self.carry_out_effects(effects);
+                self.apply_event(desk::Event::Connected(who));
             }
             Principal::Clerk(clerk) => {
                 if let Some(old) = self.clerk_conn.insert(clerk, conn) {
                     self.replace(old);
                 }
-                let effects = self.desk.clerk_connected(clerk, self.turn_now());
-                self.carry_out_effects(effects);
+                self.apply_event(desk::Event::Connected(who));
             }
             Principal::Supervisor(s) => {
                 let scope = self.shared.supervisors[s].scope;
@@ -138,12 +136,11 @@ impl Driver {
         match c.who {
             Principal::Booth(booth) if self.booth_conn.get(&booth) == Some(&conn) => {
                 self.booth_conn.remove(&booth);
-                self.desk.booth_disconnected(booth, self.turn_now());
+                self.apply_event(desk::Event::Disconnected(c.who));
             }
             Principal::Clerk(clerk) if self.clerk_conn.get(&clerk) == Some(&conn) => {
                 self.clerk_conn.remove(&clerk);
-                let effects = self.desk.clerk_disconnected(clerk, self.turn_now(), &self.clerk_conn);
-                self.carry_out_effects(effects);
+                self.apply_event(desk::Event::Disconnected(c.who));
             }
             _ => {}
         }

@@ -149,7 +149,7 @@ impl Driver {
     pub(super) fn media_lost(&mut self, call: u64) {
         if let Some(view) = self.desk.engine().call(routing::CallId(call)) {
             let by = routing::Party::Booth(view.booth);
-            let _ = self.input(routing::Input::MediaFailed { call: view.call, by });
+            self.apply_event(desk::Event::Input(&routing::Input::MediaFailed { call: view.call, by }));
         }
     }
 

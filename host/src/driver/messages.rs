@@ -36,25 +36,32 @@ impl Driver {
             (Principal::Clerk(clerk), ClientMessage::ReviewDocument { document, accepted, reason }) => {
                 self.review_document(clerk, document, *accepted, reason.clone())
             }
-            _ => self.desk_message(who, &msg),
+            _ => return self.desk_message(conn, who, &msg),
         };
         if let Err(code) = result {
             self.reply_error(conn, code, &msg);
         }
     }
 
-    /// A message the desk decides; its effects carried out in order. A signal the relay refuses
-    /// (no room for the call, or this node does not drive the relay) is answered as refused.
-    fn desk_message(&mut self, who: Principal, msg: &ClientMessage) -> Result<(), ErrorCode> {
-        let effects = self.desk.on_message(who, msg, self.turn_now(), &self.clerk_conn)?;
-        log_decided(msg, &self.shared.directory, who);
-        for effect in effects {
+    /// A message the desk decides ([`desk::Desk::apply`]); what it led to carried out in order. A
+    /// refused message is answered first; so is a signal the relay refuses (no room for the call,
+    /// or this node does not drive the relay).
+    fn desk_message(&mut self, conn: ConnId, who: Principal, msg: &ClientMessage) {
+        let applied = self.desk.apply(desk::Event::Message { who, msg }, self.turn_now(), &self.clerk_conn);
+        match applied.refused {
+            Some(code) => self.reply_error(conn, code, msg),
+            None => log_decided(msg, &self.shared.directory, who),
+        }
+        for effect in applied.effects {
             match effect {
-                Effect::ToRelay { call, party, signal } => self.forward_to_relay(call, &party, &signal)?,
+                Effect::ToRelay { call, party, signal } => {
+                    if let Err(code) = self.forward_to_relay(call, &party, &signal) {
+                        self.reply_error(conn, code, msg);
+                    }
+                }
                 other => self.carry_out_effects(vec![other]),
             }
         }
-        Ok(())
     }
 
     fn review_document(

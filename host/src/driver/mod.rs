@@ -277,9 +277,11 @@ impl Driver {
             Entry::MediaLost { call } => self.media_lost(*call),
             Entry::Consumed {} => {}
             Entry::Message { conn, msg } => self.on_message(*conn, msg.clone()),
-            Entry::Timeout {} => self.desk.timeout(self.now),
+            Entry::Timeout {} => {
+                self.apply_event(desk::Event::Timeout);
+            }
             Entry::Shutdown {} => {
-                let _ = self.input(Input::Shutdown);
+                self.apply_event(desk::Event::Input(&Input::Shutdown));
             }
             // Live, the snapshot is this very state; a replay takes it over.
             Entry::Snapshot { snapshot } if self.rebuilding => self.restore_snapshot(snapshot),
@@ -386,11 +388,12 @@ impl Driver {
         reach::Reach { rebuilding: self.rebuilding, routing }
     }
 
-    /// Feeds one input to the engine, after the timers already due (the input sees what they
-    /// did; a replay does the same at the same logged time, so it decides the same). A refused
-    /// input queues nothing of its own.
-    fn input(&mut self, input: Input) -> Result<(), routing::Reject> {
-        self.desk.input(input, self.now)
+    /// Feeds one event to the desk at the current input's time (its one entry point) and carries
+    /// out what it caused; for a refused message, the code to answer with.
+    fn apply_event(&mut self, event: desk::Event<'_>) -> Option<protocol::ErrorCode> {
+        let applied = self.desk.apply(event, self.turn_now(), &self.clerk_conn);
+        self.carry_out_effects(applied.effects);
+        applied.refused
     }
 
     /// The current input's time, as the desk takes it.
