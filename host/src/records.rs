@@ -28,24 +28,17 @@ pub use desk::ids::{id_base, short_number, store_id, wire_id};
 /// A citizen's rating of a served ticket (the desk decides it).
 pub use desk::cases::RatingRecord;
 
-/// A supervisor set a clerk's state: who, whom, what and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ForcedStateRecord {
-    /// Unique, and the same when the input is replayed from the routing log.
-    pub id: String,
-    pub supervisor: String,
-    pub clerk: String,
-    pub state: protocol::ClerkTargetState,
-    pub why: String,
-    pub at_unix: u64,
-}
-
 /// One record for the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
     Case(CaseRecord),
     Rating(RatingRecord),
-    ForcedState(ForcedStateRecord),
+    /// A supervisor set a clerk's state (the desk decides it); `id` is unique, and the same when
+    /// the input is replayed from the routing log.
+    ForcedState {
+        id: String,
+        forced: desk::cases::ForcedState,
+    },
     /// Ticket events of one driver turn, written in one transaction, and the facts of the tickets
     /// that closed in it.
     Events(Vec<TicketEventRow>, Vec<store::TicketFactRow>),
@@ -179,8 +172,8 @@ impl Records {
                 at_ms: r.at_unix as i64 * 1000,
                 reason: r.reason.map(|x| x.as_str().to_owned()),
             }),
-            Record::ForcedState(f) => Row::Forced(ForcedStateRow {
-                id: f.id,
+            Record::ForcedState { id, forced: f } => Row::Forced(ForcedStateRow {
+                id,
                 supervisor: f.supervisor,
                 clerk: f.clerk,
                 state: word(&f.state),

@@ -9,7 +9,7 @@ use routing::{ClerkIdx, Party};
 use tracing::info;
 
 use super::Driver;
-use crate::records::{ForcedStateRecord, OnCommit, Record};
+use crate::records::{OnCommit, Record};
 
 impl Driver {
     /// Wrap-up ended without `end_wrap_up`: the case is written with the clerk's draft, if any.
@@ -38,15 +38,9 @@ impl Driver {
                 // Staff text (who, whom, why), never a citizen's data.
                 info!(supervisor = %forced.supervisor, clerk = %forced.clerk, state = ?forced.state, why = %forced.why,
                       "clerk state forced by supervisor");
-                Record::ForcedState(ForcedStateRecord {
-                    // The same in a replay of this input, so a replay writes it at most once.
-                    id: format!("{}-{}-{}", self.lineage, self.t, forced.clerk),
-                    supervisor: forced.supervisor,
-                    clerk: forced.clerk,
-                    state: forced.state,
-                    why: forced.why,
-                    at_unix: forced.at_unix,
-                })
+                // The same in a replay of this input, so a replay writes it at most once.
+                let id = format!("{}-{}-{}", self.lineage, self.t, forced.clerk);
+                Record::ForcedState { id, forced }
             }
             Written::Review(review) => {
                 // The registry learns the verdict with the booth, once the review is committed.
