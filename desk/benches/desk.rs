@@ -72,8 +72,10 @@ impl Bench {
         self.now += Duration::from_millis(1);
         let now = self.now();
         let t = Instant::now();
-        let decided_now = self.desk.on_message(who, &msg, now, &self.connected);
-        let mut effects = decided_now.clone().unwrap_or_default();
+        let (mut effects, decided_now) = match self.desk.on_message(who, &msg, now, &self.connected) {
+            Ok(effects) => (effects, Ok(())),
+            Err(code) => (Vec::new(), Err(code)),
+        };
         effects.extend(self.desk.route_actions(now, &self.connected));
         let decided = t.elapsed();
         effects.extend(self.desk.refresh_statuses(now.at));
@@ -82,7 +84,7 @@ impl Bench {
         self.decide.push(decided);
         self.refresh.push(whole - decided);
         self.track(effects);
-        decided_now.map(|_| ())
+        decided_now
     }
 
     fn track(&mut self, effects: Vec<Effect>) {

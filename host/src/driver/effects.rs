@@ -17,7 +17,7 @@ impl Driver {
         }
     }
 
-    fn carry_out_effect(&mut self, effect: Effect) {
+    pub(super) fn carry_out_effect(&mut self, effect: Effect) {
         match effect {
             Effect::ToClerk(clerk, msg) => self.send_to_clerk(clerk, msg),
             Effect::ToBooth(booth, msg) => self.send_to_booth(booth, msg),

@@ -59,7 +59,7 @@ impl Driver {
                         self.reply_error(conn, code, msg);
                     }
                 }
-                other => self.carry_out_effects(vec![other]),
+                other => self.carry_out_effect(other),
             }
         }
     }

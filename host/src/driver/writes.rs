@@ -15,7 +15,7 @@ impl Driver {
     /// Wrap-up ended without `end_wrap_up`: the case is written with the clerk's draft, if any.
     pub(super) fn close_case_with_draft(&mut self, clerk: ClerkIdx) {
         if let Some(effect) = self.desk.close_case_with_draft(clerk, self.turn_now()) {
-            self.carry_out_effects(vec![effect]);
+            self.carry_out_effect(effect);
         }
     }
 
