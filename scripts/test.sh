@@ -87,6 +87,7 @@ check "format check" cargo fmt --all -- --check
 check "the server links no decoder" server_links_no_decoder
 check "routing does no I/O" does_no_io xiaowu-routing routing/src
 check "the desk does no I/O" does_no_io xiaowu-desk desk/src
+check "China time does no I/O" does_no_io xiaowu-china-time china-time/src
 check "no program links the test kit" programs_link_no_test_kit
 check "the clients link no relay" clients_link_no_relay
 check "no module cycles" no_module_cycles

@@ -65,10 +65,10 @@ impl AlertsConfig {
         None
     }
 
-    /// Whether `unix` falls within the opening hours (China time, UTC+8 all year).
+    /// Whether `unix` falls within the opening hours (China time).
     pub fn is_open(&self, unix: u64) -> bool {
         let Some((from, to)) = self.opening_minutes() else { return false };
-        let minute = ((unix + 8 * 3600) % 86_400 / 60) as u32;
+        let minute = china_time::minute_of_day(unix as i64 * 1000);
         (from..to).contains(&minute)
     }
 }

@@ -38,10 +38,6 @@ pub struct Stretch {
     pub call_finished: bool,
 }
 
-const HOUR_MS: i64 = 3_600_000;
-/// China time is UTC+8: hours fall on the hour there and here alike, days do not.
-const CHINA_MS: i64 = 8 * HOUR_MS;
-
 /// Open stretches and those closed but not yet handed to the records writer.
 #[derive(Default)]
 pub struct ClerkTime {
@@ -94,7 +90,7 @@ impl ClerkTime {
     /// Closes every open stretch at the last hour boundary before `now_ms` and opens it again
     /// there, so the hours gone by are complete in the store.
     pub fn cut_hours(&mut self, now_ms: i64, dir: &Directory) {
-        let boundary = (now_ms + CHINA_MS).div_euclid(HOUR_MS) * HOUR_MS - CHINA_MS;
+        let boundary = china_time::hour_start_ms(now_ms);
         let due: Vec<(ClerkIdx, ClerkActivity, i64)> =
             self.open.iter().filter(|(_, (_, since))| *since < boundary).map(|(c, (a, s))| (*c, *a, *s)).collect();
         for (clerk, was, since) in due {

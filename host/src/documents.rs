@@ -188,31 +188,3 @@ pub struct ReadAttempt<'a> {
     pub allowed: bool,
     pub from: &'a str,
 }
-
-/// "2026-11-22" for a Unix time, in China Standard Time (UTC+8), for the watermark.
-pub fn china_date(unix: u64) -> String {
-    let days = (unix + 8 * 3600) / 86_400;
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn china_date_is_utc_plus_8() {
-        assert_eq!(china_date(0), "1970-01-01");
-        assert_eq!(china_date(1_795_276_800), "2026-11-22"); // 2026-11-22T00:00+08:00
-        assert_eq!(china_date(1_795_276_800 - 1), "2026-11-21");
-    }
-}

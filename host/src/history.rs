@@ -99,8 +99,9 @@ pub struct AnsweredToday {
     carried_day: Option<u64>,
 }
 
+/// The China day of a Unix time in seconds ([`china_time::day_number`]).
 pub fn china_day(unix: u64) -> u64 {
-    (unix + 8 * 3600) / 86_400
+    china_time::day_number(unix as i64 * 1000) as u64
 }
 
 impl AnsweredToday {
@@ -203,7 +204,7 @@ pub fn load_saved(store: &store::Store, dir: &Directory, lineage: i64, now_unix:
         })
         .collect();
     let mut answered = HashMap::new();
-    for row in store.answered_on(&crate::documents::china_date(now_unix), lineage)? {
+    for row in store.answered_on(&china_time::date_string(now_unix as i64 * 1000), lineage)? {
         let service = dir.services.iter().position(|s| s.code == row.service).map(|i| ServiceIdx(i as u32));
         if let (Some(hall), Some(service)) = (dir.region_idx(&row.hall), service) {
             let e: &mut (u32, u32) = answered.entry((hall, service)).or_default();

@@ -134,7 +134,10 @@ async fn retention(state: AppState) {
             let cases = state.records.store().purge_cases(case_cutoff as i64 * 1000)?;
             (counts.cases, counts.ratings, counts.ticket_events) = (cases.cases, cases.ratings, cases.ticket_events);
             let sample_cutoff = now.saturating_sub(state.docs.config.retention_days * 86_400);
-            state.records.store().purge_samples(sample_cutoff as i64 * 1000, &documents::china_date(sample_cutoff))?;
+            state
+                .records
+                .store()
+                .purge_samples(sample_cutoff as i64 * 1000, &china_time::date_string(sample_cutoff as i64 * 1000))?;
             let recording_cutoff = now.saturating_sub(state.media.recording_retention_days.saturating_mul(86_400));
             let files = state.records.store().purge_recordings(recording_cutoff as i64 * 1000)?;
             for file in &files {

@@ -90,7 +90,7 @@ async fn serve(server: &Server, outcome: CaseOutcome, rating: Rating, with_docum
 /// takes them, within a second or two).
 fn wait_for_saved_grid(db: &Path) {
     let store = store::Store::open_sqlite(db).unwrap();
-    let today = signaling_server::documents::china_date(gateway::auth::unix_now());
+    let today = china_time::date_string(gateway::auth::unix_now() as i64 * 1000);
     let deadline = Instant::now() + WAIT;
     while store.waiting_samples(0).unwrap().is_empty() || store.answered_on(&today, 0).unwrap().is_empty() {
         assert!(Instant::now() < deadline, "the grid was not saved");

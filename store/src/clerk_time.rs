@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 use crate::backend::{Row, Value};
-use crate::reports::{Period, CHINA_MS, HOUR_MS};
+use crate::reports::Period;
 use crate::rows::{int, text};
 use crate::{Result, Store};
 
@@ -49,8 +49,8 @@ fn pieces(interval: &Stretch) -> Vec<(i64, i64, i64)> {
     let mut out = vec![];
     let mut start = interval.start_ms;
     while start < interval.end_ms {
-        let slot = (start + CHINA_MS).div_euclid(HOUR_MS);
-        let hour_end = (slot + 1) * HOUR_MS - CHINA_MS;
+        let slot = china_time::hour_number(start);
+        let hour_end = china_time::hour_start_ms(start) + china_time::HOUR_MS;
         let end = hour_end.min(interval.end_ms);
         out.push((slot, start, end));
         start = end;
@@ -98,7 +98,7 @@ impl Store {
         period: Option<Period>,
         halls: Option<&[String]>,
     ) -> Result<Vec<ClerkSums>> {
-        let hour = |ms: i64| (ms + CHINA_MS).div_euclid(HOUR_MS);
+        let hour = china_time::hour_number;
         let mut params: Vec<Value> = vec![hour(from_ms).into(), hour(to_ms).into()];
         let mut filter = String::from("slot >= $1 AND slot < $2");
         if let Some(halls) = halls {

@@ -22,7 +22,7 @@ use crate::{Result, Store};
 const FACT_COLUMNS: &str = "ticket_id, booth, booth_region, home_hall, service, requested_ms, answered_ms, \
      answered_hall, answered_clerk, target_secs, closed_ms, outcome, talk_ms, requeues, estimate_secs";
 
-/// How a report's rows are split in time (China time, UTC+8).
+/// How a report's rows are split in time (China time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Period {
     Hour,
@@ -31,9 +31,8 @@ pub enum Period {
     Week,
 }
 
-pub(crate) const HOUR_MS: i64 = 3_600_000;
-pub(crate) const CHINA_MS: i64 = 8 * HOUR_MS;
-pub(crate) const DAY_MS: i64 = 86_400_000;
+// The SQL groups by `(ms + CHINA_MS) / width`, the same arithmetic as `china_time`'s buckets.
+pub(crate) use china_time::{DAY_MS, HOUR_MS, OFFSET_MS as CHINA_MS};
 
 impl Period {
     /// The SQL for a roll-up row's period number, from its `slot` (an hour in `report_hours`, a
@@ -49,7 +48,7 @@ impl Period {
     /// When period number `n` starts (Unix ms).
     pub fn start_ms(self, n: i64) -> i64 {
         match self {
-            Period::Hour => n * 3_600_000 - CHINA_MS,
+            Period::Hour => n * HOUR_MS - CHINA_MS,
             Period::Day => n * DAY_MS - CHINA_MS,
             Period::Week => (n * 7 - 3) * DAY_MS - CHINA_MS,
         }
@@ -272,7 +271,7 @@ fn upsert(table: &str) -> String {
 
 /// The day number (China time) of a time.
 fn day_of(ms: i64) -> i64 {
-    (ms + CHINA_MS).div_euclid(DAY_MS)
+    china_time::day_number(ms)
 }
 
 /// The roll-up's summed columns, in this order.
@@ -286,7 +285,7 @@ pub(crate) const RATING_COLUMNS: [&str; 5] =
 
 /// The hour number (China time) of a time.
 fn hour_of(ms: i64) -> i64 {
-    (ms + CHINA_MS).div_euclid(3_600_000)
+    china_time::hour_number(ms)
 }
 
 /// Asked → first answer, or close if never answered.
@@ -340,7 +339,7 @@ pub(crate) fn add_to_rollup(column: &str, amount: i64, ticket: &str) -> Vec<(Str
     ROLLUPS
         .iter()
         .map(|table| {
-            let width = if *table == "report_hours" { 3_600_000 } else { DAY_MS };
+            let width = if *table == "report_hours" { HOUR_MS } else { DAY_MS };
             let sql = format!(
                 "UPDATE {table} SET {column} = {column} + $1 WHERE (slot, booth_region, home_hall, service) IN \
                  (SELECT (requested_ms + {CHINA_MS}) / {width}, booth_region, home_hall, service FROM ticket_facts \

@@ -73,7 +73,7 @@ pub async fn clerk_reports(
     .await?;
     let rows: Vec<ClerkReportRow> = sums.iter().map(figures).collect();
     if csv {
-        return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], to_csv(&group, &rows)).into_response());
+        return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], to_csv(&group, &rows)?).into_response());
     }
     let formulas: BTreeMap<String, String> = FORMULAS.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     Ok(Json(ClerkReport { from: p.from, to: p.to, group, rows, formulas }).into_response())
@@ -100,12 +100,11 @@ pub fn figures(s: &ClerkSums) -> ClerkReportRow {
     }
 }
 
-fn to_csv(group: &[String], rows: &[ClerkReportRow]) -> String {
+fn to_csv(group: &[String], rows: &[ClerkReportRow]) -> Result<String, ApiError> {
     let mut head: Vec<String> = group.iter().map(|g| if g == "clerk" { g.clone() } else { "period".into() }).collect();
     head.extend(FIGURES.iter().map(|f| (*f).to_owned()));
-    let mut out = head.join(",") + "\n";
     let num = |x: f64| format!("{}", (x * 10_000.0).round() / 10_000.0);
-    for r in rows {
+    let body = rows.iter().map(|r| {
         let mut cells = vec![r.clerk.clone()];
         if group.len() > 1 {
             cells.push(r.period.clone().unwrap_or_default());
@@ -116,8 +115,7 @@ fn to_csv(group: &[String], rows: &[ClerkReportRow]) -> String {
         );
         cells.extend([r.occupancy, r.aht_secs].map(|v| v.map(num).unwrap_or_default()));
         cells.push(r.hall.clone());
-        out.push_str(&cells.join(","));
-        out.push('\n');
-    }
-    out
+        cells
+    });
+    super::csv_body::write(&head, body)
 }

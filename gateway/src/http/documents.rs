@@ -87,7 +87,7 @@ pub async fn upload(
     let dir = state.directory.clone();
     let service_name = dir.service(info.service).name.clone();
     let now = unix_now();
-    let watermark = Watermark::for_service(&service_name, &host::documents::china_date(now));
+    let watermark = Watermark::for_service(&service_name, &china_time::date_string(now as i64 * 1000));
     let _permit = state.doc_pool.acquire().await.map_err(|_| ErrorCode::ShuttingDown)?;
     let started = std::time::Instant::now();
     let processed =

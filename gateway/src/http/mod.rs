@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod caller;
 pub mod cases;
 pub mod clerk_reports;
+mod csv_body;
 pub mod documents;
 pub mod pages;
 pub mod qr;

@@ -95,7 +95,7 @@ pub async fn reports(
     .await?;
     let rows: Vec<ReportRow> = sums.iter().map(figures).collect();
     if csv {
-        let body = to_csv(&group, &rows);
+        let body = to_csv(&group, &rows)?;
         return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response());
     }
     let formulas = FORMULAS.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
@@ -105,7 +105,8 @@ pub async fn reports(
 /// `from` and `to` (China dates, inclusive) as day numbers: both valid, in order, at most
 /// [`MAX_REPORT_DAYS`] apart.
 pub(crate) fn date_range(from: &str, to: &str) -> Result<(i64, i64), ApiError> {
-    match (civil_days(from), civil_days(to)) {
+    let day = |text: &str| china_time::parse_date(text).ok().and_then(|d| china_time::day_of_date(d).ok());
+    match (day(from), day(to)) {
         (Some(f), Some(t)) if f <= t && t - f < MAX_REPORT_DAYS => Ok((f, t)),
         _ => Err(ErrorCode::InvalidField.into()),
     }
@@ -184,7 +185,7 @@ fn p90(buckets: &[i64], total: i64) -> Option<f64> {
     None
 }
 
-fn to_csv(group: &[String], rows: &[ReportRow]) -> String {
+fn to_csv(group: &[String], rows: &[ReportRow]) -> Result<String, ApiError> {
     let mut head: Vec<String> =
         group.iter().map(|g| if period_of(g).is_some() { "period".into() } else { g.clone() }).collect();
     let figures = [
@@ -204,9 +205,8 @@ fn to_csv(group: &[String], rows: &[ReportRow]) -> String {
     head.extend(figures.iter().map(|f| (*f).to_owned()));
     head.extend(RATING_WORDS.iter().map(|w| format!("rating_{w}")));
     head.extend(["rated", "bad_rating_rate", "estimate_mae_secs", "estimate_bias_secs"].map(str::to_owned));
-    let mut out = head.join(",") + "\n";
     let num = |v: Option<f64>| v.map(|x| format!("{}", (x * 10_000.0).round() / 10_000.0)).unwrap_or_default();
-    for r in rows {
+    let body = rows.iter().map(|r| {
         let mut cells: Vec<String> = vec![];
         for g in group {
             cells.push(match g.as_str() {
@@ -232,59 +232,27 @@ fn to_csv(group: &[String], rows: &[ReportRow]) -> String {
         cells.extend(RATING_WORDS.iter().map(|w| r.ratings.get(*w).copied().unwrap_or(0).to_string()));
         cells.push(r.rated.to_string());
         cells.extend([r.bad_rating_rate, r.estimate_mae_secs, r.estimate_bias_secs].map(num));
-        out.push_str(&cells.join(","));
-        out.push('\n');
-    }
-    out
+        cells
+    });
+    super::csv_body::write(&head, body)
 }
 
-/// Days since 1970-01-01 of a `YYYY-MM-DD` date (Howard Hinnant's days-from-civil).
-pub(crate) fn civil_days(date: &str) -> Option<i64> {
-    let mut parts = date.split('-');
-    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() || y.len() != 4 || m.len() != 2 || d.len() != 2 {
-        return None;
-    }
-    let (y, m, d): (i64, i64, i64) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days_in = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    if !(1..=12).contains(&m) || d < 1 || d > days_in[(m - 1) as usize] {
-        return None;
-    }
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some(era * 146_097 + doe - 719_468)
-}
-
-/// Midnight of day `days` in China time, as Unix ms.
-pub(crate) fn day_start_ms(days: i64) -> i64 {
-    days * 86_400_000 - 8 * 3_600_000
-}
-
-/// `2026-12-01T09:00+08:00` for a period start.
-pub(crate) fn period_label(ms: i64) -> String {
-    let local = ms + 8 * 3_600_000;
-    let date = host::documents::china_date((ms / 1000).max(0) as u64);
-    let minutes = local.rem_euclid(86_400_000) / 60_000;
-    format!("{date}T{:02}:{:02}+08:00", minutes / 60, minutes % 60)
-}
+pub(crate) use china_time::{day_start_ms, period_label};
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn dates_and_periods_are_china_time() {
-        assert_eq!(civil_days("1970-01-01"), Some(0));
-        assert_eq!(civil_days("2026-12-02"), Some(20_789));
-        assert_eq!(civil_days("2026-02-29"), None);
-        assert_eq!(civil_days("2026-13-01"), None);
-        assert_eq!(civil_days("26-12-01"), None);
+    fn a_range_is_two_china_dates_in_order_and_not_too_far_apart() {
+        assert_eq!(date_range("1970-01-01", "1970-01-01").ok(), Some((0, 0)));
+        assert_eq!(date_range("2026-12-01", "2026-12-02").ok(), Some((20_788, 20_789)));
         assert_eq!(period_label(day_start_ms(20_789) + 9 * 3_600_000), "2026-12-02T09:00+08:00");
+        for (from, to) in [("2026-02-29", "2026-03-01"), ("2026-13-01", "2026-13-02"), ("26-12-01", "26-12-02")] {
+            assert!(date_range(from, to).is_err(), "{from}");
+        }
+        assert!(date_range("2026-12-02", "2026-12-01").is_err());
+        assert!(date_range("2025-01-01", "2026-12-01").is_err());
     }
 
     #[test]

@@ -13,10 +13,10 @@ use protocol::ErrorCode;
 use store::{Period, ReportQuery};
 use tokio::sync::oneshot;
 
-use super::reports::{civil_days, day_start_ms, period_label};
 use super::{store_call, ApiError, ApiQuery, Caller};
 use crate::staffing::{agents_needed, asa_secs, service_level};
 use crate::state::AppState;
+use china_time::{day_start_ms, period_label, DAY_MS, HOUR_MS};
 use host::commands::Command;
 
 /// Weeks of history the forecast averages.
@@ -39,9 +39,9 @@ pub async fn staffing(
     ApiQuery(p): ApiQuery<StaffingParams>,
 ) -> Result<Json<Staffing>, ApiError> {
     let sup = caller.supervisor()?;
-    let day = civil_days(&p.week).ok_or(ErrorCode::InvalidField)?;
-    // 1970-01-01 was a Thursday: days + 3 counts from a Monday.
-    let monday = day - (day + 3).rem_euclid(7);
+    let date = china_time::parse_date(&p.week).map_err(|_| ErrorCode::InvalidField)?;
+    let day_start = china_time::date_start_ms(date).map_err(|_| ErrorCode::InvalidField)?;
+    let monday = china_time::day_number(china_time::week_start_ms(day_start));
     let scope = state.supervisors[sup].scope;
     let dir = state.directory.clone();
     let regions = super::reports::regions_within(&dir, scope);
@@ -57,7 +57,7 @@ pub async fn staffing(
     let week_start = day_start_ms(monday);
     let now_ms = store::now_ms();
     // The hours of the week that have begun (none for a week to come).
-    let (begun_to, halls) = ((now_ms + 3_600_000).clamp(week_start, week_start + 7 * 86_400_000), regions.clone());
+    let (begun_to, halls) = ((now_ms + HOUR_MS).clamp(week_start, week_start + 7 * DAY_MS), regions.clone());
     let (history, presence) = store_call("reading the staffing history", move || {
         // What the driver handed the records writer so far is in (the clerks' stretches).
         records.sync_within(std::time::Duration::from_secs(5));
@@ -82,7 +82,7 @@ pub async fn staffing(
     let mut handled: HashMap<(String, String), (i64, i64)> = HashMap::new();
     for s in &history {
         let (Some(hall), Some(service), Some(at)) = (s.hall.clone(), s.service.clone(), s.period_ms) else { continue };
-        let hour_of_week = (at - week_start).div_euclid(3_600_000).rem_euclid(168);
+        let hour_of_week = (at - week_start).div_euclid(HOUR_MS).rem_euclid(168);
         *arrivals.entry((hall.clone(), service.clone(), hour_of_week)).or_default() += s.offered;
         let h = handled.entry((hall, service)).or_default();
         h.0 += s.talk_ms + s.wrap_ms;
@@ -113,13 +113,13 @@ pub async fn staffing(
                     (n, service_level(n, erlangs, aht, target), asa_secs(n, erlangs, aht))
                 }
             };
-            let hour_start = week_start + hour_of_week * 3_600_000;
+            let hour_start = week_start + hour_of_week * HOUR_MS;
             let then = (hour_start <= now_ms)
                 .then(|| signed_in_then.get(&(hall.clone(), service.clone(), hour_of_week)).copied().unwrap_or(0.0));
             StaffingRow {
                 clerks_signed_in_now: signed_in.get(&(hall.clone(), service.clone())).copied().unwrap_or(0),
                 clerks_signed_in_then: then,
-                hour: period_label(week_start + hour_of_week * 3_600_000),
+                hour: period_label(week_start + hour_of_week * HOUR_MS),
                 hall,
                 service,
                 arrivals_per_hour: per_hour,
@@ -132,7 +132,7 @@ pub async fn staffing(
         })
         .collect();
     Ok(Json(Staffing {
-        week: host::documents::china_date((week_start / 1000 + 8 * 3600) as u64),
+        week: china_time::date_string(week_start),
         history_weeks: HISTORY_WEEKS as u32,
         goal: GOAL,
         formula: FORMULA.into(),
@@ -150,8 +150,8 @@ fn presence_by_hour(
     let mut out: HashMap<(String, String, i64), f64> = HashMap::new();
     for p in presence {
         let (Some(clerk), Some(at)) = (dir.clerk_idx(&p.clerk), p.period_ms) else { continue };
-        let hour_of_week = (at - week_start).div_euclid(3_600_000);
-        let signed_in = (p.available_ms + p.offered_ms + p.in_call_ms + p.wrap_ms + p.away_ms) as f64 / 3_600_000.0;
+        let hour_of_week = (at - week_start).div_euclid(HOUR_MS);
+        let signed_in = (p.available_ms + p.offered_ms + p.in_call_ms + p.wrap_ms + p.away_ms) as f64 / HOUR_MS as f64;
         for skill in &dir.clerk(clerk).skills {
             let key = (p.hall.clone(), dir.service(*skill).code.clone(), hour_of_week);
             *out.entry(key).or_default() += signed_in;

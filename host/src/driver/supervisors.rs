@@ -42,7 +42,7 @@ impl Driver {
         let unix = super::clock::unix_now();
         let sample = self.history.due(unix);
         let new_day = self.answered_today.is_new_day(unix);
-        self.desk.clerk_day.roll(crate::documents::china_date(unix));
+        self.desk.clerk_day.roll(china_time::date_string(unix as i64 * 1000));
         self.desk.clerk_time.cut_hours(self.timeline_ms(), &self.shared.directory);
         // Longest-wait figures age every second; send at least every 5 s, at once after changes.
         let send = self.load_dirty || self.ticks.is_multiple_of(5);
@@ -128,7 +128,7 @@ impl Driver {
     /// the day's service level.
     fn save_answered(&mut self, unix: u64, snapshot: &[LoadRow]) {
         let dir = self.shared.directory.clone();
-        let day = crate::documents::china_date(unix);
+        let day = china_time::date_string(unix as i64 * 1000);
         let mut changed = Vec::new();
         for row in snapshot {
             let (Some(hall), Some(service)) = (row.hall, row.service) else { continue };

@@ -67,7 +67,7 @@ async fn clerk_requests_rejects_and_accepts_an_id_card_photo() {
     assert!(!received.windows(4).any(|w| w == b"Exif"));
     // Exactly what the pipeline makes with today's watermark for 教师资格认定确认: watermarked.
     let wm =
-        Watermark::for_service("教师资格认定确认", &signaling_server::documents::china_date(gateway::auth::unix_now()));
+        Watermark::for_service("教师资格认定确认", &china_time::date_string(gateway::auth::unix_now() as i64 * 1000));
     let expected = process(&photo, &wm, &PipelineLimits::default()).unwrap();
     assert_eq!(sha256_hex(&received), expected.sha256_result);
     assert_eq!(doc.sha256_result, expected.sha256_result);

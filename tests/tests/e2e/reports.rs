@@ -30,7 +30,7 @@ async fn a_days_report_counts_the_calls_and_the_csv_says_the_same() {
     }
     assert_eq!(agent.await.unwrap().unwrap().outcome, "done");
 
-    let today = signaling_server::documents::china_date(store::now_ms() as u64 / 1000);
+    let today = china_time::date_string(store::now_ms());
     let sup = token(&server, Role::Supervisor, "sup-dongying").await;
     let report_url = format!("{url}/api/reports?from={today}&to={today}&group=hall,service,day");
     let (status, body) = get(&report_url, &sup);
@@ -129,7 +129,7 @@ async fn staffing_advice_forecasts_next_weeks_hour_from_this_weeks_calls() {
 
     // Next week's plan averages the four weeks before it, this one included.
     let now = store::now_ms() as u64 / 1000;
-    let next_week = signaling_server::documents::china_date(now + 7 * 86_400);
+    let next_week = china_time::date_string((now + 7 * 86_400) as i64 * 1000);
     let sup = token(&server, Role::Supervisor, "sup-dongying").await;
     let (status, body) = get(&format!("{url}/api/staffing?week={next_week}"), &sup);
     assert_eq!(status, 200, "{body}");
@@ -151,7 +151,7 @@ async fn staffing_advice_forecasts_next_weeks_hour_from_this_weeks_calls() {
     assert!(row["clerks_signed_in_now"].as_u64().is_some());
     assert_eq!(row["clerks_signed_in_then"], serde_json::Value::Null, "next week's hours have not begun");
     // This week's plan shows, for the hour of the call, the clerk who was signed in then.
-    let this_week = signaling_server::documents::china_date(now);
+    let this_week = china_time::date_string(now as i64 * 1000);
     let (status, body) = get(&format!("{url}/api/staffing?week={this_week}"), &sup);
     assert_eq!(status, 200, "{body}");
     let plan: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -180,7 +180,7 @@ async fn alerts_raised_and_cleared_are_in_the_alert_history() {
     let url = base_url(&server);
     let booth = connect(&server, Role::Booth, "booth-xianhe-1").await;
     let sup = token(&server, Role::Supervisor, "sup-dongying").await;
-    let today = signaling_server::documents::china_date(store::now_ms() as u64 / 1000);
+    let today = china_time::date_string(store::now_ms());
     let history_url = format!("{url}/api/alerts?from={today}&to={today}");
     let events = |token: &str| {
         let (status, body) = get(&history_url, token);
