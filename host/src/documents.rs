@@ -1,6 +1,8 @@
 //! Document photos: metadata, bytes (processed image and thumbnail), the clerk's reviews and every
 //! read attempt, all in the records store (chained in the audit log), each committed before the
-//! upload, review or read is answered; and retention purging.
+//! upload, review or read is answered; and retention purging. The bytes are sealed at rest (the
+//! `vault`: a data key per image, wrapped by the master key, stored beside them); the audit
+//! chain's hashes are over the plaintext.
 //!
 //! All methods but [`DocStore::get`] reach the database: call them from `spawn_blocking`.
 
@@ -11,7 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use protocol::DocType;
 use serde::Deserialize;
-use store::{DocumentReadRow, DocumentReviewRow, DocumentRow, PurgeCounts, Store, StoreError};
+use store::{DocumentReadRow, DocumentReviewRow, DocumentRow, PurgeCounts, Store, StoreError, StoredBytes};
+use vault::{Envelope, Vault};
 
 use crate::records::{store_id, wire_id};
 
@@ -41,6 +44,7 @@ use crate::doc_meta::{DocMeta, Review};
 /// looks up a live call's documents without touching the database.
 pub struct DocStore {
     store: Arc<Store>,
+    vault: Arc<Vault>,
     pub config: DocumentsConfig,
     /// Metadata of documents stored by this server within the link lifetime.
     recent: Mutex<HashMap<String, DocMeta>>,
@@ -94,8 +98,35 @@ fn meta_of(d: DocumentRow, review: Option<DocumentReviewRow>) -> DocMeta {
 }
 
 impl DocStore {
-    pub fn new(store: Arc<Store>, config: DocumentsConfig, boot: i64) -> Self {
-        Self { store, config, recent: Mutex::default(), boot, next_record: AtomicU64::new(1) }
+    pub fn new(store: Arc<Store>, config: DocumentsConfig, boot: i64, vault: Arc<Vault>) -> Self {
+        Self { store, vault, config, recent: Mutex::default(), boot, next_record: AtomicU64::new(1) }
+    }
+
+    fn seal(&self, plain: &[u8]) -> StoredBytes {
+        let (envelope, bytes) = self.vault.seal(plain);
+        StoredBytes { bytes, sealing: Some(envelope.to_text()) }
+    }
+
+    /// Seals the blobs a server before sealing at rest wrote in clear (in place, a few at a time;
+    /// SQLite zeroes what it overwrites). Returns how many. Blocking.
+    pub fn seal_blobs_in_clear(&self) -> Result<u64, StoreError> {
+        let mut sealed = 0;
+        loop {
+            let batch = self.store.unsealed_document_blobs(20)?;
+            if batch.is_empty() {
+                if sealed > 0 {
+                    self.store.forget_replaced_pages()?;
+                }
+                return Ok(sealed);
+            }
+            for blob in batch {
+                sealed += self.store.seal_document_blob(
+                    &blob.sha256,
+                    &self.seal(&blob.image),
+                    &self.seal(&blob.thumbnail),
+                )?;
+            }
+        }
     }
 
     fn recent(&self) -> std::sync::MutexGuard<'_, HashMap<String, DocMeta>> {
@@ -110,7 +141,7 @@ impl DocStore {
     /// Stores a processed document (bytes and metadata, chained) in one transaction. Returns once
     /// it is committed. Blocking.
     pub fn put(&self, meta: DocMeta, jpeg: &[u8], thumbnail: &[u8]) -> Result<DocMeta, StoreError> {
-        self.store.put_document(&row_of(&meta), jpeg, thumbnail)?;
+        self.store.put_document(&row_of(&meta), &self.seal(jpeg), &self.seal(thumbnail))?;
         self.remember(&meta);
         Ok(meta)
     }
@@ -138,9 +169,16 @@ impl DocStore {
         Ok(self.store.document(id)?.map(|(d, review)| meta_of(d, review)))
     }
 
-    /// The processed image or its thumbnail. Blocking.
+    /// The processed image or its thumbnail, opened. Bytes that do not open (altered, or sealed
+    /// with a master key not loaded) are an error, never served. Blocking.
     pub fn read(&self, meta: &DocMeta, thumbnail: bool) -> Result<Option<Vec<u8>>, StoreError> {
-        self.store.document_bytes(&meta.sha256_result, thumbnail)
+        let Some(stored) = self.store.document_bytes(&meta.sha256_result, thumbnail)? else { return Ok(None) };
+        let Some(sealing) = stored.sealing else { return Ok(Some(stored.bytes)) };
+        let opened = Envelope::parse(&sealing).and_then(|envelope| self.vault.open(&envelope, &stored.bytes));
+        opened.map(Some).map_err(|e| {
+            tracing::error!(document = %meta.id, error = %e, "a stored document does not open");
+            StoreError::BadRow("document_blobs", "image or thumbnail (does not open)")
+        })
     }
 
     /// The clerk's review, committed by the records writer: kept with the recent metadata.

@@ -21,6 +21,7 @@
 //!   settings and the TURN credentials minted per call.
 #![forbid(unsafe_code)]
 
+pub mod at_rest;
 pub mod bus;
 pub mod commands;
 pub mod doc_meta;

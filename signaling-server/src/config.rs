@@ -35,6 +35,9 @@ pub struct FileConfig {
     /// Where durable records go.
     #[serde(default)]
     pub database: DatabaseSection,
+    /// How document photos are sealed at rest: the cipher and the master key's file.
+    #[serde(default)]
+    pub storage: host::at_rest::StorageConfig,
     /// How calls' media travel: through the server's media relay (recorded) or peer to peer.
     #[serde(default)]
     pub media: crate::media::MediaConfig,
@@ -373,6 +376,9 @@ impl Settings {
         }
         if let Some(problem) = file.alerts.check() {
             return Err(err("alerts".into(), problem.into()));
+        }
+        if let Some(problem) = file.storage.problem() {
+            return Err(err("storage".into(), problem.into()));
         }
         Ok(Self { source: name.to_owned(), file, directory, engine, booth_secrets, clerk_secrets, supervisor_secrets })
     }

@@ -17,6 +17,7 @@
 #[cfg(feature = "cluster")]
 mod cluster_node;
 pub mod config;
+pub mod rotate_key;
 // The records writer, documents, the grid's history, the metrics and the media and TURN settings
 // are the host's; under their old names here too.
 pub use host::{documents, driver, history, media, metrics, records, turn};

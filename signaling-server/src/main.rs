@@ -60,6 +60,11 @@ enum Cmd {
     /// Re-runs an applied routing log offline (with the configuration of `--config`) and prints
     /// every applied entry and every engine action, one line each: the same log always gives the
     /// same output. Nothing is sent, and no database is touched.
+    /// Re-wraps every stored data key with a new master key (run with the server stopped): a key
+    /// file gets a new key in place; a key from `XIAOWU_MASTER_KEY` (or a cluster's, from its
+    /// token secret) is replaced by the one in `XIAOWU_NEW_MASTER_KEY`. Afterwards the old master
+    /// key is no longer needed.
+    RotateKey,
     Replay {
         /// The log: a file (e.g. `xiaowu-data/routing.log`), or a cluster's Redis
         /// (`redis://host:port/db` or `redis-sentinel://host:port,…/master`; the stream under
@@ -137,6 +142,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     if let Some(key) = cli.token_secret {
         settings.file.server.token_secret = Some(key);
+    }
+    if let Some(Cmd::RotateKey) = cli.command {
+        // Off the async runtime: the PostgreSQL client runs its own.
+        let done = tokio::task::spawn_blocking(move || signaling_server::rotate_key::rotate_key(&settings)).await??;
+        println!(
+            "主密钥已轮换 / master key rotated: {} wrapped keys re-wrapped, {} → {}",
+            done.rewrapped,
+            done.old_ids.join(", "),
+            done.new_id
+        );
+        match done.key_file {
+            Some(file) => println!("新主密钥 / the new master key: {} (the old one is no longer needed)", file.display()),
+            None => println!(
+                "请在每个节点将 XIAOWU_MASTER_KEY 设为 XIAOWU_NEW_MASTER_KEY 的值 / set XIAOWU_MASTER_KEY to the value of \
+                 XIAOWU_NEW_MASTER_KEY on every node before starting it"
+            ),
+        }
+        return Ok(());
     }
     // A key anybody could guess signs tokens anybody could make: refuse it, whether it came from
     // the flag, the environment or the config (EX_CONFIG, 78).

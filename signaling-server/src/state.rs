@@ -48,11 +48,20 @@ pub fn build(
     })?;
     let records = Arc::new(records);
     let records_boot = records.boot();
+    let vault = Arc::new(open_vault(&settings)?);
     let docs = Arc::new(crate::documents::DocStore::new(
         records.store().clone(),
         settings.file.documents.clone(),
         records.boot(),
+        vault,
     ));
+    // Blobs an earlier version wrote in clear are sealed before anything is served.
+    let sealed = std::thread::scope(|s| s.spawn(|| docs.seal_blobs_in_clear()).join())
+        .map_err(|_| std::io::Error::other("sealing stored documents panicked"))?
+        .map_err(|e| std::io::Error::other(e.bilingual()))?;
+    if sealed > 0 {
+        tracing::info!(blobs = sealed, "document bytes stored in clear by an earlier version are now sealed");
+    }
     let doc_pool = tokio::sync::Semaphore::new(settings.file.documents.max_parallel.max(1));
     let f = &settings.file;
     let catalog = Catalog {
@@ -166,4 +175,21 @@ pub fn build(
         cluster_config: f.cluster.clone(),
         tcp_nodelay: f.server.tcp_nodelay,
     })
+}
+
+/// The vault that seals document bytes: `[storage]`'s cipher and the master key (see
+/// `host::at_rest` for where it comes from). A key that cannot be read or made stops the start.
+fn open_vault(settings: &Settings) -> std::io::Result<vault::Vault> {
+    let f = &settings.file;
+    let cluster_secret = f.cluster.redis_url.as_ref().and(f.server.token_secret.as_deref()).map(str::as_bytes);
+    let (vault, source) = host::at_rest::open_vault(&f.storage, &f.documents.data_dir, cluster_secret)
+        .map_err(|e| std::io::Error::other(format!("无法读取或创建主密钥 / the master key: {e}")))?;
+    match source {
+        host::at_rest::KeySource::File { path, created: true } => tracing::warn!(
+            file = %path.display(),
+            "a new master key was made: it opens every stored document; keep it apart from the data's backups"
+        ),
+        source => tracing::info!(?source, key = vault.master_id(), cipher = vault.cipher().name(), "master key loaded"),
+    }
+    Ok(vault)
 }

@@ -11,7 +11,23 @@ use serde::{Deserialize, Serialize};
 use crate::backend::{Row, Value};
 use crate::purged::Purged;
 use crate::rows::{int, placeholders, text};
-use crate::{Result, Store};
+use crate::{Result, Store, StoreError};
+
+/// Bytes as the database holds them: sealed (`sealing`: the wrapped data key they open with,
+/// see the `vault` crate), or in clear (`None`: written before sealing at rest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBytes {
+    pub bytes: Vec<u8>,
+    pub sealing: Option<String>,
+}
+
+/// A blob an earlier version wrote in clear.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobInClear {
+    pub sha256: String,
+    pub image: Vec<u8>,
+    pub thumbnail: Vec<u8>,
+}
 
 /// A stored document's metadata. No personal data beyond the ids of the parties.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,13 +137,19 @@ pub(crate) fn read_from(r: &Row) -> DocumentReadRow {
 impl Store {
     /// Stores a document's bytes and metadata (with its chain link) in one transaction, committed
     /// before this returns. Bytes already stored under the same hash are not written again.
-    pub fn put_document(&self, d: &DocumentRow, image: &[u8], thumbnail: &[u8]) -> Result<()> {
+    pub fn put_document(&self, d: &DocumentRow, image: &StoredBytes, thumbnail: &StoredBytes) -> Result<()> {
         let content = serde_json::to_string(d).expect("a document row always serializes");
         self.transaction(Some("audit_chain"), |c| {
             c.execute(
-                "INSERT INTO document_blobs (sha256, image, thumbnail) VALUES ($1, $2, $3) \
-                 ON CONFLICT (sha256) DO NOTHING",
-                &[d.sha256_result.clone().into(), image.into(), thumbnail.into()],
+                "INSERT INTO document_blobs (sha256, image, thumbnail, image_sealing, thumbnail_sealing) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING",
+                &[
+                    d.sha256_result.clone().into(),
+                    image.bytes.as_slice().into(),
+                    thumbnail.bytes.as_slice().into(),
+                    image.sealing.clone().into(),
+                    thumbnail.sealing.clone().into(),
+                ],
             )?;
             let seq = self.chain(c, "document", &d.id, &content)?;
             let params: Vec<Value> = vec![
@@ -178,12 +200,91 @@ impl Store {
         Ok(Some((doc, review)))
     }
 
-    /// The processed image (or its thumbnail) stored under `sha256`.
-    pub fn document_bytes(&self, sha256: &str, thumbnail: bool) -> Result<Option<Vec<u8>>> {
+    /// The processed image (or its thumbnail) stored under `sha256`, as stored.
+    pub fn document_bytes(&self, sha256: &str, thumbnail: bool) -> Result<Option<StoredBytes>> {
         let column = if thumbnail { "thumbnail" } else { "image" };
-        let rows =
-            self.conn().query(&format!("SELECT {column} FROM document_blobs WHERE sha256 = $1"), &[sha256.into()])?;
-        Ok(rows.into_iter().next().and_then(|mut r| r.pop()).and_then(Value::into_bytes))
+        let rows = self.conn().query(
+            &format!("SELECT {column}, {column}_sealing FROM document_blobs WHERE sha256 = $1"),
+            &[sha256.into()],
+        )?;
+        let Some(mut row) = rows.into_iter().next() else { return Ok(None) };
+        let sealing = row.pop().and_then(|v| v.text().map(str::to_owned));
+        let bytes = row.pop().and_then(Value::into_bytes).ok_or(StoreError::BadRow("document_blobs", column))?;
+        Ok(Some(StoredBytes { bytes, sealing }))
+    }
+
+    /// Up to `limit` blobs written in clear (before sealing at rest).
+    pub fn unsealed_document_blobs(&self, limit: usize) -> Result<Vec<BlobInClear>> {
+        let rows = self.conn().query(
+            "SELECT sha256, image, thumbnail FROM document_blobs WHERE image_sealing IS NULL LIMIT $1",
+            &[(limit.max(1) as i64).into()],
+        )?;
+        rows.into_iter()
+            .map(|mut r| {
+                let thumbnail = r.pop().and_then(Value::into_bytes);
+                let image = r.pop().and_then(Value::into_bytes);
+                match (image, thumbnail, r.pop().and_then(|v| v.text().map(str::to_owned))) {
+                    (Some(image), Some(thumbnail), Some(sha256)) => Ok(BlobInClear { sha256, image, thumbnail }),
+                    _ => Err(StoreError::BadRow("document_blobs", "sha256, image, thumbnail")),
+                }
+            })
+            .collect()
+    }
+
+    /// Replaces a blob written in clear with its sealed bytes (only if it is still in clear).
+    pub fn seal_document_blob(&self, sha256: &str, image: &StoredBytes, thumbnail: &StoredBytes) -> Result<u64> {
+        self.transaction(None, |c| {
+            c.execute(
+                "UPDATE document_blobs SET image = $2, thumbnail = $3, image_sealing = $4, thumbnail_sealing = $5 \
+                 WHERE sha256 = $1 AND image_sealing IS NULL",
+                &[
+                    sha256.into(),
+                    image.bytes.as_slice().into(),
+                    thumbnail.bytes.as_slice().into(),
+                    image.sealing.clone().into(),
+                    thumbnail.sealing.clone().into(),
+                ],
+            )
+        })
+    }
+
+    /// After sealing blobs in place: the old pages' content out of the journal too. SQLite keeps
+    /// the pages a write replaced in its write-ahead log until a checkpoint; this checkpoints and
+    /// truncates the log. (PostgreSQL's own log is not part of the data directory's tables, and
+    /// is recycled by the server.)
+    pub fn forget_replaced_pages(&self) -> Result<()> {
+        if self.dialect() == crate::Dialect::Sqlite {
+            self.conn().query("PRAGMA wal_checkpoint(TRUNCATE)", &[])?;
+        }
+        Ok(())
+    }
+
+    /// Every sealed blob's wrapped keys: (sha256, image's, thumbnail's).
+    pub fn document_sealings(&self) -> Result<Vec<(String, String, String)>> {
+        let rows = self.conn().query(
+            "SELECT sha256, image_sealing, thumbnail_sealing FROM document_blobs WHERE image_sealing IS NOT NULL",
+            &[],
+        )?;
+        rows.iter()
+            .map(|r| match (r[0].text(), r[1].text(), r[2].text()) {
+                (Some(sha), Some(i), Some(t)) => Ok((sha.to_owned(), i.to_owned(), t.to_owned())),
+                _ => Err(StoreError::BadRow("document_blobs", "image_sealing, thumbnail_sealing")),
+            })
+            .collect()
+    }
+
+    /// Writes blobs' re-wrapped keys, all in one transaction: (sha256, image's, thumbnail's).
+    pub fn reseal_document_keys(&self, keys: &[(String, String, String)]) -> Result<u64> {
+        self.transaction(None, |c| {
+            let mut n = 0;
+            for (sha, image, thumbnail) in keys {
+                n += c.execute(
+                    "UPDATE document_blobs SET image_sealing = $2, thumbnail_sealing = $3 WHERE sha256 = $1",
+                    &[sha.as_str().into(), image.as_str().into(), thumbnail.as_str().into()],
+                )?;
+            }
+            Ok(n)
+        })
     }
 
     /// Records a clerk's review of a document, chained.

@@ -40,7 +40,7 @@ pub use alerts::AlertEventRow;
 pub use audit::AuditBreak;
 pub use backend::Value;
 pub use clerk_time::{ClerkActivity, ClerkSums, Stretch};
-pub use documents::{DocumentReadRow, DocumentReviewRow, DocumentRow, PurgeCounts};
+pub use documents::{BlobInClear, DocumentReadRow, DocumentReviewRow, DocumentRow, PurgeCounts, StoredBytes};
 pub use events::{AnsweredRow, TicketEventRow};
 pub use recordings::{RecordingRow, RecordingViewRow};
 pub use records::{CaseCursor, CaseQuery, CaseRating, CaseRow, CaseScope, ForcedStateRow, RatingRow};
@@ -64,6 +64,9 @@ pub enum StoreError {
     Duplicate(String),
     #[error("unsupported database URL `{0}`: expected sqlite://PATH or postgres://…")]
     BadUrl(String),
+    /// A row whose column is NULL or of another type than the schema says: never read as a default.
+    #[error("a row of {0} does not hold what the schema says in {1}")]
+    BadRow(&'static str, &'static str),
 }
 
 impl StoreError {
@@ -75,6 +78,7 @@ impl StoreError {
             StoreError::Query(_) => "数据库操作失败",
             StoreError::Duplicate(_) => "记录已存在",
             StoreError::BadUrl(_) => "数据库地址格式不正确",
+            StoreError::BadRow(..) => "数据库中的记录与结构不符",
         };
         format!("{zh} / {self}")
     }

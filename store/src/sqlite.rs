@@ -51,6 +51,9 @@ impl SqliteExecutor {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
+        // Deleted or overwritten content is zeroed in the file, not left in free pages (a blob
+        // sealed in place must not leave its plaintext behind).
+        conn.pragma_update(None, "secure_delete", "ON").map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
         conn.set_prepared_statement_cache_capacity(128);
         Ok(Self { conn })

@@ -8,6 +8,7 @@
 //! `tests/calls.rs` (twenty calls at once load the machine on purpose; beside another test's
 //! calls on two loaded cores they missed their media).
 
+mod at_rest;
 mod bad_input;
 mod cases;
 mod client_errors;
