@@ -100,10 +100,13 @@ impl MediaConfig {
 
 /// Starts the in-process relay, or connects to the relays of `relays` (relay mode, inside a
 /// tokio runtime), and pumps their events into the driver's command channel.
+/// Recordings are sealed at rest with `vault` (in process; a relay process seals with the same
+/// master key, given to it).
 pub fn start_relay(
     config: &MediaConfig,
     data_dir: &std::path::Path,
     commands: tokio::sync::mpsc::Sender<crate::commands::Command>,
+    vault: std::sync::Arc<vault::Vault>,
 ) -> Option<media_relay::Relay> {
     if !config.relayed() || tokio::runtime::Handle::try_current().is_err() {
         return None;
@@ -113,13 +116,14 @@ pub fn start_relay(
         public_ip: config.public_ip,
         record_dir: config.recorded().then(|| config.recording_dir(data_dir)),
         max_bitrate_kbps: config.max_bitrate_kbps,
+        vault: Some(vault.clone()),
     };
     let (relay, mut events) = if config.relays.is_empty() {
         media_relay::Relay::start(relay_config)
     } else {
         let secret = config.relay_secret.as_deref().unwrap_or_default();
         let fetch_into = config.recorded().then(|| config.recording_dir(data_dir));
-        let (pool, events) = media_relay::pool::RelayPool::connect(&config.relays, secret, fetch_into);
+        let (pool, events) = media_relay::pool::RelayPool::connect(&config.relays, secret, fetch_into, Some(vault));
         (media_relay::Relay::Remote(pool), events)
     };
     tokio::spawn(async move {

@@ -44,6 +44,8 @@ pub struct Shared {
     /// `[media]`: relay or peer to peer, recording.
     pub media: MediaConfig,
     pub alerts: desk::alerts::AlertsConfig,
+    /// Seals document bytes and recordings at rest, and opens them.
+    pub vault: std::sync::Arc<vault::Vault>,
     /// Where call recordings are written (relay mode with recording on).
     pub recording_dir: PathBuf,
     /// The in-process media relay (relay mode).

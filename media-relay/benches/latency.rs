@@ -177,6 +177,7 @@ async fn relayed() -> Vec<u64> {
         public_ip: None,
         record_dir: None,
         max_bitrate_kbps: media_relay::DEFAULT_MAX_BITRATE_KBPS,
+        vault: None,
     });
     let publisher = peer("publisher").await;
     let receiver = peer("receiver").await;

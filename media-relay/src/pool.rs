@@ -45,10 +45,12 @@ impl RelayPool {
     /// down. Events of every relay come out of the receiver. With `fetch_into`, each finished
     /// recording is copied from the relay's disk into that directory before it is reported
     /// ([`crate::transfer`]).
+    /// `vault` opens the recordings sealed at rest, to check a copy against its hash.
     pub fn connect(
         addrs: &[String],
         secret: &str,
         fetch_into: Option<std::path::PathBuf>,
+        vault: Option<Arc<vault::Vault>>,
     ) -> (Self, mpsc::UnboundedReceiver<RelayEvent>) {
         let (events, rx) = mpsc::unbounded_channel();
         let state = Arc::new(Mutex::new(PoolState {
@@ -65,6 +67,7 @@ impl RelayPool {
                 secret: secret.to_owned(),
                 state: state.clone(),
                 fetch_into: fetch_into.clone(),
+                vault: vault.clone(),
             };
             tokio::spawn(link.run(op_rx, events.clone()));
         }
@@ -166,6 +169,7 @@ struct Link {
     state: Arc<Mutex<PoolState>>,
     /// The server's recording directory: each finished recording is copied into it.
     fetch_into: Option<std::path::PathBuf>,
+    vault: Option<Arc<vault::Vault>>,
 }
 
 impl Link {
@@ -251,9 +255,9 @@ impl Link {
             let _ = events.send(RelayEvent::Recorded(info));
             return;
         };
-        let (addr, secret) = (self.addr.clone(), self.secret.clone());
+        let (addr, secret, vault) = (self.addr.clone(), self.secret.clone(), self.vault.clone());
         tokio::spawn(async move {
-            match crate::transfer::fetch_into(&dir, &addr, &secret, &info).await {
+            match crate::transfer::fetch_into(&dir, &addr, &secret, &info, vault).await {
                 Ok(()) => {
                     if let Some(name) = info.path.file_name() {
                         info.path = dir.join(name);

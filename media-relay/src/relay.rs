@@ -29,6 +29,8 @@ pub struct RelayConfig {
     pub record_dir: Option<PathBuf>,
     /// The most a publisher is asked to send, in kb/s (REMB; see [`crate::bitrate`]).
     pub max_bitrate_kbps: u32,
+    /// Seals recordings (and their views) at rest; `None` writes them in clear.
+    pub vault: Option<Arc<vault::Vault>>,
 }
 
 /// The default of [`RelayConfig::max_bitrate_kbps`]: enough for a sharp 640×480 picture of a face
@@ -77,7 +79,7 @@ impl LocalRelay {
             max_bitrate_bps: f64::from(self.config.max_bitrate_kbps) * 1000.0,
         };
         let room = Room::run(
-            RoomSetup { call, settings, parties, fresh, record_to },
+            RoomSetup { call, settings, parties, fresh, record_to, seal_with: self.config.vault.clone() },
             self.events.clone(),
             self.counters.clone(),
             rx,

@@ -131,6 +131,8 @@ pub struct RoomSetup {
     pub fresh: bool,
     /// Record the publishing parties to this file.
     pub record_to: Option<PathBuf>,
+    /// Seal the recording at rest with this vault.
+    pub seal_with: Option<Arc<vault::Vault>>,
 }
 
 impl Room {
@@ -141,7 +143,7 @@ impl Room {
         counters: Arc<ForwardCounters>,
         mut commands: mpsc::UnboundedReceiver<RoomCommand>,
     ) {
-        let RoomSetup { call, settings, parties, fresh, record_to } = setup;
+        let RoomSetup { call, settings, parties, fresh, record_to, seal_with } = setup;
         let (party_tx, mut party_rx) = mpsc::unbounded_channel();
         let mut room = Room {
             call,
@@ -159,7 +161,7 @@ impl Room {
             room.publications.insert(spec.party.clone(), Publication::new());
         }
         if let Some(path) = record_to {
-            room.start_recording(path, &parties);
+            room.start_recording(path, &parties, seal_with);
         }
         for spec in parties {
             room.join(spec, fresh).await;
@@ -178,7 +180,7 @@ impl Room {
         room.close().await;
     }
 
-    fn start_recording(&mut self, path: PathBuf, parties: &[JoinSpec]) {
+    fn start_recording(&mut self, path: PathBuf, parties: &[JoinSpec], seal_with: Option<Arc<vault::Vault>>) {
         let mut tracks = vec![];
         for spec in parties.iter().filter(|s| s.publish) {
             let publication = &self.publications[&spec.party];
@@ -191,7 +193,7 @@ impl Room {
                 });
             }
         }
-        match Recorder::start(self.call, path, tracks) {
+        match Recorder::start(self.call, path, tracks, seal_with) {
             Ok(recorder) => self.recorder = Some(recorder),
             Err(e) => tracing::error!(call = self.call, error = %e, "recording could not start"),
         }

@@ -5,8 +5,10 @@
 //! and answers with [`Op::Fetch`](crate::control::Op::Fetch) — its proof of the shared secret for
 //! this file (`handshake.rs`) and the file's name, `call-<id>.webm` and nothing else — and the relay answers with one JSON line, `{"size":N}` or
 //! `{"error":"not_found"}`, then the file's bytes. The server writes them aside, checks the size
-//! and the SHA-256 the relay reported when it finished the recording, and renames the copy into
-//! its recording directory. A copy that is already there and matches (a shared mount) is kept.
+//! and the SHA-256 the relay reported when it finished the recording (of the plaintext, opened
+//! with the vault, for a recording sealed at rest: the copy is the sealed file as it is), and
+//! renames the copy into its recording directory. A copy that is already there and matches (a
+//! shared mount) is kept.
 
 use std::path::Path;
 use std::time::Duration;
@@ -64,20 +66,26 @@ async fn header(write: &mut (impl AsyncWriteExt + Unpin), h: &Header) -> std::io
 
 /// The server's side: makes `dir/<file name of info.path>` the recording `info` describes,
 /// fetching it from the relay at `addr` unless a matching copy is already there.
-pub async fn fetch_into(dir: &Path, addr: &str, secret: &str, info: &RecordingInfo) -> std::io::Result<()> {
+pub async fn fetch_into(
+    dir: &Path,
+    addr: &str,
+    secret: &str,
+    info: &RecordingInfo,
+    vault: Option<std::sync::Arc<vault::Vault>>,
+) -> std::io::Result<()> {
     let name = info.path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
     if !is_recording_name(&name) {
         return Err(std::io::Error::other(format!("not a recording's name: {name:?}")));
     }
     let local = dir.join(&name);
-    if matches(&local, info).await {
+    if matches(&local, info, vault.clone()).await {
         return Ok(());
     }
     tokio::fs::create_dir_all(dir).await?;
     let part = dir.join(format!(".{name}.part"));
     let fetched = tokio::time::timeout(TRANSFER_TIMEOUT, copy_from(addr, secret, &name, &part)).await;
     let result = match fetched {
-        Ok(Ok(())) if matches(&part, info).await => tokio::fs::rename(&part, &local).await,
+        Ok(Ok(())) if matches(&part, info, vault).await => tokio::fs::rename(&part, &local).await,
         Ok(Ok(())) => Err(std::io::Error::other("the copy does not match the recording's size and SHA-256")),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(std::io::Error::other("the transfer took too long")),
@@ -109,15 +117,22 @@ async fn copy_from(addr: &str, secret: &str, name: &str, to: &Path) -> std::io::
     out.sync_all().await
 }
 
-/// Whether `path` holds the recording `info` describes (size, then SHA-256).
-async fn matches(path: &Path, info: &RecordingInfo) -> bool {
-    match tokio::fs::metadata(path).await {
-        Ok(m) if m.len() == info.bytes => {}
-        _ => return false,
-    }
+/// Whether `path` holds the recording `info` describes (size, then SHA-256; of the plaintext when
+/// it is sealed).
+async fn matches(path: &Path, info: &RecordingInfo, vault: Option<std::sync::Arc<vault::Vault>>) -> bool {
     let path = path.to_owned();
-    let hashed = tokio::task::spawn_blocking(move || crate::record::hash_file(&path)).await;
-    matches!(hashed, Ok(Ok((_, sha))) if sha == info.sha256)
+    let sealing = info.sealing.clone();
+    let hashed = tokio::task::spawn_blocking(move || match (sealing, vault) {
+        (None, _) => crate::record::hash_file(&path),
+        (Some(sealing), Some(vault)) => {
+            let envelope = vault::Envelope::parse(&sealing).map_err(std::io::Error::other)?;
+            let file = std::io::BufReader::new(std::fs::File::open(&path)?);
+            crate::record::hash_reader(vault.reader(&envelope, file, false)?)
+        }
+        (Some(_), None) => Err(std::io::Error::other("a sealed recording, and no vault to open it")),
+    })
+    .await;
+    matches!(hashed, Ok(Ok((bytes, sha))) if bytes == info.bytes && sha == info.sha256)
 }
 
 #[cfg(test)]

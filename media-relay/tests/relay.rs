@@ -87,6 +87,7 @@ async fn two_parties_and_a_monitor_through_a_room_and_the_recording_plays() {
         public_ip: None,
         record_dir: Some(dir.clone()),
         max_bitrate_kbps: media_relay::DEFAULT_MAX_BITRATE_KBPS,
+        vault: None,
     };
     let (relay, events) = Relay::start(config);
     let call = 7;

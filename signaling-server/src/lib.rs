@@ -147,6 +147,7 @@ async fn retention(state: AppState) {
                     tracing::warn!(error = %e, "a purged recording's file could not be deleted");
                 }
                 media_relay::record::views::remove_views(&state.recording_dir, file);
+                let _ = std::fs::remove_file(media_relay::record::sink::key_file(&state.recording_dir.join(file)));
             }
             if !files.is_empty() {
                 tracing::info!(recordings = files.len(), "recordings past retention deleted");

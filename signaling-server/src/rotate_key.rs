@@ -1,5 +1,5 @@
-//! `signaling-server rotate-key`: a new master key wraps every stored data key; the sealed bytes
-//! are not rewritten, and afterwards the old master key is no longer needed. Run it with the
+//! `signaling-server rotate-key`: a new master key wraps every stored data key (documents' and
+//! recordings'); the sealed bytes are not rewritten, and afterwards the old master key is no longer needed. Run it with the
 //! server (every node of a cluster) stopped: a server still running would go on wrapping new
 //! data keys with the old master key.
 //!
@@ -71,7 +71,7 @@ pub fn rotate_key(settings: &Settings) -> Result<Rotated, RotateError> {
         old_ids.push(key.id().to_owned());
         rotating = rotating.with_older(key);
     }
-    let rewrapped = rewrap_documents(&store, &rotating)?;
+    let rewrapped = rewrap_documents(&store, &rotating)? + rewrap_recordings(&store, &rotating)?;
     let key_file = match source {
         KeySource::File { .. } => {
             put_new_key_in_place(&key_file)?;
@@ -113,6 +113,19 @@ fn rewrap_documents(store: &store::Store, vault: &Vault) -> Result<u64, RotateEr
         return Ok(0);
     }
     Ok(store.reseal_document_keys(&rewrapped)? * 2)
+}
+
+/// Every recording's wrapped key re-wrapped with the new key, in one transaction.
+fn rewrap_recordings(store: &store::Store, vault: &Vault) -> Result<u64, RotateError> {
+    let mut rewrapped = Vec::new();
+    for (call, sealing) in store.recording_sealings()? {
+        let envelope = Envelope::parse(&sealing)?;
+        rewrapped.push((call, vault.rewrap(&envelope)?.unwrap_or(envelope).to_text()));
+    }
+    if rewrapped.is_empty() {
+        return Ok(0);
+    }
+    Ok(store.reseal_recording_keys(&rewrapped)?)
 }
 
 /// The old key copied to `.old`, the new one renamed over the key file (atomic), the copy gone.

@@ -53,7 +53,7 @@ pub fn build(
         records.store().clone(),
         settings.file.documents.clone(),
         records.boot(),
-        vault,
+        vault.clone(),
     ));
     // Blobs an earlier version wrote in clear are sealed before anything is served.
     let sealed = std::thread::scope(|s| s.spawn(|| docs.seal_blobs_in_clear()).join())
@@ -156,7 +156,8 @@ pub fn build(
         media: f.media.clone(),
         alerts: f.alerts.clone(),
         recording_dir: f.media.recording_dir(&f.documents.data_dir),
-        relay: crate::media::start_relay(&f.media, &f.documents.data_dir, commands.clone()),
+        relay: crate::media::start_relay(&f.media, &f.documents.data_dir, commands.clone(), vault.clone()),
+        vault,
         turn: f.turn.clone(),
         supervisors,
         directory,

@@ -88,7 +88,9 @@ pub(crate) fn view_from(r: &Row) -> RecordingViewRow {
 impl Store {
     /// Indexes a finished recording, chained, committed before this returns. A call recorded in
     /// parts (the server restarted mid-call) keeps its first row; later parts are logged only.
-    pub fn put_recording(&self, r: &RecordingRow) -> Result<bool> {
+    /// `sealing`: the file's wrapped data key when it is sealed at rest (kept beside the row, out
+    /// of its audited content).
+    pub fn put_recording(&self, r: &RecordingRow, sealing: Option<&str>) -> Result<bool> {
         if self.recording(&r.call_id)?.is_some() {
             return Ok(false);
         }
@@ -107,10 +109,43 @@ impl Store {
             r.duration_ms.into(),
             r.bytes.into(),
             r.sha256.clone().into(),
+            sealing.map(str::to_owned).into(),
         ];
-        let sql = format!("INSERT INTO recordings ({RECORDING_COLUMNS}, audit_seq) VALUES ({})", placeholders(14));
+        let sql =
+            format!("INSERT INTO recordings ({RECORDING_COLUMNS}, sealing, audit_seq) VALUES ({})", placeholders(15));
         self.append("recording", &r.call_id, content, (&sql, params))?;
         Ok(true)
+    }
+
+    /// A recording's wrapped data key (`None`: the file is in clear).
+    pub fn recording_sealing(&self, call_id: &str) -> Result<Option<String>> {
+        let rows = self.conn().query("SELECT sealing FROM recordings WHERE call_id = $1", &[call_id.into()])?;
+        Ok(rows.first().and_then(|r| r[0].text().map(str::to_owned)))
+    }
+
+    /// Every sealed recording's wrapped key: (call id, key).
+    pub fn recording_sealings(&self) -> Result<Vec<(String, String)>> {
+        let rows = self.conn().query("SELECT call_id, sealing FROM recordings WHERE sealing IS NOT NULL", &[])?;
+        rows.iter()
+            .map(|r| match (r[0].text(), r[1].text()) {
+                (Some(call), Some(key)) => Ok((call.to_owned(), key.to_owned())),
+                _ => Err(crate::StoreError::BadRow("recordings", "call_id, sealing")),
+            })
+            .collect()
+    }
+
+    /// Writes recordings' re-wrapped keys, all in one transaction: (call id, key).
+    pub fn reseal_recording_keys(&self, keys: &[(String, String)]) -> Result<u64> {
+        self.transaction(None, |c| {
+            let mut n = 0;
+            for (call, key) in keys {
+                n += c.execute(
+                    "UPDATE recordings SET sealing = $2 WHERE call_id = $1",
+                    &[call.as_str().into(), key.as_str().into()],
+                )?;
+            }
+            Ok(n)
+        })
     }
 
     /// A call's recording, if indexed (and not purged).

@@ -222,11 +222,13 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (at_ms, event, kind, region, subject)
     );
     CREATE INDEX alert_events_by_region ON alert_events (region, at_ms);",
-    // 10: document bytes sealed at rest: each blob's data keys, wrapped by the master key, beside
-    // it (`cipher:master key id:wrapped key`); NULL on a blob written before (plaintext, sealed
-    // at the next start).
+    // 10: document bytes and recordings sealed at rest: each blob's (and recording file's) data
+    // key, wrapped by the master key, beside it (`cipher:master key id:wrapped key`); NULL on a
+    // blob or file written before (in clear). Outside the audited columns: a master key's
+    // rotation rewrites it.
     "ALTER TABLE document_blobs ADD COLUMN image_sealing TEXT;
-    ALTER TABLE document_blobs ADD COLUMN thumbnail_sealing TEXT;",
+    ALTER TABLE document_blobs ADD COLUMN thumbnail_sealing TEXT;
+    ALTER TABLE recordings ADD COLUMN sealing TEXT;",
 ];
 
 /// The columns of migration 7's two roll-up tables (`report_hours`, `report_days`), the same for

@@ -386,7 +386,8 @@ pub async fn http(method: &str, url: String, token: Option<String>, body: Option
 }
 
 /// A `xiaowu-relay` process (the media relay on a machine of its own) on a free loopback port,
-/// recording into `record_dir`. Killed when dropped.
+/// recording into `record_dir`, sealed with the master key in `master_key_file` (the server's).
+/// Killed when dropped.
 pub struct RelayProcess {
     child: std::process::Child,
     pub addr: String,
@@ -396,7 +397,7 @@ pub struct RelayProcess {
 
 impl RelayProcess {
     /// Starts the relay on `listen` (`127.0.0.1:0` for any free port) and waits until it listens.
-    pub fn start(listen: &str, record_dir: &std::path::Path) -> Self {
+    pub fn start(listen: &str, record_dir: &std::path::Path, master_key_file: &std::path::Path) -> Self {
         use std::io::BufRead;
         let bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/xiaowu-relay");
         if !bin.exists() {
@@ -410,6 +411,8 @@ impl RelayProcess {
         let mut child = std::process::Command::new(bin)
             .args(["--listen", listen, "--secret", &secret, "--record-dir"])
             .arg(record_dir)
+            .arg("--master-key-file")
+            .arg(master_key_file)
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::piped())
             .spawn()

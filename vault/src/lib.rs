@@ -22,7 +22,7 @@ use sha2::Sha256;
 
 pub use cipher::Cipher;
 pub use master::{MasterKey, MASTER_KEY_ENV};
-pub use sealed::{Header, SealedSpan, Sealer, HEADER_LEN};
+pub use sealed::{Header, OpenReader, SealedSpan, Sealer, HEADER_LEN};
 
 /// Why an object or a key did not open.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -122,6 +122,23 @@ impl Vault {
         (envelope, Sealer::new(self.cipher, key, self.chunk))
     }
 
+    /// Another object sealed under `envelope`'s data key (a recording's views share its key, and
+    /// so its envelope): a fresh nonce prefix of its own.
+    pub fn sealer_under(&self, envelope: &Envelope) -> Result<Sealer, VaultError> {
+        Ok(Sealer::new(envelope.cipher, self.unwrap_key(envelope)?, self.chunk))
+    }
+
+    /// The plaintext of the sealed object `inner` reads, as it is read (see [`OpenReader`]).
+    pub fn reader<R: std::io::Read>(
+        &self,
+        envelope: &Envelope,
+        inner: R,
+        complete_chunks_only: bool,
+    ) -> std::io::Result<OpenReader<R>> {
+        let key = self.unwrap_key(envelope).map_err(std::io::Error::other)?;
+        OpenReader::new(inner, key, complete_chunks_only)
+    }
+
     /// A whole object's plaintext; refused if any byte was changed or the end is missing.
     pub fn open(&self, envelope: &Envelope, sealed_bytes: &[u8]) -> Result<Vec<u8>, VaultError> {
         sealed::open(&self.unwrap_key(envelope)?, sealed_bytes)
@@ -134,14 +151,16 @@ impl Vault {
 
     /// A plaintext range: the chunks `span` names (read by the caller from the object, after its
     /// header: [`Header::parse`], [`Header::plain_len`], [`Header::locate`]) opened and cut.
+    /// `lenient_end`: see [`Header::open_span`].
     pub fn open_span(
         &self,
         envelope: &Envelope,
         header: &Header,
         span: &SealedSpan,
         sealed_chunks: &[u8],
+        lenient_end: bool,
     ) -> Result<Vec<u8>, VaultError> {
-        header.open_span(&self.unwrap_key(envelope)?, span, sealed_chunks)
+        header.open_span(&self.unwrap_key(envelope)?, span, sealed_chunks, lenient_end)
     }
 
     /// `range` of an object held whole in memory.
@@ -156,7 +175,7 @@ impl Vault {
         let span = header.locate(&range, plain_len);
         let bytes =
             sealed_bytes.get(span.sealed.start as usize..span.sealed.end as usize).ok_or(VaultError::Truncated)?;
-        self.open_span(envelope, &header, &span, bytes)
+        self.open_span(envelope, &header, &span, bytes, false)
     }
 
     /// The envelope wrapped by the current master key (`None` if it already is).

@@ -113,12 +113,26 @@ impl Header {
     }
 
     /// Opens the chunks of `span` (their sealed bytes, as [`Header::locate`] said to read) and
-    /// returns the range's plaintext.
-    pub fn open_span(&self, key: &[u8], span: &SealedSpan, sealed: &[u8]) -> Result<Vec<u8>, VaultError> {
+    /// returns the range's plaintext. `lenient_end`: the object's last chunk may be a whole chunk
+    /// not flagged last (a writer that died; the caller knows the length from elsewhere).
+    pub fn open_span(
+        &self,
+        key: &[u8],
+        span: &SealedSpan,
+        sealed: &[u8],
+        lenient_end: bool,
+    ) -> Result<Vec<u8>, VaultError> {
         let mut out = Vec::with_capacity(sealed.len());
         for (i, piece) in sealed.chunks(self.sealed_chunk()).enumerate() {
             let index = span.first_chunk + i as u64;
-            out.extend(self.open_chunk(key, index, index == span.last_chunk, piece)?);
+            let last = index == span.last_chunk;
+            let opened = match self.open_chunk(key, index, last, piece) {
+                Err(_) if last && lenient_end && piece.len() == self.sealed_chunk() => {
+                    self.open_chunk(key, index, false, piece)
+                }
+                other => other,
+            };
+            out.extend(opened?);
         }
         out.drain(..span.skip.min(out.len()));
         out.truncate(span.len);
@@ -150,7 +164,7 @@ pub(crate) fn open(key: &[u8], sealed: &[u8]) -> Result<Vec<u8>, VaultError> {
     let header = Header::parse(sealed)?;
     let plain_len = header.plain_len(sealed.len() as u64)?;
     let span = header.locate(&(0..plain_len), plain_len);
-    header.open_span(key, &span, &sealed[HEADER_LEN..])
+    header.open_span(key, &span, &sealed[HEADER_LEN..], false)
 }
 
 /// The plaintext of the complete chunks of an object whose writer died before finishing it (no
@@ -224,5 +238,112 @@ impl Sealer {
         self.index += 1;
         self.pending.clear();
         sealed
+    }
+}
+
+/// Reads a sealed object's plaintext from `inner` as it goes, one chunk at a time (a recording
+/// far larger than memory). With `complete_chunks_only`, an object whose writer died (no last
+/// chunk) ends after its last whole chunk instead of failing.
+pub struct OpenReader<R> {
+    inner: R,
+    header: Header,
+    key: Vec<u8>,
+    index: u64,
+    /// The next sealed chunk, read ahead: a chunk is the last one when nothing follows it.
+    ahead: Option<Vec<u8>>,
+    plain: Vec<u8>,
+    at: usize,
+    finished: bool,
+    complete_chunks_only: bool,
+}
+
+impl<R: std::io::Read> OpenReader<R> {
+    pub(crate) fn new(mut inner: R, key: Vec<u8>, complete_chunks_only: bool) -> std::io::Result<Self> {
+        let mut head = [0u8; HEADER_LEN];
+        inner.read_exact(&mut head)?;
+        let header = Header::parse(&head).map_err(std::io::Error::other)?;
+        let mut reader = OpenReader {
+            inner,
+            header,
+            key,
+            index: 0,
+            ahead: None,
+            plain: Vec::new(),
+            at: 0,
+            finished: false,
+            complete_chunks_only,
+        };
+        reader.ahead = reader.read_sealed_chunk()?;
+        Ok(reader)
+    }
+
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Up to one sealed chunk (fewer bytes only at the end of the object).
+    fn read_sealed_chunk(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        let mut buf = vec![0u8; self.header.sealed_chunk()];
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.inner.read(&mut buf[filled..])? {
+                0 => break,
+                n => filled += n,
+            }
+        }
+        buf.truncate(filled);
+        Ok((filled > 0).then_some(buf))
+    }
+
+    /// Opens the next chunk into `plain`; `false` at the end.
+    fn fill(&mut self) -> std::io::Result<bool> {
+        if self.finished {
+            return Ok(false);
+        }
+        let Some(sealed) = self.ahead.take() else {
+            // Nothing after the header: a complete object has at least its (flagged) last chunk.
+            self.finished = true;
+            return if self.complete_chunks_only {
+                Ok(false)
+            } else {
+                Err(std::io::Error::other(VaultError::Truncated))
+            };
+        };
+        self.ahead = self.read_sealed_chunk()?;
+        let last = self.ahead.is_none();
+        self.plain = match self.header.open_chunk(&self.key, self.index, last, &sealed) {
+            Ok(plain) => plain,
+            // A writer that died: its last chunk on disk is a whole chunk not flagged last.
+            Err(_) if last && self.complete_chunks_only => {
+                match self.header.open_chunk(&self.key, self.index, false, &sealed) {
+                    Ok(plain) if plain.len() == self.header.chunk => plain,
+                    _ => {
+                        self.finished = true;
+                        return Ok(false);
+                    }
+                }
+            }
+            Err(e) => return Err(std::io::Error::other(e)),
+        };
+        self.finished = last;
+        self.index += 1;
+        self.at = 0;
+        Ok(true)
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for OpenReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            if self.at < self.plain.len() {
+                let n = buf.len().min(self.plain.len() - self.at);
+                buf[..n].copy_from_slice(&self.plain[self.at..self.at + n]);
+                self.at += n;
+                return Ok(n);
+            }
+            if buf.is_empty() || !self.fill()? {
+                return Ok(0);
+            }
+        }
     }
 }

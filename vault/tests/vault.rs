@@ -128,3 +128,31 @@ proptest! {
         prop_assert_eq!(got, data[s..e.max(s)].to_vec());
     }
 }
+
+#[test]
+fn a_reader_opens_chunk_by_chunk_and_refuses_a_cut_unless_asked_for_whole_chunks() {
+    use std::io::Read;
+    for len in [0usize, 5, 16, 17, 64, 70] {
+        let v = vault(Cipher::Aes256Gcm, 16);
+        let data = plain(len);
+        let (env, sealed) = v.seal(&data);
+        let mut out = Vec::new();
+        v.reader(&env, &sealed[..], false).unwrap().read_to_end(&mut out).unwrap();
+        assert_eq!(out, data, "{len}");
+        // Views share the recording's key: another object under the same envelope.
+        let mut again = v.sealer_under(&env).unwrap();
+        let mut other = again.push(&data);
+        other.extend(again.finish());
+        assert_ne!(other, sealed, "a fresh nonce prefix");
+        assert_eq!(v.open(&env, &other).unwrap(), data);
+    }
+    let v = vault(Cipher::Sm4Gcm, 16);
+    let (env, mut sealer) = v.sealer();
+    let mut cut = sealer.push(&plain(50));
+    cut.truncate(vault::HEADER_LEN + 2 * 32 + 5); // two whole chunks and a piece of the third
+    let mut out = Vec::new();
+    assert!(v.reader(&env, &cut[..], false).unwrap().read_to_end(&mut out).is_err());
+    let mut out = Vec::new();
+    v.reader(&env, &cut[..], true).unwrap().read_to_end(&mut out).unwrap();
+    assert_eq!(out, plain(50)[..32]);
+}

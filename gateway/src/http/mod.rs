@@ -13,6 +13,7 @@ pub mod documents;
 pub mod pages;
 pub mod qr;
 pub mod queues;
+mod recording_body;
 pub mod recordings;
 pub mod reports;
 pub mod staffing;

@@ -13,26 +13,23 @@
 //! - `GET /api/calls?live=true` — the live calls in a supervisor's scope (to pick one to
 //!   monitor).
 //!
-//! A body is streamed from the file in 64 KiB reads, so a long recording never sits in memory.
+//! A body is streamed from the file in 64 KiB pieces, so a long recording never sits in memory;
+//! a recording sealed at rest is opened piece by piece ([`super::recording_body`]).
 
-use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use protocol::ErrorCode;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use media_relay::record::views;
 
+use super::recording_body::{self, Sealed};
 use super::{store_call, ApiError, Caller};
 use crate::state::AppState;
 use host::commands::Principal;
 
 type Peer = Option<axum::Extension<ConnectInfo<std::net::SocketAddr>>>;
-
-/// One read of the file per this many bytes.
-const CHUNK: usize = 64 * 1024;
 
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -64,14 +61,32 @@ pub async fn download(
         Err(e) => return e.into_response(),
     };
     let mut path = state.recording_dir.join(&row.file);
+    // A recording sealed at rest opens with its wrapped key (kept beside its row).
+    let records = state.records.clone();
+    let key = row.call_id.clone();
+    let envelope = match store_call("reading a recording's key", move || records.store().recording_sealing(&key)).await
+    {
+        Ok(sealing) => match sealing.map(|s| vault::Envelope::parse(&s)).transpose() {
+            Ok(envelope) => envelope,
+            Err(e) => {
+                tracing::error!(call, error = %e, "a recording's wrapped key does not parse");
+                return ApiError::from(ErrorCode::Internal).into_response();
+            }
+        },
+        Err(e) => return e.into_response(),
+    };
+    let at_rest = envelope.map(|e| (state.vault.clone(), e));
+    // The plaintext's length: the recording's from its row (a relay that died mid-call left only
+    // whole chunks), a view's from its file.
+    let mut len = Some(row.bytes.max(0) as u64).filter(|_| at_rest.is_some());
     if let Some(party) = &party {
         if !row.parties.split(',').any(|p| p == party) {
             return ApiError::from(ErrorCode::NotFound).into_response();
         }
         let view = views::view_path(&state.recording_dir, &row.file, party);
-        let (src, dst, name) = (path.clone(), view.clone(), party.clone());
-        match tokio::task::spawn_blocking(move || views::ensure_view(&src, &name, &dst)).await {
-            Ok(Ok(true)) => path = view,
+        let (src, dst, name, sealing) = (path.clone(), view.clone(), party.clone(), at_rest.clone());
+        match tokio::task::spawn_blocking(move || views::ensure_view(&src, &name, &dst, sealing.as_ref())).await {
+            Ok(Ok(true)) => (path, len) = (view, None),
             Ok(Ok(false)) => return ApiError::from(ErrorCode::NotFound).into_response(),
             Ok(Err(e)) => {
                 tracing::error!(call, error = %e, "a recording's view could not be made");
@@ -80,8 +95,23 @@ pub async fn download(
             Err(_) => return ApiError::from(ErrorCode::Internal).into_response(),
         }
     }
-    let len = match tokio::fs::metadata(&path).await {
-        Ok(m) => m.len(),
+    let sealed = match at_rest {
+        Some((vault, envelope)) => match Sealed::open(&path, vault, envelope).await {
+            Ok(sealed) => Some(sealed),
+            Err(e) => {
+                tracing::error!(call, error = %e, "an indexed recording's file is missing or not sealed");
+                return ApiError::from(ErrorCode::NotFound).into_response();
+            }
+        },
+        None => None,
+    };
+    let len = match (len, &sealed) {
+        (Some(len), _) => Ok(len),
+        (None, Some(sealed)) => sealed.plain_len(&path).await,
+        (None, None) => tokio::fs::metadata(&path).await.map(|m| m.len()),
+    };
+    let len = match len {
+        Ok(len) => len,
         Err(e) => {
             tracing::error!(call, error = %e, "an indexed recording's file is missing");
             return ApiError::from(ErrorCode::NotFound).into_response();
@@ -95,23 +125,10 @@ pub async fn download(
                 .into_response()
         }
     };
-    let mut file = match tokio::fs::File::open(&path).await {
-        Ok(f) => f,
+    let body = match recording_body::body(&path, sealed, len, start, end).await {
+        Ok(body) => body,
         Err(_) => return ApiError::from(ErrorCode::NotFound).into_response(),
     };
-    if file.seek(std::io::SeekFrom::Start(start)).await.is_err() {
-        return ApiError::from(ErrorCode::Internal).into_response();
-    }
-    let body = futures_util::stream::unfold((file, end - start), |(mut file, left)| async move {
-        if left == 0 {
-            return None;
-        }
-        let mut buf = vec![0u8; CHUNK.min(left as usize)];
-        match file.read_exact(&mut buf).await {
-            Ok(_) => Some((Ok::<_, std::io::Error>(buf), (file, left - CHUNK.min(left as usize) as u64))),
-            Err(e) => Some((Err(e), (file, 0))),
-        }
-    });
     let mut response = Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "video/webm")
@@ -122,7 +139,7 @@ pub async fn download(
     if status == StatusCode::PARTIAL_CONTENT {
         response = response.header(header::CONTENT_RANGE, format!("bytes {start}-{}/{len}", end - 1));
     }
-    response.body(Body::from_stream(body)).unwrap_or_else(|_| ApiError::from(ErrorCode::Internal).into_response())
+    response.body(body).unwrap_or_else(|_| ApiError::from(ErrorCode::Internal).into_response())
 }
 
 /// A `Range` header: `None` when it is to be ignored (the whole body, `200`) — a unit other than

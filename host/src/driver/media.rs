@@ -164,7 +164,7 @@ impl Driver {
         row.file = info.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
         (row.started_ms, row.ended_ms) = (info.started_unix_ms as i64, info.ended_unix_ms as i64);
         (row.duration_ms, row.bytes, row.sha256) = (info.duration_ms as i64, info.bytes as i64, info.sha256);
-        self.shared.records.append(crate::records::Record::Recording(row));
+        self.shared.records.append(crate::records::Record::Recording(row, info.sealing));
     }
 
     /// A relay died with the call's recording open: what it wrote up to then is indexed too, found
@@ -173,13 +173,25 @@ impl Driver {
     fn index_partial_recording(&mut self, call: u64, recorded: MediaCall) {
         let mut row = self.recording_row(call, &recorded);
         row.parties = [BOOTH, CLERK].join(",");
-        let (dir, records) = (self.shared.recording_dir.clone(), self.shared.records.clone());
+        let (dir, records, vault) =
+            (self.shared.recording_dir.clone(), self.shared.records.clone(), self.shared.vault.clone());
         tokio::task::spawn_blocking(move || {
             let Some((path, modified_ms)) = newest_part(&dir, call) else {
                 warn!(call, dir = %dir.display(), "the relay died mid-call and left no recording here: not indexed");
                 return;
             };
-            let (bytes, sha256) = match media_relay::record::hash_file(&path) {
+            // Sealed at rest: its wrapped key is beside it; what it holds is its whole chunks.
+            let sealing = std::fs::read_to_string(media_relay::record::sink::key_file(&path)).ok();
+            let hashed = match &sealing {
+                None => media_relay::record::hash_file(&path),
+                Some(sealing) => {
+                    vault::Envelope::parse(sealing.trim()).map_err(std::io::Error::other).and_then(|envelope| {
+                        let file = std::io::BufReader::new(std::fs::File::open(&path)?);
+                        media_relay::record::hash_reader(vault.reader(&envelope, file, true)?)
+                    })
+                }
+            };
+            let (bytes, sha256) = match hashed {
                 Ok(hashed) => hashed,
                 Err(e) => return warn!(call, error = %e, "the partial recording cannot be read: not indexed"),
             };
@@ -188,7 +200,7 @@ impl Driver {
             row.duration_ms = row.ended_ms - row.started_ms;
             (row.bytes, row.sha256) = (bytes as i64, sha256);
             info!(call, bytes = row.bytes, "a partial recording was indexed (its relay died mid-call)");
-            records.append(crate::records::Record::Recording(row));
+            records.append(crate::records::Record::Recording(row, sealing.map(|s| s.trim().to_owned())));
         });
     }
 

@@ -15,6 +15,7 @@
 //! lists all four tracks of the recording.
 
 pub mod frames;
+pub mod sink;
 pub mod views;
 pub mod webm;
 
@@ -60,9 +61,12 @@ pub struct RecordingInfo {
     pub started_unix_ms: u64,
     pub ended_unix_ms: u64,
     pub duration_ms: u64,
+    /// The recording's length and lower-case hex SHA-256, over its plaintext.
     pub bytes: u64,
-    /// Lower-case hex SHA-256 of the whole file.
     pub sha256: String,
+    /// The wrapped data key the file opens with (`vault`), when it is sealed at rest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealing: Option<String>,
 }
 
 /// A recording in progress.
@@ -78,12 +82,28 @@ struct Item {
 }
 
 impl Recorder {
-    /// Creates the file (never overwriting one) and starts recording `tracks`.
-    pub fn start(call: u64, path: PathBuf, tracks: Vec<RecordedTrack>) -> std::io::Result<Self> {
+    /// Creates the file (never overwriting one) and starts recording `tracks`, sealed at rest
+    /// when a vault is given.
+    pub fn start(
+        call: u64,
+        path: PathBuf,
+        tracks: Vec<RecordedTrack>,
+        vault: Option<Arc<vault::Vault>>,
+    ) -> std::io::Result<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
         let file = OpenOptions::new().write(true).create_new(true).open(&path)?;
+        let file: Box<dyn sink::Sink> = match vault {
+            Some(vault) => {
+                let sealed = sink::SealedFile::new(file, vault);
+                let mut key = File::create(sink::key_file(&path))?;
+                std::io::Write::write_all(&mut key, sealed.envelope().to_text().as_bytes())?;
+                key.sync_all()?;
+                Box::new(sealed)
+            }
+            None => Box::new(file),
+        };
         let (stop, _) = watch::channel(false);
         let (tx, rx) = sync_channel(QUEUE);
         let mut specs = vec![];
@@ -141,7 +161,7 @@ async fn read_track(index: usize, mut track: RecordedTrack, tx: SyncSender<Item>
 struct Writer {
     call: u64,
     path: PathBuf,
-    file: Option<File>,
+    file: Option<Box<dyn sink::Sink>>,
     specs: Vec<(PartyId, RtpCodecKind)>,
     keyframes: Vec<Arc<PublisherFeedback>>,
     runtime: tokio::runtime::Handle,
@@ -217,9 +237,7 @@ impl Writer {
             }
         }
         let duration_ms = start.elapsed().as_millis() as u64;
-        let file = writer.expect("written before the loop ends").finish(duration_ms)?;
-        drop(file);
-        let (bytes, sha256) = hash_file(&self.path)?;
+        let done = writer.expect("written before the loop ends").finish(duration_ms)?.complete(&self.path)?;
         Ok(RecordingInfo {
             call: self.call,
             path: self.path,
@@ -227,8 +245,9 @@ impl Writer {
             started_unix_ms,
             ended_unix_ms: unix_ms(),
             duration_ms,
-            bytes,
-            sha256,
+            bytes: done.bytes,
+            sha256: done.sha256,
+            sealing: done.sealing,
         })
     }
 
@@ -251,7 +270,11 @@ impl Writer {
 
 /// A file's size and lower-case hex SHA-256, read in 64 KiB steps.
 pub fn hash_file(path: &std::path::Path) -> std::io::Result<(u64, String)> {
-    let mut file = File::open(path)?;
+    hash_reader(File::open(path)?)
+}
+
+/// What `read` yields: its length and lower-case hex SHA-256, read in 64 KiB steps.
+pub fn hash_reader(mut file: impl Read) -> std::io::Result<(u64, String)> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     let mut bytes = 0u64;

@@ -38,7 +38,9 @@ pub fn valid_party(party: &str) -> bool {
 
 /// Makes (or keeps, when it is newer than the recording) the view of `party` at `dst`. Returns
 /// false when the recording has no track of that party.
-pub fn ensure_view(src: &Path, party: &str, dst: &Path) -> std::io::Result<bool> {
+/// A recording sealed at rest (`at_rest`: the vault and its envelope) is read as it is opened,
+/// and its view sealed under the same data key.
+pub fn ensure_view(src: &Path, party: &str, dst: &Path, at_rest: Option<&AtRest>) -> std::io::Result<bool> {
     let fresh = match (std::fs::metadata(dst).and_then(|m| m.modified()), std::fs::metadata(src)?.modified()) {
         (Ok(view), Ok(recording)) => view >= recording,
         _ => false,
@@ -54,7 +56,7 @@ pub fn ensure_view(src: &Path, party: &str, dst: &Path) -> std::io::Result<bool>
     let mut nonce = [0u8; 8];
     let _ = getrandom::fill(&mut nonce);
     let part = dst.with_extension(format!("{:016x}.part", u64::from_le_bytes(nonce)));
-    let made = write_view(src, party, &part);
+    let made = write_view(src, party, &part, at_rest);
     match made {
         Ok(true) => std::fs::rename(&part, dst).map(|_| true),
         other => {
@@ -88,8 +90,17 @@ struct SourceTrack {
     height: u64,
 }
 
-fn write_view(src: &Path, party: &str, dst: &Path) -> std::io::Result<bool> {
-    let mut r = Reader { inner: BufReader::with_capacity(1 << 16, File::open(src)?) };
+/// A sealed recording's vault and envelope.
+pub type AtRest = (std::sync::Arc<vault::Vault>, vault::Envelope);
+
+fn write_view(src: &Path, party: &str, dst: &Path, at_rest: Option<&AtRest>) -> std::io::Result<bool> {
+    let file = BufReader::with_capacity(1 << 16, File::open(src)?);
+    // A recording cut by a crash is read up to its last whole chunk, as its last whole cluster.
+    let inner: Box<dyn Read> = match at_rest {
+        Some((vault, envelope)) => Box::new(BufReader::with_capacity(1 << 16, vault.reader(envelope, file, true)?)),
+        None => Box::new(file),
+    };
+    let mut r = Reader { inner };
     let (id, size) = r.header()?;
     if id != EBML {
         return Err(invalid("not an EBML file"));
@@ -131,7 +142,11 @@ fn write_view(src: &Path, party: &str, dst: &Path) -> std::io::Result<bool> {
                     .collect();
                 map = mine.iter().enumerate().map(|(i, t)| (t.number, i as u8 + 1)).collect();
                 let file = OpenOptions::new().write(true).create_new(true).open(dst)?;
-                writer = Some(WebmWriter::create(file, &specs)?.without_cluster_sync());
+                let sink: Box<dyn super::sink::Sink> = match at_rest {
+                    Some((vault, envelope)) => Box::new(super::sink::SealedFile::under(file, vault.clone(), envelope)?),
+                    None => Box::new(file),
+                };
+                writer = Some(WebmWriter::create(sink, &specs)?.without_cluster_sync());
             }
             CLUSTER => {
                 let Some(w) = writer.as_mut() else { return Err(invalid("a cluster before the tracks")) };
@@ -149,7 +164,7 @@ fn write_view(src: &Path, party: &str, dst: &Path) -> std::io::Result<bool> {
         }
     }
     let Some(w) = writer else { return Err(invalid("no tracks")) };
-    w.finish(duration_ms.max(last_ms))?;
+    w.finish(duration_ms.max(last_ms))?.complete(dst)?;
     Ok(true)
 }
 
@@ -312,7 +327,7 @@ mod tests {
             TrackSpec::Vp8 { name: "clerk video".into(), width: 320, height: 240 },
             TrackSpec::Opus { name: "clerk audio".into() },
         ];
-        let mut w = WebmWriter::create(File::create(path).unwrap(), &specs).unwrap();
+        let mut w = WebmWriter::create(Box::new(File::create(path).unwrap()), &specs).unwrap();
         for second in 0..3u64 {
             let mut blocks: Vec<Block> = (1..=4u8)
                 .flat_map(|track| {
@@ -354,7 +369,7 @@ mod tests {
         let src = dir.join("call-7.webm");
         recording(&src, true);
         let dst = view_path(&dir, "call-7.webm", "clerk");
-        assert!(ensure_view(&src, "clerk", &dst).unwrap());
+        assert!(ensure_view(&src, "clerk", &dst, None).unwrap());
         let (tracks, blocks, duration) = read_back(&dst);
         let names: Vec<&str> = tracks.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["clerk video", "clerk audio"]);
@@ -366,7 +381,7 @@ mod tests {
         assert_eq!(duration, 3000);
         // A party that is not in the recording has no view; a name that could leave the
         // directory is never a party.
-        assert!(!ensure_view(&src, "guest", &view_path(&dir, "call-7.webm", "guest")).unwrap());
+        assert!(!ensure_view(&src, "guest", &view_path(&dir, "call-7.webm", "guest"), None).unwrap());
         assert!(!valid_party("../x") && !valid_party("") && valid_party("guest"));
         // Purging the recording takes its views, and only its.
         let other = view_path(&dir, "call-77.webm", "clerk");
@@ -386,7 +401,7 @@ mod tests {
         // The crash came in the middle of the third cluster.
         OpenOptions::new().write(true).open(&src).unwrap().set_len(len - 40).unwrap();
         let dst = view_path(&dir, "call-8.webm", "booth");
-        assert!(ensure_view(&src, "booth", &dst).unwrap());
+        assert!(ensure_view(&src, "booth", &dst, None).unwrap());
         let (tracks, blocks, duration) = read_back(&dst);
         assert_eq!(tracks.len(), 2);
         assert_eq!(blocks.len(), 2 * 5 * 2, "the two whole clusters");

@@ -9,7 +9,6 @@
 //!
 //! Element ids and layouts follow the Matroska specification (RFC 9559) and the WebM subset.
 
-use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 
 pub(super) const EBML: u32 = 0x1A45_DFA3;
@@ -73,7 +72,7 @@ pub struct Block {
 }
 
 pub struct WebmWriter {
-    file: File,
+    file: Box<dyn super::sink::Sink>,
     segment_size_at: u64,
     segment_data_at: u64,
     seek_head_at: u64,
@@ -92,7 +91,7 @@ pub struct WebmWriter {
 
 impl WebmWriter {
     /// Writes the header (EBML header, segment start, info, tracks) to a new file.
-    pub fn create(mut file: File, tracks: &[TrackSpec]) -> std::io::Result<Self> {
+    pub fn create(mut file: Box<dyn super::sink::Sink>, tracks: &[TrackSpec]) -> std::io::Result<Self> {
         let mut head = vec![];
         let mut ebml = vec![];
         uint(&mut ebml, 0x4286, 1); // EBMLVersion
@@ -215,8 +214,9 @@ impl WebmWriter {
         self.written == 0
     }
 
-    /// Writes the cues, the seek head, the duration and the segment's size; returns the file.
-    pub fn finish(mut self, duration_ms: u64) -> std::io::Result<File> {
+    /// Writes the cues, the seek head, the duration and the segment's size; returns the file, to
+    /// be completed ([`super::sink::Sink::complete`]).
+    pub fn finish(mut self, duration_ms: u64) -> std::io::Result<Box<dyn super::sink::Sink>> {
         let cues_at = self.written;
         let mut points = vec![];
         for (time, position, track) in &self.cues {
@@ -263,7 +263,6 @@ impl WebmWriter {
         self.file.seek(SeekFrom::Start(self.segment_size_at))?;
         self.file.write_all(&sized)?;
         self.file.seek(SeekFrom::End(0))?;
-        self.file.sync_all()?;
         Ok(self.file)
     }
 }

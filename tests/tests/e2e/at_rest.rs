@@ -1,7 +1,8 @@
-//! Encryption at rest end to end: after a call in which the booth sent an ID-card photo, neither
-//! the database file nor its journal holds a byte of the photo in clear, while the API serves it
-//! as it was made (hashes match); a blob an earlier version wrote in clear is sealed at the next
-//! start; and after `rotate-key` every document still opens with the new master key alone.
+//! Encryption at rest end to end: after a recorded call in which the booth sent an ID-card photo,
+//! neither the database file nor its journal holds a byte of the photo in clear, nor the
+//! recording's file a byte of the recording, while the API serves both as they were made (hashes
+//! match); a blob an earlier version wrote in clear is sealed at the next start; and after
+//! `rotate-key` every document and recording still opens with the new master key alone.
 
 use media::document::sha256_hex;
 use protocol::{Role, ServerMessage};
@@ -59,6 +60,13 @@ async fn documents_are_sealed_at_rest_and_still_open_after_the_master_key_rotate
     let served = std::fs::read(doc.path.as_ref().unwrap()).unwrap();
     let thumbnail = std::fs::read(saved.join(format!("{}.thumb.jpg", doc.document))).unwrap();
     assert_eq!(sha256_hex(&served), doc.sha256_result);
+    // The call's recording, once indexed, as its clerk gets it.
+    let call = b.call.expect("the booth had a call");
+    let recording = recording_of(&server, call).await;
+    assert!(recording.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]), "served opened: a WebM file");
+    let on_disk = std::fs::read(server.state().recording_dir.join(format!("call-{call}.webm"))).unwrap();
+    assert!(on_disk.starts_with(b"XWS1"), "the recording is sealed on disk");
+    assert!(!on_disk.windows(32).any(|w| w == &recording[100..132]), "nothing of the recording in clear");
     server.shutdown().await;
     drop(sup);
 
@@ -88,7 +96,7 @@ async fn documents_are_sealed_at_rest_and_still_open_after_the_master_key_rotate
     let mut s = settings(|_| {});
     s.file.documents.data_dir = data_dir.clone();
     let rotated = signaling_server::rotate_key::rotate_key(&s).unwrap();
-    assert_eq!(rotated.rewrapped, 2, "the image's and the thumbnail's keys: {rotated:?}");
+    assert_eq!(rotated.rewrapped, 3, "the image's, the thumbnail's and the recording's keys: {rotated:?}");
     let key_after = std::fs::read_to_string(data_dir.join("master.key")).unwrap();
     assert_ne!(key_before, key_after);
     let leftovers: Vec<_> = std::fs::read_dir(&data_dir)
@@ -109,7 +117,23 @@ async fn documents_are_sealed_at_rest_and_still_open_after_the_master_key_rotate
     .unwrap();
     assert_eq!(answer.status, 200);
     assert_eq!(sha256_hex(&answer.body), doc.sha256_result, "the same bytes, opened with the new key");
+    assert!(recording_of(&server, call).await == recording, "the recording too");
     server.shutdown().await;
     assert!(!in_database_files(&data_dir, &photo[..32]), "the legacy blob was sealed in place");
     let _ = std::fs::remove_dir_all(&data_dir);
+}
+
+/// The call's recording as its clerk (clerk-hekou-1) gets it, once the server has indexed it.
+async fn recording_of(server: &signaling_server::RunningServer, call: u64) -> Vec<u8> {
+    let url = format!("{}/api/calls/{call}/recording", base_url(server));
+    let clerk = token(server, Role::Clerk, "clerk-hekou-1").await;
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let answer = session::get_bytes(url.clone(), clerk.clone()).await.unwrap();
+        if answer.status == 200 {
+            return answer.body;
+        }
+        assert!(std::time::Instant::now() < deadline, "the recording was not indexed: {}", answer.status);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }

@@ -204,6 +204,22 @@ async fn a_relayed_call_is_recorded_and_its_recording_is_served_to_those_in_scop
     let views: serde_json::Value = serde_json::from_slice(&body).unwrap();
     let ranges: Vec<&str> = views["views"].as_array().unwrap().iter().filter_map(|v| v["range"].as_str()).collect();
     assert!(ranges.contains(&"clerk: all") && ranges.contains(&"clerk: bytes=0-3"), "{ranges:?}");
+    // At rest, the recording and its views are sealed: no WebM (EBML) header, nothing of the
+    // file served in clear, only what the vault writes.
+    let dir = server.state().recording_dir.clone();
+    let mut on_disk = vec![dir.join(format!("call-{call}.webm"))];
+    on_disk.extend(std::fs::read_dir(dir.join("views")).unwrap().flatten().map(|e| e.path()));
+    assert_eq!(on_disk.len(), 3, "the recording and two views: {on_disk:?}");
+    for path in &on_disk {
+        let bytes = std::fs::read(path).unwrap();
+        assert!(bytes.starts_with(b"XWS1"), "{} is sealed", path.display());
+        assert!(
+            !bytes.windows(4).any(|w| w == [0x1A, 0x45, 0xDF, 0xA3]),
+            "{}: an EBML header in clear",
+            path.display()
+        );
+        assert!(!bytes.windows(32).any(|w| w == &file[200..232]), "{}: the recording's bytes in clear", path.display());
+    }
     server.shutdown().await;
 }
 

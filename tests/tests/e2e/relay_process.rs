@@ -1,8 +1,8 @@
 //! The media relay on a machine of its own (`xiaowu-relay`, `[media] relays`): calls go through
 //! it as through the in-process relay; when it is killed mid-call both parties are told at once
 //! (`call_ended` `media_failed`), the citizen goes back to the head of the queue, the partial
-//! recording on the relay's disk is readable and indexed (the clerk gets it through the API), and
-//! once a relay is back the next call works.
+//! recording on the relay's disk is sealed at rest, readable and indexed (the clerk gets it
+//! through the API, opened, and it plays), and once a relay is back the next call works.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -14,12 +14,17 @@ use xiaowu_tests::*;
 async fn killing_the_relay_mid_call_requeues_the_citizen_and_leaves_a_readable_recording() {
     let record_dir = std::env::temp_dir().join(format!("xiaowu-relay-rec-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&record_dir);
-    let mut relay = RelayProcess::start("127.0.0.1:0", &record_dir);
+    // The server's master key, given to the relay too (it seals what it records).
+    let key_file = std::env::temp_dir().join(format!("xiaowu-relay-key-{}", std::process::id()));
+    let _ = std::fs::remove_file(&key_file);
+    vault::MasterKey::read_or_create(&key_file).unwrap();
+    let mut relay = RelayProcess::start("127.0.0.1:0", &record_dir, &key_file);
     let (addr, secret) = (relay.addr.clone(), relay.secret.clone());
     let server = start(settings(|s| {
         s.file.media.relays = vec![addr.clone()];
         s.file.media.relay_secret = Some(secret.clone());
         s.file.media.recording_dir = Some(record_dir.clone());
+        s.file.storage.master_key_file = Some(key_file.clone());
     }))
     .await;
     let url = base_url(&server);
@@ -87,15 +92,22 @@ async fn killing_the_relay_mid_call_requeues_the_citizen_and_leaves_a_readable_r
         "{first:?}"
     );
 
-    // What was recorded before the kill is on the relay's disk and plays.
+    // What was recorded before the kill is on the relay's disk, sealed: no WebM in clear.
     let path = record_dir.join(format!("call-{call}.webm"));
+    let on_disk = std::fs::read(&path).unwrap();
+    assert!(on_disk.starts_with(b"XWS1"), "sealed at rest");
+    assert!(!on_disk.windows(4).any(|w| w == [0x1A, 0x45, 0xDF, 0xA3]), "no EBML header in clear");
+    // ...and indexed: the call's clerk gets it through the API, opened; it plays.
+    let served = recording_once_indexed(&server, call).await;
+    let opened = record_dir.join(format!("served-{call}.webm"));
+    std::fs::write(&opened, &served).unwrap();
     let probe = Command::new("ffprobe")
         .args(["-v", "error", "-show_entries", "stream=codec_name:format=duration", "-of", "csv=p=0"])
-        .arg(&path)
+        .arg(&opened)
         .output()
         .expect("ffprobe (Debian's ffmpeg) runs");
     let out = String::from_utf8_lossy(&probe.stdout).into_owned();
-    assert!(probe.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&probe.stderr));
+    assert!(probe.status.success(), "{}: {}", opened.display(), String::from_utf8_lossy(&probe.stderr));
     assert_eq!(out.lines().filter(|l| l.starts_with("vp8")).count(), 2, "{out}");
     let frames = Command::new("ffprobe")
         .args([
@@ -109,20 +121,18 @@ async fn killing_the_relay_mid_call_requeues_the_citizen_and_leaves_a_readable_r
             "-of",
             "csv=p=0",
         ])
-        .arg(&path)
+        .arg(&opened)
         .output()
         .expect("ffprobe runs");
     let read: u64 = String::from_utf8_lossy(&frames.stdout).trim().trim_end_matches(',').parse().unwrap_or(0);
     assert!(read >= 30, "the booth's video before the kill is readable: {read} frames");
-    // ...and indexed: the call's clerk gets it through the API, the same bytes.
-    let on_disk = std::fs::read(&path).unwrap();
-    let served = recording_once_indexed(&server, call).await;
-    assert_eq!(served.len(), on_disk.len(), "the partial recording as written before the kill");
-    assert!(served == on_disk);
+    // The whole chunks written before the kill: the sealed file less its header and tags.
+    let chunks = (on_disk.len() - vault::HEADER_LEN) / (64 * 1024 + 16);
+    assert_eq!(served.len(), chunks * 64 * 1024, "the partial recording as written before the kill");
 
     // A relay back on the same address: the server reconnects, and the next clerk serves the
     // citizen who was waiting at the head.
-    let _relay = RelayProcess::start(&addr, &record_dir);
+    let _relay = RelayProcess::start(&addr, &record_dir, &key_file);
     relay_up(&url, true).await;
     let second = agent_console::run(
         &agent_console::AgentArgs { hold: Some(2.0), ..agent_console::AgentArgs::new(&url, "clerk-hekou-2") },
@@ -136,6 +146,7 @@ async fn killing_the_relay_mid_call_requeues_the_citizen_and_leaves_a_readable_r
     assert_eq!(second.media_path.as_deref(), Some("relay"));
     server.shutdown().await;
     let _ = std::fs::remove_dir_all(&record_dir);
+    let _ = std::fs::remove_file(&key_file);
 }
 
 /// Waits until `/healthz` says the relay's control link is `up` (or down).
@@ -149,11 +160,15 @@ async fn a_relay_with_a_disk_of_its_own_sends_the_server_each_finished_recording
     for dir in [&relay_dir, &server_dir] {
         let _ = std::fs::remove_dir_all(dir);
     }
-    let relay = RelayProcess::start("127.0.0.1:0", &relay_dir);
+    let key_file = relay_dir.with_extension("key");
+    let _ = std::fs::remove_file(&key_file);
+    vault::MasterKey::read_or_create(&key_file).unwrap();
+    let relay = RelayProcess::start("127.0.0.1:0", &relay_dir, &key_file);
     let server = start(settings(|s| {
         s.file.media.relays = vec![relay.addr.clone()];
         s.file.media.relay_secret = Some(relay.secret.clone());
         s.file.media.recording_dir = Some(server_dir.clone());
+        s.file.storage.master_key_file = Some(key_file.clone());
     }))
     .await;
     let url = base_url(&server);
@@ -171,8 +186,10 @@ async fn a_relay_with_a_disk_of_its_own_sends_the_server_each_finished_recording
     let served = recording_once_indexed(&server, call).await;
     let name = format!("call-{call}.webm");
     let on_relay = std::fs::read(relay_dir.join(&name)).expect("the relay wrote it on its own disk");
-    assert!(on_relay.len() > 10_000 && served == on_relay, "the server serves the relay's recording, byte for byte");
-    assert!(std::fs::read(server_dir.join(&name)).unwrap() == on_relay, "from its own copy");
+    assert!(on_relay.starts_with(b"XWS1"), "sealed at rest on the relay's disk");
+    assert!(std::fs::read(server_dir.join(&name)).unwrap() == on_relay, "copied as it is, sealed");
+    assert!(served.len() > 10_000 && served.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]), "served opened: a WebM file");
+    assert!(!relay_dir.join(format!("{name}.key")).exists(), "the key beside it goes once it is complete");
     assert!(
         std::fs::read_dir(&server_dir).unwrap().flatten().all(|e| !e.file_name().to_string_lossy().ends_with(".part")),
         "no partial copy left behind"
@@ -181,6 +198,7 @@ async fn a_relay_with_a_disk_of_its_own_sends_the_server_each_finished_recording
     for dir in [&relay_dir, &server_dir] {
         let _ = std::fs::remove_dir_all(dir);
     }
+    let _ = std::fs::remove_file(&key_file);
 }
 
 /// The call's recording as its clerk (clerk-hekou-1) gets it, once the server has indexed it.
