@@ -6,7 +6,12 @@
 const S = { ticket: null, call: null, stream: null, docType: null, token: null, english: false, catalog: null };
 // Icons are drawn as coloured badges with one character: no emoji font is needed on the kiosk.
 const ICONS = { "教育": ["教", "#1565c0"], "市场主体": ["商", "#6a1b9a"], "民生": ["民", "#2e7d32"], "社保": ["保", "#00838f"], "不动产": ["房", "#8d6e63"], "公积金": ["金", "#ef6c00"], "医保": ["医", "#c62828"], "户籍": ["户", "#283593"], "民政": ["政", "#558b2f"], "交通": ["车", "#37474f"], "税务": ["税", "#4e342e"], "农业": ["农", "#33691e"], "住建": ["建", "#5d4037"] };
-const icon = (cat) => { const [ch, color] = ICONS[cat] || ["办", "#455a64"]; return `<span class="icon" aria-hidden="true" style="background:${color}">${ch}</span>`; };
+const icon = (cat) => {
+  const [ch, color] = ICONS[cat] || ["办", "#455a64"];
+  const badge = XW.h("span", { class: "icon", "aria-hidden": "true" }, ch);
+  badge.style.background = color;
+  return badge;
+};
 // Each rating with a colour from green to red and a face drawn in CSS (no emoji font needed).
 const RATINGS = [["very_satisfied", "非常满意", "Very satisfied", "#1b6e20"], ["satisfied", "满意", "Satisfied", "#4a7c10"], ["acceptable", "基本满意", "Acceptable", "#8a6d00"], ["dissatisfied", "不满意", "Dissatisfied", "#b35c00"], ["very_dissatisfied", "非常不满意", "Very dissatisfied", "#b3261e"]];
 // Quick replies: the kiosk has no keyboard, so the citizen answers with one tap.
@@ -33,7 +38,7 @@ function tile(s) {
   const b = document.createElement("button");
   b.className = "tile";
   b.dataset.service = s.code;
-  b.innerHTML = `${icon(s.category)}<span>${S.english ? s.name_en : s.name}<br><small>${S.english ? s.name : s.name_en}</small></span>`;
+  b.replaceChildren(icon(s.category), XW.twoLines(S.english ? s.name_en : s.name, S.english ? s.name : s.name_en));
   b.onclick = () => showMaterials(s);
   return b;
 }
@@ -46,7 +51,7 @@ function renderServices() {
   const groups = {};
   for (const s of services) (groups[s.category] = groups[s.category] || []).push(s);
   const root = XW.el("groups");
-  root.innerHTML = "";
+  root.replaceChildren();
   const section = (title, children) => {
     const g = document.createElement("div");
     g.className = "group";
@@ -62,7 +67,7 @@ function renderServices() {
     const b = document.createElement("button");
     b.className = "tile category";
     b.dataset.category = cat;
-    b.innerHTML = `${icon(cat)}<span>${cat}<br><small>${list.length} 项 · ${list.length} item${list.length > 1 ? "s" : ""}</small></span>`;
+    b.replaceChildren(icon(cat), XW.twoLines(cat, `${list.length} 项 · ${list.length} item${list.length > 1 ? "s" : ""}`));
     b.onclick = () => openCategory(cat, list);
     return b;
   });
@@ -83,7 +88,7 @@ function showMaterials(service) {
   XW.el("materials-list").replaceChildren(...service.materials.map((m) => {
     const li = document.createElement("li");
     const kind = m.doc_type.startsWith("id_") ? "card" : m.doc_type.startsWith("hukou") ? "booklet" : m.doc_type === "diploma" ? "certificate" : "sheet";
-    li.innerHTML = `<span class="doc doc-${kind}" aria-hidden="true"></span><span>${m.name_zh}<br><small>${m.name_en}</small></span>`;
+    li.replaceChildren(XW.h("span", { class: `doc doc-${kind}`, "aria-hidden": "true" }), XW.twoLines(m.name_zh, m.name_en));
     return li;
   }));
   XW.show("materials");
@@ -241,12 +246,12 @@ function showRating(ticket) {
   qr.hidden = !S.caseId;
   if (S.caseId) qr.src = `/api/qr?text=${encodeURIComponent(`xiaowu-case:${S.caseId}`)}`;
   const root = XW.el("ratings");
-  root.innerHTML = "";
+  root.replaceChildren();
   RATINGS.forEach(([code, zh, en, color], i) => {
     const b = document.createElement("button");
     b.className = "rating";
     b.style.background = color;
-    b.innerHTML = `<span class="face face-${i}" aria-hidden="true"></span><span>${zh}<br><small>${en}</small></span>`;
+    b.replaceChildren(XW.h("span", { class: `face face-${i}`, "aria-hidden": "true" }), XW.twoLines(zh, en));
     b.dataset.rating = code;
     // A choice can be changed for a few seconds (a wrong tap is easy on a touch screen); it is
     // sent when the citizen confirms it, or by itself after RATING_SETTLE_SECS, or when the
@@ -315,7 +320,7 @@ function endCall() {
   S.inCall = false;
   clearInterval(S.callTimer);
   if (S.call) { S.call.close(); S.call = null; }
-  XW.el("capture").hidden = true; XW.el("doc-request").hidden = true; XW.el("chat").innerHTML = "";
+  XW.el("capture").hidden = true; XW.el("doc-request").hidden = true; XW.el("chat").replaceChildren();
 }
 
 function onMessage(m) {

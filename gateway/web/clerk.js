@@ -132,7 +132,7 @@ async function startCall(m) {
     onChat: (t) => addChat("群众", t),
   });
   window.xwCall = C.call;
-  XW.el("thumbs").innerHTML = ""; XW.el("viewer").hidden = true; XW.el("chat").innerHTML = "";
+  XW.el("thumbs").replaceChildren(); XW.el("viewer").hidden = true; XW.el("chat").replaceChildren();
 }
 
 function handStatus(text) { XW.el("hand-status").textContent = text; }
@@ -180,7 +180,7 @@ async function joinCall(m) {
 function addChat(who, t) { const p = document.createElement("p"); p.textContent = `${who}：${t}`; XW.el("chat").appendChild(p); }
 
 async function fetchImage(url) {
-  const r = await fetch(url, { headers: { Authorization: `Bearer ${C.token}` } });
+  const r = await XW.api(url, C.token);
   if (!r.ok) throw new Error(`${r.status}`);
   return URL.createObjectURL(await r.blob());
 }
@@ -302,7 +302,7 @@ XW.el("wrapup-form").onsubmit = (e) => {
 
 // The clerk's own latest case records (GET /api/cases), with the citizen's rating once given.
 async function loadCases() {
-  const r = await fetch("/api/cases?limit=100", { headers: { Authorization: `Bearer ${C.token}` } });
+  const r = await XW.api("/api/cases?limit=100", C.token);
   if (!r.ok) return;
   const body = await r.json();
   // The clerk's own day: cases recorded since midnight, the average time from hang-up to recorded

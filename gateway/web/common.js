@@ -4,6 +4,8 @@
 "use strict";
 
 const XW = {};
+// The protocol version this page speaks: the server that serves the file writes its own here.
+XW.PROTOCOL_VERSION = /*PROTOCOL_VERSION*/1;
 
 XW.params = new URLSearchParams(location.search);
 
@@ -81,7 +83,7 @@ XW.Session = class {
       if (msg.type === "server_shutdown") this.onStatus("server_shutdown", msg);
       if (msg.type !== "pong") this.onMessage(msg);
     };
-    ws.onopen = () => ws.send(JSON.stringify({ type: "hello", protocol_version: 1, token: this.token }));
+    ws.onopen = () => ws.send(JSON.stringify({ type: "hello", protocol_version: XW.PROTOCOL_VERSION, token: this.token }));
     ws.onclose = (ev) => {
       clearInterval(this.pinger);
       if (this.closed) return;
@@ -223,7 +225,10 @@ XW.playRecording = async (call, token) => {
     panel = document.createElement("section");
     panel.id = "player"; panel.className = "monitor";
     panel.setAttribute("aria-label", "通话录像 · Call recording");
-    panel.innerHTML = '<p id="player-status" role="status"></p><div id="player-videos" class="player-videos"></div><button id="player-close">关闭 · Close</button>';
+    panel.replaceChildren(
+      XW.h("p", { id: "player-status", role: "status" }),
+      XW.h("div", { id: "player-videos", class: "player-videos" }),
+      XW.h("button", { id: "player-close" }, "关闭 · Close"));
     document.body.append(panel);
     XW.el("player-close").onclick = () => {
       for (const v of panel.querySelectorAll("video")) { v.pause(); URL.revokeObjectURL(v.src); }
@@ -234,7 +239,7 @@ XW.playRecording = async (call, token) => {
   for (const v of box.querySelectorAll("video")) { v.pause(); URL.revokeObjectURL(v.src); }
   box.replaceChildren();
   status.textContent = "正在载入录像 · Loading the recording";
-  const view = (party) => fetch(`/api/calls/${call}/recording?party=${party}`, { headers: { Authorization: `Bearer ${token}` } });
+  const view = (party) => XW.api(`/api/calls/${call}/recording?party=${party}`, token);
   const first = await view("booth");
   if (!first.ok) {
     status.textContent = first.status === 404 ? "这次通话没有录像 · No recording of this call" : "无权查看 · Not allowed";
@@ -287,6 +292,22 @@ XW.signal = (call, msg) => {
 };
 
 XW.el = (id) => document.getElementById(id);
+// An authenticated request to this server's API: the one place a page sends its token.
+XW.api = (path, token, init = {}) =>
+  fetch(path, { ...init, headers: { ...(init.headers || {}), Authorization: `Bearer ${token}` } });
+// An element with attributes and children; strings become text (never parsed as HTML: no text
+// from the server goes through innerHTML, and the pages' Content-Security-Policy allows no
+// inline script or style).
+XW.h = (tag, attrs = {}, ...children) => {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  e.append(...children.map((c) => (c instanceof Node ? c : document.createTextNode(String(c)))));
+  return e;
+};
+// Two lines: the first as it is, the second small (Chinese and English).
+XW.twoLines = (first, second) => XW.h("span", {}, first, XW.h("br"), XW.h("small", {}, second));
+// A table row of text cells.
+XW.row = (cells, attrs = {}) => XW.h("tr", attrs, ...cells.map((c) => (c instanceof Node && c.tagName === "TD" ? c : XW.h("td", {}, c))));
 XW.show = (id) => {
   for (const s of document.querySelectorAll("[data-screen]")) s.hidden = s.id !== id;
 };

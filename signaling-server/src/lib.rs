@@ -210,6 +210,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn_with_state(state.edge.clone(), http::reserve_gate))
         .layer(axum::middleware::from_fn(http::json_errors))
+        .layer(axum::middleware::from_fn(http::security_headers))
         .with_state(state)
 }
 

@@ -43,10 +43,20 @@ export async function startAll(serverArgs = []) {
     const ctx = await browser.newContext({ viewport, permissions: ["camera", "microphone", "notifications"] });
     const p = await ctx.newPage();
     p.on("pageerror", (e) => console.error(`page error on ${path}:`, e.message));
-    await p.goto(`${base}${path}`);
+    // Anything the Content-Security-Policy blocked (an inline script or style, an eval, a
+    // connection elsewhere) is a defect of the page: every test fails on it at its stop.
+    p.on("console", (m) => { if (/Content.Security.Policy/i.test(m.text())) cspViolations.push(`${path}: ${m.text()}`); });
+    const response = await p.goto(`${base}${path}`);
+    const csp = response.headers()["content-security-policy"] || "";
+    if (!csp.includes("script-src 'self'") || !csp.includes("frame-ancestors 'none'")) cspViolations.push(`${path}: no strict Content-Security-Policy (${csp})`);
     return p;
   }
-  const stop = async () => { await browser.close(); server.kill(); };
+  const cspViolations = [];
+  const stop = async () => {
+    await browser.close();
+    server.kill();
+    assert.deepEqual(cspViolations, [], "Content-Security-Policy violations");
+  };
   /** Stops the server (SIGTERM: a clean stop) and starts it again on the same port and data
    * directory; with `forgetKey` its token key is deleted first, so every open page's token is
    * refused after the restart. */
@@ -66,7 +76,9 @@ const TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
 
 /** Runs axe on the page as it is now; fails listing every violation and where. */
 export async function audit(p, label) {
-  if (!(await p.evaluate(() => typeof window.axe === "object"))) await p.addScriptTag({ content: AXE });
+  // Evaluated through the DevTools protocol: the page's Content-Security-Policy allows no inline
+  // script, and a test must not weaken it.
+  if (!(await p.evaluate(() => typeof window.axe === "object"))) await p.evaluate(AXE);
   const result = await p.evaluate((tags) => window.axe.run(document, { runOnly: { type: "tag", values: tags } }), TAGS);
   const found = result.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
   assert.deepEqual(found, [], `axe violations on ${label}`);

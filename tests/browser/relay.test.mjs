@@ -69,7 +69,11 @@ test("a supervisor monitors a live Chromium booth ↔ Rust clerk call, another c
     // Once open, the player (fixed in the corner) may cover the button: click only to open it.
     if (!(await sup.isVisible("#player"))) await sup.click(`#cases button[data-recording="${call}"]`);
     return sup.evaluate(() => !!document.getElementById("player-video-clerk")?.src);
-  }, "the recording loaded");
+  }, "the recording loaded").catch(async (e) => {
+    // What the player said, for the failure's message.
+    const said = await sup.evaluate(() => document.getElementById("player-status")?.textContent);
+    throw new Error(`${e.message} (the player says: ${said})`);
+  });
   const played = await sup.evaluate(async () => {
     const videos = [...document.querySelectorAll("#player video")];
     // Muted: a page may not play sound before a click (the lead's own controls are that click).

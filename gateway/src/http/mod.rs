@@ -16,6 +16,7 @@ pub mod queues;
 mod recording_body;
 pub mod recordings;
 pub mod reports;
+mod security_headers;
 pub mod staffing;
 
 pub use crate::api_error::ApiError;
@@ -23,3 +24,4 @@ pub use crate::caller::Caller;
 pub use crate::login;
 pub use crate::rest::{json_errors, not_found, read_body, read_upload, reserve_gate, time_route, ApiQuery};
 pub use caller::store_call;
+pub use security_headers::{security_headers, CONTENT_SECURITY_POLICY};

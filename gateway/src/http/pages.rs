@@ -141,9 +141,15 @@ pub async fn supervisor() -> Html<&'static str> {
     Html(include_str!("../../web/supervisor.html"))
 }
 
+/// `common.js` with this server's protocol version in place of the one written in the file.
+static COMMON_JS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    include_str!("../../web/common.js").replace("/*PROTOCOL_VERSION*/1", &protocol::PROTOCOL_VERSION.to_string())
+});
+
 pub async fn asset(Path(name): Path<String>) -> Result<Response, ApiError> {
     let (body, kind) = match name.as_str() {
-        "common.js" => (include_str!("../../web/common.js"), "text/javascript; charset=utf-8"),
+        "common.js" => (COMMON_JS.as_str(), "text/javascript; charset=utf-8"),
+        "supervisor.js" => (include_str!("../../web/supervisor.js"), "text/javascript; charset=utf-8"),
         "booth.js" => (include_str!("../../web/booth.js"), "text/javascript; charset=utf-8"),
         "clerk.js" => (include_str!("../../web/clerk.js"), "text/javascript; charset=utf-8"),
         "style.css" => (include_str!("../../web/style.css"), "text/css; charset=utf-8"),
