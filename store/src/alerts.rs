@@ -5,7 +5,6 @@
 use serde::{Deserialize, Serialize};
 
 use crate::backend::Value;
-use crate::rows::{int, text};
 use crate::{Result, Store};
 
 /// An alert raised or cleared. No personal data: ids, numbers and the alert's text.
@@ -91,21 +90,22 @@ impl Store {
         let mut params: Vec<Value> = vec![from_ms.into(), to_ms.into(), i64::from(limit).into()];
         params.extend(regions.iter().map(|r| Value::from(r.as_str())));
         let rows = self.conn().query(&sql, &params)?;
-        Ok(rows
-            .iter()
-            .map(|r| AlertEventRow {
-                at_ms: int(r, 0),
-                event: text(r, 1),
-                kind: text(r, 2),
-                region: text(r, 3),
-                service: r[4].text().map(str::to_owned),
-                clerk: r[5].text().map(str::to_owned),
-                booth: r[6].text().map(str::to_owned),
-                since_ms: int(r, 7),
-                value_milli: int(r, 8),
-                message_zh: text(r, 9),
-                message_en: text(r, 10),
+        rows.iter()
+            .map(|r| {
+                Ok(AlertEventRow {
+                    at_ms: r.int("at_ms")?,
+                    event: r.text("event")?,
+                    kind: r.text("kind")?,
+                    region: r.text("region")?,
+                    service: r.opt_text("service")?,
+                    clerk: r.opt_text("clerk")?,
+                    booth: r.opt_text("booth")?,
+                    since_ms: r.int("since_ms")?,
+                    value_milli: r.int("value_milli")?,
+                    message_zh: r.text("message_zh")?,
+                    message_en: r.text("message_en")?,
+                })
             })
-            .collect())
+            .collect()
     }
 }

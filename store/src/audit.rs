@@ -15,7 +15,6 @@ use sha2::{Digest, Sha256};
 
 use crate::backend::{Executor, Row};
 use crate::purged::Purged;
-use crate::rows::{int, text};
 use crate::{Result, Store, StoreError};
 
 /// The previous hash of the first link.
@@ -66,7 +65,7 @@ pub(crate) fn link_after(
         None => {
             let last = c.query("SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1", &[])?;
             match last.first() {
-                Some(r) => (int(r, 0) + 1, text(r, 1)),
+                Some(r) => (r.int("seq")? + 1, r.text("hash")?),
                 None => (1, GENESIS.to_owned()),
             }
         }
@@ -127,20 +126,20 @@ fn stored_content(c: &mut dyn Executor, kind: &str, id: &str) -> Result<Option<O
     use crate::documents as d;
     use crate::recordings as rec;
     use crate::records as r;
-    fn one<T: serde::Serialize>(rows: Vec<Row>, from: fn(&Row) -> T) -> Option<String> {
-        rows.first().map(|row| serde_json::to_string(&from(row)).expect("record rows serialize"))
+    fn one<T: serde::Serialize>(rows: Vec<Row>, from: fn(&Row) -> Result<T>) -> Result<Option<String>> {
+        rows.first().map(|row| Ok(serde_json::to_string(&from(row)?).expect("record rows serialize"))).transpose()
     }
     let by_id = |table: &str, key: &str, cols: &str| format!("SELECT {cols} FROM {table} WHERE {key} = $1");
     let p = [id.into()];
     Ok(Some(match kind {
-        "case" => one(c.query(&by_id("cases", "id", r::CASE_COLUMNS), &p)?, r::case_from),
-        "rating" => one(c.query(&by_id("ratings", "ticket_id", r::RATING_COLUMNS), &p)?, r::rating_from),
-        "forced_state" => one(c.query(&by_id("forced_states", "id", r::FORCED_COLUMNS), &p)?, r::forced_from),
-        "document" => one(c.query(&by_id("documents", "id", d::DOCUMENT_COLUMNS), &p)?, d::document_from),
-        "document_review" => one(c.query(&by_id("document_reviews", "id", d::REVIEW_COLUMNS), &p)?, d::review_from),
-        "document_read" => one(c.query(&by_id("document_reads", "id", d::READ_COLUMNS), &p)?, d::read_from),
-        "recording" => one(c.query(&by_id("recordings", "call_id", rec::RECORDING_COLUMNS), &p)?, rec::recording_from),
-        "recording_view" => one(c.query(&by_id("recording_views", "id", rec::VIEW_COLUMNS), &p)?, rec::view_from),
+        "case" => one(c.query(&by_id("cases", "id", r::CASE_COLUMNS), &p)?, r::case_from)?,
+        "rating" => one(c.query(&by_id("ratings", "ticket_id", r::RATING_COLUMNS), &p)?, r::rating_from)?,
+        "forced_state" => one(c.query(&by_id("forced_states", "id", r::FORCED_COLUMNS), &p)?, r::forced_from)?,
+        "document" => one(c.query(&by_id("documents", "id", d::DOCUMENT_COLUMNS), &p)?, d::document_from)?,
+        "document_review" => one(c.query(&by_id("document_reviews", "id", d::REVIEW_COLUMNS), &p)?, d::review_from)?,
+        "document_read" => one(c.query(&by_id("document_reads", "id", d::READ_COLUMNS), &p)?, d::read_from)?,
+        "recording" => one(c.query(&by_id("recordings", "call_id", rec::RECORDING_COLUMNS), &p)?, rec::recording_from)?,
+        "recording_view" => one(c.query(&by_id("recording_views", "id", rec::VIEW_COLUMNS), &p)?, rec::view_from)?,
         _ => return Ok(None),
     }))
 }
@@ -148,7 +147,8 @@ fn stored_content(c: &mut dyn Executor, kind: &str, id: &str) -> Result<Option<O
 impl Store {
     /// How many links the audit chain has.
     pub fn audit_len(&self) -> Result<i64> {
-        Ok(self.conn().query("SELECT COUNT(*) FROM audit_chain", &[])?.first().and_then(|r| r[0].int()).unwrap_or(0))
+        let rows = self.conn().query("SELECT COUNT(*) AS links FROM audit_chain", &[])?;
+        rows.first().map_or(Ok(0), |r| r.int("links"))
     }
 
     /// Walks the audit chain: every link's previous hash and own hash, and every record's content
@@ -160,8 +160,11 @@ impl Store {
         // Purge links come after what they removed: gather them first (they are checked in turn
         // like every link, so a forged purge breaks the chain too).
         let mut purged = PurgedSoFar::default();
-        for l in links.iter().filter(|l| text(l, 1) == "purge") {
-            let p: Purged = serde_json::from_str(&text(l, 3)).unwrap_or_default();
+        for l in links.iter() {
+            if l.text("kind")? != "purge" {
+                continue;
+            }
+            let p: Purged = serde_json::from_str(&l.text("content")?).unwrap_or_default();
             purged.documents.extend(p.documents);
             purged.recordings.extend(p.recordings);
             purged.cases_before_ms = purged.cases_before_ms.max(p.cases_before_ms.unwrap_or(0));
@@ -169,20 +172,20 @@ impl Store {
         }
         let mut prev = GENESIS.to_owned();
         for (expected_seq, l) in (1_i64..).zip(links.iter()) {
-            let (seq, kind, id, content) = (int(l, 0), text(l, 1), text(l, 2), text(l, 3));
+            let (seq, kind, id, content) = (l.int("seq")?, l.text("kind")?, l.text("record_id")?, l.text("content")?);
             let broken = |problem: &str| {
                 Some(AuditBreak { seq, kind: kind.clone(), record_id: id.clone(), problem: problem.into() })
             };
             if seq != expected_seq {
                 return Ok(broken("a link is missing before this one"));
             }
-            if text(l, 4) != prev {
+            if l.text("prev_hash")? != prev {
                 return Ok(broken("its previous hash does not match the link before it"));
             }
-            if text(l, 5) != link_hash(&prev, &kind, &id, &content) {
+            if l.text("hash")? != link_hash(&prev, &kind, &id, &content) {
                 return Ok(broken("its hash does not match its content"));
             }
-            prev = text(l, 5);
+            prev = l.text("hash")?;
             if kind == "purge" {
                 continue;
             }

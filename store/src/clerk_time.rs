@@ -11,7 +11,6 @@ use serde::Serialize;
 
 use crate::backend::{Row, Value};
 use crate::reports::Period;
-use crate::rows::{int, text};
 use crate::{Result, Store};
 
 /// What a clerk was doing, and a stretch of one activity: the desk's, which decides them (one
@@ -116,28 +115,29 @@ impl Store {
             Some(Period::Day) => "slot / 24",
             Some(Period::Week) => "(slot / 24 + 3) / 7",
         };
-        let sums: Vec<String> = SUMS.split(", ").map(|c| format!("CAST(SUM({c}) AS BIGINT)")).collect();
+        let sums: Vec<String> = SUMS.split(", ").map(|c| format!("CAST(SUM({c}) AS BIGINT) AS {c}")).collect();
         let sql = format!(
-            "SELECT hall, clerk, {period_sql}, {} FROM clerk_hours WHERE {filter} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+            "SELECT hall, clerk, {period_sql} AS period, {} FROM clerk_hours WHERE {filter} \
+             GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
             sums.join(", ")
         );
         let rows = self.conn().query(&sql, &params)?;
-        Ok(rows.iter().map(|r| sums_from(r, period)).collect())
+        rows.iter().map(|r| sums_from(r, period)).collect()
     }
 }
 
-fn sums_from(r: &Row, period: Option<Period>) -> ClerkSums {
-    ClerkSums {
-        hall: text(r, 0),
-        clerk: text(r, 1),
-        period_ms: period.map(|p| p.start_ms(int(r, 2))),
-        available_ms: int(r, 3),
-        offered_ms: int(r, 4),
-        in_call_ms: int(r, 5),
-        wrap_ms: int(r, 6),
-        away_ms: int(r, 7),
-        calls: int(r, 8),
-    }
+fn sums_from(r: &Row, period: Option<Period>) -> Result<ClerkSums> {
+    Ok(ClerkSums {
+        hall: r.text("hall")?,
+        clerk: r.text("clerk")?,
+        period_ms: period.map(|p| r.int("period").map(|n| p.start_ms(n))).transpose()?,
+        available_ms: r.int("available_ms")?,
+        offered_ms: r.int("offered_ms")?,
+        in_call_ms: r.int("in_call_ms")?,
+        wrap_ms: r.int("wrap_ms")?,
+        away_ms: r.int("away_ms")?,
+        calls: r.int("calls")?,
+    })
 }
 
 #[cfg(test)]

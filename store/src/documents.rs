@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::{Row, Value};
 use crate::purged::Purged;
-use crate::rows::{int, placeholders, text};
-use crate::{Result, Store, StoreError};
+use crate::rows::placeholders;
+use crate::{Result, Store};
 
 /// Bytes as the database holds them: sealed (`sealing`: the wrapped data key they open with,
 /// see the `vault` crate), or in clear (`None`: written before sealing at rest).
@@ -88,49 +88,49 @@ pub struct PurgeCounts {
 pub(crate) const DOCUMENT_COLUMNS: &str = "id, call_id, ticket_id, booth, clerk, booth_region, service, doc_type, \
                                            created_ms, width, height, bytes, sha256_original, sha256_result";
 
-pub(crate) fn document_from(r: &Row) -> DocumentRow {
-    DocumentRow {
-        id: text(r, 0),
-        call_id: text(r, 1),
-        ticket_id: text(r, 2),
-        booth: text(r, 3),
-        clerk: text(r, 4),
-        booth_region: text(r, 5),
-        service: text(r, 6),
-        doc_type: text(r, 7),
-        created_ms: int(r, 8),
-        width: int(r, 9),
-        height: int(r, 10),
-        bytes: int(r, 11),
-        sha256_original: text(r, 12),
-        sha256_result: text(r, 13),
-    }
+pub(crate) fn document_from(r: &Row) -> Result<DocumentRow> {
+    Ok(DocumentRow {
+        id: r.text("id")?,
+        call_id: r.text("call_id")?,
+        ticket_id: r.text("ticket_id")?,
+        booth: r.text("booth")?,
+        clerk: r.text("clerk")?,
+        booth_region: r.text("booth_region")?,
+        service: r.text("service")?,
+        doc_type: r.text("doc_type")?,
+        created_ms: r.int("created_ms")?,
+        width: r.int("width")?,
+        height: r.int("height")?,
+        bytes: r.int("bytes")?,
+        sha256_original: r.text("sha256_original")?,
+        sha256_result: r.text("sha256_result")?,
+    })
 }
 
 pub(crate) const REVIEW_COLUMNS: &str = "id, document_id, accepted, reason, at_ms";
 
-pub(crate) fn review_from(r: &Row) -> DocumentReviewRow {
-    DocumentReviewRow {
-        id: text(r, 0),
-        document_id: text(r, 1),
-        accepted: int(r, 2) != 0,
-        reason: r[3].text().map(str::to_owned),
-        at_ms: int(r, 4),
-    }
+pub(crate) fn review_from(r: &Row) -> Result<DocumentReviewRow> {
+    Ok(DocumentReviewRow {
+        id: r.text("id")?,
+        document_id: r.text("document_id")?,
+        accepted: r.flag("accepted")?,
+        reason: r.opt_text("reason")?,
+        at_ms: r.int("at_ms")?,
+    })
 }
 
 pub(crate) const READ_COLUMNS: &str = "id, document_id, who, what, allowed, from_addr, at_ms";
 
-pub(crate) fn read_from(r: &Row) -> DocumentReadRow {
-    DocumentReadRow {
-        id: text(r, 0),
-        document_id: text(r, 1),
-        who: text(r, 2),
-        what: text(r, 3),
-        allowed: int(r, 4) != 0,
-        from_addr: text(r, 5),
-        at_ms: int(r, 6),
-    }
+pub(crate) fn read_from(r: &Row) -> Result<DocumentReadRow> {
+    Ok(DocumentReadRow {
+        id: r.text("id")?,
+        document_id: r.text("document_id")?,
+        who: r.text("who")?,
+        what: r.text("what")?,
+        allowed: r.flag("allowed")?,
+        from_addr: r.text("from_addr")?,
+        at_ms: r.int("at_ms")?,
+    })
 }
 
 /// `$1, $2, …, $n`.
@@ -185,6 +185,7 @@ impl Store {
             .query(&format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = $1"), &[id.into()])?
             .first()
             .map(document_from)
+            .transpose()?
         else {
             return Ok(None);
         };
@@ -196,7 +197,8 @@ impl Store {
                 &[id.into()],
             )?
             .first()
-            .map(review_from);
+            .map(review_from)
+            .transpose()?;
         Ok(Some((doc, review)))
     }
 
@@ -207,10 +209,8 @@ impl Store {
             &format!("SELECT {column}, {column}_sealing FROM document_blobs WHERE sha256 = $1"),
             &[sha256.into()],
         )?;
-        let Some(mut row) = rows.into_iter().next() else { return Ok(None) };
-        let sealing = row.pop().and_then(|v| v.text().map(str::to_owned));
-        let bytes = row.pop().and_then(Value::into_bytes).ok_or(StoreError::BadRow("document_blobs", column))?;
-        Ok(Some(StoredBytes { bytes, sealing }))
+        let Some(row) = rows.first() else { return Ok(None) };
+        Ok(Some(StoredBytes { bytes: row.bytes(column)?, sealing: row.opt_text(&format!("{column}_sealing"))? }))
     }
 
     /// Up to `limit` blobs written in clear (before sealing at rest).
@@ -219,14 +219,13 @@ impl Store {
             "SELECT sha256, image, thumbnail FROM document_blobs WHERE image_sealing IS NULL LIMIT $1",
             &[(limit.max(1) as i64).into()],
         )?;
-        rows.into_iter()
-            .map(|mut r| {
-                let thumbnail = r.pop().and_then(Value::into_bytes);
-                let image = r.pop().and_then(Value::into_bytes);
-                match (image, thumbnail, r.pop().and_then(|v| v.text().map(str::to_owned))) {
-                    (Some(image), Some(thumbnail), Some(sha256)) => Ok(BlobInClear { sha256, image, thumbnail }),
-                    _ => Err(StoreError::BadRow("document_blobs", "sha256, image, thumbnail")),
-                }
+        rows.iter()
+            .map(|r| {
+                Ok(BlobInClear {
+                    sha256: r.text("sha256")?,
+                    image: r.bytes("image")?,
+                    thumbnail: r.bytes("thumbnail")?,
+                })
             })
             .collect()
     }
@@ -265,12 +264,7 @@ impl Store {
             "SELECT sha256, image_sealing, thumbnail_sealing FROM document_blobs WHERE image_sealing IS NOT NULL",
             &[],
         )?;
-        rows.iter()
-            .map(|r| match (r[0].text(), r[1].text(), r[2].text()) {
-                (Some(sha), Some(i), Some(t)) => Ok((sha.to_owned(), i.to_owned(), t.to_owned())),
-                _ => Err(StoreError::BadRow("document_blobs", "image_sealing, thumbnail_sealing")),
-            })
-            .collect()
+        rows.iter().map(|r| Ok((r.text("sha256")?, r.text("image_sealing")?, r.text("thumbnail_sealing")?))).collect()
     }
 
     /// Writes blobs' re-wrapped keys, all in one transaction: (sha256, image's, thumbnail's).
@@ -323,7 +317,7 @@ impl Store {
             &format!("SELECT {READ_COLUMNS} FROM document_reads WHERE document_id = $1 ORDER BY audit_seq"),
             &[document_id.into()],
         )?;
-        Ok(rows.iter().map(read_from).collect())
+        rows.iter().map(read_from).collect()
     }
 
     /// Deletes documents created before `before_ms`, with their reads, reviews and the bytes no
@@ -338,8 +332,8 @@ impl Store {
                         &[before_ms.into(), (batch.max(1) as i64).into()],
                     )?
                     .iter()
-                    .map(|r| (text(r, 0), text(r, 1)))
-                    .collect();
+                    .map(|r| Ok((r.text("id")?, r.text("sha256_result")?)))
+                    .collect::<Result<_>>()?;
                 let mut counts = PurgeCounts::default();
                 for (id, sha) in &ids {
                     let p = [Value::from(id.as_str())];

@@ -8,7 +8,6 @@
 pub use desk::ticket_log::TicketEventRow;
 
 use crate::backend::Value;
-use crate::rows::{int, text};
 use crate::{Result, Store};
 
 /// Calls answered on `day` (China date) by one server start, per hall and service.
@@ -70,17 +69,18 @@ impl Store {
              WHERE ticket_id = $1 ORDER BY seq",
             &[ticket_id.into()],
         )?;
-        Ok(rows
-            .iter()
-            .map(|r| TicketEventRow {
-                ticket_id: text(r, 0),
-                seq: int(r, 1),
-                booth_region: text(r, 2),
-                at_ms: int(r, 3),
-                kind: text(r, 4),
-                detail: text(r, 5),
+        rows.iter()
+            .map(|r| {
+                Ok(TicketEventRow {
+                    ticket_id: r.text("ticket_id")?,
+                    seq: r.int("seq")?,
+                    booth_region: r.text("booth_region")?,
+                    at_ms: r.int("at_ms")?,
+                    kind: r.text("kind")?,
+                    detail: r.text("detail")?,
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// Saves the day's answered counts of one server start (replacing what it saved before).
@@ -112,17 +112,18 @@ impl Store {
              WHERE day = $1 AND boot <> $2",
             &[day.into(), except_boot.into()],
         )?;
-        Ok(rows
-            .iter()
-            .map(|r| AnsweredRow {
-                day: text(r, 0),
-                boot: int(r, 1),
-                hall: text(r, 2),
-                service: text(r, 3),
-                answered: int(r, 4),
-                within_target: int(r, 5),
+        rows.iter()
+            .map(|r| {
+                Ok(AnsweredRow {
+                    day: r.text("day")?,
+                    boot: r.int("boot")?,
+                    hall: r.text("hall")?,
+                    service: r.text("service")?,
+                    answered: r.int("answered")?,
+                    within_target: r.int("within_target")?,
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// Saves one sample of waiting tickets: `counts` is a JSON object, region id → waiting.
@@ -139,7 +140,7 @@ impl Store {
         let rows = self
             .conn()
             .query("SELECT at_ms, counts FROM waiting_samples WHERE at_ms >= $1 ORDER BY at_ms", &[since_ms.into()])?;
-        Ok(rows.iter().map(|r| (int(r, 0), text(r, 1))).collect())
+        rows.iter().map(|r| Ok((r.int("at_ms")?, r.text("counts")?))).collect()
     }
 
     /// Deletes waiting samples and answered counts older than `before_ms` (`day` before `before_day`).

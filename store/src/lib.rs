@@ -3,7 +3,8 @@
 //! nodes of a cluster). The SQL is written once, in plain portable SQL with `$1` placeholders
 //! (`backend.rs` adapts it for SQLite); each backend is a thin executor.
 //!
-//! - `backend.rs`: values, rows, the executor trait, placeholder translation;
+//! - `backend.rs`: values, rows read by column name (NULL or a wrong type is an error), the
+//!   executor trait, placeholder translation;
 //! - `sqlite.rs` / `postgres.rs`: the two executors;
 //! - `schema.rs`: versioned migrations, run at open, and the refusal of a newer schema;
 //! - `audit.rs`: the tamper-evident hash chain over every chained record, and `verify_audit`;
@@ -67,6 +68,9 @@ pub enum StoreError {
     /// A row whose column is NULL or of another type than the schema says: never read as a default.
     #[error("a row of {0} does not hold what the schema says in {1}")]
     BadRow(&'static str, &'static str),
+    /// A column read by name that is missing, NULL where it may not be, or of another type.
+    #[error("column `{column}` {problem}")]
+    BadColumn { column: String, problem: &'static str },
 }
 
 impl StoreError {
@@ -78,7 +82,7 @@ impl StoreError {
             StoreError::Query(_) => "数据库操作失败",
             StoreError::Duplicate(_) => "记录已存在",
             StoreError::BadUrl(_) => "数据库地址格式不正确",
-            StoreError::BadRow(..) => "数据库中的记录与结构不符",
+            StoreError::BadRow(..) | StoreError::BadColumn { .. } => "数据库中的记录与结构不符",
         };
         format!("{zh} / {self}")
     }

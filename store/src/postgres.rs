@@ -146,25 +146,42 @@ impl Executor for PostgresExecutor {
         self.flush()?;
         let stmt = self.statement(sql)?;
         let rows = self.runtime.block_on(self.client.query(&stmt, &Self::params(params))).map_err(err)?;
-        Ok(rows
-            .iter()
+        let Some(first) = rows.first() else { return Ok(Vec::new()) };
+        let names: std::sync::Arc<[String]> = first.columns().iter().map(|c| c.name().to_owned()).collect();
+        rows.iter()
             .map(|row| {
-                (0..row.len())
-                    .map(|i| match *row.columns()[i].type_() {
-                        Type::INT8 | Type::INT4 | Type::INT2 => {
-                            let v: Option<i64> = match *row.columns()[i].type_() {
-                                Type::INT8 => row.get(i),
-                                Type::INT4 => row.get::<_, Option<i32>>(i).map(i64::from),
-                                _ => row.get::<_, Option<i16>>(i).map(i64::from),
-                            };
-                            v.map_or(Value::Null, Value::Int)
+                let values = (0..row.len())
+                    .map(|i| {
+                        let column = &row.columns()[i];
+                        Ok(match *column.type_() {
+                            Type::INT8 => row.try_get::<_, Option<i64>>(i).map(|v| v.map_or(Value::Null, Value::Int)),
+                            Type::INT4 => row
+                                .try_get::<_, Option<i32>>(i)
+                                .map(|v| v.map_or(Value::Null, |n| Value::Int(n.into()))),
+                            Type::INT2 => row
+                                .try_get::<_, Option<i16>>(i)
+                                .map(|v| v.map_or(Value::Null, |n| Value::Int(n.into()))),
+                            Type::BYTEA => {
+                                row.try_get::<_, Option<Vec<u8>>>(i).map(|v| v.map_or(Value::Null, Value::Bytes))
+                            }
+                            Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => {
+                                row.try_get::<_, Option<String>>(i).map(|v| v.map_or(Value::Null, Value::Text))
+                            }
+                            // A type no column has (NUMERIC from an unCAST SUM, a float): an
+                            // error, never a guess.
+                            ref other => {
+                                return Err(StoreError::Query(format!(
+                                    "column `{}` is of type {other}, which the store does not read",
+                                    column.name()
+                                )))
+                            }
                         }
-                        Type::BYTEA => row.get::<_, Option<Vec<u8>>>(i).map_or(Value::Null, Value::Bytes),
-                        _ => row.get::<_, Option<String>>(i).map_or(Value::Null, Value::Text),
+                        .map_err(err)?)
                     })
-                    .collect()
+                    .collect::<Result<Vec<Value>>>()?;
+                Ok(Row::new(names.clone(), values))
             })
-            .collect())
+            .collect()
     }
 
     fn batch(&mut self, sql: &str) -> Result<()> {

@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 use crate::backend::{Row, Value};
 use crate::purged::Purged;
 use crate::rows::placeholders;
-use crate::rows::{int, text};
 use crate::{Result, Store};
 
 /// One call's recording. No personal data beyond the ids of the parties.
@@ -53,36 +52,36 @@ pub struct RecordingViewRow {
 pub(crate) const RECORDING_COLUMNS: &str = "call_id, ticket_id, booth, clerk, booth_region, service, parties, file, \
                                             started_ms, ended_ms, duration_ms, bytes, sha256";
 
-pub(crate) fn recording_from(r: &Row) -> RecordingRow {
-    RecordingRow {
-        call_id: text(r, 0),
-        ticket_id: text(r, 1),
-        booth: text(r, 2),
-        clerk: text(r, 3),
-        booth_region: text(r, 4),
-        service: text(r, 5),
-        parties: text(r, 6),
-        file: text(r, 7),
-        started_ms: int(r, 8),
-        ended_ms: int(r, 9),
-        duration_ms: int(r, 10),
-        bytes: int(r, 11),
-        sha256: text(r, 12),
-    }
+pub(crate) fn recording_from(r: &Row) -> Result<RecordingRow> {
+    Ok(RecordingRow {
+        call_id: r.text("call_id")?,
+        ticket_id: r.text("ticket_id")?,
+        booth: r.text("booth")?,
+        clerk: r.text("clerk")?,
+        booth_region: r.text("booth_region")?,
+        service: r.text("service")?,
+        parties: r.text("parties")?,
+        file: r.text("file")?,
+        started_ms: r.int("started_ms")?,
+        ended_ms: r.int("ended_ms")?,
+        duration_ms: r.int("duration_ms")?,
+        bytes: r.int("bytes")?,
+        sha256: r.text("sha256")?,
+    })
 }
 
 pub(crate) const VIEW_COLUMNS: &str = "id, call_id, who, byte_range, allowed, from_addr, at_ms";
 
-pub(crate) fn view_from(r: &Row) -> RecordingViewRow {
-    RecordingViewRow {
-        id: text(r, 0),
-        call_id: text(r, 1),
-        who: text(r, 2),
-        range: text(r, 3),
-        allowed: int(r, 4) != 0,
-        from_addr: text(r, 5),
-        at_ms: int(r, 6),
-    }
+pub(crate) fn view_from(r: &Row) -> Result<RecordingViewRow> {
+    Ok(RecordingViewRow {
+        id: r.text("id")?,
+        call_id: r.text("call_id")?,
+        who: r.text("who")?,
+        range: r.text("byte_range")?,
+        allowed: r.flag("allowed")?,
+        from_addr: r.text("from_addr")?,
+        at_ms: r.int("at_ms")?,
+    })
 }
 
 impl Store {
@@ -120,18 +119,13 @@ impl Store {
     /// A recording's wrapped data key (`None`: the file is in clear).
     pub fn recording_sealing(&self, call_id: &str) -> Result<Option<String>> {
         let rows = self.conn().query("SELECT sealing FROM recordings WHERE call_id = $1", &[call_id.into()])?;
-        Ok(rows.first().and_then(|r| r[0].text().map(str::to_owned)))
+        rows.first().map_or(Ok(None), |r| r.opt_text("sealing"))
     }
 
     /// Every sealed recording's wrapped key: (call id, key).
     pub fn recording_sealings(&self) -> Result<Vec<(String, String)>> {
         let rows = self.conn().query("SELECT call_id, sealing FROM recordings WHERE sealing IS NOT NULL", &[])?;
-        rows.iter()
-            .map(|r| match (r[0].text(), r[1].text()) {
-                (Some(call), Some(key)) => Ok((call.to_owned(), key.to_owned())),
-                _ => Err(crate::StoreError::BadRow("recordings", "call_id, sealing")),
-            })
-            .collect()
+        rows.iter().map(|r| Ok((r.text("call_id")?, r.text("sealing")?))).collect()
     }
 
     /// Writes recordings' re-wrapped keys, all in one transaction: (call id, key).
@@ -153,7 +147,7 @@ impl Store {
         let rows = self
             .conn()
             .query(&format!("SELECT {RECORDING_COLUMNS} FROM recordings WHERE call_id = $1"), &[call_id.into()])?;
-        Ok(rows.first().map(recording_from))
+        rows.first().map(recording_from).transpose()
     }
 
     /// Records a view attempt, chained, committed before this returns (before any byte is served).
@@ -178,7 +172,7 @@ impl Store {
             &format!("SELECT {VIEW_COLUMNS} FROM recording_views WHERE call_id = $1 ORDER BY audit_seq"),
             &[call_id.into()],
         )?;
-        Ok(rows.iter().map(view_from).collect())
+        rows.iter().map(view_from).collect()
     }
 
     /// Deletes the rows of recordings that ended before `before_ms`, with their views, in one
@@ -188,8 +182,8 @@ impl Store {
             let old: Vec<(String, String)> = c
                 .query("SELECT call_id, file FROM recordings WHERE ended_ms < $1", &[before_ms.into()])?
                 .iter()
-                .map(|r| (text(r, 0), text(r, 1)))
-                .collect();
+                .map(|r| Ok((r.text("call_id")?, r.text("file")?)))
+                .collect::<Result<_>>()?;
             let mut views = 0;
             for (call, _) in &old {
                 let p = [Value::from(call.as_str())];

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{Row, Value};
-use crate::rows::{int, now_ms, text};
+use crate::rows::now_ms;
 use crate::{Result, Store};
 
 /// A handled call's case record. Ids are text, unique across restarts and nodes.
@@ -62,47 +62,47 @@ pub(crate) const CASE_COLUMNS: &str =
     "id, call_id, ticket_id, service, booth, booth_region, clerk, hall, call_end, ended_ms, \
                             outcome, note, recorded_ms";
 
-pub(crate) fn case_from(row: &Row) -> CaseRow {
-    CaseRow {
-        id: text(row, 0),
-        call_id: text(row, 1),
-        ticket_id: text(row, 2),
-        service: text(row, 3),
-        booth: text(row, 4),
-        booth_region: text(row, 5),
-        clerk: text(row, 6),
-        hall: text(row, 7),
-        call_end: text(row, 8),
-        ended_ms: int(row, 9),
-        outcome: text(row, 10),
-        note: row[11].text().map(str::to_owned),
-        recorded_ms: int(row, 12),
-    }
+pub(crate) fn case_from(r: &Row) -> Result<CaseRow> {
+    Ok(CaseRow {
+        id: r.text("id")?,
+        call_id: r.text("call_id")?,
+        ticket_id: r.text("ticket_id")?,
+        service: r.text("service")?,
+        booth: r.text("booth")?,
+        booth_region: r.text("booth_region")?,
+        clerk: r.text("clerk")?,
+        hall: r.text("hall")?,
+        call_end: r.text("call_end")?,
+        ended_ms: r.int("ended_ms")?,
+        outcome: r.text("outcome")?,
+        note: r.opt_text("note")?,
+        recorded_ms: r.int("recorded_ms")?,
+    })
 }
 
 pub(crate) const RATING_COLUMNS: &str = "ticket_id, booth, rating, at_ms, reason";
 
-pub(crate) fn rating_from(row: &Row) -> RatingRow {
-    RatingRow {
-        ticket_id: text(row, 0),
-        booth: text(row, 1),
-        rating: text(row, 2),
-        at_ms: int(row, 3),
-        reason: row[4].text().map(str::to_owned),
-    }
+pub(crate) fn rating_from(r: &Row) -> Result<RatingRow> {
+    Ok(RatingRow {
+        ticket_id: r.text("ticket_id")?,
+        booth: r.text("booth")?,
+        rating: r.text("rating")?,
+        at_ms: r.int("at_ms")?,
+        reason: r.opt_text("reason")?,
+    })
 }
 
 pub(crate) const FORCED_COLUMNS: &str = "id, supervisor, clerk, state, why, at_ms";
 
-pub(crate) fn forced_from(row: &Row) -> ForcedStateRow {
-    ForcedStateRow {
-        id: text(row, 0),
-        supervisor: text(row, 1),
-        clerk: text(row, 2),
-        state: text(row, 3),
-        why: text(row, 4),
-        at_ms: int(row, 5),
-    }
+pub(crate) fn forced_from(r: &Row) -> Result<ForcedStateRow> {
+    Ok(ForcedStateRow {
+        id: r.text("id")?,
+        supervisor: r.text("supervisor")?,
+        clerk: r.text("clerk")?,
+        state: r.text("state")?,
+        why: r.text("why")?,
+        at_ms: r.int("at_ms")?,
+    })
 }
 
 /// Where a page of cases ended: its last row's time and id. The next page starts after it.
@@ -283,21 +283,21 @@ impl Store {
             branches.join(" UNION ")
         );
         let rows = self.conn().query(&sql, &params)?;
-        Ok(rows
-            .iter()
+        rows.iter()
             .map(|r| {
-                let rating = r[13]
-                    .text()
-                    .map(|rating| CaseRating { rating: rating.to_owned(), reason: r[14].text().map(str::to_owned) });
-                (case_from(r), rating)
+                let rating = r.opt_text("rating")?;
+                let rating = rating
+                    .map(|rating| Ok::<_, crate::StoreError>(CaseRating { rating, reason: r.opt_text("reason")? }));
+                Ok((case_from(r)?, rating.transpose()?))
             })
-            .collect())
+            .collect()
     }
 
     /// Takes the next boot number (1, 2, …) for this server start, atomically.
     pub fn register_boot(&self) -> Result<i64> {
         self.transaction(Some("boots"), |c| {
-            let next = c.query("SELECT MAX(id) FROM boots", &[])?.first().and_then(|r| r[0].int()).unwrap_or(0) + 1;
+            let last = c.query("SELECT MAX(id) AS last FROM boots", &[])?;
+            let next = last.first().map_or(Ok(None), |r| r.opt_int("last"))?.unwrap_or(0) + 1;
             c.execute("INSERT INTO boots (id, started_ms) VALUES ($1, $2)", &[next.into(), now_ms().into()])?;
             Ok(next)
         })
@@ -309,6 +309,6 @@ impl Store {
             &format!("SELECT {FORCED_COLUMNS} FROM forced_states ORDER BY audit_seq DESC LIMIT $1"),
             &[(limit as i64).into()],
         )?;
-        Ok(rows.iter().map(forced_from).collect())
+        rows.iter().map(forced_from).collect()
     }
 }

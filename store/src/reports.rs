@@ -16,7 +16,6 @@ pub use desk::ticket_log::TicketFactRow;
 
 use crate::backend::{Row, Value};
 use crate::rows::placeholders;
-use crate::rows::{int, text};
 use crate::{Result, Store};
 
 const FACT_COLUMNS: &str = "ticket_id, booth, booth_region, home_hall, service, requested_ms, answered_ms, \
@@ -182,23 +181,27 @@ impl Store {
         let rows = self
             .conn()
             .query(&format!("SELECT {FACT_COLUMNS} FROM ticket_facts WHERE ticket_id = $1"), &[ticket_id.into()])?;
-        Ok(rows.first().map(|r| TicketFactRow {
-            ticket_id: text(r, 0),
-            booth: text(r, 1),
-            booth_region: text(r, 2),
-            home_hall: text(r, 3),
-            service: text(r, 4),
-            requested_ms: int(r, 5),
-            answered_ms: r[6].int(),
-            answered_hall: r[7].text().map(str::to_owned),
-            answered_clerk: r[8].text().map(str::to_owned),
-            target_secs: int(r, 9),
-            closed_ms: int(r, 10),
-            outcome: text(r, 11),
-            talk_ms: int(r, 12),
-            requeues: int(r, 13),
-            estimate_secs: r[14].int(),
-        }))
+        rows.first()
+            .map(|r| {
+                Ok(TicketFactRow {
+                    ticket_id: r.text("ticket_id")?,
+                    booth: r.text("booth")?,
+                    booth_region: r.text("booth_region")?,
+                    home_hall: r.text("home_hall")?,
+                    service: r.text("service")?,
+                    requested_ms: r.int("requested_ms")?,
+                    answered_ms: r.opt_int("answered_ms")?,
+                    answered_hall: r.opt_text("answered_hall")?,
+                    answered_clerk: r.opt_text("answered_clerk")?,
+                    target_secs: r.int("target_secs")?,
+                    closed_ms: r.int("closed_ms")?,
+                    outcome: r.text("outcome")?,
+                    talk_ms: r.int("talk_ms")?,
+                    requeues: r.int("requeues")?,
+                    estimate_secs: r.opt_int("estimate_secs")?,
+                })
+            })
+            .transpose()
     }
 
     /// The sums of every group with at least one ticket, ordered by hall, service, period. An
@@ -207,13 +210,13 @@ impl Store {
     pub fn report(&self, q: &ReportQuery) -> Result<Vec<ReportSums>> {
         let mut keys = vec![];
         if q.by_hall {
-            keys.push("home_hall");
+            keys.push("home_hall AS hall".to_owned());
         }
         if q.by_service {
-            keys.push("service");
+            keys.push("service".to_owned());
         }
         if let Some(p) = q.period {
-            keys.push(p.sql());
+            keys.push(format!("{} AS period", p.sql()));
         }
         let (table, from, to) = match q.period {
             Some(Period::Hour) => ("report_hours", hour_of(q.from_ms), hour_of(q.to_ms)),
@@ -234,7 +237,12 @@ impl Store {
         // Summed as double precision: exact for integers below 2^53 (a sum of waits in ms over a
         // year of a province is far below), and on PostgreSQL much faster than `SUM(BIGINT)`,
         // which accumulates in `numeric`.
-        cols.extend(all_sum_columns().iter().map(|c| format!("CAST(SUM(CAST({c} AS DOUBLE PRECISION)) AS BIGINT)")));
+        // (No group and no row: one row of NULL sums, read as zeros and left out below.)
+        cols.extend(
+            all_sum_columns()
+                .iter()
+                .map(|c| format!("COALESCE(CAST(SUM(CAST({c} AS DOUBLE PRECISION)) AS BIGINT), 0) AS {c}")),
+        );
         let grouping = if keys.is_empty() {
             String::new()
         } else {
@@ -243,7 +251,8 @@ impl Store {
         };
         let sql = format!("SELECT {} FROM {table} WHERE {filter} {grouping}", cols.join(", "));
         let rows = self.conn().query(&sql, &params)?;
-        Ok(rows.iter().map(|r| sums_from(r, q)).filter(|s| s.offered > 0).collect())
+        let sums = rows.iter().map(|r| sums_from(r, q)).collect::<Result<Vec<_>>>()?;
+        Ok(sums.into_iter().filter(|s| s.offered > 0).collect())
     }
 }
 
@@ -350,44 +359,35 @@ pub(crate) fn add_to_rollup(column: &str, amount: i64, ticket: &str) -> Vec<(Str
         .collect()
 }
 
-fn sums_from(r: &Row, q: &ReportQuery) -> ReportSums {
-    let (hall, service, period_ms) = key_of(r, q);
-    let k = usize::from(q.by_hall) + usize::from(q.by_service) + usize::from(q.period.is_some());
-    let v = |i: usize| int(r, k + i);
-    ReportSums {
-        hall: hall.map(str::to_owned),
-        service: service.map(str::to_owned),
-        period_ms,
-        offered: v(0),
-        answered: v(1),
-        abandoned: v(2),
-        no_clerk: v(3),
-        answered_within_target: v(4),
-        answer_wait_ms: v(5),
-        wait_ms: v(6),
-        overflow: v(7),
-        requeues: v(8),
-        talk_ms: v(9),
-        wrap_ms: v(10),
-        ratings: [v(11), v(12), v(13), v(14), v(15)],
-        estimated: v(16),
-        estimate_abs_error_ms: v(17),
-        estimate_error_ms: v(18),
-        wait_buckets: (19..19 + WAIT_BUCKETS_MS.len()).map(v).collect(),
-    }
-}
-
-/// A row's group: hall, service, period start, as far as the query groups by them.
-fn key_of<'a>(r: &'a Row, q: &ReportQuery) -> (Option<&'a str>, Option<&'a str>, Option<i64>) {
-    let mut i = 0;
-    let mut next = || {
-        i += 1;
-        i - 1
-    };
-    let hall = q.by_hall.then(|| r[next()].text().unwrap_or_default());
-    let service = q.by_service.then(|| r[next()].text().unwrap_or_default());
-    let period = q.period.map(|p| p.start_ms(r[next()].int().unwrap_or_default()));
-    (hall, service, period)
+fn sums_from(r: &Row, q: &ReportQuery) -> Result<ReportSums> {
+    let v = |column: &str| r.int(column);
+    Ok(ReportSums {
+        hall: q.by_hall.then(|| r.text("hall")).transpose()?,
+        service: q.by_service.then(|| r.text("service")).transpose()?,
+        period_ms: q.period.map(|p| r.int("period").map(|n| p.start_ms(n))).transpose()?,
+        offered: v("offered")?,
+        answered: v("answered")?,
+        abandoned: v("abandoned")?,
+        no_clerk: v("no_clerk")?,
+        answered_within_target: v("within_target")?,
+        answer_wait_ms: v("answer_wait_ms")?,
+        wait_ms: v("wait_ms")?,
+        overflow: v("overflow")?,
+        requeues: v("requeues")?,
+        talk_ms: v("talk_ms")?,
+        wrap_ms: v("wrap_ms")?,
+        ratings: [
+            v(RATING_COLUMNS[0])?,
+            v(RATING_COLUMNS[1])?,
+            v(RATING_COLUMNS[2])?,
+            v(RATING_COLUMNS[3])?,
+            v(RATING_COLUMNS[4])?,
+        ],
+        estimated: v("estimated")?,
+        estimate_abs_error_ms: v("estimate_abs_error_ms")?,
+        estimate_error_ms: v("estimate_error_ms")?,
+        wait_buckets: (0..WAIT_BUCKETS_MS.len()).map(|i| v(&format!("w{i}"))).collect::<Result<_>>()?,
+    })
 }
 
 #[cfg(test)]

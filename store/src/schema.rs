@@ -296,8 +296,8 @@ const ROLLUP_COLUMNS_V7: &str = "
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 pub fn current_version(exec: &mut dyn Executor) -> Result<i64> {
-    let rows = exec.query("SELECT MAX(version) FROM schema_version", &[])?;
-    Ok(rows.first().and_then(|r| r[0].int()).unwrap_or(0))
+    let rows = exec.query("SELECT MAX(version) AS version FROM schema_version", &[])?;
+    Ok(rows.first().map_or(Ok(None), |r| r.opt_int("version"))?.unwrap_or(0))
 }
 
 /// Brings the schema up to [`SCHEMA_VERSION`], each migration in its own transaction. Several

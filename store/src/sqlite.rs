@@ -72,20 +72,24 @@ impl Executor for SqliteExecutor {
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
         let params: Vec<SqlValue> = params.iter().map(to_sql).collect();
         let mut stmt = self.conn.prepare_cached(&to_sqlite_placeholders(sql)).map_err(err)?;
-        let columns = stmt.column_count();
+        let names: std::sync::Arc<[String]> = stmt.column_names().into_iter().map(str::to_owned).collect();
+        let columns = names.len();
         let rows = stmt
             .query_map(rusqlite::params_from_iter(params), |row| {
-                (0..columns)
+                let values = (0..columns)
                     .map(|i| {
                         Ok(match row.get::<_, SqlValue>(i)? {
                             SqlValue::Integer(n) => Value::Int(n),
                             SqlValue::Text(t) => Value::Text(t),
                             SqlValue::Null => Value::Null,
-                            SqlValue::Real(f) => Value::Int(f as i64),
+                            // No column is REAL: a float where an integer belongs is read as
+                            // text, so that reading it as an integer is an error.
+                            SqlValue::Real(f) => Value::Text(f.to_string()),
                             SqlValue::Blob(b) => Value::Bytes(b),
                         })
                     })
-                    .collect::<rusqlite::Result<Row>>()
+                    .collect::<rusqlite::Result<Vec<Value>>>()?;
+                Ok(Row::new(names.clone(), values))
             })
             .map_err(err)?;
         rows.collect::<rusqlite::Result<Vec<Row>>>().map_err(err)
