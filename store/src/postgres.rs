@@ -153,7 +153,7 @@ impl Executor for PostgresExecutor {
                 let values = (0..row.len())
                     .map(|i| {
                         let column = &row.columns()[i];
-                        Ok(match *column.type_() {
+                        match *column.type_() {
                             Type::INT8 => row.try_get::<_, Option<i64>>(i).map(|v| v.map_or(Value::Null, Value::Int)),
                             Type::INT4 => row
                                 .try_get::<_, Option<i32>>(i)
@@ -176,7 +176,7 @@ impl Executor for PostgresExecutor {
                                 )))
                             }
                         }
-                        .map_err(err)?)
+                        .map_err(err)
                     })
                     .collect::<Result<Vec<Value>>>()?;
                 Ok(Row::new(names.clone(), values))

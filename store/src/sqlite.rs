@@ -72,7 +72,7 @@ impl Executor for SqliteExecutor {
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
         let params: Vec<SqlValue> = params.iter().map(to_sql).collect();
         let mut stmt = self.conn.prepare_cached(&to_sqlite_placeholders(sql)).map_err(err)?;
-        let names: std::sync::Arc<[String]> = stmt.column_names().into_iter().map(str::to_owned).collect();
+        let names: std::sync::Arc<[String]> = stmt.column_names().map(str::to_owned).collect();
         let columns = names.len();
         let rows = stmt
             .query_map(rusqlite::params_from_iter(params), |row| {
