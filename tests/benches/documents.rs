@@ -12,6 +12,7 @@
 //!    local cluster), side by side.
 //!
 //! Run: `apt-get install -y libvips-tools imagemagick && cargo bench -p xiaowu-tests --bench documents`
+//! (`-- --upload-only` runs part 2 alone, without the other tools).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -124,14 +125,17 @@ async fn upload_to_notified(label: &str, database: Option<String>, photos: &[Vec
 }
 
 fn main() {
-    for tool in ["vipsthumbnail", "/usr/bin/convert"] {
-        if Command::new(tool).arg("--version").output().is_err() {
-            eprintln!("{tool} missing: apt-get install -y libvips-tools imagemagick");
-            std::process::exit(1);
+    // `-- --upload-only`: only part 2 (no comparison with the other tools).
+    if !std::env::args().any(|a| a == "--upload-only") {
+        for tool in ["vipsthumbnail", "/usr/bin/convert"] {
+            if Command::new(tool).arg("--version").output().is_err() {
+                eprintln!("{tool} missing: apt-get install -y libvips-tools imagemagick");
+                std::process::exit(1);
+            }
         }
+        compare("12 MP", 4000, 3000);
+        compare("2 MP", 1632, 1224);
     }
-    compare("12 MP", 4000, 3000);
-    compare("2 MP", 1632, 1224);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let photos = distinct_photos();
     rt.block_on(upload_to_notified("SQLite", None, &photos));
