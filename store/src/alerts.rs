@@ -89,7 +89,7 @@ impl Store {
         );
         let mut params: Vec<Value> = vec![from_ms.into(), to_ms.into(), i64::from(limit).into()];
         params.extend(regions.iter().map(|r| Value::from(r.as_str())));
-        let rows = self.conn().query(&sql, &params)?;
+        let rows = self.reader().query(&sql, &params)?;
         rows.iter()
             .map(|r| {
                 Ok(AlertEventRow {

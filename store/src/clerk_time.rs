@@ -121,7 +121,7 @@ impl Store {
              GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
             sums.join(", ")
         );
-        let rows = self.conn().query(&sql, &params)?;
+        let rows = self.reader().query(&sql, &params)?;
         rows.iter().map(|r| sums_from(r, period)).collect()
     }
 }

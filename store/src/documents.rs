@@ -180,7 +180,7 @@ impl Store {
 
     /// A document's metadata and its latest review, if it is stored (and not purged).
     pub fn document(&self, id: &str) -> Result<Option<(DocumentRow, Option<DocumentReviewRow>)>> {
-        let mut c = self.conn();
+        let mut c = self.reader();
         let Some(doc) = c
             .query(&format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = $1"), &[id.into()])?
             .first()
@@ -205,7 +205,7 @@ impl Store {
     /// The processed image (or its thumbnail) stored under `sha256`, as stored.
     pub fn document_bytes(&self, sha256: &str, thumbnail: bool) -> Result<Option<StoredBytes>> {
         let column = if thumbnail { "thumbnail" } else { "image" };
-        let rows = self.conn().query(
+        let rows = self.reader().query(
             &format!("SELECT {column}, {column}_sealing FROM document_blobs WHERE sha256 = $1"),
             &[sha256.into()],
         )?;
@@ -313,7 +313,7 @@ impl Store {
 
     /// Every read attempt of a document, oldest first.
     pub fn document_reads(&self, document_id: &str) -> Result<Vec<DocumentReadRow>> {
-        let rows = self.conn().query(
+        let rows = self.reader().query(
             &format!("SELECT {READ_COLUMNS} FROM document_reads WHERE document_id = $1 ORDER BY audit_seq"),
             &[document_id.into()],
         )?;

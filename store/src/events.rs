@@ -64,7 +64,7 @@ impl Store {
 
     /// One ticket's events, in order.
     pub fn ticket_events(&self, ticket_id: &str) -> Result<Vec<TicketEventRow>> {
-        let rows = self.conn().query(
+        let rows = self.reader().query(
             "SELECT ticket_id, seq, booth_region, at_ms, kind, detail FROM ticket_events \
              WHERE ticket_id = $1 ORDER BY seq",
             &[ticket_id.into()],
@@ -107,7 +107,7 @@ impl Store {
 
     /// The answered counts of `day` saved by server starts other than `except_boot`.
     pub fn answered_on(&self, day: &str, except_boot: i64) -> Result<Vec<AnsweredRow>> {
-        let rows = self.conn().query(
+        let rows = self.reader().query(
             "SELECT day, boot, hall, service, answered, within_target FROM answered_counts \
              WHERE day = $1 AND boot <> $2",
             &[day.into(), except_boot.into()],
@@ -138,7 +138,7 @@ impl Store {
     /// The waiting samples taken at or after `since_ms`, oldest first: (time, counts).
     pub fn waiting_samples(&self, since_ms: i64) -> Result<Vec<(i64, String)>> {
         let rows = self
-            .conn()
+            .reader()
             .query("SELECT at_ms, counts FROM waiting_samples WHERE at_ms >= $1 ORDER BY at_ms", &[since_ms.into()])?;
         rows.iter().map(|r| Ok((r.int("at_ms")?, r.text("counts")?))).collect()
     }

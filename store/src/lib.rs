@@ -97,12 +97,17 @@ pub enum Dialect {
     Postgres,
 }
 
-/// The store: one connection, used by one caller at a time (writes are serialised anyway, and a
-/// record is small). The lock is reentrant so that [`Store::write_batch`] can hold it across the
+/// The store: one writing connection, used by one caller at a time (writes are serialised anyway,
+/// and a record is small), and [`READERS`] reading connections for queries. The lock is reentrant so that [`Store::write_batch`] can hold it across the
 /// writes of a batch — one transaction — while each write takes it again on the same thread;
 /// other threads wait for the whole batch.
 pub struct Store {
     conn: ReentrantMutex<RefCell<Box<dyn backend::Executor>>>,
+    /// Connections for the queries a request makes (reports, cases, documents, recordings): they
+    /// read what is committed, apart from the writer, so a month's report never waits behind a
+    /// batch of writes, nor a write behind a report.
+    readers: Vec<std::sync::Mutex<Box<dyn backend::Executor>>>,
+    next_reader: std::sync::atomic::AtomicUsize,
     dialect: Dialect,
     /// Set while [`Store::write_batch`] holds the lock: writes join its transaction.
     in_batch: AtomicBool,
@@ -112,6 +117,12 @@ pub struct Store {
     /// so nobody else can add one): the next link needs no read.
     batch_last_link: std::sync::Mutex<Option<(i64, String)>>,
 }
+
+/// How many reading connections a store keeps beside its writer.
+pub const READERS: usize = 2;
+
+/// A reading connection, borrowed for one query.
+pub(crate) type ReadGuard<'a> = std::sync::MutexGuard<'a, Box<dyn backend::Executor>>;
 
 /// The connection, borrowed for one operation.
 pub(crate) struct ConnGuard<'a> {
@@ -136,12 +147,15 @@ impl std::ops::DerefMut for ConnGuard<'_> {
 impl Store {
     /// Opens (creating if needed) the SQLite file at `path` and brings its schema up to date.
     pub fn open_sqlite(path: &Path) -> Result<Self> {
-        Self::with(Box::new(sqlite::SqliteExecutor::open(path)?), Dialect::Sqlite)
+        let open = || Ok(Box::new(sqlite::SqliteExecutor::open(path)?) as Box<dyn backend::Executor>);
+        Self::with(open()?, Dialect::Sqlite, open)
     }
 
     /// Connects to PostgreSQL (`postgres://user@host:port/db`) and brings its schema up to date.
     pub fn open_postgres(url: &str) -> Result<Self> {
-        Self::with(Box::new(postgres::PostgresExecutor::connect(url)?), Dialect::Postgres)
+        let writer = Box::new(postgres::PostgresExecutor::connect(url)?);
+        let reader = || Ok(Box::new(postgres::PostgresExecutor::connect_reader(url)?) as Box<dyn backend::Executor>);
+        Self::with(writer, Dialect::Postgres, reader)
     }
 
     /// `sqlite://PATH` or `postgres://…` / `postgresql://…`.
@@ -155,10 +169,17 @@ impl Store {
         }
     }
 
-    fn with(mut exec: Box<dyn backend::Executor>, dialect: Dialect) -> Result<Self> {
+    fn with(
+        mut exec: Box<dyn backend::Executor>,
+        dialect: Dialect,
+        open: impl Fn() -> Result<Box<dyn backend::Executor>>,
+    ) -> Result<Self> {
         schema::migrate(exec.as_mut(), dialect)?;
+        let readers = (0..READERS).map(|_| open().map(std::sync::Mutex::new)).collect::<Result<_>>()?;
         Ok(Self {
             conn: ReentrantMutex::new(RefCell::new(exec)),
+            readers,
+            next_reader: std::sync::atomic::AtomicUsize::new(0),
             dialect,
             in_batch: AtomicBool::new(false),
             batch_locks: std::sync::Mutex::default(),
@@ -189,6 +210,19 @@ impl Store {
         // refuses a second borrow on this thread, while the lock keeps other threads out.
         let cell: &RefCell<Box<dyn backend::Executor>> = unsafe { &*(&*lock as *const RefCell<_>) };
         ConnGuard { exec: cell.borrow_mut(), _lock: lock }
+    }
+
+    /// A reading connection for one query: a free one if any, else the next in turn. It sees
+    /// what is committed (not an open batch's writes: the writer's own reads use [`Store::conn`]).
+    pub(crate) fn reader(&self) -> ReadGuard<'_> {
+        for r in &self.readers {
+            if let Ok(guard) = r.try_lock() {
+                return guard;
+            }
+        }
+        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        // A reader is never held across a panic (each query returns its error instead).
+        self.readers[i].lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Runs `work` in a transaction of its own (taking `lock`'s table lock on PostgreSQL), or, inside

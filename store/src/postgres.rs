@@ -21,6 +21,8 @@ pub struct PostgresExecutor {
     prepared: std::collections::HashMap<String, tokio_postgres::Statement>,
     /// Writes held for the next round trip, in order.
     later: Vec<(String, Vec<Value>)>,
+    /// Queries only (`connect_reader`): a lost connection is connected again and the query rerun.
+    reads_only: bool,
 }
 /// Prepared statements kept per connection at most (the store runs a few dozen distinct texts;
 /// queries built per scope, like a case page's branches, vary and would otherwise pile up).
@@ -73,7 +75,20 @@ impl PostgresExecutor {
             .build()
             .map_err(|e| StoreError::Unreachable(format!("starting the database client: {e}")))?;
         let client = Self::open(&runtime, url)?;
-        Ok(Self { runtime, client, url: url.to_owned(), prepared: std::collections::HashMap::new(), later: Vec::new() })
+        Ok(Self {
+            runtime,
+            client,
+            url: url.to_owned(),
+            prepared: std::collections::HashMap::new(),
+            later: Vec::new(),
+            reads_only: false,
+        })
+    }
+
+    /// A connection for queries only: no transaction is ever open on it, so a query that finds
+    /// the connection lost (the server restarted, or ended it) connects again and runs once more.
+    pub fn connect_reader(url: &str) -> Result<Self> {
+        Ok(Self { reads_only: true, ..Self::connect(url)? })
     }
 
     /// A new connection; its I/O task runs on `runtime` whenever a statement is waited for.
@@ -143,6 +158,23 @@ impl Executor for PostgresExecutor {
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+        match self.query_once(sql, params) {
+            Err(StoreError::Unreachable(_)) if self.reads_only => {
+                self.client = Self::open(&self.runtime, &self.url)?;
+                self.prepared.clear();
+                self.query_once(sql, params)
+            }
+            other => other,
+        }
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        self.batch_once(sql)
+    }
+}
+
+impl PostgresExecutor {
+    fn query_once(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
         self.flush()?;
         let stmt = self.statement(sql)?;
         let rows = self.runtime.block_on(self.client.query(&stmt, &Self::params(params))).map_err(err)?;
@@ -184,7 +216,7 @@ impl Executor for PostgresExecutor {
             .collect()
     }
 
-    fn batch(&mut self, sql: &str) -> Result<()> {
+    fn batch_once(&mut self, sql: &str) -> Result<()> {
         // A rollback drops what was held (it would be undone, and after an error in the
         // transaction each would fail); anything else runs after it.
         if sql.trim().eq_ignore_ascii_case("ROLLBACK") {

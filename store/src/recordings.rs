@@ -90,7 +90,10 @@ impl Store {
     /// `sealing`: the file's wrapped data key when it is sealed at rest (kept beside the row, out
     /// of its audited content).
     pub fn put_recording(&self, r: &RecordingRow, sealing: Option<&str>) -> Result<bool> {
-        if self.recording(&r.call_id)?.is_some() {
+        // On the writer's connection: a batch's own earlier writes count.
+        let known =
+            self.conn().query("SELECT call_id FROM recordings WHERE call_id = $1", &[r.call_id.as_str().into()])?;
+        if !known.is_empty() {
             return Ok(false);
         }
         let content = serde_json::to_string(r).expect("a recording row always serializes");
@@ -118,7 +121,7 @@ impl Store {
 
     /// A recording's wrapped data key (`None`: the file is in clear).
     pub fn recording_sealing(&self, call_id: &str) -> Result<Option<String>> {
-        let rows = self.conn().query("SELECT sealing FROM recordings WHERE call_id = $1", &[call_id.into()])?;
+        let rows = self.reader().query("SELECT sealing FROM recordings WHERE call_id = $1", &[call_id.into()])?;
         rows.first().map_or(Ok(None), |r| r.opt_text("sealing"))
     }
 
@@ -145,7 +148,7 @@ impl Store {
     /// A call's recording, if indexed (and not purged).
     pub fn recording(&self, call_id: &str) -> Result<Option<RecordingRow>> {
         let rows = self
-            .conn()
+            .reader()
             .query(&format!("SELECT {RECORDING_COLUMNS} FROM recordings WHERE call_id = $1"), &[call_id.into()])?;
         rows.first().map(recording_from).transpose()
     }
@@ -168,7 +171,7 @@ impl Store {
 
     /// Every view attempt of a call's recording, oldest first.
     pub fn recording_views(&self, call_id: &str) -> Result<Vec<RecordingViewRow>> {
-        let rows = self.conn().query(
+        let rows = self.reader().query(
             &format!("SELECT {VIEW_COLUMNS} FROM recording_views WHERE call_id = $1 ORDER BY audit_seq"),
             &[call_id.into()],
         )?;

@@ -282,7 +282,7 @@ impl Store {
              AND c.call_end <> 'transferred' WHERE c.id IN ({}) ORDER BY c.recorded_ms DESC, c.id DESC LIMIT $2",
             branches.join(" UNION ")
         );
-        let rows = self.conn().query(&sql, &params)?;
+        let rows = self.reader().query(&sql, &params)?;
         rows.iter()
             .map(|r| {
                 let rating = r.opt_text("rating")?;
@@ -305,7 +305,7 @@ impl Store {
 
     /// The newest forced states, newest first.
     pub fn forced_states(&self, limit: usize) -> Result<Vec<ForcedStateRow>> {
-        let rows = self.conn().query(
+        let rows = self.reader().query(
             &format!("SELECT {FORCED_COLUMNS} FROM forced_states ORDER BY audit_seq DESC LIMIT $1"),
             &[(limit as i64).into()],
         )?;

@@ -179,7 +179,7 @@ impl Store {
     /// One ticket's facts, if it closed.
     pub fn ticket_fact(&self, ticket_id: &str) -> Result<Option<TicketFactRow>> {
         let rows = self
-            .conn()
+            .reader()
             .query(&format!("SELECT {FACT_COLUMNS} FROM ticket_facts WHERE ticket_id = $1"), &[ticket_id.into()])?;
         rows.first()
             .map(|r| {
@@ -250,7 +250,7 @@ impl Store {
             format!("GROUP BY {list} ORDER BY {list}")
         };
         let sql = format!("SELECT {} FROM {table} WHERE {filter} {grouping}", cols.join(", "));
-        let rows = self.conn().query(&sql, &params)?;
+        let rows = self.reader().query(&sql, &params)?;
         let sums = rows.iter().map(|r| sums_from(r, q)).collect::<Result<Vec<_>>>()?;
         Ok(sums.into_iter().filter(|s| s.offered > 0).collect())
     }

@@ -243,3 +243,33 @@ fn a_connection_lost_in_a_batch_keeps_none_of_it() {
     assert_eq!(case_ids(&store, "clerk-hekou-1"), ["case-4", "case-1"], "nothing of the lost batch");
     assert_eq!(store.verify_audit().unwrap(), None);
 }
+
+/// Queries run on connections of their own: while a batch of writes is open (and holds the
+/// writer), a query answers with what was committed before it — not the batch's writes.
+#[test]
+fn queries_answer_while_the_writer_holds_a_batch_open() {
+    for (backend, store) in common::both() {
+        store.append_case(&case(1, "clerk-hekou-1", "hekou")).unwrap();
+        let store = std::sync::Arc::new(store);
+        let (asked, answered) = (std::sync::mpsc::channel(), std::sync::mpsc::channel());
+        let reader = std::thread::spawn({
+            let store = store.clone();
+            let (asked, answered) = (asked.1, answered.0);
+            move || {
+                asked.recv().unwrap();
+                answered.send(case_ids(&store, "clerk-hekou-1")).unwrap();
+            }
+        });
+        let seen = store
+            .write_batch(|| {
+                store.append_case(&case(2, "clerk-hekou-1", "hekou"))?;
+                asked.0.send(()).unwrap();
+                // A hang guard, not a timing: the query must not wait for this batch to end.
+                Ok(answered.1.recv_timeout(std::time::Duration::from_secs(20)))
+            })
+            .unwrap();
+        assert_eq!(seen.expect("the query answered while the batch was open"), ["case-1"], "{backend}");
+        reader.join().unwrap();
+        assert_eq!(case_ids(&store, "clerk-hekou-1"), ["case-2", "case-1"], "{backend}: committed, then seen");
+    }
+}
