@@ -5,11 +5,15 @@
 //! `INSERT … SELECT` each (the sums the live path adds ticket by ticket). Then a month is reported by hall × service × day
 //! for the whole province and for a city (10 halls), and a week by hall × hour.
 //!
+//! Then the province month again while a writer commits cases without pause (batches of ten, as
+//! the records writer groups them, each case also added to the roll-ups): the report's p50 / p99
+//! and the batch commits' p50 / p99 meanwhile.
+//!
 //! Run: `cargo bench -p xiaowu-store --bench reports` (`XIAOWU_BENCH_TICKETS`, default 5,000,000).
 
 use std::time::{Duration, Instant};
 
-use xiaowu_store::{Period, ReportQuery, Store, WAIT_BUCKETS_MS};
+use xiaowu_store::{CaseRow, Period, ReportQuery, Store, WAIT_BUCKETS_MS};
 
 const DAY_MS: i64 = 86_400_000;
 /// 2026-09-01 00:00 China time.
@@ -157,13 +161,60 @@ fn runs(store: &Store, q: &ReportQuery) -> (f64, f64, usize) {
     (pct(&mut times, 0.5), pct(&mut times, 0.99), rows)
 }
 
+/// Report runs while another thread commits batches of ten cases: (report p50, p99, batch p50,
+/// p99, batches).
+fn runs_while_writing(store: &std::sync::Arc<Store>, q: &ReportQuery, tag: &str) -> (f64, f64, f64, f64, usize) {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = std::thread::spawn({
+        let (store, stop, tag) = (store.clone(), stop.clone(), tag.to_owned());
+        move || {
+            let mut times = vec![];
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let t = Instant::now();
+                store
+                    .write_batch(|| {
+                        for _ in 0..10 {
+                            n += 1;
+                            store.append_case(&CaseRow {
+                                id: format!("bench-{tag}-{n}"),
+                                call_id: format!("bench-call-{tag}-{n}"),
+                                ticket_id: format!("bench-ticket-{tag}-{n}"),
+                                service: "service-1".into(),
+                                booth: "booth-1".into(),
+                                booth_region: "region-1".into(),
+                                clerk: "clerk-1".into(),
+                                hall: "region-1".into(),
+                                call_end: "hung_up_by_clerk".into(),
+                                ended_ms: START + 45 * DAY_MS,
+                                outcome: "completed".into(),
+                                note: None,
+                                recorded_ms: START + 45 * DAY_MS,
+                            })?;
+                        }
+                        Ok(())
+                    })
+                    .unwrap();
+                times.push(t.elapsed());
+            }
+            times
+        }
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let (p50, p99, _) = runs(store, q);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut writes = writer.join().unwrap();
+    let batches = writes.len();
+    (p50, p99, pct(&mut writes, 0.5), pct(&mut writes, 0.99), batches)
+}
+
 fn main() {
     let n = tickets();
     let dir = std::env::temp_dir().join(format!("xiaowu-report-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let sqlite = Store::open_sqlite(&dir.join("xiaowu.db")).unwrap();
-    let postgres = Store::open_postgres(&test_kit::postgres::postgres_url()).unwrap();
+    let sqlite = std::sync::Arc::new(Store::open_sqlite(&dir.join("xiaowu.db")).unwrap());
+    let postgres = std::sync::Arc::new(Store::open_postgres(&test_kit::postgres::postgres_url()).unwrap());
     let province: Vec<String> = (0..HALLS).map(|h| format!("region-{h}")).collect();
     let city: Vec<String> = (0..10).map(|h| format!("region-{h}")).collect();
     let month = ReportQuery {
@@ -195,6 +246,11 @@ fn main() {
             let (p50, p99, rows) = runs(store, q);
             println!("    {what:<52} p50 {p50:>7.1} ms  p99 {p99:>7.1} ms  ({rows} rows)");
         }
+        let (p50, p99, w50, w99, batches) = runs_while_writing(store, &month, name);
+        println!(
+            "    the province month while cases are written: report p50 {p50:.1} ms  p99 {p99:.1} ms; \
+             a batch of ten cases committed p50 {w50:.1} ms  p99 {w99:.1} ms ({batches} batches)"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
