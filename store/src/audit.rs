@@ -140,8 +140,29 @@ fn stored_content(c: &mut dyn Executor, kind: &str, id: &str) -> Result<Option<O
         "document_read" => one(c.query(&by_id("document_reads", "id", d::READ_COLUMNS), &p)?, d::read_from)?,
         "recording" => one(c.query(&by_id("recordings", "call_id", rec::RECORDING_COLUMNS), &p)?, rec::recording_from)?,
         "recording_view" => one(c.query(&by_id("recording_views", "id", rec::VIEW_COLUMNS), &p)?, rec::view_from)?,
+        "device_setup" => {
+            let rows = c.query("SELECT id, booth, created_ms FROM devices WHERE id = $1", &p)?;
+            rows.first()
+                .map(|r| Ok::<_, StoreError>(json(&(r.text("id")?, r.text("booth")?, r.int("created_ms")?))))
+                .transpose()?
+        }
+        "device_revoked" => {
+            let rows = c.query("SELECT id, revoked_by, revoked_ms FROM devices WHERE id = $1", &p)?;
+            match rows.first() {
+                Some(r) => match (r.opt_text("revoked_by")?, r.opt_int("revoked_ms")?) {
+                    (Some(by), Some(at)) => Some(json(&(r.text("id")?, by, at))),
+                    // Revoked, then un-revoked by hand: the record no longer says what the link does.
+                    _ => Some(String::new()),
+                },
+                None => None,
+            }
+        }
         _ => return Ok(None),
     }))
+}
+
+fn json(v: &impl serde::Serialize) -> String {
+    serde_json::to_string(v).expect("serializes")
 }
 
 impl Store {

@@ -229,6 +229,19 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE document_blobs ADD COLUMN image_sealing TEXT;
     ALTER TABLE document_blobs ADD COLUMN thumbnail_sealing TEXT;
     ALTER TABLE recordings ADD COLUMN sealing TEXT;",
+    // 11: kiosks set up with a device token of their own (only its SHA-256 kept), revocable.
+    "CREATE TABLE devices (
+        id TEXT PRIMARY KEY,
+        booth TEXT NOT NULL,
+        token_sha256 TEXT NOT NULL UNIQUE,
+        created_ms BIGINT NOT NULL,
+        created_from TEXT NOT NULL,
+        last_login_ms BIGINT,
+        revoked_ms BIGINT,
+        revoked_by TEXT,
+        audit_seq BIGINT NOT NULL
+    );
+    CREATE INDEX devices_by_booth ON devices (booth, created_ms);",
 ];
 
 /// The columns of migration 7's two roll-up tables (`report_hours`, `report_days`), the same for

@@ -273,3 +273,33 @@ fn queries_answer_while_the_writer_holds_a_batch_open() {
         assert_eq!(case_ids(&store, "clerk-hekou-1"), ["case-2", "case-1"], "{backend}: committed, then seen");
     }
 }
+
+#[test]
+fn a_kiosk_device_is_set_up_listed_revoked_once_and_all_of_it_chained() {
+    for (backend, store) in common::both() {
+        let device = xiaowu_store::DeviceRow {
+            id: "dev-1".into(),
+            booth: "booth-gudao-1".into(),
+            created_ms: 1_000,
+            created_from: "10.0.0.7".into(),
+            last_login_ms: None,
+            revoked_ms: None,
+            revoked_by: None,
+        };
+        store.put_device(&device, "aa11").unwrap();
+        assert_eq!(store.device_by_token("aa11").unwrap(), Some(device.clone()), "{backend}");
+        assert_eq!(store.device_by_token("bb22").unwrap(), None, "{backend}");
+        store.device_signed_in("dev-1", 2_000).unwrap();
+        assert_eq!(store.devices(&["booth-gudao-1".into()]).unwrap()[0].last_login_ms, Some(2_000), "{backend}");
+        assert!(store.devices(&["booth-gudao-2".into()]).unwrap().is_empty(), "{backend}");
+        assert!(store.revoke_device("dev-1", "supervisor:sup-dongying", 3_000).unwrap(), "{backend}");
+        assert!(!store.revoke_device("dev-1", "supervisor:sup-dongying", 4_000).unwrap(), "{backend}: once");
+        let revoked = store.device("dev-1").unwrap().unwrap();
+        assert_eq!((revoked.revoked_ms, revoked.revoked_by.as_deref()), (Some(3_000), Some("supervisor:sup-dongying")));
+        assert_eq!(store.verify_audit().unwrap(), None, "{backend}");
+        // Undoing a revocation by hand is tampering.
+        store.execute_raw("UPDATE devices SET revoked_ms = NULL, revoked_by = NULL", &[]).unwrap();
+        let broken = store.verify_audit().unwrap().expect("found");
+        assert_eq!((broken.kind.as_str(), broken.record_id.as_str()), ("device_revoked", "dev-1"), "{backend}");
+    }
+}
