@@ -391,15 +391,24 @@ function showSetup(problemZh, problemEn) {
   XW.show("setup");
 }
 
+// A kiosk keeps no secret: the booth's secret (from the set-up URL or form) is exchanged once for
+// a device token of this kiosk's own, and only that is kept (a supervisor can revoke it).
 async function signIn(creds) {
-  const login = await XW.login("booth", creds.id, creds.secret);
+  if (!creds.device_token) {
+    const device = await XW.setUpDevice(creds.id, creds.secret);
+    creds.device_token = device.token;
+    delete creds.secret;
+    try { localStorage.setItem("xiaowu.booth", JSON.stringify({ id: creds.id, device_token: creds.device_token })); } catch (_) {}
+  }
+  const login = await XW.login("booth", creds.id, null, creds.device_token);
   S.token = login.token;
   XW.el("title").textContent = login.display_name;
   return login.token;
 }
 
 async function main() {
-  const creds = XW.credentials("booth", "booth");
+  const creds = S.setupCreds || XW.credentials("booth", "booth");
+  S.setupCreds = null;
   if (!creds) { showSetup(); return; }
   try {
     await signIn(creds);
@@ -437,7 +446,7 @@ XW.el("setup-form").onsubmit = (e) => {
   e.preventDefault();
   const creds = { id: XW.el("setup-id").value.trim(), secret: XW.el("setup-secret").value };
   if (!creds.id || !creds.secret) return;
-  try { localStorage.setItem("xiaowu.booth", JSON.stringify(creds)); } catch (_) {}
+  S.setupCreds = creds;
   main().catch(reportError);
 };
 

@@ -11,13 +11,22 @@ XW.params = new URLSearchParams(location.search);
 
 // Signs in. A refusal throws with `rejected` set and the server's bilingual `body`; a server that
 // cannot be reached throws with `unreachable` set (try again shortly).
-XW.login = async function (role, id, secret) {
+XW.login = async function (role, id, secret, deviceToken) {
+  const body = deviceToken ? { role, id, device_token: deviceToken } : { role, id, secret };
+  return XW.post("/api/login", body);
+};
+
+// Sets up this kiosk for a booth: its secret for a device token of the kiosk's own.
+XW.setUpDevice = (booth, secret) => XW.post("/api/devices", { booth, secret });
+
+// A JSON POST that signs in or sets up, with the login's refusal shapes.
+XW.post = async function (path, payload) {
   let r;
   try {
-    r = await fetch("/api/login", {
+    r = await fetch(path, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ role, id, secret }),
+      body: JSON.stringify(payload),
     });
   } catch (e) {
     throw Object.assign(new Error("server not reachable"), { unreachable: true });
@@ -28,20 +37,24 @@ XW.login = async function (role, id, secret) {
   return body;
 };
 
-// The device's account for `role`: from the URL (`?<idParam>=…&secret=…`, then kept in this
-// browser's storage and taken out of the address bar), else as kept before; null when the device
-// was never set up. Pages never fall back to a built-in account.
+// The device's account for `role`: from the URL (`?<idParam>=…&secret=…`, taken out of the
+// address bar at once; the secret is never stored: the page exchanges it for a device token and
+// keeps that), else the device token kept before (or, from an older version, a kept secret, which
+// is exchanged in turn); null when the device was never set up. Pages never fall back to a
+// built-in account.
 XW.credentials = function (role, idParam) {
   const key = `xiaowu.${role}`;
   const id = XW.params.get(idParam), secret = XW.params.get("secret");
   if (id && secret) {
-    try { localStorage.setItem(key, JSON.stringify({ id, secret })); } catch (_) {}
     const url = new URL(location.href);
     url.searchParams.delete("secret");
     history.replaceState(null, "", url);
     return { id, secret };
   }
-  try { const kept = JSON.parse(localStorage.getItem(key) || "null"); if (kept && kept.id && kept.secret) return kept; } catch (_) {}
+  try {
+    const kept = JSON.parse(localStorage.getItem(key) || "null");
+    if (kept && kept.id && (kept.device_token || kept.secret)) return kept;
+  } catch (_) {}
   return null;
 };
 XW.forget = (role) => { try { localStorage.removeItem(`xiaowu.${role}`); } catch (_) {} };
@@ -240,7 +253,14 @@ XW.playRecording = async (call, token) => {
   box.replaceChildren();
   status.textContent = "正在载入录像 · Loading the recording";
   const view = (party) => XW.api(`/api/calls/${call}/recording?party=${party}`, token);
-  const first = await view("booth");
+  // A call just ended is listed before its recording is finished and indexed (it is sealed as the
+  // room closes): wait for it a little before saying there is none.
+  let first = await view("booth");
+  for (let tries = 0; first.status === 404 && tries < 10; tries++) {
+    status.textContent = "录像处理中，请稍候 · Preparing the recording";
+    await new Promise((res) => setTimeout(res, 1000));
+    first = await view("booth");
+  }
   if (!first.ok) {
     status.textContent = first.status === 404 ? "这次通话没有录像 · No recording of this call" : "无权查看 · Not allowed";
     return;

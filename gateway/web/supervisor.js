@@ -54,6 +54,27 @@ async function loadCases() {
   });
   XW.el("cases").replaceChildren(...rows);
 }
+// The kiosks set up for the scope's booths (GET /api/devices); a lost or stolen kiosk is revoked
+// here (DELETE /api/devices/{id}): its next sign-in is refused.
+async function loadKiosks() {
+  const r = await XW.api("/api/devices", token);
+  if (!r.ok) return;
+  const when = (ms) => (ms == null ? "—" : new Date(ms).toLocaleString("zh-CN"));
+  XW.el("kiosks").replaceChildren(...(await r.json()).devices.map((d) => {
+    const action = XW.h("td");
+    if (d.revoked_ms == null) {
+      const b = XW.h("button", { "data-revoke": d.device, "aria-label": `吊销 · Revoke ${d.booth_name}` }, "吊销 · Revoke");
+      b.onclick = async () => {
+        if (!confirm(`吊销此设备？该晓屋需重新设置后才能登录。\nRevoke this kiosk? It must be set up again to sign in.`)) return;
+        await XW.api(`/api/devices/${encodeURIComponent(d.device)}`, token, { method: "DELETE" });
+        loadKiosks();
+      };
+      action.append(b);
+    }
+    const status = d.revoked_ms == null ? "有效 · Active" : `已吊销 · Revoked (${when(d.revoked_ms)})`;
+    return XW.row([d.booth_name || d.booth, when(d.created_ms), when(d.last_login_ms), status, action], { "data-device": d.device });
+  }));
+}
 // Live calls of the scope (GET /api/calls?live=true), refreshed every 5 s; a relayed call can be
 // watched and heard without the parties knowing (monitor_call; the relay's offer follows).
 let monitoring = null;
@@ -347,6 +368,8 @@ async function signIn(id, secret) {
     XW.el("signin").hidden = true; XW.el("dashboard").hidden = false;
     loadCases();
     setInterval(loadCases, 15000);
+    loadKiosks();
+    setInterval(loadKiosks, 60000);
     loadLive();
     setInterval(loadLive, 5000);
   } catch (e) {

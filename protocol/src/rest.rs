@@ -10,7 +10,12 @@ use crate::types::{CallEndReason, CaseOutcome, QueueLoadRow, Rating, RegionLevel
 pub struct LoginRequest {
     pub role: Role,
     pub id: String,
+    /// The account's secret; a kiosk set up once signs in with `device_token` instead.
+    #[serde(default)]
     pub secret: String,
+    /// A booth's device token (`POST /api/devices`), instead of the secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_token: Option<String>,
 }
 
 /// `POST /api/login` response: a signed token to present in `hello`.

@@ -419,7 +419,10 @@ fn server_messages() {
 fn rest_bodies() {
     let req: LoginRequest =
         serde_json::from_value(json!({"role": "clerk", "id": "clerk-hekou-1", "secret": "demo"})).unwrap();
-    assert_eq!(req, LoginRequest { role: Role::Clerk, id: "clerk-hekou-1".into(), secret: "demo".into() });
+    assert_eq!(
+        req,
+        LoginRequest { role: Role::Clerk, id: "clerk-hekou-1".into(), secret: "demo".into(), device_token: None }
+    );
     let resp = LoginResponse {
         token: "t".into(),
         role: Role::Clerk,

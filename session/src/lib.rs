@@ -72,7 +72,7 @@ fn rejected(status: u16, body: &[u8]) -> SessionError {
 pub async fn login(server: &str, role: Role, id: &str, secret: &str) -> Result<LoginResponse, SessionError> {
     let base = base_url(server)?.to_owned();
     let url = format!("{base}/api/login");
-    let body = LoginRequest { role, id: id.to_owned(), secret: secret.to_owned() };
+    let body = LoginRequest { role, id: id.to_owned(), secret: secret.to_owned(), device_token: None };
     tokio::task::spawn_blocking(move || {
         let sent = ureq::post(&url).config().http_status_as_error(false).build().send_json(&body);
         let mut resp = match sent {

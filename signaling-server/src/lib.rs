@@ -174,7 +174,9 @@ async fn retention(state: AppState) {
 }
 
 pub fn router(state: AppState) -> Router {
-    use http::{alerts, cases, clerk_reports, documents, login, pages, qr, queues, recordings, reports, staffing};
+    use http::{
+        alerts, cases, clerk_reports, devices, documents, login, pages, qr, queues, recordings, reports, staffing,
+    };
     Router::new()
         .route("/", get(pages::index))
         .route("/healthz", get(pages::healthz))
@@ -183,6 +185,8 @@ pub fn router(state: AppState) -> Router {
         .route("/supervisor", get(pages::supervisor))
         .route("/web/{name}", get(pages::asset))
         .route("/api/login", post(login::login))
+        .route("/api/devices", post(devices::set_up).get(devices::list))
+        .route("/api/devices/{id}", axum::routing::delete(devices::revoke))
         .route("/api/catalog", get(pages::catalog))
         .route("/api/qr", get(qr::qr))
         .route("/api/queues", get(queues::queues))

@@ -25,7 +25,7 @@ test("a kiosk never set up shows the set-up screen, not a built-in booth", async
   await audit(booth, "kiosk set-up screen");
 });
 
-test("a wrong secret is said in large Chinese; a right one is kept on the device", async () => {
+test("a wrong secret is said in large Chinese; a right one sets the kiosk up with a token of its own", async () => {
   const wrong = await page("/booth?booth=booth-gudao-2&secret=wrong", KIOSK);
   await wrong.waitForSelector("#setup:not([hidden])");
   assert.match(await wrong.textContent("#setup-problem"), /不正确/);
@@ -35,6 +35,9 @@ test("a wrong secret is said in large Chinese; a right one is kept on the device
   const booth = await page("/booth?booth=booth-yongan-1&secret=demo", KIOSK);
   await booth.waitForSelector('button[data-service="teacher-cert"]');
   assert.ok(!booth.url().includes("secret="), `the secret left the address bar: ${booth.url()}`);
+  // What the kiosk keeps is a device token of its own, never the booth's secret.
+  const kept = await booth.evaluate(() => JSON.parse(localStorage.getItem("xiaowu.booth")));
+  assert.ok(kept.device_token && !("secret" in kept) && !JSON.stringify(kept).includes("demo"), JSON.stringify(kept));
   // Reopened later without anything in the URL (a reboot of the kiosk): the same booth.
   await booth.goto(`${base}/booth`);
   await booth.waitForSelector('button[data-service="teacher-cert"]');

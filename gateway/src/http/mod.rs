@@ -9,6 +9,7 @@ pub mod caller;
 pub mod cases;
 pub mod clerk_reports;
 mod csv_body;
+pub mod devices;
 pub mod documents;
 pub mod pages;
 pub mod qr;

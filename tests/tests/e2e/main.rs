@@ -12,6 +12,7 @@ mod at_rest;
 mod bad_input;
 mod cases;
 mod client_errors;
+mod devices;
 mod documents;
 mod faults;
 mod limits;
