@@ -175,7 +175,7 @@ async fn retention(state: AppState) {
 
 pub fn router(state: AppState) -> Router {
     use http::{
-        alerts, cases, clerk_reports, devices, documents, login, pages, qr, queues, recordings, reports, staffing,
+        alerts, cases, clerk_reports, devices, documents, pages, qr, queues, recordings, reports, sign_in, staffing,
     };
     Router::new()
         .route("/", get(pages::index))
@@ -184,7 +184,7 @@ pub fn router(state: AppState) -> Router {
         .route("/clerk", get(pages::clerk))
         .route("/supervisor", get(pages::supervisor))
         .route("/web/{name}", get(pages::asset))
-        .route("/api/login", post(login::login))
+        .route("/api/login", post(sign_in::login))
         .route("/api/devices", post(devices::set_up).get(devices::list))
         .route("/api/devices/{id}", axum::routing::delete(devices::revoke))
         .route("/api/catalog", get(pages::catalog))

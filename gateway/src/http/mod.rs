@@ -18,6 +18,7 @@ mod recording_body;
 pub mod recordings;
 pub mod reports;
 mod security_headers;
+pub mod sign_in;
 pub mod staffing;
 
 pub use crate::api_error::ApiError;
