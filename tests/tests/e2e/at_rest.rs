@@ -5,7 +5,7 @@
 //! `rotate-key` every document and recording still opens with the new master key alone.
 
 use media::document::sha256_hex;
-use protocol::{Role, ServerMessage};
+use protocol::Role;
 use test_kit::photos;
 use xiaowu_tests::*;
 
@@ -40,14 +40,7 @@ async fn documents_are_sealed_at_rest_and_still_open_after_the_master_key_rotate
         };
         async move { agent_console::run(&args, |_| {}).await }
     });
-    let mut sup = connect(&server, Role::Supervisor, "sup-dongying").await;
-    expect(&mut sup, "clerk available", |m| match m {
-        ServerMessage::QueueLoad { rows } => {
-            rows.iter().any(|r| r.region.as_str() == "hekou" && r.clerks_available > 0).then_some(())
-        }
-        _ => None,
-    })
-    .await;
+    clerks_available(&server, "hekou", 1).await;
     let args = booth_client::BoothArgs {
         photo: Some(photo_path.clone()),
         ..booth_client::BoothArgs::new(&url, "booth-gudao-1", "teacher-cert")
@@ -68,7 +61,6 @@ async fn documents_are_sealed_at_rest_and_still_open_after_the_master_key_rotate
     assert!(on_disk.starts_with(b"XWS1"), "the recording is sealed on disk");
     assert!(!on_disk.windows(32).any(|w| w == &recording[100..132]), "nothing of the recording in clear");
     server.shutdown().await;
-    drop(sup);
 
     // Nothing of the image or its thumbnail in clear: not its first 32 bytes (the JPEG signature
     // and header), not 32 bytes from its middle, not the thumbnail's header.
