@@ -146,6 +146,29 @@ impl DocStore {
         Ok(meta)
     }
 
+    /// A processed document as the records writer stores it: its metadata's row and its image
+    /// and thumbnail sealed (CPU: call it off the async runtime).
+    pub fn sealed_record(&self, meta: &DocMeta, jpeg: &[u8], thumbnail: &[u8]) -> crate::records::Record {
+        crate::records::Record::Document(Box::new(crate::records::StoredDocument {
+            row: row_of(meta),
+            image: self.seal(jpeg),
+            thumbnail: self.seal(thumbnail),
+        }))
+    }
+
+    /// A read attempt as the records writer stores it.
+    pub fn read_record(&self, read: ReadAttempt<'_>) -> crate::records::Record {
+        crate::records::Record::DocumentRead(DocumentReadRow {
+            id: self.next_record_id(),
+            document_id: read.document.to_owned(),
+            who: read.who.to_owned(),
+            what: read.what.to_owned(),
+            allowed: read.allowed,
+            from_addr: read.from.to_owned(),
+            at_ms: store::now_ms(),
+        })
+    }
+
     /// Keeps a stored document's metadata in memory (the router learns of documents another
     /// node's gateway stored).
     pub fn remember(&self, meta: &DocMeta) {

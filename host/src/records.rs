@@ -19,7 +19,7 @@ use std::sync::{mpsc, Arc};
 pub use protocol::rest::CaseRecord;
 use protocol::{CallEndReason, CaseOutcome};
 use serde::{Deserialize, Serialize};
-use store::{AnsweredRow, CaseQuery, CaseRow, ForcedStateRow, RatingRow, Store, TicketEventRow};
+use store::{AnsweredRow, CaseQuery, CaseRow, ForcedStateRow, RatingRow, Store, StoreError, TicketEventRow};
 use tracing::error;
 
 /// How ticket and call ids are numbered and named (the desk's, used by the store's rows too).
@@ -59,6 +59,18 @@ pub enum Record {
     Alerts(Vec<store::AlertEventRow>),
     /// A clerk's review of a document photo (chained).
     Review(store::DocumentReviewRow),
+    /// A document photo as stored: its metadata (chained) and its sealed image and thumbnail.
+    Document(Box<StoredDocument>),
+    /// One attempt to read a document (chained), committed before anything is served.
+    DocumentRead(store::DocumentReadRow),
+}
+
+/// A document photo for the writer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDocument {
+    pub row: store::DocumentRow,
+    pub image: store::StoredBytes,
+    pub thumbnail: store::StoredBytes,
 }
 
 /// Run by the writer once the record is committed.
@@ -81,6 +93,8 @@ enum Row {
     ClerkTime(Vec<store::Stretch>),
     Alerts(Vec<store::AlertEventRow>),
     Review(store::DocumentReviewRow),
+    Document(Box<StoredDocument>),
+    DocumentRead(store::DocumentReadRow),
 }
 
 /// The records store and its writer thread.
@@ -143,6 +157,28 @@ impl Records {
         self.send(record, None);
     }
 
+    /// Queues a record a request waits for, and waits until it is committed: refused at once
+    /// (`server_busy`) when the writer's queue is at its bound, and given up after `patience`
+    /// (the record may still be committed later: what a caller was told is saved, is saved, not
+    /// the other way round). Errors are the store's: `Unreachable` for busy, set aside or slow.
+    pub async fn commit(&self, record: Record, patience: std::time::Duration) -> Result<(), StoreError> {
+        if self.health.is_full() {
+            return Err(StoreError::Unreachable("the records writer's queue is full".into()));
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.append_then(
+            record,
+            Box::new(move || {
+                let _ = tx.send(());
+            }),
+        );
+        match tokio::time::timeout(patience, rx).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(StoreError::Unreachable("the database refused the record; it was set aside".into())),
+            Err(_) => Err(StoreError::Unreachable("the records writer is waiting for the database".into())),
+        }
+    }
+
     /// Queues a record and runs `done` once it is committed.
     pub fn append_then(&self, record: Record, done: OnCommit) {
         self.send(record, Some(done));
@@ -188,6 +224,8 @@ impl Records {
             Record::ClerkTime(t) => Row::ClerkTime(t),
             Record::Alerts(a) => Row::Alerts(a),
             Record::Review(r) => Row::Review(r),
+            Record::Document(d) => Row::Document(d),
+            Record::DocumentRead(r) => Row::DocumentRead(r),
         };
         self.health.queued.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if self.tx.send(ToWriter::Row(Box::new(row), done)).is_err() {
@@ -253,6 +291,8 @@ impl Row {
             Row::ClerkTime(_) => "clerk_time",
             Row::Alerts(_) => "alerts",
             Row::Review(_) => "document_review",
+            Row::Document(_) => "document",
+            Row::DocumentRead(_) => "document_read",
         }
     }
 
@@ -265,6 +305,8 @@ impl Row {
             Row::Recording(r, _) => r.call_id.clone(),
             Row::Sample { at_ms, .. } => at_ms.to_string(),
             Row::Review(r) => r.id.clone(),
+            Row::Document(d) => d.row.id.clone(),
+            Row::DocumentRead(r) => r.id.clone(),
             _ => String::new(),
         }
     }
@@ -283,6 +325,8 @@ fn write(store: &Store, row: &Row) -> store::Result<()> {
         Row::ClerkTime(t) => store.append_clerk_time(t),
         Row::Alerts(a) => store.append_alert_events(a),
         Row::Review(r) => store.append_review(r).map(drop),
+        Row::Document(d) => store.put_document(&d.row, &d.image, &d.thumbnail),
+        Row::DocumentRead(r) => store.append_read(r).map(drop),
     }
 }
 

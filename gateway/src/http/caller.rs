@@ -21,3 +21,19 @@ pub async fn store_call<T: Send + 'static>(
         }
     })
 }
+
+/// How long a request waits for its record to be committed by the records writer.
+pub const COMMIT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Hands `record` to the one records writer (bounded) and waits for its commit: `503 server_busy`
+/// with `Retry-After` when the queue is full or the database does not take it in time.
+pub async fn records_commit(
+    records: &host::records::Records,
+    what: &'static str,
+    record: host::records::Record,
+) -> Result<(), ApiError> {
+    records.commit(record, COMMIT_PATIENCE).await.map_err(|e| {
+        tracing::error!(error = %e, "{what} failed");
+        ApiError::retry_after(ErrorCode::ServerBusy, std::time::Duration::from_secs(5))
+    })
+}

@@ -117,9 +117,16 @@ pub async fn upload(
         sha256_result: processed.sha256_result.clone(),
         review: None,
     };
+    // Sealed off the runtime, then written by the one records writer (bounded), and answered
+    // only once committed.
     let docs = state.docs.clone();
-    let meta =
-        store_call("document store write", move || docs.put(meta, &processed.jpeg, &processed.thumbnail)).await?;
+    let stored = meta.clone();
+    let record =
+        tokio::task::spawn_blocking(move || docs.sealed_record(&stored, &processed.jpeg, &processed.thumbnail))
+            .await
+            .map_err(|_| ErrorCode::Internal)?;
+    super::records_commit(&state.records, "document store write", record).await?;
+    state.docs.remember(&meta);
     tracing::info!(call, document = %meta.id, doc_type = doc_type.as_str(), "document stored");
     let answer = DocumentUploaded {
         document: protocol::DocumentId::new(meta.id.clone()),
@@ -191,12 +198,9 @@ async fn authorize_read(
             (Err(e), label.to_owned())
         }
     };
-    let docs = state.docs.clone();
-    let (allowed, from) = (verdict.is_ok(), from.to_owned());
-    store_call("recording a document read", move || {
-        docs.record_read(ReadAttempt { who: &label, document: &id, what, allowed, from: &from })
-    })
-    .await?;
+    let record =
+        state.docs.read_record(ReadAttempt { who: &label, document: &id, what, allowed: verdict.is_ok(), from });
+    super::records_commit(&state.records, "recording a document read", record).await?;
     verdict
 }
 

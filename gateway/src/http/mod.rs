@@ -25,5 +25,5 @@ pub use crate::api_error::ApiError;
 pub use crate::caller::Caller;
 pub use crate::login;
 pub use crate::rest::{json_errors, not_found, read_body, read_upload, reserve_gate, time_route, ApiQuery};
-pub use caller::store_call;
+pub use caller::{records_commit, store_call};
 pub use security_headers::{security_headers, CONTENT_SECURITY_POLICY};

@@ -194,8 +194,7 @@ async fn authorize(
         from_addr: from.to_owned(),
         at_ms: store::now_ms(),
     };
-    let records = state.records.clone();
-    store_call("recording a recording view", move || records.store().append_recording_view(&view)).await?;
+    super::records_commit(&state.records, "recording a recording view", host::records::Record::View(view)).await?;
     verdict
 }
 
