@@ -1,10 +1,10 @@
 //! Document photos: metadata, bytes (processed image and thumbnail), the clerk's reviews and every
-//! read attempt, all in the records store (chained in the audit log), each committed before the
-//! upload, review or read is answered; and retention purging. The bytes are sealed at rest (the
+//! read attempt, all in the records store (chained in the audit log) through the records writer,
+//! each committed before the upload, review or read is answered; and retention purging. The bytes are sealed at rest (the
 //! `vault`: a data key per image, wrapped by the master key, stored beside them); the audit
 //! chain's hashes are over the plaintext.
 //!
-//! All methods but [`DocStore::get`] reach the database: call them from `spawn_blocking`.
+//! The methods that reach the database say so (blocking: call them from `spawn_blocking`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -138,14 +138,6 @@ impl DocStore {
         format!("{}-{}", self.boot, self.next_record.fetch_add(1, Ordering::Relaxed))
     }
 
-    /// Stores a processed document (bytes and metadata, chained) in one transaction. Returns once
-    /// it is committed. Blocking.
-    pub fn put(&self, meta: DocMeta, jpeg: &[u8], thumbnail: &[u8]) -> Result<DocMeta, StoreError> {
-        self.store.put_document(&row_of(&meta), &self.seal(jpeg), &self.seal(thumbnail))?;
-        self.remember(&meta);
-        Ok(meta)
-    }
-
     /// A processed document as the records writer stores it: its metadata's row and its image
     /// and thumbnail sealed (CPU: call it off the async runtime).
     pub fn sealed_record(&self, meta: &DocMeta, jpeg: &[u8], thumbnail: &[u8]) -> crate::records::Record {
@@ -209,20 +201,6 @@ impl DocStore {
         if let Some(m) = self.recent().get_mut(id) {
             m.review = Some(review);
         }
-    }
-
-    /// Records one read attempt (chained), committed before this returns. Blocking.
-    pub fn record_read(&self, read: ReadAttempt<'_>) -> Result<(), StoreError> {
-        let row = DocumentReadRow {
-            id: self.next_record_id(),
-            document_id: read.document.to_owned(),
-            who: read.who.to_owned(),
-            what: read.what.to_owned(),
-            allowed: read.allowed,
-            from_addr: read.from.to_owned(),
-            at_ms: store::now_ms(),
-        };
-        self.store.append_read(&row).map(drop)
     }
 
     /// Every read attempt of a document, oldest first. Blocking.
