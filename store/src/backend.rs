@@ -70,19 +70,38 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 /// there, or holds NULL or another type than asked for, is an error — never `""` or `0`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
-    names: std::sync::Arc<[String]>,
+    columns: std::sync::Arc<Columns>,
     values: Vec<Value>,
 }
 
+/// A result's column names, shared by its rows, with their positions by name (a report reads
+/// tens of thousands of rows of fifty-odd columns: a lookup is a hash, not a scan).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Columns {
+    names: Vec<String>,
+    by_name: std::collections::HashMap<String, usize>,
+}
+
+impl Columns {
+    pub fn new(names: Vec<String>) -> std::sync::Arc<Columns> {
+        let by_name = names.iter().enumerate().map(|(i, n)| (n.to_ascii_lowercase(), i)).collect();
+        std::sync::Arc::new(Columns { names, by_name })
+    }
+
+    fn position(&self, column: &str) -> Option<usize> {
+        // Every name the store asks for is lower case; others are folded as the database folds them.
+        self.by_name.get(column).copied().or_else(|| self.names.iter().position(|n| n.eq_ignore_ascii_case(column)))
+    }
+}
+
 impl Row {
-    pub fn new(names: std::sync::Arc<[String]>, values: Vec<Value>) -> Row {
-        Row { names, values }
+    pub fn new(columns: std::sync::Arc<Columns>, values: Vec<Value>) -> Row {
+        Row { columns, values }
     }
 
     fn get(&self, column: &str) -> Result<&Value> {
-        self.names
-            .iter()
-            .position(|n| n.eq_ignore_ascii_case(column))
+        self.columns
+            .position(column)
             .map(|i| &self.values[i])
             .ok_or_else(|| StoreError::BadColumn { column: column.to_owned(), problem: "is not in the result" })
     }
@@ -188,7 +207,7 @@ mod tests {
 
     #[test]
     fn a_column_is_read_by_name_and_null_or_another_type_is_an_error() {
-        let names: std::sync::Arc<[String]> = ["id", "note", "at_ms", "image"].map(str::to_owned).into();
+        let names = super::Columns::new(["id", "note", "at_ms", "image"].map(str::to_owned).into());
         let row = Row::new(names, vec![Value::Text("1-7".into()), Value::Null, Value::Int(5), Value::Bytes(vec![1])]);
         assert_eq!(row.text("id").unwrap(), "1-7");
         assert_eq!(row.text("ID").unwrap(), "1-7", "names as the database folds them");

@@ -9,7 +9,7 @@
 
 use tokio_postgres::types::{IsNull, ToSql, Type};
 
-use crate::backend::{Executor, Row, Value};
+use crate::backend::{Columns, Executor, Row, Value};
 use crate::{Result, StoreError};
 
 pub struct PostgresExecutor {
@@ -179,7 +179,7 @@ impl PostgresExecutor {
         let stmt = self.statement(sql)?;
         let rows = self.runtime.block_on(self.client.query(&stmt, &Self::params(params))).map_err(err)?;
         let Some(first) = rows.first() else { return Ok(Vec::new()) };
-        let names: std::sync::Arc<[String]> = first.columns().iter().map(|c| c.name().to_owned()).collect();
+        let names = Columns::new(first.columns().iter().map(|c| c.name().to_owned()).collect());
         rows.iter()
             .map(|row| {
                 let values = (0..row.len())

@@ -259,10 +259,14 @@ impl Store {
 /// The two roll-up tables.
 const ROLLUPS: [&str; 2] = ["report_hours", "report_days"];
 
+/// The wait buckets' columns, `w0` … `w31` (named once: a report reads them from every row).
+static WAIT_COLUMNS: std::sync::LazyLock<Vec<String>> =
+    std::sync::LazyLock::new(|| (0..WAIT_BUCKETS_MS.len()).map(|i| format!("w{i}")).collect());
+
 /// Every summed column: the figures, then the wait buckets `w0` … `w31`.
 fn all_sum_columns() -> Vec<String> {
     let mut cols: Vec<String> = SUM_COLUMNS.split(", ").map(str::to_owned).collect();
-    cols.extend((0..WAIT_BUCKETS_MS.len()).map(|i| format!("w{i}")));
+    cols.extend(WAIT_COLUMNS.iter().cloned());
     cols
 }
 
@@ -386,7 +390,7 @@ fn sums_from(r: &Row, q: &ReportQuery) -> Result<ReportSums> {
         estimated: v("estimated")?,
         estimate_abs_error_ms: v("estimate_abs_error_ms")?,
         estimate_error_ms: v("estimate_error_ms")?,
-        wait_buckets: (0..WAIT_BUCKETS_MS.len()).map(|i| v(&format!("w{i}"))).collect::<Result<_>>()?,
+        wait_buckets: WAIT_COLUMNS.iter().map(|c| v(c)).collect::<Result<_>>()?,
     })
 }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use rusqlite::types::Value as SqlValue;
 
-use crate::backend::{to_sqlite_placeholders, Executor, Row, Value};
+use crate::backend::{to_sqlite_placeholders, Columns, Executor, Row, Value};
 use crate::{Result, StoreError};
 
 pub struct SqliteExecutor {
@@ -72,8 +72,8 @@ impl Executor for SqliteExecutor {
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
         let params: Vec<SqlValue> = params.iter().map(to_sql).collect();
         let mut stmt = self.conn.prepare_cached(&to_sqlite_placeholders(sql)).map_err(err)?;
-        let names: std::sync::Arc<[String]> = stmt.column_names().map(str::to_owned).collect();
-        let columns = names.len();
+        let names = Columns::new(stmt.column_names().map(str::to_owned).collect());
+        let columns = stmt.column_count();
         let rows = stmt
             .query_map(rusqlite::params_from_iter(params), |row| {
                 let values = (0..columns)
